@@ -1,0 +1,14 @@
+//! lamport-ledger: Lamport's mutual exclusion and a hash-chained ledger as pure state machines,
+//! driven by a deterministic discrete-event simulator, checked by invariants and rendered for
+//! people to read.
+//!
+//! Data flows one way: `scenario` -> `sim` (drives `protocol`) -> `trace` events -> `check` and
+//! `render`. Nothing under `protocol` imports anything else of this crate.
+
+pub mod check;
+pub mod cli;
+pub mod protocol;
+pub mod render;
+pub mod scenario;
+pub mod sim;
+pub mod trace;

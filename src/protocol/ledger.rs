@@ -1,0 +1,386 @@
+//! The ledger: a balance table and a hash-chained list of committed transfer blocks.
+//!
+//! The block hash is fixed by SPEC section 2: lowercase hex SHA-256 of
+//! `{index}|{prev}|{ts}|{from}|{to}|{amount}`.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::{Amount, ClientId, Timestamp};
+
+/// A SHA-256 hash, kept as bytes; shown as 64 lowercase hex digits.
+pub type Hash = [u8; 32];
+
+/// The `prev` of block 0: 64 zeros in hex.
+pub const GENESIS_PREV: Hash = [0; 32];
+
+/// One committed transfer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Block {
+    pub index: u64,
+    pub prev: Hash,
+    /// The timestamp of the mutex request that committed this block.
+    pub ts: Timestamp,
+    pub from: ClientId,
+    pub to: ClientId,
+    pub amount: Amount,
+    pub hash: Hash,
+}
+
+impl Block {
+    /// A block whose hash is computed from its fields by the SPEC rule.
+    pub fn new(
+        index: u64,
+        prev: Hash,
+        ts: Timestamp,
+        from: ClientId,
+        to: ClientId,
+        amount: Amount,
+    ) -> Self {
+        let hash = block_hash(index, &prev, ts, from, to, amount);
+        Block { index, prev, ts, from, to, amount, hash }
+    }
+
+    /// The hash that the SPEC rule gives for this block's fields.
+    pub fn recomputed_hash(&self) -> Hash {
+        block_hash(self.index, &self.prev, self.ts, self.from, self.to, self.amount)
+    }
+}
+
+/// The string that is hashed: `{index}|{prev}|{ts}|{from}|{to}|{amount}`.
+pub fn block_preimage(
+    index: u64,
+    prev: &Hash,
+    ts: Timestamp,
+    from: ClientId,
+    to: ClientId,
+    amount: Amount,
+) -> String {
+    let mut preimage = String::with_capacity(128);
+    // Writing to a String cannot fail.
+    let _ = write!(preimage, "{index}|{}|{ts}|{from}|{to}|{amount}", to_hex(prev));
+    preimage
+}
+
+/// SHA-256 of the block preimage.
+pub fn block_hash(
+    index: u64,
+    prev: &Hash,
+    ts: Timestamp,
+    from: ClientId,
+    to: ClientId,
+    amount: Amount,
+) -> Hash {
+    Sha256::digest(block_preimage(index, prev, ts, from, to, amount).as_bytes()).into()
+}
+
+/// 64 lowercase hex digits.
+pub fn to_hex(hash: &Hash) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(64);
+    for byte in hash {
+        text.push(DIGITS[usize::from(byte >> 4)] as char);
+        text.push(DIGITS[usize::from(byte & 0x0f)] as char);
+    }
+    text
+}
+
+/// Parses 64 hex digits (either case); `None` for anything else.
+pub fn from_hex(text: &str) -> Option<Hash> {
+    let digits = text.as_bytes();
+    if digits.len() != 64 {
+        return None;
+    }
+    let mut hash = [0u8; 32];
+    for (byte, pair) in hash.iter_mut().zip(digits.chunks_exact(2)) {
+        let high = (pair[0] as char).to_digit(16)?;
+        let low = (pair[1] as char).to_digit(16)?;
+        *byte = (high * 16 + low) as u8;
+    }
+    Some(hash)
+}
+
+/// Why a block that arrived with a RELEASE was not appended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BlockRejection {
+    /// The block's index is not the own ledger length.
+    WrongIndex { expected: u64, got: u64 },
+    /// The block's `prev` is not the own head hash.
+    WrongPrev { expected: Hash, got: Hash },
+    /// The block's hash does not recompute from its fields.
+    BadHash { expected: Hash, got: Hash },
+    /// Applying it would take the payer's balance below zero in the own table.
+    Overdraft { from: ClientId, balance: Amount, amount: Amount },
+    /// It names a client outside `1..=N`.
+    UnknownClient { id: ClientId },
+}
+
+impl std::fmt::Display for BlockRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BlockRejection::WrongIndex { expected, got } => {
+                write!(f, "block index {got} but the own ledger has {expected} blocks")
+            }
+            BlockRejection::WrongPrev { expected, got } => write!(
+                f,
+                "block prev {} does not match the own head {}",
+                short_hex(got),
+                short_hex(expected)
+            ),
+            BlockRejection::BadHash { expected, got } => write!(
+                f,
+                "block hash {} does not recompute (expected {})",
+                short_hex(got),
+                short_hex(expected)
+            ),
+            BlockRejection::Overdraft { from, balance, amount } => write!(
+                f,
+                "client {from} would pay {amount} with a balance of {balance}"
+            ),
+            BlockRejection::UnknownClient { id } => write!(f, "block names unknown client {id}"),
+        }
+    }
+}
+
+/// The first 8 hex digits, for sentences.
+pub fn short_hex(hash: &Hash) -> String {
+    to_hex(hash)[..8].to_string()
+}
+
+/// A client's balance table: client id -> balance.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BalanceTable {
+    /// Index `id - 1` holds the balance of client `id`.
+    balances: Vec<Amount>,
+}
+
+impl BalanceTable {
+    pub fn new(initial: &[Amount]) -> Self {
+        BalanceTable { balances: initial.to_vec() }
+    }
+
+    /// The balance of `id`; 0 for an id outside the table.
+    pub fn get(&self, id: ClientId) -> Amount {
+        self.slot(id).map_or(0, |slot| self.balances[slot])
+    }
+
+    /// Balances in id order, starting with client 1.
+    pub fn as_slice(&self) -> &[Amount] {
+        &self.balances
+    }
+
+    /// The sum of all balances (u128 so that no table can overflow it).
+    pub fn total(&self) -> u128 {
+        self.balances.iter().map(|&b| u128::from(b)).sum()
+    }
+
+    fn slot(&self, id: ClientId) -> Option<usize> {
+        let slot = (id as usize).checked_sub(1)?;
+        (slot < self.balances.len()).then_some(slot)
+    }
+
+    /// Moves `block.amount` from `block.from` to `block.to`, or changes nothing and says why.
+    pub fn apply(&mut self, block: &Block) -> Result<(), BlockRejection> {
+        let from = self.slot(block.from).ok_or(BlockRejection::UnknownClient { id: block.from })?;
+        let to = self.slot(block.to).ok_or(BlockRejection::UnknownClient { id: block.to })?;
+        let balance = self.balances[from];
+        let debited = balance.checked_sub(block.amount).ok_or(BlockRejection::Overdraft {
+            from: block.from,
+            balance,
+            amount: block.amount,
+        })?;
+        if from != to {
+            self.balances[from] = debited;
+            // Cannot overflow: the amount came out of a balance, and balances sum to at most
+            // the initial total, which scenario validation keeps within u64.
+            self.balances[to] += block.amount;
+        }
+        Ok(())
+    }
+}
+
+/// The hash-chained list of blocks plus the balance table it produces.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Ledger {
+    blocks: Vec<Arc<Block>>,
+    table: BalanceTable,
+}
+
+impl Ledger {
+    pub fn new(initial_balances: &[Amount]) -> Self {
+        Ledger { blocks: Vec::new(), table: BalanceTable::new(initial_balances) }
+    }
+
+    pub fn blocks(&self) -> &[Arc<Block>] {
+        &self.blocks
+    }
+
+    pub fn len(&self) -> u64 {
+        self.blocks.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.blocks.is_empty()
+    }
+
+    /// The hash of the last block, or [`GENESIS_PREV`] for an empty ledger.
+    pub fn head_hash(&self) -> Hash {
+        self.blocks.last().map_or(GENESIS_PREV, |block| block.hash)
+    }
+
+    pub fn table(&self) -> &BalanceTable {
+        &self.table
+    }
+
+    pub fn balance(&self, id: ClientId) -> Amount {
+        self.table.get(id)
+    }
+
+    /// Creates the next block for a transfer and applies it, if the payer can afford it.
+    pub fn commit(
+        &mut self,
+        ts: Timestamp,
+        from: ClientId,
+        to: ClientId,
+        amount: Amount,
+    ) -> Result<Arc<Block>, BlockRejection> {
+        let block = Arc::new(Block::new(self.len(), self.head_hash(), ts, from, to, amount));
+        self.table.apply(&block)?;
+        self.blocks.push(Arc::clone(&block));
+        Ok(block)
+    }
+
+    /// Checks that `block` extends this ledger: its index is the ledger length, its `prev` is
+    /// the head hash and its hash recomputes.
+    pub fn verify(&self, block: &Block) -> Result<(), BlockRejection> {
+        if block.index != self.len() {
+            return Err(BlockRejection::WrongIndex { expected: self.len(), got: block.index });
+        }
+        if block.prev != self.head_hash() {
+            return Err(BlockRejection::WrongPrev { expected: self.head_hash(), got: block.prev });
+        }
+        let recomputed = block.recomputed_hash();
+        if block.hash != recomputed {
+            return Err(BlockRejection::BadHash { expected: recomputed, got: block.hash });
+        }
+        Ok(())
+    }
+
+    /// Verifies an incoming block, then appends and applies it; on any failure nothing changes.
+    pub fn append(&mut self, block: Arc<Block>) -> Result<(), BlockRejection> {
+        self.verify(&block)?;
+        self.table.apply(&block)?;
+        self.blocks.push(block);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ZEROS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    fn sha256_hex(text: &str) -> String {
+        to_hex(&Sha256::digest(text.as_bytes()).into())
+    }
+
+    #[test]
+    fn first_block_hash_is_sha256_of_the_literal_preimage() {
+        let block = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
+        let literal = format!("0|{ZEROS}|1|1|2|3");
+        assert_eq!(block_preimage(0, &GENESIS_PREV, 1, 1, 2, 3), literal);
+        assert_eq!(to_hex(&block.hash), sha256_hex(&literal));
+        // Pinned so that a change of hashing library or formatting is caught:
+        // printf '%s' '0|000…000|1|1|2|3' | sha256sum
+        assert_eq!(
+            to_hex(&block.hash),
+            "4ee7f3f9c7a92a3c0c7d53bc48e6bd2533261e359eef1275a44cf7be8157391c"
+        );
+    }
+
+    #[test]
+    fn second_block_hash_chains_the_first() {
+        let mut ledger = Ledger::new(&[10, 10]);
+        let first = ledger.commit(1, 1, 2, 3).unwrap();
+        let second = ledger.commit(4, 2, 1, 5).unwrap();
+        let literal = format!("1|{}|4|2|1|5", to_hex(&first.hash));
+        assert_eq!(to_hex(&second.hash), sha256_hex(&literal));
+        assert_eq!(second.prev, first.hash);
+        assert_eq!(ledger.table().as_slice(), &[12, 8]);
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        let hash = Block::new(0, GENESIS_PREV, 1, 1, 2, 3).hash;
+        assert_eq!(from_hex(&to_hex(&hash)), Some(hash));
+        assert_eq!(from_hex(ZEROS), Some(GENESIS_PREV));
+        assert_eq!(from_hex("abc"), None);
+        assert_eq!(from_hex(&"g".repeat(64)), None);
+    }
+
+    #[test]
+    fn commit_beyond_the_balance_is_refused_and_changes_nothing() {
+        let mut ledger = Ledger::new(&[10, 10]);
+        assert_eq!(
+            ledger.commit(1, 1, 2, 11),
+            Err(BlockRejection::Overdraft { from: 1, balance: 10, amount: 11 })
+        );
+        assert!(ledger.is_empty());
+        assert_eq!(ledger.table().as_slice(), &[10, 10]);
+    }
+
+    #[test]
+    fn append_accepts_a_block_that_extends_the_chain() {
+        let mut sender = Ledger::new(&[10, 10, 10]);
+        let mut receiver = Ledger::new(&[10, 10, 10]);
+        let block = sender.commit(1, 1, 3, 4).unwrap();
+        receiver.append(block).unwrap();
+        assert_eq!(receiver, sender);
+        assert_eq!(receiver.table().total(), 30);
+    }
+
+    #[test]
+    fn append_rejects_wrong_index_prev_and_hash_without_changing_anything() {
+        let mut receiver = Ledger::new(&[10, 10]);
+        let good = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
+
+        let skipped = Block { index: 1, ..good.clone() };
+        assert!(matches!(
+            receiver.append(Arc::new(skipped)),
+            Err(BlockRejection::WrongIndex { expected: 0, got: 1 })
+        ));
+
+        let unlinked = Block::new(0, [7; 32], 1, 1, 2, 3);
+        assert!(matches!(receiver.append(Arc::new(unlinked)), Err(BlockRejection::WrongPrev { .. })));
+
+        let tampered = Block { amount: 9, ..good.clone() };
+        assert!(matches!(receiver.append(Arc::new(tampered)), Err(BlockRejection::BadHash { .. })));
+
+        assert!(receiver.is_empty());
+        assert_eq!(receiver.table().as_slice(), &[10, 10]);
+        receiver.append(Arc::new(good)).unwrap();
+        assert_eq!(receiver.len(), 1);
+    }
+
+    #[test]
+    fn append_rejects_an_overdraft_in_the_own_table() {
+        let mut receiver = Ledger::new(&[2, 10]);
+        let block = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
+        assert_eq!(
+            receiver.append(Arc::new(block)),
+            Err(BlockRejection::Overdraft { from: 1, balance: 2, amount: 3 })
+        );
+        assert!(receiver.is_empty());
+    }
+
+    #[test]
+    fn unknown_client_is_rejected() {
+        let mut table = BalanceTable::new(&[10, 10]);
+        let block = Block::new(0, GENESIS_PREV, 1, 1, 3, 3);
+        assert_eq!(table.apply(&block), Err(BlockRejection::UnknownClient { id: 3 }));
+        assert_eq!(table.as_slice(), &[10, 10]);
+    }
+}

@@ -1,0 +1,29 @@
+//! The protocol, pure: Lamport clock, the mutex (request queue and entry rule), the ledger
+//! (balance table, hash-chained blocks) and the client state machine that ties them together.
+//!
+//! Nothing under this module knows about simulated time, the network, random numbers or I/O:
+//! inputs arrive through `Client::handle_*` methods and every effect (a message to send, a
+//! timer to arm, an event worth tracing) is pushed into an [`Outbox`]. The simulator, the
+//! exhaustive explorer and the TCP node all drive this same type.
+
+pub mod client;
+pub mod clock;
+pub mod ledger;
+pub mod message;
+pub mod mutex;
+
+pub use client::{Client, ClientConfig, Command, CommandError, Output, OutputKind, Outbox, Phase, Timer, WaitReason};
+pub use clock::LamportClock;
+pub use ledger::{Block, BlockRejection, Hash, Ledger, GENESIS_PREV};
+pub use message::Message;
+pub use mutex::RequestQueue;
+
+/// Client ids run from 1 to N, as in the original three-terminal program.
+pub type ClientId = u32;
+/// A Lamport timestamp (a clock value).
+pub type Timestamp = u64;
+/// Money, in whole units.
+pub type Amount = u64;
+
+/// A request's identity and its priority: ordered by timestamp, then by client id.
+pub type RequestId = (Timestamp, ClientId);

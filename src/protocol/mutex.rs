@@ -1,0 +1,171 @@
+//! The request queue and the entry rule of Lamport's mutual exclusion (rules 1-5 of the 1978
+//! paper, with rule 5(ii): a message later than the own request from every peer).
+
+use std::collections::BTreeSet;
+
+use super::{ClientId, RequestId, Timestamp};
+
+/// Requests ordered by `(timestamp, client id)`: the head is the one with priority.
+/// A B-tree, so insert, remove and head stay logarithmic with many clients.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RequestQueue {
+    requests: BTreeSet<RequestId>,
+}
+
+impl RequestQueue {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn insert(&mut self, request: RequestId) {
+        self.requests.insert(request);
+    }
+
+    /// Removes a request; returns whether it was there.
+    pub fn remove(&mut self, request: RequestId) -> bool {
+        self.requests.remove(&request)
+    }
+
+    /// The request with priority, if any.
+    pub fn head(&self) -> Option<RequestId> {
+        self.requests.first().copied()
+    }
+
+    /// Removes and returns the head.
+    pub fn pop_head(&mut self) -> Option<RequestId> {
+        self.requests.pop_first()
+    }
+
+    pub fn len(&self) -> usize {
+        self.requests.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.requests.is_empty()
+    }
+
+    /// All requests in priority order.
+    pub fn iter(&self) -> impl Iterator<Item = RequestId> + '_ {
+        self.requests.iter().copied()
+    }
+}
+
+/// For every peer, the largest timestamp received from it so far (rule 5(ii) needs it).
+///
+/// Kept with a count of the peers already past a threshold so that the entry check does not
+/// scan all peers on every message: the count is only recomputed when the threshold (the own
+/// request's timestamp) changes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PeerWatermarks {
+    own_id: ClientId,
+    /// Index `id - 1` holds the largest timestamp seen from client `id`; the own slot stays 0.
+    largest_seen: Vec<Timestamp>,
+    /// The timestamp that peers must exceed, and how many do.
+    threshold: Timestamp,
+    peers_past_threshold: usize,
+}
+
+impl PeerWatermarks {
+    pub fn new(own_id: ClientId, clients: u32) -> Self {
+        PeerWatermarks {
+            own_id,
+            largest_seen: vec![0; clients as usize],
+            threshold: Timestamp::MAX,
+            peers_past_threshold: 0,
+        }
+    }
+
+    /// Records a message with timestamp `ts` from `peer`.
+    pub fn observe(&mut self, peer: ClientId, ts: Timestamp) {
+        let Some(slot) = (peer as usize).checked_sub(1).and_then(|i| self.largest_seen.get_mut(i)) else {
+            return;
+        };
+        if ts > *slot {
+            let was_past = *slot > self.threshold;
+            *slot = ts;
+            if !was_past && ts > self.threshold && peer != self.own_id {
+                self.peers_past_threshold += 1;
+            }
+        }
+    }
+
+    /// The largest timestamp received from `peer` (0 if none).
+    pub fn largest_seen(&self, peer: ClientId) -> Timestamp {
+        (peer as usize)
+            .checked_sub(1)
+            .and_then(|i| self.largest_seen.get(i))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Rule 5(ii): has every peer sent a message with a timestamp greater than `ts`?
+    pub fn all_peers_later_than(&mut self, ts: Timestamp) -> bool {
+        if ts != self.threshold {
+            self.threshold = ts;
+            self.peers_past_threshold = self.peers_later_than(ts).count();
+        }
+        self.peers_past_threshold + 1 == self.largest_seen.len()
+    }
+
+    /// The peers that have not yet sent anything later than `ts`, in id order.
+    pub fn peers_not_later_than(&self, ts: Timestamp) -> impl Iterator<Item = ClientId> + '_ {
+        self.peers().filter(move |&peer| self.largest_seen(peer) <= ts)
+    }
+
+    fn peers_later_than(&self, ts: Timestamp) -> impl Iterator<Item = ClientId> + '_ {
+        self.peers().filter(move |&peer| self.largest_seen(peer) > ts)
+    }
+
+    fn peers(&self) -> impl Iterator<Item = ClientId> + '_ {
+        (1..=self.largest_seen.len() as ClientId).filter(move |&peer| peer != self.own_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_orders_by_timestamp_then_client_id() {
+        let mut queue = RequestQueue::new();
+        queue.insert((3, 1));
+        queue.insert((2, 3));
+        queue.insert((2, 2));
+        assert_eq!(queue.head(), Some((2, 2)));
+        assert_eq!(queue.iter().collect::<Vec<_>>(), vec![(2, 2), (2, 3), (3, 1)]);
+        assert!(queue.remove((2, 2)));
+        assert!(!queue.remove((2, 2)));
+        assert_eq!(queue.pop_head(), Some((2, 3)));
+        assert_eq!(queue.len(), 1);
+    }
+
+    #[test]
+    fn entry_needs_a_strictly_later_timestamp_from_every_peer() {
+        let mut marks = PeerWatermarks::new(1, 3);
+        assert!(!marks.all_peers_later_than(4));
+        marks.observe(2, 5);
+        assert!(!marks.all_peers_later_than(4));
+        marks.observe(3, 4); // equal is not later
+        assert!(!marks.all_peers_later_than(4));
+        assert_eq!(marks.peers_not_later_than(4).collect::<Vec<_>>(), vec![3]);
+        marks.observe(3, 6);
+        assert!(marks.all_peers_later_than(4));
+        // A later own request raises the bar again.
+        assert!(!marks.all_peers_later_than(5));
+        assert!(marks.all_peers_later_than(3));
+    }
+
+    #[test]
+    fn a_single_client_has_no_peers_to_wait_for() {
+        let mut marks = PeerWatermarks::new(1, 1);
+        assert!(marks.all_peers_later_than(1));
+    }
+
+    #[test]
+    fn watermarks_never_go_down() {
+        let mut marks = PeerWatermarks::new(2, 2);
+        marks.observe(1, 9);
+        marks.observe(1, 3);
+        assert_eq!(marks.largest_seen(1), 9);
+    }
+}

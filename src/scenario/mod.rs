@@ -1,0 +1,284 @@
+//! Scenario files: the JSON format (SPEC section 7 fixes its core keys), its validation with
+//! located errors, and the built-in default scenario.
+//!
+//! Two layers: [`ScenarioFile`] mirrors the JSON as written (serde, unknown fields rejected);
+//! [`Scenario`] is the validated form the simulator runs, with defaults filled in and every
+//! cross-field rule checked.
+
+mod validate;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::Invariant;
+use crate::protocol::{Amount, ClientId};
+
+pub use validate::{ScenarioError, parse_scenario};
+
+/// The built-in default scenario: the original program's setting.
+pub const DEFAULT_SCENARIO_JSON: &str = include_str!("../../scenarios/default.json");
+/// The name under which the built-in default is reported.
+pub const DEFAULT_SCENARIO_SOURCE: &str = "scenarios/default.json";
+
+/// Loads the built-in default scenario.
+pub fn default_scenario() -> Scenario {
+    parse_scenario(DEFAULT_SCENARIO_JSON, DEFAULT_SCENARIO_SOURCE)
+        .expect("the built-in default scenario is valid (a test checks it)")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file as written.
+
+/// A scenario file as written. Unknown fields are errors.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub seed: u64,
+    /// N: the clients are `1..=N`.
+    pub clients: u32,
+    /// Client id (as a string key, JSON objects have no integer keys) -> initial balance.
+    /// Missing ids start with [`DEFAULT_BALANCE`].
+    #[serde(default)]
+    pub initial_balances: Option<BTreeMap<String, Amount>>,
+    #[serde(default)]
+    pub network: NetworkSpec,
+    #[serde(default)]
+    pub workload: WorkloadSpec,
+    /// How long a client stays in the critical section, in microseconds.
+    #[serde(default = "default_cs_us")]
+    pub cs_us: u64,
+    #[serde(default)]
+    pub protocol: ProtocolVariant,
+    #[serde(default)]
+    pub mutations: Vec<Mutation>,
+    #[serde(default)]
+    pub expect: Option<Expect>,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// The balance of a client that `initial_balances` does not mention.
+pub const DEFAULT_BALANCE: Amount = 10;
+
+fn default_cs_us() -> u64 {
+    1000
+}
+
+/// How messages travel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    #[serde(default)]
+    pub latency: LatencySpec,
+    /// Per-link FIFO delivery. Off: a later message may overtake an earlier one.
+    #[serde(default = "default_true")]
+    pub fifo: bool,
+    /// Per-link overrides of latency and FIFO; links are directed (`from` -> `to`).
+    #[serde(default)]
+    pub links: Vec<LinkSpec>,
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        NetworkSpec { latency: LatencySpec::default(), fifo: true, links: Vec::new() }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A delay distribution, in integer microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum LatencySpec {
+    /// Always `us`.
+    Constant { us: u64 },
+    /// Uniform over `min_us..=max_us`.
+    Uniform { min_us: u64, max_us: u64 },
+    /// `min_us` plus an exponential part, so that the mean is `mean_us`.
+    Exponential { min_us: u64, mean_us: u64 },
+}
+
+impl Default for LatencySpec {
+    fn default() -> Self {
+        LatencySpec::Uniform { min_us: 1000, max_us: 5000 }
+    }
+}
+
+/// An override for the directed link `from` -> `to`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    pub from: ClientId,
+    pub to: ClientId,
+    #[serde(default)]
+    pub latency: Option<LatencySpec>,
+    #[serde(default)]
+    pub fifo: Option<bool>,
+}
+
+/// What the clients are asked to do.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    #[serde(default)]
+    pub transfers: Vec<TransferSpec>,
+    #[serde(default)]
+    pub balance_reads: Vec<BalanceReadSpec>,
+    #[serde(default)]
+    pub generated: Option<GeneratedSpec>,
+}
+
+/// `from` asks to pay `amount` to `to` at simulated time `at_us`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferSpec {
+    pub at_us: u64,
+    pub from: ClientId,
+    pub to: ClientId,
+    pub amount: Amount,
+}
+
+/// `client` reads the balance of `of` from its own table at `at_us`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BalanceReadSpec {
+    pub at_us: u64,
+    pub client: ClientId,
+    pub of: ClientId,
+}
+
+/// A generated workload: `count` transfers, the first at `start_us`, then one every `gap`
+/// (drawn from a delay distribution), each from a random payer to a random other payee with
+/// an amount uniform in `amount_min..=amount_max`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratedSpec {
+    pub count: u64,
+    #[serde(default)]
+    pub start_us: u64,
+    pub gap: LatencySpec,
+    pub amount_min: Amount,
+    pub amount_max: Amount,
+    /// Who may pay (default: every client).
+    #[serde(default)]
+    pub payers: Option<Vec<ClientId>>,
+    /// Who may be paid (default: every client); a payer never pays itself.
+    #[serde(default)]
+    pub payees: Option<Vec<ClientId>>,
+}
+
+/// The protocol every client runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProtocolVariant {
+    /// Lamport 1978 with the paper's entry rule 5(ii) (SPEC section 1).
+    #[default]
+    Lamport,
+}
+
+impl ProtocolVariant {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtocolVariant::Lamport => "lamport",
+        }
+    }
+}
+
+/// A deliberate bug. None are available yet: the list must be empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mutation {}
+
+impl Mutation {
+    pub fn name(self) -> &'static str {
+        match self {}
+    }
+}
+
+/// What the run is expected to show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub outcome: ExpectedOutcome,
+    /// With `violation`: which invariant must be violated (any, if absent).
+    #[serde(default)]
+    pub invariant: Option<Invariant>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpectedOutcome {
+    Ok,
+    Violation,
+}
+
+/// Bounds that make every run finish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    #[serde(default = "default_max_events")]
+    pub max_events: u64,
+    #[serde(default = "default_max_time_us")]
+    pub max_time_us: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_events: default_max_events(), max_time_us: default_max_time_us() }
+    }
+}
+
+fn default_max_events() -> u64 {
+    50_000_000
+}
+
+fn default_max_time_us() -> u64 {
+    // One simulated hour.
+    3_600_000_000
+}
+
+// ---------------------------------------------------------------------------------------------
+// The validated form.
+
+/// A validated scenario, ready to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scenario {
+    /// Where it came from (a path, or the built-in default's name), for messages and reruns.
+    pub source: String,
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub clients: u32,
+    /// Index `id - 1` holds client `id`'s initial balance.
+    pub initial_balances: Vec<Amount>,
+    pub network: NetworkSpec,
+    /// Explicit transfers, sorted by time (stable: file order among equal times).
+    pub transfers: Vec<TransferSpec>,
+    /// Explicit balance reads, sorted by time (stable).
+    pub balance_reads: Vec<BalanceReadSpec>,
+    pub generated: Option<GeneratedSpec>,
+    pub cs_us: u64,
+    pub protocol: ProtocolVariant,
+    pub mutations: Vec<Mutation>,
+    pub expect: Option<Expect>,
+    pub limits: Limits,
+}
+
+impl Scenario {
+    /// The sum of the initial balances: every table must always sum to it.
+    pub fn initial_total(&self) -> u128 {
+        self.initial_balances.iter().map(|&b| u128::from(b)).sum()
+    }
+
+    /// How many transfers the workload issues in all.
+    pub fn transfer_count(&self) -> u64 {
+        self.transfers.len() as u64 + self.generated.as_ref().map_or(0, |g| g.count)
+    }
+}
