@@ -11,4 +11,5 @@ pub mod protocol;
 pub mod render;
 pub mod scenario;
 pub mod sim;
+pub mod runner;
 pub mod trace;

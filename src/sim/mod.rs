@@ -1,1 +1,341 @@
-//! TODO
+//! The deterministic discrete-event simulator: one single-threaded loop over an event queue
+//! keyed by (time, insertion sequence), integer microseconds, seeded `ChaCha8Rng` streams, a
+//! network model, and a loop bounded by `limits.max_events` and `limits.max_time_us`.
+//!
+//! It drives the pure [`crate::protocol::Client`]s, turns their outputs into trace
+//! [`Event`]s, feeds each event to the online [`Checker`] and to the caller's sinks. It keeps
+//! no trace in memory.
+
+pub mod network;
+mod queue;
+pub mod rng;
+mod workload;
+
+use std::io;
+
+use crate::check::{Checker, Violation, Waiter, liveness_violations};
+use crate::protocol::{Client, ClientConfig, ClientId, Message, Outbox, OutputKind, Phase, Timer};
+use crate::scenario::Scenario;
+use crate::trace::{Event, EventKind, EventSink};
+
+pub use queue::EventQueue;
+pub use workload::{WorkItem, Workload};
+
+use network::Network;
+use rng::{Stream, stream_rng};
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// Nothing was left to happen.
+    Quiescent,
+    /// A safety invariant broke and the run stopped there.
+    Violation,
+    /// `limits.max_events` trace events were written.
+    MaxEvents,
+    /// The next event lay beyond `limits.max_time_us`.
+    MaxTime,
+}
+
+impl EndReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            EndReason::Quiescent => "quiescent",
+            EndReason::Violation => "violation",
+            EndReason::MaxEvents => "max_events",
+            EndReason::MaxTime => "max_time",
+        }
+    }
+}
+
+/// A violation and where in the trace it was reported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedViolation {
+    pub violation: Violation,
+    /// The `seq` of the violation event.
+    pub seq: u64,
+    pub t_us: u64,
+}
+
+/// Options that change how a run proceeds (not what the scenario is).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Stop at the first safety violation (the default) or keep going.
+    pub stop_at_first_violation: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { stop_at_first_violation: true }
+    }
+}
+
+/// What a finished run leaves behind.
+pub struct RunResult {
+    pub events: u64,
+    pub end: EndReason,
+    /// Simulated time of the last event processed.
+    pub end_us: u64,
+    pub committed: u64,
+    pub aborted: u64,
+    pub messages_sent: u64,
+    pub violations: Vec<RecordedViolation>,
+    /// The clients in their final state.
+    pub clients: Vec<Client>,
+}
+
+enum Pending {
+    Deliver { from: ClientId, to: ClientId, msg_id: u64, msg: Message },
+    Work(WorkItem),
+    Timer { client: ClientId, timer: Timer },
+}
+
+/// Runs a scenario to its end, handing every event to `sinks` as it happens.
+pub fn simulate(
+    scenario: &Scenario,
+    options: RunOptions,
+    sinks: &mut [&mut dyn EventSink],
+) -> io::Result<RunResult> {
+    let mut simulator = Simulator::new(scenario, options);
+    simulator.run(sinks)?;
+    simulator.finish(sinks)
+}
+
+struct Simulator {
+    clients: Vec<Client>,
+    queue: EventQueue<Pending>,
+    network: Network,
+    workload: Workload,
+    checker: Checker,
+    outbox: Outbox,
+    options: RunOptions,
+    max_events: u64,
+    max_time_us: u64,
+    now_us: u64,
+    next_seq: u64,
+    next_msg_id: u64,
+    committed: u64,
+    aborted: u64,
+    violations: Vec<RecordedViolation>,
+    found: Vec<Violation>,
+    end: Option<EndReason>,
+}
+
+impl Simulator {
+    fn new(scenario: &Scenario, options: RunOptions) -> Self {
+        let clients = (1..=scenario.clients)
+            .map(|id| {
+                let config = ClientConfig { id, clients: scenario.clients, cs_us: scenario.cs_us };
+                Client::new(&config, &scenario.initial_balances)
+            })
+            .collect();
+        Simulator {
+            clients,
+            queue: EventQueue::new(),
+            network: Network::new(&scenario.network, stream_rng(scenario.seed, Stream::Network)),
+            workload: Workload::new(scenario, stream_rng(scenario.seed, Stream::Workload)),
+            checker: Checker::new(&scenario.initial_balances),
+            outbox: Outbox::new(),
+            options,
+            max_events: scenario.limits.max_events,
+            max_time_us: scenario.limits.max_time_us,
+            now_us: 0,
+            next_seq: 0,
+            next_msg_id: 0,
+            committed: 0,
+            aborted: 0,
+            violations: Vec::new(),
+            found: Vec::new(),
+            end: None,
+        }
+    }
+
+    fn run(&mut self, sinks: &mut [&mut dyn EventSink]) -> io::Result<()> {
+        self.schedule_next_work();
+        while self.end.is_none() {
+            if self.next_seq >= self.max_events {
+                self.end = Some(EndReason::MaxEvents);
+                break;
+            }
+            let Some((at_us, pending)) = self.queue.pop() else {
+                self.end = Some(EndReason::Quiescent);
+                break;
+            };
+            if at_us > self.max_time_us {
+                self.end = Some(EndReason::MaxTime);
+                break;
+            }
+            debug_assert!(at_us >= self.now_us, "simulated time went backwards");
+            self.now_us = at_us;
+            self.dispatch(pending, sinks)?;
+        }
+        Ok(())
+    }
+
+    /// Hands one pending item to its client and emits what comes out.
+    fn dispatch(&mut self, pending: Pending, sinks: &mut [&mut dyn EventSink]) -> io::Result<()> {
+        match pending {
+            Pending::Deliver { from, to, msg_id, msg } => {
+                self.clients[to as usize - 1].handle_message(from, &msg, &mut self.outbox);
+                self.emit_outputs(to, Some((msg_id, &msg)), sinks)
+            }
+            Pending::Work(item) => {
+                let client = &mut self.clients[item.client as usize - 1];
+                // Scenario validation makes every workload command valid; a refused one would
+                // change nothing and emit nothing, so there is nothing to trace.
+                let _ = client.handle_command(item.command, &mut self.outbox);
+                self.schedule_next_work();
+                self.emit_outputs(item.client, None, sinks)
+            }
+            Pending::Timer { client, timer } => {
+                self.clients[client as usize - 1].handle_timer(timer, &mut self.outbox);
+                self.emit_outputs(client, None, sinks)
+            }
+        }
+    }
+
+    fn schedule_next_work(&mut self) {
+        if let Some(item) = self.workload.next_item() {
+            self.queue.push(item.at_us, Pending::Work(item));
+        }
+    }
+
+    /// Turns the client's outputs into events (and sends, timers), in order. `delivered` is the
+    /// message being handled, for the `deliver` event.
+    fn emit_outputs(
+        &mut self,
+        node: ClientId,
+        delivered: Option<(u64, &Message)>,
+        sinks: &mut [&mut dyn EventSink],
+    ) -> io::Result<()> {
+        let mut outbox = std::mem::take(&mut self.outbox);
+        for output in outbox.drain() {
+            let kind = match output.kind {
+                OutputKind::Received { from } => {
+                    let (msg_id, msg) = delivered.expect("only a delivery produces Received");
+                    EventKind::Deliver { msg_id, from, msg: msg.clone() }
+                }
+                OutputKind::Send { to, msg } => {
+                    let msg_id = self.next_msg_id;
+                    self.next_msg_id += 1;
+                    let at_us = self.network.delivery_time(node, to, self.now_us);
+                    let kind = EventKind::Send { msg_id, to, msg: msg.clone() };
+                    self.queue.push(at_us, Pending::Deliver { from: node, to, msg_id, msg });
+                    kind
+                }
+                OutputKind::SetTimer { after_us, timer } => {
+                    self.queue.push(self.now_us.saturating_add(after_us), Pending::Timer { client: node, timer });
+                    continue;
+                }
+                OutputKind::TransferQueued { to, amount } => EventKind::Transfer { to, amount },
+                OutputKind::Requested { ts } => EventKind::Request { ts },
+                OutputKind::Entered { ts } => EventKind::Enter { ts },
+                OutputKind::Committed { block } => {
+                    self.committed += 1;
+                    EventKind::Commit { block }
+                }
+                OutputKind::Aborted { ts, amount, balance } => {
+                    self.aborted += 1;
+                    EventKind::Abort { ts, amount, balance }
+                }
+                OutputKind::Exited { ts } => EventKind::Exit { ts },
+                OutputKind::Applied { block } => EventKind::Apply { block },
+                OutputKind::Rejected { from, block, reason } => {
+                    EventKind::Reject { from, block, reason: reason.to_string() }
+                }
+                OutputKind::BalanceRead { of, value } => EventKind::Balance { of, value },
+            };
+            let changes_table = matches!(kind, EventKind::Commit { .. } | EventKind::Apply { .. });
+            self.emit(Some(node), output.clock, kind, sinks)?;
+            if changes_table {
+                let table = self.clients[node as usize - 1].ledger().table();
+                self.found.extend(self.checker.observe_table(node, table.as_slice()));
+            }
+            self.report_found(sinks)?;
+        }
+        self.outbox = outbox;
+        Ok(())
+    }
+
+    /// Writes one event to the checker and the sinks.
+    fn emit(
+        &mut self,
+        node: Option<ClientId>,
+        clock: u64,
+        kind: EventKind,
+        sinks: &mut [&mut dyn EventSink],
+    ) -> io::Result<()> {
+        let event = Event { seq: self.next_seq, t_us: self.now_us, node, clock, kind };
+        self.next_seq += 1;
+        if !matches!(event.kind, EventKind::Violation { .. }) {
+            self.checker.observe(&event, &mut self.found);
+        }
+        for sink in sinks.iter_mut() {
+            sink.event(&event)?;
+        }
+        Ok(())
+    }
+
+    /// Emits a violation event for everything the checker found; a safety violation ends the
+    /// run once the current step's outputs are out, unless the options say keep going.
+    fn report_found(&mut self, sinks: &mut [&mut dyn EventSink]) -> io::Result<()> {
+        let found = std::mem::take(&mut self.found);
+        for violation in found {
+            let clock = violation.node.map_or(0, |node| self.clients[node as usize - 1].clock());
+            let seq = self.next_seq;
+            let kind = EventKind::Violation { invariant: violation.invariant, detail: violation.detail.clone() };
+            self.emit(violation.node, clock, kind, sinks)?;
+            if violation.invariant.is_safety() && self.options.stop_at_first_violation {
+                self.end = Some(EndReason::Violation);
+            }
+            self.violations.push(RecordedViolation { violation, seq, t_us: self.now_us });
+        }
+        Ok(())
+    }
+
+    /// End-of-run checks: ledgers equal at quiescence, and liveness.
+    fn finish(mut self, sinks: &mut [&mut dyn EventSink]) -> io::Result<RunResult> {
+        let end = self.end.unwrap_or(EndReason::Quiescent);
+        if end != EndReason::Violation {
+            if end == EndReason::Quiescent {
+                self.found.extend(self.checker.at_quiescence());
+            }
+            let why_ended = match end {
+                EndReason::MaxEvents => format!("at limits.max_events ({} events)", self.max_events),
+                EndReason::MaxTime => format!("at limits.max_time_us ({}us)", self.max_time_us),
+                _ => "with nothing left in flight".to_string(),
+            };
+            self.found.extend(liveness_violations(&self.waiters(), &why_ended));
+            self.report_found(sinks)?;
+        }
+        Ok(RunResult {
+            events: self.next_seq,
+            end,
+            end_us: self.now_us,
+            committed: self.committed,
+            aborted: self.aborted,
+            messages_sent: self.next_msg_id,
+            violations: self.violations,
+            clients: self.clients,
+        })
+    }
+
+    /// Clients that still had a transfer to finish.
+    fn waiters(&self) -> Vec<Waiter> {
+        self.clients
+            .iter()
+            .filter(|client| *client.phase() != Phase::Idle || client.pending().len() > 0)
+            .map(|client| Waiter {
+                node: client.id(),
+                current: match client.phase() {
+                    Phase::Idle => None,
+                    Phase::Waiting { transfer, .. } | Phase::Inside { transfer, .. } => {
+                        Some((transfer.to, transfer.amount))
+                    }
+                },
+                reason: client.wait_reason(),
+                queued: client.pending().len(),
+            })
+            .collect()
+    }
+}

@@ -1,1 +1,16 @@
-//! TODO
+//! Trace events (SPEC section 3) and their JSON Lines encoding with the running digest.
+//!
+//! The simulator produces [`Event`]s and hands each to a list of [`EventSink`]s: the
+//! [`TraceEncoder`] (always present: it computes the digest, and writes JSONL when asked to),
+//! the text timeline, and whatever else wants to watch.
+
+pub mod encode;
+mod event;
+
+pub use encode::{Header, Summary, TraceEncoder, encode_event};
+pub use event::{Event, EventKind, EventSink};
+
+/// The `format` field of the header line.
+pub const TRACE_FORMAT: &str = "lamport-ledger-trace";
+/// The `version` field of the header line.
+pub const TRACE_VERSION: u32 = 1;

@@ -1,0 +1,102 @@
+//! `chain_integrity`: every block a client commits or appends recomputes its hash (SPEC
+//! section 2) and links to that client's previous head.
+
+use super::{Invariant, Violation};
+use crate::protocol::ledger::short_hex;
+use crate::protocol::{Block, GENESIS_PREV, Hash};
+use crate::trace::{Event, EventKind};
+
+/// Each client's ledger length and head hash, replayed from commit and apply events.
+#[derive(Clone, Debug)]
+pub struct ChainIntegrity {
+    /// Index `id - 1`: (blocks so far, head hash).
+    heads: Vec<(u64, Hash)>,
+}
+
+impl ChainIntegrity {
+    pub fn new(clients: u32) -> Self {
+        ChainIntegrity { heads: vec![(0, GENESIS_PREV); clients as usize] }
+    }
+
+    pub fn observe(&mut self, event: &Event) -> Option<Violation> {
+        let (EventKind::Commit { block } | EventKind::Apply { block }) = &event.kind else {
+            return None;
+        };
+        let node = event.node?;
+        let head = self.heads.get_mut((node as usize).checked_sub(1)?)?;
+        let problem = problem_with(block, *head);
+        // Follow the client's own chain even past a problem, so one bad block is reported once.
+        *head = (block.index + 1, block.hash);
+        problem.map(|problem| {
+            Violation::new(
+                Invariant::ChainIntegrity,
+                Some(node),
+                format!("client {node} {} block {}: {problem}", verb(&event.kind), block.index),
+            )
+        })
+    }
+}
+
+fn verb(kind: &EventKind) -> &'static str {
+    match kind {
+        EventKind::Commit { .. } => "committed",
+        _ => "appended",
+    }
+}
+
+/// What is wrong with `block` as the successor of `(length, head)`, if anything.
+fn problem_with(block: &Block, (length, head): (u64, Hash)) -> Option<String> {
+    let recomputed = block.recomputed_hash();
+    if block.hash != recomputed {
+        return Some(format!(
+            "its hash {} does not recompute from its fields (SHA-256 gives {})",
+            short_hex(&block.hash),
+            short_hex(&recomputed)
+        ));
+    }
+    if block.index != length {
+        return Some(format!("its index is {} but the ledger had {length} blocks", block.index));
+    }
+    if block.prev != head {
+        return Some(format!(
+            "its prev {} is not the head {} it should extend",
+            short_hex(&block.prev),
+            short_hex(&head)
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::protocol::ClientId;
+
+    fn commit(node: ClientId, block: Block) -> Event {
+        Event { seq: 0, t_us: 0, node: Some(node), clock: 1, kind: EventKind::Commit { block: Arc::new(block) } }
+    }
+
+    #[test]
+    fn a_linked_chain_passes() {
+        let mut check = ChainIntegrity::new(2);
+        let first = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
+        let second = Block::new(1, first.hash, 2, 1, 2, 3);
+        assert_eq!(check.observe(&commit(1, first)), None);
+        assert_eq!(check.observe(&commit(1, second)), None);
+    }
+
+    #[test]
+    fn tampered_hash_and_broken_link_are_caught() {
+        let mut check = ChainIntegrity::new(2);
+        let mut tampered = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
+        tampered.amount = 4;
+        let violation = check.observe(&commit(1, tampered)).unwrap();
+        assert!(violation.detail.contains("does not recompute"), "{}", violation.detail);
+
+        let unlinked = Block::new(0, [9; 32], 1, 1, 2, 3);
+        let violation = check.observe(&commit(2, unlinked)).unwrap();
+        assert!(violation.detail.contains("is not the head"), "{}", violation.detail);
+    }
+}

@@ -1,0 +1,48 @@
+//! `conservation`: every client's own balance table sums to the initial total.
+
+use super::{Invariant, Violation};
+use crate::protocol::{Amount, ClientId};
+
+#[derive(Clone, Debug)]
+pub struct Conservation {
+    initial_total: u128,
+}
+
+impl Conservation {
+    pub fn new(initial_balances: &[Amount]) -> Self {
+        Conservation { initial_total: total(initial_balances) }
+    }
+
+    /// Checks client `node`'s table (index `id - 1` is client `id`).
+    pub fn check(&self, node: ClientId, table: &[Amount]) -> Option<Violation> {
+        let sum = total(table);
+        (sum != self.initial_total).then(|| {
+            Violation::new(
+                Invariant::Conservation,
+                Some(node),
+                format!(
+                    "client {node}'s balance table sums to {sum} but the clients started with {} \
+                     in all",
+                    self.initial_total
+                ),
+            )
+        })
+    }
+}
+
+fn total(balances: &[Amount]) -> u128 {
+    balances.iter().map(|&b| u128::from(b)).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_that_appears_or_vanishes_is_caught() {
+        let check = Conservation::new(&[10, 10, 10]);
+        assert_eq!(check.check(1, &[3, 17, 10]), None);
+        let violation = check.check(2, &[3, 10, 10]).unwrap();
+        assert!(violation.detail.contains("sums to 23"), "{}", violation.detail);
+    }
+}

@@ -1,0 +1,73 @@
+//! `no_overdraft`: no transfer is committed beyond the payer's balance.
+//!
+//! The check replays the balances along the chain of blocks in index order (one table, not one
+//! per client: a client whose ledger differs is `ledger_agreement`'s to report).
+
+use super::{Invariant, Violation};
+use crate::protocol::Amount;
+use crate::trace::{Event, EventKind};
+
+#[derive(Clone, Debug)]
+pub struct NoOverdraft {
+    /// Balances after the first `replayed` blocks; index `id - 1` is client `id`.
+    balances: Vec<Amount>,
+    replayed: u64,
+}
+
+impl NoOverdraft {
+    pub fn new(initial_balances: &[Amount]) -> Self {
+        NoOverdraft { balances: initial_balances.to_vec(), replayed: 0 }
+    }
+
+    pub fn observe(&mut self, event: &Event) -> Option<Violation> {
+        let (EventKind::Commit { block } | EventKind::Apply { block }) = &event.kind else {
+            return None;
+        };
+        if block.index != self.replayed {
+            return None;
+        }
+        self.replayed += 1;
+        let from = (block.from as usize).checked_sub(1).filter(|&slot| slot < self.balances.len())?;
+        let to = (block.to as usize).checked_sub(1).filter(|&slot| slot < self.balances.len())?;
+        let balance = self.balances[from];
+        if balance < block.amount {
+            self.balances[from] = 0;
+            self.balances[to] += balance;
+            return Some(Violation::new(
+                Invariant::NoOverdraft,
+                event.node,
+                format!(
+                    "block {} has client {} pay {} but after the {} blocks before it client {} \
+                     had only {balance}",
+                    block.index, block.from, block.amount, block.index, block.from
+                ),
+            ));
+        }
+        self.balances[from] -= block.amount;
+        self.balances[to] += block.amount;
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::protocol::{Block, GENESIS_PREV};
+
+    fn commit(block: &Block) -> Event {
+        Event { seq: 0, t_us: 0, node: Some(block.from), clock: 1, kind: EventKind::Commit { block: Arc::new(block.clone()) } }
+    }
+
+    #[test]
+    fn spending_the_whole_balance_is_fine_but_not_more() {
+        let mut check = NoOverdraft::new(&[10, 10]);
+        let first = Block::new(0, GENESIS_PREV, 1, 1, 2, 10);
+        assert_eq!(check.observe(&commit(&first)), None);
+        let second = Block::new(1, first.hash, 2, 1, 2, 1);
+        let violation = check.observe(&commit(&second)).unwrap();
+        assert_eq!(violation.invariant, Invariant::NoOverdraft);
+        assert!(violation.detail.contains("had only 0"), "{}", violation.detail);
+    }
+}

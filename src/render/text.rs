@@ -1,0 +1,222 @@
+//! The text timeline: one line per event with time, client, clock and what happened in words,
+//! then the verdict block.
+
+use std::io::{self, Write};
+
+use crate::protocol::ledger::short_hex;
+use crate::protocol::{Block, Message};
+use crate::runner::RunReport;
+use crate::scenario::{LatencySpec, Scenario};
+use crate::trace::{Event, EventKind, EventSink};
+
+/// Writes a line per event to `out`.
+pub struct TextTimeline<W: Write> {
+    out: W,
+}
+
+impl<W: Write> TextTimeline<W> {
+    pub fn new(out: W) -> Self {
+        TextTimeline { out }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    /// The lines before the first event: what is being run.
+    pub fn write_intro(&mut self, scenario: &Scenario) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "scenario {:?}: {} clients, protocol {}, seed {}",
+            scenario.name,
+            scenario.clients,
+            scenario.protocol.name(),
+            scenario.seed
+        )?;
+        if !scenario.description.is_empty() {
+            writeln!(self.out, "{}", scenario.description)?;
+        }
+        writeln!(
+            self.out,
+            "network: latency {}, FIFO {}{}; critical section {}us",
+            describe_latency(&scenario.network.latency),
+            if scenario.network.fifo { "on" } else { "off" },
+            if scenario.network.links.is_empty() {
+                String::new()
+            } else {
+                format!(", {} link override(s)", scenario.network.links.len())
+            },
+            scenario.cs_us
+        )?;
+        writeln!(self.out)?;
+        writeln!(self.out, "{:>12}  {:<4} {:>5}  event", "time", "node", "clock")
+    }
+}
+
+impl<W: Write> EventSink for TextTimeline<W> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        let node = event.node.map_or_else(|| "-".to_string(), |node| format!("c{node}"));
+        writeln!(
+            self.out,
+            "{:>12}  {:<4} {:>5}  {}",
+            format_time(event.t_us),
+            node,
+            event.clock,
+            describe(event)
+        )
+    }
+}
+
+/// Microseconds as milliseconds with three decimals: `12.345ms`.
+pub fn format_time(t_us: u64) -> String {
+    format!("{}.{:03}ms", t_us / 1000, t_us % 1000)
+}
+
+fn describe_latency(latency: &LatencySpec) -> String {
+    match *latency {
+        LatencySpec::Constant { us } => format!("constant {us}us"),
+        LatencySpec::Uniform { min_us, max_us } => format!("uniform {min_us}..{max_us}us"),
+        LatencySpec::Exponential { min_us, mean_us } => {
+            format!("exponential, at least {min_us}us, mean {mean_us}us")
+        }
+    }
+}
+
+/// One event in words.
+pub fn describe(event: &Event) -> String {
+    let node = event.node.unwrap_or(0);
+    match &event.kind {
+        EventKind::Send { msg_id, to, msg } => format!("sends {} to c{to}  [m{msg_id}]", describe_message(msg)),
+        EventKind::Deliver { msg_id, from, msg } => {
+            format!("receives {} from c{from}  [m{msg_id}]", describe_message(msg))
+        }
+        EventKind::Transfer { to, amount } => format!("is asked to pay {amount} to c{to}"),
+        EventKind::Request { ts } => format!("requests the mutex: request ({ts},{node}) joins its queue"),
+        EventKind::Enter { ts } => format!(
+            "ENTERS the critical section: request ({ts},{node}) heads its queue and every peer has \
+             sent a timestamp later than {ts}"
+        ),
+        EventKind::Exit { ts } => format!("leaves the critical section of request ({ts},{node})"),
+        EventKind::Commit { block } => format!("COMMITS {}", describe_block(block)),
+        EventKind::Abort { amount, balance, .. } => {
+            format!("ABORTS: wants to pay {amount} but has only {balance}")
+        }
+        EventKind::Apply { block } => format!("applies {}", describe_block(block)),
+        EventKind::Reject { from, block, reason } => {
+            format!("REJECTS {} from c{from}: {reason}", describe_block(block))
+        }
+        EventKind::Balance { of, value } => format!("reads the balance of c{of} in its own table: {value}"),
+        EventKind::Violation { invariant, detail } => format!("VIOLATION of {invariant}: {detail}"),
+    }
+}
+
+fn describe_message(msg: &Message) -> String {
+    match msg {
+        Message::Request { ts } => format!("REQUEST(ts {ts})"),
+        Message::Reply { ts } => format!("REPLY(ts {ts})"),
+        Message::Release { ts, request_ts, block } => match block {
+            Some(block) => format!("RELEASE(ts {ts}, request {request_ts}, block {})", block.index),
+            None => format!("RELEASE(ts {ts}, request {request_ts}, no block)"),
+        },
+    }
+}
+
+fn describe_block(block: &Block) -> String {
+    format!(
+        "block {} (c{} pays {} to c{}, hash {})",
+        block.index,
+        block.from,
+        block.amount,
+        block.to,
+        short_hex(&block.hash)
+    )
+}
+
+/// How many clients' balances or heads to list before summarising the rest.
+const LISTED_CLIENTS: usize = 16;
+
+/// The closing lines: verdict, expectation, counts, balances, heads, seed, digest, rerun.
+pub fn write_verdict(out: &mut dyn Write, report: &RunReport, rerun: &str) -> io::Result<()> {
+    let result = &report.result;
+    writeln!(out)?;
+    match report.result.violations.first() {
+        None => writeln!(
+            out,
+            "verdict:   OK, every invariant held (the run ended {} at {})",
+            result.end.name(),
+            format_time(result.end_us)
+        )?,
+        Some(first) => {
+            for recorded in &result.violations {
+                writeln!(
+                    out,
+                    "verdict:   VIOLATION of {} at event {} (t={}): {}",
+                    recorded.violation.invariant,
+                    recorded.seq,
+                    format_time(recorded.t_us),
+                    recorded.violation.detail
+                )?;
+            }
+            if first.violation.invariant.is_safety() && result.end == crate::sim::EndReason::Violation {
+                writeln!(out, "           (the run stopped at the first safety violation)")?;
+            }
+        }
+    }
+    if let Some(expect) = &report.expectation {
+        writeln!(out, "expected:  {} ({})", expect.wanted, if expect.met { "matched" } else { "NOT matched" })?;
+    }
+    let finished = result.committed + result.aborted;
+    let per_transfer = if finished == 0 {
+        "n/a".to_string()
+    } else {
+        let tenths = result.messages_sent * 10 / finished;
+        format!("{}.{}", tenths / 10, tenths % 10)
+    };
+    writeln!(
+        out,
+        "transfers: {} committed, {} aborted; {} messages sent ({} per finished transfer); {} events",
+        result.committed, result.aborted, result.messages_sent, per_transfer, result.events
+    )?;
+    write_balances(out, report)?;
+    write_heads(out, report)?;
+    writeln!(out, "seed:      {}", report.seed)?;
+    writeln!(out, "digest:    {}", report.digest_hex)?;
+    writeln!(out, "rerun:     {rerun}")
+}
+
+fn write_balances(out: &mut dyn Write, report: &RunReport) -> io::Result<()> {
+    let clients = &report.result.clients;
+    let render = |table: &[u64]| {
+        let mut text: Vec<String> =
+            table.iter().take(LISTED_CLIENTS).enumerate().map(|(slot, b)| format!("c{}={b}", slot + 1)).collect();
+        if table.len() > LISTED_CLIENTS {
+            text.push(format!("… ({} more)", table.len() - LISTED_CLIENTS));
+        }
+        text.join(" ")
+    };
+    let first = clients[0].ledger().table().as_slice();
+    if clients.iter().all(|client| client.ledger().table().as_slice() == first) {
+        return writeln!(out, "balances:  all {} tables agree: {}", clients.len(), render(first));
+    }
+    writeln!(out, "balances:  the tables differ:")?;
+    for client in clients.iter().take(LISTED_CLIENTS) {
+        writeln!(out, "           c{}'s table: {}", client.id(), render(client.ledger().table().as_slice()))?;
+    }
+    Ok(())
+}
+
+fn write_heads(out: &mut dyn Write, report: &RunReport) -> io::Result<()> {
+    let clients = &report.result.clients;
+    let head = |client: &crate::protocol::Client| {
+        format!("{} blocks, head {}", client.ledger().len(), short_hex(&client.ledger().head_hash()))
+    };
+    let first = clients[0].ledger().head_hash();
+    if clients.iter().all(|client| client.ledger().head_hash() == first) {
+        return writeln!(out, "ledgers:   all {} agree: {}", clients.len(), head(&clients[0]));
+    }
+    writeln!(out, "ledgers:   they differ:")?;
+    for client in clients.iter().take(LISTED_CLIENTS) {
+        writeln!(out, "           c{}: {}", client.id(), head(client))?;
+    }
+    Ok(())
+}

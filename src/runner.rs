@@ -1,0 +1,122 @@
+//! One run end to end: the trace header, the simulation with its sinks, the summary line, and
+//! the verdict against the scenario's `expect`.
+
+use std::io::{self, Write};
+
+use crate::protocol::ledger::to_hex;
+use crate::scenario::{ExpectedOutcome, Scenario};
+use crate::sim::{RunOptions, RunResult, simulate};
+use crate::trace::encode::{IdMap, SummaryViolation};
+use crate::trace::{EventSink, Header, Summary, TraceEncoder};
+
+/// What the scenario's `expect` block asked for and whether the run delivered it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expectation {
+    /// `ok`, `violation` or `violation of <invariant>`.
+    pub wanted: String,
+    pub met: bool,
+}
+
+/// A finished run with everything needed to report it.
+pub struct RunReport {
+    pub seed: u64,
+    pub result: RunResult,
+    pub digest_hex: String,
+    pub summary: Summary,
+    pub expectation: Option<Expectation>,
+}
+
+impl RunReport {
+    /// The run passed: it matched its `expect`, or held every invariant when there is none.
+    pub fn passed(&self) -> bool {
+        match &self.expectation {
+            Some(expectation) => expectation.met,
+            None => self.result.violations.is_empty(),
+        }
+    }
+}
+
+/// The trace header of a scenario run.
+pub fn header(scenario: &Scenario) -> Header {
+    Header::new(
+        scenario.name.clone(),
+        scenario.seed,
+        scenario.initial_balances.clone(),
+        scenario.protocol.name(),
+        scenario.mutations.iter().map(|mutation| mutation.name()).collect(),
+        scenario.cs_us,
+        scenario.network.clone(),
+        scenario.limits,
+    )
+}
+
+/// Runs `scenario`, writing the JSONL trace to every writer in `trace_outputs` and handing
+/// every event to `watchers` (e.g. the text timeline).
+pub fn run_scenario(
+    scenario: &Scenario,
+    options: RunOptions,
+    trace_outputs: Vec<Box<dyn Write>>,
+    watchers: &mut [&mut dyn EventSink],
+) -> io::Result<RunReport> {
+    let mut encoder = TraceEncoder::new(trace_outputs);
+    encoder.header(&header(scenario))?;
+    let result = {
+        let mut sinks: Vec<&mut dyn EventSink> = Vec::with_capacity(watchers.len() + 1);
+        sinks.push(&mut encoder);
+        for watcher in watchers.iter_mut() {
+            sinks.push(&mut **watcher);
+        }
+        simulate(scenario, options, &mut sinks)?
+    };
+    let mut summary = summary(&result);
+    let digest = encoder.finish(&mut summary)?;
+    Ok(RunReport {
+        seed: scenario.seed,
+        expectation: expectation(scenario, &result),
+        digest_hex: to_hex(&digest),
+        summary,
+        result,
+    })
+}
+
+fn summary(result: &RunResult) -> Summary {
+    Summary {
+        line_type: "summary",
+        events: result.events,
+        committed: result.committed,
+        aborted: result.aborted,
+        messages_sent: result.messages_sent,
+        end: result.end.name(),
+        end_us: result.end_us,
+        violations: result
+            .violations
+            .iter()
+            .map(|recorded| SummaryViolation {
+                invariant: recorded.violation.invariant,
+                seq: recorded.seq,
+                t: recorded.t_us,
+                detail: recorded.violation.detail.clone(),
+            })
+            .collect(),
+        final_balances: IdMap(
+            result.clients.iter().map(|client| IdMap(client.ledger().table().as_slice().to_vec())).collect(),
+        ),
+        heads: IdMap(result.clients.iter().map(|client| to_hex(&client.ledger().head_hash())).collect()),
+        digest: String::new(),
+    }
+}
+
+fn expectation(scenario: &Scenario, result: &RunResult) -> Option<Expectation> {
+    let expect = scenario.expect?;
+    let violated = |invariant| result.violations.iter().any(|v| v.violation.invariant == invariant);
+    Some(match (expect.outcome, expect.invariant) {
+        (ExpectedOutcome::Ok, _) => Expectation { wanted: "ok".into(), met: result.violations.is_empty() },
+        (ExpectedOutcome::Violation, None) => {
+            Expectation { wanted: "a violation".into(), met: !result.violations.is_empty() }
+        }
+        (ExpectedOutcome::Violation, Some(invariant)) => Expectation {
+            wanted: format!("a violation of {invariant}"),
+            met: violated(invariant),
+        },
+    })
+}

@@ -1,0 +1,315 @@
+//! The JSON Lines encoding of a trace (SPEC section 3) and its digest.
+//!
+//! Event lines are written by hand into a reused buffer rather than through serde: the field
+//! order is part of the format, and this runs once per event on the hot path. The header and
+//! summary go through serde.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use sha2::{Digest, Sha256};
+
+use super::{Event, EventKind, EventSink, TRACE_FORMAT, TRACE_VERSION};
+use crate::check::Invariant;
+use crate::protocol::ledger::to_hex;
+use crate::protocol::{Amount, Block, Hash, Message};
+use crate::scenario::{Limits, NetworkSpec};
+
+/// The first line: what a reader needs to know about the rules the run followed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Header {
+    #[serde(rename = "type")]
+    pub line_type: &'static str,
+    pub format: &'static str,
+    pub version: u32,
+    pub scenario: String,
+    pub seed: u64,
+    pub clients: u32,
+    pub initial_balances: IdMap<Amount>,
+    pub protocol: &'static str,
+    pub mutations: Vec<&'static str>,
+    pub cs_us: u64,
+    pub network: NetworkSpec,
+    pub limits: Limits,
+}
+
+impl Header {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        scenario: String,
+        seed: u64,
+        initial_balances: Vec<Amount>,
+        protocol: &'static str,
+        mutations: Vec<&'static str>,
+        cs_us: u64,
+        network: NetworkSpec,
+        limits: Limits,
+    ) -> Self {
+        Header {
+            line_type: "header",
+            format: TRACE_FORMAT,
+            version: TRACE_VERSION,
+            scenario,
+            seed,
+            clients: initial_balances.len() as u32,
+            initial_balances: IdMap(initial_balances),
+            protocol,
+            mutations,
+            cs_us,
+            network,
+            limits,
+        }
+    }
+}
+
+/// A per-client value written as a JSON object keyed `"1"`, `"2"`, … in id order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdMap<T>(pub Vec<T>);
+
+impl<T: Serialize> Serialize for IdMap<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (slot, value) in self.0.iter().enumerate() {
+            map.serialize_entry(&(slot + 1).to_string(), value)?;
+        }
+        map.end()
+    }
+}
+
+/// A violation as listed in the summary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SummaryViolation {
+    pub invariant: Invariant,
+    /// The `seq` of the violation event.
+    pub seq: u64,
+    pub t: u64,
+    pub detail: String,
+}
+
+/// The last line.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    #[serde(rename = "type")]
+    pub line_type: &'static str,
+    pub events: u64,
+    pub committed: u64,
+    pub aborted: u64,
+    pub messages_sent: u64,
+    /// `quiescent` (nothing left to happen), `violation`, `max_events` or `max_time`.
+    pub end: &'static str,
+    pub end_us: u64,
+    pub violations: Vec<SummaryViolation>,
+    pub final_balances: IdMap<IdMap<Amount>>,
+    pub heads: IdMap<String>,
+    /// Hex SHA-256 of every byte of the trace before this line.
+    pub digest: String,
+}
+
+/// Encodes events as JSONL, keeps the running SHA-256 of every line, and writes the lines to
+/// zero or more outputs. With no outputs it still computes the digest.
+pub struct TraceEncoder {
+    hasher: Sha256,
+    line: Vec<u8>,
+    outputs: Vec<Box<dyn Write>>,
+}
+
+impl TraceEncoder {
+    pub fn new(outputs: Vec<Box<dyn Write>>) -> Self {
+        TraceEncoder { hasher: Sha256::new(), line: Vec::with_capacity(512), outputs }
+    }
+
+    pub fn header(&mut self, header: &Header) -> io::Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, header)?;
+        self.emit_line()
+    }
+
+    /// The digest of everything written so far.
+    pub fn digest(&self) -> Hash {
+        self.hasher.clone().finalize().into()
+    }
+
+    /// Fills in the digest, writes the summary line and flushes every output.
+    pub fn finish(mut self, summary: &mut Summary) -> io::Result<Hash> {
+        let digest = self.digest();
+        summary.digest = to_hex(&digest);
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, summary)?;
+        self.line.push(b'\n');
+        for output in &mut self.outputs {
+            output.write_all(&self.line)?;
+            output.flush()?;
+        }
+        Ok(digest)
+    }
+
+    fn emit_line(&mut self) -> io::Result<()> {
+        self.line.push(b'\n');
+        self.hasher.update(&self.line);
+        for output in &mut self.outputs {
+            output.write_all(&self.line)?;
+        }
+        Ok(())
+    }
+}
+
+impl EventSink for TraceEncoder {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        self.line.clear();
+        encode_event(event, &mut self.line);
+        self.emit_line()
+    }
+}
+
+/// Appends one event as a JSON object (no newline) to `out`.
+pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
+    // Writing into a Vec cannot fail, so the io::Results below are ignored on purpose.
+    let _ = write!(out, "{{\"type\":\"event\",\"seq\":{},\"t\":{},\"node\":", event.seq, event.t_us);
+    match event.node {
+        Some(node) => {
+            let _ = write!(out, "{node}");
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+    let _ = write!(out, ",\"clock\":{},\"kind\":\"{}\"", event.clock, event.kind.name());
+    match &event.kind {
+        EventKind::Send { msg_id, to, msg } => {
+            let _ = write!(out, ",\"msg_id\":{msg_id},\"to\":{to},\"msg\":");
+            encode_message(msg, out);
+        }
+        EventKind::Deliver { msg_id, from, msg } => {
+            let _ = write!(out, ",\"msg_id\":{msg_id},\"from\":{from},\"msg\":");
+            encode_message(msg, out);
+        }
+        EventKind::Transfer { to, amount } => {
+            let _ = write!(out, ",\"to\":{to},\"amount\":{amount}");
+        }
+        EventKind::Request { ts } | EventKind::Enter { ts } | EventKind::Exit { ts } => {
+            let _ = write!(out, ",\"ts\":{ts}");
+        }
+        EventKind::Commit { block } | EventKind::Apply { block } => {
+            out.extend_from_slice(b",\"block\":");
+            encode_block(block, out);
+        }
+        EventKind::Abort { ts, amount, balance } => {
+            let _ = write!(out, ",\"ts\":{ts},\"amount\":{amount},\"balance\":{balance}");
+        }
+        EventKind::Reject { from, block, reason } => {
+            let _ = write!(out, ",\"from\":{from},\"block\":");
+            encode_block(block, out);
+            out.extend_from_slice(b",\"reason\":");
+            encode_string(reason, out);
+        }
+        EventKind::Balance { of, value } => {
+            let _ = write!(out, ",\"of\":{of},\"value\":{value}");
+        }
+        EventKind::Violation { invariant, detail } => {
+            let _ = write!(out, ",\"invariant\":\"{}\",\"detail\":", invariant.name());
+            encode_string(detail, out);
+        }
+    }
+    out.push(b'}');
+}
+
+fn encode_message(msg: &Message, out: &mut Vec<u8>) {
+    let _ = write!(out, "{{\"type\":\"{}\",\"ts\":{}", msg.type_name(), msg.ts());
+    if let Message::Release { request_ts, block, .. } = msg {
+        let _ = write!(out, ",\"request_ts\":{request_ts}");
+        if let Some(block) = block {
+            out.extend_from_slice(b",\"block\":");
+            encode_block(block, out);
+        }
+    }
+    out.push(b'}');
+}
+
+fn encode_block(block: &Block, out: &mut Vec<u8>) {
+    let _ = write!(
+        out,
+        "{{\"index\":{},\"prev\":\"{}\",\"hash\":\"{}\",\"ts\":{},\"from\":{},\"to\":{},\"amount\":{}}}",
+        block.index,
+        to_hex(&block.prev),
+        to_hex(&block.hash),
+        block.ts,
+        block.from,
+        block.to,
+        block.amount
+    );
+}
+
+fn encode_string(text: &str, out: &mut Vec<u8>) {
+    // serde_json escapes exactly as JSON requires; a str always serialises.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::protocol::GENESIS_PREV;
+
+    fn encoded(kind: EventKind) -> serde_json::Value {
+        let event = Event { seq: 4, t_us: 1500, node: Some(2), clock: 7, kind };
+        let mut line = Vec::new();
+        encode_event(&event, &mut line);
+        serde_json::from_slice(&line).expect("every event encodes as valid JSON")
+    }
+
+    #[test]
+    fn send_event_has_the_spec_fields_in_order() {
+        let event = Event {
+            seq: 0,
+            t_us: 0,
+            node: Some(1),
+            clock: 1,
+            kind: EventKind::Send { msg_id: 0, to: 2, msg: Message::Request { ts: 1 } },
+        };
+        let mut line = Vec::new();
+        encode_event(&event, &mut line);
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            r#"{"type":"event","seq":0,"t":0,"node":1,"clock":1,"kind":"send","msg_id":0,"to":2,"msg":{"type":"request","ts":1}}"#
+        );
+    }
+
+    #[test]
+    fn release_with_block_and_violation_detail_are_valid_json() {
+        let block = Arc::new(Block::new(0, GENESIS_PREV, 1, 1, 2, 3));
+        let value = encoded(EventKind::Deliver {
+            msg_id: 9,
+            from: 1,
+            msg: Message::Release { ts: 5, request_ts: 1, block: Some(block) },
+        });
+        assert_eq!(value["msg"]["block"]["prev"], "0".repeat(64));
+        assert_eq!(value["msg"]["request_ts"], 1);
+        let value = encoded(EventKind::Violation {
+            invariant: Invariant::MutualExclusion,
+            detail: "a \"quoted\"\nline".into(),
+        });
+        assert_eq!(value["detail"], "a \"quoted\"\nline");
+        assert_eq!(value["invariant"], "mutual_exclusion");
+    }
+
+    #[test]
+    fn network_wide_event_has_null_node() {
+        let event = Event { seq: 1, t_us: 2, node: None, clock: 0, kind: EventKind::Request { ts: 1 } };
+        let mut line = Vec::new();
+        encode_event(&event, &mut line);
+        let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert!(value["node"].is_null());
+    }
+
+    #[test]
+    fn digest_covers_every_line_before_the_summary() {
+        let mut encoder = TraceEncoder::new(Vec::new());
+        let event = Event { seq: 0, t_us: 0, node: Some(1), clock: 1, kind: EventKind::Request { ts: 1 } };
+        encoder.event(&event).unwrap();
+        let mut line = Vec::new();
+        encode_event(&event, &mut line);
+        line.push(b'\n');
+        let expected: Hash = Sha256::digest(&line).into();
+        assert_eq!(encoder.digest(), expected);
+    }
+}
