@@ -10,11 +10,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::render::text::{TextTimeline, write_verdict};
-use crate::runner::{RunReport, run_scenario};
+use crate::render::text::write_verdict;
+use crate::runner::{RunReport, run_scenario, run_with_timeline};
 use crate::scenario::{Scenario, ScenarioError, default_scenario, parse_scenario};
 use crate::sim::RunOptions;
-use crate::trace::EventSink;
 
 /// Exit code of a run that held every invariant or matched its `expect`.
 pub const EXIT_OK: u8 = 0;
@@ -84,7 +83,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+            return ExitCode::from(if error.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_OK
+            });
         }
     };
     let outcome = match cli.command {
@@ -110,15 +113,14 @@ fn run_command(args: &RunArgs) -> Result<u8, CliError> {
     let stdout = io::stdout();
     let report = match args.format {
         Format::Text => {
-            let mut timeline = TextTimeline::new(BufWriter::new(stdout.lock()));
-            timeline.write_intro(&scenario).map_err(stdout_error)?;
-            let outputs = trace_file.iter().map(PendingFile::writer).collect::<Result<_, _>>()?;
-            let report = run_scenario(&scenario, RunOptions::default(), outputs, &mut [&mut timeline as &mut dyn EventSink])
-                .map_err(|source| io_error(args.trace.as_deref(), source))?;
-            let mut out = timeline.into_inner();
-            write_verdict(&mut out, &report, &rerun).map_err(stdout_error)?;
-            out.flush().map_err(stdout_error)?;
-            report
+            let outputs = trace_file
+                .iter()
+                .map(PendingFile::writer)
+                .collect::<Result<_, _>>()?;
+            let out = BufWriter::new(stdout.lock());
+            run_with_timeline(&scenario, RunOptions::default(), outputs, out, &rerun)
+                .map_err(|source| io_error(args.trace.as_deref(), source))?
+                .0
         }
         Format::Jsonl => {
             let mut outputs: Vec<Box<dyn Write>> = vec![Box::new(BufWriter::new(io::stdout()))];
@@ -138,7 +140,11 @@ fn run_command(args: &RunArgs) -> Result<u8, CliError> {
 }
 
 fn exit_code(report: &RunReport) -> u8 {
-    if report.passed() { EXIT_OK } else { EXIT_VIOLATION }
+    if report.passed() {
+        EXIT_OK
+    } else {
+        EXIT_VIOLATION
+    }
 }
 
 fn load_scenario(path: Option<&Path>) -> Result<Scenario, CliError> {
@@ -146,14 +152,20 @@ fn load_scenario(path: Option<&Path>) -> Result<Scenario, CliError> {
         return Ok(default_scenario());
     };
     let shown = path.display().to_string();
-    let text = fs::read_to_string(path).map_err(|source| CliError::Io { path: shown.clone(), source })?;
+    let text = fs::read_to_string(path).map_err(|source| CliError::Io {
+        path: shown.clone(),
+        source,
+    })?;
     Ok(parse_scenario(&text, &shown)?)
 }
 
 /// The command that reruns this run exactly.
 fn rerun_command(scenario: Option<&Path>, seed: u64) -> String {
     match scenario {
-        Some(path) => format!("lamport-ledger run {} --seed {seed}", shell_quote(&path.display().to_string())),
+        Some(path) => format!(
+            "lamport-ledger run {} --seed {seed}",
+            shell_quote(&path.display().to_string())
+        ),
         None => format!("lamport-ledger run --seed {seed}"),
     }
 }
@@ -168,11 +180,17 @@ fn shell_quote(text: &str) -> String {
 }
 
 fn stdout_error(source: io::Error) -> CliError {
-    CliError::Io { path: "standard output".into(), source }
+    CliError::Io {
+        path: "standard output".into(),
+        source,
+    }
 }
 
 fn io_error(path: Option<&Path>, source: io::Error) -> CliError {
-    let path = path.map_or_else(|| "standard output".to_string(), |p| p.display().to_string());
+    let path = path.map_or_else(
+        || "standard output".to_string(),
+        |p| p.display().to_string(),
+    );
     CliError::Io { path, source }
 }
 
@@ -189,9 +207,15 @@ impl PendingFile {
         let mut partial = path.as_os_str().to_owned();
         partial.push(".partial");
         let partial = PathBuf::from(partial);
-        let file = File::create(&partial)
-            .map_err(|source| CliError::Io { path: path.display().to_string(), source })?;
-        Ok(PendingFile { path: path.to_path_buf(), partial, file })
+        let file = File::create(&partial).map_err(|source| CliError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(PendingFile {
+            path: path.to_path_buf(),
+            partial,
+            file,
+        })
     }
 
     fn writer(&self) -> Result<Box<dyn Write>, CliError> {
@@ -205,7 +229,10 @@ impl PendingFile {
     }
 
     fn error(&self, source: io::Error) -> CliError {
-        CliError::Io { path: self.path.display().to_string(), source }
+        CliError::Io {
+            path: self.path.display().to_string(),
+            source,
+        }
     }
 }
 

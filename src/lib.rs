@@ -9,7 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod protocol;
 pub mod render;
+pub mod runner;
 pub mod scenario;
 pub mod sim;
-pub mod runner;
 pub mod trace;

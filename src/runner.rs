@@ -4,6 +4,7 @@
 use std::io::{self, Write};
 
 use crate::protocol::ledger::to_hex;
+use crate::render::text::{TextTimeline, write_verdict};
 use crate::scenario::{ExpectedOutcome, Scenario};
 use crate::sim::{RunOptions, RunResult, simulate};
 use crate::trace::encode::{IdMap, SummaryViolation};
@@ -43,7 +44,11 @@ pub fn header(scenario: &Scenario) -> Header {
         scenario.seed,
         scenario.initial_balances.clone(),
         scenario.protocol.name(),
-        scenario.mutations.iter().map(|mutation| mutation.name()).collect(),
+        scenario
+            .mutations
+            .iter()
+            .map(|mutation| mutation.name())
+            .collect(),
         scenario.cs_us,
         scenario.network.clone(),
         scenario.limits,
@@ -79,6 +84,24 @@ pub fn run_scenario(
     })
 }
 
+/// Runs `scenario` and writes what a person reads to `out`: the intro, the timeline, then the
+/// verdict block ending with `rerun`. Returns the report and gives `out` back.
+pub fn run_with_timeline<W: Write>(
+    scenario: &Scenario,
+    options: RunOptions,
+    trace_outputs: Vec<Box<dyn Write>>,
+    out: W,
+    rerun: &str,
+) -> io::Result<(RunReport, W)> {
+    let mut timeline = TextTimeline::new(out);
+    timeline.write_intro(scenario)?;
+    let report = run_scenario(scenario, options, trace_outputs, &mut [&mut timeline])?;
+    let mut out = timeline.into_inner();
+    write_verdict(&mut out, &report, rerun)?;
+    out.flush()?;
+    Ok((report, out))
+}
+
 fn summary(result: &RunResult) -> Summary {
     Summary {
         line_type: "summary",
@@ -99,21 +122,40 @@ fn summary(result: &RunResult) -> Summary {
             })
             .collect(),
         final_balances: IdMap(
-            result.clients.iter().map(|client| IdMap(client.ledger().table().as_slice().to_vec())).collect(),
+            result
+                .clients
+                .iter()
+                .map(|client| IdMap(client.ledger().table().as_slice().to_vec()))
+                .collect(),
         ),
-        heads: IdMap(result.clients.iter().map(|client| to_hex(&client.ledger().head_hash())).collect()),
+        heads: IdMap(
+            result
+                .clients
+                .iter()
+                .map(|client| to_hex(&client.ledger().head_hash()))
+                .collect(),
+        ),
         digest: String::new(),
     }
 }
 
 fn expectation(scenario: &Scenario, result: &RunResult) -> Option<Expectation> {
     let expect = scenario.expect?;
-    let violated = |invariant| result.violations.iter().any(|v| v.violation.invariant == invariant);
+    let violated = |invariant| {
+        result
+            .violations
+            .iter()
+            .any(|v| v.violation.invariant == invariant)
+    };
     Some(match (expect.outcome, expect.invariant) {
-        (ExpectedOutcome::Ok, _) => Expectation { wanted: "ok".into(), met: result.violations.is_empty() },
-        (ExpectedOutcome::Violation, None) => {
-            Expectation { wanted: "a violation".into(), met: !result.violations.is_empty() }
-        }
+        (ExpectedOutcome::Ok, _) => Expectation {
+            wanted: "ok".into(),
+            met: result.violations.is_empty(),
+        },
+        (ExpectedOutcome::Violation, None) => Expectation {
+            wanted: "a violation".into(),
+            met: !result.violations.is_empty(),
+        },
         (ExpectedOutcome::Violation, Some(invariant)) => Expectation {
             wanted: format!("a violation of {invariant}"),
             met: violated(invariant),

@@ -15,7 +15,9 @@ pub struct ChainIntegrity {
 
 impl ChainIntegrity {
     pub fn new(clients: u32) -> Self {
-        ChainIntegrity { heads: vec![(0, GENESIS_PREV); clients as usize] }
+        ChainIntegrity {
+            heads: vec![(0, GENESIS_PREV); clients as usize],
+        }
     }
 
     pub fn observe(&mut self, event: &Event) -> Option<Violation> {
@@ -31,7 +33,11 @@ impl ChainIntegrity {
             Violation::new(
                 Invariant::ChainIntegrity,
                 Some(node),
-                format!("client {node} {} block {}: {problem}", verb(&event.kind), block.index),
+                format!(
+                    "client {node} {} block {}: {problem}",
+                    verb(&event.kind),
+                    block.index
+                ),
             )
         })
     }
@@ -55,7 +61,10 @@ fn problem_with(block: &Block, (length, head): (u64, Hash)) -> Option<String> {
         ));
     }
     if block.index != length {
-        return Some(format!("its index is {} but the ledger had {length} blocks", block.index));
+        return Some(format!(
+            "its index is {} but the ledger had {length} blocks",
+            block.index
+        ));
     }
     if block.prev != head {
         return Some(format!(
@@ -75,7 +84,15 @@ mod tests {
     use crate::protocol::ClientId;
 
     fn commit(node: ClientId, block: Block) -> Event {
-        Event { seq: 0, t_us: 0, node: Some(node), clock: 1, kind: EventKind::Commit { block: Arc::new(block) } }
+        Event {
+            seq: 0,
+            t_us: 0,
+            node: Some(node),
+            clock: 1,
+            kind: EventKind::Commit {
+                block: Arc::new(block),
+            },
+        }
     }
 
     #[test]
@@ -93,10 +110,18 @@ mod tests {
         let mut tampered = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
         tampered.amount = 4;
         let violation = check.observe(&commit(1, tampered)).unwrap();
-        assert!(violation.detail.contains("does not recompute"), "{}", violation.detail);
+        assert!(
+            violation.detail.contains("does not recompute"),
+            "{}",
+            violation.detail
+        );
 
         let unlinked = Block::new(0, [9; 32], 1, 1, 2, 3);
         let violation = check.observe(&commit(2, unlinked)).unwrap();
-        assert!(violation.detail.contains("is not the head"), "{}", violation.detail);
+        assert!(
+            violation.detail.contains("is not the head"),
+            "{}",
+            violation.detail
+        );
     }
 }

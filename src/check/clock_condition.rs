@@ -12,7 +12,9 @@ pub struct ClockCondition {
 
 impl ClockCondition {
     pub fn new(clients: u32) -> Self {
-        ClockCondition { last_clock: vec![0; clients as usize] }
+        ClockCondition {
+            last_clock: vec![0; clients as usize],
+        }
     }
 
     pub fn observe(&mut self, event: &Event) -> Option<Violation> {
@@ -31,17 +33,19 @@ impl ClockCondition {
             ));
         }
         match &event.kind {
-            EventKind::Deliver { from, msg, msg_id } if event.clock <= msg.ts() => Some(Violation::new(
-                Invariant::ClockCondition,
-                Some(node),
-                format!(
-                    "client {node} received message {msg_id} ({} sent by client {from} at clock {}) \
+            EventKind::Deliver { from, msg, msg_id } if event.clock <= msg.ts() => {
+                Some(Violation::new(
+                    Invariant::ClockCondition,
+                    Some(node),
+                    format!(
+                        "client {node} received message {msg_id} ({} sent by client {from} at clock {}) \
                      with its clock at {}: a receive must be later than its send",
-                    msg.type_name().to_uppercase(),
-                    msg.ts(),
-                    event.clock
-                ),
-            )),
+                        msg.type_name().to_uppercase(),
+                        msg.ts(),
+                        event.clock
+                    ),
+                ))
+            }
             _ => None,
         }
     }
@@ -53,13 +57,28 @@ mod tests {
     use crate::protocol::Message;
 
     fn event(clock: u64, kind: EventKind) -> Event {
-        Event { seq: 0, t_us: 0, node: Some(1), clock, kind }
+        Event {
+            seq: 0,
+            t_us: 0,
+            node: Some(1),
+            clock,
+            kind,
+        }
     }
 
     #[test]
     fn receive_not_later_than_send_is_caught() {
         let mut check = ClockCondition::new(2);
-        let deliver = |clock| event(clock, EventKind::Deliver { msg_id: 0, from: 2, msg: Message::Request { ts: 5 } });
+        let deliver = |clock| {
+            event(
+                clock,
+                EventKind::Deliver {
+                    msg_id: 0,
+                    from: 2,
+                    msg: Message::Request { ts: 5 },
+                },
+            )
+        };
         assert_eq!(check.observe(&deliver(6)), None);
         let mut check = ClockCondition::new(2);
         assert!(check.observe(&deliver(5)).is_some());
@@ -69,6 +88,10 @@ mod tests {
     fn a_clock_that_goes_back_is_caught() {
         let mut check = ClockCondition::new(2);
         assert_eq!(check.observe(&event(3, EventKind::Request { ts: 3 })), None);
-        assert!(check.observe(&event(2, EventKind::Request { ts: 2 })).is_some());
+        assert!(
+            check
+                .observe(&event(2, EventKind::Request { ts: 2 }))
+                .is_some()
+        );
     }
 }

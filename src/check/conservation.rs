@@ -10,7 +10,9 @@ pub struct Conservation {
 
 impl Conservation {
     pub fn new(initial_balances: &[Amount]) -> Self {
-        Conservation { initial_total: total(initial_balances) }
+        Conservation {
+            initial_total: total(initial_balances),
+        }
     }
 
     /// Checks client `node`'s table (index `id - 1` is client `id`).
@@ -43,6 +45,10 @@ mod tests {
         let check = Conservation::new(&[10, 10, 10]);
         assert_eq!(check.check(1, &[3, 17, 10]), None);
         let violation = check.check(2, &[3, 10, 10]).unwrap();
-        assert!(violation.detail.contains("sums to 23"), "{}", violation.detail);
+        assert!(
+            violation.detail.contains("sums to 23"),
+            "{}",
+            violation.detail
+        );
     }
 }

@@ -20,7 +20,10 @@ pub struct LedgerAgreement {
 
 impl LedgerAgreement {
     pub fn new(clients: u32) -> Self {
-        LedgerAgreement { canonical: Vec::new(), lengths: vec![0; clients as usize] }
+        LedgerAgreement {
+            canonical: Vec::new(),
+            lengths: vec![0; clients as usize],
+        }
     }
 
     pub fn observe(&mut self, event: &Event) -> Option<Violation> {
@@ -58,7 +61,11 @@ impl LedgerAgreement {
     /// Every client must hold the whole canonical chain once nothing is in flight.
     pub fn at_quiescence(&self) -> Option<Violation> {
         let longest = self.canonical.len() as u64;
-        let (slot, &length) = self.lengths.iter().enumerate().find(|&(_, &length)| length != longest)?;
+        let (slot, &length) = self
+            .lengths
+            .iter()
+            .enumerate()
+            .find(|&(_, &length)| length != longest)?;
         let node = slot as ClientId + 1;
         Some(Violation::new(
             Invariant::LedgerAgreement,
@@ -79,7 +86,15 @@ mod tests {
     use crate::protocol::{Block, GENESIS_PREV};
 
     fn apply(node: ClientId, block: &Block) -> Event {
-        Event { seq: 0, t_us: 0, node: Some(node), clock: 1, kind: EventKind::Apply { block: Arc::new(block.clone()) } }
+        Event {
+            seq: 0,
+            t_us: 0,
+            node: Some(node),
+            clock: 1,
+            kind: EventKind::Apply {
+                block: Arc::new(block.clone()),
+            },
+        }
     }
 
     #[test]

@@ -21,20 +21,36 @@ pub struct Waiter {
 /// One violation per client that still had work. `why_ended` completes the sentence "the run
 /// ended …", e.g. "with nothing left in flight" or "at limits.max_time_us".
 pub fn liveness_violations(waiters: &[Waiter], why_ended: &str) -> Vec<Violation> {
-    waiters.iter().map(|waiter| Violation::new(Invariant::Liveness, Some(waiter.node), describe(waiter, why_ended))).collect()
+    waiters
+        .iter()
+        .map(|waiter| {
+            Violation::new(
+                Invariant::Liveness,
+                Some(waiter.node),
+                describe(waiter, why_ended),
+            )
+        })
+        .collect()
 }
 
 fn describe(waiter: &Waiter, why_ended: &str) -> String {
     let node = waiter.node;
     let mut text = match waiter.current {
-        Some((to, amount)) => format!("the run ended {why_ended} but client {node}'s transfer of {amount} to client {to} never finished"),
-        None => format!("the run ended {why_ended} with transfers of client {node} never requested"),
+        Some((to, amount)) => format!(
+            "the run ended {why_ended} but client {node}'s transfer of {amount} to client {to} never finished"
+        ),
+        None => {
+            format!("the run ended {why_ended} with transfers of client {node} never requested")
+        }
     };
     if let Some(reason) = &waiter.reason {
         let (ts, _) = reason.request;
         let _ = write!(text, ": its request ({ts},{node})");
         if let Some((head_ts, head_id)) = reason.queued_behind {
-            let _ = write!(text, " waits behind request ({head_ts},{head_id}) in its queue");
+            let _ = write!(
+                text,
+                " waits behind request ({head_ts},{head_id}) in its queue"
+            );
             if !reason.silent_peers.is_empty() {
                 text.push_str(", and");
             }
@@ -45,7 +61,11 @@ fn describe(waiter: &Waiter, why_ended: &str) -> String {
                 .iter()
                 .map(|(peer, seen)| format!("client {peer} (largest seen: {seen})"))
                 .collect();
-            let _ = write!(text, " it has received nothing later than ts {ts} from {}", peers.join(", "));
+            let _ = write!(
+                text,
+                " it has received nothing later than ts {ts} from {}",
+                peers.join(", ")
+            );
         }
     }
     if waiter.queued > 0 {
@@ -63,7 +83,11 @@ mod tests {
         let waiter = Waiter {
             node: 2,
             current: Some((1, 3)),
-            reason: Some(WaitReason { request: (3, 2), queued_behind: Some((2, 1)), silent_peers: vec![(1, 2)] }),
+            reason: Some(WaitReason {
+                request: (3, 2),
+                queued_behind: Some((2, 1)),
+                silent_peers: vec![(1, 2)],
+            }),
             queued: 1,
         };
         let violations = liveness_violations(&[waiter], "at limits.max_time_us");

@@ -38,7 +38,11 @@ pub struct Violation {
 
 impl Violation {
     pub fn new(invariant: Invariant, node: Option<ClientId>, detail: impl Into<String>) -> Self {
-        Violation { invariant, node, detail: detail.into() }
+        Violation {
+            invariant,
+            node,
+            detail: detail.into(),
+        }
     }
 }
 

@@ -14,16 +14,24 @@ pub struct MutualExclusion {
 
 impl MutualExclusion {
     pub fn new(clients: u32) -> Self {
-        MutualExclusion { inside: vec![None; clients as usize], inside_count: 0 }
+        MutualExclusion {
+            inside: vec![None; clients as usize],
+            inside_count: 0,
+        }
     }
 
     pub fn observe(&mut self, event: &Event) -> Option<Violation> {
         let node = event.node?;
-        let slot = (node as usize).checked_sub(1).filter(|&slot| slot < self.inside.len())?;
+        let slot = (node as usize)
+            .checked_sub(1)
+            .filter(|&slot| slot < self.inside.len())?;
         match event.kind {
             EventKind::Enter { ts } => {
                 let found = self.report_others(node, ts, event);
-                if self.inside[slot].replace((ts, event.t_us, event.seq)).is_none() {
+                if self.inside[slot]
+                    .replace((ts, event.t_us, event.seq))
+                    .is_none()
+                {
                     self.inside_count += 1;
                 }
                 found
@@ -47,7 +55,9 @@ impl MutualExclusion {
             .iter()
             .enumerate()
             .map(|(slot, state)| (slot as ClientId + 1, state))
-            .find_map(|(other, state)| state.filter(|_| other != node).map(|state| (other, state)))?;
+            .find_map(|(other, state)| {
+                state.filter(|_| other != node).map(|state| (other, state))
+            })?;
         Some(Violation::new(
             Invariant::MutualExclusion,
             Some(node),
@@ -66,23 +76,44 @@ mod tests {
     use super::*;
 
     fn event(seq: u64, node: ClientId, kind: EventKind) -> Event {
-        Event { seq, t_us: seq * 10, node: Some(node), clock: seq, kind }
+        Event {
+            seq,
+            t_us: seq * 10,
+            node: Some(node),
+            clock: seq,
+            kind,
+        }
     }
 
     #[test]
     fn overlapping_intervals_are_a_violation() {
         let mut check = MutualExclusion::new(3);
-        assert_eq!(check.observe(&event(0, 1, EventKind::Enter { ts: 1 })), None);
-        let violation = check.observe(&event(1, 2, EventKind::Enter { ts: 1 })).unwrap();
+        assert_eq!(
+            check.observe(&event(0, 1, EventKind::Enter { ts: 1 })),
+            None
+        );
+        let violation = check
+            .observe(&event(1, 2, EventKind::Enter { ts: 1 }))
+            .unwrap();
         assert_eq!(violation.invariant, Invariant::MutualExclusion);
-        assert!(violation.detail.contains("client 1 was still inside"), "{}", violation.detail);
+        assert!(
+            violation.detail.contains("client 1 was still inside"),
+            "{}",
+            violation.detail
+        );
     }
 
     #[test]
     fn back_to_back_intervals_are_fine() {
         let mut check = MutualExclusion::new(2);
-        assert_eq!(check.observe(&event(0, 1, EventKind::Enter { ts: 1 })), None);
+        assert_eq!(
+            check.observe(&event(0, 1, EventKind::Enter { ts: 1 })),
+            None
+        );
         assert_eq!(check.observe(&event(1, 1, EventKind::Exit { ts: 1 })), None);
-        assert_eq!(check.observe(&event(2, 2, EventKind::Enter { ts: 1 })), None);
+        assert_eq!(
+            check.observe(&event(2, 2, EventKind::Enter { ts: 1 })),
+            None
+        );
     }
 }

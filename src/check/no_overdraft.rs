@@ -16,7 +16,10 @@ pub struct NoOverdraft {
 
 impl NoOverdraft {
     pub fn new(initial_balances: &[Amount]) -> Self {
-        NoOverdraft { balances: initial_balances.to_vec(), replayed: 0 }
+        NoOverdraft {
+            balances: initial_balances.to_vec(),
+            replayed: 0,
+        }
     }
 
     pub fn observe(&mut self, event: &Event) -> Option<Violation> {
@@ -27,8 +30,12 @@ impl NoOverdraft {
             return None;
         }
         self.replayed += 1;
-        let from = (block.from as usize).checked_sub(1).filter(|&slot| slot < self.balances.len())?;
-        let to = (block.to as usize).checked_sub(1).filter(|&slot| slot < self.balances.len())?;
+        let from = (block.from as usize)
+            .checked_sub(1)
+            .filter(|&slot| slot < self.balances.len())?;
+        let to = (block.to as usize)
+            .checked_sub(1)
+            .filter(|&slot| slot < self.balances.len())?;
         let balance = self.balances[from];
         if balance < block.amount {
             self.balances[from] = 0;
@@ -57,7 +64,15 @@ mod tests {
     use crate::protocol::{Block, GENESIS_PREV};
 
     fn commit(block: &Block) -> Event {
-        Event { seq: 0, t_us: 0, node: Some(block.from), clock: 1, kind: EventKind::Commit { block: Arc::new(block.clone()) } }
+        Event {
+            seq: 0,
+            t_us: 0,
+            node: Some(block.from),
+            clock: 1,
+            kind: EventKind::Commit {
+                block: Arc::new(block.clone()),
+            },
+        }
     }
 
     #[test]
@@ -68,6 +83,10 @@ mod tests {
         let second = Block::new(1, first.hash, 2, 1, 2, 1);
         let violation = check.observe(&commit(&second)).unwrap();
         assert_eq!(violation.invariant, Invariant::NoOverdraft);
-        assert!(violation.detail.contains("had only 0"), "{}", violation.detail);
+        assert!(
+            violation.detail.contains("had only 0"),
+            "{}",
+            violation.detail
+        );
     }
 }

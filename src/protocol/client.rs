@@ -5,9 +5,12 @@
 //! - a REPLY is part of the receive step that handles the REQUEST: it carries the clock value
 //!   of that step and does not raise the clock again;
 //! - the messages of one broadcast (REQUEST, RELEASE) share the clock of the step that sent
-//!   them.
+//!   them;
+//! - a block that arrives ahead of a gap (its index is past the own ledger length, because
+//!   RELEASEs from different senders travel on different links and may arrive out of order) is
+//!   held back and appended, with rule 6's checks, as soon as the blocks before it are in.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use super::ledger::BlockRejection;
@@ -82,13 +85,21 @@ pub enum OutputKind {
     /// A block was committed and applied to the own table.
     Committed { block: Arc<Block> },
     /// The transfer was aborted inside the critical section for lack of funds.
-    Aborted { ts: Timestamp, amount: Amount, balance: Amount },
+    Aborted {
+        ts: Timestamp,
+        amount: Amount,
+        balance: Amount,
+    },
     /// The client left the critical section of request `ts`.
     Exited { ts: Timestamp },
     /// A block that came with a RELEASE was appended.
     Applied { block: Arc<Block> },
     /// A block that came with a RELEASE failed verification and was not appended.
-    Rejected { from: ClientId, block: Arc<Block>, reason: BlockRejection },
+    Rejected {
+        from: ClientId,
+        block: Arc<Block>,
+        reason: BlockRejection,
+    },
     /// A balance read and the value it saw.
     BalanceRead { of: ClientId, value: Amount },
     /// Arm a timer that fires after `after_us` microseconds.
@@ -132,7 +143,11 @@ pub enum Phase {
     /// Requested the mutex with timestamp `ts`, not yet inside.
     Waiting { ts: Timestamp, transfer: Transfer },
     /// Inside the critical section; `block` is what it committed (none after an abort).
-    Inside { ts: Timestamp, transfer: Transfer, block: Option<Arc<Block>> },
+    Inside {
+        ts: Timestamp,
+        transfer: Transfer,
+        block: Option<Arc<Block>>,
+    },
 }
 
 /// Why a waiting client has not entered yet (for liveness reports).
@@ -159,6 +174,8 @@ pub struct Client {
     ledger: Ledger,
     pending: VecDeque<Transfer>,
     phase: Phase,
+    /// Blocks that arrived before the blocks preceding them: index -> (sender, block).
+    held_back: BTreeMap<u64, (ClientId, Arc<Block>)>,
 }
 
 impl Client {
@@ -175,6 +192,7 @@ impl Client {
             ledger: Ledger::new(initial_balances),
             pending: VecDeque::new(),
             phase: Phase::Idle,
+            held_back: BTreeMap::new(),
         }
     }
 
@@ -198,6 +216,11 @@ impl Client {
         &self.phase
     }
 
+    /// Blocks received ahead of a gap in the own ledger, waiting for the blocks before them.
+    pub fn held_back(&self) -> impl ExactSizeIterator<Item = &Arc<Block>> {
+        self.held_back.values().map(|(_, block)| block)
+    }
+
     /// Transfers accepted but not yet requested.
     pub fn pending(&self) -> impl ExactSizeIterator<Item = &Transfer> {
         self.pending.iter()
@@ -214,7 +237,10 @@ impl Client {
             if (1..=self.clients).contains(&id) {
                 Ok(())
             } else {
-                Err(CommandError::UnknownClient { id, clients: self.clients })
+                Err(CommandError::UnknownClient {
+                    id,
+                    clients: self.clients,
+                })
             }
         };
         match *command {
@@ -233,7 +259,11 @@ impl Client {
     }
 
     /// A command from the user or the workload.
-    pub fn handle_command(&mut self, command: Command, out: &mut Outbox) -> Result<(), CommandError> {
+    pub fn handle_command(
+        &mut self,
+        command: Command,
+        out: &mut Outbox,
+    ) -> Result<(), CommandError> {
         self.validate(&command)?;
         match command {
             Command::Transfer { to, amount } => {
@@ -259,10 +289,18 @@ impl Client {
         match msg {
             Message::Request { ts } => {
                 self.queue.insert((*ts, from));
-                out.push(clock, OutputKind::Send { to: from, msg: Message::Reply { ts: clock } });
+                out.push(
+                    clock,
+                    OutputKind::Send {
+                        to: from,
+                        msg: Message::Reply { ts: clock },
+                    },
+                );
             }
             Message::Reply { .. } => {}
-            Message::Release { request_ts, block, .. } => {
+            Message::Release {
+                request_ts, block, ..
+            } => {
                 self.queue.remove((*request_ts, from));
                 if let Some(block) = block {
                     self.accept_block(from, block, out);
@@ -291,7 +329,11 @@ impl Client {
             .peers_not_later_than(ts)
             .map(|peer| (peer, self.watermarks.largest_seen(peer)))
             .collect();
-        Some(WaitReason { request, queued_behind, silent_peers })
+        Some(WaitReason {
+            request,
+            queued_behind,
+            silent_peers,
+        })
     }
 
     /// Rule 1: ask for the mutex for the next pending transfer, if any.
@@ -319,19 +361,44 @@ impl Client {
         }
         let clock = self.clock();
         out.push(clock, OutputKind::Entered { ts });
-        let block = match self.ledger.commit(ts, self.id, transfer.to, transfer.amount) {
+        let block = match self
+            .ledger
+            .commit(ts, self.id, transfer.to, transfer.amount)
+        {
             Ok(block) => {
-                out.push(clock, OutputKind::Committed { block: Arc::clone(&block) });
+                out.push(
+                    clock,
+                    OutputKind::Committed {
+                        block: Arc::clone(&block),
+                    },
+                );
                 Some(block)
             }
             Err(_) => {
                 let balance = self.ledger.balance(self.id);
-                out.push(clock, OutputKind::Aborted { ts, amount: transfer.amount, balance });
+                out.push(
+                    clock,
+                    OutputKind::Aborted {
+                        ts,
+                        amount: transfer.amount,
+                        balance,
+                    },
+                );
                 None
             }
         };
-        self.phase = Phase::Inside { ts, transfer, block };
-        out.push(clock, OutputKind::SetTimer { after_us: self.cs_us, timer: Timer::LeaveCriticalSection });
+        self.phase = Phase::Inside {
+            ts,
+            transfer,
+            block,
+        };
+        out.push(
+            clock,
+            OutputKind::SetTimer {
+                after_us: self.cs_us,
+                timer: Timer::LeaveCriticalSection,
+            },
+        );
     }
 
     /// Rule 5: leave, remove the own request, tick, tell every peer; then the next transfer.
@@ -345,23 +412,65 @@ impl Client {
         self.queue.remove((ts, self.id));
         let clock = self.clock.tick();
         self.phase = Phase::Idle;
-        self.broadcast(Message::Release { ts: clock, request_ts: ts, block }, out);
+        self.broadcast(
+            Message::Release {
+                ts: clock,
+                request_ts: ts,
+                block,
+            },
+            out,
+        );
         self.request_next(out);
     }
 
-    /// Rule 6: verify a block that came with a RELEASE and append it.
+    /// Rule 6: verify a block that came with a RELEASE and append it. A block ahead of a gap
+    /// waits until the blocks before it are in; a block behind the head is rejected.
     fn accept_block(&mut self, from: ClientId, block: &Arc<Block>, out: &mut Outbox) {
+        if block.index > self.ledger.len() {
+            self.held_back
+                .insert(block.index, (from, Arc::clone(block)));
+            return;
+        }
+        self.append_block(from, block, out);
+        while let Some(entry) = self.held_back.first_entry() {
+            if *entry.key() > self.ledger.len() {
+                break;
+            }
+            let (from, block) = entry.remove();
+            self.append_block(from, &block, out);
+        }
+    }
+
+    fn append_block(&mut self, from: ClientId, block: &Arc<Block>, out: &mut Outbox) {
         let clock = self.clock();
         match self.ledger.append(Arc::clone(block)) {
-            Ok(()) => out.push(clock, OutputKind::Applied { block: Arc::clone(block) }),
-            Err(reason) => out.push(clock, OutputKind::Rejected { from, block: Arc::clone(block), reason }),
+            Ok(()) => out.push(
+                clock,
+                OutputKind::Applied {
+                    block: Arc::clone(block),
+                },
+            ),
+            Err(reason) => out.push(
+                clock,
+                OutputKind::Rejected {
+                    from,
+                    block: Arc::clone(block),
+                    reason,
+                },
+            ),
         }
     }
 
     fn broadcast(&self, msg: Message, out: &mut Outbox) {
         let clock = msg.ts();
         for peer in (1..=self.clients).filter(|&peer| peer != self.id) {
-            out.push(clock, OutputKind::Send { to: peer, msg: msg.clone() });
+            out.push(
+                clock,
+                OutputKind::Send {
+                    to: peer,
+                    msg: msg.clone(),
+                },
+            );
         }
     }
 }

@@ -40,12 +40,27 @@ impl Block {
         amount: Amount,
     ) -> Self {
         let hash = block_hash(index, &prev, ts, from, to, amount);
-        Block { index, prev, ts, from, to, amount, hash }
+        Block {
+            index,
+            prev,
+            ts,
+            from,
+            to,
+            amount,
+            hash,
+        }
     }
 
     /// The hash that the SPEC rule gives for this block's fields.
     pub fn recomputed_hash(&self) -> Hash {
-        block_hash(self.index, &self.prev, self.ts, self.from, self.to, self.amount)
+        block_hash(
+            self.index,
+            &self.prev,
+            self.ts,
+            self.from,
+            self.to,
+            self.amount,
+        )
     }
 }
 
@@ -60,7 +75,11 @@ pub fn block_preimage(
 ) -> String {
     let mut preimage = String::with_capacity(128);
     // Writing to a String cannot fail.
-    let _ = write!(preimage, "{index}|{}|{ts}|{from}|{to}|{amount}", to_hex(prev));
+    let _ = write!(
+        preimage,
+        "{index}|{}|{ts}|{from}|{to}|{amount}",
+        to_hex(prev)
+    );
     preimage
 }
 
@@ -112,7 +131,11 @@ pub enum BlockRejection {
     /// The block's hash does not recompute from its fields.
     BadHash { expected: Hash, got: Hash },
     /// Applying it would take the payer's balance below zero in the own table.
-    Overdraft { from: ClientId, balance: Amount, amount: Amount },
+    Overdraft {
+        from: ClientId,
+        balance: Amount,
+        amount: Amount,
+    },
     /// It names a client outside `1..=N`.
     UnknownClient { id: ClientId },
 }
@@ -121,7 +144,10 @@ impl std::fmt::Display for BlockRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             BlockRejection::WrongIndex { expected, got } => {
-                write!(f, "block index {got} but the own ledger has {expected} blocks")
+                write!(
+                    f,
+                    "block index {got} but the own ledger has {expected} blocks"
+                )
             }
             BlockRejection::WrongPrev { expected, got } => write!(
                 f,
@@ -135,7 +161,11 @@ impl std::fmt::Display for BlockRejection {
                 short_hex(got),
                 short_hex(expected)
             ),
-            BlockRejection::Overdraft { from, balance, amount } => write!(
+            BlockRejection::Overdraft {
+                from,
+                balance,
+                amount,
+            } => write!(
                 f,
                 "client {from} would pay {amount} with a balance of {balance}"
             ),
@@ -158,7 +188,9 @@ pub struct BalanceTable {
 
 impl BalanceTable {
     pub fn new(initial: &[Amount]) -> Self {
-        BalanceTable { balances: initial.to_vec() }
+        BalanceTable {
+            balances: initial.to_vec(),
+        }
     }
 
     /// The balance of `id`; 0 for an id outside the table.
@@ -183,14 +215,20 @@ impl BalanceTable {
 
     /// Moves `block.amount` from `block.from` to `block.to`, or changes nothing and says why.
     pub fn apply(&mut self, block: &Block) -> Result<(), BlockRejection> {
-        let from = self.slot(block.from).ok_or(BlockRejection::UnknownClient { id: block.from })?;
-        let to = self.slot(block.to).ok_or(BlockRejection::UnknownClient { id: block.to })?;
+        let from = self
+            .slot(block.from)
+            .ok_or(BlockRejection::UnknownClient { id: block.from })?;
+        let to = self
+            .slot(block.to)
+            .ok_or(BlockRejection::UnknownClient { id: block.to })?;
         let balance = self.balances[from];
-        let debited = balance.checked_sub(block.amount).ok_or(BlockRejection::Overdraft {
-            from: block.from,
-            balance,
-            amount: block.amount,
-        })?;
+        let debited = balance
+            .checked_sub(block.amount)
+            .ok_or(BlockRejection::Overdraft {
+                from: block.from,
+                balance,
+                amount: block.amount,
+            })?;
         if from != to {
             self.balances[from] = debited;
             // Cannot overflow: the amount came out of a balance, and balances sum to at most
@@ -210,7 +248,10 @@ pub struct Ledger {
 
 impl Ledger {
     pub fn new(initial_balances: &[Amount]) -> Self {
-        Ledger { blocks: Vec::new(), table: BalanceTable::new(initial_balances) }
+        Ledger {
+            blocks: Vec::new(),
+            table: BalanceTable::new(initial_balances),
+        }
     }
 
     pub fn blocks(&self) -> &[Arc<Block>] {
@@ -246,7 +287,14 @@ impl Ledger {
         to: ClientId,
         amount: Amount,
     ) -> Result<Arc<Block>, BlockRejection> {
-        let block = Arc::new(Block::new(self.len(), self.head_hash(), ts, from, to, amount));
+        let block = Arc::new(Block::new(
+            self.len(),
+            self.head_hash(),
+            ts,
+            from,
+            to,
+            amount,
+        ));
         self.table.apply(&block)?;
         self.blocks.push(Arc::clone(&block));
         Ok(block)
@@ -256,14 +304,23 @@ impl Ledger {
     /// the head hash and its hash recomputes.
     pub fn verify(&self, block: &Block) -> Result<(), BlockRejection> {
         if block.index != self.len() {
-            return Err(BlockRejection::WrongIndex { expected: self.len(), got: block.index });
+            return Err(BlockRejection::WrongIndex {
+                expected: self.len(),
+                got: block.index,
+            });
         }
         if block.prev != self.head_hash() {
-            return Err(BlockRejection::WrongPrev { expected: self.head_hash(), got: block.prev });
+            return Err(BlockRejection::WrongPrev {
+                expected: self.head_hash(),
+                got: block.prev,
+            });
         }
         let recomputed = block.recomputed_hash();
         if block.hash != recomputed {
-            return Err(BlockRejection::BadHash { expected: recomputed, got: block.hash });
+            return Err(BlockRejection::BadHash {
+                expected: recomputed,
+                got: block.hash,
+            });
         }
         Ok(())
     }
@@ -326,7 +383,11 @@ mod tests {
         let mut ledger = Ledger::new(&[10, 10]);
         assert_eq!(
             ledger.commit(1, 1, 2, 11),
-            Err(BlockRejection::Overdraft { from: 1, balance: 10, amount: 11 })
+            Err(BlockRejection::Overdraft {
+                from: 1,
+                balance: 10,
+                amount: 11
+            })
         );
         assert!(ledger.is_empty());
         assert_eq!(ledger.table().as_slice(), &[10, 10]);
@@ -347,17 +408,32 @@ mod tests {
         let mut receiver = Ledger::new(&[10, 10]);
         let good = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
 
-        let skipped = Block { index: 1, ..good.clone() };
+        let skipped = Block {
+            index: 1,
+            ..good.clone()
+        };
         assert!(matches!(
             receiver.append(Arc::new(skipped)),
-            Err(BlockRejection::WrongIndex { expected: 0, got: 1 })
+            Err(BlockRejection::WrongIndex {
+                expected: 0,
+                got: 1
+            })
         ));
 
         let unlinked = Block::new(0, [7; 32], 1, 1, 2, 3);
-        assert!(matches!(receiver.append(Arc::new(unlinked)), Err(BlockRejection::WrongPrev { .. })));
+        assert!(matches!(
+            receiver.append(Arc::new(unlinked)),
+            Err(BlockRejection::WrongPrev { .. })
+        ));
 
-        let tampered = Block { amount: 9, ..good.clone() };
-        assert!(matches!(receiver.append(Arc::new(tampered)), Err(BlockRejection::BadHash { .. })));
+        let tampered = Block {
+            amount: 9,
+            ..good.clone()
+        };
+        assert!(matches!(
+            receiver.append(Arc::new(tampered)),
+            Err(BlockRejection::BadHash { .. })
+        ));
 
         assert!(receiver.is_empty());
         assert_eq!(receiver.table().as_slice(), &[10, 10]);
@@ -371,7 +447,11 @@ mod tests {
         let block = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
         assert_eq!(
             receiver.append(Arc::new(block)),
-            Err(BlockRejection::Overdraft { from: 1, balance: 2, amount: 3 })
+            Err(BlockRejection::Overdraft {
+                from: 1,
+                balance: 2,
+                amount: 3
+            })
         );
         assert!(receiver.is_empty());
     }
@@ -380,7 +460,10 @@ mod tests {
     fn unknown_client_is_rejected() {
         let mut table = BalanceTable::new(&[10, 10]);
         let block = Block::new(0, GENESIS_PREV, 1, 1, 3, 3);
-        assert_eq!(table.apply(&block), Err(BlockRejection::UnknownClient { id: 3 }));
+        assert_eq!(
+            table.apply(&block),
+            Err(BlockRejection::UnknownClient { id: 3 })
+        );
         assert_eq!(table.as_slice(), &[10, 10]);
     }
 }

@@ -12,9 +12,12 @@ pub mod ledger;
 pub mod message;
 pub mod mutex;
 
-pub use client::{Client, ClientConfig, Command, CommandError, Output, OutputKind, Outbox, Phase, Timer, WaitReason};
+pub use client::{
+    Client, ClientConfig, Command, CommandError, Outbox, Output, OutputKind, Phase, Timer,
+    WaitReason,
+};
 pub use clock::LamportClock;
-pub use ledger::{Block, BlockRejection, Hash, Ledger, GENESIS_PREV};
+pub use ledger::{Block, BlockRejection, GENESIS_PREV, Hash, Ledger};
 pub use message::Message;
 pub use mutex::RequestQueue;
 

@@ -77,7 +77,10 @@ impl PeerWatermarks {
 
     /// Records a message with timestamp `ts` from `peer`.
     pub fn observe(&mut self, peer: ClientId, ts: Timestamp) {
-        let Some(slot) = (peer as usize).checked_sub(1).and_then(|i| self.largest_seen.get_mut(i)) else {
+        let Some(slot) = (peer as usize)
+            .checked_sub(1)
+            .and_then(|i| self.largest_seen.get_mut(i))
+        else {
             return;
         };
         if ts > *slot {
@@ -109,11 +112,13 @@ impl PeerWatermarks {
 
     /// The peers that have not yet sent anything later than `ts`, in id order.
     pub fn peers_not_later_than(&self, ts: Timestamp) -> impl Iterator<Item = ClientId> + '_ {
-        self.peers().filter(move |&peer| self.largest_seen(peer) <= ts)
+        self.peers()
+            .filter(move |&peer| self.largest_seen(peer) <= ts)
     }
 
     fn peers_later_than(&self, ts: Timestamp) -> impl Iterator<Item = ClientId> + '_ {
-        self.peers().filter(move |&peer| self.largest_seen(peer) > ts)
+        self.peers()
+            .filter(move |&peer| self.largest_seen(peer) > ts)
     }
 
     fn peers(&self) -> impl Iterator<Item = ClientId> + '_ {
@@ -132,7 +137,10 @@ mod tests {
         queue.insert((2, 3));
         queue.insert((2, 2));
         assert_eq!(queue.head(), Some((2, 2)));
-        assert_eq!(queue.iter().collect::<Vec<_>>(), vec![(2, 2), (2, 3), (3, 1)]);
+        assert_eq!(
+            queue.iter().collect::<Vec<_>>(),
+            vec![(2, 2), (2, 3), (3, 1)]
+        );
         assert!(queue.remove((2, 2)));
         assert!(!queue.remove((2, 2)));
         assert_eq!(queue.pop_head(), Some((2, 3)));

@@ -49,13 +49,19 @@ impl<W: Write> TextTimeline<W> {
             scenario.cs_us
         )?;
         writeln!(self.out)?;
-        writeln!(self.out, "{:>12}  {:<4} {:>5}  event", "time", "node", "clock")
+        writeln!(
+            self.out,
+            "{:>12}  {:<4} {:>5}  event",
+            "time", "node", "clock"
+        )
     }
 }
 
 impl<W: Write> EventSink for TextTimeline<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
-        let node = event.node.map_or_else(|| "-".to_string(), |node| format!("c{node}"));
+        let node = event
+            .node
+            .map_or_else(|| "-".to_string(), |node| format!("c{node}"));
         writeln!(
             self.out,
             "{:>12}  {:<4} {:>5}  {}",
@@ -86,26 +92,41 @@ fn describe_latency(latency: &LatencySpec) -> String {
 pub fn describe(event: &Event) -> String {
     let node = event.node.unwrap_or(0);
     match &event.kind {
-        EventKind::Send { msg_id, to, msg } => format!("sends {} to c{to}  [m{msg_id}]", describe_message(msg)),
+        EventKind::Send { msg_id, to, msg } => {
+            format!("sends {} to c{to}  [m{msg_id}]", describe_message(msg))
+        }
         EventKind::Deliver { msg_id, from, msg } => {
-            format!("receives {} from c{from}  [m{msg_id}]", describe_message(msg))
+            format!(
+                "receives {} from c{from}  [m{msg_id}]",
+                describe_message(msg)
+            )
         }
         EventKind::Transfer { to, amount } => format!("is asked to pay {amount} to c{to}"),
-        EventKind::Request { ts } => format!("requests the mutex: request ({ts},{node}) joins its queue"),
+        EventKind::Request { ts } => {
+            format!("requests the mutex: request ({ts},{node}) joins its queue")
+        }
         EventKind::Enter { ts } => format!(
             "ENTERS the critical section: request ({ts},{node}) heads its queue and every peer has \
              sent a timestamp later than {ts}"
         ),
         EventKind::Exit { ts } => format!("leaves the critical section of request ({ts},{node})"),
         EventKind::Commit { block } => format!("COMMITS {}", describe_block(block)),
-        EventKind::Abort { amount, balance, .. } => {
+        EventKind::Abort {
+            amount, balance, ..
+        } => {
             format!("ABORTS: wants to pay {amount} but has only {balance}")
         }
         EventKind::Apply { block } => format!("applies {}", describe_block(block)),
-        EventKind::Reject { from, block, reason } => {
+        EventKind::Reject {
+            from,
+            block,
+            reason,
+        } => {
             format!("REJECTS {} from c{from}: {reason}", describe_block(block))
         }
-        EventKind::Balance { of, value } => format!("reads the balance of c{of} in its own table: {value}"),
+        EventKind::Balance { of, value } => {
+            format!("reads the balance of c{of} in its own table: {value}")
+        }
         EventKind::Violation { invariant, detail } => format!("VIOLATION of {invariant}: {detail}"),
     }
 }
@@ -114,8 +135,15 @@ fn describe_message(msg: &Message) -> String {
     match msg {
         Message::Request { ts } => format!("REQUEST(ts {ts})"),
         Message::Reply { ts } => format!("REPLY(ts {ts})"),
-        Message::Release { ts, request_ts, block } => match block {
-            Some(block) => format!("RELEASE(ts {ts}, request {request_ts}, block {})", block.index),
+        Message::Release {
+            ts,
+            request_ts,
+            block,
+        } => match block {
+            Some(block) => format!(
+                "RELEASE(ts {ts}, request {request_ts}, block {})",
+                block.index
+            ),
             None => format!("RELEASE(ts {ts}, request {request_ts}, no block)"),
         },
     }
@@ -147,23 +175,38 @@ pub fn write_verdict(out: &mut dyn Write, report: &RunReport, rerun: &str) -> io
             format_time(result.end_us)
         )?,
         Some(first) => {
-            for recorded in &result.violations {
+            for (rank, recorded) in result.violations.iter().enumerate() {
                 writeln!(
                     out,
-                    "verdict:   VIOLATION of {} at event {} (t={}): {}",
+                    "{}VIOLATION of {} at event {} (t={}): {}",
+                    if rank == 0 {
+                        "verdict:   "
+                    } else {
+                        "also:      "
+                    },
                     recorded.violation.invariant,
                     recorded.seq,
                     format_time(recorded.t_us),
                     recorded.violation.detail
                 )?;
             }
-            if first.violation.invariant.is_safety() && result.end == crate::sim::EndReason::Violation {
-                writeln!(out, "           (the run stopped at the first safety violation)")?;
+            if first.violation.invariant.is_safety()
+                && result.end == crate::sim::EndReason::Violation
+            {
+                writeln!(
+                    out,
+                    "           (the run stopped at the first safety violation)"
+                )?;
             }
         }
     }
     if let Some(expect) = &report.expectation {
-        writeln!(out, "expected:  {} ({})", expect.wanted, if expect.met { "matched" } else { "NOT matched" })?;
+        writeln!(
+            out,
+            "expected:  {} ({})",
+            expect.wanted,
+            if expect.met { "matched" } else { "NOT matched" }
+        )?;
     }
     let finished = result.committed + result.aborted;
     let per_transfer = if finished == 0 {
@@ -187,20 +230,37 @@ pub fn write_verdict(out: &mut dyn Write, report: &RunReport, rerun: &str) -> io
 fn write_balances(out: &mut dyn Write, report: &RunReport) -> io::Result<()> {
     let clients = &report.result.clients;
     let render = |table: &[u64]| {
-        let mut text: Vec<String> =
-            table.iter().take(LISTED_CLIENTS).enumerate().map(|(slot, b)| format!("c{}={b}", slot + 1)).collect();
+        let mut text: Vec<String> = table
+            .iter()
+            .take(LISTED_CLIENTS)
+            .enumerate()
+            .map(|(slot, b)| format!("c{}={b}", slot + 1))
+            .collect();
         if table.len() > LISTED_CLIENTS {
             text.push(format!("… ({} more)", table.len() - LISTED_CLIENTS));
         }
         text.join(" ")
     };
     let first = clients[0].ledger().table().as_slice();
-    if clients.iter().all(|client| client.ledger().table().as_slice() == first) {
-        return writeln!(out, "balances:  all {} tables agree: {}", clients.len(), render(first));
+    if clients
+        .iter()
+        .all(|client| client.ledger().table().as_slice() == first)
+    {
+        return writeln!(
+            out,
+            "balances:  all {} tables agree: {}",
+            clients.len(),
+            render(first)
+        );
     }
     writeln!(out, "balances:  the tables differ:")?;
     for client in clients.iter().take(LISTED_CLIENTS) {
-        writeln!(out, "           c{}'s table: {}", client.id(), render(client.ledger().table().as_slice()))?;
+        writeln!(
+            out,
+            "           c{}'s table: {}",
+            client.id(),
+            render(client.ledger().table().as_slice())
+        )?;
     }
     Ok(())
 }
@@ -208,11 +268,23 @@ fn write_balances(out: &mut dyn Write, report: &RunReport) -> io::Result<()> {
 fn write_heads(out: &mut dyn Write, report: &RunReport) -> io::Result<()> {
     let clients = &report.result.clients;
     let head = |client: &crate::protocol::Client| {
-        format!("{} blocks, head {}", client.ledger().len(), short_hex(&client.ledger().head_hash()))
+        format!(
+            "{} blocks, head {}",
+            client.ledger().len(),
+            short_hex(&client.ledger().head_hash())
+        )
     };
     let first = clients[0].ledger().head_hash();
-    if clients.iter().all(|client| client.ledger().head_hash() == first) {
-        return writeln!(out, "ledgers:   all {} agree: {}", clients.len(), head(&clients[0]));
+    if clients
+        .iter()
+        .all(|client| client.ledger().head_hash() == first)
+    {
+        return writeln!(
+            out,
+            "ledgers:   all {} agree: {}",
+            clients.len(),
+            head(&clients[0])
+        );
     }
     writeln!(out, "ledgers:   they differ:")?;
     for client in clients.iter().take(LISTED_CLIENTS) {

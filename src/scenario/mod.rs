@@ -85,7 +85,11 @@ pub struct NetworkSpec {
 
 impl Default for NetworkSpec {
     fn default() -> Self {
-        NetworkSpec { latency: LatencySpec::default(), fifo: true, links: Vec::new() }
+        NetworkSpec {
+            latency: LatencySpec::default(),
+            fifo: true,
+            links: Vec::new(),
+        }
     }
 }
 
@@ -107,7 +111,10 @@ pub enum LatencySpec {
 
 impl Default for LatencySpec {
     fn default() -> Self {
-        LatencySpec::Uniform { min_us: 1000, max_us: 5000 }
+        LatencySpec::Uniform {
+            min_us: 1000,
+            max_us: 5000,
+        }
     }
 }
 
@@ -231,7 +238,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_events: default_max_events(), max_time_us: default_max_time_us() }
+        Limits {
+            max_events: default_max_events(),
+            max_time_us: default_max_time_us(),
+        }
     }
 }
 

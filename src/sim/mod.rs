@@ -66,7 +66,9 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { stop_at_first_violation: true }
+        RunOptions {
+            stop_at_first_violation: true,
+        }
     }
 }
 
@@ -85,9 +87,17 @@ pub struct RunResult {
 }
 
 enum Pending {
-    Deliver { from: ClientId, to: ClientId, msg_id: u64, msg: Message },
+    Deliver {
+        from: ClientId,
+        to: ClientId,
+        msg_id: u64,
+        msg: Message,
+    },
     Work(WorkItem),
-    Timer { client: ClientId, timer: Timer },
+    Timer {
+        client: ClientId,
+        timer: Timer,
+    },
 }
 
 /// Runs a scenario to its end, handing every event to `sinks` as it happens.
@@ -125,14 +135,21 @@ impl Simulator {
     fn new(scenario: &Scenario, options: RunOptions) -> Self {
         let clients = (1..=scenario.clients)
             .map(|id| {
-                let config = ClientConfig { id, clients: scenario.clients, cs_us: scenario.cs_us };
+                let config = ClientConfig {
+                    id,
+                    clients: scenario.clients,
+                    cs_us: scenario.cs_us,
+                };
                 Client::new(&config, &scenario.initial_balances)
             })
             .collect();
         Simulator {
             clients,
             queue: EventQueue::new(),
-            network: Network::new(&scenario.network, stream_rng(scenario.seed, Stream::Network)),
+            network: Network::new(
+                &scenario.network,
+                stream_rng(scenario.seed, Stream::Network),
+            ),
             workload: Workload::new(scenario, stream_rng(scenario.seed, Stream::Workload)),
             checker: Checker::new(&scenario.initial_balances),
             outbox: Outbox::new(),
@@ -175,7 +192,12 @@ impl Simulator {
     /// Hands one pending item to its client and emits what comes out.
     fn dispatch(&mut self, pending: Pending, sinks: &mut [&mut dyn EventSink]) -> io::Result<()> {
         match pending {
-            Pending::Deliver { from, to, msg_id, msg } => {
+            Pending::Deliver {
+                from,
+                to,
+                msg_id,
+                msg,
+            } => {
                 self.clients[to as usize - 1].handle_message(from, &msg, &mut self.outbox);
                 self.emit_outputs(to, Some((msg_id, &msg)), sinks)
             }
@@ -213,18 +235,40 @@ impl Simulator {
             let kind = match output.kind {
                 OutputKind::Received { from } => {
                     let (msg_id, msg) = delivered.expect("only a delivery produces Received");
-                    EventKind::Deliver { msg_id, from, msg: msg.clone() }
+                    EventKind::Deliver {
+                        msg_id,
+                        from,
+                        msg: msg.clone(),
+                    }
                 }
                 OutputKind::Send { to, msg } => {
                     let msg_id = self.next_msg_id;
                     self.next_msg_id += 1;
                     let at_us = self.network.delivery_time(node, to, self.now_us);
-                    let kind = EventKind::Send { msg_id, to, msg: msg.clone() };
-                    self.queue.push(at_us, Pending::Deliver { from: node, to, msg_id, msg });
+                    let kind = EventKind::Send {
+                        msg_id,
+                        to,
+                        msg: msg.clone(),
+                    };
+                    self.queue.push(
+                        at_us,
+                        Pending::Deliver {
+                            from: node,
+                            to,
+                            msg_id,
+                            msg,
+                        },
+                    );
                     kind
                 }
                 OutputKind::SetTimer { after_us, timer } => {
-                    self.queue.push(self.now_us.saturating_add(after_us), Pending::Timer { client: node, timer });
+                    self.queue.push(
+                        self.now_us.saturating_add(after_us),
+                        Pending::Timer {
+                            client: node,
+                            timer,
+                        },
+                    );
                     continue;
                 }
                 OutputKind::TransferQueued { to, amount } => EventKind::Transfer { to, amount },
@@ -234,22 +278,37 @@ impl Simulator {
                     self.committed += 1;
                     EventKind::Commit { block }
                 }
-                OutputKind::Aborted { ts, amount, balance } => {
+                OutputKind::Aborted {
+                    ts,
+                    amount,
+                    balance,
+                } => {
                     self.aborted += 1;
-                    EventKind::Abort { ts, amount, balance }
+                    EventKind::Abort {
+                        ts,
+                        amount,
+                        balance,
+                    }
                 }
                 OutputKind::Exited { ts } => EventKind::Exit { ts },
                 OutputKind::Applied { block } => EventKind::Apply { block },
-                OutputKind::Rejected { from, block, reason } => {
-                    EventKind::Reject { from, block, reason: reason.to_string() }
-                }
+                OutputKind::Rejected {
+                    from,
+                    block,
+                    reason,
+                } => EventKind::Reject {
+                    from,
+                    block,
+                    reason: reason.to_string(),
+                },
                 OutputKind::BalanceRead { of, value } => EventKind::Balance { of, value },
             };
             let changes_table = matches!(kind, EventKind::Commit { .. } | EventKind::Apply { .. });
             self.emit(Some(node), output.clock, kind, sinks)?;
             if changes_table {
                 let table = self.clients[node as usize - 1].ledger().table();
-                self.found.extend(self.checker.observe_table(node, table.as_slice()));
+                self.found
+                    .extend(self.checker.observe_table(node, table.as_slice()));
             }
             self.report_found(sinks)?;
         }
@@ -265,7 +324,13 @@ impl Simulator {
         kind: EventKind,
         sinks: &mut [&mut dyn EventSink],
     ) -> io::Result<()> {
-        let event = Event { seq: self.next_seq, t_us: self.now_us, node, clock, kind };
+        let event = Event {
+            seq: self.next_seq,
+            t_us: self.now_us,
+            node,
+            clock,
+            kind,
+        };
         self.next_seq += 1;
         if !matches!(event.kind, EventKind::Violation { .. }) {
             self.checker.observe(&event, &mut self.found);
@@ -281,14 +346,23 @@ impl Simulator {
     fn report_found(&mut self, sinks: &mut [&mut dyn EventSink]) -> io::Result<()> {
         let found = std::mem::take(&mut self.found);
         for violation in found {
-            let clock = violation.node.map_or(0, |node| self.clients[node as usize - 1].clock());
+            let clock = violation
+                .node
+                .map_or(0, |node| self.clients[node as usize - 1].clock());
             let seq = self.next_seq;
-            let kind = EventKind::Violation { invariant: violation.invariant, detail: violation.detail.clone() };
+            let kind = EventKind::Violation {
+                invariant: violation.invariant,
+                detail: violation.detail.clone(),
+            };
             self.emit(violation.node, clock, kind, sinks)?;
             if violation.invariant.is_safety() && self.options.stop_at_first_violation {
                 self.end = Some(EndReason::Violation);
             }
-            self.violations.push(RecordedViolation { violation, seq, t_us: self.now_us });
+            self.violations.push(RecordedViolation {
+                violation,
+                seq,
+                t_us: self.now_us,
+            });
         }
         Ok(())
     }
@@ -301,11 +375,14 @@ impl Simulator {
                 self.found.extend(self.checker.at_quiescence());
             }
             let why_ended = match end {
-                EndReason::MaxEvents => format!("at limits.max_events ({} events)", self.max_events),
+                EndReason::MaxEvents => {
+                    format!("at limits.max_events ({} events)", self.max_events)
+                }
                 EndReason::MaxTime => format!("at limits.max_time_us ({}us)", self.max_time_us),
                 _ => "with nothing left in flight".to_string(),
             };
-            self.found.extend(liveness_violations(&self.waiters(), &why_ended));
+            self.found
+                .extend(liveness_violations(&self.waiters(), &why_ended));
             self.report_found(sinks)?;
         }
         Ok(RunResult {

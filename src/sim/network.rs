@@ -56,7 +56,10 @@ pub struct Network {
 
 impl Network {
     pub fn new(spec: &NetworkSpec, rng: ChaCha8Rng) -> Self {
-        let default_link = LinkModel { latency: spec.latency, fifo: spec.fifo };
+        let default_link = LinkModel {
+            latency: spec.latency,
+            fifo: spec.fifo,
+        };
         let overrides = spec
             .links
             .iter()
@@ -68,7 +71,12 @@ impl Network {
                 ((link.from, link.to), model)
             })
             .collect();
-        Network { default_link, overrides, last_delivery_us: HashMap::new(), rng }
+        Network {
+            default_link,
+            overrides,
+            last_delivery_us: HashMap::new(),
+            rng,
+        }
     }
 
     /// When a message sent now on `from` -> `to` arrives.
@@ -87,7 +95,10 @@ impl Network {
         if self.overrides.is_empty() {
             return self.default_link;
         }
-        self.overrides.get(&(from, to)).copied().unwrap_or(self.default_link)
+        self.overrides
+            .get(&(from, to))
+            .copied()
+            .unwrap_or(self.default_link)
     }
 }
 
@@ -98,13 +109,23 @@ mod tests {
     use crate::sim::rng::{Stream, stream_rng};
 
     fn network(latency: LatencySpec, fifo: bool, links: Vec<LinkSpec>) -> Network {
-        Network::new(&NetworkSpec { latency, fifo, links }, stream_rng(3, Stream::Network))
+        Network::new(
+            &NetworkSpec {
+                latency,
+                fifo,
+                links,
+            },
+            stream_rng(3, Stream::Network),
+        )
     }
 
     #[test]
     fn uniform_delays_stay_within_bounds() {
         let mut rng = stream_rng(1, Stream::Network);
-        let spec = LatencySpec::Uniform { min_us: 100, max_us: 200 };
+        let spec = LatencySpec::Uniform {
+            min_us: 100,
+            max_us: 200,
+        };
         for _ in 0..1000 {
             let delay = sample_delay(&spec, &mut rng);
             assert!((100..=200).contains(&delay), "{delay}");
@@ -114,28 +135,44 @@ mod tests {
     #[test]
     fn exponential_delays_respect_the_minimum_and_the_mean() {
         let mut rng = stream_rng(1, Stream::Network);
-        let spec = LatencySpec::Exponential { min_us: 1000, mean_us: 3000 };
+        let spec = LatencySpec::Exponential {
+            min_us: 1000,
+            mean_us: 3000,
+        };
         let draws = 20_000u64;
-        let total: u64 = (0..draws).map(|_| sample_delay(&spec, &mut rng)).inspect(|&d| assert!(d >= 1000)).sum();
+        let total: u64 = (0..draws)
+            .map(|_| sample_delay(&spec, &mut rng))
+            .inspect(|&d| assert!(d >= 1000))
+            .sum();
         let mean = total / draws;
         assert!((2900..=3100).contains(&mean), "mean {mean}");
     }
 
     #[test]
     fn fifo_links_never_reorder_but_non_fifo_links_do() {
-        let spec = LatencySpec::Uniform { min_us: 0, max_us: 10_000 };
+        let spec = LatencySpec::Uniform {
+            min_us: 0,
+            max_us: 10_000,
+        };
         let mut fifo = network(spec, true, vec![]);
         let arrivals: Vec<u64> = (0..200).map(|i| fifo.delivery_time(1, 2, i * 10)).collect();
         assert!(arrivals.windows(2).all(|pair| pair[0] <= pair[1]));
 
         let mut unordered = network(spec, false, vec![]);
-        let arrivals: Vec<u64> = (0..200).map(|i| unordered.delivery_time(1, 2, i * 10)).collect();
+        let arrivals: Vec<u64> = (0..200)
+            .map(|i| unordered.delivery_time(1, 2, i * 10))
+            .collect();
         assert!(arrivals.windows(2).any(|pair| pair[0] > pair[1]));
     }
 
     #[test]
     fn a_link_override_applies_to_its_direction_only() {
-        let slow = LinkSpec { from: 1, to: 2, latency: Some(LatencySpec::Constant { us: 9000 }), fifo: None };
+        let slow = LinkSpec {
+            from: 1,
+            to: 2,
+            latency: Some(LatencySpec::Constant { us: 9000 }),
+            fifo: None,
+        };
         let mut net = network(LatencySpec::Constant { us: 100 }, true, vec![slow]);
         assert_eq!(net.delivery_time(1, 2, 0), 9000);
         assert_eq!(net.delivery_time(2, 1, 0), 100);

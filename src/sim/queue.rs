@@ -44,7 +44,10 @@ pub struct EventQueue<T> {
 
 impl<T> Default for EventQueue<T> {
     fn default() -> Self {
-        EventQueue { heap: BinaryHeap::new(), next_sequence: 0 }
+        EventQueue {
+            heap: BinaryHeap::new(),
+            next_sequence: 0,
+        }
     }
 }
 
@@ -56,12 +59,18 @@ impl<T> EventQueue<T> {
     pub fn push(&mut self, at_us: u64, item: T) {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
-        self.heap.push(Reverse(Entry { at_us, sequence, item }));
+        self.heap.push(Reverse(Entry {
+            at_us,
+            sequence,
+            item,
+        }));
     }
 
     /// The earliest item and its time.
     pub fn pop(&mut self) -> Option<(u64, T)> {
-        self.heap.pop().map(|Reverse(entry)| (entry.at_us, entry.item))
+        self.heap
+            .pop()
+            .map(|Reverse(entry)| (entry.at_us, entry.item))
     }
 
     /// The time of the earliest item.
@@ -90,6 +99,14 @@ mod tests {
         queue.push(1, "second at 1");
         queue.push(0, "earliest");
         let order: Vec<_> = std::iter::from_fn(|| queue.pop()).collect();
-        assert_eq!(order, vec![(0, "earliest"), (1, "first at 1"), (1, "second at 1"), (5, "late")]);
+        assert_eq!(
+            order,
+            vec![
+                (0, "earliest"),
+                (1, "first at 1"),
+                (1, "second at 1"),
+                (5, "late")
+            ]
+        );
     }
 }

@@ -36,8 +36,13 @@ mod tests {
         assert_eq!(network.next_u64(), PINNED_SEED_7_NETWORK);
     }
 
-    const PINNED_SEED_7: [u64; 4] = [0, 0, 0, 0];
-    const PINNED_SEED_7_NETWORK: u64 = 0;
+    const PINNED_SEED_7: [u64; 4] = [
+        2910824217569608635,
+        3098856782162503994,
+        12991601491111613745,
+        13406010708265417443,
+    ];
+    const PINNED_SEED_7_NETWORK: u64 = 18301176669829311175;
 
     #[test]
     fn streams_differ() {

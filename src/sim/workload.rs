@@ -46,18 +46,32 @@ impl Workload {
         let transfer_at = self.transfers.get(self.next_transfer).map(|t| t.at_us);
         let read_at = self.reads.get(self.next_read).map(|r| r.at_us);
         let generated_at = self.generator.as_ref().and_then(Generator::next_at_us);
-        let earliest = [transfer_at, read_at, generated_at].into_iter().flatten().min()?;
+        let earliest = [transfer_at, read_at, generated_at]
+            .into_iter()
+            .flatten()
+            .min()?;
         if transfer_at == Some(earliest) {
             let spec = self.transfers[self.next_transfer];
             self.next_transfer += 1;
-            let command = Command::Transfer { to: spec.to, amount: spec.amount };
-            return Some(WorkItem { at_us: spec.at_us, client: spec.from, command });
+            let command = Command::Transfer {
+                to: spec.to,
+                amount: spec.amount,
+            };
+            return Some(WorkItem {
+                at_us: spec.at_us,
+                client: spec.from,
+                command,
+            });
         }
         if read_at == Some(earliest) {
             let spec = self.reads[self.next_read];
             self.next_read += 1;
             let command = Command::ReadBalance { of: spec.of };
-            return Some(WorkItem { at_us: spec.at_us, client: spec.client, command });
+            return Some(WorkItem {
+                at_us: spec.at_us,
+                client: spec.client,
+                command,
+            });
         }
         self.generator.as_mut()?.next_item()
     }
@@ -102,9 +116,18 @@ impl Generator {
         let others = self.payees.iter().filter(|&&payee| payee != payer).count();
         // Validation guarantees every payer has a payee other than itself.
         let pick = self.rng.random_range(0..others.max(1));
-        let payee = self.payees.iter().copied().filter(|&payee| payee != payer).nth(pick)?;
+        let payee = self
+            .payees
+            .iter()
+            .copied()
+            .filter(|&payee| payee != payer)
+            .nth(pick)?;
         let amount = self.rng.random_range(self.amount_min..=self.amount_max);
         self.next_at_us = at_us.saturating_add(sample_delay(&self.gap, &mut self.rng));
-        Some(WorkItem { at_us, client: payer, command: Command::Transfer { to: payee, amount } })
+        Some(WorkItem {
+            at_us,
+            client: payer,
+            command: Command::Transfer { to: payee, amount },
+        })
     }
 }

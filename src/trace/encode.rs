@@ -116,7 +116,11 @@ pub struct TraceEncoder {
 
 impl TraceEncoder {
     pub fn new(outputs: Vec<Box<dyn Write>>) -> Self {
-        TraceEncoder { hasher: Sha256::new(), line: Vec::with_capacity(512), outputs }
+        TraceEncoder {
+            hasher: Sha256::new(),
+            line: Vec::with_capacity(512),
+            outputs,
+        }
     }
 
     pub fn header(&mut self, header: &Header) -> io::Result<()> {
@@ -165,14 +169,23 @@ impl EventSink for TraceEncoder {
 /// Appends one event as a JSON object (no newline) to `out`.
 pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
     // Writing into a Vec cannot fail, so the io::Results below are ignored on purpose.
-    let _ = write!(out, "{{\"type\":\"event\",\"seq\":{},\"t\":{},\"node\":", event.seq, event.t_us);
+    let _ = write!(
+        out,
+        "{{\"type\":\"event\",\"seq\":{},\"t\":{},\"node\":",
+        event.seq, event.t_us
+    );
     match event.node {
         Some(node) => {
             let _ = write!(out, "{node}");
         }
         None => out.extend_from_slice(b"null"),
     }
-    let _ = write!(out, ",\"clock\":{},\"kind\":\"{}\"", event.clock, event.kind.name());
+    let _ = write!(
+        out,
+        ",\"clock\":{},\"kind\":\"{}\"",
+        event.clock,
+        event.kind.name()
+    );
     match &event.kind {
         EventKind::Send { msg_id, to, msg } => {
             let _ = write!(out, ",\"msg_id\":{msg_id},\"to\":{to},\"msg\":");
@@ -192,10 +205,21 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
             out.extend_from_slice(b",\"block\":");
             encode_block(block, out);
         }
-        EventKind::Abort { ts, amount, balance } => {
-            let _ = write!(out, ",\"ts\":{ts},\"amount\":{amount},\"balance\":{balance}");
+        EventKind::Abort {
+            ts,
+            amount,
+            balance,
+        } => {
+            let _ = write!(
+                out,
+                ",\"ts\":{ts},\"amount\":{amount},\"balance\":{balance}"
+            );
         }
-        EventKind::Reject { from, block, reason } => {
+        EventKind::Reject {
+            from,
+            block,
+            reason,
+        } => {
             let _ = write!(out, ",\"from\":{from},\"block\":");
             encode_block(block, out);
             out.extend_from_slice(b",\"reason\":");
@@ -213,8 +237,16 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
 }
 
 fn encode_message(msg: &Message, out: &mut Vec<u8>) {
-    let _ = write!(out, "{{\"type\":\"{}\",\"ts\":{}", msg.type_name(), msg.ts());
-    if let Message::Release { request_ts, block, .. } = msg {
+    let _ = write!(
+        out,
+        "{{\"type\":\"{}\",\"ts\":{}",
+        msg.type_name(),
+        msg.ts()
+    );
+    if let Message::Release {
+        request_ts, block, ..
+    } = msg
+    {
         let _ = write!(out, ",\"request_ts\":{request_ts}");
         if let Some(block) = block {
             out.extend_from_slice(b",\"block\":");
@@ -251,7 +283,13 @@ mod tests {
     use crate::protocol::GENESIS_PREV;
 
     fn encoded(kind: EventKind) -> serde_json::Value {
-        let event = Event { seq: 4, t_us: 1500, node: Some(2), clock: 7, kind };
+        let event = Event {
+            seq: 4,
+            t_us: 1500,
+            node: Some(2),
+            clock: 7,
+            kind,
+        };
         let mut line = Vec::new();
         encode_event(&event, &mut line);
         serde_json::from_slice(&line).expect("every event encodes as valid JSON")
@@ -264,7 +302,11 @@ mod tests {
             t_us: 0,
             node: Some(1),
             clock: 1,
-            kind: EventKind::Send { msg_id: 0, to: 2, msg: Message::Request { ts: 1 } },
+            kind: EventKind::Send {
+                msg_id: 0,
+                to: 2,
+                msg: Message::Request { ts: 1 },
+            },
         };
         let mut line = Vec::new();
         encode_event(&event, &mut line);
@@ -280,7 +322,11 @@ mod tests {
         let value = encoded(EventKind::Deliver {
             msg_id: 9,
             from: 1,
-            msg: Message::Release { ts: 5, request_ts: 1, block: Some(block) },
+            msg: Message::Release {
+                ts: 5,
+                request_ts: 1,
+                block: Some(block),
+            },
         });
         assert_eq!(value["msg"]["block"]["prev"], "0".repeat(64));
         assert_eq!(value["msg"]["request_ts"], 1);
@@ -294,7 +340,13 @@ mod tests {
 
     #[test]
     fn network_wide_event_has_null_node() {
-        let event = Event { seq: 1, t_us: 2, node: None, clock: 0, kind: EventKind::Request { ts: 1 } };
+        let event = Event {
+            seq: 1,
+            t_us: 2,
+            node: None,
+            clock: 0,
+            kind: EventKind::Request { ts: 1 },
+        };
         let mut line = Vec::new();
         encode_event(&event, &mut line);
         let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
@@ -304,7 +356,13 @@ mod tests {
     #[test]
     fn digest_covers_every_line_before_the_summary() {
         let mut encoder = TraceEncoder::new(Vec::new());
-        let event = Event { seq: 0, t_us: 0, node: Some(1), clock: 1, kind: EventKind::Request { ts: 1 } };
+        let event = Event {
+            seq: 0,
+            t_us: 0,
+            node: Some(1),
+            clock: 1,
+            kind: EventKind::Request { ts: 1 },
+        };
         encoder.event(&event).unwrap();
         let mut line = Vec::new();
         encode_event(&event, &mut line);

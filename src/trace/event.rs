@@ -22,23 +22,58 @@ pub struct Event {
 /// The kinds of SPEC section 3, plus `reject` (a block that failed verification).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventKind {
-    Send { msg_id: u64, to: ClientId, msg: Message },
-    Deliver { msg_id: u64, from: ClientId, msg: Message },
+    Send {
+        msg_id: u64,
+        to: ClientId,
+        msg: Message,
+    },
+    Deliver {
+        msg_id: u64,
+        from: ClientId,
+        msg: Message,
+    },
     /// A transfer command arrives at the client.
-    Transfer { to: ClientId, amount: Amount },
+    Transfer {
+        to: ClientId,
+        amount: Amount,
+    },
     /// The client asks for the mutex.
-    Request { ts: Timestamp },
-    Enter { ts: Timestamp },
-    Exit { ts: Timestamp },
-    Commit { block: Arc<Block> },
-    Abort { ts: Timestamp, amount: Amount, balance: Amount },
+    Request {
+        ts: Timestamp,
+    },
+    Enter {
+        ts: Timestamp,
+    },
+    Exit {
+        ts: Timestamp,
+    },
+    Commit {
+        block: Arc<Block>,
+    },
+    Abort {
+        ts: Timestamp,
+        amount: Amount,
+        balance: Amount,
+    },
     /// A receiver appends a block that came with a RELEASE.
-    Apply { block: Arc<Block> },
+    Apply {
+        block: Arc<Block>,
+    },
     /// A receiver refuses a block that came with a RELEASE.
-    Reject { from: ClientId, block: Arc<Block>, reason: String },
+    Reject {
+        from: ClientId,
+        block: Arc<Block>,
+        reason: String,
+    },
     /// A balance read and the value it saw.
-    Balance { of: ClientId, value: Amount },
-    Violation { invariant: Invariant, detail: String },
+    Balance {
+        of: ClientId,
+        value: Amount,
+    },
+    Violation {
+        invariant: Invariant,
+        detail: String,
+    },
 }
 
 impl EventKind {

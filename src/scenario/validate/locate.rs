@@ -79,7 +79,10 @@ impl fmt::Display for Path {
 }
 
 fn is_plain(key: &str) -> bool {
-    !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// The byte offset where the value at `path` starts (its first character).
@@ -139,7 +142,12 @@ pub fn members(text: &str, at: usize) -> Option<Vec<Member>> {
     let mut out = Vec::new();
     cursor.each_member(|cursor, key, key_at, value_at| {
         let value = cursor.shape_of_value()?;
-        out.push(Member { key, key_at, value_at, value });
+        out.push(Member {
+            key,
+            key_at,
+            value_at,
+            value,
+        });
         Some(true)
     })?;
     Some(out)
@@ -214,7 +222,10 @@ pub fn char_column(text: &str, line: usize, byte_column: usize) -> usize {
     let Some(line_text) = text.split('\n').nth(line.saturating_sub(1)) else {
         return byte_column.max(1);
     };
-    let count = line_text.char_indices().take_while(|&(i, _)| i < byte_column).count();
+    let count = line_text
+        .char_indices()
+        .take_while(|&(i, _)| i < byte_column)
+        .count();
     count.max(1)
 }
 
@@ -237,7 +248,10 @@ struct Found {
 
 impl<'a> Cursor<'a> {
     fn new(text: &'a str) -> Self {
-        Cursor { bytes: text.as_bytes(), pos: 0 }
+        Cursor {
+            bytes: text.as_bytes(),
+            pos: 0,
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -318,7 +332,10 @@ impl<'a> Cursor<'a> {
     }
 
     /// Like [`Self::each_member`] for the elements of a list.
-    fn each_element(&mut self, mut visit: impl FnMut(&mut Self, usize) -> Option<bool>) -> Option<()> {
+    fn each_element(
+        &mut self,
+        mut visit: impl FnMut(&mut Self, usize) -> Option<bool>,
+    ) -> Option<()> {
         self.eat(b'[')?;
         self.skip_ws();
         if self.peek()? == b']' {
@@ -496,7 +513,10 @@ mod tests {
         let at = find_key(text, &path(&[key("a"), key("b")])).unwrap();
         assert_eq!(&text[at..at + 3], "\"b\"");
         assert_eq!(find_value(text, &path(&[key("zz")])), None);
-        assert_eq!(find_value(text, &path(&[key("a"), key("b"), Seg::Index(2)])), None);
+        assert_eq!(
+            find_value(text, &path(&[key("a"), key("b"), Seg::Index(2)])),
+            None
+        );
     }
 
     #[test]
@@ -510,8 +530,20 @@ mod tests {
 
     #[test]
     fn malformed_text_gives_none_without_panicking() {
-        for text in ["", "{", "{\"a\"", "{\"a\":", "{\"a\": [1, ", "[1 2]", "{\"a\": \"\\u12"] {
-            assert_eq!(find_value(text, &path(&[key("a"), Seg::Index(3)])), None, "{text}");
+        for text in [
+            "",
+            "{",
+            "{\"a\"",
+            "{\"a\":",
+            "{\"a\": [1, ",
+            "[1 2]",
+            "{\"a\": \"\\u12",
+        ] {
+            assert_eq!(
+                find_value(text, &path(&[key("a"), Seg::Index(3)])),
+                None,
+                "{text}"
+            );
         }
     }
 
@@ -539,9 +571,17 @@ mod tests {
 
     #[test]
     fn paths_render_like_field_access() {
-        let p = path(&[key("workload"), key("transfers"), Seg::Index(2), key("amount")]);
+        let p = path(&[
+            key("workload"),
+            key("transfers"),
+            Seg::Index(2),
+            key("amount"),
+        ]);
         assert_eq!(p.to_string(), "workload.transfers[2].amount");
-        assert_eq!(path(&[key("initial_balances"), key("a b")]).to_string(), "initial_balances[\"a b\"]");
+        assert_eq!(
+            path(&[key("initial_balances"), key("a b")]).to_string(),
+            "initial_balances[\"a b\"]"
+        );
         assert_eq!(Path::root().to_string(), "");
     }
 }

@@ -1,0 +1,81 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use lamport_ledger::runner::{RunReport, run_with_timeline};
+use lamport_ledger::scenario::{Scenario, parse_scenario};
+use lamport_ledger::sim::RunOptions;
+
+/// The crate's top folder.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every scenario file in `scenarios/`, sorted by name.
+pub fn scenario_paths() -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
+        .expect("scenarios/ exists")
+        .map(|entry| entry.expect("readable entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// `scenarios/<file name>`, as a user would type it from the crate's top folder.
+pub fn relative_name(path: &Path) -> String {
+    format!("scenarios/{}", path.file_name().unwrap().to_string_lossy())
+}
+
+pub fn load(path: &Path) -> Scenario {
+    let text = std::fs::read_to_string(path).expect("readable scenario");
+    parse_scenario(&text, &relative_name(path)).unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// A writer whose bytes the test can read after the run took ownership of it.
+#[derive(Clone, Default)]
+pub struct SharedBuffer(pub Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SharedBuffer {
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// Runs a scenario as `lamport-ledger run` does: returns the report, the text output and the
+/// JSONL trace.
+pub fn run(scenario: &Scenario) -> (RunReport, String, Vec<u8>) {
+    let trace = SharedBuffer::default();
+    let rerun = format!(
+        "lamport-ledger run {} --seed {}",
+        scenario.source, scenario.seed
+    );
+    let (report, text) = run_with_timeline(
+        scenario,
+        RunOptions::default(),
+        vec![Box::new(trace.clone())],
+        Vec::new(),
+        &rerun,
+    )
+    .expect("writing to memory cannot fail");
+    (
+        report,
+        String::from_utf8(text).expect("the timeline is UTF-8"),
+        trace.bytes(),
+    )
+}

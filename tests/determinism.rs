@@ -1,0 +1,57 @@
+//! The same scenario and seed give a byte-identical trace; different seeds give different ones.
+
+mod common;
+
+use sha2::{Digest, Sha256};
+
+#[test]
+fn every_scenario_runs_twice_to_the_same_bytes_and_digest() {
+    for path in common::scenario_paths() {
+        let scenario = common::load(&path);
+        let (first, first_text, first_trace) = common::run(&scenario);
+        let (second, second_text, second_trace) = common::run(&scenario);
+        assert_eq!(first.digest_hex, second.digest_hex, "{}", path.display());
+        assert_eq!(
+            first_trace,
+            second_trace,
+            "{}: traces differ",
+            path.display()
+        );
+        assert_eq!(
+            first_text,
+            second_text,
+            "{}: timelines differ",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn different_seeds_give_different_traces() {
+    for path in common::scenario_paths() {
+        let mut scenario = common::load(&path);
+        let (first, _, _) = common::run(&scenario);
+        scenario.seed += 1;
+        let (second, _, _) = common::run(&scenario);
+        assert_ne!(
+            first.digest_hex,
+            second.digest_hex,
+            "{}: seed makes no difference",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn the_digest_is_the_sha256_of_every_line_before_the_summary() {
+    for path in common::scenario_paths() {
+        let (report, _, trace) = common::run(&common::load(&path));
+        let text = String::from_utf8(trace).unwrap();
+        let summary_start = text.trim_end().rfind('\n').unwrap() + 1;
+        let digest = Sha256::digest(&text.as_bytes()[..summary_start]);
+        let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+        assert_eq!(hex, report.digest_hex, "{}", path.display());
+        let summary: serde_json::Value = serde_json::from_str(&text[summary_start..]).unwrap();
+        assert_eq!(summary["digest"], hex.as_str());
+    }
+}
