@@ -209,11 +209,9 @@ pub fn write_verdict(out: &mut dyn Write, report: &RunReport, rerun: &str) -> io
         )?;
     }
     let finished = result.committed + result.aborted;
-    let per_transfer = if finished == 0 {
-        "n/a".to_string()
-    } else {
-        let tenths = result.messages_sent * 10 / finished;
-        format!("{}.{}", tenths / 10, tenths % 10)
+    let per_transfer = match (result.messages_sent * 10).checked_div(finished) {
+        Some(tenths) => format!("{}.{}", tenths / 10, tenths % 10),
+        None => "n/a".to_string(),
     };
     writeln!(
         out,

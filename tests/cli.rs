@@ -1,0 +1,161 @@
+//! The binary as a user runs it: exit codes, trace files, formats, bad input.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use sha2::{Digest, Sha256};
+
+fn lamport_ledger(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
+        .args(args)
+        .current_dir(common::root())
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+#[test]
+fn no_arguments_runs_the_default_scenario_and_ends_with_verdict_seed_digest_and_rerun() {
+    let output = lamport_ledger(&[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    let last: Vec<&str> = text.lines().rev().take(4).collect();
+    assert!(last[3].starts_with("ledgers:"), "{text}");
+    assert_eq!(last[2], "seed:      1");
+    assert!(last[1].starts_with("digest:    ") && last[1].len() == 11 + 64, "{}", last[1]);
+    assert_eq!(last[0], "rerun:     lamport-ledger run --seed 1");
+    assert!(text.contains("verdict:   OK"), "{text}");
+    assert!(text.contains("ABORTS"), "{text}");
+}
+
+#[test]
+fn the_rerun_command_reproduces_the_digest() {
+    let first = stdout(&lamport_ledger(&["run", "scenarios/contention-5.json", "--seed", "9"]));
+    let rerun_line = first.lines().last().unwrap();
+    let rerun: Vec<&str> = rerun_line.trim_start_matches("rerun:").split_whitespace().collect();
+    assert_eq!(rerun[0], "lamport-ledger");
+    let second = stdout(&lamport_ledger(&rerun[1..]));
+    let digest = |text: &str| text.lines().find(|l| l.starts_with("digest:")).unwrap().to_string();
+    assert_eq!(digest(&first), digest(&second));
+}
+
+#[test]
+fn a_violation_exits_1_unless_the_scenario_expects_it() {
+    // reorder-2 expects its mutual_exclusion violation: exit 0.
+    let output = lamport_ledger(&["run", "scenarios/reorder-2.json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).contains("VIOLATION of mutual_exclusion"));
+
+    // The same scenario without the expect block: exit 1.
+    let dir = tempfile::tempdir().unwrap();
+    let mut scenario: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(common::root().join("scenarios/reorder-2.json")).unwrap())
+            .unwrap();
+    scenario.as_object_mut().unwrap().remove("expect");
+    let path = dir.path().join("no-expect.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&scenario).unwrap()).unwrap();
+    let output = lamport_ledger(&["run", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+
+    // And a seed where nothing overtakes: the expected violation does not happen, exit 1.
+    let output = lamport_ledger(&["run", "scenarios/reorder-2.json", "--seed", "2"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("NOT matched"));
+}
+
+#[test]
+fn trace_file_follows_the_spec_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace_path = dir.path().join("run.jsonl");
+    let output = lamport_ledger(&["run", "scenarios/default.json", "--trace", trace_path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(!Path::new(&format!("{}.partial", trace_path.display())).exists());
+    let text = std::fs::read_to_string(&trace_path).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+
+    let header = &lines[0];
+    assert_eq!(header["type"], "header");
+    assert_eq!(header["format"], "lamport-ledger-trace");
+    assert_eq!(header["version"], 1);
+    assert_eq!(header["clients"], 3);
+    assert_eq!(header["initial_balances"]["2"], 10);
+    assert_eq!(header["protocol"], "lamport");
+
+    let events = &lines[1..lines.len() - 1];
+    let mut last_t = 0;
+    for (seq, event) in events.iter().enumerate() {
+        assert_eq!(event["type"], "event");
+        assert_eq!(event["seq"], seq as u64);
+        let t = event["t"].as_u64().unwrap();
+        assert!(t >= last_t, "time went back at seq {seq}");
+        last_t = t;
+        if event["kind"] == "send" {
+            assert_eq!(event["msg"]["ts"], event["clock"], "a send's ts is the sender's clock");
+        }
+    }
+
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["events"], events.len() as u64);
+    let before_summary = &text.as_bytes()[..text.trim_end().rfind('\n').unwrap() + 1];
+    let digest: String = Sha256::digest(before_summary).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(summary["digest"], digest.as_str());
+    assert!(stdout(&output).contains(&digest), "the text output names the digest");
+}
+
+#[test]
+fn jsonl_format_prints_the_trace_on_stdout_and_the_verdict_on_stderr() {
+    let output = lamport_ledger(&["run", "--format", "jsonl"]);
+    assert_eq!(output.status.code(), Some(0));
+    for line in stdout(&output).lines() {
+        let _: serde_json::Value = serde_json::from_str(line).expect("every stdout line is JSON");
+    }
+    assert!(stderr(&output).contains("verdict:   OK"));
+    assert!(stderr(&output).contains("rerun:     lamport-ledger run --seed 1"));
+}
+
+#[test]
+fn bad_input_exits_2_with_one_sentence_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("bad.json");
+    std::fs::write(
+        &scenario,
+        r#"{
+  "name": "bad",
+  "clients": 2,
+  "workload": {"transfers": [{"at_us": 0, "from": 1, "to": 2, "amount": 0}]}
+}"#,
+    )
+    .unwrap();
+    let trace = dir.path().join("never.jsonl");
+    let output = lamport_ledger(&["run", scenario.to_str().unwrap(), "--trace", trace.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+    assert!(message.contains("bad.json"), "{message}");
+    assert!(message.contains("workload.transfers[0].amount"), "{message}");
+    assert!(message.contains(":4:"), "names line 4: {message}");
+    assert!(!trace.exists());
+    assert!(!Path::new(&format!("{}.partial", trace.display())).exists());
+    assert!(stdout(&output).is_empty());
+}
+
+#[test]
+fn missing_file_and_unknown_flag_exit_2() {
+    let output = lamport_ledger(&["run", "no/such/scenario.json"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("no/such/scenario.json"));
+    let output = lamport_ledger(&["run", "--sed", "3"]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = lamport_ledger(&["--help"]);
+    assert_eq!(output.status.code(), Some(0));
+}
