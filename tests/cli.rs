@@ -31,7 +31,11 @@ fn no_arguments_runs_the_default_scenario_and_ends_with_verdict_seed_digest_and_
     let last: Vec<&str> = text.lines().rev().take(4).collect();
     assert!(last[3].starts_with("ledgers:"), "{text}");
     assert_eq!(last[2], "seed:      1");
-    assert!(last[1].starts_with("digest:    ") && last[1].len() == 11 + 64, "{}", last[1]);
+    assert!(
+        last[1].starts_with("digest:    ") && last[1].len() == 11 + 64,
+        "{}",
+        last[1]
+    );
     assert_eq!(last[0], "rerun:     lamport-ledger run --seed 1");
     assert!(text.contains("verdict:   OK"), "{text}");
     assert!(text.contains("ABORTS"), "{text}");
@@ -39,12 +43,25 @@ fn no_arguments_runs_the_default_scenario_and_ends_with_verdict_seed_digest_and_
 
 #[test]
 fn the_rerun_command_reproduces_the_digest() {
-    let first = stdout(&lamport_ledger(&["run", "scenarios/contention-5.json", "--seed", "9"]));
+    let first = stdout(&lamport_ledger(&[
+        "run",
+        "scenarios/contention-5.json",
+        "--seed",
+        "9",
+    ]));
     let rerun_line = first.lines().last().unwrap();
-    let rerun: Vec<&str> = rerun_line.trim_start_matches("rerun:").split_whitespace().collect();
+    let rerun: Vec<&str> = rerun_line
+        .trim_start_matches("rerun:")
+        .split_whitespace()
+        .collect();
     assert_eq!(rerun[0], "lamport-ledger");
     let second = stdout(&lamport_ledger(&rerun[1..]));
-    let digest = |text: &str| text.lines().find(|l| l.starts_with("digest:")).unwrap().to_string();
+    let digest = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("digest:"))
+            .unwrap()
+            .to_string()
+    };
     assert_eq!(digest(&first), digest(&second));
 }
 
@@ -57,9 +74,10 @@ fn a_violation_exits_1_unless_the_scenario_expects_it() {
 
     // The same scenario without the expect block: exit 1.
     let dir = tempfile::tempdir().unwrap();
-    let mut scenario: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(common::root().join("scenarios/reorder-2.json")).unwrap())
-            .unwrap();
+    let mut scenario: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("scenarios/reorder-2.json")).unwrap(),
+    )
+    .unwrap();
     scenario.as_object_mut().unwrap().remove("expect");
     let path = dir.path().join("no-expect.json");
     std::fs::write(&path, serde_json::to_string_pretty(&scenario).unwrap()).unwrap();
@@ -76,11 +94,19 @@ fn a_violation_exits_1_unless_the_scenario_expects_it() {
 fn trace_file_follows_the_spec_format() {
     let dir = tempfile::tempdir().unwrap();
     let trace_path = dir.path().join("run.jsonl");
-    let output = lamport_ledger(&["run", "scenarios/default.json", "--trace", trace_path.to_str().unwrap()]);
+    let output = lamport_ledger(&[
+        "run",
+        "scenarios/default.json",
+        "--trace",
+        trace_path.to_str().unwrap(),
+    ]);
     assert_eq!(output.status.code(), Some(0));
     assert!(!Path::new(&format!("{}.partial", trace_path.display())).exists());
     let text = std::fs::read_to_string(&trace_path).unwrap();
-    let lines: Vec<serde_json::Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
 
     let header = &lines[0];
     assert_eq!(header["type"], "header");
@@ -99,7 +125,10 @@ fn trace_file_follows_the_spec_format() {
         assert!(t >= last_t, "time went back at seq {seq}");
         last_t = t;
         if event["kind"] == "send" {
-            assert_eq!(event["msg"]["ts"], event["clock"], "a send's ts is the sender's clock");
+            assert_eq!(
+                event["msg"]["ts"], event["clock"],
+                "a send's ts is the sender's clock"
+            );
         }
     }
 
@@ -107,9 +136,15 @@ fn trace_file_follows_the_spec_format() {
     assert_eq!(summary["type"], "summary");
     assert_eq!(summary["events"], events.len() as u64);
     let before_summary = &text.as_bytes()[..text.trim_end().rfind('\n').unwrap() + 1];
-    let digest: String = Sha256::digest(before_summary).iter().map(|b| format!("{b:02x}")).collect();
+    let digest: String = Sha256::digest(before_summary)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     assert_eq!(summary["digest"], digest.as_str());
-    assert!(stdout(&output).contains(&digest), "the text output names the digest");
+    assert!(
+        stdout(&output).contains(&digest),
+        "the text output names the digest"
+    );
 }
 
 #[test]
@@ -137,12 +172,20 @@ fn bad_input_exits_2_with_one_sentence_and_writes_nothing() {
     )
     .unwrap();
     let trace = dir.path().join("never.jsonl");
-    let output = lamport_ledger(&["run", scenario.to_str().unwrap(), "--trace", trace.to_str().unwrap()]);
+    let output = lamport_ledger(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
     assert_eq!(message.trim_end().lines().count(), 1, "{message}");
     assert!(message.contains("bad.json"), "{message}");
-    assert!(message.contains("workload.transfers[0].amount"), "{message}");
+    assert!(
+        message.contains("workload.transfers[0].amount"),
+        "{message}"
+    );
     assert!(message.contains(":4:"), "names line 4: {message}");
     assert!(!trace.exists());
     assert!(!Path::new(&format!("{}.partial", trace.display())).exists());

@@ -26,8 +26,8 @@ use std::fmt;
 use serde_json::error::Category;
 
 use super::{
-    DEFAULT_BALANCE, ExpectedOutcome, LatencySpec, Limits, NetworkSpec, Scenario, ScenarioFile,
-    WorkloadSpec,
+    DEFAULT_BALANCE, Expect, ExpectedOutcome, LatencySpec, Limits, NetworkSpec, Scenario,
+    ScenarioFile, WorkloadSpec,
 };
 use crate::check::Invariant;
 use crate::protocol::{Amount, ClientId};
@@ -325,10 +325,8 @@ fn data_problem(text: &str, path: Path, place: Place, raw: &str) -> Problem {
             return list_for_object(prefix, Place::Value);
         }
     }
-    if let Some(latency) = latency_path(&path) {
-        if let Some(problem) = diagnose_latency(text, latency, &place) {
-            return problem;
-        }
+    if let Some(problem) = latency_path(&path).and_then(|latency| diagnose_latency(text, latency)) {
+        return problem;
     }
     if is_mutation(&path) {
         return Problem {
@@ -562,12 +560,10 @@ fn latency_path(path: &Path) -> Option<Path> {
         })
 }
 
-/// Finds exactly what is wrong inside a latency object; `None` leaves serde's message.
-fn diagnose_latency(text: &str, path: Path, serde_place: &Place) -> Option<Problem> {
-    let known = || match *serde_place {
-        Place::Known { line, column } => Place::Known { line, column },
-        _ => Place::Value,
-    };
+/// Finds exactly what is wrong inside a latency object; `None` leaves serde's message. (serde
+/// reports these after buffering the whole object, at the token after it, which misleads; a
+/// missing field is reported here at the object's start.)
+fn diagnose_latency(text: &str, path: Path) -> Option<Problem> {
     let at = locate::find_value(text, &path)?;
     if !text[at..].starts_with('{') {
         return None;
@@ -582,11 +578,7 @@ fn diagnose_latency(text: &str, path: Path, serde_place: &Place) -> Option<Probl
     }
     let Some(kind) = members.iter().find(|m| m.key == "kind") else {
         let message = format!("a latency needs a `kind`: {LATENCY_KINDS}");
-        return Some(Problem {
-            path: path.at("kind"),
-            place: known(),
-            message,
-        });
+        return Some(Problem::value(path.at("kind"), message));
     };
     let kind_path = path.at("kind");
     let Shape::String(kind) = &kind.value else {
@@ -633,11 +625,7 @@ fn diagnose_latency(text: &str, path: Path, serde_place: &Place) -> Option<Probl
     for field in fields {
         if !members.iter().any(|m| m.key == *field) {
             let message = format!("a {kind} latency needs `{field}`");
-            return Some(Problem {
-                path: path.at(*field),
-                place: known(),
-                message,
-            });
+            return Some(Problem::value(path.at(*field), message));
         }
     }
     None
@@ -678,12 +666,14 @@ fn validate(
         let message = at_most("the time in the critical section", ONE_HOUR, file.cs_us);
         return Err(Problem::value(root.at("cs_us"), message));
     }
-    if let Some(expect) = file.expect {
-        if expect.outcome == ExpectedOutcome::Ok && expect.invariant.is_some() {
-            let message = "an expected invariant only goes with \"outcome\": \"violation\"; \
-                           remove `invariant` or expect a violation";
-            return Err(Problem::value(root.at("expect").at("invariant"), message));
-        }
+    if let Some(Expect {
+        outcome: ExpectedOutcome::Ok,
+        invariant: Some(_),
+    }) = file.expect
+    {
+        let message = "an expected invariant only goes with \"outcome\": \"violation\"; remove \
+                       `invariant` or expect a violation";
+        return Err(Problem::value(root.at("expect").at("invariant"), message));
     }
 
     let WorkloadSpec {

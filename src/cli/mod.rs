@@ -1,0 +1,80 @@
+//! The command line: parses flags with clap and calls the library. Exit codes: 0 the run held
+//! every invariant (or matched its `expect`), 1 a violation (or a mismatch), 2 bad input or
+//! usage.
+
+mod files;
+mod run;
+
+use std::ffi::OsString;
+use std::io;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::scenario::ScenarioError;
+
+pub use files::PendingFile;
+
+/// Exit code of a run that held every invariant or matched its `expect`.
+pub const EXIT_OK: u8 = 0;
+/// Exit code of a run that found a violation or missed its `expect`.
+pub const EXIT_VIOLATION: u8 = 1;
+/// Exit code for bad input or usage.
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lamport-ledger",
+    version,
+    about = "Simulate, check and teach Lamport's mutual exclusion on a replicated ledger.",
+    long_about = "Simulate, check and teach Lamport's mutual exclusion on a replicated ledger.\n\n\
+                  With no command, runs the built-in default scenario (three clients with 10 each) \
+                  and prints its timeline and verdict.\n\n\
+                  Exit codes: 0 every invariant held (or the scenario's expect matched), \
+                  1 a violation (or a mismatch), 2 bad input or usage."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario file (or the built-in default) and print its timeline and verdict.
+    Run(run::RunArgs),
+}
+
+/// A failure that is the user's to fix: reported as one sentence, exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Scenario(#[from] ScenarioError),
+    #[error("{path}: {source}")]
+    Io { path: String, source: io::Error },
+}
+
+/// Parses `args` (including the program name) and runs the command.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_OK
+            });
+        }
+    };
+    let outcome = match cli.command {
+        None => run::run_command(&run::RunArgs::default()),
+        Some(Command::Run(args)) => run::run_command(&args),
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("lamport-ledger: {error}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! `lamport-ledger run`: one scenario, its timeline (or JSONL trace) and its verdict.
+
+use std::fs;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+
+use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
+use crate::render::text::write_verdict;
+use crate::runner::{RunReport, run_scenario, run_with_timeline};
+use crate::scenario::{Scenario, default_scenario, parse_scenario};
+use crate::sim::RunOptions;
+
+#[derive(Debug, Default, Args)]
+pub(super) struct RunArgs {
+    /// The scenario file (JSON); the built-in default scenario when absent.
+    scenario: Option<PathBuf>,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Also write the JSON Lines trace (SPEC section 3) to this file.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// What to print on standard output: the text timeline or the JSONL trace.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(super) enum Format {
+    /// A timeline a student can follow, then the verdict.
+    #[default]
+    Text,
+    /// The trace as JSON Lines; the verdict goes to standard error.
+    Jsonl,
+}
+
+pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
+    let mut scenario = load_scenario(args.scenario.as_deref())?;
+    if let Some(seed) = args.seed {
+        scenario.seed = seed;
+    }
+    let rerun = rerun_command(args.scenario.as_deref(), scenario.seed);
+    let trace_file = args.trace.as_deref().map(PendingFile::create).transpose()?;
+    let stdout = io::stdout();
+    let report = match args.format {
+        Format::Text => {
+            let outputs = trace_file
+                .iter()
+                .map(PendingFile::writer)
+                .collect::<Result<_, _>>()?;
+            let out = BufWriter::new(stdout.lock());
+            run_with_timeline(&scenario, RunOptions::default(), outputs, out, &rerun)
+                .map_err(|source| io_error(args.trace.as_deref(), source))?
+                .0
+        }
+        Format::Jsonl => {
+            let mut outputs: Vec<Box<dyn Write>> = vec![Box::new(BufWriter::new(io::stdout()))];
+            if let Some(file) = &trace_file {
+                outputs.push(file.writer()?);
+            }
+            let report = run_scenario(&scenario, RunOptions::default(), outputs, &mut [])
+                .map_err(|source| io_error(args.trace.as_deref(), source))?;
+            write_verdict(&mut io::stderr().lock(), &report, &rerun).map_err(stdout_error)?;
+            report
+        }
+    };
+    if let Some(file) = trace_file {
+        file.commit()?;
+    }
+    Ok(exit_code(&report))
+}
+
+fn exit_code(report: &RunReport) -> u8 {
+    if report.passed() {
+        EXIT_OK
+    } else {
+        EXIT_VIOLATION
+    }
+}
+
+pub(crate) fn load_scenario(path: Option<&Path>) -> Result<Scenario, CliError> {
+    let Some(path) = path else {
+        return Ok(default_scenario());
+    };
+    let shown = path.display().to_string();
+    let text = fs::read_to_string(path).map_err(|source| CliError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    Ok(parse_scenario(&text, &shown)?)
+}
+
+/// The command that reruns this run exactly.
+pub(crate) fn rerun_command(scenario: Option<&Path>, seed: u64) -> String {
+    match scenario {
+        Some(path) => format!(
+            "lamport-ledger run {} --seed {seed}",
+            shell_quote(&path.display().to_string())
+        ),
+        None => format!("lamport-ledger run --seed {seed}"),
+    }
+}
+
+pub(crate) fn shell_quote(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:=@%+".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+pub(crate) fn stdout_error(source: io::Error) -> CliError {
+    CliError::Io {
+        path: "standard output".into(),
+        source,
+    }
+}
+
+fn io_error(path: Option<&Path>, source: io::Error) -> CliError {
+    let path = path.map_or_else(
+        || "standard output".to_string(),
+        |p| p.display().to_string(),
+    );
+    CliError::Io { path, source }
+}
