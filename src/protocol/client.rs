@@ -306,6 +306,8 @@ impl Client {
                     self.accept_block(from, block, out);
                 }
             }
+            Message::Update { block, .. } => self.accept_block(from, block, out),
+            Message::Updated { .. } => {}
         }
         self.try_enter(out);
     }

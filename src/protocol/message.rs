@@ -19,22 +19,44 @@ pub enum Message {
         request_ts: Timestamp,
         block: Option<Arc<Block>>,
     },
+    /// Carries a committed block on its own (the `update-ack` and `ricart-agrawala` variants).
+    Update { ts: Timestamp, block: Arc<Block> },
+    /// Acknowledges an UPDATE (the `update-ack` variant).
+    Updated { ts: Timestamp },
 }
 
 impl Message {
     /// The sender's clock at the send event.
     pub fn ts(&self) -> Timestamp {
         match self {
-            Message::Request { ts } | Message::Reply { ts } | Message::Release { ts, .. } => *ts,
+            Message::Request { ts }
+            | Message::Reply { ts }
+            | Message::Release { ts, .. }
+            | Message::Update { ts, .. }
+            | Message::Updated { ts } => *ts,
         }
     }
 
-    /// The message type as it appears in traces: `request`, `reply`, `release`.
+    /// The message type as it appears in traces: `request`, `reply`, `release`, `update`,
+    /// `updated`.
     pub fn type_name(&self) -> &'static str {
         match self {
             Message::Request { .. } => "request",
             Message::Reply { .. } => "reply",
             Message::Release { .. } => "release",
+            Message::Update { .. } => "update",
+            Message::Updated { .. } => "updated",
+        }
+    }
+}
+
+impl Message {
+    /// The block the message carries, if any.
+    pub fn block(&self) -> Option<&Arc<Block>> {
+        match self {
+            Message::Release { block, .. } => block.as_ref(),
+            Message::Update { block, .. } => Some(block),
+            _ => None,
         }
     }
 }

@@ -4,10 +4,10 @@
 use std::io::{self, Write};
 
 use crate::protocol::ledger::short_hex;
-use crate::protocol::{Block, Message};
+use crate::protocol::{Block, ClientId, Message};
 use crate::runner::RunReport;
 use crate::scenario::{LatencySpec, Scenario};
-use crate::trace::{Event, EventKind, EventSink};
+use crate::trace::{Direction, DropReason, Event, EventKind, EventSink, Kept};
 
 /// Writes a line per event to `out`.
 pub struct TextTimeline<W: Write> {
@@ -128,6 +128,30 @@ pub fn describe(event: &Event) -> String {
             format!("reads the balance of c{of} in its own table: {value}")
         }
         EventKind::Violation { invariant, detail } => format!("VIOLATION of {invariant}: {detail}"),
+        EventKind::Drop { msg_id, reason } => match reason {
+            DropReason::Loss => format!("message m{msg_id} is LOST by the network"),
+            DropReason::Partition => {
+                format!("message m{msg_id} is LOST: a partition cuts the link")
+            }
+            DropReason::Crashed => format!("message m{msg_id} is LOST: its receiver is down"),
+        },
+        EventKind::Duplicate { msg_id } => {
+            format!("message m{msg_id} is DUPLICATED by the network")
+        }
+        EventKind::Crash => "CRASHES".to_string(),
+        EventKind::Restart { kept } => match kept {
+            Kept::Ledger => {
+                "RESTARTS with its ledger; queue, clock and pending transfers are gone".to_string()
+            }
+            Kept::Nothing => "RESTARTS with nothing: initial balances, empty ledger".to_string(),
+        },
+        EventKind::Partition { groups, direction } => {
+            format!("PARTITION {}", describe_groups(groups, *direction))
+        }
+        EventKind::Heal { groups, direction } => format!(
+            "HEAL of the partition {}",
+            describe_groups(groups, *direction)
+        ),
     }
 }
 
@@ -146,6 +170,20 @@ fn describe_message(msg: &Message) -> String {
             ),
             None => format!("RELEASE(ts {ts}, request {request_ts}, no block)"),
         },
+    }
+}
+
+fn describe_groups(groups: &[Vec<ClientId>], direction: Direction) -> String {
+    let names: Vec<String> = groups
+        .iter()
+        .map(|group| {
+            let ids: Vec<String> = group.iter().map(|id| format!("c{id}")).collect();
+            format!("{{{}}}", ids.join(","))
+        })
+        .collect();
+    match direction {
+        Direction::Both => names.join(" | "),
+        Direction::OneWay => format!("{} -/-> {} (one way)", names[0], names[1..].join(", ")),
     }
 }
 

@@ -398,10 +398,18 @@ fn backticked(list: &str) -> Vec<String> {
 
 fn unknown_name(what: &str, name: &str, allowed: &[String], intro: &str) -> String {
     let mut message = format!("unknown {what} `{name}`");
+    // Close: a typo or two (fewer for short names), or a cut-off name ("lat" for "latency").
+    let distance = |a: &String| {
+        let d = edit_distance(a, name);
+        let near = d <= (name.chars().count() / 3).max(1);
+        let prefix = name.len() >= 3 && a.starts_with(name);
+        (near || prefix).then_some(d)
+    };
     if let Some(close) = allowed
         .iter()
-        .filter(|a| edit_distance(a, name) <= 2)
-        .min_by_key(|a| edit_distance(a, name))
+        .filter_map(|a| Some((distance(a)?, a)))
+        .min()
+        .map(|(_, a)| a)
     {
         message.push_str(&format!(" (did you mean `{close}`?)"));
     }

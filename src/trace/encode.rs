@@ -232,6 +232,22 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
             let _ = write!(out, ",\"invariant\":\"{}\",\"detail\":", invariant.name());
             encode_string(detail, out);
         }
+        EventKind::Drop { msg_id, reason } => {
+            let _ = write!(out, ",\"msg_id\":{msg_id},\"reason\":\"{}\"", reason.name());
+        }
+        EventKind::Duplicate { msg_id } => {
+            let _ = write!(out, ",\"msg_id\":{msg_id}");
+        }
+        EventKind::Crash => {}
+        EventKind::Restart { kept } => {
+            let _ = write!(out, ",\"kept\":\"{}\"", kept.name());
+        }
+        EventKind::Partition { groups, direction } | EventKind::Heal { groups, direction } => {
+            out.extend_from_slice(b",\"groups\":");
+            // A list of lists of integers always serialises.
+            let _ = serde_json::to_writer(&mut *out, groups);
+            let _ = write!(out, ",\"direction\":\"{}\"", direction.name());
+        }
     }
     out.push(b'}');
 }

@@ -74,6 +74,87 @@ pub enum EventKind {
         invariant: Invariant,
         detail: String,
     },
+    /// A message that will never be delivered, and why.
+    Drop {
+        msg_id: u64,
+        reason: DropReason,
+    },
+    /// A message that will be delivered twice (both deliveries carry its `msg_id`).
+    Duplicate {
+        msg_id: u64,
+    },
+    /// The client stops: it handles nothing until it restarts.
+    Crash,
+    /// The client comes back, keeping its ledger or nothing.
+    Restart {
+        kept: Kept,
+    },
+    /// The network splits (`node` is null). `direction` both: no message crosses between any
+    /// two groups; one-way: messages from `groups[0]` to `groups[1]` are lost.
+    Partition {
+        groups: Vec<Vec<ClientId>>,
+        direction: Direction,
+    },
+    /// The partition with these groups ends.
+    Heal {
+        groups: Vec<Vec<ClientId>>,
+        direction: Direction,
+    },
+}
+
+/// Why a message was lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// The network's loss ratio.
+    Loss,
+    /// A partition cut the link when the message was sent.
+    Partition,
+    /// The receiver was down when the message arrived.
+    Crashed,
+}
+
+impl DropReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Loss => "loss",
+            DropReason::Partition => "partition",
+            DropReason::Crashed => "crashed",
+        }
+    }
+}
+
+/// What survives a crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// The ledger and the balance table survive; everything else is lost.
+    Ledger,
+    /// Nothing: the client starts over from the initial balances.
+    Nothing,
+}
+
+impl Kept {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kept::Ledger => "ledger",
+            Kept::Nothing => "nothing",
+        }
+    }
+}
+
+/// Which way a partition cuts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Both,
+    OneWay,
+}
+
+impl Direction {
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Both => "both",
+            Direction::OneWay => "one_way",
+        }
+    }
 }
 
 impl EventKind {
@@ -92,6 +173,12 @@ impl EventKind {
             EventKind::Reject { .. } => "reject",
             EventKind::Balance { .. } => "balance",
             EventKind::Violation { .. } => "violation",
+            EventKind::Drop { .. } => "drop",
+            EventKind::Duplicate { .. } => "duplicate",
+            EventKind::Crash => "crash",
+            EventKind::Restart { .. } => "restart",
+            EventKind::Partition { .. } => "partition",
+            EventKind::Heal { .. } => "heal",
         }
     }
 }

@@ -8,7 +8,7 @@ pub mod encode;
 mod event;
 
 pub use encode::{Header, Summary, TraceEncoder, encode_event};
-pub use event::{Event, EventKind, EventSink};
+pub use event::{Direction, DropReason, Event, EventKind, EventSink, Kept};
 
 /// The `format` field of the header line.
 pub const TRACE_FORMAT: &str = "lamport-ledger-trace";
