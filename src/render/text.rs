@@ -159,6 +159,8 @@ fn describe_message(msg: &Message) -> String {
     match msg {
         Message::Request { ts } => format!("REQUEST(ts {ts})"),
         Message::Reply { ts } => format!("REPLY(ts {ts})"),
+        Message::Update { ts, block } => format!("UPDATE(ts {ts}, block {})", block.index),
+        Message::Updated { ts } => format!("UPDATED(ts {ts})"),
         Message::Release {
             ts,
             request_ts,
