@@ -39,7 +39,7 @@ impl RunReport {
 
 /// The trace header of a scenario run.
 pub fn header(scenario: &Scenario) -> Header {
-    Header::new(
+    let mut header = Header::new(
         scenario.name.clone(),
         scenario.seed,
         scenario.initial_balances.clone(),
@@ -52,7 +52,9 @@ pub fn header(scenario: &Scenario) -> Header {
         scenario.cs_us,
         scenario.network.clone(),
         scenario.limits,
-    )
+    );
+    header.faults = scenario.faults.clone();
+    header
 }
 
 /// Runs `scenario`, writing the JSONL trace to every writer in `trace_outputs` and handing

@@ -87,6 +87,7 @@ mod tests {
                 request: (3, 2),
                 queued_behind: Some((2, 1)),
                 silent_peers: vec![(1, 2)],
+                ..WaitReason::default()
             }),
             queued: 1,
         };

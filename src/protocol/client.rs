@@ -16,17 +16,32 @@ use std::sync::Arc;
 use super::ledger::BlockRejection;
 use super::mutex::PeerWatermarks;
 use super::{
-    Amount, Block, ClientId, LamportClock, Ledger, Message, RequestId, RequestQueue, Timestamp,
+    Amount, Block, ClientId, HashRule, LamportClock, Ledger, Message, Mutation, Mutations,
+    RequestId, RequestQueue, Timestamp, Variant,
 };
 
 /// What a client needs to know about its setting.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientConfig {
     pub id: ClientId,
     /// N: the clients are `1..=N`.
     pub clients: u32,
     /// How long the client stays in the critical section, in microseconds.
     pub cs_us: u64,
+    pub variant: Variant,
+    pub mutations: Mutations,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            id: 1,
+            clients: 1,
+            cs_us: 1000,
+            variant: Variant::Lamport,
+            mutations: Mutations::none(),
+        }
+    }
 }
 
 /// A command typed by a user (or issued by a scenario's workload).
@@ -150,16 +165,60 @@ pub enum Phase {
     },
 }
 
-/// Why a waiting client has not entered yet (for liveness reports).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Why a client that asked for the mutex has not finished yet (for liveness reports).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WaitReason {
     /// The own request.
     pub request: RequestId,
     /// Rule 5(i): the request ahead of the own one in the own queue, if any.
     pub queued_behind: Option<RequestId>,
     /// Rule 5(ii): the peers that have sent nothing later than the own request, with the
-    /// largest timestamp seen from each.
+    /// largest timestamp seen from each (variants that enter by rule 5(ii)).
     pub silent_peers: Vec<(ClientId, Timestamp)>,
+    /// The peers whose REPLY has not been counted (variants that count replies).
+    pub missing_replies: Vec<ClientId>,
+    /// `update-ack`, inside the critical section: the peers whose UPDATED is missing.
+    pub missing_acks: Vec<ClientId>,
+}
+
+/// Messages of one kind counted per peer for the current request: how many arrived (a
+/// duplicate counts again, as in the classroom versions this models) and from whom.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct PeerTally {
+    messages: u32,
+    /// Index `id - 1`; empty for variants that never count.
+    heard_from: Vec<bool>,
+}
+
+impl PeerTally {
+    fn new(clients: u32, needed: bool) -> Self {
+        PeerTally {
+            messages: 0,
+            heard_from: if needed {
+                vec![false; clients as usize]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn reset(&mut self) {
+        self.messages = 0;
+        self.heard_from.iter_mut().for_each(|heard| *heard = false);
+    }
+
+    fn record(&mut self, peer: ClientId) {
+        self.messages += 1;
+        if let Some(heard) = self.heard_from.get_mut(peer as usize - 1) {
+            *heard = true;
+        }
+    }
+
+    fn missing(&self, own_id: ClientId) -> Vec<ClientId> {
+        (1..=self.heard_from.len() as ClientId)
+            .filter(|&peer| peer != own_id && !self.heard_from[peer as usize - 1])
+            .collect()
+    }
 }
 
 /// One client: clock, request queue, ledger and the transfers it still has to make.
@@ -168,6 +227,8 @@ pub struct Client {
     id: ClientId,
     clients: u32,
     cs_us: u64,
+    variant: Variant,
+    mutations: Mutations,
     clock: LamportClock,
     queue: RequestQueue,
     watermarks: PeerWatermarks,
@@ -176,24 +237,65 @@ pub struct Client {
     phase: Phase,
     /// Blocks that arrived before the blocks preceding them: index -> (sender, block).
     held_back: BTreeMap<u64, (ClientId, Arc<Block>)>,
+    /// Counting variants: the REPLY messages for the current request.
+    replies: PeerTally,
+    /// `update-ack`: the UPDATED messages for the block committed in the critical section.
+    acks: PeerTally,
+    /// `ricart-agrawala`: peers whose REQUEST waits for the own exit, in arrival order.
+    deferred: Vec<ClientId>,
+    /// The critical section has lasted `cs_us` (`update-ack` may still wait for acks).
+    cs_time_over: bool,
 }
 
 impl Client {
     /// A client with the given initial balance table (index `id - 1` is client `id`).
     pub fn new(config: &ClientConfig, initial_balances: &[Amount]) -> Self {
         debug_assert_eq!(initial_balances.len(), config.clients as usize);
+        let rule = if config.mutations.contains(Mutation::UnchainedHash) {
+            HashRule::Unchained
+        } else {
+            HashRule::Chained
+        };
         Client {
             id: config.id,
             clients: config.clients,
             cs_us: config.cs_us,
+            variant: config.variant,
+            mutations: config.mutations,
             clock: LamportClock::new(),
             queue: RequestQueue::new(),
             watermarks: PeerWatermarks::new(config.id, config.clients),
-            ledger: Ledger::new(initial_balances),
+            ledger: Ledger::with_rule(initial_balances, rule),
             pending: VecDeque::new(),
             phase: Phase::Idle,
             held_back: BTreeMap::new(),
+            replies: PeerTally::new(config.clients, config.variant.counts_replies()),
+            acks: PeerTally::new(config.clients, config.variant == Variant::UpdateAck),
+            deferred: Vec::new(),
+            cs_time_over: false,
         }
+    }
+
+    /// The settings this client was made with.
+    pub fn config(&self) -> ClientConfig {
+        ClientConfig {
+            id: self.id,
+            clients: self.clients,
+            cs_us: self.cs_us,
+            variant: self.variant,
+            mutations: self.mutations,
+        }
+    }
+
+    /// A crash and restart: everything volatile is lost (clock, queue, what was heard from
+    /// peers, the outstanding request and pending transfers). With `keep_ledger` the ledger
+    /// and balance table survive; without, the client starts over from `initial_balances`.
+    pub fn restart(&mut self, keep_ledger: bool, initial_balances: &[Amount]) {
+        let mut fresh = Client::new(&self.config(), initial_balances);
+        if keep_ledger {
+            std::mem::swap(&mut fresh.ledger, &mut self.ledger);
+        }
+        *self = fresh;
     }
 
     pub fn id(&self) -> ClientId {
@@ -224,6 +326,11 @@ impl Client {
     /// Transfers accepted but not yet requested.
     pub fn pending(&self) -> impl ExactSizeIterator<Item = &Transfer> {
         self.pending.iter()
+    }
+
+    /// `ricart-agrawala`: the peers whose REQUEST waits for the own exit.
+    pub fn deferred(&self) -> &[ClientId] {
+        &self.deferred
     }
 
     /// The largest timestamp received from `peer`.
@@ -281,33 +388,54 @@ impl Client {
         Ok(())
     }
 
-    /// A message from peer `from`. Rules 2 and 6, then the entry check.
+    /// A message from peer `from`: the clock update, the message's own rule, then the entry
+    /// check.
     pub fn handle_message(&mut self, from: ClientId, msg: &Message, out: &mut Outbox) {
-        let clock = self.clock.receive(msg.ts());
+        let clock = if self.mutations.contains(Mutation::ReceiveClockNoMax) {
+            self.clock.tick()
+        } else {
+            self.clock.receive(msg.ts())
+        };
         out.push(clock, OutputKind::Received { from });
         self.watermarks.observe(from, msg.ts());
         match msg {
-            Message::Request { ts } => {
-                self.queue.insert((*ts, from));
-                out.push(
-                    clock,
-                    OutputKind::Send {
-                        to: from,
-                        msg: Message::Reply { ts: clock },
-                    },
-                );
+            Message::Request { ts } => self.on_request(from, *ts, clock, out),
+            Message::Reply { .. } => {
+                if self.variant.counts_replies() && matches!(self.phase, Phase::Waiting { .. }) {
+                    self.replies.record(from);
+                }
             }
-            Message::Reply { .. } => {}
             Message::Release {
                 request_ts, block, ..
             } => {
-                self.queue.remove((*request_ts, from));
+                if self.mutations.contains(Mutation::ReleasePopsHead) {
+                    self.queue.pop_head();
+                } else {
+                    self.queue.remove((*request_ts, from));
+                }
                 if let Some(block) = block {
                     self.accept_block(from, block, out);
                 }
             }
-            Message::Update { block, .. } => self.accept_block(from, block, out),
-            Message::Updated { .. } => {}
+            Message::Update { block, .. } => {
+                self.accept_block(from, block, out);
+                if self.variant == Variant::UpdateAck {
+                    out.push(
+                        clock,
+                        OutputKind::Send {
+                            to: from,
+                            msg: Message::Updated { ts: clock },
+                        },
+                    );
+                }
+            }
+            Message::Updated { .. } => {
+                if self.variant == Variant::UpdateAck && matches!(self.phase, Phase::Inside { .. })
+                {
+                    self.acks.record(from);
+                    self.leave_if_done(out);
+                }
+            }
         }
         self.try_enter(out);
     }
@@ -315,27 +443,91 @@ impl Client {
     /// A timer armed through [`OutputKind::SetTimer`] fired.
     pub fn handle_timer(&mut self, timer: Timer, out: &mut Outbox) {
         match timer {
-            Timer::LeaveCriticalSection => self.release(out),
+            Timer::LeaveCriticalSection => {
+                if matches!(self.phase, Phase::Inside { .. }) {
+                    self.cs_time_over = true;
+                    self.leave_if_done(out);
+                }
+            }
         }
     }
 
-    /// Why the client, if waiting, has not entered yet.
+    /// Why the client, if it asked for the mutex, has not finished yet.
     pub fn wait_reason(&self) -> Option<WaitReason> {
-        let Phase::Waiting { ts, .. } = self.phase else {
-            return None;
-        };
-        let request = (ts, self.id);
-        let queued_behind = self.queue.head().filter(|&head| head != request);
-        let silent_peers = self
-            .watermarks
-            .peers_not_later_than(ts)
-            .map(|peer| (peer, self.watermarks.largest_seen(peer)))
-            .collect();
-        Some(WaitReason {
-            request,
-            queued_behind,
-            silent_peers,
-        })
+        match self.phase {
+            Phase::Idle => None,
+            Phase::Waiting { ts, .. } => {
+                let request = (ts, self.id);
+                let queued_behind = if self.variant.uses_queue() {
+                    self.queue.head().filter(|&head| head != request)
+                } else {
+                    None
+                };
+                let (silent_peers, missing_replies) = if self.variant.counts_replies() {
+                    (Vec::new(), self.replies.missing(self.id))
+                } else {
+                    let silent = self
+                        .watermarks
+                        .peers_not_later_than(ts)
+                        .map(|peer| (peer, self.watermarks.largest_seen(peer)))
+                        .collect();
+                    (silent, Vec::new())
+                };
+                Some(WaitReason {
+                    request,
+                    queued_behind,
+                    silent_peers,
+                    missing_replies,
+                    missing_acks: Vec::new(),
+                })
+            }
+            Phase::Inside { ts, ref block, .. } => {
+                let missing_acks = if self.variant == Variant::UpdateAck && block.is_some() {
+                    self.acks.missing(self.id)
+                } else {
+                    Vec::new()
+                };
+                // Inside and not waiting for anyone: the timer will end the critical section.
+                (!missing_acks.is_empty()).then(|| WaitReason {
+                    request: (ts, self.id),
+                    missing_acks,
+                    ..WaitReason::default()
+                })
+            }
+        }
+    }
+
+    /// Rule 2 (and Ricart-Agrawala's deferral).
+    fn on_request(&mut self, from: ClientId, ts: Timestamp, clock: Timestamp, out: &mut Outbox) {
+        if self.variant == Variant::RicartAgrawala && self.defers(from, ts) {
+            self.deferred.push(from);
+            return;
+        }
+        if self.variant.uses_queue() {
+            self.queue.insert((ts, from));
+        }
+        out.push(
+            clock,
+            OutputKind::Send {
+                to: from,
+                msg: Message::Reply { ts: clock },
+            },
+        );
+    }
+
+    /// Ricart-Agrawala: defer a request while inside, or while the own request has priority.
+    fn defers(&self, from: ClientId, ts: Timestamp) -> bool {
+        match self.phase {
+            Phase::Idle => false,
+            Phase::Inside { .. } => true,
+            Phase::Waiting { ts: own_ts, .. } => {
+                if self.mutations.contains(Mutation::TiebreakTimestampOnly) {
+                    own_ts < ts
+                } else {
+                    (own_ts, self.id) < (ts, from)
+                }
+            }
+        }
     }
 
     /// Rule 1: ask for the mutex for the next pending transfer, if any.
@@ -345,20 +537,49 @@ impl Client {
             return;
         };
         let ts = self.clock.tick();
-        self.queue.insert((ts, self.id));
+        if self.variant.uses_queue() {
+            self.queue.insert((ts, self.id));
+        }
+        self.replies.reset();
         self.phase = Phase::Waiting { ts, transfer };
         out.push(ts, OutputKind::Requested { ts });
         self.broadcast(Message::Request { ts }, out);
         self.try_enter(out);
     }
 
-    /// Rules 3 and 4: enter when the own request heads the queue and every peer has sent a
-    /// later message; then commit or abort.
+    /// Rule 5(i): does the own request head the own queue?
+    fn heads_queue(&self, ts: Timestamp) -> bool {
+        if !self.variant.uses_queue() {
+            return true;
+        }
+        match self.queue.head() {
+            None => false,
+            // The bug: a request with an equal timestamp is not "ahead", whatever its id.
+            Some((head_ts, _)) if self.mutations.contains(Mutation::TiebreakTimestampOnly) => {
+                head_ts == ts
+            }
+            Some(head) => head == (ts, self.id),
+        }
+    }
+
+    /// The entry condition of the variant in force.
+    fn may_enter(&mut self, ts: Timestamp) -> bool {
+        if !self.heads_queue(ts) {
+            return false;
+        }
+        if self.variant.counts_replies() {
+            self.replies.messages + 1 >= self.clients
+        } else {
+            self.watermarks.all_peers_later_than(ts)
+        }
+    }
+
+    /// Rules 3 and 4: enter when the entry condition holds; then commit or abort.
     fn try_enter(&mut self, out: &mut Outbox) {
         let Phase::Waiting { ts, transfer } = self.phase else {
             return;
         };
-        if self.queue.head() != Some((ts, self.id)) || !self.watermarks.all_peers_later_than(ts) {
+        if !self.may_enter(ts) {
             return;
         }
         let clock = self.clock();
@@ -389,11 +610,24 @@ impl Client {
                 None
             }
         };
+        if self.variant == Variant::UpdateAck {
+            self.acks.reset();
+            if let Some(block) = &block {
+                self.broadcast(
+                    Message::Update {
+                        ts: clock,
+                        block: Arc::clone(block),
+                    },
+                    out,
+                );
+            }
+        }
         self.phase = Phase::Inside {
             ts,
             transfer,
             block,
         };
+        self.cs_time_over = false;
         out.push(
             clock,
             OutputKind::SetTimer {
@@ -403,10 +637,24 @@ impl Client {
         );
     }
 
-    /// Rule 5: leave, remove the own request, tick, tell every peer; then the next transfer.
+    /// Leaves once the critical section has lasted `cs_us` and, under `update-ack`, every
+    /// peer has acknowledged the block.
+    fn leave_if_done(&mut self, out: &mut Outbox) {
+        let Phase::Inside { ref block, .. } = self.phase else {
+            return;
+        };
+        let acked = self.variant != Variant::UpdateAck
+            || block.is_none()
+            || self.acks.messages + 1 >= self.clients;
+        if self.cs_time_over && acked {
+            self.release(out);
+        }
+    }
+
+    /// Rule 5 (or Ricart-Agrawala's exit): leave, tell the peers, then the next transfer.
     fn release(&mut self, out: &mut Outbox) {
         let Phase::Inside { ts, ref block, .. } = self.phase else {
-            debug_assert!(false, "release timer fired outside the critical section");
+            debug_assert!(false, "release outside the critical section");
             return;
         };
         let block = block.clone();
@@ -414,19 +662,49 @@ impl Client {
         self.queue.remove((ts, self.id));
         let clock = self.clock.tick();
         self.phase = Phase::Idle;
-        self.broadcast(
-            Message::Release {
-                ts: clock,
-                request_ts: ts,
-                block,
-            },
-            out,
-        );
+        match self.variant {
+            Variant::Lamport | Variant::LamportReplyCount => {
+                self.broadcast(
+                    Message::Release {
+                        ts: clock,
+                        request_ts: ts,
+                        block,
+                    },
+                    out,
+                );
+            }
+            // The block already went out as an UPDATE.
+            Variant::UpdateAck => {
+                self.broadcast(
+                    Message::Release {
+                        ts: clock,
+                        request_ts: ts,
+                        block: None,
+                    },
+                    out,
+                );
+            }
+            Variant::RicartAgrawala => {
+                if let Some(block) = block {
+                    self.broadcast(Message::Update { ts: clock, block }, out);
+                }
+                for peer in std::mem::take(&mut self.deferred) {
+                    out.push(
+                        clock,
+                        OutputKind::Send {
+                            to: peer,
+                            msg: Message::Reply { ts: clock },
+                        },
+                    );
+                }
+            }
+        }
         self.request_next(out);
     }
 
-    /// Rule 6: verify a block that came with a RELEASE and append it. A block ahead of a gap
-    /// waits until the blocks before it are in; a block behind the head is rejected.
+    /// Rule 6: verify a block that came with a RELEASE (or UPDATE) and append it. A block
+    /// ahead of a gap waits until the blocks before it are in; a block behind the head is
+    /// rejected.
     fn accept_block(&mut self, from: ClientId, block: &Arc<Block>, out: &mut Outbox) {
         if block.index > self.ledger.len() {
             self.held_back

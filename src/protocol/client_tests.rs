@@ -20,6 +20,7 @@ fn new_client(id: ClientId, balances: &[Amount]) -> Client {
         id,
         clients: balances.len() as u32,
         cs_us: CS_US,
+        ..ClientConfig::default()
     };
     Client::new(&config, balances)
 }
@@ -1029,7 +1030,8 @@ fn wait_reason_names_the_request_ahead_and_the_silent_peers() {
         Some(WaitReason {
             request: (3, 2),
             queued_behind: Some((1, 1)),
-            silent_peers: vec![(1, 1), (3, 0)]
+            silent_peers: vec![(1, 1), (3, 0)],
+            ..WaitReason::default()
         })
     );
 
@@ -1039,7 +1041,8 @@ fn wait_reason_names_the_request_ahead_and_the_silent_peers() {
         Some(WaitReason {
             request: (3, 2),
             queued_behind: Some((1, 1)),
-            silent_peers: vec![(1, 1)]
+            silent_peers: vec![(1, 1)],
+            ..WaitReason::default()
         })
     );
 
@@ -1053,7 +1056,8 @@ fn wait_reason_names_the_request_ahead_and_the_silent_peers() {
         Some(WaitReason {
             request: (3, 2),
             queued_behind: Some((1, 1)),
-            silent_peers: vec![]
+            silent_peers: vec![],
+            ..WaitReason::default()
         })
     );
 

@@ -83,6 +83,45 @@ pub fn block_preimage(
     preimage
 }
 
+/// The hash of the `unchained-hash` mutation: the preimage leaves out `prev`, as the original
+/// program did, so a block's hash does not depend on the chain before it.
+pub fn unchained_block_hash(
+    index: u64,
+    ts: Timestamp,
+    from: ClientId,
+    to: ClientId,
+    amount: Amount,
+) -> Hash {
+    Sha256::digest(format!("{index}|{ts}|{from}|{to}|{amount}").as_bytes()).into()
+}
+
+/// How a ledger computes and verifies block hashes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum HashRule {
+    /// SPEC section 2.
+    #[default]
+    Chained,
+    /// The `unchained-hash` mutation.
+    Unchained,
+}
+
+impl HashRule {
+    pub fn hash(
+        self,
+        index: u64,
+        prev: &Hash,
+        ts: Timestamp,
+        from: ClientId,
+        to: ClientId,
+        amount: Amount,
+    ) -> Hash {
+        match self {
+            HashRule::Chained => block_hash(index, prev, ts, from, to, amount),
+            HashRule::Unchained => unchained_block_hash(index, ts, from, to, amount),
+        }
+    }
+}
+
 /// SHA-256 of the block preimage.
 pub fn block_hash(
     index: u64,
@@ -244,13 +283,20 @@ impl BalanceTable {
 pub struct Ledger {
     blocks: Vec<Arc<Block>>,
     table: BalanceTable,
+    rule: HashRule,
 }
 
 impl Ledger {
     pub fn new(initial_balances: &[Amount]) -> Self {
+        Self::with_rule(initial_balances, HashRule::Chained)
+    }
+
+    /// A ledger that hashes (and verifies) blocks by `rule`.
+    pub fn with_rule(initial_balances: &[Amount], rule: HashRule) -> Self {
         Ledger {
             blocks: Vec::new(),
             table: BalanceTable::new(initial_balances),
+            rule,
         }
     }
 
@@ -287,21 +333,24 @@ impl Ledger {
         to: ClientId,
         amount: Amount,
     ) -> Result<Arc<Block>, BlockRejection> {
-        let block = Arc::new(Block::new(
-            self.len(),
-            self.head_hash(),
+        let (index, prev) = (self.len(), self.head_hash());
+        let hash = self.rule.hash(index, &prev, ts, from, to, amount);
+        let block = Arc::new(Block {
+            index,
+            prev,
             ts,
             from,
             to,
             amount,
-        ));
+            hash,
+        });
         self.table.apply(&block)?;
         self.blocks.push(Arc::clone(&block));
         Ok(block)
     }
 
     /// Checks that `block` extends this ledger: its index is the ledger length, its `prev` is
-    /// the head hash and its hash recomputes.
+    /// the head hash and its hash recomputes (by this ledger's hash rule).
     pub fn verify(&self, block: &Block) -> Result<(), BlockRejection> {
         if block.index != self.len() {
             return Err(BlockRejection::WrongIndex {
@@ -315,7 +364,14 @@ impl Ledger {
                 got: block.prev,
             });
         }
-        let recomputed = block.recomputed_hash();
+        let recomputed = self.rule.hash(
+            block.index,
+            &block.prev,
+            block.ts,
+            block.from,
+            block.to,
+            block.amount,
+        );
         if block.hash != recomputed {
             return Err(BlockRejection::BadHash {
                 expected: recomputed,
@@ -454,6 +510,17 @@ mod tests {
             })
         );
         assert!(receiver.is_empty());
+    }
+
+    #[test]
+    fn the_unchained_rule_leaves_prev_out_of_the_hash() {
+        let mut buggy = Ledger::with_rule(&[10, 10], HashRule::Unchained);
+        let first = buggy.commit(1, 1, 2, 3).unwrap();
+        assert_eq!(to_hex(&first.hash), sha256_hex("0|1|1|2|3"));
+        assert_ne!(first.hash, first.recomputed_hash(), "the SPEC hash differs");
+        // A buggy receiver accepts what a buggy sender made.
+        let mut receiver = Ledger::with_rule(&[10, 10], HashRule::Unchained);
+        receiver.append(first).unwrap();
     }
 
     #[test]

@@ -11,15 +11,17 @@ pub mod clock;
 pub mod ledger;
 pub mod message;
 pub mod mutex;
+pub mod variant;
 
 pub use client::{
     Client, ClientConfig, Command, CommandError, Outbox, Output, OutputKind, Phase, Timer,
     WaitReason,
 };
 pub use clock::LamportClock;
-pub use ledger::{Block, BlockRejection, GENESIS_PREV, Hash, Ledger};
+pub use ledger::{Block, BlockRejection, GENESIS_PREV, Hash, HashRule, Ledger};
 pub use message::Message;
 pub use mutex::RequestQueue;
+pub use variant::{Mutation, Mutations, Variant};
 
 /// Client ids run from 1 to N, as in the original three-terminal program.
 pub type ClientId = u32;

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::check::Invariant;
-use crate::protocol::{Amount, ClientId};
+use crate::protocol::{self, Amount, ClientId, Mutations, Variant};
 
 pub use validate::{ScenarioError, parse_scenario};
 
@@ -49,6 +49,8 @@ pub struct ScenarioFile {
     pub network: NetworkSpec,
     #[serde(default)]
     pub workload: WorkloadSpec,
+    #[serde(default)]
+    pub faults: FaultsSpec,
     /// How long a client stays in the critical section, in microseconds.
     #[serde(default = "default_cs_us")]
     pub cs_us: u64,
@@ -81,6 +83,12 @@ pub struct NetworkSpec {
     /// Per-link overrides of latency and FIFO; links are directed (`from` -> `to`).
     #[serde(default)]
     pub links: Vec<LinkSpec>,
+    /// The share of messages the network loses, `[numerator, denominator]`.
+    #[serde(default, skip_serializing_if = "Ratio::is_zero")]
+    pub drop_ratio: Ratio,
+    /// The share of messages the network delivers twice, `[numerator, denominator]`.
+    #[serde(default, skip_serializing_if = "Ratio::is_zero")]
+    pub duplicate_ratio: Ratio,
 }
 
 impl Default for NetworkSpec {
@@ -89,8 +97,105 @@ impl Default for NetworkSpec {
             latency: LatencySpec::default(),
             fifo: true,
             links: Vec::new(),
+            drop_ratio: Ratio::ZERO,
+            duplicate_ratio: Ratio::ZERO,
         }
     }
+}
+
+/// A probability as an integer ratio `[numerator, denominator]`, so that no floating point
+/// ever decides what happens in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "(u64, u64)", into = "(u64, u64)")]
+pub struct Ratio {
+    pub numerator: u64,
+    pub denominator: u64,
+}
+
+impl Ratio {
+    pub const ZERO: Ratio = Ratio {
+        numerator: 0,
+        denominator: 1,
+    };
+
+    pub fn is_zero(&self) -> bool {
+        self.numerator == 0
+    }
+}
+
+impl Default for Ratio {
+    fn default() -> Self {
+        Ratio::ZERO
+    }
+}
+
+impl From<(u64, u64)> for Ratio {
+    fn from((numerator, denominator): (u64, u64)) -> Self {
+        Ratio {
+            numerator,
+            denominator,
+        }
+    }
+}
+
+impl From<Ratio> for (u64, u64) {
+    fn from(ratio: Ratio) -> Self {
+        (ratio.numerator, ratio.denominator)
+    }
+}
+
+/// Faults at given times: partitions and crashes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultsSpec {
+    #[serde(default)]
+    pub partitions: Vec<PartitionSpec>,
+    #[serde(default)]
+    pub crashes: Vec<CrashSpec>,
+}
+
+impl FaultsSpec {
+    pub fn is_empty(&self) -> bool {
+        self.partitions.is_empty() && self.crashes.is_empty()
+    }
+}
+
+/// From `at_us` until `heal_us` (for ever without it), no message crosses between clients of
+/// different `groups`; with `one_way`, only messages from `groups[0]` to `groups[1]` are lost.
+/// Clients in no group are not cut off. A message is lost if its link is cut when it is sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionSpec {
+    pub at_us: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heal_us: Option<u64>,
+    pub groups: Vec<Vec<ClientId>>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub one_way: bool,
+}
+
+/// `client` crashes at `at_us` and, with `restart_us`, comes back then, keeping its ledger or
+/// nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrashSpec {
+    pub client: ClientId,
+    pub at_us: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_us: Option<u64>,
+    #[serde(default)]
+    pub keep: Keep,
+}
+
+/// What survives a crash.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Keep {
+    /// The ledger and the balance table (written to disk in a real system).
+    #[default]
+    Ledger,
+    /// Nothing: the client starts over from the initial balances.
+    Nothing,
 }
 
 fn default_true() -> bool {
@@ -128,6 +233,10 @@ pub struct LinkSpec {
     pub latency: Option<LatencySpec>,
     #[serde(default)]
     pub fifo: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_ratio: Option<Ratio>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_ratio: Option<Ratio>,
 }
 
 /// What the clients are asked to do.
@@ -181,31 +290,58 @@ pub struct GeneratedSpec {
     pub payees: Option<Vec<ClientId>>,
 }
 
-/// The protocol every client runs.
+/// The protocol every client runs (see docs/variants.md).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProtocolVariant {
     /// Lamport 1978 with the paper's entry rule 5(ii) (SPEC section 1).
     #[default]
     Lamport,
+    /// Enter once N-1 replies have been counted.
+    LamportReplyCount,
+    /// Deferred replies, no RELEASE.
+    RicartAgrawala,
+    /// UPDATE the block, wait for UPDATED from every peer, then RELEASE.
+    UpdateAck,
 }
 
 impl ProtocolVariant {
-    pub fn name(self) -> &'static str {
+    pub fn to_protocol(self) -> Variant {
         match self {
-            ProtocolVariant::Lamport => "lamport",
+            ProtocolVariant::Lamport => Variant::Lamport,
+            ProtocolVariant::LamportReplyCount => Variant::LamportReplyCount,
+            ProtocolVariant::RicartAgrawala => Variant::RicartAgrawala,
+            ProtocolVariant::UpdateAck => Variant::UpdateAck,
         }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.to_protocol().name()
     }
 }
 
-/// A deliberate bug. None are available yet: the list must be empty.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A deliberate bug (see docs/variants.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Mutation {}
+pub enum Mutation {
+    TiebreakTimestampOnly,
+    ReceiveClockNoMax,
+    ReleasePopsHead,
+    UnchainedHash,
+}
 
 impl Mutation {
+    pub fn to_protocol(self) -> protocol::Mutation {
+        match self {
+            Mutation::TiebreakTimestampOnly => protocol::Mutation::TiebreakTimestampOnly,
+            Mutation::ReceiveClockNoMax => protocol::Mutation::ReceiveClockNoMax,
+            Mutation::ReleasePopsHead => protocol::Mutation::ReleasePopsHead,
+            Mutation::UnchainedHash => protocol::Mutation::UnchainedHash,
+        }
+    }
+
     pub fn name(self) -> &'static str {
-        match self {}
+        self.to_protocol().name()
     }
 }
 
@@ -274,6 +410,7 @@ pub struct Scenario {
     /// Explicit balance reads, sorted by time (stable).
     pub balance_reads: Vec<BalanceReadSpec>,
     pub generated: Option<GeneratedSpec>,
+    pub faults: FaultsSpec,
     pub cs_us: u64,
     pub protocol: ProtocolVariant,
     pub mutations: Vec<Mutation>,
@@ -285,6 +422,17 @@ impl Scenario {
     /// The sum of the initial balances: every table must always sum to it.
     pub fn initial_total(&self) -> u128 {
         self.initial_balances.iter().map(|&b| u128::from(b)).sum()
+    }
+
+    /// The mutations in force, as the protocol takes them.
+    pub fn mutation_set(&self) -> Mutations {
+        Mutations::of(
+            &self
+                .mutations
+                .iter()
+                .map(|m| m.to_protocol())
+                .collect::<Vec<_>>(),
+        )
     }
 
     /// How many transfers the workload issues in all.

@@ -26,8 +26,8 @@ use std::fmt;
 use serde_json::error::Category;
 
 use super::{
-    DEFAULT_BALANCE, Expect, ExpectedOutcome, LatencySpec, Limits, NetworkSpec, Scenario,
-    ScenarioFile, WorkloadSpec,
+    DEFAULT_BALANCE, Expect, ExpectedOutcome, FaultsSpec, LatencySpec, Limits, NetworkSpec, Ratio,
+    Scenario, ScenarioFile, WorkloadSpec,
 };
 use crate::check::Invariant;
 use crate::protocol::{Amount, ClientId};
@@ -234,6 +234,19 @@ fn from_serde(text: &str, error: serde_path_to_error::Error<serde_json::Error>) 
         // serde_json reports a number or an object where a name (an enum) belongs as a
         // syntax error, "expected value", although the JSON is fine.
         Category::Syntax if raw == "expected value" && is_json() => enum_problem(path, place),
+        // A fixed-size list (a ratio) with too many items: "trailing characters" inside it.
+        Category::Syntax if raw == "trailing characters" && !path.0.is_empty() && is_json() => {
+            let message = if path.last_key().is_some_and(|k| k.ends_with("_ratio")) {
+                format!("this list has too many items: expected {RATIO}")
+            } else {
+                "this list has too many items".to_string()
+            };
+            Problem {
+                path,
+                place,
+                message,
+            }
+        }
         Category::Syntax | Category::Eof | Category::Io => Problem {
             path,
             place,
@@ -273,16 +286,16 @@ fn syntax_message(error: &serde_json::Error, text: &str) -> String {
 
 /// A name that must be one of a fixed set (an enum), with what the file had instead.
 fn enum_problem(path: Path, place: Place) -> Problem {
-    if is_mutation(&path) {
-        return Problem {
-            path,
-            place,
-            message: NO_MUTATIONS.to_string(),
-        };
-    }
-    let message = match enum_choices(&path) {
-        Some(choices) => format!("expected one of these names in double quotes: {choices}"),
-        None => "expected a name in double quotes".to_string(),
+    let message = match enum_names(&path) {
+        Some(names) if names.is_empty() && is_mutation(&path) => NO_MUTATIONS.to_string(),
+        Some(names) if !names.is_empty() => {
+            let names: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+            format!(
+                "expected one of these names in double quotes: {}",
+                names.join(", ")
+            )
+        }
+        _ => "expected a name in double quotes".to_string(),
     };
     Problem {
         path,
@@ -294,25 +307,41 @@ fn enum_problem(path: Path, place: Place) -> Problem {
 const NO_MUTATIONS: &str = "no mutations exist yet, so `mutations` must be the empty list []";
 
 fn is_mutation(path: &Path) -> bool {
-    matches!(path.0.as_slice(), [Seg::Key(key), Seg::Index(_), ..] if key == "mutations")
+    matches!(path.0.as_slice(), [Seg::Key(key), Seg::Index(_)] if key == "mutations")
 }
 
-fn enum_choices(path: &Path) -> Option<String> {
-    let names: Vec<&str> = match path.0.as_slice() {
-        [Seg::Key(key)] if key == "protocol" => vec![super::ProtocolVariant::Lamport.name()],
-        [Seg::Key(a), Seg::Key(b)] if a == "expect" && b == "outcome" => vec!["ok", "violation"],
-        [Seg::Key(a), Seg::Key(b)] if a == "expect" && b == "invariant" => {
-            Invariant::ALL.iter().map(|i| i.name()).collect()
-        }
+/// The names the enum at `path` accepts, as serde lists them (so they follow the types).
+fn enum_names(path: &Path) -> Option<Vec<String>> {
+    let keys: Vec<&str> = path
+        .0
+        .iter()
+        .map(|seg| match seg {
+            Seg::Key(key) => key.as_str(),
+            Seg::Index(_) => "[]",
+        })
+        .collect();
+    Some(match keys.as_slice() {
+        ["protocol"] => names_of::<super::ProtocolVariant>(),
+        ["mutations", "[]"] => names_of::<super::Mutation>(),
+        ["expect", "outcome"] => names_of::<ExpectedOutcome>(),
+        ["expect", "invariant"] => names_of::<Invariant>(),
         _ => return None,
-    };
-    Some(
-        names
-            .iter()
-            .map(|n| format!("\"{n}\""))
-            .collect::<Vec<_>>()
-            .join(", "),
-    )
+    })
+}
+
+/// The variant names of a unit-variant enum, read from serde's "unknown variant" message.
+fn names_of<T: serde::de::DeserializeOwned>() -> Vec<String> {
+    match serde_json::from_str::<T>("\"\\u0000\"") {
+        Ok(_) => Vec::new(),
+        Err(error) => {
+            let message = bare_message(&error);
+            backticked(
+                message
+                    .split_once(", expected")
+                    .map_or("", |(_, rest)| rest),
+            )
+        }
+    }
 }
 
 fn data_problem(text: &str, path: Path, place: Place, raw: &str) -> Problem {
@@ -320,7 +349,8 @@ fn data_problem(text: &str, path: Path, place: Place, raw: &str) -> Problem {
     for len in 0..=path.0.len() {
         let prefix = Path(path.0[..len].to_vec());
         if wants_object(&prefix)
-            && locate::find_value(text, &prefix).is_some_and(|at| text[at..].starts_with('['))
+            && locate::find_value(text, &prefix)
+                .is_some_and(|at| text.as_bytes().get(at) == Some(&b'['))
         {
             return list_for_object(prefix, Place::Value);
         }
@@ -328,11 +358,12 @@ fn data_problem(text: &str, path: Path, place: Place, raw: &str) -> Problem {
     if let Some(problem) = latency_path(&path).and_then(|latency| diagnose_latency(text, latency)) {
         return problem;
     }
-    if is_mutation(&path) {
+    if is_mutation(&path) && raw.ends_with("there are no variants") {
+        let message = NO_MUTATIONS.to_string();
         return Problem {
             path,
             place,
-            message: NO_MUTATIONS.to_string(),
+            message,
         };
     }
     if let Some(name) = between_backticks(raw, "missing field ") {
@@ -362,10 +393,17 @@ fn data_problem(text: &str, path: Path, place: Place, raw: &str) -> Problem {
     }
     if let Some(name) = between_backticks(raw, "unknown variant ") {
         let allowed = backticked(raw.split_once(", expected").map_or("", |(_, rest)| rest));
-        let message = if path.0 == [Seg::Key("protocol".into())] {
-            unknown_name("protocol", &name, &allowed, "the only protocol so far is")
-        } else {
-            unknown_name("name", &name, &allowed, "the allowed names are")
+        let message = match path.0.as_slice() {
+            [Seg::Key(key)] if key == "protocol" && allowed.len() == 1 => {
+                unknown_name("protocol", &name, &allowed, "the only protocol so far is")
+            }
+            [Seg::Key(key)] if key == "protocol" => {
+                unknown_name("protocol", &name, &allowed, "the protocols are")
+            }
+            _ if is_mutation(&path) => {
+                unknown_name("mutation", &name, &allowed, "the mutations are")
+            }
+            _ => unknown_name("name", &name, &allowed, "the allowed names are"),
         };
         return Problem {
             path,
@@ -441,24 +479,18 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// "invalid type: string \"x\", expected u64" -> "expected a whole number ..., found the
 /// string \"x\"".
 fn type_message(raw: &str) -> Option<String> {
+    if let Some(rest) = raw.strip_prefix("invalid length ") {
+        let (length, expected) = rest.split_once(", expected ")?;
+        let expected = friendly_expected(expected);
+        return Some(format!(
+            "expected {expected}, found a list of {length} items"
+        ));
+    }
     let rest = raw
         .strip_prefix("invalid type: ")
         .or_else(|| raw.strip_prefix("invalid value: "))?;
     let (found, expected) = rest.rsplit_once(", expected ")?;
-    let expected = match expected {
-        "u64" => format!("a whole number from 0 to {}", u64::MAX),
-        "u32" => format!("a whole number from 0 to {}", u32::MAX),
-        "a string" => "a string in double quotes".to_string(),
-        "a boolean" => "true or false".to_string(),
-        "a sequence" => "a list [...]".to_string(),
-        "a map" => "an object {...}".to_string(),
-        "variant identifier" => "a name in double quotes".to_string(),
-        e if e.contains("LatencySpec") => {
-            "a latency object such as {\"kind\": \"constant\", \"us\": 1000}".to_string()
-        }
-        e if e.starts_with("struct ") => "an object {...}".to_string(),
-        other => other.to_string(),
-    };
+    let expected = friendly_expected(expected);
     let found = if let Some(string) = found.strip_prefix("string ") {
         format!("the string {string}")
     } else if let Some(number) = found
@@ -477,6 +509,27 @@ fn type_message(raw: &str) -> Option<String> {
         }
     };
     Some(format!("expected {expected}, found {found}"))
+}
+
+const RATIO: &str = "a list of two whole numbers [numerator, denominator]";
+
+/// serde's name of an expected type, in the format's words.
+fn friendly_expected(expected: &str) -> String {
+    match expected {
+        "u64" => format!("a whole number from 0 to {}", u64::MAX),
+        "u32" => format!("a whole number from 0 to {}", u32::MAX),
+        "a string" => "a string in double quotes".to_string(),
+        "a boolean" => "true or false".to_string(),
+        "a sequence" => "a list [...]".to_string(),
+        "a map" => "an object {...}".to_string(),
+        "variant identifier" => "a name in double quotes".to_string(),
+        "a tuple of size 2" => RATIO.to_string(),
+        e if e.contains("LatencySpec") => {
+            "a latency object such as {\"kind\": \"constant\", \"us\": 1000}".to_string()
+        }
+        e if e.starts_with("struct ") => "an object {...}".to_string(),
+        other => other.to_string(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -511,6 +564,9 @@ const OBJECTS: &[&[Pat]] = &[
     ],
     &[Pat::Key("workload"), Pat::Key("generated")],
     &[Pat::Key("workload"), Pat::Key("generated"), Pat::Key("gap")],
+    &[Pat::Key("faults")],
+    &[Pat::Key("faults"), Pat::Key("partitions"), Pat::AnyIndex],
+    &[Pat::Key("faults"), Pat::Key("crashes"), Pat::AnyIndex],
     &[Pat::Key("expect")],
     &[Pat::Key("limits")],
 ];
@@ -573,7 +629,7 @@ fn latency_path(path: &Path) -> Option<Path> {
 /// missing field is reported here at the object's start.)
 fn diagnose_latency(text: &str, path: Path) -> Option<Problem> {
     let at = locate::find_value(text, &path)?;
-    if !text[at..].starts_with('{') {
+    if text.as_bytes().get(at) != Some(&b'{') {
         return None;
     }
     let members = locate::members(text, at)?;
@@ -670,6 +726,7 @@ fn validate(
         file.limits.max_time_us,
         max_transfers,
     )?;
+    check_faults(&file.faults, clients, file.limits.max_time_us)?;
     if file.cs_us > MAX_DELAY_US {
         let message = at_most("the time in the critical section", ONE_HOUR, file.cs_us);
         return Err(Problem::value(root.at("cs_us"), message));
@@ -703,6 +760,7 @@ fn validate(
         transfers,
         balance_reads,
         generated,
+        faults: file.faults,
         cs_us: file.cs_us,
         protocol: file.protocol,
         mutations: file.mutations,
@@ -845,6 +903,8 @@ fn check_latency(spec: &LatencySpec, path: &Path) -> Check {
 fn check_network(network: &NetworkSpec, clients: u32) -> Check {
     let path = Path::root().at("network");
     check_latency(&network.latency, &path.at("latency"))?;
+    check_ratio(&network.drop_ratio, &path.at("drop_ratio"))?;
+    check_ratio(&network.duplicate_ratio, &path.at("duplicate_ratio"))?;
     let mut seen: BTreeMap<(ClientId, ClientId), usize> = BTreeMap::new();
     for (i, link) in network.links.iter().enumerate() {
         let link_path = path.at("links").at(i);
@@ -868,6 +928,138 @@ fn check_network(network: &NetworkSpec, clients: u32) -> Check {
         if let Some(latency) = &link.latency {
             check_latency(latency, &link_path.at("latency"))?;
         }
+        if let Some(ratio) = &link.drop_ratio {
+            check_ratio(ratio, &link_path.at("drop_ratio"))?;
+        }
+        if let Some(ratio) = &link.duplicate_ratio {
+            check_ratio(ratio, &link_path.at("duplicate_ratio"))?;
+        }
+    }
+    Ok(())
+}
+
+/// A share `[numerator, denominator]`: a denominator of at least 1 and a numerator at most the
+/// denominator.
+fn check_ratio(ratio: &Ratio, path: &Path) -> Check {
+    if ratio.denominator == 0 {
+        let message = "the denominator (the second number) must be at least 1";
+        return Err(Problem::value(path.at(1), message));
+    }
+    if ratio.numerator > ratio.denominator {
+        let message = format!(
+            "a ratio is a share, so the numerator must be at most the denominator ({}), not {}",
+            ratio.denominator, ratio.numerator
+        );
+        return Err(Problem::value(path.at(0), message));
+    }
+    Ok(())
+}
+
+fn check_faults(faults: &FaultsSpec, clients: u32, max_time_us: u64) -> Check {
+    let path = Path::root().at("faults");
+    let time_limit = format!("limits.max_time_us ({max_time_us})");
+    for (i, partition) in faults.partitions.iter().enumerate() {
+        let at = path.at("partitions").at(i);
+        if partition.at_us > max_time_us {
+            let message = between("the time at_us", 0, &time_limit, partition.at_us);
+            return Err(Problem::value(at.at("at_us"), message));
+        }
+        if let Some(heal_us) = partition.heal_us {
+            check_later(at.at("heal_us"), "heal_us", partition.at_us, heal_us)?;
+        }
+        let groups = at.at("groups");
+        if partition.groups.len() < 2 {
+            let message = "a partition needs at least two groups: the clients on each side";
+            return Err(Problem::value(groups, message));
+        }
+        if partition.one_way && partition.groups.len() != 2 {
+            let message = format!(
+                "a one-way partition has exactly two groups (messages from the first to the \
+                 second are lost), not {}",
+                partition.groups.len()
+            );
+            return Err(Problem::value(groups, message));
+        }
+        let mut group_of: BTreeMap<ClientId, usize> = BTreeMap::new();
+        for (g, group) in partition.groups.iter().enumerate() {
+            if group.is_empty() {
+                let message = "a group must name at least one client";
+                return Err(Problem::value(groups.at(g), message));
+            }
+            for (k, &id) in group.iter().enumerate() {
+                let member = groups.at(g).at(k);
+                check_id(member.clone(), "a group member", id, clients)?;
+                if let Some(first) = group_of.insert(id, g) {
+                    let message = if first == g {
+                        format!("client {id} is listed twice in this group")
+                    } else {
+                        format!(
+                            "client {id} is already in groups[{first}]; a client can be in one group only"
+                        )
+                    };
+                    return Err(Problem::value(member, message));
+                }
+            }
+        }
+    }
+    for (i, crash) in faults.crashes.iter().enumerate() {
+        let at = path.at("crashes").at(i);
+        check_id(
+            at.at("client"),
+            "the crashing client",
+            crash.client,
+            clients,
+        )?;
+        if crash.at_us > max_time_us {
+            let message = between("the time at_us", 0, &time_limit, crash.at_us);
+            return Err(Problem::value(at.at("at_us"), message));
+        }
+        if let Some(restart_us) = crash.restart_us {
+            check_later(at.at("restart_us"), "restart_us", crash.at_us, restart_us)?;
+        }
+    }
+    // One client's down times (crash to restart, or for good) must not overlap: sorted by
+    // client and start, each must begin after every earlier one has ended.
+    let mut order: Vec<usize> = (0..faults.crashes.len()).collect();
+    order.sort_by_key(|&i| (faults.crashes[i].client, faults.crashes[i].at_us, i));
+    let mut previous: Option<(ClientId, usize)> = None;
+    for &i in &order {
+        let crash = &faults.crashes[i];
+        if let Some((client, j)) = previous.filter(|&(client, _)| client == crash.client) {
+            let earlier = &faults.crashes[j];
+            if earlier
+                .restart_us
+                .is_none_or(|restart| crash.at_us <= restart)
+            {
+                let until = match earlier.restart_us {
+                    Some(t) => format!("until it restarts at {t}"),
+                    None => "for good".to_string(),
+                };
+                let message = format!(
+                    "client {client} is already down from {} {until} (faults.crashes[{j}]); one \
+                     client's crashes must not overlap",
+                    earlier.at_us
+                );
+                return Err(Problem::value(
+                    path.at("crashes").at(i).at("at_us"),
+                    message,
+                ));
+            }
+        }
+        // No overlap: this crash starts after the previous one ended, so it ends last.
+        previous = Some((crash.client, i));
+    }
+    Ok(())
+}
+
+/// A time that must come after `start_us` (and stay within the largest time limit).
+fn check_later(path: Path, what: &str, start_us: u64, time_us: u64) -> Check {
+    if time_us <= start_us || time_us > MAX_TIME_US {
+        let low = format!("at_us + 1 ({})", start_us.saturating_add(1));
+        return Err(Problem::value(
+            path,
+            between(what, low, MAX_TIME_US, time_us),
+        ));
     }
     Ok(())
 }

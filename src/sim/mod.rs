@@ -14,14 +14,16 @@ mod workload;
 use std::io;
 
 use crate::check::{Checker, Violation, Waiter, liveness_violations};
-use crate::protocol::{Client, ClientConfig, ClientId, Message, Outbox, OutputKind, Phase, Timer};
-use crate::scenario::Scenario;
-use crate::trace::{Event, EventKind, EventSink};
+use crate::protocol::{
+    Amount, Client, ClientConfig, ClientId, Message, Outbox, OutputKind, Phase, Timer,
+};
+use crate::scenario::{FaultsSpec, Keep, Scenario};
+use crate::trace::{Direction, DropReason, Event, EventKind, EventSink, Kept};
 
 pub use queue::EventQueue;
 pub use workload::{WorkItem, Workload};
 
-use network::Network;
+use network::{Network, Route};
 use rng::{Stream, stream_rng};
 
 /// Why a run ended.
@@ -93,11 +95,23 @@ enum Pending {
         msg_id: u64,
         msg: Message,
     },
+    Fault(Fault),
     Work(WorkItem),
     Timer {
         client: ClientId,
+        /// The client's incarnation when the timer was armed.
+        incarnation: u32,
         timer: Timer,
     },
+}
+
+/// A scheduled fault, by its index in the scenario's `faults` lists.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    Partition(usize),
+    Heal(usize),
+    Crash(usize),
+    Restart(usize),
 }
 
 /// Runs a scenario to its end, handing every event to `sinks` as it happens.
@@ -113,6 +127,12 @@ pub fn simulate(
 
 struct Simulator {
     clients: Vec<Client>,
+    initial_balances: Vec<Amount>,
+    faults: FaultsSpec,
+    /// Index `id - 1`: the client is crashed.
+    down: Vec<bool>,
+    /// Index `id - 1`: how many times the client crashed.
+    incarnations: Vec<u32>,
     queue: EventQueue<Pending>,
     network: Network,
     workload: Workload,
@@ -139,12 +159,19 @@ impl Simulator {
                     id,
                     clients: scenario.clients,
                     cs_us: scenario.cs_us,
+                    variant: scenario.protocol.to_protocol(),
+                    mutations: scenario.mutation_set(),
                 };
                 Client::new(&config, &scenario.initial_balances)
             })
             .collect();
+        let clients_len = scenario.clients as usize;
         Simulator {
             clients,
+            initial_balances: scenario.initial_balances.clone(),
+            faults: scenario.faults.clone(),
+            down: vec![false; clients_len],
+            incarnations: vec![0; clients_len],
             queue: EventQueue::new(),
             network: Network::new(
                 &scenario.network,
@@ -168,6 +195,8 @@ impl Simulator {
     }
 
     fn run(&mut self, sinks: &mut [&mut dyn EventSink]) -> io::Result<()> {
+        let faults = self.faults.clone();
+        self.schedule_faults(&faults);
         self.schedule_next_work();
         while self.end.is_none() {
             if self.next_seq >= self.max_events {
@@ -198,21 +227,38 @@ impl Simulator {
                 msg_id,
                 msg,
             } => {
+                if self.down[to as usize - 1] {
+                    let clock = self.clients[to as usize - 1].clock();
+                    let reason = DropReason::Crashed;
+                    return self.emit(Some(to), clock, EventKind::Drop { msg_id, reason }, sinks);
+                }
                 self.clients[to as usize - 1].handle_message(from, &msg, &mut self.outbox);
                 self.emit_outputs(to, Some((msg_id, &msg)), sinks)
             }
             Pending::Work(item) => {
+                self.schedule_next_work();
+                // A command typed into a crashed client's terminal is lost.
+                if self.down[item.client as usize - 1] {
+                    return Ok(());
+                }
                 let client = &mut self.clients[item.client as usize - 1];
                 // Scenario validation makes every workload command valid; a refused one would
                 // change nothing and emit nothing, so there is nothing to trace.
                 let _ = client.handle_command(item.command, &mut self.outbox);
-                self.schedule_next_work();
                 self.emit_outputs(item.client, None, sinks)
             }
-            Pending::Timer { client, timer } => {
+            Pending::Timer {
+                client,
+                incarnation,
+                timer,
+            } => {
+                if self.incarnations[client as usize - 1] != incarnation {
+                    return Ok(());
+                }
                 self.clients[client as usize - 1].handle_timer(timer, &mut self.outbox);
                 self.emit_outputs(client, None, sinks)
             }
+            Pending::Fault(fault) => self.apply_fault(fault, sinks),
         }
     }
 
@@ -242,30 +288,16 @@ impl Simulator {
                     }
                 }
                 OutputKind::Send { to, msg } => {
-                    let msg_id = self.next_msg_id;
-                    self.next_msg_id += 1;
-                    let at_us = self.network.delivery_time(node, to, self.now_us);
-                    let kind = EventKind::Send {
-                        msg_id,
-                        to,
-                        msg: msg.clone(),
-                    };
-                    self.queue.push(
-                        at_us,
-                        Pending::Deliver {
-                            from: node,
-                            to,
-                            msg_id,
-                            msg,
-                        },
-                    );
-                    kind
+                    self.send(node, output.clock, to, msg, sinks)?;
+                    continue;
                 }
                 OutputKind::SetTimer { after_us, timer } => {
+                    let incarnation = self.incarnations[node as usize - 1];
                     self.queue.push(
                         self.now_us.saturating_add(after_us),
                         Pending::Timer {
                             client: node,
+                            incarnation,
                             timer,
                         },
                     );
@@ -314,6 +346,127 @@ impl Simulator {
         }
         self.outbox = outbox;
         Ok(())
+    }
+
+    /// A send event, then the network's verdict: lost (a `drop` event), delivered once, or
+    /// delivered twice (a `duplicate` event).
+    fn send(
+        &mut self,
+        from: ClientId,
+        clock: u64,
+        to: ClientId,
+        msg: Message,
+        sinks: &mut [&mut dyn EventSink],
+    ) -> io::Result<()> {
+        let msg_id = self.next_msg_id;
+        self.next_msg_id += 1;
+        let kind = EventKind::Send {
+            msg_id,
+            to,
+            msg: msg.clone(),
+        };
+        self.emit(Some(from), clock, kind, sinks)?;
+        match self.network.route(from, to, self.now_us) {
+            Route::Lost(reason) => {
+                self.emit(Some(from), clock, EventKind::Drop { msg_id, reason }, sinks)
+            }
+            Route::Deliver {
+                at_us,
+                duplicate_at_us,
+            } => {
+                if let Some(duplicate_at_us) = duplicate_at_us {
+                    self.emit(Some(from), clock, EventKind::Duplicate { msg_id }, sinks)?;
+                    let copy = Pending::Deliver {
+                        from,
+                        to,
+                        msg_id,
+                        msg: msg.clone(),
+                    };
+                    self.queue.push(duplicate_at_us, copy);
+                }
+                self.queue.push(
+                    at_us,
+                    Pending::Deliver {
+                        from,
+                        to,
+                        msg_id,
+                        msg,
+                    },
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Partitions and crashes at their times. Scheduled before any workload, so a fault and a
+    /// command at the same time happen in that order.
+    fn schedule_faults(&mut self, faults: &FaultsSpec) {
+        for (id, partition) in faults.partitions.iter().enumerate() {
+            self.queue
+                .push(partition.at_us, Pending::Fault(Fault::Partition(id)));
+            if let Some(heal_us) = partition.heal_us {
+                self.queue.push(heal_us, Pending::Fault(Fault::Heal(id)));
+            }
+        }
+        for (id, crash) in faults.crashes.iter().enumerate() {
+            self.queue
+                .push(crash.at_us, Pending::Fault(Fault::Crash(id)));
+            if let Some(restart_us) = crash.restart_us {
+                self.queue
+                    .push(restart_us, Pending::Fault(Fault::Restart(id)));
+            }
+        }
+    }
+
+    fn apply_fault(&mut self, fault: Fault, sinks: &mut [&mut dyn EventSink]) -> io::Result<()> {
+        match fault {
+            Fault::Partition(id) | Fault::Heal(id) => {
+                let partition = &self.faults.partitions[id];
+                let groups = partition.groups.clone();
+                let direction = if partition.one_way {
+                    Direction::OneWay
+                } else {
+                    Direction::Both
+                };
+                let kind = if matches!(fault, Fault::Partition(_)) {
+                    self.network
+                        .cut(id, self.clients.len() as u32, &groups, partition.one_way);
+                    EventKind::Partition { groups, direction }
+                } else {
+                    self.network.heal(id);
+                    EventKind::Heal { groups, direction }
+                };
+                self.emit(None, 0, kind, sinks)
+            }
+            Fault::Crash(id) => {
+                let node = self.faults.crashes[id].client;
+                let slot = node as usize - 1;
+                self.down[slot] = true;
+                // Timers armed before the crash must not fire into the next incarnation.
+                self.incarnations[slot] += 1;
+                let clock = self.clients[slot].clock();
+                self.emit(Some(node), clock, EventKind::Crash, sinks)
+            }
+            Fault::Restart(id) => {
+                let crash = self.faults.crashes[id];
+                let slot = crash.client as usize - 1;
+                let keep_ledger = crash.keep == Keep::Ledger;
+                self.clients[slot].restart(keep_ledger, &self.initial_balances);
+                self.down[slot] = false;
+                let kept = if keep_ledger {
+                    Kept::Ledger
+                } else {
+                    Kept::Nothing
+                };
+                let clock = self.clients[slot].clock();
+                self.emit(
+                    Some(crash.client),
+                    clock,
+                    EventKind::Restart { kept },
+                    sinks,
+                )
+            }
+        }
     }
 
     /// Writes one event to the checker and the sinks.
@@ -401,6 +554,8 @@ impl Simulator {
     fn waiters(&self) -> Vec<Waiter> {
         self.clients
             .iter()
+            // A client that is down when the run ends is not waiting: it is gone.
+            .filter(|client| !self.down[client.id() as usize - 1])
             .filter(|client| *client.phase() != Phase::Idle || client.pending().len() > 0)
             .map(|client| Waiter {
                 node: client.id(),

@@ -11,7 +11,8 @@ use rand::{Rng, RngExt};
 use rand_chacha::ChaCha8Rng;
 
 use crate::protocol::ClientId;
-use crate::scenario::{LatencySpec, NetworkSpec};
+use crate::scenario::{LatencySpec, NetworkSpec, Ratio};
+use crate::trace::DropReason;
 
 /// How long an exponential delay's random part may be, in multiples of its mean: keeps every
 /// delay finite and bounded (the tail beyond has probability e^-64).
@@ -41,6 +42,45 @@ pub fn sample_delay(spec: &LatencySpec, rng: &mut ChaCha8Rng) -> u64 {
 struct LinkModel {
     latency: LatencySpec,
     fifo: bool,
+    drop_ratio: Ratio,
+    duplicate_ratio: Ratio,
+}
+
+/// What the network does with one message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Lost for this reason.
+    Lost(DropReason),
+    /// Delivered at this time, and a second time at the other if duplicated.
+    Deliver {
+        at_us: u64,
+        duplicate_at_us: Option<u64>,
+    },
+}
+
+/// A partition in force: which group each client is in (`None`: in no group).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Cut {
+    id: usize,
+    group_of: Vec<Option<usize>>,
+    one_way: bool,
+}
+
+impl Cut {
+    fn separates(&self, from: ClientId, to: ClientId) -> bool {
+        let group = |id: ClientId| self.group_of.get(id as usize - 1).copied().flatten();
+        match (group(from), group(to)) {
+            (Some(a), Some(b)) if self.one_way => a == 0 && b == 1,
+            (Some(a), Some(b)) => a != b,
+            _ => false,
+        }
+    }
+}
+
+/// `true` with probability `ratio`; draws nothing when the ratio is zero, so adding a zero
+/// ratio to a scenario changes no other draw.
+fn chance(ratio: Ratio, rng: &mut ChaCha8Rng) -> bool {
+    ratio.numerator > 0 && rng.random_range(0..ratio.denominator) < ratio.numerator
 }
 
 /// The simulated network of one run.
@@ -51,6 +91,8 @@ pub struct Network {
     /// FIFO bookkeeping: the latest delivery time scheduled on each link. Only looked up,
     /// never iterated, so its order cannot reach any output.
     last_delivery_us: HashMap<(ClientId, ClientId), u64>,
+    /// Partitions in force.
+    cuts: Vec<Cut>,
     rng: ChaCha8Rng,
 }
 
@@ -59,6 +101,8 @@ impl Network {
         let default_link = LinkModel {
             latency: spec.latency,
             fifo: spec.fifo,
+            drop_ratio: spec.drop_ratio,
+            duplicate_ratio: spec.duplicate_ratio,
         };
         let overrides = spec
             .links
@@ -67,6 +111,8 @@ impl Network {
                 let model = LinkModel {
                     latency: link.latency.unwrap_or(default_link.latency),
                     fifo: link.fifo.unwrap_or(default_link.fifo),
+                    drop_ratio: link.drop_ratio.unwrap_or(default_link.drop_ratio),
+                    duplicate_ratio: link.duplicate_ratio.unwrap_or(default_link.duplicate_ratio),
                 };
                 ((link.from, link.to), model)
             })
@@ -75,7 +121,47 @@ impl Network {
             default_link,
             overrides,
             last_delivery_us: HashMap::new(),
+            cuts: Vec::new(),
             rng,
+        }
+    }
+
+    /// Starts partition `id`: `groups` lists the clients of each side.
+    pub fn cut(&mut self, id: usize, clients: u32, groups: &[Vec<ClientId>], one_way: bool) {
+        let mut group_of = vec![None; clients as usize];
+        for (group, members) in groups.iter().enumerate() {
+            for &member in members {
+                group_of[member as usize - 1] = Some(group);
+            }
+        }
+        self.cuts.push(Cut {
+            id,
+            group_of,
+            one_way,
+        });
+    }
+
+    /// Ends partition `id`.
+    pub fn heal(&mut self, id: usize) {
+        self.cuts.retain(|cut| cut.id != id);
+    }
+
+    /// What happens to a message sent now on `from` -> `to`: a partition in force loses it;
+    /// otherwise the loss ratio, the latency and the duplication ratio decide, in that order.
+    pub fn route(&mut self, from: ClientId, to: ClientId, now_us: u64) -> Route {
+        if self.cuts.iter().any(|cut| cut.separates(from, to)) {
+            return Route::Lost(DropReason::Partition);
+        }
+        let link = self.link(from, to);
+        if chance(link.drop_ratio, &mut self.rng) {
+            return Route::Lost(DropReason::Loss);
+        }
+        let at_us = self.delivery_time(from, to, now_us);
+        let duplicate_at_us = chance(link.duplicate_ratio, &mut self.rng)
+            .then(|| self.delivery_time(from, to, now_us));
+        Route::Deliver {
+            at_us,
+            duplicate_at_us,
         }
     }
 
@@ -109,14 +195,78 @@ mod tests {
     use crate::sim::rng::{Stream, stream_rng};
 
     fn network(latency: LatencySpec, fifo: bool, links: Vec<LinkSpec>) -> Network {
-        Network::new(
-            &NetworkSpec {
-                latency,
-                fifo,
-                links,
-            },
-            stream_rng(3, Stream::Network),
-        )
+        let spec = NetworkSpec {
+            latency,
+            fifo,
+            links,
+            ..NetworkSpec::default()
+        };
+        Network::new(&spec, stream_rng(3, Stream::Network))
+    }
+
+    fn lossy(drop: (u64, u64), duplicate: (u64, u64)) -> Network {
+        let spec = NetworkSpec {
+            latency: LatencySpec::Constant { us: 10 },
+            drop_ratio: drop.into(),
+            duplicate_ratio: duplicate.into(),
+            ..NetworkSpec::default()
+        };
+        Network::new(&spec, stream_rng(5, Stream::Network))
+    }
+
+    #[test]
+    fn loss_and_duplication_follow_their_ratios() {
+        let mut net = lossy((1, 4), (1, 10));
+        let (mut lost, mut duplicated) = (0, 0);
+        for _ in 0..40_000 {
+            match net.route(1, 2, 0) {
+                Route::Lost(reason) => {
+                    assert_eq!(reason, DropReason::Loss);
+                    lost += 1;
+                }
+                Route::Deliver {
+                    duplicate_at_us, ..
+                } => duplicated += u32::from(duplicate_at_us.is_some()),
+            }
+        }
+        assert!((9_500..=10_500).contains(&lost), "lost {lost}");
+        assert!(
+            (2_700..=3_300).contains(&duplicated),
+            "duplicated {duplicated}"
+        );
+        let mut never = lossy((0, 1), (0, 1));
+        let always_once = |route| {
+            matches!(
+                route,
+                Route::Deliver {
+                    duplicate_at_us: None,
+                    ..
+                }
+            )
+        };
+        assert!((0..1000).all(|_| always_once(never.route(1, 2, 0))));
+    }
+
+    #[test]
+    fn partitions_cut_between_groups_and_heal() {
+        let mut net = lossy((0, 1), (0, 1));
+        net.cut(0, 4, &[vec![1, 2], vec![3]], false);
+        assert_eq!(net.route(1, 3, 0), Route::Lost(DropReason::Partition));
+        assert_eq!(net.route(3, 2, 0), Route::Lost(DropReason::Partition));
+        assert!(matches!(net.route(1, 2, 0), Route::Deliver { .. }));
+        assert!(
+            matches!(net.route(4, 3, 0), Route::Deliver { .. }),
+            "client 4 is in no group"
+        );
+        net.heal(0);
+        assert!(matches!(net.route(1, 3, 0), Route::Deliver { .. }));
+
+        net.cut(1, 4, &[vec![1], vec![2]], true);
+        assert_eq!(net.route(1, 2, 0), Route::Lost(DropReason::Partition));
+        assert!(
+            matches!(net.route(2, 1, 0), Route::Deliver { .. }),
+            "one way only"
+        );
     }
 
     #[test]
@@ -172,6 +322,8 @@ mod tests {
             to: 2,
             latency: Some(LatencySpec::Constant { us: 9000 }),
             fifo: None,
+            drop_ratio: None,
+            duplicate_ratio: None,
         };
         let mut net = network(LatencySpec::Constant { us: 100 }, true, vec![slow]);
         assert_eq!(net.delivery_time(1, 2, 0), 9000);

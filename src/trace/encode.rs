@@ -14,7 +14,7 @@ use super::{Event, EventKind, EventSink, TRACE_FORMAT, TRACE_VERSION};
 use crate::check::Invariant;
 use crate::protocol::ledger::to_hex;
 use crate::protocol::{Amount, Block, Hash, Message};
-use crate::scenario::{Limits, NetworkSpec};
+use crate::scenario::{FaultsSpec, Limits, NetworkSpec};
 
 /// The first line: what a reader needs to know about the rules the run followed.
 #[derive(Clone, Debug, Serialize)]
@@ -31,6 +31,8 @@ pub struct Header {
     pub mutations: Vec<&'static str>,
     pub cs_us: u64,
     pub network: NetworkSpec,
+    #[serde(skip_serializing_if = "FaultsSpec::is_empty")]
+    pub faults: FaultsSpec,
     pub limits: Limits,
 }
 
@@ -58,6 +60,7 @@ impl Header {
             mutations,
             cs_us,
             network,
+            faults: FaultsSpec::default(),
             limits,
         }
     }

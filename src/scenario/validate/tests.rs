@@ -113,6 +113,8 @@ fn a_valid_file_parses_into_the_expected_scenario() {
                     to: 2,
                     latency: Some(LatencySpec::Constant { us: 50 }),
                     fifo: None,
+                    drop_ratio: None,
+                    duplicate_ratio: None,
                 },
                 // Links are directed: 2 -> 1 is not a duplicate of 1 -> 2.
                 LinkSpec {
@@ -120,8 +122,11 @@ fn a_valid_file_parses_into_the_expected_scenario() {
                     to: 1,
                     latency: None,
                     fifo: Some(true),
+                    drop_ratio: None,
+                    duplicate_ratio: None,
                 },
             ],
+            ..NetworkSpec::default()
         },
         // Sorted by time; file order among equal times.
         transfers: vec![
@@ -143,6 +148,7 @@ fn a_valid_file_parses_into_the_expected_scenario() {
             payers: Some(vec![1, 2]),
             payees: Some(vec![2, 3]),
         }),
+        faults: Default::default(),
         cs_us: 2000,
         protocol: ProtocolVariant::Lamport,
         mutations: vec![],
@@ -1121,4 +1127,26 @@ fn a_missing_value_is_located_at_its_object() {
     let path = Path::root().at("workload").at("generated").at("payers");
     let text = "{\"workload\": {\"generated\": {}}}";
     assert_eq!(nearest(text, &path), (1, 28));
+}
+
+#[test]
+fn damaged_files_give_errors_inside_the_text_and_never_panic() {
+    // Every one-character deletion and a few replacements of a full valid file.
+    let lines = FULL.lines().count();
+    for (at, _) in FULL.char_indices() {
+        let deleted = format!("{}{}", &FULL[..at], &FULL[at + 1..]);
+        let mut variants = vec![deleted];
+        for replacement in ["[", "{", "\"", "-", "é", "0", "}"] {
+            variants.push(format!("{}{replacement}{}", &FULL[..at], &FULL[at + 1..]));
+        }
+        for text in variants {
+            if let Err(error) = parse_scenario(&text, "t.json") {
+                let line_text = text.split('\n').nth(error.line - 1).unwrap_or("");
+                assert!(error.line >= 1 && error.line <= lines + 1, "{error}");
+                assert!(error.column >= 1, "{error}");
+                assert!(error.column <= line_text.chars().count() + 1, "{error}");
+                assert!(!error.message.is_empty(), "{error}");
+            }
+        }
+    }
 }

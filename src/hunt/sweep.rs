@@ -1,0 +1,430 @@
+//! The sweep engine: one scenario, many seeds, in parallel, results in seed order.
+//!
+//! Every run is the ordinary single-threaded, deterministic run of `runner::run_scenario` with
+//! the seed replaced and no trace output (the encoder still computes the digest). Runs are
+//! spread over a rayon pool of `jobs` threads in chunks; each chunk's records are handed to the
+//! caller in seed order before the next chunk starts, so the output never depends on `jobs`
+//! and memory stays bounded however many seeds a sweep runs.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::seeds::SeedSet;
+use crate::check::Invariant;
+use crate::runner::{RunReport, run_scenario};
+use crate::scenario::Scenario;
+use crate::sim::RunOptions;
+
+/// What one run showed, as written to a line of `sweep --out` (docs/hunting.md).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub seed: u64,
+    pub outcome: Outcome,
+    /// The invariant of the run's first violation.
+    pub invariant: Option<Invariant>,
+    /// Every invariant the run violated, in trace order, each once.
+    pub invariants: Vec<Invariant>,
+    /// Trace events, the summary's `events`.
+    pub events: u64,
+    /// The trace digest (null when the run panicked).
+    pub digest: Option<String>,
+    /// The run met the scenario's `expect` (held every invariant when there is none), did not
+    /// panic and, when checked, gave the same digest twice.
+    pub passed: bool,
+    /// With `--check-determinism`: the second run's digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun_digest: Option<String>,
+    /// When the run panicked: the panic message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub panic: Option<String>,
+}
+
+impl RunRecord {
+    /// Both runs of a determinism check gave a digest, and they differ.
+    pub fn nondeterministic(&self) -> bool {
+        matches!((&self.digest, &self.rerun_digest), (Some(a), Some(b)) if a != b)
+    }
+
+    /// The group a failing run is listed under.
+    pub fn failure_kind(&self) -> Option<FailureKind> {
+        if self.passed {
+            None
+        } else if self.nondeterministic() {
+            Some(FailureKind::Nondeterministic)
+        } else if self.outcome == Outcome::Panic {
+            Some(FailureKind::Panic)
+        } else {
+            Some(match self.invariant {
+                Some(invariant) => FailureKind::Violated(invariant),
+                None => FailureKind::NoViolation,
+            })
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every invariant held.
+    Ok,
+    /// At least one invariant was violated.
+    Violation,
+    /// The simulator panicked: a bug in this program, not in the protocol.
+    Panic,
+}
+
+/// Why a run failed; failing seeds are grouped by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FailureKind {
+    /// Two runs of the same seed gave different digests.
+    Nondeterministic,
+    /// The simulator panicked.
+    Panic,
+    /// The first violation was of this invariant (and that was not what `expect` asked for).
+    Violated(Invariant),
+    /// No invariant was violated, but the scenario expected a violation.
+    NoViolation,
+}
+
+/// What a sweep asks for.
+#[derive(Clone, Debug)]
+pub struct SweepConfig {
+    pub scenario: Scenario,
+    pub seeds: SeedSet,
+    /// Worker threads (at least 1).
+    pub jobs: usize,
+    /// Run every seed twice and fail the seed if the digests differ.
+    pub check_determinism: bool,
+}
+
+/// Counters the workers bump as runs finish, for a progress display to read at any time.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub done: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+impl Progress {
+    pub fn done(&self) -> u64 {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+}
+
+/// A sweep that could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error("could not start {jobs} worker threads: {source}")]
+    Pool {
+        jobs: usize,
+        source: rayon::ThreadPoolBuildError,
+    },
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Runs per chunk and per worker: chunks are small enough to keep memory flat and to write
+/// results as they come, large enough that the wait at each chunk's end is negligible.
+const RUNS_PER_JOB_PER_CHUNK: usize = 256;
+
+/// Runs every seed of `config.seeds`, bumping `progress` as runs finish, and hands the records
+/// to `sink` in seed order, a chunk at a time.
+pub fn sweep(
+    config: &SweepConfig,
+    progress: &Progress,
+    mut sink: impl FnMut(&[RunRecord]) -> io::Result<()>,
+) -> Result<(), SweepError> {
+    let jobs = config.jobs.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .thread_name(|i| format!("sweep-{i}"))
+        .build()
+        .map_err(|source| SweepError::Pool { jobs, source })?;
+    let total = config.seeds.len();
+    let chunk = (jobs * RUNS_PER_JOB_PER_CHUNK) as u64;
+    let mut start = 0;
+    while start < total {
+        let end = total.min(start + chunk);
+        let records: Vec<RunRecord> = pool.install(|| {
+            (start..end)
+                .into_par_iter()
+                .map_init(
+                    || config.scenario.clone(),
+                    |scenario, i| {
+                        let record =
+                            run_seed(scenario, config.seeds.nth(i), config.check_determinism);
+                        progress.done.fetch_add(1, Ordering::Relaxed);
+                        if !record.passed {
+                            progress.failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                        record
+                    },
+                )
+                .collect()
+        });
+        sink(&records)?;
+        start = end;
+    }
+    Ok(())
+}
+
+/// Runs `scenario` with `seed` (once, or twice to check determinism) and records the result.
+/// A panic in the simulator is caught and recorded as a failed run.
+pub fn run_seed(scenario: &mut Scenario, seed: u64, check_determinism: bool) -> RunRecord {
+    scenario.seed = seed;
+    let first = match run_catching(scenario) {
+        Ok(report) => report,
+        Err(message) => return panicked(seed, message),
+    };
+    let mut record = record_of(&first);
+    if check_determinism {
+        match run_catching(scenario) {
+            Ok(second) => {
+                record.passed &= second.digest_hex == first.digest_hex;
+                record.rerun_digest = Some(second.digest_hex);
+            }
+            Err(message) => {
+                record.passed = false;
+                record.outcome = Outcome::Panic;
+                record.panic = Some(format!("on the second run: {message}"));
+            }
+        }
+    }
+    record
+}
+
+/// The record of a finished run.
+pub fn record_of(report: &RunReport) -> RunRecord {
+    let mut invariants: Vec<Invariant> = Vec::new();
+    for recorded in &report.result.violations {
+        if !invariants.contains(&recorded.violation.invariant) {
+            invariants.push(recorded.violation.invariant);
+        }
+    }
+    RunRecord {
+        seed: report.seed,
+        outcome: if invariants.is_empty() {
+            Outcome::Ok
+        } else {
+            Outcome::Violation
+        },
+        invariant: invariants.first().copied(),
+        invariants,
+        events: report.result.events,
+        digest: Some(report.digest_hex.clone()),
+        passed: report.passed(),
+        rerun_digest: None,
+        panic: None,
+    }
+}
+
+fn panicked(seed: u64, message: String) -> RunRecord {
+    RunRecord {
+        seed,
+        outcome: Outcome::Panic,
+        invariant: None,
+        invariants: Vec::new(),
+        events: 0,
+        digest: None,
+        passed: false,
+        rerun_digest: None,
+        panic: Some(message),
+    }
+}
+
+fn run_catching(scenario: &Scenario) -> Result<RunReport, String> {
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        run_scenario(scenario, RunOptions::default(), Vec::new(), &mut [])
+    }));
+    match outcome {
+        Ok(Ok(report)) => Ok(report),
+        // With no trace outputs nothing is written, so no I/O error can occur; report one as a
+        // failure of the run rather than stopping the sweep.
+        Ok(Err(error)) => Err(format!("I/O error with no output: {error}")),
+        Err(payload) => Err(panic_message(payload.as_ref())),
+    }
+}
+
+thread_local! {
+    /// Where the last panic on this thread happened, noted by the hook of [`quiet_panics`].
+    static PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    let message = if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic with no message".to_string()
+    };
+    match PANIC_LOCATION.with(|cell| cell.borrow_mut().take()) {
+        Some(location) => format!("{message} (at {location})"),
+        None => message,
+    }
+}
+
+/// Runs `f` with a panic hook that prints nothing and only notes where a panic happened, so a
+/// sweep that hits a panicking seed thousands of times reports each once, with its location,
+/// in the summary instead of flooding standard error. The previous hook comes back afterwards.
+/// The hook is process-wide: call this from the command line, not from library tests.
+pub fn quiet_panics<R>(f: impl FnOnce() -> R) -> R {
+    let previous = panic::take_hook();
+    panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+        PANIC_LOCATION.with(|cell| *cell.borrow_mut() = location);
+    }));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    panic::set_hook(previous);
+    match result {
+        Ok(value) => value,
+        Err(payload) => panic::resume_unwind(payload),
+    }
+}
+
+/// How many failing seeds of each group a tally keeps to show (the smallest ones).
+pub const EXAMPLES_PER_GROUP: usize = 10;
+
+/// Counts of a sweep's runs and the failing seeds grouped by [`FailureKind`], keeping the first
+/// [`EXAMPLES_PER_GROUP`] of each group.
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    pub runs: u64,
+    pub passed: u64,
+    pub events: u64,
+    pub groups: BTreeMap<FailureKind, Group>,
+}
+
+/// The failing runs of one kind.
+#[derive(Clone, Debug, Default)]
+pub struct Group {
+    pub count: u64,
+    pub examples: Vec<RunRecord>,
+}
+
+impl Tally {
+    /// Adds records, which must come in seed order for the examples to be the smallest seeds.
+    pub fn add(&mut self, records: &[RunRecord]) {
+        for record in records {
+            self.runs += 1;
+            self.events += record.events;
+            match record.failure_kind() {
+                None => self.passed += 1,
+                Some(kind) => {
+                    let group = self.groups.entry(kind).or_default();
+                    group.count += 1;
+                    if group.examples.len() < EXAMPLES_PER_GROUP {
+                        group.examples.push(record.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn failed(&self) -> u64 {
+        self.runs - self.passed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hunt::seeds::{SeedRange, Shard};
+    use crate::scenario::parse_scenario;
+
+    fn reorder() -> Scenario {
+        let text = include_str!("../../scenarios/reorder-2.json");
+        parse_scenario(text, "scenarios/reorder-2.json").unwrap()
+    }
+
+    fn records(jobs: usize, seeds: &str, check: bool) -> Vec<RunRecord> {
+        let config = SweepConfig {
+            scenario: reorder(),
+            seeds: SeedSet::new(seeds.parse::<SeedRange>().unwrap(), Shard::WHOLE),
+            jobs,
+            check_determinism: check,
+        };
+        let mut all = Vec::new();
+        let progress = Progress::default();
+        sweep(&config, &progress, |chunk| {
+            all.extend_from_slice(chunk);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(progress.done(), all.len() as u64);
+        assert_eq!(
+            progress.failed(),
+            all.iter().filter(|r| !r.passed).count() as u64
+        );
+        all
+    }
+
+    #[test]
+    fn records_come_in_seed_order_whatever_the_thread_count() {
+        let one = records(1, "0..40", false);
+        let three = records(3, "0..40", false);
+        assert_eq!(one, three);
+        assert_eq!(
+            one.iter().map(|r| r.seed).collect::<Vec<_>>(),
+            (0..40).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_record_matches_a_single_run_of_the_same_seed() {
+        let mut scenario = reorder();
+        scenario.seed = 7;
+        let report = run_scenario(&scenario, RunOptions::default(), Vec::new(), &mut []).unwrap();
+        let record = &records(2, "7", false)[0];
+        assert_eq!(record.digest.as_deref(), Some(report.digest_hex.as_str()));
+        assert_eq!(record.invariant, Some(Invariant::MutualExclusion));
+        assert_eq!(record.outcome, Outcome::Violation);
+        assert!(record.passed, "reorder-2 expects this violation");
+    }
+
+    #[test]
+    fn the_determinism_check_records_the_second_digest() {
+        for record in records(2, "0..10", true) {
+            assert_eq!(record.rerun_digest, record.digest);
+            assert!(!record.nondeterministic());
+        }
+    }
+
+    #[test]
+    fn a_tally_groups_failures_and_keeps_the_smallest_seeds() {
+        let all = records(2, "0..200", false);
+        let mut tally = Tally::default();
+        tally.add(&all);
+        assert_eq!(tally.runs, 200);
+        let failing: Vec<u64> = all.iter().filter(|r| !r.passed).map(|r| r.seed).collect();
+        assert_eq!(tally.failed(), failing.len() as u64);
+        let counted: u64 = tally.groups.values().map(|g| g.count).sum();
+        assert_eq!(counted, tally.failed());
+        for group in tally.groups.values() {
+            assert!(group.examples.windows(2).all(|w| w[0].seed < w[1].seed));
+        }
+    }
+
+    #[test]
+    fn a_panic_is_a_failed_run_with_its_message() {
+        let payload: Box<dyn Any + Send> = Box::new("boom");
+        let record = panicked(3, panic_message(payload.as_ref()));
+        assert_eq!(record.failure_kind(), Some(FailureKind::Panic));
+        assert_eq!(record.panic.as_deref(), Some("boom"));
+        let line = serde_json::to_string(&record).unwrap();
+        assert!(line.contains("\"outcome\":\"panic\""), "{line}");
+    }
+}
