@@ -243,6 +243,8 @@ pub struct Client {
     acks: PeerTally,
     /// `ricart-agrawala`: peers whose REQUEST waits for the own exit, in arrival order.
     deferred: Vec<ClientId>,
+    /// Index `id - 1`: the latest request of that peer released so far (queue variants).
+    served: Vec<Timestamp>,
     /// The critical section has lasted `cs_us` (`update-ack` may still wait for acks).
     cs_time_over: bool,
 }
@@ -272,6 +274,7 @@ impl Client {
             replies: PeerTally::new(config.clients, config.variant.counts_replies()),
             acks: PeerTally::new(config.clients, config.variant == Variant::UpdateAck),
             deferred: Vec::new(),
+            served: vec![0; config.clients as usize],
             cs_time_over: false,
         }
     }
@@ -413,6 +416,8 @@ impl Client {
                 } else {
                     self.queue.remove((*request_ts, from));
                 }
+                let served = &mut self.served[from as usize - 1];
+                *served = (*served).max(*request_ts);
                 if let Some(block) = block {
                     self.accept_block(from, block, out);
                 }
@@ -504,6 +509,11 @@ impl Client {
             return;
         }
         if self.variant.uses_queue() {
+            if ts <= self.served[from as usize - 1] {
+                // A duplicate (or a straggler overtaken by its own RELEASE) of a request that
+                // was already released: queueing it again would block everyone behind it.
+                return;
+            }
             self.queue.insert((ts, from));
         }
         out.push(
@@ -706,6 +716,14 @@ impl Client {
     /// ahead of a gap waits until the blocks before it are in; a block behind the head is
     /// rejected.
     fn accept_block(&mut self, from: ClientId, block: &Arc<Block>, out: &mut Outbox) {
+        let already_have = usize::try_from(block.index)
+            .ok()
+            .and_then(|index| self.ledger.blocks().get(index))
+            .is_some_and(|own| own.hash == block.hash);
+        if already_have {
+            // A duplicate of a block already appended: nothing to do.
+            return;
+        }
         if block.index > self.ledger.len() {
             self.held_back
                 .insert(block.index, (from, Arc::clone(block)));

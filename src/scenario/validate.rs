@@ -482,8 +482,9 @@ fn type_message(raw: &str) -> Option<String> {
     if let Some(rest) = raw.strip_prefix("invalid length ") {
         let (length, expected) = rest.split_once(", expected ")?;
         let expected = friendly_expected(expected);
+        let items = if length == "1" { "item" } else { "items" };
         return Some(format!(
-            "expected {expected}, found a list of {length} items"
+            "expected {expected}, found a list of {length} {items}"
         ));
     }
     let rest = raw
