@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod hunt;
 pub mod protocol;
 pub mod render;
 pub mod runner;

@@ -2,8 +2,11 @@
 //! every invariant (or matched its `expect`), 1 a violation (or a mismatch), 2 bad input or
 //! usage.
 
+mod diff;
 mod files;
+mod replay;
 mod run;
+mod sweep;
 
 use std::ffi::OsString;
 use std::io;
@@ -42,6 +45,12 @@ pub struct Cli {
 enum Command {
     /// Run a scenario file (or the built-in default) and print its timeline and verdict.
     Run(run::RunArgs),
+    /// Run a scenario once per seed, in parallel, and list the failing seeds by invariant.
+    Sweep(sweep::SweepArgs),
+    /// Rerun one seed and prove it is the same run (digest, or line by line against a trace).
+    Replay(replay::ReplayArgs),
+    /// Show where two JSON Lines traces first differ.
+    Diff(diff::DiffArgs),
 }
 
 /// A failure that is the user's to fix: reported as one sentence, exit code 2.
@@ -69,6 +78,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let outcome = match cli.command {
         None => run::run_command(&run::RunArgs::default()),
         Some(Command::Run(args)) => run::run_command(&args),
+        Some(Command::Sweep(args)) => sweep::sweep_command(&args),
+        Some(Command::Replay(args)) => replay::replay_command(&args),
+        Some(Command::Diff(args)) => diff::diff_command(&args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

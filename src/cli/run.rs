@@ -25,6 +25,9 @@ pub(super) struct RunArgs {
     /// What to print on standard output: the text timeline or the JSONL trace.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Run the scenario a second time in memory and fail (exit 1) if the digests differ.
+    #[arg(long)]
+    check_determinism: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -68,6 +71,22 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
     };
     if let Some(file) = trace_file {
         file.commit()?;
+    }
+    if args.check_determinism {
+        let second = run_scenario(&scenario, RunOptions::default(), Vec::new(), &mut [])
+            .map_err(stdout_error)?;
+        if second.digest_hex != report.digest_hex {
+            eprintln!(
+                "lamport-ledger: NOT deterministic: {} with seed {} gave digest {} on the first \
+                 run and {} on the second",
+                scenario.source, scenario.seed, report.digest_hex, second.digest_hex
+            );
+            return Ok(EXIT_VIOLATION);
+        }
+        eprintln!(
+            "determinism: a second run of seed {} gave the same digest",
+            scenario.seed
+        );
     }
     Ok(exit_code(&report))
 }

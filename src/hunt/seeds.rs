@@ -174,9 +174,21 @@ mod tests {
 
     #[test]
     fn ranges_parse_with_the_end_excluded_or_included() {
-        assert_eq!(range("0..200"), SeedRange { first: 0, last: 199 });
+        assert_eq!(
+            range("0..200"),
+            SeedRange {
+                first: 0,
+                last: 199
+            }
+        );
         assert_eq!(range("5..=5"), SeedRange { first: 5, last: 5 });
-        assert_eq!(range("42"), SeedRange { first: 42, last: 42 });
+        assert_eq!(
+            range("42"),
+            SeedRange {
+                first: 42,
+                last: 42
+            }
+        );
         assert_eq!(range("3..10").len(), 7);
         assert_eq!(range("3..10").to_string(), "3..10");
         let top = format!("1..={}", u64::MAX);

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use crate::protocol::ledger::short_hex;
-use crate::protocol::{Block, ClientId, Message};
+use crate::protocol::{Block, ClientId, Message, Variant};
 use crate::runner::RunReport;
 use crate::scenario::{LatencySpec, Scenario};
 use crate::trace::{Direction, DropReason, Event, EventKind, EventSink, Kept};
@@ -12,11 +12,13 @@ use crate::trace::{Direction, DropReason, Event, EventKind, EventSink, Kept};
 /// Writes a line per event to `out`.
 pub struct TextTimeline<W: Write> {
     out: W,
+    /// The protocol of the run, which decides how an entry is explained.
+    variant: Variant,
 }
 
 impl<W: Write> TextTimeline<W> {
     pub fn new(out: W) -> Self {
-        TextTimeline { out }
+        TextTimeline { out, variant: Variant::Lamport }
     }
 
     pub fn into_inner(self) -> W {
@@ -25,6 +27,7 @@ impl<W: Write> TextTimeline<W> {
 
     /// The lines before the first event: what is being run.
     pub fn write_intro(&mut self, scenario: &Scenario) -> io::Result<()> {
+        self.variant = scenario.protocol.to_protocol();
         writeln!(
             self.out,
             "scenario {:?}: {} clients, protocol {}, seed {}",
@@ -68,7 +71,7 @@ impl<W: Write> EventSink for TextTimeline<W> {
             format_time(event.t_us),
             node,
             event.clock,
-            describe(event)
+            describe(event, self.variant)
         )
     }
 }
@@ -89,7 +92,7 @@ fn describe_latency(latency: &LatencySpec) -> String {
 }
 
 /// One event in words.
-pub fn describe(event: &Event) -> String {
+pub fn describe(event: &Event, variant: Variant) -> String {
     let node = event.node.unwrap_or(0);
     match &event.kind {
         EventKind::Send { msg_id, to, msg } => {
@@ -105,10 +108,7 @@ pub fn describe(event: &Event) -> String {
         EventKind::Request { ts } => {
             format!("requests the mutex: request ({ts},{node}) joins its queue")
         }
-        EventKind::Enter { ts } => format!(
-            "ENTERS the critical section: request ({ts},{node}) heads its queue and every peer has \
-             sent a timestamp later than {ts}"
-        ),
+        EventKind::Enter { ts } => format!("ENTERS the critical section: {}", entry_reason(*ts, node, variant)),
         EventKind::Exit { ts } => format!("leaves the critical section of request ({ts},{node})"),
         EventKind::Commit { block } => format!("COMMITS {}", describe_block(block)),
         EventKind::Abort {
@@ -152,6 +152,19 @@ pub fn describe(event: &Event) -> String {
             "HEAL of the partition {}",
             describe_groups(groups, *direction)
         ),
+    }
+}
+
+/// Why a client may enter, in the words of the variant's entry rule.
+fn entry_reason(ts: u64, node: ClientId, variant: Variant) -> String {
+    match variant {
+        Variant::Lamport | Variant::UpdateAck => format!(
+            "request ({ts},{node}) heads its queue and every peer has sent a timestamp later than {ts}"
+        ),
+        Variant::LamportReplyCount => {
+            format!("request ({ts},{node}) heads its queue and it has counted a REPLY per peer")
+        }
+        Variant::RicartAgrawala => format!("it has a REPLY from every peer for request ({ts},{node})"),
     }
 }
 

@@ -728,6 +728,13 @@ fn validate(
         max_transfers,
     )?;
     check_faults(&file.faults, clients, file.limits.max_time_us)?;
+    let mut seen = BTreeSet::new();
+    for (i, mutation) in file.mutations.iter().enumerate() {
+        if !seen.insert(*mutation) {
+            let message = format!("the mutation `{}` is listed twice", mutation.name());
+            return Err(Problem::value(root.at("mutations").at(i), message));
+        }
+    }
     if file.cs_us > MAX_DELAY_US {
         let message = at_most("the time in the critical section", ONE_HOUR, file.cs_us);
         return Err(Problem::value(root.at("cs_us"), message));

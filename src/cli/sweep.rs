@@ -1,0 +1,411 @@
+//! `lamport-ledger sweep`: one scenario over a range of seeds, in parallel, with a progress
+//! display, a per-run results file and the failing seeds grouped by invariant.
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::run::{load_scenario, shell_quote, stdout_error};
+use super::{CliError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, PendingFile};
+use crate::hunt::sweep::{EXAMPLES_PER_GROUP, SweepError, quiet_panics};
+use crate::hunt::{
+    FailureKind, Progress, RunRecord, SeedRange, SeedSet, Shard, SweepConfig, Tally, sweep,
+};
+use crate::scenario::{ExpectedOutcome, Scenario};
+
+#[derive(Debug, Args)]
+pub(super) struct SweepArgs {
+    /// The scenario file (JSON).
+    scenario: PathBuf,
+    /// The seeds to run: A..B (B excluded), A..=B (B included), or one seed.
+    #[arg(long, value_name = "A..B")]
+    seeds: SeedRange,
+    /// Worker threads [default: one per core]. Results do not depend on it.
+    #[arg(long, value_name = "J", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+    /// Run only the K-th of N disjoint slices of the seeds: those s with (s - A) % N == K - 1.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
+    /// Write one JSON line per run, in seed order, to FILE (docs/hunting.md).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Run every seed twice and fail any seed whose two digests differ.
+    #[arg(long)]
+    check_determinism: bool,
+}
+
+pub(super) fn sweep_command(args: &SweepArgs) -> Result<u8, CliError> {
+    let scenario = load_scenario(Some(&args.scenario))?;
+    let shard = args.shard.unwrap_or(Shard::WHOLE);
+    let seeds = SeedSet::new(args.seeds, shard);
+    let jobs = args.jobs.map_or_else(
+        || thread::available_parallelism().map_or(1, |n| n.get()),
+        usize::from,
+    );
+    let out_file = args.out.as_deref().map(PendingFile::create).transpose()?;
+    let mut out = out_file.as_ref().map(PendingFile::writer).transpose()?;
+    let what = describe_sweep(
+        &args.scenario,
+        &scenario,
+        seeds,
+        jobs,
+        args.check_determinism,
+    );
+    eprintln!("sweep: {what}");
+
+    let config = SweepConfig {
+        scenario,
+        seeds,
+        jobs,
+        check_determinism: args.check_determinism,
+    };
+    let progress = Progress::default();
+    let mut tally = Tally::default();
+    let started = Instant::now();
+    let outcome = with_progress(seeds.len(), &progress, || {
+        quiet_panics(|| {
+            sweep(&config, &progress, |records| {
+                tally.add(records);
+                if let Some(out) = out.as_mut() {
+                    write_records(out, records)?;
+                }
+                Ok(())
+            })
+        })
+    });
+    let elapsed = started.elapsed();
+    let out_error = |source| CliError::Io {
+        path: args.out.as_deref().map_or_else(String::new, display),
+        source,
+    };
+    match outcome {
+        Ok(()) => {}
+        Err(SweepError::Io(source)) => return Err(out_error(source)),
+        Err(error @ SweepError::Pool { .. }) => {
+            eprintln!("lamport-ledger: {error}");
+            return Ok(EXIT_USAGE);
+        }
+    }
+    if let Some(mut out) = out.take() {
+        out.flush().map_err(out_error)?;
+    }
+    if let Some(file) = out_file {
+        file.commit()?;
+    }
+    let report = SweepReport {
+        what: &what,
+        scenario_path: &args.scenario,
+        expected: expected_text(&config.scenario),
+        tally: &tally,
+        elapsed,
+        out: args.out.as_deref(),
+    };
+    let stdout = io::stdout();
+    let mut stdout = BufWriter::new(stdout.lock());
+    report.write(&mut stdout).map_err(stdout_error)?;
+    stdout.flush().map_err(stdout_error)?;
+    Ok(if tally.failed() > 0 {
+        EXIT_VIOLATION
+    } else {
+        EXIT_OK
+    })
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn describe_sweep(
+    path: &Path,
+    scenario: &Scenario,
+    seeds: SeedSet,
+    jobs: usize,
+    check_determinism: bool,
+) -> String {
+    let shard = if seeds.shard == Shard::WHOLE {
+        String::new()
+    } else {
+        format!(", shard {}", seeds.shard)
+    };
+    let runs = seeds.len();
+    format!(
+        "{} (\"{}\"), seeds {}{shard}: {runs} run{} on {jobs} thread{}{}",
+        path.display(),
+        scenario.name,
+        seeds.range,
+        if runs == 1 { "" } else { "s" },
+        if jobs == 1 { "" } else { "s" },
+        if check_determinism {
+            ", each seed twice to check determinism"
+        } else {
+            ""
+        }
+    )
+}
+
+/// What the scenario's `expect` asks of every run.
+fn expected_text(scenario: &Scenario) -> String {
+    match scenario.expect {
+        None => "no violation (the scenario has no expect)".to_string(),
+        Some(expect) => match (expect.outcome, expect.invariant) {
+            (ExpectedOutcome::Ok, _) => "ok: no violation".to_string(),
+            (ExpectedOutcome::Violation, None) => "a violation of any invariant".to_string(),
+            (ExpectedOutcome::Violation, Some(invariant)) => {
+                format!("a violation of {invariant}")
+            }
+        },
+    }
+}
+
+/// One JSON object per record, each on its own line.
+fn write_records(out: &mut dyn Write, records: &[RunRecord]) -> io::Result<()> {
+    for record in records {
+        serde_json::to_writer(&mut *out, record)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// How often a plain progress line is written when standard error is not a terminal.
+const PLAIN_EVERY: Duration = Duration::from_secs(2);
+/// How often the progress bar is refreshed.
+const BAR_EVERY: Duration = Duration::from_millis(100);
+
+/// Runs `work` while another thread reports `progress`: a bar on a terminal, a plain line every
+/// two seconds otherwise.
+fn with_progress<R>(total: u64, progress: &Progress, work: impl FnOnce() -> R) -> R {
+    let (stop, stopped) = mpsc::channel::<()>();
+    thread::scope(|scope| {
+        scope.spawn(move || {
+            if io::stderr().is_terminal() {
+                show_bar(total, progress, &stopped);
+            } else {
+                show_lines(total, progress, &stopped);
+            }
+        });
+        let result = work();
+        drop(stop);
+        result
+    })
+}
+
+fn show_bar(total: u64, progress: &Progress, stopped: &mpsc::Receiver<()>) {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{elapsed_precise} [{wide_bar}] {pos}/{len} runs, {msg}, {eta} left",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    let started = Instant::now();
+    loop {
+        let done = progress.done();
+        bar.set_position(done);
+        bar.set_message(format!(
+            "{} runs/s, {} failed",
+            rate(done, started.elapsed()),
+            progress.failed()
+        ));
+        match stopped.recv_timeout(BAR_EVERY) {
+            Err(RecvTimeoutError::Timeout) => {}
+            _ => break,
+        }
+    }
+    bar.finish_and_clear();
+}
+
+fn show_lines(total: u64, progress: &Progress, stopped: &mpsc::Receiver<()>) {
+    let started = Instant::now();
+    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(PLAIN_EVERY) {
+        let done = progress.done();
+        let elapsed = started.elapsed();
+        let left = match (total - done).checked_mul(elapsed.as_millis() as u64) {
+            Some(work) if done > 0 => format!(", about {}s left", work / done / 1000),
+            _ => String::new(),
+        };
+        eprintln!(
+            "sweep: {done}/{total} runs ({}%), {} runs/s, {} failed{left}",
+            (done * 100).checked_div(total).unwrap_or(100),
+            rate(done, elapsed),
+            progress.failed()
+        );
+    }
+}
+
+fn rate(runs: u64, elapsed: Duration) -> u64 {
+    let micros = elapsed.as_micros().max(1);
+    (u128::from(runs) * 1_000_000 / micros) as u64
+}
+
+/// The closing report on standard output.
+struct SweepReport<'a> {
+    what: &'a str,
+    scenario_path: &'a Path,
+    expected: String,
+    tally: &'a Tally,
+    elapsed: Duration,
+    out: Option<&'a Path>,
+}
+
+impl SweepReport<'_> {
+    fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+        let tally = self.tally;
+        writeln!(out, "sweep:     {}", self.what)?;
+        writeln!(out, "expected:  {}", self.expected)?;
+        writeln!(
+            out,
+            "runs:      {} in {:.2}s ({} runs/s, {} events): {} passed, {} failed",
+            tally.runs,
+            self.elapsed.as_secs_f64(),
+            rate(tally.runs, self.elapsed),
+            tally.events,
+            tally.passed,
+            tally.failed()
+        )?;
+        if let Some(path) = self.out {
+            writeln!(out, "results:   {} (one JSON line per run)", path.display())?;
+        }
+        if tally.groups.is_empty() {
+            return writeln!(out, "verdict:   every run passed");
+        }
+        writeln!(out, "verdict:   {} run(s) FAILED; by kind:", tally.failed())?;
+        let scenario = shell_quote(&self.scenario_path.display().to_string());
+        for (kind, group) in &tally.groups {
+            writeln!(
+                out,
+                "  {}: {} run{}",
+                kind_label(*kind),
+                group.count,
+                if group.count == 1 { "" } else { "s" }
+            )?;
+            for record in &group.examples {
+                write_example(out, &scenario, record)?;
+            }
+            let more = group.count - group.examples.len() as u64;
+            if more > 0 {
+                let hint = match self.out {
+                    Some(path) => format!("they are in {}", path.display()),
+                    None => "--out FILE lists every run".to_string(),
+                };
+                writeln!(
+                    out,
+                    "    … and {more} more (the first {EXAMPLES_PER_GROUP} are shown; {hint})"
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn kind_label(kind: FailureKind) -> String {
+    match kind {
+        FailureKind::Nondeterministic => {
+            "NOT deterministic (two runs of the same seed gave different digests)".to_string()
+        }
+        FailureKind::Panic => "panic (the simulator crashed: a bug in lamport-ledger)".to_string(),
+        FailureKind::Violated(invariant) => invariant.name().to_string(),
+        FailureKind::NoViolation => "no violation".to_string(),
+    }
+}
+
+fn write_example(out: &mut dyn Write, scenario: &str, record: &RunRecord) -> io::Result<()> {
+    let seed = record.seed;
+    if record.nondeterministic() {
+        writeln!(
+            out,
+            "    seed {seed} is NOT deterministic: digest {} on the first run, {} on the second",
+            record.digest.as_deref().unwrap_or("-"),
+            record.rerun_digest.as_deref().unwrap_or("-")
+        )?;
+    }
+    if let Some(message) = &record.panic {
+        writeln!(out, "    seed {seed} panicked: {message}")?;
+    }
+    match &record.digest {
+        Some(digest) => writeln!(
+            out,
+            "    lamport-ledger replay {scenario} --seed {seed} --expect-digest {digest}"
+        ),
+        None => writeln!(out, "    lamport-ledger replay {scenario} --seed {seed}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Invariant;
+    use crate::hunt::Outcome;
+
+    fn record(seed: u64, passed: bool) -> RunRecord {
+        RunRecord {
+            seed,
+            outcome: Outcome::Violation,
+            invariant: Some(Invariant::Liveness),
+            invariants: vec![Invariant::Liveness],
+            events: 10,
+            digest: Some("aa".repeat(32)),
+            passed,
+            rerun_digest: None,
+            panic: None,
+        }
+    }
+
+    fn report(records: &[RunRecord]) -> String {
+        let mut tally = Tally::default();
+        tally.add(records);
+        let report = SweepReport {
+            what: "x",
+            scenario_path: Path::new("scenarios/my scenario.json"),
+            expected: "ok: no violation".into(),
+            tally: &tally,
+            elapsed: Duration::from_secs(1),
+            out: None,
+        };
+        let mut text = Vec::new();
+        report.write(&mut text).unwrap();
+        String::from_utf8(text).unwrap()
+    }
+
+    #[test]
+    fn a_nondeterministic_seed_is_named_with_both_digests() {
+        let mut odd = record(17, false);
+        odd.rerun_digest = Some("bb".repeat(32));
+        let text = report(&[record(16, true), odd]);
+        assert!(text.contains("NOT deterministic"), "{text}");
+        assert!(
+            text.contains(&format!(
+                "seed 17 is NOT deterministic: digest {} on the first run, {} on the second",
+                "aa".repeat(32),
+                "bb".repeat(32)
+            )),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn failing_seeds_get_a_quoted_replay_command_and_long_groups_are_cut() {
+        let records: Vec<RunRecord> = (0..25).map(|seed| record(seed, false)).collect();
+        let text = report(&records);
+        assert!(text.contains("  liveness: 25 runs"), "{text}");
+        assert!(
+            text.contains(&format!(
+                "    lamport-ledger replay 'scenarios/my scenario.json' --seed 0 --expect-digest {}",
+                "aa".repeat(32)
+            )),
+            "{text}"
+        );
+        assert!(text.contains("… and 15 more"), "{text}");
+        assert!(!text.contains("--seed 10 "), "{text}");
+    }
+
+    #[test]
+    fn the_rate_is_runs_per_second() {
+        assert_eq!(rate(500, Duration::from_millis(250)), 2000);
+        assert_eq!(rate(0, Duration::ZERO), 0);
+    }
+}
