@@ -202,3 +202,36 @@ fn missing_file_and_unknown_flag_exit_2() {
     let output = lamport_ledger(&["--help"]);
     assert_eq!(output.status.code(), Some(0));
 }
+
+#[test]
+fn keep_going_runs_past_the_first_safety_violation() {
+    let events = |args: &[&str]| {
+        let output = lamport_ledger(args);
+        let text = stdout(&output);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("transfers:"))
+            .unwrap()
+            .to_string();
+        let count: u64 = line
+            .rsplit("; ")
+            .next()
+            .unwrap()
+            .trim_end_matches(" events")
+            .parse()
+            .unwrap();
+        (count, text)
+    };
+    let (stopped, stopped_text) = events(&["run", "scenarios/reorder-2.json"]);
+    let (kept, kept_text) = events(&["run", "scenarios/reorder-2.json", "--keep-going"]);
+    assert!(stopped_text.contains("the run stopped at the first safety violation"));
+    assert!(!kept_text.contains("the run stopped at the first safety violation"));
+    assert!(
+        kept > stopped,
+        "{kept} events with --keep-going, {stopped} without"
+    );
+    assert!(
+        kept_text.ends_with("--keep-going\n"),
+        "the rerun command keeps the flag"
+    );
+}

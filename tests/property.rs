@@ -35,27 +35,35 @@ fn scenario_json(
 fn latency() -> impl Strategy<Value = serde_json::Value> {
     prop_oneof![
         (0u64..5000).prop_map(|us| json!({"kind": "constant", "us": us})),
-        (0u64..3000, 0u64..8000)
-            .prop_map(|(min, extra)| json!({"kind": "uniform", "min_us": min, "max_us": min + extra})),
-        (0u64..2000, 0u64..6000)
-            .prop_map(|(min, extra)| json!({"kind": "exponential", "min_us": min, "mean_us": min + extra})),
+        (0u64..3000, 0u64..8000).prop_map(
+            |(min, extra)| json!({"kind": "uniform", "min_us": min, "max_us": min + extra})
+        ),
+        (0u64..2000, 0u64..6000).prop_map(
+            |(min, extra)| json!({"kind": "exponential", "min_us": min, "mean_us": min + extra})
+        ),
     ]
 }
 
 /// Clients 2..=8 and up to 12 transfers between distinct clients at times within 20 ms.
 fn configuration() -> impl Strategy<Value = (u32, Vec<(u64, u32, u32, u64)>)> {
     (2u32..=8).prop_flat_map(|clients| {
-        let transfer = (0u64..20_000, 1..=clients, 1..clients, 1u64..=15).prop_map(move |(at, from, offset, amount)| {
-            let to = (from - 1 + offset) % clients + 1;
-            (at, from, to, amount)
-        });
+        let transfer = (0u64..20_000, 1..=clients, 1..clients, 1u64..=15).prop_map(
+            move |(at, from, offset, amount)| {
+                let to = (from - 1 + offset) % clients + 1;
+                (at, from, to, amount)
+            },
+        );
         (Just(clients), prop::collection::vec(transfer, 1..12))
     })
 }
 
 fn run(scenario: &Scenario) -> Vec<Invariant> {
     let result = simulate(scenario, RunOptions::default(), &mut []).expect("no I/O");
-    result.violations.iter().map(|recorded| recorded.violation.invariant).collect()
+    result
+        .violations
+        .iter()
+        .map(|recorded| recorded.violation.invariant)
+        .collect()
 }
 
 proptest! {

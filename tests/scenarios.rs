@@ -137,11 +137,16 @@ fn the_library_covers_every_fault_variant_and_mutation() {
     use lamport_ledger::protocol::{Mutation, Variant};
     use lamport_ledger::scenario::ExpectedOutcome;
 
-    let scenarios: Vec<_> = common::scenario_paths().iter().map(|path| common::load(path)).collect();
+    let scenarios: Vec<_> = common::scenario_paths()
+        .iter()
+        .map(|path| common::load(path))
+        .collect();
     for mutation in Mutation::ALL {
         let found = scenarios.iter().any(|s| {
             s.mutation_set().contains(mutation)
-                && s.expect.is_some_and(|e| e.outcome == ExpectedOutcome::Violation && e.invariant.is_some())
+                && s.expect.is_some_and(|e| {
+                    e.outcome == ExpectedOutcome::Violation && e.invariant.is_some()
+                })
         });
         assert!(found, "no scenario shows the mutation {}", mutation.name());
     }
@@ -154,27 +159,49 @@ fn the_library_covers_every_fault_variant_and_mutation() {
                     && s.network.duplicate_ratio.is_zero()
                     && s.network.drop_ratio.is_zero()
             });
-            assert!(found, "no scenario runs {} with FIFO {fifo}", variant.name());
+            assert!(
+                found,
+                "no scenario runs {} with FIFO {fifo}",
+                variant.name()
+            );
         }
     }
     let has = |what: &str, test: &dyn Fn(&lamport_ledger::scenario::Scenario) -> bool| {
         assert!(scenarios.iter().any(test), "no scenario with {what}");
     };
-    let links = |s: &lamport_ledger::scenario::Scenario, f: &dyn Fn(&lamport_ledger::scenario::LinkSpec) -> bool| {
+    let links = |s: &lamport_ledger::scenario::Scenario,
+                 f: &dyn Fn(&lamport_ledger::scenario::LinkSpec) -> bool| {
         s.network.links.iter().any(f)
     };
-    has("message loss", &|s| !s.network.drop_ratio.is_zero() || links(s, &|l| l.drop_ratio.is_some()));
-    has("duplication", &|s| !s.network.duplicate_ratio.is_zero() || links(s, &|l| l.duplicate_ratio.is_some()));
-    has("a symmetric partition that heals", &|s| {
-        s.faults.partitions.iter().any(|p| !p.one_way && p.heal_us.is_some())
+    has("message loss", &|s| {
+        !s.network.drop_ratio.is_zero() || links(s, &|l| l.drop_ratio.is_some())
     });
-    has("a one-way partition", &|s| s.faults.partitions.iter().any(|p| p.one_way));
+    has("duplication", &|s| {
+        !s.network.duplicate_ratio.is_zero() || links(s, &|l| l.duplicate_ratio.is_some())
+    });
+    has("a symmetric partition that heals", &|s| {
+        s.faults
+            .partitions
+            .iter()
+            .any(|p| !p.one_way && p.heal_us.is_some())
+    });
+    has("a one-way partition", &|s| {
+        s.faults.partitions.iter().any(|p| p.one_way)
+    });
     has("a crash keeping the ledger", &|s| {
-        s.faults.crashes.iter().any(|c| c.restart_us.is_some() && c.keep == lamport_ledger::scenario::Keep::Ledger)
+        s.faults
+            .crashes
+            .iter()
+            .any(|c| c.restart_us.is_some() && c.keep == lamport_ledger::scenario::Keep::Ledger)
     });
     has("a crash losing everything", &|s| {
-        s.faults.crashes.iter().any(|c| c.restart_us.is_some() && c.keep == lamport_ledger::scenario::Keep::Nothing)
+        s.faults
+            .crashes
+            .iter()
+            .any(|c| c.restart_us.is_some() && c.keep == lamport_ledger::scenario::Keep::Nothing)
     });
     has("8 or more clients", &|s| s.clients >= 8);
-    has("10,000 or more transfers", &|s| s.transfer_count() >= 10_000);
+    has("10,000 or more transfers", &|s| {
+        s.transfer_count() >= 10_000
+    });
 }

@@ -28,6 +28,9 @@ pub(super) struct RunArgs {
     /// Run the scenario a second time in memory and fail (exit 1) if the digests differ.
     #[arg(long)]
     check_determinism: bool,
+    /// Keep running after a safety violation instead of stopping at the first one.
+    #[arg(long)]
+    keep_going: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -44,7 +47,13 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
-    let rerun = rerun_command(args.scenario.as_deref(), scenario.seed);
+    let options = RunOptions {
+        stop_at_first_violation: !args.keep_going,
+    };
+    let mut rerun = rerun_command(args.scenario.as_deref(), scenario.seed);
+    if args.keep_going {
+        rerun.push_str(" --keep-going");
+    }
     let trace_file = args.trace.as_deref().map(PendingFile::create).transpose()?;
     let stdout = io::stdout();
     let report = match args.format {
@@ -54,7 +63,7 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
                 .map(PendingFile::writer)
                 .collect::<Result<_, _>>()?;
             let out = BufWriter::new(stdout.lock());
-            run_with_timeline(&scenario, RunOptions::default(), outputs, out, &rerun)
+            run_with_timeline(&scenario, options, outputs, out, &rerun)
                 .map_err(|source| io_error(args.trace.as_deref(), source))?
                 .0
         }
@@ -63,7 +72,7 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
             if let Some(file) = &trace_file {
                 outputs.push(file.writer()?);
             }
-            let report = run_scenario(&scenario, RunOptions::default(), outputs, &mut [])
+            let report = run_scenario(&scenario, options, outputs, &mut [])
                 .map_err(|source| io_error(args.trace.as_deref(), source))?;
             write_verdict(&mut io::stderr().lock(), &report, &rerun).map_err(stdout_error)?;
             report
@@ -73,8 +82,7 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
         file.commit()?;
     }
     if args.check_determinism {
-        let second = run_scenario(&scenario, RunOptions::default(), Vec::new(), &mut [])
-            .map_err(stdout_error)?;
+        let second = run_scenario(&scenario, options, Vec::new(), &mut []).map_err(stdout_error)?;
         if second.digest_hex != report.digest_hex {
             eprintln!(
                 "lamport-ledger: NOT deterministic: {} with seed {} gave digest {} on the first \

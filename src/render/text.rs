@@ -18,7 +18,10 @@ pub struct TextTimeline<W: Write> {
 
 impl<W: Write> TextTimeline<W> {
     pub fn new(out: W) -> Self {
-        TextTimeline { out, variant: Variant::Lamport }
+        TextTimeline {
+            out,
+            variant: Variant::Lamport,
+        }
     }
 
     pub fn into_inner(self) -> W {
@@ -108,7 +111,10 @@ pub fn describe(event: &Event, variant: Variant) -> String {
         EventKind::Request { ts } => {
             format!("requests the mutex: request ({ts},{node}) joins its queue")
         }
-        EventKind::Enter { ts } => format!("ENTERS the critical section: {}", entry_reason(*ts, node, variant)),
+        EventKind::Enter { ts } => format!(
+            "ENTERS the critical section: {}",
+            entry_reason(*ts, node, variant)
+        ),
         EventKind::Exit { ts } => format!("leaves the critical section of request ({ts},{node})"),
         EventKind::Commit { block } => format!("COMMITS {}", describe_block(block)),
         EventKind::Abort {
@@ -164,7 +170,9 @@ fn entry_reason(ts: u64, node: ClientId, variant: Variant) -> String {
         Variant::LamportReplyCount => {
             format!("request ({ts},{node}) heads its queue and it has counted a REPLY per peer")
         }
-        Variant::RicartAgrawala => format!("it has a REPLY from every peer for request ({ts},{node})"),
+        Variant::RicartAgrawala => {
+            format!("it has a REPLY from every peer for request ({ts},{node})")
+        }
     }
 }
 
