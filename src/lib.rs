@@ -5,6 +5,7 @@
 //! Data flows one way: `scenario` -> `sim` (drives `protocol`) -> `trace` events -> `check` and
 //! `render`. Nothing under `protocol` imports anything else of this crate.
 
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod hunt;

@@ -2,6 +2,7 @@
 //! every invariant (or matched its `expect`), 1 a violation (or a mismatch), 2 bad input or
 //! usage.
 
+mod bench;
 mod diff;
 mod files;
 mod replay;
@@ -51,6 +52,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Show where two JSON Lines traces first differ.
     Diff(diff::DiffArgs),
+    /// Measure speed and memory on a fixed set of cases (see docs/performance.md).
+    Bench(bench::BenchArgs),
 }
 
 /// A failure that is the user's to fix: reported as one sentence, exit code 2.
@@ -60,6 +63,9 @@ pub enum CliError {
     Scenario(#[from] ScenarioError),
     #[error("{path}: {source}")]
     Io { path: String, source: io::Error },
+    /// A command-line mistake clap cannot see, in one sentence.
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// Parses `args` (including the program name) and runs the command.
@@ -81,6 +87,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Some(Command::Sweep(args)) => sweep::sweep_command(&args),
         Some(Command::Replay(args)) => replay::replay_command(&args),
         Some(Command::Diff(args)) => diff::diff_command(&args),
+        Some(Command::Bench(args)) => bench::bench_command(&args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,135 @@
+//! `lamport-ledger bench`: runs the benchmark cases, each in a fresh child process so that its
+//! peak memory is its own, and prints a table (or JSON lines).
+
+use std::process::Command;
+
+use clap::Args;
+
+use super::{CliError, EXIT_OK, EXIT_VIOLATION};
+use crate::bench::{CASES, Measurement, run_case};
+
+#[derive(Debug, Args)]
+pub(super) struct BenchArgs {
+    /// Run only these cases (repeatable); all of them by default.
+    #[arg(long = "case", value_name = "NAME")]
+    cases: Vec<String>,
+    /// Print one JSON object per case instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Divide every case's size by 100: a smoke run of the harness, not a measurement.
+    #[arg(long)]
+    quick: bool,
+    /// Internal: measure one case in this process and print its JSON.
+    #[arg(long, hide = true)]
+    child: bool,
+}
+
+pub(super) fn bench_command(args: &BenchArgs) -> Result<u8, CliError> {
+    let scale = if args.quick { 100 } else { 1 };
+    let names: Vec<String> = if args.cases.is_empty() {
+        CASES.iter().map(|case| case.name.to_string()).collect()
+    } else {
+        args.cases.clone()
+    };
+    if let Some(unknown) = names
+        .iter()
+        .find(|name| !CASES.iter().any(|case| case.name == name.as_str()))
+    {
+        let known: Vec<&str> = CASES.iter().map(|case| case.name).collect();
+        return Err(CliError::Usage(format!(
+            "unknown benchmark case `{unknown}`; the cases are {}",
+            known.join(", ")
+        )));
+    }
+    if args.child {
+        for name in &names {
+            let measurement = run_case(name, scale)
+                .map_err(io_error)?
+                .expect("known case");
+            println!(
+                "{}",
+                serde_json::to_string(&measurement).expect("a measurement serialises")
+            );
+        }
+        return Ok(EXIT_OK);
+    }
+    if !args.json {
+        println!(
+            "{:<14} {:>12} {:>12} {:>10} {:>9} {:>10}  what",
+            "case", "events/s", "transfers/s", "runs/s", "seconds", "peak MiB"
+        );
+    }
+    for name in &names {
+        let Some(measurement) = measure_in_child(name, args.quick)? else {
+            eprintln!("lamport-ledger: benchmark case {name} failed");
+            return Ok(EXIT_VIOLATION);
+        };
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string(&measurement).expect("a measurement serialises")
+            );
+        } else {
+            print_row(&measurement);
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn measure_in_child(name: &str, quick: bool) -> Result<Option<Measurement>, CliError> {
+    let exe = std::env::current_exe().map_err(io_error)?;
+    let mut command = Command::new(exe);
+    command.args(["bench", "--child", "--case", name]);
+    if quick {
+        command.arg("--quick");
+    }
+    let output = command.output().map_err(io_error)?;
+    if !output.status.success() {
+        eprint!("{}", String::from_utf8_lossy(&output.stderr));
+        return Ok(None);
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let value: serde_json::Value = serde_json::from_str(text.trim()).map_err(|error| {
+        CliError::Usage(format!("benchmark child printed no measurement: {error}"))
+    })?;
+    Ok(Some(from_value(value)))
+}
+
+fn from_value(value: serde_json::Value) -> Measurement {
+    let number = |key: &str| value[key].as_f64().unwrap_or(0.0);
+    let integer = |key: &str| value[key].as_u64().unwrap_or(0);
+    Measurement {
+        case: value["case"].as_str().unwrap_or_default().to_string(),
+        runs: integer("runs"),
+        events: integer("events"),
+        transfers: integer("transfers"),
+        seconds: number("seconds"),
+        events_per_s: number("events_per_s"),
+        transfers_per_s: number("transfers_per_s"),
+        runs_per_s: number("runs_per_s"),
+        peak_rss_kib: value["peak_rss_kib"].as_u64(),
+        threads: integer("threads") as usize,
+    }
+}
+
+fn print_row(m: &Measurement) {
+    let what = CASES
+        .iter()
+        .find(|case| case.name == m.case)
+        .map_or("", |case| case.what);
+    let peak = m.peak_rss_kib.map_or_else(
+        || "n/a".to_string(),
+        |kib| format!("{:.1}", kib as f64 / 1024.0),
+    );
+    println!(
+        "{:<14} {:>12.0} {:>12.0} {:>10.1} {:>9.2} {:>10}  {what}",
+        m.case, m.events_per_s, m.transfers_per_s, m.runs_per_s, m.seconds, peak
+    );
+}
+
+fn io_error(source: std::io::Error) -> CliError {
+    CliError::Io {
+        path: "benchmark".into(),
+        source,
+    }
+}

@@ -1,0 +1,494 @@
+//! `sweep`, `replay`, `diff` and `run --check-determinism` as a user runs them.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const REORDER: &str = "scenarios/reorder-2.json";
+
+fn lamport_ledger(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
+        .args(args)
+        .current_dir(common::root())
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("temporary paths are UTF-8")
+}
+
+/// Runs `sweep` with `--out` into `dir` and returns the output and the result lines.
+fn sweep(dir: &Path, name: &str, args: &[&str]) -> (Output, Vec<String>) {
+    let out = dir.join(name);
+    let mut all = vec!["sweep"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--out", path_str(&out)]);
+    let output = lamport_ledger(&all);
+    let text = fs::read_to_string(&out)
+        .unwrap_or_else(|_| panic!("sweep wrote {name}: {}", stderr(&output)));
+    (output, text.lines().map(str::to_string).collect())
+}
+
+fn parse(line: &str) -> Value {
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
+}
+
+fn seeds_where(lines: &[String], passed: bool) -> Vec<u64> {
+    lines
+        .iter()
+        .map(|line| parse(line))
+        .filter(|record| record["passed"] == passed)
+        .map(|record| record["seed"].as_u64().unwrap())
+        .collect()
+}
+
+/// A copy of reorder-2 with its `expect` replaced (or removed when `expect` is `None`).
+fn reorder_copy(dir: &Path, expect: Option<Value>) -> PathBuf {
+    let text = fs::read_to_string(common::root().join(REORDER)).unwrap();
+    let mut scenario: Value = serde_json::from_str(&text).unwrap();
+    let object = scenario.as_object_mut().unwrap();
+    match expect {
+        Some(expect) => object.insert("expect".into(), expect),
+        None => object.remove("expect"),
+    };
+    let path = dir.join("reorder-copy.json");
+    fs::write(&path, serde_json::to_string_pretty(&scenario).unwrap()).unwrap();
+    path
+}
+
+/// The `digest:` line of `run`'s verdict.
+fn run_digest(scenario: &str, seed: u64) -> String {
+    let output = lamport_ledger(&["run", scenario, "--seed", &seed.to_string()]);
+    stdout(&output)
+        .lines()
+        .find_map(|line| line.strip_prefix("digest:"))
+        .expect("run prints the digest")
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_sweep_of_reorder_2_finds_failing_and_passing_seeds_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, lines) = sweep(dir.path(), "all.jsonl", &[REORDER, "--seeds", "0..200"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(lines.len(), 200);
+    let passing = seeds_where(&lines, true);
+    let failing = seeds_where(&lines, false);
+    assert!(!passing.is_empty() && !failing.is_empty(), "{lines:?}");
+    // reorder-2 expects mutual exclusion to break: a passing seed broke it, a failing one did
+    // not break anything.
+    for line in &lines {
+        let record = parse(line);
+        let broke = record["invariants"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("mutual_exclusion"));
+        assert_eq!(record["passed"], broke, "{line}");
+    }
+    let text = stdout(&output);
+    assert!(
+        text.contains(&format!("no violation: {} runs", failing.len())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{} passed, {} failed",
+            passing.len(),
+            failing.len()
+        )),
+        "{text}"
+    );
+    let first = failing[0];
+    let digest = run_digest(REORDER, first);
+    assert!(
+        text.contains(&format!(
+            "lamport-ledger replay {REORDER} --seed {first} --expect-digest {digest}"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn with_expect_ok_the_failing_seeds_are_the_violating_ones_grouped_by_invariant() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, original) = sweep(
+        dir.path(),
+        "original.jsonl",
+        &[REORDER, "--seeds", "0..200"],
+    );
+    for expect in [Some(serde_json::json!({"outcome": "ok"})), None] {
+        let copy = reorder_copy(dir.path(), expect);
+        let (output, lines) = sweep(
+            dir.path(),
+            "copy.jsonl",
+            &[path_str(&copy), "--seeds", "0..200"],
+        );
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert_eq!(seeds_where(&lines, false), seeds_where(&original, true));
+        assert_eq!(seeds_where(&lines, true), seeds_where(&original, false));
+        let text = stdout(&output);
+        assert!(text.contains("\n  mutual_exclusion: "), "{text}");
+    }
+}
+
+#[test]
+fn a_sweep_with_no_failing_seed_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, lines) = sweep(dir.path(), "all.jsonl", &[REORDER, "--seeds", "0..40"]);
+    let passing = seeds_where(&lines, true);
+    let seed = passing
+        .first()
+        .expect("some seed breaks mutual exclusion")
+        .to_string();
+    let (output, lines) = sweep(dir.path(), "one.jsonl", &[REORDER, "--seeds", &seed]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert_eq!(lines.len(), 1);
+    assert!(stdout(&output).contains("every run passed"));
+}
+
+#[test]
+fn results_do_not_depend_on_the_number_of_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [REORDER, "--seeds", "0..200", "--jobs"];
+    let (one, lines_one) = sweep(dir.path(), "one.jsonl", &[&args[..], &["1"]].concat());
+    let (two, lines_two) = sweep(dir.path(), "two.jsonl", &[&args[..], &["2"]].concat());
+    assert_eq!(lines_one, lines_two);
+    let seeds: Vec<u64> = lines_one
+        .iter()
+        .map(|line| parse(line)["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seeds, (0..200).collect::<Vec<u64>>(), "seed order");
+    // The report is the same too, but for the timing line and the thread count.
+    let strip = |output: &Output| {
+        stdout(output)
+            .lines()
+            .filter(|line| !line.starts_with("runs:") && !line.starts_with("sweep:"))
+            .filter(|line| !line.starts_with("results:"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&one), strip(&two));
+}
+
+#[test]
+fn the_union_of_all_shards_equals_the_unsharded_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, whole) = sweep(dir.path(), "whole.jsonl", &[REORDER, "--seeds", "10..210"]);
+    let mut union: Vec<String> = Vec::new();
+    for k in 1..=3u64 {
+        let shard = format!("{k}/3");
+        let (output, lines) = sweep(
+            dir.path(),
+            &format!("shard-{k}.jsonl"),
+            &[REORDER, "--seeds", "10..210", "--shard", &shard],
+        );
+        assert!(output.status.code().is_some_and(|c| c <= 1));
+        for line in &lines {
+            let seed = parse(line)["seed"].as_u64().unwrap();
+            assert_eq!((seed - 10) % 3, k - 1, "shard {shard} ran seed {seed}");
+        }
+        union.extend(lines);
+    }
+    // Merging is `cat` and a sort by seed.
+    union.sort_by_key(|line| parse(line)["seed"].as_u64().unwrap());
+    assert_eq!(union, whole);
+}
+
+#[test]
+fn a_sweep_line_carries_the_digest_that_run_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, lines) = sweep(dir.path(), "all.jsonl", &[REORDER, "--seeds", "3..5"]);
+    let record = parse(&lines[1]);
+    assert_eq!(record["seed"], 4);
+    assert_eq!(record["digest"], run_digest(REORDER, 4).as_str());
+    let keys: Vec<&str> = record
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut documented = vec![
+        "digest",
+        "events",
+        "invariant",
+        "invariants",
+        "outcome",
+        "passed",
+        "seed",
+    ];
+    documented.sort_unstable();
+    assert_eq!(keys, documented);
+    assert!(
+        lines[0].starts_with(r#"{"seed":3,"outcome":"#),
+        "{}",
+        lines[0]
+    );
+}
+
+#[test]
+fn check_determinism_runs_every_seed_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, plain_lines) = sweep(dir.path(), "plain.jsonl", &[REORDER, "--seeds", "0..30"]);
+    let (output, lines) = sweep(
+        dir.path(),
+        "checked.jsonl",
+        &[REORDER, "--seeds", "0..30", "--check-determinism"],
+    );
+    assert_eq!(output.status.code(), plain.status.code());
+    assert_eq!(lines.len(), plain_lines.len());
+    for (line, plain) in lines.iter().zip(&plain_lines) {
+        let record = parse(line);
+        assert_eq!(record["rerun_digest"], record["digest"], "{line}");
+        assert_eq!(record["passed"], parse(plain)["passed"]);
+    }
+    assert!(
+        stderr(&output).contains("each seed twice"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn run_check_determinism_keeps_the_exit_code_and_says_it_checked() {
+    let output = lamport_ledger(&["run", REORDER, "--check-determinism"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stderr(&output).contains("a second run of seed 7 gave the same digest"),
+        "{}",
+        stderr(&output)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let copy = reorder_copy(dir.path(), Some(serde_json::json!({"outcome": "ok"})));
+    let output = lamport_ledger(&["run", path_str(&copy), "--check-determinism"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("same digest"));
+}
+
+#[test]
+fn replay_with_the_right_digest_exits_0_and_says_so() {
+    let digest = run_digest(REORDER, 11);
+    let output = lamport_ledger(&[
+        "replay",
+        REORDER,
+        "--seed",
+        "11",
+        "--expect-digest",
+        &digest,
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains(&format!("replay:    digest matches: {digest}")),
+        "{text}"
+    );
+    assert!(text.contains("receives REQUEST"), "the timeline: {text}");
+}
+
+#[test]
+fn replay_with_a_wrong_digest_exits_1_and_names_the_first_difference_against_a_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("seed-3.jsonl");
+    let run = lamport_ledger(&["run", REORDER, "--seed", "3", "--trace", path_str(&old)]);
+    assert!(run.status.code().is_some_and(|c| c <= 1));
+    let old_digest = run_digest(REORDER, 3);
+
+    let output = lamport_ledger(&[
+        "replay",
+        REORDER,
+        "--seed",
+        "4",
+        "--expect-digest",
+        &old_digest,
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(text.contains("digest DIFFERS"), "{text}");
+    assert!(text.contains("--against OLD_TRACE"), "{text}");
+
+    let output = lamport_ledger(&[
+        "replay",
+        REORDER,
+        "--seed",
+        "4",
+        "--expect-digest",
+        &old_digest,
+        "--against",
+        path_str(&old),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    let (seq, field) = first_difference(&old, &trace_of(dir.path(), 4));
+    assert!(
+        text.contains(&format!("first difference: event seq {seq} ")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("\n  {field}: a ")), "{text}");
+    assert!(text.contains("  seed: a 3, b 4"), "{text}");
+
+    // The same seed against the same trace: identical line for line.
+    let output = lamport_ledger(&[
+        "replay",
+        REORDER,
+        "--seed",
+        "3",
+        "--against",
+        path_str(&old),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).contains("identical to"));
+}
+
+#[test]
+fn replay_trace_writes_the_same_trace_as_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let replayed = dir.path().join("replayed.jsonl");
+    let output = lamport_ledger(&[
+        "replay",
+        REORDER,
+        "--seed",
+        "9",
+        "--trace",
+        path_str(&replayed),
+    ]);
+    assert!(output.status.code().is_some_and(|c| c <= 1));
+    assert_eq!(
+        fs::read(&replayed).unwrap(),
+        fs::read(trace_of(dir.path(), 9)).unwrap()
+    );
+}
+
+/// Writes the trace of reorder-2 with `seed` under `dir` and returns its path.
+fn trace_of(dir: &Path, seed: u64) -> PathBuf {
+    let path = dir.join(format!("run-{seed}.jsonl"));
+    let seed = seed.to_string();
+    let output = lamport_ledger(&["run", REORDER, "--seed", &seed, "--trace", path_str(&path)]);
+    assert!(output.status.code().is_some_and(|c| c <= 1));
+    path
+}
+
+/// Independently of the tool: the `seq` of the first event line that differs, and the first of
+/// its fields (in the line's order) whose value differs.
+fn first_difference(a: &Path, b: &Path) -> (u64, String) {
+    let a = fs::read_to_string(a).unwrap();
+    let b = fs::read_to_string(b).unwrap();
+    for (line_a, line_b) in a.lines().zip(b.lines()).skip(1) {
+        if line_a == line_b {
+            continue;
+        }
+        let (value_a, value_b) = (parse(line_a), parse(line_b));
+        let field = [
+            "seq", "t", "node", "clock", "kind", "msg_id", "from", "to", "msg",
+        ]
+        .into_iter()
+        .find(|key| value_a[key] != value_b[key])
+        .expect("a differing top-level field");
+        return (value_a["seq"].as_u64().unwrap(), field.to_string());
+    }
+    panic!("the traces do not differ after the header");
+}
+
+#[test]
+fn diff_of_two_seeds_names_the_first_differing_seq_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (trace_of(dir.path(), 3), trace_of(dir.path(), 7));
+    let output = lamport_ledger(&["diff", path_str(&a), path_str(&b)]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stdout(&output);
+    let (seq, field) = first_difference(&a, &b);
+    assert!(
+        text.contains(&format!("first difference: event seq {seq} ")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("\n  {field}: a ")), "{text}");
+    assert!(text.contains("the header (line 1) differs"), "{text}");
+    assert!(text.contains("  seed: a 3, b 7"), "{text}");
+    // Three lines of context before, the same in both traces.
+    let line = seq + 2;
+    for before in line - 3..line {
+        assert!(text.contains(&format!("\n     {before:>6}  ")), "{text}");
+    }
+    assert!(text.contains(&format!("\n  a  {line:>6}  ")), "{text}");
+    assert!(text.contains(&format!("\n  b  {line:>6}  ")), "{text}");
+}
+
+#[test]
+fn diff_of_a_trace_with_itself_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = trace_of(dir.path(), 3);
+    let output = lamport_ledger(&["diff", path_str(&a), path_str(&a)]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).contains("identical"));
+}
+
+#[test]
+fn diff_of_unreadable_input_exits_2_with_one_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = trace_of(dir.path(), 3);
+    let missing = dir.path().join("missing.jsonl");
+    let output = lamport_ledger(&["diff", path_str(&a), path_str(&missing)]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("missing.jsonl"),
+        "{}",
+        stderr(&output)
+    );
+
+    let broken = dir.path().join("broken.jsonl");
+    let mut text = fs::read_to_string(&a).unwrap();
+    text = text.replacen("\"kind\":", "\"kind\" ", 1);
+    fs::write(&broken, text).unwrap();
+    let output = lamport_ledger(&["diff", path_str(&a), path_str(&broken)]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains("broken.jsonl: line 2, column"),
+        "{message}"
+    );
+    assert_eq!(message.lines().count(), 1, "{message}");
+}
+
+#[test]
+fn bad_seeds_shards_and_jobs_exit_2() {
+    for args in [
+        &["--seeds", "5..3"][..],
+        &["--seeds", "5..5"],
+        &["--seeds", "x..3"],
+        &["--seeds", "0..10", "--shard", "4/3"],
+        &["--seeds", "0..10", "--shard", "0/3"],
+        &["--seeds", "0..10", "--shard", "1/0"],
+        &["--seeds", "0..10", "--shard", "two"],
+        &["--seeds", "0..10", "--jobs", "0"],
+    ] {
+        let mut all = vec!["sweep", REORDER];
+        all.extend_from_slice(args);
+        let output = lamport_ledger(&all);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stdout(&output)
+        );
+        let message = stderr(&output);
+        assert!(message.starts_with("error: invalid value"), "{message}");
+        assert!(output.stdout.is_empty());
+    }
+    let output = lamport_ledger(&["sweep", "no-such-file.json", "--seeds", "0..3"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("no-such-file.json"));
+    let output = lamport_ledger(&["replay", REORDER, "--seed", "1", "--expect-digest", "abc"]);
+    assert_eq!(output.status.code(), Some(2));
+}
