@@ -202,6 +202,7 @@ fn show_bar(total: u64, progress: &Progress, stopped: &mpsc::Receiver<()>) {
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ");
     bar.set_style(style);
+    bar.set_message("0 runs/s, 0 failed");
     let started = Instant::now();
     loop {
         let done = progress.done();
@@ -309,7 +310,7 @@ fn kind_label(kind: FailureKind) -> String {
         }
         FailureKind::Panic => "panic (the simulator crashed: a bug in lamport-ledger)".to_string(),
         FailureKind::Violated(invariant) => invariant.name().to_string(),
-        FailureKind::NoViolation => "no violation".to_string(),
+        FailureKind::NoViolation => "no violation (every invariant held)".to_string(),
     }
 }
 

@@ -522,7 +522,10 @@ pub fn write_report(
         )?,
     }
     write_fields(out, &first.diff)?;
-    writeln!(out, "context:")?;
+    writeln!(
+        out,
+        "context (line numbers; lines marked a or b differ, unmarked ones are the same in both):"
+    )?;
     for line in &first.before {
         writeln!(out, "     {:>6}  {}", line.number, line.text)?;
     }

@@ -171,127 +171,167 @@ impl EventSink for TraceEncoder {
 
 /// Appends one event as a JSON object (no newline) to `out`.
 pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
-    // Writing into a Vec cannot fail, so the io::Results below are ignored on purpose.
-    let _ = write!(
-        out,
-        "{{\"type\":\"event\",\"seq\":{},\"t\":{},\"node\":",
-        event.seq, event.t_us
-    );
+    let mut json = Json(out);
+    json.raw(b"{\"type\":\"event\",\"seq\":");
+    json.int(event.seq);
+    json.raw(b",\"t\":");
+    json.int(event.t_us);
+    json.raw(b",\"node\":");
     match event.node {
-        Some(node) => {
-            let _ = write!(out, "{node}");
-        }
-        None => out.extend_from_slice(b"null"),
+        Some(node) => json.int(node),
+        None => json.raw(b"null"),
     }
-    let _ = write!(
-        out,
-        ",\"clock\":{},\"kind\":\"{}\"",
-        event.clock,
-        event.kind.name()
-    );
+    json.raw(b",\"clock\":");
+    json.int(event.clock);
+    json.raw(b",\"kind\":\"");
+    json.raw(event.kind.name().as_bytes());
+    json.raw(b"\"");
     match &event.kind {
         EventKind::Send { msg_id, to, msg } => {
-            let _ = write!(out, ",\"msg_id\":{msg_id},\"to\":{to},\"msg\":");
-            encode_message(msg, out);
+            json.field("msg_id", *msg_id);
+            json.field("to", *to);
+            json.raw(b",\"msg\":");
+            json.message(msg);
         }
         EventKind::Deliver { msg_id, from, msg } => {
-            let _ = write!(out, ",\"msg_id\":{msg_id},\"from\":{from},\"msg\":");
-            encode_message(msg, out);
+            json.field("msg_id", *msg_id);
+            json.field("from", *from);
+            json.raw(b",\"msg\":");
+            json.message(msg);
         }
         EventKind::Transfer { to, amount } => {
-            let _ = write!(out, ",\"to\":{to},\"amount\":{amount}");
+            json.field("to", *to);
+            json.field("amount", *amount);
         }
         EventKind::Request { ts } | EventKind::Enter { ts } | EventKind::Exit { ts } => {
-            let _ = write!(out, ",\"ts\":{ts}");
+            json.field("ts", *ts);
         }
         EventKind::Commit { block } | EventKind::Apply { block } => {
-            out.extend_from_slice(b",\"block\":");
-            encode_block(block, out);
+            json.raw(b",\"block\":");
+            json.block(block);
         }
-        EventKind::Abort {
-            ts,
-            amount,
-            balance,
-        } => {
-            let _ = write!(
-                out,
-                ",\"ts\":{ts},\"amount\":{amount},\"balance\":{balance}"
-            );
+        EventKind::Abort { ts, amount, balance } => {
+            json.field("ts", *ts);
+            json.field("amount", *amount);
+            json.field("balance", *balance);
         }
-        EventKind::Reject {
-            from,
-            block,
-            reason,
-        } => {
-            let _ = write!(out, ",\"from\":{from},\"block\":");
-            encode_block(block, out);
-            out.extend_from_slice(b",\"reason\":");
-            encode_string(reason, out);
+        EventKind::Reject { from, block, reason } => {
+            json.field("from", *from);
+            json.raw(b",\"block\":");
+            json.block(block);
+            json.raw(b",\"reason\":");
+            json.string(reason);
         }
         EventKind::Balance { of, value } => {
-            let _ = write!(out, ",\"of\":{of},\"value\":{value}");
+            json.field("of", *of);
+            json.field("value", *value);
         }
         EventKind::Violation { invariant, detail } => {
-            let _ = write!(out, ",\"invariant\":\"{}\",\"detail\":", invariant.name());
-            encode_string(detail, out);
+            json.raw(b",\"invariant\":\"");
+            json.raw(invariant.name().as_bytes());
+            json.raw(b"\",\"detail\":");
+            json.string(detail);
         }
         EventKind::Drop { msg_id, reason } => {
-            let _ = write!(out, ",\"msg_id\":{msg_id},\"reason\":\"{}\"", reason.name());
+            json.field("msg_id", *msg_id);
+            json.raw(b",\"reason\":\"");
+            json.raw(reason.name().as_bytes());
+            json.raw(b"\"");
         }
-        EventKind::Duplicate { msg_id } => {
-            let _ = write!(out, ",\"msg_id\":{msg_id}");
-        }
+        EventKind::Duplicate { msg_id } => json.field("msg_id", *msg_id),
         EventKind::Crash => {}
         EventKind::Restart { kept } => {
-            let _ = write!(out, ",\"kept\":\"{}\"", kept.name());
+            json.raw(b",\"kept\":\"");
+            json.raw(kept.name().as_bytes());
+            json.raw(b"\"");
         }
         EventKind::Partition { groups, direction } | EventKind::Heal { groups, direction } => {
-            out.extend_from_slice(b",\"groups\":");
-            // A list of lists of integers always serialises.
-            let _ = serde_json::to_writer(&mut *out, groups);
-            let _ = write!(out, ",\"direction\":\"{}\"", direction.name());
+            json.raw(b",\"groups\":[");
+            for (rank, group) in groups.iter().enumerate() {
+                if rank > 0 {
+                    json.raw(b",");
+                }
+                json.raw(b"[");
+                for (place, member) in group.iter().enumerate() {
+                    if place > 0 {
+                        json.raw(b",");
+                    }
+                    json.int(*member);
+                }
+                json.raw(b"]");
+            }
+            json.raw(b"],\"direction\":\"");
+            json.raw(direction.name().as_bytes());
+            json.raw(b"\"");
         }
     }
-    out.push(b'}');
+    json.raw(b"}");
 }
 
-fn encode_message(msg: &Message, out: &mut Vec<u8>) {
-    let _ = write!(
-        out,
-        "{{\"type\":\"{}\",\"ts\":{}",
-        msg.type_name(),
-        msg.ts()
-    );
-    if let Message::Release {
-        request_ts, block, ..
-    } = msg
-    {
-        let _ = write!(out, ",\"request_ts\":{request_ts}");
-        if let Some(block) = block {
-            out.extend_from_slice(b",\"block\":");
-            encode_block(block, out);
-        }
+/// A tiny JSON writer for the fixed shapes of trace lines: integers through `itoa`, hashes as
+/// hex straight into the buffer, strings escaped by serde_json. No allocation per call.
+struct Json<'a>(&'a mut Vec<u8>);
+
+impl Json<'_> {
+    fn raw(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
     }
-    out.push(b'}');
-}
 
-fn encode_block(block: &Block, out: &mut Vec<u8>) {
-    let _ = write!(
-        out,
-        "{{\"index\":{},\"prev\":\"{}\",\"hash\":\"{}\",\"ts\":{},\"from\":{},\"to\":{},\"amount\":{}}}",
-        block.index,
-        to_hex(&block.prev),
-        to_hex(&block.hash),
-        block.ts,
-        block.from,
-        block.to,
-        block.amount
-    );
-}
+    fn int(&mut self, value: impl itoa::Integer) {
+        self.0.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    }
 
-fn encode_string(text: &str, out: &mut Vec<u8>) {
-    // serde_json escapes exactly as JSON requires; a str always serialises.
-    let _ = serde_json::to_writer(&mut *out, text);
+    /// `,"name":value`
+    fn field(&mut self, name: &str, value: impl itoa::Integer) {
+        self.raw(b",\"");
+        self.raw(name.as_bytes());
+        self.raw(b"\":");
+        self.int(value);
+    }
+
+    fn hex(&mut self, hash: &Hash) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        self.raw(b"\"");
+        for byte in hash {
+            self.0.push(DIGITS[usize::from(byte >> 4)]);
+            self.0.push(DIGITS[usize::from(byte & 0x0f)]);
+        }
+        self.raw(b"\"");
+    }
+
+    fn string(&mut self, text: &str) {
+        // serde_json escapes exactly as JSON requires; a str always serialises.
+        let _ = serde_json::to_writer(&mut *self.0, text);
+    }
+
+    fn message(&mut self, msg: &Message) {
+        self.raw(b"{\"type\":\"");
+        self.raw(msg.type_name().as_bytes());
+        self.raw(b"\"");
+        self.field("ts", msg.ts());
+        if let Message::Release { request_ts, .. } = msg {
+            self.field("request_ts", *request_ts);
+        }
+        if let Some(block) = msg.block() {
+            self.raw(b",\"block\":");
+            self.block(block);
+        }
+        self.raw(b"}");
+    }
+
+    fn block(&mut self, block: &Block) {
+        self.raw(b"{\"index\":");
+        self.int(block.index);
+        self.raw(b",\"prev\":");
+        self.hex(&block.prev);
+        self.raw(b",\"hash\":");
+        self.hex(&block.hash);
+        self.field("ts", block.ts);
+        self.field("from", block.from);
+        self.field("to", block.to);
+        self.field("amount", block.amount);
+        self.raw(b"}");
+    }
 }
 
 #[cfg(test)]
