@@ -127,7 +127,7 @@ fn summary(result: &RunResult) -> Summary {
             result
                 .clients
                 .iter()
-                .map(|client| IdMap(client.ledger().table().as_slice().to_vec()))
+                .map(|client| IdMap(client.ledger().table().to_vec()))
                 .collect(),
         ),
         heads: IdMap(

@@ -101,7 +101,10 @@ fn a_sweep_of_reorder_2_finds_failing_and_passing_seeds_and_exits_1() {
     }
     let text = stdout(&output);
     assert!(
-        text.contains(&format!("no violation (every invariant held): {} runs", failing.len())),
+        text.contains(&format!(
+            "no violation (every invariant held): {} runs",
+            failing.len()
+        )),
         "{text}"
     );
     assert!(

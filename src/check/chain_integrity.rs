@@ -4,7 +4,7 @@
 use super::{Invariant, Violation};
 use crate::protocol::ledger::short_hex;
 use crate::protocol::{Block, GENESIS_PREV, Hash};
-use crate::trace::{Event, EventKind};
+use crate::trace::{Event, EventKind, Kept};
 
 /// Each client's ledger length and head hash, replayed from commit and apply events.
 #[derive(Clone, Debug)]
@@ -20,12 +20,24 @@ impl ChainIntegrity {
         }
     }
 
+    /// Each client's (ledger length, head hash), index `id - 1`.
+    pub fn heads(&self) -> &[(u64, Hash)] {
+        &self.heads
+    }
+
     pub fn observe(&mut self, event: &Event) -> Option<Violation> {
-        let (EventKind::Commit { block } | EventKind::Apply { block }) = &event.kind else {
-            return None;
-        };
         let node = event.node?;
         let head = self.heads.get_mut((node as usize).checked_sub(1)?)?;
+        let block = match &event.kind {
+            EventKind::Commit { block } | EventKind::Apply { block } => block,
+            EventKind::Restart {
+                kept: Kept::Nothing,
+            } => {
+                *head = (0, GENESIS_PREV);
+                return None;
+            }
+            _ => return None,
+        };
         let problem = problem_with(block, *head);
         // Follow the client's own chain even past a problem, so one bad block is reported once.
         *head = (block.index + 1, block.hash);

@@ -21,7 +21,8 @@ impl ClockCondition {
         let node = event.node?;
         let last = self.last_clock.get_mut((node as usize).checked_sub(1)?)?;
         let previous = std::mem::replace(last, event.clock);
-        if event.clock < previous {
+        // A restart starts a new incarnation whose clock may start over.
+        if event.clock < previous && !matches!(event.kind, EventKind::Restart { .. }) {
             return Some(Violation::new(
                 Invariant::ClockCondition,
                 Some(node),
@@ -33,19 +34,31 @@ impl ClockCondition {
             ));
         }
         match &event.kind {
-            EventKind::Deliver { from, msg, msg_id } if event.clock <= msg.ts() => {
-                Some(Violation::new(
+            EventKind::Deliver { from, msg, msg_id } if event.clock <= msg.ts() => Some(
+                Violation::new(
                     Invariant::ClockCondition,
                     Some(node),
                     format!(
-                        "client {node} received message {msg_id} ({} sent by client {from} at clock {}) \
-                     with its clock at {}: a receive must be later than its send",
+                        "client {node} received message m{msg_id} ({} sent by client {from} at \
+                         clock {}) with its clock at {}: a receive must be later than its send",
                         msg.type_name().to_uppercase(),
                         msg.ts(),
                         event.clock
                     ),
-                ))
-            }
+                )
+                .with_clients(&[node, *from]),
+            ),
+            EventKind::Send { msg, msg_id, to } if msg.ts() != event.clock => Some(Violation::new(
+                Invariant::ClockCondition,
+                Some(node),
+                format!(
+                    "client {node} sent message m{msg_id} ({} to client {to}) with ts {} \
+                         while its clock was {}: a message carries the sender's clock at the send",
+                    msg.type_name().to_uppercase(),
+                    msg.ts(),
+                    event.clock
+                ),
+            )),
             _ => None,
         }
     }
@@ -82,6 +95,30 @@ mod tests {
         assert_eq!(check.observe(&deliver(6)), None);
         let mut check = ClockCondition::new(2);
         assert!(check.observe(&deliver(5)).is_some());
+    }
+
+    #[test]
+    fn a_send_must_carry_the_clock() {
+        let mut check = ClockCondition::new(2);
+        let send = |ts| EventKind::Send {
+            msg_id: 4,
+            to: 2,
+            msg: Message::Reply { ts },
+        };
+        assert_eq!(check.observe(&event(3, send(3))), None);
+        let violation = check.observe(&event(4, send(3))).unwrap();
+        assert!(violation.detail.contains("with ts 3 while its clock was 4"));
+    }
+
+    #[test]
+    fn a_restart_may_reset_the_clock() {
+        let mut check = ClockCondition::new(2);
+        assert_eq!(check.observe(&event(7, EventKind::Request { ts: 7 })), None);
+        let restart = EventKind::Restart {
+            kept: crate::trace::Kept::Ledger,
+        };
+        assert_eq!(check.observe(&event(0, restart)), None);
+        assert_eq!(check.observe(&event(1, EventKind::Request { ts: 1 })), None);
     }
 
     #[test]

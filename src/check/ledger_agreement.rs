@@ -7,13 +7,23 @@
 
 use super::{Invariant, Violation};
 use crate::protocol::ledger::short_hex;
-use crate::protocol::{ClientId, Hash};
-use crate::trace::{Event, EventKind};
+use crate::protocol::{Amount, ClientId, Hash};
+use crate::trace::{Event, EventKind, Kept};
+
+/// A block of the longest chain: its hash, who first held it, and the transfer it records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CanonicalBlock {
+    pub hash: Hash,
+    pub holder: ClientId,
+    pub from: ClientId,
+    pub to: ClientId,
+    pub amount: Amount,
+}
 
 #[derive(Clone, Debug)]
 pub struct LedgerAgreement {
-    /// The longest chain seen: block hashes by index, and who first held each block.
-    canonical: Vec<(Hash, ClientId)>,
+    /// The longest chain seen, by index.
+    canonical: Vec<CanonicalBlock>,
     /// Index `id - 1`: how many blocks that client holds.
     lengths: Vec<u64>,
 }
@@ -26,32 +36,58 @@ impl LedgerAgreement {
         }
     }
 
+    /// How many blocks each client holds, index `id - 1`.
+    pub fn lengths(&self) -> &[u64] {
+        &self.lengths
+    }
+
+    /// The longest chain seen.
+    pub fn canonical(&self) -> &[CanonicalBlock] {
+        &self.canonical
+    }
+
     pub fn observe(&mut self, event: &Event) -> Option<Violation> {
-        let (EventKind::Commit { block } | EventKind::Apply { block }) = &event.kind else {
-            return None;
-        };
         let node = event.node?;
         let length = self.lengths.get_mut((node as usize).checked_sub(1)?)?;
+        let block = match &event.kind {
+            EventKind::Commit { block } | EventKind::Apply { block } => block,
+            EventKind::Restart {
+                kept: Kept::Nothing,
+            } => {
+                *length = 0;
+                return None;
+            }
+            _ => return None,
+        };
         *length = block.index + 1;
         let index = usize::try_from(block.index).ok()?;
         match self.canonical.get(index) {
-            Some(&(hash, _)) if hash == block.hash => None,
-            Some(&(hash, holder)) => Some(Violation::new(
-                Invariant::LedgerAgreement,
-                Some(node),
-                format!(
-                    "client {node}'s block {index} ({}, {} pays {} to {}) differs from client \
-                     {holder}'s block {index} ({}): the two ledgers have forked",
-                    short_hex(&block.hash),
-                    block.from,
-                    block.amount,
-                    block.to,
-                    short_hex(&hash)
-                ),
-            )),
+            Some(known) if known.hash == block.hash => None,
+            Some(&CanonicalBlock { hash, holder, .. }) => Some(
+                Violation::new(
+                    Invariant::LedgerAgreement,
+                    Some(node),
+                    format!(
+                        "client {node}'s block {index} ({}, {} pays {} to {}) differs from \
+                         client {holder}'s block {index} ({}): the two ledgers have forked",
+                        short_hex(&block.hash),
+                        block.from,
+                        block.amount,
+                        block.to,
+                        short_hex(&hash)
+                    ),
+                )
+                .with_clients(&[node, holder]),
+            ),
             // A gap (index past the end) is chain_integrity's to report; extend only in order.
             None if index == self.canonical.len() => {
-                self.canonical.push((block.hash, node));
+                self.canonical.push(CanonicalBlock {
+                    hash: block.hash,
+                    holder: node,
+                    from: block.from,
+                    to: block.to,
+                    amount: block.amount,
+                });
                 None
             }
             None => None,

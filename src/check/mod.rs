@@ -5,34 +5,47 @@
 //! checks need more than events: `conservation` reads the clients' own balance tables (online
 //! after every commit and apply, offline from the summary's final balances), and `liveness`
 //! needs to know who still waits at the end of a run.
+//!
+//! Besides the invariants, the checker keeps a bounded [`History`] of the run (the latest
+//! messages per link and their fate, crashes, partitions, each client's phase) to explain a
+//! violation in words, and matches every delivery with its send ([`DeliveryMatching`]).
+//! [`offline`] replays a trace file through the same [`Checker`].
 
 mod chain_integrity;
 mod clock_condition;
 mod conservation;
+mod delivery;
+mod fast_hash;
+pub mod history;
 mod invariant;
 mod ledger_agreement;
 mod liveness;
 mod mutual_exclusion;
 mod no_overdraft;
+pub mod offline;
 
 pub use chain_integrity::ChainIntegrity;
 pub use clock_condition::ClockCondition;
 pub use conservation::Conservation;
+pub use delivery::{DeliveryMatching, FinishedIds};
+pub use history::History;
 pub use invariant::Invariant;
-pub use ledger_agreement::LedgerAgreement;
-pub use liveness::{Waiter, liveness_violations};
+pub use ledger_agreement::{CanonicalBlock, LedgerAgreement};
+pub use liveness::{Waiter, liveness_violations, waiters_from_history};
 pub use mutual_exclusion::MutualExclusion;
 pub use no_overdraft::NoOverdraft;
 
-use crate::protocol::{Amount, ClientId};
-use crate::trace::Event;
+use crate::protocol::{Amount, ClientId, Hash};
+use crate::trace::{Event, EventKind};
 
-/// A broken invariant: its stable name, the client it was seen at, and a sentence a student
-/// understands.
+/// A broken invariant: its stable name, the client it was seen at, the clients involved, and
+/// a sentence a student understands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
     pub invariant: Invariant,
     pub node: Option<ClientId>,
+    /// The clients the explanation is about, the one it was seen at first.
+    pub clients: Vec<ClientId>,
     pub detail: String,
 }
 
@@ -41,8 +54,15 @@ impl Violation {
         Violation {
             invariant,
             node,
+            clients: node.into_iter().collect(),
             detail: detail.into(),
         }
+    }
+
+    /// Names the clients involved (the first should be `node`).
+    pub fn with_clients(mut self, clients: &[ClientId]) -> Self {
+        self.clients = clients.to_vec();
+        self
     }
 }
 
@@ -55,6 +75,9 @@ pub struct Checker {
     no_overdraft: NoOverdraft,
     clock_condition: ClockCondition,
     conservation: Conservation,
+    delivery: DeliveryMatching,
+    history: History,
+    initial_balances: Vec<Amount>,
 }
 
 impl Checker {
@@ -67,13 +90,22 @@ impl Checker {
             no_overdraft: NoOverdraft::new(initial_balances),
             clock_condition: ClockCondition::new(clients),
             conservation: Conservation::new(initial_balances),
+            delivery: DeliveryMatching::new(),
+            history: History::new(clients),
+            initial_balances: initial_balances.to_vec(),
         }
     }
 
     /// Feeds one event to every check; returns the violations it reveals, in a fixed order.
+    /// `violation` events are a trace's claims, not facts: they are ignored.
     pub fn observe(&mut self, event: &Event, found: &mut Vec<Violation>) {
+        if matches!(event.kind, EventKind::Violation { .. }) {
+            return;
+        }
         found.extend(self.clock_condition.observe(event));
-        found.extend(self.mutual_exclusion.observe(event));
+        let route = self.delivery.observe(event, &self.history, found);
+        self.history.observe(event, route);
+        found.extend(self.mutual_exclusion.observe(event, &self.history));
         found.extend(self.chain_integrity.observe(event));
         found.extend(self.no_overdraft.observe(event));
         found.extend(self.ledger_agreement.observe(event));
@@ -84,8 +116,77 @@ impl Checker {
         self.conservation.check(node, table)
     }
 
+    /// Checks a client's own balance table by its sum, after it changed (the ledger keeps the
+    /// sum up to date, so this is O(1)).
+    pub fn observe_table_total(&mut self, node: ClientId, sum: u128) -> Option<Violation> {
+        self.conservation.check_total(node, sum)
+    }
+
     /// At quiescence (nothing left in flight): every ledger must be equal.
     pub fn at_quiescence(&self) -> Option<Violation> {
         self.ledger_agreement.at_quiescence()
+    }
+
+    /// One liveness violation per waiter, explained with what the events showed: lost
+    /// messages and why, crashed peers, partitions in place, messages still in flight, peers
+    /// that wait themselves. `why_ended` completes "the run ended …".
+    pub fn liveness_violations(&self, waiters: &[Waiter], why_ended: &str) -> Vec<Violation> {
+        liveness::explained(waiters, why_ended, Some(&self.history))
+    }
+
+    /// The clients that still had work, rebuilt from the events (for a trace checked
+    /// offline; the simulator knows them from its clients). `protocol` is the trace header's.
+    pub fn waiters_from_events(&self, protocol: &str) -> Vec<Waiter> {
+        waiters_from_history(&self.history, protocol)
+    }
+
+    /// What the checker remembers of the run.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Each client's ledger as replayed from its commit, apply and restart events:
+    /// (length, head hash), index `id - 1`.
+    pub fn ledger_heads(&self) -> &[(u64, Hash)] {
+        self.chain_integrity.heads()
+    }
+
+    /// Each client's balance table after its ledger, replayed along the longest chain from
+    /// the initial balances (index `id - 1`). Meaningful when the ledgers agree.
+    pub fn replayed_tables(&self) -> Vec<Vec<Amount>> {
+        let lengths = self.ledger_agreement.lengths();
+        let chain = self.ledger_agreement.canonical();
+        let mut order: Vec<usize> = (0..lengths.len()).collect();
+        order.sort_by_key(|&slot| lengths[slot]);
+        let mut table = self.initial_balances.clone();
+        let mut applied = 0usize;
+        let mut tables = vec![Vec::new(); lengths.len()];
+        for slot in order {
+            let length = usize::try_from(lengths[slot])
+                .unwrap_or(usize::MAX)
+                .min(chain.len());
+            for block in &chain[applied.min(length)..length] {
+                let (from, to) = (block.from as usize, block.to as usize);
+                if (1..=table.len()).contains(&from) && (1..=table.len()).contains(&to) {
+                    let paid = table[from - 1].min(block.amount);
+                    table[from - 1] -= paid;
+                    table[to - 1] += paid;
+                }
+            }
+            applied = applied.max(length);
+            tables[slot] = table.clone();
+        }
+        tables
+    }
+
+    /// The message with the lowest id that still has a copy in flight: (msg_id, sender,
+    /// receiver, seq of its send).
+    pub fn oldest_in_flight(&self) -> Option<(u64, ClientId, ClientId, u64)> {
+        self.delivery.oldest_in_flight()
+    }
+
+    /// Checks a table from outside the events (offline: the summary's final balances).
+    pub fn check_table(&self, node: ClientId, table: &[Amount]) -> Option<Violation> {
+        self.conservation.check(node, table)
     }
 }

@@ -40,7 +40,7 @@ impl NoOverdraft {
         if balance < block.amount {
             self.balances[from] = 0;
             self.balances[to] += balance;
-            return Some(Violation::new(
+            let violation = Violation::new(
                 Invariant::NoOverdraft,
                 event.node,
                 format!(
@@ -48,7 +48,10 @@ impl NoOverdraft {
                      had only {balance}",
                     block.index, block.from, block.amount, block.index, block.from
                 ),
-            ));
+            );
+            let mut involved = vec![block.from];
+            involved.extend(event.node.filter(|&node| node != block.from));
+            return Some(violation.with_clients(&involved));
         }
         self.balances[from] -= block.amount;
         self.balances[to] += block.amount;

@@ -3,8 +3,10 @@
 //! usage.
 
 mod bench;
+mod check;
 mod diff;
 mod files;
+mod render;
 mod replay;
 mod run;
 mod sweep;
@@ -54,6 +56,10 @@ enum Command {
     Diff(diff::DiffArgs),
     /// Measure speed and memory on a fixed set of cases (see docs/performance.md).
     Bench(bench::BenchArgs),
+    /// Re-check a JSON Lines trace file offline with the same invariants and exit codes as run.
+    Check(check::CheckArgs),
+    /// Draw a JSON Lines trace: explained timeline, SVG diagram, step-through HTML, ShiViz, Mermaid.
+    Render(render::RenderArgs),
 }
 
 /// A failure that is the user's to fix: reported as one sentence, exit code 2.
@@ -88,6 +94,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Some(Command::Replay(args)) => replay::replay_command(&args),
         Some(Command::Diff(args)) => diff::diff_command(&args),
         Some(Command::Bench(args)) => bench::bench_command(&args),
+        Some(Command::Check(args)) => check::check_command(&args),
+        Some(Command::Render(args)) => render::render_command(&args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -88,9 +88,20 @@ pub(super) fn replay_command(args: &ReplayArgs) -> Result<u8, CliError> {
                 source,
             },
         )?;
+    // Finish the comparison before the new trace is renamed into place: --trace may name the
+    // very file --against reads.
+    let diff = comparer.map(LiveComparer::finish).transpose();
     if let Some(file) = trace_file {
         file.commit()?;
     }
+    let diff = match diff {
+        Ok(diff) => diff,
+        Err(error) => {
+            out.flush().map_err(stdout_error)?;
+            eprintln!("lamport-ledger: {error}");
+            return Ok(EXIT_USAGE);
+        }
+    };
 
     let mut same = true;
     writeln!(out).map_err(stdout_error)?;
@@ -105,7 +116,7 @@ pub(super) fn replay_command(args: &ReplayArgs) -> Result<u8, CliError> {
                 report.digest_hex
             )
             .map_err(stdout_error)?;
-            if comparer.is_none() {
+            if diff.is_none() {
                 writeln!(
                     out,
                     "           to see where the runs part, pass --against OLD_TRACE (the earlier \
@@ -115,15 +126,7 @@ pub(super) fn replay_command(args: &ReplayArgs) -> Result<u8, CliError> {
             }
         }
     }
-    if let (Some(comparer), Some(old_name)) = (comparer, &old_name) {
-        let diff = match comparer.finish() {
-            Ok(diff) => diff,
-            Err(error) => {
-                out.flush().map_err(stdout_error)?;
-                eprintln!("lamport-ledger: {error}");
-                return Ok(EXIT_USAGE);
-            }
-        };
+    if let (Some(diff), Some(old_name)) = (&diff, &old_name) {
         if diff.identical() {
             writeln!(
                 out,
@@ -134,7 +137,7 @@ pub(super) fn replay_command(args: &ReplayArgs) -> Result<u8, CliError> {
         } else {
             same = false;
             writeln!(out, "replay:    the trace DIFFERS from {old_name}:").map_err(stdout_error)?;
-            write_report(&mut out, &diff, old_name, THIS_RUN).map_err(stdout_error)?;
+            write_report(&mut out, diff, old_name, THIS_RUN).map_err(stdout_error)?;
         }
     }
     out.flush().map_err(stdout_error)?;

@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
+use super::render::{RunRendering, run_with_timeline_watched};
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
+use crate::render::RenderFormat;
 use crate::render::text::write_verdict;
-use crate::runner::{RunReport, run_scenario, run_with_timeline};
+use crate::runner::{RunReport, run_scenario};
 use crate::scenario::{Scenario, default_scenario, parse_scenario};
 use crate::sim::RunOptions;
 
@@ -31,6 +33,12 @@ pub(super) struct RunArgs {
     /// Keep running after a safety violation instead of stopping at the first one.
     #[arg(long)]
     keep_going: bool,
+    /// Also draw the run in this format (as `render` does) into the file given with -o.
+    #[arg(long, value_enum, value_name = "FORMAT", requires = "output")]
+    render: Option<RenderFormat>,
+    /// The file for --render (it appears whole or not at all).
+    #[arg(short = 'o', long, value_name = "FILE", requires = "render")]
+    output: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -55,6 +63,9 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
         rerun.push_str(" --keep-going");
     }
     let trace_file = args.trace.as_deref().map(PendingFile::create).transpose()?;
+    let mut rendering = RunRendering::new(args.render, args.output.as_deref(), &scenario);
+    let mut watchers: Vec<&mut dyn crate::trace::EventSink> =
+        rendering.iter_mut().map(RunRendering::watcher).collect();
     let stdout = io::stdout();
     let report = match args.format {
         Format::Text => {
@@ -63,7 +74,7 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
                 .map(PendingFile::writer)
                 .collect::<Result<_, _>>()?;
             let out = BufWriter::new(stdout.lock());
-            run_with_timeline(&scenario, options, outputs, out, &rerun)
+            run_with_timeline_watched(&scenario, options, outputs, out, &rerun, &mut watchers)
                 .map_err(|source| io_error(args.trace.as_deref(), source))?
                 .0
         }
@@ -72,7 +83,7 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
             if let Some(file) = &trace_file {
                 outputs.push(file.writer()?);
             }
-            let report = run_scenario(&scenario, options, outputs, &mut [])
+            let report = run_scenario(&scenario, options, outputs, &mut watchers)
                 .map_err(|source| io_error(args.trace.as_deref(), source))?;
             write_verdict(&mut io::stderr().lock(), &report, &rerun).map_err(stdout_error)?;
             report
@@ -80,6 +91,10 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
     };
     if let Some(file) = trace_file {
         file.commit()?;
+    }
+    drop(watchers);
+    if let Some(rendering) = rendering {
+        rendering.finish()?;
     }
     if args.check_determinism {
         let second = run_scenario(&scenario, options, Vec::new(), &mut []).map_err(stdout_error)?;

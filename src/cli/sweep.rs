@@ -271,6 +271,9 @@ impl SweepReport<'_> {
         if let Some(path) = self.out {
             writeln!(out, "results:   {} (one JSON line per run)", path.display())?;
         }
+        if tally.runs == 0 {
+            return writeln!(out, "verdict:   nothing to run: this shard holds no seed");
+        }
         if tally.groups.is_empty() {
             return writeln!(out, "verdict:   every run passed");
         }

@@ -251,7 +251,8 @@ pub struct Client {
 
 impl Client {
     /// A client with the given initial balance table (index `id - 1` is client `id`).
-    pub fn new(config: &ClientConfig, initial_balances: &[Amount]) -> Self {
+    pub fn new(config: &ClientConfig, initial_balances: impl Into<Arc<[Amount]>>) -> Self {
+        let initial_balances = initial_balances.into();
         debug_assert_eq!(initial_balances.len(), config.clients as usize);
         let rule = if config.mutations.contains(Mutation::UnchainedHash) {
             HashRule::Unchained
@@ -292,8 +293,9 @@ impl Client {
 
     /// A crash and restart: everything volatile is lost (clock, queue, what was heard from
     /// peers, the outstanding request and pending transfers). With `keep_ledger` the ledger
-    /// and balance table survive; without, the client starts over from `initial_balances`.
-    pub fn restart(&mut self, keep_ledger: bool, initial_balances: &[Amount]) {
+    /// and balance table survive; without, the client starts over from the initial balances.
+    pub fn restart(&mut self, keep_ledger: bool) {
+        let initial_balances = Arc::clone(self.ledger.table().initial());
         let mut fresh = Client::new(&self.config(), initial_balances);
         if keep_ledger {
             std::mem::swap(&mut fresh.ledger, &mut self.ledger);

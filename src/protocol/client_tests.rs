@@ -89,7 +89,7 @@ fn pending_of(client: &Client) -> Vec<Transfer> {
 }
 
 fn table_of(client: &Client) -> Vec<Amount> {
-    client.ledger().table().as_slice().to_vec()
+    client.ledger().table().to_vec()
 }
 
 fn entered(outputs: &[Output]) -> bool {

@@ -3,7 +3,7 @@
 //! The block hash is fixed by SPEC section 2: lowercase hex SHA-256 of
 //! `{index}|{prev}|{ts}|{from}|{to}|{amount}`.
 
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -73,14 +73,53 @@ pub fn block_preimage(
     to: ClientId,
     amount: Amount,
 ) -> String {
-    let mut preimage = String::with_capacity(128);
-    // Writing to a String cannot fail.
-    let _ = write!(
-        preimage,
-        "{index}|{}|{ts}|{from}|{to}|{amount}",
-        to_hex(prev)
-    );
-    preimage
+    let mut preimage = Vec::with_capacity(128);
+    write_preimage(&mut preimage, index, Some(prev), ts, from, to, amount);
+    // Digits, hex and '|' only.
+    String::from_utf8(preimage).expect("the preimage is ASCII")
+}
+
+/// Writes the preimage into `out`; without `prev` it is the `unchained-hash` mutation's. By
+/// hand rather than through `core::fmt`: every commit and every apply hashes one.
+fn write_preimage(
+    out: &mut Vec<u8>,
+    index: u64,
+    prev: Option<&Hash>,
+    ts: Timestamp,
+    from: ClientId,
+    to: ClientId,
+    amount: Amount,
+) {
+    let mut digits = itoa::Buffer::new();
+    out.extend_from_slice(digits.format(index).as_bytes());
+    out.push(b'|');
+    if let Some(prev) = prev {
+        push_hex(out, prev);
+        out.push(b'|');
+    }
+    out.extend_from_slice(digits.format(ts).as_bytes());
+    out.push(b'|');
+    out.extend_from_slice(digits.format(from).as_bytes());
+    out.push(b'|');
+    out.extend_from_slice(digits.format(to).as_bytes());
+    out.push(b'|');
+    out.extend_from_slice(digits.format(amount).as_bytes());
+}
+
+/// Appends 64 lowercase hex digits.
+pub fn push_hex(out: &mut Vec<u8>, hash: &Hash) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in hash {
+        out.push(DIGITS[usize::from(byte >> 4)]);
+        out.push(DIGITS[usize::from(byte & 0x0f)]);
+    }
+}
+
+fn hash_preimage(prev: Option<&Hash>, index: u64, ts: Timestamp, from: ClientId, to: ClientId, amount: Amount) -> Hash {
+    // 20 digits x 4 + 10 x 2 + 64 + 5 separators fit: one allocation, no growth.
+    let mut preimage = Vec::with_capacity(192);
+    write_preimage(&mut preimage, index, prev, ts, from, to, amount);
+    Sha256::digest(&preimage).into()
 }
 
 /// The hash of the `unchained-hash` mutation: the preimage leaves out `prev`, as the original
@@ -92,7 +131,7 @@ pub fn unchained_block_hash(
     to: ClientId,
     amount: Amount,
 ) -> Hash {
-    Sha256::digest(format!("{index}|{ts}|{from}|{to}|{amount}").as_bytes()).into()
+    hash_preimage(None, index, ts, from, to, amount)
 }
 
 /// How a ledger computes and verifies block hashes.
@@ -131,18 +170,14 @@ pub fn block_hash(
     to: ClientId,
     amount: Amount,
 ) -> Hash {
-    Sha256::digest(block_preimage(index, prev, ts, from, to, amount).as_bytes()).into()
+    hash_preimage(Some(prev), index, ts, from, to, amount)
 }
 
 /// 64 lowercase hex digits.
 pub fn to_hex(hash: &Hash) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(64);
-    for byte in hash {
-        text.push(DIGITS[usize::from(byte >> 4)] as char);
-        text.push(DIGITS[usize::from(byte & 0x0f)] as char);
-    }
-    text
+    let mut text = Vec::with_capacity(64);
+    push_hex(&mut text, hash);
+    String::from_utf8(text).expect("hex digits are ASCII")
 }
 
 /// Parses 64 hex digits (either case); `None` for anything else.
@@ -219,60 +254,95 @@ pub fn short_hex(hash: &Hash) -> String {
 }
 
 /// A client's balance table: client id -> balance.
+///
+/// Stored as the initial balances, shared by every client of a run, plus the entries that
+/// differ from them: each block changes two entries, so a table costs O(changes) rather than
+/// O(N), and N clients do not hold N copies of an N-entry table. An entry that returns to
+/// its initial value is dropped, so equal tables are equal as values (and hash alike).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct BalanceTable {
-    /// Index `id - 1` holds the balance of client `id`.
-    balances: Vec<Amount>,
+    /// Index `id - 1` holds client `id`'s initial balance.
+    initial: Arc<[Amount]>,
+    /// Client id -> balance, for the balances that differ from the initial ones.
+    changed: BTreeMap<ClientId, Amount>,
 }
 
 impl BalanceTable {
-    pub fn new(initial: &[Amount]) -> Self {
-        BalanceTable {
-            balances: initial.to_vec(),
-        }
+    pub fn new(initial: impl Into<Arc<[Amount]>>) -> Self {
+        BalanceTable { initial: initial.into(), changed: BTreeMap::new() }
+    }
+
+    /// The initial balances this table started from.
+    pub fn initial(&self) -> &Arc<[Amount]> {
+        &self.initial
+    }
+
+    /// How many clients the table covers.
+    pub fn len(&self) -> usize {
+        self.initial.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.initial.is_empty()
     }
 
     /// The balance of `id`; 0 for an id outside the table.
     pub fn get(&self, id: ClientId) -> Amount {
-        self.slot(id).map_or(0, |slot| self.balances[slot])
+        match self.changed.get(&id) {
+            Some(&balance) => balance,
+            None => self.slot(id).map_or(0, |slot| self.initial[slot]),
+        }
     }
 
     /// Balances in id order, starting with client 1.
-    pub fn as_slice(&self) -> &[Amount] {
-        &self.balances
+    pub fn iter(&self) -> impl Iterator<Item = Amount> + '_ {
+        (1..=self.initial.len() as ClientId).map(|id| self.get(id))
     }
 
-    /// The sum of all balances (u128 so that no table can overflow it).
+    /// Balances in id order, starting with client 1.
+    pub fn to_vec(&self) -> Vec<Amount> {
+        self.iter().collect()
+    }
+
+    /// The sum of all balances (u128 so that no table can overflow it). O(changes).
     pub fn total(&self) -> u128 {
-        self.balances.iter().map(|&b| u128::from(b)).sum()
+        let initial: u128 = self.initial.iter().map(|&b| u128::from(b)).sum();
+        self.changed.iter().fold(initial, |sum, (&id, &balance)| {
+            sum - u128::from(self.initial[id as usize - 1]) + u128::from(balance)
+        })
     }
 
     fn slot(&self, id: ClientId) -> Option<usize> {
         let slot = (id as usize).checked_sub(1)?;
-        (slot < self.balances.len()).then_some(slot)
+        (slot < self.initial.len()).then_some(slot)
+    }
+
+    fn set(&mut self, id: ClientId, balance: Amount) {
+        if self.slot(id).is_some_and(|slot| self.initial[slot] == balance) {
+            self.changed.remove(&id);
+        } else {
+            self.changed.insert(id, balance);
+        }
     }
 
     /// Moves `block.amount` from `block.from` to `block.to`, or changes nothing and says why.
     pub fn apply(&mut self, block: &Block) -> Result<(), BlockRejection> {
-        let from = self
-            .slot(block.from)
-            .ok_or(BlockRejection::UnknownClient { id: block.from })?;
-        let to = self
-            .slot(block.to)
-            .ok_or(BlockRejection::UnknownClient { id: block.to })?;
-        let balance = self.balances[from];
-        let debited = balance
-            .checked_sub(block.amount)
-            .ok_or(BlockRejection::Overdraft {
-                from: block.from,
-                balance,
-                amount: block.amount,
-            })?;
-        if from != to {
-            self.balances[from] = debited;
+        for id in [block.from, block.to] {
+            if self.slot(id).is_none() {
+                return Err(BlockRejection::UnknownClient { id });
+            }
+        }
+        let balance = self.get(block.from);
+        let debited = balance.checked_sub(block.amount).ok_or(BlockRejection::Overdraft {
+            from: block.from,
+            balance,
+            amount: block.amount,
+        })?;
+        if block.from != block.to {
+            self.set(block.from, debited);
             // Cannot overflow: the amount came out of a balance, and balances sum to at most
             // the initial total, which scenario validation keeps within u64.
-            self.balances[to] += block.amount;
+            self.set(block.to, self.get(block.to) + block.amount);
         }
         Ok(())
     }
@@ -287,12 +357,12 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    pub fn new(initial_balances: &[Amount]) -> Self {
+    pub fn new(initial_balances: impl Into<Arc<[Amount]>>) -> Self {
         Self::with_rule(initial_balances, HashRule::Chained)
     }
 
     /// A ledger that hashes (and verifies) blocks by `rule`.
-    pub fn with_rule(initial_balances: &[Amount], rule: HashRule) -> Self {
+    pub fn with_rule(initial_balances: impl Into<Arc<[Amount]>>, rule: HashRule) -> Self {
         Ledger {
             blocks: Vec::new(),
             table: BalanceTable::new(initial_balances),
@@ -416,13 +486,13 @@ mod tests {
 
     #[test]
     fn second_block_hash_chains_the_first() {
-        let mut ledger = Ledger::new(&[10, 10]);
+        let mut ledger = Ledger::new([10, 10]);
         let first = ledger.commit(1, 1, 2, 3).unwrap();
         let second = ledger.commit(4, 2, 1, 5).unwrap();
         let literal = format!("1|{}|4|2|1|5", to_hex(&first.hash));
         assert_eq!(to_hex(&second.hash), sha256_hex(&literal));
         assert_eq!(second.prev, first.hash);
-        assert_eq!(ledger.table().as_slice(), &[12, 8]);
+        assert_eq!(ledger.table().to_vec(), [12, 8]);
     }
 
     #[test]
@@ -436,7 +506,7 @@ mod tests {
 
     #[test]
     fn commit_beyond_the_balance_is_refused_and_changes_nothing() {
-        let mut ledger = Ledger::new(&[10, 10]);
+        let mut ledger = Ledger::new([10, 10]);
         assert_eq!(
             ledger.commit(1, 1, 2, 11),
             Err(BlockRejection::Overdraft {
@@ -446,13 +516,13 @@ mod tests {
             })
         );
         assert!(ledger.is_empty());
-        assert_eq!(ledger.table().as_slice(), &[10, 10]);
+        assert_eq!(ledger.table().to_vec(), [10, 10]);
     }
 
     #[test]
     fn append_accepts_a_block_that_extends_the_chain() {
-        let mut sender = Ledger::new(&[10, 10, 10]);
-        let mut receiver = Ledger::new(&[10, 10, 10]);
+        let mut sender = Ledger::new([10, 10, 10]);
+        let mut receiver = Ledger::new([10, 10, 10]);
         let block = sender.commit(1, 1, 3, 4).unwrap();
         receiver.append(block).unwrap();
         assert_eq!(receiver, sender);
@@ -461,7 +531,7 @@ mod tests {
 
     #[test]
     fn append_rejects_wrong_index_prev_and_hash_without_changing_anything() {
-        let mut receiver = Ledger::new(&[10, 10]);
+        let mut receiver = Ledger::new([10, 10]);
         let good = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
 
         let skipped = Block {
@@ -492,14 +562,14 @@ mod tests {
         ));
 
         assert!(receiver.is_empty());
-        assert_eq!(receiver.table().as_slice(), &[10, 10]);
+        assert_eq!(receiver.table().to_vec(), [10, 10]);
         receiver.append(Arc::new(good)).unwrap();
         assert_eq!(receiver.len(), 1);
     }
 
     #[test]
     fn append_rejects_an_overdraft_in_the_own_table() {
-        let mut receiver = Ledger::new(&[2, 10]);
+        let mut receiver = Ledger::new([2, 10]);
         let block = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
         assert_eq!(
             receiver.append(Arc::new(block)),
@@ -514,23 +584,23 @@ mod tests {
 
     #[test]
     fn the_unchained_rule_leaves_prev_out_of_the_hash() {
-        let mut buggy = Ledger::with_rule(&[10, 10], HashRule::Unchained);
+        let mut buggy = Ledger::with_rule([10, 10], HashRule::Unchained);
         let first = buggy.commit(1, 1, 2, 3).unwrap();
         assert_eq!(to_hex(&first.hash), sha256_hex("0|1|1|2|3"));
         assert_ne!(first.hash, first.recomputed_hash(), "the SPEC hash differs");
         // A buggy receiver accepts what a buggy sender made.
-        let mut receiver = Ledger::with_rule(&[10, 10], HashRule::Unchained);
+        let mut receiver = Ledger::with_rule([10, 10], HashRule::Unchained);
         receiver.append(first).unwrap();
     }
 
     #[test]
     fn unknown_client_is_rejected() {
-        let mut table = BalanceTable::new(&[10, 10]);
+        let mut table = BalanceTable::new([10, 10]);
         let block = Block::new(0, GENESIS_PREV, 1, 1, 3, 3);
         assert_eq!(
             table.apply(&block),
             Err(BlockRejection::UnknownClient { id: 3 })
         );
-        assert_eq!(table.as_slice(), &[10, 10]);
+        assert_eq!(table.to_vec(), [10, 10]);
     }
 }

@@ -1,4 +1,295 @@
 //! Renderers: turn trace events and run reports into something a person reads. One file per
-//! output format.
+//! output format:
+//!
+//! - [`text`]: the timeline, and with [`text::write_explained`] the reason for every decision;
+//! - [`svg`]: a space-time diagram, one lane per client;
+//! - [`html`]: one self-contained page with the diagram and a step-through view;
+//! - [`shiviz`]: a log with vector clocks that ShiViz loads as is;
+//! - [`mermaid`]: a `sequenceDiagram` for small runs.
+//!
+//! Every renderer works on the same input, a [`Capture`]: the trace's [`TraceInfo`], the
+//! events of the selected [`Window`], and the state of every client just before the window
+//! ([`state::Replay`]), so that a window in the middle of a long run still knows who was
+//! inside the critical section and what each queue held. A capture is filled one event at a
+//! time, from the simulator in process (`run --render`) or from a trace file (`render`): the
+//! events before the window are replayed and dropped, the ones after it only counted.
 
+pub mod html;
+pub mod mermaid;
+pub mod shiviz;
+pub mod state;
+pub mod svg;
 pub mod text;
+
+use std::io::{self, Write};
+
+use crate::protocol::{Amount, ClientId, Mutation, Mutations, Variant};
+use crate::trace::read::{ReadError, TraceHeader, TraceReader};
+use crate::trace::{Event, EventSink, Header};
+
+use state::Replay;
+
+/// What the renderers need to know about a run, from either kind of header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceInfo {
+    /// The scenario's name (`unnamed` when the trace does not say).
+    pub scenario: String,
+    /// The scenario's description, when rendering in process.
+    pub description: Option<String>,
+    pub seed: Option<u64>,
+    /// Index `id - 1` is client `id`.
+    pub initial_balances: Vec<Amount>,
+    /// The protocol as the trace names it.
+    pub protocol: String,
+    /// The protocol's rules, [`Variant::Lamport`] for a name this program does not know.
+    pub variant: Variant,
+    /// The mutations as the trace names them.
+    pub mutation_names: Vec<String>,
+    /// The mutations this program knows, which change how the state is rebuilt.
+    pub mutations: Mutations,
+    pub cs_us: Option<u64>,
+}
+
+impl TraceInfo {
+    /// From the header the simulator writes.
+    pub fn from_header(header: &Header) -> Self {
+        Self::new(
+            Some(header.scenario.clone()),
+            Some(header.seed),
+            header.initial_balances.0.clone(),
+            header.protocol,
+            header
+                .mutations
+                .iter()
+                .map(|name| name.to_string())
+                .collect(),
+            Some(header.cs_us),
+        )
+    }
+
+    /// From the header a trace file starts with.
+    pub fn from_trace_header(header: &TraceHeader) -> Self {
+        Self::new(
+            header.scenario.clone(),
+            header.seed,
+            header.initial_balances.clone(),
+            &header.protocol,
+            header.mutations.clone(),
+            header.cs_us,
+        )
+    }
+
+    fn new(
+        scenario: Option<String>,
+        seed: Option<u64>,
+        initial_balances: Vec<Amount>,
+        protocol: &str,
+        mutation_names: Vec<String>,
+        cs_us: Option<u64>,
+    ) -> Self {
+        let variant = Variant::ALL
+            .into_iter()
+            .find(|variant| variant.name() == protocol)
+            .unwrap_or_default();
+        let known: Vec<Mutation> = Mutation::ALL
+            .into_iter()
+            .filter(|mutation| mutation_names.iter().any(|name| name == mutation.name()))
+            .collect();
+        TraceInfo {
+            scenario: scenario.unwrap_or_else(|| "unnamed".to_string()),
+            description: None,
+            seed,
+            initial_balances,
+            protocol: protocol.to_string(),
+            variant,
+            mutation_names,
+            mutations: Mutations::of(&known),
+            cs_us,
+        }
+    }
+
+    /// N: the clients are `1..=N`.
+    pub fn clients(&self) -> u32 {
+        self.initial_balances.len() as u32
+    }
+
+    /// The client ids in order.
+    pub fn client_ids(&self) -> impl Iterator<Item = ClientId> + use<> {
+        1..=self.clients()
+    }
+
+    /// `scenario "default", seed 1: 3 clients, protocol lamport` and the mutations, if any.
+    pub fn headline(&self) -> String {
+        let seed = self
+            .seed
+            .map_or_else(String::new, |seed| format!(", seed {seed}"));
+        let mutations = if self.mutation_names.is_empty() {
+            String::new()
+        } else {
+            format!(", mutations {}", self.mutation_names.join(", "))
+        };
+        format!(
+            "scenario {:?}{seed}: {} clients, protocol {}{mutations}",
+            self.scenario,
+            self.clients(),
+            self.protocol
+        )
+    }
+}
+
+/// The output formats of `render` and `run --render`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RenderFormat {
+    /// The timeline with the reason for every decision.
+    Text,
+    /// A space-time diagram (SVG).
+    Svg,
+    /// One self-contained page: the diagram and a step-through view of every client's state.
+    Html,
+    /// A log with vector clocks for ShiViz (https://distributedclocks.github.io/shiviz/).
+    Shiviz,
+    /// A Mermaid sequenceDiagram, for small runs.
+    Mermaid,
+}
+
+impl RenderFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            RenderFormat::Text => "text",
+            RenderFormat::Svg => "svg",
+            RenderFormat::Html => "html",
+            RenderFormat::Shiviz => "shiviz",
+            RenderFormat::Mermaid => "mermaid",
+        }
+    }
+}
+
+/// Which events to draw, by `seq`, both ends included; `None` is open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Window {
+    pub from: Option<u64>,
+    pub to: Option<u64>,
+}
+
+impl Window {
+    /// Every event.
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    pub fn new(from: Option<u64>, to: Option<u64>) -> Self {
+        Window { from, to }
+    }
+
+    fn is_before(&self, seq: u64) -> bool {
+        self.from.is_some_and(|from| seq < from)
+    }
+
+    fn is_after(&self, seq: u64) -> bool {
+        self.to.is_some_and(|to| seq > to)
+    }
+}
+
+/// The input of every renderer, filled one event at a time (it is an [`EventSink`]).
+#[derive(Clone, Debug)]
+pub struct Capture {
+    pub info: TraceInfo,
+    pub window: Window,
+    /// Every client's state just before the first event of the window.
+    pub start: Replay,
+    /// The events inside the window, in trace order.
+    pub events: Vec<Event>,
+    /// How many events came before the window (replayed, not kept).
+    pub before: u64,
+    /// How many events came after it (counted, not kept).
+    pub after: u64,
+}
+
+impl Capture {
+    pub fn new(info: TraceInfo, window: Window) -> Self {
+        Capture {
+            start: Replay::new(&info),
+            info,
+            window,
+            events: Vec::new(),
+            before: 0,
+            after: 0,
+        }
+    }
+
+    /// Takes one event of the trace, in order.
+    pub fn push(&mut self, event: &Event) {
+        if self.window.is_before(event.seq) {
+            self.start.apply(event);
+            self.before += 1;
+        } else if self.window.is_after(event.seq) {
+            self.after += 1;
+        } else {
+            self.events.push(event.clone());
+        }
+    }
+
+    /// Does the window reach the end of the trace (nothing happened after it)?
+    pub fn reaches_end(&self) -> bool {
+        self.after == 0
+    }
+
+    /// `events 12..=40 of 57` (or `no events`), for titles.
+    pub fn range_text(&self) -> String {
+        let total = self.before + self.events.len() as u64 + self.after;
+        match (self.events.first(), self.events.last()) {
+            (Some(first), Some(last)) => {
+                format!("events {}..={} of {total}", first.seq, last.seq)
+            }
+            _ => format!("no events of {total}"),
+        }
+    }
+}
+
+impl EventSink for Capture {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        self.push(event);
+        Ok(())
+    }
+}
+
+/// Reads a whole JSON Lines trace into a capture of `window`; the reader checks the format and
+/// says on which line it breaks.
+pub fn read_capture(input: impl io::BufRead, window: Window) -> Result<Capture, ReadError> {
+    let mut reader = TraceReader::new(input)?;
+    let mut capture = Capture::new(TraceInfo::from_trace_header(reader.header()), window);
+    while let Some(event) = reader.next_event()? {
+        capture.push(&event);
+    }
+    Ok(capture)
+}
+
+/// Writes `capture` in `format` to `out`.
+pub fn render(format: RenderFormat, capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
+    match format {
+        RenderFormat::Text => text::write_explained(capture, out),
+        RenderFormat::Svg => svg::write_svg(capture, out),
+        RenderFormat::Html => html::write_html(capture, out),
+        RenderFormat::Shiviz => shiviz::write_shiviz(capture, out),
+        RenderFormat::Mermaid => mermaid::write_mermaid(capture, out),
+    }
+}
+
+/// Escapes text for XML and HTML content and attribute values.
+pub(crate) fn escape_xml(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(['&', '<', '>', '"', '\'']) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            _ => escaped.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
+}

@@ -9,6 +9,9 @@ use crate::runner::RunReport;
 use crate::scenario::{LatencySpec, Scenario};
 use crate::trace::{Direction, DropReason, Event, EventKind, EventSink, Kept};
 
+use super::Capture;
+use super::state::Replay;
+
 /// Writes a line per event to `out`.
 pub struct TextTimeline<W: Write> {
     out: W,
@@ -176,7 +179,7 @@ fn entry_reason(ts: u64, node: ClientId, variant: Variant) -> String {
     }
 }
 
-fn describe_message(msg: &Message) -> String {
+pub(crate) fn describe_message(msg: &Message) -> String {
     match msg {
         Message::Request { ts } => format!("REQUEST(ts {ts})"),
         Message::Reply { ts } => format!("REPLY(ts {ts})"),
@@ -300,16 +303,16 @@ fn write_balances(out: &mut dyn Write, report: &RunReport) -> io::Result<()> {
         }
         text.join(" ")
     };
-    let first = clients[0].ledger().table().as_slice();
+    let first = clients[0].ledger().table().to_vec();
     if clients
         .iter()
-        .all(|client| client.ledger().table().as_slice() == first)
+        .all(|client| client.ledger().table().to_vec() == first)
     {
         return writeln!(
             out,
             "balances:  all {} tables agree: {}",
             clients.len(),
-            render(first)
+            render(&first)
         );
     }
     writeln!(out, "balances:  the tables differ:")?;
@@ -318,7 +321,7 @@ fn write_balances(out: &mut dyn Write, report: &RunReport) -> io::Result<()> {
             out,
             "           c{}'s table: {}",
             client.id(),
-            render(client.ledger().table().as_slice())
+            render(&client.ledger().table().to_vec())
         )?;
     }
     Ok(())
@@ -348,6 +351,184 @@ fn write_heads(out: &mut dyn Write, report: &RunReport) -> io::Result<()> {
     writeln!(out, "ledgers:   they differ:")?;
     for client in clients.iter().take(LISTED_CLIENTS) {
         writeln!(out, "           c{}: {}", client.id(), head(client))?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The explained timeline of `render --format text`.
+
+/// The column where an event's words start, for the explanation lines under it.
+const EXPLANATION_INDENT: usize = 26;
+
+/// The timeline of the window with the reason for every decision under the event that made
+/// it: why a client entered, what it waits for, why it aborted, when a balance read is stale.
+/// The reasons come from the state rebuilt from the events ([`Replay`]).
+pub fn write_explained(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
+    let info = &capture.info;
+    writeln!(out, "{}", info.headline())?;
+    if let Some(description) = &info.description {
+        writeln!(out, "{description}")?;
+    }
+    if let Some(cs_us) = info.cs_us {
+        writeln!(out, "critical section: {cs_us}us")?;
+    }
+    writeln!(out, "{}", capture.range_text())?;
+    if capture.before > 0 {
+        writeln!(out)?;
+        writeln!(out, "state before the first event shown:")?;
+        write_states(out, &capture.start)?;
+    }
+    writeln!(out)?;
+    writeln!(out, "{:>12}  {:<4} {:>5}  event", "time", "node", "clock")?;
+    let mut replay = capture.start.clone();
+    // The last wait reason printed per client, so an unchanged reason is not repeated.
+    let mut last_wait: Vec<Option<String>> = vec![None; replay.clients.len()];
+    let events = &capture.events;
+    for (index, event) in events.iter().enumerate() {
+        let mut notes = notes_before(&replay, event);
+        replay.apply(event);
+        if let Some(node) = event.node
+            && let Some(slot) = (node as usize).checked_sub(1)
+            && slot < last_wait.len()
+        {
+            match &event.kind {
+                EventKind::Enter { .. } | EventKind::Exit { .. } | EventKind::Restart { .. } => {
+                    last_wait[slot] = None;
+                }
+                EventKind::Request { .. }
+                | EventKind::Deliver { .. }
+                | EventKind::Commit { .. } => {
+                    if !decides_in_step(events, index, node)
+                        && let Some(reason) = replay.wait_reason(node)
+                        && last_wait[slot].as_ref() != Some(&reason)
+                    {
+                        notes.push(reason.clone());
+                        last_wait[slot] = Some(reason);
+                    }
+                }
+                _ => {}
+            }
+            if let EventKind::Commit { .. } = &event.kind
+                && let Some(client) = replay.client(node)
+            {
+                notes.push(format!(
+                    "its table now: {}; ledger {}",
+                    table_text(&client.balances),
+                    replay.ledger_text(node)
+                ));
+            }
+        }
+        let node = event
+            .node
+            .map_or_else(|| "-".to_string(), |node| format!("c{node}"));
+        writeln!(
+            out,
+            "{:>12}  {:<4} {:>5}  {}",
+            format_time(event.t_us),
+            node,
+            event.clock,
+            describe(event, info.variant)
+        )?;
+        for note in notes {
+            writeln!(out, "{:EXPLANATION_INDENT$}{note}", "")?;
+        }
+    }
+    writeln!(out)?;
+    match events.last() {
+        Some(last) => writeln!(out, "state after event {}:", last.seq)?,
+        None => writeln!(out, "state:")?,
+    }
+    write_states(out, &replay)
+}
+
+/// Explanations that need the state just before the event.
+fn notes_before(replay: &Replay, event: &Event) -> Vec<String> {
+    let Some(node) = event.node else {
+        return Vec::new();
+    };
+    match &event.kind {
+        EventKind::Enter { ts } => vec![format!("why: {}", replay.entry_reason(node, *ts))],
+        EventKind::Abort { amount, .. } => {
+            vec![format!("why: {}", replay.abort_reason(node, *amount))]
+        }
+        EventKind::Balance { of, value } => replay
+            .stale_read_note(node, *of, *value)
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Does the step that `events[index]` belongs to go on to an enter or an exit of `node`? A
+/// step is the run of events of one client at one time that one input produced: it ends at the
+/// next input (a delivery, a command, a crash or restart) or at another client's event.
+fn decides_in_step(events: &[Event], index: usize, node: ClientId) -> bool {
+    let t_us = events[index].t_us;
+    for event in &events[index + 1..] {
+        if matches!(event.kind, EventKind::Violation { .. }) {
+            continue;
+        }
+        if event.node != Some(node) || event.t_us != t_us {
+            return false;
+        }
+        match event.kind {
+            EventKind::Enter { .. } | EventKind::Exit { .. } => return true,
+            EventKind::Deliver { .. }
+            | EventKind::Transfer { .. }
+            | EventKind::Balance { .. }
+            | EventKind::Crash
+            | EventKind::Restart { .. } => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// `c1=3 c2=17 c3=10`, the first [`LISTED_CLIENTS`] of them.
+fn table_text(table: &[u64]) -> String {
+    let mut text: Vec<String> = table
+        .iter()
+        .take(LISTED_CLIENTS)
+        .enumerate()
+        .map(|(slot, balance)| format!("c{}={balance}", slot + 1))
+        .collect();
+    if table.len() > LISTED_CLIENTS {
+        text.push(format!("… ({} more)", table.len() - LISTED_CLIENTS));
+    }
+    text.join(" ")
+}
+
+/// One line per client: phase, clock, queue, largest timestamps seen, table, ledger.
+fn write_states(out: &mut dyn Write, replay: &Replay) -> io::Result<()> {
+    for client in replay.clients.iter().take(LISTED_CLIENTS) {
+        let seen: Vec<String> = client
+            .peers()
+            .take(LISTED_CLIENTS)
+            .map(|peer| format!("c{peer}={}", client.seen(peer)))
+            .collect();
+        writeln!(
+            out,
+            "  c{}: {}, clock {}; queue {}; latest seen {}; table {}; ledger {}",
+            client.id,
+            client.phase_text(),
+            client.clock,
+            client.queue_text(),
+            if seen.is_empty() {
+                "-".to_string()
+            } else {
+                seen.join(" ")
+            },
+            table_text(&client.balances),
+            replay.ledger_text(client.id)
+        )?;
+    }
+    if replay.clients.len() > LISTED_CLIENTS {
+        writeln!(
+            out,
+            "  … and {} more clients",
+            replay.clients.len() - LISTED_CLIENTS
+        )?;
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ pub mod rng;
 mod workload;
 
 use std::io;
+use std::sync::Arc;
 
 use crate::check::{Checker, Violation, Waiter, liveness_violations};
 use crate::protocol::{
@@ -127,7 +128,6 @@ pub fn simulate(
 
 struct Simulator {
     clients: Vec<Client>,
-    initial_balances: Vec<Amount>,
     faults: FaultsSpec,
     /// Index `id - 1`: the client is crashed.
     down: Vec<bool>,
@@ -153,6 +153,7 @@ struct Simulator {
 
 impl Simulator {
     fn new(scenario: &Scenario, options: RunOptions) -> Self {
+        let initial_balances: Arc<[Amount]> = scenario.initial_balances.clone().into();
         let clients = (1..=scenario.clients)
             .map(|id| {
                 let config = ClientConfig {
@@ -162,13 +163,13 @@ impl Simulator {
                     variant: scenario.protocol.to_protocol(),
                     mutations: scenario.mutation_set(),
                 };
-                Client::new(&config, &scenario.initial_balances)
+                // One shared copy of the initial balances for every client's table.
+                Client::new(&config, Arc::clone(&initial_balances))
             })
             .collect();
         let clients_len = scenario.clients as usize;
         Simulator {
             clients,
-            initial_balances: scenario.initial_balances.clone(),
             faults: scenario.faults.clone(),
             down: vec![false; clients_len],
             incarnations: vec![0; clients_len],
@@ -227,6 +228,7 @@ impl Simulator {
                 msg_id,
                 msg,
             } => {
+                self.network.delivered(from, to, self.now_us);
                 if self.down[to as usize - 1] {
                     let clock = self.clients[to as usize - 1].clock();
                     let reason = DropReason::Crashed;
@@ -340,7 +342,7 @@ impl Simulator {
             if changes_table {
                 let table = self.clients[node as usize - 1].ledger().table();
                 self.found
-                    .extend(self.checker.observe_table(node, table.as_slice()));
+                    .extend(self.checker.observe_table_total(node, table.total()));
             }
             self.report_found(sinks)?;
         }
@@ -451,7 +453,7 @@ impl Simulator {
                 let crash = self.faults.crashes[id];
                 let slot = crash.client as usize - 1;
                 let keep_ledger = crash.keep == Keep::Ledger;
-                self.clients[slot].restart(keep_ledger, &self.initial_balances);
+                self.clients[slot].restart(keep_ledger);
                 self.down[slot] = false;
                 let kept = if keep_ledger {
                     Kept::Ledger

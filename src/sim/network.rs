@@ -5,6 +5,7 @@
 //! delivery time is at least the previous one's, and the event queue's insertion order breaks
 //! the tie. With FIFO off, each message takes its own latency and may overtake.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use rand::{Rng, RngExt};
@@ -175,6 +176,17 @@ impl Network {
         let last = self.last_delivery_us.entry((from, to)).or_insert(0);
         *last = (*last).max(arrival_us);
         *last
+    }
+
+    /// A message on `from` -> `to` scheduled for `at_us` arrived. If it was the last one
+    /// scheduled on its link, the link's FIFO bookkeeping is dropped: a later send arrives
+    /// after now anyway. So the map holds only links with messages in flight, not all N².
+    pub fn delivered(&mut self, from: ClientId, to: ClientId, at_us: u64) {
+        if let Entry::Occupied(entry) = self.last_delivery_us.entry((from, to))
+            && *entry.get() <= at_us
+        {
+            entry.remove();
+        }
     }
 
     fn link(&self, from: ClientId, to: ClientId) -> LinkModel {

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Event, EventKind, EventSink, TRACE_FORMAT, TRACE_VERSION};
 use crate::check::Invariant;
-use crate::protocol::ledger::to_hex;
+use crate::protocol::ledger::{push_hex, to_hex};
 use crate::protocol::{Amount, Block, Hash, Message};
 use crate::scenario::{FaultsSpec, Limits, NetworkSpec};
 
@@ -290,12 +290,8 @@ impl Json<'_> {
     }
 
     fn hex(&mut self, hash: &Hash) {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         self.raw(b"\"");
-        for byte in hash {
-            self.0.push(DIGITS[usize::from(byte >> 4)]);
-            self.0.push(DIGITS[usize::from(byte & 0x0f)]);
-        }
+        push_hex(self.0, hash);
         self.raw(b"\"");
     }
 

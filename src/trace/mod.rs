@@ -6,6 +6,7 @@
 
 pub mod encode;
 mod event;
+pub mod read;
 
 pub use encode::{Header, Summary, TraceEncoder, encode_event};
 pub use event::{Direction, DropReason, Event, EventKind, EventSink, Kept};

@@ -1,0 +1,770 @@
+//! What the checker remembers of a run so that it can explain a violation: per directed link, a
+//! short log of the latest messages and their fate (delivered, dropped, duplicated, in flight);
+//! per client, its phase, its pending transfers and whether it is down; the partitions in
+//! place. It reports no violation itself.
+//!
+//! Memory is bounded: each link keeps its last [`LINK_LOG_LEN`] messages, and at most
+//! [`MAX_LOGGED_LINKS`] links keep a log at all (the first ones used; later links keep only
+//! a few counters). Nothing is allocated per event once a link's log is full. Links are a
+//! dense table up to [`DENSE_CLIENTS`] clients, a hash map beyond.
+
+use std::collections::VecDeque;
+
+use super::fast_hash::FastMap;
+
+use crate::protocol::{Amount, ClientId, Message, Timestamp};
+use crate::trace::{Direction, DropReason, Event, EventKind};
+
+/// How many messages each directed link remembers.
+pub const LINK_LOG_LEN: usize = 8;
+/// At most this many directed links keep a message log (every link of 64 clients).
+pub const MAX_LOGGED_LINKS: usize = 4096;
+/// Up to this many clients the links are a dense table of N x N entries.
+pub const DENSE_CLIENTS: u32 = 256;
+
+/// "No value" in the link counters.
+const NONE: u64 = u64::MAX;
+
+/// A point in the trace: the event's `seq` and its time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Moment {
+    pub seq: u64,
+    pub t_us: u64,
+}
+
+impl Moment {
+    fn of(event: &Event) -> Self {
+        Moment {
+            seq: event.seq,
+            t_us: event.t_us,
+        }
+    }
+}
+
+/// One message on a link and what became of it (a view built on demand from the log).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MsgRecord {
+    pub msg_id: u64,
+    /// `request`, `reply`, `release`, `update`, `updated`.
+    pub msg_type: &'static str,
+    pub ts: Timestamp,
+    /// The released request's timestamp (RELEASE only).
+    pub request_ts: Option<Timestamp>,
+    pub sent: Moment,
+    pub first_delivery: Option<Moment>,
+    /// The `seq` of the last delivery.
+    pub last_delivery: Option<u64>,
+    pub deliveries: u32,
+    pub duplicates: u32,
+    /// The last copy dropped, why, and the `seq` of the drop event.
+    pub dropped: Option<(DropReason, u64)>,
+    pub drops: u32,
+}
+
+impl MsgRecord {
+    /// Delivered at or before `seq`.
+    pub fn delivered_by(&self, seq: u64) -> bool {
+        self.first_delivery.is_some_and(|at| at.seq <= seq)
+    }
+
+    /// Copies neither delivered nor dropped yet.
+    pub fn copies_in_flight(&self) -> u32 {
+        (1 + self.duplicates).saturating_sub(self.deliveries + self.drops)
+    }
+
+    /// "client 1's REPLY (m2, sent at t=1.072ms)".
+    pub fn describe(&self, sender: ClientId) -> String {
+        format!(
+            "client {sender}'s {} (m{}, sent at t={})",
+            self.msg_type.to_uppercase(),
+            self.msg_id,
+            format_time(self.sent.t_us)
+        )
+    }
+}
+
+const MSG_TYPES: [&str; 5] = ["request", "reply", "release", "update", "updated"];
+const DROP_REASONS: [DropReason; 3] =
+    [DropReason::Loss, DropReason::Partition, DropReason::Crashed];
+
+/// One message in a link's log, packed (`NONE` for absent values).
+#[derive(Clone, Copy, Debug)]
+struct Packed {
+    ts: Timestamp,
+    request_ts: Timestamp,
+    sent: Moment,
+    first_delivery: Moment,
+    last_delivery_seq: u64,
+    drop_seq: u64,
+    deliveries: u32,
+    duplicates: u32,
+    drops: u32,
+    msg_type: u8,
+    drop_reason: u8,
+}
+
+impl Packed {
+    fn view(&self, msg_id: u64) -> MsgRecord {
+        let some = |seq: u64| (seq != NONE).then_some(seq);
+        MsgRecord {
+            msg_id,
+            msg_type: MSG_TYPES[usize::from(self.msg_type)],
+            ts: self.ts,
+            request_ts: some(self.request_ts),
+            sent: self.sent,
+            first_delivery: (self.first_delivery.seq != NONE).then_some(self.first_delivery),
+            last_delivery: some(self.last_delivery_seq),
+            deliveries: self.deliveries,
+            duplicates: self.duplicates,
+            dropped: some(self.drop_seq)
+                .map(|seq| (DROP_REASONS[usize::from(self.drop_reason)], seq)),
+            drops: self.drops,
+        }
+    }
+}
+
+/// The last messages of one directed link (a ring): their ids side by side, so that finding
+/// one reads a single cache line.
+#[derive(Clone, Debug)]
+struct LinkLog {
+    ids: [u64; LINK_LOG_LEN],
+    records: [Packed; LINK_LOG_LEN],
+    len: usize,
+    /// Where the next record goes once the log is full.
+    next: usize,
+}
+
+impl LinkLog {
+    fn new() -> Self {
+        let empty = Packed {
+            ts: 0,
+            request_ts: NONE,
+            sent: Moment { seq: 0, t_us: 0 },
+            first_delivery: Moment { seq: NONE, t_us: 0 },
+            last_delivery_seq: NONE,
+            drop_seq: NONE,
+            deliveries: 0,
+            duplicates: 0,
+            drops: 0,
+            msg_type: 0,
+            drop_reason: 0,
+        };
+        LinkLog {
+            ids: [0; LINK_LOG_LEN],
+            records: [empty; LINK_LOG_LEN],
+            len: 0,
+            next: 0,
+        }
+    }
+
+    fn push(&mut self, msg_id: u64, record: Packed) {
+        let slot = if self.len < LINK_LOG_LEN {
+            self.len += 1;
+            self.len - 1
+        } else {
+            let slot = self.next;
+            self.next = (self.next + 1) % LINK_LOG_LEN;
+            slot
+        };
+        self.ids[slot] = msg_id;
+        self.records[slot] = record;
+    }
+
+    fn find_mut(&mut self, msg_id: u64) -> Option<&mut Packed> {
+        let slot = self.ids[..self.len].iter().rposition(|&id| id == msg_id)?;
+        Some(&mut self.records[slot])
+    }
+
+    /// Oldest first.
+    fn iter(&self) -> impl DoubleEndedIterator<Item = MsgRecord> + '_ {
+        let order = (self.next..self.len).chain(0..self.next.min(self.len));
+        order.map(|slot| self.records[slot].view(self.ids[slot]))
+    }
+}
+
+/// One directed link `from -> to`: the receiver's view of the sender, and the message log.
+#[derive(Clone, Debug)]
+struct Link {
+    log: Option<Box<LinkLog>>,
+    /// The largest `ts` delivered on this link since the receiver last (re)started (0: none).
+    largest_ts: Timestamp,
+    /// The sender's request the receiver holds (REQUEST delivered, not yet released; 0: none,
+    /// as request timestamps start at 1).
+    open_request: Timestamp,
+    /// The latest request of the sender released at the receiver.
+    served: Timestamp,
+    /// The `seq` of the last REPLY and UPDATED on this link (`NONE`: none).
+    last_reply: u64,
+    last_updated: u64,
+}
+
+impl Default for Link {
+    fn default() -> Self {
+        Link {
+            log: None,
+            largest_ts: 0,
+            open_request: 0,
+            served: 0,
+            last_reply: NONE,
+            last_updated: NONE,
+        }
+    }
+}
+
+impl Link {
+    /// What the receiver forgets when it restarts.
+    fn forget(&mut self) {
+        *self = Link {
+            log: self.log.take(),
+            ..Link::default()
+        };
+    }
+}
+
+/// The links, dense for few clients.
+#[derive(Clone, Debug)]
+enum Links {
+    Dense { clients: u32, links: Vec<Link> },
+    Sparse(FastMap<(ClientId, ClientId), Link>),
+}
+
+impl Links {
+    fn new(clients: u32) -> Self {
+        if clients <= DENSE_CLIENTS {
+            Links::Dense {
+                clients,
+                links: vec![Link::default(); (clients as usize).pow(2)],
+            }
+        } else {
+            Links::Sparse(FastMap::default())
+        }
+    }
+
+    fn dense_slot(clients: u32, from: ClientId, to: ClientId) -> Option<usize> {
+        let valid = |id: ClientId| (1..=clients).contains(&id);
+        (valid(from) && valid(to))
+            .then(|| (from as usize - 1) * clients as usize + (to as usize - 1))
+    }
+
+    fn get(&self, from: ClientId, to: ClientId) -> Option<&Link> {
+        match self {
+            Links::Dense { clients, links } => {
+                Self::dense_slot(*clients, from, to).map(|slot| &links[slot])
+            }
+            Links::Sparse(map) => map.get(&(from, to)),
+        }
+    }
+
+    fn get_mut(&mut self, from: ClientId, to: ClientId) -> Option<&mut Link> {
+        match self {
+            Links::Dense { clients, links } => {
+                Self::dense_slot(*clients, from, to).map(|slot| &mut links[slot])
+            }
+            Links::Sparse(map) => map.get_mut(&(from, to)),
+        }
+    }
+
+    fn entry(&mut self, from: ClientId, to: ClientId) -> Option<&mut Link> {
+        match self {
+            Links::Dense { clients, links } => {
+                Self::dense_slot(*clients, from, to).map(|slot| &mut links[slot])
+            }
+            Links::Sparse(map) => Some(map.entry((from, to)).or_default()),
+        }
+    }
+}
+
+/// Where a client stands with respect to the mutex, as the events show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PhaseSeen {
+    Idle,
+    Waiting {
+        ts: Timestamp,
+        requested: Moment,
+    },
+    Inside {
+        ts: Timestamp,
+        requested: Moment,
+        entered: Moment,
+        committed: Option<Moment>,
+    },
+}
+
+/// One client as the events show it.
+#[derive(Clone, Debug)]
+pub struct ClientSeen {
+    pub phase: PhaseSeen,
+    /// The transfer being requested or inside: (to, amount).
+    pub current: Option<(ClientId, Amount)>,
+    /// Transfers accepted and not yet requested.
+    pub pending: VecDeque<(ClientId, Amount)>,
+    /// Set while the client is down.
+    pub down_since: Option<Moment>,
+    pub last_crash: Option<Moment>,
+    pub last_restart: Option<Moment>,
+}
+
+/// A partition in place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionSeen {
+    pub groups: Vec<Vec<ClientId>>,
+    pub direction: Direction,
+    pub since: Moment,
+}
+
+impl PartitionSeen {
+    /// Does it stop messages from `from` to `to`?
+    pub fn cuts(&self, from: ClientId, to: ClientId) -> bool {
+        let group_of = |id: ClientId| self.groups.iter().position(|group| group.contains(&id));
+        match self.direction {
+            Direction::Both => matches!(
+                (group_of(from), group_of(to)),
+                (Some(a), Some(b)) if a != b
+            ),
+            Direction::OneWay => {
+                group_of(from) == Some(0) && group_of(to).is_some_and(|group| group > 0)
+            }
+        }
+    }
+
+    /// "the partition {c1} | {c2,c3} (since t=0.500ms)" or "the one-way partition {c1} -/->
+    /// {c2} (since …)".
+    pub fn describe(&self) -> String {
+        let kind = match self.direction {
+            Direction::Both => "partition",
+            Direction::OneWay => "one-way partition",
+        };
+        format!(
+            "the {kind} {} (since t={})",
+            self.groups_text(),
+            format_time(self.since.t_us)
+        )
+    }
+
+    /// "{c1} | {c2,c3}" or "{c1} -/-> {c2}".
+    pub fn groups_text(&self) -> String {
+        let names: Vec<String> = self
+            .groups
+            .iter()
+            .map(|group| {
+                let ids: Vec<String> = group.iter().map(|id| format!("c{id}")).collect();
+                format!("{{{}}}", ids.join(","))
+            })
+            .collect();
+        match self.direction {
+            Direction::Both => names.join(" | "),
+            Direction::OneWay => format!("{} -/-> {}", names[0], names[1..].join(", ")),
+        }
+    }
+}
+
+/// Everything the explanations need.
+#[derive(Clone, Debug)]
+pub struct History {
+    clients: Vec<ClientSeen>,
+    links: Links,
+    logged_links: usize,
+    partitions: Vec<PartitionSeen>,
+}
+
+impl History {
+    pub fn new(clients: u32) -> Self {
+        History {
+            clients: vec![
+                ClientSeen {
+                    phase: PhaseSeen::Idle,
+                    current: None,
+                    pending: VecDeque::new(),
+                    down_since: None,
+                    last_crash: None,
+                    last_restart: None,
+                };
+                clients as usize
+            ],
+            links: Links::new(clients),
+            logged_links: 0,
+            partitions: Vec::new(),
+        }
+    }
+
+    pub fn clients(&self) -> u32 {
+        self.clients.len() as u32
+    }
+
+    /// Client `id`, if it exists.
+    pub fn client(&self, id: ClientId) -> Option<&ClientSeen> {
+        self.clients.get((id as usize).checked_sub(1)?)
+    }
+
+    pub fn partitions(&self) -> &[PartitionSeen] {
+        &self.partitions
+    }
+
+    /// The partition in place that cuts `from -> to`, if any.
+    pub fn partition_cutting(&self, from: ClientId, to: ClientId) -> Option<&PartitionSeen> {
+        self.partitions
+            .iter()
+            .find(|partition| partition.cuts(from, to))
+    }
+
+    /// The remembered messages of `from -> to`, oldest first.
+    pub fn messages(
+        &self,
+        from: ClientId,
+        to: ClientId,
+    ) -> impl DoubleEndedIterator<Item = MsgRecord> + '_ {
+        self.links
+            .get(from, to)
+            .and_then(|link| link.log.as_deref())
+            .into_iter()
+            .flat_map(LinkLog::iter)
+    }
+
+    /// The record of message `msg_id` on `from -> to`, if still remembered.
+    pub fn message(&self, from: ClientId, to: ClientId, msg_id: u64) -> Option<MsgRecord> {
+        self.messages(from, to)
+            .rev()
+            .find(|record| record.msg_id == msg_id)
+    }
+
+    /// The largest timestamp `to` has received from `from` since it last (re)started.
+    pub fn largest_seen(&self, from: ClientId, to: ClientId) -> Timestamp {
+        self.links.get(from, to).map_or(0, |link| link.largest_ts)
+    }
+
+    /// The request of `from` that `to` holds in its queue (REQUEST delivered, not released).
+    pub fn open_request(&self, from: ClientId, to: ClientId) -> Option<Timestamp> {
+        self.links
+            .get(from, to)
+            .map(|link| link.open_request)
+            .filter(|&ts| ts != 0)
+    }
+
+    /// The `seq` of the last REPLY `to` received from `from`.
+    pub fn last_reply(&self, from: ClientId, to: ClientId) -> Option<u64> {
+        self.links
+            .get(from, to)
+            .map(|link| link.last_reply)
+            .filter(|&seq| seq != NONE)
+    }
+
+    /// The `seq` of the last UPDATED `to` received from `from`.
+    pub fn last_updated(&self, from: ClientId, to: ClientId) -> Option<u64> {
+        self.links
+            .get(from, to)
+            .map(|link| link.last_updated)
+            .filter(|&seq| seq != NONE)
+    }
+
+    /// Learns from one event. `route` is the link of the message a `drop` or `duplicate` event
+    /// names (the event itself does not say).
+    pub fn observe(&mut self, event: &Event, route: Option<(ClientId, ClientId)>) {
+        let at = Moment::of(event);
+        match &event.kind {
+            EventKind::Partition { groups, direction } => {
+                self.partitions.push(PartitionSeen {
+                    groups: groups.clone(),
+                    direction: *direction,
+                    since: at,
+                });
+                return;
+            }
+            EventKind::Heal { groups, direction } => {
+                if let Some(place) = self.partitions.iter().position(|partition| {
+                    partition.groups == *groups && partition.direction == *direction
+                }) {
+                    self.partitions.remove(place);
+                }
+                return;
+            }
+            EventKind::Drop { msg_id, reason } => {
+                if let Some(record) = route.and_then(|link| self.record_mut(link, *msg_id)) {
+                    record.drop_seq = at.seq;
+                    record.drop_reason = DROP_REASONS
+                        .iter()
+                        .position(|known| known == reason)
+                        .unwrap_or(0) as u8;
+                    record.drops += 1;
+                }
+                return;
+            }
+            EventKind::Duplicate { msg_id } => {
+                if let Some(record) = route.and_then(|link| self.record_mut(link, *msg_id)) {
+                    record.duplicates += 1;
+                }
+                return;
+            }
+            _ => {}
+        }
+        let Some(node) = event.node else {
+            return;
+        };
+        let Some(slot) = (node as usize)
+            .checked_sub(1)
+            .filter(|&slot| slot < self.clients.len())
+        else {
+            return;
+        };
+        match &event.kind {
+            EventKind::Send { msg_id, to, msg } => self.sent(node, *to, *msg_id, msg, at),
+            EventKind::Deliver { msg_id, from, msg } => {
+                self.delivered(*from, node, *msg_id, msg, at);
+            }
+            EventKind::Transfer { to, amount } => {
+                self.clients[slot].pending.push_back((*to, *amount));
+            }
+            EventKind::Request { ts } => {
+                let client = &mut self.clients[slot];
+                client.current = client.pending.pop_front().or(client.current);
+                client.phase = PhaseSeen::Waiting {
+                    ts: *ts,
+                    requested: at,
+                };
+            }
+            EventKind::Enter { ts } => {
+                let client = &mut self.clients[slot];
+                let requested = match client.phase {
+                    PhaseSeen::Waiting { requested, .. } => requested,
+                    _ => at,
+                };
+                client.phase = PhaseSeen::Inside {
+                    ts: *ts,
+                    requested,
+                    entered: at,
+                    committed: None,
+                };
+            }
+            EventKind::Commit { .. } => {
+                if let PhaseSeen::Inside { committed, .. } = &mut self.clients[slot].phase {
+                    *committed = Some(at);
+                }
+            }
+            EventKind::Exit { .. } => {
+                let client = &mut self.clients[slot];
+                client.phase = PhaseSeen::Idle;
+                client.current = None;
+            }
+            EventKind::Crash => {
+                let client = &mut self.clients[slot];
+                client.down_since = Some(at);
+                client.last_crash = Some(at);
+            }
+            EventKind::Restart { .. } => {
+                let client = &mut self.clients[slot];
+                client.down_since = None;
+                client.last_restart = Some(at);
+                client.phase = PhaseSeen::Idle;
+                client.current = None;
+                client.pending.clear();
+                // It forgot everything it had heard from its peers.
+                for peer in 1..=self.clients.len() as ClientId {
+                    if let Some(link) = self.links.get_mut(peer, node) {
+                        link.forget();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn record_mut(&mut self, link: (ClientId, ClientId), msg_id: u64) -> Option<&mut Packed> {
+        self.links
+            .get_mut(link.0, link.1)?
+            .log
+            .as_mut()?
+            .find_mut(msg_id)
+    }
+
+    fn sent(&mut self, from: ClientId, to: ClientId, msg_id: u64, msg: &Message, at: Moment) {
+        let Some(link) = self.links.entry(from, to) else {
+            return;
+        };
+        if link.log.is_none() {
+            if self.logged_links >= MAX_LOGGED_LINKS {
+                return;
+            }
+            self.logged_links += 1;
+            link.log = Some(Box::new(LinkLog::new()));
+        }
+        let Some(log) = link.log.as_mut() else {
+            return;
+        };
+        let msg_type = match msg {
+            Message::Request { .. } => 0,
+            Message::Reply { .. } => 1,
+            Message::Release { .. } => 2,
+            Message::Update { .. } => 3,
+            Message::Updated { .. } => 4,
+        };
+        log.push(
+            msg_id,
+            Packed {
+                ts: msg.ts(),
+                request_ts: match msg {
+                    Message::Release { request_ts, .. } => *request_ts,
+                    _ => NONE,
+                },
+                sent: at,
+                first_delivery: Moment { seq: NONE, t_us: 0 },
+                last_delivery_seq: NONE,
+                drop_seq: NONE,
+                deliveries: 0,
+                duplicates: 0,
+                drops: 0,
+                msg_type,
+                drop_reason: 0,
+            },
+        );
+    }
+
+    fn delivered(&mut self, from: ClientId, to: ClientId, msg_id: u64, msg: &Message, at: Moment) {
+        let Some(link) = self.links.entry(from, to) else {
+            return;
+        };
+        if let Some(record) = link.log.as_mut().and_then(|log| log.find_mut(msg_id)) {
+            record.deliveries += 1;
+            if record.first_delivery.seq == NONE {
+                record.first_delivery = at;
+            }
+            record.last_delivery_seq = at.seq;
+        }
+        link.largest_ts = link.largest_ts.max(msg.ts());
+        match msg {
+            Message::Request { ts } => {
+                // A stale copy of a request already released does not queue it again.
+                if *ts > link.served {
+                    link.open_request = *ts;
+                }
+            }
+            Message::Release { request_ts, .. } => {
+                link.served = link.served.max(*request_ts);
+                if link.open_request <= *request_ts {
+                    link.open_request = 0;
+                }
+            }
+            Message::Reply { .. } => link.last_reply = at.seq,
+            Message::Updated { .. } => link.last_updated = at.seq,
+            Message::Update { .. } => {}
+        }
+    }
+}
+
+/// Microseconds as milliseconds with three decimals: `12.345ms` (as in the timeline).
+pub fn format_time(t_us: u64) -> String {
+    format!("{}.{:03}ms", t_us / 1000, t_us % 1000)
+}
+
+/// Why a message was lost, completing "… was lost …".
+pub fn drop_words(reason: DropReason, receiver: ClientId) -> String {
+    match reason {
+        DropReason::Loss => "by the network".to_string(),
+        DropReason::Partition => "to a partition".to_string(),
+        DropReason::Crashed => format!("while client {receiver} was down"),
+    }
+}
+
+/// "client 1", "clients 1 and 2", "clients 1, 2 and 3".
+pub fn name_clients(clients: &[ClientId]) -> String {
+    match clients {
+        [] => "no client".to_string(),
+        [one] => format!("client {one}"),
+        [init @ .., last] => {
+            let init: Vec<String> = init.iter().map(ToString::to_string).collect();
+            format!("clients {} and {last}", init.join(", "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: u64, node: Option<ClientId>, kind: EventKind) -> Event {
+        Event {
+            seq,
+            t_us: seq * 100,
+            node,
+            clock: seq,
+            kind,
+        }
+    }
+
+    fn send(seq: u64, from: ClientId, to: ClientId, msg_id: u64, ts: Timestamp) -> Event {
+        event(
+            seq,
+            Some(from),
+            EventKind::Send {
+                msg_id,
+                to,
+                msg: Message::Request { ts },
+            },
+        )
+    }
+
+    #[test]
+    fn the_log_keeps_the_latest_messages_of_a_link_and_their_fate() {
+        let mut history = History::new(2);
+        for msg_id in 0..(LINK_LOG_LEN as u64 + 3) {
+            history.observe(&send(msg_id, 1, 2, msg_id, msg_id + 1), None);
+        }
+        let ids: Vec<u64> = history.messages(1, 2).map(|r| r.msg_id).collect();
+        assert_eq!(ids.len(), LINK_LOG_LEN);
+        assert_eq!(ids[0], 3, "the oldest were forgotten");
+        assert_eq!(*ids.last().unwrap(), LINK_LOG_LEN as u64 + 2);
+
+        let last = LINK_LOG_LEN as u64 + 2;
+        let drop = EventKind::Drop {
+            msg_id: last,
+            reason: DropReason::Loss,
+        };
+        history.observe(&event(100, Some(1), drop), Some((1, 2)));
+        let record = history.message(1, 2, last).unwrap();
+        assert_eq!(
+            record.dropped.map(|(reason, _)| reason),
+            Some(DropReason::Loss)
+        );
+        assert_eq!(record.copies_in_flight(), 0);
+        assert_eq!(history.message(1, 2, 0), None);
+    }
+
+    #[test]
+    fn a_restart_forgets_what_the_client_had_heard() {
+        let mut history = History::new(2);
+        history.observe(&send(0, 1, 2, 0, 5), None);
+        let deliver = EventKind::Deliver {
+            msg_id: 0,
+            from: 1,
+            msg: Message::Request { ts: 5 },
+        };
+        history.observe(&event(1, Some(2), deliver), None);
+        assert_eq!(history.largest_seen(1, 2), 5);
+        assert_eq!(history.open_request(1, 2), Some(5));
+        history.observe(&event(2, Some(2), EventKind::Crash), None);
+        assert!(history.client(2).unwrap().down_since.is_some());
+        let restart = EventKind::Restart {
+            kept: crate::trace::Kept::Ledger,
+        };
+        history.observe(&event(3, Some(2), restart), None);
+        assert_eq!(history.largest_seen(1, 2), 0);
+        assert_eq!(history.open_request(1, 2), None);
+        assert!(history.client(2).unwrap().down_since.is_none());
+    }
+
+    #[test]
+    fn partitions_cut_the_right_links() {
+        let both = PartitionSeen {
+            groups: vec![vec![1], vec![2, 3]],
+            direction: Direction::Both,
+            since: Moment { seq: 0, t_us: 0 },
+        };
+        assert!(both.cuts(1, 2) && both.cuts(3, 1));
+        assert!(!both.cuts(2, 3));
+        let one_way = PartitionSeen {
+            direction: Direction::OneWay,
+            ..both
+        };
+        assert!(one_way.cuts(1, 3));
+        assert!(!one_way.cuts(3, 1));
+        assert_eq!(name_clients(&[1, 2, 3]), "clients 1, 2 and 3");
+    }
+}

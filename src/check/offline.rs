@@ -1,0 +1,377 @@
+//! Checking a trace file offline: the events go through the same [`Checker`] the simulator
+//! uses online, then the summary is checked against what the events show.
+//!
+//! The trace's own `violation` events and the summary's `violations` are claims, not facts:
+//! the checker recomputes everything and then says whether its findings agree with them.
+//!
+//! What only an offline check does, at the end of the trace (skipped when the check stopped
+//! at the first safety violation, because the replay is then incomplete):
+//! - `conservation` on every table of the summary's `final_balances`;
+//! - the summary's `final_balances` must be the tables the ledgers give (when no violation
+//!   was found) and its `heads` the replayed ledger heads, else the trace is inconsistent;
+//! - when the summary's `end` is `quiescent`: no message may still be in flight (else the
+//!   trace is inconsistent), and every ledger must be equal (`ledger_agreement`);
+//! - unless the run ended at a violation: `liveness`, with the waiters rebuilt from the events.
+//!
+//! The whole file is always read, so that a truncated or edited trace is reported as such
+//! (exit code 2) and never as a violation.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::BufRead;
+
+use super::history::format_time;
+use super::{Checker, Invariant, Violation};
+use crate::protocol::ledger::short_hex;
+use crate::trace::EventKind;
+use crate::trace::read::{ClaimedViolation, ReadError, TraceHeader, TraceReader, TraceSummary};
+
+/// How to check.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OfflineOptions {
+    /// Report every violation instead of stopping at the first safety violation.
+    pub keep_going: bool,
+}
+
+/// A violation the checker found, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub violation: Violation,
+    /// The event that revealed it; `None` for the checks at the end of the trace.
+    pub seq: Option<u64>,
+    pub t_us: u64,
+}
+
+/// The outcome of checking one trace.
+#[derive(Clone, Debug)]
+pub struct OfflineReport {
+    pub header: TraceHeader,
+    pub summary: TraceSummary,
+    /// Event lines in the trace.
+    pub events: u64,
+    /// Events the checker saw (not skipped, not `violation` events, not after a stop).
+    pub checked: u64,
+    /// Events of kinds or message types the reader does not know, by kind.
+    pub skipped: BTreeMap<String, u64>,
+    pub findings: Vec<Finding>,
+    /// The trace's own violation events.
+    pub claims: Vec<ClaimedViolation>,
+    /// The `seq` of the event at which the check stopped (first safety violation).
+    pub stopped_at: Option<u64>,
+}
+
+impl OfflineReport {
+    /// Every invariant held.
+    pub fn passed(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    /// Do the checker's findings agree with the trace's own violation events? When the check
+    /// stopped at the first safety violation, only the first safety violations are compared;
+    /// otherwise the invariants of all of them, in order.
+    pub fn agrees(&self) -> bool {
+        let first_safety_claim = self
+            .claims
+            .iter()
+            .find(|claim| claim.invariant.is_safety())
+            .map(|claim| claim.invariant);
+        if self.stopped_at.is_some() {
+            return self.findings.first().map(|f| f.violation.invariant) == first_safety_claim;
+        }
+        let found: Vec<Invariant> = self
+            .findings
+            .iter()
+            .map(|f| f.violation.invariant)
+            .collect();
+        let claimed: Vec<Invariant> = self.claims.iter().map(|c| c.invariant).collect();
+        found == claimed
+    }
+
+    /// One sentence on the trace's own violations and whether the checker agrees.
+    pub fn agreement(&self) -> String {
+        let claimed = if self.claims.is_empty() {
+            "the trace records no violation".to_string()
+        } else {
+            let listed = list(
+                self.claims
+                    .iter()
+                    .map(|claim| match claim.seq {
+                        Some(seq) => format!("{} at event {seq}", claim.invariant),
+                        None => claim.invariant.to_string(),
+                    })
+                    .collect(),
+            );
+            format!(
+                "the trace records {} violation(s): {listed}",
+                self.claims.len()
+            )
+        };
+        let found = list(
+            self.findings
+                .iter()
+                .map(|f| f.violation.invariant.to_string())
+                .collect(),
+        );
+        let verdict = match (self.agrees(), self.claims.is_empty()) {
+            (true, true) => " and the checker finds none".to_string(),
+            (true, false) if self.stopped_at.is_some() => {
+                "; the checker's first finding agrees".to_string()
+            }
+            (true, false) => "; the checker finds the same".to_string(),
+            (false, true) => format!(", but the checker finds {found}: they DISAGREE"),
+            (false, false) if self.findings.is_empty() => {
+                "; the checker finds none: they DISAGREE".to_string()
+            }
+            (false, false) => format!("; the checker finds {found}: they DISAGREE"),
+        };
+        format!("{claimed}{verdict}")
+    }
+}
+
+fn list(items: Vec<String>) -> String {
+    const SHOWN: usize = 5;
+    let mut text = items
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > SHOWN {
+        let _ = write!(text, " and {} more", items.len() - SHOWN);
+    }
+    text
+}
+
+/// Reads and checks a whole trace. A trace that breaks the format is an `Err` (exit code 2);
+/// violations are in the report (exit code 1).
+pub fn check_trace<R: BufRead>(
+    input: R,
+    options: OfflineOptions,
+) -> Result<OfflineReport, ReadError> {
+    let mut reader = TraceReader::new(input)?;
+    let header = reader.header().clone();
+    let mut checker = Checker::new(&header.initial_balances);
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut found: Vec<Violation> = Vec::new();
+    let mut stopped_at = None;
+    let mut checked = 0u64;
+    let mut last_t = 0u64;
+    while let Some(event) = reader.next_event()? {
+        last_t = event.t_us;
+        if stopped_at.is_some() || matches!(event.kind, EventKind::Violation { .. }) {
+            continue;
+        }
+        checked += 1;
+        checker.observe(&event, &mut found);
+        for violation in found.drain(..) {
+            if violation.invariant.is_safety() && !options.keep_going {
+                stopped_at = Some(event.seq);
+            }
+            findings.push(Finding {
+                violation,
+                seq: Some(event.seq),
+                t_us: event.t_us,
+            });
+        }
+    }
+    let summary = reader
+        .summary()
+        .cloned()
+        .expect("next_event returns None only after the summary");
+    if stopped_at.is_none() {
+        let end_t = summary.end_us.unwrap_or(last_t).max(last_t);
+        let at_end = |violation| Finding {
+            violation,
+            seq: None,
+            t_us: end_t,
+        };
+        for (slot, table) in summary.final_balances.iter().enumerate() {
+            findings.extend(checker.check_table(slot as u32 + 1, table).map(at_end));
+        }
+        check_summary(&checker, &summary, findings.is_empty())?;
+        let end = summary.end.as_deref();
+        if end == Some("quiescent") {
+            if let Some((msg_id, from, to, sent)) = checker.oldest_in_flight() {
+                return Err(ReadError::Invalid {
+                    line: summary.line,
+                    column: None,
+                    message: format!(
+                        "the summary says the run ended quiescent, but message m{msg_id} from \
+                         client {from} to client {to} (sent at event {sent}) was never delivered \
+                         or dropped"
+                    ),
+                });
+            }
+            findings.extend(checker.at_quiescence().map(at_end));
+        }
+        if end != Some("violation") {
+            let why_ended = match end {
+                Some("quiescent") => "with nothing left in flight".to_string(),
+                Some("max_events") => match header.max_events {
+                    Some(limit) => format!("at limits.max_events ({limit} events)"),
+                    None => "at its event limit".to_string(),
+                },
+                Some("max_time") => match header.max_time_us {
+                    Some(limit) => format!("at limits.max_time_us ({limit}us)"),
+                    None => "at its time limit".to_string(),
+                },
+                Some(other) => format!("with end {other:?} at t={}", format_time(end_t)),
+                None => format!("at t={}", format_time(end_t)),
+            };
+            let waiters = checker.waiters_from_events(&header.protocol);
+            findings.extend(
+                checker
+                    .liveness_violations(&waiters, &why_ended)
+                    .into_iter()
+                    .map(at_end),
+            );
+        }
+    }
+    Ok(OfflineReport {
+        events: reader.events_read(),
+        checked,
+        skipped: reader.skipped().clone(),
+        claims: reader.claims().to_vec(),
+        header,
+        summary,
+        findings,
+        stopped_at,
+    })
+}
+
+/// The summary's heads (and, when nothing broke, its balance tables) must be what the
+/// ledgers in the events give.
+fn check_summary(
+    checker: &Checker,
+    summary: &TraceSummary,
+    compare_tables: bool,
+) -> Result<(), ReadError> {
+    let inconsistent = |message: String| ReadError::Invalid {
+        line: summary.line,
+        column: None,
+        message,
+    };
+    for (slot, (&(length, head), claimed)) in checker
+        .ledger_heads()
+        .iter()
+        .zip(&summary.heads)
+        .enumerate()
+    {
+        if head != *claimed {
+            return Err(inconsistent(format!(
+                "the summary gives client {}'s ledger head as {}…, but its {length} block(s) in \
+                 the events end in {}…",
+                slot + 1,
+                short_hex(claimed),
+                short_hex(&head)
+            )));
+        }
+    }
+    if compare_tables {
+        for (slot, (replayed, claimed)) in checker
+            .replayed_tables()
+            .iter()
+            .zip(&summary.final_balances)
+            .enumerate()
+        {
+            if let Some(of) = replayed.iter().zip(claimed).position(|(a, b)| a != b) {
+                return Err(inconsistent(format!(
+                    "the summary gives client {}'s table a balance of {} for client {}, but its \
+                     ledger in the events gives {}",
+                    slot + 1,
+                    claimed[of],
+                    of + 1,
+                    replayed[of]
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, keep_going: bool) -> Result<OfflineReport, ReadError> {
+        check_trace(text.as_bytes(), OfflineOptions { keep_going })
+    }
+
+    fn simulated(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let scenario = crate::scenario::parse_scenario(&text, name).unwrap();
+        let trace = SharedBuffer::default();
+        crate::runner::run_scenario(
+            &scenario,
+            crate::sim::RunOptions::default(),
+            vec![Box::new(trace.clone())],
+            &mut [],
+        )
+        .unwrap();
+        trace.0.lock().unwrap().clone()
+    }
+
+    #[derive(Clone, Default)]
+    struct SharedBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for SharedBuffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_default_scenario_passes_and_agrees() {
+        let trace = String::from_utf8(simulated("default.json")).unwrap();
+        let report = check(&trace, false).unwrap();
+        assert!(report.passed(), "{:?}", report.findings);
+        assert!(report.agrees());
+        assert_eq!(report.events, report.summary.events);
+        assert_eq!(
+            report.agreement(),
+            "the trace records no violation and the checker finds none"
+        );
+    }
+
+    #[test]
+    fn the_reordering_scenario_is_caught_and_agrees() {
+        let trace = String::from_utf8(simulated("reorder-2.json")).unwrap();
+        let report = check(&trace, false).unwrap();
+        assert_eq!(
+            report.findings[0].violation.invariant,
+            Invariant::MutualExclusion
+        );
+        assert_eq!(
+            report.claims[0].detail, report.findings[0].violation.detail,
+            "online and offline explain it the same way"
+        );
+        assert!(report.stopped_at.is_some());
+        assert!(report.agrees(), "{}", report.agreement());
+    }
+
+    #[test]
+    fn a_balance_edited_in_the_summary_is_inconsistent() {
+        let trace = String::from_utf8(simulated("default.json")).unwrap();
+        let (body, summary) = trace.trim_end().rsplit_once('\n').unwrap();
+        let mut value: serde_json::Value = serde_json::from_str(summary).unwrap();
+        // Move one unit between two clients of client 2's table: the sum still holds.
+        let table = &mut value["final_balances"]["2"];
+        let first = table["1"].as_u64().unwrap();
+        let second = table["2"].as_u64().unwrap();
+        table["1"] = (first + 1).into();
+        table["2"] = (second - 1).into();
+        let edited = format!("{body}\n{value}\n");
+        let error = check(&edited, false).unwrap_err().to_string();
+        assert!(
+            error.contains("the summary gives client 2's table a balance of"),
+            "{error}"
+        );
+    }
+}

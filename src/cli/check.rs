@@ -1,0 +1,135 @@
+//! `lamport-ledger check TRACE.jsonl`: re-check a trace offline (see docs/checking.md).
+//! Exit codes as `run`: 0 every invariant holds, 1 a violation, 2 a malformed, truncated or
+//! edited trace (with the line number) or a usage error.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{CliError, EXIT_OK, EXIT_VIOLATION};
+use crate::check::history::{format_time, name_clients};
+use crate::check::offline::{Finding, OfflineOptions, OfflineReport, check_trace};
+use crate::trace::read::ReadError;
+
+#[derive(Debug, Args)]
+pub(super) struct CheckArgs {
+    /// The JSON Lines trace (SPEC section 3), e.g. written by `run --trace FILE`.
+    trace: PathBuf,
+    /// Report every violation instead of stopping at the first safety violation.
+    #[arg(long)]
+    keep_going: bool,
+}
+
+pub(super) fn check_command(args: &CheckArgs) -> Result<u8, CliError> {
+    let shown = args.trace.display().to_string();
+    let file = File::open(&args.trace).map_err(|source| CliError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let options = OfflineOptions {
+        keep_going: args.keep_going,
+    };
+    let report = check_trace(BufReader::with_capacity(1 << 16, file), options).map_err(
+        |error| match error {
+            ReadError::Io(source) => CliError::Io {
+                path: shown.clone(),
+                source,
+            },
+            invalid => CliError::Usage(format!("{shown}: {invalid}")),
+        },
+    )?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    write_report(&mut out, &shown, &report)
+        .and_then(|()| out.flush())
+        .map_err(|source| CliError::Io {
+            path: "standard output".into(),
+            source,
+        })?;
+    Ok(if report.passed() {
+        EXIT_OK
+    } else {
+        EXIT_VIOLATION
+    })
+}
+
+/// The report: what was checked, one line per violation, the trace's own claims, the verdict.
+pub(crate) fn write_report(
+    out: &mut dyn Write,
+    shown: &str,
+    report: &OfflineReport,
+) -> io::Result<()> {
+    let header = &report.header;
+    let mut about = Vec::new();
+    if let Some(scenario) = &header.scenario {
+        about.push(format!("scenario {scenario:?}"));
+    }
+    about.push(format!("{} clients", header.clients));
+    about.push(format!("protocol {}", header.protocol));
+    if !header.mutations.is_empty() {
+        about.push(format!("mutations {}", header.mutations.join(", ")));
+    }
+    if let Some(seed) = header.seed {
+        about.push(format!("seed {seed}"));
+    }
+    writeln!(out, "trace:     {shown} ({})", about.join(", "))?;
+    for finding in &report.findings {
+        writeln!(out, "{}", describe(finding))?;
+    }
+    if !report.skipped.is_empty() {
+        let total: u64 = report.skipped.values().sum();
+        let kinds: Vec<String> = report
+            .skipped
+            .iter()
+            .map(|(kind, count)| format!("{kind} x{count}"))
+            .collect();
+        writeln!(
+            out,
+            "skipped:   {total} event(s) this checker does not know: {}",
+            kinds.join(", ")
+        )?;
+    }
+    writeln!(out, "recorded:  {}", report.agreement())?;
+    let verdict = match report.findings.first() {
+        None => "OK, every invariant holds".to_string(),
+        Some(first) => {
+            let mut verdict = format!(
+                "VIOLATION of {} ({} violation(s) found",
+                first.violation.invariant,
+                report.findings.len()
+            );
+            if let Some(seq) = report.stopped_at {
+                verdict.push_str(&format!(
+                    "; stopped at the first safety violation, event {seq}: --keep-going checks \
+                     the rest"
+                ));
+            }
+            verdict.push(')');
+            verdict
+        }
+    };
+    writeln!(
+        out,
+        "verdict:   {} events, {} checked: {verdict}",
+        report.events, report.checked
+    )
+}
+
+/// "VIOLATION of mutual_exclusion at event 14 (t=14.162ms), clients 1 and 2: …".
+pub(crate) fn describe(finding: &Finding) -> String {
+    let place = match finding.seq {
+        Some(seq) => format!("at event {seq} (t={})", format_time(finding.t_us)),
+        None => format!("at the end of the trace (t={})", format_time(finding.t_us)),
+    };
+    let violation = &finding.violation;
+    let clients = if violation.clients.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", name_clients(&violation.clients))
+    };
+    format!(
+        "VIOLATION of {} {place}{clients}: {}",
+        violation.invariant, violation.detail
+    )
+}

@@ -1,0 +1,163 @@
+//! `lamport-ledger render`: draw a JSON Lines trace as an explained timeline, an SVG
+//! space-time diagram, a step-through HTML page, a ShiViz log or a Mermaid sequence diagram;
+//! and the `--render FORMAT -o FILE` option of `run`, which draws the run it just made.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::run::stdout_error;
+use super::{CliError, EXIT_OK, PendingFile};
+use crate::render::text::{TextTimeline, write_verdict};
+use crate::render::{Capture, RenderFormat, TraceInfo, Window, read_capture, render};
+use crate::runner::{RunReport, header, run_scenario};
+use crate::scenario::Scenario;
+use crate::sim::RunOptions;
+use crate::trace::EventSink;
+use crate::trace::read::ReadError;
+
+#[derive(Debug, Args)]
+pub(super) struct RenderArgs {
+    /// The JSON Lines trace to draw (as written by `run --trace`).
+    trace: PathBuf,
+    /// What to draw: the explained timeline, a space-time diagram, a step-through page, a
+    /// ShiViz log or a Mermaid sequence diagram.
+    #[arg(long, value_enum, default_value_t = RenderFormat::Text)]
+    format: RenderFormat,
+    /// Write to FILE (it appears whole or not at all) instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The first event to draw, by its seq.
+    #[arg(long, value_name = "SEQ")]
+    from: Option<u64>,
+    /// The last event to draw, by its seq.
+    #[arg(long, value_name = "SEQ")]
+    to: Option<u64>,
+}
+
+pub(super) fn render_command(args: &RenderArgs) -> Result<u8, CliError> {
+    let window = window(args.from, args.to)?;
+    let shown = args.trace.display().to_string();
+    let file = File::open(&args.trace).map_err(|source| CliError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let capture = read_capture(BufReader::new(file), window).map_err(|error| match error {
+        ReadError::Io(source) => CliError::Io {
+            path: shown.clone(),
+            source,
+        },
+        invalid => CliError::Usage(format!("{shown}: {invalid}")),
+    })?;
+    if capture.events.is_empty() {
+        let total = capture.before + capture.after;
+        return Err(CliError::Usage(if total == 0 {
+            format!("{shown} has no events to draw")
+        } else {
+            format!(
+                "{shown}: --from/--to select no events; the trace's events are 0 to {}",
+                total - 1
+            )
+        }));
+    }
+    match &args.output {
+        Some(path) => write_file(&capture, args.format, path)?,
+        None => {
+            let stdout = io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            render(args.format, &capture, &mut out).map_err(stdout_error)?;
+            out.flush().map_err(stdout_error)?;
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// The window of `--from` and `--to`, or a usage error when it is empty by construction.
+fn window(from: Option<u64>, to: Option<u64>) -> Result<Window, CliError> {
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return Err(CliError::Usage(format!(
+            "--from {from} is after --to {to}: the window would hold no events"
+        )));
+    }
+    Ok(Window::new(from, to))
+}
+
+/// Renders into `path`, written under a temporary name and renamed when complete.
+fn write_file(capture: &Capture, format: RenderFormat, path: &Path) -> Result<(), CliError> {
+    let file = PendingFile::create(path)?;
+    let io_error = |source| CliError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut out = file.writer()?;
+    render(format, capture, &mut out).map_err(io_error)?;
+    out.flush().map_err(io_error)?;
+    drop(out);
+    file.commit()
+}
+
+/// What `run --render FORMAT -o FILE` asked for.
+pub(super) struct RunRendering {
+    format: RenderFormat,
+    path: PathBuf,
+    capture: Capture,
+}
+
+impl RunRendering {
+    /// `None` unless both `--render` and `-o` were given (clap makes each require the other).
+    pub(super) fn new(
+        format: Option<RenderFormat>,
+        path: Option<&Path>,
+        scenario: &Scenario,
+    ) -> Option<Self> {
+        let (format, path) = (format?, path?);
+        let mut info = TraceInfo::from_header(&header(scenario));
+        if !scenario.description.is_empty() {
+            info.description = Some(scenario.description.clone());
+        }
+        Some(RunRendering {
+            format,
+            path: path.to_path_buf(),
+            capture: Capture::new(info, Window::all()),
+        })
+    }
+
+    /// The watcher that records the run's events.
+    pub(super) fn watcher(&mut self) -> &mut dyn EventSink {
+        &mut self.capture
+    }
+
+    /// Writes the drawing of the finished run.
+    pub(super) fn finish(self) -> Result<(), CliError> {
+        write_file(&self.capture, self.format, &self.path)
+    }
+}
+
+/// `runner::run_with_timeline` with watchers: the intro, the timeline, the verdict.
+pub(super) fn run_with_timeline_watched<W: Write>(
+    scenario: &Scenario,
+    options: RunOptions,
+    trace_outputs: Vec<Box<dyn Write>>,
+    out: W,
+    rerun: &str,
+    watchers: &mut [&mut dyn EventSink],
+) -> io::Result<(RunReport, W)> {
+    let mut timeline = TextTimeline::new(out);
+    timeline.write_intro(scenario)?;
+    let report = {
+        let mut sinks: Vec<&mut dyn EventSink> = Vec::with_capacity(watchers.len() + 1);
+        sinks.push(&mut timeline);
+        for watcher in watchers.iter_mut() {
+            sinks.push(&mut **watcher);
+        }
+        run_scenario(scenario, options, trace_outputs, &mut sinks)?
+    };
+    let mut out = timeline.into_inner();
+    write_verdict(&mut out, &report, rerun)?;
+    out.flush()?;
+    Ok((report, out))
+}
