@@ -54,6 +54,7 @@ pub fn header(scenario: &Scenario) -> Header {
         scenario.limits,
     );
     header.faults = scenario.faults.clone();
+    header.schedule = scenario.schedule.clone();
     header
 }
 

@@ -6,9 +6,11 @@
 //! of a message that differs from the one sent, or on another link than the send's, is a
 //! violation. So is a second send with the same `msg_id`.
 //!
-//! Memory: the messages with copies still in flight, plus the ids of finished messages above
-//! the lowest id still in flight (none when ids are handed out in order, as the simulator
-//! does, and messages finish in order).
+//! Memory: the messages with copies still in flight, kept by id in a [`MessageStore`] (a
+//! window as wide as the span of ids in flight when ids are handed out in order, as the
+//! simulator does).
+
+use std::collections::VecDeque;
 
 use super::fast_hash::{FastMap, FastSet};
 use super::history::{History, drop_words};
@@ -26,45 +28,146 @@ struct InFlight {
     copies: u32,
 }
 
-/// The ids of finished messages (every copy delivered or dropped): all ids below `low`, plus
-/// the finished ids above it. Ids handed out in order, as the simulator does, keep `above`
-/// as small as the span of messages in flight.
-#[derive(Clone, Debug, Default)]
-pub struct FinishedIds {
-    low: u64,
-    above: FastSet<u64>,
+/// What the store knows about one message id.
+#[derive(Clone, Debug)]
+enum Slot {
+    /// Never sent.
+    Vacant,
+    Live(InFlight),
+    /// Every copy delivered or dropped.
+    Done,
 }
 
-impl FinishedIds {
-    pub fn contains(&self, id: u64) -> bool {
-        id < self.low || self.above.contains(&id)
+/// The ids the window may reach past its lowest unfinished id.
+const MAX_WINDOW: u64 = 1 << 20;
+
+/// Messages by id. Ids handed out in order (as the simulator does) live in a window of slots
+/// from the lowest id not yet finished: no hashing, and memory as large as the span of ids
+/// in flight. Other ids go to a map, and their finished ids to a set.
+#[derive(Clone, Debug, Default)]
+pub struct MessageStore {
+    /// Every id below `base` is finished.
+    base: u64,
+    window: VecDeque<Slot>,
+    overflow: FastMap<u64, InFlight>,
+    overflow_finished: FastSet<u64>,
+    live: usize,
+}
+
+impl MessageStore {
+    fn slot(&self, id: u64) -> Option<&Slot> {
+        let offset = id.checked_sub(self.base)?;
+        self.window.get(usize::try_from(offset).ok()?)
     }
 
-    pub fn insert(&mut self, id: u64) {
-        if id < self.low {
-            return;
-        }
-        if id != self.low {
-            self.above.insert(id);
-            return;
-        }
-        self.low += 1;
-        while !self.above.is_empty() && self.above.remove(&self.low) {
-            self.low += 1;
+    fn in_window(&self, id: u64) -> bool {
+        id.checked_sub(self.base)
+            .is_some_and(|offset| offset < MAX_WINDOW)
+    }
+
+    fn get(&self, id: u64) -> Option<&InFlight> {
+        match self.slot(id) {
+            Some(Slot::Live(message)) => Some(message),
+            _ => self.overflow.get(&id),
         }
     }
 
-    /// How many ids it keeps one by one (for tests of its memory).
+    fn get_mut(&mut self, id: u64) -> Option<&mut InFlight> {
+        let offset = id
+            .checked_sub(self.base)
+            .and_then(|o| usize::try_from(o).ok());
+        if let Some(Slot::Live(message)) = offset.and_then(|offset| self.window.get_mut(offset)) {
+            return Some(message);
+        }
+        self.overflow.get_mut(&id)
+    }
+
+    /// Every copy of `id` was delivered or dropped.
+    pub fn is_finished(&self, id: u64) -> bool {
+        id < self.base
+            || matches!(self.slot(id), Some(Slot::Done))
+            || self.overflow_finished.contains(&id)
+    }
+
+    fn insert(&mut self, id: u64, message: InFlight) {
+        self.live += 1;
+        if !self.in_window(id) {
+            self.overflow_finished.remove(&id);
+            if self.overflow.insert(id, message).is_some() {
+                self.live -= 1;
+            }
+            return;
+        }
+        let offset = (id - self.base) as usize;
+        while self.window.len() <= offset {
+            self.window.push_back(Slot::Vacant);
+        }
+        if matches!(self.window[offset], Slot::Live(_)) {
+            self.live -= 1;
+        }
+        self.window[offset] = Slot::Live(message);
+    }
+
+    fn finish(&mut self, id: u64) {
+        if self.overflow.remove(&id).is_some() {
+            self.live -= 1;
+            self.overflow_finished.insert(id);
+            return;
+        }
+        let Some(offset) = id
+            .checked_sub(self.base)
+            .and_then(|o| usize::try_from(o).ok())
+        else {
+            return;
+        };
+        if let Some(slot) = self.window.get_mut(offset) {
+            if matches!(slot, Slot::Live(_)) {
+                self.live -= 1;
+            }
+            *slot = Slot::Done;
+        }
+        while matches!(self.window.front(), Some(Slot::Done)) {
+            self.window.pop_front();
+            self.base += 1;
+        }
+    }
+
+    /// How many messages have a copy in flight.
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
+    /// How many ids it holds one by one (for tests of its memory).
     pub fn kept(&self) -> usize {
-        self.above.len()
+        self.window.len() + self.overflow.len() + self.overflow_finished.len()
+    }
+
+    /// The lowest id with a copy in flight.
+    fn oldest(&self) -> Option<(u64, &InFlight)> {
+        let in_window = self
+            .window
+            .iter()
+            .enumerate()
+            .find_map(|(offset, slot)| match slot {
+                Slot::Live(message) => Some((self.base + offset as u64, message)),
+                _ => None,
+            });
+        let in_overflow = self
+            .overflow
+            .iter()
+            .min_by_key(|(id, _)| **id)
+            .map(|(&id, message)| (id, message));
+        match (in_window, in_overflow) {
+            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        }
     }
 }
 
 /// Matches deliveries, drops and duplicates with their sends.
 #[derive(Clone, Debug, Default)]
 pub struct DeliveryMatching {
-    in_flight: FastMap<u64, InFlight>,
-    finished: FinishedIds,
+    messages: MessageStore,
 }
 
 impl DeliveryMatching {
@@ -83,12 +186,12 @@ impl DeliveryMatching {
         match &event.kind {
             EventKind::Send { msg_id, to, msg } => {
                 let from = event.node?;
-                if let Some(earlier) = self.in_flight.get(msg_id) {
+                if let Some(earlier) = self.messages.get(*msg_id) {
                     found.push(reused_id(event, *msg_id, Some(earlier.sent_seq)));
-                } else if self.finished.contains(*msg_id) {
+                } else if self.messages.is_finished(*msg_id) {
                     found.push(reused_id(event, *msg_id, None));
                 }
-                self.in_flight.insert(
+                self.messages.insert(
                     *msg_id,
                     InFlight {
                         from,
@@ -106,13 +209,13 @@ impl DeliveryMatching {
                 None
             }
             EventKind::Drop { msg_id, .. } => self.lose_copy(event, *msg_id, found),
-            EventKind::Duplicate { msg_id } => match self.in_flight.get_mut(msg_id) {
+            EventKind::Duplicate { msg_id } => match self.messages.get_mut(*msg_id) {
                 Some(message) => {
                     message.copies += 1;
                     Some((message.from, message.to))
                 }
                 None => {
-                    found.push(orphan(event, *msg_id, "duplicates", &self.finished));
+                    found.push(orphan(event, *msg_id, "duplicates", &self.messages));
                     None
                 }
             },
@@ -123,22 +226,20 @@ impl DeliveryMatching {
     /// The message with the lowest id still in flight: (msg_id, sender, receiver, seq of the
     /// send).
     pub fn oldest_in_flight(&self) -> Option<(u64, ClientId, ClientId, u64)> {
-        self.in_flight
-            .iter()
-            .min_by_key(|(msg_id, _)| **msg_id)
-            .map(|(&msg_id, message)| (msg_id, message.from, message.to, message.sent_seq))
+        self.messages
+            .oldest()
+            .map(|(msg_id, message)| (msg_id, message.from, message.to, message.sent_seq))
     }
 
     pub fn in_flight(&self) -> usize {
-        self.in_flight.len()
+        self.messages.live()
     }
 
     fn use_copy(&mut self, msg_id: u64) {
-        if let Some(message) = self.in_flight.get_mut(&msg_id) {
+        if let Some(message) = self.messages.get_mut(msg_id) {
             message.copies = message.copies.saturating_sub(1);
             if message.copies == 0 {
-                self.in_flight.remove(&msg_id);
-                self.finished.insert(msg_id);
+                self.messages.finish(msg_id);
             }
         }
     }
@@ -149,8 +250,8 @@ impl DeliveryMatching {
         msg_id: u64,
         found: &mut Vec<Violation>,
     ) -> Option<(ClientId, ClientId)> {
-        let Some(message) = self.in_flight.get(&msg_id) else {
-            found.push(orphan(event, msg_id, "drops", &self.finished));
+        let Some(message) = self.messages.get(msg_id) else {
+            found.push(orphan(event, msg_id, "drops", &self.messages));
             return None;
         };
         let link = (message.from, message.to);
@@ -166,19 +267,23 @@ impl DeliveryMatching {
         msg: &Message,
         history: &History,
     ) -> Option<Violation> {
-        let what = format!(
-            "client {node} received {} m{msg_id} from client {from}",
-            msg.type_name().to_uppercase()
-        );
+        // Built only when something is wrong: this runs on every delivery.
+        let what = || {
+            format!(
+                "client {node} received {} m{msg_id} from client {from}",
+                msg.type_name().to_uppercase()
+            )
+        };
         let violation = |detail: String| {
             Violation::new(Invariant::ClockCondition, Some(node), detail)
                 .with_clients(&[node, from])
         };
-        let Some(sent) = self.in_flight.get(&msg_id) else {
-            if !self.finished.contains(msg_id) {
+        let Some(sent) = self.messages.get(msg_id) else {
+            if !self.messages.is_finished(msg_id) {
                 return Some(violation(format!(
-                    "{what}, but no event before it sends m{msg_id}: a message must be sent \
-                     before it is received"
+                    "{}, but no event before it sends m{msg_id}: a message must be sent \
+                     before it is received",
+                    what()
                 )));
             }
             let fate = history.message(from, node, msg_id).map(|record| {
@@ -196,23 +301,29 @@ impl DeliveryMatching {
             });
             return Some(violation(match fate {
                 Some(fate) => format!(
-                    "{what}, but no copy of m{msg_id} was left in flight ({fate}): more \
-                     receives than sends"
+                    "{}, but no copy of m{msg_id} was left in flight ({fate}): more \
+                     receives than sends",
+                    what()
                 ),
                 None => format!(
-                    "{what}, but every copy of m{msg_id} had already been delivered or dropped: \
-                     more receives than sends"
+                    "{}, but every copy of m{msg_id} had already been delivered or dropped: \
+                     more receives than sends",
+                    what()
                 ),
             }));
         };
         let problem = if sent.from != from || sent.to != node {
             Some(format!(
-                "{what}, but m{msg_id} was sent by client {} to client {} (event {})",
-                sent.from, sent.to, sent.sent_seq
+                "{}, but m{msg_id} was sent by client {} to client {} (event {})",
+                what(),
+                sent.from,
+                sent.to,
+                sent.sent_seq
             ))
         } else if sent.msg != *msg {
             Some(format!(
-                "{what}, but the message received differs from the {} sent at event {}",
+                "{}, but the message received differs from the {} sent at event {}",
+                what(),
                 sent.msg.type_name().to_uppercase(),
                 sent.sent_seq
             ))
@@ -240,8 +351,8 @@ fn reused_id(event: &Event, msg_id: u64, earlier: Option<u64>) -> Violation {
     )
 }
 
-fn orphan(event: &Event, msg_id: u64, verb: &str, finished: &FinishedIds) -> Violation {
-    let state = if finished.contains(msg_id) {
+fn orphan(event: &Event, msg_id: u64, verb: &str, messages: &MessageStore) -> Violation {
+    let state = if messages.is_finished(msg_id) {
         "has no copy left in flight"
     } else {
         "was never sent"
@@ -353,15 +464,31 @@ mod tests {
     }
 
     #[test]
-    fn finished_ids_in_order_keep_nothing_one_by_one() {
-        let mut set = FinishedIds::default();
-        for id in [3, 1, 0, 2, 5, 4] {
-            set.insert(id);
+    fn ids_in_order_keep_only_the_span_in_flight() {
+        let mut matching = DeliveryMatching::new();
+        let history = History::new(2);
+        let mut found = Vec::new();
+        let mut seq = 0;
+        for msg_id in 0..1000 {
+            matching.observe(&send(seq, msg_id), &history, &mut found);
+            seq += 1;
+            if msg_id >= 3 {
+                matching.observe(&deliver(seq, msg_id - 3, 1), &history, &mut found);
+                seq += 1;
+            }
         }
-        assert_eq!(set.kept(), 0);
-        assert!(set.contains(5) && !set.contains(6));
-        set.insert(9);
-        assert_eq!(set.kept(), 1);
-        assert!(set.contains(9) && !set.contains(7));
+        assert_eq!(found, vec![]);
+        assert_eq!(matching.in_flight(), 3);
+        assert!(
+            matching.messages.kept() <= 4,
+            "{}",
+            matching.messages.kept()
+        );
+        assert_eq!(matching.oldest_in_flight(), Some((997, 1, 2, 2 * 997 - 3)));
+        // Far-off ids go to the map and still match.
+        matching.observe(&send(seq, u64::MAX - 1), &history, &mut found);
+        matching.observe(&deliver(seq + 1, u64::MAX - 1, 1), &history, &mut found);
+        assert_eq!(found, vec![]);
+        assert!(matching.messages.is_finished(u64::MAX - 1));
     }
 }

@@ -27,7 +27,7 @@ pub mod offline;
 pub use chain_integrity::ChainIntegrity;
 pub use clock_condition::ClockCondition;
 pub use conservation::Conservation;
-pub use delivery::{DeliveryMatching, FinishedIds};
+pub use delivery::{DeliveryMatching, MessageStore};
 pub use history::History;
 pub use invariant::Invariant;
 pub use ledger_agreement::{CanonicalBlock, LedgerAgreement};

@@ -128,7 +128,7 @@ fn explain(history: &History, a: Side, b: Side) -> String {
         .messages(e, l)
         .rev()
         .find(|record| record.msg_type == "request" && record.ts == first.ts);
-    let mut text = match request {
+    let mut text = match &request {
         Some(request) if request.delivered_by(entered.seq) => {
             let arrived = request.first_delivery.map_or(0, |at| at.t_us);
             let mut text = format!(
@@ -159,7 +159,7 @@ fn explain(history: &History, a: Side, b: Side) -> String {
     };
     // A duplicated RELEASE can remove a request that was not released; a duplicated REPLY
     // can be counted twice.
-    let relevant = match request {
+    let relevant = match &request {
         Some(request) if request.delivered_by(entered.seq) => "release",
         _ => "reply",
     };
@@ -180,7 +180,7 @@ fn not_received(history: &History, request: &MsgRecord, first: Side, late: Side)
         (None, Some((reason, _))) => format!("it was lost {}", drop_words(reason, l)),
         (None, None) => "it was still in flight".to_string(),
     };
-    let overtakers: Vec<&MsgRecord> = history
+    let overtakers: Vec<MsgRecord> = history
         .messages(e, l)
         .filter(|record| record.sent.seq > request.sent.seq && record.delivered_by(entered.seq))
         .collect();

@@ -9,6 +9,7 @@ mod files;
 mod render;
 mod replay;
 mod run;
+mod shrink;
 mod sweep;
 
 use std::ffi::OsString;
@@ -54,6 +55,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Show where two JSON Lines traces first differ.
     Diff(diff::DiffArgs),
+    /// Cut a failing run down to a small scenario with every message pinned.
+    Shrink(shrink::ShrinkArgs),
     /// Measure speed and memory on a fixed set of cases (see docs/performance.md).
     Bench(bench::BenchArgs),
     /// Re-check a JSON Lines trace file offline with the same invariants and exit codes as run.
@@ -93,6 +96,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Some(Command::Sweep(args)) => sweep::sweep_command(&args),
         Some(Command::Replay(args)) => replay::replay_command(&args),
         Some(Command::Diff(args)) => diff::diff_command(&args),
+        Some(Command::Shrink(args)) => shrink::shrink_command(&args),
         Some(Command::Bench(args)) => bench::bench_command(&args),
         Some(Command::Check(args)) => check::check_command(&args),
         Some(Command::Render(args)) => render::render_command(&args),

@@ -1,13 +1,16 @@
 //! Hunting failures: sweep a scenario over many seeds ([`sweep`]), choose the seeds of one
-//! machine's share ([`seeds`]), and find where two traces first differ ([`diff`]).
+//! machine's share ([`seeds`]), cut a failure down to a small pinned scenario ([`shrink`]),
+//! and find where two traces first differ ([`diff`]).
 //!
 //! The command line (`sweep`, `replay`, `diff` and `run --check-determinism`) lives in
 //! `crate::cli`; docs/hunting.md describes it.
 
 pub mod diff;
 pub mod seeds;
+pub mod shrink;
 pub mod sweep;
 
 pub use diff::{Differ, LiveComparer, TraceDiff, diff_readers, write_report};
 pub use seeds::{SeedRange, SeedSet, Shard};
+pub use shrink::{ShrinkError, Shrunk, Size, shrink};
 pub use sweep::{FailureKind, Outcome, Progress, RunRecord, SweepConfig, Tally, sweep};

@@ -26,92 +26,100 @@ use crate::protocol::ClientId;
 
 use super::state::Replay;
 use super::svg::{self, Diagram, Fate, LANE_W, LANE0, RIGHT, STYLE, short_label};
-use super::text::{describe, format_time};
+use super::text::describe;
 use super::{Capture, escape_xml};
 
-/// One client's state as the page shows it; the clock comes from the events.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-struct View {
-    phase: String,
-    why: String,
-    queue: String,
-    seen: String,
-    table: String,
-    ledger: String,
-    pending: String,
+/// The fields of a client's state the page shows, besides the clock (which comes from the
+/// events): the names of the state table's `data-field` attributes.
+pub const VIEW_FIELDS: [&str; 7] = [
+    "phase", "why", "queue", "seen", "table", "ledger", "pending",
+];
+
+/// One client's state as the page shows it, in [`VIEW_FIELDS`] order.
+fn view_of(replay: &Replay, id: ClientId) -> [String; 7] {
+    let Some(client) = replay.client(id) else {
+        return Default::default();
+    };
+    let seen: Vec<String> = client
+        .peers()
+        .map(|peer| format!("c{peer}: {}", client.seen(peer)))
+        .collect();
+    let table: Vec<String> = client
+        .balances
+        .iter()
+        .enumerate()
+        .map(|(slot, balance)| format!("c{}={balance}", slot + 1))
+        .collect();
+    let mut pending: Vec<String> = Vec::new();
+    if let Some(current) = client.current {
+        pending.push(format!(
+            "pay {} to c{} (requested)",
+            current.amount, current.to
+        ));
+    }
+    pending.extend(
+        client
+            .pending
+            .iter()
+            .map(|transfer| format!("pay {} to c{}", transfer.amount, transfer.to)),
+    );
+    let queue = if replay.variant().uses_queue() {
+        client.queue_text()
+    } else if client.deferred.is_empty() {
+        "(no queue in this protocol)".to_string()
+    } else {
+        format!(
+            "(no queue) deferred replies to {}",
+            super::state::client_list(&client.deferred)
+        )
+    };
+    [
+        client.phase_text(),
+        replay
+            .wait_reason(id)
+            .map(|why| why.trim_start_matches("waits: ").to_string())
+            .unwrap_or_default(),
+        queue,
+        if seen.is_empty() {
+            "-".to_string()
+        } else {
+            seen.join(", ")
+        },
+        table.join(" "),
+        replay.ledger_text(id),
+        if pending.is_empty() {
+            "none".to_string()
+        } else {
+            pending.join("; ")
+        },
+    ]
 }
 
-impl View {
-    fn of(replay: &Replay, id: ClientId) -> Self {
-        let Some(client) = replay.client(id) else {
-            return View {
-                phase: String::new(),
-                why: String::new(),
-                queue: String::new(),
-                seen: String::new(),
-                table: String::new(),
-                ledger: String::new(),
-                pending: String::new(),
-            };
-        };
-        let seen: Vec<String> = client
-            .peers()
-            .map(|peer| format!("c{peer}: {}", client.seen(peer)))
-            .collect();
-        let table: Vec<String> = client
-            .balances
-            .iter()
-            .enumerate()
-            .map(|(slot, balance)| format!("c{}={balance}", slot + 1))
-            .collect();
-        let mut pending: Vec<String> = Vec::new();
-        if let Some(current) = client.current {
-            pending.push(format!(
-                "pay {} to c{} (requested)",
-                current.amount, current.to
-            ));
-        }
-        pending.extend(
-            client
-                .pending
-                .iter()
-                .map(|transfer| format!("pay {} to c{}", transfer.amount, transfer.to)),
-        );
-        let queue = if replay.variant().uses_queue() {
-            client.queue_text()
-        } else if client.deferred.is_empty() {
-            "(no queue in this protocol)".to_string()
-        } else {
-            format!(
-                "(no queue) deferred replies to {}",
-                super::state::client_list(&client.deferred)
-            )
-        };
-        View {
-            phase: client.phase_text(),
-            why: replay
-                .wait_reason(id)
-                .map(|why| why.trim_start_matches("waits: ").to_string())
-                .unwrap_or_default(),
-            queue,
-            seen: if seen.is_empty() {
-                "-".to_string()
-            } else {
-                seen.join(", ")
-            },
-            table: table.join(" "),
-            ledger: replay.ledger_text(id),
-            pending: if pending.is_empty() {
-                "none".to_string()
-            } else {
-                pending.join("; ")
-            },
+/// What the page's state table shows for client `id` in `replay`: `(data-field, text)` for
+/// the clock and every [`VIEW_FIELDS`] entry (for tests that read the page back).
+pub fn state_fields(replay: &Replay, id: ClientId) -> Vec<(&'static str, String)> {
+    let clock = replay.client(id).map_or(0, |client| client.clock);
+    let mut fields = vec![("clock", clock.to_string())];
+    fields.extend(VIEW_FIELDS.into_iter().zip(view_of(replay, id)));
+    fields
+}
+
+/// The changes of one field of one client: the rows after which it changed (-1: before the
+/// window) and its new values.
+#[derive(Default, Serialize)]
+struct FieldChanges(Vec<i64>, Vec<String>);
+
+impl FieldChanges {
+    fn record(&mut self, row: i64, value: &str) {
+        if self.1.last().is_none_or(|last| last != value) {
+            self.0.push(row);
+            self.1.push(value.to_string());
         }
     }
 }
 
-/// `[seq, t_us, node (0: none), clock, kind, label, sentence, time text]`
-type EventRow = (u64, u64, u32, u64, &'static str, String, String, String);
+/// `[seq, t_us, node (0: none), clock, kind, label, sentence]`
+type EventRow = (u64, u64, u32, u64, &'static str, String, String);
 /// `[from, to, type, start row (-1: before), end row (-1: after), fate, msg_id]`
 type ArrowRow = (u32, u32, &'static str, i64, i64, u8, u64);
 
@@ -131,8 +139,8 @@ struct PageData<'a> {
     cuts: Vec<(i64, i64, String)>,
     /// Index `id - 1`: the clock before the window.
     clocks: Vec<u64>,
-    /// Index `id - 1`: `[row, view]` for every change, the first at row -1.
-    views: Vec<Vec<(i64, View)>>,
+    /// Index `id - 1`, then [`VIEW_FIELDS`] order: every change of that field.
+    views: Vec<Vec<FieldChanges>>,
 }
 
 #[derive(Serialize)]
@@ -151,9 +159,18 @@ pub fn write_html(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
     let info = &capture.info;
     let diagram = Diagram::build(capture);
     let mut replay = capture.start.clone();
-    let mut views: Vec<Vec<(i64, View)>> = info
+    let mut views: Vec<Vec<FieldChanges>> = info
         .client_ids()
-        .map(|id| vec![(-1, View::of(&replay, id))])
+        .map(|id| {
+            view_of(&replay, id)
+                .iter()
+                .map(|value| {
+                    let mut changes = FieldChanges::default();
+                    changes.record(-1, value);
+                    changes
+                })
+                .collect()
+        })
         .collect();
     let clocks = replay.clients.iter().map(|client| client.clock).collect();
     let mut events = Vec::with_capacity(capture.events.len());
@@ -166,7 +183,6 @@ pub fn write_html(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
             event.kind.name(),
             short_label(event),
             describe(event, info.variant),
-            format_time(event.t_us),
         ));
         replay.apply(event);
         if let Some(node) = event.node
@@ -174,9 +190,8 @@ pub fn write_html(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
                 .checked_sub(1)
                 .and_then(|slot| views.get_mut(slot))
         {
-            let view = View::of(&replay, node);
-            if list.last().is_none_or(|(_, last)| *last != view) {
-                list.push((row as i64, view));
+            for (changes, value) in list.iter_mut().zip(view_of(&replay, node)) {
+                changes.record(row as i64, &value);
             }
         }
     }
@@ -435,6 +450,8 @@ function main() {
     return found;
   }
   function identity(x) { return x; }
+  // Microseconds as the text timeline writes them: 12.345ms.
+  function timeText(t) { var ms = String(t % 1000); return Math.floor(t / 1000) + '.' + '000'.slice(ms.length) + ms + 'ms'; }
   function first(x) { return x[0]; }
 
   // Interval lookups: items sorted by start; long items checked always.
@@ -471,8 +488,8 @@ function main() {
 
   function eventSvg(r) {
     var ev = E[r], y = rowY(r), node = ev[2], kind = ev[4];
-    var out = '<g class="ev k-' + kind + '" data-row="' + r + '"><title>' + esc('#' + ev[0] + ' t=' + ev[7] + (node ? ' c' + node : '') + ' clock ' + ev[3] + ': ' + ev[6]) + '</title>';
-    out += '<text class="seq" x="10" y="' + (y + 4) + '">#' + ev[0] + '</text><text class="time" x="' + (LANE0 - 40) + '" y="' + (y + 4) + '">' + ev[7] + '</text>';
+    var out = '<g class="ev k-' + kind + '" data-row="' + r + '"><title>' + esc('#' + ev[0] + ' t=' + timeText(ev[1]) + (node ? ' c' + node : '') + ' clock ' + ev[3] + ': ' + ev[6]) + '</title>';
+    out += '<text class="seq" x="10" y="' + (y + 4) + '">#' + ev[0] + '</text><text class="time" x="' + (LANE0 - 40) + '" y="' + (y + 4) + '">' + timeText(ev[1]) + '</text>';
     if (!node) {
       out += '<line class="net" x1="' + (LANE0 - 30) + '" y1="' + y + '" x2="' + (laneX(N) + 30) + '" y2="' + y + '"/>';
       out += '<text class="lbl" x="' + (laneX(N) + 36) + '" y="' + (y + 4) + '">' + esc(ev[5]) + '</text></g>';
@@ -531,7 +548,7 @@ function main() {
 
   // The state table.
   var FIELDS = [['phase', 'status'], ['why', 'waits for'], ['clock', 'Lamport clock'], ['queue', 'request queue'], ['seen', 'largest ts seen'], ['table', 'balance table'], ['ledger', 'ledger'], ['pending', 'transfers']];
-  var VIEW_KEYS = { phase: 1, why: 1, queue: 1, seen: 1, table: 1, ledger: 1, pending: 1 };
+  var VIEW_FIELDS = ['phase', 'why', 'queue', 'seen', 'table', 'ledger', 'pending'];
   var table = document.getElementById('state');
   var html = '<thead><tr><th></th>';
   for (c = 1; c <= N; c++) html += '<th>c' + c + '</th>';
@@ -545,24 +562,27 @@ function main() {
   var cells = {};
   table.querySelectorAll('td').forEach(function (td) { cells[td.dataset.client + ':' + td.dataset.field] = td; });
 
+  // Client c's state after s events: the clock of its last event, and per field the last
+  // change before step s.
   function stateOf(c, s) {
     var rows = rowsOf[c], k = lastBefore(rows, s, identity);
-    var clock = k < 0 ? D.clocks[c - 1] : E[rows[k]][3];
-    var views = D.views[c - 1], j = lastBefore(views, s, first);
-    var record = views[Math.max(j, 0)][1];
-    return { clock: String(clock), view: record };
+    var state = { clock: String(k < 0 ? D.clocks[c - 1] : E[rows[k]][3]) };
+    VIEW_FIELDS.forEach(function (name, f) {
+      var changes = D.views[c - 1][f], j = lastBefore(changes[0], s, identity);
+      state[name] = changes[1][Math.max(j, 0)];
+    });
+    return state;
   }
 
-  function field(st, name) { return name === 'clock' ? st.clock : (VIEW_KEYS[name] ? st.view[name] : ''); }
   // Fills the table; a cell is marked when the current event changed it.
   function showState() {
     for (var c = 1; c <= N; c++) {
       var st = stateOf(c, step), before = step > 0 ? stateOf(c, step - 1) : st;
       FIELDS.forEach(function (f) {
-        var td = cells[c + ':' + f[0]], value = field(st, f[0]);
+        var td = cells[c + ':' + f[0]], value = st[f[0]];
         if (td.textContent !== value) td.textContent = value;
-        td.classList.toggle('changed', value !== field(before, f[0]));
-        td.classList.toggle('down', st.view.phase.indexOf('down') === 0);
+        td.classList.toggle('changed', value !== before[f[0]]);
+        td.classList.toggle('down', st.phase.indexOf('down') === 0);
       });
     }
     var current = document.getElementById('current');
@@ -571,7 +591,7 @@ function main() {
       current.className = '';
     } else {
       var ev = E[step - 1];
-      current.textContent = '#' + ev[0] + '  t=' + ev[7] + '  ' + (ev[2] ? 'c' + ev[2] : 'network') + '  clock ' + ev[3] + '\n' + ev[6];
+      current.textContent = '#' + ev[0] + '  t=' + timeText(ev[1]) + '  ' + (ev[2] ? 'c' + ev[2] : 'network') + '  clock ' + ev[3] + '\n' + ev[6];
       current.className = ev[4] === 'violation' ? 'violation' : '';
     }
     var inForce = [];
@@ -606,15 +626,27 @@ function main() {
     return false;
   }
 
+  // `#step=N` (N events done) or `#seq=S` (up to and including event S), then optionally
+  // `&keys=k1,k2,...`: key presses to play, as a script or a test would type them.
   function fromHash() {
     var h = window.location.hash, m;
-    if ((m = /step=(\d+)/.exec(h))) { setStep(parseInt(m[1], 10), true); return; }
-    if ((m = /seq=(\d+)/.exec(h))) {
+    if ((m = /step=(\d+)/.exec(h))) {
+      setStep(parseInt(m[1], 10), true);
+    } else if ((m = /seq=(\d+)/.exec(h))) {
       var seq = parseInt(m[1], 10), k = lastBefore(E, seq + 1, first);
       setStep(k + 1, true);
-      return;
+    } else {
+      setStep(0, true);
     }
-    setStep(0, true);
+    if ((m = /keys=([^&]*)/.exec(h))) {
+      decodeURIComponent(m[1]).split(',').forEach(function (key) {
+        if (key === 'Shift+e' || key === 'Shift+c' || key === 'Shift+a' || key === 'Shift+v') {
+          document.dispatchEvent(new KeyboardEvent('keydown', { key: key.slice(6).toUpperCase(), shiftKey: true }));
+        } else if (key) {
+          document.dispatchEvent(new KeyboardEvent('keydown', { key: key === 'Space' ? ' ' : key }));
+        }
+      });
+    }
   }
 
   function on(id, f) { document.getElementById(id).addEventListener('click', f); }

@@ -38,7 +38,7 @@ pub fn write_mermaid(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
     if capture.events.len() > SMALL_RUN_EVENTS {
         let _ = writeln!(
             text,
-            "    %% {} events: Mermaid is meant for small runs; select fewer with --from/--to.",
+            "    %% {} events: Mermaid is meant for small runs, select fewer with --from/--to.",
             capture.events.len()
         );
     }

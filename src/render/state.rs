@@ -380,7 +380,7 @@ impl Replay {
         if reasons.is_empty() {
             // The events never leave a client here: it enters in the step that makes the
             // condition true. Say so rather than invent a reason.
-            return format!("request {} may enter", request_text(own));
+            return format!("request {} may enter now", request_text(own));
         }
         format!("waits: {}", reasons.join("; "))
     }

@@ -511,9 +511,10 @@ pub fn write_svg(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
         let (y1, y2) = span_ys(section, bottom);
         let _ = writeln!(
             svg,
-            "<rect class=\"cs{}\" x=\"{}\" y=\"{y1}\" width=\"20\" height=\"{}\"><title>c{} in the \
-             critical section with request {}{}</title></rect>",
+            "<rect class=\"cs{}\" data-lane=\"{}\" x=\"{}\" y=\"{y1}\" width=\"20\" height=\"{}\">\
+             <title>c{} in the critical section with request {}{}</title></rect>",
             if section.overlap { " overlap" } else { "" },
+            section.lane,
             lane_x(section.lane) - 10,
             (y2 - y1).max(1),
             section.lane,

@@ -51,6 +51,9 @@ pub struct ScenarioFile {
     pub workload: WorkloadSpec,
     #[serde(default)]
     pub faults: FaultsSpec,
+    /// Message fates pinned one by one (what `shrink` writes), overriding the network model.
+    #[serde(default, skip_serializing_if = "ScheduleSpec::is_empty")]
+    pub schedule: ScheduleSpec,
     /// How long a client stays in the critical section, in microseconds.
     #[serde(default = "default_cs_us")]
     pub cs_us: u64,
@@ -185,6 +188,38 @@ pub struct CrashSpec {
     pub restart_us: Option<u64>,
     #[serde(default)]
     pub keep: Keep,
+}
+
+/// Message fates fixed in advance: the `nth` message (counting from 0) sent on the directed
+/// link `from` -> `to` takes `delay_us` (and a second copy `duplicate_delay_us`), or is lost
+/// with `drop`. Messages without a pin follow the network model. A shrunk scenario pins every
+/// message, so it replays the same way whatever the random draws.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSpec {
+    #[serde(default)]
+    pub messages: Vec<PinnedMessage>,
+}
+
+impl ScheduleSpec {
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+}
+
+/// One pinned message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinnedMessage {
+    pub from: ClientId,
+    pub to: ClientId,
+    pub nth: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_us: Option<u64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drop: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_delay_us: Option<u64>,
 }
 
 /// What survives a crash.
@@ -411,6 +446,7 @@ pub struct Scenario {
     pub balance_reads: Vec<BalanceReadSpec>,
     pub generated: Option<GeneratedSpec>,
     pub faults: FaultsSpec,
+    pub schedule: ScheduleSpec,
     pub cs_us: u64,
     pub protocol: ProtocolVariant,
     pub mutations: Vec<Mutation>,
@@ -419,6 +455,37 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The scenario as a file would hold it (what `shrink` writes). Parsing the file's JSON
+    /// gives this scenario back.
+    pub fn to_file(&self) -> ScenarioFile {
+        ScenarioFile {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            seed: self.seed,
+            clients: self.clients,
+            initial_balances: Some(
+                self.initial_balances
+                    .iter()
+                    .enumerate()
+                    .map(|(slot, &balance)| ((slot + 1).to_string(), balance))
+                    .collect(),
+            ),
+            network: self.network.clone(),
+            workload: WorkloadSpec {
+                transfers: self.transfers.clone(),
+                balance_reads: self.balance_reads.clone(),
+                generated: self.generated.clone(),
+            },
+            faults: self.faults.clone(),
+            schedule: self.schedule.clone(),
+            cs_us: self.cs_us,
+            protocol: self.protocol,
+            mutations: self.mutations.clone(),
+            expect: self.expect,
+            limits: self.limits,
+        }
+    }
+
     /// The sum of the initial balances: every table must always sum to it.
     pub fn initial_total(&self) -> u128 {
         self.initial_balances.iter().map(|&b| u128::from(b)).sum()

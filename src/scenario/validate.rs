@@ -26,7 +26,7 @@ use std::fmt;
 use serde_json::error::Category;
 
 use super::{
-    DEFAULT_BALANCE, Expect, ExpectedOutcome, FaultsSpec, LatencySpec, Limits, NetworkSpec, Ratio,
+    DEFAULT_BALANCE, Expect, ExpectedOutcome, FaultsSpec, LatencySpec, ScheduleSpec, Limits, NetworkSpec, Ratio,
     Scenario, ScenarioFile, WorkloadSpec,
 };
 use crate::check::Invariant;
@@ -568,6 +568,8 @@ const OBJECTS: &[&[Pat]] = &[
     &[Pat::Key("faults")],
     &[Pat::Key("faults"), Pat::Key("partitions"), Pat::AnyIndex],
     &[Pat::Key("faults"), Pat::Key("crashes"), Pat::AnyIndex],
+    &[Pat::Key("schedule")],
+    &[Pat::Key("schedule"), Pat::Key("messages"), Pat::AnyIndex],
     &[Pat::Key("expect")],
     &[Pat::Key("limits")],
 ];
@@ -728,6 +730,7 @@ fn validate(
         max_transfers,
     )?;
     check_faults(&file.faults, clients, file.limits.max_time_us)?;
+    check_schedule(&file.schedule, clients)?;
     let mut seen = BTreeSet::new();
     for (i, mutation) in file.mutations.iter().enumerate() {
         if !seen.insert(*mutation) {
@@ -769,6 +772,7 @@ fn validate(
         balance_reads,
         generated,
         faults: file.faults,
+        schedule: file.schedule,
         cs_us: file.cs_us,
         protocol: file.protocol,
         mutations: file.mutations,
@@ -962,6 +966,53 @@ fn check_ratio(ratio: &Ratio, path: &Path) -> Check {
     }
     Ok(())
 }
+
+/// Pins: known distinct clients, one fate each (a delay or `drop`), a duplicate only with a
+/// delay, sane delays, and one pin per message.
+fn check_schedule(schedule: &ScheduleSpec, clients: u32) -> Check {
+    let path = Path::root().at("schedule").at("messages");
+    let mut seen: BTreeMap<(ClientId, ClientId, u64), usize> = BTreeMap::new();
+    for (i, pin) in schedule.messages.iter().enumerate() {
+        let at = path.at(i);
+        check_id(at.at("from"), "the sender", pin.from, clients)?;
+        check_id(at.at("to"), "the receiver", pin.to, clients)?;
+        if pin.from == pin.to {
+            return Err(Problem::value(at.at("to"), "a client sends no message to itself"));
+        }
+        match (pin.delay_us, pin.drop) {
+            (Some(_), true) => {
+                let message = "a pinned message is either delayed (delay_us) or lost (drop), not both";
+                return Err(Problem::value(at.at("drop"), message));
+            }
+            (None, false) => {
+                let message = "a pinned message needs delay_us, or \"drop\": true";
+                return Err(Problem::value(at, message));
+            }
+            _ => {}
+        }
+        if pin.drop && pin.duplicate_delay_us.is_some() {
+            let message = "a lost message has no duplicate";
+            return Err(Problem::value(at.at("duplicate_delay_us"), message));
+        }
+        for (field, value) in [("delay_us", pin.delay_us), ("duplicate_delay_us", pin.duplicate_delay_us)] {
+            if let Some(us) = value.filter(|&us| us > MAX_SCHEDULE_DELAY_US) {
+                let message = at_most("a delay", MAX_SCHEDULE_DELAY_US, us);
+                return Err(Problem::value(at.at(field), message));
+            }
+        }
+        if let Some(first) = seen.insert((pin.from, pin.to, pin.nth), i) {
+            let message = format!(
+                "message {} from {} to {} is already pinned by schedule.messages[{first}]",
+                pin.nth, pin.from, pin.to
+            );
+            return Err(Problem::value(at.at("nth"), message));
+        }
+    }
+    Ok(())
+}
+
+/// One hour: the longest a pinned delay may be.
+const MAX_SCHEDULE_DELAY_US: u64 = 3_600_000_000;
 
 fn check_faults(faults: &FaultsSpec, clients: u32, max_time_us: u64) -> Check {
     let path = Path::root().at("faults");

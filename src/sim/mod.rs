@@ -174,10 +174,12 @@ impl Simulator {
             down: vec![false; clients_len],
             incarnations: vec![0; clients_len],
             queue: EventQueue::new(),
-            network: Network::new(
-                &scenario.network,
-                stream_rng(scenario.seed, Stream::Network),
-            ),
+            network: {
+                let rng = stream_rng(scenario.seed, Stream::Network);
+                let mut network = Network::new(&scenario.network, rng);
+                network.pin(&scenario.schedule);
+                network
+            },
             workload: Workload::new(scenario, stream_rng(scenario.seed, Stream::Workload)),
             checker: Checker::new(&scenario.initial_balances),
             outbox: Outbox::new(),

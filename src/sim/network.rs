@@ -12,7 +12,7 @@ use rand::{Rng, RngExt};
 use rand_chacha::ChaCha8Rng;
 
 use crate::protocol::ClientId;
-use crate::scenario::{LatencySpec, NetworkSpec, Ratio};
+use crate::scenario::{LatencySpec, NetworkSpec, PinnedMessage, Ratio, ScheduleSpec};
 use crate::trace::DropReason;
 
 /// How long an exponential delay's random part may be, in multiples of its mean: keeps every
@@ -94,6 +94,10 @@ pub struct Network {
     last_delivery_us: HashMap<(ClientId, ClientId), u64>,
     /// Partitions in force.
     cuts: Vec<Cut>,
+    /// Pinned fates by (from, to, nth message on that link).
+    pins: BTreeMap<(ClientId, ClientId, u64), PinnedMessage>,
+    /// Messages sent so far per link; kept only when there are pins.
+    sent_on_link: HashMap<(ClientId, ClientId), u64>,
     rng: ChaCha8Rng,
 }
 
@@ -123,8 +127,15 @@ impl Network {
             overrides,
             last_delivery_us: HashMap::new(),
             cuts: Vec::new(),
+            pins: BTreeMap::new(),
+            sent_on_link: HashMap::new(),
             rng,
         }
+    }
+
+    /// Fixes the fates of the messages the schedule names.
+    pub fn pin(&mut self, schedule: &ScheduleSpec) {
+        self.pins = schedule.messages.iter().map(|pin| ((pin.from, pin.to, pin.nth), *pin)).collect();
     }
 
     /// Starts partition `id`: `groups` lists the clients of each side.
@@ -150,8 +161,12 @@ impl Network {
     /// What happens to a message sent now on `from` -> `to`: a partition in force loses it;
     /// otherwise the loss ratio, the latency and the duplication ratio decide, in that order.
     pub fn route(&mut self, from: ClientId, to: ClientId, now_us: u64) -> Route {
+        let pin = self.next_pin(from, to);
         if self.cuts.iter().any(|cut| cut.separates(from, to)) {
             return Route::Lost(DropReason::Partition);
+        }
+        if let Some(pin) = pin {
+            return self.pinned_route(&pin, from, to, now_us);
         }
         let link = self.link(from, to);
         if chance(link.drop_ratio, &mut self.rng) {
@@ -170,12 +185,41 @@ impl Network {
     pub fn delivery_time(&mut self, from: ClientId, to: ClientId, now_us: u64) -> u64 {
         let link = self.link(from, to);
         let arrival_us = now_us.saturating_add(sample_delay(&link.latency, &mut self.rng));
-        if !link.fifo {
+        self.in_fifo_order(from, to, arrival_us)
+    }
+
+    /// On a FIFO link, no earlier than the latest delivery already scheduled on it.
+    fn in_fifo_order(&mut self, from: ClientId, to: ClientId, arrival_us: u64) -> u64 {
+        if !self.link(from, to).fifo {
             return arrival_us;
         }
         let last = self.last_delivery_us.entry((from, to)).or_insert(0);
         *last = (*last).max(arrival_us);
         *last
+    }
+
+    /// The pin of the message being sent now on `from` -> `to`, if any.
+    fn next_pin(&mut self, from: ClientId, to: ClientId) -> Option<PinnedMessage> {
+        if self.pins.is_empty() {
+            return None;
+        }
+        let sent = self.sent_on_link.entry((from, to)).or_insert(0);
+        let nth = *sent;
+        *sent += 1;
+        self.pins.get(&(from, to, nth)).copied()
+    }
+
+    /// A pinned fate, still kept in FIFO order on a FIFO link (a pin recorded from a run
+    /// already is, so replaying one changes nothing).
+    fn pinned_route(&mut self, pin: &PinnedMessage, from: ClientId, to: ClientId, now_us: u64) -> Route {
+        let Some(delay_us) = pin.delay_us else {
+            return Route::Lost(DropReason::Loss);
+        };
+        let at_us = self.in_fifo_order(from, to, now_us.saturating_add(delay_us));
+        let duplicate_at_us = pin
+            .duplicate_delay_us
+            .map(|delay_us| self.in_fifo_order(from, to, now_us.saturating_add(delay_us)));
+        Route::Deliver { at_us, duplicate_at_us }
     }
 
     /// A message on `from` -> `to` scheduled for `at_us` arrived. If it was the last one

@@ -14,7 +14,7 @@ use super::{Event, EventKind, EventSink, TRACE_FORMAT, TRACE_VERSION};
 use crate::check::Invariant;
 use crate::protocol::ledger::{push_hex, to_hex};
 use crate::protocol::{Amount, Block, Hash, Message};
-use crate::scenario::{FaultsSpec, Limits, NetworkSpec};
+use crate::scenario::{FaultsSpec, Limits, NetworkSpec, ScheduleSpec};
 
 /// The first line: what a reader needs to know about the rules the run followed.
 #[derive(Clone, Debug, Serialize)]
@@ -33,6 +33,8 @@ pub struct Header {
     pub network: NetworkSpec,
     #[serde(skip_serializing_if = "FaultsSpec::is_empty")]
     pub faults: FaultsSpec,
+    #[serde(skip_serializing_if = "ScheduleSpec::is_empty")]
+    pub schedule: ScheduleSpec,
     pub limits: Limits,
 }
 
@@ -61,6 +63,7 @@ impl Header {
             cs_us,
             network,
             faults: FaultsSpec::default(),
+            schedule: ScheduleSpec::default(),
             limits,
         }
     }

@@ -149,6 +149,7 @@ fn a_valid_file_parses_into_the_expected_scenario() {
             payees: Some(vec![2, 3]),
         }),
         faults: Default::default(),
+        schedule: Default::default(),
         cs_us: 2000,
         protocol: ProtocolVariant::Lamport,
         mutations: vec![],

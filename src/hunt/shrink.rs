@@ -1,0 +1,348 @@
+//! Shrinking a failing run to a small scenario that still fails the same way.
+//!
+//! 1. Run the scenario and seed, recording every transfer as it arrived and every message's
+//!    fate (delay, duplicate, loss). The first violation's invariant is the target.
+//! 2. Rewrite the scenario with explicit transfers and a `schedule` pinning every message, so
+//!    it fails without any random draw.
+//! 3. Greedily try smaller scenarios: without a client (the ids above it move down), a
+//!    transfer, a balance read, a fault or a link override. Keep a candidate when its first
+//!    violation is still the target, with its inherited pins or, failing that, with the pins
+//!    dropped under one of a few fresh seeds (removing a client changes every timing that
+//!    waited for it); then re-pin its messages from its own run, since message numbering
+//!    shifts when something is removed. Repeat until nothing more can go.
+//! 4. Cut the time limit to the violation and pin the final run once more.
+//!
+//! Messages that a candidate sends beyond the pins follow the network model, so a candidate
+//! may fail or pass by chance; only failing ones are kept, and the result is pinned in full.
+
+use std::collections::BTreeMap;
+use std::io;
+
+use crate::check::Invariant;
+use crate::protocol::ClientId;
+use crate::scenario::{
+    BalanceReadSpec, Expect, ExpectedOutcome, PinnedMessage, Scenario, ScheduleSpec, TransferSpec,
+};
+use crate::sim::{EndReason, RunOptions, simulate};
+use crate::trace::{DropReason, Event, EventKind, EventSink};
+
+/// How big a scenario's run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Size {
+    pub clients: u32,
+    pub transfers: u64,
+    pub messages: u64,
+    pub events: u64,
+}
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} clients, {} transfers, {} messages, {} events",
+            self.clients, self.transfers, self.messages, self.events
+        )
+    }
+}
+
+/// The outcome of a shrink.
+#[derive(Clone, Debug)]
+pub struct Shrunk {
+    pub invariant: Invariant,
+    pub before: Size,
+    pub after: Size,
+    /// The minimal scenario, with every message pinned.
+    pub scenario: Scenario,
+    /// How many candidate runs were tried.
+    pub attempts: u64,
+}
+
+/// Why a scenario could not be shrunk.
+#[derive(Debug, thiserror::Error)]
+pub enum ShrinkError {
+    #[error("seed {seed} of {source_name} violates no invariant, so there is nothing to shrink")]
+    NoFailure { source_name: String, seed: u64 },
+    #[error(
+        "the pinned rewrite of seed {seed} no longer fails with {invariant}; please report this \
+         as a bug"
+    )]
+    NotReproduced { seed: u64, invariant: Invariant },
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// At most this many candidate runs, so a shrink always ends.
+const MAX_ATTEMPTS: u64 = 20_000;
+
+/// Shrinks the failing run of `scenario` (with its seed).
+pub fn shrink(scenario: &Scenario) -> Result<Shrunk, ShrinkError> {
+    let original = record(scenario)?;
+    let Some((invariant, _)) = original.first_violation else {
+        return Err(ShrinkError::NoFailure { source_name: scenario.source.clone(), seed: scenario.seed });
+    };
+    let before = original.size(scenario.clients);
+    let mut best = pinned(scenario, &original, invariant);
+    let mut best_run = record(&best)?;
+    if best_run.first_violation.map(|(found, _)| found) != Some(invariant) {
+        return Err(ShrinkError::NotReproduced { seed: scenario.seed, invariant });
+    }
+    let mut attempts = 1;
+    loop {
+        let mut progressed = false;
+        for candidate in candidates(&best) {
+            if attempts >= MAX_ATTEMPTS {
+                break;
+            }
+            if let Some((kept, run)) = still_fails(candidate, invariant, &mut attempts)? {
+                best = pinned(&kept, &run, invariant);
+                best_run = run;
+                progressed = true;
+                break;
+            }
+        }
+        if !progressed || attempts >= MAX_ATTEMPTS {
+            break;
+        }
+    }
+    let scenario = finish(&best, &best_run, invariant)?;
+    let after = record(&scenario)?.size(scenario.clients);
+    Ok(Shrunk { invariant, before, after, scenario, attempts })
+}
+
+/// How many fresh seeds a candidate gets when its pins no longer reproduce the failure.
+const RESEEDS: u64 = 64;
+
+/// Does `candidate` still fail with `invariant`? First with the pins it inherited; when the
+/// reduction moved the failure away (removing a client changes every timing that waited for
+/// it), with its pins dropped and a few fresh seeds, so the smaller setting can find its own
+/// failing schedule. Returns the failing variant and its recording.
+fn still_fails(
+    candidate: Scenario,
+    invariant: Invariant,
+    attempts: &mut u64,
+) -> Result<Option<(Scenario, Recording)>, ShrinkError> {
+    *attempts += 1;
+    let run = record(&candidate)?;
+    if run.first_violation.map(|(found, _)| found) == Some(invariant) {
+        return Ok(Some((candidate, run)));
+    }
+    for seed in 0..RESEEDS {
+        *attempts += 1;
+        let reseeded = Scenario { seed, schedule: ScheduleSpec::default(), ..candidate.clone() };
+        let run = record(&reseeded)?;
+        if run.first_violation.map(|(found, _)| found) == Some(invariant) {
+            return Ok(Some((reseeded, run)));
+        }
+    }
+    Ok(None)
+}
+
+/// The final form: the time limit cut to the violation (for a safety invariant) and every
+/// message of the final run pinned.
+fn finish(best: &Scenario, run: &Recording, invariant: Invariant) -> Result<Scenario, ShrinkError> {
+    let mut scenario = pinned(best, run, invariant);
+    if let Some((_, t_us)) = run.first_violation.filter(|_| invariant.is_safety()) {
+        scenario.limits.max_time_us = t_us.max(1);
+    }
+    let check = record(&scenario)?;
+    if check.first_violation.map(|(found, _)| found) == Some(invariant) {
+        Ok(scenario)
+    } else {
+        // Cutting the time changed the run: keep the uncut one.
+        Ok(pinned(best, run, invariant))
+    }
+}
+
+/// `scenario` with the recorded transfers made explicit, every recorded message pinned, and
+/// the expectation set to the target invariant.
+fn pinned(scenario: &Scenario, run: &Recording, invariant: Invariant) -> Scenario {
+    Scenario {
+        transfers: run.transfers.clone(),
+        generated: None,
+        schedule: run.schedule(),
+        expect: Some(Expect { outcome: ExpectedOutcome::Violation, invariant: Some(invariant) }),
+        ..scenario.clone()
+    }
+}
+
+/// Every one-step reduction of `scenario`, most promising first: the biggest cuts (a
+/// client) before the small ones.
+fn candidates(scenario: &Scenario) -> Vec<Scenario> {
+    let mut out = Vec::new();
+    if scenario.clients > 1 {
+        for client in (1..=scenario.clients).rev() {
+            out.push(without_client(scenario, client));
+        }
+    }
+    for index in (0..scenario.transfers.len()).rev() {
+        let mut candidate = scenario.clone();
+        candidate.transfers.remove(index);
+        out.push(candidate);
+    }
+    for index in (0..scenario.balance_reads.len()).rev() {
+        let mut candidate = scenario.clone();
+        candidate.balance_reads.remove(index);
+        out.push(candidate);
+    }
+    for index in (0..scenario.faults.partitions.len()).rev() {
+        let mut candidate = scenario.clone();
+        candidate.faults.partitions.remove(index);
+        out.push(candidate);
+    }
+    for index in (0..scenario.faults.crashes.len()).rev() {
+        let mut candidate = scenario.clone();
+        candidate.faults.crashes.remove(index);
+        out.push(candidate);
+    }
+    for index in (0..scenario.network.links.len()).rev() {
+        let mut candidate = scenario.clone();
+        candidate.network.links.remove(index);
+        out.push(candidate);
+    }
+    out
+}
+
+/// `scenario` without client `gone`: what it does goes, transfers to it pay another client,
+/// and ids above it move down.
+fn without_client(scenario: &Scenario, gone: ClientId) -> Scenario {
+    let renumber = |id: ClientId| if id > gone { id - 1 } else { id };
+    let keeps = |id: ClientId| id != gone;
+    let mut s = scenario.clone();
+    s.clients -= 1;
+    s.initial_balances.remove(gone as usize - 1);
+    // A transfer *to* the client that goes is kept, paying someone else instead: who is paid
+    // does not matter to the mutex, and the payer may be one of the two clients that collide.
+    s.transfers = s
+        .transfers
+        .iter()
+        .filter(|t| keeps(t.from) && s.clients >= 2)
+        .map(|t| {
+            let from = renumber(t.from);
+            let to = if keeps(t.to) { renumber(t.to) } else if from == 1 { 2 } else { 1 };
+            TransferSpec { from, to, ..*t }
+        })
+        .collect();
+    s.balance_reads = s
+        .balance_reads
+        .iter()
+        .filter(|r| keeps(r.client) && keeps(r.of))
+        .map(|r| BalanceReadSpec { client: renumber(r.client), of: renumber(r.of), ..*r })
+        .collect();
+    s.network.links.retain(|link| keeps(link.from) && keeps(link.to));
+    for link in &mut s.network.links {
+        link.from = renumber(link.from);
+        link.to = renumber(link.to);
+    }
+    s.faults.crashes.retain(|crash| keeps(crash.client));
+    for crash in &mut s.faults.crashes {
+        crash.client = renumber(crash.client);
+    }
+    for partition in &mut s.faults.partitions {
+        for group in &mut partition.groups {
+            group.retain(|&id| keeps(id));
+            group.iter_mut().for_each(|id| *id = renumber(*id));
+        }
+    }
+    s.faults
+        .partitions
+        .retain(|p| p.groups.len() >= 2 && p.groups.iter().all(|group| !group.is_empty()));
+    s.schedule.messages = s
+        .schedule
+        .messages
+        .iter()
+        .filter(|pin| keeps(pin.from) && keeps(pin.to))
+        .map(|pin| PinnedMessage { from: renumber(pin.from), to: renumber(pin.to), ..*pin })
+        .collect();
+    s
+}
+
+/// What one run showed: its transfers as they arrived, every message's fate, and the first
+/// violation.
+#[derive(Default)]
+struct Recording {
+    transfers: Vec<TransferSpec>,
+    /// msg_id -> (from, to, nth on its link, sent at).
+    sends: BTreeMap<u64, (ClientId, ClientId, u64, u64)>,
+    /// msg_id -> arrival times (deliveries, and drops at a crashed receiver).
+    arrivals: BTreeMap<u64, Vec<u64>>,
+    /// Messages lost in the network (loss or partition).
+    lost: BTreeMap<u64, ()>,
+    sent_on_link: BTreeMap<(ClientId, ClientId), u64>,
+    first_violation: Option<(Invariant, u64)>,
+    events: u64,
+}
+
+impl Recording {
+    fn size(&self, clients: u32) -> Size {
+        Size {
+            clients,
+            transfers: self.transfers.len() as u64,
+            messages: self.sends.len() as u64,
+            events: self.events,
+        }
+    }
+
+    /// One pin per message whose fate the run showed (messages still in flight at the end
+    /// stay unpinned).
+    fn schedule(&self) -> ScheduleSpec {
+        let messages = self
+            .sends
+            .iter()
+            .filter_map(|(msg_id, &(from, to, nth, sent_us))| {
+                if self.lost.contains_key(msg_id) {
+                    return Some(PinnedMessage { from, to, nth, delay_us: None, drop: true, duplicate_delay_us: None });
+                }
+                let arrivals = self.arrivals.get(msg_id)?;
+                let mut delays: Vec<u64> = arrivals.iter().map(|&t| t - sent_us).collect();
+                delays.sort_unstable();
+                Some(PinnedMessage {
+                    from,
+                    to,
+                    nth,
+                    delay_us: delays.first().copied(),
+                    drop: false,
+                    duplicate_delay_us: delays.get(1).copied(),
+                })
+            })
+            .collect();
+        ScheduleSpec { messages }
+    }
+}
+
+impl EventSink for Recording {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        self.events += 1;
+        match &event.kind {
+            EventKind::Transfer { to, amount } => {
+                let from = event.node.unwrap_or_default();
+                self.transfers.push(TransferSpec { at_us: event.t_us, from, to: *to, amount: *amount });
+            }
+            EventKind::Send { msg_id, to, .. } => {
+                let from = event.node.unwrap_or_default();
+                let sent = self.sent_on_link.entry((from, *to)).or_insert(0);
+                self.sends.insert(*msg_id, (from, *to, *sent, event.t_us));
+                *sent += 1;
+            }
+            EventKind::Deliver { msg_id, .. } => self.arrivals.entry(*msg_id).or_default().push(event.t_us),
+            EventKind::Drop { msg_id, reason: DropReason::Crashed } => {
+                self.arrivals.entry(*msg_id).or_default().push(event.t_us);
+            }
+            EventKind::Drop { msg_id, .. } => {
+                self.lost.insert(*msg_id, ());
+            }
+            EventKind::Violation { invariant, .. } if self.first_violation.is_none() => {
+                self.first_violation = Some((*invariant, event.t_us));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Runs `scenario` and records it.
+fn record(scenario: &Scenario) -> Result<Recording, ShrinkError> {
+    let mut recording = Recording::default();
+    let result = simulate(scenario, RunOptions::default(), &mut [&mut recording])?;
+    debug_assert!(result.end != EndReason::Violation || recording.first_violation.is_some());
+    Ok(recording)
+}
