@@ -185,7 +185,7 @@ fn waiters_rebuilt_from_events_match_the_clients() {
         .unwrap();
         let bytes = trace.bytes();
         let mut reader = TraceReader::new(BufReader::new(&bytes[..])).unwrap();
-        let mut checker = Checker::new(&reader.header().initial_balances);
+        let mut checker = Checker::for_trace(&reader.header().initial_balances);
         let mut found = Vec::new();
         while let Some(event) = reader.next_event().unwrap() {
             checker.observe(&event, &mut found);

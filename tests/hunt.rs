@@ -504,3 +504,85 @@ fn bad_seeds_shards_and_jobs_exit_2() {
     let output = lamport_ledger(&["replay", REORDER, "--seed", "1", "--expect-digest", "abc"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn swarm_sweep_draws_a_configuration_per_seed_and_replays_it() {
+    // FIFO links only: the paper's algorithm survives every drawn configuration.
+    let dir = tempfile::tempdir().unwrap();
+    let mut base: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("scenarios/swarm-lamport.json")).unwrap(),
+    )
+    .unwrap();
+    base["swarm"]["fifo"] = serde_json::json!([true]);
+    let fifo_only = dir.path().join("fifo-only.json");
+    std::fs::write(&fifo_only, base.to_string()).unwrap();
+    let output = lamport_ledger(&[
+        "sweep",
+        fifo_only.to_str().unwrap(),
+        "--seeds",
+        "0..150",
+        "--swarm",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+
+    // FIFO on or off: some draws break it, each failure names what it drew and replays.
+    let out = dir.path().join("swarm.jsonl");
+    let output = lamport_ledger(&[
+        "sweep",
+        "scenarios/swarm-lamport.json",
+        "--seeds",
+        "0..300",
+        "--swarm",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let report = stdout(&output);
+    assert!(
+        report.contains("drew: ") && report.contains("FIFO off"),
+        "{report}"
+    );
+    let failing: serde_json::Value = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .find(|run| run["passed"] == false)
+        .expect("a failing seed");
+    assert!(failing["drawn"].as_str().unwrap().contains("clients"));
+    let seed = failing["seed"].as_u64().unwrap().to_string();
+    let digest = failing["digest"].as_str().unwrap();
+    let output = lamport_ledger(&[
+        "replay",
+        "scenarios/swarm-lamport.json",
+        "--seed",
+        &seed,
+        "--swarm",
+        "--expect-digest",
+        digest,
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+
+    // Different seeds draw different configurations.
+    let drawn: std::collections::BTreeSet<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .take(30)
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["drawn"].to_string())
+        .collect();
+    assert!(drawn.len() > 20);
+}
+
+#[test]
+fn swarm_without_bounds_is_a_usage_error() {
+    let output = lamport_ledger(&["run", "scenarios/default.json", "--swarm"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("swarm"));
+    let output = lamport_ledger(&[
+        "sweep",
+        "scenarios/default.json",
+        "--seeds",
+        "0..3",
+        "--swarm",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -38,7 +38,10 @@ fn failing_seeds(dir: &std::path::Path) -> Vec<u64> {
 fn a_reordering_failure_on_five_clients_shrinks_to_two_clients_and_two_transfers() {
     let dir = tempfile::tempdir().unwrap();
     let seeds = failing_seeds(dir.path());
-    assert!(!seeds.is_empty(), "the sweep found no mutual_exclusion failure");
+    assert!(
+        !seeds.is_empty(),
+        "the sweep found no mutual_exclusion failure"
+    );
     for seed in seeds.iter().take(3) {
         let minimal = dir.path().join(format!("minimal-{seed}.json"));
         let output = lamport_ledger(&[
@@ -59,15 +62,32 @@ fn a_reordering_failure_on_five_clients_shrinks_to_two_clients_and_two_transfers
         assert!(scenario.generated.is_none());
         // The schedule is pinned: every message the run sends has a pin.
         let (report_run, _, trace) = common::run(&scenario);
-        let sends = String::from_utf8(trace).unwrap().lines().filter(|l| l.contains("\"kind\":\"send\"")).count();
-        assert_eq!(scenario.schedule.messages.len(), sends, "seed {seed}: every message pinned");
-        assert_eq!(report_run.result.violations[0].violation.invariant.name(), "mutual_exclusion");
+        let sends = String::from_utf8(trace)
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("\"kind\":\"send\""))
+            .count();
+        assert_eq!(
+            scenario.schedule.messages.len(),
+            sends,
+            "seed {seed}: every message pinned"
+        );
+        assert_eq!(
+            report_run.result.violations[0].violation.invariant.name(),
+            "mutual_exclusion"
+        );
 
         // It fails the same way on its own and under any other seed: nothing is left to chance.
         for other_seed in ["0", "1", "12345"] {
             let output = lamport_ledger(&["run", minimal.to_str().unwrap(), "--seed", other_seed]);
-            assert_eq!(output.status.code(), Some(0), "seed {seed}: the shrunk file expects its violation");
-            assert!(String::from_utf8_lossy(&output.stdout).contains("VIOLATION of mutual_exclusion"));
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "seed {seed}: the shrunk file expects its violation"
+            );
+            assert!(
+                String::from_utf8_lossy(&output.stdout).contains("VIOLATION of mutual_exclusion")
+            );
         }
     }
 }

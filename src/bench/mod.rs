@@ -140,7 +140,10 @@ fn single(scenario: &Scenario, trace: bool) -> io::Result<(u64, u64, u64, usize)
     } else {
         simulate(scenario, RunOptions::default(), &mut [])?
     };
-    assert!(result.violations.is_empty(), "benchmark runs hold every invariant");
+    assert!(
+        result.violations.is_empty(),
+        "benchmark runs hold every invariant"
+    );
     let transfers = result.committed + result.aborted;
     Ok((1, result.events, transfers, 1))
 }

@@ -365,6 +365,8 @@ pub struct History {
     links: Links,
     logged_links: usize,
     partitions: Vec<PartitionSeen>,
+    /// Keep the receivers' counters on every link (see [`Self::track_receivers`]).
+    receivers: bool,
 }
 
 impl History {
@@ -384,7 +386,21 @@ impl History {
             links: Links::new(clients),
             logged_links: 0,
             partitions: Vec::new(),
+            receivers: false,
         }
+    }
+
+    /// Also keeps, per link, what the receiver has heard from the sender (largest timestamp,
+    /// the request it holds, its last REPLY and UPDATED), which rebuilding the waiters from
+    /// the events needs ([`super::waiters_from_history`]). The simulator knows its waiters
+    /// and does without.
+    pub fn track_receivers(&mut self) {
+        self.receivers = true;
+    }
+
+    /// Whether [`Self::track_receivers`] is on.
+    pub fn tracks_receivers(&self) -> bool {
+        self.receivers
     }
 
     pub fn clients(&self) -> u32 {
@@ -576,7 +592,14 @@ impl History {
     }
 
     fn sent(&mut self, from: ClientId, to: ClientId, msg_id: u64, msg: &Message, at: Moment) {
-        let Some(link) = self.links.entry(from, to) else {
+        // Without receivers' counters, only links with a log get an entry.
+        let full = self.logged_links >= MAX_LOGGED_LINKS;
+        let link = if full && !self.receivers {
+            self.links.get_mut(from, to)
+        } else {
+            self.links.entry(from, to)
+        };
+        let Some(link) = link else {
             return;
         };
         if link.log.is_none() {
@@ -618,7 +641,12 @@ impl History {
     }
 
     fn delivered(&mut self, from: ClientId, to: ClientId, msg_id: u64, msg: &Message, at: Moment) {
-        let Some(link) = self.links.entry(from, to) else {
+        let link = if self.receivers {
+            self.links.entry(from, to)
+        } else {
+            self.links.get_mut(from, to)
+        };
+        let Some(link) = link else {
             return;
         };
         if let Some(record) = link.log.as_mut().and_then(|log| log.find_mut(msg_id)) {
@@ -627,6 +655,9 @@ impl History {
                 record.first_delivery = at;
             }
             record.last_delivery_seq = at.seq;
+        }
+        if !self.receivers {
+            return;
         }
         link.largest_ts = link.largest_ts.max(msg.ts());
         match msg {
@@ -730,6 +761,7 @@ mod tests {
     #[test]
     fn a_restart_forgets_what_the_client_had_heard() {
         let mut history = History::new(2);
+        history.track_receivers();
         history.observe(&send(0, 1, 2, 0, 5), None);
         let deliver = EventKind::Deliver {
             msg_id: 0,

@@ -7,23 +7,13 @@
 
 use super::{Invariant, Violation};
 use crate::protocol::ledger::short_hex;
-use crate::protocol::{Amount, ClientId, Hash};
+use crate::protocol::{ClientId, Hash};
 use crate::trace::{Event, EventKind, Kept};
-
-/// A block of the longest chain: its hash, who first held it, and the transfer it records.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CanonicalBlock {
-    pub hash: Hash,
-    pub holder: ClientId,
-    pub from: ClientId,
-    pub to: ClientId,
-    pub amount: Amount,
-}
 
 #[derive(Clone, Debug)]
 pub struct LedgerAgreement {
-    /// The longest chain seen, by index.
-    canonical: Vec<CanonicalBlock>,
+    /// The longest chain seen: block hashes by index, and who first held each block.
+    canonical: Vec<(Hash, ClientId)>,
     /// Index `id - 1`: how many blocks that client holds.
     lengths: Vec<u64>,
 }
@@ -39,11 +29,6 @@ impl LedgerAgreement {
     /// How many blocks each client holds, index `id - 1`.
     pub fn lengths(&self) -> &[u64] {
         &self.lengths
-    }
-
-    /// The longest chain seen.
-    pub fn canonical(&self) -> &[CanonicalBlock] {
-        &self.canonical
     }
 
     pub fn observe(&mut self, event: &Event) -> Option<Violation> {
@@ -62,8 +47,8 @@ impl LedgerAgreement {
         *length = block.index + 1;
         let index = usize::try_from(block.index).ok()?;
         match self.canonical.get(index) {
-            Some(known) if known.hash == block.hash => None,
-            Some(&CanonicalBlock { hash, holder, .. }) => Some(
+            Some(&(hash, _)) if hash == block.hash => None,
+            Some(&(hash, holder)) => Some(
                 Violation::new(
                     Invariant::LedgerAgreement,
                     Some(node),
@@ -81,13 +66,7 @@ impl LedgerAgreement {
             ),
             // A gap (index past the end) is chain_integrity's to report; extend only in order.
             None if index == self.canonical.len() => {
-                self.canonical.push(CanonicalBlock {
-                    hash: block.hash,
-                    holder: node,
-                    from: block.from,
-                    to: block.to,
-                    amount: block.amount,
-                });
+                self.canonical.push((block.hash, node));
                 None
             }
             None => None,

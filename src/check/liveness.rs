@@ -52,7 +52,13 @@ pub(super) fn explained(
 /// The waiters as the events show them: the clients that are up and have asked for the mutex
 /// and not left it, or have transfers pending. `protocol` is the header's: it says whether
 /// the clients keep Lamport's queue and whether they count replies.
+///
+/// `history` must track the receivers ([`History::track_receivers`]).
 pub fn waiters_from_history(history: &History, protocol: &str) -> Vec<Waiter> {
+    debug_assert!(
+        history.tracks_receivers(),
+        "waiters_from_history needs History::track_receivers"
+    );
     let counts_replies = matches!(protocol, "lamport-reply-count" | "ricart-agrawala");
     let uses_queue = protocol != "ricart-agrawala";
     let clients = history.clients();
@@ -426,6 +432,7 @@ mod tests {
 
     fn replay(events: &[(Option<ClientId>, EventKind)], routes: &[Option<(u32, u32)>]) -> History {
         let mut history = History::new(2);
+        history.track_receivers();
         for (seq, (node, kind)) in events.iter().enumerate() {
             let event = Event {
                 seq: seq as u64,

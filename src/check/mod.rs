@@ -30,7 +30,7 @@ pub use conservation::Conservation;
 pub use delivery::{DeliveryMatching, MessageStore};
 pub use history::History;
 pub use invariant::Invariant;
-pub use ledger_agreement::{CanonicalBlock, LedgerAgreement};
+pub use ledger_agreement::LedgerAgreement;
 pub use liveness::{Waiter, liveness_violations, waiters_from_history};
 pub use mutual_exclusion::MutualExclusion;
 pub use no_overdraft::NoOverdraft;
@@ -77,7 +77,6 @@ pub struct Checker {
     conservation: Conservation,
     delivery: DeliveryMatching,
     history: History,
-    initial_balances: Vec<Amount>,
 }
 
 impl Checker {
@@ -92,8 +91,15 @@ impl Checker {
             conservation: Conservation::new(initial_balances),
             delivery: DeliveryMatching::new(),
             history: History::new(clients),
-            initial_balances: initial_balances.to_vec(),
         }
+    }
+
+    /// A checker for a trace read offline: it also keeps what each client has heard from
+    /// each peer, to rebuild the waiters at the end ([`Self::waiters_from_events`]).
+    pub fn for_trace(initial_balances: &[Amount]) -> Self {
+        let mut checker = Checker::new(initial_balances);
+        checker.history.track_receivers();
+        checker
     }
 
     /// Feeds one event to every check; returns the violations it reveals, in a fixed order.
@@ -135,7 +141,8 @@ impl Checker {
     }
 
     /// The clients that still had work, rebuilt from the events (for a trace checked
-    /// offline; the simulator knows them from its clients). `protocol` is the trace header's.
+    /// offline, with a checker made by [`Self::for_trace`]; the simulator knows them from its
+    /// clients). `protocol` is the trace header's.
     pub fn waiters_from_events(&self, protocol: &str) -> Vec<Waiter> {
         waiters_from_history(&self.history, protocol)
     }
@@ -149,34 +156,6 @@ impl Checker {
     /// (length, head hash), index `id - 1`.
     pub fn ledger_heads(&self) -> &[(u64, Hash)] {
         self.chain_integrity.heads()
-    }
-
-    /// Each client's balance table after its ledger, replayed along the longest chain from
-    /// the initial balances (index `id - 1`). Meaningful when the ledgers agree.
-    pub fn replayed_tables(&self) -> Vec<Vec<Amount>> {
-        let lengths = self.ledger_agreement.lengths();
-        let chain = self.ledger_agreement.canonical();
-        let mut order: Vec<usize> = (0..lengths.len()).collect();
-        order.sort_by_key(|&slot| lengths[slot]);
-        let mut table = self.initial_balances.clone();
-        let mut applied = 0usize;
-        let mut tables = vec![Vec::new(); lengths.len()];
-        for slot in order {
-            let length = usize::try_from(lengths[slot])
-                .unwrap_or(usize::MAX)
-                .min(chain.len());
-            for block in &chain[applied.min(length)..length] {
-                let (from, to) = (block.from as usize, block.to as usize);
-                if (1..=table.len()).contains(&from) && (1..=table.len()).contains(&to) {
-                    let paid = table[from - 1].min(block.amount);
-                    table[from - 1] -= paid;
-                    table[to - 1] += paid;
-                }
-            }
-            applied = applied.max(length);
-            tables[slot] = table.clone();
-        }
-        tables
     }
 
     /// The message with the lowest id that still has a copy in flight: (msg_id, sender,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::run::{load_scenario, rerun_command, stdout_error};
+use super::run::{load_scenario, rerun_command, seeded, stdout_error};
 use super::{CliError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, PendingFile};
 use crate::hunt::{LiveComparer, write_report};
 use crate::runner::run_with_timeline;
@@ -33,6 +33,9 @@ pub(super) struct ReplayArgs {
     /// Lines of context shown on each side of the first difference.
     #[arg(long, value_name = "N", default_value_t = 3)]
     context: usize,
+    /// Rerun the configuration this seed draws from the scenario's `swarm` bounds.
+    #[arg(long)]
+    swarm: bool,
 }
 
 fn parse_digest(text: &str) -> Result<String, String> {
@@ -49,8 +52,11 @@ fn parse_digest(text: &str) -> Result<String, String> {
 const THIS_RUN: &str = "this run";
 
 pub(super) fn replay_command(args: &ReplayArgs) -> Result<u8, CliError> {
-    let mut scenario = load_scenario(Some(&args.scenario))?;
-    scenario.seed = args.seed;
+    let scenario = seeded(
+        load_scenario(Some(&args.scenario))?,
+        Some(args.seed),
+        args.swarm,
+    )?;
     let old_name = args.against.as_ref().map(|path| path.display().to_string());
     let comparer = match (&args.against, &old_name) {
         (Some(path), Some(name)) => {
@@ -75,7 +81,10 @@ pub(super) fn replay_command(args: &ReplayArgs) -> Result<u8, CliError> {
     if let Some(comparer) = &comparer {
         outputs.push(comparer.writer());
     }
-    let rerun = rerun_command(Some(&args.scenario), scenario.seed);
+    let mut rerun = rerun_command(Some(&args.scenario), scenario.seed);
+    if args.swarm {
+        rerun.push_str(" --swarm");
+    }
     let stdout = io::stdout();
     let out = BufWriter::new(stdout.lock());
     let (report, mut out) =

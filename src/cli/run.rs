@@ -33,6 +33,9 @@ pub(super) struct RunArgs {
     /// Keep running after a safety violation instead of stopping at the first one.
     #[arg(long)]
     keep_going: bool,
+    /// Run the configuration this seed draws from the scenario's `swarm` bounds.
+    #[arg(long)]
+    swarm: bool,
     /// Also draw the run in this format (as `render` does) into the file given with -o.
     #[arg(long, value_enum, value_name = "FORMAT", requires = "output")]
     render: Option<RenderFormat>,
@@ -51,14 +54,18 @@ pub(super) enum Format {
 }
 
 pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
-    let mut scenario = load_scenario(args.scenario.as_deref())?;
-    if let Some(seed) = args.seed {
-        scenario.seed = seed;
-    }
+    let scenario = seeded(
+        load_scenario(args.scenario.as_deref())?,
+        args.seed,
+        args.swarm,
+    )?;
     let options = RunOptions {
         stop_at_first_violation: !args.keep_going,
     };
     let mut rerun = rerun_command(args.scenario.as_deref(), scenario.seed);
+    if args.swarm {
+        rerun.push_str(" --swarm");
+    }
     if args.keep_going {
         rerun.push_str(" --keep-going");
     }
@@ -120,6 +127,25 @@ fn exit_code(report: &RunReport) -> u8 {
     } else {
         EXIT_VIOLATION
     }
+}
+
+/// The scenario with `seed` in force; with `swarm`, the configuration that seed draws from
+/// the scenario's `swarm` bounds (an error, in one sentence, when there are none).
+pub(crate) fn seeded(
+    scenario: Scenario,
+    seed: Option<u64>,
+    swarm: bool,
+) -> Result<Scenario, CliError> {
+    let seed = seed.unwrap_or(scenario.seed);
+    if !swarm {
+        return Ok(Scenario { seed, ..scenario });
+    }
+    crate::hunt::swarm::draw(&scenario, seed).ok_or_else(|| {
+        CliError::Usage(format!(
+            "{}: --swarm needs a `swarm` section with the bounds to draw from",
+            scenario.source
+        ))
+    })
 }
 
 pub(crate) fn load_scenario(path: Option<&Path>) -> Result<Scenario, CliError> {

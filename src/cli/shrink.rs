@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::run::{load_scenario, shell_quote};
+use super::run::{load_scenario, seeded, shell_quote};
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
 use crate::hunt::{ShrinkError, shrink};
 
@@ -20,39 +20,57 @@ pub(super) struct ShrinkArgs {
     /// Write the minimal scenario here (standard output when absent).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Shrink the configuration this seed draws from the scenario's `swarm` bounds.
+    #[arg(long)]
+    swarm: bool,
 }
 
 pub(super) fn shrink_command(args: &ShrinkArgs) -> Result<u8, CliError> {
-    let mut scenario = load_scenario(Some(&args.scenario))?;
-    if let Some(seed) = args.seed {
-        scenario.seed = seed;
-    }
+    let scenario = seeded(load_scenario(Some(&args.scenario))?, args.seed, args.swarm)?;
     let shrunk = match shrink(&scenario) {
         Ok(shrunk) => shrunk,
         Err(ShrinkError::NoFailure { .. }) => {
-            eprintln!("lamport-ledger: seed {} of {} violates no invariant: nothing to shrink", scenario.seed, args.scenario.display());
+            eprintln!(
+                "lamport-ledger: seed {} of {} violates no invariant: nothing to shrink",
+                scenario.seed,
+                args.scenario.display()
+            );
             return Ok(EXIT_VIOLATION);
         }
-        Err(ShrinkError::Io(source)) => return Err(CliError::Io { path: args.scenario.display().to_string(), source }),
+        Err(ShrinkError::Io(source)) => {
+            return Err(CliError::Io {
+                path: args.scenario.display().to_string(),
+                source,
+            });
+        }
         Err(error) => return Err(CliError::Usage(error.to_string())),
     };
     let mut minimal = shrunk.scenario.clone();
     minimal.name = format!("{}-shrunk", scenario.name);
     minimal.description = format!(
-        "Shrunk by `lamport-ledger shrink {} --seed {}` from a run that violated {}. Every \
+        "Shrunk by `lamport-ledger shrink {} --seed {}{}` from a run that violated {}. Every \
          message is pinned in `schedule`, so the run does not depend on random draws.",
         shell_quote(&args.scenario.display().to_string()),
         scenario.seed,
+        if args.swarm { " --swarm" } else { "" },
         shrunk.invariant
     );
-    let json = serde_json::to_string_pretty(&minimal.to_file()).expect("a scenario serialises") + "\n";
-    eprintln!("shrunk a violation of {} in {} runs", shrunk.invariant, shrunk.attempts);
+    let json =
+        serde_json::to_string_pretty(&minimal.to_file()).expect("a scenario serialises") + "\n";
+    eprintln!(
+        "shrunk a violation of {} in {} runs",
+        shrunk.invariant, shrunk.attempts
+    );
     eprintln!("before: {}", shrunk.before);
     eprintln!("after:  {}", shrunk.after);
     match &args.output {
         Some(path) => {
             write_file(path, &json)?;
-            eprintln!("wrote {}; rerun with: lamport-ledger run {}", path.display(), shell_quote(&path.display().to_string()));
+            eprintln!(
+                "wrote {}; rerun with: lamport-ledger run {}",
+                path.display(),
+                shell_quote(&path.display().to_string())
+            );
         }
         None => print!("{json}"),
     }
@@ -65,7 +83,10 @@ fn write_file(path: &Path, text: &str) -> Result<(), CliError> {
     writer
         .write_all(text.as_bytes())
         .and_then(|()| writer.flush())
-        .map_err(|source| CliError::Io { path: path.display().to_string(), source })?;
+        .map_err(|source| CliError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
     drop(writer);
     file.commit()
 }

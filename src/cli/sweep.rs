@@ -37,10 +37,20 @@ pub(super) struct SweepArgs {
     /// Run every seed twice and fail any seed whose two digests differ.
     #[arg(long)]
     check_determinism: bool,
+    /// Swarm testing: every seed draws its own configuration from the scenario's `swarm`
+    /// bounds; the drawn configuration is printed with every failure.
+    #[arg(long)]
+    swarm: bool,
 }
 
 pub(super) fn sweep_command(args: &SweepArgs) -> Result<u8, CliError> {
     let scenario = load_scenario(Some(&args.scenario))?;
+    if args.swarm && scenario.swarm.is_none() {
+        return Err(CliError::Usage(format!(
+            "{}: --swarm needs a `swarm` section with the bounds to draw from",
+            args.scenario.display()
+        )));
+    }
     let shard = args.shard.unwrap_or(Shard::WHOLE);
     let seeds = SeedSet::new(args.seeds, shard);
     let jobs = args.jobs.map_or_else(
@@ -63,6 +73,7 @@ pub(super) fn sweep_command(args: &SweepArgs) -> Result<u8, CliError> {
         seeds,
         jobs,
         check_determinism: args.check_determinism,
+        swarm: args.swarm,
     };
     let progress = Progress::default();
     let mut tally = Tally::default();
@@ -330,12 +341,23 @@ fn write_example(out: &mut dyn Write, scenario: &str, record: &RunRecord) -> io:
     if let Some(message) = &record.panic {
         writeln!(out, "    seed {seed} panicked: {message}")?;
     }
+    if let Some(drawn) = &record.drawn {
+        writeln!(out, "    seed {seed} drew: {drawn}")?;
+    }
+    let swarm = if record.drawn.is_some() {
+        " --swarm"
+    } else {
+        ""
+    };
     match &record.digest {
         Some(digest) => writeln!(
             out,
-            "    lamport-ledger replay {scenario} --seed {seed} --expect-digest {digest}"
+            "    lamport-ledger replay {scenario} --seed {seed}{swarm} --expect-digest {digest}"
         ),
-        None => writeln!(out, "    lamport-ledger replay {scenario} --seed {seed}"),
+        None => writeln!(
+            out,
+            "    lamport-ledger replay {scenario} --seed {seed}{swarm}"
+        ),
     }
 }
 

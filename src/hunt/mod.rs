@@ -8,6 +8,7 @@
 pub mod diff;
 pub mod seeds;
 pub mod shrink;
+pub mod swarm;
 pub mod sweep;
 
 pub use diff::{Differ, LiveComparer, TraceDiff, diff_readers, write_report};

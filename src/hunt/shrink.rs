@@ -78,13 +78,19 @@ const MAX_ATTEMPTS: u64 = 20_000;
 pub fn shrink(scenario: &Scenario) -> Result<Shrunk, ShrinkError> {
     let original = record(scenario)?;
     let Some((invariant, _)) = original.first_violation else {
-        return Err(ShrinkError::NoFailure { source_name: scenario.source.clone(), seed: scenario.seed });
+        return Err(ShrinkError::NoFailure {
+            source_name: scenario.source.clone(),
+            seed: scenario.seed,
+        });
     };
     let before = original.size(scenario.clients);
     let mut best = pinned(scenario, &original, invariant);
     let mut best_run = record(&best)?;
     if best_run.first_violation.map(|(found, _)| found) != Some(invariant) {
-        return Err(ShrinkError::NotReproduced { seed: scenario.seed, invariant });
+        return Err(ShrinkError::NotReproduced {
+            seed: scenario.seed,
+            invariant,
+        });
     }
     let mut attempts = 1;
     loop {
@@ -106,7 +112,13 @@ pub fn shrink(scenario: &Scenario) -> Result<Shrunk, ShrinkError> {
     }
     let scenario = finish(&best, &best_run, invariant)?;
     let after = record(&scenario)?.size(scenario.clients);
-    Ok(Shrunk { invariant, before, after, scenario, attempts })
+    Ok(Shrunk {
+        invariant,
+        before,
+        after,
+        scenario,
+        attempts,
+    })
 }
 
 /// How many fresh seeds a candidate gets when its pins no longer reproduce the failure.
@@ -128,7 +140,11 @@ fn still_fails(
     }
     for seed in 0..RESEEDS {
         *attempts += 1;
-        let reseeded = Scenario { seed, schedule: ScheduleSpec::default(), ..candidate.clone() };
+        let reseeded = Scenario {
+            seed,
+            schedule: ScheduleSpec::default(),
+            ..candidate.clone()
+        };
         let run = record(&reseeded)?;
         if run.first_violation.map(|(found, _)| found) == Some(invariant) {
             return Ok(Some((reseeded, run)));
@@ -160,7 +176,10 @@ fn pinned(scenario: &Scenario, run: &Recording, invariant: Invariant) -> Scenari
         transfers: run.transfers.clone(),
         generated: None,
         schedule: run.schedule(),
-        expect: Some(Expect { outcome: ExpectedOutcome::Violation, invariant: Some(invariant) }),
+        expect: Some(Expect {
+            outcome: ExpectedOutcome::Violation,
+            invariant: Some(invariant),
+        }),
         ..scenario.clone()
     }
 }
@@ -218,7 +237,13 @@ fn without_client(scenario: &Scenario, gone: ClientId) -> Scenario {
         .filter(|t| keeps(t.from) && s.clients >= 2)
         .map(|t| {
             let from = renumber(t.from);
-            let to = if keeps(t.to) { renumber(t.to) } else if from == 1 { 2 } else { 1 };
+            let to = if keeps(t.to) {
+                renumber(t.to)
+            } else if from == 1 {
+                2
+            } else {
+                1
+            };
             TransferSpec { from, to, ..*t }
         })
         .collect();
@@ -226,9 +251,15 @@ fn without_client(scenario: &Scenario, gone: ClientId) -> Scenario {
         .balance_reads
         .iter()
         .filter(|r| keeps(r.client) && keeps(r.of))
-        .map(|r| BalanceReadSpec { client: renumber(r.client), of: renumber(r.of), ..*r })
+        .map(|r| BalanceReadSpec {
+            client: renumber(r.client),
+            of: renumber(r.of),
+            ..*r
+        })
         .collect();
-    s.network.links.retain(|link| keeps(link.from) && keeps(link.to));
+    s.network
+        .links
+        .retain(|link| keeps(link.from) && keeps(link.to));
     for link in &mut s.network.links {
         link.from = renumber(link.from);
         link.to = renumber(link.to);
@@ -251,7 +282,11 @@ fn without_client(scenario: &Scenario, gone: ClientId) -> Scenario {
         .messages
         .iter()
         .filter(|pin| keeps(pin.from) && keeps(pin.to))
-        .map(|pin| PinnedMessage { from: renumber(pin.from), to: renumber(pin.to), ..*pin })
+        .map(|pin| PinnedMessage {
+            from: renumber(pin.from),
+            to: renumber(pin.to),
+            ..*pin
+        })
         .collect();
     s
 }
@@ -290,7 +325,14 @@ impl Recording {
             .iter()
             .filter_map(|(msg_id, &(from, to, nth, sent_us))| {
                 if self.lost.contains_key(msg_id) {
-                    return Some(PinnedMessage { from, to, nth, delay_us: None, drop: true, duplicate_delay_us: None });
+                    return Some(PinnedMessage {
+                        from,
+                        to,
+                        nth,
+                        delay_us: None,
+                        drop: true,
+                        duplicate_delay_us: None,
+                    });
                 }
                 let arrivals = self.arrivals.get(msg_id)?;
                 let mut delays: Vec<u64> = arrivals.iter().map(|&t| t - sent_us).collect();
@@ -315,7 +357,12 @@ impl EventSink for Recording {
         match &event.kind {
             EventKind::Transfer { to, amount } => {
                 let from = event.node.unwrap_or_default();
-                self.transfers.push(TransferSpec { at_us: event.t_us, from, to: *to, amount: *amount });
+                self.transfers.push(TransferSpec {
+                    at_us: event.t_us,
+                    from,
+                    to: *to,
+                    amount: *amount,
+                });
             }
             EventKind::Send { msg_id, to, .. } => {
                 let from = event.node.unwrap_or_default();
@@ -323,8 +370,13 @@ impl EventSink for Recording {
                 self.sends.insert(*msg_id, (from, *to, *sent, event.t_us));
                 *sent += 1;
             }
-            EventKind::Deliver { msg_id, .. } => self.arrivals.entry(*msg_id).or_default().push(event.t_us),
-            EventKind::Drop { msg_id, reason: DropReason::Crashed } => {
+            EventKind::Deliver { msg_id, .. } => {
+                self.arrivals.entry(*msg_id).or_default().push(event.t_us)
+            }
+            EventKind::Drop {
+                msg_id,
+                reason: DropReason::Crashed,
+            } => {
                 self.arrivals.entry(*msg_id).or_default().push(event.t_us);
             }
             EventKind::Drop { msg_id, .. } => {

@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::seeds::SeedSet;
+use super::swarm;
 use crate::check::Invariant;
 use crate::runner::{RunReport, run_scenario};
 use crate::scenario::Scenario;
@@ -44,6 +45,9 @@ pub struct RunRecord {
     /// When the run panicked: the panic message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub panic: Option<String>,
+    /// With `--swarm`: the configuration the seed drew, in one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drawn: Option<String>,
 }
 
 impl RunRecord {
@@ -103,6 +107,8 @@ pub struct SweepConfig {
     pub jobs: usize,
     /// Run every seed twice and fail the seed if the digests differ.
     pub check_determinism: bool,
+    /// Swarm testing: each seed runs the configuration it draws from the scenario's bounds.
+    pub swarm: bool,
 }
 
 /// Counters the workers bump as runs finish, for a progress display to read at any time.
@@ -162,8 +168,20 @@ pub fn sweep(
                 .map_init(
                     || config.scenario.clone(),
                     |scenario, i| {
-                        let record =
-                            run_seed(scenario, config.seeds.nth(i), config.check_determinism);
+                        let seed = config.seeds.nth(i);
+                        let record = match config
+                            .swarm
+                            .then(|| swarm::draw(&config.scenario, seed))
+                            .flatten()
+                        {
+                            Some(mut drawn) => {
+                                let mut record =
+                                    run_seed(&mut drawn, seed, config.check_determinism);
+                                record.drawn = Some(swarm::describe(&drawn));
+                                record
+                            }
+                            None => run_seed(scenario, seed, config.check_determinism),
+                        };
                         progress.done.fetch_add(1, Ordering::Relaxed);
                         if !record.passed {
                             progress.failed.fetch_add(1, Ordering::Relaxed);
@@ -226,6 +244,7 @@ pub fn record_of(report: &RunReport) -> RunRecord {
         passed: report.passed(),
         rerun_digest: None,
         panic: None,
+        drawn: None,
     }
 }
 
@@ -240,6 +259,7 @@ fn panicked(seed: u64, message: String) -> RunRecord {
         passed: false,
         rerun_digest: None,
         panic: Some(message),
+        drawn: None,
     }
 }
 

@@ -115,7 +115,14 @@ pub fn push_hex(out: &mut Vec<u8>, hash: &Hash) {
     }
 }
 
-fn hash_preimage(prev: Option<&Hash>, index: u64, ts: Timestamp, from: ClientId, to: ClientId, amount: Amount) -> Hash {
+fn hash_preimage(
+    prev: Option<&Hash>,
+    index: u64,
+    ts: Timestamp,
+    from: ClientId,
+    to: ClientId,
+    amount: Amount,
+) -> Hash {
     // 20 digits x 4 + 10 x 2 + 64 + 5 separators fit: one allocation, no growth.
     let mut preimage = Vec::with_capacity(192);
     write_preimage(&mut preimage, index, prev, ts, from, to, amount);
@@ -269,7 +276,10 @@ pub struct BalanceTable {
 
 impl BalanceTable {
     pub fn new(initial: impl Into<Arc<[Amount]>>) -> Self {
-        BalanceTable { initial: initial.into(), changed: BTreeMap::new() }
+        BalanceTable {
+            initial: initial.into(),
+            changed: BTreeMap::new(),
+        }
     }
 
     /// The initial balances this table started from.
@@ -318,7 +328,10 @@ impl BalanceTable {
     }
 
     fn set(&mut self, id: ClientId, balance: Amount) {
-        if self.slot(id).is_some_and(|slot| self.initial[slot] == balance) {
+        if self
+            .slot(id)
+            .is_some_and(|slot| self.initial[slot] == balance)
+        {
             self.changed.remove(&id);
         } else {
             self.changed.insert(id, balance);
@@ -333,11 +346,13 @@ impl BalanceTable {
             }
         }
         let balance = self.get(block.from);
-        let debited = balance.checked_sub(block.amount).ok_or(BlockRejection::Overdraft {
-            from: block.from,
-            balance,
-            amount: block.amount,
-        })?;
+        let debited = balance
+            .checked_sub(block.amount)
+            .ok_or(BlockRejection::Overdraft {
+                from: block.from,
+                balance,
+                amount: block.amount,
+            })?;
         if block.from != block.to {
             self.set(block.from, debited);
             // Cannot overflow: the amount came out of a balance, and balances sum to at most

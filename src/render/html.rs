@@ -410,6 +410,7 @@ window.addEventListener('unhandledrejection', function (e) {
 try { main(); } catch (e) { report('error: ' + (e && e.stack ? e.stack : e)); }
 
 function main() {
+  var started = performance.now();
   var D = JSON.parse(document.getElementById('trace-data').textContent);
   var E = D.events, n = E.length, N = D.clients;
   var LANE0 = D.geometry.lane0, LANE_W = D.geometry.lane_w;
@@ -514,6 +515,7 @@ function main() {
   }
 
   function draw() {
+    var drawStarted = performance.now();
     var top = diagram.scrollTop - 24, h = diagram.clientHeight;
     var a = Math.max(0, Math.floor((top - PAD) / ROW_H) - MARGIN_ROWS);
     var b = Math.min(n - 1, Math.ceil((top + h - PAD) / ROW_H) + MARGIN_ROWS);
@@ -535,6 +537,7 @@ function main() {
     // The arrowheads are the markers defined in the legend's SVG above.
     view.innerHTML = out.join('');
     document.body.setAttribute('data-drawn', a + '-' + b);
+    document.body.setAttribute('data-draw-ms', (performance.now() - drawStarted).toFixed(1));
   }
 
   var pendingDraw = false;
@@ -685,6 +688,7 @@ function main() {
   window.addEventListener('hashchange', fromHash);
   fromHash();
   document.body.setAttribute('data-ready', 'yes');
+  document.body.setAttribute('data-load-ms', (performance.now() - started).toFixed(1));
 }
 })();
 "#;

@@ -54,6 +54,9 @@ pub struct ScenarioFile {
     /// Message fates pinned one by one (what `shrink` writes), overriding the network model.
     #[serde(default, skip_serializing_if = "ScheduleSpec::is_empty")]
     pub schedule: ScheduleSpec,
+    /// Bounds for swarm testing (`sweep --swarm`): each seed draws its own configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<SwarmSpec>,
     /// How long a client stays in the critical section, in microseconds.
     #[serde(default = "default_cs_us")]
     pub cs_us: u64,
@@ -220,6 +223,58 @@ pub struct PinnedMessage {
     pub drop: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate_delay_us: Option<u64>,
+}
+
+/// Bounds for swarm testing, in the manner of TigerBeetle's and FoundationDB's: with
+/// `sweep --swarm` every seed draws its own configuration within these bounds (see
+/// docs/hunting.md). Ranges are `[min, max]`, both included.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmSpec {
+    #[serde(default = "SwarmSpec::default_clients")]
+    pub clients: (u32, u32),
+    /// Bounds for every latency parameter drawn (constant, uniform or exponential).
+    #[serde(default = "SwarmSpec::default_latency_us")]
+    pub latency_us: (u64, u64),
+    /// The FIFO settings to draw from.
+    #[serde(default = "SwarmSpec::default_fifo")]
+    pub fifo: Vec<bool>,
+    /// The loss ratio is drawn as `[k, d]` with k uniform in `0..=n` for this `[n, d]`.
+    #[serde(default)]
+    pub drop_ratio_max: Ratio,
+    /// The duplication ratio, drawn like the loss ratio.
+    #[serde(default)]
+    pub duplicate_ratio_max: Ratio,
+    #[serde(default)]
+    pub partitions_max: u32,
+    #[serde(default)]
+    pub crashes_max: u32,
+    #[serde(default = "SwarmSpec::default_transfers")]
+    pub transfers: (u64, u64),
+    #[serde(default = "SwarmSpec::default_cs_us")]
+    pub cs_us: (u64, u64),
+}
+
+impl SwarmSpec {
+    fn default_clients() -> (u32, u32) {
+        (2, 6)
+    }
+
+    fn default_latency_us() -> (u64, u64) {
+        (0, 10_000)
+    }
+
+    fn default_fifo() -> Vec<bool> {
+        vec![true, false]
+    }
+
+    fn default_transfers() -> (u64, u64) {
+        (1, 20)
+    }
+
+    fn default_cs_us() -> (u64, u64) {
+        (0, 5000)
+    }
 }
 
 /// What survives a crash.
@@ -447,6 +502,7 @@ pub struct Scenario {
     pub generated: Option<GeneratedSpec>,
     pub faults: FaultsSpec,
     pub schedule: ScheduleSpec,
+    pub swarm: Option<SwarmSpec>,
     pub cs_us: u64,
     pub protocol: ProtocolVariant,
     pub mutations: Vec<Mutation>,
@@ -478,6 +534,7 @@ impl Scenario {
             },
             faults: self.faults.clone(),
             schedule: self.schedule.clone(),
+            swarm: self.swarm.clone(),
             cs_us: self.cs_us,
             protocol: self.protocol,
             mutations: self.mutations.clone(),

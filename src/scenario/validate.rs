@@ -26,8 +26,8 @@ use std::fmt;
 use serde_json::error::Category;
 
 use super::{
-    DEFAULT_BALANCE, Expect, ExpectedOutcome, FaultsSpec, LatencySpec, ScheduleSpec, Limits, NetworkSpec, Ratio,
-    Scenario, ScenarioFile, WorkloadSpec,
+    DEFAULT_BALANCE, Expect, ExpectedOutcome, FaultsSpec, LatencySpec, Limits, NetworkSpec, Ratio,
+    Scenario, ScenarioFile, ScheduleSpec, SwarmSpec, WorkloadSpec,
 };
 use crate::check::Invariant;
 use crate::protocol::{Amount, ClientId};
@@ -569,6 +569,7 @@ const OBJECTS: &[&[Pat]] = &[
     &[Pat::Key("faults"), Pat::Key("partitions"), Pat::AnyIndex],
     &[Pat::Key("faults"), Pat::Key("crashes"), Pat::AnyIndex],
     &[Pat::Key("schedule")],
+    &[Pat::Key("swarm")],
     &[Pat::Key("schedule"), Pat::Key("messages"), Pat::AnyIndex],
     &[Pat::Key("expect")],
     &[Pat::Key("limits")],
@@ -731,6 +732,9 @@ fn validate(
     )?;
     check_faults(&file.faults, clients, file.limits.max_time_us)?;
     check_schedule(&file.schedule, clients)?;
+    if let Some(swarm) = &file.swarm {
+        check_swarm(swarm)?;
+    }
     let mut seen = BTreeSet::new();
     for (i, mutation) in file.mutations.iter().enumerate() {
         if !seen.insert(*mutation) {
@@ -773,6 +777,7 @@ fn validate(
         generated,
         faults: file.faults,
         schedule: file.schedule,
+        swarm: file.swarm,
         cs_us: file.cs_us,
         protocol: file.protocol,
         mutations: file.mutations,
@@ -977,11 +982,15 @@ fn check_schedule(schedule: &ScheduleSpec, clients: u32) -> Check {
         check_id(at.at("from"), "the sender", pin.from, clients)?;
         check_id(at.at("to"), "the receiver", pin.to, clients)?;
         if pin.from == pin.to {
-            return Err(Problem::value(at.at("to"), "a client sends no message to itself"));
+            return Err(Problem::value(
+                at.at("to"),
+                "a client sends no message to itself",
+            ));
         }
         match (pin.delay_us, pin.drop) {
             (Some(_), true) => {
-                let message = "a pinned message is either delayed (delay_us) or lost (drop), not both";
+                let message =
+                    "a pinned message is either delayed (delay_us) or lost (drop), not both";
                 return Err(Problem::value(at.at("drop"), message));
             }
             (None, false) => {
@@ -994,7 +1003,10 @@ fn check_schedule(schedule: &ScheduleSpec, clients: u32) -> Check {
             let message = "a lost message has no duplicate";
             return Err(Problem::value(at.at("duplicate_delay_us"), message));
         }
-        for (field, value) in [("delay_us", pin.delay_us), ("duplicate_delay_us", pin.duplicate_delay_us)] {
+        for (field, value) in [
+            ("delay_us", pin.delay_us),
+            ("duplicate_delay_us", pin.duplicate_delay_us),
+        ] {
             if let Some(us) = value.filter(|&us| us > MAX_SCHEDULE_DELAY_US) {
                 let message = at_most("a delay", MAX_SCHEDULE_DELAY_US, us);
                 return Err(Problem::value(at.at(field), message));
@@ -1006,6 +1018,56 @@ fn check_schedule(schedule: &ScheduleSpec, clients: u32) -> Check {
                 pin.nth, pin.from, pin.to
             );
             return Err(Problem::value(at.at("nth"), message));
+        }
+    }
+    Ok(())
+}
+
+/// Swarm bounds: ranges in order and within the limits of hand-written scenarios.
+fn check_swarm(swarm: &SwarmSpec) -> Check {
+    let path = Path::root().at("swarm");
+    let ranges: [(&str, (u64, u64), u64, u64); 4] = [
+        (
+            "clients",
+            (u64::from(swarm.clients.0), u64::from(swarm.clients.1)),
+            1,
+            1000,
+        ),
+        ("latency_us", swarm.latency_us, 0, 3_600_000_000),
+        ("transfers", swarm.transfers, 1, 1_000_000),
+        ("cs_us", swarm.cs_us, 0, 3_600_000_000),
+    ];
+    for (field, (low, high), min, max) in ranges {
+        if low > high {
+            let message = format!("the range [{low}, {high}] must have its minimum first");
+            return Err(Problem::value(path.at(field), message));
+        }
+        if low < min || high > max {
+            let message = between(
+                &format!("the range of {field}"),
+                min,
+                max,
+                format!("[{low}, {high}]"),
+            );
+            return Err(Problem::value(path.at(field), message));
+        }
+    }
+    if swarm.fifo.is_empty() {
+        let message =
+            "list at least one FIFO setting to draw from: [true], [false] or [true, false]";
+        return Err(Problem::value(path.at("fifo"), message));
+    }
+    check_ratio(&swarm.drop_ratio_max, &path.at("drop_ratio_max"))?;
+    check_ratio(&swarm.duplicate_ratio_max, &path.at("duplicate_ratio_max"))?;
+    for (field, value) in [
+        ("partitions_max", swarm.partitions_max),
+        ("crashes_max", swarm.crashes_max),
+    ] {
+        if value > 16 {
+            return Err(Problem::value(
+                path.at(field),
+                at_most(field, 16, u64::from(value)),
+            ));
         }
     }
     Ok(())

@@ -135,7 +135,11 @@ impl Network {
 
     /// Fixes the fates of the messages the schedule names.
     pub fn pin(&mut self, schedule: &ScheduleSpec) {
-        self.pins = schedule.messages.iter().map(|pin| ((pin.from, pin.to, pin.nth), *pin)).collect();
+        self.pins = schedule
+            .messages
+            .iter()
+            .map(|pin| ((pin.from, pin.to, pin.nth), *pin))
+            .collect();
     }
 
     /// Starts partition `id`: `groups` lists the clients of each side.
@@ -211,7 +215,13 @@ impl Network {
 
     /// A pinned fate, still kept in FIFO order on a FIFO link (a pin recorded from a run
     /// already is, so replaying one changes nothing).
-    fn pinned_route(&mut self, pin: &PinnedMessage, from: ClientId, to: ClientId, now_us: u64) -> Route {
+    fn pinned_route(
+        &mut self,
+        pin: &PinnedMessage,
+        from: ClientId,
+        to: ClientId,
+        now_us: u64,
+    ) -> Route {
         let Some(delay_us) = pin.delay_us else {
             return Route::Lost(DropReason::Loss);
         };
@@ -219,7 +229,10 @@ impl Network {
         let duplicate_at_us = pin
             .duplicate_delay_us
             .map(|delay_us| self.in_fifo_order(from, to, now_us.saturating_add(delay_us)));
-        Route::Deliver { at_us, duplicate_at_us }
+        Route::Deliver {
+            at_us,
+            duplicate_at_us,
+        }
     }
 
     /// A message on `from` -> `to` scheduled for `at_us` arrived. If it was the last one

@@ -10,6 +10,8 @@ use rand_chacha::ChaCha8Rng;
 pub enum Stream {
     Network = 1,
     Workload = 2,
+    /// The configuration a swarm seed draws (`sweep --swarm`).
+    Swarm = 3,
 }
 
 /// A generator for one purpose of one run.

@@ -213,12 +213,20 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
             json.raw(b",\"block\":");
             json.block(block);
         }
-        EventKind::Abort { ts, amount, balance } => {
+        EventKind::Abort {
+            ts,
+            amount,
+            balance,
+        } => {
             json.field("ts", *ts);
             json.field("amount", *amount);
             json.field("balance", *balance);
         }
-        EventKind::Reject { from, block, reason } => {
+        EventKind::Reject {
+            from,
+            block,
+            reason,
+        } => {
             json.field("from", *from);
             json.raw(b",\"block\":");
             json.block(block);
@@ -281,7 +289,8 @@ impl Json<'_> {
     }
 
     fn int(&mut self, value: impl itoa::Integer) {
-        self.0.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        self.0
+            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     }
 
     /// `,"name":value`

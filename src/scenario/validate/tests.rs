@@ -150,6 +150,7 @@ fn a_valid_file_parses_into_the_expected_scenario() {
         }),
         faults: Default::default(),
         schedule: Default::default(),
+        swarm: None,
         cs_us: 2000,
         protocol: ProtocolVariant::Lamport,
         mutations: vec![],

@@ -1,0 +1,103 @@
+//! Small deterministic hashes for the explorer's tables.
+//!
+//! The keys are the explorer's own encodings, not an adversary's input, so a fast
+//! multiply-rotate mix is enough; the state store never trusts a hash alone (it compares the
+//! full encodings), so a collision costs a comparison, never a wrong answer.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+/// The 64-bit hash of a byte string: 8 bytes at a time, then a final avalanche so that the
+/// high bits (the table index) depend on every input byte.
+pub fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut hash = SEED ^ (bytes.len() as u64).wrapping_mul(MULTIPLIER);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("chunks of 8"));
+        hash = (hash ^ word).wrapping_mul(MULTIPLIER).rotate_left(29);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut word = [0u8; 8];
+        word[..rest.len()].copy_from_slice(rest);
+        hash = (hash ^ u64::from_le_bytes(word))
+            .wrapping_mul(MULTIPLIER)
+            .rotate_left(29);
+    }
+    finish(hash)
+}
+
+/// murmur3's 64-bit finaliser.
+fn finish(mut hash: u64) -> u64 {
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    hash ^ (hash >> 33)
+}
+
+/// A `Hasher` with the same mix, for `HashMap`s keyed by interned values.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MixHasher(u64);
+
+impl MixHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0 ^ word).wrapping_mul(MULTIPLIER).rotate_left(29);
+    }
+}
+
+impl Hasher for MixHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().expect("chunks of 8")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        finish(self.0)
+    }
+}
+
+pub type MixMap<K, V> = HashMap<K, V, BuildHasherDefault<MixHasher>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_bytes_hash_alike_and_small_changes_spread() {
+        assert_eq!(hash_bytes(b"abcdefghij"), hash_bytes(b"abcdefghij"));
+        assert_ne!(hash_bytes(b"abcdefghij"), hash_bytes(b"abcdefghik"));
+        // Length is part of the hash: trailing zeros are not ignored.
+        assert_ne!(hash_bytes(&[0]), hash_bytes(&[0, 0]));
+        // The high bits (used as table index) differ for neighbouring inputs.
+        let high = |bytes: &[u8]| hash_bytes(bytes) >> 48;
+        assert_ne!(high(&[1, 0, 0]), high(&[2, 0, 0]));
+    }
+}
