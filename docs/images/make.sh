@@ -21,7 +21,7 @@ shot() {
 lamport_ledger run --trace "$work/default.jsonl" --render html -o "$work/default.html" >/dev/null
 lamport_ledger render "$work/default.jsonl" --format svg -o "$work/default.svg"
 shot "file://$work/default.svg" docs/images/default-svg.png 1100,1330
-shot "file://$work/default.html#step=32" docs/images/default-html.png 1400,860
+shot "file://$work/default.html#step=33" docs/images/default-html.png 1400,860
 
 # reorder-2: a REPLY overtakes a REQUEST and both clients enter.
 lamport_ledger run scenarios/reorder-2.json --trace "$work/reorder-2.jsonl" \

@@ -48,8 +48,6 @@ pub struct MsgRecord {
     /// `request`, `reply`, `release`, `update`, `updated`.
     pub msg_type: &'static str,
     pub ts: Timestamp,
-    /// The released request's timestamp (RELEASE only).
-    pub request_ts: Option<Timestamp>,
     pub sent: Moment,
     pub first_delivery: Option<Moment>,
     /// The `seq` of the last delivery.
@@ -84,21 +82,22 @@ impl MsgRecord {
 }
 
 const MSG_TYPES: [&str; 5] = ["request", "reply", "release", "update", "updated"];
+const _PACKED_IS_A_CACHE_LINE: () = assert!(std::mem::size_of::<Packed>() == 64);
 const DROP_REASONS: [DropReason; 3] =
     [DropReason::Loss, DropReason::Partition, DropReason::Crashed];
 
-/// One message in a link's log, packed (`NONE` for absent values).
+/// One message in a link's log, packed into a cache line (`NONE` for absent values; the
+/// counts saturate).
 #[derive(Clone, Copy, Debug)]
 struct Packed {
     ts: Timestamp,
-    request_ts: Timestamp,
     sent: Moment,
     first_delivery: Moment,
     last_delivery_seq: u64,
     drop_seq: u64,
-    deliveries: u32,
-    duplicates: u32,
-    drops: u32,
+    deliveries: u16,
+    duplicates: u16,
+    drops: u16,
     msg_type: u8,
     drop_reason: u8,
 }
@@ -110,15 +109,14 @@ impl Packed {
             msg_id,
             msg_type: MSG_TYPES[usize::from(self.msg_type)],
             ts: self.ts,
-            request_ts: some(self.request_ts),
             sent: self.sent,
             first_delivery: (self.first_delivery.seq != NONE).then_some(self.first_delivery),
             last_delivery: some(self.last_delivery_seq),
-            deliveries: self.deliveries,
-            duplicates: self.duplicates,
+            deliveries: u32::from(self.deliveries),
+            duplicates: u32::from(self.duplicates),
             dropped: some(self.drop_seq)
                 .map(|seq| (DROP_REASONS[usize::from(self.drop_reason)], seq)),
-            drops: self.drops,
+            drops: u32::from(self.drops),
         }
     }
 }
@@ -138,7 +136,6 @@ impl LinkLog {
     fn new() -> Self {
         let empty = Packed {
             ts: 0,
-            request_ts: NONE,
             sent: Moment { seq: 0, t_us: 0 },
             first_delivery: Moment { seq: NONE, t_us: 0 },
             last_delivery_seq: NONE,
@@ -500,13 +497,13 @@ impl History {
                         .iter()
                         .position(|known| known == reason)
                         .unwrap_or(0) as u8;
-                    record.drops += 1;
+                    record.drops = record.drops.saturating_add(1);
                 }
                 return;
             }
             EventKind::Duplicate { msg_id } => {
                 if let Some(record) = route.and_then(|link| self.record_mut(link, *msg_id)) {
-                    record.duplicates += 1;
+                    record.duplicates = record.duplicates.saturating_add(1);
                 }
                 return;
             }
@@ -623,10 +620,6 @@ impl History {
             msg_id,
             Packed {
                 ts: msg.ts(),
-                request_ts: match msg {
-                    Message::Release { request_ts, .. } => *request_ts,
-                    _ => NONE,
-                },
                 sent: at,
                 first_delivery: Moment { seq: NONE, t_us: 0 },
                 last_delivery_seq: NONE,
@@ -650,7 +643,7 @@ impl History {
             return;
         };
         if let Some(record) = link.log.as_mut().and_then(|log| log.find_mut(msg_id)) {
-            record.deliveries += 1;
+            record.deliveries = record.deliveries.saturating_add(1);
             if record.first_delivery.seq == NONE {
                 record.first_delivery = at;
             }

@@ -378,6 +378,7 @@ mod tests {
             passed,
             rerun_digest: None,
             panic: None,
+            drawn: None,
         }
     }
 

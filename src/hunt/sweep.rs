@@ -376,6 +376,7 @@ mod tests {
             seeds: SeedSet::new(seeds.parse::<SeedRange>().unwrap(), Shard::WHOLE),
             jobs,
             check_determinism: check,
+            swarm: false,
         };
         let mut all = Vec::new();
         let progress = Progress::default();

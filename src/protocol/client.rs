@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use super::ledger::BlockRejection;
-use super::mutex::PeerWatermarks;
+use super::mutex::{PeerTimestamps, PeerWatermarks};
 use super::{
     Amount, Block, ClientId, HashRule, LamportClock, Ledger, Message, Mutation, Mutations,
     RequestId, RequestQueue, Timestamp, Variant,
@@ -244,7 +244,7 @@ pub struct Client {
     /// `ricart-agrawala`: peers whose REQUEST waits for the own exit, in arrival order.
     deferred: Vec<ClientId>,
     /// Index `id - 1`: the latest request of that peer released so far (queue variants).
-    served: Vec<Timestamp>,
+    served: PeerTimestamps,
     /// The critical section has lasted `cs_us` (`update-ack` may still wait for acks).
     cs_time_over: bool,
 }
@@ -275,7 +275,7 @@ impl Client {
             replies: PeerTally::new(config.clients, config.variant.counts_replies()),
             acks: PeerTally::new(config.clients, config.variant == Variant::UpdateAck),
             deferred: Vec::new(),
-            served: vec![0; config.clients as usize],
+            served: PeerTimestamps::new(config.clients),
             cs_time_over: false,
         }
     }
@@ -418,8 +418,8 @@ impl Client {
                 } else {
                     self.queue.remove((*request_ts, from));
                 }
-                let served = &mut self.served[from as usize - 1];
-                *served = (*served).max(*request_ts);
+                let served = self.served.get(from).max(*request_ts);
+                self.served.set(from, served);
                 if let Some(block) = block {
                     self.accept_block(from, block, out);
                 }
@@ -511,7 +511,7 @@ impl Client {
             return;
         }
         if self.variant.uses_queue() {
-            if ts <= self.served[from as usize - 1] {
+            if ts <= self.served.get(from) {
                 // A duplicate (or a straggler overtaken by its own RELEASE) of a request that
                 // was already released: queueing it again would block everyone behind it.
                 return;

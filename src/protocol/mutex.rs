@@ -50,6 +50,69 @@ impl RequestQueue {
     }
 }
 
+/// One timestamp per client, stored in 32 bits while every value fits and widened to 64 bits
+/// the first time one does not. Clocks reach 2^32 only after billions of events, so in
+/// practice this halves the O(N) per-client state that N clients hold (O(N²) in all).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PeerTimestamps {
+    Narrow(Vec<u32>),
+    Wide(Vec<Timestamp>),
+}
+
+impl PeerTimestamps {
+    /// `clients` zeros.
+    pub fn new(clients: u32) -> Self {
+        PeerTimestamps::Narrow(vec![0; clients as usize])
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            PeerTimestamps::Narrow(values) => values.len(),
+            PeerTimestamps::Wide(values) => values.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value of client `id` (0 for an id outside).
+    pub fn get(&self, id: ClientId) -> Timestamp {
+        let Some(slot) = (id as usize).checked_sub(1) else {
+            return 0;
+        };
+        match self {
+            PeerTimestamps::Narrow(values) => values.get(slot).map_or(0, |&v| Timestamp::from(v)),
+            PeerTimestamps::Wide(values) => values.get(slot).copied().unwrap_or(0),
+        }
+    }
+
+    /// Sets client `id`'s value; ignored for an id outside.
+    pub fn set(&mut self, id: ClientId, value: Timestamp) {
+        let Some(slot) = (id as usize)
+            .checked_sub(1)
+            .filter(|&slot| slot < self.len())
+        else {
+            return;
+        };
+        if let PeerTimestamps::Narrow(values) = self {
+            match u32::try_from(value) {
+                Ok(narrow) => {
+                    values[slot] = narrow;
+                    return;
+                }
+                Err(_) => {
+                    *self =
+                        PeerTimestamps::Wide(values.iter().map(|&v| Timestamp::from(v)).collect())
+                }
+            }
+        }
+        if let PeerTimestamps::Wide(values) = self {
+            values[slot] = value;
+        }
+    }
+}
+
 /// For every peer, the largest timestamp received from it so far (rule 5(ii) needs it).
 ///
 /// Kept with a count of the peers already past a threshold so that the entry check does not
@@ -58,8 +121,8 @@ impl RequestQueue {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PeerWatermarks {
     own_id: ClientId,
-    /// Index `id - 1` holds the largest timestamp seen from client `id`; the own slot stays 0.
-    largest_seen: Vec<Timestamp>,
+    /// The largest timestamp seen from each client; the own entry stays 0.
+    largest_seen: PeerTimestamps,
     /// The timestamp that peers must exceed, and how many do.
     threshold: Timestamp,
     peers_past_threshold: usize,
@@ -69,7 +132,7 @@ impl PeerWatermarks {
     pub fn new(own_id: ClientId, clients: u32) -> Self {
         PeerWatermarks {
             own_id,
-            largest_seen: vec![0; clients as usize],
+            largest_seen: PeerTimestamps::new(clients),
             threshold: Timestamp::MAX,
             peers_past_threshold: 0,
         }
@@ -77,15 +140,10 @@ impl PeerWatermarks {
 
     /// Records a message with timestamp `ts` from `peer`.
     pub fn observe(&mut self, peer: ClientId, ts: Timestamp) {
-        let Some(slot) = (peer as usize)
-            .checked_sub(1)
-            .and_then(|i| self.largest_seen.get_mut(i))
-        else {
-            return;
-        };
-        if ts > *slot {
-            let was_past = *slot > self.threshold;
-            *slot = ts;
+        let seen = self.largest_seen(peer);
+        if ts > seen && (1..=self.largest_seen.len()).contains(&(peer as usize)) {
+            let was_past = seen > self.threshold;
+            self.largest_seen.set(peer, ts);
             if !was_past && ts > self.threshold && peer != self.own_id {
                 self.peers_past_threshold += 1;
             }
@@ -94,11 +152,7 @@ impl PeerWatermarks {
 
     /// The largest timestamp received from `peer` (0 if none).
     pub fn largest_seen(&self, peer: ClientId) -> Timestamp {
-        (peer as usize)
-            .checked_sub(1)
-            .and_then(|i| self.largest_seen.get(i))
-            .copied()
-            .unwrap_or(0)
+        self.largest_seen.get(peer)
     }
 
     /// Rule 5(ii): has every peer sent a message with a timestamp greater than `ts`?
@@ -175,5 +229,28 @@ mod tests {
         marks.observe(1, 9);
         marks.observe(1, 3);
         assert_eq!(marks.largest_seen(1), 9);
+    }
+}
+
+#[cfg(test)]
+mod peer_timestamp_tests {
+    use super::*;
+
+    #[test]
+    fn values_past_32_bits_widen_the_storage_and_keep_every_value() {
+        let mut values = PeerTimestamps::new(3);
+        values.set(1, 7);
+        values.set(2, u64::from(u32::MAX));
+        assert!(matches!(values, PeerTimestamps::Narrow(_)));
+        values.set(3, u64::from(u32::MAX) + 5);
+        assert!(matches!(values, PeerTimestamps::Wide(_)));
+        assert_eq!(
+            [values.get(1), values.get(2), values.get(3)],
+            [7, u64::from(u32::MAX), u64::from(u32::MAX) + 5]
+        );
+        values.set(0, 9);
+        values.set(4, 9);
+        assert_eq!(values.get(0), 0);
+        assert_eq!(values.get(4), 0);
     }
 }

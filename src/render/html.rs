@@ -15,8 +15,9 @@
 //!
 //! The diagram is drawn for the rows on screen only, so a page of 100,000 events scrolls and
 //! steps as quickly as one of 100. The page honours `#step=N` (N events done) and `#seq=S`
-//! (up to and including event S) in its address, and writes any script error into
-//! `<pre id="errors">`, which the browser test reads.
+//! (up to and including event S) in its address, then plays the key presses of
+//! `&keys=e,c,ArrowRight,…`; it writes any script error into `<pre id="errors">` and marks
+//! `<body data-ready="yes">` when its script finished, which the browser test reads.
 
 use std::io::{self, Write};
 

@@ -362,8 +362,9 @@ impl Replay {
                 let needed = client.balances.len() as u32 - 1;
                 if client.replies < needed {
                     reasons.push(format!(
-                        "it has counted {} of the {needed} REPLY messages it needs",
-                        client.replies
+                        "it has counted {} of the {needed} REPLY message{} it needs",
+                        client.replies,
+                        if needed == 1 { "" } else { "s" }
                     ));
                 }
             }
@@ -403,6 +404,31 @@ impl Replay {
             return String::new();
         };
         let own = (ts, id);
+        // Rule 5(i) in words; with the timestamp-only tiebreak, a tie counts as the head.
+        let tied_head = client
+            .queue
+            .first()
+            .filter(|&&(head_ts, head_id)| {
+                self.mutations.contains(Mutation::TiebreakTimestampOnly)
+                    && head_ts == ts
+                    && head_id != id
+            })
+            .copied();
+        let heads = match tied_head {
+            Some(head) => format!(
+                "own request {} ties with {} for the smallest timestamp in its queue [{}], and \
+                 the mutation compares timestamps only (by client id {} comes first)",
+                request_text(own),
+                request_text(head),
+                client.queue_text(),
+                request_text(head)
+            ),
+            None => format!(
+                "own request {} heads its queue [{}]",
+                request_text(own),
+                client.queue_text()
+            ),
+        };
         let mut text = match self.variant {
             Variant::Lamport | Variant::UpdateAck => {
                 let seen: Vec<String> = client
@@ -410,9 +436,7 @@ impl Replay {
                     .map(|peer| format!("c{peer} ({})", client.seen(peer)))
                     .collect();
                 format!(
-                    "own request {} heads its queue [{}]; timestamps later than {ts} seen from {}",
-                    request_text(own),
-                    client.queue_text(),
+                    "{heads}; timestamps later than {ts} seen from {}",
                     if seen.is_empty() {
                         "every peer (it has none)".to_string()
                     } else {
@@ -421,11 +445,9 @@ impl Replay {
                 )
             }
             Variant::LamportReplyCount => format!(
-                "own request {} heads its queue [{}] and it has counted {} REPLY messages, one \
-                 per peer as it believes",
-                request_text(own),
-                client.queue_text(),
-                client.replies
+                "{heads} and it has counted {} REPLY message{}, one per peer as it believes",
+                client.replies,
+                if client.replies == 1 { "" } else { "s" }
             ),
             Variant::RicartAgrawala => format!(
                 "a REPLY for request {} from every peer ({})",
@@ -433,17 +455,6 @@ impl Replay {
                 client_list(&client.peers().collect::<Vec<_>>())
             ),
         };
-        if self.mutations.contains(Mutation::TiebreakTimestampOnly)
-            && let Some(&(head_ts, head_id)) = client.queue.first()
-            && head_ts == ts
-            && head_id != id
-        {
-            text.push_str(&format!(
-                "; by timestamp only, since the mutation ignores the client id: {} really \
-                 comes first",
-                request_text((head_ts, head_id))
-            ));
-        }
         let unknown: Vec<String> = self
             .clients
             .iter()

@@ -1,0 +1,505 @@
+//! The search itself, the same for every model: breadth-first (shortest counterexamples) or
+//! depth-first, over canonical state encodings kept in a [`StateStore`].
+//!
+//! A [`Model`] gives the initial state and makes [`Expander`]s; an expander lists the
+//! successors of a state and checks the invariants of a state seen for the first time. The
+//! search numbers the states in the order it discovers them, checks each new state once, and
+//! stops at the first finding (or, with `keep_going`, records the first finding of each kind
+//! and goes on).
+//!
+//! Breadth-first search expands one level at a time, in batches. With `jobs > 1` the states of
+//! a batch are expanded on several threads, each into its own buffer; the buffers are then
+//! merged into the store by one thread in the order the states were numbered. The successors
+//! of a state, their order, and the order of insertion are therefore the same whatever the
+//! number of threads, and so are the state numbers, the counts, and the counterexample found.
+
+use std::time::Instant;
+
+use super::hash::hash_bytes;
+use super::store::{Inserted, MAX_STATES, NO_PARENT, StateStore};
+
+/// A broken property: a stable name (an invariant of SPEC section 4, or the TLA+ spec's) and
+/// a sentence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub name: &'static str,
+    pub detail: String,
+}
+
+/// A model to explore.
+pub trait Model: Sync {
+    /// How one state leads to the next, recorded for every state (keep it small).
+    type Step: Copy + Default + Send + Sync + std::fmt::Debug;
+    type Expander: Expander<Step = Self::Step> + Send;
+
+    /// The encoding of the initial state.
+    fn initial(&self, out: &mut Vec<u8>);
+
+    /// A fresh expander (one per thread).
+    fn expander(&self) -> Self::Expander;
+}
+
+/// Lists successors and checks states. May keep caches, hence `&mut self`.
+pub trait Expander {
+    type Step: Copy;
+
+    /// Writes the successors of `state` into `out`, in a fixed order that depends only on
+    /// the state.
+    fn expand(&mut self, state: &[u8], out: &mut Successors<Self::Step>);
+
+    /// The invariants of a state seen for the first time (including "no step is possible").
+    fn check(&mut self, state: &[u8]) -> Option<Finding>;
+}
+
+/// The successors of one or more states, encoded back to back.
+pub struct Successors<S> {
+    bytes: Vec<u8>,
+    items: Vec<Item<S>>,
+    /// (item index, what the transition broke).
+    problems: Vec<(u32, Finding)>,
+    /// For each state expanded into this buffer: where its items end.
+    marks: Vec<u32>,
+}
+
+#[derive(Clone, Copy)]
+struct Item<S> {
+    step: S,
+    end: u32,
+    /// A successor outside the model (TLA+'s state constraint): counted, never stored.
+    in_model: bool,
+}
+
+impl<S: Copy> Successors<S> {
+    pub fn new() -> Self {
+        Successors {
+            bytes: Vec::with_capacity(1 << 16),
+            items: Vec::new(),
+            problems: Vec::new(),
+            marks: Vec::new(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.items.clear();
+        self.problems.clear();
+        self.marks.clear();
+    }
+
+    /// The buffer to write the next successor's encoding into (append only).
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.bytes
+    }
+
+    /// Closes the successor written into [`Self::buffer`] since the previous push.
+    pub fn push(&mut self, step: S, in_model: bool) {
+        self.items.push(Item {
+            step,
+            end: self.bytes.len() as u32,
+            in_model,
+        });
+    }
+
+    /// Marks the successor pushed last as breaking a property on the way (a transition
+    /// invariant such as the clock condition).
+    pub fn flag_last(&mut self, finding: Finding) {
+        debug_assert!(!self.items.is_empty());
+        self.problems.push((self.items.len() as u32 - 1, finding));
+    }
+
+    /// How many successors have been pushed since the last state was closed.
+    pub fn pending(&self) -> usize {
+        self.items.len() - self.marks.last().copied().unwrap_or(0) as usize
+    }
+
+    /// Every successor pushed so far: its step, whether it is inside the model, its encoding.
+    pub fn iter(&self) -> impl Iterator<Item = (S, bool, &[u8])> + '_ {
+        (0..self.items.len()).map(|index| {
+            let item = self.items[index];
+            (item.step, item.in_model, self.item_bytes(index))
+        })
+    }
+
+    fn close_state(&mut self) {
+        self.marks.push(self.items.len() as u32);
+    }
+
+    fn item_bytes(&self, index: usize) -> &[u8] {
+        let start = if index == 0 {
+            0
+        } else {
+            self.items[index - 1].end as usize
+        };
+        &self.bytes[start..self.items[index].end as usize]
+    }
+}
+
+impl<S: Copy> Default for Successors<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Breadth-first or depth-first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    #[default]
+    BreadthFirst,
+    DepthFirst,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SearchOptions {
+    pub order: Order,
+    /// Do not expand states this many steps from the initial state.
+    pub max_depth: Option<u32>,
+    /// Stop once this many distinct states are stored.
+    pub max_states: Option<u64>,
+    /// Threads for breadth-first search.
+    pub jobs: usize,
+    /// Go on after a finding, keeping the first finding of each name.
+    pub keep_going: bool,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        SearchOptions {
+            order: Order::BreadthFirst,
+            max_depth: None,
+            max_states: None,
+            jobs: 1,
+            keep_going: false,
+        }
+    }
+}
+
+/// A finding and how to get there.
+#[derive(Clone, Debug)]
+pub struct Found<S> {
+    pub finding: Finding,
+    /// The steps from the initial state. For a broken state, the path to it; for a broken
+    /// transition, the path to its source followed by the transition.
+    pub path: Vec<S>,
+}
+
+/// Why the search ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Every reachable state was explored.
+    Exhausted,
+    /// The first finding ended it.
+    Finding,
+    /// `max_states` distinct states were stored.
+    MaxStates,
+    /// Every state within `max_depth` was explored, and some had successors beyond it.
+    MaxDepth,
+}
+
+#[derive(Clone, Debug)]
+pub struct Stats {
+    /// Distinct states stored (inside the model).
+    pub distinct: u64,
+    /// Successors generated, duplicates and states outside the model included.
+    pub transitions: u64,
+    /// Successors outside the model (never stored, never expanded).
+    pub outside_model: u64,
+    /// Steps from the initial state to the farthest state discovered (BFS: the length of the
+    /// longest shortest path; DFS: the deepest point of the search).
+    pub depth: u32,
+    pub stop: Stop,
+    pub seconds: f64,
+    /// What the state store holds (capacity), in bytes.
+    pub store_bytes: usize,
+    /// Bytes of state encodings alone.
+    pub encoding_bytes: usize,
+    pub jobs: usize,
+}
+
+pub struct SearchResult<S> {
+    pub stats: Stats,
+    /// The findings, in the order found (at most one per name).
+    pub found: Vec<Found<S>>,
+}
+
+/// States per batch and thread.
+const BATCH_PER_JOB: usize = 1 << 13;
+
+/// Explores `model`.
+pub fn search<M: Model>(model: &M, options: &SearchOptions) -> SearchResult<M::Step> {
+    let mut run = Run::new(model, options);
+    let started = Instant::now();
+    let stop = match options.order {
+        Order::BreadthFirst => run.breadth_first(model),
+        Order::DepthFirst => run.depth_first(model),
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    SearchResult {
+        stats: Stats {
+            distinct: run.store.len() as u64,
+            transitions: run.transitions,
+            outside_model: run.outside_model,
+            depth: run.depth,
+            stop,
+            seconds,
+            store_bytes: run.store.memory_bytes(),
+            encoding_bytes: run.store.encoding_bytes(),
+            jobs: if options.order == Order::BreadthFirst {
+                options.jobs.max(1)
+            } else {
+                1
+            },
+        },
+        found: run.found,
+    }
+}
+
+struct Run<'o, M: Model> {
+    options: &'o SearchOptions,
+    store: StateStore<M::Step>,
+    /// Index 0 also checks new states; the others only expand.
+    expanders: Vec<M::Expander>,
+    outputs: Vec<Successors<M::Step>>,
+    found: Vec<Found<M::Step>>,
+    transitions: u64,
+    outside_model: u64,
+    depth: u32,
+    scratch: Vec<u8>,
+    hashes: Vec<u64>,
+}
+
+/// What to do after recording a finding.
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Go,
+    Stop(Stop),
+}
+
+impl<'o, M: Model> Run<'o, M> {
+    fn new(model: &M, options: &'o SearchOptions) -> Self {
+        let jobs = match options.order {
+            Order::BreadthFirst => options.jobs.max(1),
+            Order::DepthFirst => 1,
+        };
+        Run {
+            options,
+            store: StateStore::new(),
+            expanders: (0..jobs).map(|_| model.expander()).collect(),
+            outputs: (0..jobs).map(|_| Successors::new()).collect(),
+            found: Vec::new(),
+            transitions: 0,
+            outside_model: 0,
+            depth: 0,
+            scratch: Vec::new(),
+            hashes: Vec::new(),
+        }
+    }
+
+    fn record(&mut self, finding: Finding, path: Vec<M::Step>) -> Flow {
+        if self.found.iter().all(|f| f.finding.name != finding.name) {
+            self.found.push(Found { finding, path });
+        }
+        if self.options.keep_going {
+            Flow::Go
+        } else {
+            Flow::Stop(Stop::Finding)
+        }
+    }
+
+    /// Stores the initial state and checks it.
+    fn start(&mut self, model: &M) -> Flow {
+        let mut initial = Vec::new();
+        model.initial(&mut initial);
+        let hash = hash_bytes(&initial);
+        self.store
+            .insert(&initial, hash, NO_PARENT, M::Step::default());
+        match self.expanders[0].check(&initial) {
+            Some(finding) => self.record(finding, Vec::new()),
+            None => Flow::Go,
+        }
+    }
+
+    fn full(&self) -> bool {
+        let limit = self
+            .options
+            .max_states
+            .unwrap_or(u64::MAX)
+            .min(u64::from(MAX_STATES));
+        self.store.len() as u64 >= limit
+    }
+
+    /// Inserts the successors in `output`, whose states are numbered from `first_source` on,
+    /// in order.
+    fn merge(&mut self, output: &Successors<M::Step>, first_source: u32) -> Flow {
+        let mut problems = output.problems.iter().peekable();
+        // Hash every successor first, so that the table slot of each can be fetched from
+        // memory a few insertions ahead of its turn.
+        let mut hashes = std::mem::take(&mut self.hashes);
+        hashes.clear();
+        hashes.extend((0..output.items.len()).map(|index| hash_bytes(output.item_bytes(index))));
+        let flow = self.merge_hashed(output, first_source, &hashes, &mut problems);
+        self.hashes = hashes;
+        flow
+    }
+
+    fn merge_hashed<'p>(
+        &mut self,
+        output: &'p Successors<M::Step>,
+        first_source: u32,
+        hashes: &[u64],
+        problems: &mut std::iter::Peekable<std::slice::Iter<'p, (u32, Finding)>>,
+    ) -> Flow {
+        const AHEAD: usize = 8;
+        let mut from = 0usize;
+        for (offset, &mark) in output.marks.iter().enumerate() {
+            let source = first_source + offset as u32;
+            for index in from..mark as usize {
+                if let Some(&ahead) = hashes.get(index + AHEAD) {
+                    self.store.prefetch(ahead);
+                }
+                self.transitions += 1;
+                let item = output.items[index];
+                if let Some((_, finding)) = problems.next_if(|(i, _)| *i as usize == index) {
+                    let (_, mut path) = self.store.path_to(source);
+                    path.push(item.step);
+                    if let Flow::Stop(stop) = self.record(finding.clone(), path) {
+                        return Flow::Stop(stop);
+                    }
+                }
+                if !item.in_model {
+                    self.outside_model += 1;
+                    continue;
+                }
+                if self.full() {
+                    return Flow::Stop(Stop::MaxStates);
+                }
+                let bytes = output.item_bytes(index);
+                let hash = hashes[index];
+                if let Inserted::New(id) = self.store.insert(bytes, hash, source, item.step) {
+                    if let Some(finding) = self.expanders[0].check(bytes) {
+                        let (_, path) = self.store.path_to(id);
+                        if let Flow::Stop(stop) = self.record(finding, path) {
+                            return Flow::Stop(stop);
+                        }
+                    }
+                }
+            }
+            from = mark as usize;
+        }
+        Flow::Go
+    }
+
+    fn breadth_first(&mut self, model: &M) -> Stop {
+        if let Flow::Stop(stop) = self.start(model) {
+            return stop;
+        }
+        let jobs = self.expanders.len();
+        let (mut level_start, mut level_end) = (0u32, 1u32);
+        loop {
+            if level_start == level_end {
+                return Stop::Exhausted;
+            }
+            if self.options.max_depth.is_some_and(|max| self.depth >= max) {
+                return self.cut_at_depth(level_start, level_end);
+            }
+            let mut batch_start = level_start;
+            while batch_start < level_end {
+                let batch_end = level_end.min(batch_start + (BATCH_PER_JOB * jobs) as u32);
+                self.expand_batch(batch_start, batch_end);
+                // Merge in state order: buffer k holds a contiguous run of the batch.
+                let per_job = (batch_end - batch_start).div_ceil(jobs as u32);
+                for buffer in 0..jobs {
+                    let first = batch_start + per_job * buffer as u32;
+                    let output = std::mem::take(&mut self.outputs[buffer]);
+                    let flow = self.merge(&output, first);
+                    self.outputs[buffer] = output;
+                    if let Flow::Stop(stop) = flow {
+                        return stop;
+                    }
+                }
+                batch_start = batch_end;
+            }
+            level_start = level_end;
+            level_end = self.store.len() as u32;
+            if level_end > level_start {
+                self.depth += 1;
+            }
+        }
+    }
+
+    /// Expands states `start..end` into the output buffers, one contiguous share per thread.
+    fn expand_batch(&mut self, start: u32, end: u32) {
+        let jobs = self.expanders.len();
+        let per_job = (end - start).div_ceil(jobs as u32);
+        let store = &self.store;
+        let work = |expander: &mut M::Expander, output: &mut Successors<M::Step>, job: usize| {
+            output.clear();
+            let first = start + per_job * job as u32;
+            let last = end.min(first + per_job);
+            for id in first..last.max(first) {
+                expander.expand(store.get(id), output);
+                output.close_state();
+            }
+        };
+        if jobs == 1 {
+            work(&mut self.expanders[0], &mut self.outputs[0], 0);
+            return;
+        }
+        std::thread::scope(|scope| {
+            let mut pairs = self.expanders.iter_mut().zip(self.outputs.iter_mut());
+            let (main_expander, main_output) = pairs.next().expect("at least one job");
+            for (job, (expander, output)) in pairs.enumerate() {
+                let work = &work;
+                scope.spawn(move || work(expander, output, job + 1));
+            }
+            work(main_expander, main_output, 0);
+        });
+    }
+
+    /// At the depth bound: were any successors left unexplored?
+    fn cut_at_depth(&mut self, start: u32, end: u32) -> Stop {
+        let mut output = Successors::new();
+        for id in start..end {
+            self.scratch.clear();
+            self.scratch.extend_from_slice(self.store.get(id));
+            self.expanders[0].expand(&self.scratch, &mut output);
+            if output.pending() > 0 {
+                return Stop::MaxDepth;
+            }
+        }
+        Stop::Exhausted
+    }
+}
+
+impl<M: Model> Run<'_, M> {
+    /// Depth-first search: a stack of (state, depth); successors pushed in reverse so that the
+    /// first successor is explored first.
+    fn depth_first(&mut self, model: &M) -> Stop {
+        if let Flow::Stop(stop) = self.start(model) {
+            return stop;
+        }
+        let mut stack: Vec<(u32, u32)> = vec![(0, 0)];
+        let mut cut = false;
+        let mut output = Successors::new();
+        while let Some((id, depth)) = stack.pop() {
+            self.depth = self.depth.max(depth);
+            self.scratch.clear();
+            self.scratch.extend_from_slice(self.store.get(id));
+            output.clear();
+            self.expanders[0].expand(&self.scratch, &mut output);
+            if self.options.max_depth.is_some_and(|max| depth >= max) {
+                cut |= output.pending() > 0;
+                continue;
+            }
+            output.close_state();
+            let before = self.store.len() as u32;
+            if let Flow::Stop(stop) = self.merge(&output, id) {
+                return stop;
+            }
+            let after = self.store.len() as u32;
+            for new in (before..after).rev() {
+                stack.push((new, depth + 1));
+            }
+        }
+        if cut { Stop::MaxDepth } else { Stop::Exhausted }
+    }
+}

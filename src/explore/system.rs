@@ -1,0 +1,1171 @@
+//! The explored system: N real [`Client`] state machines and the network between them.
+//!
+//! # Global states and their encoding
+//!
+//! A global state is: each client's local state, whether it is down and how many of its
+//! crashes it has used, how many of its transfers it has been asked to make, how many
+//! messages have been lost and duplicated, and the messages in flight on every directed link
+//! (in order on a FIFO link; as a multiset, sorted by content, on a bag link).
+//!
+//! Clients and messages are *interned*: every distinct `Client` value (its derived `Eq` and
+//! `Hash`, so every field of the real state machine counts) and every distinct `Message` gets
+//! a number the first time it appears. The encoding of a global state is then a short string
+//! of small integers (LEB128): about 20-40 bytes for three clients, whatever the ledgers
+//! hold. Two global states are equal exactly when their encodings are.
+//!
+//! # Steps
+//!
+//! From a global state the search may: ask a client for its next transfer (`issue`); deliver a
+//! message (the head of a FIFO link, any message of a bag link; to a crashed client the
+//! message is lost); end a critical section (the client's `LeaveCriticalSection` timer fires:
+//! a client inside may leave at any point); and, within the bounds, lose or duplicate a
+//! message on a link that allows it, crash a client, or restart a crashed one.
+//!
+//! A client's step depends only on its own state and its input, so the result of running the
+//! real `handle_command` / `handle_message` / `handle_timer` / `restart` on a (client, input)
+//! pair is computed once and remembered: the next client state's number, the messages sent,
+//! and whether the clock condition held. Every client step of the search is a real call into
+//! `protocol::Client` the first time it is taken, and a table look-up afterwards.
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::hash::MixMap;
+use super::search::{Expander, Finding, Model, Successors};
+use crate::check::Invariant;
+use crate::protocol::{
+    Amount, Block, Client, ClientConfig, ClientId, Command, GENESIS_PREV, Message, Mutations,
+    Outbox, OutputKind, Phase, Timer, Timestamp, Variant, WaitReason,
+};
+
+/// A transfer a client will be asked to make.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlannedTransfer {
+    pub to: ClientId,
+    pub amount: Amount,
+}
+
+/// What a directed link does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkRule {
+    /// Deliver in order (else any message in flight may be next).
+    pub fifo: bool,
+    /// May lose messages (within `max_losses`).
+    pub lossy: bool,
+    /// May duplicate messages (within `max_duplicates`).
+    pub duplicating: bool,
+}
+
+/// One crash a client may suffer, at any point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CrashRule {
+    /// Restart with the ledger and balance table (else with nothing).
+    pub keep_ledger: bool,
+    /// Comes back at some later point (else stays down).
+    pub restarts: bool,
+}
+
+/// Everything the exploration of the client system needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SystemConfig {
+    pub clients: u32,
+    /// Index `id - 1`.
+    pub initial_balances: Vec<Amount>,
+    pub variant: Variant,
+    pub mutations: Mutations,
+    pub cs_us: u64,
+    /// Index `id - 1`: the transfers that client is asked to make, in order.
+    pub transfers: Vec<Vec<PlannedTransfer>>,
+    /// Index `(from - 1) * N + (to - 1)`.
+    pub links: Vec<LinkRule>,
+    pub max_losses: u8,
+    pub max_duplicates: u8,
+    /// Index `id - 1`: the crashes that client may suffer, in order.
+    pub crashes: Vec<Vec<CrashRule>>,
+}
+
+impl SystemConfig {
+    /// The directed links in encoding order.
+    pub fn link_list(&self) -> Vec<(ClientId, ClientId)> {
+        let n = self.clients;
+        (1..=n)
+            .flat_map(|from| {
+                (1..=n)
+                    .filter(move |&to| to != from)
+                    .map(move |to| (from, to))
+            })
+            .collect()
+    }
+
+    pub fn rule(&self, from: ClientId, to: ClientId) -> LinkRule {
+        self.links[((from - 1) * self.clients + (to - 1)) as usize]
+    }
+
+    /// The clients in their initial state.
+    pub fn initial_clients(&self) -> Vec<Client> {
+        let balances: Arc<[Amount]> = self.initial_balances.clone().into();
+        (1..=self.clients)
+            .map(|id| {
+                let config = ClientConfig {
+                    id,
+                    clients: self.clients,
+                    cs_us: self.cs_us,
+                    variant: self.variant,
+                    mutations: self.mutations,
+                };
+                Client::new(&config, Arc::clone(&balances))
+            })
+            .collect()
+    }
+
+    pub fn any_faults(&self) -> bool {
+        self.max_losses > 0 || self.max_duplicates > 0 || self.crashes.iter().any(|c| !c.is_empty())
+    }
+
+    pub fn all_fifo(&self) -> Option<bool> {
+        let mut kinds = self
+            .link_list()
+            .into_iter()
+            .map(|(from, to)| self.rule(from, to).fifo);
+        let first = kinds.next()?;
+        kinds.all(|kind| kind == first).then_some(first)
+    }
+}
+
+/// What a step does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StepKind {
+    /// Not a step: the initial state.
+    #[default]
+    Start,
+    /// `client` is asked for its next transfer.
+    Issue,
+    /// The message `msg` at position `pos` of link `link` is delivered (or, if the receiver is
+    /// down, lost).
+    Deliver,
+    /// `client`'s critical-section timer fires.
+    Timer,
+    /// The message at `pos` of `link` is lost.
+    Lose,
+    /// The message at `pos` of `link` is duplicated.
+    Duplicate,
+    Crash,
+    Restart,
+}
+
+/// One step of the search (8 bytes: it is stored for every state).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SystemStep {
+    pub kind: StepKind,
+    /// 0-based client index (issue, timer, crash, restart).
+    pub client: u8,
+    /// Link index in [`SystemConfig::link_list`] order (deliver, lose, duplicate).
+    pub link: u8,
+    /// Position in the link's encoding (sorted by content on a bag link).
+    pub pos: u8,
+    /// The message's interned number.
+    pub msg: u32,
+}
+
+/// A message as a hash key (`Message` has `Eq` but no `Hash`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct MessageKey(Message);
+
+impl Hash for MessageKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let msg = &self.0;
+        msg.type_name().hash(state);
+        msg.ts().hash(state);
+        if let Message::Release { request_ts, .. } = msg {
+            request_ts.hash(state);
+        }
+        if let Some(block) = msg.block() {
+            block.hash(state);
+        }
+    }
+}
+
+/// Orders messages by content, so that a bag's order does not depend on when each message
+/// was first seen (and so not on the number of threads).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct MessageOrder {
+    kind: &'static str,
+    ts: Timestamp,
+    request_ts: Timestamp,
+    /// index, from, to, amount, ts, prev, hash.
+    block: Option<(
+        u64,
+        ClientId,
+        ClientId,
+        Amount,
+        Timestamp,
+        [u8; 32],
+        [u8; 32],
+    )>,
+    has_block_field: bool,
+}
+
+impl MessageOrder {
+    fn of(msg: &Message) -> Self {
+        MessageOrder {
+            kind: msg.type_name(),
+            ts: msg.ts(),
+            request_ts: match msg {
+                Message::Release { request_ts, .. } => *request_ts,
+                _ => 0,
+            },
+            block: msg
+                .block()
+                .map(|b| (b.index, b.from, b.to, b.amount, b.ts, b.prev, b.hash)),
+            has_block_field: matches!(msg, Message::Release { .. }),
+        }
+    }
+}
+
+/// What the invariants need to know about one client state, computed once per state.
+#[derive(Clone, Debug)]
+struct ClientInfo {
+    id: ClientId,
+    /// The request timestamp while inside the critical section.
+    inside: Option<Timestamp>,
+    /// Has a transfer it has not finished (waiting, inside, or queued).
+    has_work: bool,
+    /// Its ledger as interned block numbers.
+    ledger: Arc<[u32]>,
+    /// A broken invariant of its own ledger or table.
+    problem: Option<Finding>,
+}
+
+/// A remembered client step.
+#[derive(Clone, Debug)]
+struct SharedEffect {
+    next: u32,
+    sends: Vec<(u8, u32)>,
+    problem: Option<Finding>,
+}
+
+/// What every thread shares: the interned clients, messages and blocks, and the remembered
+/// client steps.
+#[derive(Default)]
+struct Shared {
+    clients: Vec<Arc<Client>>,
+    client_numbers: MixMap<Arc<Client>, u32>,
+    infos: Vec<ClientInfo>,
+    messages: Vec<Message>,
+    message_numbers: MixMap<MessageKey, u32>,
+    orders: Vec<MessageOrder>,
+    blocks: Vec<Arc<Block>>,
+    block_numbers: MixMap<Block, u32>,
+    effects: MixMap<EffectKey, SharedEffect>,
+}
+
+/// A client step's input, packed: (client state number, input kind and argument, message).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct EffectKey {
+    local: u32,
+    input: u32,
+    msg: u32,
+}
+
+const INPUT_ISSUE: u32 = 0;
+const INPUT_DELIVER: u32 = 1 << 28;
+const INPUT_TIMER: u32 = 2 << 28;
+const INPUT_RESTART: u32 = 3 << 28;
+
+struct Inner {
+    config: SystemConfig,
+    links: Vec<(ClientId, ClientId)>,
+    initial_total: u128,
+    shared: Mutex<Shared>,
+    initial_locals: Vec<u32>,
+}
+
+/// The client system as a [`Model`]. Cloning shares the interned tables.
+#[derive(Clone)]
+pub struct SystemModel {
+    inner: Arc<Inner>,
+}
+
+impl SystemModel {
+    pub fn new(config: SystemConfig) -> Self {
+        let initial_total = config.initial_balances.iter().map(|&b| u128::from(b)).sum();
+        let links = config.link_list();
+        let mut inner = Inner {
+            links,
+            initial_total,
+            shared: Mutex::new(Shared::default()),
+            initial_locals: Vec::new(),
+            config,
+        };
+        let clients = inner.config.initial_clients();
+        let locals = {
+            let mut shared = inner.shared.lock().expect("not poisoned");
+            clients
+                .into_iter()
+                .map(|client| intern_client(&inner, &mut shared, client))
+                .collect()
+        };
+        inner.initial_locals = locals;
+        SystemModel {
+            inner: Arc::new(inner),
+        }
+    }
+
+    pub fn config(&self) -> &SystemConfig {
+        &self.inner.config
+    }
+
+    /// The directed links in encoding order.
+    pub fn links(&self) -> &[(ClientId, ClientId)] {
+        &self.inner.links
+    }
+
+    /// The message with interned number `number`.
+    pub fn message(&self, number: u32) -> Message {
+        self.inner.lock().messages[number as usize].clone()
+    }
+
+    /// How many distinct client states and messages the search met.
+    pub fn interned(&self) -> (usize, usize) {
+        let shared = self.inner.lock();
+        (shared.clients.len(), shared.messages.len())
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared
+            .lock()
+            .expect("no thread panics while holding the tables")
+    }
+}
+
+fn intern_client(inner: &Inner, shared: &mut Shared, client: Client) -> u32 {
+    if let Some(&number) = shared.client_numbers.get(&client) {
+        return number;
+    }
+    let number = shared.clients.len() as u32;
+    let info = client_info(inner, shared, &client);
+    let client = Arc::new(client);
+    shared.clients.push(Arc::clone(&client));
+    shared.client_numbers.insert(client, number);
+    shared.infos.push(info);
+    number
+}
+
+fn intern_message(shared: &mut Shared, msg: &Message) -> u32 {
+    let key = MessageKey(msg.clone());
+    if let Some(&number) = shared.message_numbers.get(&key) {
+        return number;
+    }
+    let number = shared.messages.len() as u32;
+    shared.messages.push(msg.clone());
+    shared.orders.push(MessageOrder::of(msg));
+    shared.message_numbers.insert(key, number);
+    number
+}
+
+fn intern_block(shared: &mut Shared, block: &Arc<Block>) -> u32 {
+    if let Some(&number) = shared.block_numbers.get(&**block) {
+        return number;
+    }
+    let number = shared.blocks.len() as u32;
+    shared.blocks.push(Arc::clone(block));
+    shared.block_numbers.insert((**block).clone(), number);
+    number
+}
+
+/// The per-client invariants: `chain_integrity` of its ledger (SPEC section 2's hash,
+/// whatever rule the client itself uses), `conservation` of its table, and `no_overdraft`
+/// along its ledger.
+fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -> ClientInfo {
+    let id = client.id();
+    let blocks = client.ledger().blocks();
+    let ledger: Arc<[u32]> = blocks.iter().map(|b| intern_block(shared, b)).collect();
+    let mut problem = None;
+    let mut prev = GENESIS_PREV;
+    let mut balances = inner.config.initial_balances.clone();
+    for (index, block) in blocks.iter().enumerate() {
+        let broken = if block.index != index as u64 {
+            Some(format!(
+                "its block at position {index} says index {}",
+                block.index
+            ))
+        } else if block.prev != prev {
+            Some(format!(
+                "block {index}'s prev {} is not the hash of the block before it ({})",
+                short(&block.prev),
+                short(&prev)
+            ))
+        } else if block.recomputed_hash() != block.hash {
+            Some(format!(
+                "block {index}'s hash {} does not recompute by the SPEC rule (it should be {})",
+                short(&block.hash),
+                short(&block.recomputed_hash())
+            ))
+        } else {
+            None
+        };
+        if let Some(broken) = broken {
+            problem.get_or_insert(Finding {
+                name: Invariant::ChainIntegrity.name(),
+                detail: format!("client {id}'s ledger: {broken}"),
+            });
+        }
+        prev = block.hash;
+        let (from, to) = (block.from as usize, block.to as usize);
+        if (1..=balances.len()).contains(&from) && (1..=balances.len()).contains(&to) {
+            let balance = balances[from - 1];
+            if balance < block.amount {
+                problem.get_or_insert(Finding {
+                    name: Invariant::NoOverdraft.name(),
+                    detail: format!(
+                        "client {id}'s ledger: block {index} has client {from} pay {} with a \
+                         balance of {balance}",
+                        block.amount
+                    ),
+                });
+            }
+            let paid = balance.min(block.amount);
+            balances[from - 1] -= paid;
+            balances[to - 1] += paid;
+        }
+    }
+    let total = client.ledger().table().total();
+    if total != inner.initial_total {
+        problem.get_or_insert(Finding {
+            name: Invariant::Conservation.name(),
+            detail: format!(
+                "client {id}'s balance table sums to {total}, not the initial total {}",
+                inner.initial_total
+            ),
+        });
+    }
+    let inside = match client.phase() {
+        Phase::Inside { ts, .. } => Some(*ts),
+        _ => None,
+    };
+    ClientInfo {
+        id,
+        inside,
+        has_work: *client.phase() != Phase::Idle || client.pending().len() > 0,
+        ledger,
+        problem,
+    }
+}
+
+fn short(hash: &[u8; 32]) -> String {
+    crate::protocol::ledger::short_hex(hash)
+}
+
+/// Runs one client step for real and remembers it.
+fn compute_effect(inner: &Inner, shared: &mut Shared, key: EffectKey) -> SharedEffect {
+    let mut client = (*shared.clients[key.local as usize]).clone();
+    let id = client.id();
+    let mut outbox = Outbox::new();
+    let mut delivered: Option<Message> = None;
+    let kind = key.input & (3 << 28);
+    let argument = key.input & ((1 << 28) - 1);
+    match kind {
+        INPUT_ISSUE => {
+            let transfer = inner.config.transfers[id as usize - 1][argument as usize];
+            let command = Command::Transfer {
+                to: transfer.to,
+                amount: transfer.amount,
+            };
+            // Scenario validation made every transfer valid; a refused one changes nothing.
+            let _ = client.handle_command(command, &mut outbox);
+        }
+        INPUT_DELIVER => {
+            let msg = shared.messages[key.msg as usize].clone();
+            client.handle_message(argument, &msg, &mut outbox);
+            delivered = Some(msg);
+        }
+        INPUT_TIMER => client.handle_timer(Timer::LeaveCriticalSection, &mut outbox),
+        _ => client.restart(argument == 1),
+    }
+    // The clock condition, as `check::ClockCondition` judges the events: a client's clock
+    // never decreases, a receive is later than its send, a message carries the send's clock.
+    let mut problem = None;
+    let mut last = shared.clients[key.local as usize].clock();
+    let mut sends = Vec::new();
+    for output in outbox.as_slice() {
+        if output.clock < last && problem.is_none() {
+            problem = Some(format!(
+                "client {id}'s clock went back from {last} to {}",
+                output.clock
+            ));
+        }
+        last = output.clock;
+        match &output.kind {
+            OutputKind::Received { from } => {
+                let msg = delivered.as_ref().expect("only a delivery receives");
+                if output.clock <= msg.ts() && problem.is_none() {
+                    problem = Some(format!(
+                        "client {id} received {} (sent by client {from} at clock {}) with its \
+                         clock at {}: a receive must be later than its send",
+                        msg.type_name().to_uppercase(),
+                        msg.ts(),
+                        output.clock
+                    ));
+                }
+            }
+            OutputKind::Send { to, msg } => {
+                if msg.ts() != output.clock && problem.is_none() {
+                    problem = Some(format!(
+                        "client {id} sent {} to client {to} with ts {} while its clock was {}",
+                        msg.type_name().to_uppercase(),
+                        msg.ts(),
+                        output.clock
+                    ));
+                }
+                let number = intern_message(shared, msg);
+                sends.push(((*to - 1) as u8, number));
+            }
+            _ => {}
+        }
+    }
+    let next = intern_client(inner, shared, client);
+    SharedEffect {
+        next,
+        sends,
+        problem: problem.map(|detail| Finding {
+            name: Invariant::ClockCondition.name(),
+            detail,
+        }),
+    }
+}
+
+/// A global state, decoded.
+#[derive(Clone, Debug, Default)]
+struct Global {
+    locals: Vec<u32>,
+    /// Bit 0: down; the rest: crashes used.
+    status: Vec<u8>,
+    issued: Vec<u8>,
+    losses: u8,
+    duplicates: u8,
+    /// Link `l`'s messages are `msgs[starts[l]..starts[l + 1]]`.
+    starts: Vec<u32>,
+    msgs: Vec<u32>,
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u32) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn get_varint(bytes: &[u8], at: &mut usize) -> u32 {
+    let mut value = 0u32;
+    let mut shift = 0;
+    loop {
+        let byte = bytes[*at];
+        *at += 1;
+        value |= u32::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return value;
+        }
+        shift += 7;
+    }
+}
+
+impl Global {
+    fn decode(&mut self, bytes: &[u8], clients: usize, links: usize) {
+        let mut at = 0;
+        self.locals.clear();
+        for _ in 0..clients {
+            self.locals.push(get_varint(bytes, &mut at));
+        }
+        self.status.clear();
+        self.status.extend_from_slice(&bytes[at..at + clients]);
+        at += clients;
+        self.issued.clear();
+        self.issued.extend_from_slice(&bytes[at..at + clients]);
+        at += clients;
+        self.losses = bytes[at];
+        self.duplicates = bytes[at + 1];
+        at += 2;
+        self.starts.clear();
+        self.msgs.clear();
+        for _ in 0..links {
+            self.starts.push(self.msgs.len() as u32);
+            let count = get_varint(bytes, &mut at);
+            for _ in 0..count {
+                self.msgs.push(get_varint(bytes, &mut at));
+            }
+        }
+        self.starts.push(self.msgs.len() as u32);
+        debug_assert_eq!(at, bytes.len());
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        for &local in &self.locals {
+            put_varint(out, local);
+        }
+        out.extend_from_slice(&self.status);
+        out.extend_from_slice(&self.issued);
+        out.push(self.losses);
+        out.push(self.duplicates);
+        for link in 0..self.starts.len() - 1 {
+            let messages = self.link(link);
+            put_varint(out, messages.len() as u32);
+            for &msg in messages {
+                put_varint(out, msg);
+            }
+        }
+    }
+
+    fn copy_from(&mut self, other: &Global) {
+        self.locals.clone_from(&other.locals);
+        self.status.clone_from(&other.status);
+        self.issued.clone_from(&other.issued);
+        self.losses = other.losses;
+        self.duplicates = other.duplicates;
+        self.starts.clone_from(&other.starts);
+        self.msgs.clone_from(&other.msgs);
+    }
+
+    fn link(&self, link: usize) -> &[u32] {
+        &self.msgs[self.starts[link] as usize..self.starts[link + 1] as usize]
+    }
+
+    fn remove(&mut self, link: usize, pos: usize) -> u32 {
+        let msg = self.msgs.remove(self.starts[link] as usize + pos);
+        for start in &mut self.starts[link + 1..] {
+            *start -= 1;
+        }
+        msg
+    }
+
+    fn insert(&mut self, link: usize, pos: usize, msg: u32) {
+        self.msgs.insert(self.starts[link] as usize + pos, msg);
+        for start in &mut self.starts[link + 1..] {
+            *start += 1;
+        }
+    }
+
+    fn down(&self, client: usize) -> bool {
+        self.status[client] & 1 != 0
+    }
+
+    fn crashes_used(&self, client: usize) -> usize {
+        usize::from(self.status[client] >> 1)
+    }
+
+    fn in_flight(&self) -> bool {
+        !self.msgs.is_empty()
+    }
+}
+
+impl Model for SystemModel {
+    type Step = SystemStep;
+    type Expander = SystemExpander;
+
+    fn initial(&self, out: &mut Vec<u8>) {
+        let n = self.inner.config.clients as usize;
+        let global = Global {
+            locals: self.inner.initial_locals.clone(),
+            status: vec![0; n],
+            issued: vec![0; n],
+            losses: 0,
+            duplicates: 0,
+            starts: vec![0; self.inner.links.len() + 1],
+            msgs: Vec::new(),
+        };
+        global.encode(out);
+    }
+
+    fn expander(&self) -> SystemExpander {
+        SystemExpander {
+            inner: Arc::clone(&self.inner),
+            effects: MixMap::default(),
+            sends: Vec::new(),
+            problems: Vec::new(),
+            infos: Vec::new(),
+            orders: Vec::new(),
+            current: Global::default(),
+            next: Global::default(),
+            positions: Vec::new(),
+            link_index: {
+                let n = self.inner.config.clients as usize;
+                let mut index = vec![u8::MAX; n * n];
+                for (at, &(from, to)) in self.inner.links.iter().enumerate() {
+                    index[(from as usize - 1) * n + (to as usize - 1)] = at as u8;
+                }
+                index
+            },
+        }
+    }
+}
+
+/// A remembered client step, in an expander's own table.
+#[derive(Clone, Copy, Debug)]
+struct Effect {
+    next: u32,
+    sends_start: u32,
+    sends_len: u32,
+    /// 0: the clock condition held; otherwise 1 + index into `problems`.
+    problem: u32,
+}
+
+/// Expands global states; keeps its own copy of the remembered client steps so that the hot
+/// path takes no lock.
+pub struct SystemExpander {
+    inner: Arc<Inner>,
+    effects: MixMap<EffectKey, Effect>,
+    sends: Vec<(u8, u32)>,
+    problems: Vec<Finding>,
+    infos: Vec<ClientInfo>,
+    orders: Vec<MessageOrder>,
+    current: Global,
+    next: Global,
+    /// `(from - 1) * N + (to - 1)` -> link index.
+    link_index: Vec<u8>,
+    positions: Vec<usize>,
+}
+
+impl SystemExpander {
+    fn effect(&mut self, local: u32, input: u32, msg: u32) -> Effect {
+        let key = EffectKey { local, input, msg };
+        if let Some(&effect) = self.effects.get(&key) {
+            return effect;
+        }
+        let shared_effect = {
+            let mut shared = self.inner.lock();
+            match shared.effects.get(&key) {
+                Some(effect) => effect.clone(),
+                None => {
+                    let effect = compute_effect(&self.inner, &mut shared, key);
+                    shared.effects.insert(key, effect.clone());
+                    effect
+                }
+            }
+        };
+        let effect = Effect {
+            next: shared_effect.next,
+            sends_start: self.sends.len() as u32,
+            sends_len: shared_effect.sends.len() as u32,
+            problem: match shared_effect.problem {
+                Some(finding) => {
+                    self.problems.push(finding);
+                    self.problems.len() as u32
+                }
+                None => 0,
+            },
+        };
+        self.sends.extend_from_slice(&shared_effect.sends);
+        self.effects.insert(key, effect);
+        effect
+    }
+
+    fn info(&mut self, local: u32) -> &ClientInfo {
+        if local as usize >= self.infos.len() {
+            let shared = self.inner.lock();
+            let have = self.infos.len();
+            self.infos.extend_from_slice(&shared.infos[have..]);
+        }
+        &self.infos[local as usize]
+    }
+
+    fn sync_orders(&mut self, msg: u32) {
+        if msg as usize >= self.orders.len() {
+            let shared = self.inner.lock();
+            let have = self.orders.len();
+            self.orders.extend_from_slice(&shared.orders[have..]);
+        }
+    }
+
+    /// Where `msg` goes in a bag link: before the first message with a larger content.
+    fn bag_position(&mut self, global: &Global, link: usize, msg: u32) -> usize {
+        self.sync_orders(msg);
+        let messages = global.link(link);
+        for &other in messages {
+            self.sync_orders(other);
+        }
+        let order = &self.orders[msg as usize];
+        messages
+            .iter()
+            .position(|&other| {
+                other != msg && self.orders[other as usize].cmp(order) == Ordering::Greater
+            })
+            .unwrap_or(messages.len())
+    }
+
+    /// Applies a client step's effect to `self.next`: the client's new state and its sends.
+    fn apply(&mut self, client: usize, effect: Effect) {
+        self.next.locals[client] = effect.next;
+        let n = self.inner.config.clients as usize;
+        for index in effect.sends_start..effect.sends_start + effect.sends_len {
+            let (to, msg) = self.sends[index as usize];
+            let link = usize::from(self.link_index[client * n + usize::from(to)]);
+            let (from_id, to_id) = self.inner.links[link];
+            let position = if self.inner.config.rule(from_id, to_id).fifo {
+                self.next.link(link).len()
+            } else {
+                let next = std::mem::take(&mut self.next);
+                let position = self.bag_position(&next, link, msg);
+                self.next = next;
+                position
+            };
+            self.next.insert(link, position, msg);
+        }
+    }
+
+    fn emit(&mut self, out: &mut Successors<SystemStep>, step: SystemStep, effect: Option<Effect>) {
+        self.next.encode(out.buffer());
+        out.push(step, true);
+        if let Some(effect) = effect.filter(|effect| effect.problem != 0) {
+            out.flag_last(self.problems[effect.problem as usize - 1].clone());
+        }
+    }
+
+    /// The positions of a link worth a step. A delivery takes the head of a FIFO link; a
+    /// fault may hit any position of a FIFO link. On a bag link, each distinct message once
+    /// (equal messages give equal successors).
+    fn candidates(&self, link: usize, fault: bool, positions: &mut Vec<usize>) {
+        positions.clear();
+        let messages = self.current.link(link);
+        let (from, to) = self.inner.links[link];
+        if self.inner.config.rule(from, to).fifo {
+            let last = if fault {
+                messages.len()
+            } else {
+                messages.len().min(1)
+            };
+            positions.extend(0..last);
+            return;
+        }
+        positions.extend(
+            (0..messages.len()).filter(|&pos| pos == 0 || messages[pos] != messages[pos - 1]),
+        );
+    }
+
+    /// The timer step of `client`, if it changes anything.
+    fn timer_effect(&mut self, local: u32) -> Option<Effect> {
+        self.info(local).inside?;
+        let effect = self.effect(local, INPUT_TIMER, 0);
+        (effect.next != local || effect.sends_len > 0).then_some(effect)
+    }
+
+    fn describe_waiter(&self, local: u32) -> String {
+        let shared = self.inner.lock();
+        let client = &shared.clients[local as usize];
+        let id = client.id();
+        match client.wait_reason() {
+            None => format!("client {id} has transfers queued but never asks for the mutex"),
+            Some(reason) => describe_wait(id, &reason),
+        }
+    }
+}
+
+fn describe_wait(id: ClientId, reason: &WaitReason) -> String {
+    let (ts, _) = reason.request;
+    let mut text = format!("client {id} waits with request ({ts},{id})");
+    let mut because = Vec::new();
+    if let Some((head_ts, head_id)) = reason.queued_behind {
+        because.push(format!("behind ({head_ts},{head_id}) in its queue"));
+    }
+    if !reason.silent_peers.is_empty() {
+        let peers: Vec<String> = reason
+            .silent_peers
+            .iter()
+            .map(|(peer, seen)| format!("client {peer} (latest {seen})"))
+            .collect();
+        because.push(format!(
+            "with nothing later than {ts} from {}",
+            peers.join(", ")
+        ));
+    }
+    if !reason.missing_replies.is_empty() {
+        let peers: Vec<String> = reason
+            .missing_replies
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        because.push(format!(
+            "without a REPLY from client(s) {}",
+            peers.join(", ")
+        ));
+    }
+    if !reason.missing_acks.is_empty() {
+        let peers: Vec<String> = reason.missing_acks.iter().map(|p| p.to_string()).collect();
+        because.push(format!(
+            "inside, without UPDATED from client(s) {}",
+            peers.join(", ")
+        ));
+    }
+    if !because.is_empty() {
+        let _ = write!(text, " {}", because.join(" and "));
+    }
+    text
+}
+
+impl Expander for SystemExpander {
+    type Step = SystemStep;
+
+    fn expand(&mut self, state: &[u8], out: &mut Successors<SystemStep>) {
+        let inner = Arc::clone(&self.inner);
+        let config = &inner.config;
+        let n = config.clients as usize;
+        let links = self.inner.links.len();
+        let mut current = std::mem::take(&mut self.current);
+        current.decode(state, n, links);
+        self.current = current;
+        let mut positions = std::mem::take(&mut self.positions);
+        let step = |kind, client: usize| SystemStep {
+            kind,
+            client: client as u8,
+            ..SystemStep::default()
+        };
+        // Issue the next transfer.
+        for client in 0..n {
+            let issued = usize::from(self.current.issued[client]);
+            if self.current.down(client) || issued >= config.transfers[client].len() {
+                continue;
+            }
+            let effect = self.effect(self.current.locals[client], INPUT_ISSUE | issued as u32, 0);
+            self.next.copy_from(&self.current);
+            self.next.issued[client] += 1;
+            self.apply(client, effect);
+            self.emit(out, step(StepKind::Issue, client), Some(effect));
+        }
+        // Leave the critical section.
+        for client in 0..n {
+            if self.current.down(client) {
+                continue;
+            }
+            let local = self.current.locals[client];
+            if let Some(effect) = self.timer_effect(local) {
+                self.next.copy_from(&self.current);
+                self.apply(client, effect);
+                self.emit(out, step(StepKind::Timer, client), Some(effect));
+            }
+        }
+        // Deliver.
+        for link in 0..links {
+            let (from, to) = self.inner.links[link];
+            let receiver = to as usize - 1;
+            self.candidates(link, false, &mut positions);
+            for &pos in &positions {
+                let msg = self.current.link(link)[pos];
+                let step = SystemStep {
+                    kind: StepKind::Deliver,
+                    client: receiver as u8,
+                    link: link as u8,
+                    pos: pos as u8,
+                    msg,
+                };
+                self.next.copy_from(&self.current);
+                self.next.remove(link, pos);
+                if self.current.down(receiver) {
+                    self.emit(out, step, None);
+                    continue;
+                }
+                let local = self.current.locals[receiver];
+                let effect = self.effect(local, INPUT_DELIVER | from, msg);
+                self.apply(receiver, effect);
+                self.emit(out, step, Some(effect));
+            }
+        }
+        // Restart.
+        for client in 0..n {
+            let used = self.current.crashes_used(client);
+            if !self.current.down(client) || !config.crashes[client][used - 1].restarts {
+                continue;
+            }
+            let keep = u32::from(config.crashes[client][used - 1].keep_ledger);
+            let effect = self.effect(self.current.locals[client], INPUT_RESTART | keep, 0);
+            self.next.copy_from(&self.current);
+            self.next.status[client] &= !1;
+            self.apply(client, effect);
+            self.emit(out, step(StepKind::Restart, client), Some(effect));
+        }
+        // Faults: lose, duplicate, crash.
+        if self.current.losses < config.max_losses {
+            for link in 0..links {
+                let (from, to) = self.inner.links[link];
+                if !config.rule(from, to).lossy {
+                    continue;
+                }
+                self.candidates(link, true, &mut positions);
+                for &pos in &positions {
+                    let msg = self.current.link(link)[pos];
+                    self.next.copy_from(&self.current);
+                    self.next.remove(link, pos);
+                    self.next.losses += 1;
+                    let step = SystemStep {
+                        kind: StepKind::Lose,
+                        client: (from - 1) as u8,
+                        link: link as u8,
+                        pos: pos as u8,
+                        msg,
+                    };
+                    self.emit(out, step, None);
+                }
+            }
+        }
+        if self.current.duplicates < config.max_duplicates {
+            for link in 0..links {
+                let (from, to) = self.inner.links[link];
+                if !config.rule(from, to).duplicating {
+                    continue;
+                }
+                self.candidates(link, true, &mut positions);
+                for &pos in &positions {
+                    let msg = self.current.link(link)[pos];
+                    self.next.copy_from(&self.current);
+                    // The copy travels right behind the original (on a bag link the position
+                    // among equal messages makes no difference).
+                    self.next.insert(link, pos + 1, msg);
+                    self.next.duplicates += 1;
+                    let step = SystemStep {
+                        kind: StepKind::Duplicate,
+                        client: (from - 1) as u8,
+                        link: link as u8,
+                        pos: pos as u8,
+                        msg,
+                    };
+                    self.emit(out, step, None);
+                }
+            }
+        }
+        for client in 0..n {
+            let used = self.current.crashes_used(client);
+            if self.current.down(client) || used >= config.crashes[client].len() {
+                continue;
+            }
+            self.next.copy_from(&self.current);
+            self.next.status[client] = (((used + 1) as u8) << 1) | 1;
+            self.emit(out, step(StepKind::Crash, client), None);
+        }
+        self.positions = positions;
+    }
+
+    fn check(&mut self, state: &[u8]) -> Option<Finding> {
+        let n = self.inner.config.clients as usize;
+        let mut global = std::mem::take(&mut self.next);
+        global.decode(state, n, self.inner.links.len());
+        let finding = self.check_global(&global);
+        self.next = global;
+        finding
+    }
+}
+
+impl SystemExpander {
+    fn check_global(&mut self, global: &Global) -> Option<Finding> {
+        let n = global.locals.len();
+        for &local in &global.locals {
+            self.info(local);
+        }
+        let info = |client: usize| &self.infos[global.locals[client] as usize];
+        // mutual_exclusion: two clients inside (a crashed client is not inside).
+        let inside: Vec<(ClientId, Timestamp)> = (0..n)
+            .filter(|&client| !global.down(client))
+            .filter_map(|client| info(client).inside.map(|ts| (info(client).id, ts)))
+            .collect();
+        if inside.len() > 1 {
+            let listed: Vec<String> = inside
+                .iter()
+                .map(|(id, ts)| format!("client {id} with request ({ts},{id})"))
+                .collect();
+            return Some(Finding {
+                name: Invariant::MutualExclusion.name(),
+                detail: format!(
+                    "{} are inside the critical section at the same time",
+                    listed.join(" and ")
+                ),
+            });
+        }
+        // Each client's own ledger and table.
+        if let Some(problem) = (0..n).find_map(|client| info(client).problem.as_ref()) {
+            return Some(problem.clone());
+        }
+        // ledger_agreement: of every two ledgers, one is a prefix of the other.
+        for a in 0..n {
+            for b in a + 1..n {
+                let (ledger_a, ledger_b) = (&info(a).ledger, &info(b).ledger);
+                if Arc::ptr_eq(ledger_a, ledger_b) {
+                    continue;
+                }
+                if let Some(index) = ledger_a
+                    .iter()
+                    .zip(ledger_b.iter())
+                    .position(|(x, y)| x != y)
+                {
+                    return Some(Finding {
+                        name: Invariant::LedgerAgreement.name(),
+                        detail: format!(
+                            "client {} and client {} hold different blocks at index {index}: \
+                             neither ledger is a prefix of the other",
+                            a + 1,
+                            b + 1
+                        ),
+                    });
+                }
+            }
+        }
+        // Is any step of the protocol possible? (Faults do not count: a state that only a
+        // loss, duplication or crash could leave is stuck.)
+        if global.in_flight() {
+            return None;
+        }
+        let inner = Arc::clone(&self.inner);
+        let config = &inner.config;
+        for client in 0..n {
+            let down = global.down(client);
+            if !down && usize::from(global.issued[client]) < config.transfers[client].len() {
+                return None;
+            }
+            let used = global.crashes_used(client);
+            if down && config.crashes[client][used - 1].restarts {
+                return None;
+            }
+            if !down && self.timer_effect(global.locals[client]).is_some() {
+                return None;
+            }
+        }
+        // Stuck: a client with work left is deadlocked.
+        let waiting: Vec<u32> = (0..n)
+            .filter(|&client| !global.down(client))
+            .map(|client| global.locals[client])
+            .filter(|&local| self.infos[local as usize].has_work)
+            .collect();
+        if !waiting.is_empty() {
+            let who: Vec<String> = waiting
+                .iter()
+                .map(|&local| self.describe_waiter(local))
+                .collect();
+            return Some(Finding {
+                name: Invariant::Liveness.name(),
+                detail: format!(
+                    "deadlock: no step is possible and nothing is in flight, but {}",
+                    who.join("; ")
+                ),
+            });
+        }
+        // Quiescent: every ledger must be equal.
+        let info = |client: usize| &self.infos[global.locals[client] as usize];
+        let first = &info(0).ledger;
+        for client in 1..n {
+            let ledger = &info(client).ledger;
+            if ledger.len() != first.len() {
+                return Some(Finding {
+                    name: Invariant::LedgerAgreement.name(),
+                    detail: format!(
+                        "nothing is left to happen, but client 1 holds {} block(s) and client \
+                         {} holds {}",
+                        first.len(),
+                        client + 1,
+                        ledger.len()
+                    ),
+                });
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,358 @@
+//! Who is in the cluster: node ids, addresses, initial balances, the protocol variant, the
+//! critical-section time and the cluster key. Either the built-in default (the original three
+//! terminals) or a JSON cluster file, validated with one-sentence errors (see docs/live.md).
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::protocol::{Amount, ClientId, Variant};
+
+/// The environment variable that holds the cluster key; it overrides the cluster file's `key`.
+pub const KEY_ENV: &str = "LAMPORT_LEDGER_KEY";
+/// The key of the built-in default cluster when `LAMPORT_LEDGER_KEY` is not set. It is public,
+/// so it only keeps apart clusters that were not meant to meet; the default cluster listens on
+/// loopback only.
+pub const DEFAULT_KEY: &str = "lamport-ledger default cluster key (loopback only)";
+/// The ports of the default cluster: node `i` listens on `127.0.0.1:(DEFAULT_FIRST_PORT + i - 1)`.
+pub const DEFAULT_FIRST_PORT: u16 = 7301;
+/// How long a client stays in the critical section unless the cluster file says otherwise:
+/// one second, so a person watching the terminals sees the mutex being held.
+pub const DEFAULT_CS_US: u64 = 1_000_000;
+/// The balance of a node whose entry does not give one, as in the original program.
+pub const DEFAULT_BALANCE: Amount = 10;
+/// The most nodes a cluster may have (every pair keeps a TCP connection).
+pub const MAX_NODES: u32 = 64;
+/// The shortest cluster key accepted, in bytes.
+pub const MIN_KEY_BYTES: usize = 16;
+/// The longest critical section a cluster file may ask for: one hour.
+pub const MAX_CS_US: u64 = 3_600_000_000;
+
+/// One node of the cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeSpec {
+    pub id: ClientId,
+    /// Where the node listens and where its peers dial it.
+    pub address: SocketAddr,
+    pub balance: Amount,
+}
+
+/// Where the cluster key came from (for messages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    Environment,
+    ClusterFile,
+    BuiltIn,
+}
+
+/// A validated cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cluster {
+    /// Shown in traces and checked in the handshake, so two clusters never mix.
+    pub name: String,
+    /// Index `id - 1` is node `id`.
+    pub nodes: Vec<NodeSpec>,
+    pub cs_us: u64,
+    pub variant: Variant,
+    pub key: Vec<u8>,
+    pub key_source: KeySource,
+}
+
+impl Cluster {
+    pub fn clients(&self) -> u32 {
+        self.nodes.len() as u32
+    }
+
+    pub fn node(&self, id: ClientId) -> Option<&NodeSpec> {
+        (id as usize)
+            .checked_sub(1)
+            .and_then(|slot| self.nodes.get(slot))
+    }
+
+    /// Initial balances, index `id - 1`.
+    pub fn initial_balances(&self) -> Vec<Amount> {
+        self.nodes.iter().map(|node| node.balance).collect()
+    }
+
+    /// The peers of `id`, in id order.
+    pub fn peers(&self, id: ClientId) -> impl Iterator<Item = ClientId> + '_ {
+        (1..=self.clients()).filter(move |&peer| peer != id)
+    }
+}
+
+/// A cluster file (or node id) that cannot be used, in one sentence.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ClusterError(pub String);
+
+/// The built-in cluster: nodes 1, 2 and 3 on 127.0.0.1 ports 7301 to 7303 with 10 each.
+/// `env_key` is the value of `LAMPORT_LEDGER_KEY`, if set.
+pub fn default_cluster(env_key: Option<String>) -> Result<Cluster, ClusterError> {
+    let nodes = (1..=3u16)
+        .map(|id| NodeSpec {
+            id: u32::from(id),
+            address: SocketAddr::from(([127, 0, 0, 1], DEFAULT_FIRST_PORT + id - 1)),
+            balance: DEFAULT_BALANCE,
+        })
+        .collect();
+    let (key, key_source) = match env_key {
+        Some(key) => (checked_key(key, KEY_ENV)?, KeySource::Environment),
+        None => (DEFAULT_KEY.as_bytes().to_vec(), KeySource::BuiltIn),
+    };
+    Ok(Cluster {
+        name: "default".into(),
+        nodes,
+        cs_us: DEFAULT_CS_US,
+        variant: Variant::Lamport,
+        key,
+        key_source,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClusterFile {
+    name: Option<String>,
+    key: Option<String>,
+    protocol: Option<String>,
+    cs_us: Option<u64>,
+    nodes: Vec<NodeFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeFile {
+    id: u32,
+    address: String,
+    balance: Option<Amount>,
+}
+
+/// Reads and validates a cluster file.
+pub fn load_cluster(path: &Path, env_key: Option<String>) -> Result<Cluster, ClusterError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| ClusterError(format!("{shown}: cannot read the cluster file: {error}")))?;
+    parse_cluster(&text, &shown, env_key)
+}
+
+/// Parses and validates the text of a cluster file; `shown` names it in errors.
+pub fn parse_cluster(
+    text: &str,
+    shown: &str,
+    env_key: Option<String>,
+) -> Result<Cluster, ClusterError> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let file: ClusterFile =
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            let inner = error.inner();
+            let mut message = inner.to_string();
+            if let Some(cut) = message.rfind(" at line ") {
+                message.truncate(cut);
+            }
+            let path = error.path().to_string();
+            let place = if path == "." || path.is_empty() {
+                String::new()
+            } else {
+                format!(" (at {path})")
+            };
+            ClusterError(format!(
+                "{shown}: line {}, column {}: {message}{place}",
+                inner.line(),
+                inner.column()
+            ))
+        })?;
+    deserializer
+        .end()
+        .map_err(|error| ClusterError(format!("{shown}: {error}")))?;
+    let bad = |message: String| ClusterError(format!("{shown}: {message}"));
+
+    let count = file.nodes.len();
+    if count < 2 {
+        return Err(bad(format!(
+            "a cluster needs at least 2 nodes in \"nodes\", but it lists {count}"
+        )));
+    }
+    if count > MAX_NODES as usize {
+        return Err(bad(format!(
+            "a cluster has at most {MAX_NODES} nodes, but \"nodes\" lists {count}"
+        )));
+    }
+    let mut slots: Vec<Option<NodeSpec>> = vec![None; count];
+    for (place, node) in file.nodes.iter().enumerate() {
+        let at = format!("nodes[{place}]");
+        if node.id == 0 || node.id as usize > count {
+            return Err(bad(format!(
+                "{at}.id is {}, but with {count} nodes the ids are 1 to {count}",
+                node.id
+            )));
+        }
+        let address: SocketAddr = node.address.parse().map_err(|_| {
+            bad(format!(
+                "{at}.address {:?} is not an IP address with a port, like \"127.0.0.1:7301\"",
+                node.address
+            ))
+        })?;
+        if address.port() == 0 {
+            return Err(bad(format!(
+                "{at}.address {:?} has port 0, but peers need a fixed port to dial",
+                node.address
+            )));
+        }
+        let slot = &mut slots[node.id as usize - 1];
+        if slot.is_some() {
+            return Err(bad(format!(
+                "{at}.id is {}, which an earlier node already has: every id appears once",
+                node.id
+            )));
+        }
+        *slot = Some(NodeSpec {
+            id: node.id,
+            address,
+            balance: node.balance.unwrap_or(DEFAULT_BALANCE),
+        });
+    }
+    // Every slot is filled: `count` ids, each in 1..=count, none twice.
+    let nodes: Vec<NodeSpec> = slots.into_iter().flatten().collect();
+    for (slot, node) in nodes.iter().enumerate() {
+        if let Some(other) = nodes[..slot].iter().find(|n| n.address == node.address) {
+            return Err(bad(format!(
+                "nodes {} and {} both have address {}: every node needs its own",
+                other.id, node.id, node.address
+            )));
+        }
+    }
+    let total = nodes
+        .iter()
+        .try_fold(0u64, |sum, node| sum.checked_add(node.balance));
+    if total.is_none() {
+        return Err(bad(
+            "the balances add up to more than 18446744073709551615, the largest amount".into(),
+        ));
+    }
+    let variant = match file.protocol.as_deref() {
+        None => Variant::Lamport,
+        Some(name) => Variant::ALL
+            .into_iter()
+            .find(|variant| variant.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Variant::ALL.iter().map(|v| v.name()).collect();
+                bad(format!(
+                    "\"protocol\" is {name:?}, which is not one of {}",
+                    names.join(", ")
+                ))
+            })?,
+    };
+    let cs_us = file.cs_us.unwrap_or(DEFAULT_CS_US);
+    if cs_us > MAX_CS_US {
+        return Err(bad(format!(
+            "\"cs_us\" is {cs_us}, but a critical section lasts at most {MAX_CS_US} microseconds \
+             (one hour)"
+        )));
+    }
+    let (key, key_source) = match (env_key, file.key) {
+        (Some(key), _) => (checked_key(key, KEY_ENV)?, KeySource::Environment),
+        (None, Some(key)) => (
+            checked_key(key, &format!("{shown}: \"key\""))?,
+            KeySource::ClusterFile,
+        ),
+        (None, None) => {
+            return Err(bad(format!(
+                "there is no \"key\" and {KEY_ENV} is not set, but every node needs the same \
+                 cluster key to authenticate its frames"
+            )));
+        }
+    };
+    let name = file.name.unwrap_or_else(|| {
+        Path::new(shown)
+            .file_stem()
+            .map_or_else(|| "cluster".into(), |stem| stem.to_string_lossy().into_owned())
+    });
+    if name.is_empty() || name.len() > 100 {
+        return Err(bad(
+            "\"name\" must have 1 to 100 characters (it is checked when nodes meet)".into(),
+        ));
+    }
+    Ok(Cluster {
+        name,
+        nodes,
+        cs_us,
+        variant,
+        key,
+        key_source,
+    })
+}
+
+fn checked_key(key: String, origin: &str) -> Result<Vec<u8>, ClusterError> {
+    if key.len() < MIN_KEY_BYTES {
+        return Err(ClusterError(format!(
+            "{origin} is {} bytes long, but a cluster key needs at least {MIN_KEY_BYTES}",
+            key.len()
+        )));
+    }
+    Ok(key.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{
+        "name": "classroom",
+        "key": "a key of sixteen or more bytes",
+        "protocol": "lamport",
+        "cs_us": 20000,
+        "nodes": [
+            {"id": 2, "address": "127.0.0.1:7402", "balance": 5},
+            {"id": 1, "address": "127.0.0.1:7401"}
+        ]
+    }"#;
+
+    fn error(text: &str) -> String {
+        parse_cluster(text, "c.json", None).unwrap_err().0
+    }
+
+    #[test]
+    fn a_good_file_is_read_in_id_order_with_defaults() {
+        let cluster = parse_cluster(GOOD, "c.json", None).unwrap();
+        assert_eq!(cluster.name, "classroom");
+        assert_eq!(cluster.initial_balances(), vec![10, 5]);
+        assert_eq!(cluster.nodes[0].address.port(), 7401);
+        assert_eq!(cluster.cs_us, 20000);
+        assert_eq!(cluster.key_source, KeySource::ClusterFile);
+        let env = parse_cluster(GOOD, "c.json", Some("another key, long enough".into())).unwrap();
+        assert_eq!(env.key, b"another key, long enough");
+        assert_eq!(env.key_source, KeySource::Environment);
+    }
+
+    #[test]
+    fn the_default_cluster_is_the_three_terminals() {
+        let cluster = default_cluster(None).unwrap();
+        assert_eq!(cluster.initial_balances(), vec![10, 10, 10]);
+        assert_eq!(cluster.nodes[2].address.to_string(), "127.0.0.1:7303");
+        assert!(cluster.nodes.iter().all(|n| n.address.ip().is_loopback()));
+    }
+
+    #[test]
+    fn mistakes_are_one_sentence_with_a_place() {
+        let typo = error(r#"{"key": "0123456789abcdef", "nodes": [{"id": 1, "adress": "x"}]}"#);
+        assert!(typo.starts_with("c.json: line 1, column "), "{typo}");
+        assert!(typo.contains("unknown field `adress`"), "{typo}");
+        assert!(typo.contains("nodes[0]"), "{typo}");
+        let twice = GOOD.replace("\"id\": 1", "\"id\": 2");
+        assert!(error(&twice).contains("nodes[1].id is 2, which an earlier node already has"));
+        let range = GOOD.replace("\"id\": 1", "\"id\": 7");
+        assert!(error(&range).contains("the ids are 1 to 2"));
+        let address = GOOD.replace("127.0.0.1:7401", "localhost");
+        assert!(error(&address).contains("is not an IP address with a port"));
+        let same = GOOD.replace("7402", "7401");
+        assert!(error(&same).contains("both have address"));
+        let protocol = GOOD.replace("\"lamport\"", "\"paxos\"");
+        assert!(error(&protocol).contains("not one of lamport, lamport-reply-count"));
+        let short = GOOD.replace("a key of sixteen or more bytes", "short");
+        assert!(error(&short).contains("needs at least 16"));
+        let keyless = GOOD.replace("\"key\": \"a key of sixteen or more bytes\",", "");
+        assert!(error(&keyless).contains("there is no \"key\" and LAMPORT_LEDGER_KEY"));
+        assert!(error("{").starts_with("c.json: line 1, column 1: EOF"));
+    }
+}
