@@ -88,17 +88,26 @@ pub fn run_scenario(
 }
 
 /// Runs `scenario` and writes what a person reads to `out`: the intro, the timeline, then the
-/// verdict block ending with `rerun`. Returns the report and gives `out` back.
+/// verdict block ending with `rerun`. `watchers` see every event too (e.g. `run --render`).
+/// Returns the report and gives `out` back.
 pub fn run_with_timeline<W: Write>(
     scenario: &Scenario,
     options: RunOptions,
     trace_outputs: Vec<Box<dyn Write>>,
     out: W,
     rerun: &str,
+    watchers: &mut [&mut dyn EventSink],
 ) -> io::Result<(RunReport, W)> {
     let mut timeline = TextTimeline::new(out);
     timeline.write_intro(scenario)?;
-    let report = run_scenario(scenario, options, trace_outputs, &mut [&mut timeline])?;
+    let report = {
+        let mut sinks: Vec<&mut dyn EventSink> = Vec::with_capacity(watchers.len() + 1);
+        sinks.push(&mut timeline);
+        for watcher in watchers.iter_mut() {
+            sinks.push(&mut **watcher);
+        }
+        run_scenario(scenario, options, trace_outputs, &mut sinks)?
+    };
     let mut out = timeline.into_inner();
     write_verdict(&mut out, &report, rerun)?;
     out.flush()?;

@@ -10,11 +10,9 @@ use clap::Args;
 
 use super::run::stdout_error;
 use super::{CliError, EXIT_OK, PendingFile};
-use crate::render::text::{TextTimeline, write_verdict};
 use crate::render::{Capture, RenderFormat, TraceInfo, Window, read_capture, render};
-use crate::runner::{RunReport, header, run_scenario};
+use crate::runner::header;
 use crate::scenario::Scenario;
-use crate::sim::RunOptions;
 use crate::trace::EventSink;
 use crate::trace::read::ReadError;
 
@@ -135,29 +133,4 @@ impl RunRendering {
     pub(super) fn finish(self) -> Result<(), CliError> {
         write_file(&self.capture, self.format, &self.path)
     }
-}
-
-/// `runner::run_with_timeline` with watchers: the intro, the timeline, the verdict.
-pub(super) fn run_with_timeline_watched<W: Write>(
-    scenario: &Scenario,
-    options: RunOptions,
-    trace_outputs: Vec<Box<dyn Write>>,
-    out: W,
-    rerun: &str,
-    watchers: &mut [&mut dyn EventSink],
-) -> io::Result<(RunReport, W)> {
-    let mut timeline = TextTimeline::new(out);
-    timeline.write_intro(scenario)?;
-    let report = {
-        let mut sinks: Vec<&mut dyn EventSink> = Vec::with_capacity(watchers.len() + 1);
-        sinks.push(&mut timeline);
-        for watcher in watchers.iter_mut() {
-            sinks.push(&mut **watcher);
-        }
-        run_scenario(scenario, options, trace_outputs, &mut sinks)?
-    };
-    let mut out = timeline.into_inner();
-    write_verdict(&mut out, &report, rerun)?;
-    out.flush()?;
-    Ok((report, out))
 }

@@ -87,16 +87,21 @@ pub(super) fn replay_command(args: &ReplayArgs) -> Result<u8, CliError> {
     }
     let stdout = io::stdout();
     let out = BufWriter::new(stdout.lock());
-    let (report, mut out) =
-        run_with_timeline(&scenario, RunOptions::default(), outputs, out, &rerun).map_err(
-            |source| CliError::Io {
-                path: args.trace.as_ref().map_or_else(
-                    || "standard output".to_string(),
-                    |p| p.display().to_string(),
-                ),
-                source,
-            },
-        )?;
+    let (report, mut out) = run_with_timeline(
+        &scenario,
+        RunOptions::default(),
+        outputs,
+        out,
+        &rerun,
+        &mut [],
+    )
+    .map_err(|source| CliError::Io {
+        path: args.trace.as_ref().map_or_else(
+            || "standard output".to_string(),
+            |p| p.display().to_string(),
+        ),
+        source,
+    })?;
     // Finish the comparison before the new trace is renamed into place: --trace may name the
     // very file --against reads.
     let diff = comparer.map(LiveComparer::finish).transpose();

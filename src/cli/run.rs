@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use super::render::{RunRendering, run_with_timeline_watched};
+use super::render::RunRendering;
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
 use crate::render::RenderFormat;
 use crate::render::text::write_verdict;
-use crate::runner::{RunReport, run_scenario};
+use crate::runner::{RunReport, run_scenario, run_with_timeline};
 use crate::scenario::{Scenario, default_scenario, parse_scenario};
 use crate::sim::RunOptions;
 
@@ -81,7 +81,7 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
                 .map(PendingFile::writer)
                 .collect::<Result<_, _>>()?;
             let out = BufWriter::new(stdout.lock());
-            run_with_timeline_watched(&scenario, options, outputs, out, &rerun, &mut watchers)
+            run_with_timeline(&scenario, options, outputs, out, &rerun, &mut watchers)
                 .map_err(|source| io_error(args.trace.as_deref(), source))?
                 .0
         }

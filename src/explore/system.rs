@@ -262,11 +262,20 @@ struct Shared {
 }
 
 /// A client step's input, packed: (client state number, input kind and argument, message).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct EffectKey {
     local: u32,
     input: u32,
     msg: u32,
+}
+
+impl Hash for EffectKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(
+            (u64::from(self.local) << 32 | u64::from(self.input))
+                ^ u64::from(self.msg).rotate_left(47),
+        );
+    }
 }
 
 const INPUT_ISSUE: u32 = 0;
@@ -603,6 +612,26 @@ impl Global {
         debug_assert_eq!(at, bytes.len());
     }
 
+    /// Decodes everything but the messages; says whether any message is in flight (then some
+    /// link's count, a byte of the tail, is not zero).
+    fn decode_head(&mut self, bytes: &[u8], clients: usize) -> bool {
+        let mut at = 0;
+        self.locals.clear();
+        for _ in 0..clients {
+            self.locals.push(get_varint(bytes, &mut at));
+        }
+        self.status.clear();
+        self.status.extend_from_slice(&bytes[at..at + clients]);
+        at += clients;
+        self.issued.clear();
+        self.issued.extend_from_slice(&bytes[at..at + clients]);
+        at += clients;
+        self.losses = bytes[at];
+        self.duplicates = bytes[at + 1];
+        at += 2;
+        bytes[at..].iter().any(|&byte| byte != 0)
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         for &local in &self.locals {
             put_varint(out, local);
@@ -655,10 +684,6 @@ impl Global {
 
     fn crashes_used(&self, client: usize) -> usize {
         usize::from(self.status[client] >> 1)
-    }
-
-    fn in_flight(&self) -> bool {
-        !self.msgs.is_empty()
     }
 }
 
@@ -1049,15 +1074,16 @@ impl Expander for SystemExpander {
     fn check(&mut self, state: &[u8]) -> Option<Finding> {
         let n = self.inner.config.clients as usize;
         let mut global = std::mem::take(&mut self.next);
-        global.decode(state, n, self.inner.links.len());
-        let finding = self.check_global(&global);
+        let in_flight = global.decode_head(state, n);
+        let finding = self.check_global(&global, in_flight);
         self.next = global;
         finding
     }
 }
 
 impl SystemExpander {
-    fn check_global(&mut self, global: &Global) -> Option<Finding> {
+    /// `global`'s messages are not decoded; `in_flight` says whether there are any.
+    fn check_global(&mut self, global: &Global, in_flight: bool) -> Option<Finding> {
         let n = global.locals.len();
         for &local in &global.locals {
             self.info(local);
@@ -1111,7 +1137,7 @@ impl SystemExpander {
         }
         // Is any step of the protocol possible? (Faults do not count: a state that only a
         // loss, duplication or crash could leave is stuck.)
-        if global.in_flight() {
+        if in_flight {
             return None;
         }
         let inner = Arc::clone(&self.inner);

@@ -5,7 +5,8 @@
 //! - a REPLY is part of the receive step that handles the REQUEST: it carries the clock value
 //!   of that step and does not raise the clock again;
 //! - the messages of one broadcast (REQUEST, RELEASE) share the clock of the step that sent
-//!   them;
+//!   them; leaving the critical section is that step for RELEASE, so the `exit` event carries
+//!   the clock after the tick;
 //! - a block that arrives ahead of a gap (its index is past the own ledger length, because
 //!   RELEASEs from different senders travel on different links and may arrive out of order) is
 //!   held back and appended, with rule 6's checks, as soon as the blocks before it are in.
@@ -670,9 +671,11 @@ impl Client {
             return;
         };
         let block = block.clone();
-        out.push(self.clock(), OutputKind::Exited { ts });
         self.queue.remove((ts, self.id));
+        // The exit is the step that ticks (rule 5), so it carries the new clock, which the
+        // release messages share: every clock change has an event.
         let clock = self.clock.tick();
+        out.push(clock, OutputKind::Exited { ts });
         self.phase = Phase::Idle;
         match self.variant {
             Variant::Lamport | Variant::LamportReplyCount => {

@@ -467,7 +467,7 @@ fn a_second_transfer_waits_in_pending_and_is_requested_only_after_the_release() 
     assert_eq!(
         outputs,
         vec![
-            at(3, OutputKind::Exited { ts: 1 }),
+            at(4, OutputKind::Exited { ts: 1 }),
             at(4, send(2, release(4, 1, Some(&block)))),
             at(5, OutputKind::Requested { ts: 5 }),
             at(5, send(2, request(5))),
@@ -726,7 +726,7 @@ fn entering_with_too_little_balance_aborts_without_a_block() {
     assert_eq!(
         outputs,
         vec![
-            at(3, OutputKind::Exited { ts: 1 }),
+            at(4, OutputKind::Exited { ts: 1 }),
             at(4, send(2, release(4, 1, None)))
         ]
     );
@@ -773,7 +773,7 @@ fn leaving_exits_removes_the_own_request_ticks_and_broadcasts_the_release_with_t
     assert_eq!(
         outputs,
         vec![
-            at(6, OutputKind::Exited { ts: 1 }),
+            at(7, OutputKind::Exited { ts: 1 }),
             at(7, send(2, release(7, 1, Some(&block)))),
             at(7, send(3, release(7, 1, Some(&block)))),
         ]

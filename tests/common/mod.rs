@@ -71,6 +71,7 @@ pub fn run(scenario: &Scenario) -> (RunReport, String, Vec<u8>) {
         vec![Box::new(trace.clone())],
         Vec::new(),
         &rerun,
+        &mut [],
     )
     .expect("writing to memory cannot fail");
     (

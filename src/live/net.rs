@@ -1,0 +1,496 @@
+//! TCP: the listener, one dialer per higher peer, the handshake, and a reader and a writer
+//! thread per connection. Blocking std::net and threads; everything they learn goes to the node
+//! loop as an [`Input`], which alone owns the protocol state.
+//!
+//! Who dials whom: the lower id dials the higher one, so each pair has exactly one connection.
+//! A dialer retries with backoff (100 ms doubling to 2 s) until its peer is up, and again
+//! after the connection breaks.
+//!
+//! Anything wrong with a frame (length over the limit, a MAC that does not match, a body that
+//! does not parse, an id not in the cluster, a hello from the wrong direction) is logged on
+//! standard error and closes that connection. Bad frames never reach the node loop, so they
+//! cannot change its state.
+
+use std::io::{self, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use super::cluster::Cluster;
+use super::node::Input;
+use super::wire::{
+    self, ConnectionKeys, FrameError, Hello, SessionBody, WIRE_VERSION, body_bytes, parse_body,
+    read_frame,
+};
+use crate::protocol::ClientId;
+
+/// How long a handshake may take before the connection is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Unauthenticated connections handled at once; more are closed at once.
+const MAX_HANDSHAKES: usize = 16;
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a write may block before the connection counts as broken.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the network threads share.
+pub struct NetConfig {
+    pub me: ClientId,
+    pub cluster: Cluster,
+    pub incarnation: u64,
+    pub inputs: Sender<Input>,
+    /// Where log lines go (standard error, or a buffer in tests).
+    pub log: Arc<Mutex<dyn Write + Send>>,
+}
+
+impl NetConfig {
+    pub fn log(&self, line: &str) {
+        if let Ok(mut log) = self.log.lock() {
+            let _ = writeln!(log, "node {}: {line}", self.me);
+            let _ = log.flush();
+        }
+    }
+}
+
+/// The node loop's handle on a connection: frames to write, and a way to close it.
+#[derive(Debug)]
+pub struct Connection {
+    pub id: u64,
+    writer: Sender<Vec<u8>>,
+    stream: TcpStream,
+}
+
+impl Connection {
+    /// Queues a frame body for the writer thread; `false` if the connection is gone.
+    pub fn send(&self, body: &SessionBody) -> bool {
+        self.writer.send(body_bytes(body)).is_ok()
+    }
+
+    pub fn close(&self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
+
+/// Starts listening on `bind` and dialing the higher peers. Fails only if the listener cannot
+/// be bound.
+pub fn start(config: Arc<NetConfig>, bind: SocketAddr) -> io::Result<SocketAddr> {
+    let listener = TcpListener::bind(bind)?;
+    let bound = listener.local_addr()?;
+    {
+        let config = Arc::clone(&config);
+        thread::Builder::new()
+            .name("listener".into())
+            .spawn(move || accept_loop(listener, config))?;
+    }
+    let me = config.me;
+    for peer in config.cluster.peers(me).filter(|&peer| peer > me) {
+        let config = Arc::clone(&config);
+        thread::Builder::new()
+            .name(format!("dial-{peer}"))
+            .spawn(move || dial_loop(peer, config))?;
+    }
+    Ok(bound)
+}
+
+fn accept_loop(listener: TcpListener, config: Arc<NetConfig>) {
+    let handshakes = Arc::new(AtomicUsize::new(0));
+    for stream in listener.incoming() {
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(error) => {
+                config.log(&format!("accepting a connection failed: {error}"));
+                thread::sleep(FIRST_BACKOFF);
+                continue;
+            }
+        };
+        let remote = stream
+            .peer_addr()
+            .map_or_else(|_| "an unknown address".into(), |a| a.to_string());
+        if handshakes.fetch_add(1, Ordering::SeqCst) >= MAX_HANDSHAKES {
+            handshakes.fetch_sub(1, Ordering::SeqCst);
+            config.log(&format!(
+                "refused a connection from {remote}: {MAX_HANDSHAKES} handshakes already in \
+                 progress"
+            ));
+            let _ = stream.shutdown(Shutdown::Both);
+            continue;
+        }
+        let config = Arc::clone(&config);
+        let handshakes = Arc::clone(&handshakes);
+        let spawned = thread::Builder::new()
+            .name("inbound".into())
+            .spawn(move || {
+                let accepted = accept_handshake(&stream, &config);
+                handshakes.fetch_sub(1, Ordering::SeqCst);
+                match accepted {
+                    Ok((peer, incarnation, keys)) => {
+                        run_connection(stream, peer, incarnation, keys, &config);
+                    }
+                    Err(why) => {
+                        config.log(&format!("{why} (from {remote}); closed the connection"));
+                        let _ = stream.shutdown(Shutdown::Both);
+                    }
+                }
+            });
+        if spawned.is_err() {
+            config.log("cannot start a thread for an incoming connection");
+        }
+    }
+}
+
+fn dial_loop(peer: ClientId, config: Arc<NetConfig>) {
+    let Some(address) = config.cluster.node(peer).map(|node| node.address) else {
+        return;
+    };
+    let mut backoff = FIRST_BACKOFF;
+    let mut told = false;
+    loop {
+        match TcpStream::connect_timeout(&address, CONNECT_TIMEOUT) {
+            Ok(stream) => match dial_handshake(&stream, peer, &config) {
+                Ok((incarnation, keys)) => {
+                    told = false;
+                    backoff = FIRST_BACKOFF;
+                    run_connection(stream, peer, incarnation, keys, &config);
+                }
+                Err(why) => {
+                    config.log(&format!(
+                        "handshake with node {peer} at {address} failed: {why}"
+                    ));
+                    let _ = stream.shutdown(Shutdown::Both);
+                }
+            },
+            Err(error) => {
+                if !told {
+                    config.log(&format!(
+                        "cannot reach node {peer} at {address} yet ({error}); retrying until it \
+                         is up"
+                    ));
+                    told = true;
+                }
+            }
+        }
+        thread::sleep(backoff);
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Why a handshake failed, for the log.
+type Refusal = String;
+
+fn nonce() -> [u8; 32] {
+    let mut nonce = [0u8; 32];
+    rand::fill(&mut nonce[..]);
+    nonce
+}
+
+fn hello(config: &NetConfig, to: ClientId, nonce: &[u8; 32]) -> Hello {
+    Hello {
+        version: WIRE_VERSION,
+        cluster: config.cluster.name.clone(),
+        from: config.me,
+        to,
+        incarnation: config.incarnation,
+        nonce: hex(nonce),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&text[at..at + 2], 16).ok())
+        .collect()
+}
+
+/// Checks the peer's hello: the same cluster and version, addressed to this node, from a node
+/// of the cluster. Returns the peer's nonce.
+fn check_hello(hello: &Hello, config: &NetConfig) -> Result<Vec<u8>, Refusal> {
+    let clients = config.cluster.clients();
+    if !(1..=clients).contains(&hello.from) {
+        return Err(format!(
+            "dropped a hello from unknown id {}: the cluster has nodes 1 to {clients}",
+            hello.from
+        ));
+    }
+    if hello.version != WIRE_VERSION {
+        return Err(format!(
+            "dropped a hello from node {}: wire version {}, this node speaks {WIRE_VERSION}",
+            hello.from, hello.version
+        ));
+    }
+    if hello.cluster != config.cluster.name {
+        return Err(format!(
+            "dropped a hello from node {}: it is in cluster {:?}, this node in {:?}",
+            hello.from, hello.cluster, config.cluster.name
+        ));
+    }
+    if hello.to != config.me {
+        return Err(format!(
+            "dropped a hello from node {}: it is addressed to node {}",
+            hello.from, hello.to
+        ));
+    }
+    match unhex(&hello.nonce) {
+        Some(nonce) if nonce.len() == 32 => Ok(nonce),
+        _ => Err(format!(
+            "dropped a malformed hello from node {}: its nonce is not 64 hex digits",
+            hello.from
+        )),
+    }
+}
+
+/// Names a frame problem for the log ("dropped an oversized frame: …").
+fn refusal(error: FrameError, during: &str) -> Refusal {
+    if error.is_bad_frame() {
+        format!("dropped a frame during {during}: {error}")
+    } else {
+        format!("the connection ended during {during}: {error}")
+    }
+}
+
+fn read_body(stream: &TcpStream, key: &[u8]) -> Result<Vec<u8>, FrameError> {
+    let mut reader = stream;
+    read_frame(&mut reader, key)
+}
+
+fn write_body(stream: &TcpStream, key: &[u8], body: &[u8]) -> io::Result<()> {
+    let mut writer = stream;
+    wire::write_frame(&mut writer, key, body)
+}
+
+/// Both sides prove they derived the connection keys.
+fn exchange_ready(stream: &TcpStream, keys: &ConnectionKeys) -> Result<(), Refusal> {
+    write_body(stream, &keys.send, &body_bytes(&SessionBody::Ready))
+        .map_err(|e| format!("cannot send ready: {e}"))?;
+    let body = read_body(stream, &keys.receive).map_err(|e| refusal(e, "the handshake"))?;
+    match parse_body::<SessionBody>(&body) {
+        Ok(SessionBody::Ready) => Ok(()),
+        Ok(_) => Err("dropped a malformed frame: expected ready".into()),
+        Err(error) => Err(refusal(error, "the handshake")),
+    }
+}
+
+fn dial_handshake(
+    stream: &TcpStream,
+    peer: ClientId,
+    config: &NetConfig,
+) -> Result<(u64, ConnectionKeys), Refusal> {
+    stream
+        .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let own_nonce = nonce();
+    let key = &config.cluster.key;
+    write_body(stream, key, &body_bytes(&hello(config, peer, &own_nonce)))
+        .map_err(|e| format!("cannot send hello: {e}"))?;
+    let body = read_body(stream, key).map_err(|e| refusal(e, "the handshake"))?;
+    let theirs: Hello = parse_body(&body).map_err(|e| refusal(e, "the handshake"))?;
+    let their_nonce = check_hello(&theirs, config)?;
+    if theirs.from != peer {
+        return Err(format!(
+            "dropped a hello: node {peer}'s address answered as node {}",
+            theirs.from
+        ));
+    }
+    let keys = wire::connection_keys(key, &own_nonce, &their_nonce, true);
+    exchange_ready(stream, &keys)?;
+    stream.set_read_timeout(None).map_err(|e| e.to_string())?;
+    Ok((theirs.incarnation, keys))
+}
+
+fn accept_handshake(
+    stream: &TcpStream,
+    config: &NetConfig,
+) -> Result<(ClientId, u64, ConnectionKeys), Refusal> {
+    stream
+        .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let key = &config.cluster.key;
+    let body = read_body(stream, key).map_err(|e| refusal(e, "the handshake"))?;
+    let theirs: Hello = parse_body(&body).map_err(|e| refusal(e, "the handshake"))?;
+    let their_nonce = check_hello(&theirs, config)?;
+    if theirs.from >= config.me {
+        return Err(format!(
+            "dropped a hello from node {}: node {} dials node {} (the lower id dials), not the \
+             other way round",
+            theirs.from, config.me, theirs.from
+        ));
+    }
+    let own_nonce = nonce();
+    write_body(stream, key, &body_bytes(&hello(config, theirs.from, &own_nonce)))
+        .map_err(|e| format!("cannot send hello: {e}"))?;
+    let keys = wire::connection_keys(key, &their_nonce, &own_nonce, false);
+    exchange_ready(stream, &keys)?;
+    stream.set_read_timeout(None).map_err(|e| e.to_string())?;
+    Ok((theirs.from, theirs.incarnation, keys))
+}
+
+/// Runs an authenticated connection until it ends: announces it to the node loop, starts its
+/// writer, and reads frames.
+fn run_connection(
+    stream: TcpStream,
+    peer: ClientId,
+    incarnation: u64,
+    keys: ConnectionKeys,
+    config: &NetConfig,
+) {
+    let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    let (Ok(write_half), Ok(handle)) = (stream.try_clone(), stream.try_clone()) else {
+        config.log(&format!("cannot use the connection to node {peer}"));
+        return;
+    };
+    let (writer, bodies) = mpsc::channel();
+    let send_key = Arc::clone(&keys.send);
+    let spawned = thread::Builder::new()
+        .name(format!("write-{peer}"))
+        .spawn(move || write_loop(write_half, &send_key, bodies));
+    if spawned.is_err() {
+        config.log(&format!("cannot start a writer for node {peer}"));
+        return;
+    }
+    let connection = Connection {
+        id,
+        writer,
+        stream: handle,
+    };
+    if config
+        .inputs
+        .send(Input::Connected {
+            peer,
+            incarnation,
+            connection,
+        })
+        .is_err()
+    {
+        return;
+    }
+    let clients = config.cluster.clients();
+    let reason = loop {
+        let body = match read_body(&stream, &keys.receive) {
+            Ok(body) => body,
+            Err(error) if error.is_bad_frame() => {
+                let why = format!("dropped a frame from node {peer}: {error}");
+                config.log(&format!("{why}; closed the connection"));
+                break why;
+            }
+            Err(error) => break error.to_string(),
+        };
+        match parse_session_frame(&body, peer, clients) {
+            Ok(frame) => {
+                if config
+                    .inputs
+                    .send(Input::Frame {
+                        peer,
+                        connection: id,
+                        frame,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Err(why) => {
+                let why = format!("dropped a malformed frame from node {peer}: {why}");
+                config.log(&format!("{why}; closed the connection"));
+                break why;
+            }
+        }
+    };
+    let _ = stream.shutdown(Shutdown::Both);
+    let _ = config.inputs.send(Input::Disconnected {
+        peer,
+        connection: id,
+        reason,
+    });
+}
+
+/// A frame of an established session, checked: message ids carry the sender's node id, and
+/// blocks name clients of the cluster.
+#[derive(Clone, Debug)]
+pub enum SessionFrame {
+    Resume(super::session::Resume),
+    Msg {
+        seq: u64,
+        ack: u64,
+        msg_id: u64,
+        purpose: Option<wire::Purpose>,
+        msg: crate::protocol::Message,
+    },
+    Ack(u64),
+}
+
+fn parse_session_frame(
+    body: &[u8],
+    peer: ClientId,
+    clients: u32,
+) -> Result<SessionFrame, String> {
+    let body: SessionBody = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    Ok(match body {
+        SessionBody::Ready => return Err("a second ready".into()),
+        SessionBody::Resume {
+            incarnation_seen,
+            received,
+            bound_to,
+            ledger_len,
+            needs_sync,
+        } => SessionFrame::Resume(super::session::Resume {
+            incarnation_seen,
+            received,
+            bound_to,
+            ledger_len,
+            needs_sync,
+        }),
+        SessionBody::Msg {
+            seq,
+            ack,
+            msg_id,
+            purpose,
+            msg,
+        } => {
+            if msg_id >> wire::MSG_ID_NODE_SHIFT != u64::from(peer) {
+                return Err(format!(
+                    "message id {msg_id} does not carry node {peer}'s id in its high bits"
+                ));
+            }
+            SessionFrame::Msg {
+                seq,
+                ack,
+                msg_id,
+                purpose,
+                msg: msg.to_message(clients)?,
+            }
+        }
+        SessionBody::Ack { ack } => SessionFrame::Ack(ack),
+    })
+}
+
+fn write_loop(stream: TcpStream, key: &[u8], bodies: Receiver<Vec<u8>>) {
+    let mut output = io::BufWriter::new(&stream);
+    while let Ok(body) = bodies.recv() {
+        let mut ok = output.write_all(&wire::encode_frame(key, &body)).is_ok();
+        // Write everything queued, then flush once.
+        while ok {
+            match bodies.try_recv() {
+                Ok(body) => ok = output.write_all(&wire::encode_frame(key, &body)).is_ok(),
+                Err(_) => break,
+            }
+        }
+        if !ok || output.flush().is_err() {
+            let _ = stream.shutdown(Shutdown::Both);
+            return;
+        }
+    }
+}

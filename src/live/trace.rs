@@ -1,0 +1,204 @@
+//! One node's trace (SPEC section 3): the header with a `live` object, the node's events with
+//! `t` in microseconds since the node started, and, when the node exits, the summary with the
+//! digest. Lines reach the file before any message that follows them leaves the node, so a
+//! node that is killed leaves a trace that ends at a line boundary (or in the middle of its
+//! last line) and never misses a send its peers saw.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::protocol::ledger::to_hex;
+use crate::protocol::{Amount, ClientId, GENESIS_PREV, Hash, Timestamp};
+use crate::scenario::{Limits, NetworkSpec};
+use crate::trace::encode::{IdMap, Summary};
+use crate::trace::{Event, EventKind, Header, encode_event};
+
+/// What the header's `live` object says about the node that wrote the trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LiveHeader {
+    pub node: ClientId,
+    pub cluster: String,
+    /// The random number of this run of the node.
+    pub incarnation: u64,
+    /// Microseconds since the Unix epoch when the node started: its `t` counts from here.
+    pub epoch_unix_us: u64,
+}
+
+/// The JSON of a header line: the common header plus a `live` object, keeping the field order.
+pub fn header_line(header: &Header, live: &impl Serialize) -> Vec<u8> {
+    let mut line = serde_json::to_vec(header).expect("a header serialises");
+    debug_assert_eq!(line.last(), Some(&b'}'));
+    line.pop();
+    line.extend_from_slice(b",\"live\":");
+    serde_json::to_writer(&mut line, live).expect("the live object serialises");
+    line.extend_from_slice(b"}\n");
+    line
+}
+
+/// The header fields of a live cluster's trace.
+pub fn live_header(
+    cluster_name: &str,
+    initial_balances: Vec<Amount>,
+    protocol: &'static str,
+    cs_us: u64,
+) -> Header {
+    Header::new(
+        format!("live:{cluster_name}"),
+        0,
+        initial_balances,
+        protocol,
+        Vec::new(),
+        cs_us,
+        NetworkSpec::default(),
+        Limits::default(),
+    )
+}
+
+/// Writes lines and keeps the running digest.
+pub struct LineWriter {
+    output: BufWriter<File>,
+    hasher: Sha256,
+    line: Vec<u8>,
+}
+
+impl LineWriter {
+    pub fn new(file: File) -> Self {
+        LineWriter {
+            output: BufWriter::new(file),
+            hasher: Sha256::new(),
+            line: Vec::with_capacity(512),
+        }
+    }
+
+    /// A line with its newline.
+    pub fn raw_line(&mut self, line: &[u8]) -> io::Result<()> {
+        self.hasher.update(line);
+        self.output.write_all(line)
+    }
+
+    pub fn event(&mut self, event: &Event) -> io::Result<()> {
+        self.line.clear();
+        encode_event(event, &mut self.line);
+        self.line.push(b'\n');
+        self.hasher.update(&self.line);
+        self.output.write_all(&self.line)
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.output.flush()
+    }
+
+    /// Fills in the digest, writes the summary and syncs the file.
+    pub fn finish(mut self, summary: &mut Summary) -> io::Result<()> {
+        let digest: Hash = self.hasher.clone().finalize().into();
+        summary.digest = to_hex(&digest);
+        let mut line = serde_json::to_vec(summary)?;
+        line.push(b'\n');
+        self.output.write_all(&line)?;
+        self.output.flush()?;
+        self.output.get_ref().sync_all()
+    }
+}
+
+/// A node's own trace file.
+pub struct NodeTrace {
+    writer: LineWriter,
+    node: ClientId,
+    started: Instant,
+    seq: u64,
+    last_t: u64,
+    committed: u64,
+    aborted: u64,
+    sent: u64,
+}
+
+impl NodeTrace {
+    /// Creates the file (it must not exist) and writes the header.
+    pub fn create(
+        path: &Path,
+        header: &Header,
+        live: &LiveHeader,
+        started: Instant,
+    ) -> io::Result<Self> {
+        let file = OpenOptions::new().write(true).create_new(true).open(path)?;
+        let mut writer = LineWriter::new(file);
+        writer.raw_line(&header_line(header, live))?;
+        writer.flush()?;
+        Ok(NodeTrace {
+            writer,
+            node: live.node,
+            started,
+            seq: 0,
+            last_t: 0,
+            committed: 0,
+            aborted: 0,
+            sent: 0,
+        })
+    }
+
+    /// Appends one event of this node (buffered until [`Self::flush`]).
+    pub fn event(&mut self, clock: Timestamp, kind: EventKind) -> io::Result<()> {
+        let t_us = u64::try_from(self.started.elapsed().as_micros())
+            .unwrap_or(u64::MAX)
+            .max(self.last_t);
+        self.last_t = t_us;
+        match kind {
+            EventKind::Commit { .. } => self.committed += 1,
+            EventKind::Abort { .. } => self.aborted += 1,
+            EventKind::Send { .. } => self.sent += 1,
+            _ => {}
+        }
+        let event = Event {
+            seq: self.seq,
+            t_us,
+            node: Some(self.node),
+            clock,
+            kind,
+        };
+        self.seq += 1;
+        self.writer.event(&event)
+    }
+
+    /// Hands the buffered lines to the operating system.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+
+    /// The summary: the node's own table and head; the other clients as this trace shows them
+    /// (initial balances, empty ledgers).
+    pub fn finish(self, initial_balances: &[Amount], table: Vec<Amount>, head: Hash) -> io::Result<()> {
+        let clients = initial_balances.len();
+        let own = self.node as usize - 1;
+        let final_balances = (0..clients)
+            .map(|slot| {
+                if slot == own {
+                    IdMap(table.clone())
+                } else {
+                    IdMap(initial_balances.to_vec())
+                }
+            })
+            .collect();
+        let heads = (0..clients)
+            .map(|slot| to_hex(if slot == own { &head } else { &GENESIS_PREV }))
+            .collect();
+        let mut summary = Summary {
+            line_type: "summary",
+            events: self.seq,
+            committed: self.committed,
+            aborted: self.aborted,
+            messages_sent: self.sent,
+            end: "stopped",
+            end_us: self.last_t,
+            violations: Vec::new(),
+            final_balances: IdMap(final_balances),
+            heads: IdMap(heads),
+            digest: String::new(),
+        };
+        self.writer.finish(&mut summary)
+    }
+}
