@@ -116,59 +116,74 @@ pub struct Summary {
 /// zero or more outputs. With no outputs it still computes the digest.
 pub struct TraceEncoder {
     hasher: Sha256,
-    line: Vec<u8>,
+    /// Whole lines not yet hashed or written. Lines are encoded straight into it and leave in
+    /// blocks of about [`BLOCK_BYTES`]: one hash update and one write per block, not per line.
+    pending: Vec<u8>,
     outputs: Vec<Box<dyn Write>>,
 }
+
+/// How many bytes of lines the encoder gathers before hashing and writing them.
+const BLOCK_BYTES: usize = 1 << 18;
 
 impl TraceEncoder {
     pub fn new(outputs: Vec<Box<dyn Write>>) -> Self {
         TraceEncoder {
             hasher: Sha256::new(),
-            line: Vec::with_capacity(512),
+            pending: Vec::with_capacity(BLOCK_BYTES + 4096),
             outputs,
         }
     }
 
     pub fn header(&mut self, header: &Header) -> io::Result<()> {
-        self.line.clear();
-        serde_json::to_writer(&mut self.line, header)?;
-        self.emit_line()
+        serde_json::to_writer(&mut self.pending, header)?;
+        self.end_line()
     }
 
-    /// The digest of everything written so far.
+    /// The digest of everything encoded so far.
     pub fn digest(&self) -> Hash {
-        self.hasher.clone().finalize().into()
+        let mut hasher = self.hasher.clone();
+        hasher.update(&self.pending);
+        hasher.finalize().into()
     }
 
     /// Fills in the digest, writes the summary line and flushes every output.
     pub fn finish(mut self, summary: &mut Summary) -> io::Result<Hash> {
+        self.write_pending()?;
         let digest = self.digest();
         summary.digest = to_hex(&digest);
-        self.line.clear();
-        serde_json::to_writer(&mut self.line, summary)?;
-        self.line.push(b'\n');
+        let mut line = Vec::with_capacity(512);
+        serde_json::to_writer(&mut line, summary)?;
+        line.push(b'\n');
         for output in &mut self.outputs {
-            output.write_all(&self.line)?;
+            output.write_all(&line)?;
             output.flush()?;
         }
         Ok(digest)
     }
 
-    fn emit_line(&mut self) -> io::Result<()> {
-        self.line.push(b'\n');
-        self.hasher.update(&self.line);
-        for output in &mut self.outputs {
-            output.write_all(&self.line)?;
+    fn end_line(&mut self) -> io::Result<()> {
+        self.pending.push(b'\n');
+        if self.pending.len() >= BLOCK_BYTES {
+            self.write_pending()?;
         }
+        Ok(())
+    }
+
+    /// Hashes and writes the gathered lines.
+    fn write_pending(&mut self) -> io::Result<()> {
+        self.hasher.update(&self.pending);
+        for output in &mut self.outputs {
+            output.write_all(&self.pending)?;
+        }
+        self.pending.clear();
         Ok(())
     }
 }
 
 impl EventSink for TraceEncoder {
     fn event(&mut self, event: &Event) -> io::Result<()> {
-        self.line.clear();
-        encode_event(event, &mut self.line);
-        self.emit_line()
+        encode_event(event, &mut self.pending);
+        self.end_line()
     }
 }
 
