@@ -10,6 +10,7 @@ pub mod check;
 pub mod cli;
 pub mod explore;
 pub mod hunt;
+pub mod live;
 pub mod protocol;
 pub mod render;
 pub mod runner;

@@ -186,9 +186,12 @@ fn waiters_rebuilt_from_events_match_the_clients() {
         let bytes = trace.bytes();
         let mut reader = TraceReader::new(BufReader::new(&bytes[..])).unwrap();
         let mut checker = Checker::for_trace(&reader.header().initial_balances);
+        // As inside the simulator: no delivery matching, no receivers' counters.
+        let mut online = Checker::new(&reader.header().initial_balances);
         let mut found = Vec::new();
         while let Some(event) = reader.next_event().unwrap() {
             checker.observe(&event, &mut found);
+            online.observe(&event, &mut found);
         }
         let down = |client: &Client| {
             checker
@@ -220,6 +223,15 @@ fn waiters_rebuilt_from_events_match_the_clients() {
         // A run stopped at a violation is judged by its safety violation, not by who waits.
         if report.result.end != lamport_ledger::sim::EndReason::Violation {
             assert_eq!(from_events, from_clients, "{}", path.display());
+            // So the simulator, calling Checker::liveness_violations with its own waiters,
+            // explains a liveness violation in the very words of the offline check.
+            let why = "with nothing left in flight";
+            assert_eq!(
+                online.liveness_violations(&from_clients, why),
+                checker.liveness_violations(&from_events, why),
+                "{}",
+                path.display()
+            );
         }
     }
 }

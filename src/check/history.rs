@@ -491,6 +491,7 @@ impl History {
                 return;
             }
             EventKind::Drop { msg_id, reason } => {
+                let route = route.or_else(|| self.find_route(event.node, *msg_id));
                 if let Some(record) = route.and_then(|link| self.record_mut(link, *msg_id)) {
                     record.drop_seq = at.seq;
                     record.drop_reason = DROP_REASONS
@@ -502,6 +503,7 @@ impl History {
                 return;
             }
             EventKind::Duplicate { msg_id } => {
+                let route = route.or_else(|| self.find_route(event.node, *msg_id));
                 if let Some(record) = route.and_then(|link| self.record_mut(link, *msg_id)) {
                     record.duplicates = record.duplicates.saturating_add(1);
                 }
@@ -578,6 +580,23 @@ impl History {
             }
             _ => {}
         }
+    }
+
+    /// The link of a logged message, searched on the links from and to `node` (a drop or
+    /// duplicate event happens at the sender or the receiver). Drops and duplicates are rare,
+    /// so the search is cheap overall.
+    fn find_route(&self, node: Option<ClientId>, msg_id: u64) -> Option<(ClientId, ClientId)> {
+        let node = node?;
+        (1..=self.clients()).find_map(|peer| {
+            [(node, peer), (peer, node)]
+                .into_iter()
+                .find(|&(from, to)| {
+                    self.links
+                        .get(from, to)
+                        .and_then(|link| link.log.as_deref())
+                        .is_some_and(|log| log.ids[..log.len].contains(&msg_id))
+                })
+        })
     }
 
     fn record_mut(&mut self, link: (ClientId, ClientId), msg_id: u64) -> Option<&mut Packed> {
@@ -741,7 +760,8 @@ mod tests {
             msg_id: last,
             reason: DropReason::Loss,
         };
-        history.observe(&event(100, Some(1), drop), Some((1, 2)));
+        // No route given: the history finds the link from the node (the sender here).
+        history.observe(&event(100, Some(1), drop), None);
         let record = history.message(1, 2, last).unwrap();
         assert_eq!(
             record.dropped.map(|(reason, _)| reason),

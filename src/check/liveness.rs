@@ -212,15 +212,14 @@ fn describe(waiter: &Waiter, why_ended: &str, context: Option<Context>) -> (Stri
                 "it is inside and waits for client {peer}'s UPDATED for its block{because}"
             ));
         }
-    } else if let Some(context) = context {
-        if let Some(PhaseSeen::Inside { entered, .. }) =
+    } else if let Some(context) = context
+        && let Some(PhaseSeen::Inside { entered, .. }) =
             context.history.client(node).map(|client| client.phase)
-        {
-            parts.push(format!(
-                "it was still inside the critical section, which it entered at t={}",
-                format_time(entered.t_us)
-            ));
-        }
+    {
+        parts.push(format!(
+            "it was still inside the critical section, which it entered at t={}",
+            format_time(entered.t_us)
+        ));
     }
     if !parts.is_empty() {
         text.push_str(": ");
@@ -260,20 +259,20 @@ fn causes(context: Context, waiter: ClientId, peer: ClientId, wanted: Wanted) ->
             match (request.first_delivery, request.dropped) {
                 (None, Some((reason, _))) => {
                     let mut fact = format!("{name} was lost {}", drop_words(reason, peer));
-                    if let Some(crash) = peer_seen.and_then(|seen| seen.last_crash) {
-                        if reason == crate::trace::DropReason::Crashed {
-                            crash_told = true;
-                            let _ = write!(fact, " (it crashed at t={}", format_time(crash.t_us));
-                            match peer_seen.and_then(|seen| seen.last_restart) {
-                                Some(restart) if restart.seq > crash.seq => {
-                                    let _ = write!(
-                                        fact,
-                                        " and restarted at t={} knowing nothing of it)",
-                                        format_time(restart.t_us)
-                                    );
-                                }
-                                _ => fact.push_str(" and never restarted)"),
+                    if let Some(crash) = peer_seen.and_then(|seen| seen.last_crash)
+                        && reason == crate::trace::DropReason::Crashed
+                    {
+                        crash_told = true;
+                        let _ = write!(fact, " (it crashed at t={}", format_time(crash.t_us));
+                        match peer_seen.and_then(|seen| seen.last_restart) {
+                            Some(restart) if restart.seq > crash.seq => {
+                                let _ = write!(
+                                    fact,
+                                    " and restarted at t={} knowing nothing of it)",
+                                    format_time(restart.t_us)
+                                );
                             }
+                            _ => fact.push_str(" and never restarted)"),
                         }
                     }
                     facts.push(fact);
@@ -345,14 +344,14 @@ fn causes(context: Context, waiter: ClientId, peer: ClientId, wanted: Wanted) ->
             }
         } else if let (Some(crash), Some(restart), false) =
             (seen.last_crash, seen.last_restart, crash_told)
+            && crash.seq > requested
+            && wanted == Wanted::Release
         {
-            if crash.seq > requested && wanted == Wanted::Release {
-                facts.push(format!(
-                    "client {peer} crashed at t={} and restarted at t={}",
-                    format_time(crash.t_us),
-                    format_time(restart.t_us)
-                ));
-            }
+            facts.push(format!(
+                "client {peer} crashed at t={} and restarted at t={}",
+                format_time(crash.t_us),
+                format_time(restart.t_us)
+            ));
         }
     }
 

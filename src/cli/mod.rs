@@ -5,7 +5,9 @@
 mod bench;
 mod check;
 mod diff;
+mod explore;
 mod files;
+mod node;
 mod render;
 mod replay;
 mod run;
@@ -63,6 +65,13 @@ enum Command {
     Check(check::CheckArgs),
     /// Draw a JSON Lines trace: explained timeline, SVG diagram, step-through HTML, ShiViz, Mermaid.
     Render(render::RenderArgs),
+    /// Explore every reachable state of a small scenario (or of the TLA+ model
+    /// LamportMutex.tla) and print the shortest path to a violation.
+    Explore(explore::ExploreArgs),
+    /// Run one node of a live cluster over TCP, with the original commands at a prompt.
+    Node(node::NodeArgs),
+    /// Merge the trace files of a live cluster's nodes into one trace for check and render.
+    Merge(node::MergeArgs),
 }
 
 /// A failure that is the user's to fix: reported as one sentence, exit code 2.
@@ -100,6 +109,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Some(Command::Bench(args)) => bench::bench_command(&args),
         Some(Command::Check(args)) => check::check_command(&args),
         Some(Command::Render(args)) => render::render_command(&args),
+        Some(Command::Explore(args)) => explore::explore_command(&args),
+        Some(Command::Node(args)) => node::node_command(&args),
+        Some(Command::Merge(args)) => node::merge_command(&args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -101,3 +101,102 @@ mod tests {
         assert_ne!(high(&[1, 0, 0]), high(&[2, 0, 0]));
     }
 }
+
+/// An open-addressing index from a 64-bit hash to numbers `0..len`, for interning values
+/// kept elsewhere: the caller compares candidates itself. A slot holds the hash's top 32 bits
+/// and the number; a value's home slot is given by the hash's top bits, so doubling the table
+/// never needs the values again.
+#[derive(Clone, Debug)]
+pub struct IndexTable {
+    slots: Vec<u64>,
+    bits: u32,
+    len: usize,
+}
+
+const TAG: u64 = 0xffff_ffff_0000_0000;
+
+impl Default for IndexTable {
+    fn default() -> Self {
+        IndexTable {
+            slots: vec![0; 1 << 10],
+            bits: 10,
+            len: 0,
+        }
+    }
+}
+
+impl IndexTable {
+    /// The number of a value with this hash for which `same` holds, if any.
+    pub fn find(&self, hash: u64, mut same: impl FnMut(u32) -> bool) -> Option<u32> {
+        let mask = self.slots.len() - 1;
+        let mut index = (hash >> (64 - self.bits)) as usize;
+        loop {
+            let slot = self.slots[index];
+            if slot == 0 {
+                return None;
+            }
+            if slot & TAG == hash & TAG {
+                let number = (slot & !TAG) as u32 - 1;
+                if same(number) {
+                    return Some(number);
+                }
+            }
+            index = (index + 1) & mask;
+        }
+    }
+
+    /// Records `number` (not yet present) under `hash`.
+    pub fn insert(&mut self, hash: u64, number: u32) {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut index = (hash >> (64 - self.bits)) as usize;
+        while self.slots[index] != 0 {
+            index = (index + 1) & mask;
+        }
+        self.slots[index] = (hash & TAG) | u64::from(number + 1);
+        self.len += 1;
+    }
+
+    fn grow(&mut self) {
+        self.bits += 1;
+        let mask = (1usize << self.bits) - 1;
+        let mut slots = vec![0u64; 1 << self.bits];
+        for &slot in &self.slots {
+            if slot == 0 {
+                continue;
+            }
+            let mut index = (slot >> (64 - self.bits)) as usize;
+            while slots[index] != 0 {
+                index = (index + 1) & mask;
+            }
+            slots[index] = slot;
+        }
+        self.slots = slots;
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_found_under_their_hash_only_when_the_caller_agrees() {
+        let mut table = IndexTable::default();
+        let values: Vec<u64> = (0..5000).map(|n| n * 7919).collect();
+        for (number, value) in values.iter().enumerate() {
+            let hash = hash_bytes(&value.to_le_bytes());
+            assert_eq!(table.find(hash, |n| values[n as usize] == *value), None);
+            table.insert(hash, number as u32);
+        }
+        for (number, value) in values.iter().enumerate() {
+            let hash = hash_bytes(&value.to_le_bytes());
+            assert_eq!(
+                table.find(hash, |n| values[n as usize] == *value),
+                Some(number as u32)
+            );
+            assert_eq!(table.find(hash, |_| false), None);
+        }
+    }
+}

@@ -24,6 +24,9 @@ use super::store::{Inserted, MAX_STATES, NO_PARENT, StateStore};
 pub struct Finding {
     pub name: &'static str,
     pub detail: String,
+    /// Found because no step is possible (a deadlock, or a check that only applies once
+    /// everything has come to rest).
+    pub stuck: bool,
 }
 
 /// A model to explore.
@@ -213,6 +216,7 @@ pub struct Stats {
     /// Bytes of state encodings alone.
     pub encoding_bytes: usize,
     pub jobs: usize,
+    pub order: Order,
 }
 
 pub struct SearchResult<S> {
@@ -248,6 +252,7 @@ pub fn search<M: Model>(model: &M, options: &SearchOptions) -> SearchResult<M::S
             } else {
                 1
             },
+            order: options.order,
         },
         found: run.found,
     }
@@ -263,6 +268,8 @@ struct Run<'o, M: Model> {
     transitions: u64,
     outside_model: u64,
     depth: u32,
+    /// The depth of the states being expanded.
+    source_depth: u32,
     scratch: Vec<u8>,
     hashes: Vec<u64>,
 }
@@ -289,6 +296,7 @@ impl<'o, M: Model> Run<'o, M> {
             transitions: 0,
             outside_model: 0,
             depth: 0,
+            source_depth: 0,
             scratch: Vec::new(),
             hashes: Vec::new(),
         }
@@ -375,6 +383,7 @@ impl<'o, M: Model> Run<'o, M> {
                 let bytes = output.item_bytes(index);
                 let hash = hashes[index];
                 if let Inserted::New(id) = self.store.insert(bytes, hash, source, item.step) {
+                    self.depth = self.depth.max(self.source_depth + 1);
                     if let Some(finding) = self.expanders[0].check(bytes) {
                         let (_, path) = self.store.path_to(id);
                         if let Flow::Stop(stop) = self.record(finding, path) {
@@ -398,7 +407,11 @@ impl<'o, M: Model> Run<'o, M> {
             if level_start == level_end {
                 return Stop::Exhausted;
             }
-            if self.options.max_depth.is_some_and(|max| self.depth >= max) {
+            if self
+                .options
+                .max_depth
+                .is_some_and(|max| self.source_depth >= max)
+            {
                 return self.cut_at_depth(level_start, level_end);
             }
             let mut batch_start = level_start;
@@ -420,9 +433,7 @@ impl<'o, M: Model> Run<'o, M> {
             }
             level_start = level_end;
             level_end = self.store.len() as u32;
-            if level_end > level_start {
-                self.depth += 1;
-            }
+            self.source_depth += 1;
         }
     }
 
@@ -481,7 +492,7 @@ impl<M: Model> Run<'_, M> {
         let mut cut = false;
         let mut output = Successors::new();
         while let Some((id, depth)) = stack.pop() {
-            self.depth = self.depth.max(depth);
+            self.source_depth = depth;
             self.scratch.clear();
             self.scratch.extend_from_slice(self.store.get(id));
             output.clear();

@@ -32,7 +32,7 @@ use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::hash::MixMap;
+use super::hash::{IndexTable, MixHasher, MixMap};
 use super::search::{Expander, Finding, Model, Successors};
 use crate::check::Invariant;
 use crate::protocol::{
@@ -234,6 +234,8 @@ struct ClientInfo {
     has_work: bool,
     /// Its ledger as interned block numbers.
     ledger: Arc<[u32]>,
+    /// The number of that ledger among the distinct ledgers met.
+    ledger_number: u32,
     /// A broken invariant of its own ledger or table.
     problem: Option<Finding>,
 }
@@ -251,13 +253,14 @@ struct SharedEffect {
 #[derive(Default)]
 struct Shared {
     clients: Vec<Arc<Client>>,
-    client_numbers: MixMap<Arc<Client>, u32>,
+    client_numbers: IndexTable,
     infos: Vec<ClientInfo>,
     messages: Vec<Message>,
     message_numbers: MixMap<MessageKey, u32>,
     orders: Vec<MessageOrder>,
     blocks: Vec<Arc<Block>>,
     block_numbers: MixMap<Block, u32>,
+    ledger_numbers: MixMap<Arc<[u32]>, u32>,
     effects: MixMap<EffectKey, SharedEffect>,
 }
 
@@ -351,15 +354,46 @@ impl Inner {
     }
 }
 
+/// A hash of a client's state from a few of its parts. Equal clients (the derived `Eq`: every
+/// field) have equal parts, so equal hashes; the interner compares whole clients to tell
+/// apart the rare different clients with equal parts. Much cheaper than the derived `Hash`,
+/// which walks every block of the ledger.
+fn client_hash(client: &Client, clients: u32) -> u64 {
+    let mut hasher = MixHasher::default();
+    hasher.write_u32(client.id());
+    hasher.write_u64(client.clock());
+    match client.phase() {
+        Phase::Idle => hasher.write_u8(0),
+        Phase::Waiting { ts, .. } => hasher.write_u64(ts << 2 | 1),
+        Phase::Inside { ts, .. } => hasher.write_u64(ts << 2 | 2),
+    }
+    hasher.write_usize(client.queue().len());
+    for (ts, id) in client.queue().iter() {
+        hasher.write_u64(ts << 8 ^ u64::from(id));
+    }
+    hasher.write_u64(client.ledger().len());
+    hasher.write(&client.ledger().head_hash()[..8]);
+    hasher.write_usize(client.pending().len());
+    hasher.write_usize(client.held_back().len());
+    for peer in 1..=clients {
+        hasher.write_u64(client.largest_seen(peer));
+    }
+    hasher.finish()
+}
+
 fn intern_client(inner: &Inner, shared: &mut Shared, client: Client) -> u32 {
-    if let Some(&number) = shared.client_numbers.get(&client) {
+    let hash = client_hash(&client, inner.config.clients);
+    let clients = &shared.clients;
+    if let Some(number) = shared
+        .client_numbers
+        .find(hash, |number| *clients[number as usize] == client)
+    {
         return number;
     }
     let number = shared.clients.len() as u32;
     let info = client_info(inner, shared, &client);
-    let client = Arc::new(client);
-    shared.clients.push(Arc::clone(&client));
-    shared.client_numbers.insert(client, number);
+    shared.clients.push(Arc::new(client));
+    shared.client_numbers.insert(hash, number);
     shared.infos.push(info);
     number
 }
@@ -393,6 +427,11 @@ fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -> ClientInf
     let id = client.id();
     let blocks = client.ledger().blocks();
     let ledger: Arc<[u32]> = blocks.iter().map(|b| intern_block(shared, b)).collect();
+    let next_number = shared.ledger_numbers.len() as u32;
+    let ledger_number = *shared
+        .ledger_numbers
+        .entry(Arc::clone(&ledger))
+        .or_insert(next_number);
     let mut problem = None;
     let mut prev = GENESIS_PREV;
     let mut balances = inner.config.initial_balances.clone();
@@ -421,6 +460,7 @@ fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -> ClientInf
             problem.get_or_insert(Finding {
                 name: Invariant::ChainIntegrity.name(),
                 detail: format!("client {id}'s ledger: {broken}"),
+                stuck: false,
             });
         }
         prev = block.hash;
@@ -435,6 +475,7 @@ fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -> ClientInf
                          balance of {balance}",
                         block.amount
                     ),
+                    stuck: false,
                 });
             }
             let paid = balance.min(block.amount);
@@ -450,6 +491,7 @@ fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -> ClientInf
                 "client {id}'s balance table sums to {total}, not the initial total {}",
                 inner.initial_total
             ),
+            stuck: false,
         });
     }
     let inside = match client.phase() {
@@ -461,6 +503,7 @@ fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -> ClientInf
         inside,
         has_work: *client.phase() != Phase::Idle || client.pending().len() > 0,
         ledger,
+        ledger_number,
         problem,
     }
 }
@@ -543,22 +586,30 @@ fn compute_effect(inner: &Inner, shared: &mut Shared, key: EffectKey) -> SharedE
         problem: problem.map(|detail| Finding {
             name: Invariant::ClockCondition.name(),
             detail,
+            stuck: false,
         }),
     }
 }
+
+/// The most clients a model takes (the settings allow fewer).
+pub const MAX_CLIENTS: usize = 8;
 
 /// A global state, decoded.
 #[derive(Clone, Debug, Default)]
 struct Global {
     locals: Vec<u32>,
     /// Bit 0: down; the rest: crashes used.
-    status: Vec<u8>,
-    issued: Vec<u8>,
+    status: [u8; MAX_CLIENTS],
+    issued: [u8; MAX_CLIENTS],
     losses: u8,
     duplicates: u8,
     /// Link `l`'s messages are `msgs[starts[l]..starts[l + 1]]`.
     starts: Vec<u32>,
     msgs: Vec<u32>,
+    /// Where things are in the encoding this was decoded from: the end of each client's
+    /// local-state number, and the start of each link (and the end of the last).
+    local_ends: Vec<u32>,
+    link_bytes: Vec<u32>,
 }
 
 fn put_varint(out: &mut Vec<u8>, mut value: u32) {
@@ -587,28 +638,32 @@ impl Global {
     fn decode(&mut self, bytes: &[u8], clients: usize, links: usize) {
         let mut at = 0;
         self.locals.clear();
+        self.local_ends.clear();
         for _ in 0..clients {
             self.locals.push(get_varint(bytes, &mut at));
+            self.local_ends.push(at as u32);
         }
-        self.status.clear();
-        self.status.extend_from_slice(&bytes[at..at + clients]);
-        at += clients;
-        self.issued.clear();
-        self.issued.extend_from_slice(&bytes[at..at + clients]);
-        at += clients;
+        for client in 0..clients {
+            self.status[client] = bytes[at + client];
+            self.issued[client] = bytes[at + clients + client];
+        }
+        at += 2 * clients;
         self.losses = bytes[at];
         self.duplicates = bytes[at + 1];
         at += 2;
         self.starts.clear();
         self.msgs.clear();
+        self.link_bytes.clear();
         for _ in 0..links {
             self.starts.push(self.msgs.len() as u32);
+            self.link_bytes.push(at as u32);
             let count = get_varint(bytes, &mut at);
             for _ in 0..count {
                 self.msgs.push(get_varint(bytes, &mut at));
             }
         }
         self.starts.push(self.msgs.len() as u32);
+        self.link_bytes.push(at as u32);
         debug_assert_eq!(at, bytes.len());
     }
 
@@ -620,12 +675,11 @@ impl Global {
         for _ in 0..clients {
             self.locals.push(get_varint(bytes, &mut at));
         }
-        self.status.clear();
-        self.status.extend_from_slice(&bytes[at..at + clients]);
-        at += clients;
-        self.issued.clear();
-        self.issued.extend_from_slice(&bytes[at..at + clients]);
-        at += clients;
+        for client in 0..clients {
+            self.status[client] = bytes[at + client];
+            self.issued[client] = bytes[at + clients + client];
+        }
+        at += 2 * clients;
         self.losses = bytes[at];
         self.duplicates = bytes[at + 1];
         at += 2;
@@ -636,8 +690,9 @@ impl Global {
         for &local in &self.locals {
             put_varint(out, local);
         }
-        out.extend_from_slice(&self.status);
-        out.extend_from_slice(&self.issued);
+        let n = self.locals.len();
+        out.extend_from_slice(&self.status[..n]);
+        out.extend_from_slice(&self.issued[..n]);
         out.push(self.losses);
         out.push(self.duplicates);
         for link in 0..self.starts.len() - 1 {
@@ -649,33 +704,8 @@ impl Global {
         }
     }
 
-    fn copy_from(&mut self, other: &Global) {
-        self.locals.clone_from(&other.locals);
-        self.status.clone_from(&other.status);
-        self.issued.clone_from(&other.issued);
-        self.losses = other.losses;
-        self.duplicates = other.duplicates;
-        self.starts.clone_from(&other.starts);
-        self.msgs.clone_from(&other.msgs);
-    }
-
     fn link(&self, link: usize) -> &[u32] {
         &self.msgs[self.starts[link] as usize..self.starts[link + 1] as usize]
-    }
-
-    fn remove(&mut self, link: usize, pos: usize) -> u32 {
-        let msg = self.msgs.remove(self.starts[link] as usize + pos);
-        for start in &mut self.starts[link + 1..] {
-            *start -= 1;
-        }
-        msg
-    }
-
-    fn insert(&mut self, link: usize, pos: usize, msg: u32) {
-        self.msgs.insert(self.starts[link] as usize + pos, msg);
-        for start in &mut self.starts[link + 1..] {
-            *start += 1;
-        }
     }
 
     fn down(&self, client: usize) -> bool {
@@ -692,15 +722,15 @@ impl Model for SystemModel {
     type Expander = SystemExpander;
 
     fn initial(&self, out: &mut Vec<u8>) {
-        let n = self.inner.config.clients as usize;
         let global = Global {
             locals: self.inner.initial_locals.clone(),
-            status: vec![0; n],
-            issued: vec![0; n],
+            status: [0; MAX_CLIENTS],
+            issued: [0; MAX_CLIENTS],
             losses: 0,
             duplicates: 0,
             starts: vec![0; self.inner.links.len() + 1],
             msgs: Vec::new(),
+            ..Global::default()
         };
         global.encode(out);
     }
@@ -708,13 +738,15 @@ impl Model for SystemModel {
     fn expander(&self) -> SystemExpander {
         SystemExpander {
             inner: Arc::clone(&self.inner),
-            effects: MixMap::default(),
+            effects: EffectTable::new(),
             sends: Vec::new(),
             problems: Vec::new(),
             infos: Vec::new(),
             orders: Vec::new(),
             current: Global::default(),
             next: Global::default(),
+            list: Vec::new(),
+            forks: MixMap::default(),
             positions: Vec::new(),
             link_index: {
                 let n = self.inner.config.clients as usize;
@@ -729,7 +761,7 @@ impl Model for SystemModel {
 }
 
 /// A remembered client step, in an expander's own table.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Effect {
     next: u32,
     sends_start: u32,
@@ -738,17 +770,145 @@ struct Effect {
     problem: u32,
 }
 
+/// An expander's own table of client steps: open addressing, 32-byte slots, so that a look-up
+/// touches one cache line (and can be fetched ahead of time).
+struct EffectTable {
+    slots: Vec<EffectSlot>,
+    bits: u32,
+    len: usize,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct EffectSlot {
+    /// `(local + 1) << 32 | input`; 0: empty.
+    key: u64,
+    msg: u32,
+    effect: Effect,
+}
+
+impl EffectTable {
+    fn new() -> Self {
+        EffectTable {
+            slots: vec![EffectSlot::default(); 1 << 12],
+            bits: 12,
+            len: 0,
+        }
+    }
+
+    fn key(local: u32, input: u32) -> u64 {
+        (u64::from(local) + 1) << 32 | u64::from(input)
+    }
+
+    fn home(&self, key: u64, msg: u32) -> usize {
+        let mixed = (key ^ u64::from(msg).rotate_left(43)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (mixed >> (64 - self.bits)) as usize
+    }
+
+    #[inline]
+    fn prefetch(&self, local: u32, input: u32, msg: u32) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let home = self.home(Self::key(local, input), msg);
+            let slot = self.slots.as_ptr().wrapping_add(home).cast::<i8>();
+            // SAFETY: a prefetch is a hint that never faults, whatever the address; SSE is part
+            // of every x86-64 processor.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(slot) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (local, input, msg);
+    }
+
+    fn get(&self, local: u32, input: u32, msg: u32) -> Option<Effect> {
+        let key = Self::key(local, input);
+        let mask = self.slots.len() - 1;
+        let mut index = self.home(key, msg);
+        loop {
+            let slot = &self.slots[index];
+            if slot.key == 0 {
+                return None;
+            }
+            if slot.key == key && slot.msg == msg {
+                return Some(slot.effect);
+            }
+            index = (index + 1) & mask;
+        }
+    }
+
+    fn insert(&mut self, local: u32, input: u32, msg: u32, effect: Effect) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            let old = std::mem::replace(
+                &mut self.slots,
+                vec![EffectSlot::default(); 1 << (self.bits + 1)],
+            );
+            self.bits += 1;
+            self.len = 0;
+            for slot in old.into_iter().filter(|slot| slot.key != 0) {
+                self.place(slot);
+            }
+        }
+        self.place(EffectSlot {
+            key: Self::key(local, input),
+            msg,
+            effect,
+        });
+    }
+
+    fn place(&mut self, slot: EffectSlot) {
+        let mask = self.slots.len() - 1;
+        let mut index = self.home(slot.key, slot.msg);
+        while self.slots[index].key != 0 {
+            index = (index + 1) & mask;
+        }
+        self.slots[index] = slot;
+        self.len += 1;
+    }
+}
+
+/// How a successor differs from the state being expanded.
+#[derive(Clone, Copy, Debug, Default)]
+struct Edit {
+    /// A client's new local state.
+    client: Option<(usize, u32)>,
+    /// A client's new status byte.
+    status: Option<(usize, u8)>,
+    /// A client asked for its next transfer.
+    issued: Option<usize>,
+    lost: bool,
+    duplicated: bool,
+    /// A message leaves a link: (link, position).
+    remove: Option<(usize, usize)>,
+    /// A message is copied right behind itself: (link, position).
+    copy: Option<(usize, usize)>,
+    /// A client's step and what it sends.
+    effect: Option<(usize, Effect)>,
+}
+
+impl Edit {
+    fn step(client: usize, effect: Effect) -> Self {
+        Edit {
+            client: Some((client, effect.next)),
+            effect: Some((client, effect)),
+            ..Edit::default()
+        }
+    }
+}
+
 /// Expands global states; keeps its own copy of the remembered client steps so that the hot
 /// path takes no lock.
 pub struct SystemExpander {
     inner: Arc<Inner>,
-    effects: MixMap<EffectKey, Effect>,
+    effects: EffectTable,
     sends: Vec<(u8, u32)>,
     problems: Vec<Finding>,
     infos: Vec<ClientInfo>,
     orders: Vec<MessageOrder>,
     current: Global,
     next: Global,
+    /// A link's messages while a successor is written.
+    list: Vec<u32>,
+    /// (ledger number, ledger number) -> the first index where they differ, if any.
+    forks: MixMap<(u32, u32), Option<u32>>,
     /// `(from - 1) * N + (to - 1)` -> link index.
     link_index: Vec<u8>,
     positions: Vec<usize>,
@@ -756,10 +916,10 @@ pub struct SystemExpander {
 
 impl SystemExpander {
     fn effect(&mut self, local: u32, input: u32, msg: u32) -> Effect {
-        let key = EffectKey { local, input, msg };
-        if let Some(&effect) = self.effects.get(&key) {
+        if let Some(effect) = self.effects.get(local, input, msg) {
             return effect;
         }
+        let key = EffectKey { local, input, msg };
         let shared_effect = {
             let mut shared = self.inner.lock();
             match shared.effects.get(&key) {
@@ -784,7 +944,7 @@ impl SystemExpander {
             },
         };
         self.sends.extend_from_slice(&shared_effect.sends);
-        self.effects.insert(key, effect);
+        self.effects.insert(local, input, msg, effect);
         effect
     }
 
@@ -805,46 +965,116 @@ impl SystemExpander {
         }
     }
 
-    /// Where `msg` goes in a bag link: before the first message with a larger content.
-    fn bag_position(&mut self, global: &Global, link: usize, msg: u32) -> usize {
-        self.sync_orders(msg);
-        let messages = global.link(link);
-        for &other in messages {
-            self.sync_orders(other);
-        }
+    /// Puts `msg` into `self.list` (a bag link's messages): before the first message with a
+    /// larger content, so that the order depends on the contents only.
+    fn insert_sorted(&mut self, msg: u32) {
+        let highest = self.list.iter().copied().chain([msg]).max().unwrap_or(msg);
+        self.sync_orders(highest);
         let order = &self.orders[msg as usize];
-        messages
+        let position = self
+            .list
             .iter()
-            .position(|&other| {
-                other != msg && self.orders[other as usize].cmp(order) == Ordering::Greater
-            })
-            .unwrap_or(messages.len())
+            .position(|&other| self.orders[other as usize].cmp(order) == Ordering::Greater)
+            .unwrap_or(self.list.len());
+        self.list.insert(position, msg);
     }
 
-    /// Applies a client step's effect to `self.next`: the client's new state and its sends.
-    fn apply(&mut self, client: usize, effect: Effect) {
-        self.next.locals[client] = effect.next;
-        let n = self.inner.config.clients as usize;
-        for index in effect.sends_start..effect.sends_start + effect.sends_len {
-            let (to, msg) = self.sends[index as usize];
-            let link = usize::from(self.link_index[client * n + usize::from(to)]);
-            let (from_id, to_id) = self.inner.links[link];
-            let position = if self.inner.config.rule(from_id, to_id).fifo {
-                self.next.link(link).len()
-            } else {
-                let next = std::mem::take(&mut self.next);
-                let position = self.bag_position(&next, link, msg);
-                self.next = next;
-                position
-            };
-            self.next.insert(link, position, msg);
+    /// Writes the successor `edit` makes of `state` (decoded in `self.current`) and pushes it.
+    fn emit(
+        &mut self,
+        state: &[u8],
+        out: &mut Successors<SystemStep>,
+        step: SystemStep,
+        edit: Edit,
+    ) {
+        let n = self.current.locals.len();
+        let head_at = self.current.local_ends[n - 1] as usize;
+        // The sender's links that get messages.
+        let mut sent_to: u64 = 0;
+        if let Some((sender, effect)) = edit.effect {
+            for index in effect.sends_start..effect.sends_start + effect.sends_len {
+                let (to, _) = self.sends[index as usize];
+                sent_to |= 1 << self.link_index[sender * n + usize::from(to)];
+            }
         }
-    }
-
-    fn emit(&mut self, out: &mut Successors<SystemStep>, step: SystemStep, effect: Option<Effect>) {
-        self.next.encode(out.buffer());
+        let buffer = out.buffer();
+        let begin = buffer.len();
+        // Copied from `state` in runs (one copy each), with the changed parts written between.
+        let run_start = match edit.client {
+            Some((client, local)) => {
+                let start = if client == 0 {
+                    0
+                } else {
+                    self.current.local_ends[client - 1] as usize
+                };
+                buffer.extend_from_slice(&state[..start]);
+                put_varint(buffer, local);
+                self.current.local_ends[client] as usize
+            }
+            None => 0,
+        };
+        // Where the status bytes will be in `buffer`.
+        let base = buffer.len() + head_at - run_start;
+        let links = self.inner.links.len();
+        let mut run_start = run_start;
+        for link in 0..links {
+            let removed = edit.remove.filter(|&(l, _)| l == link).map(|(_, pos)| pos);
+            let copied = edit.copy.filter(|&(l, _)| l == link).map(|(_, pos)| pos);
+            let gets = sent_to & (1 << link) != 0;
+            if removed.is_none() && copied.is_none() && !gets {
+                continue;
+            }
+            buffer.extend_from_slice(&state[run_start..self.current.link_bytes[link] as usize]);
+            run_start = self.current.link_bytes[link + 1] as usize;
+            self.list.clear();
+            self.list.extend_from_slice(self.current.link(link));
+            if let Some(pos) = removed {
+                self.list.remove(pos);
+            }
+            if let Some(pos) = copied {
+                // The copy travels right behind the original (on a bag link, equal messages
+                // sit together anyway).
+                let msg = self.list[pos];
+                self.list.insert(pos + 1, msg);
+            }
+            if gets {
+                let (sender, effect) = edit.effect.expect("only a client step sends");
+                let (from, to) = self.inner.links[link];
+                debug_assert_eq!(from as usize, sender + 1);
+                let fifo = self.inner.config.rule(from, to).fifo;
+                for index in effect.sends_start..effect.sends_start + effect.sends_len {
+                    let (dest, msg) = self.sends[index as usize];
+                    if u32::from(dest) + 1 != to {
+                        continue;
+                    }
+                    if fifo {
+                        self.list.push(msg);
+                    } else {
+                        self.insert_sorted(msg);
+                    }
+                }
+            }
+            put_varint(buffer, self.list.len() as u32);
+            for &msg in &self.list {
+                put_varint(buffer, msg);
+            }
+        }
+        buffer.extend_from_slice(&state[run_start..]);
+        if let Some((client, status)) = edit.status {
+            buffer[base + client] = status;
+        }
+        if let Some(client) = edit.issued {
+            buffer[base + n + client] += 1;
+        }
+        if edit.lost {
+            buffer[base + 2 * n] += 1;
+        }
+        if edit.duplicated {
+            buffer[base + 2 * n + 1] += 1;
+        }
+        debug_assert!(buffer.len() > begin);
         out.push(step, true);
-        if let Some(effect) = effect.filter(|effect| effect.problem != 0) {
+        if let Some((_, effect)) = edit.effect.filter(|(_, effect)| effect.problem != 0) {
             out.flag_last(self.problems[effect.problem as usize - 1].clone());
         }
     }
@@ -942,6 +1172,19 @@ impl Expander for SystemExpander {
         current.decode(state, n, links);
         self.current = current;
         let mut positions = std::mem::take(&mut self.positions);
+        // Fetch the remembered steps of the likely inputs ahead of their turn.
+        for client in 0..n {
+            let issued = u32::from(self.current.issued[client]);
+            let local = self.current.locals[client];
+            self.effects.prefetch(local, INPUT_ISSUE | issued, 0);
+        }
+        for link in 0..links {
+            if let Some(&msg) = self.current.link(link).first() {
+                let (from, to) = self.inner.links[link];
+                let local = self.current.locals[to as usize - 1];
+                self.effects.prefetch(local, INPUT_DELIVER | from, msg);
+            }
+        }
         let step = |kind, client: usize| SystemStep {
             kind,
             client: client as u8,
@@ -954,10 +1197,11 @@ impl Expander for SystemExpander {
                 continue;
             }
             let effect = self.effect(self.current.locals[client], INPUT_ISSUE | issued as u32, 0);
-            self.next.copy_from(&self.current);
-            self.next.issued[client] += 1;
-            self.apply(client, effect);
-            self.emit(out, step(StepKind::Issue, client), Some(effect));
+            let edit = Edit {
+                issued: Some(client),
+                ..Edit::step(client, effect)
+            };
+            self.emit(state, out, step(StepKind::Issue, client), edit);
         }
         // Leave the critical section.
         for client in 0..n {
@@ -966,9 +1210,8 @@ impl Expander for SystemExpander {
             }
             let local = self.current.locals[client];
             if let Some(effect) = self.timer_effect(local) {
-                self.next.copy_from(&self.current);
-                self.apply(client, effect);
-                self.emit(out, step(StepKind::Timer, client), Some(effect));
+                let edit = Edit::step(client, effect);
+                self.emit(state, out, step(StepKind::Timer, client), edit);
             }
         }
         // Deliver.
@@ -985,16 +1228,21 @@ impl Expander for SystemExpander {
                     pos: pos as u8,
                     msg,
                 };
-                self.next.copy_from(&self.current);
-                self.next.remove(link, pos);
+                let removal = Edit {
+                    remove: Some((link, pos)),
+                    ..Edit::default()
+                };
                 if self.current.down(receiver) {
-                    self.emit(out, step, None);
+                    self.emit(state, out, step, removal);
                     continue;
                 }
                 let local = self.current.locals[receiver];
                 let effect = self.effect(local, INPUT_DELIVER | from, msg);
-                self.apply(receiver, effect);
-                self.emit(out, step, Some(effect));
+                let edit = Edit {
+                    remove: Some((link, pos)),
+                    ..Edit::step(receiver, effect)
+                };
+                self.emit(state, out, step, edit);
             }
         }
         // Restart.
@@ -1005,10 +1253,11 @@ impl Expander for SystemExpander {
             }
             let keep = u32::from(config.crashes[client][used - 1].keep_ledger);
             let effect = self.effect(self.current.locals[client], INPUT_RESTART | keep, 0);
-            self.next.copy_from(&self.current);
-            self.next.status[client] &= !1;
-            self.apply(client, effect);
-            self.emit(out, step(StepKind::Restart, client), Some(effect));
+            let edit = Edit {
+                status: Some((client, self.current.status[client] & !1)),
+                ..Edit::step(client, effect)
+            };
+            self.emit(state, out, step(StepKind::Restart, client), edit);
         }
         // Faults: lose, duplicate, crash.
         if self.current.losses < config.max_losses {
@@ -1019,18 +1268,19 @@ impl Expander for SystemExpander {
                 }
                 self.candidates(link, true, &mut positions);
                 for &pos in &positions {
-                    let msg = self.current.link(link)[pos];
-                    self.next.copy_from(&self.current);
-                    self.next.remove(link, pos);
-                    self.next.losses += 1;
                     let step = SystemStep {
                         kind: StepKind::Lose,
                         client: (from - 1) as u8,
                         link: link as u8,
                         pos: pos as u8,
-                        msg,
+                        msg: self.current.link(link)[pos],
                     };
-                    self.emit(out, step, None);
+                    let edit = Edit {
+                        remove: Some((link, pos)),
+                        lost: true,
+                        ..Edit::default()
+                    };
+                    self.emit(state, out, step, edit);
                 }
             }
         }
@@ -1042,20 +1292,19 @@ impl Expander for SystemExpander {
                 }
                 self.candidates(link, true, &mut positions);
                 for &pos in &positions {
-                    let msg = self.current.link(link)[pos];
-                    self.next.copy_from(&self.current);
-                    // The copy travels right behind the original (on a bag link the position
-                    // among equal messages makes no difference).
-                    self.next.insert(link, pos + 1, msg);
-                    self.next.duplicates += 1;
                     let step = SystemStep {
                         kind: StepKind::Duplicate,
                         client: (from - 1) as u8,
                         link: link as u8,
                         pos: pos as u8,
-                        msg,
+                        msg: self.current.link(link)[pos],
                     };
-                    self.emit(out, step, None);
+                    let edit = Edit {
+                        copy: Some((link, pos)),
+                        duplicated: true,
+                        ..Edit::default()
+                    };
+                    self.emit(state, out, step, edit);
                 }
             }
         }
@@ -1064,9 +1313,11 @@ impl Expander for SystemExpander {
             if self.current.down(client) || used >= config.crashes[client].len() {
                 continue;
             }
-            self.next.copy_from(&self.current);
-            self.next.status[client] = (((used + 1) as u8) << 1) | 1;
-            self.emit(out, step(StepKind::Crash, client), None);
+            let edit = Edit {
+                status: Some((client, (((used + 1) as u8) << 1) | 1)),
+                ..Edit::default()
+            };
+            self.emit(state, out, step(StepKind::Crash, client), edit);
         }
         self.positions = positions;
     }
@@ -1090,14 +1341,14 @@ impl SystemExpander {
         }
         let info = |client: usize| &self.infos[global.locals[client] as usize];
         // mutual_exclusion: two clients inside (a crashed client is not inside).
-        let inside: Vec<(ClientId, Timestamp)> = (0..n)
-            .filter(|&client| !global.down(client))
-            .filter_map(|client| info(client).inside.map(|ts| (info(client).id, ts)))
-            .collect();
-        if inside.len() > 1 {
-            let listed: Vec<String> = inside
-                .iter()
-                .map(|(id, ts)| format!("client {id} with request ({ts},{id})"))
+        let inside = |client: usize| !global.down(client) && info(client).inside.is_some();
+        if (0..n).filter(|&client| inside(client)).nth(1).is_some() {
+            let listed: Vec<String> = (0..n)
+                .filter(|&client| inside(client))
+                .map(|client| {
+                    let (id, ts) = (info(client).id, info(client).inside.unwrap_or_default());
+                    format!("client {id} with request ({ts},{id})")
+                })
                 .collect();
             return Some(Finding {
                 name: Invariant::MutualExclusion.name(),
@@ -1105,24 +1356,30 @@ impl SystemExpander {
                     "{} are inside the critical section at the same time",
                     listed.join(" and ")
                 ),
+                stuck: false,
             });
         }
         // Each client's own ledger and table.
         if let Some(problem) = (0..n).find_map(|client| info(client).problem.as_ref()) {
             return Some(problem.clone());
         }
-        // ledger_agreement: of every two ledgers, one is a prefix of the other.
+        // ledger_agreement: of every two ledgers, one is a prefix of the other. Distinct
+        // ledgers are few, so the answer for a pair of them is remembered.
         for a in 0..n {
             for b in a + 1..n {
-                let (ledger_a, ledger_b) = (&info(a).ledger, &info(b).ledger);
-                if Arc::ptr_eq(ledger_a, ledger_b) {
+                let (first, second) = (info(a).ledger_number, info(b).ledger_number);
+                if first == second {
                     continue;
                 }
-                if let Some(index) = ledger_a
-                    .iter()
-                    .zip(ledger_b.iter())
-                    .position(|(x, y)| x != y)
-                {
+                let fork = *self.forks.entry((first, second)).or_insert_with(|| {
+                    let (ledger_a, ledger_b) = (&info(a).ledger, &info(b).ledger);
+                    ledger_a
+                        .iter()
+                        .zip(ledger_b.iter())
+                        .position(|(x, y)| x != y)
+                        .map(|index| index as u32)
+                });
+                if let Some(index) = fork {
                     return Some(Finding {
                         name: Invariant::LedgerAgreement.name(),
                         detail: format!(
@@ -1131,6 +1388,7 @@ impl SystemExpander {
                             a + 1,
                             b + 1
                         ),
+                        stuck: false,
                     });
                 }
             }
@@ -1172,6 +1430,7 @@ impl SystemExpander {
                     "deadlock: no step is possible and nothing is in flight, but {}",
                     who.join("; ")
                 ),
+                stuck: true,
             });
         }
         // Quiescent: every ledger must be equal.
@@ -1189,6 +1448,7 @@ impl SystemExpander {
                         client + 1,
                         ledger.len()
                     ),
+                    stuck: true,
                 });
             }
         }

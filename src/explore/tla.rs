@@ -455,9 +455,10 @@ impl Expander for TlaExpander {
             return Some(Finding {
                 name: "Mutex",
                 detail: format!(
-                    "processes {} are all in the critical section",
+                    "processes {} are in the critical section at the same time",
                     inside.join(" and ")
                 ),
+                stuck: false,
             });
         }
         let mut offsets = [0usize; 64];
@@ -472,6 +473,7 @@ impl Expander for TlaExpander {
                         from + 1,
                         to + 1
                     ),
+                    stuck: false,
                 });
             }
         }
@@ -488,6 +490,7 @@ impl Expander for TlaExpander {
             return Some(Finding {
                 name: "Deadlock",
                 detail: "no action of the spec is enabled".to_string(),
+                stuck: true,
             });
         }
         None

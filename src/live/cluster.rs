@@ -264,9 +264,10 @@ pub fn parse_cluster(
         }
     };
     let name = file.name.unwrap_or_else(|| {
-        Path::new(shown)
-            .file_stem()
-            .map_or_else(|| "cluster".into(), |stem| stem.to_string_lossy().into_owned())
+        Path::new(shown).file_stem().map_or_else(
+            || "cluster".into(),
+            |stem| stem.to_string_lossy().into_owned(),
+        )
     });
     if name.is_empty() || name.len() > 100 {
         return Err(bad(

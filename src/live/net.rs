@@ -77,10 +77,13 @@ impl Connection {
 
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 
-/// Starts listening on `bind` and dialing the higher peers. Fails only if the listener cannot
-/// be bound.
-pub fn start(config: Arc<NetConfig>, bind: SocketAddr) -> io::Result<SocketAddr> {
-    let listener = TcpListener::bind(bind)?;
+/// Binds the listener (before anything else, so a busy port stops the node at once).
+pub fn listen(bind: SocketAddr) -> io::Result<TcpListener> {
+    TcpListener::bind(bind)
+}
+
+/// Starts accepting on `listener` and dialing the higher peers.
+pub fn start(config: Arc<NetConfig>, listener: TcpListener) -> io::Result<SocketAddr> {
     let bound = listener.local_addr()?;
     {
         let config = Arc::clone(&config);
@@ -121,24 +124,25 @@ fn accept_loop(listener: TcpListener, config: Arc<NetConfig>) {
             let _ = stream.shutdown(Shutdown::Both);
             continue;
         }
-        let config = Arc::clone(&config);
-        let handshakes = Arc::clone(&handshakes);
+        let shared = Arc::clone(&config);
+        let counter = Arc::clone(&handshakes);
         let spawned = thread::Builder::new()
             .name("inbound".into())
             .spawn(move || {
-                let accepted = accept_handshake(&stream, &config);
-                handshakes.fetch_sub(1, Ordering::SeqCst);
+                let accepted = accept_handshake(&stream, &shared);
+                counter.fetch_sub(1, Ordering::SeqCst);
                 match accepted {
                     Ok((peer, incarnation, keys)) => {
-                        run_connection(stream, peer, incarnation, keys, &config);
+                        run_connection(stream, peer, incarnation, keys, &shared);
                     }
                     Err(why) => {
-                        config.log(&format!("{why} (from {remote}); closed the connection"));
+                        shared.log(&format!("{why} (from {remote}); closed the connection"));
                         let _ = stream.shutdown(Shutdown::Both);
                     }
                 }
             });
         if spawned.is_err() {
+            handshakes.fetch_sub(1, Ordering::SeqCst);
             config.log("cannot start a thread for an incoming connection");
         }
     }
@@ -328,8 +332,12 @@ fn accept_handshake(
         ));
     }
     let own_nonce = nonce();
-    write_body(stream, key, &body_bytes(&hello(config, theirs.from, &own_nonce)))
-        .map_err(|e| format!("cannot send hello: {e}"))?;
+    write_body(
+        stream,
+        key,
+        &body_bytes(&hello(config, theirs.from, &own_nonce)),
+    )
+    .map_err(|e| format!("cannot send hello: {e}"))?;
     let keys = wire::connection_keys(key, &their_nonce, &own_nonce, false);
     exchange_ready(stream, &keys)?;
     stream.set_read_timeout(None).map_err(|e| e.to_string())?;
@@ -432,11 +440,7 @@ pub enum SessionFrame {
     Ack(u64),
 }
 
-fn parse_session_frame(
-    body: &[u8],
-    peer: ClientId,
-    clients: u32,
-) -> Result<SessionFrame, String> {
+fn parse_session_frame(body: &[u8], peer: ClientId, clients: u32) -> Result<SessionFrame, String> {
     let body: SessionBody = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     Ok(match body {
         SessionBody::Ready => return Err("a second ready".into()),

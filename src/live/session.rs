@@ -59,7 +59,9 @@ pub enum Incoming {
     /// Seen before (sent again after a reconnection): ignore.
     Duplicate,
     /// A gap: a frame is missing. The connection is broken; the next one resumes.
-    Gap { expected: u64 },
+    Gap {
+        expected: u64,
+    },
 }
 
 /// One peer's session state.
@@ -113,10 +115,6 @@ impl Link {
 
     pub fn connection_lost(&mut self) {
         self.ready = false;
-    }
-
-    pub fn is_ready(&self) -> bool {
-        self.ready
     }
 
     /// Both `resume` frames are known (`ours` is what we sent on this connection): decide
@@ -252,6 +250,7 @@ impl Link {
     }
 
     /// Frames waiting for an acknowledgement or a connection.
+    #[cfg(test)]
     pub fn queued(&self) -> usize {
         self.queue.len()
     }
@@ -270,7 +269,10 @@ mod tests {
         a.connection_opened();
         b.connection_opened();
         let (ra, rb) = (a.resume(0), b.resume(0));
-        (a.start(a_inc, b_inc, &ra, &rb), b.start(b_inc, a_inc, &rb, &ra))
+        (
+            a.start(a_inc, b_inc, &ra, &rb),
+            b.start(b_inc, a_inc, &rb, &ra),
+        )
     }
 
     /// Delivers `frames` from a sender to a receiver link, returning the delivered ids.
@@ -292,7 +294,10 @@ mod tests {
         a.push(11, request(2), None);
         let frames = a.take_sendable(true);
         assert_eq!(
-            frames.iter().map(|(seq, f)| (*seq, f.msg_id)).collect::<Vec<_>>(),
+            frames
+                .iter()
+                .map(|(seq, f)| (*seq, f.msg_id))
+                .collect::<Vec<_>>(),
             vec![(1, 10), (2, 11)]
         );
         assert_eq!(deliver(&mut b, &frames), vec![10, 11]);
@@ -316,7 +321,10 @@ mod tests {
         assert!(!sa.reset_out && !sa.reset_in && !sb.reset_out && !sb.reset_in);
         let frames = a.take_sendable(true);
         assert_eq!(
-            frames.iter().map(|(seq, f)| (*seq, f.msg_id)).collect::<Vec<_>>(),
+            frames
+                .iter()
+                .map(|(seq, f)| (*seq, f.msg_id))
+                .collect::<Vec<_>>(),
             vec![(3, 2), (4, 3), (5, 4)],
             "frame 2 was acknowledged in b's resume; 3 and 4 go again, 5 is new"
         );
@@ -338,11 +346,17 @@ mod tests {
         let mut b = Link::new(1);
         let (sa, _) = connect(&mut a, 100, &mut b, 201);
         assert!(sa.reset_out);
-        assert_eq!(sa.discarded.iter().map(|f| f.msg_id).collect::<Vec<_>>(), vec![0]);
+        assert_eq!(
+            sa.discarded.iter().map(|f| f.msg_id).collect::<Vec<_>>(),
+            vec![0]
+        );
         a.push_front(0, request(1));
         let frames = a.take_sendable(true);
         assert_eq!(
-            frames.iter().map(|(seq, f)| (*seq, f.msg_id)).collect::<Vec<_>>(),
+            frames
+                .iter()
+                .map(|(seq, f)| (*seq, f.msg_id))
+                .collect::<Vec<_>>(),
             vec![(1, 0), (2, 1)]
         );
         assert_eq!(deliver(&mut b, &frames), vec![0, 1]);

@@ -63,8 +63,7 @@ impl Storage {
         initial_balances: &[Amount],
     ) -> Result<Opened, StorageError> {
         let shown = |file: &str| dir.join(file).display().to_string();
-        let io_error =
-            |what: String, error: io::Error| StorageError(format!("{what}: {error}"));
+        let io_error = |what: String, error: io::Error| StorageError(format!("{what}: {error}"));
         fs::create_dir_all(dir)
             .map_err(|e| io_error(format!("cannot create {}", dir.display()), e))?;
         let meta_path = dir.join(META_FILE);
@@ -113,11 +112,17 @@ impl Storage {
             Ok(text) => text,
             Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
             Err(error) => {
-                return Err(io_error(format!("cannot read {}", shown(LEDGER_FILE)), error));
+                return Err(io_error(
+                    format!("cannot read {}", shown(LEDGER_FILE)),
+                    error,
+                ));
             }
         };
         let mut repaired = None;
-        let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |at| at + 1);
+        let complete = text
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |at| at + 1);
         if complete < text.len() {
             repaired = Some(format!(
                 "{}: cut off a last line of {} bytes without its newline (a write cut short when \
@@ -245,7 +250,12 @@ mod tests {
         let opened = Storage::open(dir.path(), 1, &[10, 10]).unwrap();
         assert_eq!(opened.blocks.len(), 2);
         assert_eq!(opened.blocks[1].hash, ledger.head_hash());
-        assert!(opened.repaired.unwrap().contains("cut off a last line of 14 bytes"));
+        assert!(
+            opened
+                .repaired
+                .unwrap()
+                .contains("cut off a last line of 14 bytes")
+        );
         assert_eq!(fs::read(&path).unwrap().last(), Some(&b'\n'));
     }
 
@@ -262,7 +272,9 @@ mod tests {
         let cluster = Storage::open(dir.path(), 1, &[10, 9]).unwrap_err().0;
         assert!(cluster.contains("was made for a cluster"), "{cluster}");
         let path = dir.path().join(LEDGER_FILE);
-        let text = fs::read_to_string(&path).unwrap().replace("\"amount\":3", "\"amount\":4");
+        let text = fs::read_to_string(&path)
+            .unwrap()
+            .replace("\"amount\":3", "\"amount\":4");
         fs::write(&path, text).unwrap();
         let error = Storage::open(dir.path(), 1, &[10, 10]).unwrap_err().0;
         assert!(error.contains("line 1: block 0 does not verify"), "{error}");

@@ -60,16 +60,16 @@ pub fn live_header(
 }
 
 /// Writes lines and keeps the running digest.
-pub struct LineWriter {
-    output: BufWriter<File>,
+pub struct LineWriter<W: Write> {
+    output: W,
     hasher: Sha256,
     line: Vec<u8>,
 }
 
-impl LineWriter {
-    pub fn new(file: File) -> Self {
+impl<W: Write> LineWriter<W> {
+    pub fn new(output: W) -> Self {
         LineWriter {
-            output: BufWriter::new(file),
+            output,
             hasher: Sha256::new(),
             line: Vec::with_capacity(512),
         }
@@ -93,21 +93,28 @@ impl LineWriter {
         self.output.flush()
     }
 
-    /// Fills in the digest, writes the summary and syncs the file.
-    pub fn finish(mut self, summary: &mut Summary) -> io::Result<()> {
+    /// Stops without a summary, as a killed node's trace does (for tests).
+    #[cfg(test)]
+    pub fn finish_partial(mut self) -> W {
+        let _ = self.output.flush();
+        self.output
+    }
+
+    /// Fills in the digest, writes the summary and flushes; returns the output.
+    pub fn finish(mut self, summary: &mut Summary) -> io::Result<W> {
         let digest: Hash = self.hasher.clone().finalize().into();
         summary.digest = to_hex(&digest);
         let mut line = serde_json::to_vec(summary)?;
         line.push(b'\n');
         self.output.write_all(&line)?;
         self.output.flush()?;
-        self.output.get_ref().sync_all()
+        Ok(self.output)
     }
 }
 
 /// A node's own trace file.
 pub struct NodeTrace {
-    writer: LineWriter,
+    writer: LineWriter<BufWriter<File>>,
     node: ClientId,
     started: Instant,
     seq: u64,
@@ -126,7 +133,7 @@ impl NodeTrace {
         started: Instant,
     ) -> io::Result<Self> {
         let file = OpenOptions::new().write(true).create_new(true).open(path)?;
-        let mut writer = LineWriter::new(file);
+        let mut writer = LineWriter::new(BufWriter::new(file));
         writer.raw_line(&header_line(header, live))?;
         writer.flush()?;
         Ok(NodeTrace {
@@ -171,7 +178,12 @@ impl NodeTrace {
 
     /// The summary: the node's own table and head; the other clients as this trace shows them
     /// (initial balances, empty ledgers).
-    pub fn finish(self, initial_balances: &[Amount], table: Vec<Amount>, head: Hash) -> io::Result<()> {
+    pub fn finish(
+        self,
+        initial_balances: &[Amount],
+        table: Vec<Amount>,
+        head: Hash,
+    ) -> io::Result<()> {
         let clients = initial_balances.len();
         let own = self.node as usize - 1;
         let final_balances = (0..clients)
@@ -199,6 +211,6 @@ impl NodeTrace {
             heads: IdMap(heads),
             digest: String::new(),
         };
-        self.writer.finish(&mut summary)
+        self.writer.finish(&mut summary)?.get_ref().sync_all()
     }
 }

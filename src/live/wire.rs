@@ -61,7 +61,9 @@ pub enum FrameError {
     Closed,
     #[error("{0}")]
     Io(#[from] io::Error),
-    #[error("oversized frame: its length field says {length} bytes, the limit is {MAX_FRAME_BYTES}")]
+    #[error(
+        "oversized frame: its length field says {length} bytes, the limit is {MAX_FRAME_BYTES}"
+    )]
     Oversized { length: u32 },
     #[error("malformed frame: its length field says {length} bytes, too short for the MAC")]
     TooShort { length: u32 },
@@ -259,10 +261,18 @@ impl WireBlock {
     /// The block, if its hashes are 64 hex digits and it names clients `1..=clients`. The
     /// hash is not recomputed here: rule 6 does that (and a bad one is traced as a `reject`).
     pub fn to_block(&self, clients: u32) -> Result<Block, String> {
-        let prev = from_hex(&self.prev)
-            .ok_or_else(|| format!("block {} has a `prev` that is not 64 hex digits", self.index))?;
-        let hash = from_hex(&self.hash)
-            .ok_or_else(|| format!("block {} has a `hash` that is not 64 hex digits", self.index))?;
+        let prev = from_hex(&self.prev).ok_or_else(|| {
+            format!(
+                "block {} has a `prev` that is not 64 hex digits",
+                self.index
+            )
+        })?;
+        let hash = from_hex(&self.hash).ok_or_else(|| {
+            format!(
+                "block {} has a `hash` that is not 64 hex digits",
+                self.index
+            )
+        })?;
         for (field, id) in [("from", self.from), ("to", self.to)] {
             if !(1..=clients).contains(&id) {
                 return Err(format!(
@@ -353,7 +363,10 @@ mod tests {
         let frame = encode_frame(KEY, &body);
         assert_eq!(frame.len(), 4 + body.len() + MAC_BYTES);
         let read = read_frame(&mut frame.as_slice(), KEY).unwrap();
-        assert_eq!(parse_body::<SessionBody>(&read).unwrap(), SessionBody::Ack { ack: 7 });
+        assert_eq!(
+            parse_body::<SessionBody>(&read).unwrap(),
+            SessionBody::Ack { ack: 7 }
+        );
         for place in [0, 5, frame.len() - 1] {
             let mut changed = frame.clone();
             changed[place] ^= 1;
@@ -396,7 +409,11 @@ mod tests {
         assert!(text.starts_with(r#"{"type":"release","ts":5,"request_ts":1,"block":{"index":0"#));
         let back: WireMessage = serde_json::from_str(&text).unwrap();
         assert_eq!(back.to_message(3).unwrap(), msg);
-        assert!(back.to_message(1).unwrap_err().contains("clients are 1 to 1"));
+        assert!(
+            back.to_message(1)
+                .unwrap_err()
+                .contains("clients are 1 to 1")
+        );
         let bad_hex = text.replace("\"prev\":\"0000", "\"prev\":\"zz00");
         let bad: WireMessage = serde_json::from_str(&bad_hex).unwrap();
         assert!(bad.to_message(3).unwrap_err().contains("64 hex digits"));

@@ -14,7 +14,7 @@ mod workload;
 use std::io;
 use std::sync::Arc;
 
-use crate::check::{Checker, Violation, Waiter, liveness_violations};
+use crate::check::{Checker, Violation, Waiter};
 use crate::protocol::{
     Amount, Client, ClientConfig, ClientId, Message, Outbox, OutputKind, Phase, Timer,
 };
@@ -538,8 +538,10 @@ impl Simulator {
                 EndReason::MaxTime => format!("at limits.max_time_us ({}us)", self.max_time_us),
                 _ => "with nothing left in flight".to_string(),
             };
-            self.found
-                .extend(liveness_violations(&self.waiters(), &why_ended));
+            let liveness = self
+                .checker
+                .liveness_violations(&self.waiters(), &why_ended);
+            self.found.extend(liveness);
             self.report_found(sinks)?;
         }
         Ok(RunResult {

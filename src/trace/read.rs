@@ -755,6 +755,12 @@ enum Line {
 
 /// Parses one line, turning serde's error into a located sentence.
 fn parse<'de, T: Deserialize<'de>>(bytes: &'de [u8], line_no: u64) -> Result<T, ReadError> {
+    if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ReadError::at(
+            line_no,
+            "the line is not a JSON object, but every line of a trace is one",
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|error| {
         let column = Some(error.column() as u64).filter(|&column| column > 0);
         let text = error.to_string();
@@ -1171,6 +1177,18 @@ mod tests {
         assert!(
             message.starts_with("line 3, column 24: malformed JSON"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn a_line_that_is_not_an_object_is_named() {
+        let message = error(&trace(
+            &["[1,2]"],
+            r#""events":1,"committed":0,"aborted":0,"#,
+        ));
+        assert_eq!(
+            message,
+            "line 2: the line is not a JSON object, but every line of a trace is one"
         );
     }
 

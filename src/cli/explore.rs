@@ -1,0 +1,681 @@
+//! `lamport-ledger explore`: every reachable state of a scenario's clients (or of the port of
+//! the TLA+ spec `LamportMutex.tla`), the invariants checked in each, and the shortest path to
+//! a violation. See `docs/explore.md`.
+//!
+//! Exit codes: 0 no violation (or the expectation matched), 1 a violation or deadlock (or a
+//! mismatch), 2 bad input or usage.
+
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::run::stdout_error;
+use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
+use crate::check::Invariant;
+use crate::explore::replay::{describe_step, write_trace};
+use crate::explore::search::{Order, SearchOptions, Stats, Stop};
+use crate::explore::settings::{
+    self, Channels, ExpectFrom, ExploreSetup, Overrides, describe_expect, meets,
+};
+use crate::explore::tla::{MAX_CLOCK, MAX_PROCESSES, TlaConfig};
+use crate::explore::{
+    SystemExploration, TlaExploration, explore_system, explore_tla, peak_rss_kib,
+};
+
+#[derive(Debug, Args)]
+pub(super) struct ExploreArgs {
+    /// A scenario file, or an exploration file that names one (see docs/explore.md).
+    #[arg(required_unless_present = "model", conflicts_with = "model")]
+    scenario: Option<PathBuf>,
+    /// Explore a built-in model instead of a scenario: the port of Stephan Merz's TLA+ spec
+    /// LamportMutex.tla (tlaplus/Examples).
+    #[arg(long, value_enum)]
+    model: Option<BuiltinModel>,
+    /// The spec's N (with --model).
+    #[arg(long, value_name = "N", requires = "model")]
+    clients: Option<u8>,
+    /// The spec's maxClock, the bound of its ClockConstraint (with --model).
+    #[arg(long, value_name = "C", requires = "model")]
+    max_clock: Option<u8>,
+    /// Channels as multisets: any message in flight may be delivered next, not only the oldest
+    /// of its link.
+    #[arg(long)]
+    bag: bool,
+    /// Do not expand states this many steps from the initial state.
+    #[arg(long, value_name = "D")]
+    max_depth: Option<u32>,
+    /// Stop after storing this many distinct states.
+    #[arg(long, value_name = "S")]
+    max_states: Option<u64>,
+    /// Breadth-first search (the default): a violation is reached by a shortest path.
+    #[arg(long, conflicts_with = "dfs")]
+    bfs: bool,
+    /// Depth-first search: less memory for the frontier; paths are not the shortest.
+    #[arg(long)]
+    dfs: bool,
+    /// Threads for breadth-first search (0: one per core). Results do not depend on it.
+    #[arg(long, value_name = "J", default_value_t = 1)]
+    jobs: usize,
+    /// Go on after a violation and report the shortest path to each invariant broken.
+    #[arg(long)]
+    keep_going: bool,
+    /// Write the path to the (first) violation as a JSON Lines trace (SPEC section 3).
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// Text for people, or one JSON object with the numbers.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(super) enum BuiltinModel {
+    /// LamportMutex.tla from tlaplus/Examples, ported step for step.
+    TlaplusLamportMutex,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(super) enum Format {
+    Text,
+    Json,
+}
+
+pub(super) fn explore_command(args: &ExploreArgs) -> Result<u8, CliError> {
+    let jobs = match args.jobs {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        jobs => jobs,
+    };
+    if jobs > 64 {
+        return Err(CliError::Usage(format!(
+            "--jobs takes at most 64 threads, not {jobs}"
+        )));
+    }
+    let options = SearchOptions {
+        order: if args.dfs {
+            Order::DepthFirst
+        } else {
+            Order::BreadthFirst
+        },
+        max_depth: args.max_depth,
+        max_states: args.max_states,
+        jobs,
+        keep_going: args.keep_going,
+    };
+    let mut out = BufWriter::new(io::stdout().lock());
+    let code = match args.model {
+        Some(BuiltinModel::TlaplusLamportMutex) => tla_command(args, &options, &mut out)?,
+        None => scenario_command(args, &options, &mut out)?,
+    };
+    out.flush().map_err(stdout_error)?;
+    Ok(code)
+}
+
+fn tla_command(
+    args: &ExploreArgs,
+    options: &SearchOptions,
+    out: &mut dyn Write,
+) -> Result<u8, CliError> {
+    let (Some(processes), Some(max_clock)) = (args.clients, args.max_clock) else {
+        return Err(CliError::Usage(
+            "--model tlaplus-lamport-mutex needs the spec's constants: --clients N and \
+             --max-clock C"
+                .into(),
+        ));
+    };
+    if !(1..=MAX_PROCESSES).contains(&processes) {
+        return Err(CliError::Usage(format!(
+            "--clients must be between 1 and {MAX_PROCESSES}, not {processes}"
+        )));
+    }
+    if max_clock > MAX_CLOCK {
+        return Err(CliError::Usage(format!(
+            "--max-clock must be at most {MAX_CLOCK}, not {max_clock}"
+        )));
+    }
+    if args.trace.is_some() {
+        return Err(CliError::Usage(
+            "--trace needs a scenario: the TLA+ model has no ledger to write a trace of".into(),
+        ));
+    }
+    let config = TlaConfig {
+        processes,
+        max_clock,
+        bag: args.bag,
+    };
+    let exploration = explore_tla(config, options);
+    let peak = peak_rss_kib();
+    let code = if exploration.result.found.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_VIOLATION
+    };
+    match args.format {
+        Format::Json => write_tla_json(out, &exploration, peak),
+        Format::Text => write_tla_text(out, &exploration, peak),
+    }
+    .map_err(stdout_error)?;
+    Ok(code)
+}
+
+fn write_tla_text(
+    out: &mut dyn Write,
+    exploration: &TlaExploration,
+    peak: Option<u64>,
+) -> io::Result<()> {
+    let config = exploration.model.config();
+    let stats = &exploration.result.stats;
+    writeln!(
+        out,
+        "model:     LamportMutex.tla (Stephan Merz, tlaplus/Examples), ported: N = {}, \
+         maxClock = {}, channels {}",
+        config.processes,
+        config.max_clock,
+        if config.bag {
+            "as multisets (bag)"
+        } else {
+            "FIFO per pair (as in the spec)"
+        }
+    )?;
+    writeln!(
+        out,
+        "checks:    invariants Mutex and BoundedNetwork (TypeOK holds by construction), \
+         deadlock; state constraint ClockConstraint"
+    )?;
+    write_search_line(out, stats)?;
+    writeln!(
+        out,
+        "states:    {} distinct, {} generated (TLC's count: the initial state and every \
+         successor), {} outside ClockConstraint (generated, not kept)",
+        stats.distinct,
+        exploration.generated(),
+        stats.outside_model
+    )?;
+    writeln!(
+        out,
+        "depth:     {} (TLC's convention: states on the longest shortest path; {} steps){}",
+        exploration.tlc_depth(),
+        stats.depth,
+        completeness(stats)
+    )?;
+    write_speed(out, stats, peak)?;
+    match exploration.result.found.first() {
+        None => writeln!(
+            out,
+            "verdict:   OK: no invariant is violated and no deadlock"
+        ),
+        Some(found) => {
+            writeln!(
+                out,
+                "verdict:   {} is violated after {} steps ({}): {}",
+                found.finding.name,
+                found.path.len(),
+                path_kind(stats),
+                found.finding.detail
+            )?;
+            let states = exploration
+                .model
+                .replay(&found.path)
+                .expect("a path the search found replays");
+            for (index, state) in states.iter().enumerate() {
+                let label = match index {
+                    0 => "Initial predicate".to_string(),
+                    _ => found.path[index - 1].to_string(),
+                };
+                writeln!(out, "State {}: <{label}>", index + 1)?;
+                writeln!(out, "{}", exploration.model.describe(state))?;
+            }
+            for other in exploration.result.found.iter().skip(1) {
+                writeln!(
+                    out,
+                    "also:      {} after {} steps: {}",
+                    other.finding.name,
+                    other.path.len(),
+                    other.finding.detail
+                )?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn write_tla_json(
+    out: &mut dyn Write,
+    exploration: &TlaExploration,
+    peak: Option<u64>,
+) -> io::Result<()> {
+    let config = exploration.model.config();
+    let stats = &exploration.result.stats;
+    let mut value = stats_json(stats, peak);
+    value["model"] = "tlaplus-lamport-mutex".into();
+    value["clients"] = config.processes.into();
+    value["max_clock"] = config.max_clock.into();
+    value["bag"] = config.bag.into();
+    value["generated"] = exploration.generated().into();
+    value["tlc_depth"] = exploration.tlc_depth().into();
+    value["violations"] = exploration
+        .result
+        .found
+        .iter()
+        .map(|found| {
+            serde_json::json!({
+                "invariant": found.finding.name,
+                "steps": found.path.len(),
+                "path": found.path.iter().map(|step| step.to_string()).collect::<Vec<_>>(),
+                "detail": found.finding.detail,
+            })
+        })
+        .collect::<Vec<_>>()
+        .into();
+    writeln!(out, "{value}")
+}
+
+fn scenario_command(
+    args: &ExploreArgs,
+    options: &SearchOptions,
+    out: &mut dyn Write,
+) -> Result<u8, CliError> {
+    if args.clients.is_some() || args.max_clock.is_some() {
+        return Err(CliError::Usage(
+            "--clients and --max-clock set the TLA+ model's constants; a scenario sets its own"
+                .into(),
+        ));
+    }
+    let path = args
+        .scenario
+        .as_deref()
+        .expect("clap requires a scenario without --model");
+    let mut setup = settings::load(path).map_err(|error| CliError::Usage(error.0))?;
+    if args.bag {
+        let shown = setup.source.clone();
+        let overrides = Overrides {
+            channels: Some(Channels::Bag),
+            ..Overrides::default()
+        };
+        let expect = setup.expect;
+        setup = settings::from_scenario(shown, setup.scenario, &overrides)
+            .map_err(|error| CliError::Usage(error.0))?;
+        // Keep the exploration file's bounds and expectation.
+        setup.expect = expect;
+    }
+    let trace_file = args.trace.as_deref().map(PendingFile::create).transpose()?;
+    let exploration = explore_system(&setup, options);
+    let peak = peak_rss_kib();
+    let found: Vec<Invariant> = exploration
+        .result
+        .found
+        .iter()
+        .filter_map(|found| invariant_named(found.finding.name))
+        .collect();
+    let expectation = setup
+        .expect
+        .map(|(expect, from)| (describe_expect(&expect), meets(&expect, &found), from));
+    // The trace of the first violation, replayed through the simulator's checker.
+    let replayed = match exploration.result.found.first() {
+        Some(first) => {
+            let outputs = match &trace_file {
+                Some(file) => vec![file.writer()?],
+                None => Vec::new(),
+            };
+            let replayed = write_trace(
+                &exploration.model,
+                &setup.scenario,
+                &first.path,
+                first.finding.stuck,
+                outputs,
+            )
+            .map_err(|source| CliError::Io {
+                path: args
+                    .trace
+                    .as_ref()
+                    .map_or_else(|| "the trace".into(), |p| p.display().to_string()),
+                source,
+            })?;
+            Some(replayed)
+        }
+        None => None,
+    };
+    if let Some(file) = trace_file {
+        if replayed.is_some() {
+            file.commit()?;
+        }
+    }
+    match args.format {
+        Format::Json => {
+            let stats = &exploration.result.stats;
+            let mut value = stats_json(stats, peak);
+            value["scenario"] = setup.source.clone().into();
+            value["clients"] = setup.system.clients.into();
+            let (client_states, messages) = exploration.model.interned();
+            value["client_states"] = client_states.into();
+            value["messages"] = messages.into();
+            value["violations"] = exploration
+                .result
+                .found
+                .iter()
+                .map(|found| {
+                    serde_json::json!({
+                        "invariant": found.finding.name,
+                        "steps": found.path.len(),
+                        "detail": found.finding.detail,
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into();
+            if let Some((wanted, met, _)) = &expectation {
+                value["expected"] = wanted.clone().into();
+                value["expectation_met"] = (*met).into();
+            }
+            writeln!(out, "{value}").map_err(stdout_error)?;
+        }
+        Format::Text => write_scenario_text(
+            out,
+            args,
+            &setup,
+            &exploration,
+            replayed.as_ref(),
+            expectation.as_ref(),
+            peak,
+        )
+        .map_err(stdout_error)?,
+    }
+    if args.trace.is_some() && replayed.is_none() {
+        eprintln!(
+            "lamport-ledger: no violation was found, so no trace was written to {}",
+            args.trace
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string())
+        );
+    }
+    Ok(match expectation {
+        Some((_, met, _)) => {
+            if met {
+                EXIT_OK
+            } else {
+                EXIT_VIOLATION
+            }
+        }
+        None if found.is_empty() && exploration.result.found.is_empty() => EXIT_OK,
+        None => EXIT_VIOLATION,
+    })
+}
+
+fn invariant_named(name: &str) -> Option<Invariant> {
+    Invariant::ALL
+        .into_iter()
+        .find(|invariant| invariant.name() == name)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_scenario_text(
+    out: &mut dyn Write,
+    args: &ExploreArgs,
+    setup: &ExploreSetup,
+    exploration: &SystemExploration,
+    replayed: Option<&crate::explore::replay::Replayed>,
+    expectation: Option<&(String, bool, ExpectFrom)>,
+    peak: Option<u64>,
+) -> io::Result<()> {
+    let system = &setup.system;
+    let stats = &exploration.result.stats;
+    writeln!(
+        out,
+        "explore:   {}: scenario {:?}, {} clients, protocol {}{}",
+        setup.source,
+        setup.scenario.name,
+        system.clients,
+        system.variant.name(),
+        if system.mutations.list().is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = system.mutations.list().iter().map(|m| m.name()).collect();
+            format!(", mutations {}", names.join(", "))
+        }
+    )?;
+    let transfers: Vec<String> = system
+        .transfers
+        .iter()
+        .enumerate()
+        .flat_map(|(slot, list)| {
+            list.iter()
+                .map(move |t| format!("c{} pays {} to c{}", slot + 1, t.amount, t.to))
+        })
+        .collect();
+    writeln!(
+        out,
+        "work:      {} (each issued at any point, in this order per client)",
+        if transfers.is_empty() {
+            "no transfers".to_string()
+        } else {
+            transfers.join(", ")
+        }
+    )?;
+    writeln!(out, "network:   {}", describe_network(system))?;
+    for note in &setup.notes {
+        writeln!(out, "note:      {note}")?;
+    }
+    writeln!(
+        out,
+        "checks:    in every state mutual_exclusion, ledger_agreement (prefix), \
+         chain_integrity, conservation, no_overdraft; clock_condition on every step; \
+         deadlock (liveness) and equal ledgers where no step is possible"
+    )?;
+    write_search_line(out, stats)?;
+    let (client_states, messages) = exploration.model.interned();
+    writeln!(
+        out,
+        "states:    {} distinct, {} transitions ({} distinct client states, {} distinct \
+         messages)",
+        stats.distinct, stats.transitions, client_states, messages
+    )?;
+    writeln!(
+        out,
+        "depth:     {} steps{}",
+        stats.depth,
+        completeness(stats)
+    )?;
+    write_speed(out, stats, peak)?;
+    match exploration.result.found.first() {
+        None => writeln!(
+            out,
+            "verdict:   OK: no invariant is violated and no deadlock{}",
+            if stats.stop == Stop::Exhausted {
+                " in any reachable state"
+            } else {
+                " in the states explored"
+            }
+        )?,
+        Some(found) => {
+            writeln!(
+                out,
+                "verdict:   VIOLATION of {} after {} steps ({}): {}",
+                found.finding.name,
+                found.path.len(),
+                path_kind(stats),
+                found.finding.detail
+            )?;
+            if let Some(replayed) = replayed {
+                for (index, events) in replayed.steps.iter().enumerate() {
+                    writeln!(out, "   {:>3}. {}", index + 1, describe_step(events))?;
+                }
+                match replayed.violations.first() {
+                    Some(first) if first.violation.invariant.name() == found.finding.name => {
+                        writeln!(
+                            out,
+                            "checker:   replayed through the simulator's checker: {} at event \
+                             {} (agrees)",
+                            first.violation.invariant, first.seq
+                        )?
+                    }
+                    Some(first) => writeln!(
+                        out,
+                        "checker:   replayed through the simulator's checker: {} at event {} \
+                         (the explorer's check saw {} first)",
+                        first.violation.invariant, first.seq, found.finding.name
+                    )?,
+                    None => writeln!(
+                        out,
+                        "checker:   replayed through the simulator's checker: it finds NO \
+                         violation on this path (the explorer's state check and the checker \
+                         DISAGREE)"
+                    )?,
+                }
+                if let Some(path) = &args.trace {
+                    let shown = path.display();
+                    writeln!(
+                        out,
+                        "trace:     {shown} ({} events, digest {}): lamport-ledger check \
+                         {shown}; lamport-ledger render {shown} --format html -o path.html",
+                        replayed.events, replayed.digest_hex
+                    )?;
+                }
+            }
+            for other in exploration.result.found.iter().skip(1) {
+                writeln!(
+                    out,
+                    "also:      VIOLATION of {} after {} steps: {}",
+                    other.finding.name,
+                    other.path.len(),
+                    other.finding.detail
+                )?;
+            }
+        }
+    }
+    if let Some((wanted, met, from)) = expectation {
+        let from = match from {
+            ExpectFrom::ExploreFile => "the exploration file",
+            ExpectFrom::Scenario => "the scenario",
+        };
+        writeln!(
+            out,
+            "expected:  {wanted} (from {from}): {}",
+            if *met { "matched" } else { "NOT matched" }
+        )?;
+    }
+    Ok(())
+}
+
+fn describe_network(system: &crate::explore::system::SystemConfig) -> String {
+    let links = system.link_list();
+    let bag: Vec<String> = links
+        .iter()
+        .filter(|&&(from, to)| !system.rule(from, to).fifo)
+        .map(|(from, to)| format!("{from}->{to}"))
+        .collect();
+    let mut text = match system.all_fifo() {
+        Some(true) | None if bag.is_empty() => "FIFO links".to_string(),
+        Some(false) => "bag links (any message in flight may be delivered next)".to_string(),
+        _ => format!("FIFO links except {} (bags)", bag.join(", ")),
+    };
+    let named = |pick: &dyn Fn(crate::explore::system::LinkRule) -> bool| -> String {
+        let chosen: Vec<String> = links
+            .iter()
+            .filter(|&&(from, to)| pick(system.rule(from, to)))
+            .map(|(from, to)| format!("{from}->{to}"))
+            .collect();
+        if chosen.len() == links.len() {
+            "any link".to_string()
+        } else {
+            chosen.join(", ")
+        }
+    };
+    if system.max_losses > 0 {
+        text.push_str(&format!(
+            "; up to {} message(s) lost on {}",
+            system.max_losses,
+            named(&|rule| rule.lossy)
+        ));
+    }
+    if system.max_duplicates > 0 {
+        text.push_str(&format!(
+            "; up to {} message(s) duplicated on {}",
+            system.max_duplicates,
+            named(&|rule| rule.duplicating)
+        ));
+    }
+    for (slot, crashes) in system.crashes.iter().enumerate() {
+        for crash in crashes {
+            text.push_str(&format!(
+                "; c{} may crash{}",
+                slot + 1,
+                match (crash.restarts, crash.keep_ledger) {
+                    (false, _) => " for good".to_string(),
+                    (true, true) => " and restart keeping its ledger".to_string(),
+                    (true, false) => " and restart with nothing".to_string(),
+                }
+            ));
+        }
+    }
+    if !system.any_faults() {
+        text.push_str("; no loss, duplication or crash");
+    }
+    text
+}
+
+fn write_search_line(out: &mut dyn Write, stats: &Stats) -> io::Result<()> {
+    writeln!(
+        out,
+        "search:    {}, {} thread(s); symmetry reduction: none (client ids break ties between \
+         requests, so no two clients are interchangeable); states told apart by their full \
+         encoding",
+        match stats.order {
+            Order::BreadthFirst => "breadth-first",
+            Order::DepthFirst => "depth-first",
+        },
+        stats.jobs
+    )
+}
+
+fn completeness(stats: &Stats) -> &'static str {
+    match stats.stop {
+        Stop::Exhausted => " (complete: every reachable state explored)",
+        Stop::Finding => " (reached when the search stopped at the first violation)",
+        Stop::MaxStates => " (INCOMPLETE: stopped at --max-states)",
+        Stop::MaxDepth => " (INCOMPLETE: states beyond --max-depth not explored)",
+    }
+}
+
+fn path_kind(stats: &Stats) -> &'static str {
+    match stats.order {
+        Order::BreadthFirst => "a shortest path",
+        Order::DepthFirst => "depth-first: not necessarily the shortest path",
+    }
+}
+
+fn write_speed(out: &mut dyn Write, stats: &Stats, peak: Option<u64>) -> io::Result<()> {
+    let per_second = if stats.seconds > 0.0 {
+        stats.distinct as f64 / stats.seconds
+    } else {
+        0.0
+    };
+    let peak = peak.map_or_else(
+        || "unknown".to_string(),
+        |kib| format!("{:.1} MiB", kib as f64 / 1024.0),
+    );
+    writeln!(
+        out,
+        "speed:     {:.6} s, {:.0} distinct states/s; peak memory {peak} (state store {:.1} \
+         MiB: {:.1} bytes/state, of which {:.1} encoding)",
+        stats.seconds,
+        per_second,
+        stats.store_bytes as f64 / (1024.0 * 1024.0),
+        stats.store_bytes as f64 / stats.distinct.max(1) as f64,
+        stats.encoding_bytes as f64 / stats.distinct.max(1) as f64
+    )
+}
+
+fn stats_json(stats: &Stats, peak: Option<u64>) -> serde_json::Value {
+    serde_json::json!({
+        "distinct": stats.distinct,
+        "transitions": stats.transitions,
+        "depth": stats.depth,
+        "complete": stats.stop == Stop::Exhausted,
+        "stop": format!("{:?}", stats.stop),
+        "seconds": stats.seconds,
+        "states_per_s": if stats.seconds > 0.0 { stats.distinct as f64 / stats.seconds } else { 0.0 },
+        "peak_rss_kib": peak,
+        "store_bytes": stats.store_bytes,
+        "encoding_bytes": stats.encoding_bytes,
+        "jobs": stats.jobs,
+        "symmetry_reduction": false,
+    })
+}

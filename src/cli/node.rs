@@ -1,0 +1,114 @@
+//! `lamport-ledger node ID`: run one node of a live cluster over TCP, with the original
+//! commands at a prompt; `lamport-ledger merge`: merge the nodes' traces into one that `check`
+//! reads. See docs/live.md.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{CliError, EXIT_OK, PendingFile};
+use crate::live::{self, KEY_ENV, NodeOptions};
+use crate::protocol::ClientId;
+
+#[derive(Debug, Args)]
+pub(super) struct NodeArgs {
+    /// This node's id (1 to N).
+    id: ClientId,
+    /// The cluster file (JSON, see docs/live.md); without it, nodes 1-3 on 127.0.0.1:7301-7303
+    /// with 10 each.
+    #[arg(long, value_name = "FILE")]
+    cluster: Option<PathBuf>,
+    /// Keep the ledger in this directory (appended with fsync, verified on start).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Write this node's trace to FILE (never overwritten), or under a fresh name into an
+    /// existing directory.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// Listen on this address instead of the node's cluster address (needed to listen on
+    /// anything but loopback).
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct MergeArgs {
+    /// The nodes' trace files, or directories holding them (*.jsonl).
+    #[arg(required = true)]
+    traces: Vec<PathBuf>,
+    /// Write the merged trace here (it appears whole or not at all) instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+pub(super) fn node_command(args: &NodeArgs) -> Result<u8, CliError> {
+    let env_key = std::env::var(KEY_ENV).ok();
+    let cluster = match &args.cluster {
+        Some(path) => live::load_cluster(path, env_key),
+        None => live::default_cluster(env_key),
+    }
+    .map_err(|error| CliError::Usage(error.0))?;
+    live::run_node(NodeOptions {
+        id: args.id,
+        cluster,
+        data_dir: args.data_dir.clone(),
+        trace: args.trace.clone(),
+        bind: args.bind,
+    })
+    .map_err(|error| CliError::Usage(error.0))
+}
+
+pub(super) fn merge_command(args: &MergeArgs) -> Result<u8, CliError> {
+    let pending = args
+        .output
+        .as_deref()
+        .map(PendingFile::create)
+        .transpose()?;
+    let mut output: Box<dyn Write> = match &pending {
+        Some(file) => file.writer()?,
+        None => Box::new(io::BufWriter::new(io::stdout().lock())),
+    };
+    let report =
+        live::merge_traces(&args.traces, &mut output).map_err(|error| CliError::Usage(error.0))?;
+    drop(output);
+    if let Some(file) = pending {
+        file.commit()?;
+    }
+    let lives: Vec<String> = report
+        .lives
+        .iter()
+        .enumerate()
+        .filter(|&(_, &lives)| lives > 0)
+        .map(|(slot, &lives)| match lives {
+            1 => format!("node {}", slot + 1),
+            n => format!("node {} ({n} runs)", slot + 1),
+        })
+        .collect();
+    let mut note = format!(
+        "merged the traces of {}: {} events",
+        lives.join(", "),
+        report.events
+    );
+    if report.dropped > 0 {
+        note.push_str(&format!(
+            "; {} message(s) lost when their receiver stopped",
+            report.dropped
+        ));
+    }
+    if report.in_flight > 0 {
+        note.push_str(&format!(
+            "; {} message(s) still in flight",
+            report.in_flight
+        ));
+    }
+    if !report.truncated.is_empty() {
+        note.push_str(&format!(
+            "; ended without a summary (killed): {}",
+            report.truncated.join(", ")
+        ));
+    }
+    eprintln!("{note}");
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,788 @@
+//! Merging the traces of a live cluster into one trace that `lamport-ledger check` reads.
+//!
+//! Each run of a node (a *life*) writes its own trace: its events, `t` in microseconds since
+//! it started, and in the header's `live` object its node id, incarnation and start time
+//! (`epoch_unix_us`). A node that was killed leaves a trace without a summary (and perhaps
+//! half a last line): it is read up to its last complete line.
+//!
+//! The rule (docs/live.md, "Merging traces"):
+//!
+//! 1. Each node's lives are put one after the other in the order they started. Between two
+//!    lives the merged trace gets a `crash` (the earlier life stopped) and a `restart` with
+//!    `kept: "nothing"` (the next life starts from nothing in memory; the blocks it read from
+//!    its data directory follow as `apply` events, as the node traced them).
+//! 2. The nodes' events are interleaved by time (`epoch_unix_us + t`, then node id), except
+//!    that a delivery never comes before the send (or `duplicate`) that made its copy: a
+//!    delivery whose message has no copy yet waits. So the order is a linear extension of
+//!    causality whatever the clocks of the machines say, and each node's own order is kept.
+//! 3. `t` becomes microseconds since the earliest start, raised where needed so that it never
+//!    decreases; `seq` counts from 0; message ids are renumbered from 0 in the order of their
+//!    sends.
+//! 4. A message that was never delivered and whose receiver stopped after it was sent gets a
+//!    `drop` (reason `crashed`) right after that stop. If nothing is left in flight the
+//!    summary says `quiescent`, else `stopped`.
+//! 5. The summary is computed as for any trace: counts, each node's final table and head
+//!    (replayed from its commit and apply events), and the digest.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::trace::{LineWriter, header_line, live_header};
+use crate::protocol::ledger::to_hex;
+use crate::protocol::{Amount, ClientId, Ledger, Variant};
+use crate::trace::encode::{IdMap, Summary};
+use crate::trace::read::{TraceHeader, TraceReader};
+use crate::trace::{DropReason, Event, EventKind, Kept};
+
+/// Traces that cannot be merged, in one sentence.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct MergeError(pub String);
+
+/// What was merged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MergeReport {
+    /// Lives per node, index `id - 1`.
+    pub lives: Vec<usize>,
+    /// Files that ended without a summary (the node was killed).
+    pub truncated: Vec<String>,
+    pub events: u64,
+    /// Messages given a `drop` because their receiver stopped.
+    pub dropped: u64,
+    /// Messages still in flight at the end.
+    pub in_flight: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct HeaderLive {
+    live: Option<LiveIn>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct LiveIn {
+    node: ClientId,
+    cluster: String,
+    incarnation: u64,
+    epoch_unix_us: u64,
+}
+
+/// One run of one node.
+struct Life {
+    shown: String,
+    live: LiveIn,
+    header: TraceHeader,
+    events: Vec<Event>,
+    complete: bool,
+}
+
+/// What the merged header's `live` object lists.
+#[derive(Serialize)]
+struct MergedLive {
+    cluster: String,
+    epoch_unix_us: u64,
+    merged_from: Vec<MergedFrom>,
+}
+
+#[derive(Serialize)]
+struct MergedFrom {
+    file: String,
+    node: ClientId,
+    incarnation: u64,
+    epoch_unix_us: u64,
+    complete: bool,
+}
+
+/// The trace files among `paths`: files as given, and the `*.jsonl` files of directories.
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, MergeError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let entries = fs::read_dir(path).map_err(|error| {
+                MergeError(format!(
+                    "{}: cannot list the directory: {error}",
+                    path.display()
+                ))
+            })?;
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|file| file.extension().is_some_and(|ext| ext == "jsonl"))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    if files.is_empty() {
+        return Err(MergeError(
+            "no trace files to merge (a directory is searched for *.jsonl files)".into(),
+        ));
+    }
+    Ok(files)
+}
+
+fn read_life(path: &Path) -> Result<Option<Life>, MergeError> {
+    let shown = path.display().to_string();
+    let bytes = fs::read(path)
+        .map_err(|error| MergeError(format!("{shown}: cannot read the trace: {error}")))?;
+    let complete_len = bytes
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |at| at + 1);
+    if complete_len == 0 {
+        // Killed before its header was out: it has nothing to tell.
+        return Ok(None);
+    }
+    let text = &bytes[..complete_len];
+    let lines = text.iter().filter(|&&b| b == b'\n').count() as u64;
+    let first = &text[..text.iter().position(|&b| b == b'\n').unwrap_or(text.len())];
+    let live = serde_json::from_slice::<HeaderLive>(first)
+        .ok()
+        .and_then(|header| header.live)
+        .ok_or_else(|| {
+            MergeError(format!(
+                "{shown}: line 1: the header has no `live` object, so this is not the trace of a \
+                 node: merge takes the files written by `lamport-ledger node --trace`"
+            ))
+        })?;
+    let mut reader =
+        TraceReader::new(text).map_err(|error| MergeError(format!("{shown}: {error}")))?;
+    let header = reader.header().clone();
+    let mut events = Vec::new();
+    let complete = loop {
+        match reader.next_event() {
+            Ok(Some(event)) => {
+                if event.node != Some(live.node) {
+                    return Err(MergeError(format!(
+                        "{shown}: event {} happens at node {:?}, but the trace is node {}'s",
+                        event.seq, event.node, live.node
+                    )));
+                }
+                events.push(event);
+            }
+            Ok(None) => break true,
+            // Stopped without a summary: keep every complete event line.
+            Err(error) if error.line() == Some(lines + 1) => break false,
+            Err(error) => return Err(MergeError(format!("{shown}: {error}"))),
+        }
+    };
+    Ok(Some(Life {
+        shown,
+        live,
+        header,
+        events,
+        complete,
+    }))
+}
+
+/// Moves every `duplicate` event to right after its message's send, with the send's clock
+/// and time (the sender's clock then; both belong to the sender).
+fn relocate_duplicates(merged: Vec<Event>) -> Vec<Event> {
+    let mut duplicates: BTreeMap<u64, Vec<Event>> = BTreeMap::new();
+    let mut rest = Vec::with_capacity(merged.len());
+    for event in merged {
+        match event.kind {
+            EventKind::Duplicate { msg_id } => duplicates.entry(msg_id).or_default().push(event),
+            _ => rest.push(event),
+        }
+    }
+    if duplicates.is_empty() {
+        return rest;
+    }
+    let mut out = Vec::with_capacity(rest.len() + duplicates.len());
+    for event in rest {
+        let moved = match event.kind {
+            EventKind::Send { msg_id, .. } => duplicates.remove(&msg_id),
+            _ => None,
+        };
+        let (t_us, clock) = (event.t_us, event.clock);
+        out.push(event);
+        for mut duplicate in moved.into_iter().flatten() {
+            duplicate.t_us = t_us;
+            duplicate.clock = clock;
+            out.push(duplicate);
+        }
+    }
+    out
+}
+
+/// Where the `left` undelivered copies of a message to `to`, sent at `sent_at`, are lost:
+/// right after the send if `to` was down then (between a crash and its restart), else right
+/// after `to`'s first crash after the send; failing that (a later delivery still needs the
+/// copy), after the last event if `to` crashed at all after the send. `None`: the message is
+/// still in flight.
+fn drop_position(
+    merged: &[Event],
+    to: ClientId,
+    sent_at: usize,
+    uses: &[(usize, i64)],
+    left: i64,
+) -> Option<usize> {
+    let stops: Vec<(usize, bool)> = merged
+        .iter()
+        .enumerate()
+        .filter(|(_, event)| event.node == Some(to))
+        .filter_map(|(position, event)| match event.kind {
+            EventKind::Crash => Some((position, true)),
+            EventKind::Restart { .. } => Some((position, false)),
+            _ => None,
+        })
+        .collect();
+    let down_at_send = stops
+        .iter()
+        .rev()
+        .find(|&&(position, _)| position < sent_at)
+        .is_some_and(|&(_, crash)| crash);
+    let crash_after = stops
+        .iter()
+        .find(|&&(position, crash)| crash && position > sent_at)
+        .map(|&(position, _)| position);
+    let candidate = if down_at_send {
+        Some(sent_at)
+    } else {
+        crash_after
+    }?;
+    // Every later use must still find a copy once the dropped ones are gone.
+    let mut available = 0i64;
+    let fits = uses.iter().all(|&(position, delta)| {
+        available += delta;
+        available - if position > candidate { left } else { 0 } >= 0
+    });
+    if fits {
+        Some(candidate)
+    } else {
+        crash_after.map(|_| merged.len() - 1)
+    }
+}
+
+/// An event of a node's stream with its absolute time (microseconds since the Unix epoch).
+struct Item {
+    at_us: u64,
+    event: Event,
+}
+
+/// Merges the node traces in `paths` (files or directories) and writes the merged trace.
+pub fn merge_traces(paths: &[PathBuf], out: &mut dyn Write) -> Result<MergeReport, MergeError> {
+    let files = expand(paths)?;
+    let mut lives = Vec::new();
+    for file in &files {
+        if let Some(life) = read_life(file)? {
+            lives.push(life);
+        }
+    }
+    let Some(first) = lives.first() else {
+        return Err(MergeError(
+            "none of the trace files has a complete header line".into(),
+        ));
+    };
+    let reference = (
+        first.header.clone(),
+        first.live.cluster.clone(),
+        first.shown.clone(),
+    );
+    for life in &lives[1..] {
+        let same = life.header.clients == reference.0.clients
+            && life.header.initial_balances == reference.0.initial_balances
+            && life.header.protocol == reference.0.protocol
+            && life.header.cs_us == reference.0.cs_us
+            && life.live.cluster == reference.1;
+        if !same {
+            return Err(MergeError(format!(
+                "{} and {} come from different clusters (name, nodes, balances, protocol or \
+                 critical section differ)",
+                reference.2, life.shown
+            )));
+        }
+    }
+    let header = reference.0;
+    let cluster = reference.1;
+    let clients = header.clients;
+    let protocol = Variant::ALL
+        .into_iter()
+        .find(|variant| variant.name() == header.protocol)
+        .ok_or_else(|| {
+            MergeError(format!(
+                "{}: protocol {:?} is not one the live nodes run",
+                reference.2, header.protocol
+            ))
+        })?;
+    lives.sort_by_key(|life| {
+        (
+            life.live.node,
+            life.live.epoch_unix_us,
+            life.live.incarnation,
+        )
+    });
+    let epoch_us = lives
+        .iter()
+        .map(|life| life.live.epoch_unix_us)
+        .min()
+        .unwrap_or(0);
+    let merged_from: Vec<MergedFrom> = lives
+        .iter()
+        .map(|life| MergedFrom {
+            file: life.shown.clone(),
+            node: life.live.node,
+            incarnation: life.live.incarnation,
+            epoch_unix_us: life.live.epoch_unix_us,
+            complete: life.complete,
+        })
+        .collect();
+    let mut report = MergeReport {
+        lives: vec![0; clients as usize],
+        truncated: lives
+            .iter()
+            .filter(|life| !life.complete)
+            .map(|life| life.shown.clone())
+            .collect(),
+        events: 0,
+        dropped: 0,
+        in_flight: 0,
+    };
+
+    // Rule 1: one stream per node, its lives in order, with crash and restart between them.
+    let mut streams: Vec<Vec<Item>> = (0..clients).map(|_| Vec::new()).collect();
+    for (place, life) in lives.iter().enumerate() {
+        let node = life.live.node;
+        let slot = node as usize - 1;
+        report.lives[slot] += 1;
+        let stream = &mut streams[slot];
+        if !stream.is_empty() || lives[..place].iter().any(|l| l.live.node == node) {
+            stream.push(Item {
+                at_us: life.live.epoch_unix_us,
+                event: Event {
+                    seq: 0,
+                    t_us: 0,
+                    node: Some(node),
+                    clock: 0,
+                    kind: EventKind::Restart {
+                        kept: Kept::Nothing,
+                    },
+                },
+            });
+        }
+        for event in &life.events {
+            stream.push(Item {
+                at_us: life.live.epoch_unix_us.saturating_add(event.t_us),
+                event: event.clone(),
+            });
+        }
+        let another_life_follows = lives[place + 1..].iter().any(|l| l.live.node == node);
+        if another_life_follows {
+            let (at_us, clock) = stream.last().map_or((life.live.epoch_unix_us, 0), |item| {
+                (item.at_us, item.event.clock)
+            });
+            stream.push(Item {
+                at_us,
+                event: Event {
+                    seq: 0,
+                    t_us: 0,
+                    node: Some(node),
+                    clock,
+                    kind: EventKind::Crash,
+                },
+            });
+        }
+    }
+
+    // Rule 2: interleave by time, a delivery only after its copy exists.
+    let mut heads = vec![0usize; streams.len()];
+    let mut copies: BTreeMap<u64, i64> = BTreeMap::new();
+    let mut renumbered: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut merged: Vec<Event> = Vec::new();
+    let mut last_t = 0u64;
+    loop {
+        let mut best: Option<(u64, ClientId, usize)> = None;
+        let mut blocked: Option<(ClientId, u64, ClientId)> = None;
+        for (slot, stream) in streams.iter().enumerate() {
+            let Some(item) = stream.get(heads[slot]) else {
+                continue;
+            };
+            if let EventKind::Deliver { msg_id, from, .. } = &item.event.kind
+                && copies.get(msg_id).copied().unwrap_or(0) <= 0
+            {
+                blocked.get_or_insert((slot as ClientId + 1, *msg_id, *from));
+                continue;
+            }
+            let key = (item.at_us, slot as ClientId + 1, slot);
+            if best.is_none_or(|b| (key.0, key.1) < (b.0, b.1)) {
+                best = Some(key);
+            }
+        }
+        let Some((at_us, _, slot)) = best else {
+            if let Some((node, msg_id, from)) = blocked {
+                return Err(MergeError(format!(
+                    "node {node}'s trace delivers message {msg_id} from node {from}, which none \
+                     of the traces sends: merge needs the traces of every node and every run of \
+                     it"
+                )));
+            }
+            break;
+        };
+        let mut event = streams[slot][heads[slot]].event.clone();
+        heads[slot] += 1;
+        let id_error = |msg_id: u64| {
+            MergeError(format!(
+                "message id {msg_id} is sent twice (by node {:?}): are two traces of the same run \
+                 given, or do two nodes share an id?",
+                event.node
+            ))
+        };
+        match &mut event.kind {
+            EventKind::Send { msg_id, .. } => {
+                if copies.insert(*msg_id, 1).is_some() {
+                    return Err(id_error(*msg_id));
+                }
+                let new_id = renumbered.len() as u64;
+                renumbered.insert(*msg_id, new_id);
+                *msg_id = new_id;
+            }
+            EventKind::Duplicate { msg_id } => {
+                *copies.entry(*msg_id).or_insert(0) += 1;
+                if let Some(&new_id) = renumbered.get(msg_id) {
+                    *msg_id = new_id;
+                }
+            }
+            EventKind::Deliver { msg_id, .. } | EventKind::Drop { msg_id, .. } => {
+                *copies.entry(*msg_id).or_insert(0) -= 1;
+                if let Some(&new_id) = renumbered.get(msg_id) {
+                    *msg_id = new_id;
+                }
+            }
+            _ => {}
+        }
+        last_t = last_t.max(at_us.saturating_sub(epoch_us));
+        event.t_us = last_t;
+        merged.push(event);
+    }
+
+    // A message sent again to a restarted receiver was delivered twice, once to each run: the
+    // model's `duplicate` adds a copy while the first is in flight, so it goes right after
+    // the send.
+    let merged = relocate_duplicates(merged);
+    // New id -> (receiver, position of the send), and the positions of the events that add
+    // (+1) or use (-1) a copy.
+    let mut sends: BTreeMap<u64, (ClientId, usize)> = BTreeMap::new();
+    let mut uses: BTreeMap<u64, Vec<(usize, i64)>> = BTreeMap::new();
+    for (position, event) in merged.iter().enumerate() {
+        let (msg_id, delta) = match event.kind {
+            EventKind::Send { msg_id, to, .. } => {
+                sends.insert(msg_id, (to, position));
+                (msg_id, 1)
+            }
+            EventKind::Duplicate { msg_id } => (msg_id, 1),
+            EventKind::Deliver { msg_id, .. } | EventKind::Drop { msg_id, .. } => (msg_id, -1),
+            _ => continue,
+        };
+        uses.entry(msg_id).or_default().push((position, delta));
+    }
+
+    // Rule 4: drops for the messages a stopped receiver never got.
+    let mut inserts: BTreeMap<usize, Vec<Event>> = BTreeMap::new();
+    for (&new_id, &(to, sent_at)) in &sends {
+        let left: i64 = uses[&new_id].iter().map(|&(_, delta)| delta).sum();
+        if left <= 0 {
+            continue;
+        }
+        match drop_position(&merged, to, sent_at, &uses[&new_id], left) {
+            Some(position) => {
+                let clock = merged[..=position]
+                    .iter()
+                    .rev()
+                    .find(|event| event.node == Some(to))
+                    .map_or(0, |event| event.clock);
+                let t_us = merged[position].t_us;
+                for _ in 0..left {
+                    inserts.entry(position).or_default().push(Event {
+                        seq: 0,
+                        t_us,
+                        node: Some(to),
+                        clock,
+                        kind: EventKind::Drop {
+                            msg_id: new_id,
+                            reason: DropReason::Crashed,
+                        },
+                    });
+                    report.dropped += 1;
+                }
+            }
+            None => report.in_flight += left as u64,
+        }
+    }
+    let mut events = Vec::with_capacity(merged.len() + report.dropped as usize);
+    for (position, event) in merged.into_iter().enumerate() {
+        events.push(event);
+        if let Some(drops) = inserts.remove(&position) {
+            events.extend(drops);
+        }
+    }
+
+    // Rules 3 and 5: write it.
+    let initial: Vec<Amount> = header.initial_balances.clone();
+    let mut ledgers: Vec<Ledger> = (0..clients).map(|_| Ledger::new(initial.clone())).collect();
+    let (mut committed, mut aborted, mut sent) = (0u64, 0u64, 0u64);
+    let write_error =
+        |error: std::io::Error| MergeError(format!("cannot write the merged trace: {error}"));
+    let merged_header = live_header(
+        &cluster,
+        initial.clone(),
+        protocol.name(),
+        header.cs_us.unwrap_or(0),
+    );
+    let mut writer = LineWriter::new(out);
+    writer
+        .raw_line(&header_line(
+            &merged_header,
+            &MergedLive {
+                cluster: cluster.clone(),
+                epoch_unix_us: epoch_us,
+                merged_from,
+            },
+        ))
+        .map_err(write_error)?;
+    for (seq, event) in events.iter_mut().enumerate() {
+        event.seq = seq as u64;
+        let slot = event.node.map(|node| node as usize - 1);
+        match (&event.kind, slot) {
+            (EventKind::Commit { block } | EventKind::Apply { block }, Some(slot)) => {
+                if matches!(event.kind, EventKind::Commit { .. }) {
+                    committed += 1;
+                }
+                // A block that does not extend the ledger is the checker's to report.
+                let _ = ledgers[slot].append(Arc::clone(block));
+            }
+            (
+                EventKind::Restart {
+                    kept: Kept::Nothing,
+                },
+                Some(slot),
+            ) => {
+                ledgers[slot] = Ledger::new(initial.clone());
+            }
+            (EventKind::Abort { .. }, _) => aborted += 1,
+            (EventKind::Send { .. }, _) => sent += 1,
+            _ => {}
+        }
+        writer.event(event).map_err(write_error)?;
+    }
+    report.events = events.len() as u64;
+    let mut summary = Summary {
+        line_type: "summary",
+        events: report.events,
+        committed,
+        aborted,
+        messages_sent: sent,
+        end: if report.in_flight == 0 {
+            "quiescent"
+        } else {
+            "stopped"
+        },
+        end_us: last_t,
+        violations: Vec::new(),
+        final_balances: IdMap(
+            ledgers
+                .iter()
+                .map(|ledger| IdMap(ledger.table().to_vec()))
+                .collect(),
+        ),
+        heads: IdMap(ledgers.iter().map(|l| to_hex(&l.head_hash())).collect()),
+        digest: String::new(),
+    };
+    writer.finish(&mut summary).map_err(write_error)?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::File;
+    use std::io::BufWriter;
+
+    use super::*;
+    use crate::live::trace::LiveHeader;
+    use crate::protocol::Message;
+
+    const EPOCH: u64 = 1_000_000;
+    const A: u64 = 1 << 52;
+    const B: u64 = (1 << 52) | 1;
+
+    fn event(t_us: u64, node: ClientId, clock: u64, kind: EventKind) -> Event {
+        Event {
+            seq: 0,
+            t_us,
+            node: Some(node),
+            clock,
+            kind,
+        }
+    }
+
+    /// Writes one node run's trace; without `complete` it ends like a killed node's.
+    fn write_life(path: &Path, node: ClientId, epoch: u64, events: Vec<Event>, complete: bool) {
+        let header = live_header("t", vec![10, 10], "lamport", 1000);
+        let live = LiveHeader {
+            node,
+            cluster: "t".into(),
+            incarnation: epoch,
+            epoch_unix_us: epoch,
+        };
+        let mut writer = LineWriter::new(BufWriter::new(File::create(path).unwrap()));
+        writer.raw_line(&header_line(&header, &live)).unwrap();
+        let count = events.len() as u64;
+        let sent = events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Send { .. }))
+            .count() as u64;
+        for (seq, mut event) in events.into_iter().enumerate() {
+            event.seq = seq as u64;
+            writer.event(&event).unwrap();
+        }
+        if complete {
+            let mut summary = Summary {
+                line_type: "summary",
+                events: count,
+                committed: 0,
+                aborted: 0,
+                messages_sent: sent,
+                end: "stopped",
+                end_us: 0,
+                violations: Vec::new(),
+                final_balances: IdMap(vec![IdMap(vec![10, 10]); 2]),
+                heads: IdMap(vec![to_hex(&crate::protocol::GENESIS_PREV); 2]),
+                digest: String::new(),
+            };
+            writer.finish(&mut summary).unwrap();
+        } else {
+            let mut file = writer.finish_partial();
+            file.write_all(b"{\"type\":\"event\",\"seq\":").unwrap();
+        }
+    }
+
+    fn request() -> Message {
+        Message::Request { ts: 1 }
+    }
+
+    #[test]
+    fn runs_are_joined_by_crash_and_restart_and_lost_messages_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name);
+        write_life(
+            &path("n1.jsonl"),
+            1,
+            EPOCH,
+            vec![
+                event(0, 1, 1, EventKind::Request { ts: 1 }),
+                event(
+                    1,
+                    1,
+                    1,
+                    EventKind::Send {
+                        msg_id: A,
+                        to: 2,
+                        msg: request(),
+                    },
+                ),
+                event(
+                    2,
+                    1,
+                    1,
+                    EventKind::Send {
+                        msg_id: B,
+                        to: 2,
+                        msg: Message::Reply { ts: 1 },
+                    },
+                ),
+                // Sent again to node 2's second run.
+                event(5000, 1, 1, EventKind::Duplicate { msg_id: A }),
+            ],
+            true,
+        );
+        let deliver = EventKind::Deliver {
+            msg_id: A,
+            from: 1,
+            msg: request(),
+        };
+        write_life(
+            &path("n2-a.jsonl"),
+            2,
+            EPOCH + 10,
+            vec![event(5, 2, 2, deliver.clone())],
+            false,
+        );
+        write_life(
+            &path("n2-b.jsonl"),
+            2,
+            EPOCH + 3000,
+            vec![event(100, 2, 2, deliver)],
+            true,
+        );
+
+        let mut out = Vec::new();
+        let report = merge_traces(&[dir.path().to_path_buf()], &mut out).unwrap();
+        assert_eq!(report.lives, vec![1, 2]);
+        assert_eq!(report.truncated.len(), 1);
+        assert_eq!((report.dropped, report.in_flight, report.events), (1, 0, 9));
+
+        let mut reader = TraceReader::new(out.as_slice()).unwrap();
+        let mut merged = Vec::new();
+        while let Some(event) = reader.next_event().unwrap() {
+            merged.push(event);
+        }
+        let shape: Vec<(Option<ClientId>, &str, Option<u64>)> = merged
+            .iter()
+            .map(|e| {
+                let id = match e.kind {
+                    EventKind::Send { msg_id, .. }
+                    | EventKind::Deliver { msg_id, .. }
+                    | EventKind::Duplicate { msg_id }
+                    | EventKind::Drop { msg_id, .. } => Some(msg_id),
+                    _ => None,
+                };
+                (e.node, e.kind.name(), id)
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                (Some(1), "request", None),
+                (Some(1), "send", Some(0)),
+                (Some(1), "duplicate", Some(0)),
+                (Some(1), "send", Some(1)),
+                (Some(2), "deliver", Some(0)),
+                (Some(2), "crash", None),
+                (Some(2), "drop", Some(1)),
+                (Some(2), "restart", None),
+                (Some(2), "deliver", Some(0)),
+            ]
+        );
+        // The second delivery waited for the re-send at 5000us; t never goes back.
+        assert_eq!(merged.last().unwrap().t_us, 5000);
+        assert_eq!(reader.summary().unwrap().end.as_deref(), Some("quiescent"));
+    }
+
+    #[test]
+    fn a_delivery_nobody_sent_names_the_missing_trace() {
+        let dir = tempfile::tempdir().unwrap();
+        let deliver = EventKind::Deliver {
+            msg_id: A,
+            from: 1,
+            msg: request(),
+        };
+        write_life(
+            &dir.path().join("n2.jsonl"),
+            2,
+            EPOCH,
+            vec![event(5, 2, 2, deliver)],
+            true,
+        );
+        let error = merge_traces(&[dir.path().to_path_buf()], &mut Vec::new()).unwrap_err();
+        assert!(
+            error.0.contains("node 2's trace delivers message") && error.0.contains("every node"),
+            "{error}"
+        );
+    }
+}

@@ -1,0 +1,753 @@
+//! Live mode end to end: real `lamport-ledger node` processes on free loopback ports, driven
+//! through their standard input. Every wait has a deadline, and every child process is killed
+//! when its handle is dropped (also when a test fails).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lamport_ledger::live::wire::{self, Hello, WIRE_VERSION};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lamport-ledger");
+/// The longest any single wait may take.
+const DEADLINE: Duration = Duration::from_secs(40);
+const KEY: &str = "live test cluster key 0123456789";
+
+/// Lines a child printed, shared with the thread that reads them.
+#[derive(Default)]
+struct Lines {
+    lines: Mutex<Vec<String>>,
+    more: Condvar,
+}
+
+impl Lines {
+    fn collect(stream: impl Read + Send + 'static) -> Arc<Lines> {
+        let lines = Arc::new(Lines::default());
+        let shared = Arc::clone(&lines);
+        thread::spawn(move || {
+            for line in BufReader::new(stream).lines() {
+                let Ok(line) = line else { break };
+                shared.lines.lock().unwrap().push(line);
+                shared.more.notify_all();
+            }
+        });
+        lines
+    }
+
+    fn len(&self) -> usize {
+        self.lines.lock().unwrap().len()
+    }
+
+    fn text(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    /// The first line at or after `from` that `matches`, waiting up to the deadline.
+    fn wait(
+        &self,
+        from: usize,
+        what: &str,
+        matches: impl Fn(&str) -> bool,
+    ) -> Option<(usize, String)> {
+        let deadline = Instant::now() + DEADLINE;
+        let mut lines = self.lines.lock().unwrap();
+        loop {
+            if let Some((at, line)) = lines
+                .iter()
+                .enumerate()
+                .skip(from)
+                .find(|(_, l)| matches(l))
+            {
+                return Some((at, line.clone()));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                eprintln!("gave up waiting for {what}");
+                return None;
+            }
+            lines = self.more.wait_timeout(lines, deadline - now).unwrap().0;
+        }
+    }
+}
+
+/// A running node; killed when dropped.
+struct Node {
+    id: u32,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    out: Arc<Lines>,
+    err: Arc<Lines>,
+}
+
+impl Node {
+    fn start(id: u32, args: &[&str]) -> Node {
+        let mut child = Command::new(BIN)
+            .arg("node")
+            .arg(id.to_string())
+            .args(args)
+            .env_remove("LAMPORT_LEDGER_KEY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let out = Lines::collect(child.stdout.take().unwrap());
+        let err = Lines::collect(child.stderr.take().unwrap());
+        let stdin = child.stdin.take();
+        Node {
+            id,
+            child,
+            stdin,
+            out,
+            err,
+        }
+    }
+
+    fn in_cluster(id: u32, cluster: &Path, data_dir: Option<&Path>, traces: &Path) -> Node {
+        let mut args = vec![
+            "--cluster".to_string(),
+            cluster.display().to_string(),
+            "--trace".into(),
+            traces.display().to_string(),
+        ];
+        if let Some(dir) = data_dir {
+            args.push("--data-dir".into());
+            args.push(dir.display().to_string());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Node::start(id, &args)
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        writeln!(stdin, "{line}").expect("the node reads its input");
+        stdin.flush().unwrap();
+    }
+
+    fn dump(&self) -> String {
+        format!(
+            "--- node {} stdout ---\n{}\n--- node {} stderr ---\n{}",
+            self.id,
+            self.out.text(),
+            self.id,
+            self.err.text()
+        )
+    }
+
+    /// Waits for a stdout line at or after `from` containing every one of `parts`.
+    fn expect_after(&self, from: usize, parts: &[&str]) -> (usize, String) {
+        let what = format!("node {} to print a line with {parts:?}", self.id);
+        match self
+            .out
+            .wait(from, &what, |line| parts.iter().all(|p| line.contains(p)))
+        {
+            Some(found) => found,
+            None => panic!("{what}\n{}", self.dump()),
+        }
+    }
+
+    fn expect(&self, parts: &[&str]) -> String {
+        self.expect_after(0, parts).1
+    }
+
+    fn expect_log(&self, parts: &[&str]) -> String {
+        let what = format!("node {} to log a line with {parts:?}", self.id);
+        match self
+            .err
+            .wait(0, &what, |line| parts.iter().all(|p| line.contains(p)))
+        {
+            Some((_, line)) => line,
+            None => panic!("{what}\n{}", self.dump()),
+        }
+    }
+
+    /// The output of `print blockchain` once it shows `blocks` blocks (asking again while
+    /// it shows fewer): the header line with the head hash, then one line per block.
+    fn chain(&mut self, blocks: usize) -> Vec<String> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let mark = self.out.len();
+            self.send("print blockchain");
+            let (at, header) = self.expect_after(mark, &["blockchain of node"]);
+            let prefix = format!("blockchain of node {}: {blocks} blocks, head ", self.id);
+            if header.starts_with(&prefix) {
+                let mut lines = vec![header.replacen(&format!("node {}", self.id), "node N", 1)];
+                for index in 0..blocks {
+                    let (_, line) = self.expect_after(at + 1 + index, &["  block "]);
+                    lines.push(line);
+                }
+                return lines;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {} never had {blocks} blocks\n{}",
+                self.id,
+                self.dump()
+            );
+            thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn table(&mut self) -> Vec<String> {
+        let mark = self.out.len();
+        self.send("print balance table");
+        let (at, _) = self.expect_after(mark, &["balance table of node"]);
+        let nodes = 3;
+        (0..=nodes)
+            .map(|row| self.expect_after(at + 1 + row, &["  "]).1)
+            .collect()
+    }
+
+    /// Types `exit` and waits for the process to end.
+    fn exit(mut self) -> ExitStatus {
+        self.send("exit");
+        self.wait_exit()
+    }
+
+    /// Kills the process (SIGKILL on Unix): no summary, no goodbye.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.wait_exit();
+    }
+
+    fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {} did not stop\n{}",
+                self.id,
+                self.dump()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Free loopback ports: bound to port 0, noted, released.
+fn free_ports(count: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..count)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+fn write_cluster(dir: &Path, ports: &[u16], cs_us: u64) -> PathBuf {
+    let nodes: Vec<String> = ports
+        .iter()
+        .enumerate()
+        .map(|(slot, port)| format!(r#"{{"id": {}, "address": "127.0.0.1:{port}"}}"#, slot + 1))
+        .collect();
+    let text = format!(
+        r#"{{"name": "test", "key": "{KEY}", "cs_us": {cs_us}, "nodes": [{}]}}"#,
+        nodes.join(", ")
+    );
+    let path = dir.join("cluster.json");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run_bin(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(BIN).args(args).output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+/// The `kind` of every event line of a trace, with its node.
+fn kinds(trace: &str) -> Vec<(String, u64)> {
+    trace
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|value| value["type"] == "event")
+        .map(|value| {
+            (
+                value["kind"].as_str().unwrap().to_string(),
+                value["node"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+fn count(kinds: &[(String, u64)], kind: &str, node: u64) -> usize {
+    kinds
+        .iter()
+        .filter(|(k, n)| k == kind && *n == node)
+        .count()
+}
+
+#[test]
+fn three_nodes_agree_across_restarts_and_their_merged_trace_checks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let traces = root.join("traces");
+    std::fs::create_dir(&traces).unwrap();
+    let cluster = write_cluster(root, &free_ports(3), 30_000);
+    let data = |id: u32| root.join(format!("data-{id}"));
+    let mut n1 = Node::in_cluster(1, &cluster, Some(&data(1)), &traces);
+    let mut n2 = Node::in_cluster(2, &cluster, Some(&data(2)), &traces);
+    let mut n3 = Node::in_cluster(3, &cluster, Some(&data(3)), &traces);
+    for node in [&n1, &n2, &n3] {
+        node.expect(&["ready: heard from every peer"]);
+    }
+
+    // Round 1: all three at once, and one transfer that cannot be paid.
+    n1.send("transfer 2 3");
+    n2.send("transfer 3 4");
+    n3.send("transfer 1 5");
+    n1.send("transfer 3 50");
+    n1.expect(&["transfer #1 (3 to node 2): committed block"]);
+    n1.expect(&[
+        "transfer #2 (50 to node 3): aborted: the own balance is",
+        "less than 50",
+    ]);
+    n2.expect(&["transfer #1 (4 to node 3): committed block"]);
+    n3.expect(&["transfer #1 (5 to node 1): committed block"]);
+    for node in [&mut n1, &mut n2, &mut n3] {
+        node.chain(3);
+    }
+
+    // Stop node 3 between transfers; a transfer then waits for it and says so.
+    assert!(n3.exit().success());
+    copy_dir(&data(3), &root.join("data-3-before"));
+    n1.send("transfer 3 1");
+    let waiting = n1.expect(&["transfer #3 (1 to node 3) waits with request", "node 3"]);
+    assert!(waiting.contains("not connected"), "{waiting}");
+
+    // Node 3 comes back with its ledger; the waiting transfer goes through.
+    let mut n3 = Node::in_cluster(3, &cluster, Some(&data(3)), &traces);
+    n3.expect(&["restored 3 blocks from"]);
+    n3.expect(&["ready: heard from every peer; ledger has 3 blocks"]);
+    n1.expect(&["transfer #3 (1 to node 3): committed block 3"]);
+    n1.expect(&["connected to node 3 (it restarted)"]);
+    for node in [&mut n1, &mut n2, &mut n3] {
+        node.chain(4);
+    }
+
+    // Round 2 with the restarted node.
+    n1.send("transfer 2 2");
+    n2.send("transfer 1 1");
+    n3.send("transfer 2 2");
+    n1.expect(&["transfer #4 (2 to node 2): committed"]);
+    n2.expect(&["transfer #2 (1 to node 1): committed"]);
+    n3.expect(&["transfer #1 (2 to node 2): committed"]);
+    for node in [&mut n1, &mut n2, &mut n3] {
+        node.chain(7);
+    }
+
+    // Node 3 is killed between transfers, and comes back from an older copy of its data
+    // directory: it must catch up on the 4 blocks it lacks before it transfers again.
+    n3.kill();
+    let mut n3 = Node::in_cluster(3, &cluster, Some(&root.join("data-3-before")), &traces);
+    n3.expect(&["restored 3 blocks from"]);
+    for index in 3..7 {
+        n3.expect(&[&format!("caught up block {index} from node ")]);
+    }
+    n3.expect(&["ready: heard from every peer; ledger has 7 blocks"]);
+    n3.send("transfer 1 1");
+    n3.expect(&["transfer #1 (1 to node 1): committed block 7"]);
+
+    let chains: Vec<Vec<String>> = [&mut n1, &mut n2, &mut n3]
+        .into_iter()
+        .map(|node| node.chain(8))
+        .collect();
+    assert_eq!(chains[0], chains[1]);
+    assert_eq!(chains[0], chains[2]);
+    let tables: Vec<Vec<String>> = [&mut n1, &mut n2, &mut n3]
+        .into_iter()
+        .map(|node| node.table())
+        .collect();
+    assert_eq!(tables[0], tables[1]);
+    assert_eq!(tables[0], tables[2]);
+    assert_eq!(tables[0].last().unwrap().trim(), "total: 30");
+    for node in [n1, n2, n3] {
+        assert!(node.exit().success());
+    }
+
+    // Five runs, one merged trace, and check passes on it.
+    let merged = root.join("merged.jsonl");
+    let merged_arg = merged.display().to_string();
+    let (code, _, err) = run_bin(&["merge", &traces.display().to_string(), "-o", &merged_arg]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("node 3 (3 runs)"), "{err}");
+    let (code, out, err) = run_bin(&["check", &merged_arg]);
+    assert_eq!(code, 0, "check failed:\n{out}\n{err}");
+    assert!(out.contains("OK, every invariant holds"), "{out}");
+    let text = std::fs::read_to_string(&merged).unwrap();
+    let kinds = kinds(&text);
+    assert_eq!(count(&kinds, "crash", 3), 2);
+    assert_eq!(count(&kinds, "restart", 3), 2);
+    assert_eq!(
+        count(&kinds, "commit", 1) + count(&kinds, "commit", 2) + count(&kinds, "commit", 3),
+        8
+    );
+    assert_eq!(count(&kinds, "abort", 1), 1);
+    // Node 3 applies 2 blocks of others in its first run; in its second it reads 3 from disk
+    // and applies 3 of others; in its third it reads 3 from the older copy and catches up 4.
+    assert_eq!(count(&kinds, "apply", 3), 2 + (3 + 3) + (3 + 4));
+    let summary: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["end"], "quiescent");
+    assert_eq!(summary["heads"]["1"], summary["heads"]["3"]);
+}
+
+/// Connects to a node, writes `bytes`, and waits until the node closes the connection.
+fn send_raw(port: u16, bytes: &[u8]) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let _ = stream.write_all(bytes);
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut rest = Vec::new();
+    // The node answers nothing to a bad first frame and closes: read ends at once.
+    let _ = stream.read_to_end(&mut rest);
+}
+
+fn hello(from: u32, to: u32, cluster: &str) -> Vec<u8> {
+    wire::body_bytes(&Hello {
+        version: WIRE_VERSION,
+        cluster: cluster.into(),
+        from,
+        to,
+        incarnation: 7,
+        nonce: "ab".repeat(32),
+    })
+}
+
+#[test]
+fn bad_frames_are_dropped_and_logged_and_change_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let traces = root.join("traces");
+    std::fs::create_dir(&traces).unwrap();
+    let ports = free_ports(3);
+    let cluster = write_cluster(root, &ports, 10_000);
+    let mut n1 = Node::in_cluster(1, &cluster, None, &traces);
+    let mut n2 = Node::in_cluster(2, &cluster, None, &traces);
+    let mut n3 = Node::in_cluster(3, &cluster, None, &traces);
+    for node in [&n1, &n2, &n3] {
+        node.expect(&["ready: heard from every peer"]);
+    }
+    n1.send("transfer 3 2");
+    n1.expect(&["committed block 0"]);
+    let before = (n3.chain(1), n3.table());
+
+    // Node 3 accepts connections from nodes 1 and 2. Each of these is refused.
+    let port = ports[2];
+    let key = KEY.as_bytes();
+    let mut garbage = 40u32.to_be_bytes().to_vec();
+    garbage.extend_from_slice(&[0x55; 40]);
+    send_raw(port, &garbage);
+    n3.expect_log(&["dropped a frame", "unauthenticated frame"]);
+    send_raw(port, &u32::MAX.to_be_bytes());
+    n3.expect_log(&["dropped a frame", "oversized frame"]);
+    send_raw(
+        port,
+        &wire::encode_frame(key, b"{\"type\": \"hello\", \"from\": "),
+    );
+    n3.expect_log(&["dropped a frame", "malformed frame"]);
+    send_raw(port, &wire::encode_frame(key, &hello(9, 3, "test")));
+    n3.expect_log(&["dropped a hello from unknown id 9"]);
+    send_raw(
+        port,
+        &wire::encode_frame(b"not the cluster key at all", &hello(1, 3, "test")),
+    );
+    n3.expect_log(&["unauthenticated frame"]);
+    send_raw(
+        port,
+        &wire::encode_frame(key, &hello(1, 3, "another cluster")),
+    );
+    n3.expect_log(&["it is in cluster \"another cluster\""]);
+    // A correct hello from "node 1", replayed without the connection keys: the node answers
+    // with its own hello and waits for a ready frame that never verifies.
+    let mut replay = wire::encode_frame(key, &hello(1, 3, "test"));
+    replay.extend_from_slice(&wire::encode_frame(key, b"{\"type\":\"ready\"}"));
+    send_raw(port, &replay);
+    n3.expect_log(&["dropped a frame during the handshake: unauthenticated frame"]);
+
+    // Nothing changed, and the node still works with its real peers.
+    assert!(
+        n3.child.try_wait().unwrap().is_none(),
+        "node 3 is still running"
+    );
+    assert_eq!((n3.chain(1), n3.table()), before);
+    n3.send("transfer 2 1");
+    n3.expect(&["transfer #1 (1 to node 2): committed block 1"]);
+    let chains: Vec<Vec<String>> = [&mut n1, &mut n2, &mut n3]
+        .into_iter()
+        .map(|node| node.chain(2))
+        .collect();
+    assert_eq!(chains[0], chains[1]);
+    assert_eq!(chains[0], chains[2]);
+    for node in [n1, n2, n3] {
+        assert!(node.exit().success());
+    }
+    let merged = root.join("merged.jsonl");
+    let merged_arg = merged.display().to_string();
+    let (code, _, err) = run_bin(&["merge", &traces.display().to_string(), "-o", &merged_arg]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run_bin(&["check", &merged_arg]);
+    assert_eq!(code, 0, "check failed:\n{out}\n{err}");
+}
+
+#[test]
+fn mistakes_in_commands_are_one_sentence_and_change_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let cluster = write_cluster(root, &free_ports(3), 10_000);
+    let trace = root.join("node-1.jsonl");
+    // Nodes 2 and 3 never start.
+    let mut n1 = Node::start(
+        1,
+        &[
+            "--cluster",
+            &cluster.display().to_string(),
+            "--trace",
+            &trace.display().to_string(),
+        ],
+    );
+    n1.expect(&["waiting to hear from nodes 2 and 3 before asking for the mutex"]);
+    let cases = [
+        (
+            "transfer 1 3",
+            "cannot transfer: a client cannot transfer to itself",
+        ),
+        (
+            "transfer 9 1",
+            "cannot transfer: there is no client 9 (clients are 1 to 3)",
+        ),
+        (
+            "transfer 2 0",
+            "cannot transfer: the amount must be at least 1",
+        ),
+        (
+            "transfer 2 -4",
+            "cannot transfer: the amount must be a positive whole number, not -4",
+        ),
+        (
+            "transfer two 4",
+            "cannot transfer: \"two\" is not a node id",
+        ),
+        ("balance 4", "cannot read a balance: there is no client 4"),
+        ("fly to the moon", "unknown command \"fly to the moon\""),
+    ];
+    for (command, answer) in cases {
+        let mark = n1.out.len();
+        n1.send(command);
+        n1.expect_after(mark, &[answer]);
+    }
+    n1.send("balance");
+    n1.expect(&["balance of node 1: 10"]);
+    assert_eq!(n1.chain(0).len(), 1);
+    // A good transfer waits for the peers, and says for whom.
+    n1.send("transfer 2 4");
+    n1.expect(&["transfer #1 (4 to node 2): accepted; it waits until this node has heard from nodes 2 and 3 (not connected)"]);
+    assert!(n1.exit().success());
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let kinds = kinds(&text);
+    assert_eq!(
+        count(&kinds, "transfer", 1),
+        0,
+        "no refused or held transfer reached the client"
+    );
+    assert_eq!(count(&kinds, "balance", 1), 1);
+    assert_eq!(kinds.len(), 1);
+}
+
+#[test]
+fn bad_cluster_files_and_arguments_exit_2_with_one_sentence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let write = |name: &str, text: &str| {
+        let path = root.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let typo = write(
+        "typo.json",
+        r#"{"key": "0123456789abcdef", "nodes": [{"id": 1, "adress": "127.0.0.1:1"}]}"#,
+    );
+    let twice = write(
+        "twice.json",
+        r#"{"key": "0123456789abcdef", "nodes": [{"id": 1, "address": "127.0.0.1:7401"}, {"id": 1, "address": "127.0.0.1:7402"}]}"#,
+    );
+    let remote = write(
+        "remote.json",
+        r#"{"key": "0123456789abcdef", "nodes": [{"id": 1, "address": "10.1.2.3:7401"}, {"id": 2, "address": "10.1.2.4:7402"}]}"#,
+    );
+    let ok = write_cluster(root, &free_ports(2), 1000)
+        .display()
+        .to_string();
+    let existing = write("existing.jsonl", "");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["1", "--cluster", &typo], "line 1, column"),
+        (
+            vec!["1", "--cluster", &twice],
+            "nodes[1].id is 1, which an earlier node already has",
+        ),
+        (
+            vec!["3", "--cluster", &ok],
+            "there is no node 3 in cluster \"test\"",
+        ),
+        (vec!["1", "--cluster", &remote], "is not a loopback address"),
+        (
+            vec!["1", "--cluster", &ok, "--trace", &existing],
+            "a node never overwrites a trace",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut all = vec!["node"];
+        all.extend(args.iter().copied());
+        let (code, out, err) = run_bin(&all);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "{args:?}: one sentence: {err}"
+        );
+    }
+    let (code, _, err) = run_bin(&["merge", &existing]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("none of the trace files has a complete header line"),
+        "{err}"
+    );
+}
+
+/// A TCP relay between the nodes that can cut every connection through it at once.
+struct Relay {
+    port: u16,
+    streams: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Relay {
+    fn start(target: u16) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let streams: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let shared = Arc::clone(&streams);
+        thread::spawn(move || {
+            for inbound in listener.incoming() {
+                let Ok(inbound) = inbound else { return };
+                let Ok(outbound) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                for (from, to) in [(&inbound, &outbound), (&outbound, &inbound)] {
+                    let (mut from, mut to) = (from.try_clone().unwrap(), to.try_clone().unwrap());
+                    thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Both);
+                    });
+                }
+                shared.lock().unwrap().extend([inbound, outbound]);
+            }
+        });
+        Relay { port, streams }
+    }
+
+    /// Cuts every connection through the relay; returns how many it cut.
+    fn cut(&self) -> usize {
+        let mut streams = self.streams.lock().unwrap();
+        for stream in streams.iter() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        let cut = streams.len() / 2;
+        streams.clear();
+        cut
+    }
+}
+
+#[test]
+fn connections_cut_mid_transfer_resume_without_loss_or_duplicates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let traces = root.join("traces");
+    std::fs::create_dir(&traces).unwrap();
+    // Node 3 listens on its own port; the cluster file sends its peers through a relay.
+    let ports = free_ports(3);
+    let relay = Relay::start(ports[2]);
+    let cluster = write_cluster(root, &[ports[0], ports[1], relay.port], 20_000);
+    let mut n1 = Node::in_cluster(1, &cluster, None, &traces);
+    let mut n2 = Node::in_cluster(2, &cluster, None, &traces);
+    let bind = format!("127.0.0.1:{}", ports[2]);
+    let mut n3 = Node::start(
+        3,
+        &[
+            "--cluster",
+            &cluster.display().to_string(),
+            "--trace",
+            &traces.display().to_string(),
+            "--bind",
+            &bind,
+        ],
+    );
+    for node in [&n1, &n2, &n3] {
+        node.expect(&["ready: heard from every peer"]);
+    }
+    for round in 0..3 {
+        n1.send("transfer 3 1");
+        n2.send("transfer 3 1");
+        n3.send("transfer 1 2");
+        thread::sleep(Duration::from_millis(15 + 10 * round));
+        assert_eq!(
+            relay.cut(),
+            2,
+            "both of node 3's connections go through the relay"
+        );
+        n3.expect(&[&format!("transfer #{} (2 to node 1): committed", round + 1)]);
+        n1.expect(&[&format!("transfer #{} (1 to node 3): committed", round + 1)]);
+        n2.expect(&[&format!("transfer #{} (1 to node 3): committed", round + 1)]);
+    }
+    n3.expect(&["lost the connection to node 1"]);
+    let chains: Vec<Vec<String>> = [&mut n1, &mut n2, &mut n3]
+        .into_iter()
+        .map(|node| node.chain(9))
+        .collect();
+    assert_eq!(chains[0], chains[1]);
+    assert_eq!(chains[0], chains[2]);
+    for node in [n1, n2, n3] {
+        assert!(node.exit().success());
+    }
+    let merged = root.join("merged.jsonl");
+    let merged_arg = merged.display().to_string();
+    let (code, _, err) = run_bin(&["merge", &traces.display().to_string(), "-o", &merged_arg]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run_bin(&["check", &merged_arg]);
+    assert_eq!(code, 0, "check failed:\n{out}\n{err}");
+    let kinds = kinds(&std::fs::read_to_string(&merged).unwrap());
+    for node in 1..=3 {
+        for kind in ["crash", "restart", "drop", "duplicate"] {
+            assert_eq!(
+                count(&kinds, kind, node),
+                0,
+                "a cut connection is not a crash"
+            );
+        }
+    }
+}
