@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::hash::{IndexTable, MixHasher, MixMap};
 use super::search::{Expander, Finding, Model, Successors};
+use super::store::prefetch;
 use crate::check::Invariant;
 use crate::protocol::{
     Amount, Block, Client, ClientConfig, ClientId, Command, GENESIS_PREV, Message, Mutations,
@@ -806,17 +807,8 @@ impl EffectTable {
 
     #[inline]
     fn prefetch(&self, local: u32, input: u32, msg: u32) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            let home = self.home(Self::key(local, input), msg);
-            let slot = self.slots.as_ptr().wrapping_add(home).cast::<i8>();
-            // SAFETY: a prefetch is a hint that never faults, whatever the address; SSE is part
-            // of every x86-64 processor.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(slot) };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (local, input, msg);
+        let home = self.home(Self::key(local, input), msg);
+        prefetch(self.slots.as_ptr().wrapping_add(home));
     }
 
     fn get(&self, local: u32, input: u32, msg: u32) -> Option<Effect> {
