@@ -20,7 +20,8 @@ use crate::explore::settings::{
 };
 use crate::explore::tla::{MAX_CLOCK, MAX_PROCESSES, TlaConfig};
 use crate::explore::{
-    SystemExploration, TlaExploration, explore_system, explore_tla, peak_rss_kib,
+    SystemExploration, TlaExploration, default_memory_budget, explore_system, explore_tla,
+    peak_rss_kib,
 };
 
 #[derive(Debug, Args)]
@@ -48,6 +49,10 @@ pub(super) struct ExploreArgs {
     /// Stop after storing this many distinct states.
     #[arg(long, value_name = "S")]
     max_states: Option<u64>,
+    /// Stop before the state store could outgrow this many MiB (default: half the machine's
+    /// memory).
+    #[arg(long, value_name = "MIB")]
+    max_memory: Option<usize>,
     /// Breadth-first search (the default): a violation is reached by a shortest path.
     #[arg(long, conflicts_with = "dfs")]
     bfs: bool,
@@ -98,6 +103,10 @@ pub(super) fn explore_command(args: &ExploreArgs) -> Result<u8, CliError> {
         },
         max_depth: args.max_depth,
         max_states: args.max_states,
+        max_memory: Some(
+            args.max_memory
+                .map_or_else(default_memory_budget, |mib| mib.saturating_mul(1 << 20)),
+        ),
         jobs,
         keep_going: args.keep_going,
     };
@@ -631,6 +640,10 @@ fn completeness(stats: &Stats) -> &'static str {
         Stop::Finding => " (reached when the search stopped at the first violation)",
         Stop::MaxStates => " (INCOMPLETE: stopped at --max-states)",
         Stop::MaxDepth => " (INCOMPLETE: states beyond --max-depth not explored)",
+        Stop::MaxMemory => {
+            " (INCOMPLETE: stopped before the state store outgrew --max-memory, by default half \
+             the machine's memory)"
+        }
     }
 }
 

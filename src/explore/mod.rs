@@ -66,6 +66,18 @@ impl TlaExploration {
     }
 }
 
+/// Half of the machine's memory (MemTotal in /proc/meminfo), the default bound of the state
+/// store; 4 GiB where the system does not say.
+pub fn default_memory_budget() -> usize {
+    let total_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|line| line.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<usize>().ok()
+        });
+    total_kib.map_or(4 << 30, |kib| kib * 1024 / 2)
+}
+
 /// The process's peak resident memory (VmHWM), in KiB, where the system reports it.
 pub fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

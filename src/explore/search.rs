@@ -158,6 +158,9 @@ pub struct SearchOptions {
     pub max_depth: Option<u32>,
     /// Stop once this many distinct states are stored.
     pub max_states: Option<u64>,
+    /// Stop before the state store could outgrow this many bytes (it grows by doubling, so
+    /// the search stops once the store holds half of it).
+    pub max_memory: Option<usize>,
     /// Threads for breadth-first search.
     pub jobs: usize,
     /// Go on after a finding, keeping the first finding of each name.
@@ -170,6 +173,7 @@ impl Default for SearchOptions {
             order: Order::BreadthFirst,
             max_depth: None,
             max_states: None,
+            max_memory: None,
             jobs: 1,
             keep_going: false,
         }
@@ -194,6 +198,8 @@ pub enum Stop {
     Finding,
     /// `max_states` distinct states were stored.
     MaxStates,
+    /// The state store reached half of `max_memory`.
+    MaxMemory,
     /// Every state within `max_depth` was explored, and some had successors beyond it.
     MaxDepth,
 }
@@ -387,6 +393,13 @@ impl<'o, M: Model> Run<'o, M> {
                 }
                 if self.full() {
                     return Flow::Stop(Stop::MaxStates);
+                }
+                if self
+                    .options
+                    .max_memory
+                    .is_some_and(|budget| self.store.memory_bytes() > budget / 2)
+                {
+                    return Flow::Stop(Stop::MaxMemory);
                 }
                 let bytes = output.item_bytes(index);
                 let hash = hashes[index];

@@ -40,7 +40,8 @@ pub fn draw(base: &Scenario, seed: u64) -> Option<Scenario> {
     let round_us = cs_us.saturating_add(latency_max.saturating_mul(3)).max(1);
     let horizon_us = transfers
         .saturating_mul(round_us)
-        .clamp(1, base.limits.max_time_us / 2);
+        .min(base.limits.max_time_us / 2)
+        .max(1);
     let generated = GeneratedSpec {
         count: transfers,
         start_us: 0,
@@ -233,6 +234,18 @@ mod tests {
             .map(|seed| describe(&draw(&base, seed).unwrap()))
             .collect();
         assert!(distinct.len() > 10, "{distinct:?}");
+    }
+
+    #[test]
+    fn a_tiny_time_limit_still_draws_valid_fault_times() {
+        let text = r#"{"name": "tiny", "clients": 2, "limits": {"max_time_us": 1},
+                      "swarm": {"partitions_max": 3, "crashes_max": 2}}"#;
+        let base = parse_scenario(text, "tiny.json").unwrap();
+        for seed in 0..50 {
+            let drawn = draw(&base, seed).unwrap();
+            let text = serde_json::to_string(&drawn.to_file()).unwrap();
+            parse_scenario(&text, "drawn.json").unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        }
     }
 
     #[test]

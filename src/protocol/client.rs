@@ -1,6 +1,6 @@
 //! The client state machine: commands and messages in, outputs into an [`Outbox`].
 //!
-//! It follows SPEC section 1. Two choices the SPEC leaves open, documented in
+//! It follows SPEC section 1. Choices the SPEC leaves open, documented in
 //! `docs/protocol.md`:
 //! - a REPLY is part of the receive step that handles the REQUEST: it carries the clock value
 //!   of that step and does not raise the clock again;
@@ -334,11 +334,6 @@ impl Client {
         self.pending.iter()
     }
 
-    /// `ricart-agrawala`: the peers whose REQUEST waits for the own exit.
-    pub fn deferred(&self) -> &[ClientId] {
-        &self.deferred
-    }
-
     /// The largest timestamp received from `peer`.
     pub fn largest_seen(&self, peer: ClientId) -> Timestamp {
         self.watermarks.largest_seen(peer)
@@ -511,12 +506,10 @@ impl Client {
             self.deferred.push(from);
             return;
         }
-        if self.variant.uses_queue() {
-            if ts <= self.served.get(from) {
-                // A duplicate (or a straggler overtaken by its own RELEASE) of a request that
-                // was already released: queueing it again would block everyone behind it.
-                return;
-            }
+        // A REQUEST no later than the peer's last released request is a duplicate (or a
+        // straggler its own RELEASE overtook): queueing it again would block everyone behind
+        // it for ever, so it only gets the REPLY that rule 2 always sends.
+        if self.variant.uses_queue() && ts > self.served.get(from) {
             self.queue.insert((ts, from));
         }
         out.push(

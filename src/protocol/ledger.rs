@@ -123,7 +123,8 @@ fn hash_preimage(
     to: ClientId,
     amount: Amount,
 ) -> Hash {
-    // 20 digits x 4 + 10 x 2 + 64 + 5 separators fit: one allocation, no growth.
+    // At most 3 x 20 digits + 2 x 10 digits + 64 hex digits + 5 separators = 149 bytes:
+    // one allocation, no growth.
     let mut preimage = Vec::with_capacity(192);
     write_preimage(&mut preimage, index, prev, ts, from, to, amount);
     Sha256::digest(&preimage).into()

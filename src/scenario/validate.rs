@@ -1030,7 +1030,7 @@ fn check_swarm(swarm: &SwarmSpec) -> Check {
         (
             "clients",
             (u64::from(swarm.clients.0), u64::from(swarm.clients.1)),
-            1,
+            2,
             1000,
         ),
         ("latency_us", swarm.latency_us, 0, 3_600_000_000),

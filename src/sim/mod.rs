@@ -34,7 +34,8 @@ pub enum EndReason {
     Quiescent,
     /// A safety invariant broke and the run stopped there.
     Violation,
-    /// `limits.max_events` trace events were written.
+    /// `limits.max_events` trace events were written (the step that reached the limit
+    /// completes, so a trace may hold a few events more).
     MaxEvents,
     /// The next event lay beyond `limits.max_time_us`.
     MaxTime,
@@ -211,6 +212,8 @@ impl Simulator {
                 break;
             };
             if at_us > self.max_time_us {
+                // The run is judged at the limit, not at its last event.
+                self.now_us = self.max_time_us;
                 self.end = Some(EndReason::MaxTime);
                 break;
             }
@@ -234,7 +237,8 @@ impl Simulator {
                 if self.down[to as usize - 1] {
                     let clock = self.clients[to as usize - 1].clock();
                     let reason = DropReason::Crashed;
-                    return self.emit(Some(to), clock, EventKind::Drop { msg_id, reason }, sinks);
+                    self.emit(Some(to), clock, EventKind::Drop { msg_id, reason }, sinks)?;
+                    return self.report_found(sinks);
                 }
                 self.clients[to as usize - 1].handle_message(from, &msg, &mut self.outbox);
                 self.emit_outputs(to, Some((msg_id, &msg)), sinks)
@@ -262,7 +266,10 @@ impl Simulator {
                 self.clients[client as usize - 1].handle_timer(timer, &mut self.outbox);
                 self.emit_outputs(client, None, sinks)
             }
-            Pending::Fault(fault) => self.apply_fault(fault, sinks),
+            Pending::Fault(fault) => {
+                self.apply_fault(fault, sinks)?;
+                self.report_found(sinks)
+            }
         }
     }
 

@@ -73,11 +73,6 @@ impl<T> EventQueue<T> {
             .map(|Reverse(entry)| (entry.at_us, entry.item))
     }
 
-    /// The time of the earliest item.
-    pub fn peek_time(&self) -> Option<u64> {
-        self.heap.peek().map(|Reverse(entry)| entry.at_us)
-    }
-
     pub fn len(&self) -> usize {
         self.heap.len()
     }
