@@ -47,15 +47,16 @@ fn keep_going() -> SearchOptions {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Msg(Message);
 
+/// type, ts, request_ts, and the block's index, from, to, amount, ts and hash.
+type MsgParts = (
+    &'static str,
+    u64,
+    u64,
+    Option<(u64, u32, u32, u64, u64, [u8; 32])>,
+);
+
 impl Msg {
-    fn parts(
-        &self,
-    ) -> (
-        &'static str,
-        u64,
-        u64,
-        Option<(u64, u32, u32, u64, u64, [u8; 32])>,
-    ) {
+    fn parts(&self) -> MsgParts {
         let request_ts = match &self.0 {
             Message::Release { request_ts, .. } => *request_ts,
             _ => 0,
@@ -122,16 +123,19 @@ fn naive_clients(config: &SystemConfig) -> Vec<Client> {
         .collect()
 }
 
-/// Runs one client input; the messages it sends go onto the links.
+/// Runs one client input; the messages it sends go onto the links. Returns whether the
+/// client changed or sent anything.
 fn naive_step(
     config: &SystemConfig,
     state: &mut NaiveState,
     client: usize,
     input: impl FnOnce(&mut Client, &mut Outbox),
-) {
+) -> bool {
     let n = config.clients as usize;
     let mut outbox = Outbox::new();
+    let before = state.clients[client].clone();
     input(&mut state.clients[client], &mut outbox);
+    let mut changed = state.clients[client] != before;
     for output in outbox.drain() {
         if let OutputKind::Send { to, msg } = output.kind {
             let link = client * n + (to as usize - 1);
@@ -139,8 +143,10 @@ fn naive_step(
             if !config.links[link].fifo {
                 state.links[link].sort();
             }
+            changed = true;
         }
     }
+    changed
 }
 
 fn naive_successors(config: &SystemConfig, state: &NaiveState) -> Vec<NaiveState> {
@@ -314,10 +320,10 @@ fn config(
         planned[from as usize - 1].push(PlannedTransfer { to, amount });
     }
     let links = (0..n * n)
-        .map(|l| LinkRule {
+        .map(|_| LinkRule {
             fifo,
             lossy: false,
-            duplicating: l / n != l % n && false,
+            duplicating: false,
         })
         .collect();
     SystemConfig {
@@ -416,13 +422,12 @@ fn two_transfers_each_and_other_variants_match_a_naive_enumeration() {
 
 #[test]
 fn three_clients_match_a_naive_enumeration() {
-    let c = config(
-        3,
-        &[(1, 2, 3), (2, 3, 4), (3, 1, 5)],
-        true,
-        Variant::Lamport,
-    );
+    // Two of the three clients pay (three payers make 731,427 states: too many for the naive
+    // enumerator in a debug build).
+    let c = config(3, &[(1, 2, 3), (2, 3, 4)], true, Variant::Lamport);
     assert_same_counts("3 clients, FIFO", &c);
+    let c = config(3, &[(1, 2, 3), (2, 3, 4)], false, Variant::Lamport);
+    assert_same_counts("3 clients, bag", &c);
 }
 
 #[test]
@@ -545,13 +550,11 @@ fn every_exploration_file_meets_its_expectation() {
             continue;
         }
         let setup = settings::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        if setup.system.transfers.iter().map(Vec::len).sum::<usize>() > 4 {
-            continue; // the benchmark configurations: too big for a test
-        }
         let (expect, _) = setup
             .expect
             .expect("every exploration file says what it expects");
-        let exploration = explore_system(&setup, &keep_going());
+        // As the command does: the first violation (or none in the whole state space).
+        let exploration = explore_system(&setup, &bfs());
         let found: Vec<Invariant> = exploration
             .result
             .found
@@ -590,8 +593,22 @@ fn more_threads_give_the_same_result() {
         (a.distinct, a.transitions, a.depth, a.stop),
         (b.distinct, b.transitions, b.depth, b.stop)
     );
-    assert_eq!(one.result.found[0].path, two.result.found[0].path);
     assert_eq!(one.result.found[0].finding, two.result.found[0].finding);
+    // Messages are numbered as threads meet them, so the steps may name a message by another
+    // number; the path is the same, and so is its trace, byte for byte.
+    let trace = |exploration: &lamport_ledger::explore::SystemExploration| {
+        let found = &exploration.result.found[0];
+        lamport_ledger::explore::replay::write_trace(
+            &exploration.model,
+            &setup.scenario,
+            &found.path,
+            found.finding.stuck,
+            Vec::new(),
+        )
+        .unwrap()
+        .digest_hex
+    };
+    assert_eq!(trace(&one), trace(&two));
 }
 
 #[test]

@@ -343,10 +343,10 @@ fn scenario_command(
         }
         None => None,
     };
-    if let Some(file) = trace_file {
-        if replayed.is_some() {
-            file.commit()?;
-        }
+    if let Some(file) = trace_file
+        && replayed.is_some()
+    {
+        file.commit()?;
     }
     match args.format {
         Format::Json => {
@@ -354,9 +354,10 @@ fn scenario_command(
             let mut value = stats_json(stats, peak);
             value["scenario"] = setup.source.clone().into();
             value["clients"] = setup.system.clients.into();
-            let (client_states, messages) = exploration.model.interned();
-            value["client_states"] = client_states.into();
-            value["messages"] = messages.into();
+            let interned = exploration.model.interned();
+            value["client_states"] = interned.client_states.into();
+            value["messages"] = interned.messages.into();
+            value["client_steps_run"] = interned.client_steps.into();
             value["violations"] = exploration
                 .result
                 .found
@@ -469,12 +470,16 @@ fn write_scenario_text(
          deadlock (liveness) and equal ledgers where no step is possible"
     )?;
     write_search_line(out, stats)?;
-    let (client_states, messages) = exploration.model.interned();
+    let interned = exploration.model.interned();
     writeln!(
         out,
-        "states:    {} distinct, {} transitions ({} distinct client states, {} distinct \
-         messages)",
-        stats.distinct, stats.transitions, client_states, messages
+        "states:    {} distinct, {} transitions; {} distinct client states and {} distinct \
+         messages; {} client steps run on the real state machines (each remembered)",
+        stats.distinct,
+        stats.transitions,
+        interned.client_states,
+        interned.messages,
+        interned.client_steps
     )?;
     writeln!(
         out,

@@ -1,7 +1,7 @@
 //! Exhaustive exploration: every reachable state of a small configuration, and the shortest
 //! path to any violation (see `docs/explore.md`).
 //!
-//! - [`search`]: breadth-first or depth-first search over canonical state encodings, the same
+//! - [`mod@search`]: breadth-first or depth-first search over canonical state encodings, the same
 //!   for every model; [`store`] keeps the states seen (exact: full encodings, no hash alone).
 //! - [`system`]: the model of N real [`crate::protocol::Client`] state machines and the
 //!   network (FIFO or bag links, bounded loss, duplication and crashes), checked against the

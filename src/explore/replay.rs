@@ -422,7 +422,7 @@ impl Replay<'_> {
     }
 }
 
-/// One step in words, from its events: "c2 receives REPLY(2) from c1 [m2]; ENTERS (1,2); …".
+/// One step in words, from its events: `c2 receives REPLY(ts 2) from c1 [m2]; ENTERS …`.
 pub fn describe_step(events: &[Event]) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut node = None;
@@ -432,10 +432,10 @@ pub fn describe_step(events: &[Event]) -> String {
         }
         let here = event.node;
         let mut text = describe_event(event);
-        if here != node {
-            if let Some(other) = here {
-                text = format!("c{other} {text}");
-            }
+        if here != node
+            && let Some(other) = here
+        {
+            text = format!("c{other} {text}");
         }
         parts.push(text);
     }

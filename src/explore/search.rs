@@ -367,16 +367,8 @@ impl<'o, M: Model> Run<'o, M> {
         for (offset, &mark) in output.marks.iter().enumerate() {
             let source = first_source + offset as u32;
             for index in from..mark as usize {
-                // Three stages ahead: the table slot, then the offset of the state it names,
-                // then that state's encoding (what a duplicate is compared with).
                 if let Some(&ahead) = hashes.get(index + AHEAD) {
                     self.store.prefetch(ahead);
-                }
-                if let Some(&ahead) = hashes.get(index + AHEAD / 2) {
-                    self.store.prefetch_offset(ahead);
-                }
-                if let Some(&ahead) = hashes.get(index + AHEAD / 4) {
-                    self.store.prefetch_encoding(ahead);
                 }
                 self.transitions += 1;
                 let item = output.items[index];

@@ -134,19 +134,22 @@ pub fn load(path: &Path) -> Result<ExploreSetup, SetupError> {
         ("max_duplicates", file.max_duplicates),
     ] {
         if bound.is_some_and(|bound| bound > MAX_FAULT_BOUND) {
+            let (line, column) = value_position(&text, field);
             return Err(SetupError(format!(
-                "{shown}: {field}: at most {MAX_FAULT_BOUND}, not {}",
+                "{shown}:{line}:{column}: {field}: at most {MAX_FAULT_BOUND}, not {}",
                 bound.unwrap_or_default()
             )));
         }
     }
-    if let Some(expect) = file.expect {
-        if expect.outcome == ExpectedOutcome::Ok && expect.invariant.is_some() {
-            return Err(SetupError(format!(
-                "{shown}: expect.invariant: an expected invariant only makes sense with \
-                 \"outcome\": \"violation\""
-            )));
-        }
+    if let Some(expect) = file.expect
+        && expect.outcome == ExpectedOutcome::Ok
+        && expect.invariant.is_some()
+    {
+        let (line, column) = value_position(&text, "invariant");
+        return Err(SetupError(format!(
+            "{shown}:{line}:{column}: expect.invariant: an expected invariant only makes \
+             sense with \"outcome\": \"violation\""
+        )));
     }
     let scenario_path = path
         .parent()
@@ -164,6 +167,29 @@ pub fn load(path: &Path) -> Result<ExploreSetup, SetupError> {
         expect: file.expect,
     };
     from_scenario(shown, scenario, &overrides)
+}
+
+/// The 1-based line and column (in characters) of the value of the first `"key":` in `text`
+/// (1:1 if there is none).
+fn value_position(text: &str, key: &str) -> (usize, usize) {
+    let quoted = format!("\"{key}\"");
+    let offset = text
+        .find(&quoted)
+        .map(|at| at + quoted.len())
+        .and_then(|after| {
+            let colon = after + text[after..].find(':')?;
+            let value = text[colon + 1..].find(|c: char| !c.is_whitespace())?;
+            Some(colon + 1 + value)
+        })
+        .unwrap_or(0);
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |tail| tail.chars().count())
+        + 1;
+    (line, column)
 }
 
 fn read(path: &Path, shown: &str) -> Result<String, SetupError> {

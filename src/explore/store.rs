@@ -114,49 +114,6 @@ impl<S: Copy> StateStore<S> {
         let _ = hash;
     }
 
-    /// Second stage, a few insertions after [`Self::prefetch`]: the slot is in cache by now;
-    /// fetch the offset of the first state whose tag matches (a duplicate, most likely).
-    #[inline]
-    pub fn prefetch_offset(&self, hash: u64) {
-        if let Some(id) = self.first_match(hash) {
-            prefetch(
-                self.ends
-                    .as_ptr()
-                    .wrapping_add(id.saturating_sub(1) as usize),
-            );
-        }
-    }
-
-    /// Third stage: the offset is in cache too; fetch the encoding to compare with.
-    #[inline]
-    pub fn prefetch_encoding(&self, hash: u64) {
-        if let Some(id) = self.first_match(hash) {
-            let start = if id == 0 {
-                0
-            } else {
-                self.ends[id as usize - 1]
-            };
-            prefetch(self.bytes.as_ptr().wrapping_add(start as usize));
-        }
-    }
-
-    /// The first state along the probe sequence of `hash` whose tag matches.
-    #[inline]
-    fn first_match(&self, hash: u64) -> Option<u32> {
-        let mask = self.slots.len() - 1;
-        let mut index = self.home(hash);
-        loop {
-            let slot = self.slots[index];
-            if slot == 0 {
-                return None;
-            }
-            if slot & TAG == hash & TAG {
-                return Some((slot & !TAG) as u32 - 1);
-            }
-            index = (index + 1) & mask;
-        }
-    }
-
     #[inline]
     fn home(&self, hash: u64) -> usize {
         (hash >> (64 - self.bits)) as usize

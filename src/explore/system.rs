@@ -7,11 +7,11 @@
 //! messages have been lost and duplicated, and the messages in flight on every directed link
 //! (in order on a FIFO link; as a multiset, sorted by content, on a bag link).
 //!
-//! Clients and messages are *interned*: every distinct `Client` value (its derived `Eq` and
-//! `Hash`, so every field of the real state machine counts) and every distinct `Message` gets
-//! a number the first time it appears. The encoding of a global state is then a short string
-//! of small integers (LEB128): about 20-40 bytes for three clients, whatever the ledgers
-//! hold. Two global states are equal exactly when their encodings are.
+//! Clients and messages are *interned*: every distinct `Client` value (by its derived `Eq`, so
+//! every field of the real state machine counts; hashed by a few of its parts) and every
+//! distinct `Message` gets a number the first time it appears. The encoding of a global state
+//! is then a short string of small integers (LEB128): about 20-40 bytes for three clients,
+//! whatever the ledgers hold. Two global states are equal exactly when their encodings are.
 //!
 //! # Steps
 //!
@@ -135,6 +135,14 @@ impl SystemConfig {
     }
 }
 
+/// Counts of what the search met (see [`SystemModel::interned`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interned {
+    pub client_states: usize,
+    pub messages: usize,
+    pub client_steps: usize,
+}
+
 /// What a step does.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum StepKind {
@@ -188,6 +196,18 @@ impl Hash for MessageKey {
     }
 }
 
+/// A block's fields in the order messages are sorted by: index, from, to, amount, ts, prev,
+/// hash.
+type BlockOrder = (
+    u64,
+    ClientId,
+    ClientId,
+    Amount,
+    Timestamp,
+    [u8; 32],
+    [u8; 32],
+);
+
 /// Orders messages by content, so that a bag's order does not depend on when each message
 /// was first seen (and so not on the number of threads).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -195,17 +215,7 @@ struct MessageOrder {
     kind: &'static str,
     ts: Timestamp,
     request_ts: Timestamp,
-    /// index, from, to, amount, ts, prev, hash.
-    block: Option<(
-        u64,
-        ClientId,
-        ClientId,
-        Amount,
-        Timestamp,
-        [u8; 32],
-        [u8; 32],
-    )>,
-    has_block_field: bool,
+    block: Option<BlockOrder>,
 }
 
 impl MessageOrder {
@@ -220,7 +230,6 @@ impl MessageOrder {
             block: msg
                 .block()
                 .map(|b| (b.index, b.from, b.to, b.amount, b.ts, b.prev, b.hash)),
-            has_block_field: matches!(msg, Message::Release { .. }),
         }
     }
 }
@@ -239,6 +248,18 @@ struct ClientInfo {
     ledger_number: u32,
     /// A broken invariant of its own ledger or table.
     problem: Option<Finding>,
+}
+
+const INSIDE: u64 = 1;
+const PROBLEM: u64 = 2;
+const LEDGER_SHIFT: u32 = 32;
+
+impl ClientInfo {
+    fn summary(&self) -> u64 {
+        u64::from(self.inside.is_some())
+            | if self.problem.is_some() { PROBLEM } else { 0 }
+            | u64::from(self.ledger_number) << LEDGER_SHIFT
+    }
 }
 
 /// A remembered client step.
@@ -340,10 +361,15 @@ impl SystemModel {
         self.inner.lock().messages[number as usize].clone()
     }
 
-    /// How many distinct client states and messages the search met.
-    pub fn interned(&self) -> (usize, usize) {
+    /// What the search met: distinct client states, distinct messages, and client steps
+    /// run for real (each (client state, input) pair once).
+    pub fn interned(&self) -> Interned {
         let shared = self.inner.lock();
-        (shared.clients.len(), shared.messages.len())
+        Interned {
+            client_states: shared.clients.len(),
+            messages: shared.messages.len(),
+            client_steps: shared.effects.len(),
+        }
     }
 }
 
@@ -595,6 +621,48 @@ fn compute_effect(inner: &Inner, shared: &mut Shared, key: EffectKey) -> SharedE
 /// The most clients a model takes (the settings allow fewer).
 pub const MAX_CLIENTS: usize = 8;
 
+/// A global state's clients, decoded without its messages (what a check needs).
+#[derive(Clone, Copy, Debug, Default)]
+struct Head {
+    n: usize,
+    locals: [u32; MAX_CLIENTS],
+    status: [u8; MAX_CLIENTS],
+    issued: [u8; MAX_CLIENTS],
+}
+
+impl Head {
+    /// Decodes everything but the messages; says whether any message is in flight (then some
+    /// link's count, a byte of the tail, is not zero).
+    fn decode(bytes: &[u8], clients: usize) -> (Head, bool) {
+        let mut head = Head {
+            n: clients,
+            ..Head::default()
+        };
+        let mut at = 0;
+        for client in 0..clients {
+            head.locals[client] = get_varint(bytes, &mut at);
+        }
+        for client in 0..clients {
+            head.status[client] = bytes[at + client];
+            head.issued[client] = bytes[at + clients + client];
+        }
+        at += 2 * clients + 2;
+        (head, bytes[at..].iter().any(|&byte| byte != 0))
+    }
+
+    fn locals(&self) -> &[u32] {
+        &self.locals[..self.n]
+    }
+
+    fn down(&self, client: usize) -> bool {
+        self.status[client] & 1 != 0
+    }
+
+    fn crashes_used(&self, client: usize) -> usize {
+        usize::from(self.status[client] >> 1)
+    }
+}
+
 /// A global state, decoded.
 #[derive(Clone, Debug, Default)]
 struct Global {
@@ -668,25 +736,6 @@ impl Global {
         debug_assert_eq!(at, bytes.len());
     }
 
-    /// Decodes everything but the messages; says whether any message is in flight (then some
-    /// link's count, a byte of the tail, is not zero).
-    fn decode_head(&mut self, bytes: &[u8], clients: usize) -> bool {
-        let mut at = 0;
-        self.locals.clear();
-        for _ in 0..clients {
-            self.locals.push(get_varint(bytes, &mut at));
-        }
-        for client in 0..clients {
-            self.status[client] = bytes[at + client];
-            self.issued[client] = bytes[at + clients + client];
-        }
-        at += 2 * clients;
-        self.losses = bytes[at];
-        self.duplicates = bytes[at + 1];
-        at += 2;
-        bytes[at..].iter().any(|&byte| byte != 0)
-    }
-
     fn encode(&self, out: &mut Vec<u8>) {
         for &local in &self.locals {
             put_varint(out, local);
@@ -743,9 +792,9 @@ impl Model for SystemModel {
             sends: Vec::new(),
             problems: Vec::new(),
             infos: Vec::new(),
+            summaries: Vec::new(),
             orders: Vec::new(),
             current: Global::default(),
-            next: Global::default(),
             list: Vec::new(),
             forks: MixMap::default(),
             positions: Vec::new(),
@@ -771,85 +820,104 @@ struct Effect {
     problem: u32,
 }
 
-/// An expander's own table of client steps: open addressing, 32-byte slots, so that a look-up
-/// touches one cache line (and can be fetched ahead of time).
+/// An expander's own table of client steps: open addressing over 16-byte slots (four to a
+/// cache line), the key and the step packed into one word each.
+///
+/// Key: `(local + 1)` in the top 26 bits, the input kind and argument in 10, the message in
+/// 28. Step: the next client state in the top 32 bits, where its sends start (27 bits), how
+/// many (4 bits), and whether the clock condition broke (1 bit; the finding itself is kept on
+/// the side).
 struct EffectTable {
-    slots: Vec<EffectSlot>,
+    slots: Vec<[u64; 2]>,
     bits: u32,
     len: usize,
-}
-
-#[derive(Clone, Copy, Debug, Default)]
-struct EffectSlot {
-    /// `(local + 1) << 32 | input`; 0: empty.
-    key: u64,
-    msg: u32,
-    effect: Effect,
+    /// Packed key -> 1 + index into the expander's `problems`.
+    problems: MixMap<u64, u32>,
 }
 
 impl EffectTable {
     fn new() -> Self {
         EffectTable {
-            slots: vec![EffectSlot::default(); 1 << 12],
+            slots: vec![[0; 2]; 1 << 12],
             bits: 12,
             len: 0,
+            problems: MixMap::default(),
         }
     }
 
-    fn key(local: u32, input: u32) -> u64 {
-        (u64::from(local) + 1) << 32 | u64::from(input)
+    fn key(local: u32, input: u32, msg: u32) -> u64 {
+        let (kind, argument) = (input >> 28, input & ((1 << 28) - 1));
+        assert!(
+            local < (1 << 26) - 1 && argument < 1 << 8 && msg < 1 << 28,
+            "more client states or messages than the step table takes"
+        );
+        (u64::from(local) + 1) << 38 | u64::from(kind << 8 | argument) << 28 | u64::from(msg)
     }
 
-    fn home(&self, key: u64, msg: u32) -> usize {
-        let mixed = (key ^ u64::from(msg).rotate_left(43)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        (mixed >> (64 - self.bits)) as usize
+    fn home(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - self.bits)) as usize
     }
 
     #[inline]
     fn prefetch(&self, local: u32, input: u32, msg: u32) {
-        let home = self.home(Self::key(local, input), msg);
+        let home = self.home(Self::key(local, input, msg));
         prefetch(self.slots.as_ptr().wrapping_add(home));
     }
 
     fn get(&self, local: u32, input: u32, msg: u32) -> Option<Effect> {
-        let key = Self::key(local, input);
+        let key = Self::key(local, input, msg);
         let mask = self.slots.len() - 1;
-        let mut index = self.home(key, msg);
+        let mut index = self.home(key);
         loop {
-            let slot = &self.slots[index];
-            if slot.key == 0 {
+            let [slot_key, value] = self.slots[index];
+            if slot_key == 0 {
                 return None;
             }
-            if slot.key == key && slot.msg == msg {
-                return Some(slot.effect);
+            if slot_key == key {
+                let problem = if value & 1 != 0 {
+                    self.problems[&key]
+                } else {
+                    0
+                };
+                return Some(Effect {
+                    next: (value >> 32) as u32,
+                    sends_start: ((value >> 5) & ((1 << 27) - 1)) as u32,
+                    sends_len: ((value >> 1) & 0xf) as u32,
+                    problem,
+                });
             }
             index = (index + 1) & mask;
         }
     }
 
     fn insert(&mut self, local: u32, input: u32, msg: u32, effect: Effect) {
-        if (self.len + 1) * 2 > self.slots.len() {
-            let old = std::mem::replace(
-                &mut self.slots,
-                vec![EffectSlot::default(); 1 << (self.bits + 1)],
-            );
+        if (self.len + 1) * 8 > self.slots.len() * 5 {
+            let old = std::mem::replace(&mut self.slots, vec![[0; 2]; 1 << (self.bits + 1)]);
             self.bits += 1;
             self.len = 0;
-            for slot in old.into_iter().filter(|slot| slot.key != 0) {
+            for slot in old.into_iter().filter(|slot| slot[0] != 0) {
                 self.place(slot);
             }
         }
-        self.place(EffectSlot {
-            key: Self::key(local, input),
-            msg,
-            effect,
-        });
+        assert!(
+            effect.sends_start < 1 << 27 && effect.sends_len < 16,
+            "more sends than the step table takes"
+        );
+        let key = Self::key(local, input, msg);
+        if effect.problem != 0 {
+            self.problems.insert(key, effect.problem);
+        }
+        let value = u64::from(effect.next) << 32
+            | u64::from(effect.sends_start) << 5
+            | u64::from(effect.sends_len) << 1
+            | u64::from(effect.problem != 0);
+        self.place([key, value]);
     }
 
-    fn place(&mut self, slot: EffectSlot) {
+    fn place(&mut self, slot: [u64; 2]) {
         let mask = self.slots.len() - 1;
-        let mut index = self.home(slot.key, slot.msg);
-        while self.slots[index].key != 0 {
+        let mut index = self.home(slot[0]);
+        while self.slots[index][0] != 0 {
             index = (index + 1) & mask;
         }
         self.slots[index] = slot;
@@ -894,9 +962,11 @@ pub struct SystemExpander {
     sends: Vec<(u8, u32)>,
     problems: Vec<Finding>,
     infos: Vec<ClientInfo>,
+    /// One word per client state, what the common case of a check needs: [`INSIDE`],
+    /// [`PROBLEM`] and the ledger number from [`LEDGER_SHIFT`] on.
+    summaries: Vec<u64>,
     orders: Vec<MessageOrder>,
     current: Global,
-    next: Global,
     /// A link's messages while a successor is written.
     list: Vec<u32>,
     /// (ledger number, ledger number) -> the first index where they differ, if any.
@@ -907,10 +977,18 @@ pub struct SystemExpander {
 }
 
 impl SystemExpander {
+    #[inline]
     fn effect(&mut self, local: u32, input: u32, msg: u32) -> Effect {
-        if let Some(effect) = self.effects.get(local, input, msg) {
-            return effect;
+        match self.effects.get(local, input, msg) {
+            Some(effect) => effect,
+            None => self.new_effect(local, input, msg),
         }
+    }
+
+    /// A client step this expander has not met: from the shared table, or run for real.
+    #[cold]
+    #[inline(never)]
+    fn new_effect(&mut self, local: u32, input: u32, msg: u32) -> Effect {
         let key = EffectKey { local, input, msg };
         let shared_effect = {
             let mut shared = self.inner.lock();
@@ -940,13 +1018,26 @@ impl SystemExpander {
         effect
     }
 
-    fn info(&mut self, local: u32) -> &ClientInfo {
-        if local as usize >= self.infos.len() {
-            let shared = self.inner.lock();
-            let have = self.infos.len();
-            self.infos.extend_from_slice(&shared.infos[have..]);
+    /// The one-word summary of a client state (see `summaries`).
+    #[inline]
+    fn summary(&mut self, local: u32) -> u64 {
+        match self.summaries.get(local as usize) {
+            Some(&summary) => summary,
+            None => {
+                self.sync_infos();
+                self.summaries[local as usize]
+            }
         }
-        &self.infos[local as usize]
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn sync_infos(&mut self) {
+        let shared = self.inner.lock();
+        let have = self.infos.len();
+        self.infos.extend_from_slice(&shared.infos[have..]);
+        self.summaries
+            .extend(shared.infos[have..].iter().map(ClientInfo::summary));
     }
 
     fn sync_orders(&mut self, msg: u32) {
@@ -1094,7 +1185,9 @@ impl SystemExpander {
 
     /// The timer step of `client`, if it changes anything.
     fn timer_effect(&mut self, local: u32) -> Option<Effect> {
-        self.info(local).inside?;
+        if self.summary(local) & INSIDE == 0 {
+            return None;
+        }
         let effect = self.effect(local, INPUT_TIMER, 0);
         (effect.next != local || effect.sends_len > 0).then_some(effect)
     }
@@ -1160,9 +1253,7 @@ impl Expander for SystemExpander {
         let config = &inner.config;
         let n = config.clients as usize;
         let links = self.inner.links.len();
-        let mut current = std::mem::take(&mut self.current);
-        current.decode(state, n, links);
-        self.current = current;
+        self.current.decode(state, n, links);
         let mut positions = std::mem::take(&mut self.positions);
         // Fetch the remembered steps of the likely inputs ahead of their turn.
         for client in 0..n {
@@ -1210,7 +1301,13 @@ impl Expander for SystemExpander {
         for link in 0..links {
             let (from, to) = self.inner.links[link];
             let receiver = to as usize - 1;
-            self.candidates(link, false, &mut positions);
+            if config.rule(from, to).fifo {
+                // Only the oldest message of a FIFO link is in reach.
+                positions.clear();
+                positions.extend((!self.current.link(link).is_empty()).then_some(0));
+            } else {
+                self.candidates(link, false, &mut positions);
+            }
             for &pos in &positions {
                 let msg = self.current.link(link)[pos];
                 let step = SystemStep {
@@ -1316,20 +1413,41 @@ impl Expander for SystemExpander {
 
     fn check(&mut self, state: &[u8]) -> Option<Finding> {
         let n = self.inner.config.clients as usize;
-        let mut global = std::mem::take(&mut self.next);
-        let in_flight = global.decode_head(state, n);
-        let finding = self.check_global(&global, in_flight);
-        self.next = global;
-        finding
+        let (head, in_flight) = Head::decode(state, n);
+        self.check_global(&head, in_flight)
     }
 }
 
 impl SystemExpander {
     /// `global`'s messages are not decoded; `in_flight` says whether there are any.
-    fn check_global(&mut self, global: &Global, in_flight: bool) -> Option<Finding> {
-        let n = global.locals.len();
-        for &local in &global.locals {
-            self.info(local);
+    fn check_global(&mut self, global: &Head, in_flight: bool) -> Option<Finding> {
+        let n = global.n;
+        for &local in global.locals() {
+            self.summary(local);
+        }
+        // The common case, from one word per client: nothing is wrong and a message is in
+        // flight. Anything else takes the full check below.
+        if in_flight {
+            let mut inside = 0;
+            let mut suspect = false;
+            for client in 0..n {
+                let summary = self.summaries[global.locals[client] as usize];
+                inside += usize::from(summary & INSIDE != 0 && !global.down(client));
+                suspect |= summary & PROBLEM != 0;
+            }
+            for a in 0..n {
+                let first = self.summaries[global.locals[a] as usize] >> LEDGER_SHIFT;
+                for b in a + 1..n {
+                    let second = self.summaries[global.locals[b] as usize] >> LEDGER_SHIFT;
+                    if first != second {
+                        let pair = (first as u32, second as u32);
+                        suspect |= !matches!(self.forks.get(&pair), Some(None));
+                    }
+                }
+            }
+            if inside < 2 && !suspect {
+                return None;
+            }
         }
         let info = |client: usize| &self.infos[global.locals[client] as usize];
         // mutual_exclusion: two clients inside (a crashed client is not inside).
