@@ -282,7 +282,12 @@ struct Shared {
     orders: Vec<MessageOrder>,
     blocks: Vec<Arc<Block>>,
     block_numbers: MixMap<Block, u32>,
-    ledger_numbers: MixMap<Arc<[u32]>, u32>,
+    /// Ledgers as chains: (the ledger without its last block, that block) -> number. Number 0
+    /// is the empty ledger.
+    ledger_numbers: MixMap<(u32, u32), u32>,
+    /// Per ledger number: the number of the ledger without its last block, and the length.
+    ledger_parents: Vec<u32>,
+    ledger_lengths: Vec<u32>,
     effects: MixMap<EffectKey, SharedEffect>,
 }
 
@@ -454,11 +459,24 @@ fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -> ClientInf
     let id = client.id();
     let blocks = client.ledger().blocks();
     let ledger: Arc<[u32]> = blocks.iter().map(|b| intern_block(shared, b)).collect();
-    let next_number = shared.ledger_numbers.len() as u32;
-    let ledger_number = *shared
-        .ledger_numbers
-        .entry(Arc::clone(&ledger))
-        .or_insert(next_number);
+    if shared.ledger_lengths.is_empty() {
+        shared.ledger_parents.push(u32::MAX);
+        shared.ledger_lengths.push(0);
+    }
+    let mut ledger_number = 0;
+    for &block in ledger.iter() {
+        let next_number = shared.ledger_lengths.len() as u32;
+        let number = *shared
+            .ledger_numbers
+            .entry((ledger_number, block))
+            .or_insert(next_number);
+        if number == next_number {
+            shared.ledger_parents.push(ledger_number);
+            let length = shared.ledger_lengths[ledger_number as usize] + 1;
+            shared.ledger_lengths.push(length);
+        }
+        ledger_number = number;
+    }
     let mut problem = None;
     let mut prev = GENESIS_PREV;
     let mut balances = inner.config.initial_balances.clone();
@@ -796,7 +814,8 @@ impl Model for SystemModel {
             orders: Vec::new(),
             current: Global::default(),
             list: Vec::new(),
-            forks: MixMap::default(),
+            ledger_parents: Vec::new(),
+            ledger_lengths: Vec::new(),
             positions: Vec::new(),
             link_index: {
                 let n = self.inner.config.clients as usize;
@@ -970,7 +989,9 @@ pub struct SystemExpander {
     /// A link's messages while a successor is written.
     list: Vec<u32>,
     /// (ledger number, ledger number) -> the first index where they differ, if any.
-    forks: MixMap<(u32, u32), Option<u32>>,
+    /// Copies of the shared ledger chains (see `Shared`), for prefix tests without a lock.
+    ledger_parents: Vec<u32>,
+    ledger_lengths: Vec<u32>,
     /// `(from - 1) * N + (to - 1)` -> link index.
     link_index: Vec<u8>,
     positions: Vec<usize>,
@@ -1038,6 +1059,26 @@ impl SystemExpander {
         self.infos.extend_from_slice(&shared.infos[have..]);
         self.summaries
             .extend(shared.infos[have..].iter().map(ClientInfo::summary));
+        let have = self.ledger_lengths.len();
+        self.ledger_parents
+            .extend_from_slice(&shared.ledger_parents[have..]);
+        self.ledger_lengths
+            .extend_from_slice(&shared.ledger_lengths[have..]);
+    }
+
+    /// Is one of the two ledgers a prefix of the other? Walks the longer one back to the
+    /// shorter one's length (both numbers are known: their clients' summaries were synced).
+    #[inline]
+    fn is_prefix(&self, first: u32, second: u32) -> bool {
+        let (mut short, mut long) = (first, second);
+        if self.ledger_lengths[short as usize] > self.ledger_lengths[long as usize] {
+            std::mem::swap(&mut short, &mut long);
+        }
+        let length = self.ledger_lengths[short as usize];
+        while self.ledger_lengths[long as usize] > length {
+            long = self.ledger_parents[long as usize];
+        }
+        short == long
     }
 
     fn sync_orders(&mut self, msg: u32) {
@@ -1249,9 +1290,8 @@ impl Expander for SystemExpander {
     type Step = SystemStep;
 
     fn expand(&mut self, state: &[u8], out: &mut Successors<SystemStep>) {
-        let inner = Arc::clone(&self.inner);
-        let config = &inner.config;
-        let n = config.clients as usize;
+        // `self.inner` is read in place (no clone of the `Arc`: an atomic increment per state).
+        let n = self.inner.config.clients as usize;
         let links = self.inner.links.len();
         self.current.decode(state, n, links);
         let mut positions = std::mem::take(&mut self.positions);
@@ -1276,7 +1316,7 @@ impl Expander for SystemExpander {
         // Issue the next transfer.
         for client in 0..n {
             let issued = usize::from(self.current.issued[client]);
-            if self.current.down(client) || issued >= config.transfers[client].len() {
+            if self.current.down(client) || issued >= self.inner.config.transfers[client].len() {
                 continue;
             }
             let effect = self.effect(self.current.locals[client], INPUT_ISSUE | issued as u32, 0);
@@ -1301,7 +1341,7 @@ impl Expander for SystemExpander {
         for link in 0..links {
             let (from, to) = self.inner.links[link];
             let receiver = to as usize - 1;
-            if config.rule(from, to).fifo {
+            if self.inner.config.rule(from, to).fifo {
                 // Only the oldest message of a FIFO link is in reach.
                 positions.clear();
                 positions.extend((!self.current.link(link).is_empty()).then_some(0));
@@ -1337,10 +1377,10 @@ impl Expander for SystemExpander {
         // Restart.
         for client in 0..n {
             let used = self.current.crashes_used(client);
-            if !self.current.down(client) || !config.crashes[client][used - 1].restarts {
+            if !self.current.down(client) || !self.inner.config.crashes[client][used - 1].restarts {
                 continue;
             }
-            let keep = u32::from(config.crashes[client][used - 1].keep_ledger);
+            let keep = u32::from(self.inner.config.crashes[client][used - 1].keep_ledger);
             let effect = self.effect(self.current.locals[client], INPUT_RESTART | keep, 0);
             let edit = Edit {
                 status: Some((client, self.current.status[client] & !1)),
@@ -1349,10 +1389,10 @@ impl Expander for SystemExpander {
             self.emit(state, out, step(StepKind::Restart, client), edit);
         }
         // Faults: lose, duplicate, crash.
-        if self.current.losses < config.max_losses {
+        if self.current.losses < self.inner.config.max_losses {
             for link in 0..links {
                 let (from, to) = self.inner.links[link];
-                if !config.rule(from, to).lossy {
+                if !self.inner.config.rule(from, to).lossy {
                     continue;
                 }
                 self.candidates(link, true, &mut positions);
@@ -1373,10 +1413,10 @@ impl Expander for SystemExpander {
                 }
             }
         }
-        if self.current.duplicates < config.max_duplicates {
+        if self.current.duplicates < self.inner.config.max_duplicates {
             for link in 0..links {
                 let (from, to) = self.inner.links[link];
-                if !config.rule(from, to).duplicating {
+                if !self.inner.config.rule(from, to).duplicating {
                     continue;
                 }
                 self.candidates(link, true, &mut positions);
@@ -1399,7 +1439,7 @@ impl Expander for SystemExpander {
         }
         for client in 0..n {
             let used = self.current.crashes_used(client);
-            if self.current.down(client) || used >= config.crashes[client].len() {
+            if self.current.down(client) || used >= self.inner.config.crashes[client].len() {
                 continue;
             }
             let edit = Edit {
@@ -1440,8 +1480,7 @@ impl SystemExpander {
                 for b in a + 1..n {
                     let second = self.summaries[global.locals[b] as usize] >> LEDGER_SHIFT;
                     if first != second {
-                        let pair = (first as u32, second as u32);
-                        suspect |= !matches!(self.forks.get(&pair), Some(None));
+                        suspect |= !self.is_prefix(first as u32, second as u32);
                     }
                 }
             }
@@ -1473,22 +1512,14 @@ impl SystemExpander {
         if let Some(problem) = (0..n).find_map(|client| info(client).problem.as_ref()) {
             return Some(problem.clone());
         }
-        // ledger_agreement: of every two ledgers, one is a prefix of the other. Distinct
-        // ledgers are few, so the answer for a pair of them is remembered.
+        // ledger_agreement: of every two ledgers, one is a prefix of the other.
         for a in 0..n {
             for b in a + 1..n {
-                let (first, second) = (info(a).ledger_number, info(b).ledger_number);
-                if first == second {
-                    continue;
-                }
-                let fork = *self.forks.entry((first, second)).or_insert_with(|| {
-                    let (ledger_a, ledger_b) = (&info(a).ledger, &info(b).ledger);
-                    ledger_a
-                        .iter()
-                        .zip(ledger_b.iter())
-                        .position(|(x, y)| x != y)
-                        .map(|index| index as u32)
-                });
+                let (ledger_a, ledger_b) = (&info(a).ledger, &info(b).ledger);
+                let fork = ledger_a
+                    .iter()
+                    .zip(ledger_b.iter())
+                    .position(|(x, y)| x != y);
                 if let Some(index) = fork {
                     return Some(Finding {
                         name: Invariant::LedgerAgreement.name(),
