@@ -314,37 +314,16 @@ impl Simulator {
                     );
                     continue;
                 }
-                OutputKind::TransferQueued { to, amount } => EventKind::Transfer { to, amount },
-                OutputKind::Requested { ts } => EventKind::Request { ts },
-                OutputKind::Entered { ts } => EventKind::Enter { ts },
-                OutputKind::Committed { block } => {
-                    self.committed += 1;
-                    EventKind::Commit { block }
-                }
-                OutputKind::Aborted {
-                    ts,
-                    amount,
-                    balance,
-                } => {
-                    self.aborted += 1;
-                    EventKind::Abort {
-                        ts,
-                        amount,
-                        balance,
+                local => {
+                    let kind = EventKind::from_local_output(local)
+                        .expect("receives, sends and timers are handled above");
+                    match kind {
+                        EventKind::Commit { .. } => self.committed += 1,
+                        EventKind::Abort { .. } => self.aborted += 1,
+                        _ => {}
                     }
+                    kind
                 }
-                OutputKind::Exited { ts } => EventKind::Exit { ts },
-                OutputKind::Applied { block } => EventKind::Apply { block },
-                OutputKind::Rejected {
-                    from,
-                    block,
-                    reason,
-                } => EventKind::Reject {
-                    from,
-                    block,
-                    reason: reason.to_string(),
-                },
-                OutputKind::BalanceRead { of, value } => EventKind::Balance { of, value },
             };
             let changes_table = matches!(kind, EventKind::Commit { .. } | EventKind::Apply { .. });
             self.emit(Some(node), output.clock, kind, sinks)?;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::check::Invariant;
-use crate::protocol::{Amount, Block, ClientId, Message, Timestamp};
+use crate::protocol::{Amount, Block, ClientId, Message, OutputKind, Timestamp};
 
 /// One line of the trace between header and summary.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,6 +158,44 @@ impl Direction {
 }
 
 impl EventKind {
+    /// The event for a client output that happens at the client alone: everything except a
+    /// receive, a send and a timer request, which each driver turns into events (and network
+    /// or timer work) itself and gets back as `Err`.
+    pub fn from_local_output(kind: OutputKind) -> Result<EventKind, OutputKind> {
+        Ok(match kind {
+            OutputKind::TransferQueued { to, amount } => EventKind::Transfer { to, amount },
+            OutputKind::Requested { ts } => EventKind::Request { ts },
+            OutputKind::Entered { ts } => EventKind::Enter { ts },
+            OutputKind::Committed { block } => EventKind::Commit { block },
+            OutputKind::Aborted {
+                ts,
+                amount,
+                balance,
+            } => EventKind::Abort {
+                ts,
+                amount,
+                balance,
+            },
+            OutputKind::Exited { ts } => EventKind::Exit { ts },
+            OutputKind::Applied { block } => EventKind::Apply { block },
+            OutputKind::Rejected {
+                from,
+                block,
+                reason,
+            } => EventKind::Reject {
+                from,
+                block,
+                reason: reason.to_string(),
+            },
+            OutputKind::BalanceRead { of, value } => EventKind::Balance { of, value },
+            other @ (OutputKind::Received { .. }
+            | OutputKind::Send { .. }
+            | OutputKind::SetTimer { .. }) => {
+                return Err(other);
+            }
+        })
+    }
+
     /// The `kind` field as written in the trace.
     pub fn name(&self) -> &'static str {
         match self {
