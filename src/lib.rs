@@ -9,6 +9,7 @@ pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod explore;
+pub mod fast_hash;
 pub mod hunt;
 pub mod live;
 pub mod protocol;

@@ -172,13 +172,8 @@ fn sweep(seeds: u64, threads: usize) -> (u64, u64, u64, usize) {
                     seed,
                     ..template.clone()
                 };
-                // As a sweep runs: no trace written, the digest computed.
-                let report = run_scenario(&scenario, RunOptions::default(), Vec::new(), &mut [])
-                    .expect("no I/O");
-                (
-                    report.result.events,
-                    report.result.committed + report.result.aborted,
-                )
+                let result = simulate(&scenario, RunOptions::default(), &mut []).expect("no I/O");
+                (result.events, result.committed + result.aborted)
             })
             .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
     });

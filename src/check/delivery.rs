@@ -12,9 +12,9 @@
 
 use std::collections::VecDeque;
 
-use super::fast_hash::{FastMap, FastSet};
 use super::history::{History, drop_words};
 use super::{Invariant, Violation};
+use crate::fast_hash::{FastMap, FastSet};
 use crate::protocol::{ClientId, Message};
 use crate::trace::{Event, EventKind};
 

@@ -17,7 +17,6 @@ mod chain_integrity;
 mod clock_condition;
 mod conservation;
 mod delivery;
-mod fast_hash;
 pub mod history;
 mod invariant;
 mod ledger_agreement;

@@ -73,46 +73,70 @@ pub fn block_preimage(
     to: ClientId,
     amount: Amount,
 ) -> String {
-    let mut preimage = Vec::with_capacity(128);
-    write_preimage(&mut preimage, index, Some(prev), ts, from, to, amount);
+    let preimage = Preimage::new(index, Some(prev), ts, from, to, amount);
     // Digits, hex and '|' only.
-    String::from_utf8(preimage).expect("the preimage is ASCII")
+    String::from_utf8(preimage.as_bytes().to_vec()).expect("the preimage is ASCII")
 }
 
-/// Writes the preimage into `out`; without `prev` it is the `unchained-hash` mutation's. By
-/// hand rather than through `core::fmt`: every commit and every apply hashes one.
-fn write_preimage(
-    out: &mut Vec<u8>,
-    index: u64,
-    prev: Option<&Hash>,
-    ts: Timestamp,
-    from: ClientId,
-    to: ClientId,
-    amount: Amount,
-) {
-    let mut digits = itoa::Buffer::new();
-    out.extend_from_slice(digits.format(index).as_bytes());
-    out.push(b'|');
-    if let Some(prev) = prev {
-        push_hex(out, prev);
-        out.push(b'|');
+/// A preimage on the stack. By hand rather than through `core::fmt` or a `Vec`: every commit
+/// and every apply hashes one.
+struct Preimage {
+    /// At most 3 x 20 digits + 2 x 10 digits + 64 hex digits + 5 separators = 149 bytes.
+    bytes: [u8; 160],
+    len: usize,
+}
+
+impl Preimage {
+    /// Without `prev` it is the `unchained-hash` mutation's preimage.
+    fn new(
+        index: u64,
+        prev: Option<&Hash>,
+        ts: Timestamp,
+        from: ClientId,
+        to: ClientId,
+        amount: Amount,
+    ) -> Self {
+        let mut preimage = Preimage {
+            bytes: [0; 160],
+            len: 0,
+        };
+        let mut digits = itoa::Buffer::new();
+        preimage.push(digits.format(index).as_bytes());
+        if let Some(prev) = prev {
+            preimage.push(b"|");
+            preimage.push(&hex_digits(prev));
+        }
+        for number in [ts, u64::from(from), u64::from(to), amount] {
+            preimage.push(b"|");
+            preimage.push(digits.format(number).as_bytes());
+        }
+        preimage
     }
-    out.extend_from_slice(digits.format(ts).as_bytes());
-    out.push(b'|');
-    out.extend_from_slice(digits.format(from).as_bytes());
-    out.push(b'|');
-    out.extend_from_slice(digits.format(to).as_bytes());
-    out.push(b'|');
-    out.extend_from_slice(digits.format(amount).as_bytes());
+
+    fn push(&mut self, part: &[u8]) {
+        self.bytes[self.len..self.len + part.len()].copy_from_slice(part);
+        self.len += part.len();
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// The 64 lowercase hex digits of a hash.
+fn hex_digits(hash: &Hash) -> [u8; 64] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = [0u8; 64];
+    for (pair, byte) in text.chunks_exact_mut(2).zip(hash) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
+    }
+    text
 }
 
 /// Appends 64 lowercase hex digits.
 pub fn push_hex(out: &mut Vec<u8>, hash: &Hash) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for byte in hash {
-        out.push(DIGITS[usize::from(byte >> 4)]);
-        out.push(DIGITS[usize::from(byte & 0x0f)]);
-    }
+    out.extend_from_slice(&hex_digits(hash));
 }
 
 fn hash_preimage(
@@ -123,11 +147,8 @@ fn hash_preimage(
     to: ClientId,
     amount: Amount,
 ) -> Hash {
-    // At most 3 x 20 digits + 2 x 10 digits + 64 hex digits + 5 separators = 149 bytes:
-    // one allocation, no growth.
-    let mut preimage = Vec::with_capacity(192);
-    write_preimage(&mut preimage, index, prev, ts, from, to, amount);
-    Sha256::digest(&preimage).into()
+    let preimage = Preimage::new(index, prev, ts, from, to, amount);
+    Sha256::digest(preimage.as_bytes()).into()
 }
 
 /// The hash of the `unchained-hash` mutation: the preimage leaves out `prev`, as the original

@@ -5,12 +5,13 @@
 //! delivery time is at least the previous one's, and the event queue's insertion order breaks
 //! the tie. With FIFO off, each message takes its own latency and may overtake.
 
+use std::collections::BTreeMap;
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
 
 use rand::{Rng, RngExt};
 use rand_chacha::ChaCha8Rng;
 
+use crate::fast_hash::FastMap;
 use crate::protocol::ClientId;
 use crate::scenario::{LatencySpec, NetworkSpec, PinnedMessage, Ratio, ScheduleSpec};
 use crate::trace::DropReason;
@@ -91,13 +92,13 @@ pub struct Network {
     overrides: BTreeMap<(ClientId, ClientId), LinkModel>,
     /// FIFO bookkeeping: the latest delivery time scheduled on each link. Only looked up,
     /// never iterated, so its order cannot reach any output.
-    last_delivery_us: HashMap<(ClientId, ClientId), u64>,
+    last_delivery_us: FastMap<(ClientId, ClientId), u64>,
     /// Partitions in force.
     cuts: Vec<Cut>,
     /// Pinned fates by (from, to, nth message on that link).
     pins: BTreeMap<(ClientId, ClientId, u64), PinnedMessage>,
     /// Messages sent so far per link; kept only when there are pins.
-    sent_on_link: HashMap<(ClientId, ClientId), u64>,
+    sent_on_link: FastMap<(ClientId, ClientId), u64>,
     rng: ChaCha8Rng,
 }
 
@@ -125,10 +126,10 @@ impl Network {
         Network {
             default_link,
             overrides,
-            last_delivery_us: HashMap::new(),
+            last_delivery_us: FastMap::default(),
             cuts: Vec::new(),
             pins: BTreeMap::new(),
-            sent_on_link: HashMap::new(),
+            sent_on_link: FastMap::default(),
             rng,
         }
     }

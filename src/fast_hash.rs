@@ -1,6 +1,6 @@
-//! A small, fast, deterministic hasher for the checker's maps keyed by message ids and links
-//! (the FxHash mix of rustc). The keys come from the trace itself, not from an adversary, and
-//! no output depends on a map's iteration order.
+//! A small, fast, deterministic hasher for the maps of the simulator and the checker keyed by
+//! message ids and links (the FxHash mix of rustc). The keys come from the run itself, not from
+//! an adversary, and no output depends on a map's iteration order.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
