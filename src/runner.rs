@@ -37,6 +37,14 @@ impl RunReport {
     }
 }
 
+/// Whether a run of `scenario` that ended with `result` passed (see [`RunReport::passed`]).
+pub fn passed(scenario: &Scenario, result: &RunResult) -> bool {
+    match expectation(scenario, result) {
+        Some(expectation) => expectation.met,
+        None => result.violations.is_empty(),
+    }
+}
+
 /// The trace header of a scenario run.
 pub fn header(scenario: &Scenario) -> Header {
     let mut header = Header::new(

@@ -107,6 +107,13 @@ impl Checker {
         checker
     }
 
+    /// A checker that finds the same violations but explains them without naming the messages
+    /// involved ([`History::skip_message_logs`]): for runs that only need the verdict.
+    pub fn without_message_logs(mut self) -> Self {
+        self.history.skip_message_logs();
+        self
+    }
+
     /// Feeds one event to every check; returns the violations it reveals, in a fixed order.
     /// `violation` events are a trace's claims, not facts: they are ignored.
     pub fn observe(&mut self, event: &Event, found: &mut Vec<Violation>) {

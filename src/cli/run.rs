@@ -61,6 +61,7 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
     )?;
     let options = RunOptions {
         stop_at_first_violation: !args.keep_going,
+        ..RunOptions::default()
     };
     let mut rerun = rerun_command(args.scenario.as_deref(), scenario.seed);
     if args.swarm {

@@ -14,7 +14,7 @@ use super::run::{load_scenario, shell_quote, stdout_error};
 use super::{CliError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, PendingFile};
 use crate::hunt::sweep::{EXAMPLES_PER_GROUP, SweepError, quiet_panics};
 use crate::hunt::{
-    FailureKind, Progress, RunRecord, SeedRange, SeedSet, Shard, SweepConfig, Tally, sweep,
+    Digests, FailureKind, Progress, RunRecord, SeedRange, SeedSet, Shard, SweepConfig, Tally, sweep,
 };
 use crate::scenario::{ExpectedOutcome, Scenario};
 
@@ -74,6 +74,13 @@ pub(super) fn sweep_command(args: &SweepArgs) -> Result<u8, CliError> {
         jobs,
         check_determinism: args.check_determinism,
         swarm: args.swarm,
+        // The records written to --out carry every run's digest; without --out only the
+        // failing seeds are shown, so only they need one.
+        digests: if args.out.is_some() {
+            Digests::EveryRun
+        } else {
+            Digests::FailuresOnly
+        },
     };
     let progress = Progress::default();
     let mut tally = Tally::default();

@@ -14,4 +14,4 @@ pub mod sweep;
 pub use diff::{Differ, LiveComparer, TraceDiff, diff_readers, write_report};
 pub use seeds::{SeedRange, SeedSet, Shard};
 pub use shrink::{ShrinkError, Shrunk, Size, shrink};
-pub use sweep::{FailureKind, Outcome, Progress, RunRecord, SweepConfig, Tally, sweep};
+pub use sweep::{Digests, FailureKind, Outcome, Progress, RunRecord, SweepConfig, Tally, sweep};

@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 use super::seeds::SeedSet;
 use super::swarm;
 use crate::check::Invariant;
-use crate::runner::{RunReport, run_scenario};
+use crate::runner::{RunReport, passed, run_scenario};
 use crate::scenario::Scenario;
-use crate::sim::RunOptions;
+use crate::sim::{RunOptions, RunResult, simulate};
 
 /// What one run showed, as written to a line of `sweep --out` (docs/hunting.md).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,7 +34,8 @@ pub struct RunRecord {
     pub invariants: Vec<Invariant>,
     /// Trace events, the summary's `events`.
     pub events: u64,
-    /// The trace digest (null when the run panicked).
+    /// The trace digest: null when the run panicked, and for a passing run of a sweep that
+    /// keeps digests of failures only ([`Digests::FailuresOnly`]).
     pub digest: Option<String>,
     /// The run met the scenario's `expect` (held every invariant when there is none), did not
     /// panic and, when checked, gave the same digest twice.
@@ -109,6 +110,20 @@ pub struct SweepConfig {
     pub check_determinism: bool,
     /// Swarm testing: each seed runs the configuration it draws from the scenario's bounds.
     pub swarm: bool,
+    /// Which runs need their trace digest.
+    pub digests: Digests,
+}
+
+/// Which runs of a sweep compute their trace digest. Computing it means encoding every event
+/// as a trace line and hashing it, which costs more than the rest of the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Digests {
+    /// Every run (`sweep --out`, and always with `--check-determinism`).
+    EveryRun,
+    /// Only failing runs: each seed first runs for its verdict alone, with no trace and no
+    /// message logs in the checker ([`RunOptions::verdict_only`]); a failing seed runs again
+    /// in full for its digest. A passing run's record has no digest.
+    FailuresOnly,
 }
 
 /// Counters the workers bump as runs finish, for a progress display to read at any time.
@@ -175,12 +190,11 @@ pub fn sweep(
                             .flatten()
                         {
                             Some(mut drawn) => {
-                                let mut record =
-                                    run_seed(&mut drawn, seed, config.check_determinism);
+                                let mut record = run_seed(&mut drawn, seed, config.mode());
                                 record.drawn = Some(swarm::describe(&drawn));
                                 record
                             }
-                            None => run_seed(scenario, seed, config.check_determinism),
+                            None => run_seed(scenario, seed, config.mode()),
                         };
                         progress.done.fetch_add(1, Ordering::Relaxed);
                         if !record.passed {
@@ -197,16 +211,45 @@ pub fn sweep(
     Ok(())
 }
 
-/// Runs `scenario` with `seed` (once, or twice to check determinism) and records the result.
-/// A panic in the simulator is caught and recorded as a failed run.
-pub fn run_seed(scenario: &mut Scenario, seed: u64, check_determinism: bool) -> RunRecord {
+impl SweepConfig {
+    fn mode(&self) -> RunMode {
+        if self.check_determinism {
+            RunMode::Twice
+        } else {
+            match self.digests {
+                Digests::EveryRun => RunMode::Full,
+                Digests::FailuresOnly => RunMode::VerdictFirst,
+            }
+        }
+    }
+}
+
+/// How one seed of a sweep is run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunMode {
+    /// Once, with its digest.
+    Full,
+    /// Twice, failing the seed if the digests differ.
+    Twice,
+    /// For its verdict alone; a failing seed runs again in full (see [`Digests::FailuresOnly`]).
+    VerdictFirst,
+}
+
+/// Runs `scenario` with `seed` as `mode` says and records the result. A panic in the
+/// simulator is caught and recorded as a failed run.
+pub fn run_seed(scenario: &mut Scenario, seed: u64, mode: RunMode) -> RunRecord {
     scenario.seed = seed;
+    if mode == RunMode::VerdictFirst
+        && let Some(record) = passing_verdict(scenario)
+    {
+        return record;
+    }
     let first = match run_catching(scenario) {
         Ok(report) => report,
         Err(message) => return panicked(seed, message),
     };
     let mut record = record_of(&first);
-    if check_determinism {
+    if mode == RunMode::Twice {
         match run_catching(scenario) {
             Ok(second) => {
                 record.passed &= second.digest_hex == first.digest_hex;
@@ -222,16 +265,37 @@ pub fn run_seed(scenario: &mut Scenario, seed: u64, check_determinism: bool) -> 
     record
 }
 
+/// The record of a run made for its verdict alone, if it passed (it has no digest); `None`
+/// when it failed or panicked, to be run again in full.
+fn passing_verdict(scenario: &Scenario) -> Option<RunRecord> {
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        simulate(scenario, RunOptions::verdict_only(), &mut [])
+    }))
+    .ok()?
+    .ok()?;
+    passed(scenario, &result).then(|| RunRecord {
+        digest: None,
+        ..record_of_result(scenario.seed, &result, true)
+    })
+}
+
 /// The record of a finished run.
 pub fn record_of(report: &RunReport) -> RunRecord {
+    RunRecord {
+        digest: Some(report.digest_hex.clone()),
+        ..record_of_result(report.seed, &report.result, report.passed())
+    }
+}
+
+fn record_of_result(seed: u64, result: &RunResult, passed: bool) -> RunRecord {
     let mut invariants: Vec<Invariant> = Vec::new();
-    for recorded in &report.result.violations {
+    for recorded in &result.violations {
         if !invariants.contains(&recorded.violation.invariant) {
             invariants.push(recorded.violation.invariant);
         }
     }
     RunRecord {
-        seed: report.seed,
+        seed,
         outcome: if invariants.is_empty() {
             Outcome::Ok
         } else {
@@ -239,9 +303,9 @@ pub fn record_of(report: &RunReport) -> RunRecord {
         },
         invariant: invariants.first().copied(),
         invariants,
-        events: report.result.events,
-        digest: Some(report.digest_hex.clone()),
-        passed: report.passed(),
+        events: result.events,
+        digest: None,
+        passed,
         rerun_digest: None,
         panic: None,
         drawn: None,
@@ -371,12 +435,17 @@ mod tests {
     }
 
     fn records(jobs: usize, seeds: &str, check: bool) -> Vec<RunRecord> {
+        records_with(jobs, seeds, check, Digests::EveryRun)
+    }
+
+    fn records_with(jobs: usize, seeds: &str, check: bool, digests: Digests) -> Vec<RunRecord> {
         let config = SweepConfig {
             scenario: reorder(),
             seeds: SeedSet::new(seeds.parse::<SeedRange>().unwrap(), Shard::WHOLE),
             jobs,
             check_determinism: check,
             swarm: false,
+            digests,
         };
         let mut all = Vec::new();
         let progress = Progress::default();
@@ -414,6 +483,36 @@ mod tests {
         assert_eq!(record.invariant, Some(Invariant::MutualExclusion));
         assert_eq!(record.outcome, Outcome::Violation);
         assert!(record.passed, "reorder-2 expects this violation");
+    }
+
+    #[test]
+    fn digests_of_failures_only_change_nothing_but_the_passing_runs_digests() {
+        let every = records_with(2, "0..200", false, Digests::EveryRun);
+        let failures = records_with(2, "0..200", false, Digests::FailuresOnly);
+        let (mut passing, mut failing) = (0, 0);
+        for (full, verdict_first) in every.iter().zip(&failures) {
+            if full.passed {
+                passing += 1;
+                assert_eq!(verdict_first.digest, None);
+                let without_digest = RunRecord {
+                    digest: None,
+                    ..full.clone()
+                };
+                assert_eq!(verdict_first, &without_digest);
+            } else {
+                failing += 1;
+                assert_eq!(verdict_first, full, "a failing seed is rerun in full");
+            }
+        }
+        assert!(
+            passing > 0 && failing > 0,
+            "{passing} passing, {failing} failing"
+        );
+        let checked = records_with(1, "0..20", true, Digests::FailuresOnly);
+        assert!(
+            checked.iter().all(|r| r.digest.is_some()),
+            "a determinism check needs every digest"
+        );
     }
 
     #[test]

@@ -114,7 +114,8 @@ pub enum OutputKind {
     Rejected {
         from: ClientId,
         block: Arc<Block>,
-        reason: BlockRejection,
+        /// Boxed: it is rare and large (two hashes), and every output is as big as the largest.
+        reason: Box<BlockRejection>,
     },
     /// A balance read and the value it saw.
     BalanceRead { of: ClientId, value: Amount },
@@ -751,7 +752,7 @@ impl Client {
                 OutputKind::Rejected {
                     from,
                     block: Arc::clone(block),
-                    reason,
+                    reason: Box::new(reason),
                 },
             ),
         }

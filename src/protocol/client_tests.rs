@@ -913,7 +913,7 @@ fn release_with_a_bad_block_is_rejected_and_changes_neither_ledger_nor_table() {
                     OutputKind::Rejected {
                         from: 2,
                         block: bad,
-                        reason
+                        reason: Box::new(reason)
                     }
                 ),
             ]

@@ -294,12 +294,17 @@ pub struct BalanceTable {
     initial: Arc<[Amount]>,
     /// Client id -> balance, for the balances that differ from the initial ones.
     changed: BTreeMap<ClientId, Amount>,
+    /// The sum of every balance, kept up to date by each change (u128: no table overflows
+    /// it), so that conservation is checked in O(1) after every commit and apply.
+    total: u128,
 }
 
 impl BalanceTable {
     pub fn new(initial: impl Into<Arc<[Amount]>>) -> Self {
+        let initial: Arc<[Amount]> = initial.into();
         BalanceTable {
-            initial: initial.into(),
+            total: initial.iter().map(|&balance| u128::from(balance)).sum(),
+            initial,
             changed: BTreeMap::new(),
         }
     }
@@ -336,12 +341,9 @@ impl BalanceTable {
         self.iter().collect()
     }
 
-    /// The sum of all balances (u128 so that no table can overflow it). O(changes).
+    /// The sum of all balances. O(1).
     pub fn total(&self) -> u128 {
-        let initial: u128 = self.initial.iter().map(|&b| u128::from(b)).sum();
-        self.changed.iter().fold(initial, |sum, (&id, &balance)| {
-            sum - u128::from(self.initial[id as usize - 1]) + u128::from(balance)
-        })
+        self.total
     }
 
     fn slot(&self, id: ClientId) -> Option<usize> {
@@ -350,6 +352,7 @@ impl BalanceTable {
     }
 
     fn set(&mut self, id: ClientId, balance: Amount) {
+        self.total = self.total - u128::from(self.get(id)) + u128::from(balance);
         if self
             .slot(id)
             .is_some_and(|slot| self.initial[slot] == balance)
