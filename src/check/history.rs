@@ -483,14 +483,7 @@ impl History {
     /// Learns from one event. `route` is the link of the message a `drop` or `duplicate` event
     /// names (the event itself does not say).
     pub fn observe(&mut self, event: &Event, route: Option<(ClientId, ClientId)>) {
-        let about_a_message = matches!(
-            event.kind,
-            EventKind::Send { .. }
-                | EventKind::Deliver { .. }
-                | EventKind::Drop { .. }
-                | EventKind::Duplicate { .. }
-        );
-        if about_a_message && !self.log_messages && !self.receivers {
+        if event.kind.is_about_a_message() && !self.log_messages && !self.receivers {
             return;
         }
         let at = Moment::of(event);

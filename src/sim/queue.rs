@@ -1,44 +1,21 @@
 //! The event queue: a binary heap keyed by (time, insertion sequence), so events at the same
 //! simulated time run in the order they were scheduled.
+//!
+//! The heap holds only the keys and a slot number (24 bytes); the items wait in a slab beside
+//! it. A heap moves its entries on every push and pop, and the simulator's items (a message
+//! in flight) are several times larger than the keys.
 
-use std::cmp::{Ordering, Reverse};
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-
-struct Entry<T> {
-    at_us: u64,
-    sequence: u64,
-    item: T,
-}
-
-impl<T> PartialEq for Entry<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl<T> Eq for Entry<T> {}
-
-impl<T> PartialOrd for Entry<T> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl<T> Ord for Entry<T> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key().cmp(&other.key())
-    }
-}
-
-impl<T> Entry<T> {
-    fn key(&self) -> (u64, u64) {
-        (self.at_us, self.sequence)
-    }
-}
 
 /// A min-queue of items by time; ties break by insertion order.
 pub struct EventQueue<T> {
-    heap: BinaryHeap<Reverse<Entry<T>>>,
+    /// (time, insertion sequence, slot in `items`); the sequence is unique, so the slot never
+    /// decides the order.
+    heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    items: Vec<Option<T>>,
+    /// Slots of `items` free for reuse.
+    free: Vec<u32>,
     next_sequence: u64,
 }
 
@@ -46,6 +23,8 @@ impl<T> Default for EventQueue<T> {
     fn default() -> Self {
         EventQueue {
             heap: BinaryHeap::new(),
+            items: Vec::new(),
+            free: Vec::new(),
             next_sequence: 0,
         }
     }
@@ -59,18 +38,27 @@ impl<T> EventQueue<T> {
     pub fn push(&mut self, at_us: u64, item: T) {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
-        self.heap.push(Reverse(Entry {
-            at_us,
-            sequence,
-            item,
-        }));
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.items[slot as usize] = Some(item);
+                slot
+            }
+            None => {
+                self.items.push(Some(item));
+                u32::try_from(self.items.len() - 1).expect("fewer than 2^32 pending items")
+            }
+        };
+        self.heap.push(Reverse((at_us, sequence, slot)));
     }
 
     /// The earliest item and its time.
     pub fn pop(&mut self) -> Option<(u64, T)> {
-        self.heap
-            .pop()
-            .map(|Reverse(entry)| (entry.at_us, entry.item))
+        let Reverse((at_us, _, slot)) = self.heap.pop()?;
+        self.free.push(slot);
+        let item = self.items[slot as usize]
+            .take()
+            .expect("a slot in the heap holds an item");
+        Some((at_us, item))
     }
 
     pub fn len(&self) -> usize {

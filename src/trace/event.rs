@@ -158,6 +158,17 @@ impl Direction {
 }
 
 impl EventKind {
+    /// A message sent, delivered, lost or copied (not a step of a client's own).
+    pub fn is_about_a_message(&self) -> bool {
+        matches!(
+            self,
+            EventKind::Send { .. }
+                | EventKind::Deliver { .. }
+                | EventKind::Drop { .. }
+                | EventKind::Duplicate { .. }
+        )
+    }
+
     /// The event for a client output that happens at the client alone: everything except a
     /// receive, a send and a timer request, which each driver turns into events (and network
     /// or timer work) itself and gets back as `Err`.
