@@ -31,6 +31,7 @@ pub fn run(scenario: &Scenario) -> (u64, u64) {
     let mut queue = EventQueue::new();
     let mut network = Network::new(
         &scenario.network,
+        clients,
         stream_rng(scenario.seed, Stream::Network),
     );
     let mut workload = Workload::new(scenario, stream_rng(scenario.seed, Stream::Workload));

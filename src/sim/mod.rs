@@ -192,7 +192,7 @@ impl Simulator {
             queue: EventQueue::new(),
             network: {
                 let rng = stream_rng(scenario.seed, Stream::Network);
-                let mut network = Network::new(&scenario.network, rng);
+                let mut network = Network::new(&scenario.network, scenario.clients, rng);
                 network.pin(&scenario.schedule);
                 network
             },

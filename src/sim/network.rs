@@ -90,9 +90,8 @@ pub struct Network {
     default_link: LinkModel,
     /// Directed (from, to) -> model, for the links the scenario overrides.
     overrides: BTreeMap<(ClientId, ClientId), LinkModel>,
-    /// FIFO bookkeeping: the latest delivery time scheduled on each link. Only looked up,
-    /// never iterated, so its order cannot reach any output.
-    last_delivery_us: FastMap<(ClientId, ClientId), u64>,
+    /// FIFO bookkeeping: the latest delivery time scheduled on each link.
+    last_delivery_us: LatestDelivery,
     /// Partitions in force.
     cuts: Vec<Cut>,
     /// Pinned fates by (from, to, nth message on that link).
@@ -103,7 +102,8 @@ pub struct Network {
 }
 
 impl Network {
-    pub fn new(spec: &NetworkSpec, rng: ChaCha8Rng) -> Self {
+    /// The network among clients `1..=clients`.
+    pub fn new(spec: &NetworkSpec, clients: u32, rng: ChaCha8Rng) -> Self {
         let default_link = LinkModel {
             latency: spec.latency,
             fifo: spec.fifo,
@@ -126,7 +126,7 @@ impl Network {
         Network {
             default_link,
             overrides,
-            last_delivery_us: FastMap::default(),
+            last_delivery_us: LatestDelivery::new(clients),
             cuts: Vec::new(),
             pins: BTreeMap::new(),
             sent_on_link: FastMap::default(),
@@ -198,9 +198,7 @@ impl Network {
         if !self.link(from, to).fifo {
             return arrival_us;
         }
-        let last = self.last_delivery_us.entry((from, to)).or_insert(0);
-        *last = (*last).max(arrival_us);
-        *last
+        self.last_delivery_us.raise(from, to, arrival_us)
     }
 
     /// The pin of the message being sent now on `from` -> `to`, if any.
@@ -240,11 +238,7 @@ impl Network {
     /// scheduled on its link, the link's FIFO bookkeeping is dropped: a later send arrives
     /// after now anyway. So the map holds only links with messages in flight, not all N².
     pub fn delivered(&mut self, from: ClientId, to: ClientId, at_us: u64) {
-        if let Entry::Occupied(entry) = self.last_delivery_us.entry((from, to))
-            && *entry.get() <= at_us
-        {
-            entry.remove();
-        }
+        self.last_delivery_us.forget_up_to(from, to, at_us);
     }
 
     fn link(&self, from: ClientId, to: ClientId) -> LinkModel {
@@ -255,6 +249,57 @@ impl Network {
             .get(&(from, to))
             .copied()
             .unwrap_or(self.default_link)
+    }
+}
+
+/// Up to this many clients the FIFO bookkeeping is a dense N x N table (32 KiB at 64).
+const DENSE_LINK_CLIENTS: u32 = 64;
+
+/// The latest delivery time scheduled on each directed link (0: none in flight, which orders
+/// like "no earlier than time 0").
+enum LatestDelivery {
+    /// Index `(from - 1) * clients + (to - 1)`.
+    Dense { clients: usize, at_us: Vec<u64> },
+    /// Only the links with messages in flight: N² entries would not fit for thousands of
+    /// clients. Only looked up, never iterated, so its order cannot reach any output.
+    Sparse(FastMap<(ClientId, ClientId), u64>),
+}
+
+impl LatestDelivery {
+    fn new(clients: u32) -> Self {
+        if clients <= DENSE_LINK_CLIENTS {
+            let clients = clients as usize;
+            LatestDelivery::Dense {
+                clients,
+                at_us: vec![0; clients * clients],
+            }
+        } else {
+            LatestDelivery::Sparse(FastMap::default())
+        }
+    }
+
+    /// Raises the link's latest delivery to at least `arrival_us`; returns the new value.
+    fn raise(&mut self, from: ClientId, to: ClientId, arrival_us: u64) -> u64 {
+        let latest = match self {
+            LatestDelivery::Dense { clients, at_us } => {
+                &mut at_us[(from as usize - 1) * *clients + (to as usize - 1)]
+            }
+            LatestDelivery::Sparse(map) => map.entry((from, to)).or_insert(0),
+        };
+        *latest = (*latest).max(arrival_us);
+        *latest
+    }
+
+    /// A message scheduled for `at_us` arrived now: a link whose latest delivery is no later
+    /// has nothing in flight, and a later send arrives after now anyway, so a sparse table
+    /// drops the link. (A dense one keeps the value: it can no longer delay anything.)
+    fn forget_up_to(&mut self, from: ClientId, to: ClientId, at_us: u64) {
+        if let LatestDelivery::Sparse(map) = self
+            && let Entry::Occupied(entry) = map.entry((from, to))
+            && *entry.get() <= at_us
+        {
+            entry.remove();
+        }
     }
 }
 
@@ -271,7 +316,7 @@ mod tests {
             links,
             ..NetworkSpec::default()
         };
-        Network::new(&spec, stream_rng(3, Stream::Network))
+        Network::new(&spec, 4, stream_rng(3, Stream::Network))
     }
 
     fn lossy(drop: (u64, u64), duplicate: (u64, u64)) -> Network {
@@ -281,7 +326,7 @@ mod tests {
             duplicate_ratio: duplicate.into(),
             ..NetworkSpec::default()
         };
-        Network::new(&spec, stream_rng(5, Stream::Network))
+        Network::new(&spec, 4, stream_rng(5, Stream::Network))
     }
 
     #[test]
