@@ -61,10 +61,16 @@ impl Msg {
             Message::Release { request_ts, .. } => *request_ts,
             _ => 0,
         };
-        let block = self
-            .0
-            .block()
-            .map(|b| (b.index, b.from, b.to, b.amount, b.ts, b.hash));
+        let block = self.0.block().map(|b| {
+            (
+                b.index(),
+                b.from(),
+                b.to(),
+                b.amount(),
+                b.ts(),
+                b.hash_value(),
+            )
+        });
         (self.0.type_name(), self.0.ts(), request_ts, block)
     }
 }

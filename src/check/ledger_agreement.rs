@@ -44,10 +44,10 @@ impl LedgerAgreement {
             }
             _ => return None,
         };
-        *length = block.index + 1;
-        let index = usize::try_from(block.index).ok()?;
+        *length = block.index() + 1;
+        let index = usize::try_from(block.index()).ok()?;
         match self.canonical.get(index) {
-            Some(&(hash, _)) if hash == block.hash => None,
+            Some(&(hash, _)) if hash == block.hash_value() => None,
             Some(&(hash, holder)) => Some(
                 Violation::new(
                     Invariant::LedgerAgreement,
@@ -55,10 +55,10 @@ impl LedgerAgreement {
                     format!(
                         "client {node}'s block {index} ({}, {} pays {} to {}) differs from \
                          client {holder}'s block {index} ({}): the two ledgers have forked",
-                        short_hex(&block.hash),
-                        block.from,
-                        block.amount,
-                        block.to,
+                        short_hex(&block.hash_value()),
+                        block.from(),
+                        block.amount(),
+                        block.to(),
                         short_hex(&hash)
                     ),
                 )
@@ -66,7 +66,7 @@ impl LedgerAgreement {
             ),
             // A gap (index past the end) is chain_integrity's to report; extend only in order.
             None if index == self.canonical.len() => {
-                self.canonical.push((block.hash, node));
+                self.canonical.push((block.hash_value(), node));
                 None
             }
             None => None,

@@ -26,18 +26,18 @@ impl NoOverdraft {
         let (EventKind::Commit { block } | EventKind::Apply { block }) = &event.kind else {
             return None;
         };
-        if block.index != self.replayed {
+        if block.index() != self.replayed {
             return None;
         }
         self.replayed += 1;
-        let from = (block.from as usize)
+        let from = (block.from() as usize)
             .checked_sub(1)
             .filter(|&slot| slot < self.balances.len())?;
-        let to = (block.to as usize)
+        let to = (block.to() as usize)
             .checked_sub(1)
             .filter(|&slot| slot < self.balances.len())?;
         let balance = self.balances[from];
-        if balance < block.amount {
+        if balance < block.amount() {
             self.balances[from] = 0;
             self.balances[to] += balance;
             let violation = Violation::new(
@@ -46,15 +46,19 @@ impl NoOverdraft {
                 format!(
                     "block {} has client {} pay {} but after the {} blocks before it client {} \
                      had only {balance}",
-                    block.index, block.from, block.amount, block.index, block.from
+                    block.index(),
+                    block.from(),
+                    block.amount(),
+                    block.index(),
+                    block.from()
                 ),
             );
-            let mut involved = vec![block.from];
-            involved.extend(event.node.filter(|&node| node != block.from));
+            let mut involved = vec![block.from()];
+            involved.extend(event.node.filter(|&node| node != block.from()));
             return Some(violation.with_clients(&involved));
         }
-        self.balances[from] -= block.amount;
-        self.balances[to] += block.amount;
+        self.balances[from] -= block.amount();
+        self.balances[to] += block.amount();
         None
     }
 }
@@ -70,7 +74,7 @@ mod tests {
         Event {
             seq: 0,
             t_us: 0,
-            node: Some(block.from),
+            node: Some(block.from()),
             clock: 1,
             kind: EventKind::Commit {
                 block: Arc::new(block.clone()),
@@ -83,7 +87,7 @@ mod tests {
         let mut check = NoOverdraft::new(&[10, 10]);
         let first = Block::new(0, GENESIS_PREV, 1, 1, 2, 10);
         assert_eq!(check.observe(&commit(&first)), None);
-        let second = Block::new(1, first.hash, 2, 1, 2, 1);
+        let second = Block::new(1, first.hash_value(), 2, 1, 2, 1);
         let violation = check.observe(&commit(&second)).unwrap();
         assert_eq!(violation.invariant, Invariant::NoOverdraft);
         assert!(

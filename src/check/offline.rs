@@ -270,11 +270,11 @@ impl Tables {
             EventKind::Commit { block } | EventKind::Apply { block } => {
                 let table = &mut self.tables[slot];
                 let valid = |id: u32| (1..=table.len()).contains(&(id as usize));
-                if valid(block.from) && valid(block.to) {
+                if valid(block.from()) && valid(block.to()) {
                     // An overdraft is no_overdraft's to report; the table stays at zero.
-                    let paid = table[block.from as usize - 1].min(block.amount);
-                    table[block.from as usize - 1] -= paid;
-                    table[block.to as usize - 1] += paid;
+                    let paid = table[block.from() as usize - 1].min(block.amount());
+                    table[block.from() as usize - 1] -= paid;
+                    table[block.to() as usize - 1] += paid;
                 }
             }
             EventKind::Restart {

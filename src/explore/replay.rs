@@ -433,10 +433,10 @@ fn message_words(msg: &Message) -> String {
         } => {
             let block = block
                 .as_ref()
-                .map_or(String::new(), |b| format!(", block {}", b.index));
+                .map_or(String::new(), |b| format!(", block {}", b.index()));
             format!("RELEASE(ts {ts}, of request {request_ts}{block})")
         }
-        Message::Update { ts, block } => format!("UPDATE(ts {ts}, block {})", block.index),
+        Message::Update { ts, block } => format!("UPDATE(ts {ts}, block {})", block.index()),
         other => format!("{}(ts {})", other.type_name().to_uppercase(), other.ts()),
     }
 }
@@ -456,18 +456,18 @@ fn describe_event(event: &Event) -> String {
         EventKind::Exit { ts } => format!("leaves the critical section ({ts},{node})"),
         EventKind::Commit { block } => format!(
             "commits block {} (c{} pays {} to c{}, hash {})",
-            block.index,
-            block.from,
-            block.amount,
-            block.to,
-            short_hex(&block.hash)
+            block.index(),
+            block.from(),
+            block.amount(),
+            block.to(),
+            short_hex(&block.hash_value())
         ),
         EventKind::Abort {
             amount, balance, ..
         } => format!("aborts: {amount} is more than its balance {balance}"),
-        EventKind::Apply { block } => format!("appends block {}", block.index),
+        EventKind::Apply { block } => format!("appends block {}", block.index()),
         EventKind::Reject { block, reason, .. } => {
-            format!("rejects block {}: {reason}", block.index)
+            format!("rejects block {}: {reason}", block.index())
         }
         EventKind::Balance { of, value } => format!("reads c{of}'s balance: {value}"),
         EventKind::Violation { invariant, detail } => {

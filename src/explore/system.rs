@@ -227,9 +227,17 @@ impl MessageOrder {
                 Message::Release { request_ts, .. } => *request_ts,
                 _ => 0,
             },
-            block: msg
-                .block()
-                .map(|b| (b.index, b.from, b.to, b.amount, b.ts, b.prev, b.hash)),
+            block: msg.block().map(|b| {
+                (
+                    b.index(),
+                    b.from(),
+                    b.to(),
+                    b.amount(),
+                    b.ts(),
+                    b.prev(),
+                    b.hash_value(),
+                )
+            }),
         }
     }
 }
@@ -481,21 +489,21 @@ fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -> ClientInf
     let mut prev = GENESIS_PREV;
     let mut balances = inner.config.initial_balances.clone();
     for (index, block) in blocks.iter().enumerate() {
-        let broken = if block.index != index as u64 {
+        let broken = if block.index() != index as u64 {
             Some(format!(
                 "its block at position {index} says index {}",
-                block.index
+                block.index()
             ))
-        } else if block.prev != prev {
+        } else if block.prev() != prev {
             Some(format!(
                 "block {index}'s prev {} is not the hash of the block before it ({})",
-                short(&block.prev),
+                short(&block.prev()),
                 short(&prev)
             ))
-        } else if block.recomputed_hash() != block.hash {
+        } else if block.recomputed_hash() != block.hash_value() {
             Some(format!(
                 "block {index}'s hash {} does not recompute by the SPEC rule (it should be {})",
-                short(&block.hash),
+                short(&block.hash_value()),
                 short(&block.recomputed_hash())
             ))
         } else {
@@ -508,22 +516,22 @@ fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -> ClientInf
                 stuck: false,
             });
         }
-        prev = block.hash;
-        let (from, to) = (block.from as usize, block.to as usize);
+        prev = block.hash_value();
+        let (from, to) = (block.from() as usize, block.to() as usize);
         if (1..=balances.len()).contains(&from) && (1..=balances.len()).contains(&to) {
             let balance = balances[from - 1];
-            if balance < block.amount {
+            if balance < block.amount() {
                 problem.get_or_insert(Finding {
                     name: Invariant::NoOverdraft.name(),
                     detail: format!(
                         "client {id}'s ledger: block {index} has client {from} pay {} with a \
                          balance of {balance}",
-                        block.amount
+                        block.amount()
                     ),
                     stuck: false,
                 });
             }
-            let paid = balance.min(block.amount);
+            let paid = balance.min(block.amount());
             balances[from - 1] -= paid;
             balances[to - 1] += paid;
         }

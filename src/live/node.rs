@@ -434,10 +434,10 @@ impl Node {
     /// `apply` events.
     fn restore(&mut self, blocks: &[Arc<Block>], dir: Option<&Path>) -> io::Result<Option<String>> {
         for block in blocks {
-            let from = if block.from == self.id {
-                block.to
+            let from = if block.from() == self.id {
+                block.to()
             } else {
-                block.from
+                block.from()
             };
             let msg = Message::Update {
                 ts: 0,
@@ -716,8 +716,8 @@ impl Node {
                     let balance = self.client.ledger().balance(self.id);
                     self.say_current(&format!(
                         "committed block {} (hash {}); own balance now {balance}",
-                        block.index,
-                        short_hex(&block.hash)
+                        block.index(),
+                        short_hex(&block.hash_value())
                     ));
                     EventKind::Commit { block }
                 }
@@ -752,11 +752,11 @@ impl Node {
                         .unwrap_or_default();
                     self.console.say(&format!(
                         "{how} block {}{from}: node {} pays {} to node {} (hash {})",
-                        block.index,
-                        block.from,
-                        block.amount,
-                        block.to,
-                        short_hex(&block.hash)
+                        block.index(),
+                        block.from(),
+                        block.amount(),
+                        block.to(),
+                        short_hex(&block.hash_value())
                     ));
                     EventKind::Apply { block }
                 }
@@ -767,7 +767,7 @@ impl Node {
                 } => {
                     self.console.say(&format!(
                         "rejected block {} from node {from}: {reason}",
-                        block.index
+                        block.index()
                     ));
                     EventKind::Reject {
                         from,

@@ -96,14 +96,14 @@ pub fn blockchain(node: ClientId, ledger: &Ledger) -> String {
     for block in ledger.blocks() {
         text.push_str(&format!(
             "\n  block {}: node {} pays {} to node {}, request ({},{}), prev {}, hash {}",
-            block.index,
-            block.from,
-            block.amount,
-            block.to,
-            block.ts,
-            block.from,
-            short_hex(&block.prev),
-            short_hex(&block.hash)
+            block.index(),
+            block.from(),
+            block.amount(),
+            block.to(),
+            block.ts(),
+            block.from(),
+            short_hex(&block.prev()),
+            short_hex(&block.hash_value())
         ));
     }
     text

@@ -249,7 +249,7 @@ mod tests {
         file.write_all(b"{\"index\":2,\"pr").unwrap();
         let opened = Storage::open(dir.path(), 1, &[10, 10]).unwrap();
         assert_eq!(opened.blocks.len(), 2);
-        assert_eq!(opened.blocks[1].hash, ledger.head_hash());
+        assert_eq!(opened.blocks[1].hash_value(), ledger.head_hash());
         assert!(
             opened
                 .repaired

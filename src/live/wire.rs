@@ -248,13 +248,13 @@ pub struct WireBlock {
 impl WireBlock {
     pub fn from_block(block: &Block) -> Self {
         WireBlock {
-            index: block.index,
-            prev: to_hex(&block.prev),
-            hash: to_hex(&block.hash),
-            ts: block.ts,
-            from: block.from,
-            to: block.to,
-            amount: block.amount,
+            index: block.index(),
+            prev: to_hex(&block.prev()),
+            hash: to_hex(&block.hash_value()),
+            ts: block.ts(),
+            from: block.from(),
+            to: block.to(),
+            amount: block.amount(),
         }
     }
 
@@ -281,15 +281,15 @@ impl WireBlock {
                 ));
             }
         }
-        Ok(Block {
-            index: self.index,
+        Ok(Block::with_hash(
+            self.index,
             prev,
-            ts: self.ts,
-            from: self.from,
-            to: self.to,
-            amount: self.amount,
+            self.ts,
+            self.from,
+            self.to,
+            self.amount,
             hash,
-        })
+        ))
     }
 }
 

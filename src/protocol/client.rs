@@ -715,17 +715,17 @@ impl Client {
     /// ahead of a gap waits until the blocks before it are in; a block behind the head is
     /// rejected.
     fn accept_block(&mut self, from: ClientId, block: &Arc<Block>, out: &mut Outbox) {
-        let already_have = usize::try_from(block.index)
+        let already_have = usize::try_from(block.index())
             .ok()
             .and_then(|index| self.ledger.blocks().get(index))
-            .is_some_and(|own| own.hash == block.hash);
+            .is_some_and(|own| own.hash_value() == block.hash_value());
         if already_have {
             // A duplicate of a block already appended: nothing to do.
             return;
         }
-        if block.index > self.ledger.len() {
+        if block.index() > self.ledger.len() {
             self.held_back
-                .insert(block.index, (from, Arc::clone(block)));
+                .insert(block.index(), (from, Arc::clone(block)));
             return;
         }
         self.append_block(from, block, out);

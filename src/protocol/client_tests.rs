@@ -368,10 +368,10 @@ impl Net {
         }
         let mut prev = GENESIS_PREV;
         for (index, block) in reference.blocks().iter().enumerate() {
-            assert_eq!(block.index, index as u64);
-            assert_eq!(block.prev, prev);
-            assert_eq!(block.hash, block.recomputed_hash());
-            prev = block.hash;
+            assert_eq!(block.index(), index as u64);
+            assert_eq!(block.prev(), prev);
+            assert_eq!(block.hash_value(), block.recomputed_hash());
+            prev = block.hash_value();
         }
     }
 
@@ -627,8 +627,8 @@ fn ties_in_timestamp_are_broken_by_the_lower_client_id() {
     assert_eq!(net.entries, vec![2, 3]);
     net.assert_agreement(30);
     let blocks = net.client(1).ledger().blocks();
-    assert_eq!((blocks[0].from, blocks[0].ts), (2, 1));
-    assert_eq!((blocks[1].from, blocks[1].ts), (3, 1));
+    assert_eq!((blocks[0].from(), blocks[0].ts()), (2, 1));
+    assert_eq!((blocks[1].from(), blocks[1].ts()), (3, 1));
 }
 
 // ----------------------------------------------------------------------------------------
@@ -662,15 +662,18 @@ fn entering_with_enough_balance_commits_the_next_block_and_arms_the_leave_timer(
             at(8, timer_armed()),
         ]
     );
-    assert_eq!(block.index, 1);
-    assert_eq!(block.prev, head);
-    assert_eq!(block.prev, first.hash);
-    assert_eq!((block.ts, block.from, block.to, block.amount), (5, 2, 3, 6));
-    assert_eq!(block.hash, block.recomputed_hash());
-    assert_eq!(*block, Block::new(1, first.hash, 5, 2, 3, 6));
+    assert_eq!(block.index(), 1);
+    assert_eq!(block.prev(), head);
+    assert_eq!(block.prev(), first.hash_value());
+    assert_eq!(
+        (block.ts(), block.from(), block.to(), block.amount()),
+        (5, 2, 3, 6)
+    );
+    assert_eq!(block.hash_value(), block.recomputed_hash());
+    assert_eq!(*block, Block::new(1, first.hash_value(), 5, 2, 3, 6));
     // Appended and applied to the own table.
     assert_eq!(client.ledger().len(), 2);
-    assert_eq!(client.ledger().head_hash(), block.hash);
+    assert_eq!(client.ledger().head_hash(), block.hash_value());
     assert_eq!(table_of(&client), vec![6, 4, 20]);
     assert_eq!(
         client.phase(),
@@ -687,7 +690,7 @@ fn entering_with_enough_balance_commits_the_next_block_and_arms_the_leave_timer(
 #[test]
 fn paying_exactly_the_whole_balance_commits() {
     let (client, outputs) = client_one_inside(&[5, 10], 2, 5);
-    assert_eq!(committed_block(&outputs).amount, 5);
+    assert_eq!(committed_block(&outputs).amount(), 5);
     assert_eq!(table_of(&client), vec![0, 15]);
 }
 
@@ -844,12 +847,12 @@ fn release_with_a_valid_block_appends_and_applies_it() {
         ]
     );
     assert_eq!(client.ledger().blocks(), &[Arc::clone(&b0)]);
-    assert_eq!(client.ledger().head_hash(), b0.hash);
+    assert_eq!(client.ledger().head_hash(), b0.hash_value());
     assert_eq!(table_of(&client), vec![7, 13, 10]);
     assert!(client.queue().is_empty());
 
     // The next block chains on it.
-    let b1 = Arc::new(Block::new(1, b0.hash, 6, 2, 3, 5));
+    let b1 = Arc::new(Block::new(1, b0.hash_value(), 6, 2, 3, 5));
     receive(&mut client, 2, request(6));
     let outputs = receive(&mut client, 2, release(8, 6, Some(&b1)));
     assert_eq!(
@@ -859,7 +862,7 @@ fn release_with_a_valid_block_appends_and_applies_it() {
         }
     );
     assert_eq!(client.ledger().len(), 2);
-    assert_eq!(client.ledger().head_hash(), b1.hash);
+    assert_eq!(client.ledger().head_hash(), b1.hash_value());
     assert_eq!(table_of(&client), vec![7, 8, 15]);
 }
 
@@ -868,7 +871,7 @@ fn release_with_a_bad_block_is_rejected_and_changes_neither_ledger_nor_table() {
     let mut client = new_client(3, &[10, 10, 10]);
     let b0 = Arc::new(Block::new(0, GENESIS_PREV, 1, 1, 2, 3));
     receive(&mut client, 1, release(1, 1, Some(&b0)));
-    let good = Block::new(1, b0.hash, 6, 2, 1, 4);
+    let good = Block::new(1, b0.hash_value(), 6, 2, 1, 4);
 
     let cases = [
         (
@@ -881,18 +884,15 @@ fn release_with_a_bad_block_is_rejected_and_changes_neither_ledger_nor_table() {
         (
             Block::new(1, GENESIS_PREV, 6, 2, 1, 4),
             BlockRejection::WrongPrev {
-                expected: b0.hash,
+                expected: b0.hash_value(),
                 got: GENESIS_PREV,
             },
         ),
         (
-            Block {
-                amount: 9,
-                ..good.clone()
-            },
+            Block::with_hash(1, b0.hash_value(), 6, 2, 1, 9, good.hash_value()),
             BlockRejection::BadHash {
-                expected: Block::new(1, b0.hash, 6, 2, 1, 9).hash,
-                got: good.hash,
+                expected: Block::new(1, b0.hash_value(), 6, 2, 1, 9).hash_value(),
+                got: good.hash_value(),
             },
         ),
     ];
@@ -920,7 +920,7 @@ fn release_with_a_bad_block_is_rejected_and_changes_neither_ledger_nor_table() {
         );
         assert_eq!(client.ledger(), &ledger_before);
         assert_eq!(client.ledger().len(), 1);
-        assert_eq!(client.ledger().head_hash(), b0.hash);
+        assert_eq!(client.ledger().head_hash(), b0.hash_value());
         assert_eq!(table_of(&client), vec![7, 13, 10]);
         // The rest of rule 6 still happened: clock updated, request removed.
         assert_eq!(after, clock + 3);
@@ -1164,7 +1164,7 @@ fn a_block_that_overtakes_an_earlier_one_is_not_lost() {
     net.fire(1); // RELEASE with block 0 to clients 2 and 3
     let outputs = net.deliver(1, 2);
     assert!(entered(&outputs), "client 2 enters on client 1's RELEASE");
-    assert_eq!(committed_block(&outputs).index, 1);
+    assert_eq!(committed_block(&outputs).index(), 1);
     net.fire(2); // RELEASE with block 1 to clients 1 and 3
     net.deliver(2, 1);
     // Client 3 gets block 1 first (channel 2->3), then block 0 (channel 1->3): both FIFO.

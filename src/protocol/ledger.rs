@@ -4,7 +4,7 @@
 //! `{index}|{prev}|{ts}|{from}|{to}|{amount}`.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use sha2::{Digest, Sha256};
 
@@ -17,16 +17,23 @@ pub type Hash = [u8; 32];
 pub const GENESIS_PREV: Hash = [0; 32];
 
 /// One committed transfer.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// A block never changes once made (its fields are read through methods), so whether its
+/// hash recomputes from its fields is a fixed fact about it, found out once and remembered:
+/// every client that receives the one shared block (and the checker) would otherwise run
+/// the same SHA-256 again.
+#[derive(Clone, Debug)]
 pub struct Block {
-    pub index: u64,
-    pub prev: Hash,
+    index: u64,
+    prev: Hash,
     /// The timestamp of the mutex request that committed this block.
-    pub ts: Timestamp,
-    pub from: ClientId,
-    pub to: ClientId,
-    pub amount: Amount,
-    pub hash: Hash,
+    ts: Timestamp,
+    from: ClientId,
+    to: ClientId,
+    amount: Amount,
+    hash: Hash,
+    /// Whether `hash` is the SPEC hash of the other fields; unknown until first asked.
+    spec_hash_ok: OnceLock<bool>,
 }
 
 impl Block {
@@ -40,6 +47,22 @@ impl Block {
         amount: Amount,
     ) -> Self {
         let hash = block_hash(index, &prev, ts, from, to, amount);
+        let block = Block::with_hash(index, prev, ts, from, to, amount, hash);
+        let _ = block.spec_hash_ok.set(true);
+        block
+    }
+
+    /// A block with the hash it claims (read from a trace or the wire, or made by a mutated
+    /// rule), which may or may not recompute.
+    pub fn with_hash(
+        index: u64,
+        prev: Hash,
+        ts: Timestamp,
+        from: ClientId,
+        to: ClientId,
+        amount: Amount,
+        hash: Hash,
+    ) -> Self {
         Block {
             index,
             prev,
@@ -48,7 +71,43 @@ impl Block {
             to,
             amount,
             hash,
+            spec_hash_ok: OnceLock::new(),
         }
+    }
+
+    /// Its position in the chain, from 0.
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// The hash of the block before it ([`GENESIS_PREV`] for block 0).
+    pub fn prev(&self) -> Hash {
+        self.prev
+    }
+
+    /// The timestamp of the mutex request that committed it.
+    pub fn ts(&self) -> Timestamp {
+        self.ts
+    }
+
+    /// The payer.
+    pub fn from(&self) -> ClientId {
+        self.from
+    }
+
+    /// The payee.
+    pub fn to(&self) -> ClientId {
+        self.to
+    }
+
+    pub fn amount(&self) -> Amount {
+        self.amount
+    }
+
+    /// The hash it carries (see [`Self::spec_hash_ok`] for whether it is right). Not named
+    /// `hash`: on an `Arc<Block>` that name would find `std::hash::Hash::hash` first.
+    pub fn hash_value(&self) -> Hash {
+        self.hash
     }
 
     /// The hash that the SPEC rule gives for this block's fields.
@@ -61,6 +120,40 @@ impl Block {
             self.to,
             self.amount,
         )
+    }
+
+    /// Its hash is the SPEC hash of its fields (computed on the first call only).
+    pub fn spec_hash_ok(&self) -> bool {
+        *self
+            .spec_hash_ok
+            .get_or_init(|| self.hash == self.recomputed_hash())
+    }
+
+    /// The fields that make the block what it is (not the remembered check).
+    fn identity(&self) -> (u64, &Hash, Timestamp, ClientId, ClientId, Amount, &Hash) {
+        (
+            self.index,
+            &self.prev,
+            self.ts,
+            self.from,
+            self.to,
+            self.amount,
+            &self.hash,
+        )
+    }
+}
+
+impl PartialEq for Block {
+    fn eq(&self, other: &Self) -> bool {
+        self.identity() == other.identity()
+    }
+}
+
+impl Eq for Block {}
+
+impl std::hash::Hash for Block {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.identity().hash(state);
     }
 }
 
@@ -444,15 +537,12 @@ impl Ledger {
         amount: Amount,
     ) -> Result<Arc<Block>, BlockRejection> {
         let (index, prev) = (self.len(), self.head_hash());
-        let hash = self.rule.hash(index, &prev, ts, from, to, amount);
-        let block = Arc::new(Block {
-            index,
-            prev,
-            ts,
-            from,
-            to,
-            amount,
-            hash,
+        let block = Arc::new(match self.rule {
+            HashRule::Chained => Block::new(index, prev, ts, from, to, amount),
+            HashRule::Unchained => {
+                let hash = unchained_block_hash(index, ts, from, to, amount);
+                Block::with_hash(index, prev, ts, from, to, amount, hash)
+            }
         });
         self.table.apply(&block)?;
         self.blocks.push(Arc::clone(&block));
@@ -474,21 +564,29 @@ impl Ledger {
                 got: block.prev,
             });
         }
-        let recomputed = self.rule.hash(
+        let recomputes = match self.rule {
+            HashRule::Chained => block.spec_hash_ok(),
+            HashRule::Unchained => block.hash == self.rule_hash(block),
+        };
+        if !recomputes {
+            return Err(BlockRejection::BadHash {
+                expected: self.rule_hash(block),
+                got: block.hash,
+            });
+        }
+        Ok(())
+    }
+
+    /// The hash this ledger's rule gives for the block's fields.
+    fn rule_hash(&self, block: &Block) -> Hash {
+        self.rule.hash(
             block.index,
             &block.prev,
             block.ts,
             block.from,
             block.to,
             block.amount,
-        );
-        if block.hash != recomputed {
-            return Err(BlockRejection::BadHash {
-                expected: recomputed,
-                got: block.hash,
-            });
-        }
-        Ok(())
+        )
     }
 
     /// Verifies an incoming block, then appends and applies it; on any failure nothing changes.
@@ -574,10 +672,8 @@ mod tests {
         let mut receiver = Ledger::new([10, 10]);
         let good = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
 
-        let skipped = Block {
-            index: 1,
-            ..good.clone()
-        };
+        let (prev, ts, hash) = (good.prev, good.ts, good.hash);
+        let skipped = Block::with_hash(1, prev, ts, good.from, good.to, good.amount, hash);
         assert!(matches!(
             receiver.append(Arc::new(skipped)),
             Err(BlockRejection::WrongIndex {
@@ -592,10 +688,7 @@ mod tests {
             Err(BlockRejection::WrongPrev { .. })
         ));
 
-        let tampered = Block {
-            amount: 9,
-            ..good.clone()
-        };
+        let tampered = Block::with_hash(0, prev, ts, good.from, good.to, 9, hash);
         assert!(matches!(
             receiver.append(Arc::new(tampered)),
             Err(BlockRejection::BadHash { .. })

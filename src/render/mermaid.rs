@@ -66,7 +66,10 @@ pub fn write_mermaid(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
             EventKind::Exit { ts } => Some(format!("Note over c{node}: {at} leaves ({ts},{node})")),
             EventKind::Commit { block } => Some(format!(
                 "Note over c{node}: COMMITS block {} (c{} pays {} to c{})",
-                block.index, block.from, block.amount, block.to
+                block.index(),
+                block.from(),
+                block.amount(),
+                block.to()
             )),
             EventKind::Abort {
                 amount, balance, ..
@@ -75,7 +78,7 @@ pub fn write_mermaid(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
             )),
             EventKind::Reject { block, reason, .. } => Some(format!(
                 "Note over c{node}: REJECTS block {}: {}",
-                block.index,
+                block.index(),
                 clean(reason)
             )),
             EventKind::Drop { msg_id, reason } => Some(format!(

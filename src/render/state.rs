@@ -149,15 +149,15 @@ impl ClientState {
     }
 
     fn apply_block(&mut self, block: &Block) {
-        let debit = |balance: &mut Amount| *balance = balance.saturating_sub(block.amount);
-        if let Some(balance) = self.balances.get_mut(block.from as usize - 1) {
+        let debit = |balance: &mut Amount| *balance = balance.saturating_sub(block.amount());
+        if let Some(balance) = self.balances.get_mut(block.from() as usize - 1) {
             debit(balance);
         }
-        if let Some(balance) = self.balances.get_mut(block.to as usize - 1) {
-            *balance = balance.saturating_add(block.amount);
+        if let Some(balance) = self.balances.get_mut(block.to() as usize - 1) {
+            *balance = balance.saturating_add(block.amount());
         }
-        self.ledger_len = block.index + 1;
-        self.head = block.hash;
+        self.ledger_len = block.index() + 1;
+        self.head = block.hash_value();
     }
 }
 

@@ -326,13 +326,16 @@ pub(crate) fn short_label(event: &Event) -> String {
         EventKind::Exit { ts } => format!("exit ({ts},{node})"),
         EventKind::Commit { block } => format!(
             "COMMIT block {}: c{} pays {} to c{}",
-            block.index, block.from, block.amount, block.to
+            block.index(),
+            block.from(),
+            block.amount(),
+            block.to()
         ),
         EventKind::Abort {
             amount, balance, ..
         } => format!("ABORT: {amount} > balance {balance}"),
-        EventKind::Apply { block } => format!("apply block {}", block.index),
-        EventKind::Reject { block, .. } => format!("REJECT block {}", block.index),
+        EventKind::Apply { block } => format!("apply block {}", block.index()),
+        EventKind::Reject { block, .. } => format!("REJECT block {}", block.index()),
         EventKind::Balance { of, value } => format!("reads c{of}: {value}"),
         EventKind::Violation { invariant, .. } => format!("VIOLATION {invariant}"),
         EventKind::Drop { msg_id, .. } => format!("m{msg_id} lost"),

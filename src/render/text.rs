@@ -183,7 +183,7 @@ pub(crate) fn describe_message(msg: &Message) -> String {
     match msg {
         Message::Request { ts } => format!("REQUEST(ts {ts})"),
         Message::Reply { ts } => format!("REPLY(ts {ts})"),
-        Message::Update { ts, block } => format!("UPDATE(ts {ts}, block {})", block.index),
+        Message::Update { ts, block } => format!("UPDATE(ts {ts}, block {})", block.index()),
         Message::Updated { ts } => format!("UPDATED(ts {ts})"),
         Message::Release {
             ts,
@@ -192,7 +192,7 @@ pub(crate) fn describe_message(msg: &Message) -> String {
         } => match block {
             Some(block) => format!(
                 "RELEASE(ts {ts}, request {request_ts}, block {})",
-                block.index
+                block.index()
             ),
             None => format!("RELEASE(ts {ts}, request {request_ts}, no block)"),
         },
@@ -216,11 +216,11 @@ fn describe_groups(groups: &[Vec<ClientId>], direction: Direction) -> String {
 fn describe_block(block: &Block) -> String {
     format!(
         "block {} (c{} pays {} to c{}, hash {})",
-        block.index,
-        block.from,
-        block.amount,
-        block.to,
-        short_hex(&block.hash)
+        block.index(),
+        block.from(),
+        block.amount(),
+        block.to(),
+        short_hex(&block.hash_value())
     )
 }
 

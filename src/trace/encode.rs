@@ -344,15 +344,15 @@ impl Json<'_> {
 
     fn block(&mut self, block: &Block) {
         self.raw(b"{\"index\":");
-        self.int(block.index);
+        self.int(block.index());
         self.raw(b",\"prev\":");
-        self.hex(&block.prev);
+        self.hex(&block.prev());
         self.raw(b",\"hash\":");
-        self.hex(&block.hash);
-        self.field("ts", block.ts);
-        self.field("from", block.from);
-        self.field("to", block.to);
-        self.field("amount", block.amount);
+        self.hex(&block.hash_value());
+        self.field("ts", block.ts());
+        self.field("from", block.from());
+        self.field("to", block.to());
+        self.field("amount", block.amount());
         self.raw(b"}");
     }
 }

@@ -929,15 +929,15 @@ fn message(wire: &WireMessage, line_no: u64) -> Result<Option<Message>, ReadErro
 }
 
 fn block_from(wire: WireBlock) -> Block {
-    Block {
-        index: wire.index,
-        prev: wire.prev.0,
-        ts: wire.ts,
-        from: wire.from,
-        to: wire.to,
-        amount: wire.amount,
-        hash: wire.hash.0,
-    }
+    Block::with_hash(
+        wire.index,
+        wire.prev.0,
+        wire.ts,
+        wire.from,
+        wire.to,
+        wire.amount,
+        wire.hash.0,
+    )
 }
 
 fn empty_block() -> Block {
