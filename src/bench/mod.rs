@@ -2,7 +2,7 @@
 //! events/s, transfers/s, runs/s and peak memory. Speed is measured here and recorded in
 //! docs/performance.md; no test ever asserts a time.
 
-mod null_loop;
+pub mod null_loop;
 
 use std::io::{self, BufWriter, Write};
 use std::time::Instant;
