@@ -151,6 +151,23 @@ fn a_trace_file_gives_the_same_events_and_drawings_as_the_run_itself() {
 // text
 
 #[test]
+fn text_of_a_trace_file_ends_with_the_verdict_of_its_summary() {
+    let (report, in_process, trace) = run_captured(&scenario("reorder-2.json"), Window::all());
+    let from_file = read_capture(&trace[..], Window::all()).expect("the trace reads back");
+    let text = rendered(RenderFormat::Text, &from_file);
+    let first = &report.result.violations[0];
+    let verdict = format!(
+        "verdict:   VIOLATION of {} at event {}",
+        first.violation.invariant, first.seq
+    );
+    assert!(text.contains(&verdict), "{text}");
+    let digest = format!("digest:    {} (matches", report.digest_hex);
+    assert!(text.contains(&digest), "{text}");
+    // Rendered in process there is no summary yet: `run` prints its own verdict block.
+    assert!(!rendered(RenderFormat::Text, &in_process).contains("verdict:"));
+}
+
+#[test]
 fn text_explains_entries_waits_aborts_and_stale_reads() {
     let (_, capture, _) = run_captured(&scenario("default.json"), Window::all());
     let text = rendered(RenderFormat::Text, &capture);

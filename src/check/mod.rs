@@ -137,11 +137,6 @@ impl Checker {
         found.extend(self.ledger_agreement.observe(event));
     }
 
-    /// Checks a client's own balance table after it changed.
-    pub fn observe_table(&mut self, node: ClientId, table: &[Amount]) -> Option<Violation> {
-        self.conservation.check(node, table)
-    }
-
     /// Checks a client's own balance table by its sum, after it changed (the ledger keeps the
     /// sum up to date, so this is O(1)).
     pub fn observe_table_total(&mut self, node: ClientId, sum: u128) -> Option<Violation> {

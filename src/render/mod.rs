@@ -24,7 +24,7 @@ pub mod text;
 use std::io::{self, Write};
 
 use crate::protocol::{Amount, ClientId, Mutation, Mutations, Variant};
-use crate::trace::read::{ReadError, TraceHeader, TraceReader};
+use crate::trace::read::{ReadError, TraceHeader, TraceReader, TraceSummary};
 use crate::trace::{Event, EventSink, Header};
 
 use state::Replay;
@@ -203,6 +203,8 @@ pub struct Capture {
     pub before: u64,
     /// How many events came after it (counted, not kept).
     pub after: u64,
+    /// The trace's summary line, when the events came from a trace file.
+    pub summary: Option<TraceSummary>,
 }
 
 impl Capture {
@@ -214,6 +216,7 @@ impl Capture {
             events: Vec::new(),
             before: 0,
             after: 0,
+            summary: None,
         }
     }
 
@@ -261,6 +264,7 @@ pub fn read_capture(input: impl io::BufRead, window: Window) -> Result<Capture, 
     while let Some(event) = reader.next_event()? {
         capture.push(&event);
     }
+    capture.summary = reader.summary().cloned();
     Ok(capture)
 }
 

@@ -7,6 +7,7 @@ use crate::protocol::ledger::short_hex;
 use crate::protocol::{Block, ClientId, Message, Variant};
 use crate::runner::RunReport;
 use crate::scenario::{LatencySpec, Scenario};
+use crate::trace::read::TraceSummary;
 use crate::trace::{Direction, DropReason, Event, EventKind, EventSink, Kept};
 
 use super::Capture;
@@ -439,7 +440,65 @@ pub fn write_explained(capture: &Capture, out: &mut dyn Write) -> io::Result<()>
         Some(last) => writeln!(out, "state after event {}:", last.seq)?,
         None => writeln!(out, "state:")?,
     }
-    write_states(out, &replay)
+    write_states(out, &replay)?;
+    match &capture.summary {
+        Some(summary) => write_summary_verdict(out, summary),
+        None => Ok(()),
+    }
+}
+
+/// The verdict block of `run`, from a trace's summary line: what the trace's author found
+/// (`check` rechecks it), the counts, and the digest the reader verified.
+fn write_summary_verdict(out: &mut dyn Write, summary: &TraceSummary) -> io::Result<()> {
+    writeln!(out)?;
+    let ended = match (&summary.end, summary.end_us) {
+        (Some(end), Some(end_us)) => format!(" (the run ended {end} at {})", format_time(end_us)),
+        (Some(end), None) => format!(" (the run ended {end})"),
+        _ => String::new(),
+    };
+    match summary.violations.split_first() {
+        None => writeln!(out, "verdict:   OK, no violation in the summary{ended}")?,
+        Some((first, rest)) => {
+            writeln!(
+                out,
+                "verdict:   VIOLATION of {}{}: {}",
+                first.invariant,
+                claimed_at(first.seq, first.t_us),
+                first.detail
+            )?;
+            for other in rest {
+                writeln!(
+                    out,
+                    "           then {}{}",
+                    other.invariant,
+                    claimed_at(other.seq, other.t_us)
+                )?;
+            }
+        }
+    }
+    let messages = summary
+        .messages_sent
+        .map_or_else(String::new, |sent| format!(", {sent} messages sent"));
+    writeln!(
+        out,
+        "events:    {}, {} committed, {} aborted{messages}",
+        summary.events, summary.committed, summary.aborted
+    )?;
+    writeln!(
+        out,
+        "digest:    {} (matches the trace's bytes)",
+        crate::protocol::ledger::to_hex(&summary.digest)
+    )
+}
+
+/// " at event 15 (t=14.162ms)", with what the summary gives.
+fn claimed_at(seq: Option<u64>, t_us: Option<u64>) -> String {
+    match (seq, t_us) {
+        (Some(seq), Some(t_us)) => format!(" at event {seq} (t={})", format_time(t_us)),
+        (Some(seq), None) => format!(" at event {seq}"),
+        (None, Some(t_us)) => format!(" at t={}", format_time(t_us)),
+        (None, None) => String::new(),
+    }
 }
 
 /// Explanations that need the state just before the event.
