@@ -55,3 +55,33 @@ fn the_digest_is_the_sha256_of_every_line_before_the_summary() {
         assert_eq!(summary["digest"], hex.as_str());
     }
 }
+
+/// A run for its verdict alone (what `sweep` runs first for each seed) must find the same
+/// violations at the same events as the full run, or a sweep would pass a failing seed.
+#[test]
+fn a_verdict_only_run_finds_the_same_violations_at_the_same_events() {
+    use lamport_ledger::sim::{RunOptions, simulate};
+    let key = |result: &lamport_ledger::sim::RunResult| {
+        let violations: Vec<_> = result
+            .violations
+            .iter()
+            .map(|v| (v.violation.invariant, v.violation.node, v.seq, v.t_us))
+            .collect();
+        (result.events, result.end, result.end_us, violations)
+    };
+    let mut violating = 0;
+    for path in common::scenario_paths() {
+        let mut scenario = common::load(&path);
+        for seed in scenario.seed..scenario.seed + 5 {
+            scenario.seed = seed;
+            let full = simulate(&scenario, RunOptions::default(), &mut []).unwrap();
+            let verdict = simulate(&scenario, RunOptions::verdict_only(), &mut []).unwrap();
+            assert_eq!(key(&verdict), key(&full), "{} seed {seed}", path.display());
+            violating += usize::from(!full.violations.is_empty());
+        }
+    }
+    assert!(
+        violating > 20,
+        "only {violating} runs with violations were compared"
+    );
+}

@@ -509,6 +509,10 @@ impl Simulator {
     /// Emits a violation event for everything the checker found; a safety violation ends the
     /// run once the current step's outputs are out, unless the options say keep going.
     fn report_found(&mut self, sinks: &mut [&mut dyn EventSink]) -> io::Result<()> {
+        // Called after every step; almost always there is nothing to report.
+        if self.found.is_empty() {
+            return Ok(());
+        }
         let found = std::mem::take(&mut self.found);
         for violation in found {
             let clock = violation
