@@ -172,7 +172,7 @@ pub fn block_preimage(
 }
 
 /// A preimage on the stack. By hand rather than through `core::fmt` or a `Vec`: every commit
-/// and every apply hashes one.
+/// hashes one, and so does the first check of every block read from a trace or the wire.
 struct Preimage {
     /// At most 3 x 20 digits + 2 x 10 digits + 64 hex digits + 5 separators = 149 bytes.
     bytes: [u8; 160],
