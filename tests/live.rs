@@ -208,6 +208,15 @@ impl Node {
         self.wait_exit()
     }
 
+    /// Sends SIGINT, as Ctrl-C in its terminal does, and waits for the process to end.
+    fn interrupt(mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -INT {pid} failed");
+        self.expect(&["interrupted: stopping as `exit` does"]);
+        self.wait_exit()
+    }
+
     /// Kills the process (SIGKILL on Unix): no summary, no goodbye.
     fn kill(mut self) {
         self.child.kill().unwrap();
@@ -387,9 +396,27 @@ fn three_nodes_agree_across_restarts_and_their_merged_trace_checks() {
     assert_eq!(tables[0], tables[1]);
     assert_eq!(tables[0], tables[2]);
     assert_eq!(tables[0].last().unwrap().trim(), "total: 30");
-    for node in [n1, n2, n3] {
-        assert!(node.exit().success());
+    assert!(n1.exit().success());
+    assert!(n3.exit().success());
+    // Ctrl-C stops a node as `exit` does: its trace gets a summary line too.
+    assert!(n2.interrupt().success());
+    let mut runs = 0;
+    let mut summarised = 0;
+    for entry in std::fs::read_dir(&traces).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        runs += 1;
+        summarised += usize::from(
+            text.lines()
+                .last()
+                .unwrap()
+                .contains("\"type\":\"summary\""),
+        );
     }
+    assert_eq!(
+        (runs, summarised),
+        (5, 4),
+        "all but the run ended by SIGKILL"
+    );
 
     // Five runs, one merged trace, and check passes on it.
     let merged = root.join("merged.jsonl");
@@ -504,9 +531,27 @@ fn bad_frames_are_dropped_and_logged_and_change_nothing() {
         .collect();
     assert_eq!(chains[0], chains[1]);
     assert_eq!(chains[0], chains[2]);
-    for node in [n1, n2, n3] {
-        assert!(node.exit().success());
+    assert!(n1.exit().success());
+    assert!(n3.exit().success());
+    // Ctrl-C stops a node as `exit` does: its trace gets a summary line too.
+    assert!(n2.interrupt().success());
+    let mut runs = 0;
+    let mut summarised = 0;
+    for entry in std::fs::read_dir(&traces).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        runs += 1;
+        summarised += usize::from(
+            text.lines()
+                .last()
+                .unwrap()
+                .contains("\"type\":\"summary\""),
+        );
     }
+    assert_eq!(
+        (runs, summarised),
+        (5, 4),
+        "all but the run ended by SIGKILL"
+    );
     let merged = root.join("merged.jsonl");
     let merged_arg = merged.display().to_string();
     let (code, _, err) = run_bin(&["merge", &traces.display().to_string(), "-o", &merged_arg]);
@@ -731,9 +776,27 @@ fn connections_cut_mid_transfer_resume_without_loss_or_duplicates() {
         .collect();
     assert_eq!(chains[0], chains[1]);
     assert_eq!(chains[0], chains[2]);
-    for node in [n1, n2, n3] {
-        assert!(node.exit().success());
+    assert!(n1.exit().success());
+    assert!(n3.exit().success());
+    // Ctrl-C stops a node as `exit` does: its trace gets a summary line too.
+    assert!(n2.interrupt().success());
+    let mut runs = 0;
+    let mut summarised = 0;
+    for entry in std::fs::read_dir(&traces).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        runs += 1;
+        summarised += usize::from(
+            text.lines()
+                .last()
+                .unwrap()
+                .contains("\"type\":\"summary\""),
+        );
     }
+    assert_eq!(
+        (runs, summarised),
+        (5, 4),
+        "all but the run ended by SIGKILL"
+    );
     let merged = root.join("merged.jsonl");
     let merged_arg = merged.display().to_string();
     let (code, _, err) = run_bin(&["merge", &traces.display().to_string(), "-o", &merged_arg]);

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -41,6 +42,8 @@ pub enum Input {
     /// A line from standard input.
     Line(String),
     StdinClosed,
+    /// Ctrl-C (SIGINT), or SIGTERM or SIGHUP: stop as `exit` does.
+    Interrupted,
     /// An authenticated connection to `peer` (its incarnation from the handshake).
     Connected {
         peer: ClientId,
@@ -189,6 +192,25 @@ pub fn run_node(options: NodeOptions) -> Result<u8, NodeError> {
     let log: Arc<Mutex<dyn Write + Send>> = Arc::new(Mutex::new(io::stderr()));
     let stdout: Box<dyn Write> = Box::new(io::stdout());
     run_node_with(options, stdout, log)
+}
+
+/// The first Ctrl-C (or SIGTERM, SIGHUP) asks the loop to stop as `exit` does, so the trace
+/// gets its summary line; a second one ends the process at once (exit code 130, the shell's
+/// code for an interrupted program).
+fn watch_interrupts(inputs: mpsc::Sender<Input>, console: &Console) {
+    let signals = AtomicU32::new(0);
+    let installed = ctrlc::set_handler(move || {
+        if signals.fetch_add(1, Ordering::SeqCst) == 0 {
+            let _ = inputs.send(Input::Interrupted);
+        } else {
+            std::process::exit(130);
+        }
+    });
+    if let Err(error) = installed {
+        console.log(&format!(
+            "Ctrl-C will stop the node without the trace summary: {error}"
+        ));
+    }
 }
 
 fn micros_since_epoch() -> u64 {
@@ -363,6 +385,7 @@ fn run_node_with(
             .spawn(move || read_stdin(&inputs))
             .map_err(|e| usage(format!("cannot start the input thread: {e}")))?;
     }
+    watch_interrupts(inputs.clone(), &node.console);
     // The loop owns a sender, so the channel never closes under it.
     let _keep = inputs;
     node.run(&receiver)
@@ -506,6 +529,14 @@ impl Node {
                 if !self.exit {
                     self.prompt();
                 }
+            }
+            Input::Interrupted => {
+                self.console.say(
+                    "interrupted: stopping as `exit` does (a second Ctrl-C stops at once, \
+                     leaving the trace without its summary)",
+                );
+                self.say_unfinished();
+                self.exit = true;
             }
             Input::StdinClosed => {
                 self.console.log(
