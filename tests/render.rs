@@ -151,6 +151,40 @@ fn a_trace_file_gives_the_same_events_and_drawings_as_the_run_itself() {
 // text
 
 #[test]
+fn text_says_when_a_block_is_held_back_and_it_is_applied_later() {
+    let (_, capture, _) = run_captured(&scenario("contention-5.json"), Window::all());
+    let text = rendered(RenderFormat::Text, &capture);
+    let lines: Vec<&str> = text.lines().collect();
+    let node_of = |line: &str| line.split_whitespace().nth(1).unwrap_or("").to_string();
+    let mut held = 0;
+    for (at, line) in lines.iter().enumerate() {
+        let Some(rest) = line
+            .split("'s block ")
+            .nth(1)
+            .filter(|_| line.contains("holds c"))
+        else {
+            continue;
+        };
+        held += 1;
+        let index = rest.split_whitespace().next().unwrap();
+        let delivery = lines[at - 1];
+        assert!(
+            delivery.contains("receives RELEASE") && delivery.contains(&format!("block {index})")),
+            "{delivery}\n{line}"
+        );
+        let node = node_of(delivery);
+        let applied = format!("applies block {index} (");
+        assert!(
+            lines[at + 1..]
+                .iter()
+                .any(|later| node_of(later) == node && later.contains(&applied)),
+            "{node} never applies the block it held back: {line}"
+        );
+    }
+    assert!(held > 0, "contention-5 holds blocks back:\n{text}");
+}
+
+#[test]
 fn text_of_a_trace_file_ends_with_the_verdict_of_its_summary() {
     let (report, in_process, trace) = run_captured(&scenario("reorder-2.json"), Window::all());
     let from_file = read_capture(&trace[..], Window::all()).expect("the trace reads back");

@@ -515,8 +515,38 @@ fn notes_before(replay: &Replay, event: &Event) -> Vec<String> {
             .stale_read_note(node, *of, *value)
             .into_iter()
             .collect(),
+        EventKind::Deliver { from, msg, .. } => msg
+            .block()
+            .and_then(|block| held_back_note(replay, node, *from, block))
+            .into_iter()
+            .collect(),
         _ => Vec::new(),
     }
+}
+
+/// A block that arrives ahead of a gap in the receiver's ledger waits, with no event of its
+/// own, until the blocks before it are in (docs/protocol.md); say so at its delivery.
+fn held_back_note(
+    replay: &Replay,
+    node: ClientId,
+    from: ClientId,
+    block: &Block,
+) -> Option<String> {
+    let length = replay.client(node)?.ledger_len;
+    let index = block.index();
+    if index <= length {
+        return None;
+    }
+    let missing = if index == length + 1 {
+        format!("block {length}")
+    } else {
+        format!("blocks {length} to {}", index - 1)
+    };
+    Some(format!(
+        "holds c{from}'s block {index} back: its ledger has {length} block{}, and {missing} \
+         (on other links) must be appended first",
+        if length == 1 { "" } else { "s" }
+    ))
 }
 
 /// Does the step that `events[index]` belongs to go on to an enter or an exit of `node`? A
