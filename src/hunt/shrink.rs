@@ -391,10 +391,11 @@ impl EventSink for Recording {
     }
 }
 
-/// Runs `scenario` and records it.
+/// Runs `scenario` and records it. The explanations of violations are not needed here, only
+/// which invariant broke and when, so the run is made for its verdict.
 fn record(scenario: &Scenario) -> Result<Recording, ShrinkError> {
     let mut recording = Recording::default();
-    let result = simulate(scenario, RunOptions::default(), &mut [&mut recording])?;
+    let result = simulate(scenario, RunOptions::verdict_only(), &mut [&mut recording])?;
     debug_assert!(result.end != EndReason::Violation || recording.first_violation.is_some());
     Ok(recording)
 }
