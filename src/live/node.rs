@@ -33,6 +33,13 @@ use crate::trace::EventKind;
 pub const WAIT_REPORT_EVERY: Duration = Duration::from_secs(3);
 /// How often the loop wakes up for acknowledgements and reports.
 const TICK: Duration = Duration::from_millis(200);
+/// Every connection carries a frame at least this often (an acknowledgement restating the
+/// last one, when there is nothing else), so that a silent peer stands out.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+/// A connection that brings nothing for this long is given up (a peer that froze, or whose
+/// machine or network vanished without closing the connection); the link then reconnects
+/// and resumes as after any broken connection.
+const SILENCE_LIMIT: Duration = Duration::from_secs(5);
 /// The longest command line read at once; a longer one is cut into pieces.
 const MAX_LINE_BYTES: u64 = 64 * 1024;
 
@@ -132,6 +139,8 @@ struct Conn {
     /// The `resume` frame sent on this connection.
     sent: Resume,
     started: bool,
+    /// When the connection was made or last brought a frame.
+    last_heard: Instant,
 }
 
 /// Where user-facing lines go, and the log.
@@ -185,6 +194,8 @@ struct Node {
     console: Console,
     interactive: bool,
     exit: bool,
+    /// When the last round of heartbeats went out.
+    last_heartbeat: Option<Instant>,
 }
 
 /// Runs node `options.id` until the user types `exit`. Returns the exit code.
@@ -358,6 +369,7 @@ fn run_node_with(
         console,
         interactive: io::stdin().is_terminal(),
         exit: false,
+        last_heartbeat: None,
     };
     let restored_note = node
         .restore(&restored, data_dir.as_deref())
@@ -893,6 +905,7 @@ impl Node {
                 incarnation,
                 sent,
                 started: false,
+                last_heard: Instant::now(),
             },
         );
     }
@@ -910,6 +923,18 @@ impl Node {
         self.report_if_waiting_on_a_lost_peer();
     }
 
+    /// A peer that sent nothing, not even a heartbeat, for [`SILENCE_LIMIT`]: the connection
+    /// is closed as if it had broken, and the link reconnects when the peer answers again.
+    fn give_up_silent(&mut self, peer: ClientId) {
+        let silent_s = SILENCE_LIMIT.as_secs();
+        self.close(peer, &format!("node {peer} sent nothing for {silent_s} s"));
+        self.console.say(&format!(
+            "lost the connection to node {peer} (it sent nothing for {silent_s} s, not even a \
+             heartbeat)"
+        ));
+        self.report_if_waiting_on_a_lost_peer();
+    }
+
     fn close(&mut self, peer: ClientId, why: &str) {
         self.console
             .log(&format!("{why}; closed the connection to node {peer}"));
@@ -922,12 +947,13 @@ impl Node {
     }
 
     fn frame(&mut self, peer: ClientId, connection: u64, frame: SessionFrame) -> io::Result<()> {
-        let Some(conn) = self.conns.get(&peer) else {
+        let Some(conn) = self.conns.get_mut(&peer) else {
             return Ok(());
         };
         if conn.connection.id != connection {
             return Ok(());
         }
+        conn.last_heard = Instant::now();
         match frame {
             SessionFrame::Resume(theirs) => {
                 if conn.started {
@@ -1242,13 +1268,23 @@ impl Node {
     }
 
     fn tick(&mut self, now: Instant) {
+        let heartbeat = self
+            .last_heartbeat
+            .is_none_or(|at| now.duration_since(at) >= HEARTBEAT_EVERY);
+        if heartbeat {
+            self.last_heartbeat = Some(now);
+        }
         let peers: Vec<ClientId> = self.links.keys().copied().collect();
         for peer in peers {
             let (Some(link), Some(conn)) = (self.links.get_mut(&peer), self.conns.get(&peer))
             else {
                 continue;
             };
-            if conn.started && link.owes_ack() {
+            if now.duration_since(conn.last_heard) >= SILENCE_LIMIT {
+                self.give_up_silent(peer);
+                continue;
+            }
+            if conn.started && (link.owes_ack() || heartbeat) {
                 conn.connection.send(&SessionBody::Ack {
                     ack: link.ack_to_send(),
                 });
