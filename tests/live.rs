@@ -321,20 +321,51 @@ fn count(kinds: &[(String, u64)], kind: &str, node: u64) -> usize {
         .count()
 }
 
+/// A fresh directory with an empty `traces` folder in it: (the directory, the traces path).
+fn workspace() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let traces = tmp.path().join("traces");
+    std::fs::create_dir(&traces).unwrap();
+    (tmp, traces)
+}
+
+/// Waits until every node has heard from every peer.
+fn all_ready(nodes: [&Node; 3]) {
+    for node in nodes {
+        node.expect(&["ready: heard from every peer"]);
+    }
+}
+
+/// Every node prints the same chain of `blocks` blocks.
+fn assert_same_chains(nodes: [&mut Node; 3], blocks: usize) {
+    let chains: Vec<Vec<String>> = nodes.into_iter().map(|node| node.chain(blocks)).collect();
+    assert_eq!(chains[0], chains[1]);
+    assert_eq!(chains[0], chains[2]);
+}
+
+/// Merges the traces into `root/merged.jsonl` and checks it: (merged text, merge's stderr,
+/// check's stdout). Both commands must succeed.
+fn merge_and_check(root: &Path, traces: &Path) -> (String, String, String) {
+    let merged = root.join("merged.jsonl");
+    let merged_arg = merged.display().to_string();
+    let (code, _, merge_err) =
+        run_bin(&["merge", &traces.display().to_string(), "-o", &merged_arg]);
+    assert_eq!(code, 0, "{merge_err}");
+    let (code, out, err) = run_bin(&["check", &merged_arg]);
+    assert_eq!(code, 0, "check failed:\n{out}\n{err}");
+    (std::fs::read_to_string(&merged).unwrap(), merge_err, out)
+}
+
 #[test]
 fn three_nodes_agree_across_restarts_and_their_merged_trace_checks() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, traces) = workspace();
     let root = tmp.path();
-    let traces = root.join("traces");
-    std::fs::create_dir(&traces).unwrap();
     let cluster = write_cluster(root, &free_ports(3), 30_000);
     let data = |id: u32| root.join(format!("data-{id}"));
     let mut n1 = Node::in_cluster(1, &cluster, Some(&data(1)), &traces);
     let mut n2 = Node::in_cluster(2, &cluster, Some(&data(2)), &traces);
     let mut n3 = Node::in_cluster(3, &cluster, Some(&data(3)), &traces);
-    for node in [&n1, &n2, &n3] {
-        node.expect(&["ready: heard from every peer"]);
-    }
+    all_ready([&n1, &n2, &n3]);
 
     // Round 1: all three at once, and one transfer that cannot be paid.
     n1.send("transfer 2 3");
@@ -392,12 +423,7 @@ fn three_nodes_agree_across_restarts_and_their_merged_trace_checks() {
     n3.send("transfer 1 1");
     n3.expect(&["transfer #1 (1 to node 1): committed block 7"]);
 
-    let chains: Vec<Vec<String>> = [&mut n1, &mut n2, &mut n3]
-        .into_iter()
-        .map(|node| node.chain(8))
-        .collect();
-    assert_eq!(chains[0], chains[1]);
-    assert_eq!(chains[0], chains[2]);
+    assert_same_chains([&mut n1, &mut n2, &mut n3], 8);
     let tables: Vec<Vec<String>> = [&mut n1, &mut n2, &mut n3]
         .into_iter()
         .map(|node| node.table())
@@ -428,15 +454,9 @@ fn three_nodes_agree_across_restarts_and_their_merged_trace_checks() {
     );
 
     // Five runs, one merged trace, and check passes on it.
-    let merged = root.join("merged.jsonl");
-    let merged_arg = merged.display().to_string();
-    let (code, _, err) = run_bin(&["merge", &traces.display().to_string(), "-o", &merged_arg]);
-    assert_eq!(code, 0, "{err}");
-    assert!(err.contains("node 3 (3 runs)"), "{err}");
-    let (code, out, err) = run_bin(&["check", &merged_arg]);
-    assert_eq!(code, 0, "check failed:\n{out}\n{err}");
+    let (text, merge_err, out) = merge_and_check(root, &traces);
+    assert!(merge_err.contains("node 3 (3 runs)"), "{merge_err}");
     assert!(out.contains("OK, every invariant holds"), "{out}");
-    let text = std::fs::read_to_string(&merged).unwrap();
     let kinds = kinds(&text);
     assert_eq!(count(&kinds, "crash", 3), 2);
     assert_eq!(count(&kinds, "restart", 3), 2);
@@ -455,17 +475,13 @@ fn three_nodes_agree_across_restarts_and_their_merged_trace_checks() {
 
 #[test]
 fn a_frozen_peer_is_given_up_after_its_silence_and_rejoins_when_it_thaws() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, traces) = workspace();
     let root = tmp.path();
-    let traces = root.join("traces");
-    std::fs::create_dir(&traces).unwrap();
     let cluster = write_cluster(root, &free_ports(3), 20_000);
     let mut n1 = Node::in_cluster(1, &cluster, None, &traces);
     let mut n2 = Node::in_cluster(2, &cluster, None, &traces);
     let mut n3 = Node::in_cluster(3, &cluster, None, &traces);
-    for node in [&n1, &n2, &n3] {
-        node.expect(&["ready: heard from every peer"]);
-    }
+    all_ready([&n1, &n2, &n3]);
     // Frozen, node 3 keeps its connections open but sends nothing, not even heartbeats.
     n3.signal("STOP");
     let given_up = "lost the connection to node 3 (it sent nothing for 5 s";
@@ -477,12 +493,7 @@ fn a_frozen_peer_is_given_up_after_its_silence_and_rejoins_when_it_thaws() {
     // Thawed, it reconnects, and the transfer that waited for it goes through.
     n3.signal("CONT");
     n1.expect(&["transfer #1 (2 to node 3): committed block 0"]);
-    let chains: Vec<Vec<String>> = [&mut n1, &mut n2, &mut n3]
-        .into_iter()
-        .map(|node| node.chain(1))
-        .collect();
-    assert_eq!(chains[0], chains[1]);
-    assert_eq!(chains[0], chains[2]);
+    assert_same_chains([&mut n1, &mut n2, &mut n3], 1);
     for node in [n1, n2, n3] {
         assert!(node.exit().success());
     }
@@ -512,18 +523,14 @@ fn hello(from: u32, to: u32, cluster: &str) -> Vec<u8> {
 
 #[test]
 fn bad_frames_are_dropped_and_logged_and_change_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, traces) = workspace();
     let root = tmp.path();
-    let traces = root.join("traces");
-    std::fs::create_dir(&traces).unwrap();
     let ports = free_ports(3);
     let cluster = write_cluster(root, &ports, 10_000);
     let mut n1 = Node::in_cluster(1, &cluster, None, &traces);
     let mut n2 = Node::in_cluster(2, &cluster, None, &traces);
     let mut n3 = Node::in_cluster(3, &cluster, None, &traces);
-    for node in [&n1, &n2, &n3] {
-        node.expect(&["ready: heard from every peer"]);
-    }
+    all_ready([&n1, &n2, &n3]);
     n1.send("transfer 3 2");
     n1.expect(&["committed block 0"]);
     let before = (n3.chain(1), n3.table());
@@ -569,21 +576,11 @@ fn bad_frames_are_dropped_and_logged_and_change_nothing() {
     assert_eq!((n3.chain(1), n3.table()), before);
     n3.send("transfer 2 1");
     n3.expect(&["transfer #1 (1 to node 2): committed block 1"]);
-    let chains: Vec<Vec<String>> = [&mut n1, &mut n2, &mut n3]
-        .into_iter()
-        .map(|node| node.chain(2))
-        .collect();
-    assert_eq!(chains[0], chains[1]);
-    assert_eq!(chains[0], chains[2]);
+    assert_same_chains([&mut n1, &mut n2, &mut n3], 2);
     for node in [n1, n2, n3] {
         assert!(node.exit().success());
     }
-    let merged = root.join("merged.jsonl");
-    let merged_arg = merged.display().to_string();
-    let (code, _, err) = run_bin(&["merge", &traces.display().to_string(), "-o", &merged_arg]);
-    assert_eq!(code, 0, "{err}");
-    let (code, out, err) = run_bin(&["check", &merged_arg]);
-    assert_eq!(code, 0, "check failed:\n{out}\n{err}");
+    merge_and_check(root, &traces);
 }
 
 #[test]
@@ -756,10 +753,8 @@ impl Relay {
 
 #[test]
 fn connections_cut_mid_transfer_resume_without_loss_or_duplicates() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, traces) = workspace();
     let root = tmp.path();
-    let traces = root.join("traces");
-    std::fs::create_dir(&traces).unwrap();
     // Node 3 listens on its own port; the cluster file sends its peers through a relay.
     let ports = free_ports(3);
     let relay = Relay::start(ports[2]);
@@ -778,9 +773,7 @@ fn connections_cut_mid_transfer_resume_without_loss_or_duplicates() {
             &bind,
         ],
     );
-    for node in [&n1, &n2, &n3] {
-        node.expect(&["ready: heard from every peer"]);
-    }
+    all_ready([&n1, &n2, &n3]);
     for round in 0..3 {
         n1.send("transfer 3 1");
         n2.send("transfer 3 1");
@@ -796,22 +789,12 @@ fn connections_cut_mid_transfer_resume_without_loss_or_duplicates() {
         n2.expect(&[&format!("transfer #{} (1 to node 3): committed", round + 1)]);
     }
     n3.expect(&["lost the connection to node 1"]);
-    let chains: Vec<Vec<String>> = [&mut n1, &mut n2, &mut n3]
-        .into_iter()
-        .map(|node| node.chain(9))
-        .collect();
-    assert_eq!(chains[0], chains[1]);
-    assert_eq!(chains[0], chains[2]);
+    assert_same_chains([&mut n1, &mut n2, &mut n3], 9);
     for node in [n1, n2, n3] {
         assert!(node.exit().success());
     }
-    let merged = root.join("merged.jsonl");
-    let merged_arg = merged.display().to_string();
-    let (code, _, err) = run_bin(&["merge", &traces.display().to_string(), "-o", &merged_arg]);
-    assert_eq!(code, 0, "{err}");
-    let (code, out, err) = run_bin(&["check", &merged_arg]);
-    assert_eq!(code, 0, "check failed:\n{out}\n{err}");
-    let kinds = kinds(&std::fs::read_to_string(&merged).unwrap());
+    let (text, _, _) = merge_and_check(root, &traces);
+    let kinds = kinds(&text);
     for node in 1..=3 {
         for kind in ["crash", "restart", "drop", "duplicate"] {
             assert_eq!(
