@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use super::history::{History, PhaseSeen, drop_words, format_time};
 use super::{Invariant, Violation};
-use crate::protocol::{Amount, ClientId, Timestamp, WaitReason};
+use crate::protocol::{Amount, Client, ClientId, Phase, Timestamp, WaitReason};
 
 /// A client that still had work when the run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +23,26 @@ pub struct Waiter {
     pub reason: Option<WaitReason>,
     /// Transfers queued behind the current one.
     pub queued: usize,
+}
+
+impl Waiter {
+    /// The client as a waiter, if it still had a transfer to finish.
+    pub fn of(client: &Client) -> Option<Waiter> {
+        if *client.phase() == Phase::Idle && client.pending().len() == 0 {
+            return None;
+        }
+        Some(Waiter {
+            node: client.id(),
+            current: match client.phase() {
+                Phase::Idle => None,
+                Phase::Waiting { transfer, .. } | Phase::Inside { transfer, .. } => {
+                    Some((transfer.to, transfer.amount))
+                }
+            },
+            reason: client.wait_reason(),
+            queued: client.pending().len(),
+        })
+    }
 }
 
 /// One violation per client that still had work. `why_ended` completes the sentence "the run

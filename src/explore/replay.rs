@@ -13,7 +13,7 @@ use std::io::{self, Write};
 use super::system::{StepKind, SystemConfig, SystemModel, SystemStep};
 use crate::check::{Checker, Violation, Waiter};
 use crate::protocol::ledger::{short_hex, to_hex};
-use crate::protocol::{Client, ClientId, Command, Message, Outbox, OutputKind, Phase, Timer};
+use crate::protocol::{Client, ClientId, Command, Message, Outbox, OutputKind, Timer};
 use crate::scenario::Scenario;
 use crate::trace::encode::{IdMap, SummaryViolation};
 use crate::trace::{DropReason, Event, EventKind, EventSink, Kept, Summary, TraceEncoder};
@@ -385,18 +385,7 @@ impl Replay<'_> {
         self.clients
             .iter()
             .filter(|client| !self.down[client.id() as usize - 1])
-            .filter(|client| *client.phase() != Phase::Idle || client.pending().len() > 0)
-            .map(|client| Waiter {
-                node: client.id(),
-                current: match client.phase() {
-                    Phase::Idle => None,
-                    Phase::Waiting { transfer, .. } | Phase::Inside { transfer, .. } => {
-                        Some((transfer.to, transfer.amount))
-                    }
-                },
-                reason: client.wait_reason(),
-                queued: client.pending().len(),
-            })
+            .filter_map(Waiter::of)
             .collect()
     }
 }

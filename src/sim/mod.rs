@@ -15,9 +15,7 @@ use std::io;
 use std::sync::Arc;
 
 use crate::check::{Checker, Violation, Waiter};
-use crate::protocol::{
-    Amount, Client, ClientConfig, ClientId, Message, Outbox, OutputKind, Phase, Timer,
-};
+use crate::protocol::{Amount, Client, ClientConfig, ClientId, Message, Outbox, OutputKind, Timer};
 use crate::scenario::{FaultsSpec, Keep, Scenario};
 use crate::trace::{Direction, DropReason, Event, EventKind, EventSink, Kept};
 
@@ -574,18 +572,7 @@ impl Simulator {
             .iter()
             // A client that is down when the run ends is not waiting: it is gone.
             .filter(|client| !self.down[client.id() as usize - 1])
-            .filter(|client| *client.phase() != Phase::Idle || client.pending().len() > 0)
-            .map(|client| Waiter {
-                node: client.id(),
-                current: match client.phase() {
-                    Phase::Idle => None,
-                    Phase::Waiting { transfer, .. } | Phase::Inside { transfer, .. } => {
-                        Some((transfer.to, transfer.amount))
-                    }
-                },
-                reason: client.wait_reason(),
-                queued: client.pending().len(),
-            })
+            .filter_map(Waiter::of)
             .collect()
     }
 }
