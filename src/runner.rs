@@ -58,9 +58,9 @@ pub fn header(scenario: &Scenario) -> Header {
             .map(|mutation| mutation.name())
             .collect(),
         scenario.cs_us,
-        scenario.network.clone(),
-        scenario.limits,
     );
+    header.network = Some(scenario.network.clone());
+    header.limits = Some(scenario.limits);
     header.faults = scenario.faults.clone();
     header.schedule = scenario.schedule.clone();
     header

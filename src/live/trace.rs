@@ -14,7 +14,6 @@ use sha2::{Digest, Sha256};
 
 use crate::protocol::ledger::to_hex;
 use crate::protocol::{Amount, ClientId, GENESIS_PREV, Hash, Timestamp};
-use crate::scenario::{Limits, NetworkSpec};
 use crate::trace::encode::{IdMap, Summary};
 use crate::trace::{Event, EventKind, Header, encode_event};
 
@@ -54,8 +53,6 @@ pub fn live_header(
         protocol,
         Vec::new(),
         cs_us,
-        NetworkSpec::default(),
-        Limits::default(),
     )
 }
 

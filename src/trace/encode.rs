@@ -30,16 +30,20 @@ pub struct Header {
     pub protocol: &'static str,
     pub mutations: Vec<&'static str>,
     pub cs_us: u64,
-    pub network: NetworkSpec,
+    /// The simulated network (none for a live cluster's trace, which has a real one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkSpec>,
     #[serde(skip_serializing_if = "FaultsSpec::is_empty")]
     pub faults: FaultsSpec,
     #[serde(skip_serializing_if = "ScheduleSpec::is_empty")]
     pub schedule: ScheduleSpec,
-    pub limits: Limits,
+    /// The simulation's limits (none for a live cluster's trace).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
 }
 
 impl Header {
-    #[allow(clippy::too_many_arguments)]
+    /// A header with no network, faults, schedule or limits; a simulation sets them.
     pub fn new(
         scenario: String,
         seed: u64,
@@ -47,8 +51,6 @@ impl Header {
         protocol: &'static str,
         mutations: Vec<&'static str>,
         cs_us: u64,
-        network: NetworkSpec,
-        limits: Limits,
     ) -> Self {
         Header {
             line_type: "header",
@@ -61,10 +63,10 @@ impl Header {
             protocol,
             mutations,
             cs_us,
-            network,
+            network: None,
             faults: FaultsSpec::default(),
             schedule: ScheduleSpec::default(),
-            limits,
+            limits: None,
         }
     }
 }
