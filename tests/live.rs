@@ -457,6 +457,11 @@ fn three_nodes_agree_across_restarts_and_their_merged_trace_checks() {
     let (text, merge_err, out) = merge_and_check(root, &traces);
     assert!(merge_err.contains("node 3 (3 runs)"), "{merge_err}");
     assert!(out.contains("OK, every invariant holds"), "{out}");
+    let header = text.lines().next().unwrap();
+    assert!(
+        !header.contains("\"network\"") && !header.contains("\"limits\""),
+        "a live trace has a real network, not a simulated one: {header}"
+    );
     let kinds = kinds(&text);
     assert_eq!(count(&kinds, "crash", 3), 2);
     assert_eq!(count(&kinds, "restart", 3), 2);
