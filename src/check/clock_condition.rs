@@ -2,6 +2,7 @@
 //! client's clock never decreases.
 
 use super::{Invariant, Violation};
+use crate::protocol::{ClientId, Message};
 use crate::trace::{Event, EventKind};
 
 #[derive(Clone, Debug)]
@@ -17,57 +18,90 @@ impl ClockCondition {
         }
     }
 
+    /// Runs on every event, so the violations are built out of line.
+    #[inline]
     pub fn observe(&mut self, event: &Event) -> Option<Violation> {
         let node = event.node?;
         let last = self.last_clock.get_mut((node as usize).checked_sub(1)?)?;
         let previous = std::mem::replace(last, event.clock);
         // A restart starts a new incarnation whose clock may start over.
         if event.clock < previous && !matches!(event.kind, EventKind::Restart { .. }) {
-            return Some(Violation::new(
-                Invariant::ClockCondition,
-                Some(node),
-                format!(
-                    "client {node}'s clock went back from {previous} to {} at its {} event",
-                    event.clock,
-                    event.kind.name()
-                ),
-            ));
+            return Some(went_back(node, previous, event));
         }
         match &event.kind {
-            EventKind::Deliver { from, msg, msg_id } if event.clock <= msg.ts() => Some(
-                Violation::new(
-                    Invariant::ClockCondition,
-                    Some(node),
-                    format!(
-                        "client {node} received message m{msg_id} ({} sent by client {from} at \
-                         clock {}) with its clock at {}: a receive must be later than its send",
-                        msg.type_name().to_uppercase(),
-                        msg.ts(),
-                        event.clock
-                    ),
-                )
-                .with_clients(&[node, *from]),
+            EventKind::Deliver { from, msg, msg_id } if event.clock <= msg.ts() => {
+                Some(received_too_early(node, event.clock, *from, *msg_id, msg))
+            }
+            EventKind::Send { to, msg, msg_id } if msg.ts() != event.clock => Some(
+                sent_with_another_clock(node, event.clock, *to, *msg_id, msg),
             ),
-            EventKind::Send { msg, msg_id, to } if msg.ts() != event.clock => Some(Violation::new(
-                Invariant::ClockCondition,
-                Some(node),
-                format!(
-                    "client {node} sent message m{msg_id} ({} to client {to}) with ts {} \
-                         while its clock was {}: a message carries the sender's clock at the send",
-                    msg.type_name().to_uppercase(),
-                    msg.ts(),
-                    event.clock
-                ),
-            )),
             _ => None,
         }
     }
 }
 
+#[cold]
+#[inline(never)]
+fn went_back(node: ClientId, previous: u64, event: &Event) -> Violation {
+    Violation::new(
+        Invariant::ClockCondition,
+        Some(node),
+        format!(
+            "client {node}'s clock went back from {previous} to {} at its {} event",
+            event.clock,
+            event.kind.name()
+        ),
+    )
+}
+
+#[cold]
+#[inline(never)]
+fn received_too_early(
+    node: ClientId,
+    clock: u64,
+    from: ClientId,
+    msg_id: u64,
+    msg: &Message,
+) -> Violation {
+    Violation::new(
+        Invariant::ClockCondition,
+        Some(node),
+        format!(
+            "client {node} received message m{msg_id} ({} sent by client {from} at clock {}) \
+             with its clock at {}: a receive must be later than its send",
+            msg.type_name().to_uppercase(),
+            msg.ts(),
+            clock
+        ),
+    )
+    .with_clients(&[node, from])
+}
+
+#[cold]
+#[inline(never)]
+fn sent_with_another_clock(
+    node: ClientId,
+    clock: u64,
+    to: ClientId,
+    msg_id: u64,
+    msg: &Message,
+) -> Violation {
+    Violation::new(
+        Invariant::ClockCondition,
+        Some(node),
+        format!(
+            "client {node} sent message m{msg_id} ({} to client {to}) with ts {} while its \
+             clock was {}: a message carries the sender's clock at the send",
+            msg.type_name().to_uppercase(),
+            msg.ts(),
+            clock
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Message;
 
     fn event(clock: u64, kind: EventKind) -> Event {
         Event {

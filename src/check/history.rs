@@ -483,10 +483,17 @@ impl History {
 
     /// Learns from one event. `route` is the link of the message a `drop` or `duplicate` event
     /// names (the event itself does not say).
+    #[inline]
     pub fn observe(&mut self, event: &Event, route: Option<(ClientId, ClientId)>) {
+        // Checked here, inline, because a run that only wants a verdict skips most events.
         if event.kind.is_about_a_message() && !self.log_messages && !self.receivers {
             return;
         }
+        self.learn(event, route);
+    }
+
+    #[inline(never)]
+    fn learn(&mut self, event: &Event, route: Option<(ClientId, ClientId)>) {
         let at = Moment::of(event);
         match &event.kind {
             EventKind::Partition { groups, direction } => {
