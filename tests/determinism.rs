@@ -56,6 +56,27 @@ fn the_digest_is_the_sha256_of_every_line_before_the_summary() {
     }
 }
 
+/// A long trace is hashed on a helper thread (after its first MiB); the digest must still be
+/// the SHA-256 of every byte before the summary.
+#[test]
+fn a_long_trace_has_the_sha256_of_its_bytes_as_its_digest() {
+    let scenario = lamport_ledger::bench::generated(3, 1_000, 11);
+    let (report, _, trace) = common::run(&scenario);
+    assert!(
+        trace.len() > 2 << 20,
+        "the trace is long: {} bytes",
+        trace.len()
+    );
+    let summary_start = trace[..trace.len() - 1]
+        .iter()
+        .rposition(|&byte| byte == b'\n')
+        .unwrap()
+        + 1;
+    let digest = Sha256::digest(&trace[..summary_start]);
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    assert_eq!(hex, report.digest_hex);
+}
+
 /// A run for its verdict alone (what `sweep` runs first for each seed) must find the same
 /// violations at the same events as the full run, or a sweep would pass a failing seed.
 #[test]

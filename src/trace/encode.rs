@@ -8,8 +8,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 use serde::ser::SerializeMap;
-use sha2::{Digest, Sha256};
 
+use super::digest::RunningDigest;
 use super::{Event, EventKind, EventSink, TRACE_FORMAT, TRACE_VERSION};
 use crate::check::Invariant;
 use crate::protocol::ledger::{push_hex, to_hex};
@@ -117,7 +117,7 @@ pub struct Summary {
 /// Encodes events as JSONL, keeps the running SHA-256 of every line, and writes the lines to
 /// zero or more outputs. With no outputs it still computes the digest.
 pub struct TraceEncoder {
-    hasher: Sha256,
+    digest: RunningDigest,
     /// Whole lines not yet hashed or written. Lines are encoded straight into it and leave in
     /// blocks of about [`BLOCK_BYTES`]: one hash update and one write per block, not per line.
     pending: Vec<u8>,
@@ -130,7 +130,7 @@ const BLOCK_BYTES: usize = 1 << 18;
 impl TraceEncoder {
     pub fn new(outputs: Vec<Box<dyn Write>>) -> Self {
         TraceEncoder {
-            hasher: Sha256::new(),
+            digest: RunningDigest::new(),
             pending: Vec::with_capacity(BLOCK_BYTES + 4096),
             outputs,
         }
@@ -142,21 +142,21 @@ impl TraceEncoder {
     }
 
     /// The digest of everything encoded so far.
-    pub fn digest(&self) -> Hash {
-        let mut hasher = self.hasher.clone();
-        hasher.update(&self.pending);
-        hasher.finalize().into()
+    pub fn digest(mut self) -> Hash {
+        let pending = std::mem::take(&mut self.pending);
+        self.digest.finish(&pending)
     }
 
     /// Fills in the digest, writes the summary line and flushes every output.
     pub fn finish(mut self, summary: &mut Summary) -> io::Result<Hash> {
         self.write_pending()?;
+        let mut outputs = std::mem::take(&mut self.outputs);
         let digest = self.digest();
         summary.digest = to_hex(&digest);
         let mut line = Vec::with_capacity(512);
         serde_json::to_writer(&mut line, summary)?;
         line.push(b'\n');
-        for output in &mut self.outputs {
+        for output in &mut outputs {
             output.write_all(&line)?;
             output.flush()?;
         }
@@ -171,13 +171,12 @@ impl TraceEncoder {
         Ok(())
     }
 
-    /// Hashes and writes the gathered lines.
+    /// Writes and hashes the gathered lines.
     fn write_pending(&mut self) -> io::Result<()> {
-        self.hasher.update(&self.pending);
         for output in &mut self.outputs {
             output.write_all(&self.pending)?;
         }
-        self.pending.clear();
+        self.digest.update(&mut self.pending);
         Ok(())
     }
 }
@@ -361,6 +360,7 @@ impl Json<'_> {
 
 #[cfg(test)]
 mod tests {
+    use sha2::{Digest, Sha256};
     use std::sync::Arc;
 
     use super::*;

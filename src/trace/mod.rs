@@ -4,6 +4,7 @@
 //! [`TraceEncoder`] (always present: it computes the digest, and writes JSONL when asked to),
 //! the text timeline, and whatever else wants to watch.
 
+mod digest;
 pub mod encode;
 mod event;
 pub mod read;
