@@ -261,7 +261,7 @@ impl Simulator {
                     return self.report_found(sinks);
                 }
                 self.clients[to as usize - 1].handle_message(from, &msg, &mut self.outbox);
-                self.emit_outputs(to, Some((msg_id, &msg)), sinks)
+                self.emit_outputs(to, Some((msg_id, msg)), sinks)
             }
             Pending::Work(item) => {
                 self.schedule_next_work();
@@ -300,23 +300,19 @@ impl Simulator {
     }
 
     /// Turns the client's outputs into events (and sends, timers), in order. `delivered` is the
-    /// message being handled, for the `deliver` event.
+    /// message being handled: it moves into the `deliver` event.
     fn emit_outputs(
         &mut self,
         node: ClientId,
-        delivered: Option<(u64, &Message)>,
+        mut delivered: Option<(u64, Message)>,
         sinks: &mut [&mut dyn EventSink],
     ) -> io::Result<()> {
         let mut outbox = std::mem::take(&mut self.outbox);
         for output in outbox.drain() {
             let kind = match output.kind {
                 OutputKind::Received { from } => {
-                    let (msg_id, msg) = delivered.expect("only a delivery produces Received");
-                    EventKind::Deliver {
-                        msg_id,
-                        from,
-                        msg: msg.clone(),
-                    }
+                    let (msg_id, msg) = delivered.take().expect("a delivery produces one Received");
+                    EventKind::Deliver { msg_id, from, msg }
                 }
                 OutputKind::Send { to, msg } => {
                     self.send(node, output.clock, to, msg, sinks)?;
@@ -506,11 +502,17 @@ impl Simulator {
 
     /// Emits a violation event for everything the checker found; a safety violation ends the
     /// run once the current step's outputs are out, unless the options say keep going.
+    #[inline]
     fn report_found(&mut self, sinks: &mut [&mut dyn EventSink]) -> io::Result<()> {
         // Called after every step; almost always there is nothing to report.
         if self.found.is_empty() {
             return Ok(());
         }
+        self.report_violations(sinks)
+    }
+
+    #[inline(never)]
+    fn report_violations(&mut self, sinks: &mut [&mut dyn EventSink]) -> io::Result<()> {
         let found = std::mem::take(&mut self.found);
         for violation in found {
             let clock = violation

@@ -173,13 +173,14 @@ impl Network {
         if let Some(pin) = pin {
             return self.pinned_route(&pin, from, to, now_us);
         }
-        let link = self.link(from, to);
+        // One copy of the link's model for the whole route: this runs for every message.
+        let link = *self.link(from, to);
         if chance(link.drop_ratio, &mut self.rng) {
             return Route::Lost(DropReason::Loss);
         }
-        let at_us = self.delivery_time(from, to, now_us);
+        let at_us = self.delivery_time_on(&link, from, to, now_us);
         let duplicate_at_us = chance(link.duplicate_ratio, &mut self.rng)
-            .then(|| self.delivery_time(from, to, now_us));
+            .then(|| self.delivery_time_on(&link, from, to, now_us));
         Route::Deliver {
             at_us,
             duplicate_at_us,
@@ -188,14 +189,24 @@ impl Network {
 
     /// When a message sent now on `from` -> `to` arrives.
     pub fn delivery_time(&mut self, from: ClientId, to: ClientId, now_us: u64) -> u64 {
-        let link = self.link(from, to);
+        let link = *self.link(from, to);
+        self.delivery_time_on(&link, from, to, now_us)
+    }
+
+    fn delivery_time_on(
+        &mut self,
+        link: &LinkModel,
+        from: ClientId,
+        to: ClientId,
+        now_us: u64,
+    ) -> u64 {
         let arrival_us = now_us.saturating_add(sample_delay(&link.latency, &mut self.rng));
-        self.in_fifo_order(from, to, arrival_us)
+        self.in_fifo_order(link.fifo, from, to, arrival_us)
     }
 
     /// On a FIFO link, no earlier than the latest delivery already scheduled on it.
-    fn in_fifo_order(&mut self, from: ClientId, to: ClientId, arrival_us: u64) -> u64 {
-        if !self.link(from, to).fifo {
+    fn in_fifo_order(&mut self, fifo: bool, from: ClientId, to: ClientId, arrival_us: u64) -> u64 {
+        if !fifo {
             return arrival_us;
         }
         self.last_delivery_us.raise(from, to, arrival_us)
@@ -224,10 +235,11 @@ impl Network {
         let Some(delay_us) = pin.delay_us else {
             return Route::Lost(DropReason::Loss);
         };
-        let at_us = self.in_fifo_order(from, to, now_us.saturating_add(delay_us));
+        let fifo = self.link(from, to).fifo;
+        let at_us = self.in_fifo_order(fifo, from, to, now_us.saturating_add(delay_us));
         let duplicate_at_us = pin
             .duplicate_delay_us
-            .map(|delay_us| self.in_fifo_order(from, to, now_us.saturating_add(delay_us)));
+            .map(|delay_us| self.in_fifo_order(fifo, from, to, now_us.saturating_add(delay_us)));
         Route::Deliver {
             at_us,
             duplicate_at_us,
@@ -241,14 +253,13 @@ impl Network {
         self.last_delivery_us.forget_up_to(from, to, at_us);
     }
 
-    fn link(&self, from: ClientId, to: ClientId) -> LinkModel {
+    fn link(&self, from: ClientId, to: ClientId) -> &LinkModel {
         if self.overrides.is_empty() {
-            return self.default_link;
+            return &self.default_link;
         }
         self.overrides
             .get(&(from, to))
-            .copied()
-            .unwrap_or(self.default_link)
+            .unwrap_or(&self.default_link)
     }
 }
 
