@@ -8,7 +8,7 @@ use crate::render::text::{TextTimeline, write_verdict};
 use crate::scenario::{ExpectedOutcome, Scenario};
 use crate::sim::{RunOptions, RunResult, simulate};
 use crate::trace::encode::{IdMap, SummaryViolation};
-use crate::trace::{EventSink, Header, Summary, TraceEncoder};
+use crate::trace::{EventSink, Header, Summary, TraceEncoder, TraceOutput};
 
 /// What the scenario's `expect` block asked for and whether the run delivered it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,7 +71,7 @@ pub fn header(scenario: &Scenario) -> Header {
 pub fn run_scenario(
     scenario: &Scenario,
     options: RunOptions,
-    trace_outputs: Vec<Box<dyn Write>>,
+    trace_outputs: Vec<TraceOutput>,
     watchers: &mut [&mut dyn EventSink],
 ) -> io::Result<RunReport> {
     let mut encoder = TraceEncoder::new(trace_outputs);
@@ -101,7 +101,7 @@ pub fn run_scenario(
 pub fn run_with_timeline<W: Write>(
     scenario: &Scenario,
     options: RunOptions,
-    trace_outputs: Vec<Box<dyn Write>>,
+    trace_outputs: Vec<TraceOutput>,
     out: W,
     rerun: &str,
     watchers: &mut [&mut dyn EventSink],

@@ -4,7 +4,7 @@
 
 pub mod null_loop;
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::runner::run_scenario;
 use crate::scenario::{Scenario, parse_scenario};
 use crate::sim::{RunOptions, simulate};
+use crate::trace::TraceOutput;
 
 /// One benchmark case.
 #[derive(Clone, Copy, Debug)]
@@ -135,7 +136,7 @@ pub fn generated(clients: u32, transfers: u64, seed: u64) -> Scenario {
 fn single(scenario: &Scenario, trace: bool) -> io::Result<(u64, u64, u64, usize)> {
     let result = if trace {
         let file = tempfile_in_tmp()?;
-        let outputs: Vec<Box<dyn Write>> = vec![Box::new(BufWriter::with_capacity(1 << 16, file))];
+        let outputs: Vec<TraceOutput> = vec![Box::new(BufWriter::with_capacity(1 << 16, file))];
         run_scenario(scenario, RunOptions::default(), outputs, &mut [])?.result
     } else {
         simulate(scenario, RunOptions::default(), &mut [])?

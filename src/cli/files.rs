@@ -1,10 +1,11 @@
 //! Output files that appear whole or not at all.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
 use super::CliError;
+use crate::trace::TraceOutput;
 
 /// An output file written under a temporary name and renamed into place only when the run
 /// finished, so a failed run never leaves a half-written file behind.
@@ -30,7 +31,7 @@ impl PendingFile {
         })
     }
 
-    pub fn writer(&self) -> Result<Box<dyn Write>, CliError> {
+    pub fn writer(&self) -> Result<TraceOutput, CliError> {
         let file = self.file.try_clone().map_err(|source| self.error(source))?;
         Ok(Box::new(BufWriter::new(file)))
     }

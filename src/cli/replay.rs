@@ -13,6 +13,7 @@ use super::{CliError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, PendingFile};
 use crate::hunt::{LiveComparer, write_report};
 use crate::runner::run_with_timeline;
 use crate::sim::RunOptions;
+use crate::trace::TraceOutput;
 
 #[derive(Debug, Args)]
 pub(super) struct ReplayArgs {
@@ -74,7 +75,7 @@ pub(super) fn replay_command(args: &ReplayArgs) -> Result<u8, CliError> {
         _ => None,
     };
     let trace_file = args.trace.as_deref().map(PendingFile::create).transpose()?;
-    let mut outputs: Vec<Box<dyn Write>> = Vec::new();
+    let mut outputs: Vec<TraceOutput> = Vec::new();
     if let Some(file) = &trace_file {
         outputs.push(file.writer()?);
     }

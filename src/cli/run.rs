@@ -1,7 +1,7 @@
 //! `lamport-ledger run`: one scenario, its timeline (or JSONL trace) and its verdict.
 
 use std::fs;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
@@ -13,6 +13,7 @@ use crate::render::text::write_verdict;
 use crate::runner::{RunReport, run_scenario, run_with_timeline};
 use crate::scenario::{Scenario, default_scenario, parse_scenario};
 use crate::sim::RunOptions;
+use crate::trace::TraceOutput;
 
 #[derive(Debug, Default, Args)]
 pub(super) struct RunArgs {
@@ -87,7 +88,7 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
                 .0
         }
         Format::Jsonl => {
-            let mut outputs: Vec<Box<dyn Write>> = vec![Box::new(BufWriter::new(io::stdout()))];
+            let mut outputs: Vec<TraceOutput> = vec![Box::new(BufWriter::new(io::stdout()))];
             if let Some(file) = &trace_file {
                 outputs.push(file.writer()?);
             }

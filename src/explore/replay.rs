@@ -8,7 +8,7 @@
 //! times only keep the steps apart on a timeline.
 
 use std::collections::VecDeque;
-use std::io::{self, Write};
+use std::io;
 
 use super::system::{StepKind, SystemConfig, SystemModel, SystemStep};
 use crate::check::{Checker, Violation, Waiter};
@@ -16,7 +16,9 @@ use crate::protocol::ledger::{short_hex, to_hex};
 use crate::protocol::{Client, ClientId, Command, Message, Outbox, OutputKind, Timer};
 use crate::scenario::Scenario;
 use crate::trace::encode::{IdMap, SummaryViolation};
-use crate::trace::{DropReason, Event, EventKind, EventSink, Kept, Summary, TraceEncoder};
+use crate::trace::{
+    DropReason, Event, EventKind, EventSink, Kept, Summary, TraceEncoder, TraceOutput,
+};
 
 /// Microseconds between two steps in the trace.
 pub const STEP_US: u64 = 1000;
@@ -71,7 +73,7 @@ pub fn write_trace(
     scenario: &Scenario,
     path: &[SystemStep],
     stuck: bool,
-    outputs: Vec<Box<dyn Write>>,
+    outputs: Vec<TraceOutput>,
 ) -> io::Result<Replayed> {
     let config = model.config();
     let mut encoder = TraceEncoder::new(outputs);

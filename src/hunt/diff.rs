@@ -11,12 +11,13 @@
 //! compares two files ([`diff_readers`]) and a trace file against a run as it is being written
 //! ([`LiveComparer`], used by `replay --against`).
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, BufRead, Write};
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
+
+use crate::trace::TraceOutput;
 
 /// One line of a trace, without its newline.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -369,11 +370,11 @@ pub fn diff_readers(
 /// hand [`LiveComparer::writer`] to the run as a trace output, then call
 /// [`LiveComparer::finish`].
 pub struct LiveComparer {
-    inner: Rc<RefCell<LiveInner>>,
+    inner: Arc<Mutex<LiveInner>>,
 }
 
 struct LiveInner {
-    old: Box<dyn BufRead>,
+    old: Box<dyn BufRead + Send>,
     old_name: String,
     old_line: u64,
     buffer: Vec<u8>,
@@ -408,9 +409,14 @@ impl LiveInner {
 }
 
 impl LiveComparer {
-    pub fn new(old: Box<dyn BufRead>, old_name: &str, new_name: &str, context: usize) -> Self {
+    pub fn new(
+        old: Box<dyn BufRead + Send>,
+        old_name: &str,
+        new_name: &str,
+        context: usize,
+    ) -> Self {
         LiveComparer {
-            inner: Rc::new(RefCell::new(LiveInner {
+            inner: Arc::new(Mutex::new(LiveInner {
                 old,
                 old_name: old_name.to_string(),
                 old_line: 0,
@@ -423,17 +429,18 @@ impl LiveComparer {
     }
 
     /// A trace output for the run: every line written to it is compared as it comes.
-    pub fn writer(&self) -> Box<dyn Write> {
-        Box::new(LiveWriter(Rc::clone(&self.inner)))
+    pub fn writer(&self) -> TraceOutput {
+        Box::new(LiveWriter(Arc::clone(&self.inner)))
     }
 
     /// Ends the comparison (the run's trace is complete) and reads what the old trace still
     /// holds, as far as the report needs it.
     pub fn finish(self) -> Result<TraceDiff, DiffError> {
-        let inner = Rc::try_unwrap(self.inner)
+        let inner = Arc::try_unwrap(self.inner)
             .map_err(|_| ())
             .expect("the run dropped its trace outputs before finish")
-            .into_inner();
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut inner = inner;
         if !inner.partial.is_empty() {
             let text = String::from_utf8_lossy(&std::mem::take(&mut inner.partial)).into_owned();
@@ -449,11 +456,12 @@ impl LiveComparer {
     }
 }
 
-struct LiveWriter(Rc<RefCell<LiveInner>>);
+/// Shared with the comparer; `Send`, as the run's trace may be written by a helper thread.
+struct LiveWriter(Arc<Mutex<LiveInner>>);
 
 impl Write for LiveWriter {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let mut inner = self.0.borrow_mut();
+        let mut inner = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if inner.error.is_some() || inner.differ.done() {
             return Ok(bytes.len());
         }

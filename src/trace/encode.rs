@@ -4,12 +4,12 @@
 //! order is part of the format, and this runs once per event on the hot path. The header and
 //! summary go through serde.
 
-use std::io::{self, Write};
+use std::io;
 
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use super::digest::RunningDigest;
+use super::writer::{BlockWriter, TraceOutput};
 use super::{Event, EventKind, EventSink, TRACE_FORMAT, TRACE_VERSION};
 use crate::check::Invariant;
 use crate::protocol::ledger::{push_hex, to_hex};
@@ -117,22 +117,20 @@ pub struct Summary {
 /// Encodes events as JSONL, keeps the running SHA-256 of every line, and writes the lines to
 /// zero or more outputs. With no outputs it still computes the digest.
 pub struct TraceEncoder {
-    digest: RunningDigest,
+    writer: BlockWriter,
     /// Whole lines not yet hashed or written. Lines are encoded straight into it and leave in
     /// blocks of about [`BLOCK_BYTES`]: one hash update and one write per block, not per line.
     pending: Vec<u8>,
-    outputs: Vec<Box<dyn Write>>,
 }
 
 /// How many bytes of lines the encoder gathers before hashing and writing them.
 const BLOCK_BYTES: usize = 1 << 18;
 
 impl TraceEncoder {
-    pub fn new(outputs: Vec<Box<dyn Write>>) -> Self {
+    pub fn new(outputs: Vec<TraceOutput>) -> Self {
         TraceEncoder {
-            digest: RunningDigest::new(),
+            writer: BlockWriter::new(outputs),
             pending: Vec::with_capacity(BLOCK_BYTES + 4096),
-            outputs,
         }
     }
 
@@ -141,42 +139,22 @@ impl TraceEncoder {
         self.end_line()
     }
 
-    /// The digest of everything encoded so far.
-    pub fn digest(mut self) -> Hash {
-        let pending = std::mem::take(&mut self.pending);
-        self.digest.finish(&pending)
-    }
-
     /// Fills in the digest, writes the summary line and flushes every output.
-    pub fn finish(mut self, summary: &mut Summary) -> io::Result<Hash> {
-        self.write_pending()?;
-        let mut outputs = std::mem::take(&mut self.outputs);
-        let digest = self.digest();
-        summary.digest = to_hex(&digest);
-        let mut line = Vec::with_capacity(512);
-        serde_json::to_writer(&mut line, summary)?;
-        line.push(b'\n');
-        for output in &mut outputs {
-            output.write_all(&line)?;
-            output.flush()?;
-        }
-        Ok(digest)
+    pub fn finish(self, summary: &mut Summary) -> io::Result<Hash> {
+        self.writer.finish(&self.pending, |digest| {
+            summary.digest = to_hex(digest);
+            let mut line = Vec::with_capacity(512);
+            serde_json::to_writer(&mut line, &*summary)?;
+            line.push(b'\n');
+            Ok(line)
+        })
     }
 
     fn end_line(&mut self) -> io::Result<()> {
         self.pending.push(b'\n');
         if self.pending.len() >= BLOCK_BYTES {
-            self.write_pending()?;
+            self.writer.write(&mut self.pending)?;
         }
-        Ok(())
-    }
-
-    /// Writes and hashes the gathered lines.
-    fn write_pending(&mut self) -> io::Result<()> {
-        for output in &mut self.outputs {
-            output.write_all(&self.pending)?;
-        }
-        self.digest.update(&mut self.pending);
         Ok(())
     }
 }
@@ -452,6 +430,20 @@ mod tests {
         encode_event(&event, &mut line);
         line.push(b'\n');
         let expected: Hash = Sha256::digest(&line).into();
-        assert_eq!(encoder.digest(), expected);
+        let mut summary = Summary {
+            line_type: "summary",
+            events: 1,
+            committed: 0,
+            aborted: 0,
+            messages_sent: 0,
+            end: "quiescent",
+            end_us: 0,
+            violations: Vec::new(),
+            final_balances: IdMap(Vec::new()),
+            heads: IdMap(Vec::new()),
+            digest: String::new(),
+        };
+        assert_eq!(encoder.finish(&mut summary).unwrap(), expected);
+        assert_eq!(summary.digest, to_hex(&expected));
     }
 }

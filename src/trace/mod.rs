@@ -4,13 +4,14 @@
 //! [`TraceEncoder`] (always present: it computes the digest, and writes JSONL when asked to),
 //! the text timeline, and whatever else wants to watch.
 
-mod digest;
 pub mod encode;
 mod event;
 pub mod read;
+mod writer;
 
 pub use encode::{Header, Summary, TraceEncoder, encode_event};
 pub use event::{Direction, DropReason, Event, EventKind, EventSink, Kept};
+pub use writer::TraceOutput;
 
 /// The `format` field of the header line.
 pub const TRACE_FORMAT: &str = "lamport-ledger-trace";
