@@ -586,3 +586,57 @@ fn swarm_without_bounds_is_a_usage_error() {
     ]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// A trace over a MiB is written (and compared) by a helper thread: the comparison and the
+/// digest must come out as for a short one.
+#[test]
+fn replay_against_a_long_trace_compares_every_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("long.json");
+    let text = serde_json::json!({
+        "name": "long",
+        "seed": 5,
+        "clients": 3,
+        "network": {"latency": {"kind": "uniform", "min_us": 200, "max_us": 1500}},
+        "workload": {"generated": {
+            "count": 1500,
+            "gap": {"kind": "uniform", "min_us": 0, "max_us": 3000},
+            "amount_min": 1,
+            "amount_max": 4
+        }},
+        "cs_us": 200
+    });
+    fs::write(&scenario, text.to_string()).unwrap();
+    let scenario = path_str(&scenario);
+    let old = dir.path().join("old.jsonl");
+    let run = lamport_ledger(&["run", scenario, "--trace", path_str(&old)]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    assert!(
+        fs::metadata(&old).unwrap().len() > 2 << 20,
+        "the trace is long"
+    );
+    let check = lamport_ledger(&["check", path_str(&old)]);
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+
+    let same = lamport_ledger(&[
+        "replay",
+        scenario,
+        "--seed",
+        "5",
+        "--against",
+        path_str(&old),
+    ]);
+    assert_eq!(same.status.code(), Some(0), "{}", stdout(&same));
+    assert!(stdout(&same).contains("identical to"), "{}", stdout(&same));
+
+    let other = lamport_ledger(&[
+        "replay",
+        scenario,
+        "--seed",
+        "6",
+        "--against",
+        path_str(&old),
+    ]);
+    assert_eq!(other.status.code(), Some(1), "{}", stdout(&other));
+    assert!(stdout(&other).contains("first difference: event seq "));
+}

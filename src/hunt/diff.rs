@@ -438,7 +438,7 @@ impl LiveComparer {
     pub fn finish(self) -> Result<TraceDiff, DiffError> {
         let inner = Arc::try_unwrap(self.inner)
             .map_err(|_| ())
-            .expect("the run dropped its trace outputs before finish")
+            .expect("finish is called once the run has dropped its trace outputs")
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner);
         let mut inner = inner;

@@ -17,12 +17,13 @@ use sha2::{Digest, Sha256};
 use crate::protocol::Hash;
 
 /// A destination for trace lines. `Send`, so that a long trace can be written by a helper
-/// thread.
+/// thread; so it must not need a lock that the caller holds during the run (a locked
+/// standard output, say).
 pub type TraceOutput = Box<dyn Write + Send>;
 
 /// After this many blocks on the caller's thread, the work moves to a helper thread. A
-/// sweep's run (a few hundred KiB of trace) never gets there, so a sweep that keeps every
-/// digest starts no threads.
+/// sweep's run (usually a few hundred KiB of trace) does not get there, so a sweep that keeps
+/// every digest starts no threads.
 const INLINE_BLOCKS: u32 = 4;
 
 /// How many blocks may wait for the helper before the caller waits for it.
@@ -74,18 +75,23 @@ impl BlockWriter {
         }
     }
 
-    /// Writes and hashes `block` and leaves it empty (possibly holding another buffer of the
-    /// same capacity). An output's error is returned here or, once the helper writes, by a
-    /// later call or by [`Self::finish`].
+    /// Writes and hashes `block` and leaves it empty (possibly holding a buffer of an earlier
+    /// block). An output's error is returned here or, once the helper writes, by a later call
+    /// or by [`Self::finish`]; after an error the writer takes nothing more.
     pub fn write(&mut self, block: &mut Vec<u8>) -> io::Result<()> {
+        if self.inline_blocks == INLINE_BLOCKS {
+            // One attempt: if no thread can be started, the work stays on this thread.
+            self.inline_blocks += 1;
+            self.move_to_helper();
+        }
         match &mut self.state {
             State::Inline(sinks) => {
-                sinks.take(block)?;
+                if let Err(error) = sinks.take(block) {
+                    self.state = State::Closed;
+                    return Err(error);
+                }
                 block.clear();
                 self.inline_blocks += 1;
-                if self.inline_blocks >= INLINE_BLOCKS {
-                    self.move_to_helper();
-                }
                 Ok(())
             }
             State::Helper { blocks, spares, .. } => {
@@ -96,7 +102,10 @@ impl BlockWriter {
                 let full = std::mem::replace(block, spare);
                 if blocks.send(full).is_err() {
                     // The helper stopped at an output's error: report it now.
-                    return self.join().map(drop);
+                    return match self.join() {
+                        Err(error) => Err(error),
+                        Ok(_) => Err(io::Error::other("the trace writing thread ended early")),
+                    };
                 }
                 Ok(())
             }
@@ -104,9 +113,9 @@ impl BlockWriter {
         }
     }
 
-    /// Writes and hashes `tail`, then `summary_line` (written but not hashed: the summary
-    /// holds the digest of everything before it), flushes every output, and returns the
-    /// digest of everything but the summary line, built by `summary_line` from it.
+    /// Writes and hashes `tail`; then calls `summary_line` with the digest of every byte so
+    /// far, writes the line it returns without hashing it (the summary holds the digest of
+    /// everything before it), flushes every output and returns the digest.
     pub fn finish(
         mut self,
         tail: &[u8],
@@ -124,7 +133,7 @@ impl BlockWriter {
     }
 
     /// Brings the outputs and the hasher back to this thread, with the helper's error if it
-    /// had one.
+    /// had one; a panic on the helper (a bug, not an I/O error) goes on here.
     fn join(&mut self) -> io::Result<Sinks> {
         match std::mem::replace(&mut self.state, State::Closed) {
             State::Inline(sinks) => Ok(sinks),
@@ -132,7 +141,7 @@ impl BlockWriter {
                 drop(blocks);
                 helper
                     .join()
-                    .unwrap_or_else(|_| Err(io::Error::other("the trace writing thread panicked")))
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             }
             State::Closed => Err(closed()),
         }
@@ -143,6 +152,19 @@ impl BlockWriter {
     fn move_to_helper(&mut self) {
         if let State::Inline(sinks) = std::mem::replace(&mut self.state, State::Closed) {
             self.state = start_helper(sinks);
+        }
+    }
+}
+
+impl Drop for BlockWriter {
+    /// A run that stops early (an error elsewhere, a panic) still waits for the helper, so no
+    /// output is left half-written by a thread nobody waits for.
+    fn drop(&mut self) {
+        if let State::Helper { blocks, helper, .. } =
+            std::mem::replace(&mut self.state, State::Closed)
+        {
+            drop(blocks);
+            let _ = helper.join();
         }
     }
 }
@@ -161,7 +183,8 @@ fn start_helper(sinks: Sinks) -> State {
         .spawn(move || {
             let mut sinks = returned.recv().map_err(io::Error::other)?;
             for mut block in incoming {
-                // On an error the helper ends, which the caller sees at its next send.
+                // On an error the helper ends, which the caller sees at its next send or at
+                // `finish`.
                 sinks.take(&block)?;
                 block.clear();
                 // When the caller has spares enough, this one is freed.
@@ -258,13 +281,17 @@ mod tests {
 
     #[test]
     fn an_output_error_is_returned_inline_and_from_the_helper() {
-        // Inline: the first block fails.
+        // Inline: the first block fails, and the writer takes nothing more.
         let mut writer = BlockWriter::new(vec![Box::new(kept(10))]);
-        assert!(writer.write(&mut blocks(1)[0].clone()).is_err());
+        let error = writer.write(&mut blocks(1)[0].clone()).unwrap_err();
+        assert_eq!(error.to_string(), "disk full");
+        assert!(writer.write(&mut vec![1]).is_err());
         // On the helper: a later write or the finish reports it, and nothing panics.
         let mut writer = BlockWriter::new(vec![Box::new(kept(20_000))]);
-        let written = write_all(&mut writer, &blocks(50));
-        let finished = writer.finish(b"", |_| Ok(Vec::new()));
-        assert!(written.is_err() || finished.is_err());
+        let error = match write_all(&mut writer, &blocks(50)) {
+            Err(error) => error,
+            Ok(()) => writer.finish(b"", |_| Ok(Vec::new())).unwrap_err(),
+        };
+        assert_eq!(error.to_string(), "disk full");
     }
 }
