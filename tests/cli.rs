@@ -235,3 +235,50 @@ fn keep_going_runs_past_the_first_safety_violation() {
         "the rerun command keeps the flag"
     );
 }
+
+/// `bench --quick` measures nothing worth keeping, but it runs the real harness: every case
+/// asked for, in a child process, with its counts, rates and peak memory.
+#[test]
+fn bench_quick_reports_each_case_asked_for_with_counts_rates_and_memory() {
+    let output = lamport_ledger(&[
+        "bench",
+        "--quick",
+        "--json",
+        "--repeat",
+        "2",
+        "--case",
+        "n3-1m",
+        "--case",
+        "sweep-n5-1",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let lines: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["case"], "n3-1m");
+    assert_eq!(lines[0]["transfers"], 10_000);
+    assert_eq!(lines[1]["case"], "sweep-n5-1");
+    assert_eq!(lines[1]["runs"], 100);
+    for line in &lines {
+        assert_eq!(line["repeats"], 2);
+        assert!(line["events"].as_u64().unwrap() > 0, "{line}");
+        assert!(line["events_per_s"].as_f64().unwrap() > 0.0, "{line}");
+        assert!(
+            line["seconds"].as_f64() <= line["slowest_seconds"].as_f64(),
+            "{line}"
+        );
+        if cfg!(target_os = "linux") {
+            assert!(line["peak_rss_kib"].as_u64().unwrap() > 0, "{line}");
+        }
+    }
+
+    let unknown = lamport_ledger(&["bench", "--case", "n5"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("unknown benchmark case `n5`"),
+        "{}",
+        stderr(&unknown)
+    );
+}
