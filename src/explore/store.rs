@@ -18,6 +18,8 @@
 /// Marks a state with no parent (an initial state).
 pub const NO_PARENT: u32 = u32::MAX;
 
+use super::region::Region;
+
 /// The most states a store holds (its table then has 2^32 slots).
 pub const MAX_STATES: u32 = 1 << 31;
 
@@ -25,16 +27,16 @@ const INITIAL_BITS: u32 = 12;
 const TAG: u64 = 0xffff_ffff_0000_0000;
 
 /// States numbered in discovery order, deduplicated by their full encoding.
-pub struct StateStore<S> {
-    bytes: Vec<u8>,
+pub struct StateStore<S: Copy> {
+    bytes: Region<u8>,
     /// `ends[i]` is where state `i`'s encoding ends in `bytes`; it starts at `ends[i - 1]`.
-    ends: Vec<u64>,
-    parents: Vec<u32>,
-    steps: Vec<S>,
+    ends: Region<u64>,
+    parents: Region<u32>,
+    steps: Region<S>,
     /// 0: empty; otherwise the hash's top 32 bits (in place) and `number + 1`. A state sits
     /// at (or, probing linearly, after) the slot given by the top `bits` bits of its hash, so
     /// the table can double without looking at the encodings again.
-    slots: Vec<u64>,
+    slots: Region<u64>,
     bits: u32,
 }
 
@@ -48,11 +50,11 @@ pub enum Inserted {
 impl<S: Copy> StateStore<S> {
     pub fn new() -> Self {
         StateStore {
-            bytes: Vec::new(),
-            ends: Vec::new(),
-            parents: Vec::new(),
-            steps: Vec::new(),
-            slots: vec![0; 1 << INITIAL_BITS],
+            bytes: Region::new(),
+            ends: Region::new(),
+            parents: Region::new(),
+            steps: Region::new(),
+            slots: Region::zeroed(1 << INITIAL_BITS),
             bits: INITIAL_BITS,
         }
     }
@@ -157,8 +159,8 @@ impl<S: Copy> StateStore<S> {
     fn grow(&mut self) {
         self.bits += 1;
         let mask = (1usize << self.bits) - 1;
-        let mut slots = vec![0u64; 1 << self.bits];
-        for &slot in &self.slots {
+        let mut slots = Region::<u64>::zeroed(1 << self.bits);
+        for &slot in self.slots.iter() {
             if slot == 0 {
                 continue;
             }
@@ -173,11 +175,11 @@ impl<S: Copy> StateStore<S> {
 
     /// Bytes held (capacity, not just length): what the store costs in memory.
     pub fn memory_bytes(&self) -> usize {
-        self.bytes.capacity()
-            + self.ends.capacity() * size_of::<u64>()
-            + self.parents.capacity() * size_of::<u32>()
-            + self.steps.capacity() * size_of::<S>()
-            + self.slots.capacity() * size_of::<u64>()
+        self.bytes.memory_bytes()
+            + self.ends.memory_bytes()
+            + self.parents.memory_bytes()
+            + self.steps.memory_bytes()
+            + self.slots.memory_bytes()
     }
 
     /// Bytes of encodings alone.

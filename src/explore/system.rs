@@ -33,6 +33,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::hash::{IndexTable, MixHasher, MixMap};
+use super::region::Region;
 use super::search::{Expander, Finding, Model, Successors};
 use super::store::prefetch;
 use crate::check::Invariant;
@@ -848,14 +849,15 @@ struct Effect {
 }
 
 /// An expander's own table of client steps: open addressing over 16-byte slots (four to a
-/// cache line), the key and the step packed into one word each.
+/// cache line), the key and the step packed into one word each. In a [`Region`]: huge pages,
+/// as the table is read at random (a few dozen MiB for a few million steps).
 ///
 /// Key: `(local + 1)` in the top 26 bits, the input kind and argument in 10, the message in
 /// 28. Step: the next client state in the top 32 bits, where its sends start (27 bits), how
 /// many (4 bits), and whether the clock condition broke (1 bit; the finding itself is kept on
 /// the side).
 struct EffectTable {
-    slots: Vec<[u64; 2]>,
+    slots: Region<[u64; 2]>,
     bits: u32,
     len: usize,
     /// Packed key -> 1 + index into the expander's `problems`.
@@ -865,7 +867,7 @@ struct EffectTable {
 impl EffectTable {
     fn new() -> Self {
         EffectTable {
-            slots: vec![[0; 2]; 1 << 12],
+            slots: Region::zeroed(1 << 12),
             bits: 12,
             len: 0,
             problems: MixMap::default(),
@@ -919,10 +921,10 @@ impl EffectTable {
 
     fn insert(&mut self, local: u32, input: u32, msg: u32, effect: Effect) {
         if (self.len + 1) * 8 > self.slots.len() * 5 {
-            let old = std::mem::replace(&mut self.slots, vec![[0; 2]; 1 << (self.bits + 1)]);
+            let old = std::mem::replace(&mut self.slots, Region::zeroed(1 << (self.bits + 1)));
             self.bits += 1;
             self.len = 0;
-            for slot in old.into_iter().filter(|slot| slot[0] != 0) {
+            for &slot in old.iter().filter(|slot| slot[0] != 0) {
                 self.place(slot);
             }
         }
