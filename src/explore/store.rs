@@ -121,6 +121,23 @@ impl<S: Copy> StateStore<S> {
         (hash >> (64 - self.bits)) as usize
     }
 
+    /// Whether `state` is stored. `hash` must be [`super::hash::hash_bytes`] of `state`.
+    pub fn contains(&self, state: &[u8], hash: u64) -> bool {
+        let mask = self.slots.len() - 1;
+        let tag = hash & TAG;
+        let mut index = self.home(hash);
+        loop {
+            let slot = self.slots[index];
+            if slot == 0 {
+                return false;
+            }
+            if slot & TAG == tag && self.get((slot & !TAG) as u32 - 1) == state {
+                return true;
+            }
+            index = (index + 1) & mask;
+        }
+    }
+
     /// Adds `state` unless an equal one is there. `hash` must be [`super::hash::hash_bytes`]
     /// of `state`; `parent` and `step` are recorded only for a new state (`step` is ignored
     /// when `parent` is [`NO_PARENT`]).
