@@ -62,6 +62,8 @@ pub struct Successors<S> {
     problems: Vec<(u32, Finding)>,
     /// (item index, what the state breaks), for the items marked [`Known::Checked`].
     checks: Vec<(u32, Finding)>,
+    /// [`Self::sort_out`]'s table of the items not in the store.
+    local: Vec<u32>,
     /// For each state expanded into this buffer: where its items end.
     marks: Vec<u32>,
 }
@@ -82,7 +84,8 @@ struct Item<S> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Known {
     Nothing,
-    /// Already in the store when the batch began: the merge will find it there.
+    /// Already in the store when the batch began, or equal to an earlier successor in the
+    /// same buffer: the merge will find it stored.
     Stored,
     /// Not in the store when the batch began, and checked (its finding, if any, is in
     /// `checks`): if the merge finds it new, it needs no check.
@@ -96,6 +99,7 @@ impl<S: Copy> Successors<S> {
             items: Vec::new(),
             problems: Vec::new(),
             checks: Vec::new(),
+            local: Vec::new(),
             marks: Vec::new(),
         }
     }
@@ -172,25 +176,55 @@ impl<S: Copy> Successors<S> {
     /// (most are seen before), done on the expanding threads; the merge then skips what is
     /// known and gets the same answers it would have got itself, in the same order.
     fn sort_out<E: Expander<Step = S>>(&mut self, store: &StateStore<S>, expander: &mut E) {
+        let size = (self.items.len() * 2).next_power_of_two().max(16);
+        self.local.clear();
+        self.local.resize(size, 0);
         let mut start = 0;
         for index in 0..self.items.len() {
             if let Some(ahead) = self.items.get(index + PREFETCH_AHEAD) {
                 store.prefetch(ahead.hash);
             }
             let item = self.items[index];
-            let bytes = &self.bytes[start..item.end as usize];
+            let range = start..item.end as usize;
             start = item.end as usize;
             if !item.in_model {
                 continue;
             }
-            self.items[index].known = if store.contains(bytes, item.hash) {
+            self.items[index].known = if store.contains(&self.bytes[range.clone()], item.hash) {
+                Known::Stored
+            } else if self.earlier_copy(index, range.start) {
+                // The merge meets the first copy first, so it finds this one stored.
                 Known::Stored
             } else {
-                if let Some(finding) = expander.check(bytes) {
+                if let Some(finding) = expander.check(&self.bytes[range]) {
                     self.checks.push((index as u32, finding));
                 }
                 Known::Checked
             };
+        }
+    }
+}
+
+impl<S: Copy> Successors<S> {
+    /// Whether an earlier item of this buffer (not in the store, as it was looked up first) has
+    /// the same encoding as item `index`, which starts at `start`; if not, records this one in
+    /// `local`, a small table of such items (their index + 1), for the items after it.
+    fn earlier_copy(&mut self, index: usize, start: usize) -> bool {
+        let hash = self.items[index].hash;
+        let bytes = &self.bytes[start..self.items[index].end as usize];
+        let mask = self.local.len() - 1;
+        let mut at = (hash >> 32) as usize & mask;
+        loop {
+            let other = self.local[at];
+            if other == 0 {
+                self.local[at] = index as u32 + 1;
+                return false;
+            }
+            let other = other as usize - 1;
+            if self.items[other].hash == hash && self.item_bytes(other) == bytes {
+                return true;
+            }
+            at = (at + 1) & mask;
         }
     }
 }
