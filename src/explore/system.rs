@@ -566,12 +566,20 @@ fn short(hash: &[u8; 32]) -> String {
     crate::protocol::ledger::short_hex(hash)
 }
 
-/// Runs one client step for real and remembers it.
-fn compute_effect(inner: &Inner, shared: &mut Shared, key: EffectKey) -> SharedEffect {
-    let mut client = (*shared.clients[key.local as usize]).clone();
+/// A client step run for real, before its results are interned.
+struct StepRun {
+    client: Client,
+    sends: Vec<(u8, Message)>,
+    problem: Option<String>,
+}
+
+/// Runs one client step for real on `before` (client state `key.local`); `delivered` is
+/// message `key.msg` for a delivery. Takes no lock: the costly part of a new step (the state
+/// machine, its hashing and cloning) runs while other threads go on.
+fn run_step(inner: &Inner, before: &Client, delivered: Option<Message>, key: EffectKey) -> StepRun {
+    let mut client = before.clone();
     let id = client.id();
     let mut outbox = Outbox::new();
-    let mut delivered: Option<Message> = None;
     let kind = key.input & (3 << 28);
     let argument = key.input & ((1 << 28) - 1);
     match kind {
@@ -585,9 +593,8 @@ fn compute_effect(inner: &Inner, shared: &mut Shared, key: EffectKey) -> SharedE
             let _ = client.handle_command(command, &mut outbox);
         }
         INPUT_DELIVER => {
-            let msg = shared.messages[key.msg as usize].clone();
-            client.handle_message(argument, &msg, &mut outbox);
-            delivered = Some(msg);
+            let msg = delivered.as_ref().expect("a delivery has its message");
+            client.handle_message(argument, msg, &mut outbox);
         }
         INPUT_TIMER => client.handle_timer(Timer::LeaveCriticalSection, &mut outbox),
         _ => client.restart(argument == 1),
@@ -595,7 +602,7 @@ fn compute_effect(inner: &Inner, shared: &mut Shared, key: EffectKey) -> SharedE
     // The clock condition, as `check::ClockCondition` judges the events: a client's clock
     // never decreases, a receive is later than its send, a message carries the send's clock.
     let mut problem = None;
-    let mut last = shared.clients[key.local as usize].clock();
+    let mut last = before.clock();
     let mut sends = Vec::new();
     for output in outbox.as_slice() {
         if output.clock < last && problem.is_none() {
@@ -627,17 +634,30 @@ fn compute_effect(inner: &Inner, shared: &mut Shared, key: EffectKey) -> SharedE
                         output.clock
                     ));
                 }
-                let number = intern_message(shared, msg);
-                sends.push(((*to - 1) as u8, number));
+                sends.push(((*to - 1) as u8, msg.clone()));
             }
             _ => {}
         }
     }
-    let next = intern_client(inner, shared, client);
+    StepRun {
+        client,
+        sends,
+        problem,
+    }
+}
+
+/// Interns what a step sent (in order) and the client state it left, and remembers the step.
+fn intern_step(inner: &Inner, shared: &mut Shared, run: StepRun) -> SharedEffect {
+    let sends = run
+        .sends
+        .iter()
+        .map(|(to, msg)| (*to, intern_message(shared, msg)))
+        .collect();
+    let next = intern_client(inner, shared, run.client);
     SharedEffect {
         next,
         sends,
-        problem: problem.map(|detail| Finding {
+        problem: run.problem.map(|detail| Finding {
             name: Invariant::ClockCondition.name(),
             detail,
             stuck: false,
@@ -1021,14 +1041,31 @@ impl SystemExpander {
     #[inline(never)]
     fn new_effect(&mut self, local: u32, input: u32, msg: u32) -> Effect {
         let key = EffectKey { local, input, msg };
-        let shared_effect = {
-            let mut shared = self.inner.lock();
+        let known = {
+            let shared = self.inner.lock();
             match shared.effects.get(&key) {
-                Some(effect) => effect.clone(),
-                None => {
-                    let effect = compute_effect(&self.inner, &mut shared, key);
-                    shared.effects.insert(key, effect.clone());
-                    effect
+                Some(effect) => Ok(effect.clone()),
+                None => Err((
+                    Arc::clone(&shared.clients[local as usize]),
+                    (input & (3 << 28) == INPUT_DELIVER)
+                        .then(|| shared.messages[msg as usize].clone()),
+                )),
+            }
+        };
+        let shared_effect = match known {
+            Ok(effect) => effect,
+            Err((before, delivered)) => {
+                // Run outside the lock; another thread may meanwhile have run the same step
+                // (with the same result): the first to intern it wins.
+                let run = run_step(&self.inner, &before, delivered, key);
+                let mut shared = self.inner.lock();
+                match shared.effects.get(&key) {
+                    Some(effect) => effect.clone(),
+                    None => {
+                        let effect = intern_step(&self.inner, &mut shared, run);
+                        shared.effects.insert(key, effect.clone());
+                        effect
+                    }
                 }
             }
         };
