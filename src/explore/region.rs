@@ -23,6 +23,9 @@ pub struct Region<T: Copy> {
     len: usize,
     /// Bytes usable from `ptr` on.
     committed: usize,
+    /// Bytes the region counts as its size: what growing by demand alone would have made
+    /// usable (at most `committed`; see [`Self::commit_ahead`]).
+    accounted: usize,
     /// Bytes of address space reserved from `ptr` on.
     reserved: usize,
     _owns: PhantomData<T>,
@@ -40,6 +43,7 @@ impl<T: Copy> Region<T> {
             ptr: std::ptr::NonNull::dangling().as_ptr(),
             len: 0,
             committed: 0,
+            accounted: 0,
             reserved: 0,
             _owns: PhantomData,
         }
@@ -52,6 +56,7 @@ impl<T: Copy> Region<T> {
         region.relocate(bytes, bytes);
         os::commit(region.ptr.cast(), 0, bytes);
         region.committed = bytes;
+        region.accounted = bytes;
         region.len = len;
         region
     }
@@ -64,9 +69,47 @@ impl<T: Copy> Region<T> {
         self.len == 0
     }
 
-    /// Bytes of memory made usable (what the region costs, like a `Vec`'s capacity).
+    /// Bytes of memory made usable by demand (what the region costs, like a `Vec`'s
+    /// capacity); the same whether or not room was made ahead with [`Self::commit_ahead`].
     pub fn memory_bytes(&self) -> usize {
-        self.committed
+        self.accounted
+    }
+
+    /// Makes room for `more` elements past `len` now, without counting it in
+    /// [`Self::memory_bytes`] until pushes need it.
+    pub fn commit_ahead(&mut self, more: usize) {
+        let accounted = self.accounted;
+        self.reserve(more);
+        self.accounted = accounted;
+    }
+
+    /// Asks the kernel to fill in the pages for elements `len..len + more` (within the room
+    /// made) now, so that writing them later takes no page fault; `part` of `parts` of that
+    /// range, for sharing the work among threads. A hint: it changes no value.
+    pub fn populate_ahead(&self, more: usize, part: usize, parts: usize) {
+        let from = (self.len * size_of::<T>()).next_multiple_of(HUGE);
+        let to = ((self.len + more) * size_of::<T>())
+            .next_multiple_of(HUGE)
+            .min(self.committed);
+        if to <= from {
+            return;
+        }
+        let share = ((to - from) / HUGE).div_ceil(parts) * HUGE;
+        let start = from + share * part;
+        let end = (start + share).min(to);
+        if start < end {
+            os::populate(self.ptr.cast(), start, end);
+        }
+    }
+
+    /// The same for the whole region (a table made with [`Self::zeroed`], not in use yet).
+    pub fn populate(&self, part: usize, parts: usize) {
+        let share = (self.committed / HUGE).div_ceil(parts) * HUGE;
+        let start = share * part;
+        let end = (start + share).min(self.committed);
+        if start < end {
+            os::populate(self.ptr.cast(), start, end);
+        }
     }
 
     pub fn as_ptr(&self) -> *const T {
@@ -75,7 +118,7 @@ impl<T: Copy> Region<T> {
 
     #[inline]
     pub fn push(&mut self, value: T) {
-        if (self.len + 1) * size_of::<T>() > self.committed {
+        if (self.len + 1) * size_of::<T>() > self.accounted {
             self.reserve(1);
         }
         // SAFETY: the slot is inside the usable part (just checked) and owned by the region.
@@ -85,7 +128,7 @@ impl<T: Copy> Region<T> {
 
     #[inline]
     pub fn extend_from_slice(&mut self, values: &[T]) {
-        if (self.len + values.len()) * size_of::<T>() > self.committed {
+        if (self.len + values.len()) * size_of::<T>() > self.accounted {
             self.reserve(values.len());
         }
         // SAFETY: as in `push`; `values` cannot overlap the region's unused part.
@@ -105,13 +148,16 @@ impl<T: Copy> Region<T> {
             .checked_mul(size_of::<T>())
             .expect("a region's size fits in memory");
         let wanted = needed
-            .max(self.committed + self.committed / 8)
+            .max(self.accounted + self.accounted / 8)
             .next_multiple_of(HUGE);
-        if wanted > self.reserved {
-            self.relocate(wanted, DEFAULT_RESERVE.max(wanted));
+        if wanted > self.committed {
+            if wanted > self.reserved {
+                self.relocate(wanted, DEFAULT_RESERVE.max(wanted));
+            }
+            os::commit(self.ptr.cast(), self.committed, wanted);
+            self.committed = wanted;
         }
-        os::commit(self.ptr.cast(), self.committed, wanted);
-        self.committed = wanted;
+        self.accounted = wanted;
     }
 
     /// Moves to a new reservation of at least `wanted` bytes, at most `most` (the first time:
@@ -220,6 +266,19 @@ mod os {
         }
     }
 
+    /// Fills in the pages of bytes `from..to` (usable already) without changing them.
+    pub fn populate(ptr: *mut u8, from: usize, to: usize) {
+        #[cfg(target_os = "linux")]
+        // SAFETY: the range lies inside the usable part of a region; MADV_POPULATE_WRITE
+        // faults pages in as a write would, but writes nothing (Linux 5.14 on; an older kernel
+        // refuses it, and the pages fill in when first written instead).
+        unsafe {
+            libc::madvise(ptr.add(from).cast(), to - from, libc::MADV_POPULATE_WRITE);
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (ptr, from, to);
+    }
+
     pub fn release(ptr: *mut u8, size: usize) {
         // SAFETY: the whole reservation, owned by the region being dropped or moved.
         unsafe { libc::munmap(ptr.cast(), size) };
@@ -243,6 +302,8 @@ mod os {
     }
 
     pub fn commit(_ptr: *mut u8, _from: usize, _to: usize) {}
+
+    pub fn populate(_ptr: *mut u8, _from: usize, _to: usize) {}
 
     pub fn release(ptr: *mut u8, size: usize) {
         let layout = Layout::from_size_align(size, HUGE).expect("a valid layout");

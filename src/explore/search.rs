@@ -372,6 +372,8 @@ struct Run<'o, M: Model> {
     /// The depth of the states being expanded.
     source_depth: u32,
     scratch: Vec<u8>,
+    /// States and encoding bytes the last batch added to the store.
+    last_batch: (usize, usize),
 }
 
 /// What to do after recording a finding.
@@ -398,6 +400,7 @@ impl<'o, M: Model> Run<'o, M> {
             depth: 0,
             source_depth: 0,
             scratch: Vec::new(),
+            last_batch: (0, 0),
         }
     }
 
@@ -520,6 +523,7 @@ impl<'o, M: Model> Run<'o, M> {
             let mut batch_start = level_start;
             while batch_start < level_end {
                 let batch_end = level_end.min(batch_start + (BATCH_PER_JOB * jobs) as u32);
+                let before = (self.store.len(), self.store.encoding_bytes());
                 self.expand_batch(batch_start, batch_end);
                 // Merge in state order: buffer k holds a contiguous run of the batch.
                 let per_job = (batch_end - batch_start).div_ceil(jobs as u32);
@@ -532,6 +536,10 @@ impl<'o, M: Model> Run<'o, M> {
                         return stop;
                     }
                 }
+                self.last_batch = (
+                    self.store.len() - before.0,
+                    self.store.encoding_bytes() - before.1,
+                );
                 batch_start = batch_end;
             }
             level_start = level_end;
@@ -544,9 +552,16 @@ impl<'o, M: Model> Run<'o, M> {
     fn expand_batch(&mut self, start: u32, end: u32) {
         let jobs = self.expanders.len();
         let per_job = (end - start).div_ceil(jobs as u32);
-        let store = &self.store;
-        // With one thread, looking successors up ahead of the merge would only add work.
+        // With one thread, looking successors up ahead of the merge, or filling in the
+        // store's pages ahead of the inserts, would only add work.
         let sort_out = jobs > 1;
+        if sort_out {
+            // Room for twice what the last batch added, filled in while the threads expand.
+            let (states, bytes) = self.last_batch;
+            self.store
+                .prepare(2 * states + 1024, 2 * bytes + (64 << 10));
+        }
+        let store = &self.store;
         let work = |expander: &mut M::Expander, output: &mut Successors<M::Step>, job: usize| {
             output.clear();
             let first = start + per_job * job as u32;
@@ -558,6 +573,7 @@ impl<'o, M: Model> Run<'o, M> {
             output.hash_items();
             if sort_out {
                 output.sort_out(store, expander);
+                store.populate(job, jobs);
             }
         };
         if jobs == 1 {

@@ -38,6 +38,10 @@ pub struct StateStore<S: Copy> {
     /// the table can double without looking at the encodings again.
     slots: Region<u64>,
     bits: u32,
+    /// The next, doubled table, made ahead by [`Self::prepare`].
+    next_slots: Option<Region<u64>>,
+    /// How many states and bytes [`Self::prepare`] made room for.
+    ahead: (usize, usize),
 }
 
 /// What [`StateStore::insert`] found.
@@ -56,6 +60,8 @@ impl<S: Copy> StateStore<S> {
             steps: Region::new(),
             slots: Region::zeroed(1 << INITIAL_BITS),
             bits: INITIAL_BITS,
+            next_slots: None,
+            ahead: (0, 0),
         }
     }
 
@@ -176,7 +182,10 @@ impl<S: Copy> StateStore<S> {
     fn grow(&mut self) {
         self.bits += 1;
         let mask = (1usize << self.bits) - 1;
-        let mut slots = Region::<u64>::zeroed(1 << self.bits);
+        let mut slots = match self.next_slots.take() {
+            Some(slots) if slots.len() == 1 << self.bits => slots,
+            _ => Region::zeroed(1 << self.bits),
+        };
         for &slot in self.slots.iter() {
             if slot == 0 {
                 continue;
@@ -188,6 +197,33 @@ impl<S: Copy> StateStore<S> {
             slots[index] = slot;
         }
         self.slots = slots;
+    }
+
+    /// Makes room for about `states` more states of `bytes` bytes in all (and the doubled
+    /// table, if they would need it), for [`Self::populate`] to fill in on other threads
+    /// while this store is only read. Changes no answer and not [`Self::memory_bytes`].
+    pub fn prepare(&mut self, states: usize, bytes: usize) {
+        self.bytes.commit_ahead(bytes);
+        self.ends.commit_ahead(states);
+        self.parents.commit_ahead(states);
+        self.steps.commit_ahead(states);
+        if self.next_slots.is_none() && (self.len() + states) * 4 > self.slots.len() * 3 {
+            self.next_slots = Some(Region::zeroed(self.slots.len() * 2));
+        }
+        self.ahead = (states, bytes);
+    }
+
+    /// Fills in the pages [`Self::prepare`] made room for, `part` of `parts` of them, so
+    /// that the inserts take no page faults (a hint: it changes nothing).
+    pub fn populate(&self, part: usize, parts: usize) {
+        let (states, bytes) = self.ahead;
+        self.bytes.populate_ahead(bytes, part, parts);
+        self.ends.populate_ahead(states, part, parts);
+        self.parents.populate_ahead(states, part, parts);
+        self.steps.populate_ahead(states, part, parts);
+        if let Some(slots) = &self.next_slots {
+            slots.populate(part, parts);
+        }
     }
 
     /// Bytes held (capacity, not just length): what the store costs in memory.
