@@ -297,7 +297,43 @@ struct Shared {
     /// Per ledger number: the number of the ledger without its last block, and the length.
     ledger_parents: Vec<u32>,
     ledger_lengths: Vec<u32>,
-    effects: MixMap<EffectKey, SharedEffect>,
+}
+
+/// The remembered client steps, shared by every thread: in shards with a lock each, so
+/// that a thread looking a step up (a cache miss or two in a big table) does not hold up
+/// the others.
+struct SharedEffects {
+    shards: Vec<Mutex<MixMap<EffectKey, SharedEffect>>>,
+}
+
+const EFFECT_SHARDS: usize = 64;
+
+impl SharedEffects {
+    fn new() -> Self {
+        SharedEffects {
+            shards: (0..EFFECT_SHARDS).map(|_| Mutex::default()).collect(),
+        }
+    }
+
+    fn shard(&self, key: EffectKey) -> MutexGuard<'_, MixMap<EffectKey, SharedEffect>> {
+        let packed = (u64::from(key.local) << 32 | u64::from(key.input))
+            ^ u64::from(key.msg).rotate_left(47);
+        let index = (packed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize;
+        self.shards[index % EFFECT_SHARDS]
+            .lock()
+            .expect("no thread panics while holding the tables")
+    }
+
+    fn len(&self) -> usize {
+        (0..EFFECT_SHARDS)
+            .map(|index| {
+                self.shards[index]
+                    .lock()
+                    .expect("no thread panics while holding the tables")
+                    .len()
+            })
+            .sum()
+    }
 }
 
 /// A client step's input, packed: (client state number, input kind and argument, message).
@@ -327,6 +363,7 @@ struct Inner {
     links: Vec<(ClientId, ClientId)>,
     initial_total: u128,
     shared: Mutex<Shared>,
+    effects: SharedEffects,
     initial_locals: Vec<u32>,
 }
 
@@ -344,6 +381,7 @@ impl SystemModel {
             links,
             initial_total,
             shared: Mutex::new(Shared::default()),
+            effects: SharedEffects::new(),
             initial_locals: Vec::new(),
             config,
         };
@@ -378,11 +416,12 @@ impl SystemModel {
     /// What the search met: distinct client states, distinct messages, and client steps
     /// run for real (each (client state, input) pair once).
     pub fn interned(&self) -> Interned {
+        let client_steps = self.inner.effects.len();
         let shared = self.inner.lock();
         Interned {
             client_states: shared.clients.len(),
             messages: shared.messages.len(),
-            client_steps: shared.effects.len(),
+            client_steps,
         }
     }
 }
@@ -1041,32 +1080,29 @@ impl SystemExpander {
     #[inline(never)]
     fn new_effect(&mut self, local: u32, input: u32, msg: u32) -> Effect {
         let key = EffectKey { local, input, msg };
-        let known = {
-            let shared = self.inner.lock();
-            match shared.effects.get(&key) {
-                Some(effect) => Ok(effect.clone()),
-                None => Err((
-                    Arc::clone(&shared.clients[local as usize]),
-                    (input & (3 << 28) == INPUT_DELIVER)
-                        .then(|| shared.messages[msg as usize].clone()),
-                )),
-            }
-        };
+        let known = self.inner.effects.shard(key).get(&key).cloned();
         let shared_effect = match known {
-            Ok(effect) => effect,
-            Err((before, delivered)) => {
-                // Run outside the lock; another thread may meanwhile have run the same step
-                // (with the same result): the first to intern it wins.
+            Some(effect) => effect,
+            None => {
+                let (before, delivered) = {
+                    let shared = self.inner.lock();
+                    (
+                        Arc::clone(&shared.clients[local as usize]),
+                        (input & (3 << 28) == INPUT_DELIVER)
+                            .then(|| shared.messages[msg as usize].clone()),
+                    )
+                };
+                // Run outside any lock; another thread may meanwhile run the same step, with
+                // the same result (interning an equal value again gives the same number): the
+                // first to remember it wins.
                 let run = run_step(&self.inner, &before, delivered, key);
-                let mut shared = self.inner.lock();
-                match shared.effects.get(&key) {
-                    Some(effect) => effect.clone(),
-                    None => {
-                        let effect = intern_step(&self.inner, &mut shared, run);
-                        shared.effects.insert(key, effect.clone());
-                        effect
-                    }
-                }
+                let effect = intern_step(&self.inner, &mut self.inner.lock(), run);
+                self.inner
+                    .effects
+                    .shard(key)
+                    .entry(key)
+                    .or_insert(effect)
+                    .clone()
             }
         };
         let effect = Effect {
