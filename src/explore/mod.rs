@@ -15,6 +15,7 @@
 //! same input gives the same counts and the same counterexample on every run.
 
 pub mod hash;
+pub mod region;
 pub mod replay;
 pub mod search;
 pub mod settings;

@@ -60,6 +60,10 @@ pub struct Successors<S> {
     items: Vec<Item<S>>,
     /// (item index, what the transition broke).
     problems: Vec<(u32, Finding)>,
+    /// (item index, what the state breaks), for the items marked [`Known::Checked`].
+    checks: Vec<(u32, Finding)>,
+    /// [`Self::sort_out`]'s table of the items not in the store.
+    local: Vec<u32>,
     /// For each state expanded into this buffer: where its items end.
     marks: Vec<u32>,
 }
@@ -70,6 +74,22 @@ struct Item<S> {
     end: u32,
     /// A successor outside the model (TLA+'s state constraint): counted, never stored.
     in_model: bool,
+    known: Known,
+    /// [`hash_bytes`] of the encoding, once [`Successors::hash_items`] has run.
+    hash: u64,
+}
+
+/// What the expanding thread found out about a successor before the merge (with `jobs > 1`,
+/// so that this work is shared among the threads).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Known {
+    Nothing,
+    /// Already in the store when the batch began, or equal to an earlier successor in the
+    /// same buffer: the merge will find it stored.
+    Stored,
+    /// Not in the store when the batch began, and checked (its finding, if any, is in
+    /// `checks`): if the merge finds it new, it needs no check.
+    Checked,
 }
 
 impl<S: Copy> Successors<S> {
@@ -78,6 +98,8 @@ impl<S: Copy> Successors<S> {
             bytes: Vec::with_capacity(1 << 16),
             items: Vec::new(),
             problems: Vec::new(),
+            checks: Vec::new(),
+            local: Vec::new(),
             marks: Vec::new(),
         }
     }
@@ -86,6 +108,7 @@ impl<S: Copy> Successors<S> {
         self.bytes.clear();
         self.items.clear();
         self.problems.clear();
+        self.checks.clear();
         self.marks.clear();
     }
 
@@ -100,6 +123,8 @@ impl<S: Copy> Successors<S> {
             step,
             end: self.bytes.len() as u32,
             in_model,
+            known: Known::Nothing,
+            hash: 0,
         });
     }
 
@@ -135,7 +160,77 @@ impl<S: Copy> Successors<S> {
         };
         &self.bytes[start..self.items[index].end as usize]
     }
+
+    /// Hashes every successor (for the merge, and for [`Self::sort_out`]).
+    fn hash_items(&mut self) {
+        let mut start = 0;
+        for item in &mut self.items {
+            item.hash = hash_bytes(&self.bytes[start..item.end as usize]);
+            start = item.end as usize;
+        }
+    }
+
+    /// Looks every hashed successor up in `store` (which the merge has not changed yet):
+    /// those already there are marked [`Known::Stored`]; the others are checked with
+    /// `expander` and marked [`Known::Checked`]. This is the merge's work for most successors
+    /// (most are seen before), done on the expanding threads; the merge then skips what is
+    /// known and gets the same answers it would have got itself, in the same order.
+    fn sort_out<E: Expander<Step = S>>(&mut self, store: &StateStore<S>, expander: &mut E) {
+        let size = (self.items.len() * 2).next_power_of_two().max(16);
+        self.local.clear();
+        self.local.resize(size, 0);
+        let mut start = 0;
+        for index in 0..self.items.len() {
+            if let Some(ahead) = self.items.get(index + PREFETCH_AHEAD) {
+                store.prefetch(ahead.hash);
+            }
+            let item = self.items[index];
+            let range = start..item.end as usize;
+            start = item.end as usize;
+            if !item.in_model {
+                continue;
+            }
+            self.items[index].known = if store.contains(&self.bytes[range.clone()], item.hash) {
+                Known::Stored
+            } else if self.earlier_copy(index, range.start) {
+                // The merge meets the first copy first, so it finds this one stored.
+                Known::Stored
+            } else {
+                if let Some(finding) = expander.check(&self.bytes[range]) {
+                    self.checks.push((index as u32, finding));
+                }
+                Known::Checked
+            };
+        }
+    }
 }
+
+impl<S: Copy> Successors<S> {
+    /// Whether an earlier item of this buffer (not in the store, as it was looked up first) has
+    /// the same encoding as item `index`, which starts at `start`; if not, records this one in
+    /// `local`, a small table of such items (their index + 1), for the items after it.
+    fn earlier_copy(&mut self, index: usize, start: usize) -> bool {
+        let hash = self.items[index].hash;
+        let bytes = &self.bytes[start..self.items[index].end as usize];
+        let mask = self.local.len() - 1;
+        let mut at = (hash >> 32) as usize & mask;
+        loop {
+            let other = self.local[at];
+            if other == 0 {
+                self.local[at] = index as u32 + 1;
+                return false;
+            }
+            let other = other as usize - 1;
+            if self.items[other].hash == hash && self.item_bytes(other) == bytes {
+                return true;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+}
+
+/// How many successors ahead of its lookup a successor's table slot is fetched.
+const PREFETCH_AHEAD: usize = 8;
 
 impl<S: Copy> Default for Successors<S> {
     fn default() -> Self {
@@ -277,7 +372,8 @@ struct Run<'o, M: Model> {
     /// The depth of the states being expanded.
     source_depth: u32,
     scratch: Vec<u8>,
-    hashes: Vec<u64>,
+    /// States and encoding bytes the last batch added to the store.
+    last_batch: (usize, usize),
 }
 
 /// What to do after recording a finding.
@@ -304,7 +400,7 @@ impl<'o, M: Model> Run<'o, M> {
             depth: 0,
             source_depth: 0,
             scratch: Vec::new(),
-            hashes: Vec::new(),
+            last_batch: (0, 0),
         }
     }
 
@@ -343,32 +439,19 @@ impl<'o, M: Model> Run<'o, M> {
 
     /// Inserts the successors in `output`, whose states are numbered from `first_source` on,
     /// in order.
+    /// The successors must be hashed ([`Successors::hash_items`]); the hashes are known ahead,
+    /// so the table slot of each is fetched from memory a few insertions ahead of its turn.
     fn merge(&mut self, output: &Successors<M::Step>, first_source: u32) -> Flow {
         let mut problems = output.problems.iter().peekable();
-        // Hash every successor first, so that the table slot of each can be fetched from
-        // memory a few insertions ahead of its turn.
-        let mut hashes = std::mem::take(&mut self.hashes);
-        hashes.clear();
-        hashes.extend((0..output.items.len()).map(|index| hash_bytes(output.item_bytes(index))));
-        let flow = self.merge_hashed(output, first_source, &hashes, &mut problems);
-        self.hashes = hashes;
-        flow
-    }
-
-    fn merge_hashed<'p>(
-        &mut self,
-        output: &'p Successors<M::Step>,
-        first_source: u32,
-        hashes: &[u64],
-        problems: &mut std::iter::Peekable<std::slice::Iter<'p, (u32, Finding)>>,
-    ) -> Flow {
-        const AHEAD: usize = 8;
+        let mut checks = output.checks.iter().peekable();
         let mut from = 0usize;
         for (offset, &mark) in output.marks.iter().enumerate() {
             let source = first_source + offset as u32;
             for index in from..mark as usize {
-                if let Some(&ahead) = hashes.get(index + AHEAD) {
-                    self.store.prefetch(ahead);
+                if let Some(ahead) = output.items.get(index + PREFETCH_AHEAD)
+                    && ahead.known != Known::Stored
+                {
+                    self.store.prefetch(ahead.hash);
                 }
                 self.transitions += 1;
                 let item = output.items[index];
@@ -393,11 +476,21 @@ impl<'o, M: Model> Run<'o, M> {
                 {
                     return Flow::Stop(Stop::MaxMemory);
                 }
+                if item.known == Known::Stored {
+                    continue;
+                }
                 let bytes = output.item_bytes(index);
-                let hash = hashes[index];
-                if let Inserted::New(id) = self.store.insert(bytes, hash, source, item.step) {
+                if let Inserted::New(id) = self.store.insert(bytes, item.hash, source, item.step) {
                     self.depth = self.depth.max(self.source_depth + 1);
-                    if let Some(finding) = self.expanders[0].check(bytes) {
+                    let finding = if item.known == Known::Checked {
+                        while checks.next_if(|(i, _)| (*i as usize) < index).is_some() {}
+                        checks
+                            .next_if(|(i, _)| *i as usize == index)
+                            .map(|(_, finding)| finding.clone())
+                    } else {
+                        self.expanders[0].check(bytes)
+                    };
+                    if let Some(finding) = finding {
                         let (_, path) = self.store.path_to(id);
                         if let Flow::Stop(stop) = self.record(finding, path) {
                             return Flow::Stop(stop);
@@ -430,6 +523,7 @@ impl<'o, M: Model> Run<'o, M> {
             let mut batch_start = level_start;
             while batch_start < level_end {
                 let batch_end = level_end.min(batch_start + (BATCH_PER_JOB * jobs) as u32);
+                let before = (self.store.len(), self.store.encoding_bytes());
                 self.expand_batch(batch_start, batch_end);
                 // Merge in state order: buffer k holds a contiguous run of the batch.
                 let per_job = (batch_end - batch_start).div_ceil(jobs as u32);
@@ -442,6 +536,10 @@ impl<'o, M: Model> Run<'o, M> {
                         return stop;
                     }
                 }
+                self.last_batch = (
+                    self.store.len() - before.0,
+                    self.store.encoding_bytes() - before.1,
+                );
                 batch_start = batch_end;
             }
             level_start = level_end;
@@ -454,6 +552,15 @@ impl<'o, M: Model> Run<'o, M> {
     fn expand_batch(&mut self, start: u32, end: u32) {
         let jobs = self.expanders.len();
         let per_job = (end - start).div_ceil(jobs as u32);
+        // With one thread, looking successors up ahead of the merge, or filling in the
+        // store's pages ahead of the inserts, would only add work.
+        let sort_out = jobs > 1;
+        if sort_out {
+            // Room for twice what the last batch added, filled in while the threads expand.
+            let (states, bytes) = self.last_batch;
+            self.store
+                .prepare(2 * states + 1024, 2 * bytes + (64 << 10));
+        }
         let store = &self.store;
         let work = |expander: &mut M::Expander, output: &mut Successors<M::Step>, job: usize| {
             output.clear();
@@ -462,6 +569,11 @@ impl<'o, M: Model> Run<'o, M> {
             for id in first..last.max(first) {
                 expander.expand(store.get(id), output);
                 output.close_state();
+            }
+            output.hash_items();
+            if sort_out {
+                output.sort_out(store, expander);
+                store.populate(job, jobs);
             }
         };
         if jobs == 1 {
@@ -515,6 +627,7 @@ impl<M: Model> Run<'_, M> {
                 continue;
             }
             output.close_state();
+            output.hash_items();
             let before = self.store.len() as u32;
             if let Flow::Stop(stop) = self.merge(&output, id) {
                 return stop;

@@ -18,6 +18,8 @@
 /// Marks a state with no parent (an initial state).
 pub const NO_PARENT: u32 = u32::MAX;
 
+use super::region::Region;
+
 /// The most states a store holds (its table then has 2^32 slots).
 pub const MAX_STATES: u32 = 1 << 31;
 
@@ -25,17 +27,21 @@ const INITIAL_BITS: u32 = 12;
 const TAG: u64 = 0xffff_ffff_0000_0000;
 
 /// States numbered in discovery order, deduplicated by their full encoding.
-pub struct StateStore<S> {
-    bytes: Vec<u8>,
+pub struct StateStore<S: Copy> {
+    bytes: Region<u8>,
     /// `ends[i]` is where state `i`'s encoding ends in `bytes`; it starts at `ends[i - 1]`.
-    ends: Vec<u64>,
-    parents: Vec<u32>,
-    steps: Vec<S>,
+    ends: Region<u64>,
+    parents: Region<u32>,
+    steps: Region<S>,
     /// 0: empty; otherwise the hash's top 32 bits (in place) and `number + 1`. A state sits
     /// at (or, probing linearly, after) the slot given by the top `bits` bits of its hash, so
     /// the table can double without looking at the encodings again.
-    slots: Vec<u64>,
+    slots: Region<u64>,
     bits: u32,
+    /// The next, doubled table, made ahead by [`Self::prepare`].
+    next_slots: Option<Region<u64>>,
+    /// How many states and bytes [`Self::prepare`] made room for.
+    ahead: (usize, usize),
 }
 
 /// What [`StateStore::insert`] found.
@@ -48,12 +54,14 @@ pub enum Inserted {
 impl<S: Copy> StateStore<S> {
     pub fn new() -> Self {
         StateStore {
-            bytes: Vec::new(),
-            ends: Vec::new(),
-            parents: Vec::new(),
-            steps: Vec::new(),
-            slots: vec![0; 1 << INITIAL_BITS],
+            bytes: Region::new(),
+            ends: Region::new(),
+            parents: Region::new(),
+            steps: Region::new(),
+            slots: Region::zeroed(1 << INITIAL_BITS),
             bits: INITIAL_BITS,
+            next_slots: None,
+            ahead: (0, 0),
         }
     }
 
@@ -119,6 +127,23 @@ impl<S: Copy> StateStore<S> {
         (hash >> (64 - self.bits)) as usize
     }
 
+    /// Whether `state` is stored. `hash` must be [`super::hash::hash_bytes`] of `state`.
+    pub fn contains(&self, state: &[u8], hash: u64) -> bool {
+        let mask = self.slots.len() - 1;
+        let tag = hash & TAG;
+        let mut index = self.home(hash);
+        loop {
+            let slot = self.slots[index];
+            if slot == 0 {
+                return false;
+            }
+            if slot & TAG == tag && self.get((slot & !TAG) as u32 - 1) == state {
+                return true;
+            }
+            index = (index + 1) & mask;
+        }
+    }
+
     /// Adds `state` unless an equal one is there. `hash` must be [`super::hash::hash_bytes`]
     /// of `state`; `parent` and `step` are recorded only for a new state (`step` is ignored
     /// when `parent` is [`NO_PARENT`]).
@@ -157,8 +182,11 @@ impl<S: Copy> StateStore<S> {
     fn grow(&mut self) {
         self.bits += 1;
         let mask = (1usize << self.bits) - 1;
-        let mut slots = vec![0u64; 1 << self.bits];
-        for &slot in &self.slots {
+        let mut slots = match self.next_slots.take() {
+            Some(slots) if slots.len() == 1 << self.bits => slots,
+            _ => Region::zeroed(1 << self.bits),
+        };
+        for &slot in self.slots.iter() {
             if slot == 0 {
                 continue;
             }
@@ -171,13 +199,40 @@ impl<S: Copy> StateStore<S> {
         self.slots = slots;
     }
 
+    /// Makes room for about `states` more states of `bytes` bytes in all (and the doubled
+    /// table, if they would need it), for [`Self::populate`] to fill in on other threads
+    /// while this store is only read. Changes no answer and not [`Self::memory_bytes`].
+    pub fn prepare(&mut self, states: usize, bytes: usize) {
+        self.bytes.commit_ahead(bytes);
+        self.ends.commit_ahead(states);
+        self.parents.commit_ahead(states);
+        self.steps.commit_ahead(states);
+        if self.next_slots.is_none() && (self.len() + states) * 4 > self.slots.len() * 3 {
+            self.next_slots = Some(Region::zeroed(self.slots.len() * 2));
+        }
+        self.ahead = (states, bytes);
+    }
+
+    /// Fills in the pages [`Self::prepare`] made room for, `part` of `parts` of them, so
+    /// that the inserts take no page faults (a hint: it changes nothing).
+    pub fn populate(&self, part: usize, parts: usize) {
+        let (states, bytes) = self.ahead;
+        self.bytes.populate_ahead(bytes, part, parts);
+        self.ends.populate_ahead(states, part, parts);
+        self.parents.populate_ahead(states, part, parts);
+        self.steps.populate_ahead(states, part, parts);
+        if let Some(slots) = &self.next_slots {
+            slots.populate(part, parts);
+        }
+    }
+
     /// Bytes held (capacity, not just length): what the store costs in memory.
     pub fn memory_bytes(&self) -> usize {
-        self.bytes.capacity()
-            + self.ends.capacity() * size_of::<u64>()
-            + self.parents.capacity() * size_of::<u32>()
-            + self.steps.capacity() * size_of::<S>()
-            + self.slots.capacity() * size_of::<u64>()
+        self.bytes.memory_bytes()
+            + self.ends.memory_bytes()
+            + self.parents.memory_bytes()
+            + self.steps.memory_bytes()
+            + self.slots.memory_bytes()
     }
 
     /// Bytes of encodings alone.

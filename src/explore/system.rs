@@ -33,6 +33,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::hash::{IndexTable, MixHasher, MixMap};
+use super::region::Region;
 use super::search::{Expander, Finding, Model, Successors};
 use super::store::prefetch;
 use crate::check::Invariant;
@@ -296,7 +297,43 @@ struct Shared {
     /// Per ledger number: the number of the ledger without its last block, and the length.
     ledger_parents: Vec<u32>,
     ledger_lengths: Vec<u32>,
-    effects: MixMap<EffectKey, SharedEffect>,
+}
+
+/// The remembered client steps, shared by every thread: in shards with a lock each, so
+/// that a thread looking a step up (a cache miss or two in a big table) does not hold up
+/// the others.
+struct SharedEffects {
+    shards: Vec<Mutex<MixMap<EffectKey, SharedEffect>>>,
+}
+
+const EFFECT_SHARDS: usize = 64;
+
+impl SharedEffects {
+    fn new() -> Self {
+        SharedEffects {
+            shards: (0..EFFECT_SHARDS).map(|_| Mutex::default()).collect(),
+        }
+    }
+
+    fn shard(&self, key: EffectKey) -> MutexGuard<'_, MixMap<EffectKey, SharedEffect>> {
+        let packed = (u64::from(key.local) << 32 | u64::from(key.input))
+            ^ u64::from(key.msg).rotate_left(47);
+        let index = (packed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize;
+        self.shards[index % EFFECT_SHARDS]
+            .lock()
+            .expect("no thread panics while holding the tables")
+    }
+
+    fn len(&self) -> usize {
+        (0..EFFECT_SHARDS)
+            .map(|index| {
+                self.shards[index]
+                    .lock()
+                    .expect("no thread panics while holding the tables")
+                    .len()
+            })
+            .sum()
+    }
 }
 
 /// A client step's input, packed: (client state number, input kind and argument, message).
@@ -326,6 +363,7 @@ struct Inner {
     links: Vec<(ClientId, ClientId)>,
     initial_total: u128,
     shared: Mutex<Shared>,
+    effects: SharedEffects,
     initial_locals: Vec<u32>,
 }
 
@@ -343,6 +381,7 @@ impl SystemModel {
             links,
             initial_total,
             shared: Mutex::new(Shared::default()),
+            effects: SharedEffects::new(),
             initial_locals: Vec::new(),
             config,
         };
@@ -377,11 +416,12 @@ impl SystemModel {
     /// What the search met: distinct client states, distinct messages, and client steps
     /// run for real (each (client state, input) pair once).
     pub fn interned(&self) -> Interned {
+        let client_steps = self.inner.effects.len();
         let shared = self.inner.lock();
         Interned {
             client_states: shared.clients.len(),
             messages: shared.messages.len(),
-            client_steps: shared.effects.len(),
+            client_steps,
         }
     }
 }
@@ -565,12 +605,20 @@ fn short(hash: &[u8; 32]) -> String {
     crate::protocol::ledger::short_hex(hash)
 }
 
-/// Runs one client step for real and remembers it.
-fn compute_effect(inner: &Inner, shared: &mut Shared, key: EffectKey) -> SharedEffect {
-    let mut client = (*shared.clients[key.local as usize]).clone();
+/// A client step run for real, before its results are interned.
+struct StepRun {
+    client: Client,
+    sends: Vec<(u8, Message)>,
+    problem: Option<String>,
+}
+
+/// Runs one client step for real on `before` (client state `key.local`); `delivered` is
+/// message `key.msg` for a delivery. Takes no lock: the costly part of a new step (the state
+/// machine, its hashing and cloning) runs while other threads go on.
+fn run_step(inner: &Inner, before: &Client, delivered: Option<Message>, key: EffectKey) -> StepRun {
+    let mut client = before.clone();
     let id = client.id();
     let mut outbox = Outbox::new();
-    let mut delivered: Option<Message> = None;
     let kind = key.input & (3 << 28);
     let argument = key.input & ((1 << 28) - 1);
     match kind {
@@ -584,9 +632,8 @@ fn compute_effect(inner: &Inner, shared: &mut Shared, key: EffectKey) -> SharedE
             let _ = client.handle_command(command, &mut outbox);
         }
         INPUT_DELIVER => {
-            let msg = shared.messages[key.msg as usize].clone();
-            client.handle_message(argument, &msg, &mut outbox);
-            delivered = Some(msg);
+            let msg = delivered.as_ref().expect("a delivery has its message");
+            client.handle_message(argument, msg, &mut outbox);
         }
         INPUT_TIMER => client.handle_timer(Timer::LeaveCriticalSection, &mut outbox),
         _ => client.restart(argument == 1),
@@ -594,7 +641,7 @@ fn compute_effect(inner: &Inner, shared: &mut Shared, key: EffectKey) -> SharedE
     // The clock condition, as `check::ClockCondition` judges the events: a client's clock
     // never decreases, a receive is later than its send, a message carries the send's clock.
     let mut problem = None;
-    let mut last = shared.clients[key.local as usize].clock();
+    let mut last = before.clock();
     let mut sends = Vec::new();
     for output in outbox.as_slice() {
         if output.clock < last && problem.is_none() {
@@ -626,17 +673,30 @@ fn compute_effect(inner: &Inner, shared: &mut Shared, key: EffectKey) -> SharedE
                         output.clock
                     ));
                 }
-                let number = intern_message(shared, msg);
-                sends.push(((*to - 1) as u8, number));
+                sends.push(((*to - 1) as u8, msg.clone()));
             }
             _ => {}
         }
     }
-    let next = intern_client(inner, shared, client);
+    StepRun {
+        client,
+        sends,
+        problem,
+    }
+}
+
+/// Interns what a step sent (in order) and the client state it left, and remembers the step.
+fn intern_step(inner: &Inner, shared: &mut Shared, run: StepRun) -> SharedEffect {
+    let sends = run
+        .sends
+        .iter()
+        .map(|(to, msg)| (*to, intern_message(shared, msg)))
+        .collect();
+    let next = intern_client(inner, shared, run.client);
     SharedEffect {
         next,
         sends,
-        problem: problem.map(|detail| Finding {
+        problem: run.problem.map(|detail| Finding {
             name: Invariant::ClockCondition.name(),
             detail,
             stuck: false,
@@ -848,14 +908,15 @@ struct Effect {
 }
 
 /// An expander's own table of client steps: open addressing over 16-byte slots (four to a
-/// cache line), the key and the step packed into one word each.
+/// cache line), the key and the step packed into one word each. In a [`Region`]: huge pages,
+/// as the table is read at random (a few dozen MiB for a few million steps).
 ///
 /// Key: `(local + 1)` in the top 26 bits, the input kind and argument in 10, the message in
 /// 28. Step: the next client state in the top 32 bits, where its sends start (27 bits), how
 /// many (4 bits), and whether the clock condition broke (1 bit; the finding itself is kept on
 /// the side).
 struct EffectTable {
-    slots: Vec<[u64; 2]>,
+    slots: Region<[u64; 2]>,
     bits: u32,
     len: usize,
     /// Packed key -> 1 + index into the expander's `problems`.
@@ -865,7 +926,7 @@ struct EffectTable {
 impl EffectTable {
     fn new() -> Self {
         EffectTable {
-            slots: vec![[0; 2]; 1 << 12],
+            slots: Region::zeroed(1 << 12),
             bits: 12,
             len: 0,
             problems: MixMap::default(),
@@ -919,10 +980,10 @@ impl EffectTable {
 
     fn insert(&mut self, local: u32, input: u32, msg: u32, effect: Effect) {
         if (self.len + 1) * 8 > self.slots.len() * 5 {
-            let old = std::mem::replace(&mut self.slots, vec![[0; 2]; 1 << (self.bits + 1)]);
+            let old = std::mem::replace(&mut self.slots, Region::zeroed(1 << (self.bits + 1)));
             self.bits += 1;
             self.len = 0;
-            for slot in old.into_iter().filter(|slot| slot[0] != 0) {
+            for &slot in old.iter().filter(|slot| slot[0] != 0) {
                 self.place(slot);
             }
         }
@@ -1019,15 +1080,29 @@ impl SystemExpander {
     #[inline(never)]
     fn new_effect(&mut self, local: u32, input: u32, msg: u32) -> Effect {
         let key = EffectKey { local, input, msg };
-        let shared_effect = {
-            let mut shared = self.inner.lock();
-            match shared.effects.get(&key) {
-                Some(effect) => effect.clone(),
-                None => {
-                    let effect = compute_effect(&self.inner, &mut shared, key);
-                    shared.effects.insert(key, effect.clone());
-                    effect
-                }
+        let known = self.inner.effects.shard(key).get(&key).cloned();
+        let shared_effect = match known {
+            Some(effect) => effect,
+            None => {
+                let (before, delivered) = {
+                    let shared = self.inner.lock();
+                    (
+                        Arc::clone(&shared.clients[local as usize]),
+                        (input & (3 << 28) == INPUT_DELIVER)
+                            .then(|| shared.messages[msg as usize].clone()),
+                    )
+                };
+                // Run outside any lock; another thread may meanwhile run the same step, with
+                // the same result (interning an equal value again gives the same number): the
+                // first to remember it wins.
+                let run = run_step(&self.inner, &before, delivered, key);
+                let effect = intern_step(&self.inner, &mut self.inner.lock(), run);
+                self.inner
+                    .effects
+                    .shard(key)
+                    .entry(key)
+                    .or_insert(effect)
+                    .clone()
             }
         };
         let effect = Effect {
