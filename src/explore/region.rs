@@ -10,8 +10,12 @@
 
 use std::marker::PhantomData;
 
-/// Huge page size, and the step in which a region is made usable.
+/// Huge page size, and the step in which a region of at least that size is made usable.
 const HUGE: usize = 2 << 20;
+
+/// The step for a smaller region, which doubles until it reaches [`HUGE`]: a small search
+/// (the TLA+ port at N = 2, a test) would otherwise pay for clearing 2 MiB per array.
+const PAGE: usize = 4 << 10;
 
 /// The address space a region asks for at first, at most (it moves if it ever needs more).
 const DEFAULT_RESERVE: usize = 1 << 40;
@@ -52,7 +56,7 @@ impl<T: Copy> Region<T> {
     /// `len` elements, all bytes zero.
     pub fn zeroed(len: usize) -> Self {
         let mut region = Self::new();
-        let bytes = (len * size_of::<T>()).next_multiple_of(HUGE);
+        let bytes = step_up(len * size_of::<T>());
         region.relocate(bytes, bytes);
         os::commit(region.ptr.cast(), 0, bytes);
         region.committed = bytes;
@@ -139,7 +143,7 @@ impl<T: Copy> Region<T> {
     }
 
     /// Makes room for `more` elements past `len`: about an eighth more than now, in whole
-    /// huge pages.
+    /// huge pages (below one huge page: twice as much, in whole pages).
     #[cold]
     #[inline(never)]
     fn reserve(&mut self, more: usize) {
@@ -147,9 +151,12 @@ impl<T: Copy> Region<T> {
         let needed = (self.len + more)
             .checked_mul(size_of::<T>())
             .expect("a region's size fits in memory");
-        let wanted = needed
-            .max(self.accounted + self.accounted / 8)
-            .next_multiple_of(HUGE);
+        let grown = if self.accounted < HUGE {
+            self.accounted * 2
+        } else {
+            self.accounted + self.accounted / 8
+        };
+        let wanted = step_up(needed.max(grown));
         if wanted > self.committed {
             if wanted > self.reserved {
                 self.relocate(wanted, DEFAULT_RESERVE.max(wanted));
@@ -173,6 +180,15 @@ impl<T: Copy> Region<T> {
         }
         self.ptr = ptr;
         self.reserved = reserved;
+    }
+}
+
+/// `bytes` rounded up to whole pages below [`HUGE`], to whole huge pages from there on.
+fn step_up(bytes: usize) -> usize {
+    if bytes < HUGE {
+        bytes.next_multiple_of(PAGE)
+    } else {
+        bytes.next_multiple_of(HUGE)
     }
 }
 
