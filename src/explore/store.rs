@@ -129,16 +129,26 @@ impl<S: Copy> StateStore<S> {
 
     /// Whether `state` is stored. `hash` must be [`super::hash::hash_bytes`] of `state`.
     pub fn contains(&self, state: &[u8], hash: u64) -> bool {
+        self.probe(state, hash).is_ok()
+    }
+
+    /// Finds `state` by linear probing from its home slot: `Ok(id)` when it is stored,
+    /// `Err(index)` of the empty slot where it would go. A tag match is confirmed by the bytes.
+    #[inline]
+    fn probe(&self, state: &[u8], hash: u64) -> Result<u32, usize> {
         let mask = self.slots.len() - 1;
         let tag = hash & TAG;
         let mut index = self.home(hash);
         loop {
             let slot = self.slots[index];
             if slot == 0 {
-                return false;
+                return Err(index);
             }
-            if slot & TAG == tag && self.get((slot & !TAG) as u32 - 1) == state {
-                return true;
+            if slot & TAG == tag {
+                let id = (slot & !TAG) as u32 - 1;
+                if self.get(id) == state {
+                    return Ok(id);
+                }
             }
             index = (index + 1) & mask;
         }
@@ -151,22 +161,11 @@ impl<S: Copy> StateStore<S> {
         if (self.len() + 1) * 4 > self.slots.len() * 3 {
             self.grow();
         }
-        let mask = self.slots.len() - 1;
+        let index = match self.probe(state, hash) {
+            Ok(id) => return Inserted::Seen(id),
+            Err(index) => index,
+        };
         let tag = hash & TAG;
-        let mut index = self.home(hash);
-        loop {
-            let slot = self.slots[index];
-            if slot == 0 {
-                break;
-            }
-            if slot & TAG == tag {
-                let id = (slot & !TAG) as u32 - 1;
-                if self.get(id) == state {
-                    return Inserted::Seen(id);
-                }
-            }
-            index = (index + 1) & mask;
-        }
         let id = self.len() as u32;
         assert!(id < MAX_STATES, "the search bounds the number of states");
         self.slots[index] = tag | u64::from(id + 1);
