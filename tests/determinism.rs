@@ -42,22 +42,29 @@ fn different_seeds_give_different_traces() {
     }
 }
 
+/// Checks that a trace's digest (as the run reported it and as its summary line says) is the
+/// SHA-256 of every byte before the summary line.
+fn assert_digest_covers_every_line_before_the_summary(trace: &[u8], digest_hex: &str, what: &str) {
+    let text = std::str::from_utf8(trace).unwrap();
+    let summary_start = text.trim_end().rfind('\n').unwrap() + 1;
+    let digest = Sha256::digest(&trace[..summary_start]);
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    assert_eq!(hex, digest_hex, "{what}");
+    let summary: serde_json::Value = serde_json::from_str(&text[summary_start..]).unwrap();
+    assert_eq!(summary["digest"], hex.as_str(), "{what}");
+}
+
 #[test]
 fn the_digest_is_the_sha256_of_every_line_before_the_summary() {
     for path in common::scenario_paths() {
         let (report, _, trace) = common::run(&common::load(&path));
-        let text = String::from_utf8(trace).unwrap();
-        let summary_start = text.trim_end().rfind('\n').unwrap() + 1;
-        let digest = Sha256::digest(&text.as_bytes()[..summary_start]);
-        let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-        assert_eq!(hex, report.digest_hex, "{}", path.display());
-        let summary: serde_json::Value = serde_json::from_str(&text[summary_start..]).unwrap();
-        assert_eq!(summary["digest"], hex.as_str());
+        let what = path.display().to_string();
+        assert_digest_covers_every_line_before_the_summary(&trace, &report.digest_hex, &what);
     }
 }
 
-/// A long trace is hashed on a helper thread (after its first MiB); the digest must still be
-/// the SHA-256 of every byte before the summary.
+/// A long trace is written and hashed on a helper thread (after its first MiB); the digest
+/// must still be the SHA-256 of every byte before the summary.
 #[test]
 fn a_long_trace_has_the_sha256_of_its_bytes_as_its_digest() {
     let scenario = lamport_ledger::bench::generated(3, 1_000, 11);
@@ -67,14 +74,7 @@ fn a_long_trace_has_the_sha256_of_its_bytes_as_its_digest() {
         "the trace is long: {} bytes",
         trace.len()
     );
-    let summary_start = trace[..trace.len() - 1]
-        .iter()
-        .rposition(|&byte| byte == b'\n')
-        .unwrap()
-        + 1;
-    let digest = Sha256::digest(&trace[..summary_start]);
-    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    assert_eq!(hex, report.digest_hex);
+    assert_digest_covers_every_line_before_the_summary(&trace, &report.digest_hex, "long run");
 }
 
 /// A run for its verdict alone (what `sweep` runs first for each seed) must find the same
