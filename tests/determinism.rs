@@ -77,6 +77,80 @@ fn a_long_trace_has_the_sha256_of_its_bytes_as_its_digest() {
     assert_digest_covers_every_line_before_the_summary(&trace, &report.digest_hex, "long run");
 }
 
+/// Forgetting the ledger blocks no message can bring back (what keeps a long run's memory
+/// flat) must change nothing a user sees: every scenario, over several seeds, gives the same
+/// trace and timeline whether blocks are forgotten after every commit, every 1,024 commits
+/// (the default) or never.
+#[test]
+fn forgetting_unreachable_blocks_changes_no_trace() {
+    use lamport_ledger::sim::RunOptions;
+    let every = |forget_blocks_every| RunOptions {
+        forget_blocks_every,
+        ..RunOptions::default()
+    };
+    let mut scenarios: Vec<_> = common::scenario_paths()
+        .iter()
+        .map(|path| common::load(path))
+        .collect();
+    scenarios.push(lamport_ledger::bench::generated(3, 3_000, 5));
+    scenarios.push(duplicating_and_reordering(400));
+    for mut scenario in scenarios {
+        for seed in scenario.seed..scenario.seed + 3 {
+            scenario.seed = seed;
+            let (_, never_text, never_trace) = common::run_with(&scenario, every(u64::MAX));
+            for forget in [1, RunOptions::default().forget_blocks_every] {
+                let (_, text, trace) = common::run_with(&scenario, every(forget));
+                let what = format!("{} seed {seed}, forgetting every {forget}", scenario.source);
+                assert!(trace == never_trace, "{what}: traces differ");
+                assert_eq!(text, never_text, "{what}: timelines differ");
+            }
+        }
+    }
+}
+
+/// Many transfers over links that duplicate every fifth message and reorder: late copies of
+/// blocks keep arriving at clients that already hold them.
+fn duplicating_and_reordering(transfers: u64) -> lamport_ledger::scenario::Scenario {
+    let text = serde_json::json!({
+        "name": "duplicating-and-reordering",
+        "seed": 1,
+        "clients": 4,
+        "network": {
+            "latency": {"kind": "uniform", "min_us": 100, "max_us": 9000},
+            "fifo": false,
+            "duplicate_ratio": [1, 5]
+        },
+        "workload": {"generated": {
+            "count": transfers,
+            "gap": {"kind": "uniform", "min_us": 0, "max_us": 3000},
+            "amount_min": 1,
+            "amount_max": 4
+        }},
+        "cs_us": 200
+    })
+    .to_string();
+    lamport_ledger::scenario::parse_scenario(&text, "duplicating-and-reordering").unwrap()
+}
+
+/// With forgetting on, a long run holds only the last few blocks in each client.
+#[test]
+fn a_long_run_holds_few_blocks_but_the_whole_chain_length() {
+    use lamport_ledger::sim::{RunOptions, simulate};
+    let scenario = lamport_ledger::bench::generated(3, 5_000, 3);
+    let result = simulate(&scenario, RunOptions::default(), &mut []).unwrap();
+    assert!(result.committed > 4_000, "{} commits", result.committed);
+    for client in &result.clients {
+        assert_eq!(client.ledger().len(), result.committed);
+        let held = client.ledger().blocks().len() as u64;
+        assert!(
+            held <= 2 * RunOptions::default().forget_blocks_every,
+            "client {} holds {held} of {} blocks",
+            client.id(),
+            result.committed
+        );
+    }
+}
+
 /// A run for its verdict alone (what `sweep` runs first for each seed) must find the same
 /// violations at the same events as the full run, or a sweep would pass a failing seed.
 #[test]

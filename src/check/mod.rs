@@ -114,6 +114,14 @@ impl Checker {
         self
     }
 
+    /// A checker that forgets the blocks every client holds
+    /// ([`LedgerAgreement::forget_agreed_blocks`]), so that its memory stays flat over a
+    /// long run. Only for runs in which no client restarts with nothing.
+    pub fn forgetting_agreed_blocks(mut self) -> Self {
+        self.ledger_agreement.forget_agreed_blocks();
+        self
+    }
+
     /// Feeds one event to every check; returns the violations it reveals, in a fixed order.
     /// `violation` events are a trace's claims, not facts: they are ignored.
     #[inline]

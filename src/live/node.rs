@@ -1053,8 +1053,7 @@ impl Node {
         let mut catch_up = Vec::new();
         let own_len = self.client.ledger().len();
         if start.reset_out && theirs.ledger_len < own_len {
-            let from = usize::try_from(theirs.ledger_len).unwrap_or(usize::MAX);
-            catch_up = self.client.ledger().blocks()[from..].to_vec();
+            catch_up = self.client.ledger().blocks_from(theirs.ledger_len).to_vec();
         }
         for block in &catch_up {
             let msg_id = self.new_msg_id();

@@ -168,19 +168,18 @@ impl Storage {
 
     /// Appends the blocks of `ledger` past what is stored and syncs them to disk.
     pub fn append_from(&mut self, ledger: &Ledger) -> io::Result<()> {
-        let blocks = ledger.blocks();
-        let stored = usize::try_from(self.stored).unwrap_or(usize::MAX);
-        if blocks.len() <= stored {
+        let new_blocks = ledger.blocks_from(self.stored);
+        if new_blocks.is_empty() {
             return Ok(());
         }
         let mut lines = Vec::new();
-        for block in &blocks[stored..] {
+        for block in new_blocks {
             serde_json::to_writer(&mut lines, &WireBlock::from_block(block))?;
             lines.push(b'\n');
         }
         self.ledger_file.write_all(&lines)?;
         self.ledger_file.sync_data()?;
-        self.stored = blocks.len() as u64;
+        self.stored = ledger.len();
         Ok(())
     }
 }

@@ -321,6 +321,15 @@ impl Client {
         &self.ledger
     }
 
+    /// Forgets the ledger's blocks below `index`, keeping its length, head and balances. The
+    /// client looks an old block up only when a block with that index arrives (to tell a
+    /// duplicate from a conflicting block), so a driver may call this once no block below
+    /// `index` can reach the client any more; a block that did would be rejected as out of
+    /// place instead of ignored as a duplicate.
+    pub fn forget_blocks_before(&mut self, index: u64) {
+        self.ledger.forget_before(index);
+    }
+
     pub fn phase(&self) -> &Phase {
         &self.phase
     }
@@ -715,9 +724,9 @@ impl Client {
     /// ahead of a gap waits until the blocks before it are in; a block behind the head is
     /// rejected.
     fn accept_block(&mut self, from: ClientId, block: &Arc<Block>, out: &mut Outbox) {
-        let already_have = usize::try_from(block.index())
-            .ok()
-            .and_then(|index| self.ledger.blocks().get(index))
+        let already_have = self
+            .ledger
+            .block(block.index())
             .is_some_and(|own| own.hash_value() == block.hash_value());
         if already_have {
             // A duplicate of a block already appended: nothing to do.

@@ -482,9 +482,20 @@ impl BalanceTable {
 }
 
 /// The hash-chained list of blocks plus the balance table it produces.
+///
+/// The oldest blocks can be forgotten ([`Self::forget_before`]): the ledger then holds the
+/// blocks from [`Self::first_held`] on, while its length, head hash and balance table stay
+/// those of the whole chain. A driver that knows no block below some index can reach the
+/// client again uses this to keep memory flat over long runs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Ledger {
+    /// The blocks from index `first_held` on.
     blocks: Vec<Arc<Block>>,
+    /// How many blocks were forgotten: the index of `blocks[0]`.
+    first_held: u64,
+    /// The hash of the last forgotten block ([`GENESIS_PREV`] if none): the head hash while
+    /// `blocks` is empty.
+    forgotten_head: Hash,
     table: BalanceTable,
     rule: HashRule,
 }
@@ -498,26 +509,68 @@ impl Ledger {
     pub fn with_rule(initial_balances: impl Into<Arc<[Amount]>>, rule: HashRule) -> Self {
         Ledger {
             blocks: Vec::new(),
+            first_held: 0,
+            forgotten_head: GENESIS_PREV,
             table: BalanceTable::new(initial_balances),
             rule,
         }
     }
 
+    /// The blocks held, oldest first: the whole chain unless some were forgotten, in which
+    /// case the first has index [`Self::first_held`].
     pub fn blocks(&self) -> &[Arc<Block>] {
         &self.blocks
     }
 
+    /// The index of the first block held (0 unless blocks were forgotten).
+    pub fn first_held(&self) -> u64 {
+        self.first_held
+    }
+
+    /// The block at `index`, if it is held.
+    pub fn block(&self, index: u64) -> Option<&Arc<Block>> {
+        let offset = usize::try_from(index.checked_sub(self.first_held)?).ok()?;
+        self.blocks.get(offset)
+    }
+
+    /// The blocks held from `index` on (from [`Self::first_held`] if `index` is below it).
+    pub fn blocks_from(&self, index: u64) -> &[Arc<Block>] {
+        let offset = index.saturating_sub(self.first_held);
+        let offset = usize::try_from(offset)
+            .map_or(self.blocks.len(), |offset| offset.min(self.blocks.len()));
+        &self.blocks[offset..]
+    }
+
+    /// The length of the whole chain, forgotten blocks included.
     pub fn len(&self) -> u64 {
-        self.blocks.len() as u64
+        self.first_held + self.blocks.len() as u64
     }
 
     pub fn is_empty(&self) -> bool {
-        self.blocks.is_empty()
+        self.len() == 0
     }
 
     /// The hash of the last block, or [`GENESIS_PREV`] for an empty ledger.
     pub fn head_hash(&self) -> Hash {
-        self.blocks.last().map_or(GENESIS_PREV, |block| block.hash)
+        self.blocks
+            .last()
+            .map_or(self.forgotten_head, |block| block.hash)
+    }
+
+    /// Forgets the blocks below `index` (all of them if `index` is past the head). The length,
+    /// the head hash and the balance table do not change; [`Self::block`] no longer finds the
+    /// forgotten blocks.
+    pub fn forget_before(&mut self, index: u64) {
+        let count = index.min(self.len()).saturating_sub(self.first_held);
+        let Ok(count) = usize::try_from(count) else {
+            return;
+        };
+        if count == 0 {
+            return;
+        }
+        self.forgotten_head = self.blocks[count - 1].hash;
+        self.blocks.drain(..count);
+        self.first_held += count as u64;
     }
 
     pub fn table(&self) -> &BalanceTable {
@@ -724,6 +777,60 @@ mod tests {
         // A buggy receiver accepts what a buggy sender made.
         let mut receiver = Ledger::with_rule([10, 10], HashRule::Unchained);
         receiver.append(first).unwrap();
+    }
+
+    #[test]
+    fn a_ledger_that_forgot_old_blocks_keeps_its_length_head_and_balances() {
+        let mut ledger = Ledger::new([10, 10]);
+        for ts in 1..=4 {
+            ledger.commit(ts, 1, 2, 1).unwrap();
+        }
+        let (head, table) = (ledger.head_hash(), ledger.table().to_vec());
+        let third = Arc::clone(ledger.block(2).unwrap());
+        ledger.forget_before(2);
+        assert_eq!(ledger.len(), 4);
+        assert_eq!(ledger.first_held(), 2);
+        assert_eq!(ledger.head_hash(), head);
+        assert_eq!(ledger.table().to_vec(), table);
+        assert!(ledger.block(1).is_none(), "forgotten");
+        assert_eq!(ledger.block(2), Some(&third));
+        assert_eq!(ledger.blocks_from(0).len(), 2);
+        assert_eq!(ledger.blocks_from(3).len(), 1);
+        // Forgetting never goes backwards, and past the head it forgets everything held.
+        ledger.forget_before(1);
+        assert_eq!(ledger.first_held(), 2);
+        ledger.forget_before(9);
+        assert!(ledger.blocks().is_empty());
+        assert_eq!((ledger.len(), ledger.head_hash()), (4, head));
+        // The chain goes on from the remembered head.
+        let next = ledger.commit(5, 2, 1, 1).unwrap();
+        assert_eq!((next.index, next.prev), (4, head));
+        let mut receiver = Ledger::new([10, 10]);
+        receiver.forget_before(0);
+        assert!(receiver.is_empty());
+    }
+
+    #[test]
+    fn a_block_that_extends_a_ledger_with_forgotten_blocks_verifies() {
+        let mut sender = Ledger::new([10, 10]);
+        let mut receiver = Ledger::new([10, 10]);
+        for ts in 1..=3 {
+            receiver
+                .append(sender.commit(ts, 1, 2, 2).unwrap())
+                .unwrap();
+        }
+        receiver.forget_before(3);
+        let next = sender.commit(4, 2, 1, 5).unwrap();
+        receiver.append(next).unwrap();
+        assert_eq!(receiver.head_hash(), sender.head_hash());
+        assert_eq!(receiver.table().to_vec(), sender.table().to_vec());
+        assert!(matches!(
+            receiver.append(Arc::clone(sender.block(1).unwrap())),
+            Err(BlockRejection::WrongIndex {
+                expected: 4,
+                got: 1
+            })
+        ));
     }
 
     #[test]

@@ -68,13 +68,22 @@ pub struct RunOptions {
     /// keeps no message logs: the same violations are found, at the same events, but their
     /// `detail` names no message, so the trace differs. For runs that only need the verdict.
     pub explain_with_messages: bool,
+    /// Every this many commits, the clients (and the checker) forget the ledger blocks no
+    /// message can bring back, so memory stays flat over long runs (`u64::MAX`: never).
+    /// Nothing observable depends on it; the tests vary it to show that.
+    pub forget_blocks_every: u64,
 }
+
+/// Commits between two passes that forget unreachable blocks: the retained blocks stay in the
+/// thousands, and the pass's scan of the messages in flight is rare.
+pub const FORGET_BLOCKS_EVERY: u64 = 1024;
 
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             stop_at_first_violation: true,
             explain_with_messages: true,
+            forget_blocks_every: FORGET_BLOCKS_EVERY,
         }
     }
 }
@@ -140,6 +149,35 @@ pub fn simulate(
     simulator.finish(sinks)
 }
 
+/// Every how many commits the run forgets unreachable blocks: never if some client restarts
+/// with nothing, as its ledger then starts over and its new blocks meet the old ones (in the
+/// peers' ledgers and in the checker's comparison).
+fn forget_blocks_every(scenario: &Scenario, options: RunOptions) -> u64 {
+    let ledgers_never_shrink = scenario
+        .faults
+        .crashes
+        .iter()
+        .all(|crash| crash.keep == Keep::Ledger);
+    if ledgers_never_shrink {
+        options.forget_blocks_every
+    } else {
+        u64::MAX
+    }
+}
+
+/// The online checker for a run: without message logs for a verdict-only run, and forgetting
+/// the blocks every client holds when the run forgets blocks at all.
+fn checker_for(scenario: &Scenario, options: RunOptions) -> Checker {
+    let mut checker = Checker::new(&scenario.initial_balances);
+    if !options.explain_with_messages {
+        checker = checker.without_message_logs();
+    }
+    if forget_blocks_every(scenario, options) != u64::MAX {
+        checker = checker.forgetting_agreed_blocks();
+    }
+    checker
+}
+
 struct Simulator {
     clients: Vec<Client>,
     faults: FaultsSpec,
@@ -159,6 +197,10 @@ struct Simulator {
     next_seq: u64,
     next_msg_id: u64,
     committed: u64,
+    /// Commits between two passes that forget unreachable blocks (`u64::MAX`: never).
+    forget_blocks_every: u64,
+    /// The commit count at which to forget unreachable blocks next.
+    forget_at_commits: u64,
     aborted: u64,
     violations: Vec<RecordedViolation>,
     found: Vec<Violation>,
@@ -195,14 +237,7 @@ impl Simulator {
                 network
             },
             workload: Workload::new(scenario, stream_rng(scenario.seed, Stream::Workload)),
-            checker: {
-                let checker = Checker::new(&scenario.initial_balances);
-                if options.explain_with_messages {
-                    checker
-                } else {
-                    checker.without_message_logs()
-                }
-            },
+            checker: checker_for(scenario, options),
             outbox: Outbox::new(),
             options,
             max_events: scenario.limits.max_events,
@@ -211,10 +246,36 @@ impl Simulator {
             next_seq: 0,
             next_msg_id: 0,
             committed: 0,
+            forget_blocks_every: forget_blocks_every(scenario, options),
+            forget_at_commits: forget_blocks_every(scenario, options),
             aborted: 0,
             violations: Vec::new(),
             found: Vec::new(),
             end: None,
+        }
+    }
+
+    /// Lets every client forget the blocks that no message can bring back to it: those
+    /// below the shortest ledger and below every block still in flight. A client looks an
+    /// old block up only when one with that index arrives, and every later commit extends
+    /// some ledger at its end, so nothing observable changes; memory stays flat over long
+    /// runs. Called once per batch of commits: the in-flight scan is O(queue).
+    fn forget_unreachable_blocks(&mut self) {
+        self.forget_at_commits = self.committed.saturating_add(self.forget_blocks_every);
+        let shortest = self
+            .clients
+            .iter()
+            .map(|client| client.ledger().len())
+            .min();
+        let in_flight = self.queue.items().filter_map(|pending| match pending {
+            Pending::Deliver { msg, .. } => msg.block().map(|block| block.index()),
+            _ => None,
+        });
+        let Some(reachable_from) = shortest.into_iter().chain(in_flight).min() else {
+            return;
+        };
+        for client in &mut self.clients {
+            client.forget_blocks_before(reachable_from);
         }
     }
 
@@ -240,6 +301,9 @@ impl Simulator {
             debug_assert!(at_us >= self.now_us, "simulated time went backwards");
             self.now_us = at_us;
             self.dispatch(pending, sinks)?;
+            if self.committed >= self.forget_at_commits {
+                self.forget_unreachable_blocks();
+            }
         }
         Ok(())
     }

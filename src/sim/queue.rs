@@ -61,6 +61,11 @@ impl<T> EventQueue<T> {
         Some((at_us, item))
     }
 
+    /// The items waiting, in no particular order.
+    pub fn items(&self) -> impl Iterator<Item = &T> {
+        self.items.iter().flatten()
+    }
+
     pub fn len(&self) -> usize {
         self.heap.len()
     }

@@ -60,6 +60,11 @@ impl SharedBuffer {
 /// Runs a scenario as `lamport-ledger run` does: returns the report, the text output and the
 /// JSONL trace.
 pub fn run(scenario: &Scenario) -> (RunReport, String, Vec<u8>) {
+    run_with(scenario, RunOptions::default())
+}
+
+/// [`run`] with other run options.
+pub fn run_with(scenario: &Scenario, options: RunOptions) -> (RunReport, String, Vec<u8>) {
     let trace = SharedBuffer::default();
     let rerun = format!(
         "lamport-ledger run {} --seed {}",
@@ -67,7 +72,7 @@ pub fn run(scenario: &Scenario) -> (RunReport, String, Vec<u8>) {
     );
     let (report, text) = run_with_timeline(
         scenario,
-        RunOptions::default(),
+        options,
         vec![Box::new(trace.clone())],
         Vec::new(),
         &rerun,
