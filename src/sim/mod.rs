@@ -64,9 +64,10 @@ pub struct RecordedViolation {
 pub struct RunOptions {
     /// Stop at the first safety violation (the default) or keep going.
     pub stop_at_first_violation: bool,
-    /// Explain violations with the messages involved (the default). Without, the checker
-    /// keeps no message logs: the same violations are found, at the same events, but their
-    /// `detail` names no message, so the trace differs. For runs that only need the verdict.
+    /// Explain violations with the messages involved (the default). Without, the same
+    /// violations are found, at the same events, but their `detail` names no message, so the
+    /// trace differs. For runs that only need the verdict. Either way the checker keeps no
+    /// message logs while the run passes (see [`Explaining::Lazily`]).
     pub explain_with_messages: bool,
     /// Every this many commits, the clients (and the checker) forget the ledger blocks no
     /// message can bring back, so memory stays flat over long runs (`u64::MAX`: never).
@@ -138,13 +139,54 @@ enum Fault {
     Restart(usize),
 }
 
+/// How a run comes by the explanations of its violations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Explaining {
+    /// No message logs: explanations name no message.
+    VerdictOnly,
+    /// No message logs until a violation is found. Then the run so far is replayed
+    /// ([`Explaining::Replay`]) and the replay's checker, which kept the logs and is in the
+    /// same state otherwise, takes over and explains. Keeping the logs costs a quarter of a
+    /// 64-client run's time; this way only a run that fails pays, about once more its length
+    /// up to the violation.
+    Lazily,
+    /// Message logs from the start: a lazily explaining run after its replay.
+    WithMessages,
+    /// Message logs from the start, and stop at the first violation found, before reporting
+    /// it: the replay of a lazily explaining run. No sinks.
+    Replay,
+}
+
+impl Explaining {
+    fn keeps_message_logs(self) -> bool {
+        matches!(self, Explaining::WithMessages | Explaining::Replay)
+    }
+}
+
+/// The error a replay stops with when it reaches the violation it was made to explain.
+#[derive(Debug)]
+struct ReplayReachedViolation;
+
+impl std::fmt::Display for ReplayReachedViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the replay reached the violation to explain")
+    }
+}
+
+impl std::error::Error for ReplayReachedViolation {}
+
 /// Runs a scenario to its end, handing every event to `sinks` as it happens.
 pub fn simulate(
     scenario: &Scenario,
     options: RunOptions,
     sinks: &mut [&mut dyn EventSink],
 ) -> io::Result<RunResult> {
-    let mut simulator = Simulator::new(scenario, options);
+    let explaining = if options.explain_with_messages {
+        Explaining::Lazily
+    } else {
+        Explaining::VerdictOnly
+    };
+    let mut simulator = Simulator::new(scenario, options, explaining);
     simulator.run(sinks)?;
     simulator.finish(sinks)
 }
@@ -165,11 +207,11 @@ fn forget_blocks_every(scenario: &Scenario, options: RunOptions) -> u64 {
     }
 }
 
-/// The online checker for a run: without message logs for a verdict-only run, and forgetting
-/// the blocks every client holds when the run forgets blocks at all.
-fn checker_for(scenario: &Scenario, options: RunOptions) -> Checker {
+/// The online checker for a run: with message logs only if `explaining` keeps them, and
+/// forgetting the blocks every client holds when the run forgets blocks at all.
+fn checker_for(scenario: &Scenario, options: RunOptions, explaining: Explaining) -> Checker {
     let mut checker = Checker::new(&scenario.initial_balances);
-    if !options.explain_with_messages {
+    if !explaining.keeps_message_logs() {
         checker = checker.without_message_logs();
     }
     if forget_blocks_every(scenario, options) != u64::MAX {
@@ -178,7 +220,8 @@ fn checker_for(scenario: &Scenario, options: RunOptions) -> Checker {
     checker
 }
 
-struct Simulator {
+struct Simulator<'s> {
+    scenario: &'s Scenario,
     clients: Vec<Client>,
     faults: FaultsSpec,
     /// Index `id - 1`: the client is crashed.
@@ -191,6 +234,7 @@ struct Simulator {
     checker: Checker,
     outbox: Outbox,
     options: RunOptions,
+    explaining: Explaining,
     max_events: u64,
     max_time_us: u64,
     now_us: u64,
@@ -207,8 +251,8 @@ struct Simulator {
     end: Option<EndReason>,
 }
 
-impl Simulator {
-    fn new(scenario: &Scenario, options: RunOptions) -> Self {
+impl<'s> Simulator<'s> {
+    fn new(scenario: &'s Scenario, options: RunOptions, explaining: Explaining) -> Self {
         let initial_balances: Arc<[Amount]> = scenario.initial_balances.clone().into();
         let clients = (1..=scenario.clients)
             .map(|id| {
@@ -225,6 +269,7 @@ impl Simulator {
             .collect();
         let clients_len = scenario.clients as usize;
         Simulator {
+            scenario,
             clients,
             faults: scenario.faults.clone(),
             down: vec![false; clients_len],
@@ -237,9 +282,10 @@ impl Simulator {
                 network
             },
             workload: Workload::new(scenario, stream_rng(scenario.seed, Stream::Workload)),
-            checker: checker_for(scenario, options),
+            checker: checker_for(scenario, options, explaining),
             outbox: Outbox::new(),
             options,
+            explaining,
             max_events: scenario.limits.max_events,
             max_time_us: scenario.limits.max_time_us,
             now_us: 0,
@@ -577,6 +623,11 @@ impl Simulator {
 
     #[inline(never)]
     fn report_violations(&mut self, sinks: &mut [&mut dyn EventSink]) -> io::Result<()> {
+        match self.explaining {
+            Explaining::Replay => return Err(io::Error::other(ReplayReachedViolation)),
+            Explaining::Lazily => self.explain_with_messages()?,
+            Explaining::VerdictOnly | Explaining::WithMessages => {}
+        }
         let found = std::mem::take(&mut self.found);
         for violation in found {
             let clock = violation
@@ -600,25 +651,39 @@ impl Simulator {
         Ok(())
     }
 
+    /// Replays the run so far with message logs, up to the violations just found, and takes
+    /// over the replay's checker and its explanations of them ([`Explaining::Lazily`]). The
+    /// run is deterministic, so the replay finds the same violations at the same event; if
+    /// it did not, the violations stay as found, explained without messages.
+    #[cold]
+    fn explain_with_messages(&mut self) -> io::Result<()> {
+        self.explaining = Explaining::WithMessages;
+        let mut replay = Simulator::new(self.scenario, self.options, Explaining::Replay);
+        let stopped = match replay.run(&mut []).and_then(|()| replay.judge_end(&mut [])) {
+            Err(error)
+                if error
+                    .get_ref()
+                    .is_some_and(|inner| inner.is::<ReplayReachedViolation>()) =>
+            {
+                true
+            }
+            Err(error) => return Err(error),
+            Ok(()) => false,
+        };
+        let same_point = replay.next_seq == self.next_seq && replay.found.len() == self.found.len();
+        debug_assert!(stopped && same_point, "the replay diverged from the run");
+        if stopped && same_point {
+            self.checker = replay.checker;
+            self.found = replay.found;
+        }
+        Ok(())
+    }
+
     /// End-of-run checks: ledgers equal at quiescence, and liveness.
     fn finish(mut self, sinks: &mut [&mut dyn EventSink]) -> io::Result<RunResult> {
         let end = self.end.unwrap_or(EndReason::Quiescent);
         if end != EndReason::Violation {
-            if end == EndReason::Quiescent {
-                self.found.extend(self.checker.at_quiescence());
-            }
-            let why_ended = match end {
-                EndReason::MaxEvents => {
-                    format!("at limits.max_events ({} events)", self.max_events)
-                }
-                EndReason::MaxTime => format!("at limits.max_time_us ({}us)", self.max_time_us),
-                _ => "with nothing left in flight".to_string(),
-            };
-            let liveness = self
-                .checker
-                .liveness_violations(&self.waiters(), &why_ended);
-            self.found.extend(liveness);
-            self.report_found(sinks)?;
+            self.judge_end(sinks)?;
         }
         Ok(RunResult {
             events: self.next_seq,
@@ -630,6 +695,26 @@ impl Simulator {
             violations: self.violations,
             clients: self.clients,
         })
+    }
+
+    /// The checks of a run that ended without a safety violation stopping it.
+    fn judge_end(&mut self, sinks: &mut [&mut dyn EventSink]) -> io::Result<()> {
+        let end = self.end.unwrap_or(EndReason::Quiescent);
+        if end == EndReason::Quiescent {
+            self.found.extend(self.checker.at_quiescence());
+        }
+        let why_ended = match end {
+            EndReason::MaxEvents => {
+                format!("at limits.max_events ({} events)", self.max_events)
+            }
+            EndReason::MaxTime => format!("at limits.max_time_us ({}us)", self.max_time_us),
+            _ => "with nothing left in flight".to_string(),
+        };
+        let liveness = self
+            .checker
+            .liveness_violations(&self.waiters(), &why_ended);
+        self.found.extend(liveness);
+        self.report_found(sinks)
     }
 
     /// Clients that still had a transfer to finish.
