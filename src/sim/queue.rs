@@ -97,4 +97,37 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn pops_in_the_order_of_a_sorted_list_under_mixed_pushes_and_pops() {
+        // A fixed pseudo-random mix (xorshift), with many equal times, checked against the
+        // order (time, push order) that a stable sort gives.
+        let mut queue = EventQueue::new();
+        let mut waiting: Vec<(u64, u64)> = Vec::new();
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut now = 0;
+        for pushed in 0..20_000_u64 {
+            let at_us = now + next() % 50;
+            queue.push(at_us, pushed);
+            waiting.push((at_us, pushed));
+            while next() % 3 == 0 {
+                let expected = waiting.iter().copied().min();
+                if let Some(expected) = expected {
+                    waiting.retain(|&entry| entry != expected);
+                    now = expected.0;
+                }
+                assert_eq!(queue.pop(), expected);
+            }
+            assert_eq!(queue.len(), waiting.len());
+        }
+        waiting.sort_unstable();
+        let rest: Vec<_> = std::iter::from_fn(|| queue.pop()).collect();
+        assert_eq!(rest, waiting);
+    }
 }
