@@ -36,7 +36,7 @@ pub use liveness::{Waiter, liveness_violations, waiters_from_history};
 pub use mutual_exclusion::MutualExclusion;
 pub use no_overdraft::NoOverdraft;
 
-use crate::protocol::{Amount, ClientId, Hash};
+use crate::protocol::{Amount, ClientId, Hash, Message, Timestamp};
 use crate::trace::{Event, EventKind};
 
 /// A broken invariant: its stable name, the client it was seen at, the clients involved, and
@@ -133,6 +133,53 @@ impl Checker {
             return;
         }
         self.observe_step(event, found);
+    }
+
+    /// Whether any check needs the `send` and `deliver` events themselves. When none does,
+    /// only their clocks are checked, and a driver may report them through
+    /// [`Self::observe_send`] and [`Self::observe_deliver`] without building the events:
+    /// the same checks, the same violations.
+    #[inline]
+    pub fn watches_messages(&self) -> bool {
+        self.delivery.is_some() || self.history.watches_messages()
+    }
+
+    /// What [`Self::observe`] does with a `send` event, without the event; only while
+    /// [`Self::watches_messages`] is false.
+    #[inline]
+    pub fn observe_send(
+        &mut self,
+        node: ClientId,
+        clock: Timestamp,
+        to: ClientId,
+        msg_id: u64,
+        msg: &Message,
+        found: &mut Vec<Violation>,
+    ) {
+        debug_assert!(!self.watches_messages());
+        found.extend(
+            self.clock_condition
+                .observe_send(node, clock, to, msg_id, msg),
+        );
+    }
+
+    /// What [`Self::observe`] does with a `deliver` event, without the event; only while
+    /// [`Self::watches_messages`] is false.
+    #[inline]
+    pub fn observe_deliver(
+        &mut self,
+        node: ClientId,
+        clock: Timestamp,
+        from: ClientId,
+        msg_id: u64,
+        msg: &Message,
+        found: &mut Vec<Violation>,
+    ) {
+        debug_assert!(!self.watches_messages());
+        found.extend(
+            self.clock_condition
+                .observe_deliver(node, clock, from, msg_id, msg),
+        );
     }
 
     /// The checks of a client's step (not a message's fate), out of line: they run on about
