@@ -99,27 +99,33 @@ impl PeerTimestamps {
     }
 
     /// Sets client `id`'s value; ignored for an id outside.
+    #[inline]
     pub fn set(&mut self, id: ClientId, value: Timestamp) {
-        let Some(slot) = (id as usize)
-            .checked_sub(1)
-            .filter(|&slot| slot < self.len())
-        else {
+        let Some(slot) = (id as usize).checked_sub(1) else {
             return;
         };
-        if let PeerTimestamps::Narrow(values) = self {
-            match u32::try_from(value) {
-                Ok(narrow) => {
-                    values[slot] = narrow;
-                    return;
-                }
-                Err(_) => {
-                    *self =
-                        PeerTimestamps::Wide(values.iter().map(|&v| Timestamp::from(v)).collect())
+        match self {
+            PeerTimestamps::Narrow(values) => match (values.get_mut(slot), u32::try_from(value)) {
+                (Some(narrow_slot), Ok(narrow)) => *narrow_slot = narrow,
+                (Some(_), Err(_)) => self.widen_and_set(slot, value),
+                (None, _) => {}
+            },
+            PeerTimestamps::Wide(values) => {
+                if let Some(wide_slot) = values.get_mut(slot) {
+                    *wide_slot = value;
                 }
             }
         }
-        if let PeerTimestamps::Wide(values) = self {
-            values[slot] = value;
+    }
+
+    /// The first value past 32 bits: every value moves to 64 bits, once.
+    #[cold]
+    #[inline(never)]
+    fn widen_and_set(&mut self, slot: usize, value: Timestamp) {
+        if let PeerTimestamps::Narrow(values) = self {
+            let mut wide: Vec<Timestamp> = values.iter().map(|&v| Timestamp::from(v)).collect();
+            wide[slot] = value;
+            *self = PeerTimestamps::Wide(wide);
         }
     }
 }
