@@ -22,35 +22,75 @@ impl ClockCondition {
     #[inline]
     pub fn observe(&mut self, event: &Event) -> Option<Violation> {
         let node = event.node?;
-        let last = self.last_clock.get_mut((node as usize).checked_sub(1)?)?;
-        let previous = std::mem::replace(last, event.clock);
-        // A restart starts a new incarnation whose clock may start over.
-        if event.clock < previous && !matches!(event.kind, EventKind::Restart { .. }) {
-            return Some(went_back(node, previous, event));
-        }
         match &event.kind {
-            EventKind::Deliver { from, msg, msg_id } if event.clock <= msg.ts() => {
-                Some(received_too_early(node, event.clock, *from, *msg_id, msg))
+            EventKind::Send { to, msg, msg_id } => {
+                self.observe_send(node, event.clock, *to, *msg_id, msg)
             }
-            EventKind::Send { to, msg, msg_id } if msg.ts() != event.clock => Some(
-                sent_with_another_clock(node, event.clock, *to, *msg_id, msg),
-            ),
-            _ => None,
+            EventKind::Deliver { from, msg, msg_id } => {
+                self.observe_deliver(node, event.clock, *from, *msg_id, msg)
+            }
+            kind => {
+                let previous = self.record(node, event.clock)?;
+                // A restart starts a new incarnation whose clock may start over.
+                (event.clock < previous && !matches!(kind, EventKind::Restart { .. }))
+                    .then(|| went_back(node, previous, event.clock, kind.name()))
+            }
         }
+    }
+
+    /// The `send` event of message `msg_id` from `node` to `to`, at clock `clock`: what
+    /// [`Self::observe`] checks of it, without the event (the simulator reports messages this
+    /// way when nothing else needs their events).
+    #[inline]
+    pub fn observe_send(
+        &mut self,
+        node: ClientId,
+        clock: u64,
+        to: ClientId,
+        msg_id: u64,
+        msg: &Message,
+    ) -> Option<Violation> {
+        let previous = self.record(node, clock)?;
+        if clock < previous {
+            return Some(went_back(node, previous, clock, "send"));
+        }
+        (msg.ts() != clock).then(|| sent_with_another_clock(node, clock, to, msg_id, msg))
+    }
+
+    /// The `deliver` event of message `msg_id` from `from` at `node`, at clock `clock` (see
+    /// [`Self::observe_send`]).
+    #[inline]
+    pub fn observe_deliver(
+        &mut self,
+        node: ClientId,
+        clock: u64,
+        from: ClientId,
+        msg_id: u64,
+        msg: &Message,
+    ) -> Option<Violation> {
+        let previous = self.record(node, clock)?;
+        if clock < previous {
+            return Some(went_back(node, previous, clock, "deliver"));
+        }
+        (clock <= msg.ts()).then(|| received_too_early(node, clock, from, msg_id, msg))
+    }
+
+    /// Makes `clock` the latest of `node` and returns the one before; `None` for a node
+    /// outside the run (nothing is checked then).
+    #[inline]
+    fn record(&mut self, node: ClientId, clock: u64) -> Option<u64> {
+        let last = self.last_clock.get_mut((node as usize).checked_sub(1)?)?;
+        Some(std::mem::replace(last, clock))
     }
 }
 
 #[cold]
 #[inline(never)]
-fn went_back(node: ClientId, previous: u64, event: &Event) -> Violation {
+fn went_back(node: ClientId, previous: u64, clock: u64, kind: &str) -> Violation {
     Violation::new(
         Invariant::ClockCondition,
         Some(node),
-        format!(
-            "client {node}'s clock went back from {previous} to {} at its {} event",
-            event.clock,
-            event.kind.name()
-        ),
+        format!("client {node}'s clock went back from {previous} to {clock} at its {kind} event"),
     )
 }
 

@@ -407,6 +407,13 @@ impl History {
         self.receivers = true;
     }
 
+    /// Whether it learns anything from a message sent, delivered, lost or copied (it keeps the
+    /// message logs or the receivers' counters).
+    #[inline]
+    pub fn watches_messages(&self) -> bool {
+        self.log_messages || self.receivers
+    }
+
     /// Whether [`Self::track_receivers`] is on.
     pub fn tracks_receivers(&self) -> bool {
         self.receivers
@@ -486,7 +493,7 @@ impl History {
     #[inline]
     pub fn observe(&mut self, event: &Event, route: Option<(ClientId, ClientId)>) {
         // Checked here, inline, because a run that only wants a verdict skips most events.
-        if event.kind.is_about_a_message() && !self.log_messages && !self.receivers {
+        if event.kind.is_about_a_message() && !self.watches_messages() {
             return;
         }
         self.learn(event, route);

@@ -36,7 +36,7 @@ pub use liveness::{Waiter, liveness_violations, waiters_from_history};
 pub use mutual_exclusion::MutualExclusion;
 pub use no_overdraft::NoOverdraft;
 
-use crate::protocol::{Amount, ClientId, Hash};
+use crate::protocol::{Amount, ClientId, Hash, Message, Timestamp};
 use crate::trace::{Event, EventKind};
 
 /// A broken invariant: its stable name, the client it was seen at, the clients involved, and
@@ -64,6 +64,15 @@ impl Violation {
     pub fn with_clients(mut self, clients: &[ClientId]) -> Self {
         self.clients = clients.to_vec();
         self
+    }
+}
+
+/// Adds a check's finding, if any. Not `Vec::extend`, which reserves room for an `Option`
+/// on every call, finding or not: this runs several times per event.
+#[inline]
+fn note(found: &mut Vec<Violation>, violation: Option<Violation>) {
+    if let Some(violation) = violation {
+        found.push(violation);
     }
 }
 
@@ -129,7 +138,7 @@ impl Checker {
         if matches!(event.kind, EventKind::Violation { .. }) {
             return;
         }
-        found.extend(self.clock_condition.observe(event));
+        note(found, self.clock_condition.observe(event));
         let route = match &mut self.delivery {
             Some(delivery) => delivery.observe(event, &self.history, found),
             None => None,
@@ -143,14 +152,63 @@ impl Checker {
         self.observe_step(event, found);
     }
 
+    /// Whether any check needs the `send` and `deliver` events themselves. When none does,
+    /// only their clocks are checked, and a driver may report them through
+    /// [`Self::observe_send`] and [`Self::observe_deliver`] without building the events:
+    /// the same checks, the same violations.
+    #[inline]
+    pub fn watches_messages(&self) -> bool {
+        self.delivery.is_some() || self.history.watches_messages()
+    }
+
+    /// What [`Self::observe`] does with a `send` event, without the event; only while
+    /// [`Self::watches_messages`] is false.
+    #[inline]
+    pub fn observe_send(
+        &mut self,
+        node: ClientId,
+        clock: Timestamp,
+        to: ClientId,
+        msg_id: u64,
+        msg: &Message,
+        found: &mut Vec<Violation>,
+    ) {
+        debug_assert!(!self.watches_messages());
+        note(
+            found,
+            self.clock_condition
+                .observe_send(node, clock, to, msg_id, msg),
+        );
+    }
+
+    /// What [`Self::observe`] does with a `deliver` event, without the event; only while
+    /// [`Self::watches_messages`] is false.
+    #[inline]
+    pub fn observe_deliver(
+        &mut self,
+        node: ClientId,
+        clock: Timestamp,
+        from: ClientId,
+        msg_id: u64,
+        msg: &Message,
+        found: &mut Vec<Violation>,
+    ) {
+        debug_assert!(!self.watches_messages());
+        note(
+            found,
+            self.clock_condition
+                .observe_deliver(node, clock, from, msg_id, msg),
+        );
+    }
+
     /// The checks of a client's step (not a message's fate), out of line: they run on about
     /// one event in four.
     #[inline(never)]
     fn observe_step(&mut self, event: &Event, found: &mut Vec<Violation>) {
-        found.extend(self.mutual_exclusion.observe(event, &self.history));
-        found.extend(self.chain_integrity.observe(event));
-        found.extend(self.no_overdraft.observe(event));
-        found.extend(self.ledger_agreement.observe(event));
+        note(found, self.mutual_exclusion.observe(event, &self.history));
+        note(found, self.chain_integrity.observe(event));
+        note(found, self.no_overdraft.observe(event));
+        note(found, self.ledger_agreement.observe(event));
     }
 
     /// Checks a client's own balance table by its sum, after it changed (the ledger keeps the

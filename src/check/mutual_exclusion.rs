@@ -33,7 +33,9 @@ impl MutualExclusion {
         }
     }
 
-    /// `history` must already have seen `event`.
+    /// `history` must already have seen `event`. Runs on every client step (inline); an entry
+    /// while someone is inside is explained out of line.
+    #[inline]
     pub fn observe(&mut self, event: &Event, history: &History) -> Option<Violation> {
         let node = event.node?;
         let slot = (node as usize)

@@ -4,7 +4,7 @@
 //! per client: a client whose ledger differs is `ledger_agreement`'s to report).
 
 use super::{Invariant, Violation};
-use crate::protocol::Amount;
+use crate::protocol::{Amount, Block};
 use crate::trace::{Event, EventKind};
 
 #[derive(Clone, Debug)]
@@ -22,6 +22,8 @@ impl NoOverdraft {
         }
     }
 
+    /// Runs on every client step (inline); the violation is built out of line.
+    #[inline]
     pub fn observe(&mut self, event: &Event) -> Option<Violation> {
         let (EventKind::Commit { block } | EventKind::Apply { block }) = &event.kind else {
             return None;
@@ -40,27 +42,34 @@ impl NoOverdraft {
         if balance < block.amount() {
             self.balances[from] = 0;
             self.balances[to] += balance;
-            let violation = Violation::new(
-                Invariant::NoOverdraft,
-                event.node,
-                format!(
-                    "block {} has client {} pay {} but after the {} blocks before it client {} \
-                     had only {balance}",
-                    block.index(),
-                    block.from(),
-                    block.amount(),
-                    block.index(),
-                    block.from()
-                ),
-            );
-            let mut involved = vec![block.from()];
-            involved.extend(event.node.filter(|&node| node != block.from()));
-            return Some(violation.with_clients(&involved));
+            return Some(overdraft(event, block, balance));
         }
         self.balances[from] -= block.amount();
         self.balances[to] += block.amount();
         None
     }
+}
+
+/// The violation for `block`, which pays more than the payer's `balance`.
+#[cold]
+#[inline(never)]
+fn overdraft(event: &Event, block: &Block, balance: Amount) -> Violation {
+    let violation = Violation::new(
+        Invariant::NoOverdraft,
+        event.node,
+        format!(
+            "block {} has client {} pay {} but after the {} blocks before it client {} \
+             had only {balance}",
+            block.index(),
+            block.from(),
+            block.amount(),
+            block.index(),
+            block.from()
+        ),
+    );
+    let mut involved = vec![block.from()];
+    involved.extend(event.node.filter(|&node| node != block.from()));
+    violation.with_clients(&involved)
 }
 
 #[cfg(test)]

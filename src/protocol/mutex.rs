@@ -1,15 +1,18 @@
 //! The request queue and the entry rule of Lamport's mutual exclusion (rules 1-5 of the 1978
 //! paper, with rule 5(ii): a message later than the own request from every peer).
 
-use std::collections::BTreeSet;
-
 use super::{ClientId, RequestId, Timestamp};
 
 /// Requests ordered by `(timestamp, client id)`: the head is the one with priority.
-/// A B-tree, so insert, remove and head stay logarithmic with many clients.
+///
+/// A sorted vector. The queue holds at most one open request per client (and a straggler now
+/// and then), and in practice only the few clients asking at the same time: finding a place
+/// is a binary search, and shifting a few entries is cheaper than a B-tree's node walks and
+/// allocations.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct RequestQueue {
-    requests: BTreeSet<RequestId>,
+    /// Ascending, no duplicates.
+    requests: Vec<RequestId>,
 }
 
 impl RequestQueue {
@@ -18,12 +21,20 @@ impl RequestQueue {
     }
 
     pub fn insert(&mut self, request: RequestId) {
-        self.requests.insert(request);
+        if let Err(place) = self.requests.binary_search(&request) {
+            self.requests.insert(place, request);
+        }
     }
 
     /// Removes a request; returns whether it was there.
     pub fn remove(&mut self, request: RequestId) -> bool {
-        self.requests.remove(&request)
+        match self.requests.binary_search(&request) {
+            Ok(place) => {
+                self.requests.remove(place);
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// The request with priority, if any.
@@ -33,7 +44,7 @@ impl RequestQueue {
 
     /// Removes and returns the head.
     pub fn pop_head(&mut self) -> Option<RequestId> {
-        self.requests.pop_first()
+        (!self.requests.is_empty()).then(|| self.requests.remove(0))
     }
 
     pub fn len(&self) -> usize {
@@ -88,27 +99,33 @@ impl PeerTimestamps {
     }
 
     /// Sets client `id`'s value; ignored for an id outside.
+    #[inline]
     pub fn set(&mut self, id: ClientId, value: Timestamp) {
-        let Some(slot) = (id as usize)
-            .checked_sub(1)
-            .filter(|&slot| slot < self.len())
-        else {
+        let Some(slot) = (id as usize).checked_sub(1) else {
             return;
         };
-        if let PeerTimestamps::Narrow(values) = self {
-            match u32::try_from(value) {
-                Ok(narrow) => {
-                    values[slot] = narrow;
-                    return;
-                }
-                Err(_) => {
-                    *self =
-                        PeerTimestamps::Wide(values.iter().map(|&v| Timestamp::from(v)).collect())
+        match self {
+            PeerTimestamps::Narrow(values) => match (values.get_mut(slot), u32::try_from(value)) {
+                (Some(narrow_slot), Ok(narrow)) => *narrow_slot = narrow,
+                (Some(_), Err(_)) => self.widen_and_set(slot, value),
+                (None, _) => {}
+            },
+            PeerTimestamps::Wide(values) => {
+                if let Some(wide_slot) = values.get_mut(slot) {
+                    *wide_slot = value;
                 }
             }
         }
-        if let PeerTimestamps::Wide(values) = self {
-            values[slot] = value;
+    }
+
+    /// The first value past 32 bits: every value moves to 64 bits, once.
+    #[cold]
+    #[inline(never)]
+    fn widen_and_set(&mut self, slot: usize, value: Timestamp) {
+        if let PeerTimestamps::Narrow(values) = self {
+            let mut wide: Vec<Timestamp> = values.iter().map(|&v| Timestamp::from(v)).collect();
+            wide[slot] = value;
+            *self = PeerTimestamps::Wide(wide);
         }
     }
 }

@@ -422,6 +422,14 @@ impl<'s> Simulator<'s> {
             let kind = match output.kind {
                 OutputKind::Received { from } => {
                     let (msg_id, msg) = delivered.take().expect("a delivery produces one Received");
+                    if self.bare_messages(sinks) {
+                        let found = &mut self.found;
+                        self.checker
+                            .observe_deliver(node, output.clock, from, msg_id, &msg, found);
+                        self.next_seq += 1;
+                        self.report_found(sinks)?;
+                        continue;
+                    }
                     EventKind::Deliver { msg_id, from, msg }
                 }
                 OutputKind::Send { to, msg } => {
@@ -476,12 +484,19 @@ impl<'s> Simulator<'s> {
     ) -> io::Result<()> {
         let msg_id = self.next_msg_id;
         self.next_msg_id += 1;
-        let kind = EventKind::Send {
-            msg_id,
-            to,
-            msg: msg.clone(),
-        };
-        self.emit(Some(from), clock, kind, sinks)?;
+        if self.bare_messages(sinks) {
+            let found = &mut self.found;
+            self.checker
+                .observe_send(from, clock, to, msg_id, &msg, found);
+            self.next_seq += 1;
+        } else {
+            let kind = EventKind::Send {
+                msg_id,
+                to,
+                msg: msg.clone(),
+            };
+            self.emit(Some(from), clock, kind, sinks)?;
+        }
         match self.network.route(from, to, self.now_us) {
             Route::Lost(reason) => {
                 self.emit(Some(from), clock, EventKind::Drop { msg_id, reason }, sinks)
@@ -583,6 +598,14 @@ impl<'s> Simulator<'s> {
                 )
             }
         }
+    }
+
+    /// A run with no sinks whose checker looks only at the clocks of messages (a run for its
+    /// verdict): `send` and `deliver` events, two in three of all events, are numbered and
+    /// checked without being built, cloned and dropped. Nothing can tell the difference.
+    #[inline]
+    fn bare_messages(&self, sinks: &[&mut dyn EventSink]) -> bool {
+        sinks.is_empty() && !self.checker.watches_messages()
     }
 
     /// Writes one event to the checker and the sinks.

@@ -205,6 +205,7 @@ impl Network {
     }
 
     /// On a FIFO link, no earlier than the latest delivery already scheduled on it.
+    #[inline]
     fn in_fifo_order(&mut self, fifo: bool, from: ClientId, to: ClientId, arrival_us: u64) -> u64 {
         if !fifo {
             return arrival_us;
@@ -290,15 +291,27 @@ impl LatestDelivery {
     }
 
     /// Raises the link's latest delivery to at least `arrival_us`; returns the new value.
+    /// Inline for the dense table (every message of a small run comes here); the hash map's
+    /// code stays out of line so that it does not keep this from inlining.
+    #[inline]
     fn raise(&mut self, from: ClientId, to: ClientId, arrival_us: u64) -> u64 {
         let latest = match self {
             LatestDelivery::Dense { clients, at_us } => {
                 &mut at_us[(from as usize - 1) * *clients + (to as usize - 1)]
             }
-            LatestDelivery::Sparse(map) => map.entry((from, to)).or_insert(0),
+            LatestDelivery::Sparse(map) => Self::sparse_entry(map, from, to),
         };
         *latest = (*latest).max(arrival_us);
         *latest
+    }
+
+    #[inline(never)]
+    fn sparse_entry(
+        map: &mut FastMap<(ClientId, ClientId), u64>,
+        from: ClientId,
+        to: ClientId,
+    ) -> &mut u64 {
+        map.entry((from, to)).or_insert(0)
     }
 
     /// A message scheduled for `at_us` arrived now: a link whose latest delivery is no later
