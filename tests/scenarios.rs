@@ -205,3 +205,73 @@ fn the_library_covers_every_fault_variant_and_mutation() {
         s.transfer_count() >= 10_000
     });
 }
+
+/// With `--keep-going` a run reports every violation. The checker keeps no message logs until
+/// the first one, then a replay's checker, which kept them, takes over (docs/checking.md):
+/// the explanations of the later violations, which only the logs can give, are pinned here for
+/// every scenario that has more than one (they were the same before explanations became lazy).
+#[test]
+fn keep_going_runs_explain_every_violation_with_the_messages() {
+    use lamport_ledger::sim::RunOptions;
+    let options = RunOptions {
+        stop_at_first_violation: false,
+        ..RunOptions::default()
+    };
+    let mut scenarios: Vec<_> = common::scenario_paths()
+        .iter()
+        .map(|path| common::load(path))
+        .collect();
+    scenarios.push(tiebreak_bug_twice());
+    let mut explained: Vec<String> = Vec::new();
+    for scenario in &scenarios {
+        let (report, _, _) = common::run_with(scenario, options);
+        if report.result.violations.len() < 2 {
+            continue;
+        }
+        for recorded in &report.result.violations {
+            explained.push(format!(
+                "{} event {}: {}: {}",
+                scenario.source,
+                recorded.seq,
+                recorded.violation.invariant.name(),
+                recorded.violation.detail
+            ));
+        }
+    }
+    assert!(explained.len() > 20, "{} violations", explained.len());
+    let second_entry = explained
+        .iter()
+        .filter(|line| line.starts_with("tiebreak-bug-twice"))
+        .filter(|line| line.contains("mutual_exclusion"))
+        .nth(1);
+    assert!(
+        second_entry.is_some_and(|line| line.contains("REQUEST (m")),
+        "the second entry is explained with the message that announced the request: \
+         {second_entry:?}"
+    );
+    let mut settings = Settings::clone_current();
+    settings.set_snapshot_path(common::root().join("snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| assert_snapshot!("keep_going_explanations", explained.join("\n")));
+}
+
+/// The tie-break bug of `mutation-tiebreak-timestamp-only` hit twice, 50 ms apart: the second
+/// double entry is explained, like the first, by the REQUEST message each client had
+/// received, which only the message logs can name.
+fn tiebreak_bug_twice() -> lamport_ledger::scenario::Scenario {
+    let text = serde_json::json!({
+        "name": "tiebreak-bug-twice",
+        "seed": 0,
+        "clients": 2,
+        "network": {"latency": {"kind": "constant", "us": 1000}},
+        "workload": {"transfers": [
+            {"at_us": 0, "from": 1, "to": 2, "amount": 1},
+            {"at_us": 0, "from": 2, "to": 1, "amount": 1},
+            {"at_us": 50_000, "from": 1, "to": 2, "amount": 1},
+            {"at_us": 50_000, "from": 2, "to": 1, "amount": 1}
+        ]},
+        "mutations": ["tiebreak-timestamp-only"]
+    })
+    .to_string();
+    lamport_ledger::scenario::parse_scenario(&text, "tiebreak-bug-twice").unwrap()
+}
