@@ -111,7 +111,7 @@ fn forgetting_unreachable_blocks_changes_no_trace() {
 /// Many transfers over links that duplicate every fifth message and reorder: late copies of
 /// blocks keep arriving at clients that already hold them.
 fn duplicating_and_reordering(transfers: u64) -> lamport_ledger::scenario::Scenario {
-    let text = serde_json::json!({
+    let json = serde_json::json!({
         "name": "duplicating-and-reordering",
         "seed": 1,
         "clients": 4,
@@ -127,9 +127,8 @@ fn duplicating_and_reordering(transfers: u64) -> lamport_ledger::scenario::Scena
             "amount_max": 4
         }},
         "cs_us": 200
-    })
-    .to_string();
-    lamport_ledger::scenario::parse_scenario(&text, "duplicating-and-reordering").unwrap()
+    });
+    common::scenario_from_json("duplicating-and-reordering", json)
 }
 
 /// With forgetting on, a long run holds only the last few blocks in each client.

@@ -7,10 +7,16 @@ use std::path::Path;
 
 use insta::{Settings, assert_json_snapshot, assert_snapshot};
 
-fn snapshot_settings(path: &Path) -> Settings {
+/// Snapshots go to the top-level `snapshots/`, named without the test module.
+fn shared_snapshot_settings() -> Settings {
     let mut settings = Settings::clone_current();
     settings.set_snapshot_path(common::root().join("snapshots"));
     settings.set_prepend_module_to_snapshot(false);
+    settings
+}
+
+fn snapshot_settings(path: &Path) -> Settings {
+    let mut settings = shared_snapshot_settings();
     settings.set_snapshot_suffix(path.file_stem().unwrap().to_string_lossy().to_string());
     settings.set_input_file(path);
     settings
@@ -249,17 +255,15 @@ fn keep_going_runs_explain_every_violation_with_the_messages() {
         "the second entry is explained with the message that announced the request: \
          {second_entry:?}"
     );
-    let mut settings = Settings::clone_current();
-    settings.set_snapshot_path(common::root().join("snapshots"));
-    settings.set_prepend_module_to_snapshot(false);
-    settings.bind(|| assert_snapshot!("keep_going_explanations", explained.join("\n")));
+    shared_snapshot_settings()
+        .bind(|| assert_snapshot!("keep_going_explanations", explained.join("\n")));
 }
 
 /// The tie-break bug of `mutation-tiebreak-timestamp-only` hit twice, 50 ms apart: the second
 /// double entry is explained, like the first, by the REQUEST message each client had
 /// received, which only the message logs can name.
 fn tiebreak_bug_twice() -> lamport_ledger::scenario::Scenario {
-    let text = serde_json::json!({
+    let json = serde_json::json!({
         "name": "tiebreak-bug-twice",
         "seed": 0,
         "clients": 2,
@@ -271,7 +275,6 @@ fn tiebreak_bug_twice() -> lamport_ledger::scenario::Scenario {
             {"at_us": 50_000, "from": 2, "to": 1, "amount": 1}
         ]},
         "mutations": ["tiebreak-timestamp-only"]
-    })
-    .to_string();
-    lamport_ledger::scenario::parse_scenario(&text, "tiebreak-bug-twice").unwrap()
+    });
+    common::scenario_from_json("tiebreak-bug-twice", json)
 }

@@ -36,6 +36,11 @@ pub fn load(path: &Path) -> Scenario {
     parse_scenario(&text, &relative_name(path)).unwrap_or_else(|error| panic!("{error}"))
 }
 
+/// A scenario written inline in a test, as JSON; `name` is also its source.
+pub fn scenario_from_json(name: &str, json: serde_json::Value) -> Scenario {
+    parse_scenario(&json.to_string(), name).unwrap_or_else(|error| panic!("{error}"))
+}
+
 /// A writer whose bytes the test can read after the run took ownership of it.
 #[derive(Clone, Default)]
 pub struct SharedBuffer(pub Arc<Mutex<Vec<u8>>>);
