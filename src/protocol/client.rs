@@ -135,8 +135,23 @@ impl Outbox {
         Self::default()
     }
 
+    /// With room to spare (always, once the outbox has grown to its working size), the
+    /// output is written straight into the vector. A plain `push` builds it on the stack
+    /// first, to keep it across the call that may grow the vector, and copies it over whole,
+    /// padding and all: the copy reads back stores of other widths and stalls the CPU.
+    #[inline]
     fn push(&mut self, clock: Timestamp, kind: OutputKind) {
-        self.outputs.push(Output { clock, kind });
+        if self.outputs.len() < self.outputs.capacity() {
+            self.outputs.push(Output { clock, kind });
+        } else {
+            self.push_growing(Output { clock, kind });
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_growing(&mut self, output: Output) {
+        self.outputs.push(output);
     }
 
     pub fn drain(&mut self) -> std::vec::Drain<'_, Output> {
