@@ -371,7 +371,7 @@ impl<'s> Simulator<'s> {
                     return self.report_found(sinks);
                 }
                 self.clients[to as usize - 1].handle_message(from, &msg, &mut self.outbox);
-                self.emit_outputs(to, Some((msg_id, msg)), sinks)
+                self.emit_outputs(to, Some((msg_id, &msg)), sinks)
             }
             Pending::Work(item) => {
                 self.schedule_next_work();
@@ -410,11 +410,12 @@ impl<'s> Simulator<'s> {
     }
 
     /// Turns the client's outputs into events (and sends, timers), in order. `delivered` is the
-    /// message being handled: it moves into the `deliver` event.
+    /// message being handled, lent rather than moved: a run for its verdict only reads it, and
+    /// moving it was a copy that stalled on reading back narrower stores.
     fn emit_outputs(
         &mut self,
         node: ClientId,
-        mut delivered: Option<(u64, Message)>,
+        mut delivered: Option<(u64, &Message)>,
         sinks: &mut [&mut dyn EventSink],
     ) -> io::Result<()> {
         let mut outbox = std::mem::take(&mut self.outbox);
@@ -425,11 +426,12 @@ impl<'s> Simulator<'s> {
                     if self.bare_messages(sinks) {
                         let found = &mut self.found;
                         self.checker
-                            .observe_deliver(node, output.clock, from, msg_id, &msg, found);
+                            .observe_deliver(node, output.clock, from, msg_id, msg, found);
                         self.next_seq += 1;
                         self.report_found(sinks)?;
                         continue;
                     }
+                    let msg = msg.clone();
                     EventKind::Deliver { msg_id, from, msg }
                 }
                 OutputKind::Send { to, msg } => {
