@@ -232,7 +232,6 @@ struct Simulator<'s> {
     network: Network,
     workload: Workload,
     checker: Checker,
-    outbox: Outbox,
     options: RunOptions,
     explaining: Explaining,
     max_events: u64,
@@ -283,7 +282,6 @@ impl<'s> Simulator<'s> {
             },
             workload: Workload::new(scenario, stream_rng(scenario.seed, Stream::Workload)),
             checker: checker_for(scenario, options, explaining),
-            outbox: Outbox::new(),
             options,
             explaining,
             max_events: scenario.limits.max_events,
@@ -326,6 +324,9 @@ impl<'s> Simulator<'s> {
     }
 
     fn run(&mut self, sinks: &mut [&mut dyn EventSink]) -> io::Result<()> {
+        // Where the clients put their outputs, reused for every step. Kept out of `self` so
+        // that handling the outputs can borrow both without moving the outbox in and out.
+        let mut outbox = Outbox::new();
         let faults = self.faults.clone();
         self.schedule_faults(&faults);
         self.schedule_next_work();
@@ -346,7 +347,7 @@ impl<'s> Simulator<'s> {
             }
             debug_assert!(at_us >= self.now_us, "simulated time went backwards");
             self.now_us = at_us;
-            self.dispatch(pending, sinks)?;
+            self.dispatch(pending, &mut outbox, sinks)?;
             if self.committed >= self.forget_at_commits {
                 self.forget_unreachable_blocks();
             }
@@ -355,7 +356,12 @@ impl<'s> Simulator<'s> {
     }
 
     /// Hands one pending item to its client and emits what comes out.
-    fn dispatch(&mut self, pending: Pending, sinks: &mut [&mut dyn EventSink]) -> io::Result<()> {
+    fn dispatch(
+        &mut self,
+        pending: Pending,
+        outbox: &mut Outbox,
+        sinks: &mut [&mut dyn EventSink],
+    ) -> io::Result<()> {
         match pending {
             Pending::Deliver {
                 from,
@@ -370,8 +376,8 @@ impl<'s> Simulator<'s> {
                     self.emit(Some(to), clock, EventKind::Drop { msg_id, reason }, sinks)?;
                     return self.report_found(sinks);
                 }
-                self.clients[to as usize - 1].handle_message(from, &msg, &mut self.outbox);
-                self.emit_outputs(to, Some((msg_id, &msg)), sinks)
+                self.clients[to as usize - 1].handle_message(from, &msg, outbox);
+                self.emit_outputs(to, Some((msg_id, &msg)), outbox, sinks)
             }
             Pending::Work(item) => {
                 self.schedule_next_work();
@@ -382,8 +388,8 @@ impl<'s> Simulator<'s> {
                 let client = &mut self.clients[item.client as usize - 1];
                 // Scenario validation makes every workload command valid; a refused one would
                 // change nothing and emit nothing, so there is nothing to trace.
-                let _ = client.handle_command(item.command, &mut self.outbox);
-                self.emit_outputs(item.client, None, sinks)
+                let _ = client.handle_command(item.command, outbox);
+                self.emit_outputs(item.client, None, outbox, sinks)
             }
             Pending::Timer {
                 client,
@@ -393,8 +399,8 @@ impl<'s> Simulator<'s> {
                 if self.incarnations[client as usize - 1] != incarnation {
                     return Ok(());
                 }
-                self.clients[client as usize - 1].handle_timer(timer, &mut self.outbox);
-                self.emit_outputs(client, None, sinks)
+                self.clients[client as usize - 1].handle_timer(timer, outbox);
+                self.emit_outputs(client, None, outbox, sinks)
             }
             Pending::Fault(fault) => {
                 self.apply_fault(fault, sinks)?;
@@ -416,9 +422,9 @@ impl<'s> Simulator<'s> {
         &mut self,
         node: ClientId,
         mut delivered: Option<(u64, &Message)>,
+        outbox: &mut Outbox,
         sinks: &mut [&mut dyn EventSink],
     ) -> io::Result<()> {
-        let mut outbox = std::mem::take(&mut self.outbox);
         for output in outbox.drain() {
             let kind = match output.kind {
                 OutputKind::Received { from } => {
@@ -470,7 +476,6 @@ impl<'s> Simulator<'s> {
             }
             self.report_found(sinks)?;
         }
-        self.outbox = outbox;
         Ok(())
     }
 
