@@ -41,11 +41,12 @@ const EMPTY: List = List {
 pub struct EventQueue<T> {
     /// The waiting items by entry number.
     items: Vec<Option<T>>,
-    /// By entry number: the next entry of the same wheel slot (`NONE`: the last). Apart from
-    /// the items, so that walking the lists reads 4 bytes per entry, not the whole item.
+    /// By entry number: the next entry of the same wheel slot (`NONE`: the last), or for a
+    /// free entry the next free one. Apart from the items, so that walking the lists reads 4
+    /// bytes per entry, not the whole item.
     next: Vec<u32>,
-    /// Entry numbers free for reuse.
-    free: Vec<u32>,
+    /// The first entry free for reuse (`NONE`: none); the others follow through `next`.
+    free: u32,
     /// Per microsecond `t` in `[now_us, now_us + WHEEL_US)`, at index `t % WHEEL_US`: the
     /// first and last entry of its list (side by side: one cache line for both).
     lists: Box<[List]>,
@@ -64,7 +65,7 @@ impl<T> Default for EventQueue<T> {
         EventQueue {
             items: Vec::new(),
             next: Vec::new(),
-            free: Vec::new(),
+            free: NONE,
             lists: vec![EMPTY; WHEEL_US as usize].into_boxed_slice(),
             occupied: [0; BITMAP_WORDS],
             in_wheel: 0,
@@ -113,7 +114,8 @@ impl<T> EventQueue<T> {
         if at_us > self.now_us {
             self.advance_to(at_us);
         }
-        self.free.push(entry);
+        self.next[entry as usize] = self.free;
+        self.free = entry;
         let item = self.items[entry as usize]
             .take()
             .expect("an entry in the wheel holds an item");
@@ -134,16 +136,20 @@ impl<T> EventQueue<T> {
     }
 
     fn store(&mut self, item: T) -> u32 {
-        match self.free.pop() {
-            Some(entry) => {
+        match self.free {
+            NONE => {
+                self.items.push(Some(item));
+                self.next.push(NONE);
+                u32::try_from(self.items.len() - 1)
+                    .ok()
+                    .filter(|&entry| entry != NONE)
+                    .expect("fewer than 2^32 - 1 pending items")
+            }
+            entry => {
+                self.free = self.next[entry as usize];
                 self.items[entry as usize] = Some(item);
                 self.next[entry as usize] = NONE;
                 entry
-            }
-            None => {
-                self.items.push(Some(item));
-                self.next.push(NONE);
-                u32::try_from(self.items.len() - 1).expect("fewer than 2^32 pending items")
             }
         }
     }
