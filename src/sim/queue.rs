@@ -209,19 +209,20 @@ impl<T> EventQueue<T> {
     fn earliest_in_wheel(&self) -> u64 {
         let start = self.slot(self.now_us);
         let (word, bit) = (start / 64, start % 64);
-        let (words, reach) = (self.occupied.len(), self.reach_us as usize);
+        // Both powers of two: masks, not divisions.
+        let (word_mask, slot_mask) = (self.occupied.len() - 1, self.reach_us as usize - 1);
         // The rest of now's word, the other words in order, then the start of now's word.
         let first = self.occupied[word] & (u64::MAX << bit);
         let offset = if first != 0 {
             first.trailing_zeros() as usize - bit
         } else {
-            (1..=words)
+            (1..=word_mask + 1)
                 .find_map(|step| {
-                    let index = (word + step) % words;
+                    let index = (word + step) & word_mask;
                     let bits = self.occupied[index];
                     (bits != 0).then(|| {
                         let slot = index * 64 + bits.trailing_zeros() as usize;
-                        (slot + reach - start) % reach
+                        slot.wrapping_sub(start) & slot_mask
                     })
                 })
                 .expect("the wheel holds an item")
