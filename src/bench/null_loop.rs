@@ -8,7 +8,7 @@ use crate::protocol::ClientId;
 use crate::scenario::Scenario;
 use crate::sim::network::Network;
 use crate::sim::rng::{Stream, stream_rng};
-use crate::sim::{EventQueue, Workload, queue_reach_us};
+use crate::sim::{EventQueue, Workload};
 
 enum Step {
     Command(ClientId),
@@ -28,7 +28,7 @@ struct NullClient {
 /// Runs the pattern; returns (events a trace would have had, transfers).
 pub fn run(scenario: &Scenario) -> (u64, u64) {
     let clients = scenario.clients;
-    let mut queue = EventQueue::with_reach_us(queue_reach_us(scenario));
+    let mut queue = EventQueue::new();
     let mut network = Network::new(
         &scenario.network,
         clients,

@@ -207,24 +207,6 @@ fn forget_blocks_every(scenario: &Scenario, options: RunOptions) -> u64 {
     }
 }
 
-/// How far ahead the event queue's wheel should reach for `scenario`: its longest usual
-/// message delay or critical section. Any reach gives the same run; one that covers the
-/// usual delays keeps most items out of the queue's slower heap for far items.
-pub fn queue_reach_us(scenario: &Scenario) -> u64 {
-    let network = &scenario.network;
-    let latencies = std::iter::once(&network.latency).chain(
-        network
-            .links
-            .iter()
-            .filter_map(|link| link.latency.as_ref()),
-    );
-    latencies
-        .map(network::usual_longest_delay_us)
-        .chain([scenario.cs_us])
-        .max()
-        .unwrap_or(0)
-}
-
 /// The online checker for a run: with message logs only if `explaining` keeps them, and
 /// forgetting the blocks every client holds when the run forgets blocks at all.
 fn checker_for(scenario: &Scenario, options: RunOptions, explaining: Explaining) -> Checker {
@@ -291,7 +273,7 @@ impl<'s> Simulator<'s> {
             faults: scenario.faults.clone(),
             down: vec![false; clients_len],
             incarnations: vec![0; clients_len],
-            queue: EventQueue::with_reach_us(queue_reach_us(scenario)),
+            queue: EventQueue::new(),
             network: {
                 let rng = stream_rng(scenario.seed, Stream::Network);
                 let mut network = Network::new(&scenario.network, scenario.clients, rng);

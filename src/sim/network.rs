@@ -40,18 +40,6 @@ pub fn sample_delay(spec: &LatencySpec, rng: &mut ChaCha8Rng) -> u64 {
     }
 }
 
-/// A delay that `spec` rarely exceeds: its bound, or for an exponential delay its minimum
-/// plus two means of the extra part (exceeded by about one delay in eight).
-pub fn usual_longest_delay_us(spec: &LatencySpec) -> u64 {
-    match *spec {
-        LatencySpec::Constant { us } => us,
-        LatencySpec::Uniform { max_us, .. } => max_us,
-        LatencySpec::Exponential { min_us, mean_us } => {
-            min_us.saturating_add(mean_us.saturating_sub(min_us).saturating_mul(2))
-        }
-    }
-}
-
 #[derive(Clone, Copy, Debug)]
 struct LinkModel {
     latency: LatencySpec,
@@ -363,22 +351,6 @@ mod tests {
             ..NetworkSpec::default()
         };
         Network::new(&spec, 4, stream_rng(5, Stream::Network))
-    }
-
-    #[test]
-    fn the_usual_longest_delay_is_the_bound_or_two_means_past_the_minimum() {
-        let usual = usual_longest_delay_us;
-        assert_eq!(usual(&LatencySpec::Constant { us: 700 }), 700);
-        let uniform = LatencySpec::Uniform {
-            min_us: 500,
-            max_us: 3000,
-        };
-        assert_eq!(usual(&uniform), 3000);
-        let exponential = LatencySpec::Exponential {
-            min_us: 100,
-            mean_us: 1100,
-        };
-        assert_eq!(usual(&exponential), 2100);
     }
 
     #[test]

@@ -2,9 +2,8 @@
 //!
 //! Almost everything the simulator schedules lands a few hundred or thousand microseconds
 //! ahead of now (a message's latency, a critical section). Those items go into a timing
-//! wheel: one first-in-first-out list per microsecond of the next `reach_us` (a power of two
-//! the driver picks to cover its usual delays, [`DEFAULT_REACH_US`] by default, at most
-//! [`MAX_REACH_US`]), with a bitmap of the non-empty ones, so scheduling and taking the earliest item cost O(1) whatever the
+//! wheel: one first-in-first-out list per microsecond of the next [`WHEEL_US`], with a bitmap
+//! of the non-empty ones, so scheduling and taking the earliest item cost O(1) whatever the
 //! number in flight (a binary heap's pop was the largest single cost of a 64-client run, with
 //! hundreds of messages in flight). Items further ahead (faults, a scenario's timed commands,
 //! long latencies) wait in a binary heap keyed by (time, insertion sequence) and move into
@@ -19,13 +18,14 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-/// How far ahead of now the wheel reaches unless told otherwise, in microseconds.
-pub const DEFAULT_REACH_US: u64 = 2048;
-/// The longest reach. Its lists take 8 bytes a microsecond, cleared for every run: with
-/// 16,384 µs, a sweep of a short scenario (`reorder-2`) lost a fifth of its runs per second.
-pub const MAX_REACH_US: u64 = 4_096;
-/// The shortest reach: one bitmap word per 64 microseconds, at least two words.
-const MIN_REACH_US: u64 = 128;
+/// How far ahead of now the wheel reaches, in microseconds (a power of two). Latencies of a
+/// few milliseconds, common in scenarios, stay in the wheel (at 2,048 µs, a sweep of 0.5-3 ms
+/// latencies sent most messages through the heap and ran 7% slower). Longer costs every run
+/// the clearing of 8 bytes of lists a microsecond: at 16,384 µs, a sweep of a short
+/// scenario lost a fifth of its speed.
+const WHEEL_US: u64 = 4096;
+const WHEEL_MASK: u64 = WHEEL_US - 1;
+const BITMAP_WORDS: usize = (WHEEL_US / 64) as usize;
 /// The end of a list.
 const NONE: u32 = u32::MAX;
 
@@ -51,15 +51,13 @@ pub struct EventQueue<T> {
     next: Vec<u32>,
     /// The first entry free for reuse (`NONE`: none); the others follow through `next`.
     free: u32,
-    /// How far ahead of now the wheel reaches, in microseconds (a power of two).
-    reach_us: u64,
-    /// Per microsecond `t` in `[now_us, now_us + reach_us)`, at index `t % reach_us`: the
+    /// Per microsecond `t` in `[now_us, now_us + WHEEL_US)`, at index `t % WHEEL_US`: the
     /// first and last entry of its list (side by side: one cache line for both).
     lists: Box<[List]>,
-    /// Bit `t % reach_us` is set when that list is not empty.
-    occupied: Box<[u64]>,
+    /// Bit `t % WHEEL_US` is set when that list is not empty.
+    occupied: [u64; BITMAP_WORDS],
     in_wheel: usize,
-    /// Items at `now_us + reach_us` or later: (time, insertion sequence, entry).
+    /// Items at `now_us + WHEEL_US` or later: (time, insertion sequence, entry).
     later: BinaryHeap<Reverse<(u64, u64, u32)>>,
     next_sequence: u64,
     /// The time of the last item taken (no item may be scheduled before it).
@@ -68,7 +66,17 @@ pub struct EventQueue<T> {
 
 impl<T> Default for EventQueue<T> {
     fn default() -> Self {
-        Self::with_reach_us(DEFAULT_REACH_US)
+        EventQueue {
+            items: Vec::new(),
+            next: Vec::new(),
+            free: NONE,
+            lists: vec![EMPTY; WHEEL_US as usize].into_boxed_slice(),
+            occupied: [0; BITMAP_WORDS],
+            in_wheel: 0,
+            later: BinaryHeap::new(),
+            next_sequence: 0,
+            now_us: 0,
+        }
     }
 }
 
@@ -77,32 +85,11 @@ impl<T> EventQueue<T> {
         Self::default()
     }
 
-    /// A queue whose wheel covers the next `reach_us` microseconds, rounded up to a power of
-    /// two within [`MIN_REACH_US`]..=[`MAX_REACH_US`]. Any reach gives the same order; a
-    /// reach that covers the usual delays keeps items out of the slower heap.
-    pub fn with_reach_us(reach_us: u64) -> Self {
-        let reach_us = reach_us
-            .clamp(MIN_REACH_US, MAX_REACH_US)
-            .next_power_of_two();
-        EventQueue {
-            items: Vec::new(),
-            next: Vec::new(),
-            free: NONE,
-            reach_us,
-            lists: vec![EMPTY; reach_us as usize].into_boxed_slice(),
-            occupied: vec![0; (reach_us / 64) as usize].into_boxed_slice(),
-            in_wheel: 0,
-            later: BinaryHeap::new(),
-            next_sequence: 0,
-            now_us: 0,
-        }
-    }
-
     /// Schedules `item` at `at_us`; a time before the last item taken counts as that time.
     pub fn push(&mut self, at_us: u64, item: T) {
         let at_us = at_us.max(self.now_us);
         let entry = self.store(item);
-        if at_us - self.now_us < self.reach_us {
+        if at_us - self.now_us < WHEEL_US {
             self.append_to_wheel(entry, at_us);
         } else {
             let sequence = self.next_sequence;
@@ -119,7 +106,7 @@ impl<T> EventQueue<T> {
             self.advance_to(at_us);
         }
         let at_us = self.earliest_in_wheel();
-        let slot = self.slot(at_us);
+        let slot = (at_us & WHEEL_MASK) as usize;
         let entry = self.lists[slot].head;
         let next = self.next[entry as usize];
         self.lists[slot].head = next;
@@ -171,15 +158,9 @@ impl<T> EventQueue<T> {
         }
     }
 
-    /// The wheel slot of a time within reach.
-    #[inline]
-    fn slot(&self, at_us: u64) -> usize {
-        (at_us & (self.reach_us - 1)) as usize
-    }
-
     /// Appends `entry`, due at `at_us` (within the wheel's reach), to its slot's list.
     fn append_to_wheel(&mut self, entry: u32, at_us: u64) {
-        let slot = self.slot(at_us);
+        let slot = (at_us & WHEEL_MASK) as usize;
         match self.lists[slot].tail {
             NONE => {
                 self.lists[slot].head = entry;
@@ -196,7 +177,7 @@ impl<T> EventQueue<T> {
     fn advance_to(&mut self, at_us: u64) {
         self.now_us = at_us;
         while let Some(&Reverse((far_us, _, entry))) = self.later.peek() {
-            if far_us - at_us >= self.reach_us {
+            if far_us - at_us >= WHEEL_US {
                 break;
             }
             self.later.pop();
@@ -207,22 +188,20 @@ impl<T> EventQueue<T> {
     /// The time of the earliest item in the (non-empty) wheel: the first occupied slot from
     /// now's, going round once.
     fn earliest_in_wheel(&self) -> u64 {
-        let start = self.slot(self.now_us);
+        let start = (self.now_us & WHEEL_MASK) as usize;
         let (word, bit) = (start / 64, start % 64);
-        // Both powers of two: masks, not divisions.
-        let (word_mask, slot_mask) = (self.occupied.len() - 1, self.reach_us as usize - 1);
         // The rest of now's word, the other words in order, then the start of now's word.
         let first = self.occupied[word] & (u64::MAX << bit);
         let offset = if first != 0 {
             first.trailing_zeros() as usize - bit
         } else {
-            (1..=word_mask + 1)
+            (1..=BITMAP_WORDS)
                 .find_map(|step| {
-                    let index = (word + step) & word_mask;
+                    let index = (word + step) % BITMAP_WORDS;
                     let bits = self.occupied[index];
                     (bits != 0).then(|| {
                         let slot = index * 64 + bits.trailing_zeros() as usize;
-                        slot.wrapping_sub(start) & slot_mask
+                        (slot + WHEEL_US as usize - start) % WHEEL_US as usize
                     })
                 })
                 .expect("the wheel holds an item")
@@ -256,25 +235,9 @@ mod tests {
 
     #[test]
     fn pops_in_the_order_of_a_sorted_list_under_mixed_pushes_and_pops() {
-        for reach_us in [MIN_REACH_US, DEFAULT_REACH_US, MAX_REACH_US] {
-            pops_in_sorted_order_with_reach(reach_us);
-        }
-    }
-
-    #[test]
-    fn a_reach_is_a_power_of_two_within_bounds() {
-        let reach = |asked_us| EventQueue::<()>::with_reach_us(asked_us).reach_us;
-        assert_eq!(reach(0), MIN_REACH_US);
-        assert_eq!(reach(3_000), 4_096);
-        assert_eq!(reach(4_096), 4_096);
-        assert_eq!(reach(u64::MAX), MAX_REACH_US);
-    }
-
-    /// A fixed pseudo-random mix (xorshift), with many equal times, near and far, checked
-    /// against the order (time, push order) that a stable sort gives.
-    fn pops_in_sorted_order_with_reach(reach_us: u64) {
-        let mut queue = EventQueue::with_reach_us(reach_us);
-        assert_eq!(queue.reach_us, reach_us);
+        // A fixed pseudo-random mix (xorshift), with many equal times, near and far, checked
+        // against the order (time, push order) that a stable sort gives.
+        let mut queue = EventQueue::new();
         let mut waiting: Vec<(u64, u64)> = Vec::new();
         let mut state = 0x9E37_79B9_7F4A_7C15_u64;
         let mut next = || {
@@ -287,8 +250,8 @@ mod tests {
         for pushed in 0..20_000_u64 {
             // Mostly near, sometimes beyond the wheel's reach or right at its edge.
             let at_us = match next() % 10 {
-                0 => now + reach_us - 1 + next() % 3,
-                1 => now + next() % (3 * reach_us),
+                0 => now + WHEEL_US - 1 + next() % 3,
+                1 => now + next() % (3 * WHEEL_US),
                 _ => now + next() % 50,
             };
             queue.push(at_us, pushed);
@@ -310,25 +273,19 @@ mod tests {
 
     #[test]
     fn a_far_item_goes_before_a_near_one_scheduled_later_at_the_same_time() {
-        for reach_us in [MIN_REACH_US, DEFAULT_REACH_US] {
-            far_item_first_with_reach(reach_us);
-        }
-    }
-
-    fn far_item_first_with_reach(reach_us: u64) {
-        let mut queue = EventQueue::with_reach_us(reach_us);
-        let far_us = 3 * reach_us;
+        let mut queue = EventQueue::new();
+        let far_us = 3 * WHEEL_US;
         queue.push(far_us, "far, scheduled first");
-        queue.push(far_us - reach_us + 10, "step");
-        assert_eq!(queue.pop(), Some((far_us - reach_us + 10, "step")));
+        queue.push(far_us - WHEEL_US + 10, "step");
+        assert_eq!(queue.pop(), Some((far_us - WHEEL_US + 10, "step")));
         // Now the far time is within reach: a new item at that time queues behind it.
         queue.push(far_us, "near, scheduled second");
-        queue.push(far_us + 5 * reach_us, "farther");
+        queue.push(far_us + 5 * WHEEL_US, "farther");
         assert_eq!(queue.len(), 3);
         assert_eq!(queue.items().count(), 3);
         assert_eq!(queue.pop(), Some((far_us, "far, scheduled first")));
         assert_eq!(queue.pop(), Some((far_us, "near, scheduled second")));
-        assert_eq!(queue.pop(), Some((far_us + 5 * reach_us, "farther")));
+        assert_eq!(queue.pop(), Some((far_us + 5 * WHEEL_US, "farther")));
         assert!(queue.is_empty());
         assert_eq!(queue.pop(), None);
     }
