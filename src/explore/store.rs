@@ -85,6 +85,18 @@ impl<S: Copy> StateStore<S> {
         &self.bytes[start..self.ends[id] as usize]
     }
 
+    /// Copies the encodings of states `start..end` into `bytes` (back to back) and where each
+    /// ends in it into `ends` (both cleared first).
+    pub fn copy_out(&self, start: u32, end: u32, bytes: &mut Vec<u8>, ends: &mut Vec<usize>) {
+        let (start, end) = (start as usize, end as usize);
+        let base = if start == 0 { 0 } else { self.ends[start - 1] };
+        let stop = if end == 0 { base } else { self.ends[end - 1] };
+        bytes.clear();
+        bytes.extend_from_slice(&self.bytes[base as usize..stop as usize]);
+        ends.clear();
+        ends.extend(self.ends[start..end].iter().map(|&e| (e - base) as usize));
+    }
+
     /// The state `id` was first reached from, and by which step; `None` for an initial state.
     pub fn parent(&self, id: u32) -> Option<(u32, S)> {
         let parent = self.parents[id as usize];
