@@ -331,8 +331,8 @@ pub struct SearchResult<S> {
 /// States per batch and thread.
 const BATCH_PER_JOB: usize = 1 << 13;
 
-/// States per chunk: a batch is expanded in chunks, each into its own buffer, claimed by
-/// whichever thread is free.
+/// States per chunk with `jobs > 1`: a batch is expanded in chunks, each into its own
+/// buffer, claimed by whichever thread is free. One thread expands a batch in one chunk.
 const CHUNK: usize = 1 << 10;
 
 /// Explores `model`.
@@ -419,6 +419,23 @@ impl Sources {
         let index = (id - self.first) as usize;
         let start = if index == 0 { 0 } else { self.ends[index - 1] };
         &self.bytes[start..self.ends[index]]
+    }
+}
+
+/// Where the states being expanded are read from: a copy while the store takes new states
+/// on another thread, else the store itself.
+#[derive(Clone, Copy)]
+enum Origin<'a, S: Copy> {
+    Copy(&'a Sources),
+    Store(&'a StateStore<S>),
+}
+
+impl<'a, S: Copy> Origin<'a, S> {
+    fn get(self, id: u32) -> &'a [u8] {
+        match self {
+            Origin::Copy(sources) => sources.get(id),
+            Origin::Store(store) => store.get(id),
+        }
     }
 }
 
@@ -608,19 +625,22 @@ impl<'o, M: Model> Run<'o, M> {
     /// is then sorted out against the store (with `jobs > 1`) and waits for its merge.
     fn merge_and_expand(&mut self, pending: Option<(u32, u32)>, next: Option<(u32, u32)>) -> Flow {
         std::mem::swap(&mut self.expanding, &mut self.merging);
+        let jobs = self.expanders.len();
+        // With one thread, looking successors up ahead of the merge, filling in the store's
+        // pages ahead of the inserts, or copying the sources would only add work.
+        let sort_out = jobs > 1;
+        let chunk_size = if sort_out { CHUNK } else { BATCH_PER_JOB } as u32;
         let chunks = next.map_or(0, |(start, end)| {
-            (end - start).div_ceil(CHUNK as u32) as usize
+            (end - start).div_ceil(chunk_size) as usize
         });
         if let Some((start, end)) = next {
-            self.sources.load(&self.store, start, end);
+            if sort_out {
+                self.sources.load(&self.store, start, end);
+            }
             while self.expanding.len() < chunks {
                 self.expanding.push(Mutex::new(Successors::new()));
             }
         }
-        let jobs = self.expanders.len();
-        // With one thread, looking successors up ahead of the merge, or filling in the
-        // store's pages ahead of the inserts, would only add work.
-        let sort_out = jobs > 1;
         let Run {
             store,
             expanders,
@@ -643,7 +663,7 @@ impl<'o, M: Model> Run<'o, M> {
         // Claims chunks of `next` and expands them. Once a thread starts, the whole batch is
         // expanded, even if the merge stops the search meanwhile: what the search met (the
         // client states interned) then does not depend on thread timing.
-        let expand = |expander: &mut M::Expander| {
+        let expand = |expander: &mut M::Expander, origin: Origin<'_, M::Step>| {
             loop {
                 let chunk = claimed.fetch_add(1, Ordering::Relaxed);
                 let Some(output) = expanding.get(chunk) else {
@@ -651,9 +671,9 @@ impl<'o, M: Model> Run<'o, M> {
                 };
                 let mut output = output.lock().expect("no thread panics with a buffer");
                 output.clear();
-                let from = first + (chunk * CHUNK) as u32;
-                for id in from..last.min(from + CHUNK as u32) {
-                    expander.expand(sources.get(id), &mut output);
+                let from = first + chunk as u32 * chunk_size;
+                for id in from..last.min(from + chunk_size) {
+                    expander.expand(origin.get(id), &mut output);
                     output.close_state();
                 }
                 output.hash_items();
@@ -683,7 +703,7 @@ impl<'o, M: Model> Run<'o, M> {
                 for (job, expander) in helpers.iter_mut().enumerate() {
                     let (expand, sort) = (&expand, &sort);
                     scope.spawn(move || {
-                        expand(expander);
+                        expand(expander, Origin::Copy(sources));
                         sort(expander, job + 1);
                     });
                 }
@@ -692,10 +712,10 @@ impl<'o, M: Model> Run<'o, M> {
             let mut store_now = store.write().expect("no thread panics with the store");
             if let Some((start, end)) = pending {
                 let before = (store_now.len(), store_now.encoding_bytes());
-                let chunks = (end - start).div_ceil(CHUNK as u32) as usize;
+                let chunks = (end - start).div_ceil(chunk_size) as usize;
                 for (chunk, output) in merging[..chunks].iter_mut().enumerate() {
                     let output = output.get_mut().expect("no thread panics with a buffer");
-                    let first_source = start + (chunk * CHUNK) as u32;
+                    let first_source = start + chunk as u32 * chunk_size;
                     flow = tally.merge(&mut store_now, main_expander, output, first_source);
                     if flow != Flow::Go {
                         stopped.store(true, Ordering::Relaxed);
@@ -717,7 +737,13 @@ impl<'o, M: Model> Run<'o, M> {
             if next.is_some() {
                 // With one thread, nothing more is expanded after a stop.
                 if flow == Flow::Go {
-                    expand(main_expander);
+                    let store = store.read().expect("no thread panics with the store");
+                    let origin = if sort_out {
+                        Origin::Copy(sources)
+                    } else {
+                        Origin::Store(&store)
+                    };
+                    expand(main_expander, origin);
                 }
                 if sort_out {
                     sort(main_expander, 0);
