@@ -8,10 +8,11 @@
 //! and goes on).
 //!
 //! Breadth-first search expands one level at a time, in batches. With `jobs > 1` the states of
-//! a batch are expanded on several threads, each into its own buffer; the buffers are then
-//! merged into the store by one thread in the order the states were numbered. The successors
-//! of a state, their order, and the order of insertion are therefore the same whatever the
-//! number of threads, and so are the state numbers, the counts, and the counterexample found.
+//! a batch are expanded on several threads, in chunks, each into its own buffer; the buffers
+//! are then merged into the store by one thread in the order the states were numbered, while
+//! the other threads expand the next batch of the level. The successors of a state, their
+//! order, and the order of insertion are therefore the same whatever the number of threads,
+//! and so are the state numbers, the counts, and the counterexample found.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Barrier, Mutex, RwLock};
