@@ -440,6 +440,29 @@ impl<'a, S: Copy> Origin<'a, S> {
     }
 }
 
+/// A thread's place at the barrier between expanding and sorting out: when dropped before
+/// it has waited there (a panic), it waits then, so that the other threads are not left
+/// waiting for it; the scope then passes the panic on.
+struct Arrival<'b> {
+    barrier: &'b Barrier,
+    waited: bool,
+}
+
+impl Arrival<'_> {
+    fn wait(mut self) {
+        self.waited = true;
+        self.barrier.wait();
+    }
+}
+
+impl Drop for Arrival<'_> {
+    fn drop(&mut self) {
+        if !self.waited {
+            self.barrier.wait();
+        }
+    }
+}
+
 impl<S: Copy> Tally<'_, S> {
     fn record(&mut self, finding: Finding, path: Vec<S>) -> Flow {
         if self.found.iter().all(|f| f.finding.name != finding.name) {
@@ -682,8 +705,8 @@ impl<'o, M: Model> Run<'o, M> {
         };
         // Once every chunk is expanded and `pending` merged (unless the merge stopped the
         // search): claims chunks and sorts them out.
-        let sort = |expander: &mut M::Expander, job: usize| {
-            barrier.wait();
+        let sort = |expander: &mut M::Expander, job: usize, arrival: Arrival<'_>| {
+            arrival.wait();
             if stopped.load(Ordering::Relaxed) {
                 return;
             }
@@ -699,16 +722,22 @@ impl<'o, M: Model> Run<'o, M> {
             store.populate(job, jobs);
         };
         let (main_expander, helpers) = expanders.split_first_mut().expect("at least one job");
+        let together = sort_out && next.is_some();
+        let arrival = || Arrival {
+            barrier: &barrier,
+            waited: false,
+        };
         std::thread::scope(|scope| {
-            if sort_out && next.is_some() {
+            if together {
                 for (job, expander) in helpers.iter_mut().enumerate() {
-                    let (expand, sort) = (&expand, &sort);
+                    let (expand, sort, arrival) = (&expand, &sort, arrival());
                     scope.spawn(move || {
                         expand(expander, Origin::Copy(sources));
-                        sort(expander, job + 1);
+                        sort(expander, job + 1, arrival);
                     });
                 }
             }
+            let main_arrival = together.then(arrival);
             let mut flow = Flow::Go;
             let mut store_now = store.write().expect("no thread panics with the store");
             if let Some((start, end)) = pending {
@@ -746,8 +775,8 @@ impl<'o, M: Model> Run<'o, M> {
                     };
                     expand(main_expander, origin);
                 }
-                if sort_out {
-                    sort(main_expander, 0);
+                if let Some(arrival) = main_arrival {
+                    sort(main_expander, 0, arrival);
                 }
             }
             flow
