@@ -8,11 +8,14 @@
 //! and goes on).
 //!
 //! Breadth-first search expands one level at a time, in batches. With `jobs > 1` the states of
-//! a batch are expanded on several threads, each into its own buffer; the buffers are then
-//! merged into the store by one thread in the order the states were numbered. The successors
-//! of a state, their order, and the order of insertion are therefore the same whatever the
-//! number of threads, and so are the state numbers, the counts, and the counterexample found.
+//! a batch are expanded on several threads, in chunks, each into its own buffer; the buffers
+//! are then merged into the store by one thread in the order the states were numbered, while
+//! the other threads expand the next batch of the level. The successors of a state, their
+//! order, and the order of insertion are therefore the same whatever the number of threads,
+//! and so are the state numbers, the counts, and the counterexample found.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Barrier, Mutex, RwLock};
 use std::time::Instant;
 
 use super::hash::hash_bytes;
@@ -329,6 +332,10 @@ pub struct SearchResult<S> {
 /// States per batch and thread.
 const BATCH_PER_JOB: usize = 1 << 13;
 
+/// States per chunk with `jobs > 1`: a batch is expanded in chunks, each into its own
+/// buffer, claimed by whichever thread is free. One thread expands a batch in one chunk.
+const CHUNK: usize = 1 << 10;
+
 /// Explores `model`.
 pub fn search<M: Model>(model: &M, options: &SearchOptions) -> SearchResult<M::Step> {
     let mut run = Run::new(model, options);
@@ -338,12 +345,13 @@ pub fn search<M: Model>(model: &M, options: &SearchOptions) -> SearchResult<M::S
         Order::DepthFirst => run.depth_first(model),
     };
     let seconds = started.elapsed().as_secs_f64();
+    let tally = run.tally;
     SearchResult {
         stats: Stats {
             distinct: run.store.len() as u64,
-            transitions: run.transitions,
-            outside_model: run.outside_model,
-            depth: run.depth,
+            transitions: tally.transitions,
+            outside_model: tally.outside_model,
+            depth: tally.depth,
             stop,
             seconds,
             store_bytes: run.store.memory_bytes(),
@@ -355,25 +363,35 @@ pub fn search<M: Model>(model: &M, options: &SearchOptions) -> SearchResult<M::S
             },
             order: options.order,
         },
-        found: run.found,
+        found: tally.found,
     }
 }
 
 struct Run<'o, M: Model> {
-    options: &'o SearchOptions,
     store: StateStore<M::Step>,
     /// Index 0 also checks new states; the others only expand.
     expanders: Vec<M::Expander>,
-    outputs: Vec<Successors<M::Step>>,
-    found: Vec<Found<M::Step>>,
-    transitions: u64,
-    outside_model: u64,
-    depth: u32,
-    /// The depth of the states being expanded.
-    source_depth: u32,
+    tally: Tally<'o, M::Step>,
     scratch: Vec<u8>,
     /// States and encoding bytes the last batch added to the store.
     last_batch: (usize, usize),
+    /// A copy of the states being expanded, so that the store can take new states meanwhile.
+    sources: Sources,
+    /// The buffers of the batch being expanded, one per chunk.
+    expanding: Vec<Mutex<Successors<M::Step>>>,
+    /// The buffers of the batch expanded before it, waiting for their merge.
+    merging: Vec<Mutex<Successors<M::Step>>>,
+}
+
+/// What the merge counts and finds.
+struct Tally<'o, S> {
+    options: &'o SearchOptions,
+    found: Vec<Found<S>>,
+    transitions: u64,
+    outside_model: u64,
+    depth: u32,
+    /// The depth of the states being merged (their sources').
+    source_depth: u32,
 }
 
 /// What to do after recording a finding.
@@ -383,28 +401,70 @@ enum Flow {
     Stop(Stop),
 }
 
-impl<'o, M: Model> Run<'o, M> {
-    fn new(model: &M, options: &'o SearchOptions) -> Self {
-        let jobs = match options.order {
-            Order::BreadthFirst => options.jobs.max(1),
-            Order::DepthFirst => 1,
-        };
-        Run {
-            options,
-            store: StateStore::new(),
-            expanders: (0..jobs).map(|_| model.expander()).collect(),
-            outputs: (0..jobs).map(|_| Successors::new()).collect(),
-            found: Vec::new(),
-            transitions: 0,
-            outside_model: 0,
-            depth: 0,
-            source_depth: 0,
-            scratch: Vec::new(),
-            last_batch: (0, 0),
-        }
+/// The encodings of a run of consecutive states, copied out of the store.
+#[derive(Default)]
+struct Sources {
+    first: u32,
+    bytes: Vec<u8>,
+    /// `ends[i]` is where state `first + i` ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl Sources {
+    fn load<S: Copy>(&mut self, store: &StateStore<S>, start: u32, end: u32) {
+        self.first = start;
+        store.copy_out(start, end, &mut self.bytes, &mut self.ends);
     }
 
-    fn record(&mut self, finding: Finding, path: Vec<M::Step>) -> Flow {
+    fn get(&self, id: u32) -> &[u8] {
+        let index = (id - self.first) as usize;
+        let start = if index == 0 { 0 } else { self.ends[index - 1] };
+        &self.bytes[start..self.ends[index]]
+    }
+}
+
+/// Where the states being expanded are read from: a copy while the store takes new states
+/// on another thread, else the store itself.
+#[derive(Clone, Copy)]
+enum Origin<'a, S: Copy> {
+    Copy(&'a Sources),
+    Store(&'a StateStore<S>),
+}
+
+impl<'a, S: Copy> Origin<'a, S> {
+    fn get(self, id: u32) -> &'a [u8] {
+        match self {
+            Origin::Copy(sources) => sources.get(id),
+            Origin::Store(store) => store.get(id),
+        }
+    }
+}
+
+/// A thread's place at the barrier between expanding and sorting out: when dropped before
+/// it has waited there (a panic), it waits then, so that the other threads are not left
+/// waiting for it; the scope then passes the panic on.
+struct Arrival<'b> {
+    barrier: &'b Barrier,
+    waited: bool,
+}
+
+impl Arrival<'_> {
+    fn wait(mut self) {
+        self.waited = true;
+        self.barrier.wait();
+    }
+}
+
+impl Drop for Arrival<'_> {
+    fn drop(&mut self) {
+        if !self.waited {
+            self.barrier.wait();
+        }
+    }
+}
+
+impl<S: Copy> Tally<'_, S> {
+    fn record(&mut self, finding: Finding, path: Vec<S>) -> Flow {
         if self.found.iter().all(|f| f.finding.name != finding.name) {
             self.found.push(Found { finding, path });
         }
@@ -412,6 +472,113 @@ impl<'o, M: Model> Run<'o, M> {
             Flow::Go
         } else {
             Flow::Stop(Stop::Finding)
+        }
+    }
+
+    fn full(&self, store: &StateStore<S>) -> bool {
+        let limit = self
+            .options
+            .max_states
+            .unwrap_or(u64::MAX)
+            .min(u64::from(MAX_STATES));
+        store.len() as u64 >= limit
+    }
+
+    /// Inserts the successors in `output`, whose states are numbered from `first_source` on,
+    /// in order; `expander` checks the new ones not checked yet.
+    /// The successors must be hashed ([`Successors::hash_items`]); the hashes are known ahead,
+    /// so the table slot of each is fetched from memory a few insertions ahead of its turn.
+    fn merge<E: Expander<Step = S>>(
+        &mut self,
+        store: &mut StateStore<S>,
+        expander: &mut E,
+        output: &Successors<S>,
+        first_source: u32,
+    ) -> Flow {
+        let mut problems = output.problems.iter().peekable();
+        let mut checks = output.checks.iter().peekable();
+        let mut from = 0usize;
+        for (offset, &mark) in output.marks.iter().enumerate() {
+            let source = first_source + offset as u32;
+            for index in from..mark as usize {
+                if let Some(ahead) = output.items.get(index + PREFETCH_AHEAD)
+                    && ahead.known != Known::Stored
+                {
+                    store.prefetch(ahead.hash);
+                }
+                self.transitions += 1;
+                let item = output.items[index];
+                if let Some((_, finding)) = problems.next_if(|(i, _)| *i as usize == index) {
+                    let (_, mut path) = store.path_to(source);
+                    path.push(item.step);
+                    if let Flow::Stop(stop) = self.record(finding.clone(), path) {
+                        return Flow::Stop(stop);
+                    }
+                }
+                if !item.in_model {
+                    self.outside_model += 1;
+                    continue;
+                }
+                if self.full(store) {
+                    return Flow::Stop(Stop::MaxStates);
+                }
+                if self
+                    .options
+                    .max_memory
+                    .is_some_and(|budget| store.memory_bytes() > budget / 2)
+                {
+                    return Flow::Stop(Stop::MaxMemory);
+                }
+                if item.known == Known::Stored {
+                    continue;
+                }
+                let bytes = output.item_bytes(index);
+                if let Inserted::New(id) = store.insert(bytes, item.hash, source, item.step) {
+                    self.depth = self.depth.max(self.source_depth + 1);
+                    let finding = if item.known == Known::Checked {
+                        while checks.next_if(|(i, _)| (*i as usize) < index).is_some() {}
+                        checks
+                            .next_if(|(i, _)| *i as usize == index)
+                            .map(|(_, finding)| finding.clone())
+                    } else {
+                        expander.check(bytes)
+                    };
+                    if let Some(finding) = finding {
+                        let (_, path) = store.path_to(id);
+                        if let Flow::Stop(stop) = self.record(finding, path) {
+                            return Flow::Stop(stop);
+                        }
+                    }
+                }
+            }
+            from = mark as usize;
+        }
+        Flow::Go
+    }
+}
+
+impl<'o, M: Model> Run<'o, M> {
+    fn new(model: &M, options: &'o SearchOptions) -> Self {
+        let jobs = match options.order {
+            Order::BreadthFirst => options.jobs.max(1),
+            Order::DepthFirst => 1,
+        };
+        Run {
+            store: StateStore::new(),
+            expanders: (0..jobs).map(|_| model.expander()).collect(),
+            tally: Tally {
+                options,
+                found: Vec::new(),
+                transitions: 0,
+                outside_model: 0,
+                depth: 0,
+                source_depth: 0,
+            },
+            scratch: Vec::new(),
+            last_batch: (0, 0),
+            sources: Sources::default(),
+            expanding: Vec::new(),
+            merging: Vec::new(),
         }
     }
 
@@ -423,172 +590,197 @@ impl<'o, M: Model> Run<'o, M> {
         self.store
             .insert(&initial, hash, NO_PARENT, M::Step::default());
         match self.expanders[0].check(&initial) {
-            Some(finding) => self.record(finding, Vec::new()),
+            Some(finding) => self.tally.record(finding, Vec::new()),
             None => Flow::Go,
         }
     }
 
-    fn full(&self) -> bool {
-        let limit = self
-            .options
-            .max_states
-            .unwrap_or(u64::MAX)
-            .min(u64::from(MAX_STATES));
-        self.store.len() as u64 >= limit
-    }
-
-    /// Inserts the successors in `output`, whose states are numbered from `first_source` on,
-    /// in order.
-    /// The successors must be hashed ([`Successors::hash_items`]); the hashes are known ahead,
-    /// so the table slot of each is fetched from memory a few insertions ahead of its turn.
-    fn merge(&mut self, output: &Successors<M::Step>, first_source: u32) -> Flow {
-        let mut problems = output.problems.iter().peekable();
-        let mut checks = output.checks.iter().peekable();
-        let mut from = 0usize;
-        for (offset, &mark) in output.marks.iter().enumerate() {
-            let source = first_source + offset as u32;
-            for index in from..mark as usize {
-                if let Some(ahead) = output.items.get(index + PREFETCH_AHEAD)
-                    && ahead.known != Known::Stored
-                {
-                    self.store.prefetch(ahead.hash);
-                }
-                self.transitions += 1;
-                let item = output.items[index];
-                if let Some((_, finding)) = problems.next_if(|(i, _)| *i as usize == index) {
-                    let (_, mut path) = self.store.path_to(source);
-                    path.push(item.step);
-                    if let Flow::Stop(stop) = self.record(finding.clone(), path) {
-                        return Flow::Stop(stop);
-                    }
-                }
-                if !item.in_model {
-                    self.outside_model += 1;
-                    continue;
-                }
-                if self.full() {
-                    return Flow::Stop(Stop::MaxStates);
-                }
-                if self
-                    .options
-                    .max_memory
-                    .is_some_and(|budget| self.store.memory_bytes() > budget / 2)
-                {
-                    return Flow::Stop(Stop::MaxMemory);
-                }
-                if item.known == Known::Stored {
-                    continue;
-                }
-                let bytes = output.item_bytes(index);
-                if let Inserted::New(id) = self.store.insert(bytes, item.hash, source, item.step) {
-                    self.depth = self.depth.max(self.source_depth + 1);
-                    let finding = if item.known == Known::Checked {
-                        while checks.next_if(|(i, _)| (*i as usize) < index).is_some() {}
-                        checks
-                            .next_if(|(i, _)| *i as usize == index)
-                            .map(|(_, finding)| finding.clone())
-                    } else {
-                        self.expanders[0].check(bytes)
-                    };
-                    if let Some(finding) = finding {
-                        let (_, path) = self.store.path_to(id);
-                        if let Flow::Stop(stop) = self.record(finding, path) {
-                            return Flow::Stop(stop);
-                        }
-                    }
-                }
-            }
-            from = mark as usize;
-        }
-        Flow::Go
-    }
-
+    /// Breadth-first search, a level at a time and each level in batches. The merge of one
+    /// batch (one thread) overlaps the expansion of the next batch of the same level (every
+    /// thread; the sources are stored already, and copied out of the store): a state's
+    /// successors and the order of the merge are the same as without the overlap.
     fn breadth_first(&mut self, model: &M) -> Stop {
         if let Flow::Stop(stop) = self.start(model) {
             return stop;
         }
-        let jobs = self.expanders.len();
+        let batch = (BATCH_PER_JOB * self.expanders.len()) as u32;
         let (mut level_start, mut level_end) = (0u32, 1u32);
+        let mut level_begins = true;
+        let mut next_start = level_start;
+        // The batch expanded and not merged yet.
+        let mut pending: Option<(u32, u32)> = None;
         loop {
-            if level_start == level_end {
-                return Stop::Exhausted;
-            }
-            if self
-                .options
-                .max_depth
-                .is_some_and(|max| self.source_depth >= max)
-            {
-                return self.cut_at_depth(level_start, level_end);
-            }
-            let mut batch_start = level_start;
-            while batch_start < level_end {
-                let batch_end = level_end.min(batch_start + (BATCH_PER_JOB * jobs) as u32);
-                let before = (self.store.len(), self.store.encoding_bytes());
-                self.expand_batch(batch_start, batch_end);
-                // Merge in state order: buffer k holds a contiguous run of the batch.
-                let per_job = (batch_end - batch_start).div_ceil(jobs as u32);
-                for buffer in 0..jobs {
-                    let first = batch_start + per_job * buffer as u32;
-                    let output = std::mem::take(&mut self.outputs[buffer]);
-                    let flow = self.merge(&output, first);
-                    self.outputs[buffer] = output;
-                    if let Flow::Stop(stop) = flow {
-                        return stop;
-                    }
+            if level_begins {
+                if level_start == level_end {
+                    return Stop::Exhausted;
                 }
-                self.last_batch = (
-                    self.store.len() - before.0,
-                    self.store.encoding_bytes() - before.1,
-                );
-                batch_start = batch_end;
+                if self
+                    .tally
+                    .options
+                    .max_depth
+                    .is_some_and(|max| self.tally.source_depth >= max)
+                {
+                    return self.cut_at_depth(level_start, level_end);
+                }
+                level_begins = false;
             }
-            level_start = level_end;
-            level_end = self.store.len() as u32;
-            self.source_depth += 1;
+            // The next batch of this level; none at its end, as the sources of the next
+            // level are known only once the level's last batch is merged.
+            let next =
+                (next_start < level_end).then(|| (next_start, level_end.min(next_start + batch)));
+            if let Flow::Stop(stop) = self.merge_and_expand(pending, next) {
+                return stop;
+            }
+            pending = next;
+            match next {
+                Some((_, end)) => next_start = end,
+                None => {
+                    level_start = level_end;
+                    level_end = self.store.len() as u32;
+                    next_start = level_start;
+                    self.tally.source_depth += 1;
+                    level_begins = true;
+                }
+            }
         }
     }
 
-    /// Expands states `start..end` into the output buffers, one contiguous share per thread.
-    fn expand_batch(&mut self, start: u32, end: u32) {
+    /// Merges the batch `pending` (expanded before) while expanding the batch `next`, which
+    /// is then sorted out against the store (with `jobs > 1`) and waits for its merge.
+    fn merge_and_expand(&mut self, pending: Option<(u32, u32)>, next: Option<(u32, u32)>) -> Flow {
+        std::mem::swap(&mut self.expanding, &mut self.merging);
         let jobs = self.expanders.len();
-        let per_job = (end - start).div_ceil(jobs as u32);
-        // With one thread, looking successors up ahead of the merge, or filling in the
-        // store's pages ahead of the inserts, would only add work.
+        // With one thread, looking successors up ahead of the merge, filling in the store's
+        // pages ahead of the inserts, or copying the sources would only add work.
         let sort_out = jobs > 1;
-        if sort_out {
-            // Room for twice what the last batch added, filled in while the threads expand.
-            let (states, bytes) = self.last_batch;
-            self.store
-                .prepare(2 * states + 1024, 2 * bytes + (64 << 10));
-        }
-        let store = &self.store;
-        let work = |expander: &mut M::Expander, output: &mut Successors<M::Step>, job: usize| {
-            output.clear();
-            let first = start + per_job * job as u32;
-            let last = end.min(first + per_job);
-            for id in first..last.max(first) {
-                expander.expand(store.get(id), output);
-                output.close_state();
-            }
-            output.hash_items();
+        let chunk_size = if sort_out { CHUNK } else { BATCH_PER_JOB } as u32;
+        let chunks = next.map_or(0, |(start, end)| {
+            (end - start).div_ceil(chunk_size) as usize
+        });
+        if let Some((start, end)) = next {
             if sort_out {
-                output.sort_out(store, expander);
-                store.populate(job, jobs);
+                self.sources.load(&self.store, start, end);
+            }
+            while self.expanding.len() < chunks {
+                self.expanding.push(Mutex::new(Successors::new()));
+            }
+        }
+        let Run {
+            store,
+            expanders,
+            tally,
+            last_batch,
+            sources,
+            expanding,
+            merging,
+            ..
+        } = self;
+        let expanding = &expanding[..chunks];
+        let sources = &*sources;
+        let claimed = AtomicUsize::new(0);
+        let sorted = AtomicUsize::new(0);
+        let stopped = AtomicBool::new(false);
+        let barrier = Barrier::new(jobs);
+        let first = next.map_or(0, |(start, _)| start);
+        let last = next.map_or(0, |(_, end)| end);
+        let store = RwLock::new(store);
+        // Claims chunks of `next` and expands them. Once a thread starts, the whole batch is
+        // expanded, even if the merge stops the search meanwhile: what the search met (the
+        // client states interned) then does not depend on thread timing.
+        let expand = |expander: &mut M::Expander, origin: Origin<'_, M::Step>| {
+            loop {
+                let chunk = claimed.fetch_add(1, Ordering::Relaxed);
+                let Some(output) = expanding.get(chunk) else {
+                    break;
+                };
+                let mut output = output.lock().expect("no thread panics with a buffer");
+                output.clear();
+                let from = first + chunk as u32 * chunk_size;
+                for id in from..last.min(from + chunk_size) {
+                    expander.expand(origin.get(id), &mut output);
+                    output.close_state();
+                }
+                output.hash_items();
             }
         };
-        if jobs == 1 {
-            work(&mut self.expanders[0], &mut self.outputs[0], 0);
-            return;
-        }
-        std::thread::scope(|scope| {
-            let mut pairs = self.expanders.iter_mut().zip(self.outputs.iter_mut());
-            let (main_expander, main_output) = pairs.next().expect("at least one job");
-            for (job, (expander, output)) in pairs.enumerate() {
-                let work = &work;
-                scope.spawn(move || work(expander, output, job + 1));
+        // Once every chunk is expanded and `pending` merged (unless the merge stopped the
+        // search): claims chunks and sorts them out.
+        let sort = |expander: &mut M::Expander, job: usize, arrival: Arrival<'_>| {
+            arrival.wait();
+            if stopped.load(Ordering::Relaxed) {
+                return;
             }
-            work(main_expander, main_output, 0);
-        });
+            let store = store.read().expect("no thread panics with the store");
+            loop {
+                let chunk = sorted.fetch_add(1, Ordering::Relaxed);
+                let Some(output) = expanding.get(chunk) else {
+                    break;
+                };
+                let mut output = output.lock().expect("no thread panics with a buffer");
+                output.sort_out(&store, expander);
+            }
+            store.populate(job, jobs);
+        };
+        let (main_expander, helpers) = expanders.split_first_mut().expect("at least one job");
+        let together = sort_out && next.is_some();
+        let arrival = || Arrival {
+            barrier: &barrier,
+            waited: false,
+        };
+        std::thread::scope(|scope| {
+            if together {
+                for (job, expander) in helpers.iter_mut().enumerate() {
+                    let (expand, sort, arrival) = (&expand, &sort, arrival());
+                    scope.spawn(move || {
+                        expand(expander, Origin::Copy(sources));
+                        sort(expander, job + 1, arrival);
+                    });
+                }
+            }
+            let main_arrival = together.then(arrival);
+            let mut flow = Flow::Go;
+            let mut store_now = store.write().expect("no thread panics with the store");
+            if let Some((start, end)) = pending {
+                let before = (store_now.len(), store_now.encoding_bytes());
+                let chunks = (end - start).div_ceil(chunk_size) as usize;
+                for (chunk, output) in merging[..chunks].iter_mut().enumerate() {
+                    let output = output.get_mut().expect("no thread panics with a buffer");
+                    let first_source = start + chunk as u32 * chunk_size;
+                    flow = tally.merge(&mut store_now, main_expander, output, first_source);
+                    if flow != Flow::Go {
+                        stopped.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                }
+                *last_batch = (
+                    store_now.len() - before.0,
+                    store_now.encoding_bytes() - before.1,
+                );
+            }
+            if sort_out && next.is_some() && flow == Flow::Go {
+                // Room for twice what the last batch added, filled in while the threads sort
+                // out the next one.
+                let (states, bytes) = *last_batch;
+                store_now.prepare(2 * states + 1024, 2 * bytes + (64 << 10));
+            }
+            drop(store_now);
+            if next.is_some() {
+                // With one thread, nothing more is expanded after a stop.
+                if flow == Flow::Go {
+                    let store = store.read().expect("no thread panics with the store");
+                    let origin = if sort_out {
+                        Origin::Copy(sources)
+                    } else {
+                        Origin::Store(&store)
+                    };
+                    expand(main_expander, origin);
+                }
+                if let Some(arrival) = main_arrival {
+                    sort(main_expander, 0, arrival);
+                }
+            }
+            flow
+        })
     }
 
     /// At the depth bound: were any successors left unexplored?
@@ -617,19 +809,22 @@ impl<M: Model> Run<'_, M> {
         let mut cut = false;
         let mut output = Successors::new();
         while let Some((id, depth)) = stack.pop() {
-            self.source_depth = depth;
+            self.tally.source_depth = depth;
             self.scratch.clear();
             self.scratch.extend_from_slice(self.store.get(id));
             output.clear();
             self.expanders[0].expand(&self.scratch, &mut output);
-            if self.options.max_depth.is_some_and(|max| depth >= max) {
+            if self.tally.options.max_depth.is_some_and(|max| depth >= max) {
                 cut |= output.pending() > 0;
                 continue;
             }
             output.close_state();
             output.hash_items();
             let before = self.store.len() as u32;
-            if let Flow::Stop(stop) = self.merge(&output, id) {
+            let flow = self
+                .tally
+                .merge(&mut self.store, &mut self.expanders[0], &output, id);
+            if let Flow::Stop(stop) = flow {
                 return stop;
             }
             let after = self.store.len() as u32;

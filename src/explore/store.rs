@@ -11,9 +11,9 @@
 //! reached it, so that the path to any state can be rebuilt. Breadth-first search discovers
 //! states level by level, so that path is a shortest one.
 //!
-//! Memory per state: the encoding, 8 bytes of offset, 4 of parent, the step (8 bytes for the
+//! Memory per state: the encoding, 4 bytes of offset, 4 of parent, the step (8 bytes for the
 //! client model, 4 for the TLA+ port) and 8 / load (between 0.375 and 0.75) bytes of table:
-//! about `encoding + 31..41` bytes.
+//! about `encoding + 27..37` bytes.
 
 /// Marks a state with no parent (an initial state).
 pub const NO_PARENT: u32 = u32::MAX;
@@ -24,13 +24,25 @@ use super::region::Region;
 pub const MAX_STATES: u32 = 1 << 31;
 
 const INITIAL_BITS: u32 = 12;
+
+/// The bits of a state's end offset kept per state (the rest in `wraps`); fewer in tests, so
+/// that they cross the boundaries.
+#[cfg(not(test))]
+const END_BITS: u32 = 32;
+#[cfg(test)]
+const END_BITS: u32 = 7;
 const TAG: u64 = 0xffff_ffff_0000_0000;
 
 /// States numbered in discovery order, deduplicated by their full encoding.
 pub struct StateStore<S: Copy> {
     bytes: Region<u8>,
-    /// `ends[i]` is where state `i`'s encoding ends in `bytes`; it starts at `ends[i - 1]`.
-    ends: Region<u64>,
+    /// Where state `i`'s encoding ends in `bytes` (it starts where state `i - 1`'s ends):
+    /// the low [`END_BITS`] bits in `ends[i]`, the high bits counted by `wraps` (see
+    /// [`Self::end`]).
+    ends: Region<u32>,
+    /// `wraps[k]` is the first state whose encoding ends at `(k + 1) << END_BITS` or later:
+    /// empty until the encodings outgrow 4 GiB.
+    wraps: Vec<u32>,
     parents: Region<u32>,
     steps: Region<S>,
     /// 0: empty; otherwise the hash's top 32 bits (in place) and `number + 1`. A state sits
@@ -56,6 +68,7 @@ impl<S: Copy> StateStore<S> {
         StateStore {
             bytes: Region::new(),
             ends: Region::new(),
+            wraps: Vec::new(),
             parents: Region::new(),
             steps: Region::new(),
             slots: Region::zeroed(1 << INITIAL_BITS),
@@ -77,12 +90,27 @@ impl<S: Copy> StateStore<S> {
     /// The encoding of state `id`.
     pub fn get(&self, id: u32) -> &[u8] {
         let id = id as usize;
-        let start = if id == 0 {
-            0
-        } else {
-            self.ends[id - 1] as usize
-        };
-        &self.bytes[start..self.ends[id] as usize]
+        let start = if id == 0 { 0 } else { self.end(id - 1) };
+        &self.bytes[start..self.end(id)]
+    }
+
+    /// Where state `id`'s encoding ends in `bytes`.
+    #[inline]
+    fn end(&self, id: usize) -> usize {
+        let high = self.wraps.partition_point(|&first| first as usize <= id) as u64;
+        (high << END_BITS | u64::from(self.ends[id])) as usize
+    }
+
+    /// Copies the encodings of states `start..end` into `bytes` (back to back) and where each
+    /// ends in it into `ends` (both cleared first).
+    pub fn copy_out(&self, start: u32, end: u32, bytes: &mut Vec<u8>, ends: &mut Vec<usize>) {
+        let (start, end) = (start as usize, end as usize);
+        let base = if start == 0 { 0 } else { self.end(start - 1) };
+        let stop = if end == 0 { base } else { self.end(end - 1) };
+        bytes.clear();
+        bytes.extend_from_slice(&self.bytes[base..stop]);
+        ends.clear();
+        ends.extend((start..end).map(|id| self.end(id) - base));
     }
 
     /// The state `id` was first reached from, and by which step; `None` for an initial state.
@@ -170,7 +198,11 @@ impl<S: Copy> StateStore<S> {
         assert!(id < MAX_STATES, "the search bounds the number of states");
         self.slots[index] = tag | u64::from(id + 1);
         self.bytes.extend_from_slice(state);
-        self.ends.push(self.bytes.len() as u64);
+        let end = self.bytes.len() as u64;
+        while end >> END_BITS > self.wraps.len() as u64 {
+            self.wraps.push(id);
+        }
+        self.ends.push((end & ((1 << END_BITS) - 1)) as u32);
         self.parents.push(parent);
         self.steps.push(step);
         Inserted::New(id)
@@ -290,6 +322,29 @@ mod tests {
             let bytes = n.to_le_bytes();
             assert_eq!(insert(&mut store, &bytes, 0, 3), Inserted::Seen(3 + n));
         }
+    }
+
+    #[test]
+    fn encodings_are_found_past_the_offset_boundaries() {
+        // In tests a state's end offset keeps only 7 bits: states of 1 to 300 bytes cross
+        // the boundaries one or several at a time.
+        let mut store: StateStore<u8> = StateStore::new();
+        let state = |n: usize| vec![n as u8; 1 + n * 37 % 300];
+        for n in 0..500 {
+            assert_eq!(
+                store.insert(&state(n), hash_bytes(&state(n)), NO_PARENT, 0),
+                Inserted::New(n as u32)
+            );
+        }
+        for n in 0..500 {
+            assert_eq!(store.get(n as u32), state(n), "state {n}");
+        }
+        let (mut bytes, mut ends) = (Vec::new(), Vec::new());
+        store.copy_out(100, 200, &mut bytes, &mut ends);
+        let copied: Vec<u8> = (100..200).flat_map(state).collect();
+        assert_eq!(bytes, copied);
+        assert_eq!(ends[0], state(100).len());
+        assert_eq!(ends[99], copied.len());
     }
 
     #[test]

@@ -1080,9 +1080,14 @@ impl SystemExpander {
     #[inline(never)]
     fn new_effect(&mut self, local: u32, input: u32, msg: u32) -> Effect {
         let key = EffectKey { local, input, msg };
-        let known = self.inner.effects.shard(key).get(&key).cloned();
-        let shared_effect = match known {
-            Some(effect) => effect,
+        let sends_start = self.sends.len() as u32;
+        // Copied out under the shard's lock (no clone of the step's list of sends).
+        let known = self.inner.effects.shard(key).get(&key).map(|effect| {
+            self.sends.extend_from_slice(&effect.sends);
+            (effect.next, effect.problem.clone())
+        });
+        let (next, problem) = match known {
+            Some(known) => known,
             None => {
                 let (before, delivered) = {
                     let shared = self.inner.lock();
@@ -1097,19 +1102,17 @@ impl SystemExpander {
                 // first to remember it wins.
                 let run = run_step(&self.inner, &before, delivered, key);
                 let effect = intern_step(&self.inner, &mut self.inner.lock(), run);
-                self.inner
-                    .effects
-                    .shard(key)
-                    .entry(key)
-                    .or_insert(effect)
-                    .clone()
+                let mut shard = self.inner.effects.shard(key);
+                let effect = shard.entry(key).or_insert(effect);
+                self.sends.extend_from_slice(&effect.sends);
+                (effect.next, effect.problem.clone())
             }
         };
         let effect = Effect {
-            next: shared_effect.next,
-            sends_start: self.sends.len() as u32,
-            sends_len: shared_effect.sends.len() as u32,
-            problem: match shared_effect.problem {
+            next,
+            sends_start,
+            sends_len: self.sends.len() as u32 - sends_start,
+            problem: match problem {
                 Some(finding) => {
                     self.problems.push(finding);
                     self.problems.len() as u32
@@ -1117,7 +1120,6 @@ impl SystemExpander {
                 None => 0,
             },
         };
-        self.sends.extend_from_slice(&shared_effect.sends);
         self.effects.insert(local, input, msg, effect);
         effect
     }
