@@ -274,6 +274,37 @@ fn bench_quick_reports_each_case_asked_for_with_counts_rates_and_memory() {
         }
     }
 
+    // The table ends with each one-thread case's time per event against the null loop's,
+    // measured in the same invocation.
+    let table = lamport_ledger(&[
+        "bench",
+        "--quick",
+        "--case",
+        "n3-1m",
+        "--case",
+        "sweep-n5-all",
+        "--case",
+        "null-loop",
+    ]);
+    assert_eq!(table.status.code(), Some(0), "{}", stderr(&table));
+    let text = stdout(&table);
+    let ratios = text
+        .lines()
+        .find_map(|line| line.strip_prefix("time per event against null-loop in this run: "))
+        .unwrap_or_else(|| panic!("no ratio line in:\n{text}"));
+    let (case, ratio) = ratios.split_once(' ').unwrap();
+    assert_eq!(case, "n3-1m", "only one-thread cases: {ratios}");
+    let ratio: f64 = ratio.strip_suffix('x').unwrap().parse().unwrap();
+    let events_per_s = |case: &str| -> f64 {
+        let row = text.lines().find(|line| line.starts_with(case)).unwrap();
+        row.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let expected = events_per_s("null-loop ") / events_per_s("n3-1m ");
+    assert!(
+        (ratio - expected).abs() <= 0.051,
+        "{ratios}, expected {expected:.2}x"
+    );
+
     let unknown = lamport_ledger(&["bench", "--case", "n5"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(

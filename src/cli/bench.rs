@@ -63,6 +63,7 @@ pub(super) fn bench_command(args: &BenchArgs) -> Result<u8, CliError> {
             "case", "events/s", "transfers/s", "runs/s", "seconds", "peak MiB"
         );
     }
+    let mut fastest_of_each = Vec::with_capacity(names.len());
     for name in &names {
         let mut measurements = Vec::with_capacity(args.repeat as usize);
         for _ in 0..args.repeat {
@@ -91,8 +92,35 @@ pub(super) fn bench_command(args: &BenchArgs) -> Result<u8, CliError> {
                 );
             }
         }
+        fastest_of_each.push(fastest);
+    }
+    if !args.json {
+        print_null_loop_ratios(&fastest_of_each);
     }
     Ok(EXIT_OK)
+}
+
+/// The case that moves the same messages with no protocol: the ceiling.
+const NULL_LOOP: &str = "null-loop";
+
+/// Each one-thread case's time per event as a multiple of the null loop's, both measured in
+/// this invocation: the host's speed drifts from one half hour to the next, and a ratio taken
+/// within the same minutes mostly cancels that out (`n3-1m`'s target is 1.5x).
+fn print_null_loop_ratios(measured: &[Measurement]) {
+    let Some(ceiling) = measured.iter().find(|m| m.case == NULL_LOOP) else {
+        return;
+    };
+    let ratios: Vec<String> = measured
+        .iter()
+        .filter(|m| m.case != NULL_LOOP && m.threads == 1 && m.events_per_s > 0.0)
+        .map(|m| format!("{} {:.1}x", m.case, ceiling.events_per_s / m.events_per_s))
+        .collect();
+    if !ratios.is_empty() {
+        println!(
+            "time per event against {NULL_LOOP} in this run: {}",
+            ratios.join(", ")
+        );
+    }
 }
 
 fn measure_in_child(name: &str, quick: bool) -> Result<Option<Measurement>, CliError> {
