@@ -296,3 +296,46 @@ fn diff_with_the_largest_context_compares() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// An interrupted command (Ctrl-C, SIGTERM, SIGHUP) removes its `.partial` files: an endless
+/// `sweep --out` used to leave `FILE.partial` behind when stopped.
+#[test]
+fn an_interrupted_sweep_leaves_no_partial_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("endless.jsonl");
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
+            .args([
+                "sweep",
+                REORDER,
+                "--seeds",
+                "0..18446744073709551615",
+                "--jobs",
+                "1",
+            ])
+            .arg("--out")
+            .arg(&out)
+            .current_dir(common::root())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let partial = dir.path().join("endless.jsonl.partial");
+        let started = std::time::Instant::now();
+        while !partial.exists() {
+            assert!(
+                started.elapsed().as_secs() < 30,
+                "the sweep never opened its output"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // Let it run a little, so that the signal arrives mid-sweep.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let pid = libc::pid_t::try_from(child.id()).unwrap();
+        // SAFETY: sends a signal to the child this test started and still owns.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "signal {signal}: {status:?}");
+        assert_eq!(listing(dir.path()), Vec::<String>::new(), "signal {signal}");
+    }
+}

@@ -3,6 +3,7 @@
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, Once, PoisonError};
 
 use super::CliError;
 use crate::trace::TraceOutput;
@@ -28,9 +29,13 @@ impl PendingFile {
         let mut partial = path.as_os_str().to_owned();
         partial.push(".partial");
         let partial = PathBuf::from(partial);
-        let file = File::create(&partial).map_err(|source| CliError::Io {
-            path: path.display().to_string(),
-            source,
+        remove_on_interrupt(&partial);
+        let file = File::create(&partial).map_err(|source| {
+            forget(&partial);
+            CliError::Io {
+                path: path.display().to_string(),
+                source,
+            }
         })?;
         Ok(PendingFile {
             path: path.to_path_buf(),
@@ -46,7 +51,9 @@ impl PendingFile {
 
     pub fn commit(self) -> Result<(), CliError> {
         self.file.sync_all().map_err(|source| self.error(source))?;
-        fs::rename(&self.partial, &self.path).map_err(|source| self.error(source))
+        fs::rename(&self.partial, &self.path).map_err(|source| self.error(source))?;
+        forget(&self.partial);
+        Ok(())
     }
 
     fn error(&self, source: io::Error) -> CliError {
@@ -61,6 +68,40 @@ impl Drop for PendingFile {
     fn drop(&mut self) {
         // After a successful commit the partial file no longer exists; otherwise remove it.
         let _ = fs::remove_file(&self.partial);
+        forget(&self.partial);
+    }
+}
+
+/// The partial files of this process not yet renamed or removed.
+static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Registers `partial` to be removed if the process is interrupted (Ctrl-C, SIGTERM, SIGHUP),
+/// which ends it without running destructors: an interrupted `sweep --out` or `run --trace`
+/// leaves no `.partial` file either. The handler exits with 130, as the shell reports an
+/// interrupted program. (`node` installs its own handler and writes no pending files.)
+fn remove_on_interrupt(partial: &Path) {
+    static HANDLER: Once = Once::new();
+    HANDLER.call_once(|| {
+        // Another handler already installed (a test process, say) keeps its own behaviour.
+        let _ = ctrlc::set_handler(|| {
+            let pending = PENDING.lock().unwrap_or_else(PoisonError::into_inner);
+            for partial in pending.iter() {
+                let _ = fs::remove_file(partial);
+            }
+            std::process::exit(130);
+        });
+    });
+    PENDING
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(partial.to_path_buf());
+}
+
+/// `partial` was renamed into place or removed.
+fn forget(partial: &Path) {
+    let mut pending = PENDING.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(at) = pending.iter().position(|path| path == partial) {
+        pending.swap_remove(at);
     }
 }
 
