@@ -95,6 +95,10 @@ fn bad_arguments_exit_2_with_one_line() {
         (&["run", REORDER, "--sed", "3"], "--seed"),
         (&["run", REORDER, "--render", "svg"], "--output"),
         (&["run", REORDER, "--render", "gif", "-o", out], "gif"),
+        (
+            &["run", REORDER, "--trace", out, "--render", "svg", "-o", out],
+            "both name",
+        ),
         (&["run", "no/such/scenario.json", "--trace", out], "no/such"),
         (&["render", trace, "--from", "10", "--to", "5"], "--from 10"),
         (

@@ -71,6 +71,14 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
     if args.keep_going {
         rerun.push_str(" --keep-going");
     }
+    if let (Some(trace), Some(output)) = (&args.trace, &args.output)
+        && trace == output
+    {
+        return Err(CliError::Usage(format!(
+            "--trace and --output both name {}: give the trace and the drawing a file each",
+            trace.display()
+        )));
+    }
     let trace_file = args.trace.as_deref().map(PendingFile::create).transpose()?;
     let mut rendering = RunRendering::new(args.render, args.output.as_deref(), &scenario)?;
     let mut watchers: Vec<&mut dyn crate::trace::EventSink> =
