@@ -1,8 +1,9 @@
 //! Output files that appear whole or not at all.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter};
+use std::io::{self, BufWriter, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, Once, PoisonError};
 
 use super::CliError;
 use crate::trace::TraceOutput;
@@ -16,13 +17,25 @@ pub struct PendingFile {
 }
 
 impl PendingFile {
+    /// Opens `path.partial` for writing. A `path` that is a folder is refused here, before any
+    /// work, rather than when the finished file is renamed into place at the end.
     pub fn create(path: &Path) -> Result<Self, CliError> {
+        if path.is_dir() {
+            return Err(CliError::Usage(format!(
+                "{}: is a folder; give the name of a file to write",
+                path.display()
+            )));
+        }
         let mut partial = path.as_os_str().to_owned();
         partial.push(".partial");
         let partial = PathBuf::from(partial);
-        let file = File::create(&partial).map_err(|source| CliError::Io {
-            path: path.display().to_string(),
-            source,
+        remove_on_interrupt(&partial);
+        let file = File::create(&partial).map_err(|source| {
+            forget(&partial);
+            CliError::Io {
+                path: path.display().to_string(),
+                source,
+            }
         })?;
         Ok(PendingFile {
             path: path.to_path_buf(),
@@ -38,7 +51,9 @@ impl PendingFile {
 
     pub fn commit(self) -> Result<(), CliError> {
         self.file.sync_all().map_err(|source| self.error(source))?;
-        fs::rename(&self.partial, &self.path).map_err(|source| self.error(source))
+        fs::rename(&self.partial, &self.path).map_err(|source| self.error(source))?;
+        forget(&self.partial);
+        Ok(())
     }
 
     fn error(&self, source: io::Error) -> CliError {
@@ -53,5 +68,75 @@ impl Drop for PendingFile {
     fn drop(&mut self) {
         // After a successful commit the partial file no longer exists; otherwise remove it.
         let _ = fs::remove_file(&self.partial);
+        forget(&self.partial);
     }
+}
+
+/// The partial files of this process not yet renamed or removed.
+static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Registers `partial` to be removed if the process is interrupted (Ctrl-C, SIGTERM, SIGHUP),
+/// which ends it without running destructors: an interrupted `sweep --out` or `run --trace`
+/// leaves no `.partial` file either. The handler exits with 130, as the shell reports an
+/// interrupted program. (`node` installs its own handler and writes no pending files.)
+fn remove_on_interrupt(partial: &Path) {
+    static HANDLER: Once = Once::new();
+    HANDLER.call_once(|| {
+        // Another handler already installed (a test process, say) keeps its own behaviour.
+        let _ = ctrlc::set_handler(|| {
+            let pending = PENDING.lock().unwrap_or_else(PoisonError::into_inner);
+            for partial in pending.iter() {
+                let _ = fs::remove_file(partial);
+            }
+            std::process::exit(130);
+        });
+    });
+    PENDING
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(partial.to_path_buf());
+}
+
+/// `partial` was renamed into place or removed.
+fn forget(partial: &Path) {
+    let mut pending = PENDING.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(at) = pending.iter().position(|path| path == partial) {
+        pending.swap_remove(at);
+    }
+}
+
+/// The largest scenario file read: ten million explicit transfers (the most a file may list)
+/// written one per line take about 800 MB.
+pub const MAX_SCENARIO_BYTES: u64 = 1 << 30;
+
+/// Reads the text file `path`, refusing one of more than `limit` bytes before reading it all
+/// (a device such as `/dev/zero`, or a runaway file, would otherwise fill the memory).
+pub fn read_text(path: &Path, limit: u64) -> Result<String, CliError> {
+    let error = |source| CliError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let file = File::open(path).map_err(error)?;
+    let mut bytes = Vec::new();
+    // A regular file's size is known up front; a device or a pipe is read up to the limit.
+    let known = file.metadata().map_or(0, |metadata| metadata.len());
+    if known <= limit {
+        file.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(error)?;
+    }
+    if known > limit || bytes.len() as u64 > limit {
+        return Err(CliError::Usage(format!(
+            "{}: the file is larger than {} MiB, the most a scenario file may be (use \
+             workload.generated for long workloads)",
+            path.display(),
+            limit >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        error(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })
 }

@@ -90,13 +90,13 @@ pub enum CliError {
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
-        Err(error) => {
-            let _ = error.print();
-            return ExitCode::from(if error.use_stderr() {
-                EXIT_USAGE
-            } else {
-                EXIT_OK
-            });
+        Err(error) if error.use_stderr() => {
+            eprintln!("{}", one_line(&error.render().to_string()));
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Err(help_or_version) => {
+            let _ = help_or_version.print();
+            return ExitCode::from(EXIT_OK);
         }
     };
     let outcome = match cli.command {
@@ -120,4 +120,22 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             ExitCode::from(EXIT_USAGE)
         }
     }
+}
+
+/// A command-line mistake as clap words it, in one line, as every other bad input is reported:
+/// the error and its tip, without the usage summary and the pointer to `--help` that follow.
+fn one_line(rendered: &str) -> String {
+    let mut line = String::new();
+    for part in rendered
+        .lines()
+        .take_while(|text| !text.starts_with("Usage:") && !text.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+    {
+        if !line.is_empty() {
+            line.push_str(if line.ends_with(':') { " " } else { "; " });
+        }
+        line.push_str(part);
+    }
+    line
 }

@@ -10,7 +10,9 @@ use clap::Args;
 
 use super::run::stdout_error;
 use super::{CliError, EXIT_OK, PendingFile};
-use crate::render::{Capture, RenderFormat, TraceInfo, Window, read_capture, render};
+use crate::render::{
+    Capture, RenderFormat, TraceInfo, Window, read_capture, render, too_many_clients,
+};
 use crate::runner::header;
 use crate::scenario::Scenario;
 use crate::trace::EventSink;
@@ -87,41 +89,63 @@ fn window(from: Option<u64>, to: Option<u64>) -> Result<Window, CliError> {
 /// Renders into `path`, written under a temporary name and renamed when complete.
 fn write_file(capture: &Capture, format: RenderFormat, path: &Path) -> Result<(), CliError> {
     let file = PendingFile::create(path)?;
+    write_pending(capture, format, path, &file)?;
+    file.commit()
+}
+
+/// Renders into `file`, the pending output for `path`.
+fn write_pending(
+    capture: &Capture,
+    format: RenderFormat,
+    path: &Path,
+    file: &PendingFile,
+) -> Result<(), CliError> {
     let io_error = |source| CliError::Io {
         path: path.display().to_string(),
         source,
     };
     let mut out = file.writer()?;
     render(format, capture, &mut out).map_err(io_error)?;
-    out.flush().map_err(io_error)?;
-    drop(out);
-    file.commit()
+    out.flush().map_err(io_error)
 }
 
 /// What `run --render FORMAT -o FILE` asked for.
 pub(super) struct RunRendering {
     format: RenderFormat,
     path: PathBuf,
+    /// Opened before the run, so that a bad `-o` is reported before any work is done.
+    file: PendingFile,
     capture: Capture,
 }
 
 impl RunRendering {
     /// `None` unless both `--render` and `-o` were given (clap makes each require the other).
+    /// Opens the output file (under its temporary name) at once.
     pub(super) fn new(
         format: Option<RenderFormat>,
         path: Option<&Path>,
         scenario: &Scenario,
-    ) -> Option<Self> {
-        let (format, path) = (format?, path?);
+    ) -> Result<Option<Self>, CliError> {
+        let (Some(format), Some(path)) = (format, path) else {
+            return Ok(None);
+        };
+        if let Some(message) = too_many_clients("the scenario", scenario.clients) {
+            return Err(CliError::Usage(format!(
+                "{}: --render: {message}",
+                scenario.source
+            )));
+        }
+        let file = PendingFile::create(path)?;
         let mut info = TraceInfo::from_header(&header(scenario));
         if !scenario.description.is_empty() {
             info.description = Some(scenario.description.clone());
         }
-        Some(RunRendering {
+        Ok(Some(RunRendering {
             format,
             path: path.to_path_buf(),
+            file,
             capture: Capture::new(info, Window::all()),
-        })
+        }))
     }
 
     /// The watcher that records the run's events.
@@ -129,8 +153,10 @@ impl RunRendering {
         &mut self.capture
     }
 
-    /// Writes the drawing of the finished run.
-    pub(super) fn finish(self) -> Result<(), CliError> {
-        write_file(&self.capture, self.format, &self.path)
+    /// Writes the drawing of the finished run into the file's temporary name; the caller
+    /// commits it once every output of the run is complete.
+    pub(super) fn finish(self) -> Result<PendingFile, CliError> {
+        write_pending(&self.capture, self.format, &self.path, &self.file)?;
+        Ok(self.file)
     }
 }

@@ -1,11 +1,11 @@
 //! `lamport-ledger run`: one scenario, its timeline (or JSONL trace) and its verdict.
 
-use std::fs;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
+use super::files::{MAX_SCENARIO_BYTES, read_text};
 use super::render::RunRendering;
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
 use crate::render::RenderFormat;
@@ -71,8 +71,16 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
     if args.keep_going {
         rerun.push_str(" --keep-going");
     }
+    if let (Some(trace), Some(output)) = (&args.trace, &args.output)
+        && trace == output
+    {
+        return Err(CliError::Usage(format!(
+            "--trace and --output both name {}: give the trace and the drawing a file each",
+            trace.display()
+        )));
+    }
     let trace_file = args.trace.as_deref().map(PendingFile::create).transpose()?;
-    let mut rendering = RunRendering::new(args.render, args.output.as_deref(), &scenario);
+    let mut rendering = RunRendering::new(args.render, args.output.as_deref(), &scenario)?;
     let mut watchers: Vec<&mut dyn crate::trace::EventSink> =
         rendering.iter_mut().map(RunRendering::watcher).collect();
     let stdout = io::stdout();
@@ -98,12 +106,15 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
             report
         }
     };
+    drop(watchers);
+    // Every output is complete before any is renamed into place: a run that fails leaves no
+    // file behind.
+    let drawing = rendering.map(RunRendering::finish).transpose()?;
     if let Some(file) = trace_file {
         file.commit()?;
     }
-    drop(watchers);
-    if let Some(rendering) = rendering {
-        rendering.finish()?;
+    if let Some(file) = drawing {
+        file.commit()?;
     }
     if args.check_determinism {
         let second = run_scenario(&scenario, options, Vec::new(), &mut []).map_err(stdout_error)?;
@@ -155,10 +166,7 @@ pub(crate) fn load_scenario(path: Option<&Path>) -> Result<Scenario, CliError> {
         return Ok(default_scenario());
     };
     let shown = path.display().to_string();
-    let text = fs::read_to_string(path).map_err(|source| CliError::Io {
-        path: shown.clone(),
-        source,
-    })?;
+    let text = read_text(path, MAX_SCENARIO_BYTES)?;
     Ok(parse_scenario(&text, &shown)?)
 }
 

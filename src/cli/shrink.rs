@@ -27,6 +27,12 @@ pub(super) struct ShrinkArgs {
 
 pub(super) fn shrink_command(args: &ShrinkArgs) -> Result<u8, CliError> {
     let scenario = seeded(load_scenario(Some(&args.scenario))?, args.seed, args.swarm)?;
+    // Opened before the search, so that a bad `-o` is reported before minutes of work.
+    let output = args
+        .output
+        .as_deref()
+        .map(|path| PendingFile::create(path).map(|file| (path, file)))
+        .transpose()?;
     let shrunk = match shrink(&scenario) {
         Ok(shrunk) => shrunk,
         Err(ShrinkError::NoFailure { .. }) => {
@@ -63,9 +69,9 @@ pub(super) fn shrink_command(args: &ShrinkArgs) -> Result<u8, CliError> {
     );
     eprintln!("before: {}", shrunk.before);
     eprintln!("after:  {}", shrunk.after);
-    match &args.output {
-        Some(path) => {
-            write_file(path, &json)?;
+    match output {
+        Some((path, file)) => {
+            write_file(path, file, &json)?;
             eprintln!(
                 "wrote {}; rerun with: lamport-ledger run {}",
                 path.display(),
@@ -77,8 +83,7 @@ pub(super) fn shrink_command(args: &ShrinkArgs) -> Result<u8, CliError> {
     Ok(EXIT_OK)
 }
 
-fn write_file(path: &Path, text: &str) -> Result<(), CliError> {
-    let file = PendingFile::create(path)?;
+fn write_file(path: &Path, file: PendingFile, text: &str) -> Result<(), CliError> {
     let mut writer = file.writer()?;
     writer
         .write_all(text.as_bytes())

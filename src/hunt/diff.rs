@@ -12,12 +12,13 @@
 //! ([`LiveComparer`], used by `replay --against`).
 
 use std::collections::VecDeque;
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 
 use crate::trace::TraceOutput;
+use crate::trace::read::MAX_LINE_BYTES;
 
 /// One line of a trace, without its newline.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,6 +94,8 @@ pub enum DiffError {
     },
     #[error("{name}: line {line} is not UTF-8 text")]
     Utf8 { name: String, line: u64 },
+    #[error("{name}: line {line} is longer than {MAX_LINE_BYTES} bytes, so it is not a trace line")]
+    TooLong { name: String, line: u64 },
     #[error("{name}: {source}")]
     Io { name: String, source: io::Error },
 }
@@ -119,7 +122,10 @@ impl Differ {
             context,
             names: [name_a.to_string(), name_b.to_string()],
             line: 0,
-            before: VecDeque::with_capacity(context + 1),
+            // The context is the user's number (`--context`): room for a few lines up front,
+            // and the queue grows only as far as the traces have lines, so a huge context
+            // neither overflows nor reserves gigabytes.
+            before: VecDeque::with_capacity(context.min(64) + 1),
             header: None,
             first: None,
             ended: [false; 2],
@@ -326,7 +332,9 @@ fn read_line(
     number: u64,
 ) -> Result<Option<String>, DiffError> {
     buffer.clear();
-    let read = reader
+    // At most one byte more than the longest line a trace reader takes, so that a file with no
+    // newline (a device, a binary) is refused rather than read into memory whole.
+    let read = Read::take(&mut *reader, MAX_LINE_BYTES as u64 + 1)
         .read_until(b'\n', buffer)
         .map_err(|source| DiffError::Io {
             name: name.to_string(),
@@ -334,6 +342,12 @@ fn read_line(
         })?;
     if read == 0 {
         return Ok(None);
+    }
+    if buffer.len() > MAX_LINE_BYTES {
+        return Err(DiffError::TooLong {
+            name: name.to_string(),
+            line: number,
+        });
     }
     if buffer.last() == Some(&b'\n') {
         buffer.pop();

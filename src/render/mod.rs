@@ -256,10 +256,33 @@ impl EventSink for Capture {
     }
 }
 
+/// The most clients a drawing has: one lane each, and the step-through state keeps every
+/// client's view of every other client (memory grows with the square of the count: about
+/// 25 MB at this bound, 2.5 GB at the simulator's 10000).
+pub const MAX_RENDER_CLIENTS: u32 = 1000;
+
+/// Why `what` (`this trace`, a scenario) with `clients` clients is not drawn, or `None` if it
+/// is.
+pub fn too_many_clients(what: &str, clients: u32) -> Option<String> {
+    (clients > MAX_RENDER_CLIENTS).then(|| {
+        format!(
+            "a drawing has at most {MAX_RENDER_CLIENTS} clients (one lane each), but {what} has \
+             {clients}"
+        )
+    })
+}
+
 /// Reads a whole JSON Lines trace into a capture of `window`; the reader checks the format and
 /// says on which line it breaks.
 pub fn read_capture(input: impl io::BufRead, window: Window) -> Result<Capture, ReadError> {
     let mut reader = TraceReader::new(input)?;
+    if let Some(message) = too_many_clients("this trace", reader.header().clients) {
+        return Err(ReadError::Invalid {
+            line: 1,
+            column: None,
+            message,
+        });
+    }
     let mut capture = Capture::new(TraceInfo::from_trace_header(reader.header()), window);
     while let Some(event) = reader.next_event()? {
         capture.push(&event);

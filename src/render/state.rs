@@ -109,10 +109,7 @@ impl ClientState {
 
     /// The largest timestamp received from `peer`.
     pub fn seen(&self, peer: ClientId) -> Timestamp {
-        self.largest_seen
-            .get(peer as usize - 1)
-            .copied()
-            .unwrap_or(0)
+        self.largest_seen.get(slot(peer)).copied().unwrap_or(0)
     }
 
     /// The own balance.
@@ -121,7 +118,7 @@ impl ClientState {
     }
 
     pub fn balance(&self, of: ClientId) -> Amount {
-        self.balances.get(of as usize - 1).copied().unwrap_or(0)
+        self.balances.get(slot(of)).copied().unwrap_or(0)
     }
 
     /// `(1,2) (3,1)`, or `empty`.
@@ -150,15 +147,21 @@ impl ClientState {
 
     fn apply_block(&mut self, block: &Block) {
         let debit = |balance: &mut Amount| *balance = balance.saturating_sub(block.amount());
-        if let Some(balance) = self.balances.get_mut(block.from() as usize - 1) {
+        if let Some(balance) = self.balances.get_mut(slot(block.from())) {
             debit(balance);
         }
-        if let Some(balance) = self.balances.get_mut(block.to() as usize - 1) {
+        if let Some(balance) = self.balances.get_mut(slot(block.to())) {
             *balance = balance.saturating_add(block.amount());
         }
         self.ledger_len = block.index() + 1;
         self.head = block.hash_value();
     }
+}
+
+/// Client `id`'s index in the per-client lists; for id 0, which a block in an edited trace
+/// can name, an index no list has (so a lookup finds nothing rather than underflowing).
+fn slot(id: ClientId) -> usize {
+    (id as usize).wrapping_sub(1)
 }
 
 /// `(3,1)`: a request as `(timestamp,client)`.

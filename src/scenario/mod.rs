@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::Invariant;
 use crate::protocol::{self, Amount, ClientId, Mutations, Variant};
 
-pub use validate::{ScenarioError, parse_scenario};
+pub use validate::{MAX_CLIENTS, ScenarioError, parse_scenario};
 
 /// The built-in default scenario: the original program's setting.
 pub const DEFAULT_SCENARIO_JSON: &str = include_str!("../../scenarios/default.json");

@@ -38,8 +38,10 @@ use crate::protocol::{Amount, Block, ClientId, Hash, Message};
 
 /// The longest line the reader accepts.
 pub const MAX_LINE_BYTES: usize = 256 << 20;
-/// The most clients a header may declare.
-pub const MAX_TRACE_CLIENTS: u32 = 100_000;
+/// The most clients a header may declare: as many as a scenario may have (a live cluster has
+/// at most 64). Checking and drawing keep per-client state for every client, so a header
+/// cannot ask for more than any writer produces.
+pub const MAX_TRACE_CLIENTS: u32 = crate::scenario::MAX_CLIENTS;
 
 /// What is wrong with a trace, and where.
 #[derive(Debug)]
@@ -841,6 +843,18 @@ fn header_from(wire: WireHeader) -> Result<TraceHeader, ReadError> {
         "initial_balances",
         1,
     )?;
+    // Blocks only move money, so no balance ever exceeds the total: a total that fits in 64
+    // bits (as every scenario's and cluster's does) keeps every replay of the tables exact.
+    if initial_balances
+        .iter()
+        .try_fold(0 as Amount, |total, &balance| total.checked_add(balance))
+        .is_none()
+    {
+        return Err(err(format!(
+            "the `initial_balances` add up to more than {}, which no run can hold",
+            Amount::MAX
+        )));
+    }
     Ok(TraceHeader {
         scenario: wire.scenario,
         seed: wire.seed,
@@ -1003,6 +1017,22 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// The largest block index a trace may hold. A block's index counts the blocks before it, so
+/// no run comes near this; the bound keeps `index + 1` (the ledger's length) from overflowing.
+pub const MAX_BLOCK_INDEX: u64 = i64::MAX as u64;
+
+/// A block's `index`: a whole number up to [`MAX_BLOCK_INDEX`].
+fn block_index<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let index = u64::deserialize(deserializer)?;
+    if index > MAX_BLOCK_INDEX {
+        return Err(de::Error::custom(format_args!(
+            "the block index {index} is too large: an index counts the blocks before it, and \
+             is at most {MAX_BLOCK_INDEX}"
+        )));
+    }
+    Ok(index)
+}
+
 #[derive(Deserialize)]
 struct WireHeader {
     #[serde(rename = "type")]
@@ -1072,6 +1102,7 @@ struct WireMessage<'a> {
 
 #[derive(Clone, Deserialize)]
 struct WireBlock {
+    #[serde(deserialize_with = "block_index")]
     index: u64,
     prev: HexHash,
     hash: HexHash,

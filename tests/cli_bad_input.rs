@@ -1,0 +1,345 @@
+//! Bad input on the command line: every mistake below exits with code 2 and one line on
+//! standard error, prints nothing on standard output, and leaves no file behind (not even a
+//! `.partial` one).
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const REORDER: &str = "scenarios/reorder-2.json";
+
+fn lamport_ledger(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
+        .args(args)
+        .current_dir(common::root())
+        .output()
+        .expect("the binary runs")
+}
+
+/// The names in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Runs `args` and checks the rule; returns the one line on standard error.
+fn refused(args: &[&str], dir: &Path) -> String {
+    let before = listing(dir);
+    let output = lamport_ledger(args);
+    let message = String::from_utf8(output.stderr.clone()).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {message}");
+    assert_eq!(
+        message.lines().count(),
+        1,
+        "{args:?} says more than one line: {message}"
+    );
+    assert!(message.ends_with('\n'), "{args:?}: {message:?}");
+    assert!(
+        output.stdout.is_empty(),
+        "{args:?} printed: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert_eq!(listing(dir), before, "{args:?} left files behind");
+    message
+}
+
+#[test]
+fn bad_arguments_exit_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let out = out.to_str().unwrap();
+    let trace = dir.path().join("good.jsonl");
+    let output = lamport_ledger(&["run", REORDER, "--trace", trace.to_str().unwrap()]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "reorder-2 shows its expected violation"
+    );
+    let trace = trace.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["sweep", REORDER, "--seeds", "5..3"], "is empty"),
+        (&["sweep", REORDER, "--seeds", "3..3"], "is empty"),
+        (
+            &["sweep", REORDER, "--seeds", "0..18446744073709551616"],
+            "not a whole number",
+        ),
+        (&["sweep", REORDER, "--seeds", "..", "--out", out], "'..'"),
+        (&["sweep", REORDER, "--seeds", "-1..2"], "'-1'"),
+        (
+            &["sweep", REORDER, "--seeds", "0..3", "--shard", "0/0"],
+            "0/0",
+        ),
+        (
+            &["sweep", REORDER, "--seeds", "0..3", "--shard", "3/2"],
+            "3/2",
+        ),
+        (
+            &["sweep", REORDER, "--seeds", "0..3", "--jobs", "0"],
+            "--jobs",
+        ),
+        (
+            &["replay", REORDER, "--seed", "1", "--expect-digest", "zz"],
+            "digest",
+        ),
+        (&["replay", REORDER, "--seed", "-1"], "'-1'"),
+        (
+            &["run", REORDER, "--seed", "18446744073709551616"],
+            "--seed",
+        ),
+        (&["run", REORDER, "--sed", "3"], "--seed"),
+        (&["run", REORDER, "--render", "svg"], "--output"),
+        (&["run", REORDER, "--render", "gif", "-o", out], "gif"),
+        (
+            &["run", REORDER, "--trace", out, "--render", "svg", "-o", out],
+            "both name",
+        ),
+        (&["run", "no/such/scenario.json", "--trace", out], "no/such"),
+        (&["render", trace, "--from", "10", "--to", "5"], "--from 10"),
+        (
+            &["render", trace, "--from", "18446744073709551615"],
+            "select no events",
+        ),
+        (&["render", REORDER, "-o", out], "reorder-2.json: line 1"),
+        (&["check", REORDER], "reorder-2.json: line 1"),
+        (&["check", "scenarios"], "scenarios"),
+        (&["diff", trace, "no/such.jsonl"], "no/such.jsonl"),
+        (&["diff", trace, trace, "--context", "-1"], "'-1'"),
+        (&["explore", REORDER, "--jobs", "100000"], "--jobs"),
+        (
+            &[
+                "explore",
+                "--model",
+                "tlaplus-lamport-mutex",
+                "--clients",
+                "0",
+            ],
+            "--clients",
+        ),
+        (&["explore", "--model", "nope"], "nope"),
+        (
+            &["explore", "scenarios/contention-8.json"],
+            "contention-8.json",
+        ),
+        (&["node", "0"], "no node 0"),
+        (&["node", "99999999999"], "99999999999"),
+        (&["merge"], "<TRACES>"),
+        (&["bogus"], "bogus"),
+    ];
+    let scenarios = tempfile::tempdir().unwrap();
+    let mut bad = Vec::new();
+    for (name, text, needle) in [
+        ("cut.json", r#"{"name": "cut", "clients": "#, "cut.json:1:"),
+        (
+            "type.json",
+            r#"{"name": "t", "clients": "3"}"#,
+            "type.json:1:",
+        ),
+        (
+            "self.json",
+            r#"{"name": "s", "clients": 2, "workload": {"transfers": [{"at_us": 0, "from": 2, "to": 2, "amount": 1}]}}"#,
+            "workload.transfers[0].to",
+        ),
+        (
+            "zero.json",
+            r#"{"name": "z", "clients": 2, "workload": {"transfers": [{"at_us": 0, "from": 1, "to": 2, "amount": 0}]}}"#,
+            "workload.transfers[0].amount",
+        ),
+        (
+            "huge.json",
+            r#"{"name": "h", "clients": 1000000000}"#,
+            "clients",
+        ),
+        (
+            "count.json",
+            r#"{"name": "c", "clients": 2, "workload": {"generated": {"count": 1000000000000000, "gap": {"kind": "constant", "us": 1}, "amount_min": 1, "amount_max": 1}}}"#,
+            "workload.generated.count",
+        ),
+        (
+            "ratio.json",
+            r#"{"name": "r", "clients": 2, "network": {"drop_ratio": [5, 3]}}"#,
+            "network.drop_ratio",
+        ),
+        (
+            "latency.json",
+            r#"{"name": "l", "clients": 2, "network": {"latency": {"kind": "uniform", "min_us": 9, "max_us": 1}}}"#,
+            "network.latency.max_us",
+        ),
+    ] {
+        let path = scenarios.path().join(name);
+        fs::write(&path, text).unwrap();
+        bad.push((path.to_str().unwrap().to_string(), needle));
+    }
+    for (path, needle) in &bad {
+        for command in ["run", "sweep", "replay", "shrink", "explore"] {
+            let mut args = vec![command, path.as_str()];
+            match command {
+                "run" => args.extend(["--trace", out]),
+                "sweep" => args.extend(["--seeds", "0..2", "--out", out]),
+                "replay" => args.extend(["--seed", "1", "--trace", out]),
+                "shrink" => args.extend(["--seed", "1", "-o", out]),
+                _ => args.extend(["--trace", out]),
+            }
+            let message = refused(&args, dir.path());
+            assert!(message.contains(needle), "{args:?}: {message}");
+        }
+    }
+    for (args, needle) in cases {
+        let message = refused(args, dir.path());
+        assert!(message.contains(needle), "{args:?}: {message}");
+    }
+}
+
+/// An output path that is a folder is refused before any work: `run` used to print the whole
+/// timeline and fail only when renaming the finished trace, `shrink` after the whole search.
+#[test]
+fn an_output_that_is_a_folder_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("folder");
+    fs::create_dir(&folder).unwrap();
+    let folder = folder.to_str().unwrap();
+    let trace = dir.path().join("good.jsonl");
+    let output = lamport_ledger(&["run", REORDER, "--trace", trace.to_str().unwrap()]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "reorder-2 shows its expected violation"
+    );
+    let trace = trace.to_str().unwrap();
+    for args in [
+        &["run", REORDER, "--trace", folder][..],
+        &["run", REORDER, "--format", "jsonl", "--trace", folder],
+        &["run", REORDER, "--render", "svg", "-o", folder],
+        &["replay", REORDER, "--seed", "7", "--trace", folder],
+        &["shrink", REORDER, "--seed", "7", "-o", folder],
+        &["sweep", REORDER, "--seeds", "0..3", "--out", folder],
+        &["render", trace, "--format", "svg", "-o", folder],
+        &["explore", REORDER, "--trace", folder],
+    ] {
+        let message = refused(args, dir.path());
+        assert!(
+            message.contains(&format!("{folder}: is a folder")),
+            "{args:?}: {message}"
+        );
+    }
+}
+
+/// A run that writes a trace and a drawing, where the drawing cannot be written, leaves
+/// neither file (the trace used to be renamed into place before the drawing failed).
+#[test]
+fn a_run_whose_drawing_fails_leaves_no_trace_either() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("run.jsonl");
+    let drawing = dir.path().join("missing-folder").join("run.svg");
+    let output = lamport_ledger(&[
+        "run",
+        REORDER,
+        "--trace",
+        trace.to_str().unwrap(),
+        "--render",
+        "svg",
+        "-o",
+        drawing.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(message.contains("run.svg"), "{message}");
+    assert!(output.stdout.is_empty());
+    assert_eq!(listing(dir.path()), Vec::<String>::new());
+}
+
+/// A scenario with more clients than a drawing has is refused before the run, not after.
+#[test]
+fn run_render_of_too_many_clients_is_refused_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("wide.json");
+    fs::write(&scenario, r#"{"name": "wide", "clients": 1001}"#).unwrap();
+    let drawing = dir.path().join("wide.svg");
+    let message = refused(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--render",
+            "svg",
+            "-o",
+            drawing.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(
+        message.contains(
+            "a drawing has at most 1000 clients (one lane each), but the scenario has 1001"
+        ),
+        "{message}"
+    );
+}
+
+/// `diff --context` with the largest number clap accepts.
+#[test]
+fn diff_with_the_largest_context_compares() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("good.jsonl");
+    let trace = trace.to_str().unwrap();
+    let output = lamport_ledger(&["run", REORDER, "--trace", trace]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "reorder-2 shows its expected violation"
+    );
+    let output = lamport_ledger(&["diff", trace, trace, "--context", "18446744073709551615"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// An interrupted command (Ctrl-C, SIGTERM, SIGHUP) removes its `.partial` files: an endless
+/// `sweep --out` used to leave `FILE.partial` behind when stopped.
+#[test]
+fn an_interrupted_sweep_leaves_no_partial_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("endless.jsonl");
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
+            .args([
+                "sweep",
+                REORDER,
+                "--seeds",
+                "0..18446744073709551615",
+                "--jobs",
+                "1",
+            ])
+            .arg("--out")
+            .arg(&out)
+            .current_dir(common::root())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let partial = dir.path().join("endless.jsonl.partial");
+        let started = std::time::Instant::now();
+        while !partial.exists() {
+            assert!(
+                started.elapsed().as_secs() < 30,
+                "the sweep never opened its output"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // Let it run a little, so that the signal arrives mid-sweep.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let pid = libc::pid_t::try_from(child.id()).unwrap();
+        // SAFETY: sends a signal to the child this test started and still owns.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "signal {signal}: {status:?}");
+        assert_eq!(listing(dir.path()), Vec::<String>::new(), "signal {signal}");
+    }
+}
