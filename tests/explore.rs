@@ -998,3 +998,44 @@ fn scenario_paths_resolve_against_the_exploration_file() {
     );
     assert!(Path::new(&setup.source).ends_with("reorder-2-bag.json"));
 }
+
+#[test]
+fn a_search_cut_short_says_so_on_its_verdict() {
+    let verdict = |args: &[&str]| {
+        let (code, out, err) = lamport_ledger(args);
+        assert_eq!(code, 0, "{out}{err}");
+        let line = out.lines().find(|line| line.starts_with("verdict:"));
+        line.expect("a verdict line").to_string()
+    };
+    let fifo = "scenarios/explore/reorder-2-fifo.json";
+    let complete = verdict(&["explore", fifo]);
+    assert!(
+        complete.contains("OK: no invariant is violated"),
+        "{complete}"
+    );
+    assert!(!complete.contains("INCOMPLETE"), "{complete}");
+    let capped = verdict(&["explore", fifo, "--max-states", "10"]);
+    assert!(
+        capped.contains("OK as far as explored")
+            && capped.contains("in the 10 states explored (INCOMPLETE: stopped at --max-states)"),
+        "{capped}"
+    );
+    let shallow = verdict(&["explore", fifo, "--max-depth", "2"]);
+    assert!(
+        shallow.contains("(INCOMPLETE: states beyond --max-depth"),
+        "{shallow}"
+    );
+    let tla = [
+        "explore",
+        "--model",
+        "tlaplus-lamport-mutex",
+        "--clients",
+        "2",
+        "--max-clock",
+        "3",
+    ];
+    let tla_complete = verdict(&tla);
+    assert!(tla_complete.ends_with("OK: no invariant is violated and no deadlock"));
+    let tla_capped = verdict(&[&tla[..], &["--max-states", "10"]].concat());
+    assert!(tla_capped.contains("OK as far as explored"), "{tla_capped}");
+}

@@ -208,9 +208,16 @@ fn write_tla_text(
     )?;
     write_speed(out, stats, peak)?;
     match exploration.result.found.first() {
-        None => writeln!(
+        None if stats.stop == Stop::Exhausted => writeln!(
             out,
             "verdict:   OK: no invariant is violated and no deadlock"
+        ),
+        None => writeln!(
+            out,
+            "verdict:   OK as far as explored: no invariant is violated and no deadlock in the \
+             {} states explored{}",
+            stats.distinct,
+            completeness(stats)
         ),
         Some(found) => {
             writeln!(
@@ -489,14 +496,18 @@ fn write_scenario_text(
     )?;
     write_speed(out, stats, peak)?;
     match exploration.result.found.first() {
+        // An incomplete search says so on the verdict line too: "OK" alone would read as a
+        // proof for the whole state space.
+        None if stats.stop == Stop::Exhausted => writeln!(
+            out,
+            "verdict:   OK: no invariant is violated and no deadlock in any reachable state"
+        )?,
         None => writeln!(
             out,
-            "verdict:   OK: no invariant is violated and no deadlock{}",
-            if stats.stop == Stop::Exhausted {
-                " in any reachable state"
-            } else {
-                " in the states explored"
-            }
+            "verdict:   OK as far as explored: no invariant is violated and no deadlock in the \
+             {} states explored{}",
+            stats.distinct,
+            completeness(stats)
         )?,
         Some(found) => {
             writeln!(
