@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::protocol::{Amount, ClientId, Variant};
+use crate::scenario::locate::{self, Path as JsonPath};
 
 /// The environment variable that holds the cluster key; it overrides the cluster file's `key`.
 pub const KEY_ENV: &str = "LAMPORT_LEDGER_KEY";
@@ -26,6 +27,8 @@ pub const DEFAULT_BALANCE: Amount = 10;
 pub const MAX_NODES: u32 = 64;
 /// The shortest cluster key accepted, in bytes.
 pub const MIN_KEY_BYTES: usize = 16;
+/// The largest cluster file read, in bytes.
+pub const MAX_CLUSTER_FILE_BYTES: u64 = 1 << 20;
 /// The longest critical section a cluster file may ask for: one hour.
 pub const MAX_CS_US: u64 = 3_600_000_000;
 
@@ -130,9 +133,32 @@ struct NodeFile {
 
 /// Reads and validates a cluster file.
 pub fn load_cluster(path: &Path, env_key: Option<String>) -> Result<Cluster, ClusterError> {
+    use std::io::Read;
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| ClusterError(format!("{shown}: cannot read the cluster file: {error}")))?;
+    let cannot_read = |error: std::io::Error| {
+        ClusterError(format!("{shown}: cannot read the cluster file: {error}"))
+    };
+    // At most 64 nodes fit in a few KiB; reading no more than this keeps a wrong path such as
+    // /dev/zero from filling the memory.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| {
+            file.take(MAX_CLUSTER_FILE_BYTES + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > MAX_CLUSTER_FILE_BYTES {
+        return Err(ClusterError(format!(
+            "{shown}: the file is larger than {} KiB, the most a cluster file may be",
+            MAX_CLUSTER_FILE_BYTES >> 10
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| {
+        cannot_read(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })?;
     parse_cluster(&text, &shown, env_key)
 }
 
@@ -142,6 +168,15 @@ pub fn parse_cluster(
     shown: &str,
     env_key: Option<String>,
 ) -> Result<Cluster, ClusterError> {
+    // serde would also read a struct from a list (`[1, 2]`: "expected a string (at [0])").
+    let start = text.len() - text.trim_start().len();
+    if !text[start..].starts_with('{') && !text[start..].is_empty() {
+        let (line, column) = locate::line_column(text, start);
+        return Err(ClusterError(format!(
+            "{shown}: line {line}, column {column}: a cluster file holds one JSON object {{...}} \
+             with \"nodes\" and its other fields"
+        )));
+    }
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let file: ClusterFile =
         serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
@@ -166,45 +201,66 @@ pub fn parse_cluster(
         .end()
         .map_err(|error| ClusterError(format!("{shown}: {error}")))?;
     let bad = |message: String| ClusterError(format!("{shown}: {message}"));
+    // A rule broken by one value: named with the line and column where the value is.
+    let bad_at = |path: JsonPath, message: String| {
+        let (line, column) = locate::find_value(text, &path)
+            .map_or((1, 1), |offset| locate::line_column(text, offset));
+        ClusterError(format!("{shown}: line {line}, column {column}: {message}"))
+    };
+    let node_field = |place: usize, field: &str| JsonPath::root().at("nodes").at(place).at(field);
 
     let count = file.nodes.len();
     if count < 2 {
-        return Err(bad(format!(
-            "a cluster needs at least 2 nodes in \"nodes\", but it lists {count}"
-        )));
+        return Err(bad_at(
+            JsonPath::root().at("nodes"),
+            format!("a cluster needs at least 2 nodes in \"nodes\", but it lists {count}"),
+        ));
     }
     if count > MAX_NODES as usize {
-        return Err(bad(format!(
-            "a cluster has at most {MAX_NODES} nodes, but \"nodes\" lists {count}"
-        )));
+        return Err(bad_at(
+            JsonPath::root().at("nodes"),
+            format!("a cluster has at most {MAX_NODES} nodes, but \"nodes\" lists {count}"),
+        ));
     }
     let mut slots: Vec<Option<NodeSpec>> = vec![None; count];
     for (place, node) in file.nodes.iter().enumerate() {
         let at = format!("nodes[{place}]");
         if node.id == 0 || node.id as usize > count {
-            return Err(bad(format!(
-                "{at}.id is {}, but with {count} nodes the ids are 1 to {count}",
-                node.id
-            )));
+            return Err(bad_at(
+                node_field(place, "id"),
+                format!(
+                    "{at}.id is {}, but with {count} nodes the ids are 1 to {count}",
+                    node.id
+                ),
+            ));
         }
         let address: SocketAddr = node.address.parse().map_err(|_| {
-            bad(format!(
-                "{at}.address {:?} is not an IP address with a port, like \"127.0.0.1:7301\"",
-                node.address
-            ))
+            bad_at(
+                node_field(place, "address"),
+                format!(
+                    "{at}.address {:?} is not an IP address with a port, like \"127.0.0.1:7301\"",
+                    node.address
+                ),
+            )
         })?;
         if address.port() == 0 {
-            return Err(bad(format!(
-                "{at}.address {:?} has port 0, but peers need a fixed port to dial",
-                node.address
-            )));
+            return Err(bad_at(
+                node_field(place, "address"),
+                format!(
+                    "{at}.address {:?} has port 0, but peers need a fixed port to dial",
+                    node.address
+                ),
+            ));
         }
         let slot = &mut slots[node.id as usize - 1];
         if slot.is_some() {
-            return Err(bad(format!(
-                "{at}.id is {}, which an earlier node already has: every id appears once",
-                node.id
-            )));
+            return Err(bad_at(
+                node_field(place, "id"),
+                format!(
+                    "{at}.id is {}, which an earlier node already has: every id appears once",
+                    node.id
+                ),
+            ));
         }
         *slot = Some(NodeSpec {
             id: node.id,
@@ -216,17 +272,22 @@ pub fn parse_cluster(
     let nodes: Vec<NodeSpec> = slots.into_iter().flatten().collect();
     for (slot, node) in nodes.iter().enumerate() {
         if let Some(other) = nodes[..slot].iter().find(|n| n.address == node.address) {
-            return Err(bad(format!(
-                "nodes {} and {} both have address {}: every node needs its own",
-                other.id, node.id, node.address
-            )));
+            let place = file.nodes.iter().position(|n| n.id == node.id).unwrap_or(0);
+            return Err(bad_at(
+                node_field(place, "address"),
+                format!(
+                    "nodes {} and {} both have address {}: every node needs its own",
+                    other.id, node.id, node.address
+                ),
+            ));
         }
     }
     let total = nodes
         .iter()
         .try_fold(0u64, |sum, node| sum.checked_add(node.balance));
     if total.is_none() {
-        return Err(bad(
+        return Err(bad_at(
+            JsonPath::root().at("nodes"),
             "the balances add up to more than 18446744073709551615, the largest amount".into(),
         ));
     }
@@ -237,23 +298,33 @@ pub fn parse_cluster(
             .find(|variant| variant.name() == name)
             .ok_or_else(|| {
                 let names: Vec<&str> = Variant::ALL.iter().map(|v| v.name()).collect();
-                bad(format!(
-                    "\"protocol\" is {name:?}, which is not one of {}",
-                    names.join(", ")
-                ))
+                bad_at(
+                    JsonPath::root().at("protocol"),
+                    format!(
+                        "\"protocol\" is {name:?}, which is not one of {}",
+                        names.join(", ")
+                    ),
+                )
             })?,
     };
     let cs_us = file.cs_us.unwrap_or(DEFAULT_CS_US);
     if cs_us > MAX_CS_US {
-        return Err(bad(format!(
-            "\"cs_us\" is {cs_us}, but a critical section lasts at most {MAX_CS_US} microseconds \
+        return Err(bad_at(
+            JsonPath::root().at("cs_us"),
+            format!(
+                "\"cs_us\" is {cs_us}, but a critical section lasts at most {MAX_CS_US} microseconds \
              (one hour)"
-        )));
+            ),
+        ));
     }
     let (key, key_source) = match (env_key, file.key) {
         (Some(key), _) => (checked_key(key, KEY_ENV)?, KeySource::Environment),
         (None, Some(key)) => (
-            checked_key(key, &format!("{shown}: \"key\""))?,
+            checked_key(key, &{
+                let at = locate::find_value(text, &JsonPath::root().at("key"));
+                let (line, column) = at.map_or((1, 1), |offset| locate::line_column(text, offset));
+                format!("{shown}: line {line}, column {column}: \"key\"")
+            })?,
             KeySource::ClusterFile,
         ),
         (None, None) => {
@@ -270,7 +341,8 @@ pub fn parse_cluster(
         )
     });
     if name.is_empty() || name.len() > 100 {
-        return Err(bad(
+        return Err(bad_at(
+            JsonPath::root().at("name"),
             "\"name\" must have 1 to 100 characters (it is checked when nodes meet)".into(),
         ));
     }
@@ -355,5 +427,43 @@ mod tests {
         let keyless = GOOD.replace("\"key\": \"a key of sixteen or more bytes\",", "");
         assert!(error(&keyless).contains("there is no \"key\" and LAMPORT_LEDGER_KEY"));
         assert!(error("{").starts_with("c.json: line 1, column 1: EOF"));
+    }
+
+    #[test]
+    fn a_file_too_large_for_a_cluster_is_refused_after_reading_at_most_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.json");
+        let padding = " ".repeat(MAX_CLUSTER_FILE_BYTES as usize);
+        std::fs::write(&path, format!("{padding}{GOOD}")).unwrap();
+        let refused = load_cluster(&path, None).unwrap_err().0;
+        assert!(
+            refused.ends_with("the file is larger than 1024 KiB, the most a cluster file may be")
+        );
+        std::fs::write(&path, GOOD).unwrap();
+        assert!(load_cluster(&path, None).is_ok());
+    }
+
+    #[test]
+    fn a_broken_rule_names_the_line_and_column_of_its_value() {
+        // GOOD's node with id 1 is on line 8: its id at column 20, its address at column 34.
+        let range = GOOD.replace("\"id\": 1", "\"id\": 7");
+        assert!(
+            error(&range).starts_with("c.json: line 8, column 20: nodes[1].id is 7"),
+            "{}",
+            error(&range)
+        );
+        let address = GOOD.replace("127.0.0.1:7401", "localhost");
+        assert!(error(&address).starts_with("c.json: line 8, column 34: nodes[1].address"));
+        let same = GOOD.replace("7402", "7401");
+        assert!(error(&same).starts_with("c.json: line 7, column 34: nodes 1 and 2 both"));
+        let protocol = GOOD.replace("\"lamport\"", "\"paxos\"");
+        assert!(error(&protocol).starts_with("c.json: line 4, column 21: \"protocol\""));
+        let short = GOOD.replace("a key of sixteen or more bytes", "short");
+        assert!(error(&short).starts_with("c.json: line 3, column 16: \"key\" is 5 bytes"));
+        let list = error("\n  [1, 2]");
+        assert!(
+            list.starts_with("c.json: line 2, column 3: a cluster file holds one JSON object"),
+            "{list}"
+        );
     }
 }

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::check::Invariant;
 use crate::protocol::{self, Amount, ClientId, Mutations, Variant};
 
+/// Finds where a value sits in a JSON text by its path, for errors that name line and column.
+pub(crate) use validate::locate;
 pub use validate::{MAX_CLIENTS, ScenarioError, parse_scenario};
 
 /// The built-in default scenario: the original program's setting.

@@ -16,7 +16,7 @@
 //!
 //! Columns count characters (not bytes) from 1, as editors do.
 
-mod locate;
+pub(crate) mod locate;
 #[cfg(test)]
 mod tests;
 
