@@ -1,20 +1,31 @@
 //! Big arrays for the state store that grow in place.
 //!
 //! A `Region` reserves address space for far more elements than it holds (no memory is
-//! taken for that), makes it usable a slice at a time as the array grows, and asks the
-//! kernel for 2 MiB pages (transparent huge pages). So growing never copies the array nor
-//! touches its pages twice (a `Vec` that doubles does both), and random reads into a few GiB
-//! of table and arena miss the TLB far less often than with 4 KiB pages. Where address
-//! space cannot be reserved (a tight `ulimit -v`), a full region moves to a bigger one, as a
-//! `Vec` would.
+//! taken for that) and makes it usable a slice at a time as the array grows. So growing never
+//! copies the array nor touches its pages twice (a `Vec` that doubles does both). Where
+//! address space cannot be reserved (a tight `ulimit -v`), a full region moves to a bigger
+//! one, as a `Vec` would.
+//!
+//! The pages are the kernel's ordinary 4 KiB pages, not 2 MiB huge pages (see
+//! [`HUGE_PAGES`]).
 
 use std::marker::PhantomData;
 
 /// Huge page size, and the step in which a region of at least that size is made usable.
 const HUGE: usize = 2 << 20;
 
+/// Whether to ask the kernel for transparent huge pages (`MADV_HUGEPAGE`). They spare TLB
+/// misses on the random reads into the table and the arena, but on the project's machine
+/// (a virtual machine) the first write to a fresh huge page costs four to eight times what
+/// the same memory costs in 4 KiB pages (measured: 2.6-5 s per GiB against 0.5-1.1 s), and a
+/// search writes almost all of its memory once. Measured on the default scenario with two
+/// threads: the complete run took 5.3 s of system time instead of 9.7 s, and the same user
+/// time (26.4 s and 25.7 s); see docs/performance.md, the sixth round.
+const HUGE_PAGES: bool = false;
+
 /// The step for a smaller region, which doubles until it reaches [`HUGE`]: a small search
-/// (the TLA+ port at N = 2, a test) would otherwise pay for clearing 2 MiB per array.
+/// (the TLA+ port at N = 2, a test) would otherwise pay for clearing 2 MiB per array when
+/// huge pages are asked for.
 const PAGE: usize = 4 << 10;
 
 /// The address space a region asks for at first, at most (it moves if it ever needs more).
@@ -267,7 +278,7 @@ mod os {
     }
 
     /// Makes bytes `from..to` of a reservation usable (zero-filled on first touch), backed by
-    /// huge pages where the kernel can.
+    /// huge pages where the kernel can if [`HUGE_PAGES`](super::HUGE_PAGES) says so.
     pub fn commit(ptr: *mut u8, from: usize, to: usize) {
         if to <= from {
             return;
@@ -278,7 +289,9 @@ mod os {
             let done = libc::mprotect(start, to - from, libc::PROT_READ | libc::PROT_WRITE);
             assert!(done == 0, "cannot commit {} bytes of memory", to - from);
             #[cfg(target_os = "linux")]
-            libc::madvise(start, to - from, libc::MADV_HUGEPAGE);
+            if super::HUGE_PAGES {
+                libc::madvise(start, to - from, libc::MADV_HUGEPAGE);
+            }
         }
     }
 

@@ -184,8 +184,12 @@ impl<S: Copy> Successors<S> {
         self.local.resize(size, 0);
         let mut start = 0;
         for index in 0..self.items.len() {
-            if let Some(ahead) = self.items.get(index + PREFETCH_AHEAD) {
-                store.prefetch(ahead.hash);
+            if index % PREFETCH_AHEAD == 0 {
+                let ahead = (index + PREFETCH_AHEAD).min(self.items.len());
+                let end = (index + 2 * PREFETCH_AHEAD).min(self.items.len());
+                for item in &self.items[ahead..end] {
+                    store.prefetch(item.hash);
+                }
             }
             let item = self.items[index];
             let range = start..item.end as usize;
@@ -232,8 +236,11 @@ impl<S: Copy> Successors<S> {
     }
 }
 
-/// How many successors ahead of its lookup a successor's table slot is fetched.
-const PREFETCH_AHEAD: usize = 8;
+/// How many successors ahead of its lookup a successor's table slot is fetched. The slots
+/// are fetched in groups of this many, one after the other: each fetch most often misses the
+/// TLB too (the table is in 4 KiB pages), and fetches issued together walk the page tables
+/// at the same time.
+const PREFETCH_AHEAD: usize = 16;
 
 impl<S: Copy> Default for Successors<S> {
     fn default() -> Self {
@@ -501,10 +508,14 @@ impl<S: Copy> Tally<'_, S> {
         for (offset, &mark) in output.marks.iter().enumerate() {
             let source = first_source + offset as u32;
             for index in from..mark as usize {
-                if let Some(ahead) = output.items.get(index + PREFETCH_AHEAD)
-                    && ahead.known != Known::Stored
-                {
-                    store.prefetch(ahead.hash);
+                if index % PREFETCH_AHEAD == 0 {
+                    let ahead = (index + PREFETCH_AHEAD).min(output.items.len());
+                    let end = (index + 2 * PREFETCH_AHEAD).min(output.items.len());
+                    for item in &output.items[ahead..end] {
+                        if item.known != Known::Stored {
+                            store.prefetch(item.hash);
+                        }
+                    }
                 }
                 self.transitions += 1;
                 let item = output.items[index];

@@ -908,8 +908,8 @@ struct Effect {
 }
 
 /// An expander's own table of client steps: open addressing over 16-byte slots (four to a
-/// cache line), the key and the step packed into one word each. In a [`Region`]: huge pages,
-/// as the table is read at random (a few dozen MiB for a few million steps).
+/// cache line), the key and the step packed into one word each, in a [`Region`] (a few dozen
+/// MiB for a few million steps, read at random).
 ///
 /// Key: `(local + 1)` in the top 26 bits, the input kind and argument in 10, the message in
 /// 28. Step: the next client state in the top 32 bits, where its sends start (27 bits), how
