@@ -1,11 +1,12 @@
 //! Output files that appear whole or not at all.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read};
+use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, Once, PoisonError};
 
 use super::CliError;
+use crate::scenario::{ReadError, read_bounded};
 use crate::trace::TraceOutput;
 
 /// An output file written under a temporary name and renamed into place only when the run
@@ -105,38 +106,19 @@ fn forget(partial: &Path) {
     }
 }
 
-/// The largest scenario file read: ten million explicit transfers (the most a file may list)
-/// written one per line take about 800 MB.
-pub const MAX_SCENARIO_BYTES: u64 = 1 << 30;
-
 /// Reads the text file `path`, refusing one of more than `limit` bytes before reading it all
 /// (a device such as `/dev/zero`, or a runaway file, would otherwise fill the memory).
 pub fn read_text(path: &Path, limit: u64) -> Result<String, CliError> {
-    let error = |source| CliError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let file = File::open(path).map_err(error)?;
-    let mut bytes = Vec::new();
-    // A regular file's size is known up front; a device or a pipe is read up to the limit.
-    let known = file.metadata().map_or(0, |metadata| metadata.len());
-    if known <= limit {
-        file.take(limit + 1)
-            .read_to_end(&mut bytes)
-            .map_err(error)?;
-    }
-    if known > limit || bytes.len() as u64 > limit {
-        return Err(CliError::Usage(format!(
+    read_bounded(path, limit).map_err(|error| match error {
+        ReadError::Io(source) => CliError::Io {
+            path: path.display().to_string(),
+            source,
+        },
+        ReadError::TooLarge { limit } => CliError::Usage(format!(
             "{}: the file is larger than {} MiB, the most a scenario file may be (use \
              workload.generated for long workloads)",
             path.display(),
             limit >> 20
-        )));
-    }
-    String::from_utf8(bytes).map_err(|_| {
-        error(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "stream did not contain valid UTF-8",
-        ))
+        )),
     })
 }

@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use super::files::{MAX_SCENARIO_BYTES, read_text};
+use super::files::read_text;
 use super::render::RunRendering;
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
 use crate::render::RenderFormat;
 use crate::render::text::write_verdict;
 use crate::runner::{RunReport, run_scenario, run_with_timeline};
+use crate::scenario::MAX_SCENARIO_BYTES;
 use crate::scenario::{Scenario, default_scenario, parse_scenario};
 use crate::sim::RunOptions;
 use crate::trace::TraceOutput;

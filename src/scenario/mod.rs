@@ -18,6 +18,45 @@ use crate::protocol::{self, Amount, ClientId, Mutations, Variant};
 pub(crate) use validate::locate;
 pub use validate::{MAX_CLIENTS, ScenarioError, parse_scenario};
 
+/// The largest scenario (or exploration) file read: ten million explicit transfers (the most a
+/// file may list) written one per line take about 800 MB.
+pub const MAX_SCENARIO_BYTES: u64 = 1 << 30;
+
+/// Why a scenario file's text could not be had.
+#[derive(Debug)]
+pub enum ReadError {
+    Io(std::io::Error),
+    /// More than the limit: refused before reading it all.
+    TooLarge {
+        limit: u64,
+    },
+}
+
+/// Reads a text file of at most `limit` bytes. A regular file's size is known up front; a
+/// device such as `/dev/zero`, or a pipe, is read only up to the limit, so neither fills the
+/// memory.
+pub fn read_bounded(path: &std::path::Path, limit: u64) -> Result<String, ReadError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    let known = file.metadata().map_or(0, |metadata| metadata.len());
+    if known > limit {
+        return Err(ReadError::TooLarge { limit });
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge { limit });
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        ReadError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })
+}
+
 /// The built-in default scenario: the original program's setting.
 pub const DEFAULT_SCENARIO_JSON: &str = include_str!("../../scenarios/default.json");
 /// The name under which the built-in default is reported.
@@ -564,5 +603,32 @@ impl Scenario {
     /// How many transfers the workload issues in all.
     pub fn transfer_count(&self) -> u64 {
         self.transfers.len() as u64 + self.generated.as_ref().map_or(0, |g| g.count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_read_up_to_the_bound_and_no_further() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        std::fs::write(&path, "0123456789").unwrap();
+        assert_eq!(read_bounded(&path, 10).unwrap(), "0123456789");
+        // A regular file: refused by its size, before reading.
+        assert!(matches!(
+            read_bounded(&path, 9),
+            Err(ReadError::TooLarge { limit: 9 })
+        ));
+        // A device has no size: it is read only one byte past the bound.
+        assert!(matches!(
+            read_bounded(std::path::Path::new("/dev/zero"), 1 << 10),
+            Err(ReadError::TooLarge { limit: 1024 })
+        ));
+        assert!(matches!(
+            read_bounded(&dir.path().join("missing.json"), 10),
+            Err(ReadError::Io(_))
+        ));
     }
 }
