@@ -313,3 +313,36 @@ fn bench_quick_reports_each_case_asked_for_with_counts_rates_and_memory() {
         stderr(&unknown)
     );
 }
+
+#[test]
+fn an_output_that_is_a_pipe_is_written_in_place_not_replaced_by_a_file() {
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("trace.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            std::fs::File::open(&fifo)
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+            text
+        })
+    };
+    let fifo_arg = fifo.to_str().unwrap();
+    let output = lamport_ledger(&["run", "scenarios/reorder-2.json", "--trace", fifo_arg]);
+    // The violation reorder-2 expects: exit code 0.
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // Renaming a finished file over the path (as for a regular file) would have replaced the
+    // pipe, as `--trace /dev/null` replaced /dev/null when run as root.
+    let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(kind.is_fifo(), "the pipe is still a pipe");
+    let text = reader.join().unwrap();
+    assert!(text.starts_with("{\"type\":\"header\""), "{text}");
+    assert!(text.contains("\"type\":\"summary\""));
+    assert!(!dir.path().join("trace.fifo.partial").exists());
+}

@@ -11,9 +11,15 @@ use crate::trace::TraceOutput;
 
 /// An output file written under a temporary name and renamed into place only when the run
 /// finished, so a failed run never leaves a half-written file behind.
+///
+/// An existing path that is not a regular file (`/dev/null`, `/dev/stdout`, a named pipe) is
+/// written in place: renaming a file over it would replace the device or pipe with a regular
+/// file (as root, `--trace /dev/null` replaced the machine's `/dev/null`), and what went into a
+/// pipe cannot be taken back anyway.
 pub struct PendingFile {
     path: PathBuf,
-    partial: PathBuf,
+    /// `None` when writing in place.
+    partial: Option<PathBuf>,
     file: File,
 }
 
@@ -27,20 +33,33 @@ impl PendingFile {
                 path.display()
             )));
         }
+        let io_error = |source| CliError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let special = fs::metadata(path).is_ok_and(|metadata| !metadata.is_file());
+        if special {
+            let file = fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(io_error)?;
+            return Ok(PendingFile {
+                path: path.to_path_buf(),
+                partial: None,
+                file,
+            });
+        }
         let mut partial = path.as_os_str().to_owned();
         partial.push(".partial");
         let partial = PathBuf::from(partial);
         remove_on_interrupt(&partial);
         let file = File::create(&partial).map_err(|source| {
             forget(&partial);
-            CliError::Io {
-                path: path.display().to_string(),
-                source,
-            }
+            io_error(source)
         })?;
         Ok(PendingFile {
             path: path.to_path_buf(),
-            partial,
+            partial: Some(partial),
             file,
         })
     }
@@ -51,9 +70,13 @@ impl PendingFile {
     }
 
     pub fn commit(self) -> Result<(), CliError> {
+        // Written in place: the writers flushed; a device or pipe has nothing to sync.
+        let Some(partial) = &self.partial else {
+            return Ok(());
+        };
         self.file.sync_all().map_err(|source| self.error(source))?;
-        fs::rename(&self.partial, &self.path).map_err(|source| self.error(source))?;
-        forget(&self.partial);
+        fs::rename(partial, &self.path).map_err(|source| self.error(source))?;
+        forget(partial);
         Ok(())
     }
 
@@ -68,8 +91,10 @@ impl PendingFile {
 impl Drop for PendingFile {
     fn drop(&mut self) {
         // After a successful commit the partial file no longer exists; otherwise remove it.
-        let _ = fs::remove_file(&self.partial);
-        forget(&self.partial);
+        if let Some(partial) = &self.partial {
+            let _ = fs::remove_file(partial);
+            forget(partial);
+        }
     }
 }
 
