@@ -4,9 +4,11 @@
 
 mod common;
 
+use common::lamport_ledger;
+
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use lamport_ledger::check::offline::{OfflineOptions, OfflineReport, check_trace};
 use lamport_ledger::check::{Checker, Invariant, Waiter};
@@ -16,14 +18,6 @@ use lamport_ledger::sim::RunOptions;
 use lamport_ledger::trace::read::TraceReader;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-
-fn lamport_ledger(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
-        .args(args)
-        .current_dir(common::root())
-        .output()
-        .expect("the binary runs")
-}
 
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()

@@ -2,18 +2,12 @@
 
 mod common;
 
+use common::lamport_ledger;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
 use sha2::{Digest, Sha256};
-
-fn lamport_ledger(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
-        .args(args)
-        .current_dir(common::root())
-        .output()
-        .expect("the binary runs")
-}
 
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()

@@ -4,19 +4,13 @@
 
 mod common;
 
+use common::lamport_ledger;
+
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 const REORDER: &str = "scenarios/reorder-2.json";
-
-fn lamport_ledger(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
-        .args(args)
-        .current_dir(common::root())
-        .output()
-        .expect("the binary runs")
-}
 
 /// The names in `dir`, sorted.
 fn listing(dir: &Path) -> Vec<String> {

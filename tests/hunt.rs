@@ -2,21 +2,15 @@
 
 mod common;
 
+use common::lamport_ledger;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
 const REORDER: &str = "scenarios/reorder-2.json";
-
-fn lamport_ledger(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
-        .args(args)
-        .current_dir(common::root())
-        .output()
-        .expect("the binary runs")
-}
 
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()

@@ -7,9 +7,11 @@
 mod browser;
 mod common;
 
+use common::lamport_ledger;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use lamport_ledger::protocol::Variant;
 use lamport_ledger::render::state::{Phase, Replay};
@@ -657,14 +659,6 @@ fn from_and_to_select_a_window_with_the_state_before_it() {
 
 // ---------------------------------------------------------------------------------------------
 // the command line
-
-fn lamport_ledger(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
-        .args(args)
-        .current_dir(common::root())
-        .output()
-        .expect("the binary runs")
-}
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

@@ -3,15 +3,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
-fn lamport_ledger(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
-        .args(args)
-        .current_dir(common::root())
-        .output()
-        .expect("the binary runs")
-}
+use common::lamport_ledger;
 
 /// The failing seeds `sweep` finds in 0..300.
 fn failing_seeds(dir: &std::path::Path) -> Vec<u64> {

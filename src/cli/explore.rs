@@ -208,17 +208,7 @@ fn write_tla_text(
     )?;
     write_speed(out, stats, peak)?;
     match exploration.result.found.first() {
-        None if stats.stop == Stop::Exhausted => writeln!(
-            out,
-            "verdict:   OK: no invariant is violated and no deadlock"
-        ),
-        None => writeln!(
-            out,
-            "verdict:   OK as far as explored: no invariant is violated and no deadlock in the \
-             {} states explored{}",
-            stats.distinct,
-            completeness(stats)
-        ),
+        None => write_nothing_found(out, stats, ""),
         Some(found) => {
             writeln!(
                 out,
@@ -496,19 +486,7 @@ fn write_scenario_text(
     )?;
     write_speed(out, stats, peak)?;
     match exploration.result.found.first() {
-        // An incomplete search says so on the verdict line too: "OK" alone would read as a
-        // proof for the whole state space.
-        None if stats.stop == Stop::Exhausted => writeln!(
-            out,
-            "verdict:   OK: no invariant is violated and no deadlock in any reachable state"
-        )?,
-        None => writeln!(
-            out,
-            "verdict:   OK as far as explored: no invariant is violated and no deadlock in the \
-             {} states explored{}",
-            stats.distinct,
-            completeness(stats)
-        )?,
+        None => write_nothing_found(out, stats, " in any reachable state")?,
         Some(found) => {
             writeln!(
                 out,
@@ -648,6 +626,26 @@ fn write_search_line(out: &mut dyn Write, stats: &Stats) -> io::Result<()> {
         },
         stats.jobs
     )
+}
+
+/// The verdict of a search that found nothing. An incomplete one says so on this line too:
+/// "OK" alone would read as a proof for the whole state space. `everywhere` ends the sentence
+/// of a complete search.
+fn write_nothing_found(out: &mut dyn Write, stats: &Stats, everywhere: &str) -> io::Result<()> {
+    if stats.stop == Stop::Exhausted {
+        writeln!(
+            out,
+            "verdict:   OK: no invariant is violated and no deadlock{everywhere}"
+        )
+    } else {
+        writeln!(
+            out,
+            "verdict:   OK as far as explored: no invariant is violated and no deadlock in the \
+             {} states explored{}",
+            stats.distinct,
+            completeness(stats)
+        )
+    }
 }
 
 fn completeness(stats: &Stats) -> &'static str {

@@ -10,6 +10,15 @@ use lamport_ledger::runner::{RunReport, run_with_timeline};
 use lamport_ledger::scenario::{Scenario, parse_scenario};
 use lamport_ledger::sim::RunOptions;
 
+/// Runs the built binary from the crate's top folder and waits for it.
+pub fn lamport_ledger(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("the binary runs")
+}
+
 /// The crate's top folder.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
