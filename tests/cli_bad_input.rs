@@ -12,6 +12,19 @@ use std::process::Command;
 
 const REORDER: &str = "scenarios/reorder-2.json";
 
+/// A good trace, `good.jsonl` in `dir`: reorder-2's run with its expected violation.
+fn good_trace(dir: &Path) -> String {
+    let trace = dir.join("good.jsonl");
+    let trace = trace.to_str().unwrap().to_string();
+    let output = lamport_ledger(&["run", REORDER, "--trace", &trace]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "reorder-2 shows its expected violation"
+    );
+    trace
+}
+
 /// The names in `dir`, sorted.
 fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
@@ -48,14 +61,8 @@ fn bad_arguments_exit_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let out = out.to_str().unwrap();
-    let trace = dir.path().join("good.jsonl");
-    let output = lamport_ledger(&["run", REORDER, "--trace", trace.to_str().unwrap()]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "reorder-2 shows its expected violation"
-    );
-    let trace = trace.to_str().unwrap();
+    let trace = good_trace(dir.path());
+    let trace = trace.as_str();
     let cases: &[(&[&str], &str)] = &[
         (&["sweep", REORDER, "--seeds", "5..3"], "is empty"),
         (&["sweep", REORDER, "--seeds", "3..3"], "is empty"),
@@ -197,14 +204,8 @@ fn an_output_that_is_a_folder_is_refused_before_the_run() {
     let folder = dir.path().join("folder");
     fs::create_dir(&folder).unwrap();
     let folder = folder.to_str().unwrap();
-    let trace = dir.path().join("good.jsonl");
-    let output = lamport_ledger(&["run", REORDER, "--trace", trace.to_str().unwrap()]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "reorder-2 shows its expected violation"
-    );
-    let trace = trace.to_str().unwrap();
+    let trace = good_trace(dir.path());
+    let trace = trace.as_str();
     for args in [
         &["run", REORDER, "--trace", folder][..],
         &["run", REORDER, "--format", "jsonl", "--trace", folder],

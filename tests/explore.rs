@@ -869,6 +869,17 @@ fn the_tla_port_with_bags_breaks_mutex_by_a_shortest_path() {
 // -------------------------------------------------------------------------------------------
 // The command line.
 
+/// The TLA+ port with two processes and maxClock 3: small enough for any test.
+const TLA_TWO_CLIENTS: [&str; 7] = [
+    "explore",
+    "--model",
+    "tlaplus-lamport-mutex",
+    "--clients",
+    "2",
+    "--max-clock",
+    "3",
+];
+
 fn lamport_ledger(args: &[&str]) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
         .args(args)
@@ -948,26 +959,9 @@ fn exit_codes_follow_the_verdict() {
         "{out}"
     );
     // The TLA+ model: 0 under FIFO, 1 with bags.
-    let (code, out, _) = lamport_ledger(&[
-        "explore",
-        "--model",
-        "tlaplus-lamport-mutex",
-        "--clients",
-        "2",
-        "--max-clock",
-        "3",
-    ]);
+    let (code, out, _) = lamport_ledger(&TLA_TWO_CLIENTS);
     assert_eq!(code, 0, "{out}");
-    let (code, out, _) = lamport_ledger(&[
-        "explore",
-        "--model",
-        "tlaplus-lamport-mutex",
-        "--clients",
-        "2",
-        "--max-clock",
-        "3",
-        "--bag",
-    ]);
+    let (code, out, _) = lamport_ledger(&[&TLA_TWO_CLIENTS[..], &["--bag"]].concat());
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("State 1: <Initial predicate>"), "{out}");
     assert!(out.contains("/\\ crit = {1, 2}"), "{out}");
@@ -1025,15 +1019,7 @@ fn a_search_cut_short_says_so_on_its_verdict() {
         shallow.contains("(INCOMPLETE: states beyond --max-depth"),
         "{shallow}"
     );
-    let tla = [
-        "explore",
-        "--model",
-        "tlaplus-lamport-mutex",
-        "--clients",
-        "2",
-        "--max-clock",
-        "3",
-    ];
+    let tla = TLA_TWO_CLIENTS;
     let tla_complete = verdict(&tla);
     assert!(tla_complete.ends_with("OK: no invariant is violated and no deadlock"));
     let tla_capped = verdict(&[&tla[..], &["--max-states", "10"]].concat());
