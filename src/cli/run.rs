@@ -11,8 +11,7 @@ use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
 use crate::render::RenderFormat;
 use crate::render::text::write_verdict;
 use crate::runner::{RunReport, run_scenario, run_with_timeline};
-use crate::scenario::MAX_SCENARIO_BYTES;
-use crate::scenario::{Scenario, default_scenario, parse_scenario};
+use crate::scenario::{MAX_SCENARIO_BYTES, Scenario, default_scenario, parse_scenario};
 use crate::sim::RunOptions;
 use crate::trace::TraceOutput;
 
