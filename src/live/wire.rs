@@ -261,6 +261,8 @@ impl WireBlock {
     /// The block, if its hashes are 64 hex digits and it names clients `1..=clients`. The
     /// hash is not recomputed here: rule 6 does that (and a bad one is traced as a `reject`).
     pub fn to_block(&self, clients: u32) -> Result<Block, String> {
+        counted("block `index`", self.index)?;
+        counted("block `ts`", self.ts)?;
         let prev = from_hex(&self.prev).ok_or_else(|| {
             format!(
                 "block {} has a `prev` that is not 64 hex digits",
@@ -316,6 +318,10 @@ impl WireMessage {
     }
 
     pub fn to_message(&self, clients: u32) -> Result<Message, String> {
+        counted("message `ts`", self.ts())?;
+        if let WireMessage::Release { request_ts, .. } = self {
+            counted("message `request_ts`", *request_ts)?;
+        }
         Ok(match self {
             WireMessage::Request { ts } => Message::Request { ts: *ts },
             WireMessage::Reply { ts } => Message::Reply { ts: *ts },
@@ -338,6 +344,32 @@ impl WireMessage {
             WireMessage::Updated { ts } => Message::Updated { ts: *ts },
         })
     }
+}
+
+impl WireMessage {
+    fn ts(&self) -> Timestamp {
+        match self {
+            WireMessage::Request { ts }
+            | WireMessage::Reply { ts }
+            | WireMessage::Release { ts, .. }
+            | WireMessage::Update { ts, .. }
+            | WireMessage::Updated { ts } => *ts,
+        }
+    }
+}
+
+/// The largest clock value or block index a peer may send. Clocks and indexes count events
+/// and blocks, so no cluster comes near it; the bound keeps a receiver's `max(clock, ts) + 1`
+/// (and a ledger's `index + 1`) from overflowing on a peer's bad value.
+pub const MAX_COUNTED: u64 = i64::MAX as u64;
+
+fn counted(what: &str, value: u64) -> Result<(), String> {
+    if value > MAX_COUNTED {
+        return Err(format!(
+            "{what} is {value}, more than any count of events or blocks reaches ({MAX_COUNTED})"
+        ));
+    }
+    Ok(())
 }
 
 /// Parses a JSON body into `T`, as a malformed-frame error on failure.
@@ -417,6 +449,30 @@ mod tests {
         let bad_hex = text.replace("\"prev\":\"0000", "\"prev\":\"zz00");
         let bad: WireMessage = serde_json::from_str(&bad_hex).unwrap();
         assert!(bad.to_message(3).unwrap_err().contains("64 hex digits"));
+    }
+
+    #[test]
+    fn clocks_and_indexes_past_any_count_are_malformed() {
+        let huge = u64::MAX.to_string();
+        let cases = [
+            format!(r#"{{"type":"request","ts":{huge}}}"#),
+            format!(r#"{{"type":"release","ts":5,"request_ts":{huge}}}"#),
+            serde_json::to_string(&WireMessage::from_message(&Message::Release {
+                ts: 5,
+                request_ts: 1,
+                block: Some(Arc::new(Block::new(0, GENESIS_PREV, 1, 1, 2, 3))),
+            }))
+            .unwrap()
+            .replace("\"index\":0", &format!("\"index\":{huge}")),
+        ];
+        for text in cases {
+            let wire: WireMessage = serde_json::from_str(&text).unwrap();
+            let refused = wire.to_message(3).unwrap_err();
+            assert!(refused.contains("more than any count"), "{text}: {refused}");
+        }
+        let top = format!(r#"{{"type":"reply","ts":{MAX_COUNTED}}}"#);
+        let wire: WireMessage = serde_json::from_str(&top).unwrap();
+        assert!(wire.to_message(3).is_ok());
     }
 
     #[test]
