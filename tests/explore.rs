@@ -1008,6 +1008,17 @@ fn a_search_cut_short_says_so_on_its_verdict() {
         "{complete}"
     );
     assert!(!complete.contains("INCOMPLETE"), "{complete}");
+    let expected = |args: &[&str]| {
+        let (_, out, _) = lamport_ledger(args);
+        let line = out.lines().find(|line| line.starts_with("expected:"));
+        line.expect("an expected line").to_string()
+    };
+    assert!(expected(&["explore", fifo]).ends_with("): matched"));
+    let capped = expected(&["explore", fifo, "--max-states", "10"]);
+    assert!(
+        capped.ends_with("): matched as far as explored (INCOMPLETE)"),
+        "{capped}"
+    );
     let capped = verdict(&["explore", fifo, "--max-states", "10"]);
     assert!(
         capped.contains("OK as far as explored")

@@ -548,10 +548,18 @@ fn write_scenario_text(
             ExpectFrom::ExploreFile => "the exploration file",
             ExpectFrom::Scenario => "the scenario",
         };
+        // Nothing found in a search cut short proves nothing about the states not reached.
+        let unproven = exploration.result.found.is_empty()
+            && !matches!(stats.stop, Stop::Exhausted | Stop::Finding);
         writeln!(
             out,
-            "expected:  {wanted} (from {from}): {}",
-            if *met { "matched" } else { "NOT matched" }
+            "expected:  {wanted} (from {from}): {}{}",
+            if *met { "matched" } else { "NOT matched" },
+            if unproven {
+                " as far as explored (INCOMPLETE)"
+            } else {
+                ""
+            }
         )?;
     }
     Ok(())
