@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, Once, PoisonError};
 
 use super::CliError;
-use crate::scenario::{ReadError, read_bounded};
+use crate::scenario::{BoundedReadError, read_bounded};
 use crate::trace::TraceOutput;
 
 /// An output file written under a temporary name and renamed into place only when the run
@@ -135,15 +135,13 @@ fn forget(partial: &Path) {
 /// (a device such as `/dev/zero`, or a runaway file, would otherwise fill the memory).
 pub fn read_text(path: &Path, limit: u64) -> Result<String, CliError> {
     read_bounded(path, limit).map_err(|error| match error {
-        ReadError::Io(source) => CliError::Io {
+        BoundedReadError::Io(source) => CliError::Io {
             path: path.display().to_string(),
             source,
         },
-        ReadError::TooLarge { limit } => CliError::Usage(format!(
-            "{}: the file is larger than {} MiB, the most a scenario file may be (use \
-             workload.generated for long workloads)",
-            path.display(),
-            limit >> 20
+        too_large => CliError::Usage(format!(
+            "{}: {too_large} (use workload.generated for long workloads)",
+            path.display()
         )),
     })
 }

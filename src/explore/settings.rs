@@ -29,8 +29,7 @@ use super::system::{CrashRule, LinkRule, PlannedTransfer, SystemConfig};
 use crate::check::Invariant;
 use crate::protocol::Command;
 use crate::scenario::{
-    Expect, ExpectedOutcome, Keep, MAX_SCENARIO_BYTES, ReadError, Scenario, parse_scenario,
-    read_bounded,
+    Expect, ExpectedOutcome, Keep, MAX_SCENARIO_BYTES, Scenario, parse_scenario, read_bounded,
 };
 use crate::sim::Workload;
 use crate::sim::rng::{Stream, stream_rng};
@@ -196,13 +195,7 @@ fn value_position(text: &str, key: &str) -> (usize, usize) {
 }
 
 fn read(path: &Path, shown: &str) -> Result<String, SetupError> {
-    read_bounded(path, MAX_SCENARIO_BYTES).map_err(|error| match error {
-        ReadError::Io(error) => SetupError(format!("{shown}: {error}")),
-        ReadError::TooLarge { limit } => SetupError(format!(
-            "{shown}: the file is larger than {} MiB, the most a scenario file may be",
-            limit >> 20
-        )),
-    })
+    read_bounded(path, MAX_SCENARIO_BYTES).map_err(|error| SetupError(format!("{shown}: {error}")))
 }
 
 fn located(shown: &str, error: &serde_json::Error, field: &str) -> SetupError {

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::protocol::{Amount, ClientId, Variant};
 use crate::scenario::locate::{self, Path as JsonPath};
+use crate::scenario::{BoundedReadError, read_bounded};
 
 /// The environment variable that holds the cluster key; it overrides the cluster file's `key`.
 pub const KEY_ENV: &str = "LAMPORT_LEDGER_KEY";
@@ -133,31 +134,14 @@ struct NodeFile {
 
 /// Reads and validates a cluster file.
 pub fn load_cluster(path: &Path, env_key: Option<String>) -> Result<Cluster, ClusterError> {
-    use std::io::Read;
     let shown = path.display().to_string();
-    let cannot_read = |error: std::io::Error| {
-        ClusterError(format!("{shown}: cannot read the cluster file: {error}"))
-    };
-    // At most 64 nodes fit in a few KiB; reading no more than this keeps a wrong path such as
-    // /dev/zero from filling the memory.
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|file| {
-            file.take(MAX_CLUSTER_FILE_BYTES + 1)
-                .read_to_end(&mut bytes)
-        })
-        .map_err(cannot_read)?;
-    if bytes.len() as u64 > MAX_CLUSTER_FILE_BYTES {
-        return Err(ClusterError(format!(
-            "{shown}: the file is larger than {} KiB, the most a cluster file may be",
-            MAX_CLUSTER_FILE_BYTES >> 10
-        )));
-    }
-    let text = String::from_utf8(bytes).map_err(|_| {
-        cannot_read(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "stream did not contain valid UTF-8",
-        ))
+    // At most 64 nodes fit in a few KiB; the bound keeps a wrong path such as /dev/zero from
+    // filling the memory.
+    let text = read_bounded(path, MAX_CLUSTER_FILE_BYTES).map_err(|error| match error {
+        BoundedReadError::Io(error) => {
+            ClusterError(format!("{shown}: cannot read the cluster file: {error}"))
+        }
+        too_large => ClusterError(format!("{shown}: {too_large}")),
     })?;
     parse_cluster(&text, &shown, env_key)
 }
@@ -202,11 +186,14 @@ pub fn parse_cluster(
         .map_err(|error| ClusterError(format!("{shown}: {error}")))?;
     let bad = |message: String| ClusterError(format!("{shown}: {message}"));
     // A rule broken by one value: named with the line and column where the value is.
-    let bad_at = |path: JsonPath, message: String| {
+    // `file: line L, column C`, where the value at `path` is.
+    let place = |path: JsonPath| {
         let (line, column) = locate::find_value(text, &path)
             .map_or((1, 1), |offset| locate::line_column(text, offset));
-        ClusterError(format!("{shown}: line {line}, column {column}: {message}"))
+        format!("{shown}: line {line}, column {column}")
     };
+    let bad_at =
+        |path: JsonPath, message: String| ClusterError(format!("{}: {message}", place(path)));
     let node_field = |place: usize, field: &str| JsonPath::root().at("nodes").at(place).at(field);
 
     let count = file.nodes.len();
@@ -320,11 +307,10 @@ pub fn parse_cluster(
     let (key, key_source) = match (env_key, file.key) {
         (Some(key), _) => (checked_key(key, KEY_ENV)?, KeySource::Environment),
         (None, Some(key)) => (
-            checked_key(key, &{
-                let at = locate::find_value(text, &JsonPath::root().at("key"));
-                let (line, column) = at.map_or((1, 1), |offset| locate::line_column(text, offset));
-                format!("{shown}: line {line}, column {column}: \"key\"")
-            })?,
+            checked_key(
+                key,
+                &format!("{}: \"key\"", place(JsonPath::root().at("key"))),
+            )?,
             KeySource::ClusterFile,
         ),
         (None, None) => {
@@ -436,9 +422,7 @@ mod tests {
         let padding = " ".repeat(MAX_CLUSTER_FILE_BYTES as usize);
         std::fs::write(&path, format!("{padding}{GOOD}")).unwrap();
         let refused = load_cluster(&path, None).unwrap_err().0;
-        assert!(
-            refused.ends_with("the file is larger than 1024 KiB, the most a cluster file may be")
-        );
+        assert!(refused.ends_with("the file is larger than 1 MiB, the most such a file may be"));
         std::fs::write(&path, GOOD).unwrap();
         assert!(load_cluster(&path, None).is_ok());
     }

@@ -318,11 +318,7 @@ impl WireMessage {
     }
 
     pub fn to_message(&self, clients: u32) -> Result<Message, String> {
-        counted("message `ts`", self.ts())?;
-        if let WireMessage::Release { request_ts, .. } = self {
-            counted("message `request_ts`", *request_ts)?;
-        }
-        Ok(match self {
+        let msg = match self {
             WireMessage::Request { ts } => Message::Request { ts: *ts },
             WireMessage::Reply { ts } => Message::Reply { ts: *ts },
             WireMessage::Release {
@@ -342,19 +338,12 @@ impl WireMessage {
                 block: Arc::new(block.to_block(clients)?),
             },
             WireMessage::Updated { ts } => Message::Updated { ts: *ts },
-        })
-    }
-}
-
-impl WireMessage {
-    fn ts(&self) -> Timestamp {
-        match self {
-            WireMessage::Request { ts }
-            | WireMessage::Reply { ts }
-            | WireMessage::Release { ts, .. }
-            | WireMessage::Update { ts, .. }
-            | WireMessage::Updated { ts } => *ts,
+        };
+        counted("message `ts`", msg.ts())?;
+        if let Message::Release { request_ts, .. } = msg {
+            counted("message `request_ts`", request_ts)?;
         }
+        Ok(msg)
     }
 }
 

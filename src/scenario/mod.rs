@@ -22,35 +22,35 @@ pub use validate::{MAX_CLIENTS, ScenarioError, parse_scenario};
 /// file may list) written one per line take about 800 MB.
 pub const MAX_SCENARIO_BYTES: u64 = 1 << 30;
 
-/// Why a scenario file's text could not be had.
-#[derive(Debug)]
-pub enum ReadError {
+/// Why a file's text could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum BoundedReadError {
+    #[error("{0}")]
     Io(std::io::Error),
     /// More than the limit: refused before reading it all.
-    TooLarge {
-        limit: u64,
-    },
+    #[error("the file is larger than {} MiB, the most such a file may be", limit >> 20)]
+    TooLarge { limit: u64 },
 }
 
 /// Reads a text file of at most `limit` bytes. A regular file's size is known up front; a
 /// device such as `/dev/zero`, or a pipe, is read only up to the limit, so neither fills the
 /// memory.
-pub fn read_bounded(path: &std::path::Path, limit: u64) -> Result<String, ReadError> {
+pub fn read_bounded(path: &std::path::Path, limit: u64) -> Result<String, BoundedReadError> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    let file = std::fs::File::open(path).map_err(BoundedReadError::Io)?;
     let known = file.metadata().map_or(0, |metadata| metadata.len());
     if known > limit {
-        return Err(ReadError::TooLarge { limit });
+        return Err(BoundedReadError::TooLarge { limit });
     }
     let mut bytes = Vec::new();
     file.take(limit + 1)
         .read_to_end(&mut bytes)
-        .map_err(ReadError::Io)?;
+        .map_err(BoundedReadError::Io)?;
     if bytes.len() as u64 > limit {
-        return Err(ReadError::TooLarge { limit });
+        return Err(BoundedReadError::TooLarge { limit });
     }
     String::from_utf8(bytes).map_err(|_| {
-        ReadError::Io(std::io::Error::new(
+        BoundedReadError::Io(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             "stream did not contain valid UTF-8",
         ))
@@ -619,16 +619,16 @@ mod tests {
         // A regular file: refused by its size, before reading.
         assert!(matches!(
             read_bounded(&path, 9),
-            Err(ReadError::TooLarge { limit: 9 })
+            Err(BoundedReadError::TooLarge { limit: 9 })
         ));
         // A device has no size: it is read only one byte past the bound.
         assert!(matches!(
             read_bounded(std::path::Path::new("/dev/zero"), 1 << 10),
-            Err(ReadError::TooLarge { limit: 1024 })
+            Err(BoundedReadError::TooLarge { limit: 1024 })
         ));
         assert!(matches!(
             read_bounded(&dir.path().join("missing.json"), 10),
-            Err(ReadError::Io(_))
+            Err(BoundedReadError::Io(_))
         ));
     }
 }
