@@ -41,7 +41,9 @@ impl ChainIntegrity {
             _ => return None,
         };
         // Follow the client's own chain even past a problem, so one bad block is reported once.
-        let before = std::mem::replace(head, (block.index() + 1, block.hash_value()));
+        // The trace reader bounds indexes to 2^63-1; saturating keeps the check safe without it.
+        let length = block.index().saturating_add(1);
+        let before = std::mem::replace(head, (length, block.hash_value()));
         if extends(block, before) {
             return None;
         }
@@ -156,5 +158,13 @@ mod tests {
             "{}",
             violation.detail
         );
+    }
+
+    #[test]
+    fn the_largest_index_is_reported_not_overflowed() {
+        let mut check = ChainIntegrity::new(1);
+        let last = Block::new(u64::MAX, GENESIS_PREV, 1, 1, 1, 1);
+        let violation = check.observe(&commit(1, last)).unwrap();
+        assert_eq!(violation.invariant, Invariant::ChainIntegrity);
     }
 }

@@ -68,7 +68,7 @@ impl LedgerAgreement {
             }
             _ => return None,
         };
-        *length = block.index() + 1;
+        *length = block.index().saturating_add(1);
         // Below `first_kept` only if a ledger shrank despite `forget_agreed_blocks`: the
         // block cannot be compared any more.
         let index = usize::try_from(block.index().checked_sub(self.first_kept)?).ok()?;
