@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::lamport_ledger;
+use common::{lamport_ledger, lamport_ledger_with_input, root};
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -339,4 +339,91 @@ fn an_output_that_is_a_pipe_is_written_in_place_not_replaced_by_a_file() {
     assert!(text.starts_with("{\"type\":\"header\""), "{text}");
     assert!(text.contains("\"type\":\"summary\""));
     assert!(!dir.path().join("trace.fifo.partial").exists());
+}
+
+/// `-` is standard output for an output and standard input for a trace read; what a command
+/// would have printed on standard output then goes to standard error.
+#[test]
+fn a_dash_is_standard_output_or_input() {
+    const REORDER: &str = "scenarios/reorder-2.json";
+    let jsonl = lamport_ledger(&["run", REORDER, "--format", "jsonl"]);
+    let trace = jsonl.stdout.clone();
+    assert!(trace.starts_with(b"{\"type\":\"header\""));
+
+    let dashed = lamport_ledger(&["run", REORDER, "--trace", "-"]);
+    assert_eq!(dashed.status.code(), jsonl.status.code());
+    assert_eq!(
+        dashed.stdout, trace,
+        "--trace - prints what --format jsonl prints"
+    );
+    assert!(stderr(&dashed).contains("verdict:"), "{}", stderr(&dashed));
+
+    let replayed = lamport_ledger(&["replay", REORDER, "--seed", "7", "--trace", "-"]);
+    assert_eq!(replayed.stdout, trace, "{}", stderr(&replayed));
+    assert!(stderr(&replayed).contains("ENTERS the critical section"));
+
+    let drawn = lamport_ledger(&["run", REORDER, "--render", "mermaid", "-o", "-"]);
+    assert!(
+        stdout(&drawn).starts_with("sequenceDiagram"),
+        "{}",
+        stdout(&drawn)
+    );
+    assert!(
+        stderr(&drawn).contains("verdict:"),
+        "the timeline moved to stderr"
+    );
+
+    let checked = lamport_ledger_with_input(&["check", "-"], &trace);
+    assert_eq!(checked.status.code(), Some(1), "{}", stderr(&checked));
+    assert!(
+        stdout(&checked).contains("standard input"),
+        "{}",
+        stdout(&checked)
+    );
+    assert!(stdout(&checked).contains("mutual_exclusion"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("reorder.jsonl");
+    std::fs::write(&file, &trace).unwrap();
+    let file = file.to_str().unwrap();
+    let from_file = lamport_ledger(&["render", file, "--format", "mermaid"]);
+    let from_stdin = lamport_ledger_with_input(&["render", "-", "--format", "mermaid"], &trace);
+    assert_eq!(
+        from_stdin.stdout,
+        from_file.stdout,
+        "{}",
+        stderr(&from_stdin)
+    );
+    let same = lamport_ledger_with_input(&["diff", "-", file], &trace);
+    assert_eq!(same.status.code(), Some(0), "{}", stdout(&same));
+
+    let swept = lamport_ledger(&["sweep", REORDER, "--seeds", "0..20", "--out", "-"]);
+    let records: Vec<serde_json::Value> = stdout(&swept)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every stdout line is a record"))
+        .collect();
+    assert_eq!(records.len(), 20);
+    assert_eq!(records[3]["seed"], 3);
+    assert!(stderr(&swept).contains("results:   standard output"));
+    assert!(stderr(&swept).contains("verdict:"));
+
+    let explored = lamport_ledger(&[
+        "explore",
+        "scenarios/explore/reorder-2-bag.json",
+        "--trace",
+        "-",
+    ]);
+    assert_eq!(explored.status.code(), Some(0), "{}", stderr(&explored));
+    let path = lamport_ledger_with_input(&["check", "-"], &explored.stdout);
+    assert!(
+        stdout(&path).contains("mutual_exclusion"),
+        "{}",
+        stdout(&path)
+    );
+    assert!(stderr(&explored).contains("trace:     on standard output"));
+
+    let shrunk = lamport_ledger(&["shrink", REORDER, "-o", "-"]);
+    let scenario: serde_json::Value = serde_json::from_slice(&shrunk.stdout).unwrap();
+    assert_eq!(scenario["name"], "reorder-2-shrunk");
+    assert!(!Path::new("-").exists() && !root().join("-").exists());
 }

@@ -101,6 +101,17 @@ fn bad_arguments_exit_2_with_one_line() {
             "both name",
         ),
         (&["run", "no/such/scenario.json", "--trace", out], "no/such"),
+        (
+            &["run", REORDER, "--trace", "-", "--render", "svg", "-o", "-"],
+            "both write to standard output",
+        ),
+        (
+            &[
+                "run", REORDER, "--format", "jsonl", "--render", "svg", "-o", "-",
+            ],
+            "both write to standard output",
+        ),
+        (&["diff", "-", "-"], "at most one trace from standard input"),
         (&["render", trace, "--from", "10", "--to", "5"], "--from 10"),
         (
             &["render", trace, "--from", "18446744073709551615"],

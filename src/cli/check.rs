@@ -2,12 +2,12 @@
 //! Exit codes as `run`: 0 every invariant holds, 1 a violation, 2 a malformed, truncated or
 //! edited trace (with the line number) or a usage error.
 
-use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use clap::Args;
 
+use super::files::{open_input, shown_input};
 use super::{CliError, EXIT_OK, EXIT_VIOLATION};
 use crate::check::history::{format_time, name_clients};
 use crate::check::offline::{Finding, OfflineOptions, OfflineReport, check_trace};
@@ -15,7 +15,8 @@ use crate::trace::read::ReadError;
 
 #[derive(Debug, Args)]
 pub(super) struct CheckArgs {
-    /// The JSON Lines trace (SPEC section 3), e.g. written by `run --trace FILE`.
+    /// The JSON Lines trace (SPEC section 3), e.g. written by `run --trace FILE`; `-` reads
+    /// standard input.
     trace: PathBuf,
     /// Report every violation instead of stopping at the first safety violation.
     #[arg(long)]
@@ -23,23 +24,18 @@ pub(super) struct CheckArgs {
 }
 
 pub(super) fn check_command(args: &CheckArgs) -> Result<u8, CliError> {
-    let shown = args.trace.display().to_string();
-    let file = File::open(&args.trace).map_err(|source| CliError::Io {
-        path: shown.clone(),
-        source,
-    })?;
+    let shown = shown_input(&args.trace);
+    let input = open_input(&args.trace)?;
     let options = OfflineOptions {
         keep_going: args.keep_going,
     };
-    let report = check_trace(BufReader::with_capacity(1 << 16, file), options).map_err(
-        |error| match error {
-            ReadError::Io(source) => CliError::Io {
-                path: shown.clone(),
-                source,
-            },
-            invalid => CliError::Usage(format!("{shown}: {invalid}")),
+    let report = check_trace(input, options).map_err(|error| match error {
+        ReadError::Io(source) => CliError::Io {
+            path: shown.clone(),
+            source,
         },
-    )?;
+        invalid => CliError::Usage(format!("{shown}: {invalid}")),
+    })?;
     let mut out = BufWriter::new(io::stdout().lock());
     write_report(&mut out, &shown, &report)
         .and_then(|()| out.flush())

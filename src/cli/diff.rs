@@ -1,20 +1,20 @@
 //! `lamport-ledger diff`: where two JSON Lines traces first differ.
 
-use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
 
 use clap::Args;
 
+use super::files::{is_standard_stream, open_input, shown_input};
 use super::run::stdout_error;
 use super::{CliError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION};
 use crate::hunt::{diff_readers, write_report};
 
 #[derive(Debug, Args)]
 pub(super) struct DiffArgs {
-    /// The first trace (shown as a).
+    /// The first trace (shown as a); `-` reads standard input.
     trace_a: PathBuf,
-    /// The second trace (shown as b).
+    /// The second trace (shown as b); `-` reads standard input.
     trace_b: PathBuf,
     /// Lines of context shown on each side of the first difference.
     #[arg(long, value_name = "N", default_value_t = 3)]
@@ -22,19 +22,14 @@ pub(super) struct DiffArgs {
 }
 
 pub(super) fn diff_command(args: &DiffArgs) -> Result<u8, CliError> {
-    let open = |path: &Path| {
-        File::open(path)
-            .map(BufReader::new)
-            .map_err(|source| CliError::Io {
-                path: path.display().to_string(),
-                source,
-            })
-    };
-    let (a, b) = (open(&args.trace_a)?, open(&args.trace_b)?);
-    let (name_a, name_b) = (
-        args.trace_a.display().to_string(),
-        args.trace_b.display().to_string(),
-    );
+    if is_standard_stream(&args.trace_a) && is_standard_stream(&args.trace_b) {
+        return Err(CliError::Usage(
+            "diff reads at most one trace from standard input (-): name a file for the other"
+                .into(),
+        ));
+    }
+    let (a, b) = (open_input(&args.trace_a)?, open_input(&args.trace_b)?);
+    let (name_a, name_b) = (shown_input(&args.trace_a), shown_input(&args.trace_b));
     let diff = match diff_readers(a, b, &name_a, &name_b, args.context) {
         Ok(diff) => diff,
         Err(error) => {

@@ -5,11 +5,12 @@
 //! Exit codes: 0 no violation (or the expectation matched), 1 a violation or deadlock (or a
 //! mismatch), 2 bad input or usage.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use super::files::{any_to_stdout, is_standard_stream, report_writer};
 use super::run::stdout_error;
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
 use crate::check::Invariant;
@@ -65,7 +66,8 @@ pub(super) struct ExploreArgs {
     /// Go on after a violation and report the shortest path to each invariant broken.
     #[arg(long)]
     keep_going: bool,
-    /// Write the path to the (first) violation as a JSON Lines trace (SPEC section 3).
+    /// Write the path to the (first) violation as a JSON Lines trace (SPEC section 3); `-`
+    /// writes it on standard output and the report on standard error.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
     /// Text for people, or one JSON object with the numbers.
@@ -110,7 +112,7 @@ pub(super) fn explore_command(args: &ExploreArgs) -> Result<u8, CliError> {
         jobs,
         keep_going: args.keep_going,
     };
-    let mut out = BufWriter::new(io::stdout().lock());
+    let mut out = report_writer(any_to_stdout([args.trace.as_deref()]));
     let code = match args.model {
         Some(BuiltinModel::TlaplusLamportMutex) => tla_command(args, &options, &mut out)?,
         None => scenario_command(args, &options, &mut out)?,
@@ -522,7 +524,13 @@ fn write_scenario_text(
                          DISAGREE)"
                     )?,
                 }
-                if let Some(path) = &args.trace {
+                if args.trace.as_deref().is_some_and(is_standard_stream) {
+                    writeln!(
+                        out,
+                        "trace:     on standard output ({} events, digest {})",
+                        replayed.events, replayed.digest_hex
+                    )?;
+                } else if let Some(path) = &args.trace {
                     let shown = path.display();
                     writeln!(
                         out,

@@ -1,7 +1,7 @@
 //! Output files that appear whole or not at all.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, Once, PoisonError};
 
@@ -9,24 +9,62 @@ use super::CliError;
 use crate::scenario::{BoundedReadError, read_bounded};
 use crate::trace::TraceOutput;
 
+/// What `-` names in place of a file: standard output for an output, standard input for a
+/// trace read.
+pub const STANDARD_STREAM: &str = "-";
+
+/// Whether `path` is `-` (standard output or input).
+pub fn is_standard_stream(path: &Path) -> bool {
+    path.as_os_str() == STANDARD_STREAM
+}
+
+/// Whether any of `outputs` is `-`: what the command would print on standard output then goes
+/// to standard error, so the two never mix.
+pub fn any_to_stdout<'a>(outputs: impl IntoIterator<Item = Option<&'a Path>>) -> bool {
+    outputs.into_iter().flatten().any(is_standard_stream)
+}
+
+/// Where a command prints its report: standard output, or standard error when one of its
+/// outputs is `-` ([`any_to_stdout`]).
+pub fn report_writer(to_stderr: bool) -> Box<dyn Write> {
+    if to_stderr {
+        Box::new(BufWriter::new(io::stderr()))
+    } else {
+        Box::new(BufWriter::new(io::stdout()))
+    }
+}
+
 /// An output file written under a temporary name and renamed into place only when the run
 /// finished, so a failed run never leaves a half-written file behind.
 ///
 /// An existing path that is not a regular file (`/dev/null`, `/dev/stdout`, a named pipe) is
 /// written in place: renaming a file over it would replace the device or pipe with a regular
 /// file (as root, `--trace /dev/null` replaced the machine's `/dev/null`), and what went into a
-/// pipe cannot be taken back anyway.
+/// pipe cannot be taken back anyway. `-` is standard output, written in place too.
 pub struct PendingFile {
     path: PathBuf,
-    /// `None` when writing in place.
-    partial: Option<PathBuf>,
-    file: File,
+    target: Target,
+}
+
+enum Target {
+    /// `path.partial`, renamed over `path` by [`PendingFile::commit`].
+    Partial { partial: PathBuf, file: File },
+    /// An existing device or pipe.
+    InPlace(File),
+    /// `-`.
+    Stdout,
 }
 
 impl PendingFile {
     /// Opens `path.partial` for writing. A `path` that is a folder is refused here, before any
     /// work, rather than when the finished file is renamed into place at the end.
     pub fn create(path: &Path) -> Result<Self, CliError> {
+        if is_standard_stream(path) {
+            return Ok(PendingFile {
+                path: PathBuf::from("standard output"),
+                target: Target::Stdout,
+            });
+        }
         if path.is_dir() {
             return Err(CliError::Usage(format!(
                 "{}: is a folder; give the name of a file to write",
@@ -45,8 +83,7 @@ impl PendingFile {
                 .map_err(io_error)?;
             return Ok(PendingFile {
                 path: path.to_path_buf(),
-                partial: None,
-                file,
+                target: Target::InPlace(file),
             });
         }
         let mut partial = path.as_os_str().to_owned();
@@ -59,30 +96,38 @@ impl PendingFile {
         })?;
         Ok(PendingFile {
             path: path.to_path_buf(),
-            partial: Some(partial),
-            file,
+            target: Target::Partial { partial, file },
         })
     }
 
     pub fn writer(&self) -> Result<TraceOutput, CliError> {
-        let file = self.file.try_clone().map_err(|source| self.error(source))?;
+        let file = match &self.target {
+            Target::Partial { file, .. } | Target::InPlace(file) => file,
+            Target::Stdout => return Ok(Box::new(BufWriter::new(io::stdout()))),
+        };
+        let file = file.try_clone().map_err(|source| self.error(source))?;
         Ok(Box::new(BufWriter::new(file)))
     }
 
     pub fn commit(self) -> Result<(), CliError> {
         // Written in place: the writers flushed; a device or pipe has nothing to sync.
-        let Some(partial) = &self.partial else {
+        let Target::Partial { partial, file } = &self.target else {
             return Ok(());
         };
-        self.file.sync_all().map_err(|source| self.error(source))?;
+        file.sync_all().map_err(|source| self.error(source))?;
         fs::rename(partial, &self.path).map_err(|source| self.error(source))?;
         forget(partial);
         Ok(())
     }
 
+    /// The name to show in messages: the path, or "standard output" for `-`.
+    pub fn shown(&self) -> String {
+        self.path.display().to_string()
+    }
+
     fn error(&self, source: io::Error) -> CliError {
         CliError::Io {
-            path: self.path.display().to_string(),
+            path: self.shown(),
             source,
         }
     }
@@ -91,7 +136,7 @@ impl PendingFile {
 impl Drop for PendingFile {
     fn drop(&mut self) {
         // After a successful commit the partial file no longer exists; otherwise remove it.
-        if let Some(partial) = &self.partial {
+        if let Target::Partial { partial, .. } = &self.target {
             let _ = fs::remove_file(partial);
             forget(partial);
         }
@@ -144,4 +189,26 @@ pub fn read_text(path: &Path, limit: u64) -> Result<String, CliError> {
             path.display()
         )),
     })
+}
+
+/// Opens a trace to read: the file at `path`, or standard input for `-`. The error names the
+/// file as `shown` (see [`shown_input`]).
+pub fn open_input(path: &Path) -> Result<Box<dyn BufRead + Send>, CliError> {
+    if is_standard_stream(path) {
+        return Ok(Box::new(BufReader::with_capacity(1 << 16, io::stdin())));
+    }
+    let file = File::open(path).map_err(|source| CliError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
+}
+
+/// How messages name an input: its path, or "standard input" for `-`.
+pub fn shown_input(path: &Path) -> String {
+    if is_standard_stream(path) {
+        "standard input".to_string()
+    } else {
+        path.display().to_string()
+    }
 }

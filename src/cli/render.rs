@@ -2,12 +2,12 @@
 //! space-time diagram, a step-through HTML page, a ShiViz log or a Mermaid sequence diagram;
 //! and the `--render FORMAT -o FILE` option of `run`, which draws the run it just made.
 
-use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use super::files::{is_standard_stream, open_input, shown_input};
 use super::run::stdout_error;
 use super::{CliError, EXIT_OK, PendingFile};
 use crate::render::{
@@ -20,13 +20,13 @@ use crate::trace::read::ReadError;
 
 #[derive(Debug, Args)]
 pub(super) struct RenderArgs {
-    /// The JSON Lines trace to draw (as written by `run --trace`).
+    /// The JSON Lines trace to draw (as written by `run --trace`); `-` reads standard input.
     trace: PathBuf,
     /// What to draw: the explained timeline, a space-time diagram, a step-through page, a
     /// ShiViz log or a Mermaid sequence diagram.
     #[arg(long, value_enum, default_value_t = RenderFormat::Text)]
     format: RenderFormat,
-    /// Write to FILE (it appears whole or not at all) instead of standard output.
+    /// Write to FILE (it appears whole or not at all) instead of standard output (`-`).
     #[arg(short = 'o', long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// The first event to draw, by its seq.
@@ -39,12 +39,8 @@ pub(super) struct RenderArgs {
 
 pub(super) fn render_command(args: &RenderArgs) -> Result<u8, CliError> {
     let window = window(args.from, args.to)?;
-    let shown = args.trace.display().to_string();
-    let file = File::open(&args.trace).map_err(|source| CliError::Io {
-        path: shown.clone(),
-        source,
-    })?;
-    let capture = read_capture(BufReader::new(file), window).map_err(|error| match error {
+    let shown = shown_input(&args.trace);
+    let capture = read_capture(open_input(&args.trace)?, window).map_err(|error| match error {
         ReadError::Io(source) => CliError::Io {
             path: shown.clone(),
             source,
@@ -63,8 +59,8 @@ pub(super) fn render_command(args: &RenderArgs) -> Result<u8, CliError> {
         }));
     }
     match &args.output {
-        Some(path) => write_file(&capture, args.format, path)?,
-        None => {
+        Some(path) if !is_standard_stream(path) => write_file(&capture, args.format, path)?,
+        _ => {
             let stdout = io::stdout();
             let mut out = BufWriter::new(stdout.lock());
             render(args.format, &capture, &mut out).map_err(stdout_error)?;
@@ -89,19 +85,18 @@ fn window(from: Option<u64>, to: Option<u64>) -> Result<Window, CliError> {
 /// Renders into `path`, written under a temporary name and renamed when complete.
 fn write_file(capture: &Capture, format: RenderFormat, path: &Path) -> Result<(), CliError> {
     let file = PendingFile::create(path)?;
-    write_pending(capture, format, path, &file)?;
+    write_pending(capture, format, &file)?;
     file.commit()
 }
 
-/// Renders into `file`, the pending output for `path`.
+/// Renders into `file`, a pending output.
 fn write_pending(
     capture: &Capture,
     format: RenderFormat,
-    path: &Path,
     file: &PendingFile,
 ) -> Result<(), CliError> {
     let io_error = |source| CliError::Io {
-        path: path.display().to_string(),
+        path: file.shown(),
         source,
     };
     let mut out = file.writer()?;
@@ -112,7 +107,6 @@ fn write_pending(
 /// What `run --render FORMAT -o FILE` asked for.
 pub(super) struct RunRendering {
     format: RenderFormat,
-    path: PathBuf,
     /// Opened before the run, so that a bad `-o` is reported before any work is done.
     file: PendingFile,
     capture: Capture,
@@ -142,7 +136,6 @@ impl RunRendering {
         }
         Ok(Some(RunRendering {
             format,
-            path: path.to_path_buf(),
             file,
             capture: Capture::new(info, Window::all()),
         }))
@@ -156,7 +149,7 @@ impl RunRendering {
     /// Writes the drawing of the finished run into the file's temporary name; the caller
     /// commits it once every output of the run is complete.
     pub(super) fn finish(self) -> Result<PendingFile, CliError> {
-        write_pending(&self.capture, self.format, &self.path, &self.file)?;
+        write_pending(&self.capture, self.format, &self.file)?;
         Ok(self.file)
     }
 }

@@ -2,12 +2,12 @@
 //! as before: its digest equals the expected one, or its trace equals an earlier trace line for
 //! line; when not, say where the runs first part.
 
-use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
 
+use super::files::{any_to_stdout, open_input, report_writer, shown_input};
 use super::run::{load_scenario, rerun_command, seeded, stdout_error};
 use super::{CliError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, PendingFile};
 use crate::hunt::{LiveComparer, write_report};
@@ -25,10 +25,12 @@ pub(super) struct ReplayArgs {
     /// The digest the run must reproduce (64 hex digits, as `sweep` and `run` print it).
     #[arg(long, value_name = "HEX", value_parser = parse_digest)]
     expect_digest: Option<String>,
-    /// Compare this run's trace line by line with an earlier trace and show where they part.
+    /// Compare this run's trace line by line with an earlier trace and show where they part
+    /// (`-` reads it from standard input).
     #[arg(long, value_name = "OLD_TRACE")]
     against: Option<PathBuf>,
-    /// Also write this run's JSON Lines trace to FILE (as `run --trace`).
+    /// Also write this run's JSON Lines trace to FILE (as `run --trace`); `-` writes it on
+    /// standard output and the timeline on standard error.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
     /// Lines of context shown on each side of the first difference.
@@ -58,20 +60,14 @@ pub(super) fn replay_command(args: &ReplayArgs) -> Result<u8, CliError> {
         Some(args.seed),
         args.swarm,
     )?;
-    let old_name = args.against.as_ref().map(|path| path.display().to_string());
+    let old_name = args.against.as_deref().map(shown_input);
     let comparer = match (&args.against, &old_name) {
-        (Some(path), Some(name)) => {
-            let file = File::open(path).map_err(|source| CliError::Io {
-                path: name.clone(),
-                source,
-            })?;
-            Some(LiveComparer::new(
-                Box::new(BufReader::new(file)),
-                name,
-                THIS_RUN,
-                args.context,
-            ))
-        }
+        (Some(path), Some(name)) => Some(LiveComparer::new(
+            open_input(path)?,
+            name,
+            THIS_RUN,
+            args.context,
+        )),
         _ => None,
     };
     let trace_file = args.trace.as_deref().map(PendingFile::create).transpose()?;
@@ -86,8 +82,7 @@ pub(super) fn replay_command(args: &ReplayArgs) -> Result<u8, CliError> {
     if args.swarm {
         rerun.push_str(" --swarm");
     }
-    let stdout = io::stdout();
-    let out = BufWriter::new(stdout.lock());
+    let out = report_writer(any_to_stdout([args.trace.as_deref()]));
     let (report, mut out) = run_with_timeline(
         &scenario,
         RunOptions::default(),
@@ -97,10 +92,9 @@ pub(super) fn replay_command(args: &ReplayArgs) -> Result<u8, CliError> {
         &mut [],
     )
     .map_err(|source| CliError::Io {
-        path: args.trace.as_ref().map_or_else(
-            || "standard output".to_string(),
-            |p| p.display().to_string(),
-        ),
+        path: trace_file
+            .as_ref()
+            .map_or_else(|| "standard output".to_string(), PendingFile::shown),
         source,
     })?;
     // Finish the comparison before the new trace is renamed into place: --trace may name the

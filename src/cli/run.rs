@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 
 use super::files::read_text;
+use super::files::{any_to_stdout, is_standard_stream, report_writer};
 use super::render::RunRendering;
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
 use crate::render::RenderFormat;
@@ -22,7 +23,8 @@ pub(super) struct RunArgs {
     /// Override the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// Also write the JSON Lines trace (SPEC section 3) to this file.
+    /// Also write the JSON Lines trace (SPEC section 3) to this file; `-` prints it on standard
+    /// output instead of the timeline (as `--format jsonl`).
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
     /// What to print on standard output: the text timeline or the JSONL trace.
@@ -40,7 +42,8 @@ pub(super) struct RunArgs {
     /// Also draw the run in this format (as `render` does) into the file given with -o.
     #[arg(long, value_enum, value_name = "FORMAT", requires = "output")]
     render: Option<RenderFormat>,
-    /// The file for --render (it appears whole or not at all).
+    /// The file for --render (it appears whole or not at all); `-` is standard output, and the
+    /// timeline then goes to standard error.
     #[arg(short = 'o', long, value_name = "FILE", requires = "render")]
     output: Option<PathBuf>,
 }
@@ -71,28 +74,33 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
     if args.keep_going {
         rerun.push_str(" --keep-going");
     }
-    if let (Some(trace), Some(output)) = (&args.trace, &args.output)
-        && trace == output
-    {
-        return Err(CliError::Usage(format!(
-            "--trace and --output both name {}: give the trace and the drawing a file each",
-            trace.display()
-        )));
-    }
-    let trace_file = args.trace.as_deref().map(PendingFile::create).transpose()?;
+    refuse_shared_outputs(args)?;
+    // `--trace -` is the trace on standard output: what `--format jsonl` prints.
+    let trace_to_stdout = args.trace.as_deref().is_some_and(is_standard_stream);
+    let format = if trace_to_stdout {
+        Format::Jsonl
+    } else {
+        args.format
+    };
+    let trace_file = args
+        .trace
+        .as_deref()
+        .filter(|_| !trace_to_stdout)
+        .map(PendingFile::create)
+        .transpose()?;
     let mut rendering = RunRendering::new(args.render, args.output.as_deref(), &scenario)?;
     let mut watchers: Vec<&mut dyn crate::trace::EventSink> =
         rendering.iter_mut().map(RunRendering::watcher).collect();
-    let stdout = io::stdout();
-    let report = match args.format {
+    let report = match format {
         Format::Text => {
             let outputs = trace_file
                 .iter()
                 .map(PendingFile::writer)
                 .collect::<Result<_, _>>()?;
-            let out = BufWriter::new(stdout.lock());
+            // With `-o -` the drawing has standard output; the timeline goes to standard error.
+            let out = report_writer(any_to_stdout([args.output.as_deref()]));
             run_with_timeline(&scenario, options, outputs, out, &rerun, &mut watchers)
-                .map_err(|source| io_error(args.trace.as_deref(), source))?
+                .map_err(|source| io_error(trace_file.as_ref(), source))?
                 .0
         }
         Format::Jsonl => {
@@ -101,7 +109,7 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
                 outputs.push(file.writer()?);
             }
             let report = run_scenario(&scenario, options, outputs, &mut watchers)
-                .map_err(|source| io_error(args.trace.as_deref(), source))?;
+                .map_err(|source| io_error(trace_file.as_ref(), source))?;
             write_verdict(&mut io::stderr().lock(), &report, &rerun).map_err(stdout_error)?;
             report
         }
@@ -132,6 +140,30 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
         );
     }
     Ok(exit_code(&report))
+}
+
+/// Refuses two outputs in one place: the trace and the drawing in the same file, or both on
+/// standard output (`-`, or `--format jsonl`, which prints the trace there).
+fn refuse_shared_outputs(args: &RunArgs) -> Result<(), CliError> {
+    let drawing_to_stdout = args.output.as_deref().is_some_and(is_standard_stream);
+    if drawing_to_stdout && args.format == Format::Jsonl {
+        return Err(CliError::Usage(
+            "-o - and --format jsonl both write to standard output: give the drawing a file".into(),
+        ));
+    }
+    if let (Some(trace), Some(output)) = (&args.trace, &args.output)
+        && trace == output
+    {
+        return Err(CliError::Usage(if drawing_to_stdout {
+            "--trace - and -o - both write to standard output: give one of them a file".into()
+        } else {
+            format!(
+                "--trace and --output both name {}: give the trace and the drawing a file each",
+                trace.display()
+            )
+        }));
+    }
+    Ok(())
 }
 
 fn exit_code(report: &RunReport) -> u8 {
@@ -197,10 +229,9 @@ pub(crate) fn stdout_error(source: io::Error) -> CliError {
     }
 }
 
-fn io_error(path: Option<&Path>, source: io::Error) -> CliError {
-    let path = path.map_or_else(
-        || "standard output".to_string(),
-        |p| p.display().to_string(),
-    );
+/// A failed write of the run: to the trace file when there is one (the timeline and the
+/// JSONL on standard output rarely fail).
+fn io_error(trace_file: Option<&PendingFile>, source: io::Error) -> CliError {
+    let path = trace_file.map_or_else(|| "standard output".to_string(), PendingFile::shown);
     CliError::Io { path, source }
 }

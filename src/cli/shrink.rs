@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use super::files::is_standard_stream;
 use super::run::{load_scenario, seeded, shell_quote};
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
 use crate::hunt::{ShrinkError, shrink};
@@ -17,7 +18,7 @@ pub(super) struct ShrinkArgs {
     /// The failing seed (the scenario's own seed when absent).
     #[arg(long)]
     seed: Option<u64>,
-    /// Write the minimal scenario here (standard output when absent).
+    /// Write the minimal scenario here (standard output when absent or `-`).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
     /// Shrink the configuration this seed draws from the scenario's `swarm` bounds.
@@ -31,6 +32,7 @@ pub(super) fn shrink_command(args: &ShrinkArgs) -> Result<u8, CliError> {
     let output = args
         .output
         .as_deref()
+        .filter(|path| !is_standard_stream(path))
         .map(|path| PendingFile::create(path).map(|file| (path, file)))
         .transpose()?;
     let shrunk = match shrink(&scenario) {

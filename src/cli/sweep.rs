@@ -1,7 +1,7 @@
 //! `lamport-ledger sweep`: one scenario over a range of seeds, in parallel, with a progress
 //! display, a per-run results file and the failing seeds grouped by invariant.
 
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::files::{any_to_stdout, report_writer};
 use super::run::{load_scenario, shell_quote, stdout_error};
 use super::{CliError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, PendingFile};
 use crate::hunt::sweep::{EXAMPLES_PER_GROUP, SweepError, quiet_panics};
@@ -31,7 +32,8 @@ pub(super) struct SweepArgs {
     /// Run only the K-th of N disjoint slices of the seeds: those s with (s - A) % N == K - 1.
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
-    /// Write one JSON line per run, in seed order, to FILE (docs/hunting.md).
+    /// Write one JSON line per run, in seed order, to FILE (docs/hunting.md); `-` writes them
+    /// on standard output and the report on standard error.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Run every seed twice and fail any seed whose two digests differ.
@@ -98,7 +100,9 @@ pub(super) fn sweep_command(args: &SweepArgs) -> Result<u8, CliError> {
     });
     let elapsed = started.elapsed();
     let out_error = |source| CliError::Io {
-        path: args.out.as_deref().map_or_else(String::new, display),
+        path: out_file
+            .as_ref()
+            .map_or_else(String::new, PendingFile::shown),
         source,
     };
     match outcome {
@@ -112,6 +116,7 @@ pub(super) fn sweep_command(args: &SweepArgs) -> Result<u8, CliError> {
     if let Some(mut out) = out.take() {
         out.flush().map_err(out_error)?;
     }
+    let out_shown = out_file.as_ref().map(PendingFile::shown);
     if let Some(file) = out_file {
         file.commit()?;
     }
@@ -121,21 +126,16 @@ pub(super) fn sweep_command(args: &SweepArgs) -> Result<u8, CliError> {
         expected: expected_text(&config.scenario),
         tally: &tally,
         elapsed,
-        out: args.out.as_deref(),
+        out: out_shown,
     };
-    let stdout = io::stdout();
-    let mut stdout = BufWriter::new(stdout.lock());
-    report.write(&mut stdout).map_err(stdout_error)?;
-    stdout.flush().map_err(stdout_error)?;
+    let mut report_out = report_writer(any_to_stdout([args.out.as_deref()]));
+    report.write(&mut report_out).map_err(stdout_error)?;
+    report_out.flush().map_err(stdout_error)?;
     Ok(if tally.failed() > 0 {
         EXIT_VIOLATION
     } else {
         EXIT_OK
     })
-}
-
-fn display(path: &Path) -> String {
-    path.display().to_string()
 }
 
 fn describe_sweep(
@@ -261,14 +261,15 @@ fn rate(runs: u64, elapsed: Duration) -> u64 {
     (u128::from(runs) * 1_000_000 / micros) as u64
 }
 
-/// The closing report on standard output.
+/// The closing report on standard output (standard error when the records go there).
 struct SweepReport<'a> {
     what: &'a str,
     scenario_path: &'a Path,
     expected: String,
     tally: &'a Tally,
     elapsed: Duration,
-    out: Option<&'a Path>,
+    /// Where `--out` wrote the records, as shown to the user.
+    out: Option<String>,
 }
 
 impl SweepReport<'_> {
@@ -286,8 +287,8 @@ impl SweepReport<'_> {
             tally.passed,
             tally.failed()
         )?;
-        if let Some(path) = self.out {
-            writeln!(out, "results:   {} (one JSON line per run)", path.display())?;
+        if let Some(shown) = &self.out {
+            writeln!(out, "results:   {shown} (one JSON line per run)")?;
         }
         if tally.runs == 0 {
             return writeln!(out, "verdict:   nothing to run: this shard holds no seed");
@@ -310,8 +311,8 @@ impl SweepReport<'_> {
             }
             let more = group.count - group.examples.len() as u64;
             if more > 0 {
-                let hint = match self.out {
-                    Some(path) => format!("they are in {}", path.display()),
+                let hint = match &self.out {
+                    Some(shown) => format!("they are in {shown}"),
                     None => "--out FILE lists every run".to_string(),
                 };
                 writeln!(

@@ -19,6 +19,29 @@ pub fn lamport_ledger(args: &[&str]) -> std::process::Output {
         .expect("the binary runs")
 }
 
+/// Runs the built binary with `input` on its standard input.
+pub fn lamport_ledger_with_input(args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut stdin = child.stdin.take().expect("a piped stdin");
+    // Written from another thread: a child that answers before reading everything would
+    // otherwise fill its output pipe while this one blocks on the input.
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().expect("the binary runs");
+    writer.join().expect("the input is written");
+    output
+}
+
 /// The crate's top folder.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
