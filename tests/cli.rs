@@ -427,3 +427,31 @@ fn a_dash_is_standard_output_or_input() {
     assert_eq!(scenario["name"], "reorder-2-shrunk");
     assert!(!Path::new("-").exists() && !root().join("-").exists());
 }
+
+/// `… | head -1`: when the reader of standard output goes away, the command ends quietly with
+/// 141 (as the shell reports a program that SIGPIPE ended), leaving no partial file behind.
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
+        .args(["run", "scenarios/long-run-10k.json", "--trace"])
+        .arg(&trace)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is dropped here, mid-timeline (the whole timeline is megabytes).
+    assert!(first.starts_with("scenario"), "{first}");
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(141), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "", "nothing to say about a closed pipe");
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+}

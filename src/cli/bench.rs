@@ -1,10 +1,12 @@
 //! `lamport-ledger bench`: runs the benchmark cases, each in a fresh child process so that its
 //! peak memory is its own, and prints a table (or JSON lines).
 
+use std::io::{self, Write};
 use std::process::Command;
 
 use clap::Args;
 
+use super::run::stdout_error;
 use super::{CliError, EXIT_OK, EXIT_VIOLATION};
 use crate::bench::{CASES, Measurement, run_case};
 
@@ -45,23 +47,29 @@ pub(super) fn bench_command(args: &BenchArgs) -> Result<u8, CliError> {
             known.join(", ")
         )));
     }
+    // Written through a handle, not `println!`, which panics when the reader has gone.
+    let mut out = io::stdout().lock();
     if args.child {
         for name in &names {
             let measurement = run_case(name, scale)
                 .map_err(io_error)?
                 .expect("known case");
-            println!(
+            writeln!(
+                out,
                 "{}",
                 serde_json::to_string(&measurement).expect("a measurement serialises")
-            );
+            )
+            .map_err(stdout_error)?;
         }
         return Ok(EXIT_OK);
     }
     if !args.json {
-        println!(
+        writeln!(
+            out,
             "{:<14} {:>12} {:>12} {:>10} {:>9} {:>10}  what",
             "case", "events/s", "transfers/s", "runs/s", "seconds", "peak MiB"
-        );
+        )
+        .map_err(stdout_error)?;
     }
     let mut fastest_of_each = Vec::with_capacity(names.len());
     for name in &names {
@@ -82,20 +90,22 @@ pub(super) fn bench_command(args: &BenchArgs) -> Result<u8, CliError> {
             let mut value = serde_json::to_value(&fastest).expect("a measurement serialises");
             value["repeats"] = args.repeat.into();
             value["slowest_seconds"] = slowest_s.into();
-            println!("{value}");
+            writeln!(out, "{value}").map_err(stdout_error)?;
         } else {
-            print_row(&fastest);
+            print_row(&mut out, &fastest)?;
             if args.repeat > 1 {
-                println!(
+                writeln!(
+                    out,
                     "{:<14} best of {}; the slowest took {slowest_s:.2} s",
                     "", args.repeat
-                );
+                )
+                .map_err(stdout_error)?;
             }
         }
         fastest_of_each.push(fastest);
     }
     if !args.json {
-        print_null_loop_ratios(&fastest_of_each);
+        print_null_loop_ratios(&mut out, &fastest_of_each)?;
     }
     Ok(EXIT_OK)
 }
@@ -106,9 +116,9 @@ const NULL_LOOP: &str = "null-loop";
 /// Each one-thread case's time per event as a multiple of the null loop's, both measured in
 /// this invocation: the host's speed drifts from one half hour to the next, and a ratio taken
 /// within the same minutes mostly cancels that out (`n3-1m`'s target is 1.5x).
-fn print_null_loop_ratios(measured: &[Measurement]) {
+fn print_null_loop_ratios(out: &mut dyn Write, measured: &[Measurement]) -> Result<(), CliError> {
     let Some(ceiling) = measured.iter().find(|m| m.case == NULL_LOOP) else {
-        return;
+        return Ok(());
     };
     let ratios: Vec<String> = measured
         .iter()
@@ -116,11 +126,14 @@ fn print_null_loop_ratios(measured: &[Measurement]) {
         .map(|m| format!("{} {:.1}x", m.case, ceiling.events_per_s / m.events_per_s))
         .collect();
     if !ratios.is_empty() {
-        println!(
+        writeln!(
+            out,
             "time per event against {NULL_LOOP} in this run: {}",
             ratios.join(", ")
-        );
+        )
+        .map_err(stdout_error)?;
     }
+    Ok(())
 }
 
 fn measure_in_child(name: &str, quick: bool) -> Result<Option<Measurement>, CliError> {
@@ -159,7 +172,7 @@ fn from_value(value: serde_json::Value) -> Measurement {
     }
 }
 
-fn print_row(m: &Measurement) {
+fn print_row(out: &mut dyn Write, m: &Measurement) -> Result<(), CliError> {
     let what = CASES
         .iter()
         .find(|case| case.name == m.case)
@@ -168,10 +181,12 @@ fn print_row(m: &Measurement) {
         || "n/a".to_string(),
         |kib| format!("{:.1}", kib as f64 / 1024.0),
     );
-    println!(
+    writeln!(
+        out,
         "{:<14} {:>12.0} {:>12.0} {:>10.1} {:>9.2} {:>10}  {what}",
         m.case, m.events_per_s, m.transfers_per_s, m.runs_per_s, m.seconds, peak
-    );
+    )
+    .map_err(stdout_error)
 }
 
 fn io_error(source: std::io::Error) -> CliError {

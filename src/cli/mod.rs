@@ -30,6 +30,9 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_VIOLATION: u8 = 1;
 /// Exit code for bad input or usage.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code when the reader of standard output went away (`… | head`): what the shell
+/// reports for a program that SIGPIPE ended, as 130 is for an interrupted one.
+pub const EXIT_BROKEN_PIPE: u8 = 141;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -115,6 +118,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
+        // Not a mistake of the user's: the output was simply no longer wanted. Say nothing;
+        // the pending output files were removed on the way out.
+        Err(CliError::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
+            ExitCode::from(EXIT_BROKEN_PIPE)
+        }
         Err(error) => {
             eprintln!("lamport-ledger: {error}");
             ExitCode::from(EXIT_USAGE)

@@ -1,13 +1,13 @@
 //! `lamport-ledger shrink SCENARIO --seed S [-o minimal.json]`: cut a failing run down to the
 //! smallest scenario that still fails the same invariant, with every message pinned.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::files::is_standard_stream;
-use super::run::{load_scenario, seeded, shell_quote};
+use super::run::{load_scenario, seeded, shell_quote, stdout_error};
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
 use crate::hunt::{ShrinkError, shrink};
 
@@ -80,7 +80,13 @@ pub(super) fn shrink_command(args: &ShrinkArgs) -> Result<u8, CliError> {
                 shell_quote(&path.display().to_string())
             );
         }
-        None => print!("{json}"),
+        None => {
+            let mut stdout = io::stdout().lock();
+            stdout
+                .write_all(json.as_bytes())
+                .and_then(|()| stdout.flush())
+                .map_err(stdout_error)?;
+        }
     }
     Ok(EXIT_OK)
 }
