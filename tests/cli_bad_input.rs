@@ -349,3 +349,39 @@ fn an_interrupted_sweep_leaves_no_partial_file() {
         assert_eq!(listing(dir.path()), Vec::<String>::new(), "signal {signal}");
     }
 }
+
+/// An output that is the command's own input would destroy it: refused, input intact. Links
+/// and `..` name the same file.
+#[test]
+fn an_output_that_is_an_input_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.json");
+    fs::copy(REORDER, &scenario).unwrap();
+    let original = fs::read(&scenario).unwrap();
+    let trace = good_trace(dir.path());
+    let trace_bytes = fs::read(&trace).unwrap();
+    let s = scenario.to_str().unwrap();
+    let roundabout = dir.path().join("sub");
+    fs::create_dir(&roundabout).unwrap();
+    let roundabout = format!("{}/../s.json", roundabout.display());
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&scenario, &link).unwrap();
+    let link = link.to_str().unwrap();
+    let cases: &[&[&str]] = &[
+        &["run", s, "--trace", s],
+        &["run", s, "--trace", &roundabout],
+        &["run", s, "--render", "svg", "-o", link],
+        &["replay", s, "--seed", "1", "--trace", s],
+        &["sweep", s, "--seeds", "0..2", "--out", s],
+        &["shrink", s, "-o", s],
+        &["explore", s, "--trace", s],
+        &["render", &trace, "-o", &trace],
+        &["merge", &trace, "-o", &trace],
+    ];
+    for args in cases {
+        let message = refused(args, dir.path());
+        assert!(message.contains("is also the input"), "{args:?}: {message}");
+    }
+    assert_eq!(fs::read(&scenario).unwrap(), original);
+    assert_eq!(fs::read(&trace).unwrap(), trace_bytes);
+}

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::files::{any_to_stdout, is_standard_stream, report_writer};
+use super::files::{any_to_stdout, is_standard_stream, refuse_input_as_output, report_writer};
 use super::run::stdout_error;
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
 use crate::check::Invariant;
@@ -305,6 +305,11 @@ fn scenario_command(
         // Keep the exploration file's bounds and expectation.
         setup.expect = expect;
     }
+    refuse_input_as_output(
+        args.trace.as_deref(),
+        "--trace",
+        &[args.scenario.as_deref()],
+    )?;
     let trace_file = args.trace.as_deref().map(PendingFile::create).transpose()?;
     let exploration = explore_system(&setup, options);
     let peak = peak_rss_kib();

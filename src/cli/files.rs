@@ -34,6 +34,30 @@ pub fn report_writer(to_stderr: bool) -> Box<dyn Write> {
     }
 }
 
+/// Refuses an output (named by `flag`) that is one of the command's `inputs`: writing it would
+/// destroy the input before, or while, it is read (`run S.json --trace S.json`). Links and
+/// `..` lead to the same file, so files are compared, not names.
+pub fn refuse_input_as_output(
+    output: Option<&Path>,
+    flag: &str,
+    inputs: &[Option<&Path>],
+) -> Result<(), CliError> {
+    let Some(output) = output.filter(|path| !is_standard_stream(path)) else {
+        return Ok(());
+    };
+    for input in inputs.iter().flatten() {
+        if same_file::is_same_file(output, input).unwrap_or(false) {
+            return Err(CliError::Usage(format!(
+                "{flag} {} is also the input {}: writing it would destroy what is being read; \
+                 give another file",
+                output.display(),
+                input.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// An output file written under a temporary name and renamed into place only when the run
 /// finished, so a failed run never leaves a half-written file behind.
 ///

@@ -4,10 +4,11 @@
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use super::files::refuse_input_as_output;
 use super::{CliError, EXIT_OK, PendingFile};
 use crate::live::{self, KEY_ENV, NodeOptions};
 use crate::protocol::ClientId;
@@ -61,6 +62,12 @@ pub(super) fn node_command(args: &NodeArgs) -> Result<u8, CliError> {
 }
 
 pub(super) fn merge_command(args: &MergeArgs) -> Result<u8, CliError> {
+    let inputs: Vec<Option<&Path>> = args
+        .traces
+        .iter()
+        .map(|path| Some(path.as_path()))
+        .collect();
+    refuse_input_as_output(args.output.as_deref(), "-o", &inputs)?;
     let pending = args
         .output
         .as_deref()

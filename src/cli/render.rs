@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::files::{is_standard_stream, open_input, shown_input};
+use super::files::{is_standard_stream, open_input, refuse_input_as_output, shown_input};
 use super::run::stdout_error;
 use super::{CliError, EXIT_OK, PendingFile};
 use crate::render::{
@@ -39,6 +39,7 @@ pub(super) struct RenderArgs {
 
 pub(super) fn render_command(args: &RenderArgs) -> Result<u8, CliError> {
     let window = window(args.from, args.to)?;
+    refuse_input_as_output(args.output.as_deref(), "-o", &[Some(&args.trace)])?;
     let shown = shown_input(&args.trace);
     let capture = read_capture(open_input(&args.trace)?, window).map_err(|error| match error {
         ReadError::Io(source) => CliError::Io {

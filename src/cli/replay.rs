@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::files::{any_to_stdout, open_input, report_writer, shown_input};
+use super::files::{any_to_stdout, open_input, refuse_input_as_output, report_writer, shown_input};
 use super::run::{load_scenario, rerun_command, seeded, stdout_error};
 use super::{CliError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, PendingFile};
 use crate::hunt::{LiveComparer, write_report};
@@ -70,6 +70,9 @@ pub(super) fn replay_command(args: &ReplayArgs) -> Result<u8, CliError> {
         )),
         _ => None,
     };
+    // `--against F --trace F` is fine: the comparison reads F to its end before the new trace
+    // is renamed over it.
+    refuse_input_as_output(args.trace.as_deref(), "--trace", &[Some(&args.scenario)])?;
     let trace_file = args.trace.as_deref().map(PendingFile::create).transpose()?;
     let mut outputs: Vec<TraceOutput> = Vec::new();
     if let Some(file) = &trace_file {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 
 use super::files::read_text;
-use super::files::{any_to_stdout, is_standard_stream, report_writer};
+use super::files::{any_to_stdout, is_standard_stream, refuse_input_as_output, report_writer};
 use super::render::RunRendering;
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
 use crate::render::RenderFormat;
@@ -142,9 +142,13 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
     Ok(exit_code(&report))
 }
 
-/// Refuses two outputs in one place: the trace and the drawing in the same file, or both on
-/// standard output (`-`, or `--format jsonl`, which prints the trace there).
+/// Refuses an output that is the scenario file, and two outputs in one place: the trace and
+/// the drawing in the same file, or both on standard output (`-`, or `--format jsonl`, which
+/// prints the trace there).
 fn refuse_shared_outputs(args: &RunArgs) -> Result<(), CliError> {
+    let scenario = [args.scenario.as_deref()];
+    refuse_input_as_output(args.trace.as_deref(), "--trace", &scenario)?;
+    refuse_input_as_output(args.output.as_deref(), "-o", &scenario)?;
     let drawing_to_stdout = args.output.as_deref().is_some_and(is_standard_stream);
     if drawing_to_stdout && args.format == Format::Jsonl {
         return Err(CliError::Usage(

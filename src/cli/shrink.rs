@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::files::is_standard_stream;
+use super::files::{is_standard_stream, refuse_input_as_output};
 use super::run::{load_scenario, seeded, shell_quote, stdout_error};
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
 use crate::hunt::{ShrinkError, shrink};
@@ -29,6 +29,7 @@ pub(super) struct ShrinkArgs {
 pub(super) fn shrink_command(args: &ShrinkArgs) -> Result<u8, CliError> {
     let scenario = seeded(load_scenario(Some(&args.scenario))?, args.seed, args.swarm)?;
     // Opened before the search, so that a bad `-o` is reported before minutes of work.
+    refuse_input_as_output(args.output.as_deref(), "-o", &[Some(&args.scenario)])?;
     let output = args
         .output
         .as_deref()

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::files::{any_to_stdout, report_writer};
+use super::files::{any_to_stdout, refuse_input_as_output, report_writer};
 use super::run::{load_scenario, shell_quote, stdout_error};
 use super::{CliError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, PendingFile};
 use crate::hunt::sweep::{EXAMPLES_PER_GROUP, SweepError, quiet_panics};
@@ -59,6 +59,7 @@ pub(super) fn sweep_command(args: &SweepArgs) -> Result<u8, CliError> {
         || thread::available_parallelism().map_or(1, |n| n.get()),
         usize::from,
     );
+    refuse_input_as_output(args.out.as_deref(), "--out", &[Some(&args.scenario)])?;
     let out_file = args.out.as_deref().map(PendingFile::create).transpose()?;
     let mut out = out_file.as_ref().map(PendingFile::writer).transpose()?;
     let what = describe_sweep(
