@@ -455,3 +455,55 @@ fn a_closed_pipe_ends_the_command_quietly() {
     assert_eq!(stderr(&output), "", "nothing to say about a closed pipe");
     assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
 }
+
+/// `explore --require-complete`: finding nothing in a search cut short fails (exit 1); a
+/// violation found is conclusive however far the search went; the JSON names the stop.
+#[test]
+fn require_complete_fails_an_incomplete_search_that_found_nothing() {
+    let capped = ["explore", "scenarios/default.json", "--max-states", "1000"];
+    let lenient = lamport_ledger(&capped);
+    assert_eq!(lenient.status.code(), Some(0), "{}", stderr(&lenient));
+    assert!(stdout(&lenient).contains("INCOMPLETE"));
+
+    let strict = lamport_ledger(&[&capped[..], &["--require-complete"]].concat());
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(
+        stderr(&strict).contains("nothing was found, but the search is INCOMPLETE"),
+        "{}",
+        stderr(&strict)
+    );
+
+    let found = lamport_ledger(&[
+        "explore",
+        "scenarios/explore/reorder-2-bag.json",
+        "--max-states",
+        "100000",
+        "--require-complete",
+    ]);
+    assert_eq!(found.status.code(), Some(0), "{}", stderr(&found));
+
+    let json = lamport_ledger(&[&capped[..], &["--format", "json"]].concat());
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["stop"], "max_states");
+    assert_eq!(value["complete"], false);
+}
+
+#[test]
+fn sweep_jobs_0_is_one_per_core_and_output_has_the_usual_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("r.jsonl");
+    let records = records.to_str().unwrap();
+    let args = ["sweep", "scenarios/reorder-2.json", "--seeds", "0..8"];
+    let all_cores = lamport_ledger(&[&args[..], &["--jobs", "0", "-o", records]].concat());
+    assert_eq!(all_cores.status.code(), Some(1), "{}", stderr(&all_cores));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert!(
+        stdout(&all_cores).contains(&format!("on {threads} thread")),
+        "{}",
+        stdout(&all_cores)
+    );
+    let first = std::fs::read(records).unwrap();
+    let again = lamport_ledger(&[&args[..], &["--jobs", "1", "--output", records]].concat());
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(std::fs::read(records).unwrap(), first);
+}

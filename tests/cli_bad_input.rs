@@ -81,9 +81,15 @@ fn bad_arguments_exit_2_with_one_line() {
             "3/2",
         ),
         (
-            &["sweep", REORDER, "--seeds", "0..3", "--jobs", "0"],
+            &["sweep", REORDER, "--seeds", "0..3", "--jobs", "65536"],
             "--jobs",
         ),
+        (
+            &["explore", REORDER, "--dfs", "--jobs", "2"],
+            "--dfs runs on one thread",
+        ),
+        (&["explore", REORDER, "--max-states", "0"], "--max-states"),
+        (&["explore", REORDER, "--max-memory", "0"], "--max-memory"),
         (
             &["replay", REORDER, "--seed", "1", "--expect-digest", "zz"],
             "digest",

@@ -47,12 +47,13 @@ pub(super) struct ExploreArgs {
     /// Do not expand states this many steps from the initial state.
     #[arg(long, value_name = "D")]
     max_depth: Option<u32>,
-    /// Stop after storing this many distinct states.
-    #[arg(long, value_name = "S")]
+    /// Stop after storing this many distinct states (at least 1).
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..))]
     max_states: Option<u64>,
     /// Stop before the state store could outgrow this many MiB (default: half the machine's
-    /// memory).
-    #[arg(long, value_name = "MIB")]
+    /// memory; at least 1).
+    #[arg(long, value_name = "MIB",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     max_memory: Option<usize>,
     /// Breadth-first search (the default): a violation is reached by a shortest path.
     #[arg(long, conflicts_with = "dfs")]
@@ -66,6 +67,10 @@ pub(super) struct ExploreArgs {
     /// Go on after a violation and report the shortest path to each invariant broken.
     #[arg(long)]
     keep_going: bool,
+    /// Exit 1 when a search that found nothing was cut short by --max-states, --max-depth or
+    /// --max-memory: for jobs that must prove the absence of violations, not sample.
+    #[arg(long)]
+    require_complete: bool,
     /// Write the path to the (first) violation as a JSON Lines trace (SPEC section 3); `-`
     /// writes it on standard output and the report on standard error.
     #[arg(long, value_name = "FILE")]
@@ -92,6 +97,12 @@ pub(super) fn explore_command(args: &ExploreArgs) -> Result<u8, CliError> {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         jobs => jobs,
     };
+    if args.dfs && jobs > 1 {
+        return Err(CliError::Usage(format!(
+            "--jobs {} applies to breadth-first search; --dfs runs on one thread",
+            args.jobs
+        )));
+    }
     if jobs > 64 {
         return Err(CliError::Usage(format!(
             "--jobs takes at most 64 threads, not {jobs}"
@@ -165,7 +176,8 @@ fn tla_command(
         Format::Text => write_tla_text(out, &exploration, peak),
     }
     .map_err(stdout_error)?;
-    Ok(code)
+    let nothing_found = exploration.result.found.is_empty();
+    require_complete(args, code, nothing_found, &exploration.result.stats)
 }
 
 fn write_tla_text(
@@ -347,6 +359,7 @@ fn scenario_command(
         }
         None => None,
     };
+    let trace_shown = trace_file.as_ref().map(PendingFile::shown);
     if let Some(file) = trace_file
         && replayed.is_some()
     {
@@ -392,15 +405,11 @@ fn scenario_command(
         )
         .map_err(stdout_error)?,
     }
-    if args.trace.is_some() && replayed.is_none() {
-        eprintln!(
-            "lamport-ledger: no violation was found, so no trace was written to {}",
-            args.trace
-                .as_ref()
-                .map_or(String::new(), |p| p.display().to_string())
-        );
+    if let Some(shown) = trace_shown.filter(|_| replayed.is_none()) {
+        eprintln!("lamport-ledger: no violation was found, so no trace was written to {shown}");
     }
-    Ok(match expectation {
+    let nothing_found = found.is_empty() && exploration.result.found.is_empty();
+    let code = match expectation {
         Some((_, met, _)) => {
             if met {
                 EXIT_OK
@@ -408,9 +417,29 @@ fn scenario_command(
                 EXIT_VIOLATION
             }
         }
-        None if found.is_empty() && exploration.result.found.is_empty() => EXIT_OK,
+        None if nothing_found => EXIT_OK,
         None => EXIT_VIOLATION,
-    })
+    };
+    require_complete(args, code, nothing_found, &exploration.result.stats)
+}
+
+/// `--require-complete`: a passing verdict that rests on finding nothing in a search cut short
+/// proves nothing, so it becomes a failure (exit 1), said on standard error. A violation found
+/// (expected or not) is conclusive however far the search went.
+fn require_complete(
+    args: &ExploreArgs,
+    code: u8,
+    nothing_found: bool,
+    stats: &Stats,
+) -> Result<u8, CliError> {
+    let incomplete = !matches!(stats.stop, Stop::Exhausted | Stop::Finding);
+    if !(args.require_complete && code == EXIT_OK && nothing_found && incomplete) {
+        return Ok(code);
+    }
+    // " (INCOMPLETE: stopped at --max-states)" and the like.
+    let why = completeness(stats).trim().trim_matches(['(', ')']);
+    eprintln!("lamport-ledger: --require-complete: nothing was found, but the search is {why}");
+    Ok(EXIT_VIOLATION)
 }
 
 fn invariant_named(name: &str) -> Option<Invariant> {
@@ -711,13 +740,24 @@ fn write_speed(out: &mut dyn Write, stats: &Stats, peak: Option<u64>) -> io::Res
     )
 }
 
+/// Why the search ended, as the JSON report names it.
+fn stop_name(stop: Stop) -> &'static str {
+    match stop {
+        Stop::Exhausted => "exhausted",
+        Stop::Finding => "finding",
+        Stop::MaxStates => "max_states",
+        Stop::MaxMemory => "max_memory",
+        Stop::MaxDepth => "max_depth",
+    }
+}
+
 fn stats_json(stats: &Stats, peak: Option<u64>) -> serde_json::Value {
     serde_json::json!({
         "distinct": stats.distinct,
         "transitions": stats.transitions,
         "depth": stats.depth,
         "complete": stats.stop == Stop::Exhausted,
-        "stop": format!("{:?}", stats.stop),
+        "stop": stop_name(stats.stop),
         "seconds": stats.seconds,
         "states_per_s": if stats.seconds > 0.0 { stats.distinct as f64 / stats.seconds } else { 0.0 },
         "peak_rss_kib": peak,

@@ -45,7 +45,13 @@ pub fn refuse_input_as_output(
     let Some(output) = output.filter(|path| !is_standard_stream(path)) else {
         return Ok(());
     };
-    for input in inputs.iter().flatten() {
+    // Only regular files can be destroyed this way, and comparing opens both files: opening a
+    // named pipe would block until someone writes to it.
+    let regular = |path: &Path| fs::metadata(path).is_ok_and(|metadata| metadata.is_file());
+    if !regular(output) {
+        return Ok(());
+    }
+    for input in inputs.iter().flatten().filter(|input| regular(input)) {
         if same_file::is_same_file(output, input).unwrap_or(false) {
             return Err(CliError::Usage(format!(
                 "{flag} {} is also the input {}: writing it would destroy what is being read; \

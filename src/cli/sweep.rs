@@ -26,15 +26,16 @@ pub(super) struct SweepArgs {
     /// The seeds to run: A..B (B excluded), A..=B (B included), or one seed.
     #[arg(long, value_name = "A..B")]
     seeds: SeedRange,
-    /// Worker threads [default: one per core]. Results do not depend on it.
-    #[arg(long, value_name = "J", value_parser = clap::value_parser!(u16).range(1..))]
+    /// Worker threads (0 or absent: one per core, as for `explore --jobs 0`). Results do not
+    /// depend on it.
+    #[arg(long, value_name = "J")]
     jobs: Option<u16>,
     /// Run only the K-th of N disjoint slices of the seeds: those s with (s - A) % N == K - 1.
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
     /// Write one JSON line per run, in seed order, to FILE (docs/hunting.md); `-` writes them
     /// on standard output and the report on standard error.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, short = 'o', visible_alias = "output", value_name = "FILE")]
     out: Option<PathBuf>,
     /// Run every seed twice and fail any seed whose two digests differ.
     #[arg(long)]
@@ -55,10 +56,10 @@ pub(super) fn sweep_command(args: &SweepArgs) -> Result<u8, CliError> {
     }
     let shard = args.shard.unwrap_or(Shard::WHOLE);
     let seeds = SeedSet::new(args.seeds, shard);
-    let jobs = args.jobs.map_or_else(
-        || thread::available_parallelism().map_or(1, |n| n.get()),
-        usize::from,
-    );
+    let jobs = match args.jobs {
+        None | Some(0) => thread::available_parallelism().map_or(1, |n| n.get()),
+        Some(jobs) => usize::from(jobs),
+    };
     refuse_input_as_output(args.out.as_deref(), "--out", &[Some(&args.scenario)])?;
     let out_file = args.out.as_deref().map(PendingFile::create).transpose()?;
     let mut out = out_file.as_ref().map(PendingFile::writer).transpose()?;
