@@ -447,20 +447,30 @@ fn every_digest_the_docs_give_a_seed_is_the_one_the_binary_gives() {
                     ));
                     continue;
                 }
-                // The scenario and seed are the ones the same command names.
-                let words: Vec<&str> = line.split_whitespace().collect();
-                let Some(at) = words.iter().position(|word| *word == "replay") else {
+                // The replay command this digest belongs to: the last one before it.
+                let before: Vec<&str> = line[..found.get(0).unwrap().start()]
+                    .split_whitespace()
+                    .collect();
+                let Some(at) = before.iter().rposition(|word| *word == "replay") else {
                     failures.push(format!("{place}: a digest outside a `replay` command"));
                     continue;
                 };
-                let scenario = words[at + 1];
-                let seed = words
+                let command = &before[at..];
+                let seed = command
                     .iter()
                     .position(|word| *word == "--seed")
-                    .map(|at| words[at + 1])
-                    .unwrap_or_else(|| panic!("{place}: a replay command without --seed"));
+                    .and_then(|at| command.get(at + 1));
+                let (Some(scenario), Some(seed)) = (command.get(1), seed) else {
+                    failures.push(format!(
+                        "{place}: a replay command without a scenario and --seed"
+                    ));
+                    continue;
+                };
                 let mut args = vec!["run", scenario, "--seed", seed];
-                if words.contains(&"--swarm") {
+                let after = line[found.get(0).unwrap().end()..]
+                    .split_whitespace()
+                    .take_while(|word| word.starts_with("--") || !word.contains("lamport-ledger"));
+                if command.contains(&"--swarm") || after.into_iter().any(|word| word == "--swarm") {
                     args.push("--swarm");
                 }
                 let output = Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
