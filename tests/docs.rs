@@ -12,6 +12,10 @@
 //!   line of only `…` or `...` for lines left out; lines may be left out anywhere.
 //! - Every `--expect-digest` a doc shows is 64 hex digits (a placeholder in capitals aside),
 //!   and the binary reproduces it for the scenario and seed next to it.
+//! - Every whole scenario a `json` block shows (an object with `name` and `clients`) runs
+//!   with exit code 0: it meets its own `expect`.
+//! - Every file under `src/`, `tests/`, `scenarios/`, `benches/`, `docs/` or `snapshots/`
+//!   that a doc names exists.
 //!
 //! Skipped, each for a reason the skip list names: what needs a second terminal or a network
 //! (`node`, and the rest of its block), `bench`, synopses (placeholders in capitals, `[...]`),
@@ -563,4 +567,36 @@ fn every_whole_scenario_the_docs_show_meets_its_own_expect() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     // docs/scenario-format.md shows at least its complete example and the smallest scenario.
     assert!(checked >= 2, "only {checked} whole scenarios were found");
+}
+
+#[test]
+fn every_file_the_docs_name_exists() {
+    let path_pattern = regex::Regex::new(
+        r"\b(?:src|tests|scenarios|benches|docs|snapshots)/[A-Za-z0-9_./*-]*[A-Za-z0-9_*]",
+    )
+    .unwrap();
+    let mut checked = 0;
+    let mut missing = Vec::new();
+    for path in doc_files() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.strip_prefix(root()).unwrap().display().to_string();
+        for (index, line) in text.lines().enumerate() {
+            for found in path_pattern.find_iter(line) {
+                let named = found.as_str();
+                // A glob (`scenarios/*.json`) or a placeholder (`scenarios/NAME.json`).
+                let file_name = named.rsplit('/').next().unwrap_or(named);
+                let stem = file_name.split('.').next().unwrap_or(file_name);
+                let placeholder = stem.len() >= 2 && stem.chars().all(|c| c.is_ascii_uppercase());
+                if named.contains('*') || placeholder {
+                    continue;
+                }
+                checked += 1;
+                if !root().join(named).exists() {
+                    missing.push(format!("{name}:{}: {named} does not exist", index + 1));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+    assert!(checked >= 50, "only {checked} file names were found");
 }
