@@ -123,8 +123,27 @@ fn bad_arguments_exit_2_with_one_line() {
             &["render", trace, "--from", "18446744073709551615"],
             "select no events",
         ),
-        (&["render", REORDER, "-o", out], "reorder-2.json: line 1"),
-        (&["check", REORDER], "reorder-2.json: line 1"),
+        (
+            &["render", REORDER, "-o", out],
+            "reorder-2.json: line 1: this looks like a scenario file",
+        ),
+        (
+            &["check", REORDER],
+            "reorder-2.json: line 1: this looks like a scenario file",
+        ),
+        (&["diff", REORDER, trace], "this looks like a scenario file"),
+        (
+            &["run", trace],
+            "good.jsonl:1:1: this is a JSON Lines trace",
+        ),
+        (
+            &["sweep", trace, "--seeds", "0..2"],
+            "this is a JSON Lines trace",
+        ),
+        (
+            &["explore", trace],
+            "good.jsonl:1:1: this is a JSON Lines trace",
+        ),
         (&["check", "scenarios"], "scenarios"),
         (&["diff", trace, "no/such.jsonl"], "no/such.jsonl"),
         (&["diff", trace, trace, "--context", "-1"], "'-1'"),

@@ -29,7 +29,8 @@ use super::system::{CrashRule, LinkRule, PlannedTransfer, SystemConfig};
 use crate::check::Invariant;
 use crate::protocol::Command;
 use crate::scenario::{
-    Expect, ExpectedOutcome, Keep, MAX_SCENARIO_BYTES, Scenario, parse_scenario, read_bounded,
+    Expect, ExpectedOutcome, Keep, MAX_SCENARIO_BYTES, Scenario, TRACE_NOT_SCENARIO, is_trace,
+    parse_scenario, read_bounded,
 };
 use crate::sim::Workload;
 use crate::sim::rng::{Stream, stream_rng};
@@ -113,6 +114,9 @@ pub struct SetupError(pub String);
 pub fn load(path: &Path) -> Result<ExploreSetup, SetupError> {
     let shown = path.display().to_string();
     let text = read(path, &shown)?;
+    if is_trace(&text) {
+        return Err(SetupError(format!("{shown}:1:1: {TRACE_NOT_SCENARIO}")));
+    }
     let value: serde_json::Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
         .map_err(|error| located(&shown, &error, ""))?;
     let is_explore_file = value

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde_json::Value;
 
 use crate::trace::TraceOutput;
-use crate::trace::read::MAX_LINE_BYTES;
+use crate::trace::read::{MAX_LINE_BYTES, SCENARIO_NOT_TRACE, starts_a_scenario};
 
 /// One line of a trace, without its newline.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +92,8 @@ pub enum DiffError {
         column: usize,
         message: String,
     },
+    #[error("{name}: line 1: {SCENARIO_NOT_TRACE}")]
+    Scenario { name: String },
     #[error("{name}: line {line} is not UTF-8 text")]
     Utf8 { name: String, line: u64 },
     #[error("{name}: line {line} is longer than {MAX_LINE_BYTES} bytes, so it is not a trace line")]
@@ -235,6 +237,11 @@ impl Differ {
     }
 
     fn parse(&self, side: usize, text: &str) -> Result<Value, DiffError> {
+        if self.line == 1 && starts_a_scenario(text) {
+            return Err(DiffError::Scenario {
+                name: self.names[side].clone(),
+            });
+        }
         serde_json::from_str(text).map_err(|error| DiffError::Json {
             name: self.names[side].clone(),
             line: self.line,

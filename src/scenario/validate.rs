@@ -107,11 +107,30 @@ fn parse_with(
     // Editors hide a byte-order mark, so positions are counted without it.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let fail = |problem: Problem| problem.into_error(text, source_name);
+    if is_trace(text) {
+        return Err(fail(Problem {
+            path: Path::root(),
+            place: Place::Offset(0),
+            message: TRACE_NOT_SCENARIO.into(),
+        }));
+    }
     let file = deserialize(text).map_err(fail)?;
     if let Some((path, at)) = locate::find_list_for_object(text, &wants_object, &may_descend) {
         return Err(fail(list_for_object(path, Place::Offset(at))));
     }
     validate(file, text, source_name, max_transfers).map_err(fail)
+}
+
+/// What a command that reads scenarios says of a trace given in place of one: an easy slip,
+/// which the JSON parser alone would report as "trailing characters" on line 2.
+pub const TRACE_NOT_SCENARIO: &str = "this is a JSON Lines trace (as `run --trace` writes), not \
+                                      a scenario file: `check`, `render` and `diff` read traces";
+
+/// Whether `text` starts with a trace's header line.
+pub fn is_trace(text: &str) -> bool {
+    let first = text.lines().next().unwrap_or("");
+    serde_json::from_str::<serde_json::Value>(first)
+        .is_ok_and(|line| line["type"] == "header" && line["format"] == crate::trace::TRACE_FORMAT)
 }
 
 // ---------------------------------------------------------------------------------------------

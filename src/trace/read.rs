@@ -196,8 +196,16 @@ impl<R: BufRead> TraceReader<R> {
             ));
         }
         let first = reader.buffer.strip_suffix(b"\n").unwrap_or(&reader.buffer);
-        let wire: WireHeader = parse(first, 1)?;
-        reader.header = header_from(wire)?;
+        let not_a_header = |error| {
+            let scenario = std::str::from_utf8(first).is_ok_and(starts_a_scenario);
+            if scenario {
+                ReadError::at(1, SCENARIO_NOT_TRACE)
+            } else {
+                error
+            }
+        };
+        let wire: WireHeader = parse(first, 1).map_err(not_a_header)?;
+        reader.header = header_from(wire).map_err(not_a_header)?;
         reader.hasher.update(&reader.buffer);
         Ok(reader)
     }
@@ -790,6 +798,22 @@ fn parse<'de, T: Deserialize<'de>>(bytes: &'de [u8], line_no: u64) -> Result<T, 
             message,
         }
     })
+}
+
+/// What a command that reads traces says of a scenario file given in place of one (an easy
+/// slip: `check scenario.json`), which the JSON parser alone would report as an object that
+/// ends too early.
+pub const SCENARIO_NOT_TRACE: &str = "this looks like a scenario file, not a JSON Lines trace: \
+                                      run it with `lamport-ledger run SCENARIO --trace TRACE`, \
+                                      then use TRACE";
+
+/// Whether a file's first line starts a scenario file rather than a trace: a lone `{`
+/// (pretty-printed JSON), or one object that has `clients` but no line `type`.
+pub fn starts_a_scenario(first_line: &str) -> bool {
+    let first_line = first_line.trim();
+    first_line == "{"
+        || serde_json::from_str::<serde_json::Value>(first_line)
+            .is_ok_and(|line| line.get("clients").is_some() && line.get("type").is_none())
 }
 
 fn header_from(wire: WireHeader) -> Result<TraceHeader, ReadError> {
