@@ -106,7 +106,14 @@ fn bad_arguments_exit_2_with_one_line() {
             &["run", REORDER, "--trace", out, "--render", "svg", "-o", out],
             "both name",
         ),
-        (&["run", "no/such/scenario.json", "--trace", out], "no/such"),
+        (
+            &["run", "no/such/scenario.json", "--trace", out],
+            "no/such/scenario.json: No such file or directory\n",
+        ),
+        (
+            &["run", "--swarm"],
+            "the built-in default scenario has none",
+        ),
         (
             &["run", REORDER, "--trace", "-", "--render", "svg", "-o", "-"],
             "both write to standard output",

@@ -82,7 +82,7 @@ enum Command {
 pub enum CliError {
     #[error("{0}")]
     Scenario(#[from] ScenarioError),
-    #[error("{path}: {source}")]
+    #[error("{path}: {}", without_os_code(source))]
     Io { path: String, source: io::Error },
     /// A command-line mistake clap cannot see, in one sentence.
     #[error("{0}")]
@@ -127,6 +127,16 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             eprintln!("lamport-ledger: {error}");
             ExitCode::from(EXIT_USAGE)
         }
+    }
+}
+
+/// An I/O error as a sentence for people: "No such file or directory", without the
+/// " (os error 2)" that the standard library appends for programmers.
+fn without_os_code(error: &io::Error) -> String {
+    let text = error.to_string();
+    match (error.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(at)) => text[..at].to_string(),
+        _ => text,
     }
 }
 

@@ -58,6 +58,13 @@ pub(super) enum Format {
 }
 
 pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
+    if args.swarm && args.scenario.is_none() {
+        return Err(CliError::Usage(
+            "--swarm needs a scenario file with a `swarm` section (e.g. \
+             scenarios/swarm-lamport.json); the built-in default scenario has none"
+                .into(),
+        ));
+    }
     let scenario = seeded(
         load_scenario(args.scenario.as_deref())?,
         args.seed,
