@@ -4,8 +4,9 @@
 //!    fate (delay, duplicate, loss). The first violation's invariant is the target.
 //! 2. Rewrite the scenario with explicit transfers and a `schedule` pinning every message, so
 //!    it fails without any random draw.
-//! 3. Greedily try smaller scenarios: without a client (the ids above it move down), a
-//!    transfer, a balance read, a fault or a link override. Keep a candidate when its first
+//! 3. Greedily try smaller scenarios: without a client (the ids above it move down), runs of
+//!    transfers or a single one (with the later transfers moved earlier to close the gap, or
+//!    not), a balance read, a fault or a link override. Keep a candidate when its first
 //!    violation is still the target, with its inherited pins or, failing that, with the pins
 //!    dropped under one of a few fresh seeds (removing a client changes every timing that
 //!    waited for it); then re-pin its messages from its own run, since message numbering
@@ -17,6 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
+use std::ops::Range;
 
 use crate::check::Invariant;
 use crate::protocol::ClientId;
@@ -193,10 +195,21 @@ fn candidates(scenario: &Scenario) -> Vec<Scenario> {
             out.push(without_client(scenario, client));
         }
     }
-    for index in (0..scenario.transfers.len()).rev() {
-        let mut candidate = scenario.clone();
-        candidate.transfers.remove(index);
-        out.push(candidate);
+    let transfers = scenario.transfers.len();
+    // Runs of transfers first, halves down to pairs (as delta debugging does), then single
+    // ones. Each goes once as it was and once with the later transfers moved earlier to close
+    // the gap: a failure that needs two requests to overlap needs the transfers that remain to
+    // come close in time, which removing what came between them alone does not give.
+    let mut run = transfers / 2;
+    while run >= 2 {
+        for start in (0..=transfers - run).rev().step_by(run) {
+            out.push(without_transfers(scenario, start..start + run, Gap::Close));
+        }
+        run /= 2;
+    }
+    for index in (0..transfers).rev() {
+        out.push(without_transfers(scenario, index..index + 1, Gap::Keep));
+        out.push(without_transfers(scenario, index..index + 1, Gap::Close));
     }
     for index in (0..scenario.balance_reads.len()).rev() {
         let mut candidate = scenario.clone();
@@ -219,6 +232,32 @@ fn candidates(scenario: &Scenario) -> Vec<Scenario> {
         out.push(candidate);
     }
     out
+}
+
+/// What happens to the transfers after the ones removed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Gap {
+    /// They keep their times.
+    Keep,
+    /// They move earlier by the time between the first removed transfer and the first kept
+    /// one after it.
+    Close,
+}
+
+/// `scenario` without the transfers at `removed` (indexes into its list, which is in time
+/// order).
+fn without_transfers(scenario: &Scenario, removed: Range<usize>, gap: Gap) -> Scenario {
+    let mut candidate = scenario.clone();
+    let transfers = &mut candidate.transfers;
+    let shift_us = match (gap, transfers.get(removed.end)) {
+        (Gap::Close, Some(next)) => next.at_us - transfers[removed.start].at_us,
+        _ => 0,
+    };
+    transfers.drain(removed.clone());
+    for later in &mut transfers[removed.start..] {
+        later.at_us -= shift_us;
+    }
+    candidate
 }
 
 /// `scenario` without client `gone`: what it does goes, transfers to it pay another client,
@@ -305,6 +344,8 @@ struct Recording {
     sent_on_link: BTreeMap<(ClientId, ClientId), u64>,
     first_violation: Option<(Invariant, u64)>,
     events: u64,
+    /// The time of the last event: the run ended there.
+    last_t_us: u64,
 }
 
 impl Recording {
@@ -317,34 +358,32 @@ impl Recording {
         }
     }
 
-    /// One pin per message whose fate the run showed (messages still in flight at the end
-    /// stay unpinned).
+    /// One pin per message. A message still in flight when the run ended is pinned to arrive
+    /// just after the end: left unpinned, it would take a fresh random delay in the rewrite
+    /// (the pinned messages no longer draw, so the draws fall differently), arrive earlier, and
+    /// change the run before its violation.
     fn schedule(&self) -> ScheduleSpec {
         let messages = self
             .sends
             .iter()
-            .filter_map(|(msg_id, &(from, to, nth, sent_us))| {
-                if self.lost.contains_key(msg_id) {
-                    return Some(PinnedMessage {
-                        from,
-                        to,
-                        nth,
-                        delay_us: None,
-                        drop: true,
-                        duplicate_delay_us: None,
-                    });
-                }
-                let arrivals = self.arrivals.get(msg_id)?;
-                let mut delays: Vec<u64> = arrivals.iter().map(|&t| t - sent_us).collect();
-                delays.sort_unstable();
-                Some(PinnedMessage {
+            .map(|(msg_id, &(from, to, nth, sent_us))| {
+                let (delay_us, duplicate_delay_us) = if self.lost.contains_key(msg_id) {
+                    (None, None)
+                } else if let Some(arrivals) = self.arrivals.get(msg_id) {
+                    let mut delays: Vec<u64> = arrivals.iter().map(|&t| t - sent_us).collect();
+                    delays.sort_unstable();
+                    (delays.first().copied(), delays.get(1).copied())
+                } else {
+                    (Some(self.last_t_us + 1 - sent_us), None)
+                };
+                PinnedMessage {
                     from,
                     to,
                     nth,
-                    delay_us: delays.first().copied(),
-                    drop: false,
-                    duplicate_delay_us: delays.get(1).copied(),
-                })
+                    delay_us,
+                    drop: self.lost.contains_key(msg_id),
+                    duplicate_delay_us,
+                }
             })
             .collect();
         ScheduleSpec { messages }
@@ -354,6 +393,7 @@ impl Recording {
 impl EventSink for Recording {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         self.events += 1;
+        self.last_t_us = event.t_us;
         match &event.kind {
             EventKind::Transfer { to, amount } => {
                 let from = event.node.unwrap_or_default();
