@@ -810,3 +810,19 @@ fn connections_cut_mid_transfer_resume_without_loss_or_duplicates() {
         }
     }
 }
+
+/// A transfer typed before every peer is heard from never asks for the mutex: exiting then
+/// leaves nothing behind at the peers, and the node says so rather than warn of a request
+/// stuck in their queues.
+#[test]
+fn exiting_before_a_request_went_out_leaves_nothing_behind() {
+    let (tmp, traces) = workspace();
+    let cluster = write_cluster(tmp.path(), &free_ports(3), 30_000);
+    let mut n1 = Node::in_cluster(1, &cluster, None, &traces);
+    let _n2 = Node::in_cluster(2, &cluster, None, &traces);
+    n1.send("transfer 2 3");
+    n1.send("exit");
+    let said = n1.expect(&["transfer #1 (3 to node 2) not started: no request went out"]);
+    assert!(!said.contains("queues"), "{said}");
+    assert!(n1.wait_exit().success());
+}

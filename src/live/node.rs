@@ -664,20 +664,35 @@ impl Node {
     }
 
     fn say_unfinished(&mut self) {
-        let mut left: Vec<String> = Vec::new();
+        // Only a transfer whose REQUEST went out leaves anything behind at the peers.
         if let Some(current) = &self.current {
             let state = match self.client.phase() {
                 Phase::Inside { .. } => "inside the critical section",
                 _ => "waiting for the mutex",
             };
-            left.push(format!("{} ({state})", current.note.name()));
-        }
-        left.extend(self.accepted.iter().chain(&self.held).map(Note::name));
-        if !left.is_empty() {
             self.console.say(&format!(
-                "exiting with {} not finished: a request this node made stays in its peers' \
+                "exiting with {} ({state}) not finished: its request stays in the peers' \
                  queues, so their transfers wait until every node is restarted",
-                left.join(", ")
+                current.note.name()
+            ));
+        }
+        let never_asked: Vec<String> = self
+            .accepted
+            .iter()
+            .chain(&self.held)
+            .map(Note::name)
+            .collect();
+        if !never_asked.is_empty() {
+            self.console.say(&format!(
+                "exiting with {} not started: no request went out for {}, so nothing is left \
+                 behind at the peers; {} dropped",
+                never_asked.join(", "),
+                if never_asked.len() == 1 { "it" } else { "them" },
+                if never_asked.len() == 1 {
+                    "it is"
+                } else {
+                    "they are"
+                },
             ));
         }
     }
