@@ -477,7 +477,7 @@ fn bad_seeds_shards_and_jobs_exit_2() {
         &["--seeds", "0..10", "--shard", "0/3"],
         &["--seeds", "0..10", "--shard", "1/0"],
         &["--seeds", "0..10", "--shard", "two"],
-        &["--seeds", "0..10", "--jobs", "0"],
+        &["--seeds", "0..10", "--jobs", "65536"],
     ] {
         let mut all = vec!["sweep", REORDER];
         all.extend_from_slice(args);
