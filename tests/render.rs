@@ -157,7 +157,7 @@ fn text_says_when_a_block_is_held_back_and_it_is_applied_later() {
     let (_, capture, _) = run_captured(&scenario("contention-5.json"), Window::all());
     let text = rendered(RenderFormat::Text, &capture);
     let lines: Vec<&str> = text.lines().collect();
-    let node_of = |line: &str| line.split_whitespace().nth(1).unwrap_or("").to_string();
+    let node_of = |line: &str| line.split_whitespace().nth(2).unwrap_or("").to_string();
     let mut held = 0;
     for (at, line) in lines.iter().enumerate() {
         let Some(rest) = line
@@ -191,12 +191,29 @@ fn text_of_a_trace_file_ends_with_the_verdict_of_its_summary() {
     let (report, in_process, trace) = run_captured(&scenario("reorder-2.json"), Window::all());
     let from_file = read_capture(&trace[..], Window::all()).expect("the trace reads back");
     let text = rendered(RenderFormat::Text, &from_file);
+    // The event that revealed the violation and the violation event, by their `seq`, as the
+    // timeline shows them (`#14`) and as `run` says them.
     let first = &report.result.violations[0];
     let verdict = format!(
-        "verdict:   VIOLATION of {} at event {}",
-        first.violation.invariant, first.seq
+        "verdict:   VIOLATION of {} at event {} (t=14.162ms, recorded as event {})",
+        first.violation.invariant,
+        first.seq - 1,
+        first.seq
     );
     assert!(text.contains(&verdict), "{text}");
+    assert!(text.contains("then ledger_agreement at event 16 (t=14.162ms, recorded as event 17)"));
+    assert!(
+        text.contains(
+            "    #14     14.162ms  c1       5  ENTERS the critical section: request (1,1) heads"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "    #15     14.162ms  c1       5  VIOLATION of mutual_exclusion at event 14: "
+        ),
+        "{text}"
+    );
     let digest = format!("digest:    {} (matches", report.digest_hex);
     assert!(text.contains(&digest), "{text}");
     // Rendered in process there is no summary yet: `run` prints its own verdict block.
@@ -226,14 +243,24 @@ fn text_explains_entries_waits_aborts_and_stale_reads() {
         ),
         "{text}"
     );
-    // Every event line of the timeline is there, in order.
-    let seqs: Vec<u64> = capture.events.iter().map(|event| event.seq).collect();
-    let event_lines = text
+    // Every event line of the timeline is there, in order, numbered by its `seq`.
+    let seqs: Vec<String> = capture
+        .events
+        .iter()
+        .map(|event| format!("#{}", event.seq))
+        .collect();
+    let event_lines: Vec<String> = text
         .lines()
-        .filter(|line| line.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .filter(|line| line.trim_start().starts_with('#'))
         .filter(|line| line.contains("ms  c") || line.contains("ms  -"))
-        .count();
-    assert_eq!(event_lines, seqs.len(), "{text}");
+        .map(|line| {
+            line.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(event_lines, seqs, "{text}");
 }
 
 // ---------------------------------------------------------------------------------------------

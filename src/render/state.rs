@@ -179,6 +179,9 @@ pub struct Replay {
     pub clients: Vec<ClientState>,
     /// Partitions in force, in the order they began.
     pub partitions: Vec<(Vec<Vec<ClientId>>, Direction)>,
+    /// The `seq` of the latest event applied that is not a violation event: the event that
+    /// revealed a violation event that comes next.
+    pub last_regular: Option<u64>,
 }
 
 impl Replay {
@@ -193,6 +196,7 @@ impl Replay {
                 .map(|id| ClientState::new(id, &info.initial_balances))
                 .collect(),
             partitions: Vec::new(),
+            last_regular: None,
         }
     }
 
@@ -215,6 +219,9 @@ impl Replay {
 
     /// Applies one event. Events naming clients the header does not know change nothing.
     pub fn apply(&mut self, event: &Event) {
+        if !matches!(event.kind, EventKind::Violation { .. }) {
+            self.last_regular = Some(event.seq);
+        }
         match &event.kind {
             EventKind::Partition { groups, direction } => {
                 self.partitions.push((groups.clone(), *direction));
