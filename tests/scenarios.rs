@@ -356,3 +356,26 @@ fn timeline_verdict_and_check_number_the_events_alike() {
     }
     assert!(violations_seen > 20, "{violations_seen} violations");
 }
+
+/// scenarios/partition-one-way.json: client 2 waits because client 1's REPLY m1 was lost to
+/// the one-way partition (client 1's later REQUEST m2 too); the explanation names both, the
+/// REPLY first, and not only the last message on the link.
+#[test]
+fn a_liveness_explanation_names_every_lost_message_the_waiter_needed() {
+    let scenario = common::load(&common::root().join("scenarios/partition-one-way.json"));
+    let (report, _, _) = common::run(&scenario);
+    let waiter = report
+        .result
+        .violations
+        .iter()
+        .find(|recorded| recorded.violation.detail.contains("client 2's transfer"))
+        .expect("client 2 never finishes");
+    assert!(
+        waiter.violation.detail.contains(
+            "because client 1's REPLY (m1, sent at t=2.000ms) and its REQUEST (m2, sent at \
+             t=3.000ms) to client 2 were lost to a partition"
+        ),
+        "{}",
+        waiter.violation.detail
+    );
+}
