@@ -186,6 +186,20 @@ fn text_says_when_a_block_is_held_back_and_it_is_applied_later() {
     assert!(held > 0, "contention-5 holds blocks back:\n{text}");
 }
 
+/// After a restart that kept nothing, the blocks the client had are gone for good: their
+/// RELEASEs came before the crash, and nobody sends a block twice. The note says so rather
+/// than promise that they will be appended first.
+#[test]
+fn text_says_when_a_held_back_block_waits_for_blocks_lost_in_a_restart() {
+    let (_, capture, _) = run_captured(&scenario("crash-restart-nothing.json"), Window::all());
+    let text = rendered(RenderFormat::Text, &capture);
+    let note = "holds c1's block 2 back: its ledger has 0 blocks since it restarted with \
+                nothing; blocks 0 to 1 were lost in that restart and no peer sends them again, \
+                so block 2 waits for blocks that will not come";
+    assert!(text.contains(note), "{text}");
+    assert!(!text.contains("must be appended first"), "{text}");
+}
+
 #[test]
 fn text_of_a_trace_file_ends_with_the_verdict_of_its_summary() {
     let (report, in_process, trace) = run_captured(&scenario("reorder-2.json"), Window::all());

@@ -58,6 +58,9 @@ pub struct ClientState {
     pub balances: Vec<Amount>,
     pub ledger_len: u64,
     pub head: Hash,
+    /// The blocks below this index were in its ledger before a restart that kept nothing:
+    /// their RELEASEs came and went, so no peer sends them again.
+    pub lost_below: u64,
     pub phase: Phase,
     /// The transfer being requested or made.
     pub current: Option<PendingTransfer>,
@@ -89,6 +92,7 @@ impl ClientState {
             balances: initial_balances.to_vec(),
             ledger_len: 0,
             head: GENESIS_PREV,
+            lost_below: 0,
             phase: Phase::Idle,
             current: None,
             pending: VecDeque::new(),
@@ -293,6 +297,9 @@ impl Replay {
                     fresh.balances = std::mem::take(&mut client.balances);
                     fresh.ledger_len = client.ledger_len;
                     fresh.head = client.head;
+                    fresh.lost_below = client.lost_below;
+                } else {
+                    fresh.lost_below = client.lost_below.max(client.ledger_len);
                 }
                 fresh.clock = event.clock;
                 *client = fresh;

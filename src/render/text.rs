@@ -581,20 +581,49 @@ fn held_back_note(
     from: ClientId,
     block: &Block,
 ) -> Option<String> {
-    let length = replay.client(node)?.ledger_len;
+    let client = replay.client(node)?;
+    let length = client.ledger_len;
     let index = block.index();
     if index <= length {
         return None;
     }
-    let missing = if index == length + 1 {
-        format!("block {length}")
-    } else {
-        format!("blocks {length} to {}", index - 1)
+    let blocks = |first: u64, last: u64| {
+        if first == last {
+            format!("block {first}")
+        } else {
+            format!("blocks {first} to {last}")
+        }
     };
-    Some(format!(
-        "holds c{from}'s block {index} back: its ledger has {length} block{}, and {missing} \
-         (on other links) must be appended first",
+    let has = format!(
+        "holds c{from}'s block {index} back: its ledger has {length} block{}",
         if length == 1 { "" } else { "s" }
+    );
+    // Blocks it held before a restart that kept nothing: their RELEASEs were delivered
+    // before, and no peer sends a block twice.
+    let lost_end = client.lost_below.min(index);
+    if lost_end > length {
+        let lost = blocks(length, lost_end - 1);
+        let (verb, pronoun) = if lost_end - 1 == length {
+            ("was", "it")
+        } else {
+            ("were", "them")
+        };
+        let rest = if lost_end < index {
+            format!(
+                "; {} (on other links) may still come, but",
+                blocks(lost_end, index - 1)
+            )
+        } else {
+            ", so".to_string()
+        };
+        return Some(format!(
+            "{has} since it restarted with nothing; {lost} {verb} lost in that restart and no \
+             peer sends {pronoun} again{rest} block {index} waits for blocks that will not come"
+        ));
+    }
+    Some(format!(
+        "{has}, and {} (on other links) must be appended first",
+        blocks(length, index - 1)
     ))
 }
 
