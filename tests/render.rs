@@ -895,6 +895,56 @@ fn expected_cells(capture: &Capture, step: usize) -> BTreeMap<(u32, String), Str
     cells
 }
 
+/// The page's transfers cell follows the transfer a client is making: requested, then
+/// committed (or aborted) while the client is still inside, then gone at the release.
+#[test]
+fn html_transfers_cell_says_requested_committed_or_aborted_until_the_release() {
+    let (_, capture, _) = run_captured(&scenario("default.json"), Window::all());
+    // default.html#step=33, the step the teaching guide shows: c1 committed block 0 at #30.
+    assert_eq!(
+        expected_cells(&capture, 33)[&(1, "pending".to_string())],
+        "pay 7 to c2 (committed as block 0, inside until it leaves); pay 6 to c3"
+    );
+    let mut replay: Replay = capture.start.clone();
+    let mut seen = BTreeMap::new();
+    for event in &capture.events {
+        replay.apply(event);
+        let Some(node) = event.node else { continue };
+        let cell = html::state_fields(&replay, node)
+            .into_iter()
+            .find(|(field, _)| *field == "pending")
+            .unwrap()
+            .1;
+        let current = cell.split("; pay").next().unwrap_or_default().to_string();
+        let expected = match &event.kind {
+            EventKind::Request { .. } => "(requested, waiting for the mutex)".to_string(),
+            EventKind::Enter { .. } => "(inside the critical section)".to_string(),
+            EventKind::Commit { block } => {
+                format!(
+                    "(committed as block {}, inside until it leaves)",
+                    block.index()
+                )
+            }
+            EventKind::Abort { balance, .. } => {
+                format!("(aborted, its balance is only {balance}; inside until it leaves)")
+            }
+            EventKind::Exit { .. } => {
+                assert!(!current.contains('('), "#{}: {cell}", event.seq);
+                continue;
+            }
+            _ => continue,
+        };
+        assert!(current.ends_with(&expected), "#{}: {cell}", event.seq);
+        *seen.entry(event.kind.name()).or_insert(0) += 1;
+    }
+    for kind in ["request", "enter", "commit", "abort"] {
+        assert!(
+            seen.contains_key(kind),
+            "no {kind} in the default run: {seen:?}"
+        );
+    }
+}
+
 #[test]
 fn html_steps_through_in_chromium_and_shows_the_rebuilt_state() {
     let Some(chromium) = browser::chromium("html_steps_through_in_chromium") else {

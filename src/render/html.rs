@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use crate::protocol::ClientId;
 
-use super::state::Replay;
+use super::state::{ClientState, Outcome, Phase, Replay};
 use super::svg::{self, Diagram, Fate, LANE_W, LANE0, RIGHT, STYLE, short_label};
 use super::text::describe;
 use super::{Capture, escape_xml};
@@ -54,8 +54,10 @@ fn view_of(replay: &Replay, id: ClientId) -> [String; 7] {
     let mut pending: Vec<String> = Vec::new();
     if let Some(current) = client.current {
         pending.push(format!(
-            "pay {} to c{} (requested)",
-            current.amount, current.to
+            "pay {} to c{} ({})",
+            current.amount,
+            current.to,
+            transfer_status(client)
         ));
     }
     pending.extend(
@@ -94,6 +96,26 @@ fn view_of(replay: &Replay, id: ClientId) -> [String; 7] {
             pending.join("; ")
         },
     ]
+}
+
+/// Where the transfer a client is making stands: requested, inside, committed or aborted
+/// (until the client leaves, when it is done), and whether the client has crashed since.
+fn transfer_status(client: &ClientState) -> String {
+    let status = match (client.phase, client.outcome) {
+        (Phase::Inside { .. }, Some(Outcome::Committed { index })) => {
+            format!("committed as block {index}, inside until it leaves")
+        }
+        (Phase::Inside { .. }, Some(Outcome::Aborted { balance })) => {
+            format!("aborted, its balance is only {balance}; inside until it leaves")
+        }
+        (Phase::Inside { .. }, None) => "inside the critical section".to_string(),
+        (Phase::Waiting { .. } | Phase::Idle, _) => "requested, waiting for the mutex".to_string(),
+    };
+    if client.up {
+        status
+    } else {
+        format!("{status}; then it crashed")
+    }
 }
 
 /// What the page's state table shows for client `id` in `replay`: `(data-field, text)` for

@@ -35,6 +35,15 @@ pub enum Phase {
     },
 }
 
+/// What became of the transfer a client is making inside the critical section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It committed the block with this index.
+    Committed { index: u64 },
+    /// It aborted: its own table gave it only `balance`.
+    Aborted { balance: Amount },
+}
+
 /// A transfer accepted by a client: to whom and how much.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PendingTransfer {
@@ -64,6 +73,8 @@ pub struct ClientState {
     pub phase: Phase,
     /// The transfer being requested or made.
     pub current: Option<PendingTransfer>,
+    /// Inside the critical section: whether the current transfer committed or aborted yet.
+    pub outcome: Option<Outcome>,
     /// Transfers accepted but not yet requested.
     pub pending: VecDeque<PendingTransfer>,
     /// Index `peer - 1`: the latest request of that peer released so far.
@@ -95,6 +106,7 @@ impl ClientState {
             lost_below: 0,
             phase: Phase::Idle,
             current: None,
+            outcome: None,
             pending: VecDeque::new(),
             served: vec![0; clients],
             replies: 0,
@@ -261,6 +273,7 @@ impl Replay {
             }
             EventKind::Request { ts } => {
                 client.current = client.pending.pop_front();
+                client.outcome = None;
                 client.phase = Phase::Waiting { ts: *ts };
                 if variant.uses_queue() {
                     client.queue.insert((*ts, node));
@@ -280,12 +293,19 @@ impl Replay {
             EventKind::Commit { block } => {
                 client.apply_block(block);
                 client.committed_inside = true;
+                client.outcome = Some(Outcome::Committed {
+                    index: block.index(),
+                });
+            }
+            EventKind::Abort { balance, .. } => {
+                client.outcome = Some(Outcome::Aborted { balance: *balance });
             }
             EventKind::Apply { block } => client.apply_block(block),
             EventKind::Exit { ts } => {
                 client.queue.remove(&(*ts, node));
                 client.phase = Phase::Idle;
                 client.current = None;
+                client.outcome = None;
                 if variant == Variant::RicartAgrawala {
                     client.deferred.clear();
                 }
@@ -305,7 +325,6 @@ impl Replay {
                 *client = fresh;
             }
             EventKind::Send { .. }
-            | EventKind::Abort { .. }
             | EventKind::Reject { .. }
             | EventKind::Balance { .. }
             | EventKind::Violation { .. }
