@@ -397,6 +397,91 @@ fn svg_parses_as_xml_with_one_element_per_event_and_one_arrow_per_delivery() {
     }
 }
 
+/// docs/teaching.md tells students to read the Lamport clock left of each mark: no
+/// arrowhead may cover one (reorder-2 row #8 had REPLY m2's head on c2's "3"), nor the first
+/// letters of the words right of a mark. Each arrowhead is placed as its marker says (tip,
+/// length, width from `refX`, `markerWidth` and the line's stroke width); each label is a
+/// box of 6 pixels per character of the 10-pixel monospace font.
+#[test]
+fn svg_arrowheads_stay_clear_of_the_clock_labels() {
+    for file in VARIED {
+        let (_, capture, _) = run_captured(&scenario(file), Window::all());
+        let svg = rendered(RenderFormat::Svg, &capture);
+        let document = roxmltree::Document::parse(&svg).unwrap();
+        let number = |node: &roxmltree::Node, name: &str| -> f64 {
+            node.attribute(name).unwrap().parse().unwrap()
+        };
+        let stroke: f64 = regex::Regex::new(r"\.msg\{stroke-width:([0-9.]+)")
+            .unwrap()
+            .captures(&svg)
+            .expect("the message lines' stroke width")[1]
+            .parse()
+            .unwrap();
+        // Boxes (left, top, right, bottom) of every clock label, and of the first letters
+        // of the words right of each mark.
+        let labels: Vec<(f64, f64, f64, f64, String)> = document
+            .descendants()
+            .filter(|node| node.tag_name().name() == "text")
+            .filter_map(|node| {
+                let (x, y) = (number(&node, "x"), number(&node, "y"));
+                let text = node.text().unwrap_or_default().to_string();
+                if classes(&node).contains(&"clk") {
+                    Some((x - 6.0 * text.len() as f64 - 1.0, y - 8.0, x, y + 1.0, text))
+                } else if classes(&node).contains(&"lbl") {
+                    Some((x, y - 8.0, x + 10.0, y + 1.0, text))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let mut heads = 0;
+        for line in document.descendants().filter(|node| {
+            classes(node).contains(&"msg")
+                && !classes(node).contains(&"lost")
+                && node.attribute("data-msg").is_some()
+        }) {
+            let head_id = line.attribute("marker-end").unwrap();
+            let head_id = &head_id["url(#".len()..head_id.len() - 1];
+            let marker = document
+                .descendants()
+                .find(|node| node.attribute("id") == Some(head_id))
+                .unwrap();
+            let scale = number(&marker, "markerWidth") / 10.0 * stroke;
+            let (x1, y1, x2, y2) = (
+                number(&line, "x1"),
+                number(&line, "y1"),
+                number(&line, "x2"),
+                number(&line, "y2"),
+            );
+            let length = ((x2 - x1).powi(2) + (y2 - y1).powi(2)).sqrt();
+            let (ux, uy) = ((x2 - x1) / length, (y2 - y1) / length);
+            let back = number(&marker, "refX") - 10.0;
+            let tip = (x2 - ux * back * scale, y2 - uy * back * scale);
+            let base = (tip.0 - ux * 10.0 * scale, tip.1 - uy * 10.0 * scale);
+            let half = 5.0 * scale;
+            let corners = [
+                tip,
+                (base.0 - uy * half, base.1 + ux * half),
+                (base.0 + uy * half, base.1 - ux * half),
+            ];
+            let left = corners.iter().map(|c| c.0).fold(f64::MAX, f64::min);
+            let right = corners.iter().map(|c| c.0).fold(f64::MIN, f64::max);
+            let top = corners.iter().map(|c| c.1).fold(f64::MAX, f64::min);
+            let bottom = corners.iter().map(|c| c.1).fold(f64::MIN, f64::max);
+            heads += 1;
+            for (l, t, r, b, text) in &labels {
+                assert!(
+                    right <= *l || left >= *r || bottom <= *t || top >= *b,
+                    "{file}: the head of message {} covers the label {text:?} at \
+                     ({l}, {b})",
+                    line.attribute("data-msg").unwrap()
+                );
+            }
+        }
+        assert!(heads > 0, "{file}");
+    }
+}
+
 #[test]
 fn svg_marks_the_overlapping_critical_sections_of_the_reordering_violation() {
     let (_, capture, _) = run_captured(&scenario("reorder-2.json"), Window::all());
