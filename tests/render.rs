@@ -688,6 +688,30 @@ fn html_is_one_self_contained_file_with_the_events_embedded() {
     }
 }
 
+/// The page and the SVG's tooltips number a violation as the timeline does: the event that
+/// revealed it (#14, c1's entry), while the violation itself is row #15.
+#[test]
+fn html_and_svg_name_the_event_that_revealed_a_violation() {
+    let (_, capture, _) = run_captured(&scenario("reorder-2.json"), Window::all());
+    let page = page_data(&rendered(RenderFormat::Html, &capture));
+    let row = &page["events"][15];
+    assert_eq!(row[0], 15);
+    assert!(
+        row[6]
+            .as_str()
+            .unwrap()
+            .starts_with("VIOLATION of mutual_exclusion at event 14: client 1 entered"),
+        "{row}"
+    );
+    let svg = rendered(RenderFormat::Svg, &capture);
+    assert!(
+        svg.contains(
+            "<title>#15 t=14.162ms c1 clock 5: VIOLATION of mutual_exclusion at event 14:"
+        ),
+        "{svg}"
+    );
+}
+
 #[test]
 fn html_data_cannot_close_its_script_element() {
     let (_, capture, _) = run_captured(&scenario("default.json"), Window::all());

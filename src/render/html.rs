@@ -27,7 +27,7 @@ use crate::protocol::ClientId;
 
 use super::state::{ClientState, Outcome, Phase, Replay};
 use super::svg::{self, Diagram, Fate, LANE_W, LANE0, RIGHT, STYLE, short_label};
-use super::text::describe;
+use super::text::describe_at;
 use super::{Capture, escape_xml};
 
 /// The fields of a client's state the page shows, besides the clock (which comes from the
@@ -210,7 +210,7 @@ pub fn write_html(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
             event.clock,
             event.kind.name(),
             short_label(event),
-            describe(event, info.variant),
+            describe_at(event, info.variant, replay.last_regular),
         ));
         replay.apply(event);
         if let Some(node) = event.node

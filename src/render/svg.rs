@@ -18,7 +18,7 @@ use crate::protocol::ClientId;
 use crate::trace::{DropReason, Event, EventKind};
 
 use super::state::Phase;
-use super::text::{describe, format_time};
+use super::text::{describe_at, format_time};
 use super::{Capture, escape_xml};
 
 /// Height of one event row.
@@ -573,8 +573,12 @@ pub fn write_svg(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
     for arrow in &diagram.arrows {
         write_arrow(&mut svg, arrow, bottom);
     }
+    let mut last_regular = capture.start.last_regular;
     for (row, event) in capture.events.iter().enumerate() {
-        write_event(&mut svg, row, event, lanes, info.variant);
+        write_event(&mut svg, row, event, lanes, info.variant, last_regular);
+        if !matches!(event.kind, EventKind::Violation { .. }) {
+            last_regular = Some(event.seq);
+        }
     }
     svg.push_str("</svg>\n");
     out.write_all(svg.as_bytes())
@@ -656,6 +660,7 @@ fn write_event(
     event: &Event,
     lanes: u32,
     variant: crate::protocol::Variant,
+    last_regular: Option<u64>,
 ) {
     let y = row_y(row);
     let kind = event.kind.name();
@@ -667,7 +672,7 @@ fn write_event(
             .node
             .map_or_else(String::new, |node| format!("c{node} ")),
         event.clock,
-        describe(event, variant)
+        describe_at(event, variant, last_regular)
     );
     let _ = write!(
         svg,

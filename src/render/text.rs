@@ -89,14 +89,27 @@ fn column_heads() -> String {
     )
 }
 
-/// One line of the timeline: `#seq`, time, client, clock, the event in words. A violation
-/// event says which event revealed it: `last_regular`, the latest event before it that is
-/// not a violation event (unless it was found when the run ended).
+/// One line of the timeline: `#seq`, time, client, clock, the event in words
+/// ([`describe_at`]).
 fn timeline_line(event: &Event, variant: Variant, last_regular: Option<u64>) -> String {
     let node = event
         .node
         .map_or_else(|| "-".to_string(), |node| format!("c{node}"));
-    let words = match &event.kind {
+    format!(
+        "{:>7} {:>12}  {:<4} {:>5}  {}",
+        format!("#{}", event.seq),
+        format_time(event.t_us),
+        node,
+        event.clock,
+        describe_at(event, variant, last_regular)
+    )
+}
+
+/// One event in words ([`describe`]); a violation event also says which event revealed it:
+/// `last_regular`, the latest event before it that is not a violation event (unless it was
+/// found when the run ended, which its first words say).
+pub(crate) fn describe_at(event: &Event, variant: Variant, last_regular: Option<u64>) -> String {
+    match &event.kind {
         EventKind::Violation { invariant, detail } => {
             // A violation found when the run ended says so in its first words.
             let found = if crate::check::found_at_end(detail) {
@@ -108,14 +121,7 @@ fn timeline_line(event: &Event, variant: Variant, last_regular: Option<u64>) -> 
             format!("VIOLATION of {invariant}{found}: {detail}")
         }
         _ => describe(event, variant),
-    };
-    format!(
-        "{:>7} {:>12}  {:<4} {:>5}  {words}",
-        format!("#{}", event.seq),
-        format_time(event.t_us),
-        node,
-        event.clock,
-    )
+    }
 }
 
 /// " at event 14 (t=14.162ms, recorded as event 15)": where a violation recorded as the
