@@ -404,6 +404,7 @@ fn svg_parses_as_xml_with_one_element_per_event_and_one_arrow_per_delivery() {
 /// box of 6 pixels per character of the 10-pixel monospace font.
 #[test]
 fn svg_arrowheads_stay_clear_of_the_clock_labels() {
+    let stroke_width = regex::Regex::new(r"\.msg\{stroke-width:([0-9.]+)").unwrap();
     for file in VARIED {
         let (_, capture, _) = run_captured(&scenario(file), Window::all());
         let svg = rendered(RenderFormat::Svg, &capture);
@@ -411,8 +412,7 @@ fn svg_arrowheads_stay_clear_of_the_clock_labels() {
         let number = |node: &roxmltree::Node, name: &str| -> f64 {
             node.attribute(name).unwrap().parse().unwrap()
         };
-        let stroke: f64 = regex::Regex::new(r"\.msg\{stroke-width:([0-9.]+)")
-            .unwrap()
+        let stroke: f64 = stroke_width
             .captures(&svg)
             .expect("the message lines' stroke width")[1]
             .parse()
