@@ -157,7 +157,7 @@ fn text_says_when_a_block_is_held_back_and_it_is_applied_later() {
     let (_, capture, _) = run_captured(&scenario("contention-5.json"), Window::all());
     let text = rendered(RenderFormat::Text, &capture);
     let lines: Vec<&str> = text.lines().collect();
-    let node_of = |line: &str| line.split_whitespace().nth(1).unwrap_or("").to_string();
+    let node_of = |line: &str| line.split_whitespace().nth(2).unwrap_or("").to_string();
     let mut held = 0;
     for (at, line) in lines.iter().enumerate() {
         let Some(rest) = line
@@ -186,17 +186,48 @@ fn text_says_when_a_block_is_held_back_and_it_is_applied_later() {
     assert!(held > 0, "contention-5 holds blocks back:\n{text}");
 }
 
+/// After a restart that kept nothing, the blocks the client had are gone for good: their
+/// RELEASEs came before the crash, and nobody sends a block twice. The note says so rather
+/// than promise that they will be appended first.
+#[test]
+fn text_says_when_a_held_back_block_waits_for_blocks_lost_in_a_restart() {
+    let (_, capture, _) = run_captured(&scenario("crash-restart-nothing.json"), Window::all());
+    let text = rendered(RenderFormat::Text, &capture);
+    let note = "holds c1's block 2 back: its ledger has 0 blocks since it restarted with \
+                nothing; blocks 0 to 1 were lost in that restart and no peer sends them again, \
+                so block 2 waits for blocks that will not come";
+    assert!(text.contains(note), "{text}");
+    assert!(!text.contains("must be appended first"), "{text}");
+}
+
 #[test]
 fn text_of_a_trace_file_ends_with_the_verdict_of_its_summary() {
     let (report, in_process, trace) = run_captured(&scenario("reorder-2.json"), Window::all());
     let from_file = read_capture(&trace[..], Window::all()).expect("the trace reads back");
     let text = rendered(RenderFormat::Text, &from_file);
+    // The event that revealed the violation and the violation event, by their `seq`, as the
+    // timeline shows them (`#14`) and as `run` says them.
     let first = &report.result.violations[0];
     let verdict = format!(
-        "verdict:   VIOLATION of {} at event {}",
-        first.violation.invariant, first.seq
+        "verdict:   VIOLATION of {} at event {} (t=14.162ms, recorded as event {})",
+        first.violation.invariant,
+        first.seq - 1,
+        first.seq
     );
     assert!(text.contains(&verdict), "{text}");
+    assert!(text.contains("then ledger_agreement at event 16 (t=14.162ms, recorded as event 17)"));
+    assert!(
+        text.contains(
+            "    #14     14.162ms  c1       5  ENTERS the critical section: request (1,1) heads"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "    #15     14.162ms  c1       5  VIOLATION of mutual_exclusion at event 14: "
+        ),
+        "{text}"
+    );
     let digest = format!("digest:    {} (matches", report.digest_hex);
     assert!(text.contains(&digest), "{text}");
     // Rendered in process there is no summary yet: `run` prints its own verdict block.
@@ -226,14 +257,24 @@ fn text_explains_entries_waits_aborts_and_stale_reads() {
         ),
         "{text}"
     );
-    // Every event line of the timeline is there, in order.
-    let seqs: Vec<u64> = capture.events.iter().map(|event| event.seq).collect();
-    let event_lines = text
+    // Every event line of the timeline is there, in order, numbered by its `seq`.
+    let seqs: Vec<String> = capture
+        .events
+        .iter()
+        .map(|event| format!("#{}", event.seq))
+        .collect();
+    let event_lines: Vec<String> = text
         .lines()
-        .filter(|line| line.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .filter(|line| line.trim_start().starts_with('#'))
         .filter(|line| line.contains("ms  c") || line.contains("ms  -"))
-        .count();
-    assert_eq!(event_lines, seqs.len(), "{text}");
+        .map(|line| {
+            line.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(event_lines, seqs, "{text}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -353,6 +394,91 @@ fn svg_parses_as_xml_with_one_element_per_event_and_one_arrow_per_delivery() {
     for file in VARIED {
         let (_, capture, _) = run_captured(&scenario(file), Window::all());
         check_svg(&rendered(RenderFormat::Svg, &capture), &capture, file);
+    }
+}
+
+/// docs/teaching.md tells students to read the Lamport clock left of each mark: no
+/// arrowhead may cover one (reorder-2 row #8 had REPLY m2's head on c2's "3"), nor the first
+/// letters of the words right of a mark. Each arrowhead is placed as its marker says (tip,
+/// length, width from `refX`, `markerWidth` and the line's stroke width); each label is a
+/// box of 6 pixels per character of the 10-pixel monospace font.
+#[test]
+fn svg_arrowheads_stay_clear_of_the_clock_labels() {
+    let stroke_width = regex::Regex::new(r"\.msg\{stroke-width:([0-9.]+)").unwrap();
+    for file in VARIED {
+        let (_, capture, _) = run_captured(&scenario(file), Window::all());
+        let svg = rendered(RenderFormat::Svg, &capture);
+        let document = roxmltree::Document::parse(&svg).unwrap();
+        let number = |node: &roxmltree::Node, name: &str| -> f64 {
+            node.attribute(name).unwrap().parse().unwrap()
+        };
+        let stroke: f64 = stroke_width
+            .captures(&svg)
+            .expect("the message lines' stroke width")[1]
+            .parse()
+            .unwrap();
+        // Boxes (left, top, right, bottom) of every clock label, and of the first letters
+        // of the words right of each mark.
+        let labels: Vec<(f64, f64, f64, f64, String)> = document
+            .descendants()
+            .filter(|node| node.tag_name().name() == "text")
+            .filter_map(|node| {
+                let (x, y) = (number(&node, "x"), number(&node, "y"));
+                let text = node.text().unwrap_or_default().to_string();
+                if classes(&node).contains(&"clk") {
+                    Some((x - 6.0 * text.len() as f64 - 1.0, y - 8.0, x, y + 1.0, text))
+                } else if classes(&node).contains(&"lbl") {
+                    Some((x, y - 8.0, x + 10.0, y + 1.0, text))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let mut heads = 0;
+        for line in document.descendants().filter(|node| {
+            classes(node).contains(&"msg")
+                && !classes(node).contains(&"lost")
+                && node.attribute("data-msg").is_some()
+        }) {
+            let head_id = line.attribute("marker-end").unwrap();
+            let head_id = &head_id["url(#".len()..head_id.len() - 1];
+            let marker = document
+                .descendants()
+                .find(|node| node.attribute("id") == Some(head_id))
+                .unwrap();
+            let scale = number(&marker, "markerWidth") / 10.0 * stroke;
+            let (x1, y1, x2, y2) = (
+                number(&line, "x1"),
+                number(&line, "y1"),
+                number(&line, "x2"),
+                number(&line, "y2"),
+            );
+            let length = ((x2 - x1).powi(2) + (y2 - y1).powi(2)).sqrt();
+            let (ux, uy) = ((x2 - x1) / length, (y2 - y1) / length);
+            let back = number(&marker, "refX") - 10.0;
+            let tip = (x2 - ux * back * scale, y2 - uy * back * scale);
+            let base = (tip.0 - ux * 10.0 * scale, tip.1 - uy * 10.0 * scale);
+            let half = 5.0 * scale;
+            let corners = [
+                tip,
+                (base.0 - uy * half, base.1 + ux * half),
+                (base.0 + uy * half, base.1 - ux * half),
+            ];
+            let left = corners.iter().map(|c| c.0).fold(f64::MAX, f64::min);
+            let right = corners.iter().map(|c| c.0).fold(f64::MIN, f64::max);
+            let top = corners.iter().map(|c| c.1).fold(f64::MAX, f64::min);
+            let bottom = corners.iter().map(|c| c.1).fold(f64::MIN, f64::max);
+            heads += 1;
+            for (l, t, r, b, text) in &labels {
+                assert!(
+                    right <= *l || left >= *r || bottom <= *t || top >= *b,
+                    "{file}: the head of message {} covers the label {text:?} at \
+                     ({l}, {b})",
+                    line.attribute("data-msg").unwrap()
+                );
+            }
+        }
+        assert!(heads > 0, "{file}");
     }
 }
 
@@ -560,6 +686,30 @@ fn html_is_one_self_contained_file_with_the_events_embedded() {
             assert_eq!(fields.as_array().unwrap().len(), html::VIEW_FIELDS.len());
         }
     }
+}
+
+/// The page and the SVG's tooltips number a violation as the timeline does: the event that
+/// revealed it (#14, c1's entry), while the violation itself is row #15.
+#[test]
+fn html_and_svg_name_the_event_that_revealed_a_violation() {
+    let (_, capture, _) = run_captured(&scenario("reorder-2.json"), Window::all());
+    let page = page_data(&rendered(RenderFormat::Html, &capture));
+    let row = &page["events"][15];
+    assert_eq!(row[0], 15);
+    assert!(
+        row[6]
+            .as_str()
+            .unwrap()
+            .starts_with("VIOLATION of mutual_exclusion at event 14: client 1 entered"),
+        "{row}"
+    );
+    let svg = rendered(RenderFormat::Svg, &capture);
+    assert!(
+        svg.contains(
+            "<title>#15 t=14.162ms c1 clock 5: VIOLATION of mutual_exclusion at event 14:"
+        ),
+        "{svg}"
+    );
 }
 
 #[test]
@@ -852,6 +1002,56 @@ fn expected_cells(capture: &Capture, step: usize) -> BTreeMap<(u32, String), Str
         }
     }
     cells
+}
+
+/// The page's transfers cell follows the transfer a client is making: requested, then
+/// committed (or aborted) while the client is still inside, then gone at the release.
+#[test]
+fn html_transfers_cell_says_requested_committed_or_aborted_until_the_release() {
+    let (_, capture, _) = run_captured(&scenario("default.json"), Window::all());
+    // default.html#step=33, the step the teaching guide shows: c1 committed block 0 at #30.
+    assert_eq!(
+        expected_cells(&capture, 33)[&(1, "pending".to_string())],
+        "pay 7 to c2 (committed as block 0, inside until it leaves); pay 6 to c3"
+    );
+    let mut replay: Replay = capture.start.clone();
+    let mut seen = BTreeMap::new();
+    for event in &capture.events {
+        replay.apply(event);
+        let Some(node) = event.node else { continue };
+        let cell = html::state_fields(&replay, node)
+            .into_iter()
+            .find(|(field, _)| *field == "pending")
+            .unwrap()
+            .1;
+        let current = cell.split("; pay").next().unwrap_or_default().to_string();
+        let expected = match &event.kind {
+            EventKind::Request { .. } => "(requested, waiting for the mutex)".to_string(),
+            EventKind::Enter { .. } => "(inside the critical section)".to_string(),
+            EventKind::Commit { block } => {
+                format!(
+                    "(committed as block {}, inside until it leaves)",
+                    block.index()
+                )
+            }
+            EventKind::Abort { balance, .. } => {
+                format!("(aborted, its balance is only {balance}; inside until it leaves)")
+            }
+            EventKind::Exit { .. } => {
+                assert!(!current.contains('('), "#{}: {cell}", event.seq);
+                continue;
+            }
+            _ => continue,
+        };
+        assert!(current.ends_with(&expected), "#{}: {cell}", event.seq);
+        *seen.entry(event.kind.name()).or_insert(0) += 1;
+    }
+    for kind in ["request", "enter", "commit", "abort"] {
+        assert!(
+            seen.contains_key(kind),
+            "no {kind} in the default run: {seen:?}"
+        );
+    }
 }
 
 #[test]

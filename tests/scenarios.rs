@@ -278,3 +278,104 @@ fn tiebreak_bug_twice() -> lamport_ledger::scenario::Scenario {
     });
     common::scenario_from_json("tiebreak-bug-twice", json)
 }
+
+/// One numbering everywhere, the trace's `seq`: the timeline prints it in front of every
+/// event (`#14`); the verdict names the event that revealed each violation and the violation
+/// event it was recorded as; `check` finds the first violation at the same event.
+#[test]
+fn timeline_verdict_and_check_number_the_events_alike() {
+    use lamport_ledger::check::offline::{OfflineOptions, check_trace};
+    let mut violations_seen = 0;
+    for path in common::scenario_paths() {
+        let scenario = common::load(&path);
+        let (report, text, trace) = common::run(&scenario);
+        let name = path.display();
+        let event_lines: Vec<&str> = text
+            .lines()
+            .filter(|line| line.trim_start().starts_with('#'))
+            .collect();
+        assert_eq!(event_lines.len() as u64, report.result.events, "{name}");
+        for (seq, line) in event_lines.iter().enumerate() {
+            assert!(
+                line.trim_start().starts_with(&format!("#{seq} ")),
+                "{name}: line {seq} is {line:?}"
+            );
+        }
+        let verdicts: Vec<&str> = text
+            .lines()
+            .filter(|line| line.starts_with("verdict:   VIOLATION") || line.starts_with("also:"))
+            .collect();
+        assert_eq!(verdicts.len(), report.result.violations.len(), "{name}");
+        let number_after = |line: &str, words: &str| -> Option<u64> {
+            let rest = &line[line.find(words)? + words.len()..];
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        };
+        let mut revealed = Vec::new();
+        for (line, recorded) in verdicts.iter().zip(&report.result.violations) {
+            violations_seen += 1;
+            let invariant = recorded.violation.invariant.name();
+            assert_eq!(
+                number_after(line, "recorded as event "),
+                Some(recorded.seq),
+                "{name}: {line}"
+            );
+            let violation_line = event_lines[recorded.seq as usize];
+            assert!(
+                violation_line.contains(&format!("VIOLATION of {invariant}")),
+                "{name}: #{} is {violation_line:?}",
+                recorded.seq
+            );
+            match number_after(line, &format!("VIOLATION of {invariant} at event ")) {
+                Some(by) => {
+                    let by_line = event_lines[by as usize];
+                    assert!(
+                        by < recorded.seq && !by_line.contains("VIOLATION"),
+                        "{name}"
+                    );
+                    assert!(
+                        violation_line.contains(&format!("at event {by}:")),
+                        "{name}: {violation_line}"
+                    );
+                    revealed.push(Some(by));
+                }
+                None => {
+                    assert!(line.contains("at the end of the run"), "{name}: {line}");
+                    revealed.push(None);
+                }
+            }
+        }
+        let checked = check_trace(&trace[..], OfflineOptions::default()).expect("a valid trace");
+        assert_eq!(
+            checked.findings.first().map(|finding| finding.seq),
+            revealed.first().copied(),
+            "{name}: check and run name different events"
+        );
+    }
+    assert!(violations_seen > 20, "{violations_seen} violations");
+}
+
+/// scenarios/partition-one-way.json: client 2 waits because client 1's REPLY m1 was lost to
+/// the one-way partition (client 1's later REQUEST m2 too); the explanation names both, the
+/// REPLY first, and not only the last message on the link.
+#[test]
+fn a_liveness_explanation_names_every_lost_message_the_waiter_needed() {
+    let scenario = common::load(&common::root().join("scenarios/partition-one-way.json"));
+    let (report, _, _) = common::run(&scenario);
+    let waiter = report
+        .result
+        .violations
+        .iter()
+        .find(|recorded| recorded.violation.detail.contains("client 2's transfer"))
+        .expect("client 2 never finishes");
+    assert!(
+        waiter.violation.detail.contains(
+            "because client 1's REPLY (m1, sent at t=2.000ms) and its REQUEST (m2, sent at \
+             t=3.000ms) to client 2 were lost to a partition"
+        ),
+        "{}",
+        waiter.violation.detail
+    );
+}

@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use super::history::{History, PhaseSeen, drop_words, format_time};
+use super::history::{History, MsgRecord, PhaseSeen, drop_words, format_time};
 use super::{Invariant, Violation};
 use crate::protocol::{Amount, Client, ClientId, Phase, Timestamp, WaitReason};
 
@@ -167,8 +167,10 @@ struct Context<'a> {
 /// What the waiter needs from a peer.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Wanted {
-    /// A message later than the own request (rule 5(ii)) or a REPLY to it.
+    /// A message later than the own request (rule 5(ii)).
     Answer { ts: Timestamp },
+    /// A REPLY to the own request (the reply-counting protocols).
+    Reply { ts: Timestamp },
     /// The RELEASE of the request ahead in the queue.
     Release,
     /// An UPDATED for the own block.
@@ -221,7 +223,7 @@ fn describe(waiter: &Waiter, why_ended: &str, context: Option<Context>) -> (Stri
             });
         }
         for &peer in &reason.missing_replies {
-            let because = waits_for(peer, Wanted::Answer { ts });
+            let because = waits_for(peer, Wanted::Reply { ts });
             parts.push(format!(
                 "it waits for client {peer}'s REPLY to its request ({ts},{node}){because}"
             ));
@@ -265,7 +267,7 @@ fn causes(context: Context, waiter: ClientId, peer: ClientId, wanted: Wanted) ->
     let mut crash_told = false;
 
     // The own REQUEST to the peer.
-    if let Wanted::Answer { ts } = wanted {
+    if let Wanted::Answer { ts } | Wanted::Reply { ts } = wanted {
         let request = history
             .messages(waiter, peer)
             .rev()
@@ -330,26 +332,57 @@ fn causes(context: Context, waiter: ClientId, peer: ClientId, wanted: Wanted) ->
         }
     }
 
-    // The peer's last message to the waiter since the request.
+    // The peer's messages to the waiter that would have given it what it waits for and never
+    // arrived: every one the history remembers, by what became of them.
     if facts.is_empty() {
-        let last = history
+        let answers = |record: &MsgRecord| match wanted {
+            Wanted::Answer { ts } => record.ts > ts && record.sent.seq > requested,
+            Wanted::Reply { .. } => record.msg_type == "reply" && record.sent.seq > requested,
+            Wanted::Release => record.msg_type == "release",
+            Wanted::Ack => record.msg_type == "updated" && record.sent.seq > requested,
+        };
+        let missed: Vec<MsgRecord> = history
             .messages(peer, waiter)
-            .next_back()
-            .filter(|record| record.sent.seq > requested || wanted == Wanted::Release)
-            .filter(|record| record.first_delivery.is_none());
-        if let Some(last) = last {
-            match last.dropped {
-                Some((reason, _)) => facts.push(format!(
-                    "{} to client {waiter} was lost {}",
-                    last.describe(peer),
-                    drop_words(reason, waiter)
-                )),
-                None if last.copies_in_flight() > 0 => facts.push(format!(
-                    "{} to client {waiter} was still in flight when the run ended",
-                    last.describe(peer)
-                )),
-                None => {}
+            .filter(|record| answers(record) && record.first_delivery.is_none())
+            .collect();
+        // (what became of them, the messages), in the order of their first message.
+        let mut fates: Vec<(String, Vec<&MsgRecord>)> = Vec::new();
+        for record in &missed {
+            let fate = match record.dropped {
+                Some((reason, _)) => format!("lost {}", drop_words(reason, waiter)),
+                None if record.copies_in_flight() > 0 => {
+                    "still in flight when the run ended".to_string()
+                }
+                None => continue,
+            };
+            match fates.iter_mut().find(|(known, _)| *known == fate) {
+                Some((_, records)) => records.push(record),
+                None => fates.push((fate, vec![record])),
             }
+        }
+        for (fate, records) in fates {
+            let names: Vec<String> = records
+                .iter()
+                .enumerate()
+                .map(|(rank, record)| {
+                    if rank == 0 {
+                        record.describe(peer)
+                    } else {
+                        format!(
+                            "its {} (m{}, sent at t={})",
+                            record.msg_type.to_uppercase(),
+                            record.msg_id,
+                            format_time(record.sent.t_us)
+                        )
+                    }
+                })
+                .collect();
+            let (names, verb) = match names.split_last() {
+                Some((last, [])) => (last.clone(), "was"),
+                Some((last, init)) => (format!("{} and {last}", init.join(", ")), "were"),
+                None => continue,
+            };
+            facts.push(format!("{names} to client {waiter} {verb} {fate}"));
         }
     }
 

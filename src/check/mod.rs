@@ -67,6 +67,43 @@ impl Violation {
     }
 }
 
+/// The words the detail of every violation found when a run ends (rather than at one of its
+/// events) starts with: `liveness`, and `ledger_agreement` at quiescence.
+pub const FOUND_AT_END: &str = "the run ended";
+
+/// Was the violation with this `detail` found when the run ended, rather than at an event?
+pub fn found_at_end(detail: &str) -> bool {
+    detail.starts_with(FOUND_AT_END)
+}
+
+/// The event that revealed each violation event of a trace, given every violation event's
+/// `seq` and `detail` in trace order; `None` for those found when the run ended.
+///
+/// A violation event is written right after the event that revealed it (after the other
+/// violations that event revealed), so the event that revealed it is the last event before
+/// it that is not a violation event: it and the trace's violation lines share one numbering,
+/// the trace's `seq`.
+pub fn revealing_events<'a>(
+    violations: impl IntoIterator<Item = (u64, &'a str)>,
+) -> Vec<Option<u64>> {
+    let mut revealed: Vec<Option<u64>> = Vec::new();
+    // The seq of the previous violation event and the event that revealed it.
+    let mut previous: Option<(u64, u64)> = None;
+    for (seq, detail) in violations {
+        if found_at_end(detail) {
+            revealed.push(None);
+            continue;
+        }
+        let by = match previous {
+            Some((prev_seq, prev_by)) if prev_seq + 1 == seq => prev_by,
+            _ => seq.saturating_sub(1),
+        };
+        previous = Some((seq, by));
+        revealed.push(Some(by));
+    }
+    revealed
+}
+
 /// Adds a check's finding, if any. Not `Vec::extend`, which reserves room for an `Option`
 /// on every call, finding or not: this runs several times per event.
 #[inline]
@@ -256,5 +293,58 @@ impl Checker {
     /// Checks a table from outside the events (offline: the summary's final balances).
     pub fn check_table(&self, node: ClientId, table: &[Amount]) -> Option<Violation> {
         self.conservation.check(node, table)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_violation_event_was_revealed_by_the_last_event_before_it_that_is_not_one() {
+        // reorder-2: the enter at 14 reveals mutual_exclusion (15); the commit at 16 reveals
+        // ledger_agreement (17); a step that reveals two gives both the same event; a
+        // liveness violation is found when the run ends.
+        let revealed = revealing_events([
+            (15, "client 1 entered the critical section"),
+            (17, "client 1's block 0 differs"),
+            (18, "client 1's table sums to 19"),
+            (25, "client 2 committed block 1"),
+            (
+                26,
+                "the run ended with nothing left in flight but client 2's transfer",
+            ),
+        ]);
+        assert_eq!(revealed, vec![Some(14), Some(16), Some(16), Some(24), None]);
+    }
+
+    #[test]
+    fn every_violation_found_at_the_end_says_so_first() {
+        let mut checker = Checker::for_trace(&[10, 10]);
+        let mut found = Vec::new();
+        let block = crate::protocol::Block::new(0, crate::protocol::GENESIS_PREV, 1, 1, 2, 3);
+        checker.observe(
+            &Event {
+                seq: 0,
+                t_us: 0,
+                node: Some(1),
+                clock: 1,
+                kind: EventKind::Commit {
+                    block: std::sync::Arc::new(block),
+                },
+            },
+            &mut found,
+        );
+        let at_end = checker.at_quiescence().expect("client 2 has no block");
+        assert!(found_at_end(&at_end.detail), "{}", at_end.detail);
+        let waiter = Waiter {
+            node: 1,
+            current: Some((2, 3)),
+            reason: None,
+            queued: 0,
+        };
+        for violation in checker.liveness_violations(&[waiter], "with nothing left in flight") {
+            assert!(found_at_end(&violation.detail), "{}", violation.detail);
+        }
     }
 }

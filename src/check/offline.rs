@@ -93,12 +93,27 @@ impl OfflineReport {
         let claimed = if self.claims.is_empty() {
             "the trace records no violation".to_string()
         } else {
+            let mut revealed = super::revealing_events(
+                self.claims
+                    .iter()
+                    .filter_map(|claim| Some((claim.seq?, claim.detail.as_str()))),
+            )
+            .into_iter();
             let listed = list(
                 self.claims
                     .iter()
-                    .map(|claim| match claim.seq {
-                        Some(seq) => format!("{} at event {seq}", claim.invariant),
-                        None => claim.invariant.to_string(),
+                    .map(|claim| match (claim.seq, claim.seq.and(revealed.next())) {
+                        (Some(seq), Some(Some(by))) => {
+                            format!(
+                                "{} at event {by} (recorded as event {seq})",
+                                claim.invariant
+                            )
+                        }
+                        (Some(seq), _) => format!(
+                            "{} at the end of the run (recorded as event {seq})",
+                            claim.invariant
+                        ),
+                        (None, _) => claim.invariant.to_string(),
                     })
                     .collect(),
             );

@@ -25,9 +25,9 @@ use serde::Serialize;
 
 use crate::protocol::ClientId;
 
-use super::state::Replay;
+use super::state::{ClientState, Outcome, Phase, Replay};
 use super::svg::{self, Diagram, Fate, LANE_W, LANE0, RIGHT, STYLE, short_label};
-use super::text::describe;
+use super::text::describe_at;
 use super::{Capture, escape_xml};
 
 /// The fields of a client's state the page shows, besides the clock (which comes from the
@@ -54,8 +54,10 @@ fn view_of(replay: &Replay, id: ClientId) -> [String; 7] {
     let mut pending: Vec<String> = Vec::new();
     if let Some(current) = client.current {
         pending.push(format!(
-            "pay {} to c{} (requested)",
-            current.amount, current.to
+            "pay {} to c{} ({})",
+            current.amount,
+            current.to,
+            transfer_status(client)
         ));
     }
     pending.extend(
@@ -94,6 +96,26 @@ fn view_of(replay: &Replay, id: ClientId) -> [String; 7] {
             pending.join("; ")
         },
     ]
+}
+
+/// Where the transfer a client is making stands: requested, inside, committed or aborted
+/// (until the client leaves, when it is done), and whether the client has crashed since.
+fn transfer_status(client: &ClientState) -> String {
+    let status = match (client.phase, client.outcome) {
+        (Phase::Inside { .. }, Some(Outcome::Committed { index })) => {
+            format!("committed as block {index}, inside until it leaves")
+        }
+        (Phase::Inside { .. }, Some(Outcome::Aborted { balance })) => {
+            format!("aborted, its balance is only {balance}; inside until it leaves")
+        }
+        (Phase::Inside { .. }, None) => "inside the critical section".to_string(),
+        (Phase::Waiting { .. } | Phase::Idle, _) => "requested, waiting for the mutex".to_string(),
+    };
+    if client.up {
+        status
+    } else {
+        format!("{status}; then it crashed")
+    }
 }
 
 /// What the page's state table shows for client `id` in `replay`: `(data-field, text)` for
@@ -149,6 +171,11 @@ struct Geometry {
     lane0: i64,
     lane_w: i64,
     right: i64,
+    /// How far left of its mark an event's clock label ends, and right of it its words
+    /// start ([`svg::LABEL_DX`]).
+    label_dx: i64,
+    /// How far short of the receiver's mark a delivered arrow stops ([`svg::TIP_GAP`]).
+    tip_gap: i64,
 }
 
 fn row_or_open(row: Option<usize>) -> i64 {
@@ -183,7 +210,7 @@ pub fn write_html(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
             event.clock,
             event.kind.name(),
             short_label(event),
-            describe(event, info.variant),
+            describe_at(event, info.variant, replay.last_regular),
         ));
         replay.apply(event);
         if let Some(node) = event.node
@@ -205,6 +232,8 @@ pub fn write_html(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
             lane0: LANE0,
             lane_w: LANE_W,
             right: RIGHT,
+            label_dx: svg::LABEL_DX,
+            tip_gap: svg::TIP_GAP,
         },
         events,
         arrows: diagram
@@ -426,6 +455,9 @@ function main() {
   canvas.style.width = width + 'px';
   view.setAttribute('width', width);
 
+  var LABEL_DX = D.geometry.label_dx, TIP_GAP = D.geometry.tip_gap;
+  // Rust's f64::round: halves away from zero.
+  function roundAway(v) { return v < 0 ? -Math.round(-v) : Math.round(v); }
   function laneX(id) { return LANE0 + (id - 1) * LANE_W; }
   function rowY(r) { return PAD + r * ROW_H + Math.floor(ROW_H / 2); }
   function esc(s) {
@@ -501,14 +533,19 @@ function main() {
     if (kind === 'commit') out += '<rect x="' + (x - 6) + '" y="' + (y - 6) + '" width="12" height="12"/>';
     else if (kind === 'abort' || kind === 'crash' || kind === 'drop') out += '<path d="M' + (x - 5) + ',' + (y - 5) + 'L' + (x + 5) + ',' + (y + 5) + 'M' + (x + 5) + ',' + (y - 5) + 'L' + (x - 5) + ',' + (y + 5) + '"/>';
     else out += '<circle cx="' + x + '" cy="' + y + '" r="' + (kind === 'violation' ? 7 : 4) + '"/>';
-    out += '<text class="clk" x="' + (x - 14) + '" y="' + (y + 4) + '">' + ev[3] + '</text>';
-    out += '<text class="lbl" x="' + (x + 14) + '" y="' + (y + 4) + '">' + esc(ev[5]) + '</text></g>';
+    out += '<text class="clk" x="' + (x - LABEL_DX) + '" y="' + (y + 4) + '">' + ev[3] + '</text>';
+    out += '<text class="lbl" x="' + (x + LABEL_DX) + '" y="' + (y + 4) + '">' + esc(ev[5]) + '</text></g>';
     return out;
   }
 
   function arrowSvg(a) {
     var x1 = laneX(a[0]), x2 = laneX(a[1]), y1 = a[3] < 0 ? 0 : rowY(a[3]), y2, cls = '', head = a[2];
-    if (a[5] === 0) { y2 = rowY(a[4]); }
+    if (a[5] === 0) {
+      // As svg::arrow_tip: stop TIP_GAP short of the receiver's mark, along the line.
+      y2 = rowY(a[4]);
+      var dx = x2 - x1, dy = y2 - y1, len = Math.sqrt(dx * dx + dy * dy);
+      if (len > 2 * TIP_GAP) { x2 -= roundAway(dx * TIP_GAP / len); y2 -= roundAway(dy * TIP_GAP / len); }
+    }
     else if (a[5] === 1) { x2 = x1 + Math.trunc((x2 - x1) * 2 / 5); y2 = rowY(a[4]); cls = ' lost'; head = 'x'; }
     else if (a[5] === 2) { y2 = rowY(a[4]); cls = ' lost'; head = 'x'; }
     else { y2 = height; cls = ' beyond'; }

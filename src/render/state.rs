@@ -35,6 +35,15 @@ pub enum Phase {
     },
 }
 
+/// What became of the transfer a client is making inside the critical section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It committed the block with this index.
+    Committed { index: u64 },
+    /// It aborted: its own table gave it only `balance`.
+    Aborted { balance: Amount },
+}
+
 /// A transfer accepted by a client: to whom and how much.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PendingTransfer {
@@ -58,9 +67,14 @@ pub struct ClientState {
     pub balances: Vec<Amount>,
     pub ledger_len: u64,
     pub head: Hash,
+    /// The blocks below this index were in its ledger before a restart that kept nothing:
+    /// their RELEASEs came and went, so no peer sends them again.
+    pub lost_below: u64,
     pub phase: Phase,
     /// The transfer being requested or made.
     pub current: Option<PendingTransfer>,
+    /// Inside the critical section: whether the current transfer committed or aborted yet.
+    pub outcome: Option<Outcome>,
     /// Transfers accepted but not yet requested.
     pub pending: VecDeque<PendingTransfer>,
     /// Index `peer - 1`: the latest request of that peer released so far.
@@ -89,8 +103,10 @@ impl ClientState {
             balances: initial_balances.to_vec(),
             ledger_len: 0,
             head: GENESIS_PREV,
+            lost_below: 0,
             phase: Phase::Idle,
             current: None,
+            outcome: None,
             pending: VecDeque::new(),
             served: vec![0; clients],
             replies: 0,
@@ -179,6 +195,9 @@ pub struct Replay {
     pub clients: Vec<ClientState>,
     /// Partitions in force, in the order they began.
     pub partitions: Vec<(Vec<Vec<ClientId>>, Direction)>,
+    /// The `seq` of the latest event applied that is not a violation event: the event that
+    /// revealed a violation event that comes next.
+    pub last_regular: Option<u64>,
 }
 
 impl Replay {
@@ -193,6 +212,7 @@ impl Replay {
                 .map(|id| ClientState::new(id, &info.initial_balances))
                 .collect(),
             partitions: Vec::new(),
+            last_regular: None,
         }
     }
 
@@ -215,6 +235,9 @@ impl Replay {
 
     /// Applies one event. Events naming clients the header does not know change nothing.
     pub fn apply(&mut self, event: &Event) {
+        if !matches!(event.kind, EventKind::Violation { .. }) {
+            self.last_regular = Some(event.seq);
+        }
         match &event.kind {
             EventKind::Partition { groups, direction } => {
                 self.partitions.push((groups.clone(), *direction));
@@ -250,6 +273,7 @@ impl Replay {
             }
             EventKind::Request { ts } => {
                 client.current = client.pending.pop_front();
+                client.outcome = None;
                 client.phase = Phase::Waiting { ts: *ts };
                 if variant.uses_queue() {
                     client.queue.insert((*ts, node));
@@ -269,12 +293,19 @@ impl Replay {
             EventKind::Commit { block } => {
                 client.apply_block(block);
                 client.committed_inside = true;
+                client.outcome = Some(Outcome::Committed {
+                    index: block.index(),
+                });
+            }
+            EventKind::Abort { balance, .. } => {
+                client.outcome = Some(Outcome::Aborted { balance: *balance });
             }
             EventKind::Apply { block } => client.apply_block(block),
             EventKind::Exit { ts } => {
                 client.queue.remove(&(*ts, node));
                 client.phase = Phase::Idle;
                 client.current = None;
+                client.outcome = None;
                 if variant == Variant::RicartAgrawala {
                     client.deferred.clear();
                 }
@@ -286,12 +317,14 @@ impl Replay {
                     fresh.balances = std::mem::take(&mut client.balances);
                     fresh.ledger_len = client.ledger_len;
                     fresh.head = client.head;
+                    fresh.lost_below = client.lost_below;
+                } else {
+                    fresh.lost_below = client.lost_below.max(client.ledger_len);
                 }
                 fresh.clock = event.clock;
                 *client = fresh;
             }
             EventKind::Send { .. }
-            | EventKind::Abort { .. }
             | EventKind::Reject { .. }
             | EventKind::Balance { .. }
             | EventKind::Violation { .. }

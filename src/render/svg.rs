@@ -18,7 +18,7 @@ use crate::protocol::ClientId;
 use crate::trace::{DropReason, Event, EventKind};
 
 use super::state::Phase;
-use super::text::{describe, format_time};
+use super::text::{describe_at, format_time};
 use super::{Capture, escape_xml};
 
 /// Height of one event row.
@@ -31,6 +31,38 @@ pub(crate) const LANE0: i64 = 190;
 pub(crate) const LANE_W: i64 = 230;
 /// Room right of the last lane for its labels.
 pub(crate) const RIGHT: i64 = 260;
+
+/// How far left of an event's mark its Lamport clock label ends, and how far right of it its
+/// words start: clear of the arrowheads, which stop [`TIP_GAP`] short of the mark and reach
+/// [`HEAD_LEN`] further back.
+pub(crate) const LABEL_DX: i64 = 18;
+/// How far short of the receiver's mark a delivered message's arrow stops (the mark's
+/// radius and a little more), so that its head points at the mark without covering it.
+pub(crate) const TIP_GAP: i64 = 6;
+/// An arrowhead's `markerWidth` (and height) for its 10 units: scaled by the message line's
+/// stroke width, [`MSG_STROKE`], it is [`HEAD_LEN`] long and as wide.
+const MARKER_SIZE: i64 = 6;
+/// The stroke width of a message's line (`.msg` in [`STYLE`]), which scales its marker.
+const MSG_STROKE: f64 = 1.6;
+/// The length of an arrowhead along its line, in pixels.
+const HEAD_LEN: f64 = MARKER_SIZE as f64 * MSG_STROKE;
+// An arrowhead that ends at a mark stops 2 pixels before the labels either side of it.
+const _: () = assert!(LABEL_DX as f64 >= TIP_GAP as f64 + HEAD_LEN + 2.0);
+
+/// The end of the arrow of a message delivered at `(x2, y2)` and sent at `(x1, y1)`:
+/// [`TIP_GAP`] short of the mark, along the line (whole pixels).
+pub(crate) fn arrow_tip(x1: i64, y1: i64, x2: i64, y2: i64) -> (i64, i64) {
+    let (dx, dy) = ((x2 - x1) as f64, (y2 - y1) as f64);
+    let length = (dx * dx + dy * dy).sqrt();
+    if length <= 2.0 * TIP_GAP as f64 {
+        return (x2, y2);
+    }
+    let short = TIP_GAP as f64 / length;
+    (
+        x2 - (dx * short).round() as i64,
+        y2 - (dy * short).round() as i64,
+    )
+}
 
 /// The x of a client's lane.
 pub(crate) fn lane_x(id: ClientId) -> i64 {
@@ -375,7 +407,7 @@ pub(crate) const STYLE: &str = r#"
 .grid{stroke:#eee;stroke-width:1}
 .seq,.time{font:11px monospace;fill:#777}
 .time{text-anchor:end}
-.clk{font:10px monospace;fill:#555;text-anchor:end}
+.clk{font:10px monospace;fill:#555;text-anchor:end;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}
 .lbl{font:11px sans-serif;fill:#333;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}
 .ev circle{fill:#fff;stroke:#444;stroke-width:1.5}
 .k-send circle{fill:#444;stroke:none}
@@ -417,12 +449,14 @@ pub(crate) const STYLE: &str = r#"
 /// The arrowheads, one per message type, and the cross of a lost message.
 pub(crate) fn marker_defs() -> String {
     let mut defs = String::from("<defs>");
+    // The tip (10,5) sits at the line's end; the head is HEAD_LEN long.
+    let size = MARKER_SIZE;
     for msg_type in MESSAGE_TYPES {
         let _ = write!(
             defs,
-            "<marker id=\"h-{msg_type}\" viewBox=\"0 0 10 10\" refX=\"13\" refY=\"5\" \
-             markerWidth=\"8\" markerHeight=\"8\" orient=\"auto\"><path d=\"M0,0L10,5L0,10z\" \
-             class=\"f-{msg_type}\"/></marker>"
+            "<marker id=\"h-{msg_type}\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" \
+             markerWidth=\"{size}\" markerHeight=\"{size}\" orient=\"auto\"><path \
+             d=\"M0,0L10,5L0,10z\" class=\"f-{msg_type}\"/></marker>"
         );
     }
     defs.push_str(
@@ -539,8 +573,12 @@ pub fn write_svg(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
     for arrow in &diagram.arrows {
         write_arrow(&mut svg, arrow, bottom);
     }
+    let mut last_regular = capture.start.last_regular;
     for (row, event) in capture.events.iter().enumerate() {
-        write_event(&mut svg, row, event, lanes, info.variant);
+        write_event(&mut svg, row, event, lanes, info.variant, last_regular);
+        if !matches!(event.kind, EventKind::Violation { .. }) {
+            last_regular = Some(event.seq);
+        }
     }
     svg.push_str("</svg>\n");
     out.write_all(svg.as_bytes())
@@ -600,7 +638,10 @@ fn write_arrow(svg: &mut String, arrow: &Arrow, bottom: i64) {
     let (x1, x2) = (lane_x(arrow.from), lane_x(arrow.to));
     let y1 = arrow.start.map_or(TOP, row_y);
     let (x2, y2, class, head) = match (arrow.fate, arrow.end) {
-        (Fate::Delivered, Some(row)) => (x2, row_y(row), "", arrow.msg_type),
+        (Fate::Delivered, Some(row)) => {
+            let (x2, y2) = arrow_tip(x1, y1, x2, row_y(row));
+            (x2, y2, "", arrow.msg_type)
+        }
         (Fate::LostOnTheWay, Some(row)) => (x1 + (x2 - x1) * 2 / 5, row_y(row), " lost", "x"),
         (Fate::LostAtReceiver, Some(row)) => (x2, row_y(row), " lost", "x"),
         _ => (x2, bottom, " beyond", arrow.msg_type),
@@ -619,6 +660,7 @@ fn write_event(
     event: &Event,
     lanes: u32,
     variant: crate::protocol::Variant,
+    last_regular: Option<u64>,
 ) {
     let y = row_y(row);
     let kind = event.kind.name();
@@ -630,7 +672,7 @@ fn write_event(
             .node
             .map_or_else(String::new, |node| format!("c{node} ")),
         event.clock,
-        describe(event, variant)
+        describe_at(event, variant, last_regular)
     );
     let _ = write!(
         svg,
@@ -693,10 +735,10 @@ fn write_event(
                 svg,
                 "<text class=\"clk\" x=\"{}\" y=\"{}\">{}</text><text class=\"lbl\" x=\"{}\" \
                  y=\"{}\">{label}</text>",
-                x - 14,
+                x - LABEL_DX,
                 y + 4,
                 event.clock,
-                x + 14,
+                x + LABEL_DX,
                 y + 4
             );
         }

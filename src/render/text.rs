@@ -18,6 +18,9 @@ pub struct TextTimeline<W: Write> {
     out: W,
     /// The protocol of the run, which decides how an entry is explained.
     variant: Variant,
+    /// The `seq` of the latest event that is not a violation event: the one that revealed
+    /// the violations written after it.
+    last_regular: Option<u64>,
 }
 
 impl<W: Write> TextTimeline<W> {
@@ -25,6 +28,7 @@ impl<W: Write> TextTimeline<W> {
         TextTimeline {
             out,
             variant: Variant::Lamport,
+            last_regular: None,
         }
     }
 
@@ -59,27 +63,75 @@ impl<W: Write> TextTimeline<W> {
             scenario.cs_us
         )?;
         writeln!(self.out)?;
-        writeln!(
-            self.out,
-            "{:>12}  {:<4} {:>5}  event",
-            "time", "node", "clock"
-        )
+        writeln!(self.out, "{}", column_heads())
     }
 }
 
 impl<W: Write> EventSink for TextTimeline<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
-        let node = event
-            .node
-            .map_or_else(|| "-".to_string(), |node| format!("c{node}"));
         writeln!(
             self.out,
-            "{:>12}  {:<4} {:>5}  {}",
-            format_time(event.t_us),
-            node,
-            event.clock,
-            describe(event, self.variant)
-        )
+            "{}",
+            timeline_line(event, self.variant, self.last_regular)
+        )?;
+        if !matches!(event.kind, EventKind::Violation { .. }) {
+            self.last_regular = Some(event.seq);
+        }
+        Ok(())
+    }
+}
+
+/// The heads of the timeline's columns.
+fn column_heads() -> String {
+    format!(
+        "{:>7} {:>12}  {:<4} {:>5}  event",
+        "seq", "time", "node", "clock"
+    )
+}
+
+/// One line of the timeline: `#seq`, time, client, clock, the event in words
+/// ([`describe_at`]).
+fn timeline_line(event: &Event, variant: Variant, last_regular: Option<u64>) -> String {
+    let node = event
+        .node
+        .map_or_else(|| "-".to_string(), |node| format!("c{node}"));
+    format!(
+        "{:>7} {:>12}  {:<4} {:>5}  {}",
+        format!("#{}", event.seq),
+        format_time(event.t_us),
+        node,
+        event.clock,
+        describe_at(event, variant, last_regular)
+    )
+}
+
+/// One event in words ([`describe`]); a violation event also says which event revealed it:
+/// `last_regular`, the latest event before it that is not a violation event (unless it was
+/// found when the run ended, which its first words say).
+pub(crate) fn describe_at(event: &Event, variant: Variant, last_regular: Option<u64>) -> String {
+    match &event.kind {
+        EventKind::Violation { invariant, detail } => {
+            // A violation found when the run ended says so in its first words.
+            let found = if crate::check::found_at_end(detail) {
+                String::new()
+            } else {
+                let by = last_regular.unwrap_or(event.seq.saturating_sub(1));
+                format!(" at event {by}")
+            };
+            format!("VIOLATION of {invariant}{found}: {detail}")
+        }
+        _ => describe(event, variant),
+    }
+}
+
+/// " at event 14 (t=14.162ms, recorded as event 15)": where a violation recorded as the
+/// violation event `recorded` was found, by the event that revealed it (`None`: when the run
+/// ended), in the trace's one numbering.
+fn found_at(revealed_by: Option<u64>, recorded: u64, t_us: Option<u64>) -> String {
+    let time = t_us.map_or_else(String::new, |t_us| format!("t={}, ", format_time(t_us)));
+    match revealed_by {
+        Some(by) => format!(" at event {by} ({time}recorded as event {recorded})"),
+        None => format!(" at the end of the run ({time}recorded as event {recorded})"),
     }
 }
 
@@ -240,18 +292,23 @@ pub fn write_verdict(out: &mut dyn Write, report: &RunReport, rerun: &str) -> io
             format_time(result.end_us)
         )?,
         Some(first) => {
-            for (rank, recorded) in result.violations.iter().enumerate() {
+            let revealed = crate::check::revealing_events(
+                result
+                    .violations
+                    .iter()
+                    .map(|recorded| (recorded.seq, recorded.violation.detail.as_str())),
+            );
+            for (rank, (recorded, by)) in result.violations.iter().zip(revealed).enumerate() {
                 writeln!(
                     out,
-                    "{}VIOLATION of {} at event {} (t={}): {}",
+                    "{}VIOLATION of {}{}: {}",
                     if rank == 0 {
                         "verdict:   "
                     } else {
                         "also:      "
                     },
                     recorded.violation.invariant,
-                    recorded.seq,
-                    format_time(recorded.t_us),
+                    found_at(by, recorded.seq, Some(recorded.t_us)),
                     recorded.violation.detail
                 )?;
             }
@@ -360,7 +417,7 @@ fn write_heads(out: &mut dyn Write, report: &RunReport) -> io::Result<()> {
 // The explained timeline of `render --format text`.
 
 /// The column where an event's words start, for the explanation lines under it.
-const EXPLANATION_INDENT: usize = 26;
+const EXPLANATION_INDENT: usize = 34;
 
 /// The timeline of the window with the reason for every decision under the event that made
 /// it: why a client entered, what it waits for, why it aborted, when a balance read is stale.
@@ -381,13 +438,14 @@ pub fn write_explained(capture: &Capture, out: &mut dyn Write) -> io::Result<()>
         write_states(out, &capture.start)?;
     }
     writeln!(out)?;
-    writeln!(out, "{:>12}  {:<4} {:>5}  event", "time", "node", "clock")?;
+    writeln!(out, "{}", column_heads())?;
     let mut replay = capture.start.clone();
     // The last wait reason printed per client, so an unchanged reason is not repeated.
     let mut last_wait: Vec<Option<String>> = vec![None; replay.clients.len()];
     let events = &capture.events;
     for (index, event) in events.iter().enumerate() {
         let mut notes = notes_before(&replay, event);
+        let last_regular = replay.last_regular;
         replay.apply(event);
         if let Some(node) = event.node
             && let Some(slot) = (node as usize).checked_sub(1)
@@ -420,17 +478,7 @@ pub fn write_explained(capture: &Capture, out: &mut dyn Write) -> io::Result<()>
                 ));
             }
         }
-        let node = event
-            .node
-            .map_or_else(|| "-".to_string(), |node| format!("c{node}"));
-        writeln!(
-            out,
-            "{:>12}  {:<4} {:>5}  {}",
-            format_time(event.t_us),
-            node,
-            event.clock,
-            describe(event, info.variant)
-        )?;
+        writeln!(out, "{}", timeline_line(event, info.variant, last_regular))?;
         for note in notes {
             writeln!(out, "{:EXPLANATION_INDENT$}{note}", "")?;
         }
@@ -459,11 +507,23 @@ fn write_summary_verdict(out: &mut dyn Write, summary: &TraceSummary) -> io::Res
     match summary.violations.split_first() {
         None => writeln!(out, "verdict:   OK, no violation in the summary{ended}")?,
         Some((first, rest)) => {
+            let revealed = crate::check::revealing_events(
+                summary
+                    .violations
+                    .iter()
+                    .filter_map(|claim| Some((claim.seq?, claim.detail.as_str()))),
+            );
+            // Claims without a seq (which this program never writes) have no place.
+            let mut revealed = revealed.into_iter();
+            let mut place = |seq: Option<u64>, t_us: Option<u64>| match seq {
+                Some(seq) => found_at(revealed.next().flatten(), seq, t_us),
+                None => claimed_at(t_us),
+            };
             writeln!(
                 out,
                 "verdict:   VIOLATION of {}{}: {}",
                 first.invariant,
-                claimed_at(first.seq, first.t_us),
+                place(first.seq, first.t_us),
                 first.detail
             )?;
             for other in rest {
@@ -471,7 +531,7 @@ fn write_summary_verdict(out: &mut dyn Write, summary: &TraceSummary) -> io::Res
                     out,
                     "           then {}{}",
                     other.invariant,
-                    claimed_at(other.seq, other.t_us)
+                    place(other.seq, other.t_us)
                 )?;
             }
         }
@@ -491,14 +551,9 @@ fn write_summary_verdict(out: &mut dyn Write, summary: &TraceSummary) -> io::Res
     )
 }
 
-/// " at event 15 (t=14.162ms)", with what the summary gives.
-fn claimed_at(seq: Option<u64>, t_us: Option<u64>) -> String {
-    match (seq, t_us) {
-        (Some(seq), Some(t_us)) => format!(" at event {seq} (t={})", format_time(t_us)),
-        (Some(seq), None) => format!(" at event {seq}"),
-        (None, Some(t_us)) => format!(" at t={}", format_time(t_us)),
-        (None, None) => String::new(),
-    }
+/// " at t=14.162ms" for a claimed violation without a `seq`, with what the summary gives.
+fn claimed_at(t_us: Option<u64>) -> String {
+    t_us.map_or_else(String::new, |t_us| format!(" at t={}", format_time(t_us)))
 }
 
 /// Explanations that need the state just before the event.
@@ -532,20 +587,49 @@ fn held_back_note(
     from: ClientId,
     block: &Block,
 ) -> Option<String> {
-    let length = replay.client(node)?.ledger_len;
+    let client = replay.client(node)?;
+    let length = client.ledger_len;
     let index = block.index();
     if index <= length {
         return None;
     }
-    let missing = if index == length + 1 {
-        format!("block {length}")
-    } else {
-        format!("blocks {length} to {}", index - 1)
+    let blocks = |first: u64, last: u64| {
+        if first == last {
+            format!("block {first}")
+        } else {
+            format!("blocks {first} to {last}")
+        }
     };
-    Some(format!(
-        "holds c{from}'s block {index} back: its ledger has {length} block{}, and {missing} \
-         (on other links) must be appended first",
+    let has = format!(
+        "holds c{from}'s block {index} back: its ledger has {length} block{}",
         if length == 1 { "" } else { "s" }
+    );
+    // Blocks it held before a restart that kept nothing: their RELEASEs were delivered
+    // before, and no peer sends a block twice.
+    let lost_end = client.lost_below.min(index);
+    if lost_end > length {
+        let lost = blocks(length, lost_end - 1);
+        let (verb, pronoun) = if lost_end - 1 == length {
+            ("was", "it")
+        } else {
+            ("were", "them")
+        };
+        let rest = if lost_end < index {
+            format!(
+                "; {} (on other links) may still come, but",
+                blocks(lost_end, index - 1)
+            )
+        } else {
+            ", so".to_string()
+        };
+        return Some(format!(
+            "{has} since it restarted with nothing; {lost} {verb} lost in that restart and no \
+             peer sends {pronoun} again{rest} block {index} waits for blocks that will not come"
+        ));
+    }
+    Some(format!(
+        "{has}, and {} (on other links) must be appended first",
+        blocks(length, index - 1)
     ))
 }
 
