@@ -9,7 +9,8 @@
 //!   input or usage) unless the doc says so.
 //! - A console block's output lines must appear in what the command printed (standard output,
 //!   then standard error), in order. `…` or `...` stands for any text within a line, and a
-//!   line of only `…` or `...` for lines left out; lines may be left out anywhere.
+//!   line of only `…` or `...` for lines left out; lines may be left out anywhere. A cut note
+//!   `[… what was cut …]` is an ellipsis too.
 //! - Every `--expect-digest` a doc shows is 64 hex digits (a placeholder in capitals aside),
 //!   and the binary reproduces it for the scenario and seed next to it.
 //! - Every whole scenario a `json` block shows (an object with `name` and `clients`) runs
@@ -336,11 +337,30 @@ fn line_matches(pattern: &str, actual: &str) -> bool {
     true
 }
 
+/// A doc line with every cut note (`[… 3 lines cut: why …]`, `[… rest of the line cut …]`)
+/// made a plain ellipsis: a note that is a whole line stands for lines left out, one inside a
+/// line for any text.
+fn without_cut_notes(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(start) = rest.find("[…") {
+        let Some(length) = rest[start..].find("…]") else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        out.push('…');
+        rest = &rest[start + length + "…]".len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Whether every shown line that is not only an ellipsis matches an output line, in order.
 /// Gives the first shown line that does not, if any.
 fn first_unmatched<'a>(shown: &'a [String], actual: &[&str]) -> Option<&'a str> {
     let mut from = 0;
-    for line in shown {
+    for shown_line in shown {
+        let line = &without_cut_notes(shown_line);
         let bare = line.trim();
         if bare.is_empty() || bare == "…" || bare == "..." || bare == "[…]" {
             continue;
@@ -350,7 +370,7 @@ fn first_unmatched<'a>(shown: &'a [String], actual: &[&str]) -> Option<&'a str> 
             .position(|actual| line_matches(line, actual))
         {
             Some(at) => from += at + 1,
-            None => return Some(line),
+            None => return Some(shown_line),
         }
     }
     None

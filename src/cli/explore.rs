@@ -13,8 +13,8 @@ use clap::{Args, ValueEnum};
 use super::files::{any_to_stdout, is_standard_stream, refuse_input_as_output, report_writer};
 use super::run::stdout_error;
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
-use crate::check::Invariant;
-use crate::explore::replay::{describe_step, write_trace};
+use crate::check::{Invariant, revealing_events};
+use crate::explore::replay::{ReplayedViolation, describe_step, write_trace};
 use crate::explore::search::{Order, SearchOptions, Stats, Stop};
 use crate::explore::settings::{
     self, Channels, ExpectFrom, ExploreSetup, Overrides, describe_expect, meets,
@@ -540,16 +540,18 @@ fn write_scenario_text(
                     Some(first) if first.violation.invariant.name() == found.finding.name => {
                         writeln!(
                             out,
-                            "checker:   replayed through the simulator's checker: {} at event \
-                             {} (agrees)",
-                            first.violation.invariant, first.seq
+                            "checker:   replayed through the simulator's checker: {} {} (agrees)",
+                            first.violation.invariant,
+                            where_recorded(first)
                         )?
                     }
                     Some(first) => writeln!(
                         out,
-                        "checker:   replayed through the simulator's checker: {} at event {} \
-                         (the explorer's check saw {} first)",
-                        first.violation.invariant, first.seq, found.finding.name
+                        "checker:   replayed through the simulator's checker: {} {} (the \
+                         explorer's check saw {} first)",
+                        first.violation.invariant,
+                        where_recorded(first),
+                        found.finding.name
                     )?,
                     None => writeln!(
                         out,
@@ -738,6 +740,16 @@ fn write_speed(out: &mut dyn Write, stats: &Stats, peak: Option<u64>) -> io::Res
         stats.store_bytes as f64 / stats.distinct.max(1) as f64,
         stats.encoding_bytes as f64 / stats.distinct.max(1) as f64
     )
+}
+
+/// "at event 14, recorded as event 15": the event that revealed the violation and its own
+/// line in the trace, numbered as `run` and `check` number them.
+fn where_recorded(first: &ReplayedViolation) -> String {
+    let revealed = revealing_events([(first.seq, first.violation.detail.as_str())]);
+    match revealed.first().copied().flatten() {
+        Some(event) => format!("at event {event}, recorded as event {}", first.seq),
+        None => format!("at the end of the path, recorded as event {}", first.seq),
+    }
 }
 
 /// Why the search ended, as the JSON report names it.
