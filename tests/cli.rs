@@ -507,3 +507,29 @@ fn sweep_jobs_0_is_one_per_core_and_output_has_the_usual_names() {
     assert_eq!(again.status.code(), Some(1));
     assert_eq!(std::fs::read(records).unwrap(), first);
 }
+
+/// An expectation that names an invariant other than the first one found is judged alike by
+/// `run` (among every violation its stopping step revealed) and `explore` (which goes on past
+/// other findings until the expected one).
+#[test]
+fn explore_and_run_judge_an_expected_second_invariant_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("scenarios/reorder-2.json")).unwrap();
+    let mut scenario: serde_json::Value = serde_json::from_str(&text).unwrap();
+    scenario["expect"]["invariant"] = "ledger_agreement".into();
+    let path = dir.path().join("fork.json");
+    std::fs::write(&path, scenario.to_string()).unwrap();
+    let path = path.to_str().unwrap();
+
+    let ran = lamport_ledger(&["run", path]);
+    assert_eq!(ran.status.code(), Some(0), "{}", stdout(&ran));
+    let explored = lamport_ledger(&["explore", path, "--bag"]);
+    assert_eq!(explored.status.code(), Some(0), "{}", stdout(&explored));
+    let report = stdout(&explored);
+    assert!(report.contains("VIOLATION of mutual_exclusion"), "{report}");
+    assert!(
+        report.contains("also:      VIOLATION of ledger_agreement"),
+        "{report}"
+    );
+    assert!(report.contains("ledger_agreement (from the scenario): matched"));
+}

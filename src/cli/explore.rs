@@ -122,6 +122,7 @@ pub(super) fn explore_command(args: &ExploreArgs) -> Result<u8, CliError> {
         ),
         jobs,
         keep_going: args.keep_going,
+        wanted: None,
     };
     let mut out = report_writer(any_to_stdout([args.trace.as_deref()]));
     let code = match args.model {
@@ -323,6 +324,15 @@ fn scenario_command(
         &[args.scenario.as_deref()],
     )?;
     let trace_file = args.trace.as_deref().map(PendingFile::create).transpose()?;
+    // An expected invariant is looked for past other findings, as `run` judges it among
+    // every violation its stopping step revealed.
+    let options = &SearchOptions {
+        wanted: setup.expect.and_then(|(expect, _)| {
+            (expect.outcome == crate::scenario::ExpectedOutcome::Violation)
+                .then_some(expect.invariant?.name())
+        }),
+        ..*options
+    };
     let exploration = explore_system(&setup, options);
     let peak = peak_rss_kib();
     let found: Vec<Invariant> = exploration

@@ -5,7 +5,7 @@
 //! successors of a state and checks the invariants of a state seen for the first time. The
 //! search numbers the states in the order it discovers them, checks each new state once, and
 //! stops at the first finding (or, with `keep_going`, records the first finding of each kind
-//! and goes on).
+//! and goes on; or, when it looks for one finding, records the others and goes on until it).
 //!
 //! Breadth-first search expands one level at a time, in batches. With `jobs > 1` the states of
 //! a batch are expanded on several threads, in chunks, each into its own buffer; the buffers
@@ -270,6 +270,10 @@ pub struct SearchOptions {
     pub jobs: usize,
     /// Go on after a finding, keeping the first finding of each name.
     pub keep_going: bool,
+    /// Without `keep_going`: the finding the search looks for (a scenario's expected
+    /// invariant). Findings of other names are kept and the search goes on until this one, so
+    /// it is judged as `run` judges an expectation; `None` stops at the first finding.
+    pub wanted: Option<&'static str>,
 }
 
 impl Default for SearchOptions {
@@ -281,6 +285,7 @@ impl Default for SearchOptions {
             max_memory: None,
             jobs: 1,
             keep_going: false,
+            wanted: None,
         }
     }
 }
@@ -472,10 +477,15 @@ impl Drop for Arrival<'_> {
 
 impl<S: Copy> Tally<'_, S> {
     fn record(&mut self, finding: Finding, path: Vec<S>) -> Flow {
+        let finding_name = finding.name;
         if self.found.iter().all(|f| f.finding.name != finding.name) {
             self.found.push(Found { finding, path });
         }
-        if self.options.keep_going {
+        let looked_for = self
+            .options
+            .wanted
+            .is_none_or(|wanted| wanted == finding_name);
+        if self.options.keep_going || !looked_for {
             Flow::Go
         } else {
             Flow::Stop(Stop::Finding)
