@@ -171,6 +171,10 @@ fn bad_arguments_exit_2_with_one_line() {
             "contention-8.json",
         ),
         (&["node", "0"], "no node 0"),
+        (
+            &["node", "1", "--trace", "-"],
+            "standard output is its prompt",
+        ),
         (&["node", "99999999999"], "99999999999"),
         (&["merge"], "<TRACES>"),
         (&["bogus"], "bogus"),

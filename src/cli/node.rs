@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::files::refuse_input_as_output;
+use super::files::{is_standard_stream, refuse_input_as_output};
 use super::{CliError, EXIT_OK, PendingFile};
 use crate::live::{self, KEY_ENV, NodeOptions};
 use crate::protocol::ClientId;
@@ -45,6 +45,13 @@ pub(super) struct MergeArgs {
 }
 
 pub(super) fn node_command(args: &NodeArgs) -> Result<u8, CliError> {
+    if args.trace.as_deref().is_some_and(is_standard_stream) {
+        return Err(CliError::Usage(
+            "node --trace -: a node's standard output is its prompt; give the trace a file or \
+             a directory"
+                .into(),
+        ));
+    }
     let env_key = std::env::var(KEY_ENV).ok();
     let cluster = match &args.cluster {
         Some(path) => live::load_cluster(path, env_key),
