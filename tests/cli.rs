@@ -233,11 +233,20 @@ fn keep_going_runs_past_the_first_safety_violation() {
 /// `bench --quick` measures nothing worth keeping, but it runs the real harness: every case
 /// asked for, in a child process, with its counts, rates and peak memory.
 #[test]
+fn bench_json_is_also_format_json() {
+    let output = lamport_ledger(&["bench", "--quick", "--json", "--case", "n64"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let line: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(line["case"], "n64");
+}
+
+#[test]
 fn bench_quick_reports_each_case_asked_for_with_counts_rates_and_memory() {
     let output = lamport_ledger(&[
         "bench",
         "--quick",
-        "--json",
+        "--format",
+        "json",
         "--repeat",
         "2",
         "--case",

@@ -15,9 +15,12 @@ pub(super) struct BenchArgs {
     /// Run only these cases (repeatable); all of them by default.
     #[arg(long = "case", value_name = "NAME")]
     cases: Vec<String>,
-    /// Print one JSON object per case instead of a table.
-    #[arg(long)]
+    /// Print one JSON object per case instead of a table (the same as `--format json`).
+    #[arg(long, conflicts_with = "format")]
     json: bool,
+    /// A table for people, or one JSON object per case, as `explore --format` offers.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
     /// Divide every case's size by 100: a smoke run of the harness, not a measurement.
     #[arg(long)]
     quick: bool,
@@ -30,7 +33,14 @@ pub(super) struct BenchArgs {
     child: bool,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum Format {
+    Text,
+    Json,
+}
+
 pub(super) fn bench_command(args: &BenchArgs) -> Result<u8, CliError> {
+    let json = args.json || args.format == Format::Json;
     let scale = if args.quick { 100 } else { 1 };
     let names: Vec<String> = if args.cases.is_empty() {
         CASES.iter().map(|case| case.name.to_string()).collect()
@@ -63,7 +73,7 @@ pub(super) fn bench_command(args: &BenchArgs) -> Result<u8, CliError> {
         }
         return Ok(EXIT_OK);
     }
-    if !args.json {
+    if !json {
         writeln!(
             out,
             "{:<14} {:>12} {:>12} {:>10} {:>9} {:>10}  what",
@@ -86,7 +96,7 @@ pub(super) fn bench_command(args: &BenchArgs) -> Result<u8, CliError> {
             .into_iter()
             .min_by(|a, b| a.seconds.total_cmp(&b.seconds))
             .expect("at least one measurement");
-        if args.json {
+        if json {
             let mut value = serde_json::to_value(&fastest).expect("a measurement serialises");
             value["repeats"] = args.repeat.into();
             value["slowest_seconds"] = slowest_s.into();
@@ -104,7 +114,7 @@ pub(super) fn bench_command(args: &BenchArgs) -> Result<u8, CliError> {
         }
         fastest_of_each.push(fastest);
     }
-    if !args.json {
+    if !json {
         print_null_loop_ratios(&mut out, &fastest_of_each)?;
     }
     Ok(EXIT_OK)
