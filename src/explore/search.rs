@@ -15,7 +15,7 @@
 //! and so are the state numbers, the counts, and the counterexample found.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Barrier, Mutex, RwLock};
 use std::time::Instant;
 
 use super::hash::hash_bytes;
@@ -70,9 +70,6 @@ pub struct Successors<S> {
     local: Vec<u32>,
     /// For each state expanded into this buffer: where its items end.
     marks: Vec<u32>,
-    /// Its chunk is expanded and hashed (cleared with the rest): with `jobs > 1`, what a
-    /// thread that claims it for sorting out waits for.
-    ready: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -108,12 +105,10 @@ impl<S: Copy> Successors<S> {
             checks: Vec::new(),
             local: Vec::new(),
             marks: Vec::new(),
-            ready: false,
         }
     }
 
     fn clear(&mut self) {
-        self.ready = false;
         self.bytes.clear();
         self.items.clear();
         self.problems.clear();
@@ -476,18 +471,26 @@ impl<'a> Origin<'a> {
     }
 }
 
-/// Locks a chunk claimed for sorting out once it is expanded. The thread expanding it holds
-/// its lock from just after claiming it until it is done, so this waits on the lock, except in
-/// the short moment between the claim and the lock, which it waits out by yielding. A thread
-/// that panics while expanding poisons the lock, and then this panics too instead of waiting.
-fn ready<S>(chunk: &Mutex<Successors<S>>) -> std::sync::MutexGuard<'_, Successors<S>> {
-    loop {
-        let output = chunk.lock().expect("no thread panics with a buffer");
-        if output.ready {
-            return output;
+/// A thread's place at the barrier between expanding and sorting out: when dropped before
+/// it has waited there (a panic), it waits then, so that the other threads are not left
+/// waiting for it; the scope then passes the panic on.
+struct Arrival<'b> {
+    barrier: &'b Barrier,
+    waited: bool,
+}
+
+impl Arrival<'_> {
+    fn wait(mut self) {
+        self.waited = true;
+        self.barrier.wait();
+    }
+}
+
+impl Drop for Arrival<'_> {
+    fn drop(&mut self) {
+        if !self.waited {
+            self.barrier.wait();
         }
-        drop(output);
-        std::thread::yield_now();
     }
 }
 
@@ -701,13 +704,6 @@ impl<'o, M: Model> Run<'o, M> {
             while self.expanding.len() < chunks {
                 self.expanding.push(Mutex::new(Successors::new()));
             }
-            // Merged since their last expansion: not ready for sorting out until expanded again.
-            for output in &mut self.expanding[..chunks] {
-                output
-                    .get_mut()
-                    .expect("no thread panics with a buffer")
-                    .ready = false;
-            }
         }
         let Run {
             store,
@@ -724,6 +720,7 @@ impl<'o, M: Model> Run<'o, M> {
         let claimed = AtomicUsize::new(0);
         let sorted = AtomicUsize::new(0);
         let stopped = AtomicBool::new(false);
+        let barrier = Barrier::new(jobs);
         let first = next.map_or(0, |(start, _)| start);
         let last = next.map_or(0, |(_, end)| end);
         let store = RwLock::new(store);
@@ -744,44 +741,45 @@ impl<'o, M: Model> Run<'o, M> {
                     output.close_state();
                 }
                 output.hash_items();
-                output.ready = true;
             }
         };
-        // Once `pending` is merged (the main thread holds the store's write lock until then)
-        // and unless the merge stopped the search: claims chunks and sorts them out, each as
-        // soon as it is expanded. A thread done expanding goes on with the chunks expanded
-        // already instead of waiting for the last ones (the barrier that used to be here
-        // left a thread idle for up to a chunk's expansion per batch).
-        let sort = |expander: &mut M::Expander, job: usize| {
-            let store = store.read().expect("no thread panics with the store");
+        // Once every chunk is expanded and `pending` merged (unless the merge stopped the
+        // search): claims chunks and sorts them out.
+        let sort = |expander: &mut M::Expander, job: usize, arrival: Arrival<'_>| {
+            arrival.wait();
             if stopped.load(Ordering::Relaxed) {
                 return;
             }
+            let store = store.read().expect("no thread panics with the store");
             loop {
                 let chunk = sorted.fetch_add(1, Ordering::Relaxed);
                 let Some(output) = expanding.get(chunk) else {
                     break;
                 };
-                let mut output = ready(output);
+                let mut output = output.lock().expect("no thread panics with a buffer");
                 output.sort_out(&store, expander);
             }
             store.populate(job, jobs);
         };
         let (main_expander, helpers) = expanders.split_first_mut().expect("at least one job");
         let together = sort_out && next.is_some();
-        // Taken before the other threads start, so that none sorts out before the merge.
-        let mut store_now = store.write().expect("no thread panics with the store");
+        let arrival = || Arrival {
+            barrier: &barrier,
+            waited: false,
+        };
         std::thread::scope(|scope| {
             if together {
                 for (job, expander) in helpers.iter_mut().enumerate() {
-                    let (expand, sort) = (&expand, &sort);
+                    let (expand, sort, arrival) = (&expand, &sort, arrival());
                     scope.spawn(move || {
                         expand(expander, Origin::Copy(sources));
-                        sort(expander, job + 1);
+                        sort(expander, job + 1, arrival);
                     });
                 }
             }
+            let main_arrival = together.then(arrival);
             let mut flow = Flow::Go;
+            let mut store_now = store.write().expect("no thread panics with the store");
             if let Some((start, end)) = pending {
                 let before = (store_now.len(), store_now.encoding_bytes());
                 let chunks = (end - start).div_ceil(chunk_size) as usize;
@@ -817,8 +815,8 @@ impl<'o, M: Model> Run<'o, M> {
                     };
                     expand(main_expander, origin);
                 }
-                if together {
-                    sort(main_expander, 0);
+                if let Some(arrival) = main_arrival {
+                    sort(main_expander, 0, arrival);
                 }
             }
             flow
