@@ -34,7 +34,8 @@ pub struct Finding {
 
 /// A model to explore.
 pub trait Model: Sync {
-    /// How one state leads to the next, recorded for every state (keep it small).
+    /// How one state leads to the next (found again for the states on a finding's path, not
+    /// stored per state).
     type Step: Copy + Default + Send + Sync + std::fmt::Debug;
     type Expander: Expander<Step = Self::Step> + Send;
 
@@ -178,7 +179,7 @@ impl<S: Copy> Successors<S> {
     /// `expander` and marked [`Known::Checked`]. This is the merge's work for most successors
     /// (most are seen before), done on the expanding threads; the merge then skips what is
     /// known and gets the same answers it would have got itself, in the same order.
-    fn sort_out<E: Expander<Step = S>>(&mut self, store: &StateStore<S>, expander: &mut E) {
+    fn sort_out<E: Expander<Step = S>>(&mut self, store: &StateStore, expander: &mut E) {
         let size = (self.items.len() * 2).next_power_of_two().max(16);
         self.local.clear();
         self.local.resize(size, 0);
@@ -234,6 +235,29 @@ impl<S: Copy> Successors<S> {
             at = (at + 1) & mask;
         }
     }
+}
+
+/// The steps from the initial state to state `id`. The store keeps each state's parent but
+/// not the step from it (8 bytes a state, a tenth of the store, written once and read only
+/// for a finding): each parent on the path is expanded again, and its first successor with the
+/// child's encoding is the step the merge recorded the child by, since the merge takes a
+/// state's successors in this same order and stores the child at the first equal one.
+fn steps_to<E: Expander>(store: &StateStore, expander: &mut E, id: u32) -> Vec<E::Step> {
+    let states = store.path_to(id);
+    let mut successors = Successors::new();
+    states
+        .windows(2)
+        .map(|pair| {
+            successors.clear();
+            expander.expand(store.get(pair[0]), &mut successors);
+            let child = store.get(pair[1]);
+            successors
+                .iter()
+                .find(|&(_, in_model, bytes)| in_model && bytes == child)
+                .map(|(step, _, _)| step)
+                .expect("a state's parent has it as a successor")
+        })
+        .collect()
 }
 
 /// How many successors ahead of its lookup a successor's table slot is fetched. The slots
@@ -380,7 +404,7 @@ pub fn search<M: Model>(model: &M, options: &SearchOptions) -> SearchResult<M::S
 }
 
 struct Run<'o, M: Model> {
-    store: StateStore<M::Step>,
+    store: StateStore,
     /// Index 0 also checks new states; the others only expand.
     expanders: Vec<M::Expander>,
     tally: Tally<'o, M::Step>,
@@ -423,7 +447,7 @@ struct Sources {
 }
 
 impl Sources {
-    fn load<S: Copy>(&mut self, store: &StateStore<S>, start: u32, end: u32) {
+    fn load(&mut self, store: &StateStore, start: u32, end: u32) {
         self.first = start;
         store.copy_out(start, end, &mut self.bytes, &mut self.ends);
     }
@@ -438,12 +462,12 @@ impl Sources {
 /// Where the states being expanded are read from: a copy while the store takes new states
 /// on another thread, else the store itself.
 #[derive(Clone, Copy)]
-enum Origin<'a, S: Copy> {
+enum Origin<'a> {
     Copy(&'a Sources),
-    Store(&'a StateStore<S>),
+    Store(&'a StateStore),
 }
 
-impl<'a, S: Copy> Origin<'a, S> {
+impl<'a> Origin<'a> {
     fn get(self, id: u32) -> &'a [u8] {
         match self {
             Origin::Copy(sources) => sources.get(id),
@@ -476,9 +500,12 @@ impl Drop for Arrival<'_> {
 }
 
 impl<S: Copy> Tally<'_, S> {
-    fn record(&mut self, finding: Finding, path: Vec<S>) -> Flow {
+    /// Keeps `finding` if it is the first of its name; `path` makes its path (only then: it
+    /// expands a state per step).
+    fn record(&mut self, finding: Finding, path: impl FnOnce() -> Vec<S>) -> Flow {
         let finding_name = finding.name;
         if self.found.iter().all(|f| f.finding.name != finding.name) {
+            let path = path();
             self.found.push(Found { finding, path });
         }
         let looked_for = self
@@ -492,7 +519,7 @@ impl<S: Copy> Tally<'_, S> {
         }
     }
 
-    fn full(&self, store: &StateStore<S>) -> bool {
+    fn full(&self, store: &StateStore) -> bool {
         let limit = self
             .options
             .max_states
@@ -507,7 +534,7 @@ impl<S: Copy> Tally<'_, S> {
     /// so the table slot of each is fetched from memory a few insertions ahead of its turn.
     fn merge<E: Expander<Step = S>>(
         &mut self,
-        store: &mut StateStore<S>,
+        store: &mut StateStore,
         expander: &mut E,
         output: &Successors<S>,
         first_source: u32,
@@ -530,8 +557,11 @@ impl<S: Copy> Tally<'_, S> {
                 self.transitions += 1;
                 let item = output.items[index];
                 if let Some((_, finding)) = problems.next_if(|(i, _)| *i as usize == index) {
-                    let (_, mut path) = store.path_to(source);
-                    path.push(item.step);
+                    let path = || {
+                        let mut path = steps_to(store, expander, source);
+                        path.push(item.step);
+                        path
+                    };
                     if let Flow::Stop(stop) = self.record(finding.clone(), path) {
                         return Flow::Stop(stop);
                     }
@@ -554,7 +584,7 @@ impl<S: Copy> Tally<'_, S> {
                     continue;
                 }
                 let bytes = output.item_bytes(index);
-                if let Inserted::New(id) = store.insert(bytes, item.hash, source, item.step) {
+                if let Inserted::New(id) = store.insert(bytes, item.hash, source) {
                     self.depth = self.depth.max(self.source_depth + 1);
                     let finding = if item.known == Known::Checked {
                         while checks.next_if(|(i, _)| (*i as usize) < index).is_some() {}
@@ -565,7 +595,7 @@ impl<S: Copy> Tally<'_, S> {
                         expander.check(bytes)
                     };
                     if let Some(finding) = finding {
-                        let (_, path) = store.path_to(id);
+                        let path = || steps_to(store, expander, id);
                         if let Flow::Stop(stop) = self.record(finding, path) {
                             return Flow::Stop(stop);
                         }
@@ -608,10 +638,9 @@ impl<'o, M: Model> Run<'o, M> {
         let mut initial = Vec::new();
         model.initial(&mut initial);
         let hash = hash_bytes(&initial);
-        self.store
-            .insert(&initial, hash, NO_PARENT, M::Step::default());
+        self.store.insert(&initial, hash, NO_PARENT);
         match self.expanders[0].check(&initial) {
-            Some(finding) => self.tally.record(finding, Vec::new()),
+            Some(finding) => self.tally.record(finding, Vec::new),
             None => Flow::Go,
         }
     }
@@ -708,7 +737,7 @@ impl<'o, M: Model> Run<'o, M> {
         // Claims chunks of `next` and expands them. Once a thread starts, the whole batch is
         // expanded, even if the merge stops the search meanwhile: what the search met (the
         // client states interned) then does not depend on thread timing.
-        let expand = |expander: &mut M::Expander, origin: Origin<'_, M::Step>| {
+        let expand = |expander: &mut M::Expander, origin: Origin<'_>| {
             loop {
                 let chunk = claimed.fetch_add(1, Ordering::Relaxed);
                 let Some(output) = expanding.get(chunk) else {

@@ -7,13 +7,13 @@
 //! comparing the encodings byte for byte, so two different states are never merged, whatever
 //! the hash does.
 //!
-//! For each state the store also keeps the state it was first reached from and the step that
-//! reached it, so that the path to any state can be rebuilt. Breadth-first search discovers
-//! states level by level, so that path is a shortest one.
+//! For each state the store also keeps the state it was first reached from, so that the
+//! states on the path to any state can be listed (the search finds the steps between them
+//! again, see `search::steps_to`). Breadth-first search discovers states level by level, so
+//! that path is a shortest one.
 //!
-//! Memory per state: the encoding, 4 bytes of offset, 4 of parent, the step (8 bytes for the
-//! client model, 4 for the TLA+ port) and 8 / load (between 0.375 and 0.75) bytes of table:
-//! about `encoding + 27..37` bytes.
+//! Memory per state: the encoding, 4 bytes of offset, 4 of parent and 8 / load (between 0.375
+//! and 0.75) bytes of table: about `encoding + 19..29` bytes.
 
 /// Marks a state with no parent (an initial state).
 pub const NO_PARENT: u32 = u32::MAX;
@@ -34,7 +34,7 @@ const END_BITS: u32 = 7;
 const TAG: u64 = 0xffff_ffff_0000_0000;
 
 /// States numbered in discovery order, deduplicated by their full encoding.
-pub struct StateStore<S: Copy> {
+pub struct StateStore {
     bytes: Region<u8>,
     /// Where state `i`'s encoding ends in `bytes` (it starts where state `i - 1`'s ends):
     /// the low [`END_BITS`] bits in `ends[i]`, the high bits counted by `wraps` (see
@@ -44,7 +44,6 @@ pub struct StateStore<S: Copy> {
     /// empty until the encodings outgrow 4 GiB.
     wraps: Vec<u32>,
     parents: Region<u32>,
-    steps: Region<S>,
     /// 0: empty; otherwise the hash's top 32 bits (in place) and `number + 1`. A state sits
     /// at (or, probing linearly, after) the slot given by the top `bits` bits of its hash, so
     /// the table can double without looking at the encodings again.
@@ -63,14 +62,13 @@ pub enum Inserted {
     Seen(u32),
 }
 
-impl<S: Copy> StateStore<S> {
+impl StateStore {
     pub fn new() -> Self {
         StateStore {
             bytes: Region::new(),
             ends: Region::new(),
             wraps: Vec::new(),
             parents: Region::new(),
-            steps: Region::new(),
             slots: Region::zeroed(1 << INITIAL_BITS),
             bits: INITIAL_BITS,
             next_slots: None,
@@ -113,21 +111,21 @@ impl<S: Copy> StateStore<S> {
         ends.extend((start..end).map(|id| self.end(id) - base));
     }
 
-    /// The state `id` was first reached from, and by which step; `None` for an initial state.
-    pub fn parent(&self, id: u32) -> Option<(u32, S)> {
+    /// The state `id` was first reached from; `None` for an initial state.
+    pub fn parent(&self, id: u32) -> Option<u32> {
         let parent = self.parents[id as usize];
-        (parent != NO_PARENT).then(|| (parent, self.steps[id as usize]))
+        (parent != NO_PARENT).then_some(parent)
     }
 
-    /// The steps from an initial state to `id`, and that initial state.
-    pub fn path_to(&self, mut id: u32) -> (u32, Vec<S>) {
-        let mut steps = Vec::new();
-        while let Some((parent, step)) = self.parent(id) {
-            steps.push(step);
+    /// The states from an initial state to `id`, both included, each the parent of the next.
+    pub fn path_to(&self, mut id: u32) -> Vec<u32> {
+        let mut states = vec![id];
+        while let Some(parent) = self.parent(id) {
+            states.push(parent);
             id = parent;
         }
-        steps.reverse();
-        (id, steps)
+        states.reverse();
+        states
     }
 
     /// Asks the processor to fetch the slot where a state with this hash would be, ahead of
@@ -183,9 +181,8 @@ impl<S: Copy> StateStore<S> {
     }
 
     /// Adds `state` unless an equal one is there. `hash` must be [`super::hash::hash_bytes`]
-    /// of `state`; `parent` and `step` are recorded only for a new state (`step` is ignored
-    /// when `parent` is [`NO_PARENT`]).
-    pub fn insert(&mut self, state: &[u8], hash: u64, parent: u32, step: S) -> Inserted {
+    /// of `state`; `parent` is recorded only for a new state.
+    pub fn insert(&mut self, state: &[u8], hash: u64, parent: u32) -> Inserted {
         if (self.len() + 1) * 4 > self.slots.len() * 3 {
             self.grow();
         }
@@ -204,7 +201,6 @@ impl<S: Copy> StateStore<S> {
         }
         self.ends.push((end & ((1 << END_BITS) - 1)) as u32);
         self.parents.push(parent);
-        self.steps.push(step);
         Inserted::New(id)
     }
 
@@ -237,7 +233,6 @@ impl<S: Copy> StateStore<S> {
         self.bytes.commit_ahead(bytes);
         self.ends.commit_ahead(states);
         self.parents.commit_ahead(states);
-        self.steps.commit_ahead(states);
         if self.next_slots.is_none() && (self.len() + states) * 4 > self.slots.len() * 3 {
             self.next_slots = Some(Region::zeroed(self.slots.len() * 2));
         }
@@ -251,7 +246,6 @@ impl<S: Copy> StateStore<S> {
         self.bytes.populate_ahead(bytes, part, parts);
         self.ends.populate_ahead(states, part, parts);
         self.parents.populate_ahead(states, part, parts);
-        self.steps.populate_ahead(states, part, parts);
         if let Some(slots) = &self.next_slots {
             slots.populate(part, parts);
         }
@@ -262,7 +256,6 @@ impl<S: Copy> StateStore<S> {
         self.bytes.memory_bytes()
             + self.ends.memory_bytes()
             + self.parents.memory_bytes()
-            + self.steps.memory_bytes()
             + self.slots.memory_bytes()
     }
 
@@ -272,7 +265,7 @@ impl<S: Copy> StateStore<S> {
     }
 }
 
-impl<S: Copy> Default for StateStore<S> {
+impl Default for StateStore {
     fn default() -> Self {
         Self::new()
     }
@@ -299,28 +292,29 @@ mod tests {
 
     #[test]
     fn states_are_found_by_their_bytes_and_paths_rebuilt() {
-        let mut store: StateStore<u8> = StateStore::new();
-        let insert = |store: &mut StateStore<u8>, bytes: &[u8], parent, step| {
-            store.insert(bytes, hash_bytes(bytes), parent, step)
+        let mut store = StateStore::new();
+        let insert = |store: &mut StateStore, bytes: &[u8], parent| {
+            store.insert(bytes, hash_bytes(bytes), parent)
         };
-        assert_eq!(insert(&mut store, b"root", NO_PARENT, 0), Inserted::New(0));
-        assert_eq!(insert(&mut store, b"a", 0, 1), Inserted::New(1));
-        assert_eq!(insert(&mut store, b"b", 1, 2), Inserted::New(2));
-        assert_eq!(insert(&mut store, b"a", 2, 9), Inserted::Seen(1));
-        assert_eq!(store.path_to(2), (0, vec![1, 2]));
+        assert_eq!(insert(&mut store, b"root", NO_PARENT), Inserted::New(0));
+        assert_eq!(insert(&mut store, b"a", 0), Inserted::New(1));
+        assert_eq!(insert(&mut store, b"b", 1), Inserted::New(2));
+        assert_eq!(insert(&mut store, b"a", 2), Inserted::Seen(1));
+        assert_eq!(store.path_to(2), vec![0, 1, 2]);
+        assert_eq!(store.path_to(0), vec![0]);
         assert_eq!(store.get(1), b"a");
         // Growing keeps every state findable.
         for n in 0..10_000u32 {
             let bytes = n.to_le_bytes();
             assert_eq!(
-                insert(&mut store, &bytes, 0, 3),
+                insert(&mut store, &bytes, 0),
                 Inserted::New(3 + n),
                 "state {n}"
             );
         }
         for n in 0..10_000u32 {
             let bytes = n.to_le_bytes();
-            assert_eq!(insert(&mut store, &bytes, 0, 3), Inserted::Seen(3 + n));
+            assert_eq!(insert(&mut store, &bytes, 0), Inserted::Seen(3 + n));
         }
     }
 
@@ -328,11 +322,11 @@ mod tests {
     fn encodings_are_found_past_the_offset_boundaries() {
         // In tests a state's end offset keeps only 7 bits: states of 1 to 300 bytes cross
         // the boundaries one or several at a time.
-        let mut store: StateStore<u8> = StateStore::new();
+        let mut store = StateStore::new();
         let state = |n: usize| vec![n as u8; 1 + n * 37 % 300];
         for n in 0..500 {
             assert_eq!(
-                store.insert(&state(n), hash_bytes(&state(n)), NO_PARENT, 0),
+                store.insert(&state(n), hash_bytes(&state(n)), NO_PARENT),
                 Inserted::New(n as u32)
             );
         }
@@ -349,11 +343,11 @@ mod tests {
 
     #[test]
     fn equal_hashes_of_different_states_are_told_apart() {
-        let mut store: StateStore<u8> = StateStore::new();
+        let mut store = StateStore::new();
         // Same (forged) hash for two different encodings: both are kept.
-        assert_eq!(store.insert(b"x", 42, NO_PARENT, 0), Inserted::New(0));
-        assert_eq!(store.insert(b"y", 42, NO_PARENT, 0), Inserted::New(1));
-        assert_eq!(store.insert(b"x", 42, NO_PARENT, 0), Inserted::Seen(0));
-        assert_eq!(store.insert(b"y", 42, NO_PARENT, 0), Inserted::Seen(1));
+        assert_eq!(store.insert(b"x", 42, NO_PARENT), Inserted::New(0));
+        assert_eq!(store.insert(b"y", 42, NO_PARENT), Inserted::New(1));
+        assert_eq!(store.insert(b"x", 42, NO_PARENT), Inserted::Seen(0));
+        assert_eq!(store.insert(b"y", 42, NO_PARENT), Inserted::Seen(1));
     }
 }
