@@ -98,7 +98,7 @@ fn shrinking_a_passing_seed_says_there_is_nothing_to_shrink() {
 #[test]
 fn swarm_failures_with_messages_in_flight_shrink_to_small_pinned_scenarios() {
     let dir = tempfile::tempdir().unwrap();
-    for (seed, most_transfers) in [(108, 2), (355, 3), (762, 7), (1244, 2)] {
+    for (seed, most_transfers) in [(108, 2), (355, 2), (762, 2), (1244, 2)] {
         let minimal = dir.path().join(format!("minimal-{seed}.json"));
         let output = lamport_ledger(&[
             "shrink",

@@ -6,7 +6,7 @@
 //!    it fails without any random draw.
 //! 3. Greedily try smaller scenarios: without a client (the ids above it move down), runs of
 //!    transfers or a single one (with the later transfers moved earlier to close the gap, or
-//!    not), a balance read, a fault or a link override. Keep a candidate when its first
+//!    all the others issued at once, or neither), a balance read, a fault or a link override. Keep a candidate when its first
 //!    violation is still the target, with its inherited pins or, failing that, with the pins
 //!    dropped under one of a few fresh seeds (removing a client changes every timing that
 //!    waited for it); then re-pin its messages from its own run, since message numbering
@@ -197,9 +197,10 @@ fn candidates(scenario: &Scenario) -> Vec<Scenario> {
     }
     let transfers = scenario.transfers.len();
     // Runs of transfers first, halves down to pairs (as delta debugging does), then single
-    // ones. Each goes once as it was and once with the later transfers moved earlier to close
-    // the gap: a failure that needs two requests to overlap needs the transfers that remain to
-    // come close in time, which removing what came between them alone does not give.
+    // ones. A single one goes as it was, with the later transfers moved earlier to close the
+    // gap, and with all the others issued at once: a failure that needs two requests to
+    // overlap needs the transfers that remain to come close in time, which removing what came
+    // between them alone does not give.
     let mut run = transfers / 2;
     while run >= 2 {
         for start in (0..=transfers - run).rev().step_by(run) {
@@ -210,6 +211,7 @@ fn candidates(scenario: &Scenario) -> Vec<Scenario> {
     for index in (0..transfers).rev() {
         out.push(without_transfers(scenario, index..index + 1, Gap::Keep));
         out.push(without_transfers(scenario, index..index + 1, Gap::Close));
+        out.push(without_transfers(scenario, index..index + 1, Gap::All));
     }
     for index in (0..scenario.balance_reads.len()).rev() {
         let mut candidate = scenario.clone();
@@ -242,6 +244,8 @@ enum Gap {
     /// They move earlier by the time between the first removed transfer and the first kept
     /// one after it.
     Close,
+    /// Every transfer left is issued at the time of the first one.
+    All,
 }
 
 /// `scenario` without the transfers at `removed` (indexes into its list, which is in time
@@ -256,6 +260,13 @@ fn without_transfers(scenario: &Scenario, removed: Range<usize>, gap: Gap) -> Sc
     transfers.drain(removed.clone());
     for later in &mut transfers[removed.start..] {
         later.at_us -= shift_us;
+    }
+    if gap == Gap::All
+        && let Some(first_us) = transfers.first().map(|first| first.at_us)
+    {
+        transfers
+            .iter_mut()
+            .for_each(|transfer| transfer.at_us = first_us);
     }
     candidate
 }
