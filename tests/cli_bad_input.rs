@@ -386,6 +386,24 @@ fn an_interrupted_sweep_leaves_no_partial_file() {
     }
 }
 
+/// A typo in an exploration file gets the scenario reader's "did you mean".
+#[test]
+fn an_exploration_file_typo_gets_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("typo.json");
+    let scenario = common::root().join(REORDER);
+    let text = format!(
+        "{{\n \"scenario\": {:?},\n \"chanels\": \"bag\"\n}}\n",
+        scenario.to_str().unwrap()
+    );
+    fs::write(&file, text).unwrap();
+    let message = refused(&["explore", file.to_str().unwrap()], dir.path());
+    assert!(
+        message.contains("typo.json:3:") && message.contains("(did you mean `channels`?)"),
+        "{message}"
+    );
+}
+
 /// An output that is the command's own input would destroy it: refused, input intact. Links
 /// and `..` name the same file.
 #[test]

@@ -30,7 +30,7 @@ use crate::check::Invariant;
 use crate::protocol::Command;
 use crate::scenario::{
     Expect, ExpectedOutcome, Keep, MAX_SCENARIO_BYTES, Scenario, TRACE_NOT_SCENARIO, is_trace,
-    parse_scenario, read_bounded,
+    parse_scenario, read_bounded, unknown_name_message,
 };
 use crate::sim::Workload;
 use crate::sim::rng::{Stream, stream_rng};
@@ -209,6 +209,7 @@ fn located(shown: &str, error: &serde_json::Error, field: &str) -> SetupError {
         .rsplit_once(" at line ")
         .map_or(message.as_str(), |(head, _)| head)
         .to_string();
+    let message = unknown_name_message(&message).unwrap_or(message);
     let field = if field.is_empty() {
         String::new()
     } else {

@@ -438,6 +438,28 @@ fn data_problem(text: &str, path: Path, place: Place, raw: &str) -> Problem {
     }
 }
 
+/// serde's "unknown field `x`, expected one of …" or "unknown variant …" as the scenario
+/// reader words it, with a "did you mean" when a name is close: for other JSON files read
+/// with serde (exploration files), so that their typos get the same help.
+pub fn unknown_name_message(raw: &str) -> Option<String> {
+    let allowed = || backticked(raw.split_once(", expected").map_or("", |(_, rest)| rest));
+    if let Some(name) = between_backticks(raw, "unknown field ") {
+        return Some(unknown_name(
+            "field",
+            &name,
+            &allowed(),
+            "the fields allowed here are",
+        ));
+    }
+    let name = between_backticks(raw, "unknown variant ")?;
+    Some(unknown_name(
+        "name",
+        &name,
+        &allowed(),
+        "the allowed names are",
+    ))
+}
+
 /// The text between the first pair of backticks after `prefix`, if `raw` starts with it.
 fn between_backticks(raw: &str, prefix: &str) -> Option<String> {
     let rest = raw.strip_prefix(prefix)?.strip_prefix('`')?;
