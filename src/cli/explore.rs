@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::files::{any_to_stdout, is_standard_stream, refuse_input_as_output, report_writer};
+use super::files::{is_standard_stream, refuse_input_as_output, report_writer};
 use super::run::stdout_error;
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
 use crate::check::{Invariant, revealing_events};
@@ -124,7 +124,7 @@ pub(super) fn explore_command(args: &ExploreArgs) -> Result<u8, CliError> {
         keep_going: args.keep_going,
         wanted: None,
     };
-    let mut out = report_writer(any_to_stdout([args.trace.as_deref()]));
+    let mut out = report_writer(args.trace.as_deref());
     let code = match args.model {
         Some(BuiltinModel::TlaplusLamportMutex) => tla_command(args, &options, &mut out)?,
         None => scenario_command(args, &options, &mut out)?,
@@ -178,7 +178,12 @@ fn tla_command(
     }
     .map_err(stdout_error)?;
     let nothing_found = exploration.result.found.is_empty();
-    require_complete(args, code, nothing_found, &exploration.result.stats)
+    Ok(require_complete(
+        args,
+        code,
+        nothing_found,
+        &exploration.result.stats,
+    ))
 }
 
 fn write_tla_text(
@@ -430,26 +435,29 @@ fn scenario_command(
         None if nothing_found => EXIT_OK,
         None => EXIT_VIOLATION,
     };
-    require_complete(args, code, nothing_found, &exploration.result.stats)
+    Ok(require_complete(
+        args,
+        code,
+        nothing_found,
+        &exploration.result.stats,
+    ))
 }
 
 /// `--require-complete`: a passing verdict that rests on finding nothing in a search cut short
 /// proves nothing, so it becomes a failure (exit 1), said on standard error. A violation found
 /// (expected or not) is conclusive however far the search went.
-fn require_complete(
-    args: &ExploreArgs,
-    code: u8,
-    nothing_found: bool,
-    stats: &Stats,
-) -> Result<u8, CliError> {
-    let incomplete = !matches!(stats.stop, Stop::Exhausted | Stop::Finding);
-    if !(args.require_complete && code == EXIT_OK && nothing_found && incomplete) {
-        return Ok(code);
+fn require_complete(args: &ExploreArgs, code: u8, nothing_found: bool, stats: &Stats) -> u8 {
+    let Some(why) = cut_short(stats.stop) else {
+        return code;
+    };
+    if !(args.require_complete && code == EXIT_OK && nothing_found) {
+        return code;
     }
-    // " (INCOMPLETE: stopped at --max-states)" and the like.
-    let why = completeness(stats).trim().trim_matches(['(', ')']);
-    eprintln!("lamport-ledger: --require-complete: nothing was found, but the search is {why}");
-    Ok(EXIT_VIOLATION)
+    eprintln!(
+        "lamport-ledger: --require-complete: nothing was found, but the search is INCOMPLETE: \
+         {why}"
+    );
+    EXIT_VIOLATION
 }
 
 fn invariant_named(name: &str) -> Option<Invariant> {
@@ -710,16 +718,24 @@ fn write_nothing_found(out: &mut dyn Write, stats: &Stats, everywhere: &str) -> 
     }
 }
 
-fn completeness(stats: &Stats) -> &'static str {
-    match stats.stop {
-        Stop::Exhausted => " (complete: every reachable state explored)",
-        Stop::Finding => " (reached when the search stopped at the first violation)",
-        Stop::MaxStates => " (INCOMPLETE: stopped at --max-states)",
-        Stop::MaxDepth => " (INCOMPLETE: states beyond --max-depth not explored)",
-        Stop::MaxMemory => {
-            " (INCOMPLETE: stopped before the state store outgrew --max-memory, by default half \
-             the machine's memory)"
-        }
+fn completeness(stats: &Stats) -> String {
+    match (stats.stop, cut_short(stats.stop)) {
+        (_, Some(why)) => format!(" (INCOMPLETE: {why})"),
+        (Stop::Exhausted, None) => " (complete: every reachable state explored)".into(),
+        (_, None) => " (reached when the search stopped at the first violation)".into(),
+    }
+}
+
+/// Why a search ended before every reachable state was explored, if a bound ended it.
+fn cut_short(stop: Stop) -> Option<&'static str> {
+    match stop {
+        Stop::Exhausted | Stop::Finding => None,
+        Stop::MaxStates => Some("stopped at --max-states"),
+        Stop::MaxDepth => Some("states beyond --max-depth not explored"),
+        Stop::MaxMemory => Some(
+            "stopped before the state store outgrew --max-memory, by default half the \
+             machine's memory",
+        ),
     }
 }
 

@@ -18,16 +18,10 @@ pub fn is_standard_stream(path: &Path) -> bool {
     path.as_os_str() == STANDARD_STREAM
 }
 
-/// Whether any of `outputs` is `-`: what the command would print on standard output then goes
-/// to standard error, so the two never mix.
-pub fn any_to_stdout<'a>(outputs: impl IntoIterator<Item = Option<&'a Path>>) -> bool {
-    outputs.into_iter().flatten().any(is_standard_stream)
-}
-
-/// Where a command prints its report: standard output, or standard error when one of its
-/// outputs is `-` ([`any_to_stdout`]).
-pub fn report_writer(to_stderr: bool) -> Box<dyn Write> {
-    if to_stderr {
+/// Where a command prints its report: standard output, or standard error when its `output`
+/// is `-`, so that the report and the output never mix.
+pub fn report_writer(output: Option<&Path>) -> Box<dyn Write> {
+    if output.is_some_and(is_standard_stream) {
         Box::new(BufWriter::new(io::stderr()))
     } else {
         Box::new(BufWriter::new(io::stdout()))
@@ -221,8 +215,7 @@ pub fn read_text(path: &Path, limit: u64) -> Result<String, CliError> {
     })
 }
 
-/// Opens a trace to read: the file at `path`, or standard input for `-`. The error names the
-/// file as `shown` (see [`shown_input`]).
+/// Opens a trace to read: the file at `path`, or standard input for `-`.
 pub fn open_input(path: &Path) -> Result<Box<dyn BufRead + Send>, CliError> {
     if is_standard_stream(path) {
         return Ok(Box::new(BufReader::with_capacity(1 << 16, io::stdin())));

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::files::{any_to_stdout, open_input, refuse_input_as_output, report_writer, shown_input};
+use super::files::{open_input, refuse_input_as_output, report_writer, shown_input};
 use super::run::{load_scenario, rerun_command, seeded, stdout_error};
 use super::{CliError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, PendingFile};
 use crate::hunt::{LiveComparer, write_report};
@@ -85,7 +85,7 @@ pub(super) fn replay_command(args: &ReplayArgs) -> Result<u8, CliError> {
     if args.swarm {
         rerun.push_str(" --swarm");
     }
-    let out = report_writer(any_to_stdout([args.trace.as_deref()]));
+    let out = report_writer(args.trace.as_deref());
     let (report, mut out) = run_with_timeline(
         &scenario,
         RunOptions::default(),

@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use super::files::read_text;
-use super::files::{any_to_stdout, is_standard_stream, refuse_input_as_output, report_writer};
+use super::files::{is_standard_stream, read_text, refuse_input_as_output, report_writer};
 use super::render::RunRendering;
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
 use crate::render::RenderFormat;
@@ -105,7 +104,7 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
                 .map(PendingFile::writer)
                 .collect::<Result<_, _>>()?;
             // With `-o -` the drawing has standard output; the timeline goes to standard error.
-            let out = report_writer(any_to_stdout([args.output.as_deref()]));
+            let out = report_writer(args.output.as_deref());
             run_with_timeline(&scenario, options, outputs, out, &rerun, &mut watchers)
                 .map_err(|source| io_error(trace_file.as_ref(), source))?
                 .0

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::files::{any_to_stdout, refuse_input_as_output, report_writer};
+use super::files::{refuse_input_as_output, report_writer};
 use super::run::{load_scenario, shell_quote, stdout_error};
 use super::{CliError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, PendingFile};
 use crate::hunt::sweep::{EXAMPLES_PER_GROUP, SweepError, quiet_panics};
@@ -130,7 +130,7 @@ pub(super) fn sweep_command(args: &SweepArgs) -> Result<u8, CliError> {
         elapsed,
         out: out_shown,
     };
-    let mut report_out = report_writer(any_to_stdout([args.out.as_deref()]));
+    let mut report_out = report_writer(args.out.as_deref());
     report.write(&mut report_out).map_err(stdout_error)?;
     report_out.flush().map_err(stdout_error)?;
     Ok(if tally.failed() > 0 {

@@ -378,7 +378,8 @@ impl Recording {
             .sends
             .iter()
             .map(|(msg_id, &(from, to, nth, sent_us))| {
-                let (delay_us, duplicate_delay_us) = if self.lost.contains_key(msg_id) {
+                let drop = self.lost.contains_key(msg_id);
+                let (delay_us, duplicate_delay_us) = if drop {
                     (None, None)
                 } else if let Some(arrivals) = self.arrivals.get(msg_id) {
                     let mut delays: Vec<u64> = arrivals.iter().map(|&t| t - sent_us).collect();
@@ -392,7 +393,7 @@ impl Recording {
                     to,
                     nth,
                     delay_us,
-                    drop: self.lost.contains_key(msg_id),
+                    drop,
                     duplicate_delay_us,
                 }
             })
