@@ -517,7 +517,7 @@ fn broken_traces_exit_2_with_the_line() {
     assert_eq!(
         stderr(&output).trim_end(),
         format!(
-            "lamport-ledger: {}: line 11: `seq` is 10 but 9 was expected: seq counts from 0 \
+            "lamport-ledger: {}:11: `seq` is 10 but 9 was expected: seq counts from 0 \
              without gaps, so an event is missing or out of place",
             shown("deleted.jsonl")
         )
@@ -538,7 +538,7 @@ fn broken_traces_exit_2_with_the_line() {
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains(
-            "line 21: the trace ends after line 20 without a summary line: it is truncated"
+            "short.jsonl:21: the trace ends after line 20 without a summary line: it is truncated"
         ),
         "{}",
         stderr(&output)
@@ -551,7 +551,7 @@ fn broken_traces_exit_2_with_the_line() {
     let output = check(&path, &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).contains(&format!("line {}: the summary's digest", lines.len())),
+        stderr(&output).contains(&format!(".jsonl:{}: the summary's digest", lines.len())),
         "{}",
         stderr(&output)
     );
@@ -563,7 +563,7 @@ fn broken_traces_exit_2_with_the_line() {
     let output = check(&path, &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).contains("line 6, column 25: malformed JSON"),
+        stderr(&output).contains("json.jsonl:6:25: malformed JSON"),
         "{}",
         stderr(&output)
     );

@@ -132,11 +132,11 @@ fn bad_arguments_exit_2_with_one_line() {
         ),
         (
             &["render", REORDER, "-o", out],
-            "reorder-2.json: line 1: this looks like a scenario file",
+            "reorder-2.json:1: this looks like a scenario file",
         ),
         (
             &["check", REORDER],
-            "reorder-2.json: line 1: this looks like a scenario file",
+            "reorder-2.json:1: this looks like a scenario file",
         ),
         (&["diff", REORDER, trace], "this looks like a scenario file"),
         (

@@ -678,7 +678,7 @@ fn bad_cluster_files_and_arguments_exit_2_with_one_sentence() {
         .to_string();
     let existing = write("existing.jsonl", "");
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["1", "--cluster", &typo], "line 1, column"),
+        (vec!["1", "--cluster", &typo], ":1:"),
         (
             vec!["1", "--cluster", &twice],
             "nodes[1].id is 1, which an earlier node already has",

@@ -892,7 +892,7 @@ fn bad_input_is_one_sentence_and_exit_2_and_leaves_no_file() {
                 "-o",
                 path_str(&target),
             ],
-            "line 4",
+            "broken.jsonl:4:",
             true,
         ),
         (

@@ -34,7 +34,7 @@ pub(super) fn check_command(args: &CheckArgs) -> Result<u8, CliError> {
             path: shown.clone(),
             source,
         },
-        invalid => CliError::Usage(format!("{shown}: {invalid}")),
+        invalid => CliError::Usage(invalid.in_file(&shown)),
     })?;
     let mut out = BufWriter::new(io::stdout().lock());
     write_report(&mut out, &shown, &report)

@@ -46,7 +46,7 @@ pub(super) fn render_command(args: &RenderArgs) -> Result<u8, CliError> {
             path: shown.clone(),
             source,
         },
-        invalid => CliError::Usage(format!("{shown}: {invalid}")),
+        invalid => CliError::Usage(invalid.in_file(&shown)),
     })?;
     if capture.events.is_empty() {
         let total = capture.before + capture.after;

@@ -85,18 +85,18 @@ impl TraceDiff {
 /// A trace that could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
-    #[error("{name}: line {line}, column {column}: not JSON: {message}")]
+    #[error("{name}:{line}:{column}: not JSON: {message}")]
     Json {
         name: String,
         line: u64,
         column: usize,
         message: String,
     },
-    #[error("{name}: line 1: {SCENARIO_NOT_TRACE}")]
+    #[error("{name}:1: {SCENARIO_NOT_TRACE}")]
     Scenario { name: String },
-    #[error("{name}: line {line} is not UTF-8 text")]
+    #[error("{name}:{line}: not UTF-8 text")]
     Utf8 { name: String, line: u64 },
-    #[error("{name}: line {line} is longer than {MAX_LINE_BYTES} bytes, so it is not a trace line")]
+    #[error("{name}:{line}: longer than {MAX_LINE_BYTES} bytes, so not a trace line")]
     TooLong { name: String, line: u64 },
     #[error("{name}: {source}")]
     Io { name: String, source: io::Error },
@@ -763,10 +763,7 @@ mod tests {
         let error = diff_readers(a.as_bytes(), b.as_bytes(), "a.jsonl", "b.jsonl", 3)
             .unwrap_err()
             .to_string();
-        assert!(
-            error.starts_with("b.jsonl: line 2, column 9: not JSON"),
-            "{error}"
-        );
+        assert!(error.starts_with("b.jsonl:2:9: not JSON"), "{error}");
     }
 
     #[test]

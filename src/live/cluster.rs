@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::protocol::{Amount, ClientId, Variant};
 use crate::scenario::locate::{self, Path as JsonPath};
-use crate::scenario::{BoundedReadError, read_bounded};
+use crate::scenario::{BoundedReadError, read_bounded, unknown_name_message};
 
 /// The environment variable that holds the cluster key; it overrides the cluster file's `key`.
 pub const KEY_ENV: &str = "LAMPORT_LEDGER_KEY";
@@ -157,7 +157,7 @@ pub fn parse_cluster(
     if !text[start..].starts_with('{') && !text[start..].is_empty() {
         let (line, column) = locate::line_column(text, start);
         return Err(ClusterError(format!(
-            "{shown}: line {line}, column {column}: a cluster file holds one JSON object {{...}} \
+            "{shown}:{line}:{column}: a cluster file holds one JSON object {{...}} \
              with \"nodes\" and its other fields"
         )));
     }
@@ -169,14 +169,17 @@ pub fn parse_cluster(
             if let Some(cut) = message.rfind(" at line ") {
                 message.truncate(cut);
             }
+            // Worded as the scenario reader words it: the field first, a "did you mean" for
+            // a misspelt name.
+            let message = unknown_name_message(&message).unwrap_or(message);
             let path = error.path().to_string();
-            let place = if path == "." || path.is_empty() {
+            let field = if matches!(path.as_str(), "" | "." | "?") {
                 String::new()
             } else {
-                format!(" (at {path})")
+                format!("{path}: ")
             };
             ClusterError(format!(
-                "{shown}: line {}, column {}: {message}{place}",
+                "{shown}:{}:{}: {field}{message}",
                 inner.line(),
                 inner.column()
             ))
@@ -186,11 +189,11 @@ pub fn parse_cluster(
         .map_err(|error| ClusterError(format!("{shown}: {error}")))?;
     let bad = |message: String| ClusterError(format!("{shown}: {message}"));
     // A rule broken by one value: named with the line and column where the value is.
-    // `file: line L, column C`, where the value at `path` is.
+    // `FILE:LINE:COLUMN`, where the value at `path` is.
     let place = |path: JsonPath| {
         let (line, column) = locate::find_value(text, &path)
             .map_or((1, 1), |offset| locate::line_column(text, offset));
-        format!("{shown}: line {line}, column {column}")
+        format!("{shown}:{line}:{column}")
     };
     let bad_at =
         |path: JsonPath, message: String| ClusterError(format!("{}: {message}", place(path)));
@@ -395,9 +398,11 @@ mod tests {
     #[test]
     fn mistakes_are_one_sentence_with_a_place() {
         let typo = error(r#"{"key": "0123456789abcdef", "nodes": [{"id": 1, "adress": "x"}]}"#);
-        assert!(typo.starts_with("c.json: line 1, column "), "{typo}");
-        assert!(typo.contains("unknown field `adress`"), "{typo}");
-        assert!(typo.contains("nodes[0]"), "{typo}");
+        assert!(typo.starts_with("c.json:1:"), "{typo}");
+        assert!(
+            typo.contains("nodes[0].adress: unknown field `adress` (did you mean `address`?)"),
+            "{typo}"
+        );
         let twice = GOOD.replace("\"id\": 1", "\"id\": 2");
         assert!(error(&twice).contains("nodes[1].id is 2, which an earlier node already has"));
         let range = GOOD.replace("\"id\": 1", "\"id\": 7");
@@ -412,7 +417,7 @@ mod tests {
         assert!(error(&short).contains("needs at least 16"));
         let keyless = GOOD.replace("\"key\": \"a key of sixteen or more bytes\",", "");
         assert!(error(&keyless).contains("there is no \"key\" and LAMPORT_LEDGER_KEY"));
-        assert!(error("{").starts_with("c.json: line 1, column 1: EOF"));
+        assert!(error("{").starts_with("c.json:1:1: EOF"));
     }
 
     #[test]
@@ -432,21 +437,21 @@ mod tests {
         // GOOD's node with id 1 is on line 8: its id at column 20, its address at column 34.
         let range = GOOD.replace("\"id\": 1", "\"id\": 7");
         assert!(
-            error(&range).starts_with("c.json: line 8, column 20: nodes[1].id is 7"),
+            error(&range).starts_with("c.json:8:20: nodes[1].id is 7"),
             "{}",
             error(&range)
         );
         let address = GOOD.replace("127.0.0.1:7401", "localhost");
-        assert!(error(&address).starts_with("c.json: line 8, column 34: nodes[1].address"));
+        assert!(error(&address).starts_with("c.json:8:34: nodes[1].address"));
         let same = GOOD.replace("7402", "7401");
-        assert!(error(&same).starts_with("c.json: line 7, column 34: nodes 1 and 2 both"));
+        assert!(error(&same).starts_with("c.json:7:34: nodes 1 and 2 both"));
         let protocol = GOOD.replace("\"lamport\"", "\"paxos\"");
-        assert!(error(&protocol).starts_with("c.json: line 4, column 21: \"protocol\""));
+        assert!(error(&protocol).starts_with("c.json:4:21: \"protocol\""));
         let short = GOOD.replace("a key of sixteen or more bytes", "short");
-        assert!(error(&short).starts_with("c.json: line 3, column 16: \"key\" is 5 bytes"));
+        assert!(error(&short).starts_with("c.json:3:16: \"key\" is 5 bytes"));
         let list = error("\n  [1, 2]");
         assert!(
-            list.starts_with("c.json: line 2, column 3: a cluster file holds one JSON object"),
+            list.starts_with("c.json:2:3: a cluster file holds one JSON object"),
             "{list}"
         );
     }

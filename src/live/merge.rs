@@ -147,12 +147,11 @@ fn read_life(path: &Path) -> Result<Option<Life>, MergeError> {
         .and_then(|header| header.live)
         .ok_or_else(|| {
             MergeError(format!(
-                "{shown}: line 1: the header has no `live` object, so this is not the trace of a \
+                "{shown}:1: the header has no `live` object, so this is not the trace of a \
                  node: merge takes the files written by `lamport-ledger node --trace`"
             ))
         })?;
-    let mut reader =
-        TraceReader::new(text).map_err(|error| MergeError(format!("{shown}: {error}")))?;
+    let mut reader = TraceReader::new(text).map_err(|error| MergeError(error.in_file(&shown)))?;
     let header = reader.header().clone();
     let mut events = Vec::new();
     let complete = loop {
@@ -169,7 +168,7 @@ fn read_life(path: &Path) -> Result<Option<Life>, MergeError> {
             Ok(None) => break true,
             // Stopped without a summary: keep every complete event line.
             Err(error) if error.line() == Some(lines + 1) => break false,
-            Err(error) => return Err(MergeError(format!("{shown}: {error}"))),
+            Err(error) => return Err(MergeError(error.in_file(&shown))),
         }
     };
     Ok(Some(Life {

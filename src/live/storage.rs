@@ -199,7 +199,7 @@ fn verify(
         }
         let corrupt = |why: String| {
             StorageError(format!(
-                "{shown}: line {line_no}: {why}: the data directory is damaged (move it away to \
+                "{shown}:{line_no}: {why}: the data directory is damaged (move it away to \
                  start this node over; it then catches up from its peers)"
             ))
         };
@@ -276,6 +276,9 @@ mod tests {
             .replace("\"amount\":3", "\"amount\":4");
         fs::write(&path, text).unwrap();
         let error = Storage::open(dir.path(), 1, &[10, 10]).unwrap_err().0;
-        assert!(error.contains("line 1: block 0 does not verify"), "{error}");
+        assert!(
+            error.contains("ledger.jsonl:1: block 0 does not verify"),
+            "{error}"
+        );
     }
 }

@@ -65,6 +65,21 @@ impl ReadError {
         }
     }
 
+    /// The error as one sentence naming `file`, located as the scenario reader locates its
+    /// errors (`FILE:LINE:COLUMN: …`, as compilers do, so that terminals and editors can jump
+    /// there).
+    pub fn in_file(&self, file: &str) -> String {
+        match self {
+            ReadError::Invalid {
+                line,
+                column: Some(column),
+                message,
+            } => format!("{file}:{line}:{column}: {message}"),
+            ReadError::Invalid { line, message, .. } => format!("{file}:{line}: {message}"),
+            ReadError::Io(error) => format!("{file}: {error}"),
+        }
+    }
+
     /// The line the problem is on, if it is a format problem.
     pub fn line(&self) -> Option<u64> {
         match self {
