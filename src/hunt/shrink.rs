@@ -6,11 +6,14 @@
 //!    it fails without any random draw.
 //! 3. Greedily try smaller scenarios: without a client (the ids above it move down), runs of
 //!    transfers or a single one (with the later transfers moved earlier to close the gap, or
-//!    all the others issued at once, or neither), a balance read, a fault or a link override. Keep a candidate when its first
-//!    violation is still the target, with its inherited pins or, failing that, with the pins
-//!    dropped under one of a few fresh seeds (removing a client changes every timing that
-//!    waited for it); then re-pin its messages from its own run, since message numbering
-//!    shifts when something is removed. Repeat until nothing more can go.
+//!    all the others issued at once, or neither), a balance read, a fault or a link override;
+//!    last, when nothing else goes, a single transfer with the others issued a message delay
+//!    (or half of one) apart, in their order or the reverse one. Keep a candidate when its
+//!    first violation is still the target, with its inherited pins or, failing that, with the
+//!    pins dropped under one of a few fresh seeds (removing a client changes every timing that
+//!    waited for it; the spread ones get more seeds); then re-pin its messages from its own
+//!    run, since message numbering shifts when something is removed. Repeat until nothing
+//!    more can go.
 //! 4. Cut the time limit to the violation and pin the final run once more.
 //!
 //! Messages that a candidate sends beyond the pins follow the network model, so a candidate
@@ -23,7 +26,8 @@ use std::ops::Range;
 use crate::check::Invariant;
 use crate::protocol::ClientId;
 use crate::scenario::{
-    BalanceReadSpec, Expect, ExpectedOutcome, PinnedMessage, Scenario, ScheduleSpec, TransferSpec,
+    BalanceReadSpec, Expect, ExpectedOutcome, LatencySpec, PinnedMessage, Scenario, ScheduleSpec,
+    TransferSpec,
 };
 use crate::sim::{EndReason, RunOptions, simulate};
 use crate::trace::{DropReason, Event, EventKind, EventSink};
@@ -97,11 +101,11 @@ pub fn shrink(scenario: &Scenario) -> Result<Shrunk, ShrinkError> {
     let mut attempts = 1;
     loop {
         let mut progressed = false;
-        for candidate in candidates(&best) {
+        for (candidate, reseeds) in candidates(&best) {
             if attempts >= MAX_ATTEMPTS {
                 break;
             }
-            if let Some((kept, run)) = still_fails(candidate, invariant, &mut attempts)? {
+            if let Some((kept, run)) = still_fails(candidate, invariant, reseeds, &mut attempts)? {
                 best = pinned(&kept, &run, invariant);
                 best_run = run;
                 progressed = true;
@@ -126,6 +130,14 @@ pub fn shrink(scenario: &Scenario) -> Result<Shrunk, ShrinkError> {
 /// How many fresh seeds a candidate gets when its pins no longer reproduce the failure.
 const RESEEDS: u64 = 64;
 
+/// How many fresh seeds a candidate with its transfers spread a message delay apart gets
+/// ([`Gap::Spread`]). These come last and only while three or more transfers are left, so
+/// most shrinks pay for them once or twice. What they look for can be rare: two requests a
+/// delay apart fail `mutual_exclusion` only when one REPLY is faster than the critical
+/// section: for swarm seed 2175 of `swarm-lamport.json` (delays 2,026-6,940 us, critical
+/// section 2,258 us, requests 4,483 us apart) 10 of 20,000 seeds fail, the first being 676.
+const SPREAD_RESEEDS: u64 = 1024;
+
 /// Does `candidate` still fail with `invariant`? First with the pins it inherited; when the
 /// reduction moved the failure away (removing a client changes every timing that waited for
 /// it), with its pins dropped and a few fresh seeds, so the smaller setting can find its own
@@ -133,6 +145,7 @@ const RESEEDS: u64 = 64;
 fn still_fails(
     candidate: Scenario,
     invariant: Invariant,
+    reseeds: u64,
     attempts: &mut u64,
 ) -> Result<Option<(Scenario, Recording)>, ShrinkError> {
     *attempts += 1;
@@ -140,7 +153,7 @@ fn still_fails(
     if run.first_violation.map(|(found, _)| found) == Some(invariant) {
         return Ok(Some((candidate, run)));
     }
-    for seed in 0..RESEEDS {
+    for seed in 0..reseeds {
         *attempts += 1;
         let reseeded = Scenario {
             seed,
@@ -187,8 +200,8 @@ fn pinned(scenario: &Scenario, run: &Recording, invariant: Invariant) -> Scenari
 }
 
 /// Every one-step reduction of `scenario`, most promising first: the biggest cuts (a
-/// client) before the small ones.
-fn candidates(scenario: &Scenario) -> Vec<Scenario> {
+/// client) before the small ones. Each comes with how many fresh seeds it gets.
+fn candidates(scenario: &Scenario) -> Vec<(Scenario, u64)> {
     let mut out = Vec::new();
     if scenario.clients > 1 {
         for client in (1..=scenario.clients).rev() {
@@ -233,7 +246,38 @@ fn candidates(scenario: &Scenario) -> Vec<Scenario> {
         candidate.network.links.remove(index);
         out.push(candidate);
     }
+    let mut out: Vec<(Scenario, u64)> = out.into_iter().map(|c| (c, RESEEDS)).collect();
+    // Last, only when nothing above goes: a single transfer removed and the others issued a
+    // message delay (or half of one) apart, in their order or the reverse one. Two requests
+    // that must overlap often need exactly that: the second sent while the first is in
+    // flight, by the client whose timestamp wins the tie. The transfers a failure leaves
+    // behind were placed for a run with more of them (one of which moved a clock), so neither
+    // keeping, closing nor removing their gap gives it. With two transfers left, one more
+    // cannot go and the spread would only repeat `Gap::All`.
+    if transfers >= 3 {
+        let delay_us = typical_delay_us(&scenario.network.latency);
+        for index in (0..transfers).rev() {
+            for step_us in [delay_us / 2, delay_us].into_iter().filter(|&us| us > 0) {
+                for reversed in [false, true] {
+                    let gap = Gap::Spread { step_us, reversed };
+                    out.push((
+                        without_transfers(scenario, index..index + 1, gap),
+                        SPREAD_RESEEDS,
+                    ));
+                }
+            }
+        }
+    }
     out
+}
+
+/// A message's typical delay under the network's default latency.
+fn typical_delay_us(latency: &LatencySpec) -> u64 {
+    match *latency {
+        LatencySpec::Constant { us } => us,
+        LatencySpec::Uniform { min_us, max_us } => min_us / 2 + max_us / 2,
+        LatencySpec::Exponential { mean_us, .. } => mean_us,
+    }
 }
 
 /// What happens to the transfers after the ones removed.
@@ -246,6 +290,9 @@ enum Gap {
     Close,
     /// Every transfer left is issued at the time of the first one.
     All,
+    /// The transfers left are issued `step_us` apart from the time of the first one on, in
+    /// their order or (`reversed`) the last one first.
+    Spread { step_us: u64, reversed: bool },
 }
 
 /// `scenario` without the transfers at `removed` (indexes into its list, which is in time
@@ -267,6 +314,17 @@ fn without_transfers(scenario: &Scenario, removed: Range<usize>, gap: Gap) -> Sc
         transfers
             .iter_mut()
             .for_each(|transfer| transfer.at_us = first_us);
+    }
+    if let Gap::Spread { step_us, reversed } = gap
+        && let Some(first_us) = transfers.first().map(|first| first.at_us)
+    {
+        let last = transfers.len() - 1;
+        for (nth, transfer) in transfers.iter_mut().enumerate() {
+            let slot = if reversed { last - nth } else { nth } as u64;
+            transfer.at_us = first_us.saturating_add(slot.saturating_mul(step_us));
+        }
+        // Stable: the list stays in time order, file order among equal times.
+        transfers.sort_by_key(|transfer| transfer.at_us);
     }
     candidate
 }
