@@ -7,7 +7,7 @@
 //! one, as a `Vec` would.
 //!
 //! The pages are the kernel's ordinary 4 KiB pages, not 2 MiB huge pages (see
-//! [`HUGE_PAGES`]).
+//! [`HUGE_PAGES`]), except in a table made by [`Region::zeroed_in_huge_pages`].
 
 use std::marker::PhantomData;
 

@@ -56,10 +56,6 @@ pub trait Expander {
 
     /// The invariants of a state seen for the first time (including "no step is possible").
     fn check(&mut self, state: &[u8]) -> Option<Finding>;
-
-    /// A hint that `state` is the next to be expanded: an expander may start fetching from
-    /// memory what its expansion will read, while it expands the one before. Changes nothing.
-    fn prefetch(&mut self, _state: &[u8]) {}
 }
 
 /// The successors of one or more states, encoded back to back.
@@ -750,14 +746,7 @@ impl<'o, M: Model> Run<'o, M> {
                 let mut output = output.lock().expect("no thread panics with a buffer");
                 output.clear();
                 let from = first + chunk as u32 * chunk_size;
-                let to = last.min(from + chunk_size);
-                expander.prefetch(origin.get(from));
-                for id in from..to {
-                    // One state ahead: its client steps' table slots (most often a cache
-                    // and TLB miss each) are on their way while this one is expanded.
-                    if id + 1 < to {
-                        expander.prefetch(origin.get(id + 1));
-                    }
+                for id in from..last.min(from + chunk_size) {
                     expander.expand(origin.get(id), &mut output);
                     output.close_state();
                 }

@@ -886,9 +886,6 @@ impl Model for SystemModel {
             summaries: Vec::new(),
             orders: Vec::new(),
             current: Global::default(),
-            current_state: Vec::new(),
-            ahead: Global::default(),
-            ahead_state: Vec::new(),
             list: Vec::new(),
             ledger_parents: Vec::new(),
             ledger_lengths: Vec::new(),
@@ -917,7 +914,10 @@ struct Effect {
 
 /// An expander's own table of client steps: open addressing over 16-byte slots (four to a
 /// cache line), the key and the step packed into one word each, in a [`Region`] (a few dozen
-/// MiB for a few million steps, read at random).
+/// MiB for a few million steps, read at random), in huge pages from 2 MiB on: in 4 KiB pages
+/// nearly every look-up also missed the TLB (a long walk on the project's virtual machine),
+/// and the table is small next to the store, so filling in its huge pages costs little (see
+/// `docs/performance.md`, the eighth round).
 ///
 /// Key: `(local + 1)` in the top 26 bits, the input kind and argument in 10, the message in
 /// 28. Step: the next client state in the top 32 bits, where its sends start (27 bits), how
@@ -1065,12 +1065,7 @@ pub struct SystemExpander {
     /// [`PROBLEM`] and the ledger number from [`LEDGER_SHIFT`] on.
     summaries: Vec<u64>,
     orders: Vec<MessageOrder>,
-    /// The state being expanded, decoded, and its encoding.
     current: Global,
-    current_state: Vec<u8>,
-    /// The last state [`Expander::prefetch`] was told of (empty if none), decoded.
-    ahead: Global,
-    ahead_state: Vec<u8>,
     /// A link's messages while a successor is written.
     list: Vec<u32>,
     /// (ledger number, ledger number) -> the first index where they differ, if any.
@@ -1394,17 +1389,21 @@ impl Expander for SystemExpander {
         // `self.inner` is read in place (no clone of the `Arc`: an atomic increment per state).
         let n = self.inner.config.clients as usize;
         let links = self.inner.links.len();
-        if self.current_state == state {
-            // Decoded already, by `prefetch`.
-        } else if self.ahead_state == state {
-            std::mem::swap(&mut self.current, &mut self.ahead);
-            std::mem::swap(&mut self.current_state, &mut self.ahead_state);
-        } else {
-            self.current.decode(state, n, links);
-            self.current_state.clear();
-            self.current_state.extend_from_slice(state);
-        }
+        self.current.decode(state, n, links);
         let mut positions = std::mem::take(&mut self.positions);
+        // Fetch the remembered steps of the likely inputs ahead of their turn.
+        for client in 0..n {
+            let issued = u32::from(self.current.issued[client]);
+            let local = self.current.locals[client];
+            self.effects.prefetch(local, INPUT_ISSUE | issued, 0);
+        }
+        for link in 0..links {
+            if let Some(&msg) = self.current.link(link).first() {
+                let (from, to) = self.inner.links[link];
+                let local = self.current.locals[to as usize - 1];
+                self.effects.prefetch(local, INPUT_DELIVER | from, msg);
+            }
+        }
         let step = |kind, client: usize| SystemStep {
             kind,
             client: client as u8,
@@ -1552,38 +1551,6 @@ impl Expander for SystemExpander {
         let n = self.inner.config.clients as usize;
         let (head, in_flight) = Head::decode(state, n);
         self.check_global(&head, in_flight)
-    }
-
-    /// Decodes `state` ahead of its expansion (kept for it) and fetches the remembered steps
-    /// of its likely inputs: each client's next transfer, the head of each link.
-    fn prefetch(&mut self, state: &[u8]) {
-        let n = self.inner.config.clients as usize;
-        let links = self.inner.links.len();
-        // The state hinted before (most often the one expanded next) moves to `current`.
-        std::mem::swap(&mut self.current, &mut self.ahead);
-        std::mem::swap(&mut self.current_state, &mut self.ahead_state);
-        self.ahead.decode(state, n, links);
-        self.ahead_state.clear();
-        self.ahead_state.extend_from_slice(state);
-        for client in 0..n {
-            // Only steps that `expand` looks up: a fetch that nothing reads takes the place
-            // of one that something does.
-            let issued = usize::from(self.ahead.issued[client]);
-            if !self.ahead.down(client) && issued < self.inner.config.transfers[client].len() {
-                let local = self.ahead.locals[client];
-                self.effects.prefetch(local, INPUT_ISSUE | issued as u32, 0);
-            }
-        }
-        for link in 0..links {
-            let (from, to) = self.inner.links[link];
-            let receiver = to as usize - 1;
-            if let Some(&msg) = self.ahead.link(link).first()
-                && !self.ahead.down(receiver)
-            {
-                let local = self.ahead.locals[receiver];
-                self.effects.prefetch(local, INPUT_DELIVER | from, msg);
-            }
-        }
     }
 }
 
