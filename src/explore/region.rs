@@ -7,7 +7,7 @@
 //! one, as a `Vec` would.
 //!
 //! The pages are the kernel's ordinary 4 KiB pages, not 2 MiB huge pages (see
-//! [`HUGE_PAGES`]).
+//! [`HUGE_PAGES`]), except in a table made by [`Region::zeroed_in_huge_pages`].
 
 use std::marker::PhantomData;
 
@@ -43,6 +43,8 @@ pub struct Region<T: Copy> {
     accounted: usize,
     /// Bytes of address space reserved from `ptr` on.
     reserved: usize,
+    /// Asks for huge pages whatever [`HUGE_PAGES`] says (see [`Self::zeroed_in_huge_pages`]).
+    huge: bool,
     _owns: PhantomData<T>,
 }
 
@@ -60,16 +62,28 @@ impl<T: Copy> Region<T> {
             committed: 0,
             accounted: 0,
             reserved: 0,
+            huge: HUGE_PAGES,
             _owns: PhantomData,
         }
     }
 
     /// `len` elements, all bytes zero.
     pub fn zeroed(len: usize) -> Self {
+        Self::zeroed_with(len, HUGE_PAGES)
+    }
+
+    /// The same, in huge pages where the kernel has them (for a table read at random all
+    /// along and written little: its TLB misses cost more than filling in its pages).
+    pub fn zeroed_in_huge_pages(len: usize) -> Self {
+        Self::zeroed_with(len, true)
+    }
+
+    fn zeroed_with(len: usize, huge: bool) -> Self {
         let mut region = Self::new();
+        region.huge = huge;
         let bytes = step_up(len * size_of::<T>());
         region.relocate(bytes, bytes);
-        os::commit(region.ptr.cast(), 0, bytes);
+        os::commit(region.ptr.cast(), 0, bytes, huge);
         region.committed = bytes;
         region.accounted = bytes;
         region.len = len;
@@ -172,7 +186,7 @@ impl<T: Copy> Region<T> {
             if wanted > self.reserved {
                 self.relocate(wanted, DEFAULT_RESERVE.max(wanted));
             }
-            os::commit(self.ptr.cast(), self.committed, wanted);
+            os::commit(self.ptr.cast(), self.committed, wanted, self.huge);
             self.committed = wanted;
         }
         self.accounted = wanted;
@@ -184,7 +198,7 @@ impl<T: Copy> Region<T> {
         let (ptr, reserved) = os::reserve(wanted, most);
         let ptr = ptr.cast::<T>();
         if self.committed > 0 {
-            os::commit(ptr.cast(), 0, self.committed);
+            os::commit(ptr.cast(), 0, self.committed, self.huge);
             // SAFETY: both parts are usable for `len` elements and do not overlap.
             unsafe { std::ptr::copy_nonoverlapping(self.ptr, ptr, self.len) };
             os::release(self.ptr.cast(), self.reserved);
@@ -278,8 +292,8 @@ mod os {
     }
 
     /// Makes bytes `from..to` of a reservation usable (zero-filled on first touch), backed by
-    /// huge pages where the kernel can if [`HUGE_PAGES`](super::HUGE_PAGES) says so.
-    pub fn commit(ptr: *mut u8, from: usize, to: usize) {
+    /// huge pages where the kernel can if `huge` (see [`HUGE_PAGES`](super::HUGE_PAGES)).
+    pub fn commit(ptr: *mut u8, from: usize, to: usize, huge: bool) {
         if to <= from {
             return;
         }
@@ -289,7 +303,7 @@ mod os {
             let done = libc::mprotect(start, to - from, libc::PROT_READ | libc::PROT_WRITE);
             assert!(done == 0, "cannot commit {} bytes of memory", to - from);
             #[cfg(target_os = "linux")]
-            if super::HUGE_PAGES {
+            if huge {
                 libc::madvise(start, to - from, libc::MADV_HUGEPAGE);
             }
         }
@@ -330,7 +344,7 @@ mod os {
         (ptr, size)
     }
 
-    pub fn commit(_ptr: *mut u8, _from: usize, _to: usize) {}
+    pub fn commit(_ptr: *mut u8, _from: usize, _to: usize, _huge: bool) {}
 
     pub fn populate(_ptr: *mut u8, _from: usize, _to: usize) {}
 

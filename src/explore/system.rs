@@ -754,22 +754,47 @@ impl Head {
     }
 }
 
-/// A global state, decoded.
-#[derive(Clone, Debug, Default)]
+/// The most directed links a model has.
+const MAX_LINKS: usize = MAX_CLIENTS * (MAX_CLIENTS - 1);
+
+/// A global state, decoded. Fixed-size arrays for everything but the messages: decoding
+/// fills them without a length to check and keep up to date per number.
+#[derive(Clone, Debug)]
 struct Global {
-    locals: Vec<u32>,
+    /// How many clients and links (the first `n` and `links` entries of the arrays count).
+    n: usize,
+    links: usize,
+    locals: [u32; MAX_CLIENTS],
     /// Bit 0: down; the rest: crashes used.
     status: [u8; MAX_CLIENTS],
     issued: [u8; MAX_CLIENTS],
     losses: u8,
     duplicates: u8,
     /// Link `l`'s messages are `msgs[starts[l]..starts[l + 1]]`.
-    starts: Vec<u32>,
+    starts: [u32; MAX_LINKS + 1],
     msgs: Vec<u32>,
     /// Where things are in the encoding this was decoded from: the end of each client's
     /// local-state number, and the start of each link (and the end of the last).
-    local_ends: Vec<u32>,
-    link_bytes: Vec<u32>,
+    local_ends: [u32; MAX_CLIENTS],
+    link_bytes: [u32; MAX_LINKS + 1],
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Global {
+            n: 0,
+            links: 0,
+            locals: [0; MAX_CLIENTS],
+            status: [0; MAX_CLIENTS],
+            issued: [0; MAX_CLIENTS],
+            losses: 0,
+            duplicates: 0,
+            starts: [0; MAX_LINKS + 1],
+            msgs: Vec::new(),
+            local_ends: [0; MAX_CLIENTS],
+            link_bytes: [0; MAX_LINKS + 1],
+        }
+    }
 }
 
 fn put_varint(out: &mut Vec<u8>, mut value: u32) {
@@ -797,11 +822,11 @@ fn get_varint(bytes: &[u8], at: &mut usize) -> u32 {
 impl Global {
     fn decode(&mut self, bytes: &[u8], clients: usize, links: usize) {
         let mut at = 0;
-        self.locals.clear();
-        self.local_ends.clear();
-        for _ in 0..clients {
-            self.locals.push(get_varint(bytes, &mut at));
-            self.local_ends.push(at as u32);
+        self.n = clients;
+        self.links = links;
+        for client in 0..clients {
+            self.locals[client] = get_varint(bytes, &mut at);
+            self.local_ends[client] = at as u32;
         }
         for client in 0..clients {
             self.status[client] = bytes[at + client];
@@ -811,32 +836,30 @@ impl Global {
         self.losses = bytes[at];
         self.duplicates = bytes[at + 1];
         at += 2;
-        self.starts.clear();
         self.msgs.clear();
-        self.link_bytes.clear();
-        for _ in 0..links {
-            self.starts.push(self.msgs.len() as u32);
-            self.link_bytes.push(at as u32);
+        for link in 0..links {
+            self.starts[link] = self.msgs.len() as u32;
+            self.link_bytes[link] = at as u32;
             let count = get_varint(bytes, &mut at);
             for _ in 0..count {
                 self.msgs.push(get_varint(bytes, &mut at));
             }
         }
-        self.starts.push(self.msgs.len() as u32);
-        self.link_bytes.push(at as u32);
+        self.starts[links] = self.msgs.len() as u32;
+        self.link_bytes[links] = at as u32;
         debug_assert_eq!(at, bytes.len());
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
-        for &local in &self.locals {
+        let n = self.n;
+        for &local in &self.locals[..n] {
             put_varint(out, local);
         }
-        let n = self.locals.len();
         out.extend_from_slice(&self.status[..n]);
         out.extend_from_slice(&self.issued[..n]);
         out.push(self.losses);
         out.push(self.duplicates);
-        for link in 0..self.starts.len() - 1 {
+        for link in 0..self.links {
             let messages = self.link(link);
             put_varint(out, messages.len() as u32);
             for &msg in messages {
@@ -863,16 +886,12 @@ impl Model for SystemModel {
     type Expander = SystemExpander;
 
     fn initial(&self, out: &mut Vec<u8>) {
-        let global = Global {
-            locals: self.inner.initial_locals.clone(),
-            status: [0; MAX_CLIENTS],
-            issued: [0; MAX_CLIENTS],
-            losses: 0,
-            duplicates: 0,
-            starts: vec![0; self.inner.links.len() + 1],
-            msgs: Vec::new(),
+        let mut global = Global {
+            n: self.inner.initial_locals.len(),
+            links: self.inner.links.len(),
             ..Global::default()
         };
+        global.locals[..global.n].copy_from_slice(&self.inner.initial_locals);
         global.encode(out);
     }
 
@@ -914,7 +933,10 @@ struct Effect {
 
 /// An expander's own table of client steps: open addressing over 16-byte slots (four to a
 /// cache line), the key and the step packed into one word each, in a [`Region`] (a few dozen
-/// MiB for a few million steps, read at random).
+/// MiB for a few million steps, read at random), in huge pages from 2 MiB on: in 4 KiB pages
+/// nearly every look-up also missed the TLB (a long walk on the project's virtual machine),
+/// and the table is small next to the store, so filling in its huge pages costs little (see
+/// `docs/performance.md`, the eighth round).
 ///
 /// Key: `(local + 1)` in the top 26 bits, the input kind and argument in 10, the message in
 /// 28. Step: the next client state in the top 32 bits, where its sends start (27 bits), how
@@ -985,7 +1007,10 @@ impl EffectTable {
 
     fn insert(&mut self, local: u32, input: u32, msg: u32, effect: Effect) {
         if (self.len + 1) * 8 > self.slots.len() * 5 {
-            let old = std::mem::replace(&mut self.slots, Region::zeroed(1 << (self.bits + 1)));
+            let old = std::mem::replace(
+                &mut self.slots,
+                Region::zeroed_in_huge_pages(1 << (self.bits + 1)),
+            );
             self.bits += 1;
             self.len = 0;
             for &slot in old.iter().filter(|slot| slot[0] != 0) {
@@ -1201,7 +1226,7 @@ impl SystemExpander {
         step: SystemStep,
         edit: Edit,
     ) {
-        let n = self.current.locals.len();
+        let n = self.current.n;
         let head_at = self.current.local_ends[n - 1] as usize;
         // The sender's links that get messages.
         let mut sent_to: u64 = 0;
