@@ -100,17 +100,7 @@ fn swarm_failures_with_messages_in_flight_shrink_to_small_pinned_scenarios() {
     let dir = tempfile::tempdir().unwrap();
     for (seed, most_transfers) in [(108, 2), (355, 2), (762, 2), (1244, 2)] {
         let minimal = dir.path().join(format!("minimal-{seed}.json"));
-        let output = lamport_ledger(&[
-            "shrink",
-            "scenarios/swarm-lamport.json",
-            "--swarm",
-            "--seed",
-            &seed.to_string(),
-            "-o",
-            minimal.to_str().unwrap(),
-        ]);
-        let report = String::from_utf8_lossy(&output.stderr).to_string();
-        assert_eq!(output.status.code(), Some(0), "seed {seed}: {report}");
+        let report = shrink_swarm_seed(seed, &minimal);
         let scenario = common::load(&minimal);
         assert!(
             scenario.transfers.len() <= most_transfers,
@@ -123,6 +113,23 @@ fn swarm_failures_with_messages_in_flight_shrink_to_small_pinned_scenarios() {
             "seed {seed}: fails as it expects"
         );
     }
+}
+
+/// `shrink scenarios/swarm-lamport.json --swarm --seed SEED -o MINIMAL`, which must succeed;
+/// its report.
+fn shrink_swarm_seed(seed: u64, minimal: &std::path::Path) -> String {
+    let output = lamport_ledger(&[
+        "shrink",
+        "scenarios/swarm-lamport.json",
+        "--swarm",
+        "--seed",
+        &seed.to_string(),
+        "-o",
+        minimal.to_str().unwrap(),
+    ]);
+    let report = String::from_utf8_lossy(&output.stderr).to_string();
+    assert_eq!(output.status.code(), Some(0), "seed {seed}: {report}");
+    report
 }
 
 /// Swarm failures that once stopped at three transfers: the first of them only moved a clock
@@ -142,17 +149,7 @@ fn swarm_failures_that_need_two_requests_a_delay_apart_shrink_to_two_transfers()
     ] {
         let minimal = dir.path().join(format!("minimal-{seed}.json"));
         let shrink = || {
-            let output = lamport_ledger(&[
-                "shrink",
-                "scenarios/swarm-lamport.json",
-                "--swarm",
-                "--seed",
-                &seed.to_string(),
-                "-o",
-                minimal.to_str().unwrap(),
-            ]);
-            let report = String::from_utf8_lossy(&output.stderr).to_string();
-            assert_eq!(output.status.code(), Some(0), "seed {seed}: {report}");
+            let report = shrink_swarm_seed(seed, &minimal);
             assert!(
                 report.contains(&format!("shrunk a violation of {invariant}")),
                 "seed {seed}: {report}"
