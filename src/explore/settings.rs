@@ -30,7 +30,7 @@ use crate::check::Invariant;
 use crate::protocol::Command;
 use crate::scenario::{
     Expect, ExpectedOutcome, Keep, MAX_SCENARIO_BYTES, Scenario, TRACE_NOT_SCENARIO, is_trace,
-    parse_scenario, read_bounded, unknown_name_message,
+    parse_scenario, read_bounded, serde_message,
 };
 use crate::sim::Workload;
 use crate::sim::rng::{Stream, stream_rng};
@@ -203,13 +203,8 @@ fn read(path: &Path, shown: &str) -> Result<String, SetupError> {
 }
 
 fn located(shown: &str, error: &serde_json::Error, field: &str) -> SetupError {
-    let message = error.to_string();
-    // serde_json appends " at line L column C"; the position goes in front instead.
-    let message = message
-        .rsplit_once(" at line ")
-        .map_or(message.as_str(), |(head, _)| head)
-        .to_string();
-    let message = unknown_name_message(&message).unwrap_or(message);
+    // The position goes in front instead of after.
+    let message = serde_message(error);
     let field = if field.is_empty() {
         String::new()
     } else {

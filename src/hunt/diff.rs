@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 
+use crate::scenario::bare_message;
 use crate::trace::TraceOutput;
 use crate::trace::read::{MAX_LINE_BYTES, SCENARIO_NOT_TRACE, starts_a_scenario};
 
@@ -246,17 +247,9 @@ impl Differ {
             name: self.names[side].clone(),
             line: self.line,
             column: error.column(),
-            message: strip_position(&error.to_string()),
+            // The line within the one line parsed: the position in the file goes in front.
+            message: bare_message(&error),
         })
-    }
-}
-
-/// serde_json appends " at line L column C" (line within the one line parsed): the caller
-/// gives the position in the file instead.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(at) => message[..at].to_string(),
-        None => message.to_string(),
     }
 }
 

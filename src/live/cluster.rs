@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::protocol::{Amount, ClientId, Variant};
 use crate::scenario::locate::{self, Path as JsonPath};
-use crate::scenario::{BoundedReadError, read_bounded, unknown_name_message};
+use crate::scenario::{BoundedReadError, read_bounded, serde_message};
 
 /// The environment variable that holds the cluster key; it overrides the cluster file's `key`.
 pub const KEY_ENV: &str = "LAMPORT_LEDGER_KEY";
@@ -165,13 +165,9 @@ pub fn parse_cluster(
     let file: ClusterFile =
         serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
             let inner = error.inner();
-            let mut message = inner.to_string();
-            if let Some(cut) = message.rfind(" at line ") {
-                message.truncate(cut);
-            }
             // Worded as the scenario reader words it: the field first, a "did you mean" for
             // a misspelt name.
-            let message = unknown_name_message(&message).unwrap_or(message);
+            let message = serde_message(inner);
             let path = error.path().to_string();
             let field = if matches!(path.as_str(), "" | "." | "?") {
                 String::new()

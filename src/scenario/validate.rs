@@ -227,8 +227,9 @@ fn serde_place(text: &str, error: &serde_json::Error) -> Place {
     }
 }
 
-/// serde_json's message without its " at line L column C" suffix.
-fn bare_message(error: &serde_json::Error) -> String {
+/// serde_json's message without its " at line L column C" suffix: for every reader of JSON
+/// that puts the file's own position in front.
+pub fn bare_message(error: &serde_json::Error) -> String {
     let full = error.to_string();
     let suffix = format!(" at line {} column {}", error.line(), error.column());
     full.strip_suffix(&suffix).unwrap_or(&full).to_string()
@@ -438,10 +439,17 @@ fn data_problem(text: &str, path: Path, place: Place, raw: &str) -> Problem {
     }
 }
 
+/// serde_json's message as the scenario reader words it, for other JSON files read with serde
+/// (exploration and cluster files): without its position, and with a "did you mean" for a
+/// misspelt field or name.
+pub fn serde_message(error: &serde_json::Error) -> String {
+    let message = bare_message(error);
+    unknown_name_message(&message).unwrap_or(message)
+}
+
 /// serde's "unknown field `x`, expected one of …" or "unknown variant …" as the scenario
-/// reader words it, with a "did you mean" when a name is close: for other JSON files read
-/// with serde (exploration files), so that their typos get the same help.
-pub fn unknown_name_message(raw: &str) -> Option<String> {
+/// reader words it, with a "did you mean" when a name is close (see [`serde_message`]).
+fn unknown_name_message(raw: &str) -> Option<String> {
     let allowed = || backticked(raw.split_once(", expected").map_or("", |(_, rest)| rest));
     if let Some(name) = between_backticks(raw, "unknown field ") {
         return Some(unknown_name(

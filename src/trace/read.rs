@@ -35,6 +35,7 @@ use super::{Direction, DropReason, Event, EventKind, Kept, TRACE_FORMAT, TRACE_V
 use crate::check::Invariant;
 use crate::protocol::ledger::{from_hex, short_hex};
 use crate::protocol::{Amount, Block, ClientId, Hash, Message};
+use crate::scenario::bare_message;
 
 /// The longest line the reader accepts.
 pub const MAX_LINE_BYTES: usize = 256 << 20;
@@ -788,11 +789,7 @@ fn parse<'de, T: Deserialize<'de>>(bytes: &'de [u8], line_no: u64) -> Result<T, 
     }
     serde_json::from_slice(bytes).map_err(|error| {
         let column = Some(error.column() as u64).filter(|&column| column > 0);
-        let text = error.to_string();
-        let text = text
-            .rfind(" at line ")
-            .map_or(text.as_str(), |cut| &text[..cut])
-            .to_string();
+        let text = bare_message(&error);
         let message = match error.classify() {
             Category::Syntax | Category::Eof => format!("malformed JSON: {text}"),
             Category::Data | Category::Io => {
