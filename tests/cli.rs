@@ -230,8 +230,7 @@ fn keep_going_runs_past_the_first_safety_violation() {
     );
 }
 
-/// `bench --quick` measures nothing worth keeping, but it runs the real harness: every case
-/// asked for, in a child process, with its counts, rates and peak memory.
+/// `bench --json` is the short form of `--format json`.
 #[test]
 fn bench_json_is_also_format_json() {
     let output = lamport_ledger(&["bench", "--quick", "--json", "--case", "n64"]);
@@ -240,6 +239,8 @@ fn bench_json_is_also_format_json() {
     assert_eq!(line["case"], "n64");
 }
 
+/// `bench --quick` measures nothing worth keeping, but it runs the real harness: every case
+/// asked for, in a child process, with its counts, rates and peak memory.
 #[test]
 fn bench_quick_reports_each_case_asked_for_with_counts_rates_and_memory() {
     let output = lamport_ledger(&[

@@ -43,7 +43,8 @@ pub struct Region<T: Copy> {
     accounted: usize,
     /// Bytes of address space reserved from `ptr` on.
     reserved: usize,
-    /// Asks for huge pages whatever [`HUGE_PAGES`] says (see [`Self::zeroed_in_huge_pages`]).
+    /// Whether its pages are asked to be huge: [`HUGE_PAGES`], or always for a table made by
+    /// [`Self::zeroed_in_huge_pages`].
     huge: bool,
     _owns: PhantomData<T>,
 }
