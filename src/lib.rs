@@ -11,6 +11,7 @@ pub mod cli;
 pub mod explore;
 pub mod fast_hash;
 pub mod hunt;
+pub mod json_message;
 pub mod live;
 pub mod protocol;
 pub mod render;

@@ -27,10 +27,11 @@ use serde::Deserialize;
 
 use super::system::{CrashRule, LinkRule, PlannedTransfer, SystemConfig};
 use crate::check::Invariant;
+use crate::json_message::serde_message;
 use crate::protocol::Command;
 use crate::scenario::{
     Expect, ExpectedOutcome, Keep, MAX_SCENARIO_BYTES, Scenario, TRACE_NOT_SCENARIO, is_trace,
-    parse_scenario, read_bounded, serde_message,
+    parse_scenario, read_bounded,
 };
 use crate::sim::Workload;
 use crate::sim::rng::{Stream, stream_rng};

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 
-use crate::scenario::bare_message;
+use crate::json_message::bare_message;
 use crate::trace::TraceOutput;
 use crate::trace::read::{MAX_LINE_BYTES, SCENARIO_NOT_TRACE, starts_a_scenario};
 

@@ -7,9 +7,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::json_message::serde_message;
 use crate::protocol::{Amount, ClientId, Variant};
 use crate::scenario::locate::{self, Path as JsonPath};
-use crate::scenario::{BoundedReadError, read_bounded, serde_message};
+use crate::scenario::{BoundedReadError, read_bounded};
 
 /// The environment variable that holds the cluster key; it overrides the cluster file's `key`.
 pub const KEY_ENV: &str = "LAMPORT_LEDGER_KEY";

@@ -16,10 +16,7 @@ use crate::protocol::{self, Amount, ClientId, Mutations, Variant};
 
 /// Finds where a value sits in a JSON text by its path, for errors that name line and column.
 pub(crate) use validate::locate;
-pub use validate::{
-    MAX_CLIENTS, ScenarioError, TRACE_NOT_SCENARIO, bare_message, is_trace, parse_scenario,
-    serde_message,
-};
+pub use validate::{MAX_CLIENTS, ScenarioError, TRACE_NOT_SCENARIO, is_trace, parse_scenario};
 
 /// The largest scenario (or exploration) file read: ten million explicit transfers (the most a
 /// file may list) written one per line take about 800 MB.

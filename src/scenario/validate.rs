@@ -30,6 +30,7 @@ use super::{
     Scenario, ScenarioFile, ScheduleSpec, SwarmSpec, WorkloadSpec,
 };
 use crate::check::Invariant;
+use crate::json_message::{backticked, bare_message, between_backticks, unknown_name};
 use crate::protocol::{Amount, ClientId};
 use locate::{Path, Seg, Shape};
 
@@ -225,14 +226,6 @@ fn serde_place(text: &str, error: &serde_json::Error) -> Place {
         line: error.line().max(1),
         column: locate::char_column(text, error.line(), error.column()),
     }
-}
-
-/// serde_json's message without its " at line L column C" suffix: for every reader of JSON
-/// that puts the file's own position in front.
-pub fn bare_message(error: &serde_json::Error) -> String {
-    let full = error.to_string();
-    let suffix = format!(" at line {} column {}", error.line(), error.column());
-    full.strip_suffix(&suffix).unwrap_or(&full).to_string()
 }
 
 fn from_serde(text: &str, error: serde_path_to_error::Error<serde_json::Error>) -> Problem {
@@ -437,92 +430,6 @@ fn data_problem(text: &str, path: Path, place: Place, raw: &str) -> Problem {
         place,
         message,
     }
-}
-
-/// serde_json's message as the scenario reader words it, for other JSON files read with serde
-/// (exploration and cluster files): without its position, and with a "did you mean" for a
-/// misspelt field or name.
-pub fn serde_message(error: &serde_json::Error) -> String {
-    let message = bare_message(error);
-    unknown_name_message(&message).unwrap_or(message)
-}
-
-/// serde's "unknown field `x`, expected one of …" or "unknown variant …" as the scenario
-/// reader words it, with a "did you mean" when a name is close (see [`serde_message`]).
-fn unknown_name_message(raw: &str) -> Option<String> {
-    let allowed = || backticked(raw.split_once(", expected").map_or("", |(_, rest)| rest));
-    if let Some(name) = between_backticks(raw, "unknown field ") {
-        return Some(unknown_name(
-            "field",
-            &name,
-            &allowed(),
-            "the fields allowed here are",
-        ));
-    }
-    let name = between_backticks(raw, "unknown variant ")?;
-    Some(unknown_name(
-        "name",
-        &name,
-        &allowed(),
-        "the allowed names are",
-    ))
-}
-
-/// The text between the first pair of backticks after `prefix`, if `raw` starts with it.
-fn between_backticks(raw: &str, prefix: &str) -> Option<String> {
-    let rest = raw.strip_prefix(prefix)?.strip_prefix('`')?;
-    Some(rest[..rest.find('`')?].to_string())
-}
-
-/// Every backticked word of `list` (serde's "`a`, `b` or `c`").
-fn backticked(list: &str) -> Vec<String> {
-    list.split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_string)
-        .collect()
-}
-
-fn unknown_name(what: &str, name: &str, allowed: &[String], intro: &str) -> String {
-    let mut message = format!("unknown {what} `{name}`");
-    // Close: a typo or two (fewer for short names), or a cut-off name ("lat" for "latency").
-    let distance = |a: &String| {
-        let d = edit_distance(a, name);
-        let near = d <= (name.chars().count() / 3).max(1);
-        let prefix = name.len() >= 3 && a.starts_with(name);
-        (near || prefix).then_some(d)
-    };
-    if let Some(close) = allowed
-        .iter()
-        .filter_map(|a| Some((distance(a)?, a)))
-        .min()
-        .map(|(_, a)| a)
-    {
-        message.push_str(&format!(" (did you mean `{close}`?)"));
-    }
-    if !allowed.is_empty() {
-        let list: Vec<String> = allowed.iter().map(|a| format!("`{a}`")).collect();
-        message.push_str(&format!("; {intro} {}", list.join(", ")));
-    }
-    message
-}
-
-/// Levenshtein distance, for "did you mean" hints.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != cb))
-                .min(row[j] + 1)
-                .min(above + 1);
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 /// "invalid type: string \"x\", expected u64" -> "expected a whole number ..., found the

@@ -33,9 +33,9 @@ use sha2::{Digest, Sha256};
 
 use super::{Direction, DropReason, Event, EventKind, Kept, TRACE_FORMAT, TRACE_VERSION};
 use crate::check::Invariant;
+use crate::json_message::bare_message;
 use crate::protocol::ledger::{from_hex, short_hex};
 use crate::protocol::{Amount, Block, ClientId, Hash, Message};
-use crate::scenario::bare_message;
 
 /// The longest line the reader accepts.
 pub const MAX_LINE_BYTES: usize = 256 << 20;
