@@ -605,11 +605,17 @@ impl Client {
         }
     }
 
-    /// Rules 3 and 4: enter when the entry condition holds; then commit or abort.
+    /// Rules 3 and 4: enter when the entry condition holds; then commit or abort. Inline up
+    /// to the phase: every message ends with this, and most find the client not waiting.
+    #[inline]
     fn try_enter(&mut self, out: &mut Outbox) {
-        let Phase::Waiting { ts, transfer } = self.phase else {
-            return;
-        };
+        if let Phase::Waiting { ts, transfer } = self.phase {
+            self.enter_if_allowed(ts, transfer, out);
+        }
+    }
+
+    #[inline(never)]
+    fn enter_if_allowed(&mut self, ts: Timestamp, transfer: Transfer, out: &mut Outbox) {
         if !self.may_enter(ts) {
             return;
         }

@@ -234,6 +234,9 @@ struct Simulator<'s> {
     checker: Checker,
     options: RunOptions,
     explaining: Explaining,
+    /// Whether `send` and `deliver` events go to the checker without being built
+    /// ([`Self::messages_can_be_bare`]), for the sinks of the current run.
+    bare_messages: bool,
     max_events: u64,
     max_time_us: u64,
     now_us: u64,
@@ -284,6 +287,7 @@ impl<'s> Simulator<'s> {
             checker: checker_for(scenario, options, explaining),
             options,
             explaining,
+            bare_messages: false,
             max_events: scenario.limits.max_events,
             max_time_us: scenario.limits.max_time_us,
             now_us: 0,
@@ -327,6 +331,7 @@ impl<'s> Simulator<'s> {
         // Where the clients put their outputs, reused for every step. Kept out of `self` so
         // that handling the outputs can borrow both without moving the outbox in and out.
         let mut outbox = Outbox::new();
+        self.bare_messages = self.messages_can_be_bare(sinks);
         let faults = self.faults.clone();
         self.schedule_faults(&faults);
         self.schedule_next_work();
@@ -429,7 +434,7 @@ impl<'s> Simulator<'s> {
             let kind = match output.kind {
                 OutputKind::Received { from } => {
                     let (msg_id, msg) = delivered.take().expect("a delivery produces one Received");
-                    if self.bare_messages(sinks) {
+                    if self.bare_messages {
                         let found = &mut self.found;
                         self.checker
                             .observe_deliver(node, output.clock, from, msg_id, msg, found);
@@ -491,7 +496,7 @@ impl<'s> Simulator<'s> {
     ) -> io::Result<()> {
         let msg_id = self.next_msg_id;
         self.next_msg_id += 1;
-        if self.bare_messages(sinks) {
+        if self.bare_messages {
             let found = &mut self.found;
             self.checker
                 .observe_send(from, clock, to, msg_id, &msg, found);
@@ -610,8 +615,9 @@ impl<'s> Simulator<'s> {
     /// A run with no sinks whose checker looks only at the clocks of messages (a run for its
     /// verdict): `send` and `deliver` events, two in three of all events, are numbered and
     /// checked without being built, cloned and dropped. Nothing can tell the difference.
-    #[inline]
-    fn bare_messages(&self, sinks: &[&mut dyn EventSink]) -> bool {
+    /// Asked once per run and again when the checker changes ([`Self::bare_messages`] holds
+    /// the answer): the sinks and the checker's settings are loads the hot path can skip.
+    fn messages_can_be_bare(&self, sinks: &[&mut dyn EventSink]) -> bool {
         sinks.is_empty() && !self.checker.watches_messages()
     }
 
@@ -655,7 +661,10 @@ impl<'s> Simulator<'s> {
     fn report_violations(&mut self, sinks: &mut [&mut dyn EventSink]) -> io::Result<()> {
         match self.explaining {
             Explaining::Replay => return Err(io::Error::other(ReplayReachedViolation)),
-            Explaining::Lazily => self.explain_with_messages()?,
+            Explaining::Lazily => {
+                self.explain_with_messages()?;
+                self.bare_messages = self.messages_can_be_bare(sinks);
+            }
             Explaining::VerdictOnly | Explaining::WithMessages => {}
         }
         let found = std::mem::take(&mut self.found);

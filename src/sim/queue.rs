@@ -121,6 +121,8 @@ impl<T> EventQueue<T> {
     }
 
     /// Schedules `item` at `at_us`; a time before the last item taken counts as that time.
+    /// Inline: the item is then built where it is stored, not built, passed and copied.
+    #[inline(always)]
     pub fn push(&mut self, at_us: u64, item: T) {
         let at_us = at_us.max(self.now_us);
         let entry = self.store(item);
@@ -155,7 +157,12 @@ impl<T> EventQueue<T> {
         }
         self.in_wheel -= 1;
         if at_us > self.now_us {
-            self.advance_to(at_us);
+            // Inline, as most steps move time on and find no far item (the heap's code stays
+            // out of line).
+            self.now_us = at_us;
+            if !self.later.is_empty() {
+                self.advance_to(at_us);
+            }
         }
         self.next[entry as usize] = self.free;
         self.free = entry;
@@ -178,23 +185,31 @@ impl<T> EventQueue<T> {
         self.len() == 0
     }
 
+    /// In a free entry (inline: almost always one is free), else in a new one.
+    #[inline(always)]
     fn store(&mut self, item: T) -> u32 {
         match self.free {
-            NONE => {
-                self.items.push(Some(item));
-                self.next.push(NONE);
-                u32::try_from(self.items.len() - 1)
-                    .ok()
-                    .filter(|&entry| entry != NONE)
-                    .expect("fewer than 2^32 - 1 pending items")
-            }
+            NONE => self.store_new(item),
             entry => {
                 self.free = self.next[entry as usize];
-                self.items[entry as usize] = Some(item);
+                // A free entry holds nothing: nothing to drop (and no code to look).
+                let old = self.items[entry as usize].replace(item);
+                debug_assert!(old.is_none(), "a free entry holds no item");
+                std::mem::forget(old);
                 self.next[entry as usize] = NONE;
                 entry
             }
         }
+    }
+
+    #[inline(never)]
+    fn store_new(&mut self, item: T) -> u32 {
+        self.items.push(Some(item));
+        self.next.push(NONE);
+        u32::try_from(self.items.len() - 1)
+            .ok()
+            .filter(|&entry| entry != NONE)
+            .expect("fewer than 2^32 - 1 pending items")
     }
 
     /// Appends `entry`, due at `at_us` (within the wheel's reach), to its slot's list.
