@@ -50,6 +50,11 @@ impl LedgerAgreement {
         self.forget = true;
     }
 
+    /// Makes room for `blocks` more canonical blocks at once.
+    pub fn reserve(&mut self, blocks: usize) {
+        self.canonical.reserve(blocks);
+    }
+
     /// How many blocks each client holds, index `id - 1`.
     pub fn lengths(&self) -> &[u64] {
         &self.lengths

@@ -168,6 +168,13 @@ impl Checker {
         self
     }
 
+    /// Makes room for `blocks` blocks in the checker's chain (a driver that knows how many
+    /// transfers are coming saves it growing step by step).
+    pub fn reserving_blocks(mut self, blocks: usize) -> Self {
+        self.ledger_agreement.reserve(blocks);
+        self
+    }
+
     /// Feeds one event to every check; returns the violations it reveals, in a fixed order.
     /// `violation` events are a trace's claims, not facts: they are ignored.
     #[inline]

@@ -345,6 +345,12 @@ impl Client {
         self.ledger.forget_before(index);
     }
 
+    /// Makes room in the ledger for `blocks` more blocks (a driver that knows how many
+    /// transfers are coming saves the ledger growing step by step).
+    pub fn reserve_blocks(&mut self, blocks: usize) {
+        self.ledger.reserve(blocks);
+    }
+
     pub fn phase(&self) -> &Phase {
         &self.phase
     }

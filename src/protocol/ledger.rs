@@ -644,6 +644,11 @@ impl Ledger {
             .map_or(self.forgotten_head, |block| block.hash)
     }
 
+    /// Makes room for `additional` more blocks at once, rather than growing step by step.
+    pub fn reserve(&mut self, additional: usize) {
+        self.blocks.reserve(additional);
+    }
+
     /// Forgets the blocks below `index` (all of them if `index` is past the head). The length,
     /// the head hash and the balance table do not change; [`Self::block`] no longer finds the
     /// forgotten blocks.
