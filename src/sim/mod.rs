@@ -543,15 +543,12 @@ impl<'s> Simulator<'s> {
                     };
                     self.queue.push(duplicate_at_us, copy);
                 }
-                self.queue.push(
-                    at_us,
-                    Pending::Deliver {
-                        from,
-                        to,
-                        msg_id,
-                        msg,
-                    },
-                );
+                self.queue.push_with(at_us, || Pending::Deliver {
+                    from,
+                    to,
+                    msg_id,
+                    msg,
+                });
                 Ok(())
             }
         }
