@@ -79,7 +79,7 @@ impl LedgerAgreement {
         let index = usize::try_from(block.index().checked_sub(self.first_kept)?).ok()?;
         let index_in_chain = block.index();
         match self.canonical.get(index) {
-            Some(&(hash, _)) if hash == block.hash_value() => None,
+            Some((hash, _)) if *hash == block.hash_value() => None,
             Some(&(hash, holder)) => Some(
                 Violation::new(
                     Invariant::LedgerAgreement,

@@ -133,6 +133,11 @@ impl Block {
         self.prev
     }
 
+    /// [`Self::prev`] by reference, to compare in place.
+    pub fn prev_hash(&self) -> &Hash {
+        &self.prev
+    }
+
     /// The timestamp of the mutex request that committed it.
     pub fn ts(&self) -> Timestamp {
         self.ts
