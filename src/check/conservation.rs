@@ -20,19 +20,25 @@ impl Conservation {
         self.check_total(node, total(table))
     }
 
-    /// Checks client `node`'s table by its sum.
+    /// Checks client `node`'s table by its sum (after every commit and apply: inline, the
+    /// violation built out of line).
+    #[inline]
     pub fn check_total(&self, node: ClientId, sum: u128) -> Option<Violation> {
-        (sum != self.initial_total).then(|| {
-            Violation::new(
-                Invariant::Conservation,
-                Some(node),
-                format!(
-                    "client {node}'s balance table sums to {sum} but the clients started with {} \
-                     in all",
-                    self.initial_total
-                ),
-            )
-        })
+        (sum != self.initial_total).then(|| self.unbalanced(node, sum))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn unbalanced(&self, node: ClientId, sum: u128) -> Violation {
+        Violation::new(
+            Invariant::Conservation,
+            Some(node),
+            format!(
+                "client {node}'s balance table sums to {sum} but the clients started with {} in \
+                 all",
+                self.initial_total
+            ),
+        )
     }
 }
 

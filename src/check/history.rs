@@ -499,8 +499,21 @@ impl History {
         self.learn(event, route);
     }
 
+    /// [`Self::observe`] for an event that is not about a message, inline: the checker's
+    /// out-of-line pass over a client's step starts with it, saving a call per step.
+    #[inline(always)]
+    pub fn observe_step(&mut self, event: &Event, route: Option<(ClientId, ClientId)>) {
+        debug_assert!(!event.kind.is_about_a_message());
+        self.learn_inline(event, route);
+    }
+
     #[inline(never)]
     fn learn(&mut self, event: &Event, route: Option<(ClientId, ClientId)>) {
+        self.learn_inline(event, route);
+    }
+
+    #[inline(always)]
+    fn learn_inline(&mut self, event: &Event, route: Option<(ClientId, ClientId)>) {
         let at = Moment::of(event);
         match &event.kind {
             EventKind::Partition { groups, direction } => {

@@ -50,6 +50,11 @@ impl LedgerAgreement {
         self.forget = true;
     }
 
+    /// Makes room for `blocks` more canonical blocks at once.
+    pub fn reserve(&mut self, blocks: usize) {
+        self.canonical.reserve(blocks);
+    }
+
     /// How many blocks each client holds, index `id - 1`.
     pub fn lengths(&self) -> &[u64] {
         &self.lengths
@@ -74,7 +79,7 @@ impl LedgerAgreement {
         let index = usize::try_from(block.index().checked_sub(self.first_kept)?).ok()?;
         let index_in_chain = block.index();
         match self.canonical.get(index) {
-            Some(&(hash, _)) if hash == block.hash_value() => None,
+            Some((hash, _)) if *hash == block.hash_value() => None,
             Some(&(hash, holder)) => Some(
                 Violation::new(
                     Invariant::LedgerAgreement,

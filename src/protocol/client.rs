@@ -345,6 +345,12 @@ impl Client {
         self.ledger.forget_before(index);
     }
 
+    /// Makes room in the ledger for `blocks` more blocks (a driver that knows how many
+    /// transfers are coming saves the ledger growing step by step).
+    pub fn reserve_blocks(&mut self, blocks: usize) {
+        self.ledger.reserve(blocks);
+    }
+
     pub fn phase(&self) -> &Phase {
         &self.phase
     }
@@ -605,11 +611,17 @@ impl Client {
         }
     }
 
-    /// Rules 3 and 4: enter when the entry condition holds; then commit or abort.
+    /// Rules 3 and 4: enter when the entry condition holds; then commit or abort. Inline up
+    /// to the phase: every message ends with this, and most find the client not waiting.
+    #[inline]
     fn try_enter(&mut self, out: &mut Outbox) {
-        let Phase::Waiting { ts, transfer } = self.phase else {
-            return;
-        };
+        if let Phase::Waiting { ts, transfer } = self.phase {
+            self.enter_if_allowed(ts, transfer, out);
+        }
+    }
+
+    #[inline(never)]
+    fn enter_if_allowed(&mut self, ts: Timestamp, transfer: Transfer, out: &mut Outbox) {
         if !self.may_enter(ts) {
             return;
         }
@@ -684,17 +696,20 @@ impl Client {
 
     /// Rule 5 (or Ricart-Agrawala's exit): leave, tell the peers, then the next transfer.
     fn release(&mut self, out: &mut Outbox) {
-        let Phase::Inside { ts, ref block, .. } = self.phase else {
+        if !matches!(self.phase, Phase::Inside { .. }) {
             debug_assert!(false, "release outside the critical section");
             return;
+        }
+        // The block moves out of the phase rather than being copied and the copy dropped.
+        let Phase::Inside { ts, block, .. } = std::mem::replace(&mut self.phase, Phase::Idle)
+        else {
+            unreachable!("the phase was just matched");
         };
-        let block = block.clone();
         self.queue.remove((ts, self.id));
         // The exit is the step that ticks (rule 5), so it carries the new clock, which the
         // release messages share: every clock change has an event.
         let clock = self.clock.tick();
         out.push(clock, OutputKind::Exited { ts });
-        self.phase = Phase::Idle;
         match self.variant {
             Variant::Lamport | Variant::LamportReplyCount => {
                 self.broadcast(
@@ -782,9 +797,16 @@ impl Client {
         }
     }
 
+    /// One send per peer, in id order. The last peer gets `msg` itself, the others copies: a
+    /// RELEASE's block is counted once fewer up and down (atomic operations, which show).
     fn broadcast(&self, msg: Message, out: &mut Outbox) {
         let clock = msg.ts();
-        for peer in (1..=self.clients).filter(|&peer| peer != self.id) {
+        let last = if self.id == self.clients {
+            self.clients - 1
+        } else {
+            self.clients
+        };
+        for peer in (1..last).filter(|&peer| peer != self.id) {
             out.push(
                 clock,
                 OutputKind::Send {
@@ -792,6 +814,9 @@ impl Client {
                     msg: msg.clone(),
                 },
             );
+        }
+        if last >= 1 {
+            out.push(clock, OutputKind::Send { to: last, msg });
         }
     }
 }

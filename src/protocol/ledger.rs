@@ -4,7 +4,8 @@
 //! `{index}|{prev}|{ts}|{from}|{to}|{amount}`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -33,7 +34,53 @@ pub struct Block {
     amount: Amount,
     hash: Hash,
     /// Whether `hash` is the SPEC hash of the other fields; unknown until first asked.
-    spec_hash_ok: OnceLock<bool>,
+    spec_hash_ok: HashCheck,
+}
+
+/// Whether a block's hash recomputes: unknown, yes or no. Not a `OnceLock<bool>`: a block made
+/// by [`Block::new`] starts out known, and setting a `OnceLock` goes through `Once::call`, out
+/// of line, for every commit. Two threads that ask at once both compute the same answer.
+struct HashCheck(AtomicU8);
+
+const HASH_UNKNOWN: u8 = 0;
+const HASH_OK: u8 = 1;
+const HASH_BAD: u8 = 2;
+
+impl HashCheck {
+    #[inline]
+    fn get_or_init(&self, check: impl FnOnce() -> bool) -> bool {
+        match self.0.load(Ordering::Relaxed) {
+            HASH_OK => true,
+            HASH_BAD => false,
+            _ => self.init(check),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn init(&self, check: impl FnOnce() -> bool) -> bool {
+        let ok = check();
+        self.0
+            .store(if ok { HASH_OK } else { HASH_BAD }, Ordering::Relaxed);
+        ok
+    }
+}
+
+impl Clone for HashCheck {
+    fn clone(&self) -> Self {
+        HashCheck(AtomicU8::new(self.0.load(Ordering::Relaxed)))
+    }
+}
+
+impl std::fmt::Debug for HashCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let known = match self.0.load(Ordering::Relaxed) {
+            HASH_OK => Some(true),
+            HASH_BAD => Some(false),
+            _ => None,
+        };
+        known.fmt(f)
+    }
 }
 
 impl Block {
@@ -47,9 +94,10 @@ impl Block {
         amount: Amount,
     ) -> Self {
         let hash = block_hash(index, &prev, ts, from, to, amount);
-        let block = Block::with_hash(index, prev, ts, from, to, amount, hash);
-        let _ = block.spec_hash_ok.set(true);
-        block
+        Block {
+            spec_hash_ok: HashCheck(AtomicU8::new(HASH_OK)),
+            ..Block::with_hash(index, prev, ts, from, to, amount, hash)
+        }
     }
 
     /// A block with the hash it claims (read from a trace or the wire, or made by a mutated
@@ -71,7 +119,7 @@ impl Block {
             to,
             amount,
             hash,
-            spec_hash_ok: OnceLock::new(),
+            spec_hash_ok: HashCheck(AtomicU8::new(HASH_UNKNOWN)),
         }
     }
 
@@ -83,6 +131,11 @@ impl Block {
     /// The hash of the block before it ([`GENESIS_PREV`] for block 0).
     pub fn prev(&self) -> Hash {
         self.prev
+    }
+
+    /// [`Self::prev`] by reference, to compare in place.
+    pub fn prev_hash(&self) -> &Hash {
+        &self.prev
     }
 
     /// The timestamp of the mutex request that committed it.
@@ -123,9 +176,9 @@ impl Block {
     }
 
     /// Its hash is the SPEC hash of its fields (computed on the first call only).
+    #[inline]
     pub fn spec_hash_ok(&self) -> bool {
-        *self
-            .spec_hash_ok
+        self.spec_hash_ok
             .get_or_init(|| self.hash == self.recomputed_hash())
     }
 
@@ -482,24 +535,39 @@ impl BalanceTable {
 
     /// Moves `block.amount` from `block.from` to `block.to`, or changes nothing and says why.
     pub fn apply(&mut self, block: &Block) -> Result<(), BlockRejection> {
-        for id in [block.from, block.to] {
-            if self.slot(id).is_none() {
-                return Err(BlockRejection::UnknownClient { id });
-            }
-        }
+        let (Some(from_slot), Some(to_slot)) = (self.slot(block.from), self.slot(block.to)) else {
+            let id = if self.slot(block.from).is_none() {
+                block.from
+            } else {
+                block.to
+            };
+            return Err(BlockRejection::UnknownClient { id });
+        };
         let balance = self.get(block.from);
-        let debited = balance
-            .checked_sub(block.amount)
-            .ok_or(BlockRejection::Overdraft {
+        let Some(debited) = balance.checked_sub(block.amount) else {
+            return Err(BlockRejection::Overdraft {
                 from: block.from,
                 balance,
                 amount: block.amount,
-            })?;
-        if block.from != block.to {
-            self.set(block.from, debited);
-            // Cannot overflow: the amount came out of a balance, and balances sum to at most
-            // the initial total, which scenario validation keeps within u64.
-            self.set(block.to, self.get(block.to) + block.amount);
+            });
+        };
+        if block.from == block.to {
+            return Ok(());
+        }
+        // Cannot overflow: the amount came out of a balance, and balances sum to at most the
+        // initial total, which scenario validation keeps within u64.
+        let credited = self.get(block.to) + block.amount;
+        match &mut self.balances {
+            // Every commit and apply comes here: two stores. The money moves, so the total
+            // stays.
+            Balances::Every(balances) => {
+                balances[from_slot] = debited;
+                balances[to_slot] = credited;
+            }
+            Balances::Changed(_) => {
+                self.set(block.from, debited);
+                self.set(block.to, credited);
+            }
         }
         Ok(())
     }
@@ -579,6 +647,11 @@ impl Ledger {
         self.blocks
             .last()
             .map_or(self.forgotten_head, |block| block.hash)
+    }
+
+    /// Makes room for `additional` more blocks at once, rather than growing step by step.
+    pub fn reserve(&mut self, additional: usize) {
+        self.blocks.reserve(additional);
     }
 
     /// Forgets the blocks below `index` (all of them if `index` is past the head). The length,

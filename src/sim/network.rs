@@ -16,28 +16,34 @@ use crate::protocol::ClientId;
 use crate::scenario::{LatencySpec, NetworkSpec, PinnedMessage, Ratio, ScheduleSpec};
 use crate::trace::DropReason;
 
+use super::rng::uniform_inclusive;
+
 /// How long an exponential delay's random part may be, in multiples of its mean: keeps every
 /// delay finite and bounded (the tail beyond has probability e^-64).
 const EXPONENTIAL_CAP_MEANS: f64 = 64.0;
 
-/// Draws one delay in microseconds.
+/// Draws one delay in microseconds. Inline (every message sent comes here), the exponential's logarithm out of line.
+#[inline]
 pub fn sample_delay(spec: &LatencySpec, rng: &mut ChaCha8Rng) -> u64 {
     match *spec {
         LatencySpec::Constant { us } => us,
-        LatencySpec::Uniform { min_us, max_us } => rng.random_range(min_us..=max_us),
-        LatencySpec::Exponential { min_us, mean_us } => {
-            let extra_mean = mean_us.saturating_sub(min_us);
-            if extra_mean == 0 {
-                return min_us;
-            }
-            // u in [0, 1) from the top 53 bits; -ln(1 - u) is exponential with mean 1. libm is
-            // a pure-Rust port of musl's, so the result does not depend on the platform.
-            let unit = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-            let extra = -libm::log1p(-unit) * extra_mean as f64;
-            let capped = extra.min(EXPONENTIAL_CAP_MEANS * extra_mean as f64);
-            min_us + capped as u64
-        }
+        LatencySpec::Uniform { min_us, max_us } => uniform_inclusive(rng, min_us, max_us),
+        LatencySpec::Exponential { min_us, mean_us } => exponential(min_us, mean_us, rng),
     }
+}
+
+#[inline(never)]
+fn exponential(min_us: u64, mean_us: u64, rng: &mut ChaCha8Rng) -> u64 {
+    let extra_mean = mean_us.saturating_sub(min_us);
+    if extra_mean == 0 {
+        return min_us;
+    }
+    // u in [0, 1) from the top 53 bits; -ln(1 - u) is exponential with mean 1. libm is a
+    // pure-Rust port of musl's, so the result does not depend on the platform.
+    let unit = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    let extra = -libm::log1p(-unit) * extra_mean as f64;
+    let capped = extra.min(EXPONENTIAL_CAP_MEANS * extra_mean as f64);
+    min_us + capped as u64
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -193,6 +199,7 @@ impl Network {
         self.delivery_time_on(&link, from, to, now_us)
     }
 
+    #[inline(always)]
     fn delivery_time_on(
         &mut self,
         link: &LinkModel,

@@ -5,6 +5,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use super::network::sample_delay;
+use super::rng::uniform_inclusive;
 use crate::protocol::{ClientId, Command};
 use crate::scenario::{BalanceReadSpec, GeneratedSpec, Scenario, TransferSpec};
 
@@ -122,7 +123,7 @@ impl Generator {
             .copied()
             .filter(|&payee| payee != payer)
             .nth(pick)?;
-        let amount = self.rng.random_range(self.amount_min..=self.amount_max);
+        let amount = uniform_inclusive(&mut self.rng, self.amount_min, self.amount_max);
         self.next_at_us = at_us.saturating_add(sample_delay(&self.gap, &mut self.rng));
         Some(WorkItem {
             at_us,

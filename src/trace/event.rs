@@ -171,7 +171,10 @@ impl EventKind {
 
     /// The event for a client output that happens at the client alone: everything except a
     /// receive, a send and a timer request, which each driver turns into events (and network
-    /// or timer work) itself and gets back as `Err`.
+    /// or timer work) itself and gets back as `Err`. Inline: the simulator calls it for every
+    /// step, and a move of the output into a call and the event out of it cost more than the
+    /// match.
+    #[inline(always)]
     pub fn from_local_output(kind: OutputKind) -> Result<EventKind, OutputKind> {
         Ok(match kind {
             OutputKind::TransferQueued { to, amount } => EventKind::Transfer { to, amount },
