@@ -83,7 +83,8 @@ impl<T: Copy> Region<T> {
         let mut region = Self::new();
         region.huge = huge;
         let bytes = step_up(len * size_of::<T>());
-        region.relocate(bytes, bytes);
+        // Room to grow in place (see [`Self::extend_zeroed`]).
+        region.relocate(bytes, DEFAULT_RESERVE.max(bytes));
         os::commit(region.ptr.cast(), 0, bytes, huge);
         region.committed = bytes;
         region.accounted = bytes;
@@ -132,13 +133,21 @@ impl<T: Copy> Region<T> {
         }
     }
 
-    /// The same for the whole region (a table made with [`Self::zeroed`], not in use yet).
-    pub fn populate(&self, part: usize, parts: usize) {
-        let share = (self.committed / HUGE).div_ceil(parts) * HUGE;
-        let start = share * part;
-        let end = (start + share).min(self.committed);
-        if start < end {
-            os::populate(self.ptr.cast(), start, end);
+    /// Lengthens the region to `len` elements, the new ones all bytes zero, and fills in
+    /// their pages now: one call to the kernel instead of a page fault per page (two where
+    /// a page is read before it is written, as a table's empty slots are: the first read
+    /// maps the shared zero page, the write then faults again).
+    pub fn extend_zeroed(&mut self, len: usize) {
+        assert!(len >= self.len, "a region only grows");
+        if len * size_of::<T>() > self.accounted {
+            self.reserve(len - self.len);
+        }
+        // Nothing past `len` was ever written: those bytes are still zero.
+        let from_bytes = (self.len * size_of::<T>()) / PAGE * PAGE;
+        self.len = len;
+        let to_bytes = (len * size_of::<T>()).min(self.committed);
+        if from_bytes < to_bytes {
+            os::populate(self.ptr.cast(), from_bytes, to_bytes);
         }
     }
 

@@ -36,6 +36,7 @@ use super::hash::{IndexTable, MixHasher, MixMap};
 use super::region::Region;
 use super::search::{Expander, Finding, Model, Successors};
 use super::store::prefetch;
+use super::table::double_in_place;
 use crate::check::Invariant;
 use crate::protocol::{
     Amount, Block, Client, ClientConfig, ClientId, Command, GENESIS_PREV, Message, Mutations,
@@ -936,7 +937,7 @@ struct Effect {
 /// MiB for a few million steps, read at random), in huge pages from 2 MiB on: in 4 KiB pages
 /// nearly every look-up also missed the TLB (a long walk on the project's virtual machine),
 /// and the table is small next to the store, so filling in its huge pages costs little (see
-/// `docs/performance.md`, the eighth round).
+/// `docs/performance.md`, the eighth round). It doubles in place ([`double_in_place`]).
 ///
 /// Key: `(local + 1)` in the top 26 bits, the input kind and argument in 10, the message in
 /// 28. Step: the next client state in the top 32 bits, where its sends start (27 bits), how
@@ -950,10 +951,13 @@ struct EffectTable {
     problems: MixMap<u64, u32>,
 }
 
+/// Spreads a step's key over the table (Fibonacci hashing: the home is the product's top bits).
+const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+
 impl EffectTable {
     fn new() -> Self {
         EffectTable {
-            slots: Region::zeroed(1 << 12),
+            slots: Region::zeroed_in_huge_pages(1 << 12),
             bits: 12,
             len: 0,
             problems: MixMap::default(),
@@ -970,7 +974,7 @@ impl EffectTable {
     }
 
     fn home(&self, key: u64) -> usize {
-        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - self.bits)) as usize
+        (key.wrapping_mul(MULTIPLIER) >> (64 - self.bits)) as usize
     }
 
     #[inline]
@@ -1007,15 +1011,11 @@ impl EffectTable {
 
     fn insert(&mut self, local: u32, input: u32, msg: u32, effect: Effect) {
         if (self.len + 1) * 8 > self.slots.len() * 5 {
-            let old = std::mem::replace(
-                &mut self.slots,
-                Region::zeroed_in_huge_pages(1 << (self.bits + 1)),
-            );
             self.bits += 1;
-            self.len = 0;
-            for &slot in old.iter().filter(|slot| slot[0] != 0) {
-                self.place(slot);
-            }
+            let bits = self.bits;
+            double_in_place(&mut self.slots, |[key, _]| {
+                (key.wrapping_mul(MULTIPLIER) >> (64 - bits)) as usize
+            });
         }
         assert!(
             effect.sends_start < 1 << 27 && effect.sends_len < 16,
