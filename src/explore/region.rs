@@ -15,12 +15,14 @@ use std::marker::PhantomData;
 const HUGE: usize = 2 << 20;
 
 /// Whether to ask the kernel for transparent huge pages (`MADV_HUGEPAGE`). They spare TLB
-/// misses on the random reads into the table and the arena, but on the project's machine
-/// (a virtual machine) the first write to a fresh huge page costs four to eight times what
-/// the same memory costs in 4 KiB pages (measured: 2.6-5 s per GiB against 0.5-1.1 s), and a
-/// search writes almost all of its memory once. Measured on the default scenario with two
-/// threads: the complete run took 5.3 s of system time instead of 9.7 s, and the same user
-/// time (26.4 s and 25.7 s); see docs/performance.md, the sixth round.
+/// misses on the random reads into the table and the arena, but on the project's machines
+/// (virtual machines) the first write to a fresh huge page costs more than the same memory
+/// in 4 KiB pages, and a search writes almost all of its memory once. On the AMD host of
+/// the sixth round, four to eight times more (2.6-5 s per GiB against 0.5-1.1 s; in 4 KiB
+/// pages the complete default run with two threads took 5.3 s of system time instead of
+/// 9.7 s, the same user time); on the Intel host of the ninth round, the first 8M states of
+/// the default run took 2.5 s of system time in huge pages against 1.1 s. See
+/// docs/performance.md.
 const HUGE_PAGES: bool = false;
 
 /// The step for a smaller region, which doubles until it reaches [`HUGE`]: a small search
