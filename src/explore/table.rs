@@ -28,8 +28,12 @@ pub fn double_in_place<T: Copy + Default + PartialEq>(
     // wrap past the end into slots still waiting. Few; they go back at the end.
     let mut left_over = Vec::new();
     for position in (0..old_len).rev() {
-        let slot = std::mem::take(&mut slots[position]);
-        if slot != T::default() && !place_at_or_above(slots, slot, home(slot), position) {
+        let slot = slots[position];
+        if slot == T::default() {
+            continue;
+        }
+        slots[position] = T::default();
+        if !place_at_or_above(slots, slot, home(slot), position) {
             left_over.push(slot);
         }
     }
@@ -49,16 +53,13 @@ fn place_at_or_above<T: Copy + Default + PartialEq>(
     if home < floor {
         return false;
     }
-    match slots[home..]
-        .iter()
-        .position(|&other| other == T::default())
-    {
-        Some(offset) => {
-            slots[home + offset] = slot;
-            true
+    for index in home..slots.len() {
+        if slots[index] == T::default() {
+            slots[index] = slot;
+            return true;
         }
-        None => false,
     }
+    false
 }
 
 /// Puts `slot` into the first empty slot from `home` on, wrapping at the end.
