@@ -53,11 +53,13 @@ fn place_at_or_above<T: Copy + Default + PartialEq>(
     if home < floor {
         return false;
     }
-    for index in home..slots.len() {
+    let mut index = home;
+    while index < slots.len() {
         if slots[index] == T::default() {
             slots[index] = slot;
             return true;
         }
+        index += 1;
     }
     false
 }
