@@ -136,9 +136,9 @@ impl<T: Copy> Region<T> {
     }
 
     /// Lengthens the region to `len` elements, the new ones all bytes zero, and fills in
-    /// their pages now: one call to the kernel instead of a page fault per page (two where
-    /// a page is read before it is written, as a table's empty slots are: the first read
-    /// maps the shared zero page, the write then faults again).
+    /// their pages now, in one call to the kernel: a table reads its empty slots before it
+    /// writes them, and a fresh page first read then written faults twice (the read maps
+    /// the shared zero page, the write faults again for a page of its own).
     pub fn extend_zeroed(&mut self, len: usize) {
         assert!(len >= self.len, "a region only grows");
         if len * size_of::<T>() > self.accounted {

@@ -222,8 +222,9 @@ impl StateStore {
     }
 
     /// Makes room for about `states` more states of `bytes` bytes in all (and the slots the
-    /// table's doubling adds, if they would need it), for [`Self::populate`] to fill in on other threads
-    /// while this store is only read. Changes no answer and not [`Self::memory_bytes`].
+    /// table's doubling adds, if they would need it), for [`Self::populate`] to fill in on
+    /// other threads while this store is only read. Changes no answer and not
+    /// [`Self::memory_bytes`].
     pub fn prepare(&mut self, states: usize, bytes: usize) {
         self.bytes.commit_ahead(bytes);
         self.ends.commit_ahead(states);
