@@ -21,6 +21,7 @@ pub mod search;
 pub mod settings;
 pub mod store;
 pub mod system;
+pub mod table;
 pub mod tla;
 
 use search::{SearchOptions, SearchResult, search};

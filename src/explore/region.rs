@@ -15,12 +15,14 @@ use std::marker::PhantomData;
 const HUGE: usize = 2 << 20;
 
 /// Whether to ask the kernel for transparent huge pages (`MADV_HUGEPAGE`). They spare TLB
-/// misses on the random reads into the table and the arena, but on the project's machine
-/// (a virtual machine) the first write to a fresh huge page costs four to eight times what
-/// the same memory costs in 4 KiB pages (measured: 2.6-5 s per GiB against 0.5-1.1 s), and a
-/// search writes almost all of its memory once. Measured on the default scenario with two
-/// threads: the complete run took 5.3 s of system time instead of 9.7 s, and the same user
-/// time (26.4 s and 25.7 s); see docs/performance.md, the sixth round.
+/// misses on the random reads into the table and the arena, but on the project's machines
+/// (virtual machines) the first write to a fresh huge page costs more than the same memory
+/// in 4 KiB pages, and a search writes almost all of its memory once. On the AMD host of
+/// the sixth round, four to eight times more (2.6-5 s per GiB against 0.5-1.1 s; in 4 KiB
+/// pages the complete default run with two threads took 5.3 s of system time instead of
+/// 9.7 s, the same user time); on the Intel host of the ninth round, the first 8M states of
+/// the default run took 2.5 s of system time in huge pages against 1.1 s. See
+/// docs/performance.md.
 const HUGE_PAGES: bool = false;
 
 /// The step for a smaller region, which doubles until it reaches [`HUGE`]: a small search
@@ -83,7 +85,8 @@ impl<T: Copy> Region<T> {
         let mut region = Self::new();
         region.huge = huge;
         let bytes = step_up(len * size_of::<T>());
-        region.relocate(bytes, bytes);
+        // Room to grow in place (see [`Self::extend_zeroed`]).
+        region.relocate(bytes, DEFAULT_RESERVE.max(bytes));
         os::commit(region.ptr.cast(), 0, bytes, huge);
         region.committed = bytes;
         region.accounted = bytes;
@@ -132,13 +135,21 @@ impl<T: Copy> Region<T> {
         }
     }
 
-    /// The same for the whole region (a table made with [`Self::zeroed`], not in use yet).
-    pub fn populate(&self, part: usize, parts: usize) {
-        let share = (self.committed / HUGE).div_ceil(parts) * HUGE;
-        let start = share * part;
-        let end = (start + share).min(self.committed);
-        if start < end {
-            os::populate(self.ptr.cast(), start, end);
+    /// Lengthens the region to `len` elements, the new ones all bytes zero, and fills in
+    /// their pages now, in one call to the kernel: a table reads its empty slots before it
+    /// writes them, and a fresh page first read then written faults twice (the read maps
+    /// the shared zero page, the write faults again for a page of its own).
+    pub fn extend_zeroed(&mut self, len: usize) {
+        assert!(len >= self.len, "a region only grows");
+        if len * size_of::<T>() > self.accounted {
+            self.reserve(len - self.len);
+        }
+        // Nothing past `len` was ever written: those bytes are still zero.
+        let from_bytes = (self.len * size_of::<T>()) / PAGE * PAGE;
+        self.len = len;
+        let to_bytes = (len * size_of::<T>()).min(self.committed);
+        if from_bytes < to_bytes {
+            os::populate(self.ptr.cast(), from_bytes, to_bytes);
         }
     }
 

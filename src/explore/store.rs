@@ -19,6 +19,7 @@
 pub const NO_PARENT: u32 = u32::MAX;
 
 use super::region::Region;
+use super::table::double_in_place;
 
 /// The most states a store holds (its table then has 2^32 slots).
 pub const MAX_STATES: u32 = 1 << 31;
@@ -46,13 +47,21 @@ pub struct StateStore {
     parents: Region<u32>,
     /// 0: empty; otherwise the hash's top 32 bits (in place) and `number + 1`. A state sits
     /// at (or, probing linearly, after) the slot given by the top `bits` bits of its hash, so
-    /// the table can double without looking at the encodings again.
+    /// the table can double in place without looking at the encodings again (see
+    /// [`super::table`]).
     slots: Region<u64>,
     bits: u32,
-    /// The next, doubled table, made ahead by [`Self::prepare`].
-    next_slots: Option<Region<u64>>,
-    /// How many states and bytes [`Self::prepare`] made room for.
-    ahead: (usize, usize),
+    /// How many states, bytes and table slots [`Self::prepare`] made room for.
+    ahead: Ahead,
+}
+
+/// What [`StateStore::prepare`] made room for, for [`StateStore::populate`] to fill in.
+#[derive(Clone, Copy, Default)]
+struct Ahead {
+    states: usize,
+    bytes: usize,
+    /// The slots the table's next doubling adds (0 unless it is near).
+    slots: usize,
 }
 
 /// What [`StateStore::insert`] found.
@@ -71,8 +80,7 @@ impl StateStore {
             parents: Region::new(),
             slots: Region::zeroed(1 << INITIAL_BITS),
             bits: INITIAL_BITS,
-            next_slots: None,
-            ahead: (0, 0),
+            ahead: Ahead::default(),
         }
     }
 
@@ -204,51 +212,47 @@ impl StateStore {
         Inserted::New(id)
     }
 
-    /// Doubles the table. Every slot's home in the bigger table follows from its tag, and the
-    /// old slots are visited in order, so the new table is written almost sequentially.
+    /// Doubles the table in place. Every slot's home in the bigger table follows from its
+    /// tag; the old slots are visited from the last down, so the table is written almost
+    /// sequentially.
     fn grow(&mut self) {
         self.bits += 1;
-        let mask = (1usize << self.bits) - 1;
-        let mut slots = match self.next_slots.take() {
-            Some(slots) if slots.len() == 1 << self.bits => slots,
-            _ => Region::zeroed(1 << self.bits),
-        };
-        for &slot in self.slots.iter() {
-            if slot == 0 {
-                continue;
-            }
-            let mut index = (slot >> (64 - self.bits)) as usize;
-            while slots[index] != 0 {
-                index = (index + 1) & mask;
-            }
-            slots[index] = slot;
-        }
-        self.slots = slots;
+        let bits = self.bits;
+        double_in_place(&mut self.slots, |slot| (slot >> (64 - bits)) as usize);
     }
 
-    /// Makes room for about `states` more states of `bytes` bytes in all (and the doubled
-    /// table, if they would need it), for [`Self::populate`] to fill in on other threads
-    /// while this store is only read. Changes no answer and not [`Self::memory_bytes`].
+    /// Makes room for about `states` more states of `bytes` bytes in all (and the slots the
+    /// table's doubling adds, if they would need it), for [`Self::populate`] to fill in on
+    /// other threads while this store is only read. Changes no answer and not
+    /// [`Self::memory_bytes`].
     pub fn prepare(&mut self, states: usize, bytes: usize) {
         self.bytes.commit_ahead(bytes);
         self.ends.commit_ahead(states);
         self.parents.commit_ahead(states);
-        if self.next_slots.is_none() && (self.len() + states) * 4 > self.slots.len() * 3 {
-            self.next_slots = Some(Region::zeroed(self.slots.len() * 2));
+        let doubling = (self.len() + states) * 4 > self.slots.len() * 3;
+        let slots = if doubling { self.slots.len() } else { 0 };
+        if doubling {
+            self.slots.commit_ahead(slots);
         }
-        self.ahead = (states, bytes);
+        self.ahead = Ahead {
+            states,
+            bytes,
+            slots,
+        };
     }
 
     /// Fills in the pages [`Self::prepare`] made room for, `part` of `parts` of them, so
     /// that the inserts take no page faults (a hint: it changes nothing).
     pub fn populate(&self, part: usize, parts: usize) {
-        let (states, bytes) = self.ahead;
+        let Ahead {
+            states,
+            bytes,
+            slots,
+        } = self.ahead;
         self.bytes.populate_ahead(bytes, part, parts);
         self.ends.populate_ahead(states, part, parts);
         self.parents.populate_ahead(states, part, parts);
-        if let Some(slots) = &self.next_slots {
-            slots.populate(part, parts);
-        }
+        self.slots.populate_ahead(slots, part, parts);
     }
 
     /// Bytes held (capacity, not just length): what the store costs in memory.

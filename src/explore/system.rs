@@ -36,6 +36,7 @@ use super::hash::{IndexTable, MixHasher, MixMap};
 use super::region::Region;
 use super::search::{Expander, Finding, Model, Successors};
 use super::store::prefetch;
+use super::table::double_in_place;
 use crate::check::Invariant;
 use crate::protocol::{
     Amount, Block, Client, ClientConfig, ClientId, Command, GENESIS_PREV, Message, Mutations,
@@ -271,12 +272,25 @@ impl ClientInfo {
     }
 }
 
-/// A remembered client step.
+/// A client step just run, its client state and messages interned.
 #[derive(Clone, Debug)]
-struct SharedEffect {
+struct InternedStep {
     next: u32,
     sends: Vec<(u8, u32)>,
     problem: Option<Finding>,
+}
+
+/// A remembered client step, in its shard: a few words, its sends and its finding (rare) kept
+/// in the shard's lists. The shards hold one per step run (1.45 million for the default
+/// scenario): with its own list of sends and an inline finding an entry took 96 bytes and a
+/// heap block, about 250 MB in all.
+#[derive(Clone, Copy, Debug)]
+struct SharedEffect {
+    next: u32,
+    sends_start: u32,
+    sends_len: u32,
+    /// 0: none; otherwise 1 + index into the shard's `problems`.
+    problem: u32,
 }
 
 /// What every thread shares: the interned clients, messages and blocks, and the remembered
@@ -307,7 +321,50 @@ struct Shared {
 /// that a thread looking a step up (a cache miss or two in a big table) does not hold up
 /// the others.
 struct SharedEffects {
-    shards: Vec<Mutex<MixMap<EffectKey, SharedEffect>>>,
+    shards: Vec<Mutex<EffectShard>>,
+}
+
+/// One shard of the remembered client steps.
+#[derive(Default)]
+struct EffectShard {
+    steps: MixMap<EffectKey, SharedEffect>,
+    /// The sends of every step, back to back.
+    sends: Vec<(u8, u32)>,
+    problems: Vec<Finding>,
+}
+
+impl EffectShard {
+    /// Appends the sends of `effect` to `sends`; its next client state and finding.
+    fn copy_out(&self, effect: SharedEffect, sends: &mut Vec<(u8, u32)>) -> (u32, Option<Finding>) {
+        let start = effect.sends_start as usize;
+        sends.extend_from_slice(&self.sends[start..start + effect.sends_len as usize]);
+        let problem =
+            (effect.problem != 0).then(|| self.problems[effect.problem as usize - 1].clone());
+        (effect.next, problem)
+    }
+
+    /// Remembers `step` under `key`, unless a step is there already (run meanwhile by
+    /// another thread, with the same result); the one kept.
+    fn remember(&mut self, key: EffectKey, step: InternedStep) -> SharedEffect {
+        if let Some(&effect) = self.steps.get(&key) {
+            return effect;
+        }
+        let effect = SharedEffect {
+            next: step.next,
+            sends_start: u32::try_from(self.sends.len()).expect("a shard's sends fit in u32"),
+            sends_len: step.sends.len() as u32,
+            problem: match step.problem {
+                Some(finding) => {
+                    self.problems.push(finding);
+                    self.problems.len() as u32
+                }
+                None => 0,
+            },
+        };
+        self.sends.extend_from_slice(&step.sends);
+        self.steps.insert(key, effect);
+        effect
+    }
 }
 
 const EFFECT_SHARDS: usize = 64;
@@ -319,7 +376,7 @@ impl SharedEffects {
         }
     }
 
-    fn shard(&self, key: EffectKey) -> MutexGuard<'_, MixMap<EffectKey, SharedEffect>> {
+    fn shard(&self, key: EffectKey) -> MutexGuard<'_, EffectShard> {
         let packed = (u64::from(key.local) << 32 | u64::from(key.input))
             ^ u64::from(key.msg).rotate_left(47);
         let index = (packed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize;
@@ -334,6 +391,7 @@ impl SharedEffects {
                 self.shards[index]
                     .lock()
                     .expect("no thread panics while holding the tables")
+                    .steps
                     .len()
             })
             .sum()
@@ -691,14 +749,14 @@ fn run_step(inner: &Inner, before: &Client, delivered: Option<Message>, key: Eff
 }
 
 /// Interns what a step sent (in order) and the client state it left, and remembers the step.
-fn intern_step(inner: &Inner, shared: &mut Shared, run: StepRun) -> SharedEffect {
+fn intern_step(inner: &Inner, shared: &mut Shared, run: StepRun) -> InternedStep {
     let sends = run
         .sends
         .iter()
         .map(|(to, msg)| (*to, intern_message(shared, msg)))
         .collect();
     let next = intern_client(inner, shared, run.client);
-    SharedEffect {
+    InternedStep {
         next,
         sends,
         problem: run.problem.map(|detail| Finding {
@@ -936,7 +994,7 @@ struct Effect {
 /// MiB for a few million steps, read at random), in huge pages from 2 MiB on: in 4 KiB pages
 /// nearly every look-up also missed the TLB (a long walk on the project's virtual machine),
 /// and the table is small next to the store, so filling in its huge pages costs little (see
-/// `docs/performance.md`, the eighth round).
+/// `docs/performance.md`, the eighth round). It doubles in place ([`double_in_place`]).
 ///
 /// Key: `(local + 1)` in the top 26 bits, the input kind and argument in 10, the message in
 /// 28. Step: the next client state in the top 32 bits, where its sends start (27 bits), how
@@ -950,10 +1008,13 @@ struct EffectTable {
     problems: MixMap<u64, u32>,
 }
 
+/// Spreads a step's key over the table (Fibonacci hashing: the home is the product's top bits).
+const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+
 impl EffectTable {
     fn new() -> Self {
         EffectTable {
-            slots: Region::zeroed(1 << 12),
+            slots: Region::zeroed_in_huge_pages(1 << 12),
             bits: 12,
             len: 0,
             problems: MixMap::default(),
@@ -970,7 +1031,7 @@ impl EffectTable {
     }
 
     fn home(&self, key: u64) -> usize {
-        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - self.bits)) as usize
+        (key.wrapping_mul(MULTIPLIER) >> (64 - self.bits)) as usize
     }
 
     #[inline]
@@ -1007,15 +1068,11 @@ impl EffectTable {
 
     fn insert(&mut self, local: u32, input: u32, msg: u32, effect: Effect) {
         if (self.len + 1) * 8 > self.slots.len() * 5 {
-            let old = std::mem::replace(
-                &mut self.slots,
-                Region::zeroed_in_huge_pages(1 << (self.bits + 1)),
-            );
             self.bits += 1;
-            self.len = 0;
-            for &slot in old.iter().filter(|slot| slot[0] != 0) {
-                self.place(slot);
-            }
+            let bits = self.bits;
+            double_in_place(&mut self.slots, |[key, _]| {
+                (key.wrapping_mul(MULTIPLIER) >> (64 - bits)) as usize
+            });
         }
         assert!(
             effect.sends_start < 1 << 27 && effect.sends_len < 16,
@@ -1112,10 +1169,11 @@ impl SystemExpander {
         let key = EffectKey { local, input, msg };
         let sends_start = self.sends.len() as u32;
         // Copied out under the shard's lock (no clone of the step's list of sends).
-        let known = self.inner.effects.shard(key).get(&key).map(|effect| {
-            self.sends.extend_from_slice(&effect.sends);
-            (effect.next, effect.problem.clone())
-        });
+        let known = {
+            let shard = self.inner.effects.shard(key);
+            let effect = shard.steps.get(&key).copied();
+            effect.map(|effect| shard.copy_out(effect, &mut self.sends))
+        };
         let (next, problem) = match known {
             Some(known) => known,
             None => {
@@ -1131,11 +1189,10 @@ impl SystemExpander {
                 // the same result (interning an equal value again gives the same number): the
                 // first to remember it wins.
                 let run = run_step(&self.inner, &before, delivered, key);
-                let effect = intern_step(&self.inner, &mut self.inner.lock(), run);
+                let step = intern_step(&self.inner, &mut self.inner.lock(), run);
                 let mut shard = self.inner.effects.shard(key);
-                let effect = shard.entry(key).or_insert(effect);
-                self.sends.extend_from_slice(&effect.sends);
-                (effect.next, effect.problem.clone())
+                let effect = shard.remember(key, step);
+                shard.copy_out(effect, &mut self.sends)
             }
         };
         let effect = Effect {
