@@ -36,16 +36,7 @@ fn a_reordering_failure_on_five_clients_shrinks_to_two_clients_and_two_transfers
     );
     for seed in seeds.iter().take(3) {
         let minimal = dir.path().join(format!("minimal-{seed}.json"));
-        let output = lamport_ledger(&[
-            "shrink",
-            "tests/fixtures/reorder-5.json",
-            "--seed",
-            &seed.to_string(),
-            "-o",
-            minimal.to_str().unwrap(),
-        ]);
-        let report = String::from_utf8_lossy(&output.stderr).to_string();
-        assert_eq!(output.status.code(), Some(0), "{report}");
+        let report = shrink_seed(&["tests/fixtures/reorder-5.json"], *seed, &minimal);
         assert!(report.contains("before: 5 clients"), "{report}");
 
         let scenario = common::load(&minimal);
@@ -70,17 +61,7 @@ fn a_reordering_failure_on_five_clients_shrinks_to_two_clients_and_two_transfers
         );
 
         // It fails the same way on its own and under any other seed: nothing is left to chance.
-        for other_seed in ["0", "1", "12345"] {
-            let output = lamport_ledger(&["run", minimal.to_str().unwrap(), "--seed", other_seed]);
-            assert_eq!(
-                output.status.code(),
-                Some(0),
-                "seed {seed}: the shrunk file expects its violation"
-            );
-            assert!(
-                String::from_utf8_lossy(&output.stdout).contains("VIOLATION of mutual_exclusion")
-            );
-        }
+        assert_fails_under(&minimal, "mutual_exclusion", &["0", "1", "12345"], *seed);
     }
 }
 
@@ -100,7 +81,7 @@ fn swarm_failures_with_messages_in_flight_shrink_to_small_pinned_scenarios() {
     let dir = tempfile::tempdir().unwrap();
     for (seed, most_transfers) in [(108, 2), (355, 2), (762, 2), (1244, 2)] {
         let minimal = dir.path().join(format!("minimal-{seed}.json"));
-        let report = shrink_swarm_seed(seed, &minimal);
+        let report = shrink_seed(SWARM, seed, &minimal);
         let scenario = common::load(&minimal);
         assert!(
             scenario.transfers.len() <= most_transfers,
@@ -115,18 +96,33 @@ fn swarm_failures_with_messages_in_flight_shrink_to_small_pinned_scenarios() {
     }
 }
 
-/// `shrink scenarios/swarm-lamport.json --swarm --seed SEED -o MINIMAL`, which must succeed;
-/// its report.
-fn shrink_swarm_seed(seed: u64, minimal: &std::path::Path) -> String {
-    let output = lamport_ledger(&[
-        "shrink",
-        "scenarios/swarm-lamport.json",
-        "--swarm",
-        "--seed",
-        &seed.to_string(),
-        "-o",
-        minimal.to_str().unwrap(),
-    ]);
+/// The shrunk file `minimal` (from `seed`) fails `invariant` under each of `other_seeds`, as
+/// its `expect` says (exit 0): its schedule is pinned, nothing is left to chance.
+fn assert_fails_under(minimal: &std::path::Path, invariant: &str, other_seeds: &[&str], seed: u64) {
+    for other_seed in other_seeds {
+        let rerun = lamport_ledger(&["run", minimal.to_str().unwrap(), "--seed", other_seed]);
+        assert_eq!(
+            rerun.status.code(),
+            Some(0),
+            "seed {seed}: fails as it expects under --seed {other_seed}"
+        );
+        assert!(
+            String::from_utf8_lossy(&rerun.stdout).contains(&format!("VIOLATION of {invariant}")),
+            "seed {seed} under --seed {other_seed}"
+        );
+    }
+}
+
+/// The swarm scenario, each seed drawing its own configuration.
+const SWARM: &[&str] = &["scenarios/swarm-lamport.json", "--swarm"];
+
+/// `shrink SCENARIO_ARGS... --seed SEED -o MINIMAL`, which must succeed; its report.
+fn shrink_seed(scenario_args: &[&str], seed: u64, minimal: &std::path::Path) -> String {
+    let seed_text = seed.to_string();
+    let mut args = vec!["shrink"];
+    args.extend_from_slice(scenario_args);
+    args.extend(["--seed", &seed_text, "-o", minimal.to_str().unwrap()]);
+    let output = lamport_ledger(&args);
     let report = String::from_utf8_lossy(&output.stderr).to_string();
     assert_eq!(output.status.code(), Some(0), "seed {seed}: {report}");
     report
@@ -149,7 +145,7 @@ fn swarm_failures_that_need_two_requests_a_delay_apart_shrink_to_two_transfers()
     ] {
         let minimal = dir.path().join(format!("minimal-{seed}.json"));
         let shrink = || {
-            let report = shrink_swarm_seed(seed, &minimal);
+            let report = shrink_seed(SWARM, seed, &minimal);
             assert!(
                 report.contains(&format!("shrunk a violation of {invariant}")),
                 "seed {seed}: {report}"
@@ -162,18 +158,6 @@ fn swarm_failures_that_need_two_requests_a_delay_apart_shrink_to_two_transfers()
         assert_eq!(scenario.transfers.len(), 2, "seed {seed}: {report}");
         // The same input shrinks to the same bytes.
         assert_eq!(shrink().1, first, "seed {seed}: a second shrink differs");
-        for other_seed in ["0", "12345"] {
-            let rerun = lamport_ledger(&["run", minimal.to_str().unwrap(), "--seed", other_seed]);
-            assert_eq!(
-                rerun.status.code(),
-                Some(0),
-                "seed {seed}: fails as it expects under --seed {other_seed}"
-            );
-            assert!(
-                String::from_utf8_lossy(&rerun.stdout)
-                    .contains(&format!("VIOLATION of {invariant}")),
-                "seed {seed}"
-            );
-        }
+        assert_fails_under(&minimal, invariant, &["0", "12345"], seed);
     }
 }
