@@ -271,6 +271,20 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// Writes `text` to `name` in `dir`, checks it, and asserts the exit code (showing both
+/// streams when it differs).
+fn check_written(dir: &Path, name: &str, text: &str, expected_code: i32) -> Output {
+    let output = check(&write(dir, name, text), &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(expected_code),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    output
+}
+
 fn ev(t: u64, node: u32, clock: u64, kind: &str, fields: Value) -> Value {
     let mut event = json!({"t": t, "node": node, "clock": clock, "kind": kind});
     for (key, value) in fields.as_object().unwrap() {
@@ -290,13 +304,12 @@ fn two_overlapping_critical_sections_are_a_mutual_exclusion_violation() {
         ev(40, 2, 2, "exit", json!({"ts": 1})),
     ];
     let dir = tempfile::tempdir().unwrap();
-    let path = write(
+    let output = check_written(
         dir.path(),
         "overlap.jsonl",
         &hand_made(2, &events, "quiescent"),
+        1,
     );
-    let output = check(&path, &[]);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(
         text.contains(
@@ -313,13 +326,12 @@ fn two_overlapping_critical_sections_are_a_mutual_exclusion_violation() {
     apart.swap(3, 4);
     apart[3]["t"] = 20.into();
     apart[4]["t"] = 30.into();
-    let path = write(
+    check_written(
         dir.path(),
         "apart.jsonl",
         &hand_made(2, &apart, "quiescent"),
+        0,
     );
-    let output = check(&path, &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
 }
 
 #[test]
@@ -338,13 +350,12 @@ fn a_transfer_that_never_finishes_is_a_liveness_violation_with_its_cause() {
         ev(0, 1, 1, "drop", json!({"msg_id": 0, "reason": "loss"})),
     ];
     let dir = tempfile::tempdir().unwrap();
-    let path = write(
+    let output = check_written(
         dir.path(),
         "stuck.jsonl",
         &hand_made(2, &events, "quiescent"),
+        1,
     );
-    let output = check(&path, &[]);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(
         text.contains(
@@ -392,15 +403,7 @@ fn a_transfer_that_never_finishes_is_a_liveness_violation_with_its_cause() {
     summary["heads"]["1"] = block["hash"].clone();
     let body_end = trace.trim_end().rfind('\n').unwrap() + 1;
     trace = format!("{}{summary}\n", &trace[..body_end]);
-    let path = write(dir.path(), "finished.jsonl", &trace);
-    let output = check(&path, &[]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&output),
-        stderr(&output)
-    );
+    check_written(dir.path(), "finished.jsonl", &trace, 0);
 }
 
 #[test]
@@ -413,13 +416,12 @@ fn a_delivery_of_a_message_never_sent_is_caught() {
         json!({"msg_id": 7, "from": 1, "msg": {"type": "reply", "ts": 1}}),
     )];
     let dir = tempfile::tempdir().unwrap();
-    let path = write(
+    let output = check_written(
         dir.path(),
         "orphan.jsonl",
         &hand_made(2, &events, "quiescent"),
+        1,
     );
-    let output = check(&path, &[]);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(
         stdout(&output).contains(
             "VIOLATION of clock_condition at event 0 (t=0.005ms), clients 2 and 1: client 2 \
@@ -450,13 +452,12 @@ fn a_delivery_of_a_message_never_sent_is_caught() {
             }
         })
         .collect();
-    let path = write(
+    let output = check_written(
         dir.path(),
         "edited.jsonl",
         &redigest(&(edited.join("\n") + "\n")),
+        1,
     );
-    let output = check(&path, &[]);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert_eq!(first_reported(&output).as_deref(), Some("clock_condition"));
     assert!(stdout(&output).contains("no event before it sends m999999"));
 }
@@ -479,18 +480,14 @@ fn a_changed_amount_in_a_commit_is_caught_by_the_hash_even_with_a_new_digest() {
     let tampered = lines.join("\n") + "\n";
 
     // With the old digest the edit is a broken trace (exit 2) ...
-    let path = write(dir.path(), "old-digest.jsonl", &tampered);
-    let output = check(&path, &[]);
-    assert_eq!(output.status.code(), Some(2));
+    let output = check_written(dir.path(), "old-digest.jsonl", &tampered, 2);
     assert!(
         stderr(&output).contains("the summary's digest"),
         "{}",
         stderr(&output)
     );
     // ... and with a recomputed digest, the block hash gives it away.
-    let path = write(dir.path(), "new-digest.jsonl", &redigest(&tampered));
-    let output = check(&path, &[]);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let output = check_written(dir.path(), "new-digest.jsonl", &redigest(&tampered), 1);
     assert_eq!(first_reported(&output).as_deref(), Some("chain_integrity"));
     assert!(
         stdout(&output).contains(&format!("at event {}", event["seq"].as_u64().unwrap())),
@@ -511,9 +508,7 @@ fn broken_traces_exit_2_with_the_line() {
     // A deleted event line: the next line's seq skips one.
     let mut deleted = lines.clone();
     deleted.remove(10);
-    let path = write(dir.path(), "deleted.jsonl", &(deleted.join("\n") + "\n"));
-    let output = check(&path, &[]);
-    assert_eq!(output.status.code(), Some(2));
+    let output = check_written(dir.path(), "deleted.jsonl", &(deleted.join("\n") + "\n"), 2);
     assert_eq!(
         stderr(&output).trim_end(),
         format!(
@@ -524,18 +519,14 @@ fn broken_traces_exit_2_with_the_line() {
     );
 
     // Truncated in the middle of a line, and cut after a whole line.
-    let path = write(dir.path(), "cut.jsonl", &trace[..trace.len() / 2]);
-    let output = check(&path, &[]);
-    assert_eq!(output.status.code(), Some(2));
+    let output = check_written(dir.path(), "cut.jsonl", &trace[..trace.len() / 2], 2);
     assert!(
         stderr(&output).contains("the trace is truncated"),
         "{}",
         stderr(&output)
     );
     let whole_lines = lines[..20].join("\n") + "\n";
-    let path = write(dir.path(), "short.jsonl", &whole_lines);
-    let output = check(&path, &[]);
-    assert_eq!(output.status.code(), Some(2));
+    let output = check_written(dir.path(), "short.jsonl", &whole_lines, 2);
     assert!(
         stderr(&output).contains(
             "short.jsonl:21: the trace ends after line 20 without a summary line: it is truncated"
@@ -547,9 +538,7 @@ fn broken_traces_exit_2_with_the_line() {
     // One edited byte with the old digest.
     let edited = trace.replacen("\"of\":1,\"value\":10", "\"of\":1,\"value\":11", 1);
     assert_ne!(edited, trace);
-    let path = write(dir.path(), "byte.jsonl", &edited);
-    let output = check(&path, &[]);
-    assert_eq!(output.status.code(), Some(2));
+    let output = check_written(dir.path(), "byte.jsonl", &edited, 2);
     assert!(
         stderr(&output).contains(&format!(".jsonl:{}: the summary's digest", lines.len())),
         "{}",
@@ -559,9 +548,7 @@ fn broken_traces_exit_2_with_the_line() {
     // Malformed JSON: line and column.
     let mut broken = lines.clone();
     broken[5] = "{\"type\":\"event\",\"seq\":4,,}";
-    let path = write(dir.path(), "json.jsonl", &(broken.join("\n") + "\n"));
-    let output = check(&path, &[]);
-    assert_eq!(output.status.code(), Some(2));
+    let output = check_written(dir.path(), "json.jsonl", &(broken.join("\n") + "\n"), 2);
     assert!(
         stderr(&output).contains("json.jsonl:6:25: malformed JSON"),
         "{}",
@@ -569,18 +556,19 @@ fn broken_traces_exit_2_with_the_line() {
     );
 
     // Something after the summary.
-    let path = write(dir.path(), "after.jsonl", &format!("{trace}{}\n", lines[3]));
-    let output = check(&path, &[]);
-    assert_eq!(output.status.code(), Some(2));
+    let output = check_written(
+        dir.path(),
+        "after.jsonl",
+        &format!("{trace}{}\n", lines[3]),
+        2,
+    );
     assert!(stderr(&output).contains("more after the summary line"));
 
     // A summary whose counts disagree with the events.
     let mut summary = summary_of(&trace);
     summary["committed"] = (summary["committed"].as_u64().unwrap() + 1).into();
     let body = lines[..lines.len() - 1].join("\n") + "\n";
-    let path = write(dir.path(), "counts.jsonl", &format!("{body}{summary}\n"));
-    let output = check(&path, &[]);
-    assert_eq!(output.status.code(), Some(2));
+    let output = check_written(dir.path(), "counts.jsonl", &format!("{body}{summary}\n"), 2);
     assert!(stderr(&output).contains("the summary says `committed` is"));
 
     // No such file, no such flag.

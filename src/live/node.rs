@@ -697,6 +697,31 @@ impl Node {
         }
     }
 
+    /// Traces and queues a message the session itself sends (a catch-up block, the end of
+    /// a sync), not one the client's state machine asked for.
+    fn send_for_session(
+        &mut self,
+        peer: ClientId,
+        clock: Timestamp,
+        msg: Message,
+        purpose: Purpose,
+    ) -> io::Result<()> {
+        let msg_id = self.new_msg_id();
+        self.trace_event(
+            clock,
+            EventKind::Send {
+                msg_id,
+                to: peer,
+                msg: msg.clone(),
+            },
+        )?;
+        self.links
+            .get_mut(&peer)
+            .expect("a connected peer has a link")
+            .push(msg_id, msg, Some(purpose));
+        Ok(())
+    }
+
     fn new_msg_id(&mut self) -> u64 {
         let id = self.msg_id_base | (self.next_msg & 0xFFFF_FFFF);
         self.next_msg += 1;
@@ -1071,39 +1096,14 @@ impl Node {
             catch_up = self.client.ledger().blocks_from(theirs.ledger_len).to_vec();
         }
         for block in &catch_up {
-            let msg_id = self.new_msg_id();
             let msg = Message::Update {
                 ts: clock,
                 block: Arc::clone(block),
             };
-            self.trace_event(
-                clock,
-                EventKind::Send {
-                    msg_id,
-                    to: peer,
-                    msg: msg.clone(),
-                },
-            )?;
-            self.links
-                .get_mut(&peer)
-                .expect("a connected peer has a link")
-                .push(msg_id, msg, Some(Purpose::CatchUp));
+            self.send_for_session(peer, clock, msg, Purpose::CatchUp)?;
         }
         if theirs.needs_sync {
-            let msg_id = self.new_msg_id();
-            let msg = Message::Updated { ts: clock };
-            self.trace_event(
-                clock,
-                EventKind::Send {
-                    msg_id,
-                    to: peer,
-                    msg: msg.clone(),
-                },
-            )?;
-            self.links
-                .get_mut(&peer)
-                .expect("a connected peer has a link")
-                .push(msg_id, msg, Some(Purpose::Sync));
+            self.send_for_session(peer, clock, Message::Updated { ts: clock }, Purpose::Sync)?;
         }
         if let Some(trace) = &mut self.trace {
             trace.flush()?;

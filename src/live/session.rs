@@ -276,6 +276,11 @@ mod tests {
     }
 
     /// Delivers `frames` from a sender to a receiver link, returning the delivered ids.
+    /// Each frame's sequence number and the message id it carries.
+    fn seqs_and_ids(frames: &[(u64, OutFrame)]) -> Vec<(u64, u64)> {
+        frames.iter().map(|(seq, f)| (*seq, f.msg_id)).collect()
+    }
+
     fn deliver(receiver: &mut Link, frames: &[(u64, OutFrame)]) -> Vec<u64> {
         frames
             .iter()
@@ -293,13 +298,7 @@ mod tests {
         assert!(sa.reset_out && sa.reset_in && sb.reset_out && sb.reset_in);
         a.push(11, request(2), None);
         let frames = a.take_sendable(true);
-        assert_eq!(
-            frames
-                .iter()
-                .map(|(seq, f)| (*seq, f.msg_id))
-                .collect::<Vec<_>>(),
-            vec![(1, 10), (2, 11)]
-        );
+        assert_eq!(seqs_and_ids(&frames), vec![(1, 10), (2, 11)]);
         assert_eq!(deliver(&mut b, &frames), vec![10, 11]);
     }
 
@@ -321,10 +320,7 @@ mod tests {
         assert!(!sa.reset_out && !sa.reset_in && !sb.reset_out && !sb.reset_in);
         let frames = a.take_sendable(true);
         assert_eq!(
-            frames
-                .iter()
-                .map(|(seq, f)| (*seq, f.msg_id))
-                .collect::<Vec<_>>(),
+            seqs_and_ids(&frames),
             vec![(3, 2), (4, 3), (5, 4)],
             "frame 2 was acknowledged in b's resume; 3 and 4 go again, 5 is new"
         );
@@ -352,13 +348,7 @@ mod tests {
         );
         a.push_front(0, request(1));
         let frames = a.take_sendable(true);
-        assert_eq!(
-            frames
-                .iter()
-                .map(|(seq, f)| (*seq, f.msg_id))
-                .collect::<Vec<_>>(),
-            vec![(1, 0), (2, 1)]
-        );
+        assert_eq!(seqs_and_ids(&frames), vec![(1, 0), (2, 1)]);
         assert_eq!(deliver(&mut b, &frames), vec![0, 1]);
     }
 
