@@ -136,8 +136,9 @@ impl LedgerAgreement {
             Invariant::LedgerAgreement,
             Some(node),
             format!(
-                "the run ended with nothing in flight, but client {node} holds {length} blocks \
-                 while the longest ledger has {longest}"
+                "the run ended with nothing in flight, but client {node} holds {length} block{} \
+                 while the longest ledger has {longest}",
+                if length == 1 { "" } else { "s" }
             ),
         ))
     }

@@ -57,16 +57,19 @@ impl NoOverdraft {
 #[cold]
 #[inline(never)]
 fn overdraft(event: &Event, block: &Block, balance: Amount) -> Violation {
+    let before = match block.index() {
+        0 => "before any block".to_string(),
+        1 => "after the block before it".to_string(),
+        count => format!("after the {count} blocks before it"),
+    };
     let violation = Violation::new(
         Invariant::NoOverdraft,
         event.node,
         format!(
-            "block {} has client {} pay {} but after the {} blocks before it client {} \
-             had only {balance}",
+            "block {} has client {} pay {} but {before} client {} had only {balance}",
             block.index(),
             block.from(),
             block.amount(),
-            block.index(),
             block.from()
         ),
     );

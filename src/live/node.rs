@@ -1342,10 +1342,11 @@ impl Node {
                 ledger.head_hash(),
             )?;
         }
+        let blocks = self.client.ledger().len();
         self.console.say(&format!(
-            "node {} stopped with {} blocks, head {}",
+            "node {} stopped with {blocks} block{}, head {}",
             self.id,
-            self.client.ledger().len(),
+            if blocks == 1 { "" } else { "s" },
             short_hex(&self.client.ledger().head_hash())
         ));
         Ok(())

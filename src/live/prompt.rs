@@ -88,9 +88,10 @@ pub fn balance_table(node: ClientId, ledger: &Ledger) -> String {
 
 /// `print blockchain`.
 pub fn blockchain(node: ClientId, ledger: &Ledger) -> String {
+    let blocks = ledger.len();
     let mut text = format!(
-        "blockchain of node {node}: {} blocks, head {}",
-        ledger.len(),
+        "blockchain of node {node}: {blocks} block{}, head {}",
+        if blocks == 1 { "" } else { "s" },
         to_hex(&ledger.head_hash())
     );
     for block in ledger.blocks() {
@@ -194,7 +195,7 @@ mod tests {
         );
         let chain = blockchain(1, &ledger);
         assert!(chain.contains("block 0: node 1 pays 3 to node 2, request (1,1), prev 00000000"));
-        assert!(chain.starts_with("blockchain of node 1: 1 blocks, head 4ee7f3f9"));
+        assert!(chain.starts_with("blockchain of node 1: 1 block, head 4ee7f3f9"));
         assert_eq!(name_nodes(&[2, 3]), "nodes 2 and 3");
         assert_eq!(name_nodes(&[1, 2, 3]), "nodes 1, 2 and 3");
     }

@@ -388,9 +388,10 @@ fn write_balances(out: &mut dyn Write, report: &RunReport) -> io::Result<()> {
 fn write_heads(out: &mut dyn Write, report: &RunReport) -> io::Result<()> {
     let clients = &report.result.clients;
     let head = |client: &crate::protocol::Client| {
+        let blocks = client.ledger().len();
         format!(
-            "{} blocks, head {}",
-            client.ledger().len(),
+            "{blocks} block{}, head {}",
+            if blocks == 1 { "" } else { "s" },
             short_hex(&client.ledger().head_hash())
         )
     };
