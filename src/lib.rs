@@ -19,3 +19,4 @@ pub mod runner;
 pub mod scenario;
 pub mod sim;
 pub mod trace;
+pub mod wording;

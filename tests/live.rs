@@ -173,7 +173,12 @@ impl Node {
             let mark = self.out.len();
             self.send("print blockchain");
             let (at, header) = self.expect_after(mark, &["blockchain of node"]);
-            let prefix = format!("blockchain of node {}: {blocks} blocks, head ", self.id);
+            let counted = if blocks == 1 {
+                "1 block".to_string()
+            } else {
+                format!("{blocks} blocks")
+            };
+            let prefix = format!("blockchain of node {}: {counted}, head ", self.id);
             if header.starts_with(&prefix) {
                 let mut lines = vec![header.replacen(&format!("node {}", self.id), "node N", 1)];
                 for index in 0..blocks {

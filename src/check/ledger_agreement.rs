@@ -11,6 +11,7 @@ use super::{Invariant, Violation};
 use crate::protocol::ledger::short_hex;
 use crate::protocol::{ClientId, Hash};
 use crate::trace::{Event, EventKind, Kept};
+use crate::wording::count;
 
 /// With forgetting on, how many canonical blocks accumulate between two looks at which of
 /// them every client holds (a look costs O(clients)).
@@ -136,9 +137,9 @@ impl LedgerAgreement {
             Invariant::LedgerAgreement,
             Some(node),
             format!(
-                "the run ended with nothing in flight, but client {node} holds {length} block{} \
-                 while the longest ledger has {longest}",
-                if length == 1 { "" } else { "s" }
+                "the run ended with nothing in flight, but client {node} holds {} while the \
+                 longest ledger has {longest}",
+                count(length, "block")
             ),
         ))
     }

@@ -60,7 +60,7 @@ fn overdraft(event: &Event, block: &Block, balance: Amount) -> Violation {
     let before = match block.index() {
         0 => "before any block".to_string(),
         1 => "after the block before it".to_string(),
-        count => format!("after the {count} blocks before it"),
+        blocks => format!("after the {blocks} blocks before it"),
     };
     let violation = Violation::new(
         Invariant::NoOverdraft,

@@ -268,49 +268,13 @@ struct Item {
 
 /// Merges the node traces in `paths` (files or directories) and writes the merged trace.
 pub fn merge_traces(paths: &[PathBuf], out: &mut dyn Write) -> Result<MergeReport, MergeError> {
-    let files = expand(paths)?;
     let mut lives = Vec::new();
-    for file in &files {
+    for file in &expand(paths)? {
         if let Some(life) = read_life(file)? {
             lives.push(life);
         }
     }
-    let Some(first) = lives.first() else {
-        return Err(MergeError(
-            "none of the trace files has a complete header line".into(),
-        ));
-    };
-    let reference = (
-        first.header.clone(),
-        first.live.cluster.clone(),
-        first.shown.clone(),
-    );
-    for life in &lives[1..] {
-        let same = life.header.clients == reference.0.clients
-            && life.header.initial_balances == reference.0.initial_balances
-            && life.header.protocol == reference.0.protocol
-            && life.header.cs_us == reference.0.cs_us
-            && life.live.cluster == reference.1;
-        if !same {
-            return Err(MergeError(format!(
-                "{} and {} come from different clusters (name, nodes, balances, protocol or \
-                 critical section differ)",
-                reference.2, life.shown
-            )));
-        }
-    }
-    let header = reference.0;
-    let cluster = reference.1;
-    let clients = header.clients;
-    let protocol = Variant::ALL
-        .into_iter()
-        .find(|variant| variant.name() == header.protocol)
-        .ok_or_else(|| {
-            MergeError(format!(
-                "{}: protocol {:?} is not one the live nodes run",
-                reference.2, header.protocol
-            ))
-        })?;
+    let cluster = Cluster::of(&lives)?;
     lives.sort_by_key(|life| {
         (
             life.live.node,
@@ -323,18 +287,8 @@ pub fn merge_traces(paths: &[PathBuf], out: &mut dyn Write) -> Result<MergeRepor
         .map(|life| life.live.epoch_unix_us)
         .min()
         .unwrap_or(0);
-    let merged_from: Vec<MergedFrom> = lives
-        .iter()
-        .map(|life| MergedFrom {
-            file: life.shown.clone(),
-            node: life.live.node,
-            incarnation: life.live.incarnation,
-            epoch_unix_us: life.live.epoch_unix_us,
-            complete: life.complete,
-        })
-        .collect();
     let mut report = MergeReport {
-        lives: vec![0; clients as usize],
+        lives: vec![0; cluster.header.clients as usize],
         truncated: lives
             .iter()
             .filter(|life| !life.complete)
@@ -344,8 +298,88 @@ pub fn merge_traces(paths: &[PathBuf], out: &mut dyn Write) -> Result<MergeRepor
         dropped: 0,
         in_flight: 0,
     };
+    let streams = node_streams(&lives, cluster.header.clients, &mut report);
+    let (merged, end_us) = interleave(streams, epoch_us)?;
+    // A message sent again to a restarted receiver was delivered twice, once to each run: the
+    // model's `duplicate` adds a copy while the first is in flight, so it goes right after
+    // the send.
+    let merged = relocate_duplicates(merged);
+    let mut events = with_crash_drops(merged, &mut report);
+    let merged_live = MergedLive {
+        cluster: cluster.name.clone(),
+        epoch_unix_us: epoch_us,
+        merged_from: lives
+            .iter()
+            .map(|life| MergedFrom {
+                file: life.shown.clone(),
+                node: life.live.node,
+                incarnation: life.live.incarnation,
+                epoch_unix_us: life.live.epoch_unix_us,
+                complete: life.complete,
+            })
+            .collect(),
+    };
+    write_merged(
+        &cluster,
+        &merged_live,
+        &mut events,
+        end_us,
+        &mut report,
+        out,
+    )?;
+    Ok(report)
+}
 
-    // Rule 1: one stream per node, its lives in order, with crash and restart between them.
+/// What every life must agree on to be part of one cluster.
+struct Cluster {
+    header: TraceHeader,
+    name: String,
+    protocol: Variant,
+}
+
+impl Cluster {
+    /// The cluster of the first life, once every other life is checked to share it.
+    fn of(lives: &[Life]) -> Result<Self, MergeError> {
+        let Some(first) = lives.first() else {
+            return Err(MergeError(
+                "none of the trace files has a complete header line".into(),
+            ));
+        };
+        let header = &first.header;
+        for life in &lives[1..] {
+            let same = life.header.clients == header.clients
+                && life.header.initial_balances == header.initial_balances
+                && life.header.protocol == header.protocol
+                && life.header.cs_us == header.cs_us
+                && life.live.cluster == first.live.cluster;
+            if !same {
+                return Err(MergeError(format!(
+                    "{} and {} come from different clusters (name, nodes, balances, protocol or \
+                     critical section differ)",
+                    first.shown, life.shown
+                )));
+            }
+        }
+        let protocol = Variant::ALL
+            .into_iter()
+            .find(|variant| variant.name() == header.protocol)
+            .ok_or_else(|| {
+                MergeError(format!(
+                    "{}: protocol {:?} is not one the live nodes run",
+                    first.shown, header.protocol
+                ))
+            })?;
+        Ok(Self {
+            header: header.clone(),
+            name: first.live.cluster.clone(),
+            protocol,
+        })
+    }
+}
+
+/// Rule 1: one stream per node, its lives (sorted by node and start) in order, with a crash
+/// and a restart between two of them. Counts each node's lives in `report`.
+fn node_streams(lives: &[Life], clients: u32, report: &mut MergeReport) -> Vec<Vec<Item>> {
     let mut streams: Vec<Vec<Item>> = (0..clients).map(|_| Vec::new()).collect();
     for (place, life) in lives.iter().enumerate() {
         let node = life.live.node;
@@ -389,8 +423,13 @@ pub fn merge_traces(paths: &[PathBuf], out: &mut dyn Write) -> Result<MergeRepor
             });
         }
     }
+    streams
+}
 
-    // Rule 2: interleave by time, a delivery only after its copy exists.
+/// Rules 2 and 3: interleaves the streams by time, a delivery only after its copy exists;
+/// renumbers message ids in the order of their sends and makes `t` microseconds since
+/// `epoch_us` that never decrease. Returns the events and the last `t`.
+fn interleave(streams: Vec<Vec<Item>>, epoch_us: u64) -> Result<(Vec<Event>, u64), MergeError> {
     let mut heads = vec![0usize; streams.len()];
     let mut copies: BTreeMap<u64, i64> = BTreeMap::new();
     let mut renumbered: BTreeMap<u64, u64> = BTreeMap::new();
@@ -426,45 +465,53 @@ pub fn merge_traces(paths: &[PathBuf], out: &mut dyn Write) -> Result<MergeRepor
         };
         let mut event = streams[slot][heads[slot]].event.clone();
         heads[slot] += 1;
-        let id_error = |msg_id: u64| {
-            MergeError(format!(
-                "message id {msg_id} is sent twice (by node {:?}): are two traces of the same run \
-                 given, or do two nodes share an id?",
-                event.node
-            ))
-        };
-        match &mut event.kind {
-            EventKind::Send { msg_id, .. } => {
-                if copies.insert(*msg_id, 1).is_some() {
-                    return Err(id_error(*msg_id));
-                }
-                let new_id = renumbered.len() as u64;
-                renumbered.insert(*msg_id, new_id);
-                *msg_id = new_id;
-            }
-            EventKind::Duplicate { msg_id } => {
-                *copies.entry(*msg_id).or_insert(0) += 1;
-                if let Some(&new_id) = renumbered.get(msg_id) {
-                    *msg_id = new_id;
-                }
-            }
-            EventKind::Deliver { msg_id, .. } | EventKind::Drop { msg_id, .. } => {
-                *copies.entry(*msg_id).or_insert(0) -= 1;
-                if let Some(&new_id) = renumbered.get(msg_id) {
-                    *msg_id = new_id;
-                }
-            }
-            _ => {}
-        }
+        renumber(&mut event, &mut copies, &mut renumbered)?;
         last_t = last_t.max(at_us.saturating_sub(epoch_us));
         event.t_us = last_t;
         merged.push(event);
     }
+    Ok((merged, last_t))
+}
 
-    // A message sent again to a restarted receiver was delivered twice, once to each run: the
-    // model's `duplicate` adds a copy while the first is in flight, so it goes right after
-    // the send.
-    let merged = relocate_duplicates(merged);
+/// Counts the copies of `event`'s message in flight and gives it its new id.
+fn renumber(
+    event: &mut Event,
+    copies: &mut BTreeMap<u64, i64>,
+    renumbered: &mut BTreeMap<u64, u64>,
+) -> Result<(), MergeError> {
+    let node = event.node;
+    match &mut event.kind {
+        EventKind::Send { msg_id, .. } => {
+            if copies.insert(*msg_id, 1).is_some() {
+                return Err(MergeError(format!(
+                    "message id {msg_id} is sent twice (by node {node:?}): are two traces of the \
+                     same run given, or do two nodes share an id?"
+                )));
+            }
+            let new_id = renumbered.len() as u64;
+            renumbered.insert(*msg_id, new_id);
+            *msg_id = new_id;
+        }
+        EventKind::Duplicate { msg_id } => {
+            *copies.entry(*msg_id).or_insert(0) += 1;
+            if let Some(&new_id) = renumbered.get(msg_id) {
+                *msg_id = new_id;
+            }
+        }
+        EventKind::Deliver { msg_id, .. } | EventKind::Drop { msg_id, .. } => {
+            *copies.entry(*msg_id).or_insert(0) -= 1;
+            if let Some(&new_id) = renumbered.get(msg_id) {
+                *msg_id = new_id;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Rule 4: a `drop` for every copy a stopped receiver never got, right after its stop;
+/// counts them, and the copies still in flight, in `report`.
+fn with_crash_drops(merged: Vec<Event>, report: &mut MergeReport) -> Vec<Event> {
     // New id -> (receiver, position of the send), and the positions of the events that add
     // (+1) or use (-1) a copy.
     let mut sends: BTreeMap<u64, (ClientId, usize)> = BTreeMap::new();
@@ -481,8 +528,6 @@ pub fn merge_traces(paths: &[PathBuf], out: &mut dyn Write) -> Result<MergeRepor
         };
         uses.entry(msg_id).or_default().push((position, delta));
     }
-
-    // Rule 4: drops for the messages a stopped receiver never got.
     let mut inserts: BTreeMap<usize, Vec<Event>> = BTreeMap::new();
     for (&new_id, &(to, sent_at)) in &sends {
         let left: i64 = uses[&new_id].iter().map(|&(_, delta)| delta).sum();
@@ -521,29 +566,35 @@ pub fn merge_traces(paths: &[PathBuf], out: &mut dyn Write) -> Result<MergeRepor
             events.extend(drops);
         }
     }
+    events
+}
 
-    // Rules 3 and 5: write it.
-    let initial: Vec<Amount> = header.initial_balances.clone();
-    let mut ledgers: Vec<Ledger> = (0..clients).map(|_| Ledger::new(initial.clone())).collect();
+/// Rules 3 and 5: numbers the events and writes the header, the events and the summary
+/// (each node's table and head replayed from its commit and apply events).
+fn write_merged(
+    cluster: &Cluster,
+    merged_live: &MergedLive,
+    events: &mut [Event],
+    end_us: u64,
+    report: &mut MergeReport,
+    out: &mut dyn Write,
+) -> Result<(), MergeError> {
+    let initial: Vec<Amount> = cluster.header.initial_balances.clone();
+    let mut ledgers: Vec<Ledger> = (0..cluster.header.clients)
+        .map(|_| Ledger::new(initial.clone()))
+        .collect();
     let (mut committed, mut aborted, mut sent) = (0u64, 0u64, 0u64);
     let write_error =
         |error: std::io::Error| MergeError(format!("cannot write the merged trace: {error}"));
     let merged_header = live_header(
-        &cluster,
+        &cluster.name,
         initial.clone(),
-        protocol.name(),
-        header.cs_us.unwrap_or(0),
+        cluster.protocol.name(),
+        cluster.header.cs_us.unwrap_or(0),
     );
     let mut writer = LineWriter::new(out);
     writer
-        .raw_line(&header_line(
-            &merged_header,
-            &MergedLive {
-                cluster: cluster.clone(),
-                epoch_unix_us: epoch_us,
-                merged_from,
-            },
-        ))
+        .raw_line(&header_line(&merged_header, merged_live))
         .map_err(write_error)?;
     for (seq, event) in events.iter_mut().enumerate() {
         event.seq = seq as u64;
@@ -582,7 +633,7 @@ pub fn merge_traces(paths: &[PathBuf], out: &mut dyn Write) -> Result<MergeRepor
         } else {
             "stopped"
         },
-        end_us: last_t,
+        end_us,
         violations: Vec::new(),
         final_balances: IdMap(
             ledgers
@@ -594,7 +645,7 @@ pub fn merge_traces(paths: &[PathBuf], out: &mut dyn Write) -> Result<MergeRepor
         digest: String::new(),
     };
     writer.finish(&mut summary).map_err(write_error)?;
-    Ok(report)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ use crate::protocol::{
     Phase, Timer, Timestamp,
 };
 use crate::trace::EventKind;
+use crate::wording::count;
 
 /// How often a transfer that waits says again who it waits for.
 pub const WAIT_REPORT_EVERY: Duration = Duration::from_secs(3);
@@ -495,8 +496,8 @@ impl Node {
                 format!("data directory {}: no blocks yet", dir.display())
             } else {
                 format!(
-                    "restored {} blocks from {} (head {}); own balance {}",
-                    ledger.len(),
+                    "restored {} from {} (head {}); own balance {}",
+                    count(ledger.len(), "block"),
                     dir.display(),
                     short_hex(&ledger.head_hash()),
                     ledger.balance(self.id)
@@ -860,10 +861,10 @@ impl Node {
                 }
                 OutputKind::BalanceRead { of, value } => {
                     self.console.say(&format!(
-                        "balance of node {of}: {value} (node {}'s table after {} blocks; it may \
-                         be stale)",
+                        "balance of node {of}: {value} (node {}'s table after {}; it may be \
+                         stale)",
                         self.id,
-                        self.client.ledger().len()
+                        count(self.client.ledger().len(), "block")
                     ));
                     EventKind::Balance { of, value }
                 }
@@ -1137,8 +1138,8 @@ impl Node {
         }
         self.joined = true;
         self.console.say(&format!(
-            "ready: heard from every peer; ledger has {} blocks, own balance {}",
-            self.client.ledger().len(),
+            "ready: heard from every peer; ledger has {}, own balance {}",
+            count(self.client.ledger().len(), "block"),
             self.client.ledger().balance(self.id)
         ));
         while let Some(note) = self.held.pop_front() {
@@ -1342,11 +1343,10 @@ impl Node {
                 ledger.head_hash(),
             )?;
         }
-        let blocks = self.client.ledger().len();
         self.console.say(&format!(
-            "node {} stopped with {blocks} block{}, head {}",
+            "node {} stopped with {}, head {}",
             self.id,
-            if blocks == 1 { "" } else { "s" },
+            count(self.client.ledger().len(), "block"),
             short_hex(&self.client.ledger().head_hash())
         ));
         Ok(())

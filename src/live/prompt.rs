@@ -3,6 +3,7 @@
 
 use crate::protocol::ledger::{short_hex, to_hex};
 use crate::protocol::{Amount, ClientId, Ledger};
+use crate::wording::count;
 
 /// One line typed at the prompt.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,7 +79,10 @@ fn parse_amount(word: &str) -> Result<Amount, String> {
 /// `print balance table`.
 pub fn balance_table(node: ClientId, ledger: &Ledger) -> String {
     let table = ledger.table();
-    let mut text = format!("balance table of node {node} ({} blocks):", ledger.len());
+    let mut text = format!(
+        "balance table of node {node} ({}):",
+        count(ledger.len(), "block")
+    );
     for (slot, balance) in table.iter().enumerate() {
         text.push_str(&format!("\n  node {}: {balance}", slot + 1));
     }
@@ -88,10 +92,9 @@ pub fn balance_table(node: ClientId, ledger: &Ledger) -> String {
 
 /// `print blockchain`.
 pub fn blockchain(node: ClientId, ledger: &Ledger) -> String {
-    let blocks = ledger.len();
     let mut text = format!(
-        "blockchain of node {node}: {blocks} block{}, head {}",
-        if blocks == 1 { "" } else { "s" },
+        "blockchain of node {node}: {}, head {}",
+        count(ledger.len(), "block"),
         to_hex(&ledger.head_hash())
     );
     for block in ledger.blocks() {

@@ -18,6 +18,7 @@ use crate::protocol::{
     Timestamp, Variant,
 };
 use crate::trace::{Direction, Event, EventKind, Kept};
+use crate::wording::count;
 
 use super::TraceInfo;
 
@@ -398,9 +399,9 @@ impl Replay {
                 let needed = client.balances.len() as u32 - 1;
                 if client.replies < needed {
                     reasons.push(format!(
-                        "it has counted {} of the {needed} REPLY message{} it needs",
+                        "it has counted {} of the {} it needs",
                         client.replies,
-                        if needed == 1 { "" } else { "s" }
+                        count(needed, "REPLY message")
                     ));
                 }
             }
@@ -481,9 +482,8 @@ impl Replay {
                 )
             }
             Variant::LamportReplyCount => format!(
-                "{heads} and it has counted {} REPLY message{}, one per peer as it believes",
-                client.replies,
-                if client.replies == 1 { "" } else { "s" }
+                "{heads} and it has counted {}, one per peer as it believes",
+                count(client.replies, "REPLY message")
             ),
             Variant::RicartAgrawala => format!(
                 "a REPLY for request {} from every peer ({})",
@@ -529,11 +529,10 @@ impl Replay {
             return String::new();
         };
         format!(
-            "its own table gives it {} (after {} block{}), less than the {amount} it wants to \
-             pay; nothing is committed and the RELEASE will carry no block",
+            "its own table gives it {} (after {}), less than the {amount} it wants to pay; \
+             nothing is committed and the RELEASE will carry no block",
             client.own_balance(),
-            client.ledger_len,
-            if client.ledger_len == 1 { "" } else { "s" }
+            count(client.ledger_len, "block")
         )
     }
 
@@ -545,10 +544,9 @@ impl Replay {
             return None;
         }
         Some(format!(
-            "stale: c{of}'s own table already says {} (its ledger has {} block{}, this one {})",
+            "stale: c{of}'s own table already says {} (its ledger has {}, this one {})",
             owner.own_balance(),
-            owner.ledger_len,
-            if owner.ledger_len == 1 { "" } else { "s" },
+            count(owner.ledger_len, "block"),
             reader.ledger_len
         ))
     }
@@ -557,9 +555,8 @@ impl Replay {
     pub fn ledger_text(&self, id: ClientId) -> String {
         self.client(id).map_or_else(String::new, |client| {
             format!(
-                "{} block{}, head {}",
-                client.ledger_len,
-                if client.ledger_len == 1 { "" } else { "s" },
+                "{}, head {}",
+                count(client.ledger_len, "block"),
                 short_hex(&client.head)
             )
         })

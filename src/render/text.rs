@@ -9,6 +9,7 @@ use crate::runner::RunReport;
 use crate::scenario::{LatencySpec, Scenario};
 use crate::trace::read::TraceSummary;
 use crate::trace::{Direction, DropReason, Event, EventKind, EventSink, Kept};
+use crate::wording::count;
 
 use super::Capture;
 use super::state::Replay;
@@ -388,10 +389,9 @@ fn write_balances(out: &mut dyn Write, report: &RunReport) -> io::Result<()> {
 fn write_heads(out: &mut dyn Write, report: &RunReport) -> io::Result<()> {
     let clients = &report.result.clients;
     let head = |client: &crate::protocol::Client| {
-        let blocks = client.ledger().len();
         format!(
-            "{blocks} block{}, head {}",
-            if blocks == 1 { "" } else { "s" },
+            "{}, head {}",
+            count(client.ledger().len(), "block"),
             short_hex(&client.ledger().head_hash())
         )
     };
@@ -602,8 +602,8 @@ fn held_back_note(
         }
     };
     let has = format!(
-        "holds c{from}'s block {index} back: its ledger has {length} block{}",
-        if length == 1 { "" } else { "s" }
+        "holds c{from}'s block {index} back: its ledger has {}",
+        count(length, "block")
     );
     // Blocks it held before a restart that kept nothing: their RELEASEs were delivered
     // before, and no peer sends a block twice.
