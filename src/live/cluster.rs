@@ -153,6 +153,76 @@ pub fn parse_cluster(
     shown: &str,
     env_key: Option<String>,
 ) -> Result<Cluster, ClusterError> {
+    let file = read_cluster_json(text, shown)?;
+    let at = Located { text, shown };
+    let nodes = checked_nodes(&file.nodes, &at)?;
+    let variant = match file.protocol.as_deref() {
+        None => Variant::Lamport,
+        Some(name) => Variant::ALL
+            .into_iter()
+            .find(|variant| variant.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Variant::ALL.iter().map(|v| v.name()).collect();
+                at.bad(
+                    JsonPath::root().at("protocol"),
+                    format!(
+                        "\"protocol\" is {name:?}, which is not one of {}",
+                        names.join(", ")
+                    ),
+                )
+            })?,
+    };
+    let cs_us = file.cs_us.unwrap_or(DEFAULT_CS_US);
+    if cs_us > MAX_CS_US {
+        return Err(at.bad(
+            JsonPath::root().at("cs_us"),
+            format!(
+                "\"cs_us\" is {cs_us}, but a critical section lasts at most {MAX_CS_US} microseconds \
+             (one hour)"
+            ),
+        ));
+    }
+    let (key, key_source) = match (env_key, file.key) {
+        (Some(key), _) => (checked_key(key, KEY_ENV)?, KeySource::Environment),
+        (None, Some(key)) => (
+            checked_key(
+                key,
+                &format!("{}: \"key\"", at.place(JsonPath::root().at("key"))),
+            )?,
+            KeySource::ClusterFile,
+        ),
+        (None, None) => {
+            return Err(ClusterError(format!(
+                "{shown}: there is no \"key\" and {KEY_ENV} is not set, but every node needs the \
+                 same cluster key to authenticate its frames"
+            )));
+        }
+    };
+    let name = file.name.unwrap_or_else(|| {
+        Path::new(shown).file_stem().map_or_else(
+            || "cluster".into(),
+            |stem| stem.to_string_lossy().into_owned(),
+        )
+    });
+    if name.is_empty() || name.len() > 100 {
+        return Err(at.bad(
+            JsonPath::root().at("name"),
+            "\"name\" must have 1 to 100 characters (it is checked when nodes meet)".into(),
+        ));
+    }
+    Ok(Cluster {
+        name,
+        nodes,
+        cs_us,
+        variant,
+        key,
+        key_source,
+    })
+}
+
+/// The cluster file's JSON, or its first error worded as the scenario reader words one: the
+/// place, the field, a "did you mean" for a misspelt name.
+fn read_cluster_json(text: &str, shown: &str) -> Result<ClusterFile, ClusterError> {
     // serde would also read a struct from a list (`[1, 2]`: "expected a string (at [0])").
     let start = text.len() - text.trim_start().len();
     if !text[start..].starts_with('{') && !text[start..].is_empty() {
@@ -166,8 +236,6 @@ pub fn parse_cluster(
     let file: ClusterFile =
         serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
             let inner = error.inner();
-            // Worded as the scenario reader words it: the field first, a "did you mean" for
-            // a misspelt name.
             let message = serde_message(inner);
             let path = error.path().to_string();
             let field = if matches!(path.as_str(), "" | "." | "?") {
@@ -184,67 +252,83 @@ pub fn parse_cluster(
     deserializer
         .end()
         .map_err(|error| ClusterError(format!("{shown}: {error}")))?;
-    let bad = |message: String| ClusterError(format!("{shown}: {message}"));
-    // A rule broken by one value: named with the line and column where the value is.
-    // `FILE:LINE:COLUMN`, where the value at `path` is.
-    let place = |path: JsonPath| {
-        let (line, column) = locate::find_value(text, &path)
-            .map_or((1, 1), |offset| locate::line_column(text, offset));
-        format!("{shown}:{line}:{column}")
-    };
-    let bad_at =
-        |path: JsonPath, message: String| ClusterError(format!("{}: {message}", place(path)));
-    let node_field = |place: usize, field: &str| JsonPath::root().at("nodes").at(place).at(field);
+    Ok(file)
+}
 
-    let count = file.nodes.len();
+/// The cluster file's text and name, to word a rule broken by one value with the line and
+/// column where the value is.
+struct Located<'a> {
+    text: &'a str,
+    shown: &'a str,
+}
+
+impl Located<'_> {
+    /// `FILE:LINE:COLUMN`, where the value at `path` is.
+    fn place(&self, path: JsonPath) -> String {
+        let (line, column) = locate::find_value(self.text, &path)
+            .map_or((1, 1), |offset| locate::line_column(self.text, offset));
+        format!("{}:{line}:{column}", self.shown)
+    }
+
+    fn bad(&self, path: JsonPath, message: String) -> ClusterError {
+        ClusterError(format!("{}: {message}", self.place(path)))
+    }
+}
+
+/// The nodes, by id: 2 to `MAX_NODES` of them, ids 1 to N each once, each with its own
+/// address and a port to dial, balances that add up to an amount.
+fn checked_nodes(listed: &[NodeFile], at: &Located) -> Result<Vec<NodeSpec>, ClusterError> {
+    let node_field = |place: usize, field: &str| JsonPath::root().at("nodes").at(place).at(field);
+    let count = listed.len();
     if count < 2 {
-        return Err(bad_at(
+        return Err(at.bad(
             JsonPath::root().at("nodes"),
             format!("a cluster needs at least 2 nodes in \"nodes\", but it lists {count}"),
         ));
     }
     if count > MAX_NODES as usize {
-        return Err(bad_at(
+        return Err(at.bad(
             JsonPath::root().at("nodes"),
             format!("a cluster has at most {MAX_NODES} nodes, but \"nodes\" lists {count}"),
         ));
     }
     let mut slots: Vec<Option<NodeSpec>> = vec![None; count];
-    for (place, node) in file.nodes.iter().enumerate() {
-        let at = format!("nodes[{place}]");
+    for (place, node) in listed.iter().enumerate() {
+        let field = format!("nodes[{place}]");
         if node.id == 0 || node.id as usize > count {
-            return Err(bad_at(
+            return Err(at.bad(
                 node_field(place, "id"),
                 format!(
-                    "{at}.id is {}, but with {count} nodes the ids are 1 to {count}",
+                    "{field}.id is {}, but with {count} nodes the ids are 1 to {count}",
                     node.id
                 ),
             ));
         }
         let address: SocketAddr = node.address.parse().map_err(|_| {
-            bad_at(
+            at.bad(
                 node_field(place, "address"),
                 format!(
-                    "{at}.address {:?} is not an IP address with a port, like \"127.0.0.1:7301\"",
+                    "{field}.address {:?} is not an IP address with a port, like \
+                     \"127.0.0.1:7301\"",
                     node.address
                 ),
             )
         })?;
         if address.port() == 0 {
-            return Err(bad_at(
+            return Err(at.bad(
                 node_field(place, "address"),
                 format!(
-                    "{at}.address {:?} has port 0, but peers need a fixed port to dial",
+                    "{field}.address {:?} has port 0, but peers need a fixed port to dial",
                     node.address
                 ),
             ));
         }
         let slot = &mut slots[node.id as usize - 1];
         if slot.is_some() {
-            return Err(bad_at(
+            return Err(at.bad(
                 node_field(place, "id"),
                 format!(
-                    "{at}.id is {}, which an earlier node already has: every id appears once",
+                    "{field}.id is {}, which an earlier node already has: every id appears once",
                     node.id
                 ),
             ));
@@ -259,8 +343,8 @@ pub fn parse_cluster(
     let nodes: Vec<NodeSpec> = slots.into_iter().flatten().collect();
     for (slot, node) in nodes.iter().enumerate() {
         if let Some(other) = nodes[..slot].iter().find(|n| n.address == node.address) {
-            let place = file.nodes.iter().position(|n| n.id == node.id).unwrap_or(0);
-            return Err(bad_at(
+            let place = listed.iter().position(|n| n.id == node.id).unwrap_or(0);
+            return Err(at.bad(
                 node_field(place, "address"),
                 format!(
                     "nodes {} and {} both have address {}: every node needs its own",
@@ -273,73 +357,12 @@ pub fn parse_cluster(
         .iter()
         .try_fold(0u64, |sum, node| sum.checked_add(node.balance));
     if total.is_none() {
-        return Err(bad_at(
+        return Err(at.bad(
             JsonPath::root().at("nodes"),
             "the balances add up to more than 18446744073709551615, the largest amount".into(),
         ));
     }
-    let variant = match file.protocol.as_deref() {
-        None => Variant::Lamport,
-        Some(name) => Variant::ALL
-            .into_iter()
-            .find(|variant| variant.name() == name)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Variant::ALL.iter().map(|v| v.name()).collect();
-                bad_at(
-                    JsonPath::root().at("protocol"),
-                    format!(
-                        "\"protocol\" is {name:?}, which is not one of {}",
-                        names.join(", ")
-                    ),
-                )
-            })?,
-    };
-    let cs_us = file.cs_us.unwrap_or(DEFAULT_CS_US);
-    if cs_us > MAX_CS_US {
-        return Err(bad_at(
-            JsonPath::root().at("cs_us"),
-            format!(
-                "\"cs_us\" is {cs_us}, but a critical section lasts at most {MAX_CS_US} microseconds \
-             (one hour)"
-            ),
-        ));
-    }
-    let (key, key_source) = match (env_key, file.key) {
-        (Some(key), _) => (checked_key(key, KEY_ENV)?, KeySource::Environment),
-        (None, Some(key)) => (
-            checked_key(
-                key,
-                &format!("{}: \"key\"", place(JsonPath::root().at("key"))),
-            )?,
-            KeySource::ClusterFile,
-        ),
-        (None, None) => {
-            return Err(bad(format!(
-                "there is no \"key\" and {KEY_ENV} is not set, but every node needs the same \
-                 cluster key to authenticate its frames"
-            )));
-        }
-    };
-    let name = file.name.unwrap_or_else(|| {
-        Path::new(shown).file_stem().map_or_else(
-            || "cluster".into(),
-            |stem| stem.to_string_lossy().into_owned(),
-        )
-    });
-    if name.is_empty() || name.len() > 100 {
-        return Err(bad_at(
-            JsonPath::root().at("name"),
-            "\"name\" must have 1 to 100 characters (it is checked when nodes meet)".into(),
-        ));
-    }
-    Ok(Cluster {
-        name,
-        nodes,
-        cs_us,
-        variant,
-        key,
-        key_source,
-    })
+    Ok(nodes)
 }
 
 fn checked_key(key: String, origin: &str) -> Result<Vec<u8>, ClusterError> {
