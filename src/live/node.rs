@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::cluster::{Cluster, KeySource};
+use super::cluster::{Cluster, KeySource, NodeSpec};
 use super::net::{self, Connection, NetConfig, SessionFrame};
 use super::prompt::{self, UserCommand, name_nodes};
 use super::session::{Incoming, Link, Resume};
@@ -260,17 +260,7 @@ fn run_node_with(
             cluster.clients()
         ))
     })?;
-    let bind = match bind {
-        Some(bind) => bind,
-        None if spec.address.ip().is_loopback() => spec.address,
-        None => {
-            return Err(usage(format!(
-                "node {id}'s address {} is not a loopback address: nodes listen on loopback \
-                 unless told otherwise, so pass --bind {} to listen on it",
-                spec.address, spec.address
-            )));
-        }
-    };
+    let bind = listen_address(&spec, bind)?;
     let listener = net::listen(bind).map_err(|error| {
         usage(format!(
             "cannot listen on {bind}: {error} (is node {id} already running?)"
@@ -301,34 +291,13 @@ fn run_node_with(
     };
     let trace = match &trace {
         Some(path) => {
-            let path = trace_path(path, id, epoch_unix_us);
-            let header = live_header(
-                &cluster.name,
-                initial.clone(),
-                cluster.variant.name(),
-                cluster.cs_us,
-            );
             let live = LiveHeader {
                 node: id,
                 cluster: cluster.name.clone(),
                 incarnation,
                 epoch_unix_us,
             };
-            let trace = NodeTrace::create(&path, &header, &live, started).map_err(|error| {
-                if error.kind() == io::ErrorKind::AlreadyExists {
-                    usage(format!(
-                        "{}: the file exists, and a node never overwrites a trace: give a new \
-                         file, or a directory for a fresh name in it",
-                        path.display()
-                    ))
-                } else {
-                    usage(format!(
-                        "{}: cannot create the trace: {error}",
-                        path.display()
-                    ))
-                }
-            })?;
-            Some(trace)
+            Some(create_trace(path, &cluster, &live, started)?)
         }
         None => None,
     };
@@ -404,6 +373,50 @@ fn run_node_with(
     node.run(&receiver)
         .map_err(|e| NodeError(format!("node {id} stopped: {e}")))?;
     Ok(0)
+}
+
+/// Where the node listens: `--bind`, else its own address if that is a loopback one.
+fn listen_address(spec: &NodeSpec, bind: Option<SocketAddr>) -> Result<SocketAddr, NodeError> {
+    match bind {
+        Some(bind) => Ok(bind),
+        None if spec.address.ip().is_loopback() => Ok(spec.address),
+        None => Err(NodeError(format!(
+            "node {}'s address {} is not a loopback address: nodes listen on loopback unless \
+             told otherwise, so pass --bind {} to listen on it",
+            spec.id, spec.address, spec.address
+        ))),
+    }
+}
+
+/// Creates this life's trace at `path` (or under a fresh name if `path` is a directory) and
+/// writes its header. An existing file is never overwritten: it may be an earlier life's.
+fn create_trace(
+    path: &Path,
+    cluster: &Cluster,
+    live: &LiveHeader,
+    started: Instant,
+) -> Result<NodeTrace, NodeError> {
+    let path = trace_path(path, live.node, live.epoch_unix_us);
+    let header = live_header(
+        &cluster.name,
+        cluster.initial_balances(),
+        cluster.variant.name(),
+        cluster.cs_us,
+    );
+    NodeTrace::create(&path, &header, live, started).map_err(|error| {
+        if error.kind() == io::ErrorKind::AlreadyExists {
+            NodeError(format!(
+                "{}: the file exists, and a node never overwrites a trace: give a new file, or \
+                 a directory for a fresh name in it",
+                path.display()
+            ))
+        } else {
+            NodeError(format!(
+                "{}: cannot create the trace: {error}",
+                path.display()
+            ))
+        }
+    })
 }
 
 fn read_stdin(inputs: &mpsc::Sender<Input>) {
