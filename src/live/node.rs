@@ -758,131 +758,9 @@ impl Node {
         let outputs: Vec<_> = self.outbox.drain().collect();
         let mut sends: Vec<(ClientId, u64, Message)> = Vec::new();
         for output in outputs {
-            let clock = output.clock;
-            let kind = match output.kind {
-                OutputKind::Received { from } => {
-                    let delivered =
-                        delivered.expect("only a delivered message makes a Received output");
-                    EventKind::Deliver {
-                        msg_id: delivered.msg_id,
-                        from,
-                        msg: delivered.msg.clone(),
-                    }
-                }
-                OutputKind::Send { to, msg } => {
-                    let msg_id = self.new_msg_id();
-                    if let (Message::Request { ts }, Some(outstanding)) =
-                        (&msg, &mut self.outstanding)
-                        && *ts == outstanding.ts
-                    {
-                        outstanding.msg_ids.insert(to, msg_id);
-                    }
-                    sends.push((to, msg_id, msg.clone()));
-                    EventKind::Send { msg_id, to, msg }
-                }
-                OutputKind::SetTimer { after_us, timer } => {
-                    self.cs_timer = Some((Instant::now() + Duration::from_micros(after_us), timer));
-                    continue;
-                }
-                OutputKind::TransferQueued { to, amount } => EventKind::Transfer { to, amount },
-                OutputKind::Requested { ts } => {
-                    if let Some(note) = self.accepted.pop_front() {
-                        self.console.say(&format!(
-                            "{}: requested the mutex with request ({ts},{})",
-                            note.name(),
-                            self.id
-                        ));
-                        self.current = Some(Current {
-                            note,
-                            ts,
-                            requested_at: Instant::now(),
-                            last_report: None,
-                        });
-                    }
-                    self.outstanding = Some(Outstanding {
-                        ts,
-                        msg_ids: BTreeMap::new(),
-                    });
-                    EventKind::Request { ts }
-                }
-                OutputKind::Entered { ts } => {
-                    self.say_current("entered the critical section");
-                    EventKind::Enter { ts }
-                }
-                OutputKind::Committed { block } => {
-                    let balance = self.client.ledger().balance(self.id);
-                    self.say_current(&format!(
-                        "committed block {} (hash {}); own balance now {balance}",
-                        block.index(),
-                        short_hex(&block.hash_value())
-                    ));
-                    EventKind::Commit { block }
-                }
-                OutputKind::Aborted {
-                    ts,
-                    amount,
-                    balance,
-                } => {
-                    self.say_current(&format!(
-                        "aborted: the own balance is {balance}, less than {amount}; nothing was \
-                         committed"
-                    ));
-                    EventKind::Abort {
-                        ts,
-                        amount,
-                        balance,
-                    }
-                }
-                OutputKind::Exited { ts } => {
-                    self.say_current("released the mutex");
-                    self.current = None;
-                    self.outstanding = None;
-                    EventKind::Exit { ts }
-                }
-                OutputKind::Applied { block } => {
-                    let how = match delivered.and_then(|d| d.purpose) {
-                        Some(Purpose::CatchUp) => "caught up",
-                        _ => "applied",
-                    };
-                    let from = delivered
-                        .map(|d| format!(" from node {}", d.from))
-                        .unwrap_or_default();
-                    self.console.say(&format!(
-                        "{how} block {}{from}: node {} pays {} to node {} (hash {})",
-                        block.index(),
-                        block.from(),
-                        block.amount(),
-                        block.to(),
-                        short_hex(&block.hash_value())
-                    ));
-                    EventKind::Apply { block }
-                }
-                OutputKind::Rejected {
-                    from,
-                    block,
-                    reason,
-                } => {
-                    self.console.say(&format!(
-                        "rejected block {} from node {from}: {reason}",
-                        block.index()
-                    ));
-                    EventKind::Reject {
-                        from,
-                        block,
-                        reason: reason.to_string(),
-                    }
-                }
-                OutputKind::BalanceRead { of, value } => {
-                    self.console.say(&format!(
-                        "balance of node {of}: {value} (node {}'s table after {}; it may be \
-                         stale)",
-                        self.id,
-                        count(self.client.ledger().len(), "block")
-                    ));
-                    EventKind::Balance { of, value }
-                }
-            };
-            self.trace_event(clock, kind)?;
+            if let Some(kind) = self.event_for_output(output.kind, delivered, &mut sends) {
+                self.trace_event(output.clock, kind)?;
+            }
         }
         if let Some(trace) = &mut self.trace {
             trace.flush()?;
@@ -901,6 +779,140 @@ impl Node {
         }
         self.report_if_waiting_on_a_lost_peer();
         Ok(())
+    }
+
+    /// Acts on one output of the client's step (says it, notes sends and timers) and
+    /// returns the event that traces it; a timer has none. `delivered` is the message the
+    /// step handled, if any.
+    fn event_for_output(
+        &mut self,
+        output: OutputKind,
+        delivered: Option<Delivered<'_>>,
+        sends: &mut Vec<(ClientId, u64, Message)>,
+    ) -> Option<EventKind> {
+        let kind = match output {
+            OutputKind::Received { from } => {
+                let delivered =
+                    delivered.expect("only a delivered message makes a Received output");
+                EventKind::Deliver {
+                    msg_id: delivered.msg_id,
+                    from,
+                    msg: delivered.msg.clone(),
+                }
+            }
+            OutputKind::Send { to, msg } => {
+                let msg_id = self.new_msg_id();
+                if let (Message::Request { ts }, Some(outstanding)) = (&msg, &mut self.outstanding)
+                    && *ts == outstanding.ts
+                {
+                    outstanding.msg_ids.insert(to, msg_id);
+                }
+                sends.push((to, msg_id, msg.clone()));
+                EventKind::Send { msg_id, to, msg }
+            }
+            OutputKind::SetTimer { after_us, timer } => {
+                self.cs_timer = Some((Instant::now() + Duration::from_micros(after_us), timer));
+                return None;
+            }
+            OutputKind::TransferQueued { to, amount } => EventKind::Transfer { to, amount },
+            OutputKind::Requested { ts } => {
+                if let Some(note) = self.accepted.pop_front() {
+                    self.console.say(&format!(
+                        "{}: requested the mutex with request ({ts},{})",
+                        note.name(),
+                        self.id
+                    ));
+                    self.current = Some(Current {
+                        note,
+                        ts,
+                        requested_at: Instant::now(),
+                        last_report: None,
+                    });
+                }
+                self.outstanding = Some(Outstanding {
+                    ts,
+                    msg_ids: BTreeMap::new(),
+                });
+                EventKind::Request { ts }
+            }
+            OutputKind::Entered { ts } => {
+                self.say_current("entered the critical section");
+                EventKind::Enter { ts }
+            }
+            OutputKind::Committed { block } => {
+                let balance = self.client.ledger().balance(self.id);
+                self.say_current(&format!(
+                    "committed block {} (hash {}); own balance now {balance}",
+                    block.index(),
+                    short_hex(&block.hash_value())
+                ));
+                EventKind::Commit { block }
+            }
+            OutputKind::Aborted {
+                ts,
+                amount,
+                balance,
+            } => {
+                self.say_current(&format!(
+                    "aborted: the own balance is {balance}, less than {amount}; nothing was \
+                 committed"
+                ));
+                EventKind::Abort {
+                    ts,
+                    amount,
+                    balance,
+                }
+            }
+            OutputKind::Exited { ts } => {
+                self.say_current("released the mutex");
+                self.current = None;
+                self.outstanding = None;
+                EventKind::Exit { ts }
+            }
+            OutputKind::Applied { block } => {
+                let how = match delivered.and_then(|d| d.purpose) {
+                    Some(Purpose::CatchUp) => "caught up",
+                    _ => "applied",
+                };
+                let from = delivered
+                    .map(|d| format!(" from node {}", d.from))
+                    .unwrap_or_default();
+                self.console.say(&format!(
+                    "{how} block {}{from}: node {} pays {} to node {} (hash {})",
+                    block.index(),
+                    block.from(),
+                    block.amount(),
+                    block.to(),
+                    short_hex(&block.hash_value())
+                ));
+                EventKind::Apply { block }
+            }
+            OutputKind::Rejected {
+                from,
+                block,
+                reason,
+            } => {
+                self.console.say(&format!(
+                    "rejected block {} from node {from}: {reason}",
+                    block.index()
+                ));
+                EventKind::Reject {
+                    from,
+                    block,
+                    reason: reason.to_string(),
+                }
+            }
+            OutputKind::BalanceRead { of, value } => {
+                self.console.say(&format!(
+                    "balance of node {of}: {value} (node {}'s table after {}; it may be \
+                 stale)",
+                    self.id,
+                    count(self.client.ledger().len(), "block")
+                ));
+                EventKind::Balance { of, value }
+            }
+        };
+        Some(kind)
     }
 
     fn say_current(&mut self, what: &str) {
