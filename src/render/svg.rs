@@ -17,7 +17,7 @@ use std::io::{self, Write};
 use crate::protocol::ClientId;
 use crate::trace::{DropReason, Event, EventKind};
 
-use super::state::Phase;
+use super::state::{Phase, Replay};
 use super::text::{describe_at, format_time};
 use super::{Capture, escape_xml};
 
@@ -147,174 +147,198 @@ pub(crate) struct Diagram {
 impl Diagram {
     /// Pairs sends with deliveries and finds the critical sections, crashes and partitions.
     pub(crate) fn build(capture: &Capture) -> Self {
-        let mut diagram = Diagram::default();
-        // msg_id -> (row, from, to, type) of sends inside the window; and whether resolved.
-        let mut sends: BTreeMap<u64, (usize, ClientId, ClientId, &'static str, bool)> =
-            BTreeMap::new();
-        let mut open_sections: Vec<usize> = Vec::new();
-        let mut open_downs: BTreeMap<ClientId, usize> = BTreeMap::new();
-        let mut open_cuts: Vec<usize> = Vec::new();
-        for client in &capture.start.clients {
+        let mut builder = Builder::default();
+        builder.start(&capture.start);
+        for (row, event) in capture.events.iter().enumerate() {
+            builder.event(row, event);
+        }
+        builder.finish()
+    }
+}
+
+/// A send inside the window: its row, sender, receiver and type, and whether its fate (a
+/// delivery or a drop) has been seen.
+struct OpenSend {
+    row: usize,
+    from: ClientId,
+    to: ClientId,
+    msg_type: &'static str,
+    resolved: bool,
+}
+
+/// The diagram being built, with the spans still open (indices into its lists).
+#[derive(Default)]
+struct Builder {
+    diagram: Diagram,
+    sends: BTreeMap<u64, OpenSend>,
+    open_sections: Vec<usize>,
+    open_downs: BTreeMap<ClientId, usize>,
+    open_cuts: Vec<usize>,
+}
+
+impl Builder {
+    /// Opens the sections, downtimes and cuts already under way where the window starts.
+    fn start(&mut self, start: &Replay) {
+        for client in &start.clients {
             if let Phase::Inside { ts } = client.phase {
-                open_sections.push(diagram.sections.len());
-                diagram.sections.push(Span {
-                    lane: client.id,
-                    start: None,
-                    end: None,
-                    overlap: false,
-                    label: format!("({ts},{})", client.id),
-                });
+                self.open_section(client.id, None, format!("({ts},{})", client.id));
             }
             if !client.up {
-                open_downs.insert(client.id, diagram.downs.len());
-                diagram.downs.push(Span {
-                    lane: client.id,
-                    start: None,
-                    end: None,
-                    overlap: false,
-                    label: String::new(),
+                self.open_down(client.id, None);
+            }
+        }
+        for (groups, direction) in &start.partitions {
+            self.open_cut(None, groups_text(groups, direction.name()));
+        }
+    }
+
+    fn event(&mut self, row: usize, event: &Event) {
+        let node = event.node.unwrap_or(0);
+        match &event.kind {
+            EventKind::Send { msg_id, to, msg } => {
+                self.sends.insert(
+                    *msg_id,
+                    OpenSend {
+                        row,
+                        from: node,
+                        to: *to,
+                        msg_type: msg.type_name(),
+                        resolved: false,
+                    },
+                );
+            }
+            EventKind::Deliver { msg_id, from, msg } => {
+                let start = self.sends.get_mut(msg_id).map(|send| {
+                    send.resolved = true;
+                    send.row
+                });
+                self.diagram.arrows.push(Arrow {
+                    msg_id: *msg_id,
+                    from: *from,
+                    to: node,
+                    msg_type: msg.type_name(),
+                    start,
+                    end: Some(row),
+                    fate: Fate::Delivered,
                 });
             }
-        }
-        if open_sections.len() > 1 {
-            for &index in &open_sections {
-                diagram.sections[index].overlap = true;
+            EventKind::Drop { msg_id, reason } => self.dropped(row, *msg_id, *reason),
+            EventKind::Enter { ts } => self.open_section(node, Some(row), format!("({ts},{node})")),
+            EventKind::Exit { .. } => self.close_section(node, row),
+            EventKind::Crash => self.open_down(node, Some(row)),
+            EventKind::Restart { .. } => {
+                if let Some(index) = self.open_downs.remove(&node) {
+                    self.diagram.downs[index].end = Some(row);
+                }
+                // A restarted client is outside whatever section it was in.
+                self.close_section(node, row);
             }
-        }
-        for (groups, direction) in &capture.start.partitions {
-            open_cuts.push(diagram.cuts.len());
-            diagram.cuts.push(Span {
-                lane: 0,
-                start: None,
-                end: None,
-                overlap: false,
-                label: groups_text(groups, direction.name()),
-            });
-        }
-        for (row, event) in capture.events.iter().enumerate() {
-            let node = event.node.unwrap_or(0);
-            match &event.kind {
-                EventKind::Send { msg_id, to, msg } => {
-                    sends.insert(*msg_id, (row, node, *to, msg.type_name(), false));
-                }
-                EventKind::Deliver { msg_id, from, msg } => {
-                    let start = sends.get_mut(msg_id).map(|send| {
-                        send.4 = true;
-                        send.0
-                    });
-                    diagram.arrows.push(Arrow {
-                        msg_id: *msg_id,
-                        from: *from,
-                        to: node,
-                        msg_type: msg.type_name(),
-                        start,
-                        end: Some(row),
-                        fate: Fate::Delivered,
-                    });
-                }
-                EventKind::Drop { msg_id, reason } => {
-                    if let Some(send) = sends.get_mut(msg_id) {
-                        send.4 = true;
-                        let fate = if *reason == DropReason::Crashed {
-                            Fate::LostAtReceiver
-                        } else {
-                            Fate::LostOnTheWay
-                        };
-                        diagram.arrows.push(Arrow {
-                            msg_id: *msg_id,
-                            from: send.1,
-                            to: send.2,
-                            msg_type: send.3,
-                            start: Some(send.0),
-                            end: Some(row),
-                            fate,
-                        });
-                    }
-                }
-                EventKind::Enter { ts } => {
-                    let index = diagram.sections.len();
-                    let overlap = !open_sections.is_empty();
-                    for &open in &open_sections {
-                        diagram.sections[open].overlap = true;
-                    }
-                    open_sections.push(index);
-                    diagram.sections.push(Span {
-                        lane: node,
-                        start: Some(row),
-                        end: None,
-                        overlap,
-                        label: format!("({ts},{node})"),
-                    });
-                }
-                EventKind::Exit { .. } => {
-                    if let Some(place) = open_sections
-                        .iter()
-                        .position(|&index| diagram.sections[index].lane == node)
-                    {
-                        let index = open_sections.remove(place);
-                        diagram.sections[index].end = Some(row);
-                    }
-                }
-                EventKind::Crash => {
-                    open_downs.insert(node, diagram.downs.len());
-                    diagram.downs.push(Span {
-                        lane: node,
-                        start: Some(row),
-                        end: None,
-                        overlap: false,
-                        label: String::new(),
-                    });
-                }
-                EventKind::Restart { .. } => {
-                    if let Some(index) = open_downs.remove(&node) {
-                        diagram.downs[index].end = Some(row);
-                    }
-                    // A restarted client is outside whatever section it was in.
-                    if let Some(place) = open_sections
-                        .iter()
-                        .position(|&index| diagram.sections[index].lane == node)
-                    {
-                        let index = open_sections.remove(place);
-                        diagram.sections[index].end = Some(row);
-                    }
-                }
-                EventKind::Partition { groups, direction } => {
-                    open_cuts.push(diagram.cuts.len());
-                    diagram.cuts.push(Span {
-                        lane: 0,
-                        start: Some(row),
-                        end: None,
-                        overlap: false,
-                        label: groups_text(groups, direction.name()),
-                    });
-                }
-                EventKind::Heal { groups, direction } => {
-                    let label = groups_text(groups, direction.name());
-                    if let Some(place) = open_cuts
-                        .iter()
-                        .position(|&index| diagram.cuts[index].label == label)
-                    {
-                        let index = open_cuts.remove(place);
-                        diagram.cuts[index].end = Some(row);
-                    }
-                }
-                _ => {}
+            EventKind::Partition { groups, direction } => {
+                self.open_cut(Some(row), groups_text(groups, direction.name()));
             }
+            EventKind::Heal { groups, direction } => {
+                let label = groups_text(groups, direction.name());
+                if let Some(place) = self
+                    .open_cuts
+                    .iter()
+                    .position(|&index| self.diagram.cuts[index].label == label)
+                {
+                    let index = self.open_cuts.remove(place);
+                    self.diagram.cuts[index].end = Some(row);
+                }
+            }
+            _ => {}
         }
-        for (&msg_id, &(row, from, to, msg_type, resolved)) in &sends {
-            if !resolved {
-                diagram.arrows.push(Arrow {
+    }
+
+    /// An arrow that ends where the message was lost, on the way or at a crashed receiver.
+    fn dropped(&mut self, row: usize, msg_id: u64, reason: DropReason) {
+        let Some(send) = self.sends.get_mut(&msg_id) else {
+            return;
+        };
+        send.resolved = true;
+        let fate = if reason == DropReason::Crashed {
+            Fate::LostAtReceiver
+        } else {
+            Fate::LostOnTheWay
+        };
+        self.diagram.arrows.push(Arrow {
+            msg_id,
+            from: send.from,
+            to: send.to,
+            msg_type: send.msg_type,
+            start: Some(send.row),
+            end: Some(row),
+            fate,
+        });
+    }
+
+    /// A critical section from `row` (`None`: before the window); every section open at
+    /// the same time overlaps it.
+    fn open_section(&mut self, lane: ClientId, row: Option<usize>, label: String) {
+        let overlap = !self.open_sections.is_empty();
+        for &open in &self.open_sections {
+            self.diagram.sections[open].overlap = true;
+        }
+        self.open_sections.push(self.diagram.sections.len());
+        self.diagram.sections.push(Span {
+            lane,
+            start: row,
+            end: None,
+            overlap,
+            label,
+        });
+    }
+
+    fn close_section(&mut self, lane: ClientId, row: usize) {
+        if let Some(place) = self
+            .open_sections
+            .iter()
+            .position(|&index| self.diagram.sections[index].lane == lane)
+        {
+            let index = self.open_sections.remove(place);
+            self.diagram.sections[index].end = Some(row);
+        }
+    }
+
+    fn open_down(&mut self, lane: ClientId, row: Option<usize>) {
+        self.open_downs.insert(lane, self.diagram.downs.len());
+        self.diagram.downs.push(Span {
+            lane,
+            start: row,
+            end: None,
+            overlap: false,
+            label: String::new(),
+        });
+    }
+
+    fn open_cut(&mut self, row: Option<usize>, label: String) {
+        self.open_cuts.push(self.diagram.cuts.len());
+        self.diagram.cuts.push(Span {
+            lane: 0,
+            start: row,
+            end: None,
+            overlap: false,
+            label,
+        });
+    }
+
+    /// The diagram, with an open arrow for every message whose fate lies beyond the window.
+    fn finish(mut self) -> Diagram {
+        for (&msg_id, send) in &self.sends {
+            if !send.resolved {
+                self.diagram.arrows.push(Arrow {
                     msg_id,
-                    from,
-                    to,
-                    msg_type,
-                    start: Some(row),
+                    from: send.from,
+                    to: send.to,
+                    msg_type: send.msg_type,
+                    start: Some(send.row),
                     end: None,
                     fate: Fate::Beyond,
                 });
             }
         }
-        diagram
+        self.diagram
     }
 }
 
