@@ -156,6 +156,20 @@ impl Diagram {
     }
 }
 
+/// Ends at `row` the first of the `open` spans (indices into `spans`) that `matches`, and
+/// takes it off the open list.
+fn close_first(
+    open: &mut Vec<usize>,
+    spans: &mut [Span],
+    row: usize,
+    matches: impl Fn(&Span) -> bool,
+) {
+    if let Some(place) = open.iter().position(|&index| matches(&spans[index])) {
+        let index = open.remove(place);
+        spans[index].end = Some(row);
+    }
+}
+
 /// A send inside the window: its row, sender, receiver and type, and whether its fate (a
 /// delivery or a drop) has been seen.
 struct OpenSend {
@@ -164,6 +178,21 @@ struct OpenSend {
     to: ClientId,
     msg_type: &'static str,
     resolved: bool,
+}
+
+impl OpenSend {
+    /// The arrow of message `msg_id` from this send to `end`.
+    fn arrow(&self, msg_id: u64, end: Option<usize>, fate: Fate) -> Arrow {
+        Arrow {
+            msg_id,
+            from: self.from,
+            to: self.to,
+            msg_type: self.msg_type,
+            start: Some(self.row),
+            end,
+            fate,
+        }
+    }
 }
 
 /// The diagram being built, with the spans still open (indices into its lists).
@@ -238,14 +267,9 @@ impl Builder {
             }
             EventKind::Heal { groups, direction } => {
                 let label = groups_text(groups, direction.name());
-                if let Some(place) = self
-                    .open_cuts
-                    .iter()
-                    .position(|&index| self.diagram.cuts[index].label == label)
-                {
-                    let index = self.open_cuts.remove(place);
-                    self.diagram.cuts[index].end = Some(row);
-                }
+                close_first(&mut self.open_cuts, &mut self.diagram.cuts, row, |cut| {
+                    cut.label == label
+                });
             }
             _ => {}
         }
@@ -262,15 +286,9 @@ impl Builder {
         } else {
             Fate::LostOnTheWay
         };
-        self.diagram.arrows.push(Arrow {
-            msg_id,
-            from: send.from,
-            to: send.to,
-            msg_type: send.msg_type,
-            start: Some(send.row),
-            end: Some(row),
-            fate,
-        });
+        self.diagram
+            .arrows
+            .push(send.arrow(msg_id, Some(row), fate));
     }
 
     /// A critical section from `row` (`None`: before the window); every section open at
@@ -291,14 +309,12 @@ impl Builder {
     }
 
     fn close_section(&mut self, lane: ClientId, row: usize) {
-        if let Some(place) = self
-            .open_sections
-            .iter()
-            .position(|&index| self.diagram.sections[index].lane == lane)
-        {
-            let index = self.open_sections.remove(place);
-            self.diagram.sections[index].end = Some(row);
-        }
+        close_first(
+            &mut self.open_sections,
+            &mut self.diagram.sections,
+            row,
+            |section| section.lane == lane,
+        );
     }
 
     fn open_down(&mut self, lane: ClientId, row: Option<usize>) {
@@ -327,15 +343,9 @@ impl Builder {
     fn finish(mut self) -> Diagram {
         for (&msg_id, send) in &self.sends {
             if !send.resolved {
-                self.diagram.arrows.push(Arrow {
-                    msg_id,
-                    from: send.from,
-                    to: send.to,
-                    msg_type: send.msg_type,
-                    start: Some(send.row),
-                    end: None,
-                    fate: Fate::Beyond,
-                });
+                self.diagram
+                    .arrows
+                    .push(send.arrow(msg_id, None, Fate::Beyond));
             }
         }
         self.diagram
