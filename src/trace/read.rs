@@ -365,21 +365,18 @@ impl<R: BufRead> TraceReader<R> {
             .kind
             .as_deref()
             .ok_or_else(|| err("the event has no `kind` field".into()))?;
+        let mut fields = EventFields {
+            wire: &wire,
+            line_no,
+            kind_name,
+            clients: self.header.clients,
+            node: None,
+        };
         let node = wire
             .node
             .ok_or_else(|| err(format!("the {kind_name} event has no `node` field")))?;
-        let clients = self.header.clients;
-        let client = |id: ClientId, field: &str| {
-            if (1..=clients).contains(&id) {
-                Ok(id)
-            } else {
-                Err(ReadError::at(
-                    line_no,
-                    format!("`{field}` is {id}, but the trace has clients 1 to {clients}"),
-                ))
-            }
-        };
-        let node = node.map(|id| client(id, "node")).transpose()?;
+        let node = node.map(|id| fields.client(id, "node")).transpose()?;
+        fields.node = node;
         let clock = match (wire.clock, node) {
             (Some(Some(clock)), _) => clock,
             (_, None) => 0,
@@ -390,216 +387,8 @@ impl<R: BufRead> TraceReader<R> {
                 )));
             }
         };
-        let need = |present: bool, field: &str| {
-            if present {
-                Ok(())
-            } else {
-                Err(ReadError::at(
-                    line_no,
-                    format!("the {kind_name} event has no `{field}` field"),
-                ))
-            }
-        };
-        let needs_node = || {
-            node.ok_or_else(|| {
-                ReadError::at(
-                    line_no,
-                    format!("the {kind_name} event needs a client in `node`, not null"),
-                )
-            })
-        };
-        macro_rules! field {
-            ($name:ident) => {{
-                need(wire.$name.is_some(), stringify!($name))?;
-                wire.$name.unwrap_or_default()
-            }};
-        }
-        let kind = match kind_name {
-            "send" | "deliver" => {
-                needs_node()?;
-                let msg_id = field!(msg_id);
-                need(wire.msg.is_some(), "msg")?;
-                let peer_field = if kind_name == "send" { "to" } else { "from" };
-                let peer = if kind_name == "send" {
-                    field!(to)
-                } else {
-                    field!(from)
-                };
-                let peer = client(peer, peer_field)?;
-                let msg = wire
-                    .msg
-                    .as_ref()
-                    .map(|msg| message(msg, line_no))
-                    .transpose()?;
-                match msg.flatten() {
-                    Some(msg) if !self.skipped_messages.contains(&msg_id) => {
-                        if kind_name == "send" {
-                            self.sends += 1;
-                            EventKind::Send {
-                                msg_id,
-                                to: peer,
-                                msg,
-                            }
-                        } else {
-                            EventKind::Deliver {
-                                msg_id,
-                                from: peer,
-                                msg,
-                            }
-                        }
-                    }
-                    _ => {
-                        if kind_name == "send" {
-                            self.sends += 1;
-                            self.skipped_messages.insert(msg_id);
-                        }
-                        let msg_type = wire
-                            .msg
-                            .as_ref()
-                            .and_then(|msg| msg.msg_type.as_deref())
-                            .unwrap_or("?");
-                        return Ok(self.skip(format!("{kind_name} of a {msg_type:?} message")));
-                    }
-                }
-            }
-            "drop" | "duplicate" => {
-                let msg_id = field!(msg_id);
-                if self.skipped_messages.contains(&msg_id) {
-                    return Ok(self.skip(format!("{kind_name} of a skipped message")));
-                }
-                if kind_name == "duplicate" {
-                    EventKind::Duplicate { msg_id }
-                } else {
-                    let reason = match wire.reason.as_deref() {
-                        None | Some("loss") => DropReason::Loss,
-                        Some("partition") => DropReason::Partition,
-                        Some("crashed") => DropReason::Crashed,
-                        Some(other) => {
-                            return Err(err(format!(
-                                "`reason` is {other:?}, but a drop's reason is \"loss\", \
-                                 \"partition\" or \"crashed\""
-                            )));
-                        }
-                    };
-                    EventKind::Drop { msg_id, reason }
-                }
-            }
-            "transfer" => {
-                needs_node()?;
-                EventKind::Transfer {
-                    to: client(field!(to), "to")?,
-                    amount: field!(amount),
-                }
-            }
-            "request" => EventKind::Request { ts: field!(ts) },
-            "enter" => EventKind::Enter { ts: field!(ts) },
-            "exit" => EventKind::Exit { ts: field!(ts) },
-            "commit" | "apply" => {
-                needs_node()?;
-                need(wire.block.is_some(), "block")?;
-                let block = Arc::new(
-                    wire.block
-                        .clone()
-                        .map(block_from)
-                        .unwrap_or_else(empty_block),
-                );
-                if kind_name == "commit" {
-                    self.committed += 1;
-                    EventKind::Commit { block }
-                } else {
-                    EventKind::Apply { block }
-                }
-            }
-            "abort" => {
-                self.aborted += 1;
-                EventKind::Abort {
-                    ts: field!(ts),
-                    amount: field!(amount),
-                    balance: field!(balance),
-                }
-            }
-            "reject" => {
-                need(wire.block.is_some(), "block")?;
-                EventKind::Reject {
-                    from: client(field!(from), "from")?,
-                    block: Arc::new(
-                        wire.block
-                            .clone()
-                            .map(block_from)
-                            .unwrap_or_else(empty_block),
-                    ),
-                    reason: wire.reason.as_deref().unwrap_or_default().to_string(),
-                }
-            }
-            "balance" => EventKind::Balance {
-                of: client(field!(of), "of")?,
-                value: field!(value),
-            },
-            "violation" => {
-                let name = wire.invariant.as_deref().unwrap_or_default();
-                need(wire.invariant.is_some(), "invariant")?;
-                let invariant = Invariant::ALL
-                    .into_iter()
-                    .find(|invariant| invariant.name() == name)
-                    .ok_or_else(|| {
-                        err(format!(
-                            "`invariant` is {name:?}, which is not one of the invariant names of \
-                             SPEC section 4"
-                        ))
-                    })?;
-                let detail = wire.detail.clone().unwrap_or_default();
-                self.claims.push(ClaimedViolation {
-                    invariant,
-                    seq: Some(seq),
-                    t_us: Some(t_us),
-                    detail: detail.clone(),
-                });
-                EventKind::Violation { invariant, detail }
-            }
-            "crash" => {
-                needs_node()?;
-                EventKind::Crash
-            }
-            "restart" => {
-                needs_node()?;
-                let kept = match wire.kept.as_deref() {
-                    Some("ledger") => Kept::Ledger,
-                    Some("nothing") => Kept::Nothing,
-                    Some(other) => {
-                        return Err(err(format!(
-                            "`kept` is {other:?}, but a restart keeps \"ledger\" or \"nothing\""
-                        )));
-                    }
-                    None => return Err(err("the restart event has no `kept` field".into())),
-                };
-                EventKind::Restart { kept }
-            }
-            "partition" | "heal" => {
-                need(wire.groups.is_some(), "groups")?;
-                let groups = wire.groups.clone().unwrap_or_default();
-                for &id in groups.iter().flatten() {
-                    client(id, "groups")?;
-                }
-                let direction = match wire.direction.as_deref() {
-                    None | Some("both") => Direction::Both,
-                    Some("one_way") => Direction::OneWay,
-                    Some(other) => {
-                        return Err(err(format!(
-                            "`direction` is {other:?}, but a partition cuts \"both\" ways or \
-                             \"one_way\""
-                        )));
-                    }
-                };
-                if direction == Direction::OneWay && groups.len() < 2 {
-                    return Err(err("a one-way partition needs at least two groups".into()));
-                }
-                if kind_name == "partition" {
-                    EventKind::Partition { groups, direction }
-                } else {
-                    EventKind::Heal { groups, direction }
-                }
-            }
-            _ => return Ok(self.skip(format!("{kind_name:?}"))),
+        let Some(kind) = self.event_kind(&fields, seq, t_us)? else {
+            return Ok(Line::Skipped);
         };
         if node.is_none()
             && !matches!(
@@ -611,7 +400,7 @@ impl<R: BufRead> TraceReader<R> {
                     | EventKind::Violation { .. }
             )
         {
-            needs_node()?;
+            fields.needs_node()?;
         }
         Ok(Line::Event(Event {
             seq,
@@ -620,6 +409,183 @@ impl<R: BufRead> TraceReader<R> {
             clock,
             kind,
         }))
+    }
+
+    /// The event's kind from its fields; `None` when the event is skipped (a kind or a
+    /// message this reader does not know, or an event of a skipped message).
+    fn event_kind(
+        &mut self,
+        fields: &EventFields,
+        seq: u64,
+        t_us: u64,
+    ) -> Result<Option<EventKind>, ReadError> {
+        let wire = fields.wire;
+        Ok(Some(match fields.kind_name {
+            "send" | "deliver" => return self.message_event(fields),
+            "drop" | "duplicate" => return self.drop_or_duplicate(fields),
+            "transfer" => {
+                fields.needs_node()?;
+                EventKind::Transfer {
+                    to: fields.client(field!(fields, to), "to")?,
+                    amount: field!(fields, amount),
+                }
+            }
+            "request" => EventKind::Request {
+                ts: field!(fields, ts),
+            },
+            "enter" => EventKind::Enter {
+                ts: field!(fields, ts),
+            },
+            "exit" => EventKind::Exit {
+                ts: field!(fields, ts),
+            },
+            "commit" | "apply" => {
+                fields.needs_node()?;
+                let block = fields.block()?;
+                if fields.kind_name == "commit" {
+                    self.committed += 1;
+                    EventKind::Commit { block }
+                } else {
+                    EventKind::Apply { block }
+                }
+            }
+            "abort" => {
+                self.aborted += 1;
+                EventKind::Abort {
+                    ts: field!(fields, ts),
+                    amount: field!(fields, amount),
+                    balance: field!(fields, balance),
+                }
+            }
+            "reject" => {
+                let block = fields.block()?;
+                EventKind::Reject {
+                    from: fields.client(field!(fields, from), "from")?,
+                    block,
+                    reason: wire.reason.as_deref().unwrap_or_default().to_string(),
+                }
+            }
+            "balance" => EventKind::Balance {
+                of: fields.client(field!(fields, of), "of")?,
+                value: field!(fields, value),
+            },
+            "violation" => self.violation(fields, seq, t_us)?,
+            "crash" => {
+                fields.needs_node()?;
+                EventKind::Crash
+            }
+            "restart" => {
+                fields.needs_node()?;
+                restart(fields)?
+            }
+            "partition" | "heal" => partition_or_heal(fields)?,
+            other => {
+                self.skip(format!("{other:?}"));
+                return Ok(None);
+            }
+        }))
+    }
+
+    /// A `send` or a `deliver`, or `None` for one of a message this reader skips.
+    fn message_event(&mut self, fields: &EventFields) -> Result<Option<EventKind>, ReadError> {
+        let wire = fields.wire;
+        let sending = fields.kind_name == "send";
+        fields.needs_node()?;
+        let msg_id = field!(fields, msg_id);
+        fields.need(wire.msg.is_some(), "msg")?;
+        let peer = if sending {
+            fields.client(field!(fields, to), "to")?
+        } else {
+            fields.client(field!(fields, from), "from")?
+        };
+        let msg = wire
+            .msg
+            .as_ref()
+            .map(|msg| message(msg, fields.line_no))
+            .transpose()?;
+        match msg.flatten() {
+            Some(msg) if !self.skipped_messages.contains(&msg_id) => {
+                if sending {
+                    self.sends += 1;
+                    Ok(Some(EventKind::Send {
+                        msg_id,
+                        to: peer,
+                        msg,
+                    }))
+                } else {
+                    Ok(Some(EventKind::Deliver {
+                        msg_id,
+                        from: peer,
+                        msg,
+                    }))
+                }
+            }
+            _ => {
+                if sending {
+                    self.sends += 1;
+                    self.skipped_messages.insert(msg_id);
+                }
+                let msg_type = wire
+                    .msg
+                    .as_ref()
+                    .and_then(|msg| msg.msg_type.as_deref())
+                    .unwrap_or("?");
+                self.skip(format!("{} of a {msg_type:?} message", fields.kind_name));
+                Ok(None)
+            }
+        }
+    }
+
+    /// A `drop` or a `duplicate`, or `None` for one of a skipped message.
+    fn drop_or_duplicate(&mut self, fields: &EventFields) -> Result<Option<EventKind>, ReadError> {
+        let msg_id = field!(fields, msg_id);
+        if self.skipped_messages.contains(&msg_id) {
+            self.skip(format!("{} of a skipped message", fields.kind_name));
+            return Ok(None);
+        }
+        if fields.kind_name == "duplicate" {
+            return Ok(Some(EventKind::Duplicate { msg_id }));
+        }
+        let reason = match fields.wire.reason.as_deref() {
+            None | Some("loss") => DropReason::Loss,
+            Some("partition") => DropReason::Partition,
+            Some("crashed") => DropReason::Crashed,
+            Some(other) => {
+                return Err(fields.err(format!(
+                    "`reason` is {other:?}, but a drop's reason is \"loss\", \"partition\" or \
+                     \"crashed\""
+                )));
+            }
+        };
+        Ok(Some(EventKind::Drop { msg_id, reason }))
+    }
+
+    /// A `violation` event, which is also kept as a claim for the offline check to compare.
+    fn violation(
+        &mut self,
+        fields: &EventFields,
+        seq: u64,
+        t_us: u64,
+    ) -> Result<EventKind, ReadError> {
+        let name = fields.wire.invariant.as_deref().unwrap_or_default();
+        fields.need(fields.wire.invariant.is_some(), "invariant")?;
+        let invariant = Invariant::ALL
+            .into_iter()
+            .find(|invariant| invariant.name() == name)
+            .ok_or_else(|| {
+                fields.err(format!(
+                    "`invariant` is {name:?}, which is not one of the invariant names of SPEC \
+                     section 4"
+                ))
+            })?;
+        let detail = fields.wire.detail.clone().unwrap_or_default();
+        self.claims.push(ClaimedViolation {
+            invariant,
+            seq: Some(seq),
+            t_us: Some(t_us),
+            detail: detail.clone(),
+        });
+        Ok(EventKind::Violation { invariant, detail })
     }
 
     fn skip(&mut self, what: String) -> Line {
@@ -943,6 +909,116 @@ fn by_id<T>(
 }
 
 /// `None` for a message type this reader does not know.
+/// An event line's fields, with what an error about one of them names: the line, the
+/// event's kind, the trace's client count and the event's node (once checked).
+struct EventFields<'a> {
+    wire: &'a WireLine<'a>,
+    line_no: u64,
+    kind_name: &'a str,
+    clients: ClientId,
+    node: Option<ClientId>,
+}
+
+impl EventFields<'_> {
+    fn err(&self, message: String) -> ReadError {
+        ReadError::at(self.line_no, message)
+    }
+
+    /// `id`, if it is one of the trace's clients; `field` names it in the error.
+    fn client(&self, id: ClientId, field: &str) -> Result<ClientId, ReadError> {
+        if (1..=self.clients).contains(&id) {
+            Ok(id)
+        } else {
+            Err(self.err(format!(
+                "`{field}` is {id}, but the trace has clients 1 to {}",
+                self.clients
+            )))
+        }
+    }
+
+    fn need(&self, present: bool, field: &str) -> Result<(), ReadError> {
+        if present {
+            Ok(())
+        } else {
+            Err(self.err(format!(
+                "the {} event has no `{field}` field",
+                self.kind_name
+            )))
+        }
+    }
+
+    fn needs_node(&self) -> Result<ClientId, ReadError> {
+        self.node.ok_or_else(|| {
+            self.err(format!(
+                "the {} event needs a client in `node`, not null",
+                self.kind_name
+            ))
+        })
+    }
+
+    /// The event's `block`, which it must have.
+    fn block(&self) -> Result<Arc<Block>, ReadError> {
+        self.need(self.wire.block.is_some(), "block")?;
+        Ok(Arc::new(
+            self.wire
+                .block
+                .clone()
+                .map(block_from)
+                .unwrap_or_else(empty_block),
+        ))
+    }
+}
+
+/// `fields.wire.NAME`, or the error that the event has no `NAME` field.
+macro_rules! field {
+    ($fields:expr, $name:ident) => {{
+        $fields.need($fields.wire.$name.is_some(), stringify!($name))?;
+        $fields.wire.$name.unwrap_or_default()
+    }};
+}
+use field;
+
+/// A `restart` event: what the client kept.
+fn restart(fields: &EventFields) -> Result<EventKind, ReadError> {
+    let kept = match fields.wire.kept.as_deref() {
+        Some("ledger") => Kept::Ledger,
+        Some("nothing") => Kept::Nothing,
+        Some(other) => {
+            return Err(fields.err(format!(
+                "`kept` is {other:?}, but a restart keeps \"ledger\" or \"nothing\""
+            )));
+        }
+        None => return Err(fields.err("the restart event has no `kept` field".into())),
+    };
+    Ok(EventKind::Restart { kept })
+}
+
+/// A `partition` or a `heal` event: its groups of clients and its direction.
+fn partition_or_heal(fields: &EventFields) -> Result<EventKind, ReadError> {
+    fields.need(fields.wire.groups.is_some(), "groups")?;
+    let groups = fields.wire.groups.clone().unwrap_or_default();
+    for &id in groups.iter().flatten() {
+        fields.client(id, "groups")?;
+    }
+    let direction = match fields.wire.direction.as_deref() {
+        None | Some("both") => Direction::Both,
+        Some("one_way") => Direction::OneWay,
+        Some(other) => {
+            return Err(fields.err(format!(
+                "`direction` is {other:?}, but a partition cuts \"both\" ways or \"one_way\""
+            )));
+        }
+    };
+    if direction == Direction::OneWay && groups.len() < 2 {
+        return Err(fields.err("a one-way partition needs at least two groups".into()));
+    }
+    Ok(if fields.kind_name == "partition" {
+        EventKind::Partition { groups, direction }
+    } else {
+        EventKind::Heal { groups, direction }
+    })
+}
+
 fn message(wire: &WireMessage, line_no: u64) -> Result<Option<Message>, ReadError> {
     let Some(msg_type) = wire.msg_type.as_deref() else {
         return Err(ReadError::at(line_no, "the message in `msg` has no `type`"));
