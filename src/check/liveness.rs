@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use super::history::{History, MsgRecord, PhaseSeen, drop_words, format_time};
+use super::history::{ClientSeen, History, MsgRecord, PhaseSeen, drop_words, format_time};
 use super::{Invariant, Violation};
 use crate::protocol::{Amount, Client, ClientId, Phase, Timestamp, WaitReason};
 
@@ -256,7 +256,6 @@ fn describe(waiter: &Waiter, why_ended: &str, context: Option<Context>) -> (Stri
 /// What the trace shows about why `waiter` has not got what it wants from `peer`.
 fn causes(context: Context, waiter: ClientId, peer: ClientId, wanted: Wanted) -> String {
     let history = context.history;
-    let mut facts: Vec<String> = Vec::new();
     let requested = match history.client(waiter).map(|client| client.phase) {
         Some(PhaseSeen::Waiting { requested, .. } | PhaseSeen::Inside { requested, .. }) => {
             requested.seq
@@ -264,173 +263,24 @@ fn causes(context: Context, waiter: ClientId, peer: ClientId, wanted: Wanted) ->
         _ => 0,
     };
     let peer_seen = history.client(peer);
+    let mut facts: Vec<String> = Vec::new();
+    // Whether a fact already says that the peer crashed.
     let mut crash_told = false;
-
-    // The own REQUEST to the peer.
-    if let Wanted::Answer { ts } | Wanted::Reply { ts } = wanted {
-        let request = history
-            .messages(waiter, peer)
-            .rev()
-            .find(|record| record.msg_type == "request" && record.ts == ts);
-        if let Some(request) = request {
-            let name = format!(
-                "client {waiter}'s REQUEST (m{}, sent at t={}) to client {peer}",
-                request.msg_id,
-                format_time(request.sent.t_us)
-            );
-            match (request.first_delivery, request.dropped) {
-                (None, Some((reason, _))) => {
-                    let mut fact = format!("{name} was lost {}", drop_words(reason, peer));
-                    if let Some(crash) = peer_seen.and_then(|seen| seen.last_crash)
-                        && reason == crate::trace::DropReason::Crashed
-                    {
-                        crash_told = true;
-                        let _ = write!(fact, " (it crashed at t={}", format_time(crash.t_us));
-                        match peer_seen.and_then(|seen| seen.last_restart) {
-                            Some(restart) if restart.seq > crash.seq => {
-                                let _ = write!(
-                                    fact,
-                                    " and restarted at t={} knowing nothing of it)",
-                                    format_time(restart.t_us)
-                                );
-                            }
-                            _ => fact.push_str(" and never restarted)"),
-                        }
-                    }
-                    facts.push(fact);
-                }
-                (None, None) if request.copies_in_flight() > 0 => {
-                    facts.push(format!("{name} was still in flight when the run ended"));
-                }
-                (Some(delivered), _) => {
-                    let crash = peer_seen
-                        .and_then(|seen| seen.last_crash)
-                        .filter(|crash| crash.seq > delivered.seq);
-                    if let Some(crash) = crash {
-                        crash_told = true;
-                        let mut fact = format!(
-                            "client {peer} received the REQUEST (m{}) at t={} but crashed at t={}",
-                            request.msg_id,
-                            format_time(delivered.t_us),
-                            format_time(crash.t_us)
-                        );
-                        match peer_seen.and_then(|seen| seen.last_restart) {
-                            Some(restart) if restart.seq > crash.seq => {
-                                let _ = write!(
-                                    fact,
-                                    " and restarted at t={} knowing nothing of it",
-                                    format_time(restart.t_us)
-                                );
-                            }
-                            _ => fact.push_str(" and never restarted"),
-                        }
-                        facts.push(fact);
-                    }
-                }
-                _ => {}
-            }
-        }
+    if let Wanted::Answer { ts } | Wanted::Reply { ts } = wanted
+        && let Some((fact, tells_crash)) = request_fate(history, waiter, peer, ts)
+    {
+        facts.push(fact);
+        crash_told = tells_crash;
     }
-
-    // The peer's messages to the waiter that would have given it what it waits for and never
-    // arrived: every one the history remembers, by what became of them.
     if facts.is_empty() {
-        let answers = |record: &MsgRecord| match wanted {
-            Wanted::Answer { ts } => record.ts > ts && record.sent.seq > requested,
-            Wanted::Reply { .. } => record.msg_type == "reply" && record.sent.seq > requested,
-            Wanted::Release => record.msg_type == "release",
-            Wanted::Ack => record.msg_type == "updated" && record.sent.seq > requested,
-        };
-        let missed: Vec<MsgRecord> = history
-            .messages(peer, waiter)
-            .filter(|record| answers(record) && record.first_delivery.is_none())
-            .collect();
-        // (what became of them, the messages), in the order of their first message.
-        let mut fates: Vec<(String, Vec<&MsgRecord>)> = Vec::new();
-        for record in &missed {
-            let fate = match record.dropped {
-                Some((reason, _)) => format!("lost {}", drop_words(reason, waiter)),
-                None if record.copies_in_flight() > 0 => {
-                    "still in flight when the run ended".to_string()
-                }
-                None => continue,
-            };
-            match fates.iter_mut().find(|(known, _)| *known == fate) {
-                Some((_, records)) => records.push(record),
-                None => fates.push((fate, vec![record])),
-            }
-        }
-        for (fate, records) in fates {
-            let names: Vec<String> = records
-                .iter()
-                .enumerate()
-                .map(|(rank, record)| {
-                    if rank == 0 {
-                        record.describe(peer)
-                    } else {
-                        format!(
-                            "its {} (m{}, sent at t={})",
-                            record.msg_type.to_uppercase(),
-                            record.msg_id,
-                            format_time(record.sent.t_us)
-                        )
-                    }
-                })
-                .collect();
-            let (names, verb) = match names.split_last() {
-                Some((last, [])) => (last.clone(), "was"),
-                Some((last, init)) => (format!("{} and {last}", init.join(", ")), "were"),
-                None => continue,
-            };
-            facts.push(format!("{names} to client {waiter} {verb} {fate}"));
-        }
+        facts.extend(missed_answers(history, waiter, peer, wanted, requested));
     }
-
-    // The peer itself.
-    if let Some(seen) = peer_seen {
-        if let Some(down) = seen.down_since {
-            if !crash_told {
-                facts.push(format!(
-                    "client {peer} crashed at t={} and never restarted",
-                    format_time(down.t_us)
-                ));
-            }
-        } else if let (Some(crash), Some(restart), false) =
-            (seen.last_crash, seen.last_restart, crash_told)
-            && crash.seq > requested
-            && wanted == Wanted::Release
-        {
-            facts.push(format!(
-                "client {peer} crashed at t={} and restarted at t={}",
-                format_time(crash.t_us),
-                format_time(restart.t_us)
-            ));
-        }
+    if let Some(seen) = peer_seen
+        && !crash_told
+    {
+        facts.extend(peer_crash(seen, peer, wanted, requested));
     }
-
-    // The network between them.
-    let inbound = history.partition_cutting(peer, waiter);
-    let outbound = history.partition_cutting(waiter, peer);
-    let cut = match (inbound, outbound) {
-        (Some(partition), Some(_)) => Some((
-            partition,
-            format!("between client {peer} and client {waiter}"),
-        )),
-        (Some(partition), None) => {
-            Some((partition, format!("from client {peer} to client {waiter}")))
-        }
-        (None, Some(partition)) => {
-            Some((partition, format!("from client {waiter} to client {peer}")))
-        }
-        (None, None) => None,
-    };
-    if let Some((partition, way)) = cut {
-        facts.push(format!(
-            "{} still stops messages {way}",
-            partition.describe()
-        ));
-    }
-
+    facts.extend(partition_between(history, waiter, peer));
     // The peer waits too: for a RELEASE that is the first thing to say.
     if (facts.is_empty() || wanted == Wanted::Release)
         && context.waiters.iter().any(|other| other.node == peer)
@@ -449,6 +299,176 @@ fn causes(context: Context, waiter: ClientId, peer: ClientId, wanted: Wanted) ->
         }
     }
     facts.join(", and ")
+}
+
+/// What became of `waiter`'s REQUEST with timestamp `ts` to `peer`, when that explains the
+/// wait (lost, still in flight, or received by a peer that then crashed), and whether the
+/// sentence tells of the peer's crash.
+fn request_fate(
+    history: &History,
+    waiter: ClientId,
+    peer: ClientId,
+    ts: Timestamp,
+) -> Option<(String, bool)> {
+    let request = history
+        .messages(waiter, peer)
+        .rev()
+        .find(|record| record.msg_type == "request" && record.ts == ts)?;
+    let peer_seen = history.client(peer);
+    let name = format!(
+        "client {waiter}'s REQUEST (m{}, sent at t={}) to client {peer}",
+        request.msg_id,
+        format_time(request.sent.t_us)
+    );
+    match (request.first_delivery, request.dropped) {
+        (None, Some((reason, _))) => {
+            let mut fact = format!("{name} was lost {}", drop_words(reason, peer));
+            let crash = peer_seen.and_then(|seen| seen.last_crash);
+            if let (Some(seen), Some(crash)) = (peer_seen, crash)
+                && reason == crate::trace::DropReason::Crashed
+            {
+                let _ = write!(
+                    fact,
+                    " (it crashed at t={}{})",
+                    format_time(crash.t_us),
+                    restart_words(seen, crash.seq)
+                );
+                return Some((fact, true));
+            }
+            Some((fact, false))
+        }
+        (None, None) if request.copies_in_flight() > 0 => Some((
+            format!("{name} was still in flight when the run ended"),
+            false,
+        )),
+        (Some(delivered), _) => {
+            let seen = peer_seen?;
+            let crash = seen.last_crash.filter(|crash| crash.seq > delivered.seq)?;
+            Some((
+                format!(
+                    "client {peer} received the REQUEST (m{}) at t={} but crashed at t={}{}",
+                    request.msg_id,
+                    format_time(delivered.t_us),
+                    format_time(crash.t_us),
+                    restart_words(seen, crash.seq)
+                ),
+                true,
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// " and restarted at t=… knowing nothing of it" after a crash at `crash_seq`, or " and never
+/// restarted".
+fn restart_words(seen: &ClientSeen, crash_seq: u64) -> String {
+    match seen.last_restart {
+        Some(restart) if restart.seq > crash_seq => format!(
+            " and restarted at t={} knowing nothing of it",
+            format_time(restart.t_us)
+        ),
+        _ => " and never restarted".to_string(),
+    }
+}
+
+/// The peer's messages to the waiter that would have given it what it waits for and never
+/// arrived: every one the history remembers, grouped by what became of them (lost, or still
+/// in flight), in the order of their first message.
+fn missed_answers(
+    history: &History,
+    waiter: ClientId,
+    peer: ClientId,
+    wanted: Wanted,
+    requested: u64,
+) -> Vec<String> {
+    let answers = |record: &MsgRecord| match wanted {
+        Wanted::Answer { ts } => record.ts > ts && record.sent.seq > requested,
+        Wanted::Reply { .. } => record.msg_type == "reply" && record.sent.seq > requested,
+        Wanted::Release => record.msg_type == "release",
+        Wanted::Ack => record.msg_type == "updated" && record.sent.seq > requested,
+    };
+    let missed: Vec<MsgRecord> = history
+        .messages(peer, waiter)
+        .filter(|record| answers(record) && record.first_delivery.is_none())
+        .collect();
+    let mut fates: Vec<(String, Vec<&MsgRecord>)> = Vec::new();
+    for record in &missed {
+        let fate = match record.dropped {
+            Some((reason, _)) => format!("lost {}", drop_words(reason, waiter)),
+            None if record.copies_in_flight() > 0 => {
+                "still in flight when the run ended".to_string()
+            }
+            None => continue,
+        };
+        match fates.iter_mut().find(|(known, _)| *known == fate) {
+            Some((_, records)) => records.push(record),
+            None => fates.push((fate, vec![record])),
+        }
+    }
+    let mut facts = Vec::new();
+    for (fate, records) in fates {
+        let names: Vec<String> = records
+            .iter()
+            .enumerate()
+            .map(|(rank, record)| {
+                if rank == 0 {
+                    record.describe(peer)
+                } else {
+                    format!(
+                        "its {} (m{}, sent at t={})",
+                        record.msg_type.to_uppercase(),
+                        record.msg_id,
+                        format_time(record.sent.t_us)
+                    )
+                }
+            })
+            .collect();
+        let (names, verb) = match names.split_last() {
+            Some((last, [])) => (last.clone(), "was"),
+            Some((last, init)) => (format!("{} and {last}", init.join(", ")), "were"),
+            None => continue,
+        };
+        facts.push(format!("{names} to client {waiter} {verb} {fate}"));
+    }
+    facts
+}
+
+/// The peer's own crash, when no other fact told of it: it is still down, or (for a wait
+/// on its RELEASE) it crashed after the request and restarted.
+fn peer_crash(seen: &ClientSeen, peer: ClientId, wanted: Wanted, requested: u64) -> Option<String> {
+    if let Some(down) = seen.down_since {
+        return Some(format!(
+            "client {peer} crashed at t={} and never restarted",
+            format_time(down.t_us)
+        ));
+    }
+    let (crash, restart) = (seen.last_crash?, seen.last_restart?);
+    (crash.seq > requested && wanted == Wanted::Release).then(|| {
+        format!(
+            "client {peer} crashed at t={} and restarted at t={}",
+            format_time(crash.t_us),
+            format_time(restart.t_us)
+        )
+    })
+}
+
+/// A partition that still cuts the link between the two, in either direction.
+fn partition_between(history: &History, waiter: ClientId, peer: ClientId) -> Option<String> {
+    let inbound = history.partition_cutting(peer, waiter);
+    let outbound = history.partition_cutting(waiter, peer);
+    let (partition, way) = match (inbound, outbound) {
+        (Some(partition), Some(_)) => (
+            partition,
+            format!("between client {peer} and client {waiter}"),
+        ),
+        (Some(partition), None) => (partition, format!("from client {peer} to client {waiter}")),
+        (None, Some(partition)) => (partition, format!("from client {waiter} to client {peer}")),
+        (None, None) => return None,
+    };
+    Some(format!(
+        "{} still stops messages {way}",
+        partition.describe()
+    ))
 }
 
 #[cfg(test)]
