@@ -788,9 +788,9 @@ struct Head {
 }
 
 impl Head {
-    /// Decodes everything but the messages; says whether any message is in flight (then some
-    /// link's count, a byte of the tail, is not zero).
-    fn decode(bytes: &[u8], clients: usize) -> (Head, bool) {
+    /// Decodes everything but the messages; says whether any message is in flight: then some
+    /// link's count is not zero, and the tail is longer than one byte (a zero count) per link.
+    fn decode(bytes: &[u8], clients: usize, links: usize) -> (Head, bool) {
         let mut head = Head {
             n: clients,
             ..Head::default()
@@ -804,7 +804,7 @@ impl Head {
             head.issued[client] = bytes[at + clients + client];
         }
         at += 2 * clients + 2;
-        (head, bytes[at..].iter().any(|&byte| byte != 0))
+        (head, bytes.len() - at > links)
     }
 
     fn locals(&self) -> &[u32] {
@@ -848,6 +848,11 @@ struct Global {
     /// messages as bytes, without the first one when it is delivered.
     bodies: [u32; MAX_LINKS],
     head_ends: [u32; MAX_LINKS],
+    /// Each link's first message (0 when it has none).
+    heads: [u32; MAX_LINKS],
+    /// Decoded without `msgs` (every link FIFO and no fault: only the first message of a link
+    /// is ever looked at).
+    lean: bool,
 }
 
 impl Default for Global {
@@ -866,6 +871,8 @@ impl Default for Global {
             link_bytes: [0; MAX_LINKS + 1],
             bodies: [0; MAX_LINKS],
             head_ends: [0; MAX_LINKS],
+            heads: [0; MAX_LINKS],
+            lean: false,
         }
     }
 }
@@ -955,10 +962,11 @@ fn get_varint_slow(bytes: &[u8], at: &mut usize) -> u32 {
 }
 
 impl Global {
-    fn decode(&mut self, bytes: &[u8], clients: usize, links: usize) {
+    fn decode(&mut self, bytes: &[u8], clients: usize, links: usize, lean: bool) {
         let mut at = 0;
         self.n = clients;
         self.links = links;
+        self.lean = lean;
         for client in 0..clients {
             self.locals[client] = get_varint(bytes, &mut at);
             self.local_ends[client] = at as u32;
@@ -973,23 +981,37 @@ impl Global {
         at += 2;
         // Every message takes a byte at least: room for all of them, written by index (the
         // list keeps its longest length; only `starts` says what counts).
-        if self.msgs.len() < bytes.len() {
+        if !lean && self.msgs.len() < bytes.len() {
             self.msgs.resize(bytes.len(), 0);
         }
         let mut count_all = 0;
         for link in 0..links {
             self.starts[link] = count_all as u32;
             self.link_bytes[link] = at as u32;
-            let count = get_varint(bytes, &mut at);
+            let count = get_varint(bytes, &mut at) as usize;
             self.bodies[link] = at as u32;
-            self.head_ends[link] = at as u32;
-            for index in 0..count as usize {
-                self.msgs[count_all + index] = get_varint(bytes, &mut at);
-                if index == 0 {
-                    self.head_ends[link] = at as u32;
+            self.heads[link] = 0;
+            if count > 0 {
+                let head = get_varint(bytes, &mut at);
+                self.heads[link] = head;
+                if !lean {
+                    self.msgs[count_all] = head;
                 }
             }
-            count_all += count as usize;
+            self.head_ends[link] = at as u32;
+            if lean {
+                // Past the other messages: a message ends at a byte below 0x80.
+                let mut left = count.saturating_sub(1);
+                while left > 0 {
+                    left -= usize::from(bytes[at] < 0x80);
+                    at += 1;
+                }
+            } else {
+                for index in 1..count {
+                    self.msgs[count_all + index] = get_varint(bytes, &mut at);
+                }
+            }
+            count_all += count;
         }
         self.starts[links] = count_all as u32;
         self.link_bytes[links] = at as u32;
@@ -1015,7 +1037,13 @@ impl Global {
     }
 
     fn link(&self, link: usize) -> &[u32] {
+        debug_assert!(!self.lean, "a lean decoding has no messages");
         &self.msgs[self.starts[link] as usize..self.starts[link + 1] as usize]
+    }
+
+    /// How many messages link `link` holds.
+    fn count(&self, link: usize) -> u32 {
+        self.starts[link + 1] - self.starts[link]
     }
 
     fn down(&self, client: usize) -> bool {
@@ -1061,6 +1089,21 @@ impl Model for SystemModel {
                 fifo
             },
             all_fifo: self.inner.config.all_fifo() == Some(true),
+            lean: self.inner.config.all_fifo() == Some(true) && !self.inner.config.any_faults(),
+            transfer_counts: {
+                let mut counts = [0; MAX_CLIENTS];
+                for (count, transfers) in counts.iter_mut().zip(&self.inner.config.transfers) {
+                    *count = transfers.len();
+                }
+                counts
+            },
+            crash_counts: {
+                let mut counts = [0; MAX_CLIENTS];
+                for (count, crashes) in counts.iter_mut().zip(&self.inner.config.crashes) {
+                    *count = crashes.len();
+                }
+                counts
+            },
             ledger_parents: Vec::new(),
             ledger_lengths: Vec::new(),
             positions: Vec::new(),
@@ -1254,6 +1297,12 @@ pub struct SystemExpander {
     fifo: [bool; MAX_LINKS],
     /// Every link FIFO: client steps take [`Self::emit_step`].
     all_fifo: bool,
+    /// Every link FIFO and no faults: states are decoded without their messages but the
+    /// first of each link.
+    lean: bool,
+    /// Per client: how many transfers it is asked for, how many crashes it may suffer.
+    transfer_counts: [usize; MAX_CLIENTS],
+    crash_counts: [usize; MAX_CLIENTS],
     /// (ledger number, ledger number) -> the first index where they differ, if any.
     /// Copies of the shared ledger chains (see `Shared`), for prefix tests without a lock.
     ledger_parents: Vec<u32>,
@@ -1383,6 +1432,46 @@ impl SystemExpander {
             .position(|&other| self.orders[other as usize].cmp(order) == Ordering::Greater)
             .unwrap_or(self.list.len());
         self.list.insert(position, msg);
+    }
+
+    /// The delivery of message `msg`, at `pos` of link `link`.
+    #[inline(always)]
+    fn deliver(
+        &mut self,
+        state: &[u8],
+        out: &mut Successors<SystemStep>,
+        link: usize,
+        pos: usize,
+        msg: u32,
+    ) {
+        let (from, to) = self.inner.links[link];
+        let receiver = to as usize - 1;
+        let step = SystemStep {
+            kind: StepKind::Deliver,
+            client: receiver as u8,
+            link: link as u8,
+            pos: pos as u8,
+            msg,
+        };
+        if self.current.down(receiver) {
+            let removal = Edit {
+                remove: Some((link, pos)),
+                ..Edit::default()
+            };
+            self.emit(state, out, step, removal);
+            return;
+        }
+        let local = self.current.locals[receiver];
+        let effect = self.effect(local, INPUT_DELIVER | from, msg);
+        if self.all_fifo {
+            self.emit_step(state, out, step, receiver, effect, false, link);
+            return;
+        }
+        let edit = Edit {
+            remove: Some((link, pos)),
+            ..Edit::step(receiver, effect)
+        };
+        self.emit(state, out, step, edit);
     }
 
     /// [`Self::emit`] for the common case, every link FIFO: `client` takes a step with
@@ -1558,7 +1647,7 @@ impl SystemExpander {
                     usize::from(usize::from(self.link_index[sender * n + usize::from(to)]) == link);
             }
             if !copied && removed.is_none_or(|pos| pos == 0) && (fifo || gets == 0) {
-                let count = self.current.link(link).len();
+                let count = self.current.count(link) as usize;
                 let count = count - usize::from(removed.is_some()) + gets;
                 at = write_varint(buffer, at, count as u32);
                 let body = if removed.is_some() {
@@ -1716,7 +1805,7 @@ impl Expander for SystemExpander {
         // `self.inner` is read in place (no clone of the `Arc`: an atomic increment per state).
         let n = self.inner.config.clients as usize;
         let links = self.inner.links.len();
-        self.current.decode(state, n, links);
+        self.current.decode(state, n, links, self.lean);
         let mut positions = std::mem::take(&mut self.positions);
         // Fetch the remembered steps of the likely inputs ahead of their turn.
         for client in 0..n {
@@ -1725,7 +1814,8 @@ impl Expander for SystemExpander {
             self.effects.prefetch(local, INPUT_ISSUE | issued, 0);
         }
         for link in 0..links {
-            if let Some(&msg) = self.current.link(link).first() {
+            if self.current.count(link) > 0 {
+                let msg = self.current.heads[link];
                 let (from, to) = self.inner.links[link];
                 let local = self.current.locals[to as usize - 1];
                 self.effects.prefetch(local, INPUT_DELIVER | from, msg);
@@ -1739,7 +1829,7 @@ impl Expander for SystemExpander {
         // Issue the next transfer.
         for client in 0..n {
             let issued = usize::from(self.current.issued[client]);
-            if self.current.down(client) || issued >= self.inner.config.transfers[client].len() {
+            if self.current.down(client) || issued >= self.transfer_counts[client] {
                 continue;
             }
             let effect = self.effect(self.current.locals[client], INPUT_ISSUE | issued as u32, 0);
@@ -1772,43 +1862,18 @@ impl Expander for SystemExpander {
         }
         // Deliver.
         for link in 0..links {
-            let (from, to) = self.inner.links[link];
-            let receiver = to as usize - 1;
-            if self.inner.config.rule(from, to).fifo {
+            if self.fifo[link] {
                 // Only the oldest message of a FIFO link is in reach.
-                positions.clear();
-                positions.extend((!self.current.link(link).is_empty()).then_some(0));
-            } else {
-                self.candidates(link, false, &mut positions);
+                if self.current.count(link) > 0 {
+                    let msg = self.current.heads[link];
+                    self.deliver(state, out, link, 0, msg);
+                }
+                continue;
             }
+            self.candidates(link, false, &mut positions);
             for &pos in &positions {
                 let msg = self.current.link(link)[pos];
-                let step = SystemStep {
-                    kind: StepKind::Deliver,
-                    client: receiver as u8,
-                    link: link as u8,
-                    pos: pos as u8,
-                    msg,
-                };
-                if self.current.down(receiver) {
-                    let removal = Edit {
-                        remove: Some((link, pos)),
-                        ..Edit::default()
-                    };
-                    self.emit(state, out, step, removal);
-                    continue;
-                }
-                let local = self.current.locals[receiver];
-                let effect = self.effect(local, INPUT_DELIVER | from, msg);
-                if self.all_fifo {
-                    self.emit_step(state, out, step, receiver, effect, false, link);
-                    continue;
-                }
-                let edit = Edit {
-                    remove: Some((link, pos)),
-                    ..Edit::step(receiver, effect)
-                };
-                self.emit(state, out, step, edit);
+                self.deliver(state, out, link, pos, msg);
             }
         }
         // Restart.
@@ -1876,7 +1941,7 @@ impl Expander for SystemExpander {
         }
         for client in 0..n {
             let used = self.current.crashes_used(client);
-            if self.current.down(client) || used >= self.inner.config.crashes[client].len() {
+            if self.current.down(client) || used >= self.crash_counts[client] {
                 continue;
             }
             let edit = Edit {
@@ -1890,7 +1955,7 @@ impl Expander for SystemExpander {
 
     fn check(&mut self, state: &[u8]) -> Option<Finding> {
         let n = self.inner.config.clients as usize;
-        let (head, in_flight) = Head::decode(state, n);
+        let (head, in_flight) = Head::decode(state, n, self.inner.links.len());
         self.check_global(&head, in_flight)
     }
 }
