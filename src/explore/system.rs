@@ -32,7 +32,7 @@ use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::hash::{IndexTable, MixHasher, MixMap};
+use super::hash::{IndexTable, MixHasher, MixMap, hash_bytes};
 use super::region::Region;
 use super::search::{Expander, Finding, Model, Successors};
 use super::store::prefetch;
@@ -1561,8 +1561,9 @@ impl SystemExpander {
         if issued {
             buffer[base + n + client] += 1;
         }
-        out.buffer().extend_from_slice(&buffer[..at]);
-        out.push(step, true);
+        let encoding = &buffer[..at];
+        out.buffer().extend_from_slice(encoding);
+        out.push_hashed(step, true, hash_bytes(encoding));
         if effect.problem != 0 {
             out.flag_last(problems[effect.problem as usize - 1].clone());
         }
@@ -1964,23 +1965,23 @@ impl SystemExpander {
     /// `global`'s messages are not decoded; `in_flight` says whether there are any.
     fn check_global(&mut self, global: &Head, in_flight: bool) -> Option<Finding> {
         let n = global.n;
-        for &local in global.locals() {
-            self.summary(local);
+        let mut summaries = [0; MAX_CLIENTS];
+        for (summary, &local) in summaries.iter_mut().zip(global.locals()) {
+            *summary = self.summary(local);
         }
         // The common case, from one word per client: nothing is wrong and a message is in
         // flight. Anything else takes the full check below.
         if in_flight {
             let mut inside = 0;
             let mut suspect = false;
-            for client in 0..n {
-                let summary = self.summaries[global.locals[client] as usize];
+            for (client, &summary) in summaries[..n].iter().enumerate() {
                 inside += usize::from(summary & INSIDE != 0 && !global.down(client));
                 suspect |= summary & PROBLEM != 0;
             }
             for a in 0..n {
-                let first = self.summaries[global.locals[a] as usize] >> LEDGER_SHIFT;
-                for b in a + 1..n {
-                    let second = self.summaries[global.locals[b] as usize] >> LEDGER_SHIFT;
+                let first = summaries[a] >> LEDGER_SHIFT;
+                for &second in &summaries[a + 1..n] {
+                    let second = second >> LEDGER_SHIFT;
                     if first != second {
                         suspect |= !self.is_prefix(first as u32, second as u32);
                     }
