@@ -132,6 +132,18 @@ impl<S: Copy> Successors<S> {
         });
     }
 
+    /// [`Self::push`] for a successor whose [`hash_bytes`] is known already (computed where
+    /// its encoding was written, while it is in the cache).
+    pub fn push_hashed(&mut self, step: S, in_model: bool, hash: u64) {
+        self.items.push(Item {
+            step,
+            end: self.bytes.len() as u32,
+            in_model,
+            known: Known::Nothing,
+            hash,
+        });
+    }
+
     /// Marks the successor pushed last as breaking a property on the way (a transition
     /// invariant such as the clock condition).
     pub fn flag_last(&mut self, finding: Finding) {
@@ -165,11 +177,14 @@ impl<S: Copy> Successors<S> {
         &self.bytes[start..self.items[index].end as usize]
     }
 
-    /// Hashes every successor (for the merge, and for [`Self::sort_out`]).
+    /// Hashes every successor not hashed yet (for the merge, and for [`Self::sort_out`]). A
+    /// hash of 0 counts as not known: such a successor is hashed again, to the same value.
     fn hash_items(&mut self) {
         let mut start = 0;
         for item in &mut self.items {
-            item.hash = hash_bytes(&self.bytes[start..item.end as usize]);
+            if item.hash == 0 {
+                item.hash = hash_bytes(&self.bytes[start..item.end as usize]);
+            }
             start = item.end as usize;
         }
     }

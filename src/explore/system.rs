@@ -32,7 +32,7 @@ use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::hash::{IndexTable, MixHasher, MixMap};
+use super::hash::{IndexTable, MixHasher, MixMap, hash_bytes};
 use super::region::Region;
 use super::search::{Expander, Finding, Model, Successors};
 use super::store::prefetch;
@@ -533,6 +533,10 @@ fn intern_client(inner: &Inner, shared: &mut Shared, client: Client) -> u32 {
         return number;
     }
     let number = shared.clients.len() as u32;
+    assert!(
+        number < MAX_CLIENT_STATES,
+        "more client states than the step table takes"
+    );
     let info = client_info(inner, shared, &client);
     shared.clients.push(Arc::new(client));
     shared.client_numbers.insert(hash, number);
@@ -546,6 +550,10 @@ fn intern_message(shared: &mut Shared, msg: &Message) -> u32 {
         return number;
     }
     let number = shared.messages.len() as u32;
+    assert!(
+        number < MAX_MESSAGES,
+        "more messages than the step table takes"
+    );
     shared.messages.push(msg.clone());
     shared.orders.push(MessageOrder::of(msg));
     shared.message_numbers.insert(key, number);
@@ -780,9 +788,9 @@ struct Head {
 }
 
 impl Head {
-    /// Decodes everything but the messages; says whether any message is in flight (then some
-    /// link's count, a byte of the tail, is not zero).
-    fn decode(bytes: &[u8], clients: usize) -> (Head, bool) {
+    /// Decodes everything but the messages; says whether any message is in flight: then some
+    /// link's count is not zero, and the tail is longer than one byte (a zero count) per link.
+    fn decode(bytes: &[u8], clients: usize, links: usize) -> (Head, bool) {
         let mut head = Head {
             n: clients,
             ..Head::default()
@@ -796,7 +804,7 @@ impl Head {
             head.issued[client] = bytes[at + clients + client];
         }
         at += 2 * clients + 2;
-        (head, bytes[at..].iter().any(|&byte| byte != 0))
+        (head, bytes.len() - at > links)
     }
 
     fn locals(&self) -> &[u32] {
@@ -835,6 +843,16 @@ struct Global {
     /// local-state number, and the start of each link (and the end of the last).
     local_ends: [u32; MAX_CLIENTS],
     link_bytes: [u32; MAX_LINKS + 1],
+    /// Where each link's messages start (after its count), and where its first message ends
+    /// (its messages' start when it has none): [`SystemExpander::emit`] copies a link's
+    /// messages as bytes, without the first one when it is delivered.
+    bodies: [u32; MAX_LINKS],
+    head_ends: [u32; MAX_LINKS],
+    /// Each link's first message (0 when it has none).
+    heads: [u32; MAX_LINKS],
+    /// Decoded without `msgs` (every link FIFO and no fault: only the first message of a link
+    /// is ever looked at).
+    lean: bool,
 }
 
 impl Default for Global {
@@ -851,6 +869,10 @@ impl Default for Global {
             msgs: Vec::new(),
             local_ends: [0; MAX_CLIENTS],
             link_bytes: [0; MAX_LINKS + 1],
+            bodies: [0; MAX_LINKS],
+            head_ends: [0; MAX_LINKS],
+            heads: [0; MAX_LINKS],
+            lean: false,
         }
     }
 }
@@ -863,7 +885,69 @@ fn put_varint(out: &mut Vec<u8>, mut value: u32) {
     out.push(value as u8);
 }
 
+/// Writes `value` as LEB128 into `buffer` at `at`; where it ends.
+#[inline(always)]
+fn write_varint(buffer: &mut [u8], mut at: usize, mut value: u32) -> usize {
+    while value >= 0x80 {
+        buffer[at] = (value as u8) | 0x80;
+        value >>= 7;
+        at += 1;
+    }
+    buffer[at] = value as u8;
+    at + 1
+}
+
+/// Copies `source` into `buffer` at `at`; where it ends. A few fixed-size moves for the few
+/// bytes an encoding's runs have, where `copy_from_slice` of a length not known would call
+/// `memcpy`.
+#[inline(always)]
+fn copy_bytes(buffer: &mut [u8], at: usize, source: &[u8]) -> usize {
+    let len = source.len();
+    let target = &mut buffer[at..at + len];
+    if len >= 8 {
+        let mut done = 0;
+        while done + 8 < len {
+            target[done..done + 8].copy_from_slice(&source[done..done + 8]);
+            done += 8;
+        }
+        target[len - 8..].copy_from_slice(&source[len - 8..]);
+    } else if len >= 4 {
+        target[..4].copy_from_slice(&source[..4]);
+        target[len - 4..].copy_from_slice(&source[len - 4..]);
+    } else if len > 0 {
+        target[0] = source[0];
+        target[len / 2] = source[len / 2];
+        target[len - 1] = source[len - 1];
+    }
+    at + len
+}
+
+/// Reads a LEB128 number at `at` and moves `at` past it. Unrolled for the lengths an
+/// encoding has (counts take one byte, messages two, client states up to three).
+#[inline(always)]
 fn get_varint(bytes: &[u8], at: &mut usize) -> u32 {
+    let first = bytes[*at];
+    if first < 0x80 {
+        *at += 1;
+        return u32::from(first);
+    }
+    let second = bytes[*at + 1];
+    let value = u32::from(first & 0x7f) | u32::from(second & 0x7f) << 7;
+    if second < 0x80 {
+        *at += 2;
+        return value;
+    }
+    let third = bytes[*at + 2];
+    let value = value | u32::from(third & 0x7f) << 14;
+    if third < 0x80 {
+        *at += 3;
+        return value;
+    }
+    get_varint_slow(bytes, at)
+}
+
+#[cold]
+fn get_varint_slow(bytes: &[u8], at: &mut usize) -> u32 {
     let mut value = 0u32;
     let mut shift = 0;
     loop {
@@ -878,10 +962,11 @@ fn get_varint(bytes: &[u8], at: &mut usize) -> u32 {
 }
 
 impl Global {
-    fn decode(&mut self, bytes: &[u8], clients: usize, links: usize) {
+    fn decode(&mut self, bytes: &[u8], clients: usize, links: usize, lean: bool) {
         let mut at = 0;
         self.n = clients;
         self.links = links;
+        self.lean = lean;
         for client in 0..clients {
             self.locals[client] = get_varint(bytes, &mut at);
             self.local_ends[client] = at as u32;
@@ -894,16 +979,41 @@ impl Global {
         self.losses = bytes[at];
         self.duplicates = bytes[at + 1];
         at += 2;
-        self.msgs.clear();
-        for link in 0..links {
-            self.starts[link] = self.msgs.len() as u32;
-            self.link_bytes[link] = at as u32;
-            let count = get_varint(bytes, &mut at);
-            for _ in 0..count {
-                self.msgs.push(get_varint(bytes, &mut at));
-            }
+        // Every message takes a byte at least: room for all of them, written by index (the
+        // list keeps its longest length; only `starts` says what counts).
+        if !lean && self.msgs.len() < bytes.len() {
+            self.msgs.resize(bytes.len(), 0);
         }
-        self.starts[links] = self.msgs.len() as u32;
+        let mut count_all = 0;
+        for link in 0..links {
+            self.starts[link] = count_all as u32;
+            self.link_bytes[link] = at as u32;
+            let count = get_varint(bytes, &mut at) as usize;
+            self.bodies[link] = at as u32;
+            self.heads[link] = 0;
+            if count > 0 {
+                let head = get_varint(bytes, &mut at);
+                self.heads[link] = head;
+                if !lean {
+                    self.msgs[count_all] = head;
+                }
+            }
+            self.head_ends[link] = at as u32;
+            if lean {
+                // Past the other messages: a message ends at a byte below 0x80.
+                let mut left = count.saturating_sub(1);
+                while left > 0 {
+                    left -= usize::from(bytes[at] < 0x80);
+                    at += 1;
+                }
+            } else {
+                for index in 1..count {
+                    self.msgs[count_all + index] = get_varint(bytes, &mut at);
+                }
+            }
+            count_all += count;
+        }
+        self.starts[links] = count_all as u32;
         self.link_bytes[links] = at as u32;
         debug_assert_eq!(at, bytes.len());
     }
@@ -927,7 +1037,13 @@ impl Global {
     }
 
     fn link(&self, link: usize) -> &[u32] {
+        debug_assert!(!self.lean, "a lean decoding has no messages");
         &self.msgs[self.starts[link] as usize..self.starts[link + 1] as usize]
+    }
+
+    /// How many messages link `link` holds.
+    fn count(&self, link: usize) -> u32 {
+        self.starts[link + 1] - self.starts[link]
     }
 
     fn down(&self, client: usize) -> bool {
@@ -964,6 +1080,30 @@ impl Model for SystemModel {
             orders: Vec::new(),
             current: Global::default(),
             list: Vec::new(),
+            scratch: Vec::new(),
+            fifo: {
+                let mut fifo = [false; MAX_LINKS];
+                for (at, &(from, to)) in self.inner.links.iter().enumerate() {
+                    fifo[at] = self.inner.config.rule(from, to).fifo;
+                }
+                fifo
+            },
+            all_fifo: self.inner.config.all_fifo() == Some(true),
+            lean: self.inner.config.all_fifo() == Some(true) && !self.inner.config.any_faults(),
+            transfer_counts: {
+                let mut counts = [0; MAX_CLIENTS];
+                for (count, transfers) in counts.iter_mut().zip(&self.inner.config.transfers) {
+                    *count = transfers.len();
+                }
+                counts
+            },
+            crash_counts: {
+                let mut counts = [0; MAX_CLIENTS];
+                for (count, crashes) in counts.iter_mut().zip(&self.inner.config.crashes) {
+                    *count = crashes.len();
+                }
+                counts
+            },
             ledger_parents: Vec::new(),
             ledger_lengths: Vec::new(),
             positions: Vec::new(),
@@ -1008,6 +1148,11 @@ struct EffectTable {
     problems: MixMap<u64, u32>,
 }
 
+/// The most client states and messages a search interns: a step table key has 26 bits for
+/// the client state (plus one) and 28 for the message.
+const MAX_CLIENT_STATES: u32 = (1 << 26) - 1;
+const MAX_MESSAGES: u32 = 1 << 28;
+
 /// Spreads a step's key over the table (Fibonacci hashing: the home is the product's top bits).
 const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
 
@@ -1023,8 +1168,10 @@ impl EffectTable {
 
     fn key(local: u32, input: u32, msg: u32) -> u64 {
         let (kind, argument) = (input >> 28, input & ((1 << 28) - 1));
-        assert!(
-            local < (1 << 26) - 1 && argument < 1 << 8 && msg < 1 << 28,
+        // Interning refuses more client states or messages than this takes (see
+        // `MAX_CLIENT_STATES`), and the settings more than 255 transfers per client.
+        debug_assert!(
+            local < MAX_CLIENT_STATES && argument < 1 << 8 && msg < MAX_MESSAGES,
             "more client states or messages than the step table takes"
         );
         (u64::from(local) + 1) << 38 | u64::from(kind << 8 | argument) << 28 | u64::from(msg)
@@ -1144,6 +1291,18 @@ pub struct SystemExpander {
     current: Global,
     /// A link's messages while a successor is written.
     list: Vec<u32>,
+    /// Where a successor is written before it is appended to the output.
+    scratch: Vec<u8>,
+    /// Per link: FIFO (else a bag).
+    fifo: [bool; MAX_LINKS],
+    /// Every link FIFO: client steps take [`Self::emit_step`].
+    all_fifo: bool,
+    /// Every link FIFO and no faults: states are decoded without their messages but the
+    /// first of each link.
+    lean: bool,
+    /// Per client: how many transfers it is asked for, how many crashes it may suffer.
+    transfer_counts: [usize; MAX_CLIENTS],
+    crash_counts: [usize; MAX_CLIENTS],
     /// (ledger number, ledger number) -> the first index where they differ, if any.
     /// Copies of the shared ledger chains (see `Shared`), for prefix tests without a lock.
     ledger_parents: Vec<u32>,
@@ -1275,7 +1434,150 @@ impl SystemExpander {
         self.list.insert(position, msg);
     }
 
+    /// The delivery of message `msg`, at `pos` of link `link`.
+    #[inline(always)]
+    fn deliver(
+        &mut self,
+        state: &[u8],
+        out: &mut Successors<SystemStep>,
+        link: usize,
+        pos: usize,
+        msg: u32,
+    ) {
+        let (from, to) = self.inner.links[link];
+        let receiver = to as usize - 1;
+        let step = SystemStep {
+            kind: StepKind::Deliver,
+            client: receiver as u8,
+            link: link as u8,
+            pos: pos as u8,
+            msg,
+        };
+        if self.current.down(receiver) {
+            let removal = Edit {
+                remove: Some((link, pos)),
+                ..Edit::default()
+            };
+            self.emit(state, out, step, removal);
+            return;
+        }
+        let local = self.current.locals[receiver];
+        let effect = self.effect(local, INPUT_DELIVER | from, msg);
+        if self.all_fifo {
+            self.emit_step(state, out, step, receiver, effect, false, link);
+            return;
+        }
+        let edit = Edit {
+            remove: Some((link, pos)),
+            ..Edit::step(receiver, effect)
+        };
+        self.emit(state, out, step, edit);
+    }
+
+    /// [`Self::emit`] for the common case, every link FIFO: `client` takes a step with
+    /// `effect` (its next local state, its sends appended to its links), having been asked
+    /// for a transfer (`issued`) or having received the first message of link `removed`
+    /// (`usize::MAX`: none). A link the client receives on is never one it sends on, so each
+    /// changed link either loses its first message or gains messages at its end.
+    #[allow(clippy::too_many_arguments)]
+    fn emit_step(
+        &mut self,
+        state: &[u8],
+        out: &mut Successors<SystemStep>,
+        step: SystemStep,
+        client: usize,
+        effect: Effect,
+        issued: bool,
+        removed: usize,
+    ) {
+        let SystemExpander {
+            scratch,
+            sends,
+            current,
+            link_index,
+            problems,
+            ..
+        } = self;
+        let n = current.n;
+        let sends =
+            &sends[effect.sends_start as usize..(effect.sends_start + effect.sends_len) as usize];
+        let links = &link_index[client * n..client * n + n];
+        let mut changed: u64 = if removed == usize::MAX {
+            0
+        } else {
+            1 << removed
+        };
+        for &(to, _) in sends {
+            changed |= 1 << links[usize::from(to)];
+        }
+        // At most: the state, a longer local number and count per changed link, the sends.
+        let most = state.len() + 5 + 10 * (sends.len() + 1);
+        if scratch.len() < most {
+            scratch.resize(most.next_power_of_two(), 0);
+        }
+        let buffer = &mut scratch[..];
+        let start = if client == 0 {
+            0
+        } else {
+            current.local_ends[client - 1] as usize
+        };
+        let mut at = copy_bytes(buffer, 0, &state[..start]);
+        at = write_varint(buffer, at, effect.next);
+        let mut run_start = current.local_ends[client] as usize;
+        // Where the status bytes are in `buffer`.
+        let base = at + current.local_ends[n - 1] as usize - run_start;
+        while changed != 0 {
+            let link = changed.trailing_zeros() as usize;
+            changed &= changed - 1;
+            at = copy_bytes(
+                buffer,
+                at,
+                &state[run_start..current.link_bytes[link] as usize],
+            );
+            run_start = current.link_bytes[link + 1] as usize;
+            let count = (current.starts[link + 1] - current.starts[link]) as usize;
+            if link == removed {
+                at = write_varint(buffer, at, count as u32 - 1);
+                at = copy_bytes(
+                    buffer,
+                    at,
+                    &state[current.head_ends[link] as usize..run_start],
+                );
+            } else {
+                let gets = sends
+                    .iter()
+                    .filter(|&&(to, _)| usize::from(links[usize::from(to)]) == link)
+                    .count();
+                at = write_varint(buffer, at, (count + gets) as u32);
+                at = copy_bytes(buffer, at, &state[current.bodies[link] as usize..run_start]);
+                for &(to, msg) in sends {
+                    if usize::from(links[usize::from(to)]) == link {
+                        at = write_varint(buffer, at, msg);
+                    }
+                }
+            }
+        }
+        at = copy_bytes(buffer, at, &state[run_start..]);
+        if issued {
+            buffer[base + n + client] += 1;
+        }
+        let encoding = &buffer[..at];
+        out.buffer().extend_from_slice(encoding);
+        out.push_hashed(step, true, hash_bytes(encoding));
+        if effect.problem != 0 {
+            out.flag_last(problems[effect.problem as usize - 1].clone());
+        }
+    }
+
     /// Writes the successor `edit` makes of `state` (decoded in `self.current`) and pushes it.
+    ///
+    /// The successor is written into `self.scratch` (a plain slice, long enough for any
+    /// successor of `state`: no length to keep up to date per byte, no call per copy) and
+    /// appended to `out` in one copy. Unchanged parts are copied from `state` in runs; a link
+    /// that only loses its first message or gains messages at its end (FIFO) is written as
+    /// its new count, its other messages' bytes as they are and the new messages; anything
+    /// else (a message taken from the middle, a copy, a bag that gains a message) through
+    /// the list of its messages.
     fn emit(
         &mut self,
         state: &[u8],
@@ -1285,77 +1587,114 @@ impl SystemExpander {
     ) {
         let n = self.current.n;
         let head_at = self.current.local_ends[n - 1] as usize;
-        // The sender's links that get messages.
-        let mut sent_to: u64 = 0;
-        if let Some((sender, effect)) = edit.effect {
-            for index in effect.sends_start..effect.sends_start + effect.sends_len {
-                let (to, _) = self.sends[index as usize];
-                sent_to |= 1 << self.link_index[sender * n + usize::from(to)];
-            }
-        }
-        let buffer = out.buffer();
-        let begin = buffer.len();
-        // Copied from `state` in runs (one copy each), with the changed parts written between.
-        let run_start = match edit.client {
-            Some((client, local)) => {
-                let start = if client == 0 {
-                    0
-                } else {
-                    self.current.local_ends[client - 1] as usize
-                };
-                buffer.extend_from_slice(&state[..start]);
-                put_varint(buffer, local);
-                self.current.local_ends[client] as usize
-            }
-            None => 0,
+        // The links that change: those the sender's messages go to, and the one a message
+        // leaves or is copied on.
+        let (sender, sends) = match edit.effect {
+            Some((sender, effect)) => (
+                sender,
+                effect.sends_start as usize..(effect.sends_start + effect.sends_len) as usize,
+            ),
+            None => (0, 0..0),
         };
-        // Where the status bytes will be in `buffer`.
-        let base = buffer.len() + head_at - run_start;
-        let links = self.inner.links.len();
-        let mut run_start = run_start;
-        for link in 0..links {
+        let mut changed: u64 = 0;
+        for index in sends.clone() {
+            let (to, _) = self.sends[index];
+            changed |= 1 << self.link_index[sender * n + usize::from(to)];
+        }
+        if let Some((link, _)) = edit.remove {
+            changed |= 1 << link;
+        }
+        if let Some((link, _)) = edit.copy {
+            changed |= 1 << link;
+        }
+        // At most: the state, a longer local number, a longer count per changed link, the
+        // messages sent and a copied one.
+        let most = state.len() + 5 + 5 * (changed.count_ones() as usize + sends.len() + 1);
+        if self.scratch.len() < most {
+            self.scratch.resize(most.next_power_of_two(), 0);
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let buffer = &mut scratch[..];
+        let mut at = 0;
+        let mut run_start = 0;
+        if let Some((client, local)) = edit.client {
+            let start = if client == 0 {
+                0
+            } else {
+                self.current.local_ends[client - 1] as usize
+            };
+            at = copy_bytes(buffer, at, &state[..start]);
+            at = write_varint(buffer, at, local);
+            run_start = self.current.local_ends[client] as usize;
+        }
+        // Where the status bytes are in `buffer`.
+        let base = at + head_at - run_start;
+        while changed != 0 {
+            let link = changed.trailing_zeros() as usize;
+            changed &= changed - 1;
+            at = copy_bytes(
+                buffer,
+                at,
+                &state[run_start..self.current.link_bytes[link] as usize],
+            );
+            run_start = self.current.link_bytes[link + 1] as usize;
             let removed = edit.remove.filter(|&(l, _)| l == link).map(|(_, pos)| pos);
-            let copied = edit.copy.filter(|&(l, _)| l == link).map(|(_, pos)| pos);
-            let gets = sent_to & (1 << link) != 0;
-            if removed.is_none() && copied.is_none() && !gets {
+            let copied = edit.copy.is_some_and(|(l, _)| l == link);
+            let fifo = self.fifo[link];
+            let mut gets = 0;
+            for index in sends.clone() {
+                let (to, _) = self.sends[index];
+                gets +=
+                    usize::from(usize::from(self.link_index[sender * n + usize::from(to)]) == link);
+            }
+            if !copied && removed.is_none_or(|pos| pos == 0) && (fifo || gets == 0) {
+                let count = self.current.count(link) as usize;
+                let count = count - usize::from(removed.is_some()) + gets;
+                at = write_varint(buffer, at, count as u32);
+                let body = if removed.is_some() {
+                    self.current.head_ends[link]
+                } else {
+                    self.current.bodies[link]
+                } as usize;
+                at = copy_bytes(buffer, at, &state[body..run_start]);
+                if gets > 0 {
+                    for index in sends.clone() {
+                        let (to, msg) = self.sends[index];
+                        if usize::from(self.link_index[sender * n + usize::from(to)]) == link {
+                            at = write_varint(buffer, at, msg);
+                        }
+                    }
+                }
                 continue;
             }
-            buffer.extend_from_slice(&state[run_start..self.current.link_bytes[link] as usize]);
-            run_start = self.current.link_bytes[link + 1] as usize;
             self.list.clear();
             self.list.extend_from_slice(self.current.link(link));
             if let Some(pos) = removed {
                 self.list.remove(pos);
             }
-            if let Some(pos) = copied {
+            if let Some((_, pos)) = edit.copy.filter(|_| copied) {
                 // The copy travels right behind the original (on a bag link, equal messages
                 // sit together anyway).
                 let msg = self.list[pos];
                 self.list.insert(pos + 1, msg);
             }
-            if gets {
-                let (sender, effect) = edit.effect.expect("only a client step sends");
-                let (from, to) = self.inner.links[link];
-                debug_assert_eq!(from as usize, sender + 1);
-                let fifo = self.inner.config.rule(from, to).fifo;
-                for index in effect.sends_start..effect.sends_start + effect.sends_len {
-                    let (dest, msg) = self.sends[index as usize];
-                    if u32::from(dest) + 1 != to {
-                        continue;
-                    }
-                    if fifo {
-                        self.list.push(msg);
-                    } else {
-                        self.insert_sorted(msg);
-                    }
+            for index in sends.clone() {
+                let (to, msg) = self.sends[index];
+                if usize::from(self.link_index[sender * n + usize::from(to)]) != link {
+                    continue;
+                }
+                if fifo {
+                    self.list.push(msg);
+                } else {
+                    self.insert_sorted(msg);
                 }
             }
-            put_varint(buffer, self.list.len() as u32);
+            at = write_varint(buffer, at, self.list.len() as u32);
             for &msg in &self.list {
-                put_varint(buffer, msg);
+                at = write_varint(buffer, at, msg);
             }
         }
-        buffer.extend_from_slice(&state[run_start..]);
+        at = copy_bytes(buffer, at, &state[run_start..]);
         if let Some((client, status)) = edit.status {
             buffer[base + client] = status;
         }
@@ -1368,7 +1707,9 @@ impl SystemExpander {
         if edit.duplicated {
             buffer[base + 2 * n + 1] += 1;
         }
-        debug_assert!(buffer.len() > begin);
+        debug_assert!(at > 0);
+        out.buffer().extend_from_slice(&buffer[..at]);
+        self.scratch = scratch;
         out.push(step, true);
         if let Some((_, effect)) = edit.effect.filter(|(_, effect)| effect.problem != 0) {
             out.flag_last(self.problems[effect.problem as usize - 1].clone());
@@ -1465,7 +1806,7 @@ impl Expander for SystemExpander {
         // `self.inner` is read in place (no clone of the `Arc`: an atomic increment per state).
         let n = self.inner.config.clients as usize;
         let links = self.inner.links.len();
-        self.current.decode(state, n, links);
+        self.current.decode(state, n, links, self.lean);
         let mut positions = std::mem::take(&mut self.positions);
         // Fetch the remembered steps of the likely inputs ahead of their turn.
         for client in 0..n {
@@ -1474,7 +1815,8 @@ impl Expander for SystemExpander {
             self.effects.prefetch(local, INPUT_ISSUE | issued, 0);
         }
         for link in 0..links {
-            if let Some(&msg) = self.current.link(link).first() {
+            if self.current.count(link) > 0 {
+                let msg = self.current.heads[link];
                 let (from, to) = self.inner.links[link];
                 let local = self.current.locals[to as usize - 1];
                 self.effects.prefetch(local, INPUT_DELIVER | from, msg);
@@ -1488,10 +1830,15 @@ impl Expander for SystemExpander {
         // Issue the next transfer.
         for client in 0..n {
             let issued = usize::from(self.current.issued[client]);
-            if self.current.down(client) || issued >= self.inner.config.transfers[client].len() {
+            if self.current.down(client) || issued >= self.transfer_counts[client] {
                 continue;
             }
             let effect = self.effect(self.current.locals[client], INPUT_ISSUE | issued as u32, 0);
+            if self.all_fifo {
+                let step = step(StepKind::Issue, client);
+                self.emit_step(state, out, step, client, effect, true, usize::MAX);
+                continue;
+            }
             let edit = Edit {
                 issued: Some(client),
                 ..Edit::step(client, effect)
@@ -1505,45 +1852,29 @@ impl Expander for SystemExpander {
             }
             let local = self.current.locals[client];
             if let Some(effect) = self.timer_effect(local) {
+                if self.all_fifo {
+                    let step = step(StepKind::Timer, client);
+                    self.emit_step(state, out, step, client, effect, false, usize::MAX);
+                    continue;
+                }
                 let edit = Edit::step(client, effect);
                 self.emit(state, out, step(StepKind::Timer, client), edit);
             }
         }
         // Deliver.
         for link in 0..links {
-            let (from, to) = self.inner.links[link];
-            let receiver = to as usize - 1;
-            if self.inner.config.rule(from, to).fifo {
+            if self.fifo[link] {
                 // Only the oldest message of a FIFO link is in reach.
-                positions.clear();
-                positions.extend((!self.current.link(link).is_empty()).then_some(0));
-            } else {
-                self.candidates(link, false, &mut positions);
+                if self.current.count(link) > 0 {
+                    let msg = self.current.heads[link];
+                    self.deliver(state, out, link, 0, msg);
+                }
+                continue;
             }
+            self.candidates(link, false, &mut positions);
             for &pos in &positions {
                 let msg = self.current.link(link)[pos];
-                let step = SystemStep {
-                    kind: StepKind::Deliver,
-                    client: receiver as u8,
-                    link: link as u8,
-                    pos: pos as u8,
-                    msg,
-                };
-                let removal = Edit {
-                    remove: Some((link, pos)),
-                    ..Edit::default()
-                };
-                if self.current.down(receiver) {
-                    self.emit(state, out, step, removal);
-                    continue;
-                }
-                let local = self.current.locals[receiver];
-                let effect = self.effect(local, INPUT_DELIVER | from, msg);
-                let edit = Edit {
-                    remove: Some((link, pos)),
-                    ..Edit::step(receiver, effect)
-                };
-                self.emit(state, out, step, edit);
+                self.deliver(state, out, link, pos, msg);
             }
         }
         // Restart.
@@ -1611,7 +1942,7 @@ impl Expander for SystemExpander {
         }
         for client in 0..n {
             let used = self.current.crashes_used(client);
-            if self.current.down(client) || used >= self.inner.config.crashes[client].len() {
+            if self.current.down(client) || used >= self.crash_counts[client] {
                 continue;
             }
             let edit = Edit {
@@ -1625,7 +1956,7 @@ impl Expander for SystemExpander {
 
     fn check(&mut self, state: &[u8]) -> Option<Finding> {
         let n = self.inner.config.clients as usize;
-        let (head, in_flight) = Head::decode(state, n);
+        let (head, in_flight) = Head::decode(state, n, self.inner.links.len());
         self.check_global(&head, in_flight)
     }
 }
@@ -1634,23 +1965,23 @@ impl SystemExpander {
     /// `global`'s messages are not decoded; `in_flight` says whether there are any.
     fn check_global(&mut self, global: &Head, in_flight: bool) -> Option<Finding> {
         let n = global.n;
-        for &local in global.locals() {
-            self.summary(local);
+        let mut summaries = [0; MAX_CLIENTS];
+        for (summary, &local) in summaries.iter_mut().zip(global.locals()) {
+            *summary = self.summary(local);
         }
         // The common case, from one word per client: nothing is wrong and a message is in
         // flight. Anything else takes the full check below.
         if in_flight {
             let mut inside = 0;
             let mut suspect = false;
-            for client in 0..n {
-                let summary = self.summaries[global.locals[client] as usize];
+            for (client, &summary) in summaries[..n].iter().enumerate() {
                 inside += usize::from(summary & INSIDE != 0 && !global.down(client));
                 suspect |= summary & PROBLEM != 0;
             }
             for a in 0..n {
-                let first = self.summaries[global.locals[a] as usize] >> LEDGER_SHIFT;
-                for b in a + 1..n {
-                    let second = self.summaries[global.locals[b] as usize] >> LEDGER_SHIFT;
+                let first = summaries[a] >> LEDGER_SHIFT;
+                for &second in &summaries[a + 1..n] {
+                    let second = second >> LEDGER_SHIFT;
                     if first != second {
                         suspect |= !self.is_prefix(first as u32, second as u32);
                     }
