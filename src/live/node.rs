@@ -481,7 +481,8 @@ impl Node {
             self.client.handle_message(from, &msg, &mut self.outbox);
             let outputs: Vec<_> = self.outbox.drain().collect();
             for output in outputs {
-                if let OutputKind::Applied { block } = output.kind {
+                if let OutputKind::Applied { index } = output.kind {
+                    let block = Arc::clone(self.client.output_block(index));
                     self.trace_event(output.clock, EventKind::Apply { block })?;
                 }
             }
@@ -770,7 +771,8 @@ impl Node {
                     self.say_current("entered the critical section");
                     EventKind::Enter { ts }
                 }
-                OutputKind::Committed { block } => {
+                OutputKind::Committed { index } => {
+                    let block = Arc::clone(self.client.output_block(index));
                     let balance = self.client.ledger().balance(self.id);
                     self.say_current(&format!(
                         "committed block {} (hash {}); own balance now {balance}",
@@ -800,7 +802,8 @@ impl Node {
                     self.outstanding = None;
                     EventKind::Exit { ts }
                 }
-                OutputKind::Applied { block } => {
+                OutputKind::Applied { index } => {
+                    let block = Arc::clone(self.client.output_block(index));
                     let how = match delivered.and_then(|d| d.purpose) {
                         Some(Purpose::CatchUp) => "caught up",
                         _ => "applied",

@@ -741,8 +741,15 @@ impl Ledger {
 
     /// Verifies an incoming block, then appends and applies it; on any failure nothing changes.
     pub fn append(&mut self, block: Arc<Block>) -> Result<(), BlockRejection> {
-        self.verify(&block)?;
-        self.table.apply(&block)?;
+        self.try_append(block).map_err(|(reason, _)| reason)
+    }
+
+    /// [`Self::append`] that gives the block back with the reason when it is refused, so
+    /// that a caller handing it over need not keep a copy.
+    pub fn try_append(&mut self, block: Arc<Block>) -> Result<(), (BlockRejection, Arc<Block>)> {
+        if let Err(reason) = self.verify(&block).and_then(|()| self.table.apply(&block)) {
+            return Err((reason, block));
+        }
         self.blocks.push(block);
         Ok(())
     }
