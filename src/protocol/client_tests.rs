@@ -876,7 +876,11 @@ fn a_release_block_handed_over_does_what_a_lent_one_does() {
         let handed_outputs: Vec<Output> = out.drain().collect();
         assert_eq!(handed_outputs, lent_outputs);
         assert_eq!(handed, lent);
-        assert_eq!(taken.block(), None, "the block was taken out of the message");
+        assert_eq!(
+            taken.block(),
+            None,
+            "the block was taken out of the message"
+        );
         assert_eq!(taken.ts(), msg.ts());
     }
     assert_eq!(lent.ledger().len(), 3);

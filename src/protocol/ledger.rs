@@ -868,15 +868,45 @@ mod tests {
 
     #[test]
     fn preimage_numbers_are_their_decimal_digits() {
-        let numbers = [0, 1, 9, 10, 99, 100, 12_345, u64::from(u32::MAX), u64::MAX - 1, u64::MAX];
+        let numbers = [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            12_345,
+            u64::from(u32::MAX),
+            9_999_999_999_999_999,
+            10_000_000_000_000_000,
+            u64::MAX,
+        ];
         for number in numbers {
             let preimage = Preimage::new(number, None, number, 7, 12, number);
             let text = String::from_utf8(preimage.as_bytes().to_vec()).unwrap();
             assert_eq!(text, format!("{number}|{number}|7|12|{number}"));
         }
-        let longest = block_preimage(u64::MAX, &[0xab; 32], u64::MAX, u32::MAX, u32::MAX, u64::MAX);
+        let longest = block_preimage(
+            u64::MAX,
+            &[0xab; 32],
+            u64::MAX,
+            u32::MAX,
+            u32::MAX,
+            u64::MAX,
+        );
         assert_eq!(longest.len(), 3 * 20 + 2 * 10 + 64 + 5);
-        assert_eq!(longest, format!("{}|{}|{}|{}|{}|{}", u64::MAX, "ab".repeat(32), u64::MAX, u32::MAX, u32::MAX, u64::MAX));
+        assert_eq!(
+            longest,
+            format!(
+                "{}|{}|{}|{}|{}|{}",
+                u64::MAX,
+                "ab".repeat(32),
+                u64::MAX,
+                u32::MAX,
+                u32::MAX,
+                u64::MAX
+            )
+        );
     }
 
     #[test]

@@ -190,9 +190,7 @@ impl EventKind {
             OutputKind::TransferQueued { to, amount } => EventKind::Transfer { to, amount },
             OutputKind::Requested { ts } => EventKind::Request { ts },
             OutputKind::Entered { ts } => EventKind::Enter { ts },
-            OutputKind::Committed { index } => EventKind::Commit {
-                block: held(index),
-            },
+            OutputKind::Committed { index } => EventKind::Commit { block: held(index) },
             OutputKind::Aborted {
                 ts,
                 amount,
@@ -203,9 +201,7 @@ impl EventKind {
                 balance,
             },
             OutputKind::Exited { ts } => EventKind::Exit { ts },
-            OutputKind::Applied { index } => EventKind::Apply {
-                block: held(index),
-            },
+            OutputKind::Applied { index } => EventKind::Apply { block: held(index) },
             OutputKind::Rejected {
                 from,
                 block,
