@@ -169,6 +169,25 @@ impl EventKind {
         )
     }
 
+    /// Whether dropping the kind frees anything (a block, a message's block, a text, groups).
+    /// The plain kinds may be forgotten instead, which skips the out-of-line drop glue.
+    #[inline]
+    pub fn holds_heap_data(&self) -> bool {
+        !matches!(
+            self,
+            EventKind::Transfer { .. }
+                | EventKind::Request { .. }
+                | EventKind::Enter { .. }
+                | EventKind::Exit { .. }
+                | EventKind::Abort { .. }
+                | EventKind::Balance { .. }
+                | EventKind::Drop { .. }
+                | EventKind::Duplicate { .. }
+                | EventKind::Crash
+                | EventKind::Restart { .. }
+        )
+    }
+
     /// The event for a client output that happens at the client alone: everything except a
     /// receive, a send and a timer request, which each driver turns into events (and network
     /// or timer work) itself and gets back as `Err`. Inline: the simulator calls it for every
