@@ -381,6 +381,12 @@ impl Client {
         self.ledger.forget_before(index);
     }
 
+    /// Drops the client, leaving the allocations of the ledger's blocks that no one else
+    /// holds for the next commits on this thread ([`Ledger::recycle_blocks`]).
+    pub fn recycle_blocks(self) {
+        self.ledger.recycle_blocks();
+    }
+
     /// Makes room in the ledger for `blocks` more blocks (a driver that knows how many
     /// transfers are coming saves the ledger growing step by step).
     pub fn reserve_blocks(&mut self, blocks: usize) {

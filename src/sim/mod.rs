@@ -116,6 +116,17 @@ pub struct RunResult {
     pub clients: Vec<Client>,
 }
 
+impl RunResult {
+    /// Drops the result, leaving the allocations of its ledgers' blocks for the next runs on
+    /// this thread ([`crate::protocol::Ledger::recycle_blocks`]): for sweeps of short runs,
+    /// which otherwise free and allocate a block per commit.
+    pub fn recycle_blocks(self) {
+        for client in self.clients {
+            client.recycle_blocks();
+        }
+    }
+}
+
 enum Pending {
     Deliver {
         from: ClientId,
