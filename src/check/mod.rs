@@ -245,9 +245,11 @@ impl Checker {
         );
     }
 
-    /// The history's part and the checks of a client's step (not a message's fate), out of
-    /// line: they run on about one event in four. The history learns first, as for any event.
-    #[inline(never)]
+    /// The history's part and the checks of a client's step (not a message's fate). Inline in
+    /// [`Self::observe`]: a run with bare messages calls that for client steps alone, and the
+    /// second call's entry and exit (registers saved and restored) were a tenth of the
+    /// checker's instructions. The history learns first, as for any event.
+    #[inline(always)]
     fn observe_step(
         &mut self,
         event: &Event,
@@ -255,10 +257,41 @@ impl Checker {
         found: &mut Vec<Violation>,
     ) {
         self.history.observe_step(event, route);
-        note(found, self.mutual_exclusion.observe(event, &self.history));
-        note(found, self.chain_integrity.observe(event));
-        note(found, self.no_overdraft.observe(event));
-        note(found, self.ledger_agreement.observe(event));
+        // Each check looks at a few kinds and lets the others pass: the kind picks the checks
+        // that can find something, in their fixed order, rather than each check testing it
+        // again (about one step in two is a commit or an apply, most of the rest are left
+        // alone by all four). One call site per check, so that each stays inline.
+        let (exclusion, chain, overdraft) = match event.kind {
+            EventKind::Commit { .. } | EventKind::Apply { .. } => (false, true, true),
+            EventKind::Enter { .. } | EventKind::Exit { .. } | EventKind::Crash => {
+                (true, false, false)
+            }
+            EventKind::Restart { .. } => (true, true, false),
+            EventKind::Transfer { .. }
+            | EventKind::Request { .. }
+            | EventKind::Abort { .. }
+            | EventKind::Reject { .. }
+            | EventKind::Balance { .. }
+            | EventKind::Violation { .. }
+            | EventKind::Partition { .. }
+            | EventKind::Heal { .. }
+            | EventKind::Send { .. }
+            | EventKind::Deliver { .. }
+            | EventKind::Drop { .. }
+            | EventKind::Duplicate { .. } => (false, false, false),
+        };
+        if exclusion {
+            note(found, self.mutual_exclusion.observe(event, &self.history));
+        }
+        if chain {
+            note(found, self.chain_integrity.observe(event));
+        }
+        if overdraft {
+            note(found, self.no_overdraft.observe(event));
+        }
+        if chain {
+            note(found, self.ledger_agreement.observe(event));
+        }
     }
 
     /// Checks a client's own balance table by its sum, after it changed (the ledger keeps the

@@ -310,7 +310,8 @@ impl Replay<'_> {
                 // The explorer decides when a critical section ends.
                 OutputKind::SetTimer { .. } => continue,
                 local => {
-                    let kind = EventKind::from_local_output(local)
+                    let ledger = self.clients[node as usize - 1].ledger();
+                    let kind = EventKind::from_local_output(local, ledger)
                         .expect("receives, sends and timers are handled above");
                     match kind {
                         EventKind::Commit { .. } => self.committed += 1,

@@ -495,7 +495,8 @@ impl Node {
             self.client.handle_message(from, &msg, &mut self.outbox);
             let outputs: Vec<_> = self.outbox.drain().collect();
             for output in outputs {
-                if let OutputKind::Applied { block } = output.kind {
+                if let OutputKind::Applied { index } = output.kind {
+                    let block = Arc::clone(self.client.output_block(index));
                     self.trace_event(output.clock, EventKind::Apply { block })?;
                 }
             }
@@ -839,7 +840,8 @@ impl Node {
                 self.say_current("entered the critical section");
                 EventKind::Enter { ts }
             }
-            OutputKind::Committed { block } => {
+            OutputKind::Committed { index } => {
+                let block = Arc::clone(self.client.output_block(index));
                 let balance = self.client.ledger().balance(self.id);
                 self.say_current(&format!(
                     "committed block {} (hash {}); own balance now {balance}",
@@ -869,7 +871,8 @@ impl Node {
                 self.outstanding = None;
                 EventKind::Exit { ts }
             }
-            OutputKind::Applied { block } => {
+            OutputKind::Applied { index } => {
+                let block = Arc::clone(self.client.output_block(index));
                 let how = match delivered.and_then(|d| d.purpose) {
                     Some(Purpose::CatchUp) => "caught up",
                     _ => "applied",

@@ -98,8 +98,12 @@ pub enum OutputKind {
     Requested { ts: Timestamp },
     /// The client entered the critical section for its request `ts`.
     Entered { ts: Timestamp },
-    /// A block was committed and applied to the own table.
-    Committed { block: Arc<Block> },
+    /// The block at `index` of the own ledger was committed and applied to the own table. The
+    /// output names the block rather than holding it: a driver that wants it reads it from
+    /// [`Client::ledger`] (see [`Client::output_block`]) right after the step, and a driver
+    /// that only looks at it lends it instead of counting one more holder up and down (an
+    /// atomic operation each way, paid by every commit).
+    Committed { index: u64 },
     /// The transfer was aborted inside the critical section for lack of funds.
     Aborted {
         ts: Timestamp,
@@ -108,8 +112,9 @@ pub enum OutputKind {
     },
     /// The client left the critical section of request `ts`.
     Exited { ts: Timestamp },
-    /// A block that came with a RELEASE was appended.
-    Applied { block: Arc<Block> },
+    /// A block that came with a RELEASE was appended at `index` of the own ledger (named, not
+    /// held, as for [`OutputKind::Committed`]).
+    Applied { index: u64 },
     /// A block that came with a RELEASE failed verification and was not appended.
     Rejected {
         from: ClientId,
@@ -238,6 +243,29 @@ impl PeerTally {
     }
 }
 
+/// A block that arrived with a message: lent by a driver that keeps the message, or handed
+/// over by one that does not (it then moves into the ledger as it is).
+enum Arrived<'a> {
+    Lent(&'a Arc<Block>),
+    Owned(Arc<Block>),
+}
+
+impl Arrived<'_> {
+    fn get(&self) -> &Arc<Block> {
+        match self {
+            Arrived::Lent(block) => block,
+            Arrived::Owned(block) => block,
+        }
+    }
+
+    fn into_owned(self) -> Arc<Block> {
+        match self {
+            Arrived::Lent(block) => Arc::clone(block),
+            Arrived::Owned(block) => block,
+        }
+    }
+}
+
 /// One client: clock, request queue, ledger and the transfers it still has to make.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Client {
@@ -336,6 +364,14 @@ impl Client {
         &self.ledger
     }
 
+    /// The block an [`OutputKind::Committed`] or [`OutputKind::Applied`] output names, read
+    /// right after the step that made the output (the ledger holds it then).
+    pub fn output_block(&self, index: u64) -> &Arc<Block> {
+        self.ledger
+            .block(index)
+            .expect("a block committed or applied in the last step is in the own ledger")
+    }
+
     /// Forgets the ledger's blocks below `index`, keeping its length, head and balances. The
     /// client looks an old block up only when a block with that index arrives (to tell a
     /// duplicate from a conflicting block), so a driver may call this once no block below
@@ -343,6 +379,12 @@ impl Client {
     /// place instead of ignored as a duplicate.
     pub fn forget_blocks_before(&mut self, index: u64) {
         self.ledger.forget_before(index);
+    }
+
+    /// Drops the client, leaving the allocations of the ledger's blocks that no one else
+    /// holds for the next commits on this thread ([`Ledger::recycle_blocks`]).
+    pub fn recycle_blocks(self) {
+        self.ledger.recycle_blocks();
     }
 
     /// Makes room in the ledger for `blocks` more blocks (a driver that knows how many
@@ -423,6 +465,32 @@ impl Client {
     /// A message from peer `from`: the clock update, the message's own rule, then the entry
     /// check.
     pub fn handle_message(&mut self, from: ClientId, msg: &Message, out: &mut Outbox) {
+        self.receive(from, msg, None, out);
+    }
+
+    /// [`Self::handle_message`] for a driver that is done with the message once the client
+    /// has it: a RELEASE's block is taken out of `msg` and moves into the own ledger, where
+    /// the lent message would have it copied (an atomic count up here, and down when the
+    /// driver drops the message). Everything else is the same, outputs included.
+    pub fn handle_message_taking_block(
+        &mut self,
+        from: ClientId,
+        msg: &mut Message,
+        out: &mut Outbox,
+    ) {
+        let block = msg.take_release_block();
+        self.receive(from, msg, block, out);
+    }
+
+    /// A message, and the RELEASE's block if the driver handed it over (taken out of `msg`).
+    #[inline(always)]
+    fn receive(
+        &mut self,
+        from: ClientId,
+        msg: &Message,
+        handed_over: Option<Arc<Block>>,
+        out: &mut Outbox,
+    ) {
         let clock = if self.mutations.contains(Mutation::ReceiveClockNoMax) {
             self.clock.tick()
         } else {
@@ -447,12 +515,16 @@ impl Client {
                 }
                 let served = self.served.get(from).max(*request_ts);
                 self.served.set(from, served);
+                let block = match handed_over {
+                    Some(block) => Some(Arrived::Owned(block)),
+                    None => block.as_ref().map(Arrived::Lent),
+                };
                 if let Some(block) = block {
                     self.accept_block(from, block, out);
                 }
             }
             Message::Update { block, .. } => {
-                self.accept_block(from, block, out);
+                self.accept_block(from, Arrived::Lent(block), out);
                 if self.variant == Variant::UpdateAck {
                     out.push(
                         clock,
@@ -635,7 +707,7 @@ impl Client {
                 out.push(
                     clock,
                     OutputKind::Committed {
-                        block: Arc::clone(&block),
+                        index: block.index(),
                     },
                 );
                 Some(block)
@@ -753,44 +825,40 @@ impl Client {
     /// Rule 6: verify a block that came with a RELEASE (or UPDATE) and append it. A block
     /// ahead of a gap waits until the blocks before it are in; a block behind the head is
     /// rejected.
-    fn accept_block(&mut self, from: ClientId, block: &Arc<Block>, out: &mut Outbox) {
+    fn accept_block(&mut self, from: ClientId, block: Arrived<'_>, out: &mut Outbox) {
+        let (index, hash) = (block.get().index(), block.get().hash_value());
         let already_have = self
             .ledger
-            .block(block.index())
-            .is_some_and(|own| own.hash_value() == block.hash_value());
+            .block(index)
+            .is_some_and(|own| own.hash_value() == hash);
         if already_have {
             // A duplicate of a block already appended: nothing to do.
             return;
         }
-        if block.index() > self.ledger.len() {
-            self.held_back
-                .insert(block.index(), (from, Arc::clone(block)));
+        if index > self.ledger.len() {
+            self.held_back.insert(index, (from, block.into_owned()));
             return;
         }
-        self.append_block(from, block, out);
+        self.append_block(from, block.into_owned(), out);
         while let Some(entry) = self.held_back.first_entry() {
             if *entry.key() > self.ledger.len() {
                 break;
             }
             let (from, block) = entry.remove();
-            self.append_block(from, &block, out);
+            self.append_block(from, block, out);
         }
     }
 
-    fn append_block(&mut self, from: ClientId, block: &Arc<Block>, out: &mut Outbox) {
+    fn append_block(&mut self, from: ClientId, block: Arc<Block>, out: &mut Outbox) {
         let clock = self.clock();
-        match self.ledger.append(Arc::clone(block)) {
-            Ok(()) => out.push(
-                clock,
-                OutputKind::Applied {
-                    block: Arc::clone(block),
-                },
-            ),
-            Err(reason) => out.push(
+        let index = block.index();
+        match self.ledger.try_append(block) {
+            Ok(()) => out.push(clock, OutputKind::Applied { index }),
+            Err((reason, block)) => out.push(
                 clock,
                 OutputKind::Rejected {
                     from,
-                    block: Arc::clone(block),
+                    block,
                     reason: Box::new(reason),
                 },
             ),

@@ -108,11 +108,11 @@ fn sends(outputs: &[Output]) -> Vec<(ClientId, Message)> {
         .collect()
 }
 
-fn committed_block(outputs: &[Output]) -> Arc<Block> {
+fn committed_block(client: &Client, outputs: &[Output]) -> Arc<Block> {
     outputs
         .iter()
-        .find_map(|o| match &o.kind {
-            OutputKind::Committed { block } => Some(Arc::clone(block)),
+        .find_map(|o| match o.kind {
+            OutputKind::Committed { index } => Some(Arc::clone(client.output_block(index))),
             _ => None,
         })
         .expect("a Committed output")
@@ -541,14 +541,13 @@ fn no_entry_while_another_request_heads_the_queue_and_entry_on_its_release() {
         vec![
             at(8, OutputKind::Received { from: 1 }),
             at(8, OutputKind::Entered { ts: 3 }),
-            at(
-                8,
-                OutputKind::Committed {
-                    block: Arc::new(Block::new(0, GENESIS_PREV, 3, 2, 1, 3))
-                }
-            ),
+            at(8, OutputKind::Committed { index: 0 }),
             at(8, timer_armed()),
         ]
+    );
+    assert_eq!(
+        **client.output_block(0),
+        Block::new(0, GENESIS_PREV, 3, 2, 1, 3)
     );
     assert!(matches!(client.phase(), Phase::Inside { ts: 3, .. }));
 }
@@ -647,18 +646,13 @@ fn entering_with_enough_balance_commits_the_next_block_and_arms_the_leave_timer(
     command(&mut client, transfer(3, 6)); // clock 4 -> request ts 5
     receive(&mut client, 1, reply(6)); // clock 7
     let outputs = receive(&mut client, 3, reply(6)); // clock 8, enters
-    let block = committed_block(&outputs);
+    let block = committed_block(&client, &outputs);
     assert_eq!(
         outputs,
         vec![
             at(8, OutputKind::Received { from: 3 }),
             at(8, OutputKind::Entered { ts: 5 }),
-            at(
-                8,
-                OutputKind::Committed {
-                    block: Arc::clone(&block)
-                }
-            ),
+            at(8, OutputKind::Committed { index: 1 }),
             at(8, timer_armed()),
         ]
     );
@@ -690,7 +684,7 @@ fn entering_with_enough_balance_commits_the_next_block_and_arms_the_leave_timer(
 #[test]
 fn paying_exactly_the_whole_balance_commits() {
     let (client, outputs) = client_one_inside(&[5, 10], 2, 5);
-    assert_eq!(committed_block(&outputs).amount(), 5);
+    assert_eq!(committed_block(&client, &outputs).amount(), 5);
     assert_eq!(table_of(&client), vec![0, 15]);
 }
 
@@ -769,7 +763,7 @@ fn inside_the_critical_section_the_client_keeps_answering_requests() {
 #[test]
 fn leaving_exits_removes_the_own_request_ticks_and_broadcasts_the_release_with_the_block() {
     let (mut client, outputs) = client_one_inside(&[10, 10, 10], 3, 4);
-    let block = committed_block(&outputs);
+    let block = committed_block(&client, &outputs);
     receive(&mut client, 2, request(5)); // clock 6, queue [(1, 1), (5, 2)]
 
     let outputs = leave(&mut client);
@@ -838,12 +832,7 @@ fn release_with_a_valid_block_appends_and_applies_it() {
         outputs,
         vec![
             at(5, OutputKind::Received { from: 1 }),
-            at(
-                5,
-                OutputKind::Applied {
-                    block: Arc::clone(&b0)
-                }
-            )
+            at(5, OutputKind::Applied { index: 0 })
         ]
     );
     assert_eq!(client.ledger().blocks(), &[Arc::clone(&b0)]);
@@ -855,15 +844,46 @@ fn release_with_a_valid_block_appends_and_applies_it() {
     let b1 = Arc::new(Block::new(1, b0.hash_value(), 6, 2, 3, 5));
     receive(&mut client, 2, request(6));
     let outputs = receive(&mut client, 2, release(8, 6, Some(&b1)));
-    assert_eq!(
-        outputs[1].kind,
-        OutputKind::Applied {
-            block: Arc::clone(&b1)
-        }
-    );
+    assert_eq!(outputs[1].kind, OutputKind::Applied { index: 1 });
     assert_eq!(client.ledger().len(), 2);
     assert_eq!(client.ledger().head_hash(), b1.hash_value());
     assert_eq!(table_of(&client), vec![7, 8, 15]);
+}
+
+#[test]
+fn a_release_block_handed_over_does_what_a_lent_one_does() {
+    // Blocks 0 and 1 valid, block 2 out of place (held back) and a bad block 1 (rejected):
+    // lent or handed over, the same outputs and the same client after.
+    let b0 = Arc::new(Block::new(0, GENESIS_PREV, 1, 1, 2, 3));
+    let b1 = Arc::new(Block::new(1, b0.hash_value(), 4, 1, 3, 2));
+    let b2 = Arc::new(Block::new(2, b1.hash_value(), 6, 1, 2, 1));
+    let bad = Arc::new(Block::new(1, [9; 32], 4, 1, 3, 2));
+    let messages = [
+        release(2, 1, Some(&b0)),
+        release(9, 6, Some(&b2)),
+        release(7, 4, Some(&bad)),
+        release(8, 4, Some(&b1)),
+        release(10, 6, None),
+    ];
+    let mut lent = new_client(3, &[10, 10, 10]);
+    let mut handed = lent.clone();
+    for msg in messages {
+        let mut out = Outbox::new();
+        lent.handle_message(1, &msg, &mut out);
+        let lent_outputs: Vec<Output> = out.drain().collect();
+        let mut taken = msg.clone();
+        handed.handle_message_taking_block(1, &mut taken, &mut out);
+        let handed_outputs: Vec<Output> = out.drain().collect();
+        assert_eq!(handed_outputs, lent_outputs);
+        assert_eq!(handed, lent);
+        assert_eq!(
+            taken.block(),
+            None,
+            "the block was taken out of the message"
+        );
+        assert_eq!(taken.ts(), msg.ts());
+    }
+    assert_eq!(lent.ledger().len(), 3);
 }
 
 #[test]
@@ -1164,7 +1184,7 @@ fn a_block_that_overtakes_an_earlier_one_is_not_lost() {
     net.fire(1); // RELEASE with block 0 to clients 2 and 3
     let outputs = net.deliver(1, 2);
     assert!(entered(&outputs), "client 2 enters on client 1's RELEASE");
-    assert_eq!(committed_block(&outputs).index(), 1);
+    assert_eq!(committed_block(&net.clients[1], &outputs).index(), 1);
     net.fire(2); // RELEASE with block 1 to clients 1 and 3
     net.deliver(2, 1);
     // Client 3 gets block 1 first (channel 2->3), then block 0 (channel 1->3): both FIFO.

@@ -3,6 +3,7 @@
 //! The block hash is fixed by SPEC section 2: lowercase hex SHA-256 of
 //! `{index}|{prev}|{ts}|{from}|{to}|{amount}`.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -227,8 +228,9 @@ pub fn block_preimage(
 /// A preimage on the stack. By hand rather than through `core::fmt` or a `Vec`: every commit
 /// hashes one, and so does the first check of every block read from a trace or the wire.
 struct Preimage {
-    /// At most 3 x 20 digits + 2 x 10 digits + 64 hex digits + 5 separators = 149 bytes.
-    bytes: [u8; 160],
+    /// At most 3 x 20 digits + 2 x 10 digits + 64 hex digits + 5 separators = 149 bytes,
+    /// and room to spare for [`Self::push_decimal`]'s fixed-size stores.
+    bytes: [u8; 176],
     len: usize,
 }
 
@@ -243,20 +245,45 @@ impl Preimage {
         amount: Amount,
     ) -> Self {
         let mut preimage = Preimage {
-            bytes: [0; 160],
+            bytes: [0; 176],
             len: 0,
         };
-        let mut digits = itoa::Buffer::new();
-        preimage.push(digits.format(index).as_bytes());
+        preimage.push_decimal(index);
         if let Some(prev) = prev {
             preimage.push(b"|");
             preimage.push(&hex_digits(prev));
         }
         for number in [ts, u64::from(from), u64::from(to), amount] {
             preimage.push(b"|");
-            preimage.push(digits.format(number).as_bytes());
+            preimage.push_decimal(number);
         }
         preimage
+    }
+
+    /// The decimal digits of `value`. Up to 16 digits they are gathered in a register, most
+    /// significant in the lowest byte, and stored as one 16-byte value (the bytes past the
+    /// digits are overwritten by what follows, or lie past the end). `itoa` and a copy of the
+    /// digits alone was a call to the C library's `memcpy` for every number, five per block;
+    /// digits stored one by one and read back as a wide copy stalled the CPU.
+    #[inline]
+    fn push_decimal(&mut self, value: u64) {
+        if value >= 10_000_000_000_000_000 {
+            self.push(itoa::Buffer::new().format(value).as_bytes());
+            return;
+        }
+        let mut digits: u128 = 0;
+        let mut count = 0;
+        let mut rest = value;
+        loop {
+            digits = (digits << 8) | u128::from(b'0' + (rest % 10) as u8);
+            count += 1;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        self.bytes[self.len..self.len + 16].copy_from_slice(&digits.to_le_bytes());
+        self.len += count;
     }
 
     fn push(&mut self, part: &[u8]) {
@@ -573,6 +600,58 @@ impl BalanceTable {
     }
 }
 
+/// At most this many block allocations wait for reuse on each thread ([`SPARE_BLOCKS`]):
+/// more than a sweep run commits, and more than one batch of forgotten blocks of a long run
+/// ([`Ledger::forget_before`] every 1,024 commits in the simulator). 256 KiB at most.
+const MAX_SPARE_BLOCKS: usize = 2048;
+
+thread_local! {
+    /// Allocations of blocks that no one holds any more, for the next commits on this thread.
+    ///
+    /// A sweep of short runs allocated a block per commit and freed them all when the run's
+    /// ledgers were dropped: the allocator's slow paths (a pass that merges the freed chunks
+    /// before each run's larger allocations, then splitting them again) cost more than the
+    /// ledgers' own work with the blocks. A ledger that forgets ([`Ledger::forget_before`]) or
+    /// is recycled ([`Ledger::recycle_blocks`]) with the last reference to a block leaves its
+    /// allocation here; [`Ledger::commit`] writes the new block into one. Only memory is
+    /// reused: a block is a plain value, so nothing observable changes.
+    static SPARE_BLOCKS: RefCell<Vec<Arc<Block>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `block` in a spare allocation if there is one, else in a new one.
+fn allocate_block(block: Block) -> Arc<Block> {
+    let spare = SPARE_BLOCKS
+        .try_with(|spare| spare.borrow_mut().pop())
+        .ok()
+        .flatten();
+    match spare {
+        Some(mut allocation) => match Arc::get_mut(&mut allocation) {
+            Some(slot) => {
+                *slot = block;
+                allocation
+            }
+            None => Arc::new(block),
+        },
+        None => Arc::new(block),
+    }
+}
+
+/// Drops `blocks`, keeping the allocations of those held nowhere else for reuse. Several
+/// ledgers share each block; the last one to let go finds it unshared.
+fn release_blocks(blocks: impl Iterator<Item = Arc<Block>>) {
+    let kept = SPARE_BLOCKS.try_with(|spare| {
+        let mut spare = spare.borrow_mut();
+        for block in blocks {
+            if spare.len() < MAX_SPARE_BLOCKS && Arc::strong_count(&block) == 1 {
+                spare.push(block);
+            }
+        }
+    });
+    // While the thread ends the spare list may be gone: the blocks are then simply dropped
+    // (`blocks` was consumed or is dropped here either way).
+    let _ = kept;
+}
+
 /// The hash-chained list of blocks plus the balance table it produces.
 ///
 /// The oldest blocks can be forgotten ([`Self::forget_before`]): the ledger then holds the
@@ -649,6 +728,15 @@ impl Ledger {
             .map_or(self.forgotten_head, |block| block.hash)
     }
 
+    /// Drops the ledger, leaving the allocations of the blocks no one else holds for the next
+    /// commits on this thread ([`SPARE_BLOCKS`]). For a driver done with many short runs (a
+    /// sweep): a plain drop frees them. Not a `Drop` of every ledger: the explorer drops many
+    /// copies of ledgers that share their blocks, and looking at each block there cost more
+    /// than it saved.
+    pub fn recycle_blocks(self) {
+        release_blocks(self.blocks.into_iter());
+    }
+
     /// Makes room for `additional` more blocks at once, rather than growing step by step.
     pub fn reserve(&mut self, additional: usize) {
         self.blocks.reserve(additional);
@@ -666,7 +754,7 @@ impl Ledger {
             return;
         }
         self.forgotten_head = self.blocks[count - 1].hash;
-        self.blocks.drain(..count);
+        release_blocks(self.blocks.drain(..count));
         self.first_held += count as u64;
     }
 
@@ -687,14 +775,16 @@ impl Ledger {
         amount: Amount,
     ) -> Result<Arc<Block>, BlockRejection> {
         let (index, prev) = (self.len(), self.head_hash());
-        let block = Arc::new(match self.rule {
+        let block = match self.rule {
             HashRule::Chained => Block::new(index, prev, ts, from, to, amount),
             HashRule::Unchained => {
                 let hash = unchained_block_hash(index, ts, from, to, amount);
                 Block::with_hash(index, prev, ts, from, to, amount, hash)
             }
-        });
+        };
+        // Applied before it is given an allocation, which an abort would only free again.
         self.table.apply(&block)?;
+        let block = allocate_block(block);
         self.blocks.push(Arc::clone(&block));
         Ok(block)
     }
@@ -741,8 +831,15 @@ impl Ledger {
 
     /// Verifies an incoming block, then appends and applies it; on any failure nothing changes.
     pub fn append(&mut self, block: Arc<Block>) -> Result<(), BlockRejection> {
-        self.verify(&block)?;
-        self.table.apply(&block)?;
+        self.try_append(block).map_err(|(reason, _)| reason)
+    }
+
+    /// [`Self::append`] that gives the block back with the reason when it is refused, so
+    /// that a caller handing it over need not keep a copy.
+    pub fn try_append(&mut self, block: Arc<Block>) -> Result<(), (BlockRejection, Arc<Block>)> {
+        if let Err(reason) = self.verify(&block).and_then(|()| self.table.apply(&block)) {
+            return Err((reason, block));
+        }
         self.blocks.push(block);
         Ok(())
     }
@@ -773,6 +870,49 @@ mod tests {
     }
 
     #[test]
+    fn preimage_numbers_are_their_decimal_digits() {
+        let numbers = [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            12_345,
+            u64::from(u32::MAX),
+            9_999_999_999_999_999,
+            10_000_000_000_000_000,
+            u64::MAX,
+        ];
+        for number in numbers {
+            let preimage = Preimage::new(number, None, number, 7, 12, number);
+            let text = String::from_utf8(preimage.as_bytes().to_vec()).unwrap();
+            assert_eq!(text, format!("{number}|{number}|7|12|{number}"));
+        }
+        let longest = block_preimage(
+            u64::MAX,
+            &[0xab; 32],
+            u64::MAX,
+            u32::MAX,
+            u32::MAX,
+            u64::MAX,
+        );
+        assert_eq!(longest.len(), 3 * 20 + 2 * 10 + 64 + 5);
+        assert_eq!(
+            longest,
+            format!(
+                "{}|{}|{}|{}|{}|{}",
+                u64::MAX,
+                "ab".repeat(32),
+                u64::MAX,
+                u32::MAX,
+                u32::MAX,
+                u64::MAX
+            )
+        );
+    }
+
+    #[test]
     fn second_block_hash_chains_the_first() {
         let mut ledger = Ledger::new([10, 10]);
         let first = ledger.commit(1, 1, 2, 3).unwrap();
@@ -790,6 +930,28 @@ mod tests {
         assert_eq!(from_hex(ZEROS), Some(GENESIS_PREV));
         assert_eq!(from_hex("abc"), None);
         assert_eq!(from_hex(&"g".repeat(64)), None);
+    }
+
+    #[test]
+    fn a_recycled_ledger_leaves_its_unshared_blocks_for_the_next_commits() {
+        SPARE_BLOCKS.with(|spare| spare.borrow_mut().clear());
+        let mut first = Ledger::new([10, 10]);
+        let kept = first.commit(1, 1, 2, 3).unwrap();
+        let unshared = Arc::as_ptr(&first.commit(2, 2, 1, 1).unwrap());
+        first.recycle_blocks();
+        // Block 0 is still held (`kept`); block 1's allocation waits for reuse.
+        assert_eq!(SPARE_BLOCKS.with(|spare| spare.borrow().len()), 1);
+        let mut second = Ledger::new([10, 10]);
+        let reused = second.commit(5, 2, 1, 4).unwrap();
+        assert_eq!(Arc::as_ptr(&reused), unshared);
+        assert_eq!(*reused, Block::new(0, GENESIS_PREV, 5, 2, 1, 4));
+        assert!(reused.spec_hash_ok());
+        assert_eq!(kept.index(), 0);
+        // Forgetting releases too, once no other ledger holds the block.
+        second.commit(6, 1, 2, 1).unwrap();
+        second.forget_before(2);
+        assert_eq!(SPARE_BLOCKS.with(|spare| spare.borrow().len()), 1);
+        assert_eq!(second.len(), 2);
     }
 
     #[test]

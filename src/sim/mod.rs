@@ -12,10 +12,13 @@ pub mod rng;
 mod workload;
 
 use std::io;
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
 use crate::check::{Checker, Violation, Waiter};
-use crate::protocol::{Amount, Client, ClientConfig, ClientId, Message, Outbox, OutputKind, Timer};
+use crate::protocol::{
+    Amount, Client, ClientConfig, ClientId, Message, Outbox, Output, OutputKind, Timer,
+};
 use crate::scenario::{FaultsSpec, Keep, Scenario};
 use crate::trace::{Direction, DropReason, Event, EventKind, EventSink, Kept};
 
@@ -111,6 +114,17 @@ pub struct RunResult {
     pub violations: Vec<RecordedViolation>,
     /// The clients in their final state.
     pub clients: Vec<Client>,
+}
+
+impl RunResult {
+    /// Drops the result, leaving the allocations of its ledgers' blocks for the next runs on
+    /// this thread ([`crate::protocol::Ledger::recycle_blocks`]): for sweeps of short runs,
+    /// which otherwise free and allocate a block per commit.
+    pub fn recycle_blocks(self) {
+        for client in self.clients {
+            client.recycle_blocks();
+        }
+    }
 }
 
 enum Pending {
@@ -388,7 +402,7 @@ impl<'s> Simulator<'s> {
                 from,
                 to,
                 msg_id,
-                msg,
+                mut msg,
             } => {
                 self.network.delivered(from, to, self.now_us);
                 if self.down[to as usize - 1] {
@@ -397,7 +411,14 @@ impl<'s> Simulator<'s> {
                     self.emit(Some(to), clock, EventKind::Drop { msg_id, reason }, sinks)?;
                     return self.report_found(sinks);
                 }
-                self.clients[to as usize - 1].handle_message(from, &msg, outbox);
+                let client = &mut self.clients[to as usize - 1];
+                if self.bare_messages {
+                    // Nothing reads the message's block after this: it moves into the
+                    // receiver's ledger rather than being copied there and dropped here.
+                    client.handle_message_taking_block(from, &mut msg, outbox);
+                } else {
+                    client.handle_message(from, &msg, outbox);
+                }
                 self.emit_outputs(to, Some((msg_id, &msg)), outbox, sinks)
             }
             Pending::Work(item) => {
@@ -446,7 +467,26 @@ impl<'s> Simulator<'s> {
         outbox: &mut Outbox,
         sinks: &mut [&mut dyn EventSink],
     ) -> io::Result<()> {
-        for output in outbox.drain() {
+        let mut outputs = outbox.drain();
+        if self.bare_messages
+            && let Some((msg_id, msg)) = delivered.take()
+        {
+            // A delivery's first output is its receive, always: handled here, it skips the
+            // jump on the output's kind below, which the outputs' varying order mispredicts.
+            let Some(Output {
+                clock,
+                kind: OutputKind::Received { from },
+            }) = outputs.next()
+            else {
+                unreachable!("a delivery's first output is its Received");
+            };
+            let found = &mut self.found;
+            self.checker
+                .observe_deliver(node, clock, from, msg_id, msg, found);
+            self.next_seq += 1;
+            self.report_found(sinks)?;
+        }
+        for output in outputs {
             let kind = match output.kind {
                 OutputKind::Received { from } => {
                     let (msg_id, msg) = delivered.take().expect("a delivery produces one Received");
@@ -477,27 +517,75 @@ impl<'s> Simulator<'s> {
                     );
                     continue;
                 }
+                OutputKind::Committed { index } => {
+                    self.committed += 1;
+                    self.emit_block_event(node, output.clock, index, true, sinks)?;
+                    continue;
+                }
+                OutputKind::Applied { index } => {
+                    self.emit_block_event(node, output.clock, index, false, sinks)?;
+                    continue;
+                }
                 local => {
-                    let kind = EventKind::from_local_output(local)
+                    let ledger = self.clients[node as usize - 1].ledger();
+                    let kind = EventKind::from_local_output(local, ledger)
                         .expect("receives, sends and timers are handled above");
-                    match kind {
-                        EventKind::Commit { .. } => self.committed += 1,
-                        EventKind::Abort { .. } => self.aborted += 1,
-                        _ => {}
+                    if matches!(kind, EventKind::Abort { .. }) {
+                        self.aborted += 1;
                     }
                     kind
                 }
             };
-            let changes_table = matches!(kind, EventKind::Commit { .. } | EventKind::Apply { .. });
             self.emit(Some(node), output.clock, kind, sinks)?;
-            if changes_table {
-                let table = self.clients[node as usize - 1].ledger().table();
-                self.found
-                    .extend(self.checker.observe_table_total(node, table.total()));
-            }
             self.report_found(sinks)?;
         }
         Ok(())
+    }
+
+    /// The `commit` (`committed`) or `apply` event of the block at `index` of `node`'s ledger,
+    /// then the check of the client's balance table, which the block changed.
+    ///
+    /// The event lends the ledger's block rather than holding a counted reference of its own:
+    /// a clone and its drop were two atomic operations per commit and per apply, on a block
+    /// that the ledger keeps anyway.
+    fn emit_block_event(
+        &mut self,
+        node: ClientId,
+        clock: u64,
+        index: u64,
+        committed: bool,
+        sinks: &mut [&mut dyn EventSink],
+    ) -> io::Result<()> {
+        let client = &self.clients[node as usize - 1];
+        let held = client.output_block(index);
+        // SAFETY: `lent` is a bitwise copy of the ledger's `Arc`, not counted. It goes into an
+        // event that is never dropped (`ManuallyDrop`), so it is never counted down either,
+        // and the checker and the sinks see the event only by shared reference: they can read
+        // the block or clone the `Arc` (a real, counted reference to the same allocation), not
+        // take the copy. The ledger's `Arc`, and so the allocation, outlives the event: nothing
+        // here changes the ledger, and the event is gone at the end of this function.
+        let lent = unsafe { std::ptr::read(held) };
+        let kind = if committed {
+            EventKind::Commit { block: lent }
+        } else {
+            EventKind::Apply { block: lent }
+        };
+        let event = ManuallyDrop::new(Event {
+            seq: self.next_seq,
+            t_us: self.now_us,
+            node: Some(node),
+            clock,
+            kind,
+        });
+        self.next_seq += 1;
+        self.checker.observe(&event, &mut self.found);
+        for sink in sinks.iter_mut() {
+            sink.event(&event)?;
+        }
+        let total = client.ledger().table().total();
+        self.found
+            .extend(self.checker.observe_table_total(node, total));
+        self.report_found(sinks)
     }
 
     /// A send event, then the network's verdict: lost (a `drop` event), delivered once, or
@@ -642,21 +730,24 @@ impl<'s> Simulator<'s> {
         kind: EventKind,
         sinks: &mut [&mut dyn EventSink],
     ) -> io::Result<()> {
-        let event = Event {
+        // Dropped below only if it holds anything to free: the drop of an event goes out of
+        // line through every kind's glue, for the four plain steps of every transfer too.
+        let event = ManuallyDrop::new(Event {
             seq: self.next_seq,
             t_us: self.now_us,
             node,
             clock,
             kind,
-        };
+        });
         self.next_seq += 1;
         if !matches!(event.kind, EventKind::Violation { .. }) {
             self.checker.observe(&event, &mut self.found);
         }
-        for sink in sinks.iter_mut() {
-            sink.event(&event)?;
+        let written = sinks.iter_mut().try_for_each(|sink| sink.event(&event));
+        if event.kind.holds_heap_data() {
+            drop(ManuallyDrop::into_inner(event));
         }
-        Ok(())
+        written
     }
 
     /// Emits a violation event for everything the checker found; a safety violation ends the

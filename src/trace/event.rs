@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::check::Invariant;
-use crate::protocol::{Amount, Block, ClientId, Message, OutputKind, Timestamp};
+use crate::protocol::{Amount, Block, ClientId, Ledger, Message, OutputKind, Timestamp};
 
 /// One line of the trace between header and summary.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,18 +169,47 @@ impl EventKind {
         )
     }
 
+    /// Whether dropping the kind frees anything (a block, a message's block, a text, groups).
+    /// The plain kinds may be forgotten instead, which skips the out-of-line drop glue.
+    #[inline]
+    pub fn holds_heap_data(&self) -> bool {
+        !matches!(
+            self,
+            EventKind::Transfer { .. }
+                | EventKind::Request { .. }
+                | EventKind::Enter { .. }
+                | EventKind::Exit { .. }
+                | EventKind::Abort { .. }
+                | EventKind::Balance { .. }
+                | EventKind::Drop { .. }
+                | EventKind::Duplicate { .. }
+                | EventKind::Crash
+                | EventKind::Restart { .. }
+        )
+    }
+
     /// The event for a client output that happens at the client alone: everything except a
     /// receive, a send and a timer request, which each driver turns into events (and network
     /// or timer work) itself and gets back as `Err`. Inline: the simulator calls it for every
     /// step, and a move of the output into a call and the event out of it cost more than the
     /// match.
+    ///
+    /// `ledger` is the client's, right after the step: commits and applies name their block
+    /// by its index in it, and the event holds it.
     #[inline(always)]
-    pub fn from_local_output(kind: OutputKind) -> Result<EventKind, OutputKind> {
+    pub fn from_local_output(kind: OutputKind, ledger: &Ledger) -> Result<EventKind, OutputKind> {
+        let held = |index: u64| {
+            Arc::clone(
+                ledger
+                    .block(index)
+                    .expect("a block committed or applied in the last step is in the ledger"),
+            )
+        };
         Ok(match kind {
             OutputKind::TransferQueued { to, amount } => EventKind::Transfer { to, amount },
             OutputKind::Requested { ts } => EventKind::Request { ts },
             OutputKind::Entered { ts } => EventKind::Enter { ts },
-            OutputKind::Committed { block } => EventKind::Commit { block },
+            OutputKind::Committed { index } => EventKind::Commit { block: held(index) },
             OutputKind::Aborted {
                 ts,
                 amount,
@@ -191,7 +220,7 @@ impl EventKind {
                 balance,
             },
             OutputKind::Exited { ts } => EventKind::Exit { ts },
-            OutputKind::Applied { block } => EventKind::Apply { block },
+            OutputKind::Applied { index } => EventKind::Apply { block: held(index) },
             OutputKind::Rejected {
                 from,
                 block,
