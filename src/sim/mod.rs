@@ -558,6 +558,8 @@ impl<'s> Simulator<'s> {
     ) -> io::Result<()> {
         let client = &self.clients[node as usize - 1];
         let held = client.output_block(index);
+        // The block is in the table already; the total is checked after the event.
+        let total = client.ledger().table().total();
         // SAFETY: `lent` is a bitwise copy of the ledger's `Arc`, not counted. It goes into an
         // event that is never dropped (`ManuallyDrop`), so it is never counted down either,
         // and the checker and the sinks see the event only by shared reference: they can read
@@ -570,19 +572,11 @@ impl<'s> Simulator<'s> {
         } else {
             EventKind::Apply { block: lent }
         };
-        let event = ManuallyDrop::new(Event {
-            seq: self.next_seq,
-            t_us: self.now_us,
-            node: Some(node),
-            clock,
-            kind,
-        });
-        self.next_seq += 1;
+        let event = self.next_event(Some(node), clock, kind);
         self.checker.observe(&event, &mut self.found);
         for sink in sinks.iter_mut() {
             sink.event(&event)?;
         }
-        let total = client.ledger().table().total();
         self.found
             .extend(self.checker.observe_table_total(node, total));
         self.report_found(sinks)
@@ -732,14 +726,7 @@ impl<'s> Simulator<'s> {
     ) -> io::Result<()> {
         // Dropped below only if it holds anything to free: the drop of an event goes out of
         // line through every kind's glue, for the four plain steps of every transfer too.
-        let event = ManuallyDrop::new(Event {
-            seq: self.next_seq,
-            t_us: self.now_us,
-            node,
-            clock,
-            kind,
-        });
-        self.next_seq += 1;
+        let event = self.next_event(node, clock, kind);
         if !matches!(event.kind, EventKind::Violation { .. }) {
             self.checker.observe(&event, &mut self.found);
         }
@@ -748,6 +735,26 @@ impl<'s> Simulator<'s> {
             drop(ManuallyDrop::into_inner(event));
         }
         written
+    }
+
+    /// The next event, at the current time with the next sequence number. Not dropped unless
+    /// the caller drops it (see [`Self::emit`] and [`Self::emit_block_event`]).
+    #[inline(always)]
+    fn next_event(
+        &mut self,
+        node: Option<ClientId>,
+        clock: u64,
+        kind: EventKind,
+    ) -> ManuallyDrop<Event> {
+        let event = ManuallyDrop::new(Event {
+            seq: self.next_seq,
+            t_us: self.now_us,
+            node,
+            clock,
+            kind,
+        });
+        self.next_seq += 1;
+        event
     }
 
     /// Emits a violation event for everything the checker found; a safety violation ends the
