@@ -104,18 +104,45 @@ pub fn revealing_events<'a>(
     revealed
 }
 
-/// Which of the step checks can find something in a step of this kind: (mutual_exclusion;
-/// chain_integrity and ledger_agreement; no_overdraft). Each check looks at a few kinds and
-/// lets the others pass, so the kind picks the checks rather than each check testing it again
-/// (about one step in two is a commit or an apply, most of the rest are left alone by all
-/// four). A unit test holds every check to it: a check left out must neither change nor find
-/// anything on that kind.
+/// Which of the step checks can find something in a step of some kind (see [`step_checks`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct StepChecks {
+    mutual_exclusion: bool,
+    /// chain_integrity and ledger_agreement: both look at the blocks a step adds.
+    chain: bool,
+    no_overdraft: bool,
+}
+
+impl StepChecks {
+    const NONE: StepChecks = StepChecks {
+        mutual_exclusion: false,
+        chain: false,
+        no_overdraft: false,
+    };
+}
+
+/// The step checks that can find something in a step of this kind. Each check looks at a few
+/// kinds and lets the others pass, so the kind picks the checks rather than each check
+/// testing it again (about one step in two is a commit or an apply, most of the rest are left
+/// alone by all four). A unit test holds every check to it: a check left out must neither
+/// change nor find anything on that kind.
 #[inline(always)]
-fn step_checks(kind: &EventKind) -> (bool, bool, bool) {
+fn step_checks(kind: &EventKind) -> StepChecks {
     match kind {
-        EventKind::Commit { .. } | EventKind::Apply { .. } => (false, true, true),
-        EventKind::Enter { .. } | EventKind::Exit { .. } | EventKind::Crash => (true, false, false),
-        EventKind::Restart { .. } => (true, true, false),
+        EventKind::Commit { .. } | EventKind::Apply { .. } => StepChecks {
+            chain: true,
+            no_overdraft: true,
+            ..StepChecks::NONE
+        },
+        EventKind::Enter { .. } | EventKind::Exit { .. } | EventKind::Crash => StepChecks {
+            mutual_exclusion: true,
+            ..StepChecks::NONE
+        },
+        EventKind::Restart { .. } => StepChecks {
+            mutual_exclusion: true,
+            chain: true,
+            ..StepChecks::NONE
+        },
         EventKind::Transfer { .. }
         | EventKind::Request { .. }
         | EventKind::Abort { .. }
@@ -127,7 +154,7 @@ fn step_checks(kind: &EventKind) -> (bool, bool, bool) {
         | EventKind::Send { .. }
         | EventKind::Deliver { .. }
         | EventKind::Drop { .. }
-        | EventKind::Duplicate { .. } => (false, false, false),
+        | EventKind::Duplicate { .. } => StepChecks::NONE,
     }
 }
 
@@ -285,17 +312,17 @@ impl Checker {
     ) {
         self.history.observe_step(event, route);
         // One call site per check, so that each stays inline.
-        let (exclusion, chain, overdraft) = step_checks(&event.kind);
-        if exclusion {
+        let checks = step_checks(&event.kind);
+        if checks.mutual_exclusion {
             note(found, self.mutual_exclusion.observe(event, &self.history));
         }
-        if chain {
+        if checks.chain {
             note(found, self.chain_integrity.observe(event));
         }
-        if overdraft {
+        if checks.no_overdraft {
             note(found, self.no_overdraft.observe(event));
         }
-        if chain {
+        if checks.chain {
             note(found, self.ledger_agreement.observe(event));
         }
     }
@@ -378,7 +405,7 @@ mod tests {
     /// Each check that [`step_checks`] leaves out of `event`'s kind finds nothing in it and
     /// stays as it was.
     fn assert_left_out_checks_ignore(checker: &Checker, event: &Event, at: &str) {
-        let (exclusion, chain, overdraft) = step_checks(&event.kind);
+        let checks = step_checks(&event.kind);
         fn unchanged<C: std::fmt::Debug + Clone>(
             check: &C,
             observe: impl FnOnce(&mut C) -> Option<Violation>,
@@ -388,7 +415,7 @@ mod tests {
             assert!(observe(&mut copy).is_none(), "{at}");
             assert_eq!(format!("{copy:?}"), format!("{check:?}"), "{at}");
         }
-        if !exclusion {
+        if !checks.mutual_exclusion {
             let history = &checker.history;
             unchanged(
                 &checker.mutual_exclusion,
@@ -396,11 +423,11 @@ mod tests {
                 at,
             );
         }
-        if !chain {
+        if !checks.chain {
             unchanged(&checker.chain_integrity, |check| check.observe(event), at);
             unchanged(&checker.ledger_agreement, |check| check.observe(event), at);
         }
-        if !overdraft {
+        if !checks.no_overdraft {
             unchanged(&checker.no_overdraft, |check| check.observe(event), at);
         }
     }
