@@ -124,8 +124,12 @@ impl<T> EventQueue<T> {
         Self::default()
     }
 
-    /// Schedules `item` at `at_us`; a time before the last item taken counts as that time.
-    /// Inline: the item is then built where it is stored, not built, passed and copied.
+    /// Schedules `item` at `at_us`, which is not before the last item taken: the simulator
+    /// only schedules ahead (latencies, timers and heals are added to now; a scenario's timed
+    /// commands are sorted by time, and its faults are all scheduled at time 0). A debug
+    /// build asserts it; a release build counts an earlier time as now, so the order stays
+    /// defined even if a future caller broke the rule. Inline: the item is then built where
+    /// it is stored, not built, passed and copied.
     #[inline(always)]
     pub fn push(&mut self, at_us: u64, item: T) {
         self.push_with(at_us, || item);
@@ -137,6 +141,11 @@ impl<T> EventQueue<T> {
     /// `emit_outputs`' samples, on a message's way into the queue).
     #[inline(always)]
     pub fn push_with(&mut self, at_us: u64, make: impl FnOnce() -> T) {
+        debug_assert!(
+            at_us >= self.now_us,
+            "scheduled at {at_us} us, before now ({} us)",
+            self.now_us
+        );
         let at_us = at_us.max(self.now_us);
         let entry = self.store_with(make);
         if at_us - self.now_us < WHEEL_US {
@@ -336,6 +345,18 @@ mod tests {
         waiting.sort_unstable();
         let rest: Vec<_> = std::iter::from_fn(|| queue.pop()).collect();
         assert_eq!(rest, waiting);
+    }
+
+    /// The simulator never schedules in the past; a debug build (the tests') says so at once
+    /// rather than running the item at a time it was not given.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "scheduled at 3 us, before now (70 us)")]
+    fn scheduling_before_now_is_a_bug_a_debug_build_catches() {
+        let mut queue = EventQueue::new();
+        queue.push(70, "now");
+        assert_eq!(queue.pop(), Some((70, "now")));
+        queue.push(3, "in the past");
     }
 
     #[test]
