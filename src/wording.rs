@@ -10,9 +10,19 @@ pub fn count<N: Copy + std::fmt::Display + TryInto<u64>>(n: N, noun: &str) -> St
     }
 }
 
+/// `n` and `one` or `many`, for nouns whose plural is not `one` with an "s":
+/// `count_as(2, "crash", "crashes")` is "2 crashes".
+pub fn count_as<N: Copy + std::fmt::Display + TryInto<u64>>(n: N, one: &str, many: &str) -> String {
+    if n.try_into().is_ok_and(|n| n == 1) {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::count;
+    use super::{count, count_as};
 
     #[test]
     fn one_is_singular_and_every_other_count_plural() {
@@ -20,5 +30,7 @@ mod tests {
         assert_eq!(count(1u64, "block"), "1 block");
         assert_eq!(count(2u32, "run"), "2 runs");
         assert_eq!(count(1usize, "event"), "1 event");
+        assert_eq!(count_as(1u64, "crash", "crashes"), "1 crash");
+        assert_eq!(count_as(0u64, "crash", "crashes"), "0 crashes");
     }
 }

@@ -626,7 +626,7 @@ fn violation_events_are_claims_not_facts() {
     assert!(!report.agrees());
     assert_eq!(
         report.agreement(),
-        "the trace records 1 violation(s): mutual_exclusion at event 0 (recorded as event 1); \
+        "the trace records 1 violation: mutual_exclusion at event 0 (recorded as event 1); \
          the checker finds none: they DISAGREE"
     );
     assert_eq!(report.claims[0].invariant, Invariant::MutualExclusion);

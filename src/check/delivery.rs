@@ -17,6 +17,7 @@ use super::{Invariant, Violation};
 use crate::fast_hash::{FastMap, FastSet};
 use crate::protocol::{ClientId, Message};
 use crate::trace::{Event, EventKind};
+use crate::wording::count;
 
 #[derive(Clone, Debug)]
 struct InFlight {
@@ -288,8 +289,9 @@ impl DeliveryMatching {
             }
             let fate = history.message(from, node, msg_id).map(|record| {
                 let mut copies = format!(
-                    "it was sent once, duplicated {} time(s) and delivered {} time(s) before",
-                    record.duplicates, record.deliveries
+                    "it was sent once, duplicated {} and delivered {} before",
+                    count(record.duplicates, "time"),
+                    count(record.deliveries, "time")
                 );
                 if let Some((reason, seq)) = record.dropped {
                     copies.push_str(&format!(

@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use super::history::{ClientSeen, History, MsgRecord, PhaseSeen, drop_words, format_time};
 use super::{Invariant, Violation};
 use crate::protocol::{Amount, Client, ClientId, Phase, Timestamp, WaitReason};
+use crate::wording::count_as;
 
 /// A client that still had work when the run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -248,7 +249,11 @@ fn describe(waiter: &Waiter, why_ended: &str, context: Option<Context>) -> (Stri
         text.push_str(&parts.join("; "));
     }
     if waiter.queued > 0 {
-        let _ = write!(text, "; {} more transfer(s) wait behind it", waiter.queued);
+        let _ = write!(
+            text,
+            "; {} behind it",
+            count_as(waiter.queued, "more transfer waits", "more transfers wait")
+        );
     }
     (text, involved)
 }
@@ -498,7 +503,7 @@ mod tests {
             "the run ended at limits.max_time_us but client 2's transfer of 3 to client 1 never \
              finished: its request (3,2) waits behind request (2,1) in its queue; it waits for \
              client 1: it has received nothing later than its request (3,2) from client 1 \
-             (largest timestamp seen: 2); 1 more transfer(s) wait behind it"
+             (largest timestamp seen: 2); 1 more transfer waits behind it"
         );
     }
 

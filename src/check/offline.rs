@@ -26,6 +26,7 @@ use crate::protocol::Amount;
 use crate::protocol::ledger::short_hex;
 use crate::trace::read::{ClaimedViolation, ReadError, TraceHeader, TraceReader, TraceSummary};
 use crate::trace::{Event, EventKind, Kept};
+use crate::wording::count;
 
 /// How to check.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -118,8 +119,8 @@ impl OfflineReport {
                     .collect(),
             );
             format!(
-                "the trace records {} violation(s): {listed}",
-                self.claims.len()
+                "the trace records {}: {listed}",
+                count(self.claims.len(), "violation")
             )
         };
         let found = list(
@@ -328,10 +329,11 @@ fn check_summary(
     {
         if head != *claimed {
             return Err(inconsistent(format!(
-                "the summary gives client {}'s ledger head as {}…, but its {length} block(s) in \
-                 the events end in {}…",
+                "the summary gives client {}'s ledger head as {}…, but its {} in the events \
+                 end in {}…",
                 slot + 1,
                 short_hex(claimed),
+                count(length, "block"),
                 short_hex(&head)
             )));
         }

@@ -12,6 +12,7 @@ use super::{CliError, EXIT_OK, EXIT_VIOLATION};
 use crate::check::history::{format_time, name_clients};
 use crate::check::offline::{Finding, OfflineOptions, OfflineReport, check_trace};
 use crate::trace::read::ReadError;
+use crate::wording::count;
 
 #[derive(Debug, Args)]
 pub(super) struct CheckArgs {
@@ -82,7 +83,8 @@ pub(crate) fn write_report(
             .collect();
         writeln!(
             out,
-            "skipped:   {total} event(s) this checker does not know: {}",
+            "skipped:   {} this checker does not know: {}",
+            count(total, "event"),
             kinds.join(", ")
         )?;
     }
@@ -91,9 +93,9 @@ pub(crate) fn write_report(
         None => "OK, every invariant holds".to_string(),
         Some(first) => {
             let mut verdict = format!(
-                "VIOLATION of {} ({} violation(s) found",
+                "VIOLATION of {} ({} found",
                 first.violation.invariant,
-                report.findings.len()
+                count(report.findings.len(), "violation")
             );
             if let Some(seq) = report.stopped_at {
                 verdict.push_str(&format!(

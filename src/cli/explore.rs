@@ -24,6 +24,7 @@ use crate::explore::{
     SystemExploration, TlaExploration, default_memory_budget, explore_system, explore_tla,
     peak_rss_kib,
 };
+use crate::wording::count;
 
 #[derive(Debug, Args)]
 pub(super) struct ExploreArgs {
@@ -221,9 +222,9 @@ fn write_tla_text(
     )?;
     writeln!(
         out,
-        "depth:     {} (TLC's convention: states on the longest shortest path; {} steps){}",
+        "depth:     {} (TLC's convention: states on the longest shortest path; {}){}",
         exploration.tlc_depth(),
-        stats.depth,
+        count(stats.depth, "step"),
         completeness(stats)
     )?;
     write_speed(out, stats, peak)?;
@@ -232,9 +233,9 @@ fn write_tla_text(
         Some(found) => {
             writeln!(
                 out,
-                "verdict:   {} is violated after {} steps ({}): {}",
+                "verdict:   {} is violated after {} ({}): {}",
                 found.finding.name,
-                found.path.len(),
+                count(found.path.len(), "step"),
                 path_kind(stats),
                 found.finding.detail
             )?;
@@ -253,9 +254,9 @@ fn write_tla_text(
             for other in exploration.result.found.iter().skip(1) {
                 writeln!(
                     out,
-                    "also:      {} after {} steps: {}",
+                    "also:      {} after {}: {}",
                     other.finding.name,
-                    other.path.len(),
+                    count(other.path.len(), "step"),
                     other.finding.detail
                 )?;
             }
@@ -524,18 +525,18 @@ fn write_scenario_text(
     let interned = exploration.model.interned();
     writeln!(
         out,
-        "states:    {} distinct, {} transitions; {} distinct client states and {} distinct \
-         messages; {} client steps run on the real state machines (each remembered)",
+        "states:    {} distinct, {}; {} and {}; {} run on the real state machines (each \
+         remembered)",
         stats.distinct,
-        stats.transitions,
-        interned.client_states,
-        interned.messages,
-        interned.client_steps
+        count(stats.transitions, "transition"),
+        count(interned.client_states, "distinct client state"),
+        count(interned.messages, "distinct message"),
+        count(interned.client_steps, "client step")
     )?;
     writeln!(
         out,
-        "depth:     {} steps{}",
-        stats.depth,
+        "depth:     {}{}",
+        count(stats.depth, "step"),
         completeness(stats)
     )?;
     write_speed(out, stats, peak)?;
@@ -544,9 +545,9 @@ fn write_scenario_text(
         Some(found) => {
             writeln!(
                 out,
-                "verdict:   VIOLATION of {} after {} steps ({}): {}",
+                "verdict:   VIOLATION of {} after {} ({}): {}",
                 found.finding.name,
-                found.path.len(),
+                count(found.path.len(), "step"),
                 path_kind(stats),
                 found.finding.detail
             )?;
@@ -597,9 +598,9 @@ fn write_scenario_text(
             for other in exploration.result.found.iter().skip(1) {
                 writeln!(
                     out,
-                    "also:      VIOLATION of {} after {} steps: {}",
+                    "also:      VIOLATION of {} after {}: {}",
                     other.finding.name,
-                    other.path.len(),
+                    count(other.path.len(), "step"),
                     other.finding.detail
                 )?;
             }
@@ -653,15 +654,15 @@ fn describe_network(system: &crate::explore::system::SystemConfig) -> String {
     };
     if system.max_losses > 0 {
         text.push_str(&format!(
-            "; up to {} message(s) lost on {}",
-            system.max_losses,
+            "; up to {} lost on {}",
+            count(system.max_losses, "message"),
             named(&|rule| rule.lossy)
         ));
     }
     if system.max_duplicates > 0 {
         text.push_str(&format!(
-            "; up to {} message(s) duplicated on {}",
-            system.max_duplicates,
+            "; up to {} duplicated on {}",
+            count(system.max_duplicates, "message"),
             named(&|rule| rule.duplicating)
         ));
     }
@@ -687,14 +688,14 @@ fn describe_network(system: &crate::explore::system::SystemConfig) -> String {
 fn write_search_line(out: &mut dyn Write, stats: &Stats) -> io::Result<()> {
     writeln!(
         out,
-        "search:    {}, {} thread(s); symmetry reduction: none (client ids break ties between \
+        "search:    {}, {}; symmetry reduction: none (client ids break ties between \
          requests, so no two clients are interchangeable); states told apart by their full \
          encoding",
         match stats.order {
             Order::BreadthFirst => "breadth-first",
             Order::DepthFirst => "depth-first",
         },
-        stats.jobs
+        count(stats.jobs, "thread")
     )
 }
 
@@ -711,8 +712,8 @@ fn write_nothing_found(out: &mut dyn Write, stats: &Stats, everywhere: &str) -> 
         writeln!(
             out,
             "verdict:   OK as far as explored: no invariant is violated and no deadlock in the \
-             {} states explored{}",
-            stats.distinct,
+             {} explored{}",
+            count(stats.distinct, "state"),
             completeness(stats)
         )
     }

@@ -12,6 +12,7 @@ use super::files::{is_standard_stream, refuse_input_as_output};
 use super::{CliError, EXIT_OK, PendingFile};
 use crate::live::{self, KEY_ENV, NodeOptions};
 use crate::protocol::ClientId;
+use crate::wording::count;
 
 #[derive(Debug, Args)]
 pub(super) struct NodeArgs {
@@ -107,14 +108,14 @@ pub(super) fn merge_command(args: &MergeArgs) -> Result<u8, CliError> {
     );
     if report.dropped > 0 {
         note.push_str(&format!(
-            "; {} message(s) lost when their receiver stopped",
-            report.dropped
+            "; {} lost when their receiver stopped",
+            count(report.dropped, "message")
         ));
     }
     if report.in_flight > 0 {
         note.push_str(&format!(
-            "; {} message(s) still in flight",
-            report.in_flight
+            "; {} still in flight",
+            count(report.in_flight, "message")
         ));
     }
     if !report.truncated.is_empty() {

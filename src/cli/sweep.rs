@@ -18,6 +18,7 @@ use crate::hunt::{
     Digests, FailureKind, Progress, RunRecord, SeedRange, SeedSet, Shard, SweepConfig, Tally, sweep,
 };
 use crate::scenario::{ExpectedOutcome, Scenario};
+use crate::wording::count;
 
 #[derive(Debug, Args)]
 pub(super) struct SweepArgs {
@@ -298,7 +299,11 @@ impl SweepReport<'_> {
         if tally.groups.is_empty() {
             return writeln!(out, "verdict:   every run passed");
         }
-        writeln!(out, "verdict:   {} run(s) FAILED; by kind:", tally.failed())?;
+        writeln!(
+            out,
+            "verdict:   {} FAILED; by kind:",
+            count(tally.failed(), "run")
+        )?;
         let scenario = shell_quote(&self.scenario_path.display().to_string());
         for (kind, group) in &tally.groups {
             writeln!(

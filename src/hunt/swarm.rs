@@ -14,6 +14,7 @@ use crate::scenario::{
     PartitionSpec, Ratio, Scenario, ScheduleSpec, SwarmSpec,
 };
 use crate::sim::rng::{Stream, stream_rng};
+use crate::wording::{count, count_as};
 
 /// The configuration seed `seed` draws from `base`'s swarm bounds, or `None` when `base` has
 /// no `swarm` section. Protocol, mutations, `expect` and limits come from `base`.
@@ -93,16 +94,16 @@ pub fn describe(scenario: &Scenario) -> String {
         }
     };
     format!(
-        "{} clients, latency {latency}, FIFO {}, drop {}/{}, duplicate {}/{}, {} partition(s), {} crash(es), {} transfers, cs {}us",
-        scenario.clients,
+        "{}, latency {latency}, FIFO {}, drop {}/{}, duplicate {}/{}, {}, {}, {}, cs {}us",
+        count(scenario.clients, "client"),
         if network.fifo { "on" } else { "off" },
         network.drop_ratio.numerator,
         network.drop_ratio.denominator,
         network.duplicate_ratio.numerator,
         network.duplicate_ratio.denominator,
-        scenario.faults.partitions.len(),
-        scenario.faults.crashes.len(),
-        scenario.transfer_count(),
+        count(scenario.faults.partitions.len(), "partition"),
+        count_as(scenario.faults.crashes.len(), "crash", "crashes"),
+        count(scenario.transfer_count(), "transfer"),
         scenario.cs_us
     )
 }

@@ -662,8 +662,9 @@ impl Node {
         self.accepted.push_back(note);
         if busy {
             self.console.say(&format!(
-                "{}: queued behind {ahead} earlier transfer(s) of this node",
-                note.name()
+                "{}: queued behind {} of this node",
+                note.name(),
+                count(ahead, "earlier transfer")
             ));
         }
         self.client
@@ -1144,8 +1145,8 @@ impl Node {
         }
         if !catch_up.is_empty() {
             text.push_str(&format!(
-                "; sending it the {} block(s) it lacks",
-                catch_up.len()
+                "; sending it the {} it lacks",
+                count(catch_up.len(), "block")
             ));
         }
         self.console.say(&text);
@@ -1351,8 +1352,9 @@ impl Node {
                 let names: Vec<String> = self.held.iter().map(Note::name).collect();
                 let silent = self.not_synced();
                 self.console.say(&format!(
-                    "{} still wait(s) to hear from {} before asking for the mutex",
+                    "{} still {} to hear from {} before asking for the mutex",
                     names.join(", "),
+                    if names.len() == 1 { "waits" } else { "wait" },
                     self.describe_peers(&silent)
                 ));
             }

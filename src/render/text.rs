@@ -59,7 +59,7 @@ impl<W: Write> TextTimeline<W> {
             if scenario.network.links.is_empty() {
                 String::new()
             } else {
-                format!(", {} link override(s)", scenario.network.links.len())
+                format!(", {}", count(scenario.network.links.len(), "link override"))
             },
             scenario.cs_us
         )?;

@@ -36,6 +36,7 @@ use crate::check::Invariant;
 use crate::json_message::bare_message;
 use crate::protocol::ledger::{from_hex, short_hex};
 use crate::protocol::{Amount, Block, ClientId, Hash, Message};
+use crate::wording::count;
 
 /// The longest line the reader accepts.
 pub const MAX_LINE_BYTES: usize = 256 << 20;
@@ -707,9 +708,9 @@ impl<R: BufRead> TraceReader<R> {
             return Err(ReadError::at(
                 line_no,
                 format!(
-                    "the summary lists {} violation(s), but the trace has {} violation event(s)",
-                    listed.len(),
-                    self.claims.len()
+                    "the summary lists {}, but the trace has {}",
+                    count(listed.len(), "violation"),
+                    count(self.claims.len(), "violation event")
                 ),
             ));
         }
