@@ -10,6 +10,7 @@ use super::files::{is_standard_stream, refuse_input_as_output};
 use super::run::{load_scenario, seeded, shell_quote, stdout_error};
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
 use crate::hunt::{ShrinkError, shrink};
+use crate::wording::count;
 
 #[derive(Debug, Args)]
 pub(super) struct ShrinkArgs {
@@ -70,7 +71,11 @@ pub(super) fn shrink_command(args: &ShrinkArgs) -> Result<u8, CliError> {
         "shrunk a violation of {} in {} runs",
         shrunk.invariant, shrunk.attempts
     );
-    eprintln!("before: {}", shrunk.before);
+    eprintln!(
+        "before: {}{}",
+        shrunk.before,
+        not_come(shrunk.before.transfers, scenario.transfer_count())
+    );
     eprintln!("after:  {}", shrunk.after);
     match output {
         Some((path, file)) => {
@@ -103,4 +108,35 @@ fn write_file(path: &Path, file: PendingFile, text: &str) -> Result<(), CliError
         })?;
     drop(writer);
     file.commit()
+}
+
+/// Why the failing run counts fewer transfers than its scenario holds, if it does: it ended
+/// (at its violation, or at the time limit) before the rest came, so they are not part of the
+/// size that the shrink starts from.
+fn not_come(run_transfers: u64, scenario_transfers: u64) -> String {
+    if run_transfers >= scenario_transfers {
+        return String::new();
+    }
+    format!(
+        " ({run_transfers} of the scenario's {} came before the run ended)",
+        count(scenario_transfers, "transfer")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::not_come;
+
+    #[test]
+    fn the_before_line_says_when_the_run_ended_before_the_scenario_s_transfers_came() {
+        assert_eq!(not_come(12, 12), "");
+        assert_eq!(
+            not_come(11, 12),
+            " (11 of the scenario's 12 transfers came before the run ended)"
+        );
+        assert_eq!(
+            not_come(0, 1),
+            " (0 of the scenario's 1 transfer came before the run ended)"
+        );
+    }
 }
