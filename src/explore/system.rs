@@ -252,9 +252,7 @@ struct ClientInfo {
     inside: Option<Timestamp>,
     /// Has a transfer it has not finished (waiting, inside, or queued).
     has_work: bool,
-    /// Its ledger as interned block numbers.
-    ledger: Arc<[u32]>,
-    /// The number of that ledger among the distinct ledgers met.
+    /// The number of its ledger among the distinct ledgers met (a chain: see `Shared`).
     ledger_number: u32,
     /// A broken invariant of its own ledger or table.
     problem: Option<Finding>,
@@ -262,12 +260,14 @@ struct ClientInfo {
 
 const INSIDE: u64 = 1;
 const PROBLEM: u64 = 2;
+const HAS_WORK: u64 = 4;
 const LEDGER_SHIFT: u32 = 32;
 
 impl ClientInfo {
     fn summary(&self) -> u64 {
         u64::from(self.inside.is_some())
             | if self.problem.is_some() { PROBLEM } else { 0 }
+            | if self.has_work { HAS_WORK } else { 0 }
             | u64::from(self.ledger_number) << LEDGER_SHIFT
     }
 }
@@ -577,7 +577,7 @@ fn intern_block(shared: &mut Shared, block: &Arc<Block>) -> u32 {
 fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -> ClientInfo {
     let id = client.id();
     let blocks = client.ledger().blocks();
-    let ledger: Arc<[u32]> = blocks.iter().map(|b| intern_block(shared, b)).collect();
+    let ledger: Vec<u32> = blocks.iter().map(|b| intern_block(shared, b)).collect();
     if shared.ledger_lengths.is_empty() {
         shared.ledger_parents.push(u32::MAX);
         shared.ledger_lengths.push(0);
@@ -666,7 +666,6 @@ fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -> ClientInf
         id,
         inside,
         has_work: *client.phase() != Phase::Idle || client.pending().len() > 0,
-        ledger,
         ledger_number,
         problem,
     }
@@ -1075,7 +1074,6 @@ impl Model for SystemModel {
             effects: EffectTable::new(),
             sends: Vec::new(),
             problems: Vec::new(),
-            infos: Vec::new(),
             summaries: Vec::new(),
             orders: Vec::new(),
             current: Global::default(),
@@ -1283,9 +1281,10 @@ pub struct SystemExpander {
     effects: EffectTable,
     sends: Vec<(u8, u32)>,
     problems: Vec<Finding>,
-    infos: Vec<ClientInfo>,
-    /// One word per client state, what the common case of a check needs: [`INSIDE`],
-    /// [`PROBLEM`] and the ledger number from [`LEDGER_SHIFT`] on.
+    /// One word per client state, all that a check needs but to word a finding: [`INSIDE`],
+    /// [`PROBLEM`], [`HAS_WORK`] and the ledger number from [`LEDGER_SHIFT`] on. The rest of
+    /// a client state's `ClientInfo` is read from `Shared` when a finding is worded: a copy
+    /// per expander was 60 MB of fresh pages each on the default scenario.
     summaries: Vec<u64>,
     orders: Vec<MessageOrder>,
     current: Global,
@@ -1386,8 +1385,7 @@ impl SystemExpander {
     #[inline(never)]
     fn sync_infos(&mut self) {
         let shared = self.inner.lock();
-        let have = self.infos.len();
-        self.infos.extend_from_slice(&shared.infos[have..]);
+        let have = self.summaries.len();
         self.summaries
             .extend(shared.infos[have..].iter().map(ClientInfo::summary));
         let have = self.ledger_lengths.len();
@@ -1410,6 +1408,27 @@ impl SystemExpander {
             long = self.ledger_parents[long as usize];
         }
         short == long
+    }
+
+    /// Where two ledgers first differ: the length of their longest common prefix, found by
+    /// walking both chains back to a common ledger (`None` if one is a prefix of the other).
+    fn fork(&self, first: u32, second: u32) -> Option<u32> {
+        if self.is_prefix(first, second) {
+            return None;
+        }
+        let length = |ledger: u32| self.ledger_lengths[ledger as usize];
+        let parent = |ledger: u32| self.ledger_parents[ledger as usize];
+        let (mut a, mut b) = (first, second);
+        while length(a) > length(b) {
+            a = parent(a);
+        }
+        while length(b) > length(a) {
+            b = parent(b);
+        }
+        while a != b {
+            (a, b) = (parent(a), parent(b));
+        }
+        Some(length(a))
     }
 
     fn sync_orders(&mut self, msg: u32) {
@@ -1991,14 +2010,15 @@ impl SystemExpander {
                 return None;
             }
         }
-        let info = |client: usize| &self.infos[global.locals[client] as usize];
+        let inside = |client: usize| !global.down(client) && summaries[client] & INSIDE != 0;
         // mutual_exclusion: two clients inside (a crashed client is not inside).
-        let inside = |client: usize| !global.down(client) && info(client).inside.is_some();
         if (0..n).filter(|&client| inside(client)).nth(1).is_some() {
+            let shared = self.inner.lock();
             let listed: Vec<String> = (0..n)
                 .filter(|&client| inside(client))
                 .map(|client| {
-                    let (id, ts) = (info(client).id, info(client).inside.unwrap_or_default());
+                    let info = &shared.infos[global.locals[client] as usize];
+                    let (id, ts) = (info.id, info.inside.unwrap_or_default());
                     format!("client {id} with request ({ts},{id})")
                 })
                 .collect();
@@ -2012,18 +2032,16 @@ impl SystemExpander {
             });
         }
         // Each client's own ledger and table.
-        if let Some(problem) = (0..n).find_map(|client| info(client).problem.as_ref()) {
-            return Some(problem.clone());
+        if let Some(client) = (0..n).find(|&client| summaries[client] & PROBLEM != 0) {
+            return self.inner.lock().infos[global.locals[client] as usize]
+                .problem
+                .clone();
         }
         // ledger_agreement: of every two ledgers, one is a prefix of the other.
+        let ledger = |client: usize| (summaries[client] >> LEDGER_SHIFT) as u32;
         for a in 0..n {
             for b in a + 1..n {
-                let (ledger_a, ledger_b) = (&info(a).ledger, &info(b).ledger);
-                let fork = ledger_a
-                    .iter()
-                    .zip(ledger_b.iter())
-                    .position(|(x, y)| x != y);
-                if let Some(index) = fork {
+                if let Some(index) = self.fork(ledger(a), ledger(b)) {
                     return Some(Finding {
                         name: Invariant::LedgerAgreement.name(),
                         detail: format!(
@@ -2059,9 +2077,8 @@ impl SystemExpander {
         }
         // Stuck: a client with work left is deadlocked.
         let waiting: Vec<u32> = (0..n)
-            .filter(|&client| !global.down(client))
+            .filter(|&client| !global.down(client) && summaries[client] & HAS_WORK != 0)
             .map(|client| global.locals[client])
-            .filter(|&local| self.infos[local as usize].has_work)
             .collect();
         if !waiting.is_empty() {
             let who: Vec<String> = waiting
@@ -2077,20 +2094,18 @@ impl SystemExpander {
                 stuck: true,
             });
         }
-        // Quiescent: every ledger must be equal.
-        let info = |client: usize| &self.infos[global.locals[client] as usize];
-        let first = &info(0).ledger;
+        // Quiescent: every ledger must be equal (they are prefixes of each other by now).
+        let length = |client: usize| self.ledger_lengths[ledger(client) as usize];
         for client in 1..n {
-            let ledger = &info(client).ledger;
-            if ledger.len() != first.len() {
+            if length(client) != length(0) {
                 return Some(Finding {
                     name: Invariant::LedgerAgreement.name(),
                     detail: format!(
                         "nothing is left to happen, but client 1 holds {} block(s) and client \
                          {} holds {}",
-                        first.len(),
+                        length(0),
                         client + 1,
-                        ledger.len()
+                        length(client)
                     ),
                     stuck: true,
                 });
