@@ -244,12 +244,11 @@ impl MessageOrder {
     }
 }
 
-/// What the invariants need to know about one client state, computed once per state.
-#[derive(Clone, Debug)]
+/// What the invariants need to know about one client state, computed once per state and
+/// kept as its summary word (and its finding, if any, apart).
 struct ClientInfo {
-    id: ClientId,
-    /// The request timestamp while inside the critical section.
-    inside: Option<Timestamp>,
+    /// Inside the critical section.
+    inside: bool,
     /// Has a transfer it has not finished (waiting, inside, or queued).
     has_work: bool,
     /// The number of its ledger among the distinct ledgers met (a chain: see `Shared`).
@@ -265,7 +264,7 @@ const LEDGER_SHIFT: u32 = 32;
 
 impl ClientInfo {
     fn summary(&self) -> u64 {
-        u64::from(self.inside.is_some())
+        u64::from(self.inside)
             | if self.problem.is_some() { PROBLEM } else { 0 }
             | if self.has_work { HAS_WORK } else { 0 }
             | u64::from(self.ledger_number) << LEDGER_SHIFT
@@ -280,17 +279,42 @@ struct InternedStep {
     problem: Option<Finding>,
 }
 
-/// A remembered client step, in its shard: a few words, its sends and its finding (rare) kept
+/// A remembered client step, in its shard: one word, its sends and its finding (rare) kept
 /// in the shard's lists. The shards hold one per step run (1.45 million for the default
 /// scenario): with its own list of sends and an inline finding an entry took 96 bytes and a
-/// heap block, about 250 MB in all.
+/// heap block, about 250 MB in all; as four `u32`s behind a three-`u32` key, 28 bytes.
 #[derive(Clone, Copy, Debug)]
 struct SharedEffect {
     next: u32,
     sends_start: u32,
     sends_len: u32,
-    /// 0: none; otherwise 1 + index into the shard's `problems`.
-    problem: u32,
+    /// The clock condition broke (the finding is in the shard's `problems`).
+    broke: bool,
+}
+
+impl SharedEffect {
+    /// The next client state in the top 32 bits, where the sends start (27 bits), how many
+    /// (4 bits), whether the step broke the clock condition (1 bit): the layout of
+    /// [`EffectTable`]'s slots.
+    fn pack(self) -> u64 {
+        assert!(
+            self.sends_start < 1 << 27 && self.sends_len < 16,
+            "more sends than a shard takes"
+        );
+        u64::from(self.next) << 32
+            | u64::from(self.sends_start) << 5
+            | u64::from(self.sends_len) << 1
+            | u64::from(self.broke)
+    }
+
+    fn unpack(value: u64) -> Self {
+        SharedEffect {
+            next: (value >> 32) as u32,
+            sends_start: ((value >> 5) & ((1 << 27) - 1)) as u32,
+            sends_len: ((value >> 1) & 0xf) as u32,
+            broke: value & 1 != 0,
+        }
+    }
 }
 
 /// What every thread shares: the interned clients, messages and blocks, and the remembered
@@ -299,7 +323,11 @@ struct SharedEffect {
 struct Shared {
     clients: Vec<Arc<Client>>,
     client_numbers: IndexTable,
-    infos: Vec<ClientInfo>,
+    /// Per client state: its summary word (see `SystemExpander::summaries`); 8 bytes for
+    /// each of the default scenario's 622,407 client states, where a `ClientInfo` took 88.
+    summaries: Vec<u64>,
+    /// Client state number -> what its own ledger or table breaks (rare).
+    client_problems: MixMap<u32, Finding>,
     messages: Vec<Message>,
     message_numbers: MixMap<MessageKey, u32>,
     orders: Vec<MessageOrder>,
@@ -327,42 +355,52 @@ struct SharedEffects {
 /// One shard of the remembered client steps.
 #[derive(Default)]
 struct EffectShard {
-    steps: MixMap<EffectKey, SharedEffect>,
+    /// [`EffectTable::key`] -> [`SharedEffect::pack`]: 16 bytes an entry where the key and
+    /// the step unpacked took 28, in hash tables that double (about 100 MB of fresh pages on
+    /// the default scenario before).
+    steps: MixMap<u64, u64>,
     /// The sends of every step, back to back.
     sends: Vec<(u8, u32)>,
-    problems: Vec<Finding>,
+    /// The findings of the steps that broke the clock condition, by key.
+    problems: MixMap<u64, Finding>,
 }
 
 impl EffectShard {
-    /// Appends the sends of `effect` to `sends`; its next client state and finding.
-    fn copy_out(&self, effect: SharedEffect, sends: &mut Vec<(u8, u32)>) -> (u32, Option<Finding>) {
+    fn get(&self, key: u64) -> Option<SharedEffect> {
+        self.steps.get(&key).copied().map(SharedEffect::unpack)
+    }
+
+    /// Appends the sends of `effect` (remembered under `key`) to `sends`; its next client
+    /// state and finding.
+    fn copy_out(
+        &self,
+        key: u64,
+        effect: SharedEffect,
+        sends: &mut Vec<(u8, u32)>,
+    ) -> (u32, Option<Finding>) {
         let start = effect.sends_start as usize;
         sends.extend_from_slice(&self.sends[start..start + effect.sends_len as usize]);
-        let problem =
-            (effect.problem != 0).then(|| self.problems[effect.problem as usize - 1].clone());
+        let problem = effect.broke.then(|| self.problems[&key].clone());
         (effect.next, problem)
     }
 
     /// Remembers `step` under `key`, unless a step is there already (run meanwhile by
     /// another thread, with the same result); the one kept.
-    fn remember(&mut self, key: EffectKey, step: InternedStep) -> SharedEffect {
-        if let Some(&effect) = self.steps.get(&key) {
+    fn remember(&mut self, key: u64, step: InternedStep) -> SharedEffect {
+        if let Some(effect) = self.get(key) {
             return effect;
         }
         let effect = SharedEffect {
             next: step.next,
             sends_start: u32::try_from(self.sends.len()).expect("a shard's sends fit in u32"),
             sends_len: step.sends.len() as u32,
-            problem: match step.problem {
-                Some(finding) => {
-                    self.problems.push(finding);
-                    self.problems.len() as u32
-                }
-                None => 0,
-            },
+            broke: step.problem.is_some(),
         };
+        if let Some(finding) = step.problem {
+            self.problems.insert(key, finding);
+        }
         self.sends.extend_from_slice(&step.sends);
-        self.steps.insert(key, effect);
+        self.steps.insert(key, effect.pack());
         effect
     }
 }
@@ -404,15 +442,6 @@ struct EffectKey {
     local: u32,
     input: u32,
     msg: u32,
-}
-
-impl Hash for EffectKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(
-            (u64::from(self.local) << 32 | u64::from(self.input))
-                ^ u64::from(self.msg).rotate_left(47),
-        );
-    }
 }
 
 const INPUT_ISSUE: u32 = 0;
@@ -540,7 +569,10 @@ fn intern_client(inner: &Inner, shared: &mut Shared, client: Client) -> u32 {
     let info = client_info(inner, shared, &client);
     shared.clients.push(Arc::new(client));
     shared.client_numbers.insert(hash, number);
-    shared.infos.push(info);
+    shared.summaries.push(info.summary());
+    if let Some(problem) = info.problem {
+        shared.client_problems.insert(number, problem);
+    }
     number
 }
 
@@ -658,13 +690,8 @@ fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -> ClientInf
             stuck: false,
         });
     }
-    let inside = match client.phase() {
-        Phase::Inside { ts, .. } => Some(*ts),
-        _ => None,
-    };
     ClientInfo {
-        id,
-        inside,
+        inside: matches!(client.phase(), Phase::Inside { .. }),
         has_work: *client.phase() != Phase::Idle || client.pending().len() > 0,
         ledger_number,
         problem,
@@ -1325,12 +1352,13 @@ impl SystemExpander {
     #[inline(never)]
     fn new_effect(&mut self, local: u32, input: u32, msg: u32) -> Effect {
         let key = EffectKey { local, input, msg };
+        let packed = EffectTable::key(local, input, msg);
         let sends_start = self.sends.len() as u32;
         // Copied out under the shard's lock (no clone of the step's list of sends).
         let known = {
             let shard = self.inner.effects.shard(key);
-            let effect = shard.steps.get(&key).copied();
-            effect.map(|effect| shard.copy_out(effect, &mut self.sends))
+            let effect = shard.get(packed);
+            effect.map(|effect| shard.copy_out(packed, effect, &mut self.sends))
         };
         let (next, problem) = match known {
             Some(known) => known,
@@ -1349,8 +1377,8 @@ impl SystemExpander {
                 let run = run_step(&self.inner, &before, delivered, key);
                 let step = intern_step(&self.inner, &mut self.inner.lock(), run);
                 let mut shard = self.inner.effects.shard(key);
-                let effect = shard.remember(key, step);
-                shard.copy_out(effect, &mut self.sends)
+                let effect = shard.remember(packed, step);
+                shard.copy_out(packed, effect, &mut self.sends)
             }
         };
         let effect = Effect {
@@ -1386,8 +1414,7 @@ impl SystemExpander {
     fn sync_infos(&mut self) {
         let shared = self.inner.lock();
         let have = self.summaries.len();
-        self.summaries
-            .extend(shared.infos[have..].iter().map(ClientInfo::summary));
+        self.summaries.extend_from_slice(&shared.summaries[have..]);
         let have = self.ledger_lengths.len();
         self.ledger_parents
             .extend_from_slice(&shared.ledger_parents[have..]);
@@ -2017,8 +2044,12 @@ impl SystemExpander {
             let listed: Vec<String> = (0..n)
                 .filter(|&client| inside(client))
                 .map(|client| {
-                    let info = &shared.infos[global.locals[client] as usize];
-                    let (id, ts) = (info.id, info.inside.unwrap_or_default());
+                    let state = &shared.clients[global.locals[client] as usize];
+                    let id = state.id();
+                    let ts = match state.phase() {
+                        Phase::Inside { ts, .. } => *ts,
+                        _ => 0,
+                    };
                     format!("client {id} with request ({ts},{id})")
                 })
                 .collect();
@@ -2033,9 +2064,12 @@ impl SystemExpander {
         }
         // Each client's own ledger and table.
         if let Some(client) = (0..n).find(|&client| summaries[client] & PROBLEM != 0) {
-            return self.inner.lock().infos[global.locals[client] as usize]
-                .problem
-                .clone();
+            return self
+                .inner
+                .lock()
+                .client_problems
+                .get(&global.locals[client])
+                .cloned();
         }
         // ledger_agreement: of every two ledgers, one is a prefix of the other.
         let ledger = |client: usize| (summaries[client] >> LEDGER_SHIFT) as u32;
