@@ -13,7 +13,7 @@
 //! that path is a shortest one.
 //!
 //! Memory per state: the encoding, 4 bytes of offset, 4 of parent and 8 / load (between 7/16
-//! and 7/8, see [`full`]) bytes of table: about `encoding + 17..27` bytes.
+//! and 7/8, see [`full`]) bytes of table: about `encoding + 17..26` bytes.
 
 /// Marks a state with no parent (an initial state).
 pub const NO_PARENT: u32 = u32::MAX;
