@@ -816,7 +816,7 @@ struct Head {
 impl Head {
     /// Decodes everything but the messages; says whether any message is in flight: then some
     /// link's count is not zero, and the tail is longer than one byte (a zero count) per link.
-    fn decode(bytes: &[u8], clients: usize, links: usize) -> (Head, bool) {
+    fn decode(bytes: &[u8], clients: usize, links: usize, faults: bool) -> (Head, bool) {
         let mut head = Head {
             n: clients,
             ..Head::default()
@@ -825,11 +825,14 @@ impl Head {
         for client in 0..clients {
             head.locals[client] = get_varint(bytes, &mut at);
         }
+        let issued = at + issued_at(clients, faults);
         for client in 0..clients {
-            head.status[client] = bytes[at + client];
-            head.issued[client] = bytes[at + clients + client];
+            head.issued[client] = bytes[issued + client];
         }
-        at += 2 * clients + 2;
+        if faults {
+            head.status[..clients].copy_from_slice(&bytes[at..at + clients]);
+        }
+        at += fixed_bytes(clients, faults);
         (head, bytes.len() - at > links)
     }
 
@@ -879,6 +882,23 @@ struct Global {
     /// Decoded without `msgs` (every link FIFO and no fault: only the first message of a link
     /// is ever looked at).
     lean: bool,
+    /// The encoding has the status bytes and the loss and duplication counts (see
+    /// [`fixed_bytes`]).
+    faults: bool,
+}
+
+/// The bytes between the clients' local-state numbers and the links in an encoding: per
+/// client its status (down, crashes used) and transfers asked for, then the losses and the
+/// duplications used. Without any fault possible the statuses and the counts never change,
+/// so only the transfers asked for are encoded: 5 bytes less of the default scenario's 26.5
+/// per state (a fifth of the store's arena, written once and compared on every look-up).
+fn fixed_bytes(clients: usize, faults: bool) -> usize {
+    if faults { 2 * clients + 2 } else { clients }
+}
+
+/// Where the transfers asked for are among [`fixed_bytes`]: behind the statuses, if any.
+fn issued_at(clients: usize, faults: bool) -> usize {
+    if faults { clients } else { 0 }
 }
 
 impl Default for Global {
@@ -899,6 +919,7 @@ impl Default for Global {
             head_ends: [0; MAX_LINKS],
             heads: [0; MAX_LINKS],
             lean: false,
+            faults: true,
         }
     }
 }
@@ -988,23 +1009,26 @@ fn get_varint_slow(bytes: &[u8], at: &mut usize) -> u32 {
 }
 
 impl Global {
-    fn decode(&mut self, bytes: &[u8], clients: usize, links: usize, lean: bool) {
+    fn decode(&mut self, bytes: &[u8], clients: usize, links: usize, lean: bool, faults: bool) {
         let mut at = 0;
         self.n = clients;
         self.links = links;
         self.lean = lean;
+        self.faults = faults;
         for client in 0..clients {
             self.locals[client] = get_varint(bytes, &mut at);
             self.local_ends[client] = at as u32;
         }
+        let issued = at + issued_at(clients, faults);
         for client in 0..clients {
-            self.status[client] = bytes[at + client];
-            self.issued[client] = bytes[at + clients + client];
+            self.issued[client] = bytes[issued + client];
         }
-        at += 2 * clients;
-        self.losses = bytes[at];
-        self.duplicates = bytes[at + 1];
-        at += 2;
+        if faults {
+            self.status[..clients].copy_from_slice(&bytes[at..at + clients]);
+            self.losses = bytes[at + 2 * clients];
+            self.duplicates = bytes[at + 2 * clients + 1];
+        }
+        at += fixed_bytes(clients, faults);
         // Every message takes a byte at least: room for all of them, written by index (the
         // list keeps its longest length; only `starts` says what counts).
         if !lean && self.msgs.len() < bytes.len() {
@@ -1049,10 +1073,14 @@ impl Global {
         for &local in &self.locals[..n] {
             put_varint(out, local);
         }
-        out.extend_from_slice(&self.status[..n]);
-        out.extend_from_slice(&self.issued[..n]);
-        out.push(self.losses);
-        out.push(self.duplicates);
+        if self.faults {
+            out.extend_from_slice(&self.status[..n]);
+            out.extend_from_slice(&self.issued[..n]);
+            out.push(self.losses);
+            out.push(self.duplicates);
+        } else {
+            out.extend_from_slice(&self.issued[..n]);
+        }
         for link in 0..self.links {
             let messages = self.link(link);
             put_varint(out, messages.len() as u32);
@@ -1092,6 +1120,7 @@ impl Model for SystemModel {
             ..Global::default()
         };
         global.locals[..global.n].copy_from_slice(&self.inner.initial_locals);
+        global.faults = self.inner.config.any_faults();
         global.encode(out);
     }
 
@@ -1115,6 +1144,7 @@ impl Model for SystemModel {
             },
             all_fifo: self.inner.config.all_fifo() == Some(true),
             lean: self.inner.config.all_fifo() == Some(true) && !self.inner.config.any_faults(),
+            faults: self.inner.config.any_faults(),
             transfer_counts: {
                 let mut counts = [0; MAX_CLIENTS];
                 for (count, transfers) in counts.iter_mut().zip(&self.inner.config.transfers) {
@@ -1328,6 +1358,9 @@ pub struct SystemExpander {
     fifo: [bool; MAX_LINKS],
     /// Every link FIFO: client steps take [`Self::emit_step`].
     all_fifo: bool,
+    /// A fault is possible: the encodings have the status bytes and the loss and duplication
+    /// counts (see [`fixed_bytes`]).
+    faults: bool,
     /// Every link FIFO and no faults: states are decoded without their messages but the
     /// first of each link.
     lean: bool,
@@ -1575,7 +1608,7 @@ impl SystemExpander {
         let mut at = copy_bytes(buffer, 0, &state[..start]);
         at = write_varint(buffer, at, effect.next);
         let mut run_start = current.local_ends[client] as usize;
-        // Where the status bytes are in `buffer`.
+        // Where the bytes of [`fixed_bytes`] are in `buffer`.
         let base = at + current.local_ends[n - 1] as usize - run_start;
         while changed != 0 {
             let link = changed.trailing_zeros() as usize;
@@ -1610,7 +1643,7 @@ impl SystemExpander {
         }
         at = copy_bytes(buffer, at, &state[run_start..]);
         if issued {
-            buffer[base + n + client] += 1;
+            buffer[base + issued_at(n, self.faults) + client] += 1;
         }
         let encoding = &buffer[..at];
         out.buffer().extend_from_slice(encoding);
@@ -1678,7 +1711,7 @@ impl SystemExpander {
             at = write_varint(buffer, at, local);
             run_start = self.current.local_ends[client] as usize;
         }
-        // Where the status bytes are in `buffer`.
+        // Where the bytes of [`fixed_bytes`] are in `buffer`.
         let base = at + head_at - run_start;
         while changed != 0 {
             let link = changed.trailing_zeros() as usize;
@@ -1746,11 +1779,14 @@ impl SystemExpander {
             }
         }
         at = copy_bytes(buffer, at, &state[run_start..]);
+        // Statuses, losses and duplications change only where faults are possible, and only
+        // then are they encoded.
+        debug_assert!(self.faults || (edit.status.is_none() && !edit.lost && !edit.duplicated));
         if let Some((client, status)) = edit.status {
             buffer[base + client] = status;
         }
         if let Some(client) = edit.issued {
-            buffer[base + n + client] += 1;
+            buffer[base + issued_at(n, self.faults) + client] += 1;
         }
         if edit.lost {
             buffer[base + 2 * n] += 1;
@@ -1857,7 +1893,7 @@ impl Expander for SystemExpander {
         // `self.inner` is read in place (no clone of the `Arc`: an atomic increment per state).
         let n = self.inner.config.clients as usize;
         let links = self.inner.links.len();
-        self.current.decode(state, n, links, self.lean);
+        self.current.decode(state, n, links, self.lean, self.faults);
         let mut positions = std::mem::take(&mut self.positions);
         // Fetch the remembered steps of the likely inputs ahead of their turn.
         for client in 0..n {
@@ -2007,7 +2043,7 @@ impl Expander for SystemExpander {
 
     fn check(&mut self, state: &[u8]) -> Option<Finding> {
         let n = self.inner.config.clients as usize;
-        let (head, in_flight) = Head::decode(state, n, self.inner.links.len());
+        let (head, in_flight) = Head::decode(state, n, self.inner.links.len(), self.faults);
         self.check_global(&head, in_flight)
     }
 }
