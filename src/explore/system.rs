@@ -826,9 +826,7 @@ impl Head {
             head.locals[client] = get_varint(bytes, &mut at);
         }
         let issued = at + issued_at(clients, faults);
-        for client in 0..clients {
-            head.issued[client] = bytes[issued + client];
-        }
+        head.issued = read_counts(bytes, issued, clients);
         if faults {
             head.status[..clients].copy_from_slice(&bytes[at..at + clients]);
         }
@@ -894,6 +892,22 @@ struct Global {
 /// per state (a fifth of the store's arena, written once and compared on every look-up).
 fn fixed_bytes(clients: usize, faults: bool) -> usize {
     if faults { 2 * clients + 2 } else { clients }
+}
+
+/// The `clients` bytes at `at` of `bytes`, the rest zero. Read as one word when the encoding
+/// has 8 bytes from `at` on (nearly always): a copy of a length not known at compile time,
+/// or a loop of byte copies (which the compiler turns into one), is a call to `memcpy`, and
+/// this runs for every state decoded.
+fn read_counts(bytes: &[u8], at: usize, clients: usize) -> [u8; MAX_CLIENTS] {
+    const { assert!(MAX_CLIENTS == 8, "the counts of the clients fill one word") };
+    if let Some(window) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(window.try_into().expect("8 bytes"));
+        let keep = u64::MAX.checked_shr(64 - 8 * clients as u32).unwrap_or(0);
+        return (word & keep).to_le_bytes();
+    }
+    let mut counts = [0; MAX_CLIENTS];
+    counts[..clients].copy_from_slice(&bytes[at..at + clients]);
+    counts
 }
 
 /// Where the transfers asked for are among [`fixed_bytes`]: behind the statuses, if any.
@@ -1020,9 +1034,7 @@ impl Global {
             self.local_ends[client] = at as u32;
         }
         let issued = at + issued_at(clients, faults);
-        for client in 0..clients {
-            self.issued[client] = bytes[issued + client];
-        }
+        self.issued = read_counts(bytes, issued, clients);
         if faults {
             self.status[..clients].copy_from_slice(&bytes[at..at + clients]);
             self.losses = bytes[at + 2 * clients];
