@@ -244,17 +244,14 @@ impl MessageOrder {
     }
 }
 
-/// What the invariants need to know about one client state, computed once per state.
-#[derive(Clone, Debug)]
+/// What the invariants need to know about one client state, computed once per state and
+/// kept as its summary word (and its finding, if any, apart).
 struct ClientInfo {
-    id: ClientId,
-    /// The request timestamp while inside the critical section.
-    inside: Option<Timestamp>,
+    /// Inside the critical section.
+    inside: bool,
     /// Has a transfer it has not finished (waiting, inside, or queued).
     has_work: bool,
-    /// Its ledger as interned block numbers.
-    ledger: Arc<[u32]>,
-    /// The number of that ledger among the distinct ledgers met.
+    /// The number of its ledger among the distinct ledgers met (a chain: see `Shared`).
     ledger_number: u32,
     /// A broken invariant of its own ledger or table.
     problem: Option<Finding>,
@@ -262,12 +259,14 @@ struct ClientInfo {
 
 const INSIDE: u64 = 1;
 const PROBLEM: u64 = 2;
+const HAS_WORK: u64 = 4;
 const LEDGER_SHIFT: u32 = 32;
 
 impl ClientInfo {
     fn summary(&self) -> u64 {
-        u64::from(self.inside.is_some())
+        u64::from(self.inside)
             | if self.problem.is_some() { PROBLEM } else { 0 }
+            | if self.has_work { HAS_WORK } else { 0 }
             | u64::from(self.ledger_number) << LEDGER_SHIFT
     }
 }
@@ -280,17 +279,42 @@ struct InternedStep {
     problem: Option<Finding>,
 }
 
-/// A remembered client step, in its shard: a few words, its sends and its finding (rare) kept
+/// A remembered client step, in its shard: one word, its sends and its finding (rare) kept
 /// in the shard's lists. The shards hold one per step run (1.45 million for the default
 /// scenario): with its own list of sends and an inline finding an entry took 96 bytes and a
-/// heap block, about 250 MB in all.
+/// heap block, about 250 MB in all; as four `u32`s behind a three-`u32` key, 28 bytes.
 #[derive(Clone, Copy, Debug)]
 struct SharedEffect {
     next: u32,
     sends_start: u32,
     sends_len: u32,
-    /// 0: none; otherwise 1 + index into the shard's `problems`.
-    problem: u32,
+    /// The clock condition broke (the finding is in the shard's `problems`).
+    broke: bool,
+}
+
+impl SharedEffect {
+    /// The next client state in the top 32 bits, where the sends start (27 bits), how many
+    /// (4 bits), whether the step broke the clock condition (1 bit): the layout of
+    /// [`EffectTable`]'s slots.
+    fn pack(self) -> u64 {
+        assert!(
+            self.sends_start < 1 << 27 && self.sends_len < 16,
+            "more sends than a shard takes"
+        );
+        u64::from(self.next) << 32
+            | u64::from(self.sends_start) << 5
+            | u64::from(self.sends_len) << 1
+            | u64::from(self.broke)
+    }
+
+    fn unpack(value: u64) -> Self {
+        SharedEffect {
+            next: (value >> 32) as u32,
+            sends_start: ((value >> 5) & ((1 << 27) - 1)) as u32,
+            sends_len: ((value >> 1) & 0xf) as u32,
+            broke: value & 1 != 0,
+        }
+    }
 }
 
 /// What every thread shares: the interned clients, messages and blocks, and the remembered
@@ -299,7 +323,11 @@ struct SharedEffect {
 struct Shared {
     clients: Vec<Arc<Client>>,
     client_numbers: IndexTable,
-    infos: Vec<ClientInfo>,
+    /// Per client state: its summary word (see `SystemExpander::summaries`); 8 bytes for
+    /// each of the default scenario's 622,407 client states, where a `ClientInfo` took 88.
+    summaries: Vec<u64>,
+    /// Client state number -> what its own ledger or table breaks (rare).
+    client_problems: MixMap<u32, Finding>,
     messages: Vec<Message>,
     message_numbers: MixMap<MessageKey, u32>,
     orders: Vec<MessageOrder>,
@@ -327,42 +355,52 @@ struct SharedEffects {
 /// One shard of the remembered client steps.
 #[derive(Default)]
 struct EffectShard {
-    steps: MixMap<EffectKey, SharedEffect>,
+    /// [`EffectTable::key`] -> [`SharedEffect::pack`]: 16 bytes an entry where the key and
+    /// the step unpacked took 28, in hash tables that double (about 100 MB of fresh pages on
+    /// the default scenario before).
+    steps: MixMap<u64, u64>,
     /// The sends of every step, back to back.
     sends: Vec<(u8, u32)>,
-    problems: Vec<Finding>,
+    /// The findings of the steps that broke the clock condition, by key.
+    problems: MixMap<u64, Finding>,
 }
 
 impl EffectShard {
-    /// Appends the sends of `effect` to `sends`; its next client state and finding.
-    fn copy_out(&self, effect: SharedEffect, sends: &mut Vec<(u8, u32)>) -> (u32, Option<Finding>) {
+    fn get(&self, key: u64) -> Option<SharedEffect> {
+        self.steps.get(&key).copied().map(SharedEffect::unpack)
+    }
+
+    /// Appends the sends of `effect` (remembered under `key`) to `sends`; its next client
+    /// state and finding.
+    fn copy_out(
+        &self,
+        key: u64,
+        effect: SharedEffect,
+        sends: &mut Vec<(u8, u32)>,
+    ) -> (u32, Option<Finding>) {
         let start = effect.sends_start as usize;
         sends.extend_from_slice(&self.sends[start..start + effect.sends_len as usize]);
-        let problem =
-            (effect.problem != 0).then(|| self.problems[effect.problem as usize - 1].clone());
+        let problem = effect.broke.then(|| self.problems[&key].clone());
         (effect.next, problem)
     }
 
     /// Remembers `step` under `key`, unless a step is there already (run meanwhile by
     /// another thread, with the same result); the one kept.
-    fn remember(&mut self, key: EffectKey, step: InternedStep) -> SharedEffect {
-        if let Some(&effect) = self.steps.get(&key) {
+    fn remember(&mut self, key: u64, step: InternedStep) -> SharedEffect {
+        if let Some(effect) = self.get(key) {
             return effect;
         }
         let effect = SharedEffect {
             next: step.next,
             sends_start: u32::try_from(self.sends.len()).expect("a shard's sends fit in u32"),
             sends_len: step.sends.len() as u32,
-            problem: match step.problem {
-                Some(finding) => {
-                    self.problems.push(finding);
-                    self.problems.len() as u32
-                }
-                None => 0,
-            },
+            broke: step.problem.is_some(),
         };
+        if let Some(finding) = step.problem {
+            self.problems.insert(key, finding);
+        }
         self.sends.extend_from_slice(&step.sends);
-        self.steps.insert(key, effect);
+        self.steps.insert(key, effect.pack());
         effect
     }
 }
@@ -404,15 +442,6 @@ struct EffectKey {
     local: u32,
     input: u32,
     msg: u32,
-}
-
-impl Hash for EffectKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(
-            (u64::from(self.local) << 32 | u64::from(self.input))
-                ^ u64::from(self.msg).rotate_left(47),
-        );
-    }
 }
 
 const INPUT_ISSUE: u32 = 0;
@@ -540,7 +569,10 @@ fn intern_client(inner: &Inner, shared: &mut Shared, client: Client) -> u32 {
     let info = client_info(inner, shared, &client);
     shared.clients.push(Arc::new(client));
     shared.client_numbers.insert(hash, number);
-    shared.infos.push(info);
+    shared.summaries.push(info.summary());
+    if let Some(problem) = info.problem {
+        shared.client_problems.insert(number, problem);
+    }
     number
 }
 
@@ -577,7 +609,7 @@ fn intern_block(shared: &mut Shared, block: &Arc<Block>) -> u32 {
 fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -> ClientInfo {
     let id = client.id();
     let blocks = client.ledger().blocks();
-    let ledger: Arc<[u32]> = blocks.iter().map(|b| intern_block(shared, b)).collect();
+    let ledger: Vec<u32> = blocks.iter().map(|b| intern_block(shared, b)).collect();
     if shared.ledger_lengths.is_empty() {
         shared.ledger_parents.push(u32::MAX);
         shared.ledger_lengths.push(0);
@@ -658,15 +690,9 @@ fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -> ClientInf
             stuck: false,
         });
     }
-    let inside = match client.phase() {
-        Phase::Inside { ts, .. } => Some(*ts),
-        _ => None,
-    };
     ClientInfo {
-        id,
-        inside,
+        inside: matches!(client.phase(), Phase::Inside { .. }),
         has_work: *client.phase() != Phase::Idle || client.pending().len() > 0,
-        ledger,
         ledger_number,
         problem,
     }
@@ -790,7 +816,7 @@ struct Head {
 impl Head {
     /// Decodes everything but the messages; says whether any message is in flight: then some
     /// link's count is not zero, and the tail is longer than one byte (a zero count) per link.
-    fn decode(bytes: &[u8], clients: usize, links: usize) -> (Head, bool) {
+    fn decode(bytes: &[u8], clients: usize, links: usize, faults: bool) -> (Head, bool) {
         let mut head = Head {
             n: clients,
             ..Head::default()
@@ -799,11 +825,12 @@ impl Head {
         for client in 0..clients {
             head.locals[client] = get_varint(bytes, &mut at);
         }
-        for client in 0..clients {
-            head.status[client] = bytes[at + client];
-            head.issued[client] = bytes[at + clients + client];
+        let issued = at + issued_at(clients, faults);
+        head.issued = read_counts(bytes, issued, clients);
+        if faults {
+            head.status[..clients].copy_from_slice(&bytes[at..at + clients]);
         }
-        at += 2 * clients + 2;
+        at += fixed_bytes(clients, faults);
         (head, bytes.len() - at > links)
     }
 
@@ -853,6 +880,39 @@ struct Global {
     /// Decoded without `msgs` (every link FIFO and no fault: only the first message of a link
     /// is ever looked at).
     lean: bool,
+    /// The encoding has the status bytes and the loss and duplication counts (see
+    /// [`fixed_bytes`]).
+    faults: bool,
+}
+
+/// The bytes between the clients' local-state numbers and the links in an encoding: per
+/// client its status (down, crashes used) and transfers asked for, then the losses and the
+/// duplications used. Without any fault possible the statuses and the counts never change,
+/// so only the transfers asked for are encoded: 5 bytes less of the default scenario's 26.5
+/// per state (a fifth of the store's arena, written once and compared on every look-up).
+fn fixed_bytes(clients: usize, faults: bool) -> usize {
+    if faults { 2 * clients + 2 } else { clients }
+}
+
+/// The `clients` bytes at `at` of `bytes`, the rest zero. Read as one word when the encoding
+/// has 8 bytes from `at` on (nearly always): a copy of a length not known at compile time,
+/// or a loop of byte copies (which the compiler turns into one), is a call to `memcpy`, and
+/// this runs for every state decoded.
+fn read_counts(bytes: &[u8], at: usize, clients: usize) -> [u8; MAX_CLIENTS] {
+    const { assert!(MAX_CLIENTS == 8, "the counts of the clients fill one word") };
+    if let Some(window) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(window.try_into().expect("8 bytes"));
+        let keep = u64::MAX.checked_shr(64 - 8 * clients as u32).unwrap_or(0);
+        return (word & keep).to_le_bytes();
+    }
+    let mut counts = [0; MAX_CLIENTS];
+    counts[..clients].copy_from_slice(&bytes[at..at + clients]);
+    counts
+}
+
+/// Where the transfers asked for are among [`fixed_bytes`]: behind the statuses, if any.
+fn issued_at(clients: usize, faults: bool) -> usize {
+    if faults { clients } else { 0 }
 }
 
 impl Default for Global {
@@ -873,6 +933,7 @@ impl Default for Global {
             head_ends: [0; MAX_LINKS],
             heads: [0; MAX_LINKS],
             lean: false,
+            faults: true,
         }
     }
 }
@@ -962,23 +1023,24 @@ fn get_varint_slow(bytes: &[u8], at: &mut usize) -> u32 {
 }
 
 impl Global {
-    fn decode(&mut self, bytes: &[u8], clients: usize, links: usize, lean: bool) {
+    fn decode(&mut self, bytes: &[u8], clients: usize, links: usize, lean: bool, faults: bool) {
         let mut at = 0;
         self.n = clients;
         self.links = links;
         self.lean = lean;
+        self.faults = faults;
         for client in 0..clients {
             self.locals[client] = get_varint(bytes, &mut at);
             self.local_ends[client] = at as u32;
         }
-        for client in 0..clients {
-            self.status[client] = bytes[at + client];
-            self.issued[client] = bytes[at + clients + client];
+        let issued = at + issued_at(clients, faults);
+        self.issued = read_counts(bytes, issued, clients);
+        if faults {
+            self.status[..clients].copy_from_slice(&bytes[at..at + clients]);
+            self.losses = bytes[at + 2 * clients];
+            self.duplicates = bytes[at + 2 * clients + 1];
         }
-        at += 2 * clients;
-        self.losses = bytes[at];
-        self.duplicates = bytes[at + 1];
-        at += 2;
+        at += fixed_bytes(clients, faults);
         // Every message takes a byte at least: room for all of them, written by index (the
         // list keeps its longest length; only `starts` says what counts).
         if !lean && self.msgs.len() < bytes.len() {
@@ -1023,10 +1085,14 @@ impl Global {
         for &local in &self.locals[..n] {
             put_varint(out, local);
         }
-        out.extend_from_slice(&self.status[..n]);
-        out.extend_from_slice(&self.issued[..n]);
-        out.push(self.losses);
-        out.push(self.duplicates);
+        if self.faults {
+            out.extend_from_slice(&self.status[..n]);
+            out.extend_from_slice(&self.issued[..n]);
+            out.push(self.losses);
+            out.push(self.duplicates);
+        } else {
+            out.extend_from_slice(&self.issued[..n]);
+        }
         for link in 0..self.links {
             let messages = self.link(link);
             put_varint(out, messages.len() as u32);
@@ -1066,6 +1132,7 @@ impl Model for SystemModel {
             ..Global::default()
         };
         global.locals[..global.n].copy_from_slice(&self.inner.initial_locals);
+        global.faults = self.inner.config.any_faults();
         global.encode(out);
     }
 
@@ -1075,7 +1142,6 @@ impl Model for SystemModel {
             effects: EffectTable::new(),
             sends: Vec::new(),
             problems: Vec::new(),
-            infos: Vec::new(),
             summaries: Vec::new(),
             orders: Vec::new(),
             current: Global::default(),
@@ -1090,6 +1156,7 @@ impl Model for SystemModel {
             },
             all_fifo: self.inner.config.all_fifo() == Some(true),
             lean: self.inner.config.all_fifo() == Some(true) && !self.inner.config.any_faults(),
+            faults: self.inner.config.any_faults(),
             transfer_counts: {
                 let mut counts = [0; MAX_CLIENTS];
                 for (count, transfers) in counts.iter_mut().zip(&self.inner.config.transfers) {
@@ -1214,7 +1281,11 @@ impl EffectTable {
     }
 
     fn insert(&mut self, local: u32, input: u32, msg: u32, effect: Effect) {
-        if (self.len + 1) * 8 > self.slots.len() * 5 {
+        // Doubles above a load of 3/4: a look-up that hits (nearly all) probes about two
+        // slots there, mostly in the same cache line, and the table is filled in as huge
+        // pages, one per thread (at 5/8 the default scenario's 1.45 million steps needed 64
+        // MiB per thread, at 3/4 32 MiB).
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
             self.bits += 1;
             let bits = self.bits;
             double_in_place(&mut self.slots, |[key, _]| {
@@ -1283,9 +1354,11 @@ pub struct SystemExpander {
     effects: EffectTable,
     sends: Vec<(u8, u32)>,
     problems: Vec<Finding>,
-    infos: Vec<ClientInfo>,
-    /// One word per client state, what the common case of a check needs: [`INSIDE`],
-    /// [`PROBLEM`] and the ledger number from [`LEDGER_SHIFT`] on.
+    /// One word per client state, all that a check needs but to word a finding: [`INSIDE`],
+    /// [`PROBLEM`], [`HAS_WORK`] and the ledger number from [`LEDGER_SHIFT`] on (a copy of
+    /// `Shared::summaries`, read without a lock). A finding is worded from `Shared`: a copy
+    /// per expander of everything a finding needs was 60 MB of fresh pages each on the
+    /// default scenario.
     summaries: Vec<u64>,
     orders: Vec<MessageOrder>,
     current: Global,
@@ -1297,6 +1370,9 @@ pub struct SystemExpander {
     fifo: [bool; MAX_LINKS],
     /// Every link FIFO: client steps take [`Self::emit_step`].
     all_fifo: bool,
+    /// A fault is possible: the encodings have the status bytes and the loss and duplication
+    /// counts (see [`fixed_bytes`]).
+    faults: bool,
     /// Every link FIFO and no faults: states are decoded without their messages but the
     /// first of each link.
     lean: bool,
@@ -1326,12 +1402,13 @@ impl SystemExpander {
     #[inline(never)]
     fn new_effect(&mut self, local: u32, input: u32, msg: u32) -> Effect {
         let key = EffectKey { local, input, msg };
+        let packed = EffectTable::key(local, input, msg);
         let sends_start = self.sends.len() as u32;
         // Copied out under the shard's lock (no clone of the step's list of sends).
         let known = {
             let shard = self.inner.effects.shard(key);
-            let effect = shard.steps.get(&key).copied();
-            effect.map(|effect| shard.copy_out(effect, &mut self.sends))
+            let effect = shard.get(packed);
+            effect.map(|effect| shard.copy_out(packed, effect, &mut self.sends))
         };
         let (next, problem) = match known {
             Some(known) => known,
@@ -1350,8 +1427,8 @@ impl SystemExpander {
                 let run = run_step(&self.inner, &before, delivered, key);
                 let step = intern_step(&self.inner, &mut self.inner.lock(), run);
                 let mut shard = self.inner.effects.shard(key);
-                let effect = shard.remember(key, step);
-                shard.copy_out(effect, &mut self.sends)
+                let effect = shard.remember(packed, step);
+                shard.copy_out(packed, effect, &mut self.sends)
             }
         };
         let effect = Effect {
@@ -1386,10 +1463,8 @@ impl SystemExpander {
     #[inline(never)]
     fn sync_infos(&mut self) {
         let shared = self.inner.lock();
-        let have = self.infos.len();
-        self.infos.extend_from_slice(&shared.infos[have..]);
-        self.summaries
-            .extend(shared.infos[have..].iter().map(ClientInfo::summary));
+        let have = self.summaries.len();
+        self.summaries.extend_from_slice(&shared.summaries[have..]);
         let have = self.ledger_lengths.len();
         self.ledger_parents
             .extend_from_slice(&shared.ledger_parents[have..]);
@@ -1410,6 +1485,27 @@ impl SystemExpander {
             long = self.ledger_parents[long as usize];
         }
         short == long
+    }
+
+    /// Where two ledgers first differ: the length of their longest common prefix, found by
+    /// walking both chains back to a common ledger (`None` if one is a prefix of the other).
+    fn fork(&self, first: u32, second: u32) -> Option<u32> {
+        if self.is_prefix(first, second) {
+            return None;
+        }
+        let length = |ledger: u32| self.ledger_lengths[ledger as usize];
+        let parent = |ledger: u32| self.ledger_parents[ledger as usize];
+        let (mut a, mut b) = (first, second);
+        while length(a) > length(b) {
+            a = parent(a);
+        }
+        while length(b) > length(a) {
+            b = parent(b);
+        }
+        while a != b {
+            (a, b) = (parent(a), parent(b));
+        }
+        Some(length(a))
     }
 
     fn sync_orders(&mut self, msg: u32) {
@@ -1524,7 +1620,7 @@ impl SystemExpander {
         let mut at = copy_bytes(buffer, 0, &state[..start]);
         at = write_varint(buffer, at, effect.next);
         let mut run_start = current.local_ends[client] as usize;
-        // Where the status bytes are in `buffer`.
+        // Where the bytes of [`fixed_bytes`] are in `buffer`.
         let base = at + current.local_ends[n - 1] as usize - run_start;
         while changed != 0 {
             let link = changed.trailing_zeros() as usize;
@@ -1559,7 +1655,7 @@ impl SystemExpander {
         }
         at = copy_bytes(buffer, at, &state[run_start..]);
         if issued {
-            buffer[base + n + client] += 1;
+            buffer[base + issued_at(n, self.faults) + client] += 1;
         }
         let encoding = &buffer[..at];
         out.buffer().extend_from_slice(encoding);
@@ -1627,7 +1723,7 @@ impl SystemExpander {
             at = write_varint(buffer, at, local);
             run_start = self.current.local_ends[client] as usize;
         }
-        // Where the status bytes are in `buffer`.
+        // Where the bytes of [`fixed_bytes`] are in `buffer`.
         let base = at + head_at - run_start;
         while changed != 0 {
             let link = changed.trailing_zeros() as usize;
@@ -1695,11 +1791,14 @@ impl SystemExpander {
             }
         }
         at = copy_bytes(buffer, at, &state[run_start..]);
+        // Statuses, losses and duplications change only where faults are possible, and only
+        // then are they encoded.
+        debug_assert!(self.faults || (edit.status.is_none() && !edit.lost && !edit.duplicated));
         if let Some((client, status)) = edit.status {
             buffer[base + client] = status;
         }
         if let Some(client) = edit.issued {
-            buffer[base + n + client] += 1;
+            buffer[base + issued_at(n, self.faults) + client] += 1;
         }
         if edit.lost {
             buffer[base + 2 * n] += 1;
@@ -1806,7 +1905,7 @@ impl Expander for SystemExpander {
         // `self.inner` is read in place (no clone of the `Arc`: an atomic increment per state).
         let n = self.inner.config.clients as usize;
         let links = self.inner.links.len();
-        self.current.decode(state, n, links, self.lean);
+        self.current.decode(state, n, links, self.lean, self.faults);
         let mut positions = std::mem::take(&mut self.positions);
         // Fetch the remembered steps of the likely inputs ahead of their turn.
         for client in 0..n {
@@ -1956,7 +2055,7 @@ impl Expander for SystemExpander {
 
     fn check(&mut self, state: &[u8]) -> Option<Finding> {
         let n = self.inner.config.clients as usize;
-        let (head, in_flight) = Head::decode(state, n, self.inner.links.len());
+        let (head, in_flight) = Head::decode(state, n, self.inner.links.len(), self.faults);
         self.check_global(&head, in_flight)
     }
 }
@@ -1991,14 +2090,19 @@ impl SystemExpander {
                 return None;
             }
         }
-        let info = |client: usize| &self.infos[global.locals[client] as usize];
+        let inside = |client: usize| !global.down(client) && summaries[client] & INSIDE != 0;
         // mutual_exclusion: two clients inside (a crashed client is not inside).
-        let inside = |client: usize| !global.down(client) && info(client).inside.is_some();
         if (0..n).filter(|&client| inside(client)).nth(1).is_some() {
+            let shared = self.inner.lock();
             let listed: Vec<String> = (0..n)
                 .filter(|&client| inside(client))
                 .map(|client| {
-                    let (id, ts) = (info(client).id, info(client).inside.unwrap_or_default());
+                    let state = &shared.clients[global.locals[client] as usize];
+                    let id = state.id();
+                    let ts = match state.phase() {
+                        Phase::Inside { ts, .. } => *ts,
+                        _ => 0,
+                    };
                     format!("client {id} with request ({ts},{id})")
                 })
                 .collect();
@@ -2012,18 +2116,19 @@ impl SystemExpander {
             });
         }
         // Each client's own ledger and table.
-        if let Some(problem) = (0..n).find_map(|client| info(client).problem.as_ref()) {
-            return Some(problem.clone());
+        if let Some(client) = (0..n).find(|&client| summaries[client] & PROBLEM != 0) {
+            return self
+                .inner
+                .lock()
+                .client_problems
+                .get(&global.locals[client])
+                .cloned();
         }
         // ledger_agreement: of every two ledgers, one is a prefix of the other.
+        let ledger = |client: usize| (summaries[client] >> LEDGER_SHIFT) as u32;
         for a in 0..n {
             for b in a + 1..n {
-                let (ledger_a, ledger_b) = (&info(a).ledger, &info(b).ledger);
-                let fork = ledger_a
-                    .iter()
-                    .zip(ledger_b.iter())
-                    .position(|(x, y)| x != y);
-                if let Some(index) = fork {
+                if let Some(index) = self.fork(ledger(a), ledger(b)) {
                     return Some(Finding {
                         name: Invariant::LedgerAgreement.name(),
                         detail: format!(
@@ -2059,9 +2164,8 @@ impl SystemExpander {
         }
         // Stuck: a client with work left is deadlocked.
         let waiting: Vec<u32> = (0..n)
-            .filter(|&client| !global.down(client))
+            .filter(|&client| !global.down(client) && summaries[client] & HAS_WORK != 0)
             .map(|client| global.locals[client])
-            .filter(|&local| self.infos[local as usize].has_work)
             .collect();
         if !waiting.is_empty() {
             let who: Vec<String> = waiting
@@ -2077,20 +2181,18 @@ impl SystemExpander {
                 stuck: true,
             });
         }
-        // Quiescent: every ledger must be equal.
-        let info = |client: usize| &self.infos[global.locals[client] as usize];
-        let first = &info(0).ledger;
+        // Quiescent: every ledger must be equal (they are prefixes of each other by now).
+        let length = |client: usize| self.ledger_lengths[ledger(client) as usize];
         for client in 1..n {
-            let ledger = &info(client).ledger;
-            if ledger.len() != first.len() {
+            if length(client) != length(0) {
                 return Some(Finding {
                     name: Invariant::LedgerAgreement.name(),
                     detail: format!(
                         "nothing is left to happen, but client 1 holds {} block(s) and client \
                          {} holds {}",
-                        first.len(),
+                        length(0),
                         client + 1,
-                        ledger.len()
+                        length(client)
                     ),
                     stuck: true,
                 });
