@@ -35,6 +35,7 @@ use crate::scenario::{
 };
 use crate::sim::Workload;
 use crate::sim::rng::{Stream, stream_rng};
+use crate::wording::count;
 
 /// At most this many clients: the search is exhaustive, and the encoding keeps small counts
 /// in single bytes.
@@ -270,7 +271,8 @@ pub fn from_scenario(
     );
     if reads > 0 {
         notes.push(format!(
-            "{reads} balance read(s) left out: a read changes no state"
+            "{} left out: a read changes no state",
+            count(reads, "balance read")
         ));
     }
     if !scenario.faults.partitions.is_empty() {

@@ -42,6 +42,7 @@ use crate::protocol::{
     Amount, Block, Client, ClientConfig, ClientId, Command, GENESIS_PREV, Message, Mutations,
     Outbox, OutputKind, Phase, Timer, Timestamp, Variant, WaitReason,
 };
+use crate::wording::count;
 
 /// A transfer a client will be asked to make.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1881,14 +1882,16 @@ fn describe_wait(id: ClientId, reason: &WaitReason) -> String {
             .map(|p| p.to_string())
             .collect();
         because.push(format!(
-            "without a REPLY from client(s) {}",
+            "without a REPLY from {} {}",
+            clients_word(peers.len()),
             peers.join(", ")
         ));
     }
     if !reason.missing_acks.is_empty() {
         let peers: Vec<String> = reason.missing_acks.iter().map(|p| p.to_string()).collect();
         because.push(format!(
-            "inside, without UPDATED from client(s) {}",
+            "inside, without UPDATED from {} {}",
+            clients_word(peers.len()),
             peers.join(", ")
         ));
     }
@@ -1896,6 +1899,11 @@ fn describe_wait(id: ClientId, reason: &WaitReason) -> String {
         let _ = write!(text, " {}", because.join(" and "));
     }
     text
+}
+
+/// "client" or "clients", for a list of that many client ids.
+fn clients_word(listed: usize) -> &'static str {
+    if listed == 1 { "client" } else { "clients" }
 }
 
 impl Expander for SystemExpander {
@@ -2188,9 +2196,8 @@ impl SystemExpander {
                 return Some(Finding {
                     name: Invariant::LedgerAgreement.name(),
                     detail: format!(
-                        "nothing is left to happen, but client 1 holds {} block(s) and client \
-                         {} holds {}",
-                        length(0),
+                        "nothing is left to happen, but client 1 holds {} and client {} holds {}",
+                        count(length(0), "block"),
                         client + 1,
                         length(client)
                     ),
