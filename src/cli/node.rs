@@ -102,9 +102,9 @@ pub(super) fn merge_command(args: &MergeArgs) -> Result<u8, CliError> {
         })
         .collect();
     let mut note = format!(
-        "merged the traces of {}: {} events",
+        "merged the traces of {}: {}",
         lives.join(", "),
-        report.events
+        count(report.events, "event")
     );
     if report.dropped > 0 {
         note.push_str(&format!(
