@@ -29,7 +29,7 @@ use super::{
     DEFAULT_BALANCE, Expect, ExpectedOutcome, FaultsSpec, LatencySpec, Limits, NetworkSpec, Ratio,
     Scenario, ScenarioFile, ScheduleSpec, SwarmSpec, WorkloadSpec,
 };
-use crate::check::Invariant;
+use crate::base::Invariant;
 use crate::json_message::{backticked, bare_message, between_backticks, unknown_name};
 use crate::protocol::{Amount, ClientId};
 use locate::{Path, Seg, Shape};
@@ -131,7 +131,7 @@ pub const TRACE_NOT_SCENARIO: &str = "this is a JSON Lines trace (as `run --trac
 pub fn is_trace(text: &str) -> bool {
     let first = text.lines().next().unwrap_or("");
     serde_json::from_str::<serde_json::Value>(first)
-        .is_ok_and(|line| line["type"] == "header" && line["format"] == crate::trace::TRACE_FORMAT)
+        .is_ok_and(|line| line["type"] == "header" && line["format"] == crate::base::TRACE_FORMAT)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ use serde_json::error::Category;
 use sha2::{Digest, Sha256};
 
 use super::{Direction, DropReason, Event, EventKind, Kept, TRACE_FORMAT, TRACE_VERSION};
-use crate::check::Invariant;
+use crate::base::Invariant;
 use crate::json_message::bare_message;
 use crate::protocol::ledger::{from_hex, short_hex};
 use crate::protocol::{Amount, Block, ClientId, Hash, Message};
