@@ -3,10 +3,14 @@
 //! starting at 1). Each test changes one value of a template with `replace`, which leaves the
 //! positions before it unchanged.
 
+use super::parse::names_of;
+use super::rules::total_fits;
 use super::*;
+use crate::base::Invariant;
 use crate::scenario::{
-    BalanceReadSpec, DEFAULT_SCENARIO_JSON, DEFAULT_SCENARIO_SOURCE, Expect, GeneratedSpec,
-    LinkSpec, ProtocolVariant, TransferSpec,
+    BalanceReadSpec, DEFAULT_BALANCE, DEFAULT_SCENARIO_JSON, DEFAULT_SCENARIO_SOURCE, Expect,
+    ExpectedOutcome, GeneratedSpec, LatencySpec, Limits, LinkSpec, NetworkSpec, ProtocolVariant,
+    Scenario, ScenarioFile, TransferSpec,
 };
 
 fn error(text: &str) -> ScenarioError {
