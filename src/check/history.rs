@@ -206,7 +206,7 @@ impl History {
     /// Keeps no message logs: sends, deliveries, drops and duplicates are not looked at, so
     /// an explanation cannot name the messages involved. For runs that only need the verdict
     /// (a sweep reruns a failing seed with the logs to get the explanation). The logs are most
-    /// of the history's cost: 18% of a 64-client run's time (docs/performance.md). Not with
+    /// of the history's cost, which grows with the number of clients. Not with
     /// [`Self::track_receivers`], which needs the messages.
     pub fn skip_message_logs(&mut self) {
         self.log_messages = false;

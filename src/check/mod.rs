@@ -299,9 +299,9 @@ impl Checker {
     }
 
     /// The history's part and the checks of a client's step (not a message's fate). Inline in
-    /// [`Self::observe`]: a run with bare messages calls that for client steps alone, and the
-    /// second call's entry and exit (registers saved and restored) were a tenth of the
-    /// checker's instructions. The history learns first, as for any event.
+    /// [`Self::observe`]: a run with bare messages calls that for client steps alone, and a
+    /// second call's entry and exit (registers saved and restored) would weigh on every
+    /// client step. The history learns first, as for any event.
     #[inline(always)]
     fn observe_step(
         &mut self,

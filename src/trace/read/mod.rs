@@ -1,5 +1,5 @@
-//! Reading a JSON Lines trace (SPEC section 3) written by any source: the simulator today,
-//! the TCP nodes later.
+//! Reading a JSON Lines trace (SPEC section 3) written by any source: the simulator, the
+//! explorer's counterexamples, the TCP nodes and the merge of their traces.
 //!
 //! [`TraceReader`] streams: it holds one line at a time, so a trace of ten million events
 //! reads in constant memory (plus the summary line, whose balance tables grow with the square
