@@ -16,6 +16,10 @@ const GROUND_FLOOR: &[&str] = &["base", "protocol", "fast_hash", "json_message",
 
 /// Where a module refers to another: the first place found, for the failure message.
 type Graph = BTreeMap<String, BTreeMap<String, String>>;
+/// The first segment of a `crate::` path and its line.
+type Reference = (String, usize);
+/// A module declared without a body under `#[cfg(test)]`: its `#[path]`, if any, and name.
+type TestModule = (Option<String>, String);
 
 #[test]
 fn top_level_modules_import_one_way() {
@@ -68,12 +72,22 @@ fn the_reader_sees_grouped_imports_and_skips_tests_and_comments() {
                 #[cfg(test)]\n\
                 mod tests { use crate::l; }\n\
                 #[cfg(test)]\n\
-                mod more;\n";
+                mod more;\n\
+                #[cfg(test)]\n\
+                #[path = \"more_tests.rs\"]\n\
+                mod elsewhere;\n\
+                let lifetime: &'static str = \"é\"; let e = 'é'; crate::k::f();\n";
     let (references, test_modules) = crate_references(text);
     let names: Vec<&str> = references.iter().map(|(name, _)| name.as_str()).collect();
-    assert_eq!(names, ["a", "b", "e", "j"]);
+    assert_eq!(names, ["a", "b", "e", "j", "k"]);
     assert_eq!(references[3].1, 6, "the line of `crate :: j`");
-    assert_eq!(test_modules, [(None, "more".to_string())]);
+    assert_eq!(
+        test_modules,
+        [
+            (None, "more".to_string()),
+            (Some("more_tests.rs".to_string()), "elsewhere".to_string())
+        ]
+    );
 }
 
 #[test]
@@ -211,7 +225,7 @@ fn test_only_files(files: &[PathBuf]) -> BTreeSet<PathBuf> {
 /// The first segment of every `crate::` path in `text` outside comments, strings and
 /// `#[cfg(test)]` items, with its line; and the out-of-line modules declared under
 /// `#[cfg(test)]`, as their `#[path]` (if any) and name.
-fn crate_references(text: &str) -> (Vec<(String, usize)>, Vec<(Option<String>, String)>) {
+fn crate_references(text: &str) -> (Vec<Reference>, Vec<TestModule>) {
     let code = blank_comments_and_strings(text);
     let bytes = code.as_bytes();
     let mut references = Vec::new();
@@ -245,7 +259,7 @@ fn crate_references(text: &str) -> (Vec<(String, usize)>, Vec<(Option<String>, S
 
 /// Skips the item starting at `from` (its attributes, then up to its `;` or its block).
 /// Returns where it ends, and the module it declares without a body, if it does.
-fn skip_item(code: &str, text: &str, from: usize) -> (usize, Option<(Option<String>, String)>) {
+fn skip_item(code: &str, text: &str, from: usize) -> (usize, Option<TestModule>) {
     let bytes = code.as_bytes();
     let mut at = from;
     let mut path = None;
@@ -442,17 +456,12 @@ fn char_literal_end(bytes: &[u8], from: usize) -> usize {
         }
         Some(_) => {
             // One character, perhaps several bytes of UTF-8, then the closing quote.
-            let width = std::str::from_utf8(&bytes[from + 1..(from + 5).min(bytes.len())])
-                .map_or_else(
-                    |error| {
-                        std::str::from_utf8(&bytes[from + 1..from + 1 + error.valid_up_to()])
-                            .unwrap()
-                    },
-                    |text| text,
-                )
-                .chars()
-                .next()
-                .map_or(1, char::len_utf8);
+            let width = match bytes[from + 1] {
+                0..=0x7f => 1,
+                0xc0..=0xdf => 2,
+                0xe0..=0xef => 3,
+                _ => 4,
+            };
             if bytes.get(from + 1 + width) == Some(&b'\'') {
                 from + 2 + width
             } else {
