@@ -5,6 +5,7 @@
 //! Data flows one way: `scenario` -> `sim` (drives `protocol`) -> `trace` events -> `check` and
 //! `render`. Nothing under `protocol` imports anything else of this crate.
 
+pub mod base;
 pub mod bench;
 pub mod check;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod json_message;
 pub mod live;
 pub mod protocol;
 pub mod render;
+pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod sim;

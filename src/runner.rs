@@ -5,37 +5,11 @@ use std::io::{self, Write};
 
 use crate::protocol::ledger::to_hex;
 use crate::render::text::{TextTimeline, write_verdict};
+pub use crate::report::{Expectation, RunReport};
 use crate::scenario::{ExpectedOutcome, Scenario};
 use crate::sim::{RunOptions, RunResult, simulate};
 use crate::trace::encode::{IdMap, SummaryViolation};
 use crate::trace::{EventSink, Header, Summary, TraceEncoder, TraceOutput};
-
-/// What the scenario's `expect` block asked for and whether the run delivered it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Expectation {
-    /// `ok`, `violation` or `violation of <invariant>`.
-    pub wanted: String,
-    pub met: bool,
-}
-
-/// A finished run with everything needed to report it.
-pub struct RunReport {
-    pub seed: u64,
-    pub result: RunResult,
-    pub digest_hex: String,
-    pub summary: Summary,
-    pub expectation: Option<Expectation>,
-}
-
-impl RunReport {
-    /// The run passed: it matched its `expect`, or held every invariant when there is none.
-    pub fn passed(&self) -> bool {
-        match &self.expectation {
-            Some(expectation) => expectation.met,
-            None => self.result.violations.is_empty(),
-        }
-    }
-}
 
 /// Whether a run of `scenario` that ended with `result` passed (see [`RunReport::passed`]).
 pub fn passed(scenario: &Scenario, result: &RunResult) -> bool {

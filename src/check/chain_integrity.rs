@@ -43,9 +43,8 @@ impl ChainIntegrity {
         // Follow the client's own chain even past a problem, so one bad block is reported once.
         // The trace reader bounds indexes to 2^63-1; saturating keeps the check safe without it.
         let length = block.index().saturating_add(1);
-        // Compared in place: a copy of the old head (a length and a hash) went through the
-        // stack and stalled on reading back its narrower stores (a seventh of this pass's
-        // samples).
+        // Compared in place: a copy of the head (a length and a hash) would go through the
+        // stack, and reading it back stalls on its narrower stores.
         if extends(block, head) {
             *head = (length, block.hash_value());
             return None;

@@ -8,12 +8,15 @@
 //! a few counters). Nothing is allocated per event once a link's log is full. Links are a
 //! dense table up to [`DENSE_CLIENTS`] clients, a hash map beyond.
 
-use std::collections::VecDeque;
+mod links;
+#[cfg(test)]
+mod tests;
 
-use crate::fast_hash::FastMap;
+use std::collections::VecDeque;
 
 use crate::protocol::{Amount, ClientId, Message, Timestamp};
 use crate::trace::{Direction, DropReason, Event, EventKind};
+use links::{DROP_REASONS, LinkLog, Links, Packed};
 
 /// How many messages each directed link remembers.
 pub const LINK_LOG_LEN: usize = 8;
@@ -78,196 +81,6 @@ impl MsgRecord {
             self.msg_id,
             format_time(self.sent.t_us)
         )
-    }
-}
-
-const MSG_TYPES: [&str; 5] = ["request", "reply", "release", "update", "updated"];
-const _PACKED_IS_A_CACHE_LINE: () = assert!(std::mem::size_of::<Packed>() == 64);
-const DROP_REASONS: [DropReason; 3] =
-    [DropReason::Loss, DropReason::Partition, DropReason::Crashed];
-
-/// One message in a link's log, packed into a cache line (`NONE` for absent values; the
-/// counts saturate).
-#[derive(Clone, Copy, Debug)]
-struct Packed {
-    ts: Timestamp,
-    sent: Moment,
-    first_delivery: Moment,
-    last_delivery_seq: u64,
-    drop_seq: u64,
-    deliveries: u16,
-    duplicates: u16,
-    drops: u16,
-    msg_type: u8,
-    drop_reason: u8,
-}
-
-impl Packed {
-    fn view(&self, msg_id: u64) -> MsgRecord {
-        let some = |seq: u64| (seq != NONE).then_some(seq);
-        MsgRecord {
-            msg_id,
-            msg_type: MSG_TYPES[usize::from(self.msg_type)],
-            ts: self.ts,
-            sent: self.sent,
-            first_delivery: (self.first_delivery.seq != NONE).then_some(self.first_delivery),
-            last_delivery: some(self.last_delivery_seq),
-            deliveries: u32::from(self.deliveries),
-            duplicates: u32::from(self.duplicates),
-            dropped: some(self.drop_seq)
-                .map(|seq| (DROP_REASONS[usize::from(self.drop_reason)], seq)),
-            drops: u32::from(self.drops),
-        }
-    }
-}
-
-/// The last messages of one directed link (a ring): their ids side by side, so that finding
-/// one reads a single cache line.
-#[derive(Clone, Debug)]
-struct LinkLog {
-    ids: [u64; LINK_LOG_LEN],
-    records: [Packed; LINK_LOG_LEN],
-    len: usize,
-    /// Where the next record goes once the log is full.
-    next: usize,
-}
-
-impl LinkLog {
-    fn new() -> Self {
-        let empty = Packed {
-            ts: 0,
-            sent: Moment { seq: 0, t_us: 0 },
-            first_delivery: Moment { seq: NONE, t_us: 0 },
-            last_delivery_seq: NONE,
-            drop_seq: NONE,
-            deliveries: 0,
-            duplicates: 0,
-            drops: 0,
-            msg_type: 0,
-            drop_reason: 0,
-        };
-        LinkLog {
-            ids: [0; LINK_LOG_LEN],
-            records: [empty; LINK_LOG_LEN],
-            len: 0,
-            next: 0,
-        }
-    }
-
-    fn push(&mut self, msg_id: u64, record: Packed) {
-        let slot = if self.len < LINK_LOG_LEN {
-            self.len += 1;
-            self.len - 1
-        } else {
-            let slot = self.next;
-            self.next = (self.next + 1) % LINK_LOG_LEN;
-            slot
-        };
-        self.ids[slot] = msg_id;
-        self.records[slot] = record;
-    }
-
-    fn find_mut(&mut self, msg_id: u64) -> Option<&mut Packed> {
-        let slot = self.ids[..self.len].iter().rposition(|&id| id == msg_id)?;
-        Some(&mut self.records[slot])
-    }
-
-    /// Oldest first.
-    fn iter(&self) -> impl DoubleEndedIterator<Item = MsgRecord> + '_ {
-        let order = (self.next..self.len).chain(0..self.next.min(self.len));
-        order.map(|slot| self.records[slot].view(self.ids[slot]))
-    }
-}
-
-/// One directed link `from -> to`: the receiver's view of the sender, and the message log.
-#[derive(Clone, Debug)]
-struct Link {
-    log: Option<Box<LinkLog>>,
-    /// The largest `ts` delivered on this link since the receiver last (re)started (0: none).
-    largest_ts: Timestamp,
-    /// The sender's request the receiver holds (REQUEST delivered, not yet released; 0: none,
-    /// as request timestamps start at 1).
-    open_request: Timestamp,
-    /// The latest request of the sender released at the receiver.
-    served: Timestamp,
-    /// The `seq` of the last REPLY and UPDATED on this link (`NONE`: none).
-    last_reply: u64,
-    last_updated: u64,
-}
-
-impl Default for Link {
-    fn default() -> Self {
-        Link {
-            log: None,
-            largest_ts: 0,
-            open_request: 0,
-            served: 0,
-            last_reply: NONE,
-            last_updated: NONE,
-        }
-    }
-}
-
-impl Link {
-    /// What the receiver forgets when it restarts.
-    fn forget(&mut self) {
-        *self = Link {
-            log: self.log.take(),
-            ..Link::default()
-        };
-    }
-}
-
-/// The links, dense for few clients.
-#[derive(Clone, Debug)]
-enum Links {
-    Dense { clients: u32, links: Vec<Link> },
-    Sparse(FastMap<(ClientId, ClientId), Link>),
-}
-
-impl Links {
-    fn new(clients: u32) -> Self {
-        if clients <= DENSE_CLIENTS {
-            Links::Dense {
-                clients,
-                links: vec![Link::default(); (clients as usize).pow(2)],
-            }
-        } else {
-            Links::Sparse(FastMap::default())
-        }
-    }
-
-    fn dense_slot(clients: u32, from: ClientId, to: ClientId) -> Option<usize> {
-        let valid = |id: ClientId| (1..=clients).contains(&id);
-        (valid(from) && valid(to))
-            .then(|| (from as usize - 1) * clients as usize + (to as usize - 1))
-    }
-
-    fn get(&self, from: ClientId, to: ClientId) -> Option<&Link> {
-        match self {
-            Links::Dense { clients, links } => {
-                Self::dense_slot(*clients, from, to).map(|slot| &links[slot])
-            }
-            Links::Sparse(map) => map.get(&(from, to)),
-        }
-    }
-
-    fn get_mut(&mut self, from: ClientId, to: ClientId) -> Option<&mut Link> {
-        match self {
-            Links::Dense { clients, links } => {
-                Self::dense_slot(*clients, from, to).map(|slot| &mut links[slot])
-            }
-            Links::Sparse(map) => map.get_mut(&(from, to)),
-        }
-    }
-
-    fn entry(&mut self, from: ClientId, to: ClientId) -> Option<&mut Link> {
-        match self {
-            Links::Dense { clients, links } => {
-                Self::dense_slot(*clients, from, to).map(|slot| &mut links[slot])
-            }
-            Links::Sparse(map) => Some(map.entry((from, to)).or_default()),
-        }
     }
 }
 
@@ -393,7 +206,7 @@ impl History {
     /// Keeps no message logs: sends, deliveries, drops and duplicates are not looked at, so
     /// an explanation cannot name the messages involved. For runs that only need the verdict
     /// (a sweep reruns a failing seed with the logs to get the explanation). The logs are most
-    /// of the history's cost: 18% of a 64-client run's time (docs/performance.md). Not with
+    /// of the history's cost, which grows with the number of clients. Not with
     /// [`Self::track_receivers`], which needs the messages.
     pub fn skip_message_logs(&mut self) {
         self.log_messages = false;
@@ -757,101 +570,5 @@ pub fn name_clients(clients: &[ClientId]) -> String {
             let init: Vec<String> = init.iter().map(ToString::to_string).collect();
             format!("clients {} and {last}", init.join(", "))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(seq: u64, node: Option<ClientId>, kind: EventKind) -> Event {
-        Event {
-            seq,
-            t_us: seq * 100,
-            node,
-            clock: seq,
-            kind,
-        }
-    }
-
-    fn send(seq: u64, from: ClientId, to: ClientId, msg_id: u64, ts: Timestamp) -> Event {
-        event(
-            seq,
-            Some(from),
-            EventKind::Send {
-                msg_id,
-                to,
-                msg: Message::Request { ts },
-            },
-        )
-    }
-
-    #[test]
-    fn the_log_keeps_the_latest_messages_of_a_link_and_their_fate() {
-        let mut history = History::new(2);
-        for msg_id in 0..(LINK_LOG_LEN as u64 + 3) {
-            history.observe(&send(msg_id, 1, 2, msg_id, msg_id + 1), None);
-        }
-        let ids: Vec<u64> = history.messages(1, 2).map(|r| r.msg_id).collect();
-        assert_eq!(ids.len(), LINK_LOG_LEN);
-        assert_eq!(ids[0], 3, "the oldest were forgotten");
-        assert_eq!(*ids.last().unwrap(), LINK_LOG_LEN as u64 + 2);
-
-        let last = LINK_LOG_LEN as u64 + 2;
-        let drop = EventKind::Drop {
-            msg_id: last,
-            reason: DropReason::Loss,
-        };
-        // No route given: the history finds the link from the node (the sender here).
-        history.observe(&event(100, Some(1), drop), None);
-        let record = history.message(1, 2, last).unwrap();
-        assert_eq!(
-            record.dropped.map(|(reason, _)| reason),
-            Some(DropReason::Loss)
-        );
-        assert_eq!(record.copies_in_flight(), 0);
-        assert_eq!(history.message(1, 2, 0), None);
-    }
-
-    #[test]
-    fn a_restart_forgets_what_the_client_had_heard() {
-        let mut history = History::new(2);
-        history.track_receivers();
-        history.observe(&send(0, 1, 2, 0, 5), None);
-        let deliver = EventKind::Deliver {
-            msg_id: 0,
-            from: 1,
-            msg: Message::Request { ts: 5 },
-        };
-        history.observe(&event(1, Some(2), deliver), None);
-        assert_eq!(history.largest_seen(1, 2), 5);
-        assert_eq!(history.open_request(1, 2), Some(5));
-        history.observe(&event(2, Some(2), EventKind::Crash), None);
-        assert!(history.client(2).unwrap().down_since.is_some());
-        let restart = EventKind::Restart {
-            kept: crate::trace::Kept::Ledger,
-        };
-        history.observe(&event(3, Some(2), restart), None);
-        assert_eq!(history.largest_seen(1, 2), 0);
-        assert_eq!(history.open_request(1, 2), None);
-        assert!(history.client(2).unwrap().down_since.is_none());
-    }
-
-    #[test]
-    fn partitions_cut_the_right_links() {
-        let both = PartitionSeen {
-            groups: vec![vec![1], vec![2, 3]],
-            direction: Direction::Both,
-            since: Moment { seq: 0, t_us: 0 },
-        };
-        assert!(both.cuts(1, 2) && both.cuts(3, 1));
-        assert!(!both.cuts(2, 3));
-        let one_way = PartitionSeen {
-            direction: Direction::OneWay,
-            ..both
-        };
-        assert!(one_way.cuts(1, 3));
-        assert!(!one_way.cuts(3, 1));
-        assert_eq!(name_clients(&[1, 2, 3]), "clients 1, 2 and 3");
     }
 }

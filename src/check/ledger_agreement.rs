@@ -61,8 +61,8 @@ impl LedgerAgreement {
         &self.lengths
     }
 
-    /// Runs on every commit and apply (inline: out of line, its call was a fifth of its cost);
-    /// the violation's sentence is built in a cold branch.
+    /// Runs on every commit and apply, so it is inline (a call would weigh as much as a good
+    /// part of the check); the violation's sentence is built in a cold branch.
     #[inline]
     pub fn observe(&mut self, event: &Event) -> Option<Violation> {
         let node = event.node?;

@@ -18,19 +18,18 @@ mod clock_condition;
 mod conservation;
 mod delivery;
 pub mod history;
-mod invariant;
 mod ledger_agreement;
 mod liveness;
 mod mutual_exclusion;
 mod no_overdraft;
 pub mod offline;
 
+pub use crate::base::Invariant;
 pub use chain_integrity::ChainIntegrity;
 pub use clock_condition::ClockCondition;
 pub use conservation::Conservation;
 pub use delivery::{DeliveryMatching, MessageStore};
 pub use history::History;
-pub use invariant::Invariant;
 pub use ledger_agreement::LedgerAgreement;
 pub use liveness::{Waiter, liveness_violations, waiters_from_history};
 pub use mutual_exclusion::MutualExclusion;
@@ -300,9 +299,9 @@ impl Checker {
     }
 
     /// The history's part and the checks of a client's step (not a message's fate). Inline in
-    /// [`Self::observe`]: a run with bare messages calls that for client steps alone, and the
-    /// second call's entry and exit (registers saved and restored) were a tenth of the
-    /// checker's instructions. The history learns first, as for any event.
+    /// [`Self::observe`]: a run with bare messages calls that for client steps alone, and a
+    /// second call's entry and exit (registers saved and restored) would weigh on every
+    /// client step. The history learns first, as for any event.
     #[inline(always)]
     fn observe_step(
         &mut self,

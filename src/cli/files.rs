@@ -63,8 +63,8 @@ pub fn refuse_input_as_output(
 ///
 /// An existing path that is not a regular file (`/dev/null`, `/dev/stdout`, a named pipe) is
 /// written in place: renaming a file over it would replace the device or pipe with a regular
-/// file (as root, `--trace /dev/null` replaced the machine's `/dev/null`), and what went into a
-/// pipe cannot be taken back anyway. `-` is standard output, written in place too.
+/// file (as root, `--trace /dev/null` would replace the machine's `/dev/null`), and what went
+/// into a pipe cannot be taken back anyway. `-` is standard output, written in place too.
 pub struct PendingFile {
     path: PathBuf,
     target: Target,

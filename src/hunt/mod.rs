@@ -1,5 +1,5 @@
-//! Hunting failures: sweep a scenario over many seeds ([`sweep`]), choose the seeds of one
-//! machine's share ([`seeds`]), cut a failure down to a small pinned scenario ([`shrink`]),
+//! Hunting failures: sweep a scenario over many seeds ([`mod@sweep`]), choose the seeds of one
+//! machine's share ([`seeds`]), cut a failure down to a small pinned scenario ([`mod@shrink`]),
 //! and find where two traces first differ ([`diff`]).
 //!
 //! The command line (`sweep`, `replay`, `diff` and `run --check-determinism`) lives in

@@ -24,20 +24,25 @@
 //! 5. The summary is computed as for any trace: counts, each node's final table and head
 //!    (replayed from its commit and apply events), and the digest.
 
+mod lives;
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
-use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::trace::{LineWriter, header_line, live_header};
 use crate::protocol::ledger::to_hex;
-use crate::protocol::{Amount, ClientId, Ledger, Variant};
+use crate::protocol::{Amount, ClientId, Ledger};
 use crate::trace::encode::{IdMap, Summary};
-use crate::trace::read::{TraceHeader, TraceReader};
 use crate::trace::{DropReason, Event, EventKind, Kept};
+use lives::{Cluster, Life, read_life};
+
+pub use lives::expand;
 
 /// Traces that cannot be merged, in one sentence.
 #[derive(Debug, thiserror::Error)]
@@ -58,28 +63,6 @@ pub struct MergeReport {
     pub in_flight: u64,
 }
 
-#[derive(Debug, Deserialize)]
-struct HeaderLive {
-    live: Option<LiveIn>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-struct LiveIn {
-    node: ClientId,
-    cluster: String,
-    incarnation: u64,
-    epoch_unix_us: u64,
-}
-
-/// One run of one node.
-struct Life {
-    shown: String,
-    live: LiveIn,
-    header: TraceHeader,
-    events: Vec<Event>,
-    complete: bool,
-}
-
 /// What the merged header's `live` object lists.
 #[derive(Serialize)]
 struct MergedLive {
@@ -95,89 +78,6 @@ struct MergedFrom {
     incarnation: u64,
     epoch_unix_us: u64,
     complete: bool,
-}
-
-/// The trace files among `paths`: files as given, and the `*.jsonl` files of directories.
-pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, MergeError> {
-    let mut files = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            let entries = fs::read_dir(path).map_err(|error| {
-                MergeError(format!(
-                    "{}: cannot list the directory: {error}",
-                    path.display()
-                ))
-            })?;
-            let mut found: Vec<PathBuf> = entries
-                .filter_map(Result::ok)
-                .map(|entry| entry.path())
-                .filter(|file| file.extension().is_some_and(|ext| ext == "jsonl"))
-                .collect();
-            found.sort();
-            files.extend(found);
-        } else {
-            files.push(path.clone());
-        }
-    }
-    if files.is_empty() {
-        return Err(MergeError(
-            "no trace files to merge (a directory is searched for *.jsonl files)".into(),
-        ));
-    }
-    Ok(files)
-}
-
-fn read_life(path: &Path) -> Result<Option<Life>, MergeError> {
-    let shown = path.display().to_string();
-    let bytes = fs::read(path)
-        .map_err(|error| MergeError(format!("{shown}: cannot read the trace: {error}")))?;
-    let complete_len = bytes
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |at| at + 1);
-    if complete_len == 0 {
-        // Killed before its header was out: it has nothing to tell.
-        return Ok(None);
-    }
-    let text = &bytes[..complete_len];
-    let lines = text.iter().filter(|&&b| b == b'\n').count() as u64;
-    let first = &text[..text.iter().position(|&b| b == b'\n').unwrap_or(text.len())];
-    let live = serde_json::from_slice::<HeaderLive>(first)
-        .ok()
-        .and_then(|header| header.live)
-        .ok_or_else(|| {
-            MergeError(format!(
-                "{shown}:1: the header has no `live` object, so this is not the trace of a \
-                 node: merge takes the files written by `lamport-ledger node --trace`"
-            ))
-        })?;
-    let mut reader = TraceReader::new(text).map_err(|error| MergeError(error.in_file(&shown)))?;
-    let header = reader.header().clone();
-    let mut events = Vec::new();
-    let complete = loop {
-        match reader.next_event() {
-            Ok(Some(event)) => {
-                if event.node != Some(live.node) {
-                    return Err(MergeError(format!(
-                        "{shown}: event {} happens at node {:?}, but the trace is node {}'s",
-                        event.seq, event.node, live.node
-                    )));
-                }
-                events.push(event);
-            }
-            Ok(None) => break true,
-            // Stopped without a summary: keep every complete event line.
-            Err(error) if error.line() == Some(lines + 1) => break false,
-            Err(error) => return Err(MergeError(error.in_file(&shown))),
-        }
-    };
-    Ok(Some(Life {
-        shown,
-        live,
-        header,
-        events,
-        complete,
-    }))
 }
 
 /// Moves every `duplicate` event to right after its message's send, with the send's clock
@@ -328,53 +228,6 @@ pub fn merge_traces(paths: &[PathBuf], out: &mut dyn Write) -> Result<MergeRepor
         out,
     )?;
     Ok(report)
-}
-
-/// What every life must agree on to be part of one cluster.
-struct Cluster {
-    header: TraceHeader,
-    name: String,
-    protocol: Variant,
-}
-
-impl Cluster {
-    /// The cluster of the first life, once every other life is checked to share it.
-    fn of(lives: &[Life]) -> Result<Self, MergeError> {
-        let Some(first) = lives.first() else {
-            return Err(MergeError(
-                "none of the trace files has a complete header line".into(),
-            ));
-        };
-        let header = &first.header;
-        for life in &lives[1..] {
-            let same = life.header.clients == header.clients
-                && life.header.initial_balances == header.initial_balances
-                && life.header.protocol == header.protocol
-                && life.header.cs_us == header.cs_us
-                && life.live.cluster == first.live.cluster;
-            if !same {
-                return Err(MergeError(format!(
-                    "{} and {} come from different clusters (name, nodes, balances, protocol or \
-                     critical section differ)",
-                    first.shown, life.shown
-                )));
-            }
-        }
-        let protocol = Variant::ALL
-            .into_iter()
-            .find(|variant| variant.name() == header.protocol)
-            .ok_or_else(|| {
-                MergeError(format!(
-                    "{}: protocol {:?} is not one the live nodes run",
-                    first.shown, header.protocol
-                ))
-            })?;
-        Ok(Self {
-            header: header.clone(),
-            name: first.live.cluster.clone(),
-            protocol,
-        })
-    }
 }
 
 /// Rule 1: one stream per node, its lives (sorted by node and start) in order, with a crash
@@ -646,193 +499,4 @@ fn write_merged(
     };
     writer.finish(&mut summary).map_err(write_error)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use std::fs::File;
-    use std::io::BufWriter;
-
-    use super::*;
-    use crate::live::trace::LiveHeader;
-    use crate::protocol::Message;
-
-    const EPOCH: u64 = 1_000_000;
-    const A: u64 = 1 << 52;
-    const B: u64 = (1 << 52) | 1;
-
-    fn event(t_us: u64, node: ClientId, clock: u64, kind: EventKind) -> Event {
-        Event {
-            seq: 0,
-            t_us,
-            node: Some(node),
-            clock,
-            kind,
-        }
-    }
-
-    /// Writes one node run's trace; without `complete` it ends like a killed node's.
-    fn write_life(path: &Path, node: ClientId, epoch: u64, events: Vec<Event>, complete: bool) {
-        let header = live_header("t", vec![10, 10], "lamport", 1000);
-        let live = LiveHeader {
-            node,
-            cluster: "t".into(),
-            incarnation: epoch,
-            epoch_unix_us: epoch,
-        };
-        let mut writer = LineWriter::new(BufWriter::new(File::create(path).unwrap()));
-        writer.raw_line(&header_line(&header, &live)).unwrap();
-        let count = events.len() as u64;
-        let sent = events
-            .iter()
-            .filter(|e| matches!(e.kind, EventKind::Send { .. }))
-            .count() as u64;
-        for (seq, mut event) in events.into_iter().enumerate() {
-            event.seq = seq as u64;
-            writer.event(&event).unwrap();
-        }
-        if complete {
-            let mut summary = Summary {
-                line_type: "summary",
-                events: count,
-                committed: 0,
-                aborted: 0,
-                messages_sent: sent,
-                end: "stopped",
-                end_us: 0,
-                violations: Vec::new(),
-                final_balances: IdMap(vec![IdMap(vec![10, 10]); 2]),
-                heads: IdMap(vec![to_hex(&crate::protocol::GENESIS_PREV); 2]),
-                digest: String::new(),
-            };
-            writer.finish(&mut summary).unwrap();
-        } else {
-            let mut file = writer.finish_partial();
-            file.write_all(b"{\"type\":\"event\",\"seq\":").unwrap();
-        }
-    }
-
-    fn request() -> Message {
-        Message::Request { ts: 1 }
-    }
-
-    #[test]
-    fn runs_are_joined_by_crash_and_restart_and_lost_messages_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = |name: &str| dir.path().join(name);
-        write_life(
-            &path("n1.jsonl"),
-            1,
-            EPOCH,
-            vec![
-                event(0, 1, 1, EventKind::Request { ts: 1 }),
-                event(
-                    1,
-                    1,
-                    1,
-                    EventKind::Send {
-                        msg_id: A,
-                        to: 2,
-                        msg: request(),
-                    },
-                ),
-                event(
-                    2,
-                    1,
-                    1,
-                    EventKind::Send {
-                        msg_id: B,
-                        to: 2,
-                        msg: Message::Reply { ts: 1 },
-                    },
-                ),
-                // Sent again to node 2's second run.
-                event(5000, 1, 1, EventKind::Duplicate { msg_id: A }),
-            ],
-            true,
-        );
-        let deliver = EventKind::Deliver {
-            msg_id: A,
-            from: 1,
-            msg: request(),
-        };
-        write_life(
-            &path("n2-a.jsonl"),
-            2,
-            EPOCH + 10,
-            vec![event(5, 2, 2, deliver.clone())],
-            false,
-        );
-        write_life(
-            &path("n2-b.jsonl"),
-            2,
-            EPOCH + 3000,
-            vec![event(100, 2, 2, deliver)],
-            true,
-        );
-
-        let mut out = Vec::new();
-        let report = merge_traces(&[dir.path().to_path_buf()], &mut out).unwrap();
-        assert_eq!(report.lives, vec![1, 2]);
-        assert_eq!(report.truncated.len(), 1);
-        assert_eq!((report.dropped, report.in_flight, report.events), (1, 0, 9));
-
-        let mut reader = TraceReader::new(out.as_slice()).unwrap();
-        let mut merged = Vec::new();
-        while let Some(event) = reader.next_event().unwrap() {
-            merged.push(event);
-        }
-        let shape: Vec<(Option<ClientId>, &str, Option<u64>)> = merged
-            .iter()
-            .map(|e| {
-                let id = match e.kind {
-                    EventKind::Send { msg_id, .. }
-                    | EventKind::Deliver { msg_id, .. }
-                    | EventKind::Duplicate { msg_id }
-                    | EventKind::Drop { msg_id, .. } => Some(msg_id),
-                    _ => None,
-                };
-                (e.node, e.kind.name(), id)
-            })
-            .collect();
-        assert_eq!(
-            shape,
-            vec![
-                (Some(1), "request", None),
-                (Some(1), "send", Some(0)),
-                (Some(1), "duplicate", Some(0)),
-                (Some(1), "send", Some(1)),
-                (Some(2), "deliver", Some(0)),
-                (Some(2), "crash", None),
-                (Some(2), "drop", Some(1)),
-                (Some(2), "restart", None),
-                (Some(2), "deliver", Some(0)),
-            ]
-        );
-        // The second delivery waited for the re-send at 5000us; t never goes back.
-        assert_eq!(merged.last().unwrap().t_us, 5000);
-        assert_eq!(reader.summary().unwrap().end.as_deref(), Some("quiescent"));
-    }
-
-    #[test]
-    fn a_delivery_nobody_sent_names_the_missing_trace() {
-        let dir = tempfile::tempdir().unwrap();
-        let deliver = EventKind::Deliver {
-            msg_id: A,
-            from: 1,
-            msg: request(),
-        };
-        write_life(
-            &dir.path().join("n2.jsonl"),
-            2,
-            EPOCH,
-            vec![event(5, 2, 2, deliver)],
-            true,
-        );
-        let error = merge_traces(&[dir.path().to_path_buf()], &mut Vec::new()).unwrap_err();
-        assert!(
-            error.0.contains("node 2's trace delivers message") && error.0.contains("every node"),
-            "{error}"
-        );
-    }
 }

@@ -6,7 +6,7 @@
 //!
 //! - the events (seq, time, client, Lamport clock, kind, a short label, the sentence of the
 //!   text timeline), the message arrows, critical sections, crashes and partitions, as the
-//!   SVG renderer lays them out ([`Diagram`]);
+//!   SVG renderer lays them out (`svg::Diagram`);
 //! - every client's state, rebuilt from the events by [`Replay`]: one record per client per
 //!   change (status, what it waits for, request queue, largest timestamp seen per peer, balance
 //!   table, ledger head, pending transfers). A client's state only changes at its own events,

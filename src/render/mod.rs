@@ -146,7 +146,7 @@ pub enum RenderFormat {
     Svg,
     /// One self-contained page: the diagram and a step-through view of every client's state.
     Html,
-    /// A log with vector clocks for ShiViz (https://distributedclocks.github.io/shiviz/).
+    /// A log with vector clocks for ShiViz (<https://distributedclocks.github.io/shiviz/>).
     Shiviz,
     /// A Mermaid sequenceDiagram, for small runs.
     Mermaid,

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use crate::protocol::ledger::short_hex;
 use crate::protocol::{Block, ClientId, Message, Variant};
-use crate::runner::RunReport;
+use crate::report::RunReport;
 use crate::scenario::{LatencySpec, Scenario};
 use crate::trace::read::TraceSummary;
 use crate::trace::{Direction, DropReason, Event, EventKind, EventSink, Kept};

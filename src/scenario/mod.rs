@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::check::Invariant;
+use crate::base::Invariant;
 use crate::protocol::{self, Amount, ClientId, Mutations, Variant};
 
 /// Finds where a value sits in a JSON text by its path, for errors that name line and column.

@@ -11,7 +11,7 @@ use serde::ser::SerializeMap;
 
 use super::writer::{BlockWriter, TraceOutput};
 use super::{Event, EventKind, EventSink, TRACE_FORMAT, TRACE_VERSION};
-use crate::check::Invariant;
+use crate::base::Invariant;
 use crate::protocol::ledger::{push_hex, to_hex};
 use crate::protocol::{Amount, Block, Hash, Message};
 use crate::scenario::{FaultsSpec, Limits, NetworkSpec, ScheduleSpec};

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::check::Invariant;
+use crate::base::Invariant;
 use crate::protocol::{Amount, Block, ClientId, Ledger, Message, OutputKind, Timestamp};
 
 /// One line of the trace between header and summary.

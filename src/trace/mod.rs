@@ -13,7 +13,4 @@ pub use encode::{Header, Summary, TraceEncoder, encode_event};
 pub use event::{Direction, DropReason, Event, EventKind, EventSink, Kept};
 pub use writer::TraceOutput;
 
-/// The `format` field of the header line.
-pub const TRACE_FORMAT: &str = "lamport-ledger-trace";
-/// The `version` field of the header line.
-pub const TRACE_VERSION: u32 = 1;
+pub use crate::base::{TRACE_FORMAT, TRACE_VERSION};

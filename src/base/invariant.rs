@@ -1,4 +1,5 @@
-//! The stable names of the invariants (SPEC section 4).
+//! The stable names of the invariants (SPEC section 4): the checker finds them, scenarios
+//! expect them, traces record them.
 
 use serde::{Deserialize, Serialize};
 
