@@ -1,4 +1,4 @@
-//! The stable names of the invariants (SPEC section 4): the checker finds them, scenarios
+//! The stable names of the invariants (docs/spec.md section 4): the checker finds them, scenarios
 //! expect them, traces record them.
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! `chain_integrity`: every block a client commits or appends recomputes its hash (SPEC
+//! `chain_integrity`: every block a client commits or appends recomputes its hash (docs/spec.md
 //! section 2) and links to that client's previous head.
 
 use super::{Invariant, Violation};

@@ -1,4 +1,4 @@
-//! Invariant checks (SPEC section 4), one file per invariant.
+//! Invariant checks (docs/spec.md section 4), one file per invariant.
 //!
 //! Every check reads trace [`Event`]s only, so the same units run online (inside the
 //! simulator, which stops at the first safety violation) and offline over a trace file. Two

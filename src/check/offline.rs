@@ -259,7 +259,7 @@ pub fn check_trace<R: BufRead>(
 }
 
 /// Each client's own balance table, replayed from its commit, apply and restart events as
-/// the client applies them (SPEC rule 4 and 6).
+/// the client applies them (docs/spec.md section 1, rules 4 and 6).
 struct Tables {
     initial: Vec<Amount>,
     /// Index `id - 1`: that client's table, `None` while it is still the initial one. Tables

@@ -16,7 +16,7 @@ use crate::wording::count;
 
 #[derive(Debug, Args)]
 pub(super) struct CheckArgs {
-    /// The JSON Lines trace (SPEC section 3), e.g. written by `run --trace FILE`; `-` reads
+    /// The JSON Lines trace (docs/spec.md section 3), e.g. written by `run --trace FILE`; `-` reads
     /// standard input.
     trace: PathBuf,
     /// Report every violation instead of stopping at the first safety violation.

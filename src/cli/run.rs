@@ -22,8 +22,8 @@ pub(super) struct RunArgs {
     /// Override the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// Also write the JSON Lines trace (SPEC section 3) to this file; `-` prints it on standard
-    /// output instead of the timeline (as `--format jsonl`).
+    /// Also write the JSON Lines trace (docs/spec.md section 3) to this file; `-` prints it on
+    /// standard output instead of the timeline (as `--format jsonl`).
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
     /// What to print on standard output: the text timeline or the JSONL trace.

@@ -1,7 +1,7 @@
 //! Where two traces first differ.
 //!
-//! Works on any JSON Lines trace of SPEC section 3 without knowing its event kinds: lines are
-//! compared as bytes first and, only where the bytes differ, parsed as generic
+//! Works on any JSON Lines trace of docs/spec.md section 3 without knowing its event kinds:
+//! lines are compared as bytes first and, only where the bytes differ, parsed as generic
 //! `serde_json::Value`s to name the fields that differ. Both traces are streamed; memory holds
 //! only the context lines. A header that differs is reported on its own and the comparison
 //! goes on, so two runs of different seeds show both the header's `seed` and the first event

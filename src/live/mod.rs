@@ -6,7 +6,7 @@
 //! - `net`: listener, dialers, handshake, one reader and one writer thread per connection;
 //! - `session`: numbered frames and acknowledgements per peer, resumed or reset on reconnect;
 //! - [`storage`]: the data directory, an fsynced ledger verified on start;
-//! - `trace`: the node's own trace (SPEC section 3); [`merge`]: all nodes' traces as one;
+//! - `trace`: the node's own trace (docs/spec.md section 3); [`merge`]: all nodes' traces as one;
 //! - `prompt`: the original commands; `node`: the loop that drives the client.
 //!
 //! Nothing here reaches into the protocol: the node only calls `Client::handle_command`,

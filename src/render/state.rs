@@ -5,8 +5,8 @@
 //! step-through page shows each client's clock, request queue, largest timestamp seen per
 //! peer, balance table and ledger head at every step, and the text timeline says why a client
 //! entered, what it waits for, why it aborted. [`Replay`] applies the protocol's bookkeeping
-//! rules (SPEC section 1, `docs/protocol.md`) to the events one at a time, for the variant and
-//! mutations the header names. It never decides anything: entering, committing and aborting
+//! rules (docs/spec.md section 1, `docs/protocol.md`) to the events one at a time, for the
+//! variant and mutations the header names. It never decides anything: entering, committing and aborting
 //! are read off the events. A test checks that, at the end of every scenario, the rebuilt
 //! state equals the simulator's clients field by field.
 

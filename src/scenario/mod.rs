@@ -1,5 +1,5 @@
-//! Scenario files: the JSON format (SPEC section 7 fixes its core keys), its validation with
-//! located errors, and the built-in default scenario.
+//! Scenario files: the JSON format (docs/spec.md section 7 fixes its core keys), its
+//! validation with located errors, and the built-in default scenario.
 //!
 //! Two layers: [`ScenarioFile`] mirrors the JSON as written (serde, unknown fields rejected);
 //! [`Scenario`] is the validated form the simulator runs, with defaults filled in and every
@@ -425,7 +425,7 @@ pub struct GeneratedSpec {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProtocolVariant {
-    /// Lamport 1978 with the paper's entry rule 5(ii) (SPEC section 1).
+    /// Lamport 1978 with the paper's entry rule 5(ii) (docs/spec.md section 1).
     #[default]
     Lamport,
     /// Enter once N-1 replies have been counted.

@@ -1,4 +1,4 @@
-//! The JSON Lines encoding of a trace (SPEC section 3) and its digest.
+//! The JSON Lines encoding of a trace (docs/spec.md section 3) and its digest.
 //!
 //! Event lines are written by hand into a reused buffer rather than through serde: the field
 //! order is part of the format, and this runs once per event on the hot path. The header and

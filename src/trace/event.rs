@@ -19,7 +19,7 @@ pub struct Event {
     pub kind: EventKind,
 }
 
-/// The kinds of SPEC section 3, plus `reject` (a block that failed verification).
+/// The kinds of docs/spec.md section 3, plus `reject` (a block that failed verification).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventKind {
     Send {

@@ -1,4 +1,4 @@
-//! Trace events (SPEC section 3) and their JSON Lines encoding with the running digest.
+//! Trace events (docs/spec.md section 3) and their JSON Lines encoding with the running digest.
 //!
 //! The simulator produces [`Event`]s and hands each to a list of [`EventSink`]s: the
 //! [`TraceEncoder`] (always present: it computes the digest, and writes JSONL when asked to),

@@ -1,5 +1,5 @@
 //! Where a trace's bytes go: its outputs (files, standard output, a live comparison) and the
-//! running SHA-256 that becomes the summary's `digest` (SPEC section 3).
+//! running SHA-256 that becomes the summary's `digest` (docs/spec.md section 3).
 //!
 //! Hashing and writing are about half the time of a long run that writes its trace. A short
 //! trace (a sweep's run, a test) is handled on the caller's thread; once a trace is long, the

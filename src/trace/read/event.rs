@@ -246,8 +246,8 @@ impl<R: BufRead> TraceReader<R> {
             .find(|invariant| invariant.name() == name)
             .ok_or_else(|| {
                 fields.err(format!(
-                    "`invariant` is {name:?}, which is not one of the invariant names of SPEC \
-                     section 4"
+                    "`invariant` is {name:?}, which is not one of the invariant names of \
+                     docs/spec.md section 4"
                 ))
             })?;
         let detail = fields.wire.detail.clone().unwrap_or_default();

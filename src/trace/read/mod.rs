@@ -1,4 +1,4 @@
-//! Reading a JSON Lines trace (SPEC section 3) written by any source: the simulator, the
+//! Reading a JSON Lines trace (docs/spec.md section 3) written by any source: the simulator, the
 //! explorer's counterexamples, the TCP nodes and the merge of their traces.
 //!
 //! [`TraceReader`] streams: it holds one line at a time, so a trace of ten million events

@@ -57,7 +57,7 @@ impl<R: BufRead> TraceReader<R> {
                     .ok_or_else(|| {
                         err(format!(
                             "the summary lists a violation of {:?}, which is not one of the \
-                             invariant names of SPEC section 4",
+                             invariant names of docs/spec.md section 4",
                             claim.invariant
                         ))
                     })?;
