@@ -243,29 +243,6 @@ impl PeerTally {
     }
 }
 
-/// A block that arrived with a message: lent by a driver that keeps the message, or handed
-/// over by one that does not (it then moves into the ledger as it is).
-enum Arrived<'a> {
-    Lent(&'a Arc<Block>),
-    Owned(Arc<Block>),
-}
-
-impl Arrived<'_> {
-    fn get(&self) -> &Arc<Block> {
-        match self {
-            Arrived::Lent(block) => block,
-            Arrived::Owned(block) => block,
-        }
-    }
-
-    fn into_owned(self) -> Arc<Block> {
-        match self {
-            Arrived::Lent(block) => Arc::clone(block),
-            Arrived::Owned(block) => block,
-        }
-    }
-}
-
 /// One client: clock, request queue, ledger and the transfers it still has to make.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Client {
@@ -381,12 +358,6 @@ impl Client {
         self.ledger.forget_before(index);
     }
 
-    /// Drops the client, leaving the allocations of the ledger's blocks that no one else
-    /// holds for the next commits on this thread ([`Ledger::recycle_blocks`]).
-    pub fn recycle_blocks(self) {
-        self.ledger.recycle_blocks();
-    }
-
     /// Makes room in the ledger for `blocks` more blocks (a driver that knows how many
     /// transfers are coming saves the ledger growing step by step).
     pub fn reserve_blocks(&mut self, blocks: usize) {
@@ -465,32 +436,6 @@ impl Client {
     /// A message from peer `from`: the clock update, the message's own rule, then the entry
     /// check.
     pub fn handle_message(&mut self, from: ClientId, msg: &Message, out: &mut Outbox) {
-        self.receive(from, msg, None, out);
-    }
-
-    /// [`Self::handle_message`] for a driver that is done with the message once the client
-    /// has it: a RELEASE's block is taken out of `msg` and moves into the own ledger, where
-    /// the lent message would have it copied (an atomic count up here, and down when the
-    /// driver drops the message). Everything else is the same, outputs included.
-    pub fn handle_message_taking_block(
-        &mut self,
-        from: ClientId,
-        msg: &mut Message,
-        out: &mut Outbox,
-    ) {
-        let block = msg.take_release_block();
-        self.receive(from, msg, block, out);
-    }
-
-    /// A message, and the RELEASE's block if the driver handed it over (taken out of `msg`).
-    #[inline(always)]
-    fn receive(
-        &mut self,
-        from: ClientId,
-        msg: &Message,
-        handed_over: Option<Arc<Block>>,
-        out: &mut Outbox,
-    ) {
         let clock = if self.mutations.contains(Mutation::ReceiveClockNoMax) {
             self.clock.tick()
         } else {
@@ -515,16 +460,12 @@ impl Client {
                 }
                 let served = self.served.get(from).max(*request_ts);
                 self.served.set(from, served);
-                let block = match handed_over {
-                    Some(block) => Some(Arrived::Owned(block)),
-                    None => block.as_ref().map(Arrived::Lent),
-                };
                 if let Some(block) = block {
                     self.accept_block(from, block, out);
                 }
             }
             Message::Update { block, .. } => {
-                self.accept_block(from, Arrived::Lent(block), out);
+                self.accept_block(from, block, out);
                 if self.variant == Variant::UpdateAck {
                     out.push(
                         clock,
@@ -825,8 +766,8 @@ impl Client {
     /// Rule 6: verify a block that came with a RELEASE (or UPDATE) and append it. A block
     /// ahead of a gap waits until the blocks before it are in; a block behind the head is
     /// rejected.
-    fn accept_block(&mut self, from: ClientId, block: Arrived<'_>, out: &mut Outbox) {
-        let (index, hash) = (block.get().index(), block.get().hash_value());
+    fn accept_block(&mut self, from: ClientId, block: &Arc<Block>, out: &mut Outbox) {
+        let (index, hash) = (block.index(), block.hash_value());
         let already_have = self
             .ledger
             .block(index)
@@ -836,10 +777,10 @@ impl Client {
             return;
         }
         if index > self.ledger.len() {
-            self.held_back.insert(index, (from, block.into_owned()));
+            self.held_back.insert(index, (from, Arc::clone(block)));
             return;
         }
-        self.append_block(from, block.into_owned(), out);
+        self.append_block(from, Arc::clone(block), out);
         while let Some(entry) = self.held_back.first_entry() {
             if *entry.key() > self.ledger.len() {
                 break;

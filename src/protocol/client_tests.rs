@@ -851,42 +851,6 @@ fn release_with_a_valid_block_appends_and_applies_it() {
 }
 
 #[test]
-fn a_release_block_handed_over_does_what_a_lent_one_does() {
-    // Blocks 0 and 1 valid, block 2 out of place (held back) and a bad block 1 (rejected):
-    // lent or handed over, the same outputs and the same client after.
-    let b0 = Arc::new(Block::new(0, GENESIS_PREV, 1, 1, 2, 3));
-    let b1 = Arc::new(Block::new(1, b0.hash_value(), 4, 1, 3, 2));
-    let b2 = Arc::new(Block::new(2, b1.hash_value(), 6, 1, 2, 1));
-    let bad = Arc::new(Block::new(1, [9; 32], 4, 1, 3, 2));
-    let messages = [
-        release(2, 1, Some(&b0)),
-        release(9, 6, Some(&b2)),
-        release(7, 4, Some(&bad)),
-        release(8, 4, Some(&b1)),
-        release(10, 6, None),
-    ];
-    let mut lent = new_client(3, &[10, 10, 10]);
-    let mut handed = lent.clone();
-    for msg in messages {
-        let mut out = Outbox::new();
-        lent.handle_message(1, &msg, &mut out);
-        let lent_outputs: Vec<Output> = out.drain().collect();
-        let mut taken = msg.clone();
-        handed.handle_message_taking_block(1, &mut taken, &mut out);
-        let handed_outputs: Vec<Output> = out.drain().collect();
-        assert_eq!(handed_outputs, lent_outputs);
-        assert_eq!(handed, lent);
-        assert_eq!(
-            taken.block(),
-            None,
-            "the block was taken out of the message"
-        );
-        assert_eq!(taken.ts(), msg.ts());
-    }
-    assert_eq!(lent.ledger().len(), 3);
-}
-
-#[test]
 fn release_with_a_bad_block_is_rejected_and_changes_neither_ledger_nor_table() {
     let mut client = new_client(3, &[10, 10, 10]);
     let b0 = Arc::new(Block::new(0, GENESIS_PREV, 1, 1, 2, 3));

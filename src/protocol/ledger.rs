@@ -3,7 +3,6 @@
 //! The block hash is fixed by SPEC section 2: lowercase hex SHA-256 of
 //! `{index}|{prev}|{ts}|{from}|{to}|{amount}`.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -600,58 +599,6 @@ impl BalanceTable {
     }
 }
 
-/// At most this many block allocations wait for reuse on each thread ([`SPARE_BLOCKS`]):
-/// more than a sweep run commits, and more than one batch of forgotten blocks of a long run
-/// ([`Ledger::forget_before`] every 1,024 commits in the simulator). 256 KiB at most.
-const MAX_SPARE_BLOCKS: usize = 2048;
-
-thread_local! {
-    /// Allocations of blocks that no one holds any more, for the next commits on this thread.
-    ///
-    /// A sweep of short runs allocated a block per commit and freed them all when the run's
-    /// ledgers were dropped: the allocator's slow paths (a pass that merges the freed chunks
-    /// before each run's larger allocations, then splitting them again) cost more than the
-    /// ledgers' own work with the blocks. A ledger that forgets ([`Ledger::forget_before`]) or
-    /// is recycled ([`Ledger::recycle_blocks`]) with the last reference to a block leaves its
-    /// allocation here; [`Ledger::commit`] writes the new block into one. Only memory is
-    /// reused: a block is a plain value, so nothing observable changes.
-    static SPARE_BLOCKS: RefCell<Vec<Arc<Block>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// `block` in a spare allocation if there is one, else in a new one.
-fn allocate_block(block: Block) -> Arc<Block> {
-    let spare = SPARE_BLOCKS
-        .try_with(|spare| spare.borrow_mut().pop())
-        .ok()
-        .flatten();
-    match spare {
-        Some(mut allocation) => match Arc::get_mut(&mut allocation) {
-            Some(slot) => {
-                *slot = block;
-                allocation
-            }
-            None => Arc::new(block),
-        },
-        None => Arc::new(block),
-    }
-}
-
-/// Drops `blocks`, keeping the allocations of those held nowhere else for reuse. Several
-/// ledgers share each block; the last one to let go finds it unshared.
-fn release_blocks(blocks: impl Iterator<Item = Arc<Block>>) {
-    let kept = SPARE_BLOCKS.try_with(|spare| {
-        let mut spare = spare.borrow_mut();
-        for block in blocks {
-            if spare.len() < MAX_SPARE_BLOCKS && Arc::strong_count(&block) == 1 {
-                spare.push(block);
-            }
-        }
-    });
-    // While the thread ends the spare list may be gone: the blocks are then simply dropped
-    // (`blocks` was consumed or is dropped here either way).
-    let _ = kept;
-}
-
 /// The hash-chained list of blocks plus the balance table it produces.
 ///
 /// The oldest blocks can be forgotten ([`Self::forget_before`]): the ledger then holds the
@@ -728,15 +675,6 @@ impl Ledger {
             .map_or(self.forgotten_head, |block| block.hash)
     }
 
-    /// Drops the ledger, leaving the allocations of the blocks no one else holds for the next
-    /// commits on this thread ([`SPARE_BLOCKS`]). For a driver done with many short runs (a
-    /// sweep): a plain drop frees them. Not a `Drop` of every ledger: the explorer drops many
-    /// copies of ledgers that share their blocks, and looking at each block there cost more
-    /// than it saved.
-    pub fn recycle_blocks(self) {
-        release_blocks(self.blocks.into_iter());
-    }
-
     /// Makes room for `additional` more blocks at once, rather than growing step by step.
     pub fn reserve(&mut self, additional: usize) {
         self.blocks.reserve(additional);
@@ -754,7 +692,7 @@ impl Ledger {
             return;
         }
         self.forgotten_head = self.blocks[count - 1].hash;
-        release_blocks(self.blocks.drain(..count));
+        self.blocks.drain(..count);
         self.first_held += count as u64;
     }
 
@@ -782,9 +720,8 @@ impl Ledger {
                 Block::with_hash(index, prev, ts, from, to, amount, hash)
             }
         };
-        // Applied before it is given an allocation, which an abort would only free again.
         self.table.apply(&block)?;
-        let block = allocate_block(block);
+        let block = Arc::new(block);
         self.blocks.push(Arc::clone(&block));
         Ok(block)
     }
@@ -930,28 +867,6 @@ mod tests {
         assert_eq!(from_hex(ZEROS), Some(GENESIS_PREV));
         assert_eq!(from_hex("abc"), None);
         assert_eq!(from_hex(&"g".repeat(64)), None);
-    }
-
-    #[test]
-    fn a_recycled_ledger_leaves_its_unshared_blocks_for_the_next_commits() {
-        SPARE_BLOCKS.with(|spare| spare.borrow_mut().clear());
-        let mut first = Ledger::new([10, 10]);
-        let kept = first.commit(1, 1, 2, 3).unwrap();
-        let unshared = Arc::as_ptr(&first.commit(2, 2, 1, 1).unwrap());
-        first.recycle_blocks();
-        // Block 0 is still held (`kept`); block 1's allocation waits for reuse.
-        assert_eq!(SPARE_BLOCKS.with(|spare| spare.borrow().len()), 1);
-        let mut second = Ledger::new([10, 10]);
-        let reused = second.commit(5, 2, 1, 4).unwrap();
-        assert_eq!(Arc::as_ptr(&reused), unshared);
-        assert_eq!(*reused, Block::new(0, GENESIS_PREV, 5, 2, 1, 4));
-        assert!(reused.spec_hash_ok());
-        assert_eq!(kept.index(), 0);
-        // Forgetting releases too, once no other ledger holds the block.
-        second.commit(6, 1, 2, 1).unwrap();
-        second.forget_before(2);
-        assert_eq!(SPARE_BLOCKS.with(|spare| spare.borrow().len()), 1);
-        assert_eq!(second.len(), 2);
     }
 
     #[test]

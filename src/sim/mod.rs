@@ -116,17 +116,6 @@ pub struct RunResult {
     pub clients: Vec<Client>,
 }
 
-impl RunResult {
-    /// Drops the result, leaving the allocations of its ledgers' blocks for the next runs on
-    /// this thread ([`crate::protocol::Ledger::recycle_blocks`]): for sweeps of short runs,
-    /// which otherwise free and allocate a block per commit.
-    pub fn recycle_blocks(self) {
-        for client in self.clients {
-            client.recycle_blocks();
-        }
-    }
-}
-
 enum Pending {
     Deliver {
         from: ClientId,
@@ -402,7 +391,7 @@ impl<'s> Simulator<'s> {
                 from,
                 to,
                 msg_id,
-                mut msg,
+                msg,
             } => {
                 self.network.delivered(from, to, self.now_us);
                 if self.down[to as usize - 1] {
@@ -412,13 +401,7 @@ impl<'s> Simulator<'s> {
                     return self.report_found(sinks);
                 }
                 let client = &mut self.clients[to as usize - 1];
-                if self.bare_messages {
-                    // Nothing reads the message's block after this: it moves into the
-                    // receiver's ledger rather than being copied there and dropped here.
-                    client.handle_message_taking_block(from, &mut msg, outbox);
-                } else {
-                    client.handle_message(from, &msg, outbox);
-                }
+                client.handle_message(from, &msg, outbox);
                 self.emit_outputs(to, Some((msg_id, &msg)), outbox, sinks)
             }
             Pending::Work(item) => {
