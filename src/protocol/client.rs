@@ -831,5 +831,5 @@ impl Client {
 }
 
 #[cfg(test)]
-#[path = "client_tests.rs"]
+#[path = "client_tests/mod.rs"]
 mod tests;

@@ -6,6 +6,8 @@
 //! timer to arm, an event worth tracing) is pushed into an [`Outbox`]. The simulator, the
 //! exhaustive explorer and the TCP node all drive this same type.
 
+pub mod balance;
+pub mod block;
 pub mod client;
 pub mod clock;
 pub mod ledger;
