@@ -5,7 +5,7 @@
 //! order the test chooses (per-channel FIFO) and fires `LeaveCriticalSection` timers when told.
 
 use super::*;
-use crate::protocol::GENESIS_PREV;
+use crate::protocol::{BlockRejection, GENESIS_PREV, Output};
 
 mod commands;
 mod entry;
