@@ -259,9 +259,9 @@ impl Preimage {
 
     /// The decimal digits of `value`. Up to 16 digits they are gathered in a register, most
     /// significant in the lowest byte, and stored as one 16-byte value (the bytes past the
-    /// digits are overwritten by what follows, or lie past the end). `itoa` and a copy of the
-    /// digits alone was a call to the C library's `memcpy` for every number, five per block;
-    /// digits stored one by one and read back as a wide copy stalled the CPU.
+    /// digits are overwritten by what follows, or lie past the end). Copying the digits alone
+    /// from `itoa`'s buffer would call the C library's `memcpy` for every number (five per
+    /// block), and digits stored one by one, then read back as a wide copy, stall the CPU.
     #[inline]
     fn push_decimal(&mut self, value: u64) {
         if value >= 10_000_000_000_000_000 {
@@ -294,8 +294,8 @@ impl Preimage {
 }
 
 /// The 64 lowercase hex digits of a hash. `const_hex` encodes with SIMD where the CPU has
-/// it: a nibble-by-nibble loop was 7% of a run that writes its trace (two hashes per block,
-/// and a block in every release sent and delivered) and 3% of a sweep's (the preimages).
+/// it: every commit hashes a preimage with a hex `prev`, and a trace writes two hashes for
+/// every block committed, sent, delivered and applied.
 fn hex_digits(hash: &Hash) -> [u8; 64] {
     let mut text = [0u8; 64];
     const_hex::encode_to_slice(hash, &mut text).expect("64 digits for 32 bytes");
