@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod check;
 pub mod cli;
+pub mod drive;
 pub mod explore;
 pub mod fast_hash;
 pub mod hunt;
