@@ -5,11 +5,11 @@
 //! wheel: one first-in-first-out list per microsecond of the next [`WHEEL_US`], with a bitmap
 //! of the non-empty ones, so scheduling and taking the earliest item cost O(1) whatever the
 //! number in flight (a binary heap's pop would be the largest single cost of a 64-client
-//! run, with hundreds of messages in flight). Items further ahead (faults, a scenario's timed commands,
-//! long latencies) wait in a binary heap keyed by (time, insertion sequence) and move into
-//! the wheel, in that order, as soon as their time comes within reach, before anything else
-//! can be scheduled at that time; so within one microsecond the order is always the order of
-//! scheduling.
+//! run, with hundreds of messages in flight). Items further ahead (faults, a scenario's
+//! timed commands, long latencies) wait in a binary heap keyed by (time, insertion sequence)
+//! and move into the wheel, in that order, as soon as their time comes within reach, before
+//! anything else can be scheduled at that time; so within one microsecond the order is
+//! always the order of scheduling.
 //!
 //! Every item waits in a slab beside them, so the lists and the heap move only small keys; the
 //! lists link entry numbers in an array of their own (4 bytes an entry), so walking them does
