@@ -4,6 +4,11 @@
 //! does, in this order: append new blocks to the data directory and sync them, write the
 //! step's trace lines and hand them to the operating system, then queue the step's messages.
 //! So nothing a peer hears about is missing from the disk or the trace.
+//!
+//! Here: start-up and the loop. `commands` handles what the user types; `step` hands a
+//! client step to the shared driver and says its events on the console; `peers` handles
+//! connections and sessions; `wait` says what a waiting transfer waits for and does the
+//! loop's periodic work.
 
 mod commands;
 mod peers;
