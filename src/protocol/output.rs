@@ -32,10 +32,8 @@ pub enum OutputKind {
     /// The client entered the critical section for its request `ts`.
     Entered { ts: Timestamp },
     /// The block at `index` of the own ledger was committed and applied to the own table. The
-    /// output names the block rather than holding it: a driver that wants it reads it from
-    /// [`Client::ledger`] (see [`Client::output_block`]) right after the step, and a driver
-    /// that only looks at it lends it instead of counting one more holder up and down (an
-    /// atomic operation each way, paid by every commit).
+    /// output names the block by its index: the ledger holds it right after the step
+    /// ([`super::Client::output_block`]).
     Committed { index: u64 },
     /// The transfer was aborted inside the critical section for lack of funds.
     Aborted {

@@ -61,7 +61,8 @@ pub struct RunOptions {
     /// Explain violations with the messages involved (the default). Without, the same
     /// violations are found, at the same events, but their `detail` names no message, so the
     /// trace differs. For runs that only need the verdict. Either way the checker keeps no
-    /// message logs while the run passes (see [`Explaining::Lazily`]).
+    /// message logs while the run passes: a run that finds a violation is replayed up to it
+    /// with the logs, to explain it.
     pub explain_with_messages: bool,
     /// Every this many commits, the clients (and the checker) forget the ledger blocks no
     /// message can bring back, so memory stays flat over long runs (`u64::MAX`: never).
