@@ -457,3 +457,6 @@ impl Driver<Checker> {
         self.report_found(host, clients)
     }
 }
+
+#[cfg(test)]
+mod tests;
