@@ -73,8 +73,8 @@ pub struct EventQueue<T> {
 
 thread_local! {
     /// The wheel of the last queue dropped on this thread, every list empty again, for the next
-    /// queue: a sweep of short runs (a few dozen events each) spent a twentieth of its time
-    /// allocating and clearing a fresh 32 KiB wheel per run.
+    /// queue: otherwise a sweep of short runs (a few dozen events each) allocates and clears a
+    /// fresh 32 KiB wheel per run, a sizeable share of its time.
     static SPARE_LISTS: Cell<Option<Box<[List]>>> = const { Cell::new(None) };
 }
 
