@@ -9,6 +9,7 @@ pub mod base;
 pub mod bench;
 pub mod check;
 pub mod cli;
+pub mod drive;
 pub mod explore;
 pub mod fast_hash;
 pub mod hunt;

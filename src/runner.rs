@@ -3,12 +3,12 @@
 
 use std::io::{self, Write};
 
+use crate::drive::{self, Counts};
 use crate::protocol::ledger::to_hex;
 use crate::render::text::{TextTimeline, write_verdict};
 pub use crate::report::{Expectation, RunReport};
 use crate::scenario::{ExpectedOutcome, Scenario};
 use crate::sim::{RunOptions, RunResult, simulate};
-use crate::trace::encode::{IdMap, SummaryViolation};
 use crate::trace::{EventSink, Header, Summary, TraceEncoder, TraceOutput};
 
 /// Whether a run of `scenario` that ended with `result` passed (see [`RunReport::passed`]).
@@ -97,40 +97,30 @@ pub fn run_with_timeline<W: Write>(
 }
 
 fn summary(result: &RunResult) -> Summary {
-    Summary {
-        line_type: "summary",
+    let counts = Counts {
         events: result.events,
         committed: result.committed,
         aborted: result.aborted,
         messages_sent: result.messages_sent,
-        end: result.end.name(),
-        end_us: result.end_us,
-        violations: result
-            .violations
-            .iter()
-            .map(|recorded| SummaryViolation {
-                invariant: recorded.violation.invariant,
-                seq: recorded.seq,
-                t: recorded.t_us,
-                detail: recorded.violation.detail.clone(),
-            })
-            .collect(),
-        final_balances: IdMap(
-            result
-                .clients
-                .iter()
-                .map(|client| IdMap(client.ledger().table().to_vec()))
-                .collect(),
-        ),
-        heads: IdMap(
-            result
-                .clients
-                .iter()
-                .map(|client| to_hex(&client.ledger().head_hash()))
-                .collect(),
-        ),
-        digest: String::new(),
-    }
+    };
+    let (balances, heads) = result
+        .clients
+        .iter()
+        .map(|client| {
+            (
+                client.ledger().table().to_vec(),
+                client.ledger().head_hash(),
+            )
+        })
+        .unzip::<_, _, Vec<_>, Vec<_>>();
+    drive::summary(
+        result.end.name(),
+        result.end_us,
+        counts,
+        &result.violations,
+        balances,
+        &heads,
+    )
 }
 
 fn expectation(scenario: &Scenario, result: &RunResult) -> Option<Expectation> {

@@ -176,9 +176,7 @@ fn sweep(seeds: u64, threads: usize) -> (u64, u64, u64, usize) {
                 // As `sweep` runs a passing seed (without --out): for its verdict alone.
                 let result =
                     simulate(&scenario, RunOptions::verdict_only(), &mut []).expect("no I/O");
-                let counts = (result.events, result.committed + result.aborted);
-                result.recycle_blocks();
-                counts
+                (result.events, result.committed + result.aborted)
             })
             .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
     });

@@ -1,6 +1,7 @@
 //! Turns a path found by the search into a trace (SPEC section 3): the path is replayed on
-//! fresh [`Client`]s, every output becomes an [`Event`] as in the simulator, and every event
-//! goes through the simulator's online [`Checker`], whose findings become `violation` events.
+//! fresh [`Client`]s through the simulator's [`Driver`], so every output becomes an [`Event`]
+//! as in the simulator, and every event goes through the online [`Checker`], whose findings
+//! become `violation` events.
 //! So the trace says what the checker sees, `lamport-ledger check` re-checks it offline, and
 //! `render` draws it.
 //!
@@ -11,26 +12,17 @@ use std::collections::VecDeque;
 use std::io;
 
 use super::system::{StepKind, SystemConfig, SystemModel, SystemStep};
-use crate::check::{Checker, Violation, Waiter};
+use crate::check::Checker;
+use crate::drive::{self, Driver, Host};
 use crate::protocol::ledger::{short_hex, to_hex};
-use crate::protocol::{Client, ClientId, Command, Message, Outbox, OutputKind, Timer};
+use crate::protocol::{Client, ClientId, Command, Message, Outbox, Timer, Timestamp};
 use crate::scenario::Scenario;
-use crate::trace::encode::{IdMap, SummaryViolation};
-use crate::trace::{
-    DropReason, Event, EventKind, EventSink, Kept, Summary, TraceEncoder, TraceOutput,
-};
+use crate::trace::{DropReason, Event, EventKind, EventSink, Kept, TraceEncoder, TraceOutput};
+
+pub use crate::drive::RecordedViolation as ReplayedViolation;
 
 /// Microseconds between two steps in the trace.
 pub const STEP_US: u64 = 1000;
-
-/// A violation the checker reported while replaying, and where.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReplayedViolation {
-    pub violation: Violation,
-    /// The `seq` of its violation event.
-    pub seq: u64,
-    pub t_us: u64,
-}
 
 /// A replayed path.
 pub struct Replayed {
@@ -43,26 +35,51 @@ pub struct Replayed {
 }
 
 struct Replay<'a> {
-    model: &'a SystemModel,
     config: &'a SystemConfig,
     clients: Vec<Client>,
+    driver: Driver,
+    host: ReplayHost<'a>,
     down: Vec<bool>,
     crashes_used: Vec<usize>,
     issued: Vec<usize>,
+    outbox: Outbox,
+}
+
+/// Where the replay's events go (the trace and the current step's list) and where its
+/// messages wait (the explored system's links).
+struct ReplayHost<'a> {
+    model: &'a SystemModel,
+    config: &'a SystemConfig,
+    encoder: TraceEncoder,
     /// Link index (in [`SystemModel::links`] order) -> (msg_id, message) in flight, in the
     /// order the explorer keeps them on a FIFO link.
     links: Vec<VecDeque<(u64, Message)>>,
-    checker: Checker,
-    outbox: Outbox,
-    now_us: u64,
-    next_seq: u64,
-    next_msg_id: u64,
-    committed: u64,
-    aborted: u64,
-    found: Vec<Violation>,
-    violations: Vec<ReplayedViolation>,
-    stopped: bool,
     step_events: Vec<Event>,
+}
+
+impl Host for ReplayHost<'_> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        self.encoder.event(event)?;
+        self.step_events.push(event.clone());
+        Ok(())
+    }
+
+    fn carry(
+        &mut self,
+        _driver: &mut Driver,
+        from: ClientId,
+        _clock: Timestamp,
+        to: ClientId,
+        msg_id: u64,
+        msg: Message,
+    ) -> io::Result<()> {
+        let link = self.link_index(from, to);
+        self.links[link].push_back((msg_id, msg));
+        Ok(())
+    }
+
+    /// The explorer decides when a critical section ends.
+    fn set_timer(&mut self, _node: ClientId, _after_us: u64, _timer: Timer) {}
 }
 
 /// Replays `path` and writes the trace to `outputs` (none: only the digest is computed).
@@ -81,98 +98,76 @@ pub fn write_trace(
     header.scenario = format!("{} (explored)", scenario.name);
     encoder.header(&header)?;
     let mut replay = Replay {
-        model,
         config,
         clients: config.initial_clients(),
+        driver: Driver::new(Checker::new(&config.initial_balances), true),
+        host: ReplayHost {
+            model,
+            config,
+            encoder,
+            links: vec![VecDeque::new(); model.links().len()],
+            step_events: Vec::new(),
+        },
         down: vec![false; config.clients as usize],
         crashes_used: vec![0; config.clients as usize],
         issued: vec![0; config.clients as usize],
-        links: vec![VecDeque::new(); model.links().len()],
-        checker: Checker::new(&config.initial_balances),
         outbox: Outbox::new(),
-        now_us: 0,
-        next_seq: 0,
-        next_msg_id: 0,
-        committed: 0,
-        aborted: 0,
-        found: Vec::new(),
-        violations: Vec::new(),
-        stopped: false,
-        step_events: Vec::new(),
     };
+    replay.driver.attach(&replay.host);
     let mut steps = Vec::with_capacity(path.len());
     for (index, step) in path.iter().enumerate() {
-        replay.now_us = index as u64 * STEP_US;
-        replay.step(*step, &mut encoder)?;
-        steps.push(std::mem::take(&mut replay.step_events));
-        if replay.stopped {
+        replay.driver.set_now(index as u64 * STEP_US);
+        replay.step(*step)?;
+        steps.push(std::mem::take(&mut replay.host.step_events));
+        if replay.driver.stopped() {
             break;
         }
     }
-    let in_flight = replay.links.iter().any(|link| !link.is_empty());
-    let end = if replay.stopped {
+    let in_flight = replay.host.links.iter().any(|link| !link.is_empty());
+    let end = if replay.driver.stopped() {
         "violation"
     } else if stuck && !in_flight {
-        replay.found.extend(replay.checker.at_quiescence());
-        let waiters = replay.waiters();
-        let found = replay
-            .checker
-            .liveness_violations(&waiters, "with nothing left in flight");
-        replay.found.extend(found);
-        replay.report_found(&mut encoder)?;
+        let Replay {
+            clients,
+            driver,
+            host,
+            down,
+            ..
+        } = &mut replay;
+        driver.judge_end(host, clients, down, true, "with nothing left in flight")?;
         if let Some(last) = steps.last_mut() {
-            last.append(&mut replay.step_events);
+            last.append(&mut replay.host.step_events);
         }
         "quiescent"
     } else {
         // The explorer saw something the checker did not: the path stops mid-run.
         "explored"
     };
-    let mut summary = Summary {
-        line_type: "summary",
-        events: replay.next_seq,
-        committed: replay.committed,
-        aborted: replay.aborted,
-        messages_sent: replay.next_msg_id,
-        end,
-        end_us: replay.now_us,
-        violations: replay
-            .violations
-            .iter()
-            .map(|recorded| SummaryViolation {
-                invariant: recorded.violation.invariant,
-                seq: recorded.seq,
-                t: recorded.t_us,
-                detail: recorded.violation.detail.clone(),
-            })
-            .collect(),
-        final_balances: IdMap(
-            replay
-                .clients
-                .iter()
-                .map(|client| IdMap(client.ledger().table().to_vec()))
-                .collect(),
-        ),
-        heads: IdMap(
-            replay
-                .clients
-                .iter()
-                .map(|client| to_hex(&client.ledger().head_hash()))
-                .collect(),
-        ),
-        digest: String::new(),
-    };
-    let digest = encoder.finish(&mut summary)?;
+    let (balances, heads) = replay
+        .clients
+        .iter()
+        .map(|client| {
+            (
+                client.ledger().table().to_vec(),
+                client.ledger().head_hash(),
+            )
+        })
+        .unzip::<_, _, Vec<_>, Vec<_>>();
+    let counts = replay.driver.counts();
+    let now_us = replay.driver.now_us();
+    let violations = replay.driver.into_violations();
+    let mut summary = drive::summary(end, now_us, counts, &violations, balances, &heads);
+    let digest = replay.host.encoder.finish(&mut summary)?;
     Ok(Replayed {
         steps,
-        violations: replay.violations,
+        violations,
         digest_hex: to_hex(&digest),
-        events: replay.next_seq,
+        events: counts.events,
     })
 }
 
 impl Replay<'_> {
-    fn step(&mut self, step: SystemStep, encoder: &mut TraceEncoder) -> io::Result<()> {
+    fn step(&mut self, step: SystemStep) -> io::Result<()> {
         let client = usize::from(step.client);
         let node = step.client as ClientId + 1;
         match step.kind {
@@ -186,54 +181,45 @@ impl Replay<'_> {
                 };
                 // Validated with the scenario; a refused command changes nothing.
                 let _ = self.clients[client].handle_command(command, &mut self.outbox);
-                self.emit_outputs(node, None, encoder)?;
+                self.emit_outputs(node, None)?;
             }
             StepKind::Timer => {
                 self.clients[client].handle_timer(Timer::LeaveCriticalSection, &mut self.outbox);
-                self.emit_outputs(node, None, encoder)?;
+                self.emit_outputs(node, None)?;
             }
             StepKind::Deliver => {
-                let (from, to) = self.model.links()[usize::from(step.link)];
-                let (msg_id, msg) = self.take(step);
+                let (from, to) = self.host.model.links()[usize::from(step.link)];
+                let (msg_id, msg) = self.host.take(step);
                 if self.down[to as usize - 1] {
                     let clock = self.clients[to as usize - 1].clock();
                     let reason = DropReason::Crashed;
-                    self.emit(Some(to), clock, EventKind::Drop { msg_id, reason }, encoder)?;
-                    return self.report_found(encoder);
+                    return self.emit(Some(to), clock, EventKind::Drop { msg_id, reason });
                 }
                 self.clients[to as usize - 1].handle_message(from, &msg, &mut self.outbox);
-                self.emit_outputs(to, Some((msg_id, &msg)), encoder)?;
+                self.emit_outputs(to, Some((msg_id, &msg)))?;
             }
             StepKind::Lose => {
-                let (from, _) = self.model.links()[usize::from(step.link)];
-                let (msg_id, _) = self.take(step);
+                let (from, _) = self.host.model.links()[usize::from(step.link)];
+                let (msg_id, _) = self.host.take(step);
                 let clock = self.clients[from as usize - 1].clock();
                 let reason = DropReason::Loss;
-                self.emit(
-                    Some(from),
-                    clock,
-                    EventKind::Drop { msg_id, reason },
-                    encoder,
-                )?;
-                self.report_found(encoder)?;
+                self.emit(Some(from), clock, EventKind::Drop { msg_id, reason })?;
             }
             StepKind::Duplicate => {
-                let (from, _) = self.model.links()[usize::from(step.link)];
-                let index = self.find(step);
-                let link = &mut self.links[usize::from(step.link)];
+                let (from, _) = self.host.model.links()[usize::from(step.link)];
+                let index = self.host.find(step);
+                let link = &mut self.host.links[usize::from(step.link)];
                 let copy = link[index].clone();
                 let msg_id = copy.0;
                 link.insert(index + 1, copy);
                 let clock = self.clients[from as usize - 1].clock();
-                self.emit(Some(from), clock, EventKind::Duplicate { msg_id }, encoder)?;
-                self.report_found(encoder)?;
+                self.emit(Some(from), clock, EventKind::Duplicate { msg_id })?;
             }
             StepKind::Crash => {
                 self.down[client] = true;
                 self.crashes_used[client] += 1;
                 let clock = self.clients[client].clock();
-                self.emit(Some(node), clock, EventKind::Crash, encoder)?;
-                self.report_found(encoder)?;
+                self.emit(Some(node), clock, EventKind::Crash)?;
             }
             StepKind::Restart => {
                 let rule = self.config.crashes[client][self.crashes_used[client] - 1];
@@ -245,13 +231,37 @@ impl Replay<'_> {
                     Kept::Nothing
                 };
                 let clock = self.clients[client].clock();
-                self.emit(Some(node), clock, EventKind::Restart { kept }, encoder)?;
-                self.report_found(encoder)?;
+                self.emit(Some(node), clock, EventKind::Restart { kept })?;
             }
         }
         Ok(())
     }
 
+    /// As the simulator: the driver turns the outputs into events in order.
+    fn emit_outputs(
+        &mut self,
+        node: ClientId,
+        delivered: Option<(u64, &Message)>,
+    ) -> io::Result<()> {
+        let clients = self.clients.as_slice();
+        self.driver
+            .outputs(&mut self.host, clients, node, delivered, &mut self.outbox)
+    }
+
+    /// One event that is not a client's output, then what the checker found.
+    fn emit(
+        &mut self,
+        node: Option<ClientId>,
+        clock: Timestamp,
+        kind: EventKind,
+    ) -> io::Result<()> {
+        self.driver.emit(&mut self.host, node, clock, kind)?;
+        self.driver
+            .report_found(&mut self.host, self.clients.as_slice())
+    }
+}
+
+impl ReplayHost<'_> {
     /// Where the message a step names is on its link: at the step's position on a FIFO link
     /// (the explorer keeps FIFO links in this order), the first copy with the same content on
     /// a bag link.
@@ -280,116 +290,6 @@ impl Replay<'_> {
             .iter()
             .position(|&link| link == (from, to))
             .expect("every pair of distinct clients has a link")
-    }
-
-    /// As the simulator: outputs become events in order; sends get a message id.
-    fn emit_outputs(
-        &mut self,
-        node: ClientId,
-        delivered: Option<(u64, &Message)>,
-        encoder: &mut TraceEncoder,
-    ) -> io::Result<()> {
-        let mut outbox = std::mem::take(&mut self.outbox);
-        for output in outbox.drain() {
-            let kind = match output.kind {
-                OutputKind::Received { from } => {
-                    let (msg_id, msg) = delivered.expect("only a delivery receives");
-                    EventKind::Deliver {
-                        msg_id,
-                        from,
-                        msg: msg.clone(),
-                    }
-                }
-                OutputKind::Send { to, msg } => {
-                    let msg_id = self.next_msg_id;
-                    self.next_msg_id += 1;
-                    let link = self.link_index(node, to);
-                    self.links[link].push_back((msg_id, msg.clone()));
-                    EventKind::Send { msg_id, to, msg }
-                }
-                // The explorer decides when a critical section ends.
-                OutputKind::SetTimer { .. } => continue,
-                local => {
-                    let ledger = self.clients[node as usize - 1].ledger();
-                    let kind = EventKind::from_local_output(local, ledger)
-                        .expect("receives, sends and timers are handled above");
-                    match kind {
-                        EventKind::Commit { .. } => self.committed += 1,
-                        EventKind::Abort { .. } => self.aborted += 1,
-                        _ => {}
-                    }
-                    kind
-                }
-            };
-            let changes_table = matches!(kind, EventKind::Commit { .. } | EventKind::Apply { .. });
-            self.emit(Some(node), output.clock, kind, encoder)?;
-            if changes_table {
-                let table = self.clients[node as usize - 1].ledger().table();
-                let total = table.total();
-                self.found
-                    .extend(self.checker.observe_table_total(node, total));
-            }
-            self.report_found(encoder)?;
-        }
-        self.outbox = outbox;
-        Ok(())
-    }
-
-    fn emit(
-        &mut self,
-        node: Option<ClientId>,
-        clock: u64,
-        kind: EventKind,
-        encoder: &mut TraceEncoder,
-    ) -> io::Result<()> {
-        let event = Event {
-            seq: self.next_seq,
-            t_us: self.now_us,
-            node,
-            clock,
-            kind,
-        };
-        self.next_seq += 1;
-        if !matches!(event.kind, EventKind::Violation { .. }) {
-            self.checker.observe(&event, &mut self.found);
-        }
-        encoder.event(&event)?;
-        self.step_events.push(event);
-        Ok(())
-    }
-
-    /// Violation events for what the checker found; a safety violation ends the replay after
-    /// the current step, as it ends a simulated run.
-    fn report_found(&mut self, encoder: &mut TraceEncoder) -> io::Result<()> {
-        for violation in std::mem::take(&mut self.found) {
-            let clock = violation
-                .node
-                .map_or(0, |node| self.clients[node as usize - 1].clock());
-            let seq = self.next_seq;
-            let kind = EventKind::Violation {
-                invariant: violation.invariant,
-                detail: violation.detail.clone(),
-            };
-            self.emit(violation.node, clock, kind, encoder)?;
-            if violation.invariant.is_safety() {
-                self.stopped = true;
-            }
-            self.violations.push(ReplayedViolation {
-                violation,
-                seq,
-                t_us: self.now_us,
-            });
-        }
-        Ok(())
-    }
-
-    /// Clients still holding work (a crashed client is gone, not waiting).
-    fn waiters(&self) -> Vec<Waiter> {
-        self.clients
-            .iter()
-            .filter(|client| !self.down[client.id() as usize - 1])
-            .filter_map(Waiter::of)
-            .collect()
     }
 }
 

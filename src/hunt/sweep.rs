@@ -273,12 +273,10 @@ fn passing_verdict(scenario: &Scenario) -> Option<RunRecord> {
     }))
     .ok()?
     .ok()?;
-    let record = passed(scenario, &result).then(|| RunRecord {
+    passed(scenario, &result).then(|| RunRecord {
         digest: None,
         ..record_of_result(scenario.seed, &result, true)
-    });
-    result.recycle_blocks();
-    record
+    })
 }
 
 /// The record of a finished run.

@@ -3,6 +3,7 @@
 //!
 //! - [`cluster`]: who is in the cluster (the built-in three nodes, or a JSON cluster file);
 //! - [`wire`]: length-prefixed frames authenticated with HMAC-SHA256, and their JSON bodies;
+//! - `input`: what the input threads hand the node loop;
 //! - `net`: listener, dialers, handshake, one reader and one writer thread per connection;
 //! - `session`: numbered frames and acknowledgements per peer, resumed or reset on reconnect;
 //! - [`storage`]: the data directory, an fsynced ledger verified on start;
@@ -10,10 +11,12 @@
 //! - `prompt`: the original commands; `node`: the loop that drives the client.
 //!
 //! Nothing here reaches into the protocol: the node only calls `Client::handle_command`,
-//! `handle_message` and `handle_timer`, and turns the outputs into frames, trace lines and
+//! `handle_message` and `handle_timer`, and hands the outputs to the shared driver
+//! ([`crate::drive`]), which makes the trace events; the node turns those into frames and
 //! text.
 
 pub mod cluster;
+mod input;
 pub mod merge;
 mod net;
 mod node;

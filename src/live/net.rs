@@ -20,7 +20,7 @@ use std::thread;
 use std::time::Duration;
 
 use super::cluster::Cluster;
-use super::node::Input;
+use super::input::{Connection, Input, SessionFrame};
 use super::wire::{
     self, ConnectionKeys, FrameError, Hello, SessionBody, WIRE_VERSION, body_bytes, parse_body,
     read_frame,
@@ -53,25 +53,6 @@ impl NetConfig {
             let _ = writeln!(log, "node {}: {line}", self.me);
             let _ = log.flush();
         }
-    }
-}
-
-/// The node loop's handle on a connection: frames to write, and a way to close it.
-#[derive(Debug)]
-pub struct Connection {
-    pub id: u64,
-    writer: Sender<Vec<u8>>,
-    stream: TcpStream,
-}
-
-impl Connection {
-    /// Queues a frame body for the writer thread; `false` if the connection is gone.
-    pub fn send(&self, body: &SessionBody) -> bool {
-        self.writer.send(body_bytes(body)).is_ok()
-    }
-
-    pub fn close(&self) {
-        let _ = self.stream.shutdown(Shutdown::Both);
     }
 }
 
@@ -369,11 +350,7 @@ fn run_connection(
         config.log(&format!("cannot start a writer for node {peer}"));
         return;
     }
-    let connection = Connection {
-        id,
-        writer,
-        stream: handle,
-    };
+    let connection = Connection::new(id, writer, handle);
     if config
         .inputs
         .send(Input::Connected {
@@ -423,21 +400,6 @@ fn run_connection(
         connection: id,
         reason,
     });
-}
-
-/// A frame of an established session, checked: message ids carry the sender's node id, and
-/// blocks name clients of the cluster.
-#[derive(Clone, Debug)]
-pub enum SessionFrame {
-    Resume(super::session::Resume),
-    Msg {
-        seq: u64,
-        ack: u64,
-        msg_id: u64,
-        purpose: Option<wire::Purpose>,
-        msg: crate::protocol::Message,
-    },
-    Ack(u64),
 }
 
 fn parse_session_frame(body: &[u8], peer: ClientId, clients: u32) -> Result<SessionFrame, String> {

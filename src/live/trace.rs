@@ -7,15 +7,15 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
-use std::time::Instant;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::drive::{self, Driver, Unchecked};
 use crate::protocol::ledger::to_hex;
-use crate::protocol::{Amount, ClientId, GENESIS_PREV, Hash, Timestamp};
-use crate::trace::encode::{IdMap, Summary};
-use crate::trace::{Event, EventKind, Header, encode_event};
+use crate::protocol::{Amount, ClientId, GENESIS_PREV, Hash};
+use crate::trace::encode::Summary;
+use crate::trace::{Event, Header, encode_event};
 
 /// What the header's `live` object says about the node that wrote the trace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -109,63 +109,25 @@ impl<W: Write> LineWriter<W> {
     }
 }
 
-/// A node's own trace file.
+/// A node's own trace file. The node's [`crate::drive::Driver`] numbers and stamps the
+/// events; this writes them and keeps the digest.
 pub struct NodeTrace {
     writer: LineWriter<BufWriter<File>>,
-    node: ClientId,
-    started: Instant,
-    seq: u64,
-    last_t: u64,
-    committed: u64,
-    aborted: u64,
-    sent: u64,
 }
 
 impl NodeTrace {
     /// Creates the file (it must not exist) and writes the header.
-    pub fn create(
-        path: &Path,
-        header: &Header,
-        live: &LiveHeader,
-        started: Instant,
-    ) -> io::Result<Self> {
+    pub fn create(path: &Path, header: &Header, live: &LiveHeader) -> io::Result<Self> {
         let file = OpenOptions::new().write(true).create_new(true).open(path)?;
         let mut writer = LineWriter::new(BufWriter::new(file));
         writer.raw_line(&header_line(header, live))?;
         writer.flush()?;
-        Ok(NodeTrace {
-            writer,
-            node: live.node,
-            started,
-            seq: 0,
-            last_t: 0,
-            committed: 0,
-            aborted: 0,
-            sent: 0,
-        })
+        Ok(NodeTrace { writer })
     }
 
-    /// Appends one event of this node (buffered until [`Self::flush`]).
-    pub fn event(&mut self, clock: Timestamp, kind: EventKind) -> io::Result<()> {
-        let t_us = u64::try_from(self.started.elapsed().as_micros())
-            .unwrap_or(u64::MAX)
-            .max(self.last_t);
-        self.last_t = t_us;
-        match kind {
-            EventKind::Commit { .. } => self.committed += 1,
-            EventKind::Abort { .. } => self.aborted += 1,
-            EventKind::Send { .. } => self.sent += 1,
-            _ => {}
-        }
-        let event = Event {
-            seq: self.seq,
-            t_us,
-            node: Some(self.node),
-            clock,
-            kind,
-        };
-        self.seq += 1;
-        self.writer.event(&event)
+    /// Appends one event (buffered until [`Self::flush`]).
+    pub fn event(&mut self, event: &Event) -> io::Result<()> {
+        self.writer.event(event)
     }
 
     /// Hands the buffered lines to the operating system.
@@ -173,41 +135,41 @@ impl NodeTrace {
         self.writer.flush()
     }
 
-    /// The summary: the node's own table and head; the other clients as this trace shows them
-    /// (initial balances, empty ledgers).
-    pub fn finish(
-        self,
-        initial_balances: &[Amount],
-        table: Vec<Amount>,
-        head: Hash,
-    ) -> io::Result<()> {
-        let clients = initial_balances.len();
-        let own = self.node as usize - 1;
-        let final_balances = (0..clients)
-            .map(|slot| {
-                if slot == own {
-                    IdMap(table.clone())
-                } else {
-                    IdMap(initial_balances.to_vec())
-                }
-            })
-            .collect();
-        let heads = (0..clients)
-            .map(|slot| to_hex(if slot == own { &head } else { &GENESIS_PREV }))
-            .collect();
-        let mut summary = Summary {
-            line_type: "summary",
-            events: self.seq,
-            committed: self.committed,
-            aborted: self.aborted,
-            messages_sent: self.sent,
-            end: "stopped",
-            end_us: self.last_t,
-            violations: Vec::new(),
-            final_balances: IdMap(final_balances),
-            heads: IdMap(heads),
-            digest: String::new(),
-        };
-        self.writer.finish(&mut summary)?.get_ref().sync_all()
+    /// Writes the summary with the digest and syncs the file.
+    pub fn finish(self, summary: &mut Summary) -> io::Result<()> {
+        self.writer.finish(summary)?.get_ref().sync_all()
     }
+}
+
+/// The summary of a node's trace: the node's own table and head; the other clients as this
+/// trace shows them (initial balances, empty ledgers).
+pub fn node_summary(
+    driver: &Driver<Unchecked>,
+    node: ClientId,
+    initial_balances: &[Amount],
+    table: Vec<Amount>,
+    head: Hash,
+) -> Summary {
+    let own = node as usize - 1;
+    let clients = initial_balances.len();
+    let final_balances = (0..clients)
+        .map(|slot| {
+            if slot == own {
+                table.clone()
+            } else {
+                initial_balances.to_vec()
+            }
+        })
+        .collect();
+    let heads: Vec<Hash> = (0..clients)
+        .map(|slot| if slot == own { head } else { GENESIS_PREV })
+        .collect();
+    drive::summary(
+        "stopped",
+        driver.now_us(),
+        driver.counts(),
+        &[],
+        final_balances,
+        &heads,
+    )
 }

@@ -14,11 +14,10 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use super::ledger::BlockRejection;
 use super::mutex::{PeerTimestamps, PeerWatermarks};
 use super::{
-    Amount, Block, ClientId, HashRule, LamportClock, Ledger, Message, Mutation, Mutations,
-    RequestId, RequestQueue, Timestamp, Variant,
+    Amount, Block, ClientId, HashRule, LamportClock, Ledger, Message, Mutation, Mutations, Outbox,
+    OutputKind, RequestId, RequestQueue, Timer, Timestamp, Variant,
 };
 
 /// What a client needs to know about its setting.
@@ -65,111 +64,11 @@ pub enum CommandError {
     ZeroAmount,
 }
 
-/// A timer the client asks its driver to arm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Timer {
-    /// The critical section has lasted `cs_us`: release the mutex.
-    LeaveCriticalSection,
-}
-
 /// A transfer waiting for, or holding, the mutex.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Transfer {
     pub to: ClientId,
     pub amount: Amount,
-}
-
-/// One effect of handling an input, stamped with the client's clock after it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Output {
-    pub clock: Timestamp,
-    pub kind: OutputKind,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OutputKind {
-    /// A message from `from` was received (always the first output of `handle_message`).
-    Received { from: ClientId },
-    /// Send `msg` to `to`.
-    Send { to: ClientId, msg: Message },
-    /// A transfer command arrived and waits its turn.
-    TransferQueued { to: ClientId, amount: Amount },
-    /// The client asked for the mutex with request timestamp `ts`.
-    Requested { ts: Timestamp },
-    /// The client entered the critical section for its request `ts`.
-    Entered { ts: Timestamp },
-    /// The block at `index` of the own ledger was committed and applied to the own table. The
-    /// output names the block rather than holding it: a driver that wants it reads it from
-    /// [`Client::ledger`] (see [`Client::output_block`]) right after the step, and a driver
-    /// that only looks at it lends it instead of counting one more holder up and down (an
-    /// atomic operation each way, paid by every commit).
-    Committed { index: u64 },
-    /// The transfer was aborted inside the critical section for lack of funds.
-    Aborted {
-        ts: Timestamp,
-        amount: Amount,
-        balance: Amount,
-    },
-    /// The client left the critical section of request `ts`.
-    Exited { ts: Timestamp },
-    /// A block that came with a RELEASE was appended at `index` of the own ledger (named, not
-    /// held, as for [`OutputKind::Committed`]).
-    Applied { index: u64 },
-    /// A block that came with a RELEASE failed verification and was not appended.
-    Rejected {
-        from: ClientId,
-        block: Arc<Block>,
-        /// Boxed: it is rare and large (two hashes), and every output is as big as the largest.
-        reason: Box<BlockRejection>,
-    },
-    /// A balance read and the value it saw.
-    BalanceRead { of: ClientId, value: Amount },
-    /// Arm a timer that fires after `after_us` microseconds.
-    SetTimer { after_us: u64, timer: Timer },
-}
-
-/// Where a client puts its outputs; the driver drains it after every input. Reused between
-/// inputs so the hot path does not allocate.
-#[derive(Debug, Default)]
-pub struct Outbox {
-    outputs: Vec<Output>,
-}
-
-impl Outbox {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// With room to spare (always, once the outbox has grown to its working size), the
-    /// output is written straight into the vector. A plain `push` builds it on the stack
-    /// first, to keep it across the call that may grow the vector, and copies it over whole,
-    /// padding and all: the copy reads back stores of other widths and stalls the CPU.
-    #[inline]
-    fn push(&mut self, clock: Timestamp, kind: OutputKind) {
-        if self.outputs.len() < self.outputs.capacity() {
-            self.outputs.push(Output { clock, kind });
-        } else {
-            self.push_growing(Output { clock, kind });
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn push_growing(&mut self, output: Output) {
-        self.outputs.push(output);
-    }
-
-    pub fn drain(&mut self) -> std::vec::Drain<'_, Output> {
-        self.outputs.drain(..)
-    }
-
-    pub fn as_slice(&self) -> &[Output] {
-        &self.outputs
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.outputs.is_empty()
-    }
 }
 
 /// Where the client stands with respect to the mutex.
@@ -240,29 +139,6 @@ impl PeerTally {
         (1..=self.heard_from.len() as ClientId)
             .filter(|&peer| peer != own_id && !self.heard_from[peer as usize - 1])
             .collect()
-    }
-}
-
-/// A block that arrived with a message: lent by a driver that keeps the message, or handed
-/// over by one that does not (it then moves into the ledger as it is).
-enum Arrived<'a> {
-    Lent(&'a Arc<Block>),
-    Owned(Arc<Block>),
-}
-
-impl Arrived<'_> {
-    fn get(&self) -> &Arc<Block> {
-        match self {
-            Arrived::Lent(block) => block,
-            Arrived::Owned(block) => block,
-        }
-    }
-
-    fn into_owned(self) -> Arc<Block> {
-        match self {
-            Arrived::Lent(block) => Arc::clone(block),
-            Arrived::Owned(block) => block,
-        }
     }
 }
 
@@ -381,12 +257,6 @@ impl Client {
         self.ledger.forget_before(index);
     }
 
-    /// Drops the client, leaving the allocations of the ledger's blocks that no one else
-    /// holds for the next commits on this thread ([`Ledger::recycle_blocks`]).
-    pub fn recycle_blocks(self) {
-        self.ledger.recycle_blocks();
-    }
-
     /// Makes room in the ledger for `blocks` more blocks (a driver that knows how many
     /// transfers are coming saves the ledger growing step by step).
     pub fn reserve_blocks(&mut self, blocks: usize) {
@@ -465,32 +335,6 @@ impl Client {
     /// A message from peer `from`: the clock update, the message's own rule, then the entry
     /// check.
     pub fn handle_message(&mut self, from: ClientId, msg: &Message, out: &mut Outbox) {
-        self.receive(from, msg, None, out);
-    }
-
-    /// [`Self::handle_message`] for a driver that is done with the message once the client
-    /// has it: a RELEASE's block is taken out of `msg` and moves into the own ledger, where
-    /// the lent message would have it copied (an atomic count up here, and down when the
-    /// driver drops the message). Everything else is the same, outputs included.
-    pub fn handle_message_taking_block(
-        &mut self,
-        from: ClientId,
-        msg: &mut Message,
-        out: &mut Outbox,
-    ) {
-        let block = msg.take_release_block();
-        self.receive(from, msg, block, out);
-    }
-
-    /// A message, and the RELEASE's block if the driver handed it over (taken out of `msg`).
-    #[inline(always)]
-    fn receive(
-        &mut self,
-        from: ClientId,
-        msg: &Message,
-        handed_over: Option<Arc<Block>>,
-        out: &mut Outbox,
-    ) {
         let clock = if self.mutations.contains(Mutation::ReceiveClockNoMax) {
             self.clock.tick()
         } else {
@@ -515,16 +359,12 @@ impl Client {
                 }
                 let served = self.served.get(from).max(*request_ts);
                 self.served.set(from, served);
-                let block = match handed_over {
-                    Some(block) => Some(Arrived::Owned(block)),
-                    None => block.as_ref().map(Arrived::Lent),
-                };
                 if let Some(block) = block {
                     self.accept_block(from, block, out);
                 }
             }
             Message::Update { block, .. } => {
-                self.accept_block(from, Arrived::Lent(block), out);
+                self.accept_block(from, block, out);
                 if self.variant == Variant::UpdateAck {
                     out.push(
                         clock,
@@ -825,8 +665,8 @@ impl Client {
     /// Rule 6: verify a block that came with a RELEASE (or UPDATE) and append it. A block
     /// ahead of a gap waits until the blocks before it are in; a block behind the head is
     /// rejected.
-    fn accept_block(&mut self, from: ClientId, block: Arrived<'_>, out: &mut Outbox) {
-        let (index, hash) = (block.get().index(), block.get().hash_value());
+    fn accept_block(&mut self, from: ClientId, block: &Arc<Block>, out: &mut Outbox) {
+        let (index, hash) = (block.index(), block.hash_value());
         let already_have = self
             .ledger
             .block(index)
@@ -836,10 +676,10 @@ impl Client {
             return;
         }
         if index > self.ledger.len() {
-            self.held_back.insert(index, (from, block.into_owned()));
+            self.held_back.insert(index, (from, Arc::clone(block)));
             return;
         }
-        self.append_block(from, block.into_owned(), out);
+        self.append_block(from, Arc::clone(block), out);
         while let Some(entry) = self.held_back.first_entry() {
             if *entry.key() > self.ledger.len() {
                 break;
@@ -890,5 +730,5 @@ impl Client {
 }
 
 #[cfg(test)]
-#[path = "client_tests.rs"]
+#[path = "client_tests/mod.rs"]
 mod tests;

@@ -51,15 +51,6 @@ impl Message {
 }
 
 impl Message {
-    /// Takes a RELEASE's block out of the message (`None` for any other message). For a driver
-    /// that hands the block over to the receiver ([`super::Client::handle_message_taking_block`]).
-    pub fn take_release_block(&mut self) -> Option<Arc<Block>> {
-        match self {
-            Message::Release { block, .. } => block.take(),
-            _ => None,
-        }
-    }
-
     /// The block the message carries, if any.
     pub fn block(&self) -> Option<&Arc<Block>> {
         match self {

@@ -6,21 +6,22 @@
 //! timer to arm, an event worth tracing) is pushed into an [`Outbox`]. The simulator, the
 //! exhaustive explorer and the TCP node all drive this same type.
 
+pub mod balance;
+pub mod block;
 pub mod client;
 pub mod clock;
 pub mod ledger;
 pub mod message;
 pub mod mutex;
+pub mod output;
 pub mod variant;
 
-pub use client::{
-    Client, ClientConfig, Command, CommandError, Outbox, Output, OutputKind, Phase, Timer,
-    WaitReason,
-};
+pub use client::{Client, ClientConfig, Command, CommandError, Phase, WaitReason};
 pub use clock::LamportClock;
 pub use ledger::{Block, BlockRejection, GENESIS_PREV, Hash, HashRule, Ledger};
 pub use message::Message;
 pub use mutex::RequestQueue;
+pub use output::{Outbox, Output, OutputKind, Timer};
 pub use variant::{Mutation, Mutations, Variant};
 
 /// Client ids run from 1 to N, as in the original three-terminal program.

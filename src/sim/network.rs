@@ -22,7 +22,8 @@ use super::rng::uniform_inclusive;
 /// delay finite and bounded (the tail beyond has probability e^-64).
 const EXPONENTIAL_CAP_MEANS: f64 = 64.0;
 
-/// Draws one delay in microseconds. Inline (every message sent comes here), the exponential's logarithm out of line.
+/// Draws one delay in microseconds. Inline (every message sent comes here), the exponential's
+/// logarithm out of line.
 #[inline]
 pub fn sample_delay(spec: &LatencySpec, rng: &mut ChaCha8Rng) -> u64 {
     match *spec {

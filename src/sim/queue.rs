@@ -4,12 +4,12 @@
 //! ahead of now (a message's latency, a critical section). Those items go into a timing
 //! wheel: one first-in-first-out list per microsecond of the next [`WHEEL_US`], with a bitmap
 //! of the non-empty ones, so scheduling and taking the earliest item cost O(1) whatever the
-//! number in flight (a binary heap's pop was the largest single cost of a 64-client run, with
-//! hundreds of messages in flight). Items further ahead (faults, a scenario's timed commands,
-//! long latencies) wait in a binary heap keyed by (time, insertion sequence) and move into
-//! the wheel, in that order, as soon as their time comes within reach, before anything else
-//! can be scheduled at that time; so within one microsecond the order is always the order of
-//! scheduling.
+//! number in flight (a binary heap's pop would be the largest single cost of a 64-client
+//! run, with hundreds of messages in flight). Items further ahead (faults, a scenario's
+//! timed commands, long latencies) wait in a binary heap keyed by (time, insertion sequence)
+//! and move into the wheel, in that order, as soon as their time comes within reach, before
+//! anything else can be scheduled at that time; so within one microsecond the order is
+//! always the order of scheduling.
 //!
 //! Every item waits in a slab beside them, so the lists and the heap move only small keys; the
 //! lists link entry numbers in an array of their own (4 bytes an entry), so walking them does
@@ -20,11 +20,9 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 /// How far ahead of now the wheel reaches, in microseconds (a power of two). Latencies of a
-/// few milliseconds, common in scenarios, stay in the wheel (at 2,048 µs, a sweep of 0.5-3 ms
-/// latencies sent most messages through the heap and ran 7% slower). At 16,384 µs a sweep of
-/// a short scenario lost a fifth of its speed, when every run still cleared a fresh wheel (8
-/// bytes a microsecond); queues now pass their wheel on, but a longer one is still more
-/// bitmap to scan when nothing is near (not measured again).
+/// few milliseconds, common in scenarios, stay in the wheel rather than going through the
+/// heap; a longer wheel is more memory to hand on between runs and more bitmap to scan when
+/// nothing is near.
 const WHEEL_US: u64 = 4096;
 const WHEEL_MASK: u64 = WHEEL_US - 1;
 const BITMAP_WORDS: usize = (WHEEL_US / 64) as usize;
@@ -75,8 +73,8 @@ pub struct EventQueue<T> {
 
 thread_local! {
     /// The wheel of the last queue dropped on this thread, every list empty again, for the next
-    /// queue: a sweep of short runs (a few dozen events each) spent a twentieth of its time
-    /// allocating and clearing a fresh 32 KiB wheel per run.
+    /// queue: otherwise a sweep of short runs (a few dozen events each) allocates and clears a
+    /// fresh 32 KiB wheel per run, a sizeable share of its time.
     static SPARE_LISTS: Cell<Option<Box<[List]>>> = const { Cell::new(None) };
 }
 
@@ -136,9 +134,9 @@ impl<T> EventQueue<T> {
     }
 
     /// [`Self::push`] for the item `make` returns, made once its entry is known, so that it
-    /// can be built in place: an item built on the stack and copied over was read back with
-    /// wide loads from narrower stores, and the CPU stalled on the copy (a tenth of
-    /// `emit_outputs`' samples, on a message's way into the queue).
+    /// can be built in place: an item built on the stack and copied over is read back with
+    /// wide loads from narrower stores, and the CPU stalls on the copy (on every message's
+    /// way into the queue).
     #[inline(always)]
     pub fn push_with(&mut self, at_us: u64, make: impl FnOnce() -> T) {
         debug_assert!(

@@ -23,9 +23,9 @@ pub fn stream_rng(seed: u64, stream: Stream) -> ChaCha8Rng {
 
 /// A draw from `low..=high`: what `rng.random_range(low..=high)` gives, from the same draws
 /// (rand's `sample_single_inclusive` for `u64`, Canon's method: one 64-bit draw, a second one
-/// only when the first lands in the biased sliver), but inline. rand's generic call stayed
-/// out of line in the network's hot path and spent a third of its instructions entering and
-/// leaving (every message sent samples its latency). A test holds the two equal.
+/// only when the first lands in the biased sliver), but inline: rand's generic call stays
+/// out of line in the network's hot path, where every message sent samples its latency, and
+/// entering and leaving it costs more than the draw. A test holds the two equal.
 #[inline(always)]
 pub fn uniform_inclusive(rng: &mut ChaCha8Rng, low: u64, high: u64) -> u64 {
     assert!(low <= high, "cannot sample empty range");

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::base::Invariant;
-use crate::protocol::{Amount, Block, ClientId, Ledger, Message, OutputKind, Timestamp};
+use crate::protocol::{Amount, Block, ClientId, Message, Timestamp};
 
 /// One line of the trace between header and summary.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -186,57 +186,6 @@ impl EventKind {
                 | EventKind::Crash
                 | EventKind::Restart { .. }
         )
-    }
-
-    /// The event for a client output that happens at the client alone: everything except a
-    /// receive, a send and a timer request, which each driver turns into events (and network
-    /// or timer work) itself and gets back as `Err`. Inline: the simulator calls it for every
-    /// step, and a move of the output into a call and the event out of it cost more than the
-    /// match.
-    ///
-    /// `ledger` is the client's, right after the step: commits and applies name their block
-    /// by its index in it, and the event holds it.
-    #[inline(always)]
-    pub fn from_local_output(kind: OutputKind, ledger: &Ledger) -> Result<EventKind, OutputKind> {
-        let held = |index: u64| {
-            Arc::clone(
-                ledger
-                    .block(index)
-                    .expect("a block committed or applied in the last step is in the ledger"),
-            )
-        };
-        Ok(match kind {
-            OutputKind::TransferQueued { to, amount } => EventKind::Transfer { to, amount },
-            OutputKind::Requested { ts } => EventKind::Request { ts },
-            OutputKind::Entered { ts } => EventKind::Enter { ts },
-            OutputKind::Committed { index } => EventKind::Commit { block: held(index) },
-            OutputKind::Aborted {
-                ts,
-                amount,
-                balance,
-            } => EventKind::Abort {
-                ts,
-                amount,
-                balance,
-            },
-            OutputKind::Exited { ts } => EventKind::Exit { ts },
-            OutputKind::Applied { index } => EventKind::Apply { block: held(index) },
-            OutputKind::Rejected {
-                from,
-                block,
-                reason,
-            } => EventKind::Reject {
-                from,
-                block,
-                reason: reason.to_string(),
-            },
-            OutputKind::BalanceRead { of, value } => EventKind::Balance { of, value },
-            other @ (OutputKind::Received { .. }
-            | OutputKind::Send { .. }
-            | OutputKind::SetTimer { .. }) => {
-                return Err(other);
-            }
-        })
     }
 
     /// The `kind` field as written in the trace.
