@@ -17,7 +17,7 @@ use super::region::Region;
 
 /// Doubles `slots` (a power of two long; an empty slot is all zero, [`Default`]) in place.
 /// `home` gives an entry's home in the doubled table.
-pub fn double_in_place<T: Copy + Default + PartialEq>(
+pub(crate) fn double_in_place<T: Copy + Default + PartialEq + bytemuck::Zeroable>(
     slots: &mut Region<T>,
     home: impl Fn(T) -> usize,
 ) {
