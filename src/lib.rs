@@ -9,7 +9,6 @@ pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod explore;
-pub mod fast_hash;
 pub mod hunt;
 pub mod json_message;
 pub mod live;

@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 
-use crate::fast_hash::FastMap;
+use rustc_hash::FxHashMap as FastMap;
 
 use crate::protocol::{Amount, ClientId, Message, Timestamp};
 use crate::trace::{Direction, DropReason, Event, EventKind};
