@@ -103,10 +103,6 @@ impl<T: Copy + Zeroable> Region<T> {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Bytes of memory made usable by demand (what the region costs, like a `Vec`'s
     /// capacity); the same whether or not room was made ahead with [`Self::commit_ahead`].
     pub fn memory_bytes(&self) -> usize {
@@ -388,7 +384,7 @@ mod tests {
     #[test]
     fn a_region_grows_in_place_and_keeps_its_values() {
         let mut region: Region<u64> = Region::new();
-        assert!(region.is_empty());
+        assert_eq!(region.len(), 0);
         for n in 0..1_000_000u64 {
             region.push(n * 3);
         }
