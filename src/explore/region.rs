@@ -271,6 +271,9 @@ impl<T: Copy + Zeroable> Drop for Region<T> {
     }
 }
 
+/// The calls to the kernel. Not `memmap2`: its maps are readable and writable from the start,
+/// while a reservation here is `PROT_NONE` so that it takes no commit charge (under strict
+/// overcommit too) until `commit` makes a part of it usable.
 #[cfg(unix)]
 mod os {
     use super::HUGE;

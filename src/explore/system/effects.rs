@@ -5,8 +5,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::Inner;
 use super::intern::{Shared, intern_client, intern_message};
+use rustc_hash::FxHashMap;
+
 use crate::check::Invariant;
-use crate::explore::hash::MixMap;
 use crate::explore::search::Finding;
 use crate::protocol::{Client, Command, Message, Outbox, OutputKind, Timer};
 
@@ -20,8 +21,8 @@ pub(super) struct InternedStep {
 
 /// A remembered client step, in its shard: one word, its sends and its finding (rare) kept
 /// in the shard's lists. The shards hold one per step run (1.45 million for the default
-/// scenario): with its own list of sends and an inline finding an entry took 96 bytes and a
-/// heap block, about 250 MB in all; as four `u32`s behind a three-`u32` key, 28 bytes.
+/// scenario), so an entry is four `u32`s and no heap block of its own: a list of sends and an
+/// inline finding per entry would take about 250 MB there.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct SharedEffect {
     pub(super) next: u32,
@@ -66,14 +67,13 @@ pub(super) struct SharedEffects {
 /// One shard of the remembered client steps.
 #[derive(Default)]
 pub(super) struct EffectShard {
-    /// [`EffectTable::key`] -> [`SharedEffect::pack`]: 16 bytes an entry where the key and
-    /// the step unpacked took 28, in hash tables that double (about 100 MB of fresh pages on
-    /// the default scenario before).
-    pub(super) steps: MixMap<u64, u64>,
+    /// [`EffectTable::key`] -> [`SharedEffect::pack`]: 16 bytes an entry, both packed, since
+    /// these tables double as they grow and every byte of an entry is a fresh page to fill.
+    pub(super) steps: FxHashMap<u64, u64>,
     /// The sends of every step, back to back.
     pub(super) sends: Vec<(u8, u32)>,
     /// The findings of the steps that broke the clock condition, by key.
-    pub(super) problems: MixMap<u64, Finding>,
+    pub(super) problems: FxHashMap<u64, Finding>,
 }
 
 impl EffectShard {

@@ -23,7 +23,7 @@ pub struct SystemExpander {
     /// One word per client state, all that a check needs but to word a finding: [`INSIDE`],
     /// [`PROBLEM`], [`HAS_WORK`] and the ledger number from [`LEDGER_SHIFT`] on (a copy of
     /// `Shared::summaries`, read without a lock). A finding is worded from `Shared`: a copy
-    /// per expander of everything a finding needs was 60 MB of fresh pages each on the
+    /// per expander of everything a finding needs would be 60 MB of fresh pages each on the
     /// default scenario.
     pub(super) summaries: Vec<u64>,
     pub(super) orders: Vec<MessageOrder>,

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use super::Inner;
 use super::step_table::{MAX_CLIENT_STATES, MAX_MESSAGES};
 use crate::check::Invariant;
-use crate::explore::hash::{IndexTable, MixHasher, MixMap};
+use hashbrown::HashTable;
+use rustc_hash::{FxHashMap, FxHasher};
+
 use crate::explore::search::Finding;
 use crate::protocol::{Amount, Block, Client, ClientId, GENESIS_PREV, Message, Phase, Timestamp};
 
@@ -108,24 +110,26 @@ impl ClientInfo {
 #[derive(Default)]
 pub(super) struct Shared {
     pub(super) clients: Vec<Arc<Client>>,
-    pub(super) client_numbers: IndexTable,
-    /// Per client state: its summary word (see `SystemExpander::summaries`); 8 bytes for
-    /// each of the default scenario's 622,407 client states, where a `ClientInfo` took 88.
+    /// Client state numbers by [`client_hash`] (recomputed from `clients` when the table
+    /// grows: 4 bytes an entry).
+    pub(super) client_numbers: HashTable<u32>,
+    /// Per client state: its summary word (see `SystemExpander::summaries`): 8 bytes for
+    /// each of the default scenario's 622,407 client states, not a whole `ClientInfo`.
     pub(super) summaries: Vec<u64>,
     /// Client state number -> what its own ledger or table breaks (rare).
-    pub(super) client_problems: MixMap<u32, Finding>,
+    pub(super) client_problems: FxHashMap<u32, Finding>,
     pub(super) messages: Vec<Message>,
-    pub(super) message_numbers: MixMap<MessageKey, u32>,
+    pub(super) message_numbers: FxHashMap<MessageKey, u32>,
     pub(super) orders: Vec<MessageOrder>,
     pub(super) blocks: Vec<Arc<Block>>,
-    pub(super) block_numbers: MixMap<Block, u32>,
+    pub(super) block_numbers: FxHashMap<Block, u32>,
     /// Per block number: whether its hash recomputes by the SPEC rule. Worked out once, when
     /// the block is interned: a block sits in many ledgers, and SHA-256 over every block of
-    /// every new client state's ledger was a tenth of the search's first million states.
+    /// every new client state's ledger would cost a tenth of the search's time.
     pub(super) block_hash_ok: Vec<bool>,
     /// Ledgers as chains: (the ledger without its last block, that block) -> number. Number 0
     /// is the empty ledger.
-    pub(super) ledger_numbers: MixMap<(u32, u32), u32>,
+    pub(super) ledger_numbers: FxHashMap<(u32, u32), u32>,
     /// Per ledger number: the number of the ledger without its last block, and the length.
     pub(super) ledger_parents: Vec<u32>,
     pub(super) ledger_lengths: Vec<u32>,
@@ -136,7 +140,7 @@ pub(super) struct Shared {
 /// apart the rare different clients with equal parts. Much cheaper than the derived `Hash`,
 /// which walks every block of the ledger.
 pub(super) fn client_hash(client: &Client, clients: u32) -> u64 {
-    let mut hasher = MixHasher::default();
+    let mut hasher = FxHasher::default();
     hasher.write_u32(client.id());
     hasher.write_u64(client.clock());
     match client.phase() {
@@ -161,9 +165,9 @@ pub(super) fn client_hash(client: &Client, clients: u32) -> u64 {
 pub(super) fn intern_client(inner: &Inner, shared: &mut Shared, client: Client) -> u32 {
     let hash = client_hash(&client, inner.config.clients);
     let clients = &shared.clients;
-    if let Some(number) = shared
+    if let Some(&number) = shared
         .client_numbers
-        .find(hash, |number| *clients[number as usize] == client)
+        .find(hash, |&number| *clients[number as usize] == client)
     {
         return number;
     }
@@ -174,7 +178,13 @@ pub(super) fn intern_client(inner: &Inner, shared: &mut Shared, client: Client) 
     );
     let info = client_info(inner, shared, &client);
     shared.clients.push(Arc::new(client));
-    shared.client_numbers.insert(hash, number);
+    let clients = &shared.clients;
+    let peers = inner.config.clients;
+    shared
+        .client_numbers
+        .insert_unique(hash, number, |&number| {
+            client_hash(&clients[number as usize], peers)
+        });
     shared.summaries.push(info.summary());
     if let Some(problem) = info.problem {
         shared.client_problems.insert(number, problem);

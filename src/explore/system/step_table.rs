@@ -1,6 +1,7 @@
 //! An expander's own table of the client steps it has met, read without a lock.
 
-use crate::explore::hash::MixMap;
+use rustc_hash::FxHashMap;
+
 use crate::explore::region::Region;
 use crate::explore::store::prefetch;
 use crate::explore::table::double_in_place;
@@ -18,9 +19,9 @@ pub(super) struct Effect {
 /// An expander's own table of client steps: open addressing over 16-byte slots (four to a
 /// cache line), the key and the step packed into one word each, in a [`Region`] (a few dozen
 /// MiB for a few million steps, read at random), in huge pages from 2 MiB on: in 4 KiB pages
-/// nearly every look-up also missed the TLB (a long walk on the project's virtual machine),
-/// and the table is small next to the store, so filling in its huge pages costs little (see
-/// `docs/performance.md`, the eighth round). It doubles in place ([`double_in_place`]).
+/// nearly every look-up would also miss the TLB (a long walk on a virtual machine), and the
+/// table is small next to the store, so filling in its huge pages costs little. It doubles
+/// in place ([`double_in_place`]).
 ///
 /// Key: `(local + 1)` in the top 26 bits, the input kind and argument in 10, the message in
 /// 28. Step: the next client state in the top 32 bits, where its sends start (27 bits), how
@@ -31,7 +32,7 @@ pub(super) struct EffectTable {
     pub(super) bits: u32,
     pub(super) len: usize,
     /// Packed key -> 1 + index into the expander's `problems`.
-    pub(super) problems: MixMap<u64, u32>,
+    pub(super) problems: FxHashMap<u64, u32>,
 }
 
 /// The most client states and messages a search interns: a step table key has 26 bits for
@@ -48,7 +49,7 @@ impl EffectTable {
             slots: Region::zeroed_in_huge_pages(1 << 12),
             bits: 12,
             len: 0,
-            problems: MixMap::default(),
+            problems: FxHashMap::default(),
         }
     }
 
