@@ -12,6 +12,10 @@
 //! Linear probing fills the same slots whatever the order in which the entries go in, so the
 //! table is as full and as quick to search as one rebuilt in order; a look-up finds the same
 //! entries.
+//!
+//! Not hashbrown's `HashTable` for these two: it grows into a new allocation (the old and the
+//! new table held at once), its size would change the store's reported `store_bytes`, and it
+//! offers no way to prefetch a slot or to have other threads fill in a doubling's pages ahead.
 
 use super::region::Region;
 
