@@ -6,9 +6,9 @@
 use divan::Bencher;
 use divan::counter::ItemsCount;
 use lamport_ledger::bench::{generated, null_loop};
+use lamport_ledger::explore::SearchOptions;
+use lamport_ledger::explore::TlaConfig;
 use lamport_ledger::explore::explore_tla;
-use lamport_ledger::explore::search::SearchOptions;
-use lamport_ledger::explore::tla::TlaConfig;
 use lamport_ledger::protocol::{Block, GENESIS_PREV};
 use lamport_ledger::runner::run_scenario;
 use lamport_ledger::sim::{RunOptions, simulate};
@@ -71,8 +71,7 @@ fn explore_tla_n2_clock5(bencher: Bencher) {
     };
     bencher.bench(|| {
         explore_tla(config, &SearchOptions::default())
-            .result
-            .stats
+            .stats()
             .distinct
     });
 }

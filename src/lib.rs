@@ -11,7 +11,6 @@ pub mod check;
 pub mod cli;
 pub mod drive;
 pub mod explore;
-pub mod fast_hash;
 pub mod hunt;
 pub mod json_message;
 pub mod live;

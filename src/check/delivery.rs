@@ -12,9 +12,10 @@
 
 use std::collections::VecDeque;
 
+use rustc_hash::{FxHashMap as FastMap, FxHashSet as FastSet};
+
 use super::history::{History, drop_words};
 use super::{Invariant, Violation};
-use crate::fast_hash::{FastMap, FastSet};
 use crate::protocol::{ClientId, Message};
 use crate::trace::{Event, EventKind};
 use crate::wording::count;

@@ -5,7 +5,7 @@
 //! Exit codes: 0 no violation (or the expectation matched), 1 a violation or deadlock (or a
 //! mismatch), 2 bad input or usage.
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
@@ -13,18 +13,15 @@ use clap::{Args, ValueEnum};
 use super::files::{is_standard_stream, refuse_input_as_output, report_writer};
 use super::run::stdout_error;
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
-use crate::check::{Invariant, revealing_events};
-use crate::explore::replay::{ReplayedViolation, describe_step, write_trace};
-use crate::explore::search::{Order, SearchOptions, Stats, Stop};
-use crate::explore::settings::{
-    self, Channels, ExpectFrom, ExploreSetup, Overrides, describe_expect, meets,
-};
-use crate::explore::tla::{MAX_CLOCK, MAX_PROCESSES, TlaConfig};
+use crate::check::Invariant;
+use crate::explore::replay::write_trace;
+use crate::explore::report::{self, TraceNote, cut_short};
+use crate::explore::settings::{self, Channels, Overrides, describe_expect, meets};
+use crate::explore::tla::{MAX_CLOCK, MAX_PROCESSES};
 use crate::explore::{
-    SystemExploration, TlaExploration, default_memory_budget, explore_system, explore_tla,
+    Order, SearchOptions, Stats, TlaConfig, default_memory_budget, explore_system, explore_tla,
     peak_rss_kib,
 };
-use crate::wording::count;
 
 #[derive(Debug, Args)]
 pub(super) struct ExploreArgs {
@@ -174,8 +171,8 @@ fn tla_command(
         EXIT_VIOLATION
     };
     match args.format {
-        Format::Json => write_tla_json(out, &exploration, peak),
-        Format::Text => write_tla_text(out, &exploration, peak),
+        Format::Json => report::write_tla_json(out, &exploration, peak),
+        Format::Text => report::write_tla_text(out, &exploration, peak),
     }
     .map_err(stdout_error)?;
     let nothing_found = exploration.result.found.is_empty();
@@ -185,115 +182,6 @@ fn tla_command(
         nothing_found,
         &exploration.result.stats,
     ))
-}
-
-fn write_tla_text(
-    out: &mut dyn Write,
-    exploration: &TlaExploration,
-    peak: Option<u64>,
-) -> io::Result<()> {
-    let config = exploration.model.config();
-    let stats = &exploration.result.stats;
-    writeln!(
-        out,
-        "model:     LamportMutex.tla (Stephan Merz, tlaplus/Examples), ported: N = {}, \
-         maxClock = {}, channels {}",
-        config.processes,
-        config.max_clock,
-        if config.bag {
-            "as multisets (bag)"
-        } else {
-            "FIFO per pair (as in the spec)"
-        }
-    )?;
-    writeln!(
-        out,
-        "checks:    invariants Mutex and BoundedNetwork (TypeOK holds by construction), \
-         deadlock; state constraint ClockConstraint"
-    )?;
-    write_search_line(out, stats)?;
-    writeln!(
-        out,
-        "states:    {} distinct, {} generated (TLC's count: the initial state and every \
-         successor), {} outside ClockConstraint (generated, not kept)",
-        stats.distinct,
-        exploration.generated(),
-        stats.outside_model
-    )?;
-    writeln!(
-        out,
-        "depth:     {} (TLC's convention: states on the longest shortest path; {}){}",
-        exploration.tlc_depth(),
-        count(stats.depth, "step"),
-        completeness(stats)
-    )?;
-    write_speed(out, stats, peak)?;
-    match exploration.result.found.first() {
-        None => write_nothing_found(out, stats, ""),
-        Some(found) => {
-            writeln!(
-                out,
-                "verdict:   {} is violated after {} ({}): {}",
-                found.finding.name,
-                count(found.path.len(), "step"),
-                path_kind(stats),
-                found.finding.detail
-            )?;
-            let states = exploration
-                .model
-                .replay(&found.path)
-                .expect("a path the search found replays");
-            for (index, state) in states.iter().enumerate() {
-                let label = match index {
-                    0 => "Initial predicate".to_string(),
-                    _ => found.path[index - 1].to_string(),
-                };
-                writeln!(out, "State {}: <{label}>", index + 1)?;
-                writeln!(out, "{}", exploration.model.describe(state))?;
-            }
-            for other in exploration.result.found.iter().skip(1) {
-                writeln!(
-                    out,
-                    "also:      {} after {}: {}",
-                    other.finding.name,
-                    count(other.path.len(), "step"),
-                    other.finding.detail
-                )?;
-            }
-            Ok(())
-        }
-    }
-}
-
-fn write_tla_json(
-    out: &mut dyn Write,
-    exploration: &TlaExploration,
-    peak: Option<u64>,
-) -> io::Result<()> {
-    let config = exploration.model.config();
-    let stats = &exploration.result.stats;
-    let mut value = stats_json(stats, peak);
-    value["model"] = "tlaplus-lamport-mutex".into();
-    value["clients"] = config.processes.into();
-    value["max_clock"] = config.max_clock.into();
-    value["bag"] = config.bag.into();
-    value["generated"] = exploration.generated().into();
-    value["tlc_depth"] = exploration.tlc_depth().into();
-    value["violations"] = exploration
-        .result
-        .found
-        .iter()
-        .map(|found| {
-            serde_json::json!({
-                "invariant": found.finding.name,
-                "steps": found.path.len(),
-                "path": found.path.iter().map(|step| step.to_string()).collect::<Vec<_>>(),
-                "detail": found.finding.detail,
-            })
-        })
-        .collect::<Vec<_>>()
-        .into();
-    writeln!(out, "{value}")
 }
 
 fn scenario_command(
@@ -381,46 +269,26 @@ fn scenario_command(
     {
         file.commit()?;
     }
+    let trace_note = match args.trace.as_deref() {
+        None => TraceNote::None,
+        Some(path) if is_standard_stream(path) => TraceNote::StandardOutput,
+        Some(path) => TraceNote::File(path),
+    };
     match args.format {
         Format::Json => {
-            let stats = &exploration.result.stats;
-            let mut value = stats_json(stats, peak);
-            value["scenario"] = setup.source.clone().into();
-            value["clients"] = setup.system.clients.into();
-            let interned = exploration.model.interned();
-            value["client_states"] = interned.client_states.into();
-            value["messages"] = interned.messages.into();
-            value["client_steps_run"] = interned.client_steps.into();
-            value["violations"] = exploration
-                .result
-                .found
-                .iter()
-                .map(|found| {
-                    serde_json::json!({
-                        "invariant": found.finding.name,
-                        "steps": found.path.len(),
-                        "detail": found.finding.detail,
-                    })
-                })
-                .collect::<Vec<_>>()
-                .into();
-            if let Some((wanted, met, _)) = &expectation {
-                value["expected"] = wanted.clone().into();
-                value["expectation_met"] = (*met).into();
-            }
-            writeln!(out, "{value}").map_err(stdout_error)?;
+            report::write_scenario_json(out, &setup, &exploration, expectation.as_ref(), peak)
         }
-        Format::Text => write_scenario_text(
+        Format::Text => report::write_scenario_text(
             out,
-            args,
+            trace_note,
             &setup,
             &exploration,
             replayed.as_ref(),
             expectation.as_ref(),
             peak,
-        )
-        .map_err(stdout_error)?,
+        ),
     }
+    .map_err(stdout_error)?;
     if let Some(shown) = trace_shown.filter(|_| replayed.is_none()) {
         eprintln!("lamport-ledger: no violation was found, so no trace was written to {shown}");
     }
@@ -465,344 +333,4 @@ fn invariant_named(name: &str) -> Option<Invariant> {
     Invariant::ALL
         .into_iter()
         .find(|invariant| invariant.name() == name)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn write_scenario_text(
-    out: &mut dyn Write,
-    args: &ExploreArgs,
-    setup: &ExploreSetup,
-    exploration: &SystemExploration,
-    replayed: Option<&crate::explore::replay::Replayed>,
-    expectation: Option<&(String, bool, ExpectFrom)>,
-    peak: Option<u64>,
-) -> io::Result<()> {
-    let system = &setup.system;
-    let stats = &exploration.result.stats;
-    writeln!(
-        out,
-        "explore:   {}: scenario {:?}, {} clients, protocol {}{}",
-        setup.source,
-        setup.scenario.name,
-        system.clients,
-        system.variant.name(),
-        if system.mutations.list().is_empty() {
-            String::new()
-        } else {
-            let names: Vec<&str> = system.mutations.list().iter().map(|m| m.name()).collect();
-            format!(", mutations {}", names.join(", "))
-        }
-    )?;
-    let transfers: Vec<String> = system
-        .transfers
-        .iter()
-        .enumerate()
-        .flat_map(|(slot, list)| {
-            list.iter()
-                .map(move |t| format!("c{} pays {} to c{}", slot + 1, t.amount, t.to))
-        })
-        .collect();
-    writeln!(
-        out,
-        "work:      {} (each issued at any point, in this order per client)",
-        if transfers.is_empty() {
-            "no transfers".to_string()
-        } else {
-            transfers.join(", ")
-        }
-    )?;
-    writeln!(out, "network:   {}", describe_network(system))?;
-    for note in &setup.notes {
-        writeln!(out, "note:      {note}")?;
-    }
-    writeln!(
-        out,
-        "checks:    in every state mutual_exclusion, ledger_agreement (prefix), \
-         chain_integrity, conservation, no_overdraft; clock_condition on every step; \
-         deadlock (liveness) and equal ledgers where no step is possible"
-    )?;
-    write_search_line(out, stats)?;
-    let interned = exploration.model.interned();
-    writeln!(
-        out,
-        "states:    {} distinct, {}; {} and {}; {} run on the real state machines (each \
-         remembered)",
-        stats.distinct,
-        count(stats.transitions, "transition"),
-        count(interned.client_states, "distinct client state"),
-        count(interned.messages, "distinct message"),
-        count(interned.client_steps, "client step")
-    )?;
-    writeln!(
-        out,
-        "depth:     {}{}",
-        count(stats.depth, "step"),
-        completeness(stats)
-    )?;
-    write_speed(out, stats, peak)?;
-    match exploration.result.found.first() {
-        None => write_nothing_found(out, stats, " in any reachable state")?,
-        Some(found) => {
-            writeln!(
-                out,
-                "verdict:   VIOLATION of {} after {} ({}): {}",
-                found.finding.name,
-                count(found.path.len(), "step"),
-                path_kind(stats),
-                found.finding.detail
-            )?;
-            if let Some(replayed) = replayed {
-                for (index, events) in replayed.steps.iter().enumerate() {
-                    writeln!(out, "   {:>3}. {}", index + 1, describe_step(events))?;
-                }
-                match replayed.violations.first() {
-                    Some(first) if first.violation.invariant.name() == found.finding.name => {
-                        writeln!(
-                            out,
-                            "checker:   replayed through the simulator's checker: {} {} (agrees)",
-                            first.violation.invariant,
-                            where_recorded(first)
-                        )?
-                    }
-                    Some(first) => writeln!(
-                        out,
-                        "checker:   replayed through the simulator's checker: {} {} (the \
-                         explorer's check saw {} first)",
-                        first.violation.invariant,
-                        where_recorded(first),
-                        found.finding.name
-                    )?,
-                    None => writeln!(
-                        out,
-                        "checker:   replayed through the simulator's checker: it finds NO \
-                         violation on this path (the explorer's state check and the checker \
-                         DISAGREE)"
-                    )?,
-                }
-                if args.trace.as_deref().is_some_and(is_standard_stream) {
-                    writeln!(
-                        out,
-                        "trace:     on standard output ({} events, digest {})",
-                        replayed.events, replayed.digest_hex
-                    )?;
-                } else if let Some(path) = &args.trace {
-                    let shown = path.display();
-                    writeln!(
-                        out,
-                        "trace:     {shown} ({} events, digest {}): lamport-ledger check \
-                         {shown}; lamport-ledger render {shown} --format html -o path.html",
-                        replayed.events, replayed.digest_hex
-                    )?;
-                }
-            }
-            for other in exploration.result.found.iter().skip(1) {
-                writeln!(
-                    out,
-                    "also:      VIOLATION of {} after {}: {}",
-                    other.finding.name,
-                    count(other.path.len(), "step"),
-                    other.finding.detail
-                )?;
-            }
-        }
-    }
-    if let Some((wanted, met, from)) = expectation {
-        let from = match from {
-            ExpectFrom::ExploreFile => "the exploration file",
-            ExpectFrom::Scenario => "the scenario",
-        };
-        // Nothing found in a search cut short proves nothing about the states not reached.
-        let unproven = exploration.result.found.is_empty()
-            && !matches!(stats.stop, Stop::Exhausted | Stop::Finding);
-        writeln!(
-            out,
-            "expected:  {wanted} (from {from}): {}{}",
-            if *met { "matched" } else { "NOT matched" },
-            if unproven {
-                " as far as explored (INCOMPLETE)"
-            } else {
-                ""
-            }
-        )?;
-    }
-    Ok(())
-}
-
-fn describe_network(system: &crate::explore::system::SystemConfig) -> String {
-    let links = system.link_list();
-    let bag: Vec<String> = links
-        .iter()
-        .filter(|&&(from, to)| !system.rule(from, to).fifo)
-        .map(|(from, to)| format!("{from}->{to}"))
-        .collect();
-    let mut text = match system.all_fifo() {
-        Some(true) | None if bag.is_empty() => "FIFO links".to_string(),
-        Some(false) => "bag links (any message in flight may be delivered next)".to_string(),
-        _ => format!("FIFO links except {} (bags)", bag.join(", ")),
-    };
-    let named = |pick: &dyn Fn(crate::explore::system::LinkRule) -> bool| -> String {
-        let chosen: Vec<String> = links
-            .iter()
-            .filter(|&&(from, to)| pick(system.rule(from, to)))
-            .map(|(from, to)| format!("{from}->{to}"))
-            .collect();
-        if chosen.len() == links.len() {
-            "any link".to_string()
-        } else {
-            chosen.join(", ")
-        }
-    };
-    if system.max_losses > 0 {
-        text.push_str(&format!(
-            "; up to {} lost on {}",
-            count(system.max_losses, "message"),
-            named(&|rule| rule.lossy)
-        ));
-    }
-    if system.max_duplicates > 0 {
-        text.push_str(&format!(
-            "; up to {} duplicated on {}",
-            count(system.max_duplicates, "message"),
-            named(&|rule| rule.duplicating)
-        ));
-    }
-    for (slot, crashes) in system.crashes.iter().enumerate() {
-        for crash in crashes {
-            text.push_str(&format!(
-                "; c{} may crash{}",
-                slot + 1,
-                match (crash.restarts, crash.keep_ledger) {
-                    (false, _) => " for good".to_string(),
-                    (true, true) => " and restart keeping its ledger".to_string(),
-                    (true, false) => " and restart with nothing".to_string(),
-                }
-            ));
-        }
-    }
-    if !system.any_faults() {
-        text.push_str("; no loss, duplication or crash");
-    }
-    text
-}
-
-fn write_search_line(out: &mut dyn Write, stats: &Stats) -> io::Result<()> {
-    writeln!(
-        out,
-        "search:    {}, {}; symmetry reduction: none (client ids break ties between \
-         requests, so no two clients are interchangeable); states told apart by their full \
-         encoding",
-        match stats.order {
-            Order::BreadthFirst => "breadth-first",
-            Order::DepthFirst => "depth-first",
-        },
-        count(stats.jobs, "thread")
-    )
-}
-
-/// The verdict of a search that found nothing. An incomplete one says so on this line too:
-/// "OK" alone would read as a proof for the whole state space. `everywhere` ends the sentence
-/// of a complete search.
-fn write_nothing_found(out: &mut dyn Write, stats: &Stats, everywhere: &str) -> io::Result<()> {
-    if stats.stop == Stop::Exhausted {
-        writeln!(
-            out,
-            "verdict:   OK: no invariant is violated and no deadlock{everywhere}"
-        )
-    } else {
-        writeln!(
-            out,
-            "verdict:   OK as far as explored: no invariant is violated and no deadlock in the \
-             {} explored{}",
-            count(stats.distinct, "state"),
-            completeness(stats)
-        )
-    }
-}
-
-fn completeness(stats: &Stats) -> String {
-    match (stats.stop, cut_short(stats.stop)) {
-        (_, Some(why)) => format!(" (INCOMPLETE: {why})"),
-        (Stop::Exhausted, None) => " (complete: every reachable state explored)".into(),
-        (_, None) => " (reached when the search stopped at the first violation)".into(),
-    }
-}
-
-/// Why a search ended before every reachable state was explored, if a bound ended it.
-fn cut_short(stop: Stop) -> Option<&'static str> {
-    match stop {
-        Stop::Exhausted | Stop::Finding => None,
-        Stop::MaxStates => Some("stopped at --max-states"),
-        Stop::MaxDepth => Some("states beyond --max-depth not explored"),
-        Stop::MaxMemory => Some(
-            "stopped before the state store outgrew --max-memory, by default half the \
-             machine's memory",
-        ),
-    }
-}
-
-fn path_kind(stats: &Stats) -> &'static str {
-    match stats.order {
-        Order::BreadthFirst => "a shortest path",
-        Order::DepthFirst => "depth-first: not necessarily the shortest path",
-    }
-}
-
-fn write_speed(out: &mut dyn Write, stats: &Stats, peak: Option<u64>) -> io::Result<()> {
-    let per_second = if stats.seconds > 0.0 {
-        stats.distinct as f64 / stats.seconds
-    } else {
-        0.0
-    };
-    let peak = peak.map_or_else(
-        || "unknown".to_string(),
-        |kib| format!("{:.1} MiB", kib as f64 / 1024.0),
-    );
-    writeln!(
-        out,
-        "speed:     {:.6} s, {:.0} distinct states/s; peak memory {peak} (state store {:.1} \
-         MiB: {:.1} bytes/state, of which {:.1} encoding)",
-        stats.seconds,
-        per_second,
-        stats.store_bytes as f64 / (1024.0 * 1024.0),
-        stats.store_bytes as f64 / stats.distinct.max(1) as f64,
-        stats.encoding_bytes as f64 / stats.distinct.max(1) as f64
-    )
-}
-
-/// "at event 14, recorded as event 15": the event that revealed the violation and its own
-/// line in the trace, numbered as `run` and `check` number them.
-fn where_recorded(first: &ReplayedViolation) -> String {
-    let revealed = revealing_events([(first.seq, first.violation.detail.as_str())]);
-    match revealed.first().copied().flatten() {
-        Some(event) => format!("at event {event}, recorded as event {}", first.seq),
-        None => format!("at the end of the path, recorded as event {}", first.seq),
-    }
-}
-
-/// Why the search ended, as the JSON report names it.
-fn stop_name(stop: Stop) -> &'static str {
-    match stop {
-        Stop::Exhausted => "exhausted",
-        Stop::Finding => "finding",
-        Stop::MaxStates => "max_states",
-        Stop::MaxMemory => "max_memory",
-        Stop::MaxDepth => "max_depth",
-    }
-}
-
-fn stats_json(stats: &Stats, peak: Option<u64>) -> serde_json::Value {
-    serde_json::json!({
-        "distinct": stats.distinct,
-        "transitions": stats.transitions,
-        "depth": stats.depth,
-        "complete": stats.stop == Stop::Exhausted,
-        "stop": stop_name(stats.stop),
-        "seconds": stats.seconds,
-        "states_per_s": if stats.seconds > 0.0 { stats.distinct as f64 / stats.seconds } else { 0.0 },
-        "peak_rss_kib": peak,
-        "store_bytes": stats.store_bytes,
-        "encoding_bytes": stats.encoding_bytes,
-        "jobs": stats.jobs,
-        "symmetry_reduction": false,
-    })
 }

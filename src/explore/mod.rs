@@ -1,54 +1,101 @@
 //! Exhaustive exploration: every reachable state of a small configuration, and the shortest
 //! path to any violation (see `docs/explore.md`).
 //!
-//! - [`mod@search`]: breadth-first or depth-first search over canonical state encodings, the same
-//!   for every model; [`store`] keeps the states seen (exact: full encodings, no hash alone).
-//! - [`system`]: the model of N real [`crate::protocol::Client`] state machines and the
+//! The public surface: [`load`] what to explore from a scenario or exploration file, then
+//! [`explore_system`] it, or [`explore_tla`] the port of the TLA+ spec `LamportMutex.tla`;
+//! both take [`SearchOptions`] and give the [`Stats`] and the violations found.
+//!
+//! Inside (crate-private):
+//! - `search`: breadth-first or depth-first search over canonical state encodings, the same
+//!   for every model; `store` keeps the states seen (exact: full encodings, no hash alone),
+//!   in `region`s of memory that grow in place.
+//! - `system`: the model of N real [`crate::protocol::Client`] state machines and the
 //!   network (FIFO or bag links, bounded loss, duplication and crashes), checked against the
 //!   safety invariants of SPEC section 4 in every state and for deadlock.
-//! - [`replay`]: a path found turns into a SPEC trace, checked by the simulator's checker.
-//! - [`settings`]: what to explore, from a scenario file or an exploration file.
-//! - [`tla`]: a port of the TLA+ spec `LamportMutex.tla`, to cross-check the search against
+//! - `replay`: a path found turns into a SPEC trace, checked by the simulator's checker.
+//! - `settings`: what to explore, from a scenario file or an exploration file.
+//! - `tla`: a port of the TLA+ spec `LamportMutex.tla`, to cross-check the search against
 //!   TLC's published counts.
+//! - `report`: the command's text and JSON reports.
 //!
 //! Nothing here is random and nothing depends on hash iteration order or thread timing: the
 //! same input gives the same counts and the same counterexample on every run.
 
-pub mod hash;
-pub mod region;
-pub mod replay;
-pub mod search;
-pub mod settings;
-pub mod store;
-pub mod system;
-pub mod table;
-pub mod tla;
+mod hash;
+mod region;
+pub(crate) mod replay;
+pub(crate) mod report;
+pub(crate) mod search;
+pub(crate) mod settings;
+mod store;
+pub(crate) mod system;
+mod table;
+#[cfg(test)]
+mod tests;
+pub(crate) mod tla;
 
-use search::{SearchOptions, SearchResult, search};
-use settings::ExploreSetup;
+pub use search::{Finding, Order, SearchOptions, Stats, Stop};
+pub use settings::{ExploreSetup, SetupError, load};
+pub use tla::TlaConfig;
+
+use search::{SearchResult, search};
 use system::{SystemModel, SystemStep};
-use tla::{LamportMutex, TlaConfig, TlaStep};
+use tla::{LamportMutex, TlaStep};
 
-/// The exploration of a scenario's clients.
+/// The exploration of a scenario's clients: the counts and every violation found.
 pub struct SystemExploration {
-    pub model: SystemModel,
-    pub result: SearchResult<SystemStep>,
+    pub(crate) model: SystemModel,
+    pub(crate) result: SearchResult<SystemStep>,
 }
 
-/// Explores the clients of `setup`.
+/// Explores the clients of `setup` (see [`load`]) as `options` say.
+///
+/// ```
+/// use lamport_ledger::explore::{SearchOptions, Stop, explore_system, load};
+///
+/// let setup = load("scenarios/explore/reorder-2-fifo.json".as_ref()).unwrap();
+/// let exploration = explore_system(&setup, &SearchOptions::default());
+/// assert_eq!(exploration.stats().stop, Stop::Exhausted);
+/// assert_eq!(exploration.violations().count(), 0);
+/// ```
 pub fn explore_system(setup: &ExploreSetup, options: &SearchOptions) -> SystemExploration {
     let model = SystemModel::new(setup.system.clone());
     let result = search(&model, options);
     SystemExploration { model, result }
 }
 
-/// The exploration of the TLA+ port.
+impl SystemExploration {
+    /// The search's counts, depth and why it ended.
+    pub fn stats(&self) -> &Stats {
+        &self.result.stats
+    }
+
+    /// Each violation found, in the order found, with the number of steps of the path to it
+    /// (a shortest one, breadth-first).
+    pub fn violations(&self) -> impl Iterator<Item = (&Finding, usize)> {
+        self.result
+            .found
+            .iter()
+            .map(|found| (&found.finding, found.path.len()))
+    }
+}
+
+/// The exploration of the port of the TLA+ spec `LamportMutex.tla`.
 pub struct TlaExploration {
-    pub model: LamportMutex,
-    pub result: SearchResult<TlaStep>,
+    pub(crate) model: LamportMutex,
+    pub(crate) result: SearchResult<TlaStep>,
 }
 
 /// Explores the port of `LamportMutex.tla` with these constants.
+///
+/// ```
+/// use lamport_ledger::explore::{SearchOptions, TlaConfig, explore_tla};
+///
+/// let config = TlaConfig { processes: 2, max_clock: 3, bag: false };
+/// let exploration = explore_tla(config, &SearchOptions::default());
+/// assert!(exploration.stats().distinct > 0);
+/// assert_eq!(exploration.violations().count(), 0);
+/// ```
 pub fn explore_tla(config: TlaConfig, options: &SearchOptions) -> TlaExploration {
     let model = LamportMutex::new(config);
     let result = search(&model, options);
@@ -56,6 +103,19 @@ pub fn explore_tla(config: TlaConfig, options: &SearchOptions) -> TlaExploration
 }
 
 impl TlaExploration {
+    /// The search's counts, depth and why it ended.
+    pub fn stats(&self) -> &Stats {
+        &self.result.stats
+    }
+
+    /// Each violation found, in the order found, with the number of steps of the path to it.
+    pub fn violations(&self) -> impl Iterator<Item = (&Finding, usize)> {
+        self.result
+            .found
+            .iter()
+            .map(|found| (&found.finding, found.path.len()))
+    }
+
     /// TLC's "states generated": the initial state and every successor computed.
     pub fn generated(&self) -> u64 {
         self.result.stats.transitions + 1

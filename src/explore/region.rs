@@ -8,21 +8,24 @@
 //!
 //! The pages are the kernel's ordinary 4 KiB pages, not 2 MiB huge pages (see
 //! [`HUGE_PAGES`]), except in a table made by [`Region::zeroed_in_huge_pages`].
+//!
+//! The memory comes from the kernel zero-filled and a region hands out its elements without
+//! writing them first, so it only holds types for which all-zero bytes are a valid value:
+//! `bytemuck`'s [`Zeroable`] (integers and arrays of them, not references, `NonZero` or
+//! enums).
 
 use std::marker::PhantomData;
+
+use bytemuck::Zeroable;
 
 /// Huge page size, and the step in which a region of at least that size is made usable.
 const HUGE: usize = 2 << 20;
 
 /// Whether to ask the kernel for transparent huge pages (`MADV_HUGEPAGE`). They spare TLB
-/// misses on the random reads into the table and the arena, but on the project's machines
-/// (virtual machines) the first write to a fresh huge page costs more than the same memory
-/// in 4 KiB pages, and a search writes almost all of its memory once. On the AMD host of
-/// the sixth round, four to eight times more (2.6-5 s per GiB against 0.5-1.1 s; in 4 KiB
-/// pages the complete default run with two threads took 5.3 s of system time instead of
-/// 9.7 s, the same user time); on the Intel host of the ninth round, the first 8M states of
-/// the default run took 2.5 s of system time in huge pages against 1.1 s. See
-/// docs/performance.md.
+/// misses on the random reads into the table and the arena, but on virtual machines the
+/// first write to a fresh huge page costs more than the same memory in 4 KiB pages (two to
+/// eight times the system time, measured on the project's machines), and a search writes
+/// almost all of its memory once.
 const HUGE_PAGES: bool = false;
 
 /// The step for a smaller region, which doubles until it reaches [`HUGE`]: a small search
@@ -35,7 +38,7 @@ const DEFAULT_RESERVE: usize = 1 << 40;
 
 /// A growable array of plain values (`Copy`, valid when all bytes are zero) at a fixed
 /// address.
-pub struct Region<T: Copy> {
+pub(crate) struct Region<T: Copy + Zeroable> {
     ptr: *mut T,
     len: usize,
     /// Bytes usable from `ptr` on.
@@ -51,12 +54,14 @@ pub struct Region<T: Copy> {
     _owns: PhantomData<T>,
 }
 
-// SAFETY: a region owns its memory like a `Vec` does.
-unsafe impl<T: Copy + Send> Send for Region<T> {}
-// SAFETY: shared access only reads.
-unsafe impl<T: Copy + Sync> Sync for Region<T> {}
+// SAFETY: a region owns its memory and its elements like a `Vec` does (no other pointer to
+// them exists), so moving it to another thread moves the `T`s, which `T: Send` allows.
+unsafe impl<T: Copy + Zeroable + Send> Send for Region<T> {}
+// SAFETY: through `&Region` the elements are only read (`Deref` to `&[T]`; `populate_ahead`
+// changes no value), which `T: Sync` allows from several threads.
+unsafe impl<T: Copy + Zeroable + Sync> Sync for Region<T> {}
 
-impl<T: Copy> Region<T> {
+impl<T: Copy + Zeroable> Region<T> {
     /// An empty region.
     pub fn new() -> Self {
         Region {
@@ -70,7 +75,7 @@ impl<T: Copy> Region<T> {
         }
     }
 
-    /// `len` elements, all bytes zero.
+    /// `len` elements, all bytes zero (a valid `T`: [`Zeroable`]).
     pub fn zeroed(len: usize) -> Self {
         Self::zeroed_with(len, HUGE_PAGES)
     }
@@ -96,10 +101,6 @@ impl<T: Copy> Region<T> {
 
     pub fn len(&self) -> usize {
         self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Bytes of memory made usable by demand (what the region costs, like a `Vec`'s
@@ -162,7 +163,9 @@ impl<T: Copy> Region<T> {
         if (self.len + 1) * size_of::<T>() > self.accounted {
             self.reserve(1);
         }
-        // SAFETY: the slot is inside the usable part (just checked) and owned by the region.
+        // SAFETY: `reserve` made bytes up to `accounted` (never above `committed`) readable and
+        // writable, and `(len + 1) * size_of::<T>() <= accounted` now, so slot `len` lies in
+        // memory this region alone owns; `ptr` is aligned for `T` (page-aligned mapping).
         unsafe { self.ptr.add(self.len).write(value) };
         self.len += 1;
     }
@@ -172,7 +175,9 @@ impl<T: Copy> Region<T> {
         if (self.len + values.len()) * size_of::<T>() > self.accounted {
             self.reserve(values.len());
         }
-        // SAFETY: as in `push`; `values` cannot overlap the region's unused part.
+        // SAFETY: as in `push`, slots `len..len + values.len()` are usable and owned by the
+        // region; `values` is a shared borrow, so it cannot point into them (only `&mut self`
+        // reaches past `len`).
         unsafe {
             std::ptr::copy_nonoverlapping(values.as_ptr(), self.ptr.add(self.len), values.len())
         };
@@ -211,7 +216,9 @@ impl<T: Copy> Region<T> {
         let ptr = ptr.cast::<T>();
         if self.committed > 0 {
             os::commit(ptr.cast(), 0, self.committed, self.huge);
-            // SAFETY: both parts are usable for `len` elements and do not overlap.
+            // SAFETY: the old mapping holds `len` initialised elements; the new one was just
+            // made usable for `committed >= len * size_of::<T>()` bytes; two distinct
+            // mappings do not overlap.
             unsafe { std::ptr::copy_nonoverlapping(self.ptr, ptr, self.len) };
             os::release(self.ptr.cast(), self.reserved);
         }
@@ -229,31 +236,34 @@ fn step_up(bytes: usize) -> usize {
     }
 }
 
-impl<T: Copy> Default for Region<T> {
+impl<T: Copy + Zeroable> Default for Region<T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T: Copy> std::ops::Deref for Region<T> {
+impl<T: Copy + Zeroable> std::ops::Deref for Region<T> {
     type Target = [T];
 
     #[inline]
     fn deref(&self) -> &[T] {
-        // SAFETY: the first `len` elements are initialised (written, or zero bytes).
+        // SAFETY: the first `len` elements lie in usable memory owned by the region and are
+        // initialised: written by `push` / `extend_from_slice`, or still the kernel's zero bytes,
+        // a valid `T` because `T: Zeroable`. `ptr` is aligned and non-null (dangling only when
+        // `len` is 0).
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 }
 
-impl<T: Copy> std::ops::DerefMut for Region<T> {
+impl<T: Copy + Zeroable> std::ops::DerefMut for Region<T> {
     #[inline]
     fn deref_mut(&mut self) -> &mut [T] {
-        // SAFETY: as in `deref`, and `&mut self` is unique.
+        // SAFETY: as in `deref`; `&mut self` makes this the only borrow of the elements.
         unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
     }
 }
 
-impl<T: Copy> Drop for Region<T> {
+impl<T: Copy + Zeroable> Drop for Region<T> {
     fn drop(&mut self) {
         if self.reserved > 0 {
             os::release(self.ptr.cast(), self.reserved);
@@ -261,6 +271,9 @@ impl<T: Copy> Drop for Region<T> {
     }
 }
 
+/// The calls to the kernel. Not `memmap2`: its maps are readable and writable from the start,
+/// while a reservation here is `PROT_NONE` so that it takes no commit charge (under strict
+/// overcommit too) until `commit` makes a part of it usable.
 #[cfg(unix)]
 mod os {
     use super::HUGE;
@@ -374,7 +387,7 @@ mod tests {
     #[test]
     fn a_region_grows_in_place_and_keeps_its_values() {
         let mut region: Region<u64> = Region::new();
-        assert!(region.is_empty());
+        assert_eq!(region.len(), 0);
         for n in 0..1_000_000u64 {
             region.push(n * 3);
         }

@@ -98,10 +98,6 @@ impl StateStore {
         self.ends.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
     /// The encoding of state `id`.
     pub fn get(&self, id: u32) -> &[u8] {
         let id = id as usize;

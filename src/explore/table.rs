@@ -12,12 +12,16 @@
 //! Linear probing fills the same slots whatever the order in which the entries go in, so the
 //! table is as full and as quick to search as one rebuilt in order; a look-up finds the same
 //! entries.
+//!
+//! Not hashbrown's `HashTable` for these two: it grows into a new allocation (the old and the
+//! new table held at once), its size would change the store's reported `store_bytes`, and it
+//! offers no way to prefetch a slot or to have other threads fill in a doubling's pages ahead.
 
 use super::region::Region;
 
 /// Doubles `slots` (a power of two long; an empty slot is all zero, [`Default`]) in place.
 /// `home` gives an entry's home in the doubled table.
-pub fn double_in_place<T: Copy + Default + PartialEq>(
+pub(crate) fn double_in_place<T: Copy + Default + PartialEq + bytemuck::Zeroable>(
     slots: &mut Region<T>,
     home: impl Fn(T) -> usize,
 ) {

@@ -10,8 +10,8 @@ use std::collections::hash_map::Entry;
 
 use rand::{Rng, RngExt};
 use rand_chacha::ChaCha8Rng;
+use rustc_hash::FxHashMap as FastMap;
 
-use crate::fast_hash::FastMap;
 use crate::protocol::ClientId;
 use crate::scenario::{LatencySpec, NetworkSpec, PinnedMessage, Ratio, ScheduleSpec};
 use crate::trace::DropReason;

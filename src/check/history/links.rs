@@ -3,7 +3,7 @@
 //! in a dense table for few clients and a hash map beyond.
 
 use super::{DENSE_CLIENTS, LINK_LOG_LEN, Moment, MsgRecord, NONE};
-use crate::fast_hash::FastMap;
+use rustc_hash::FxHashMap as FastMap;
 use crate::protocol::{ClientId, Timestamp};
 use crate::trace::DropReason;
 

@@ -1,0 +1,168 @@
+//! The explored system: N real [`Client`](crate::protocol::Client) state machines and the
+//! network between them.
+//!
+//! # Global states and their encoding
+//!
+//! A global state is: each client's local state, whether it is down and how many of its
+//! crashes it has used, how many of its transfers it has been asked to make, how many
+//! messages have been lost and duplicated, and the messages in flight on every directed link
+//! (in order on a FIFO link; as a multiset, sorted by content, on a bag link).
+//!
+//! Clients and messages are *interned*: every distinct `Client` value (by its derived `Eq`, so
+//! every field of the real state machine counts; hashed by a few of its parts) and every
+//! distinct `Message` gets a number the first time it appears. The encoding of a global state
+//! is then a short string of small integers (LEB128): about 20-40 bytes for three clients,
+//! whatever the ledgers hold. Two global states are equal exactly when their encodings are.
+//!
+//! # Steps
+//!
+//! From a global state the search may: ask a client for its next transfer (`issue`); deliver a
+//! message (the head of a FIFO link, any message of a bag link; to a crashed client the
+//! message is lost); end a critical section (the client's `LeaveCriticalSection` timer fires:
+//! a client inside may leave at any point); and, within the bounds, lose or duplicate a
+//! message on a link that allows it, crash a client, or restart a crashed one.
+//!
+//! A client's step depends only on its own state and its input, so the result of running the
+//! real `handle_command` / `handle_message` / `handle_timer` / `restart` on a (client, input)
+//! pair is computed once and remembered: the next client state's number, the messages sent,
+//! and whether the clock condition held. Every client step of the search is a real call into
+//! `protocol::Client` the first time it is taken, and a table look-up afterwards.
+
+mod check;
+mod config;
+mod effects;
+mod emit;
+mod encoding;
+mod expander;
+mod intern;
+mod step_table;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::protocol::{ClientId, Message};
+
+pub(crate) use config::{CrashRule, LinkRule, PlannedTransfer, SystemConfig};
+use effects::SharedEffects;
+use intern::{Shared, intern_client};
+
+/// Counts of what the search met (see [`SystemModel::interned`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interned {
+    pub client_states: usize,
+    pub messages: usize,
+    pub client_steps: usize,
+}
+
+/// What a step does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StepKind {
+    /// Not a step: the initial state.
+    #[default]
+    Start,
+    /// `client` is asked for its next transfer.
+    Issue,
+    /// The message `msg` at position `pos` of link `link` is delivered (or, if the receiver is
+    /// down, lost).
+    Deliver,
+    /// `client`'s critical-section timer fires.
+    Timer,
+    /// The message at `pos` of `link` is lost.
+    Lose,
+    /// The message at `pos` of `link` is duplicated.
+    Duplicate,
+    Crash,
+    Restart,
+}
+
+/// One step of the search (8 bytes: it is stored for every state).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SystemStep {
+    pub kind: StepKind,
+    /// 0-based client index (issue, timer, crash, restart).
+    pub client: u8,
+    /// Link index in [`SystemConfig::link_list`] order (deliver, lose, duplicate).
+    pub link: u8,
+    /// Position in the link's encoding (sorted by content on a bag link).
+    pub pos: u8,
+    /// The message's interned number.
+    pub msg: u32,
+}
+
+struct Inner {
+    config: SystemConfig,
+    links: Vec<(ClientId, ClientId)>,
+    initial_total: u128,
+    shared: Mutex<Shared>,
+    effects: SharedEffects,
+    initial_locals: Vec<u32>,
+}
+
+/// The client system as a [`Model`](super::search::Model). Cloning shares the interned tables.
+#[derive(Clone)]
+pub struct SystemModel {
+    inner: Arc<Inner>,
+}
+
+impl SystemModel {
+    pub fn new(config: SystemConfig) -> Self {
+        let initial_total = config.initial_balances.iter().map(|&b| u128::from(b)).sum();
+        let links = config.link_list();
+        let mut inner = Inner {
+            links,
+            initial_total,
+            shared: Mutex::new(Shared::default()),
+            effects: SharedEffects::new(),
+            initial_locals: Vec::new(),
+            config,
+        };
+        let clients = inner.config.initial_clients();
+        let locals = {
+            let mut shared = inner.shared.lock().expect("not poisoned");
+            clients
+                .into_iter()
+                .map(|client| intern_client(&inner, &mut shared, client))
+                .collect()
+        };
+        inner.initial_locals = locals;
+        SystemModel {
+            inner: Arc::new(inner),
+        }
+    }
+
+    pub fn config(&self) -> &SystemConfig {
+        &self.inner.config
+    }
+
+    /// The directed links in encoding order.
+    pub fn links(&self) -> &[(ClientId, ClientId)] {
+        &self.inner.links
+    }
+
+    /// The message with interned number `number`.
+    pub fn message(&self, number: u32) -> Message {
+        self.inner.lock().messages[number as usize].clone()
+    }
+
+    /// What the search met: distinct client states, distinct messages, and client steps
+    /// run for real (each (client state, input) pair once).
+    pub fn interned(&self) -> Interned {
+        let client_steps = self.inner.effects.len();
+        let shared = self.inner.lock();
+        Interned {
+            client_states: shared.clients.len(),
+            messages: shared.messages.len(),
+            client_steps,
+        }
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared
+            .lock()
+            .expect("no thread panics while holding the tables")
+    }
+}
+
+/// The most clients a model takes (the settings allow fewer).
+pub const MAX_CLIENTS: usize = 8;
