@@ -35,10 +35,13 @@
 //! [`runner::run_with_timeline`] prints what the `run` command prints. The command line
 //! itself is [`run_cli`].
 
+#[warn(missing_docs)]
 pub mod base;
 pub mod check;
 pub mod protocol;
+#[warn(missing_docs)]
 pub mod render;
+#[warn(missing_docs)]
 pub mod report;
 pub mod runner;
 pub mod scenario;
