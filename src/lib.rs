@@ -37,6 +37,7 @@
 
 #[warn(missing_docs)]
 pub mod base;
+#[warn(missing_docs)]
 pub mod check;
 pub mod protocol;
 #[warn(missing_docs)]
