@@ -47,6 +47,7 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod sim;
+#[warn(missing_docs)]
 pub mod trace;
 
 // Public for the integration tests and benchmarks that drive their internals; not part of
