@@ -63,6 +63,7 @@ const LATENCY_KINDS: &str = "\"constant\" (with `us`), \"uniform\" (with `min_us
 /// 1000000000000, not 0`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioError {
+    /// The file's name as given (or the built-in default's).
     pub source_name: String,
     /// The path of the offending value (`network.latency.min_us`); empty for an error about
     /// the file as a whole (say, a syntax error before the first field).
@@ -71,6 +72,7 @@ pub struct ScenarioError {
     pub line: usize,
     /// 1-based, in characters.
     pub column: usize,
+    /// What is wrong, one sentence.
     pub message: String,
 }
 
