@@ -14,18 +14,20 @@
 //! digest of its trace identifies it.
 //!
 //! ```
+//! use lamport_ledger::scenario::DEFAULT_SCENARIO_JSON;
+//! use lamport_ledger::sim::EndReason;
 //! use lamport_ledger::{RunOptions, default_scenario, parse_scenario, run_scenario};
 //!
 //! // The built-in default: three clients with 10 each making concurrent transfers.
 //! let scenario = default_scenario();
 //! let report = run_scenario(&scenario, RunOptions::default(), Vec::new(), &mut [])?;
 //! assert!(report.passed(), "every invariant held, as the scenario expects");
+//! assert_eq!(report.result.end, EndReason::Quiescent, "nothing was left to happen");
 //! assert_eq!(report.summary.committed, 3, "one transfer aborts for lack of funds");
 //! assert_eq!(report.digest_hex.len(), 64, "the trace's SHA-256, in hex");
 //!
 //! // A scenario from JSON text: the same one again gives the same trace, digest for digest.
-//! let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/default.json"))?;
-//! let again = parse_scenario(&text, "scenarios/default.json").expect("a valid scenario");
+//! let again = parse_scenario(DEFAULT_SCENARIO_JSON, "default.json").expect("a valid scenario");
 //! let rerun = run_scenario(&again, RunOptions::default(), Vec::new(), &mut [])?;
 //! assert_eq!(rerun.digest_hex, report.digest_hex);
 //! # Ok::<(), std::io::Error>(())

@@ -16,15 +16,16 @@ use crate::protocol::{self, Amount, ClientId, Mutations, Variant};
 
 /// Finds where a value sits in a JSON text by its path, for errors that name line and column.
 pub(crate) use validate::locate;
-pub use validate::{MAX_CLIENTS, ScenarioError, TRACE_NOT_SCENARIO, is_trace, parse_scenario};
+pub use validate::{MAX_CLIENTS, ScenarioError, parse_scenario};
+pub(crate) use validate::{TRACE_NOT_SCENARIO, is_trace};
 
 /// The largest scenario (or exploration) file read: ten million explicit transfers (the most a
 /// file may list) written one per line take about 800 MB.
-pub const MAX_SCENARIO_BYTES: u64 = 1 << 30;
+pub(crate) const MAX_SCENARIO_BYTES: u64 = 1 << 30;
 
 /// Why a file's text could not be had.
 #[derive(Debug, thiserror::Error)]
-pub enum BoundedReadError {
+pub(crate) enum BoundedReadError {
     /// The file could not be read.
     #[error("{0}")]
     Io(std::io::Error),
@@ -39,7 +40,7 @@ pub enum BoundedReadError {
 /// Reads a text file of at most `limit` bytes. A regular file's size is known up front; a
 /// device such as `/dev/zero`, or a pipe, is read only up to the limit, so neither fills the
 /// memory.
-pub fn read_bounded(path: &std::path::Path, limit: u64) -> Result<String, BoundedReadError> {
+pub(crate) fn read_bounded(path: &std::path::Path, limit: u64) -> Result<String, BoundedReadError> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(BoundedReadError::Io)?;
     let known = file.metadata().map_or(0, |metadata| metadata.len());

@@ -126,11 +126,11 @@ fn parse_with(
 
 /// What a command that reads scenarios says of a trace given in place of one: an easy slip,
 /// which the JSON parser alone would report as "trailing characters" on line 2.
-pub const TRACE_NOT_SCENARIO: &str = "this is a JSON Lines trace (as `run --trace` writes), not \
+pub(crate) const TRACE_NOT_SCENARIO: &str = "this is a JSON Lines trace (as `run --trace` writes), not \
                                       a scenario file: `check`, `render` and `diff` read traces";
 
 /// Whether `text` starts with a trace's header line.
-pub fn is_trace(text: &str) -> bool {
+pub(crate) fn is_trace(text: &str) -> bool {
     let first = text.lines().next().unwrap_or("");
     serde_json::from_str::<serde_json::Value>(first)
         .is_ok_and(|line| line["type"] == "header" && line["format"] == crate::base::TRACE_FORMAT)
