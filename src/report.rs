@@ -10,15 +10,21 @@ use crate::trace::Summary;
 pub struct Expectation {
     /// `ok`, `violation` or `violation of <invariant>`.
     pub wanted: String,
+    /// Whether the run did what was wanted.
     pub met: bool,
 }
 
 /// A finished run with everything needed to report it.
 pub struct RunReport {
+    /// The seed the run used.
     pub seed: u64,
+    /// How the simulation ended: counts, violations, the clients in their final state.
     pub result: RunResult,
+    /// The trace's digest in lowercase hex: the same scenario and seed give the same one.
     pub digest_hex: String,
+    /// The trace's summary line, digest included.
     pub summary: Summary,
+    /// The scenario's `expect` and whether the run met it; `None` without one.
     pub expectation: Option<Expectation>,
 }
 

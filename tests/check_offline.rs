@@ -6,6 +6,7 @@ mod common;
 
 use common::lamport_ledger;
 
+use std::collections::BTreeSet;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -15,6 +16,7 @@ use lamport_ledger::check::{Checker, Invariant, Waiter};
 use lamport_ledger::protocol::{Client, Phase};
 use lamport_ledger::runner::run_scenario;
 use lamport_ledger::sim::RunOptions;
+use lamport_ledger::trace::EventKind;
 use lamport_ledger::trace::read::TraceReader;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -183,18 +185,22 @@ fn waiters_rebuilt_from_events_match_the_clients() {
         // As inside the simulator: no delivery matching, no receivers' counters.
         let mut online = Checker::new(&reader.header().initial_balances);
         let mut found = Vec::new();
+        // The clients down when the run ends: crashed and not restarted since.
+        let mut down_at_end = BTreeSet::new();
         while let Some(event) = reader.next_event().unwrap() {
+            match event.kind {
+                EventKind::Crash => {
+                    down_at_end.insert(event.node);
+                }
+                EventKind::Restart { .. } => {
+                    down_at_end.remove(&event.node);
+                }
+                _ => {}
+            }
             checker.observe(&event, &mut found);
             online.observe(&event, &mut found);
         }
-        let down = |client: &Client| {
-            checker
-                .history()
-                .client(client.id())
-                .unwrap()
-                .down_since
-                .is_some()
-        };
+        let down = |client: &Client| down_at_end.contains(&Some(client.id()));
         let from_clients: Vec<Waiter> = report
             .result
             .clients

@@ -8,16 +8,26 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Invariant {
+    /// No two clients are inside the critical section at the same simulated time.
     MutualExclusion,
+    /// Of any two ledgers, one is a prefix of the other; all are equal at a quiescent end.
     LedgerAgreement,
+    /// Every block a client commits or applies recomputes its hash and extends its head.
     ChainIntegrity,
+    /// Every client's balance table sums to the initial total.
     Conservation,
+    /// No block pays more than its payer had after the blocks before it.
     NoOverdraft,
+    /// Clocks never decrease, a receive's clock exceeds the message's, every delivery matches
+    /// a send.
     ClockCondition,
+    /// At the end of a run (other than at a violation), every client that is up has finished
+    /// every transfer it accepted.
     Liveness,
 }
 
 impl Invariant {
+    /// Every invariant, in the order reports list them.
     pub const ALL: [Invariant; 7] = [
         Invariant::MutualExclusion,
         Invariant::LedgerAgreement,
@@ -28,6 +38,7 @@ impl Invariant {
         Invariant::Liveness,
     ];
 
+    /// The snake_case name scenarios, traces and reports use.
     pub fn name(self) -> &'static str {
         match self {
             Invariant::MutualExclusion => "mutual_exclusion",

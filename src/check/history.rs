@@ -241,10 +241,6 @@ impl History {
         self.clients.get((id as usize).checked_sub(1)?)
     }
 
-    pub fn partitions(&self) -> &[PartitionSeen] {
-        &self.partitions
-    }
-
     /// The partition in place that cuts `from -> to`, if any.
     pub fn partition_cutting(&self, from: ClientId, to: ClientId) -> Option<&PartitionSeen> {
         self.partitions

@@ -56,11 +56,6 @@ impl LedgerAgreement {
         self.canonical.reserve(blocks);
     }
 
-    /// How many blocks each client holds, index `id - 1`.
-    pub fn lengths(&self) -> &[u64] {
-        &self.lengths
-    }
-
     /// Runs on every commit and apply, so it is inline (a call would weigh as much as a good
     /// part of the check); the violation's sentence is built in a cold branch.
     #[inline]

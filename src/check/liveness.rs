@@ -17,6 +17,7 @@ use crate::wording::count_as;
 /// A client that still had work when the run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Waiter {
+    /// The client.
     pub node: ClientId,
     /// The transfer holding or waiting for the mutex, if any: (to, amount).
     pub current: Option<(ClientId, Amount)>,
@@ -47,14 +48,8 @@ impl Waiter {
 }
 
 /// One violation per client that still had work. `why_ended` completes the sentence "the run
-/// ended …", e.g. "with nothing left in flight" or "at limits.max_time_us". Without the
-/// checker's history the report says who waits for whom but not why; see
-/// [`super::Checker::liveness_violations`].
-pub fn liveness_violations(waiters: &[Waiter], why_ended: &str) -> Vec<Violation> {
-    explained(waiters, why_ended, None)
-}
-
-/// Like [`liveness_violations`], with the causes `history` shows.
+/// ended …", e.g. "with nothing left in flight" or "at limits.max_time_us". With the checker's
+/// `history` the report says why each waits; without, only who waits for whom.
 pub(super) fn explained(
     waiters: &[Waiter],
     why_ended: &str,
@@ -495,7 +490,7 @@ mod tests {
             }),
             queued: 1,
         };
-        let violations = liveness_violations(&[waiter], "at limits.max_time_us");
+        let violations = explained(&[waiter], "at limits.max_time_us", None);
         assert_eq!(violations.len(), 1);
         assert_eq!(violations[0].clients, vec![2, 1]);
         assert_eq!(

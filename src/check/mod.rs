@@ -6,10 +6,10 @@
 //! after every commit and apply, offline from the summary's final balances), and `liveness`
 //! needs to know who still waits at the end of a run.
 //!
-//! Besides the invariants, the checker keeps a bounded [`History`] of the run (the latest
+//! Besides the invariants, the checker keeps a bounded history of the run (the latest
 //! messages per link and their fate, crashes, partitions, each client's phase) to explain a
 //! violation in words. A checker for a trace read offline ([`Checker::for_trace`]) also
-//! matches every delivery with its send ([`DeliveryMatching`]); inside the simulator, which
+//! matches every delivery with its send; inside the simulator, which
 //! is the network, that would only cost time.
 //! [`offline`] replays a trace file through the same [`Checker`].
 
@@ -17,7 +17,7 @@ mod chain_integrity;
 mod clock_condition;
 mod conservation;
 mod delivery;
-pub mod history;
+pub(crate) mod history;
 mod ledger_agreement;
 mod liveness;
 mod mutual_exclusion;
@@ -25,15 +25,16 @@ mod no_overdraft;
 pub mod offline;
 
 pub use crate::base::Invariant;
-pub use chain_integrity::ChainIntegrity;
-pub use clock_condition::ClockCondition;
-pub use conservation::Conservation;
-pub use delivery::{DeliveryMatching, MessageStore};
-pub use history::History;
-pub use ledger_agreement::LedgerAgreement;
-pub use liveness::{Waiter, liveness_violations, waiters_from_history};
-pub use mutual_exclusion::MutualExclusion;
-pub use no_overdraft::NoOverdraft;
+use chain_integrity::ChainIntegrity;
+use clock_condition::ClockCondition;
+use conservation::Conservation;
+use delivery::DeliveryMatching;
+use history::History;
+use ledger_agreement::LedgerAgreement;
+pub use liveness::Waiter;
+use liveness::waiters_from_history;
+use mutual_exclusion::MutualExclusion;
+use no_overdraft::NoOverdraft;
 
 use crate::protocol::{Amount, ClientId, Hash, Message, Timestamp};
 use crate::trace::{Event, EventKind};
@@ -42,14 +43,19 @@ use crate::trace::{Event, EventKind};
 /// a sentence a student understands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
+    /// The invariant broken.
     pub invariant: Invariant,
+    /// The client it was seen at, if any.
     pub node: Option<ClientId>,
     /// The clients the explanation is about, the one it was seen at first.
     pub clients: Vec<ClientId>,
+    /// The explanation, one sentence.
     pub detail: String,
 }
 
 impl Violation {
+    /// A violation of `invariant` seen at `node`, about `node` alone until
+    /// [`Violation::with_clients`] says otherwise.
     pub fn new(invariant: Invariant, node: Option<ClientId>, detail: impl Into<String>) -> Self {
         Violation {
             invariant,
@@ -181,6 +187,8 @@ pub struct Checker {
 }
 
 impl Checker {
+    /// A checker for a run whose clients start with `initial_balances` (index `id - 1`), as
+    /// the simulator uses it: the simulator is the network, so deliveries need no matching.
     pub fn new(initial_balances: &[Amount]) -> Self {
         let clients = initial_balances.len() as u32;
         Checker {
@@ -207,15 +215,14 @@ impl Checker {
     }
 
     /// A checker that finds the same violations but explains them without naming the messages
-    /// involved ([`History::skip_message_logs`]): for runs that only need the verdict.
+    /// involved, keeping no message logs: for runs that only need the verdict.
     pub fn without_message_logs(mut self) -> Self {
         self.history.skip_message_logs();
         self
     }
 
-    /// A checker that forgets the blocks every client holds
-    /// ([`LedgerAgreement::forget_agreed_blocks`]), so that its memory stays flat over a
-    /// long run. Only for runs in which no client restarts with nothing.
+    /// A checker that forgets the blocks every client holds, so that its memory stays flat
+    /// over a long run. Only for runs in which no client restarts with nothing.
     pub fn forgetting_agreed_blocks(mut self) -> Self {
         self.ledger_agreement.forget_agreed_blocks();
         self
@@ -349,11 +356,6 @@ impl Checker {
     /// clients). `protocol` is the trace header's.
     pub fn waiters_from_events(&self, protocol: &str) -> Vec<Waiter> {
         waiters_from_history(&self.history, protocol)
-    }
-
-    /// What the checker remembers of the run.
-    pub fn history(&self) -> &History {
-        &self.history
     }
 
     /// Each client's ledger as replayed from its commit, apply and restart events:

@@ -38,16 +38,20 @@ pub struct OfflineOptions {
 /// A violation the checker found, and where.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
+    /// What broke.
     pub violation: Violation,
     /// The event that revealed it; `None` for the checks at the end of the trace.
     pub seq: Option<u64>,
+    /// The simulated time of that event; for the checks at the end, when the run ended.
     pub t_us: u64,
 }
 
 /// The outcome of checking one trace.
 #[derive(Clone, Debug)]
 pub struct OfflineReport {
+    /// The trace's header line.
     pub header: TraceHeader,
+    /// The trace's summary line.
     pub summary: TraceSummary,
     /// Event lines in the trace.
     pub events: u64,
@@ -55,6 +59,7 @@ pub struct OfflineReport {
     pub checked: u64,
     /// Events of kinds or message types the reader does not know, by kind.
     pub skipped: BTreeMap<String, u64>,
+    /// What the checker found, in the order found.
     pub findings: Vec<Finding>,
     /// The trace's own violation events.
     pub claims: Vec<ClaimedViolation>,

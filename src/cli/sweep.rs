@@ -380,7 +380,7 @@ fn write_example(out: &mut dyn Write, scenario: &str, record: &RunRecord) -> io:
 mod tests {
     use super::*;
     use crate::check::Invariant;
-    use crate::hunt::Outcome;
+    use crate::hunt::sweep::Outcome;
 
     fn record(seed: u64, passed: bool) -> RunRecord {
         RunRecord {

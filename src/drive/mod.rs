@@ -159,6 +159,8 @@ impl<W: Watch> Driver<W> {
         self.stopped
     }
 
+    /// The violations recorded so far (the tests read them mid-run).
+    #[cfg(test)]
     pub fn violations(&self) -> &[RecordedViolation] {
         &self.violations
     }

@@ -11,7 +11,7 @@ pub mod shrink;
 pub mod swarm;
 pub mod sweep;
 
-pub use diff::{Differ, LiveComparer, TraceDiff, diff_readers, write_report};
+pub use diff::{LiveComparer, diff_readers, write_report};
 pub use seeds::{SeedRange, SeedSet, Shard};
-pub use shrink::{ShrinkError, Shrunk, Size, shrink};
-pub use sweep::{Digests, FailureKind, Outcome, Progress, RunRecord, SweepConfig, Tally, sweep};
+pub use shrink::{ShrinkError, shrink};
+pub use sweep::{Digests, FailureKind, Progress, RunRecord, SweepConfig, Tally, sweep};

@@ -36,6 +36,7 @@ pub struct TraceInfo {
     pub scenario: String,
     /// The scenario's description, when rendering in process.
     pub description: Option<String>,
+    /// The run's seed, when the trace says.
     pub seed: Option<u64>,
     /// Index `id - 1` is client `id`.
     pub initial_balances: Vec<Amount>,
@@ -47,6 +48,7 @@ pub struct TraceInfo {
     pub mutation_names: Vec<String>,
     /// The mutations this program knows, which change how the state is rebuilt.
     pub mutations: Mutations,
+    /// How long a client stays inside the critical section, when the trace says.
     pub cs_us: Option<u64>,
 }
 
@@ -153,6 +155,7 @@ pub enum RenderFormat {
 }
 
 impl RenderFormat {
+    /// The name `--format` takes.
     pub fn name(self) -> &'static str {
         match self {
             RenderFormat::Text => "text",
@@ -167,7 +170,9 @@ impl RenderFormat {
 /// Which events to draw, by `seq`, both ends included; `None` is open.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Window {
+    /// The first event drawn.
     pub from: Option<u64>,
+    /// The last event drawn.
     pub to: Option<u64>,
 }
 
@@ -177,6 +182,7 @@ impl Window {
         Self::default()
     }
 
+    /// The events from `from` to `to`, both included.
     pub fn new(from: Option<u64>, to: Option<u64>) -> Self {
         Window { from, to }
     }
@@ -193,7 +199,9 @@ impl Window {
 /// The input of every renderer, filled one event at a time (it is an [`EventSink`]).
 #[derive(Clone, Debug)]
 pub struct Capture {
+    /// What the trace says about the run.
     pub info: TraceInfo,
+    /// The events kept.
     pub window: Window,
     /// Every client's state just before the first event of the window.
     pub start: Replay,
@@ -208,6 +216,7 @@ pub struct Capture {
 }
 
 impl Capture {
+    /// An empty capture of a run described by `info`, keeping the events in `window`.
     pub fn new(info: TraceInfo, window: Window) -> Self {
         Capture {
             start: Replay::new(&info),

@@ -25,13 +25,16 @@ use super::TraceInfo;
 /// Where a client stands with respect to the mutex.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
+    /// Neither waiting for the mutex nor inside.
     Idle,
     /// Asked for the mutex with request `ts`, not yet inside.
     Waiting {
+        /// The request's timestamp.
         ts: Timestamp,
     },
     /// Inside the critical section of request `ts`.
     Inside {
+        /// The request's timestamp.
         ts: Timestamp,
     },
 }
@@ -40,21 +43,30 @@ pub enum Phase {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// It committed the block with this index.
-    Committed { index: u64 },
+    Committed {
+        /// The block's index in the ledger.
+        index: u64,
+    },
     /// It aborted: its own table gave it only `balance`.
-    Aborted { balance: Amount },
+    Aborted {
+        /// The payer's balance in its own table.
+        balance: Amount,
+    },
 }
 
 /// A transfer accepted by a client: to whom and how much.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PendingTransfer {
+    /// The payee.
     pub to: ClientId,
+    /// How much.
     pub amount: Amount,
 }
 
 /// One client's state as the events show it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientState {
+    /// Which client.
     pub id: ClientId,
     /// False between a crash and the restart.
     pub up: bool,
@@ -66,11 +78,14 @@ pub struct ClientState {
     pub largest_seen: Vec<Timestamp>,
     /// The own balance table, index `id - 1`.
     pub balances: Vec<Amount>,
+    /// How many blocks its ledger holds.
     pub ledger_len: u64,
+    /// The hash of its latest block (all zeros when there is none).
     pub head: Hash,
     /// The blocks below this index were in its ledger before a restart that kept nothing:
     /// their RELEASEs came and went, so no peer sends them again.
     pub lost_below: u64,
+    /// Where it stands with respect to the mutex.
     pub phase: Phase,
     /// The transfer being requested or made.
     pub current: Option<PendingTransfer>,
@@ -134,6 +149,7 @@ impl ClientState {
         self.balance(self.id)
     }
 
+    /// The balance of client `of` in this client's own table (0 for a client not in it).
     pub fn balance(&self, of: ClientId) -> Amount {
         self.balances.get(slot(of)).copied().unwrap_or(0)
     }
@@ -217,6 +233,7 @@ impl Replay {
         }
     }
 
+    /// The protocol whose rules the replay follows.
     pub fn variant(&self) -> Variant {
         self.variant
     }

@@ -25,6 +25,7 @@ pub struct TextTimeline<W: Write> {
 }
 
 impl<W: Write> TextTimeline<W> {
+    /// A timeline written to `out`.
     pub fn new(out: W) -> Self {
         TextTimeline {
             out,
@@ -33,6 +34,7 @@ impl<W: Write> TextTimeline<W> {
         }
     }
 
+    /// Gives the writer back.
     pub fn into_inner(self) -> W {
         self.out
     }

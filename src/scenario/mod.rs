@@ -16,26 +16,31 @@ use crate::protocol::{self, Amount, ClientId, Mutations, Variant};
 
 /// Finds where a value sits in a JSON text by its path, for errors that name line and column.
 pub(crate) use validate::locate;
-pub use validate::{MAX_CLIENTS, ScenarioError, TRACE_NOT_SCENARIO, is_trace, parse_scenario};
+pub use validate::{MAX_CLIENTS, ScenarioError, parse_scenario};
+pub(crate) use validate::{TRACE_NOT_SCENARIO, is_trace};
 
 /// The largest scenario (or exploration) file read: ten million explicit transfers (the most a
 /// file may list) written one per line take about 800 MB.
-pub const MAX_SCENARIO_BYTES: u64 = 1 << 30;
+pub(crate) const MAX_SCENARIO_BYTES: u64 = 1 << 30;
 
 /// Why a file's text could not be had.
 #[derive(Debug, thiserror::Error)]
-pub enum BoundedReadError {
+pub(crate) enum BoundedReadError {
+    /// The file could not be read.
     #[error("{0}")]
     Io(std::io::Error),
     /// More than the limit: refused before reading it all.
     #[error("the file is larger than {} MiB, the most such a file may be", limit >> 20)]
-    TooLarge { limit: u64 },
+    TooLarge {
+        /// The most bytes read.
+        limit: u64,
+    },
 }
 
 /// Reads a text file of at most `limit` bytes. A regular file's size is known up front; a
 /// device such as `/dev/zero`, or a pipe, is read only up to the limit, so neither fills the
 /// memory.
-pub fn read_bounded(path: &std::path::Path, limit: u64) -> Result<String, BoundedReadError> {
+pub(crate) fn read_bounded(path: &std::path::Path, limit: u64) -> Result<String, BoundedReadError> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(BoundedReadError::Io)?;
     let known = file.metadata().map_or(0, |metadata| metadata.len());
@@ -75,9 +80,12 @@ pub fn default_scenario() -> Scenario {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
+    /// The scenario's name.
     pub name: String,
+    /// What a reader should look at.
     #[serde(default)]
     pub description: String,
+    /// The seed of every random draw.
     #[serde(default)]
     pub seed: u64,
     /// N: the clients are `1..=N`.
@@ -86,10 +94,13 @@ pub struct ScenarioFile {
     /// Missing ids start with [`DEFAULT_BALANCE`].
     #[serde(default)]
     pub initial_balances: Option<BTreeMap<String, Amount>>,
+    /// How messages travel.
     #[serde(default)]
     pub network: NetworkSpec,
+    /// The transfers and balance reads.
     #[serde(default)]
     pub workload: WorkloadSpec,
+    /// Partitions and crashes.
     #[serde(default)]
     pub faults: FaultsSpec,
     /// Message fates pinned one by one (what `shrink` writes), overriding the network model.
@@ -101,12 +112,16 @@ pub struct ScenarioFile {
     /// How long a client stays in the critical section, in microseconds.
     #[serde(default = "default_cs_us")]
     pub cs_us: u64,
+    /// The protocol every client runs.
     #[serde(default)]
     pub protocol: ProtocolVariant,
+    /// Deliberate bugs to apply to the protocol.
     #[serde(default)]
     pub mutations: Vec<Mutation>,
+    /// What the run is expected to show.
     #[serde(default)]
     pub expect: Option<Expect>,
+    /// Bounds that make the run finish.
     #[serde(default)]
     pub limits: Limits,
 }
@@ -122,6 +137,7 @@ fn default_cs_us() -> u64 {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkSpec {
+    /// The delay of every message.
     #[serde(default)]
     pub latency: LatencySpec,
     /// Per-link FIFO delivery. Off: a later message may overtake an earlier one.
@@ -155,16 +171,20 @@ impl Default for NetworkSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "(u64, u64)", into = "(u64, u64)")]
 pub struct Ratio {
+    /// The numerator.
     pub numerator: u64,
+    /// The denominator.
     pub denominator: u64,
 }
 
 impl Ratio {
+    /// 0: it never happens.
     pub const ZERO: Ratio = Ratio {
         numerator: 0,
         denominator: 1,
     };
 
+    /// Whether it is 0: it never happens.
     pub fn is_zero(&self) -> bool {
         self.numerator == 0
     }
@@ -195,13 +215,16 @@ impl From<Ratio> for (u64, u64) {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultsSpec {
+    /// The partitions, in any order.
     #[serde(default)]
     pub partitions: Vec<PartitionSpec>,
+    /// The crashes, in any order.
     #[serde(default)]
     pub crashes: Vec<CrashSpec>,
 }
 
 impl FaultsSpec {
+    /// Whether there are no partitions and no crashes.
     pub fn is_empty(&self) -> bool {
         self.partitions.is_empty() && self.crashes.is_empty()
     }
@@ -213,10 +236,14 @@ impl FaultsSpec {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartitionSpec {
+    /// When the partition begins, in microseconds.
     pub at_us: u64,
+    /// When it heals (never, without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heal_us: Option<u64>,
+    /// The groups of client ids.
     pub groups: Vec<Vec<ClientId>>,
+    /// Only messages from the first group to the second are lost.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub one_way: bool,
 }
@@ -226,10 +253,14 @@ pub struct PartitionSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CrashSpec {
+    /// The client that crashes.
     pub client: ClientId,
+    /// When it crashes, in microseconds.
     pub at_us: u64,
+    /// When it restarts (never, without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_us: Option<u64>,
+    /// What it keeps.
     #[serde(default)]
     pub keep: Keep,
 }
@@ -241,11 +272,13 @@ pub struct CrashSpec {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSpec {
+    /// The pinned messages.
     #[serde(default)]
     pub messages: Vec<PinnedMessage>,
 }
 
 impl ScheduleSpec {
+    /// Whether nothing is pinned.
     pub fn is_empty(&self) -> bool {
         self.messages.is_empty()
     }
@@ -255,13 +288,19 @@ impl ScheduleSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PinnedMessage {
+    /// The sender.
     pub from: ClientId,
+    /// The receiver.
     pub to: ClientId,
+    /// Which message on the link, from 0.
     pub nth: u64,
+    /// Its delay, in microseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_us: Option<u64>,
+    /// It is lost.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub drop: bool,
+    /// A second copy's delay, in microseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate_delay_us: Option<u64>,
 }
@@ -272,6 +311,7 @@ pub struct PinnedMessage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SwarmSpec {
+    /// Bounds for the number of clients.
     #[serde(default = "SwarmSpec::default_clients")]
     pub clients: (u32, u32),
     /// Bounds for every latency parameter drawn (constant, uniform or exponential).
@@ -286,12 +326,16 @@ pub struct SwarmSpec {
     /// The duplication ratio, drawn like the loss ratio.
     #[serde(default)]
     pub duplicate_ratio_max: Ratio,
+    /// The most partitions drawn.
     #[serde(default)]
     pub partitions_max: u32,
+    /// The most crashes drawn.
     #[serde(default)]
     pub crashes_max: u32,
+    /// Bounds for the number of transfers.
     #[serde(default = "SwarmSpec::default_transfers")]
     pub transfers: (u64, u64),
+    /// Bounds for the time inside the critical section, in microseconds.
     #[serde(default = "SwarmSpec::default_cs_us")]
     pub cs_us: (u64, u64),
 }
@@ -338,11 +382,24 @@ fn default_true() -> bool {
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum LatencySpec {
     /// Always `us`.
-    Constant { us: u64 },
+    Constant {
+        /// The delay.
+        us: u64,
+    },
     /// Uniform over `min_us..=max_us`.
-    Uniform { min_us: u64, max_us: u64 },
+    Uniform {
+        /// The shortest delay.
+        min_us: u64,
+        /// The longest delay.
+        max_us: u64,
+    },
     /// `min_us` plus an exponential part, so that the mean is `mean_us`.
-    Exponential { min_us: u64, mean_us: u64 },
+    Exponential {
+        /// The shortest delay.
+        min_us: u64,
+        /// The mean delay.
+        mean_us: u64,
+    },
 }
 
 impl Default for LatencySpec {
@@ -358,14 +415,20 @@ impl Default for LatencySpec {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkSpec {
+    /// The sender.
     pub from: ClientId,
+    /// The receiver.
     pub to: ClientId,
+    /// The link's latency instead of the network's.
     #[serde(default)]
     pub latency: Option<LatencySpec>,
+    /// The link's FIFO setting instead of the network's.
     #[serde(default)]
     pub fifo: Option<bool>,
+    /// The link's loss ratio instead of the network's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop_ratio: Option<Ratio>,
+    /// The link's duplication ratio instead of the network's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate_ratio: Option<Ratio>,
 }
@@ -374,10 +437,13 @@ pub struct LinkSpec {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
+    /// Explicit transfers.
     #[serde(default)]
     pub transfers: Vec<TransferSpec>,
+    /// Explicit balance reads.
     #[serde(default)]
     pub balance_reads: Vec<BalanceReadSpec>,
+    /// Transfers generated from the seed.
     #[serde(default)]
     pub generated: Option<GeneratedSpec>,
 }
@@ -386,9 +452,13 @@ pub struct WorkloadSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransferSpec {
+    /// When the command arrives, in microseconds.
     pub at_us: u64,
+    /// The payer, which receives the command.
     pub from: ClientId,
+    /// The payee.
     pub to: ClientId,
+    /// How much.
     pub amount: Amount,
 }
 
@@ -396,8 +466,11 @@ pub struct TransferSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BalanceReadSpec {
+    /// When the read happens, in microseconds.
     pub at_us: u64,
+    /// The client that reads its own table.
     pub client: ClientId,
+    /// Whose balance it reads.
     pub of: ClientId,
 }
 
@@ -407,11 +480,16 @@ pub struct BalanceReadSpec {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GeneratedSpec {
+    /// How many transfers.
     pub count: u64,
+    /// When the first arrives, in microseconds.
     #[serde(default)]
     pub start_us: u64,
+    /// The time between two transfers.
     pub gap: LatencySpec,
+    /// The smallest amount.
     pub amount_min: Amount,
+    /// The largest amount.
     pub amount_max: Amount,
     /// Who may pay (default: every client).
     #[serde(default)]
@@ -437,6 +515,7 @@ pub enum ProtocolVariant {
 }
 
 impl ProtocolVariant {
+    /// The protocol's own variant.
     pub fn to_protocol(self) -> Variant {
         match self {
             ProtocolVariant::Lamport => Variant::Lamport,
@@ -446,6 +525,7 @@ impl ProtocolVariant {
         }
     }
 
+    /// The name a scenario file uses.
     pub fn name(self) -> &'static str {
         self.to_protocol().name()
     }
@@ -455,13 +535,19 @@ impl ProtocolVariant {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mutation {
+    /// `tiebreak-timestamp-only`: equal timestamps are not broken by client id.
     TiebreakTimestampOnly,
+    /// `receive-clock-no-max`: on receive, clock += 1 instead of max(clock, ts) + 1.
     ReceiveClockNoMax,
+    /// `release-pops-head`: a RELEASE removes the head of the queue instead of the sender's
+    /// request.
     ReleasePopsHead,
+    /// `unchained-hash`: the block hash leaves out `prev`.
     UnchainedHash,
 }
 
 impl Mutation {
+    /// The protocol's own mutation.
     pub fn to_protocol(self) -> protocol::Mutation {
         match self {
             Mutation::TiebreakTimestampOnly => protocol::Mutation::TiebreakTimestampOnly,
@@ -471,6 +557,7 @@ impl Mutation {
         }
     }
 
+    /// The name a scenario file uses.
     pub fn name(self) -> &'static str {
         self.to_protocol().name()
     }
@@ -480,16 +567,20 @@ impl Mutation {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
+    /// `ok` or `violation`.
     pub outcome: ExpectedOutcome,
     /// With `violation`: which invariant must be violated (any, if absent).
     #[serde(default)]
     pub invariant: Option<Invariant>,
 }
 
+/// What a run is expected to show.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExpectedOutcome {
+    /// Every invariant holds.
     Ok,
+    /// Some invariant is violated.
     Violation,
 }
 
@@ -497,8 +588,10 @@ pub enum ExpectedOutcome {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
+    /// A run stops once it has written this many trace events.
     #[serde(default = "default_max_events")]
     pub max_events: u64,
+    /// A run stops before an event later than this, in microseconds.
     #[serde(default = "default_max_time_us")]
     pub max_time_us: u64,
 }
@@ -529,25 +622,39 @@ fn default_max_time_us() -> u64 {
 pub struct Scenario {
     /// Where it came from (a path, or the built-in default's name), for messages and reruns.
     pub source: String,
+    /// The scenario's name.
     pub name: String,
+    /// What a reader should look at.
     pub description: String,
+    /// The seed of every random draw.
     pub seed: u64,
+    /// How many clients: the ids are `1..=clients`.
     pub clients: u32,
     /// Index `id - 1` holds client `id`'s initial balance.
     pub initial_balances: Vec<Amount>,
+    /// How messages travel.
     pub network: NetworkSpec,
     /// Explicit transfers, sorted by time (stable: file order among equal times).
     pub transfers: Vec<TransferSpec>,
     /// Explicit balance reads, sorted by time (stable).
     pub balance_reads: Vec<BalanceReadSpec>,
+    /// Transfers generated from the seed.
     pub generated: Option<GeneratedSpec>,
+    /// Partitions and crashes.
     pub faults: FaultsSpec,
+    /// Messages pinned one by one.
     pub schedule: ScheduleSpec,
+    /// Bounds for `sweep --swarm`.
     pub swarm: Option<SwarmSpec>,
+    /// How long a client stays in the critical section, in microseconds.
     pub cs_us: u64,
+    /// The protocol every client runs.
     pub protocol: ProtocolVariant,
+    /// Deliberate bugs applied to the protocol.
     pub mutations: Vec<Mutation>,
+    /// What the run is expected to show.
     pub expect: Option<Expect>,
+    /// Bounds that make the run finish.
     pub limits: Limits,
 }
 

@@ -63,6 +63,7 @@ const LATENCY_KINDS: &str = "\"constant\" (with `us`), \"uniform\" (with `min_us
 /// 1000000000000, not 0`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioError {
+    /// The file's name as given (or the built-in default's).
     pub source_name: String,
     /// The path of the offending value (`network.latency.min_us`); empty for an error about
     /// the file as a whole (say, a syntax error before the first field).
@@ -71,6 +72,7 @@ pub struct ScenarioError {
     pub line: usize,
     /// 1-based, in characters.
     pub column: usize,
+    /// What is wrong, one sentence.
     pub message: String,
 }
 
@@ -124,11 +126,11 @@ fn parse_with(
 
 /// What a command that reads scenarios says of a trace given in place of one: an easy slip,
 /// which the JSON parser alone would report as "trailing characters" on line 2.
-pub const TRACE_NOT_SCENARIO: &str = "this is a JSON Lines trace (as `run --trace` writes), not \
+pub(crate) const TRACE_NOT_SCENARIO: &str = "this is a JSON Lines trace (as `run --trace` writes), not \
                                       a scenario file: `check`, `render` and `diff` read traces";
 
 /// Whether `text` starts with a trace's header line.
-pub fn is_trace(text: &str) -> bool {
+pub(crate) fn is_trace(text: &str) -> bool {
     let first = text.lines().next().unwrap_or("");
     serde_json::from_str::<serde_json::Value>(first)
         .is_ok_and(|line| line["type"] == "header" && line["format"] == crate::base::TRACE_FORMAT)

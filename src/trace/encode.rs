@@ -19,22 +19,34 @@ use crate::scenario::{FaultsSpec, Limits, NetworkSpec, ScheduleSpec};
 /// The first line: what a reader needs to know about the rules the run followed.
 #[derive(Clone, Debug, Serialize)]
 pub struct Header {
+    /// Always `header`.
     #[serde(rename = "type")]
     pub line_type: &'static str,
+    /// [`super::TRACE_FORMAT`].
     pub format: &'static str,
+    /// [`super::TRACE_VERSION`].
     pub version: u32,
+    /// The scenario's name.
     pub scenario: String,
+    /// The run's seed.
     pub seed: u64,
+    /// How many clients.
     pub clients: u32,
+    /// Every client's balance at the start.
     pub initial_balances: IdMap<Amount>,
+    /// The protocol variant's name.
     pub protocol: &'static str,
+    /// The names of the mutations applied to the protocol.
     pub mutations: Vec<&'static str>,
+    /// How long a client stays inside the critical section, in microseconds.
     pub cs_us: u64,
     /// The simulated network (none for a live cluster's trace, which has a real one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkSpec>,
+    /// The scenario's partitions and crashes (left out when there are none).
     #[serde(skip_serializing_if = "FaultsSpec::is_empty")]
     pub faults: FaultsSpec,
+    /// The scenario's pinned messages (left out when there are none).
     #[serde(skip_serializing_if = "ScheduleSpec::is_empty")]
     pub schedule: ScheduleSpec,
     /// The simulation's limits (none for a live cluster's trace).
@@ -88,27 +100,39 @@ impl<T: Serialize> Serialize for IdMap<T> {
 /// A violation as listed in the summary.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SummaryViolation {
+    /// The invariant broken.
     pub invariant: Invariant,
     /// The `seq` of the violation event.
     pub seq: u64,
+    /// Its simulated time in microseconds.
     pub t: u64,
+    /// The explanation, one sentence.
     pub detail: String,
 }
 
 /// The last line.
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
+    /// Always `summary`.
     #[serde(rename = "type")]
     pub line_type: &'static str,
+    /// How many event lines the trace holds.
     pub events: u64,
+    /// Transfers committed.
     pub committed: u64,
+    /// Transfers aborted for lack of funds.
     pub aborted: u64,
+    /// Messages sent (duplicates not counted).
     pub messages_sent: u64,
     /// `quiescent` (nothing left to happen), `violation`, `max_events` or `max_time`.
     pub end: &'static str,
+    /// The simulated time of the last event.
     pub end_us: u64,
+    /// Every violation found, in order.
     pub violations: Vec<SummaryViolation>,
+    /// Every client's own balance table at the end.
     pub final_balances: IdMap<IdMap<Amount>>,
+    /// Every client's head hash at the end, in hex.
     pub heads: IdMap<String>,
     /// Hex SHA-256 of every byte of the trace before this line.
     pub digest: String,
@@ -127,6 +151,7 @@ pub struct TraceEncoder {
 const BLOCK_BYTES: usize = 1 << 18;
 
 impl TraceEncoder {
+    /// An encoder writing to every one of `outputs` (none: it only computes the digest).
     pub fn new(outputs: Vec<TraceOutput>) -> Self {
         TraceEncoder {
             writer: BlockWriter::new(outputs),
@@ -134,6 +159,7 @@ impl TraceEncoder {
         }
     }
 
+    /// Writes the header line; call it first.
     pub fn header(&mut self, header: &Header) -> io::Result<()> {
         serde_json::to_writer(&mut self.pending, header)?;
         self.end_line()

@@ -16,88 +16,127 @@ pub struct Event {
     pub node: Option<ClientId>,
     /// The node's Lamport clock after the event.
     pub clock: Timestamp,
+    /// What happened, with the kind's own fields.
     pub kind: EventKind,
 }
 
 /// The kinds of docs/spec.md section 3, plus `reject` (a block that failed verification).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventKind {
+    /// The client sends a message.
     Send {
+        /// The message's id, unique in the trace.
         msg_id: u64,
+        /// The receiver.
         to: ClientId,
+        /// The message; its `ts` equals the event's clock.
         msg: Message,
     },
+    /// A message reaches the client.
     Deliver {
+        /// The id its `send` gave it.
         msg_id: u64,
+        /// The sender.
         from: ClientId,
+        /// The message as sent.
         msg: Message,
     },
     /// A transfer command arrives at the client.
     Transfer {
+        /// The payee.
         to: ClientId,
+        /// How much.
         amount: Amount,
     },
     /// The client asks for the mutex.
     Request {
+        /// The request's timestamp.
         ts: Timestamp,
     },
+    /// The client enters the critical section.
     Enter {
+        /// The timestamp of the request granted.
         ts: Timestamp,
     },
+    /// The client leaves the critical section.
     Exit {
+        /// The timestamp of the request it held.
         ts: Timestamp,
     },
+    /// The client appends its own block, inside the critical section.
     Commit {
+        /// The block.
         block: Arc<Block>,
     },
+    /// Inside the critical section, the client's own table shows too little for the transfer.
     Abort {
+        /// The timestamp of the request it holds.
         ts: Timestamp,
+        /// The transfer's amount.
         amount: Amount,
+        /// The payer's balance in its own table.
         balance: Amount,
     },
     /// A receiver appends a block that came with a RELEASE.
     Apply {
+        /// The block.
         block: Arc<Block>,
     },
     /// A receiver refuses a block that came with a RELEASE.
     Reject {
+        /// The sender of the RELEASE.
         from: ClientId,
+        /// The block refused.
         block: Arc<Block>,
+        /// Why, in a sentence.
         reason: String,
     },
     /// A balance read and the value it saw.
     Balance {
+        /// Whose balance.
         of: ClientId,
+        /// The value in the reader's own table.
         value: Amount,
     },
+    /// A broken invariant, written after the event that revealed it.
     Violation {
+        /// The invariant broken.
         invariant: Invariant,
+        /// The explanation, one sentence.
         detail: String,
     },
     /// A message that will never be delivered, and why.
     Drop {
+        /// The id its `send` gave it.
         msg_id: u64,
+        /// Why it is lost.
         reason: DropReason,
     },
     /// A message that will be delivered twice (both deliveries carry its `msg_id`).
     Duplicate {
+        /// The id its `send` gave it.
         msg_id: u64,
     },
     /// The client stops: it handles nothing until it restarts.
     Crash,
     /// The client comes back, keeping its ledger or nothing.
     Restart {
+        /// What it kept.
         kept: Kept,
     },
     /// The network splits (`node` is null). `direction` both: no message crosses between any
     /// two groups; one-way: messages from `groups[0]` to `groups[1]` are lost.
     Partition {
+        /// The groups of client ids.
         groups: Vec<Vec<ClientId>>,
+        /// Both ways or one way.
         direction: Direction,
     },
     /// The partition with these groups ends.
     Heal {
+        /// The groups of client ids, as the partition named them.
         groups: Vec<Vec<ClientId>>,
+        /// As the partition was.
         direction: Direction,
     },
 }
@@ -114,6 +153,7 @@ pub enum DropReason {
 }
 
 impl DropReason {
+    /// The name the trace uses.
     pub fn name(self) -> &'static str {
         match self {
             DropReason::Loss => "loss",
@@ -133,6 +173,7 @@ pub enum Kept {
 }
 
 impl Kept {
+    /// The name the trace uses.
     pub fn name(self) -> &'static str {
         match self {
             Kept::Ledger => "ledger",
@@ -144,11 +185,14 @@ impl Kept {
 /// Which way a partition cuts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
+    /// No message crosses between any two groups.
     Both,
+    /// Messages from the first group to the second are lost; the other way works.
     OneWay,
 }
 
 impl Direction {
+    /// The name the trace uses.
     pub fn name(self) -> &'static str {
         match self {
             Direction::Both => "both",
@@ -215,6 +259,7 @@ impl EventKind {
 
 /// Something that watches the events of a run as they happen.
 pub trait EventSink {
+    /// Takes one event, in trace order; an error stops the run.
     fn event(&mut self, event: &Event) -> std::io::Result<()>;
 }
 

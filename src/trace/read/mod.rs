@@ -52,8 +52,11 @@ pub const MAX_TRACE_CLIENTS: u32 = crate::scenario::MAX_CLIENTS;
 pub enum ReadError {
     /// The trace breaks the format at `line` (1-based).
     Invalid {
+        /// The line, from 1.
         line: u64,
+        /// The column in that line, from 1, when known.
         column: Option<u64>,
+        /// What is wrong, one sentence.
         message: String,
     },
     /// The file could not be read.
@@ -118,26 +121,36 @@ impl From<io::Error> for ReadError {
 /// The header line: what a reader needs to know about the rules the run followed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceHeader {
+    /// The scenario's name, when the header says.
     pub scenario: Option<String>,
+    /// The run's seed, when the header says.
     pub seed: Option<u64>,
+    /// How many clients.
     pub clients: u32,
     /// Index `id - 1` is client `id`.
     pub initial_balances: Vec<Amount>,
     /// `lamport` when the header does not say.
     pub protocol: String,
+    /// The mutations' names.
     pub mutations: Vec<String>,
+    /// How long a client stays inside the critical section, when the header says.
     pub cs_us: Option<u64>,
+    /// The run's `limits.max_events`, when the header says.
     pub max_events: Option<u64>,
+    /// The run's `limits.max_time_us`, when the header says.
     pub max_time_us: Option<u64>,
 }
 
 /// A violation as the summary lists it (a claim of the trace's author, not a fact).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClaimedViolation {
+    /// The invariant named.
     pub invariant: Invariant,
     /// The `seq` of its violation event.
     pub seq: Option<u64>,
+    /// Its simulated time, when the summary says.
     pub t_us: Option<u64>,
+    /// The explanation given.
     pub detail: String,
 }
 
@@ -146,18 +159,25 @@ pub struct ClaimedViolation {
 pub struct TraceSummary {
     /// Its 1-based line number.
     pub line: u64,
+    /// How many events the summary counts.
     pub events: u64,
+    /// Transfers committed.
     pub committed: u64,
+    /// Transfers aborted.
     pub aborted: u64,
+    /// Messages sent, when the summary says.
     pub messages_sent: Option<u64>,
     /// `quiescent`, `violation`, `max_events`, `max_time`, or another source's word.
     pub end: Option<String>,
+    /// The simulated time the run ended, when the summary says.
     pub end_us: Option<u64>,
+    /// The violations the summary lists.
     pub violations: Vec<ClaimedViolation>,
     /// Index `id - 1`: that client's own balance table.
     pub final_balances: Vec<Vec<Amount>>,
     /// Index `id - 1`: that client's ledger head.
     pub heads: Vec<Hash>,
+    /// The SHA-256 of every byte before the summary line, as the summary states it.
     pub digest: Hash,
 }
 
@@ -229,6 +249,7 @@ impl<R: BufRead> TraceReader<R> {
         Ok(reader)
     }
 
+    /// The header line, read when the reader was made.
     pub fn header(&self) -> &TraceHeader {
         &self.header
     }

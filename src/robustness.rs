@@ -6,19 +6,86 @@
 //! checker, every renderer and diff. Each must return (an `Err` with a message, or a result),
 //! never panic. Deterministic (a fixed seed) and bounded: set `ROBUSTNESS_CASES` for a longer
 //! hunt.
-
-mod common;
+//!
+//! A unit test rather than an integration test because the swarm draw, the diff and the
+//! explorer's setup are crate-private.
 
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use lamport_ledger::check::offline::{OfflineOptions, check_trace};
-use lamport_ledger::hunt::diff_readers;
-use lamport_ledger::render::{RenderFormat, Window, read_capture, render};
-use lamport_ledger::scenario::parse_scenario;
-use lamport_ledger::sim::RunOptions;
 use serde_json::Value;
+
+use crate::check::offline::{OfflineOptions, check_trace};
+use crate::hunt::diff_readers;
+use crate::render::{RenderFormat, Window, read_capture, render};
+use crate::runner::run_with_timeline;
+use crate::scenario::{Scenario, parse_scenario};
+use crate::sim::RunOptions;
+use crate::trace::read::ReadError;
+
+/// The crate's top folder.
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A writer whose bytes the test can read after the run took ownership of it.
+#[derive(Clone, Default)]
+struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs a scenario as `lamport-ledger run` does: returns the text output and the JSONL trace.
+fn run_with(scenario: &Scenario, options: RunOptions) -> (String, Vec<u8>) {
+    let trace = SharedBuffer::default();
+    let rerun = format!(
+        "lamport-ledger run {} --seed {}",
+        scenario.source, scenario.seed
+    );
+    let (_, text) = run_with_timeline(
+        scenario,
+        options,
+        vec![Box::new(trace.clone())],
+        Vec::new(),
+        &rerun,
+        &mut [],
+    )
+    .expect("writing to memory cannot fail");
+    let trace = trace.0.lock().unwrap().clone();
+    (
+        String::from_utf8(text).expect("the timeline is UTF-8"),
+        trace,
+    )
+}
+
+/// The scenario files in `scenarios/` as (name as a user types it, text), sorted by name.
+fn scenario_files() -> Vec<(String, String)> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
+        .expect("scenarios/ exists")
+        .map(|entry| entry.expect("readable entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|path| {
+            (
+                format!("scenarios/{}", path.file_name().unwrap().to_string_lossy()),
+                std::fs::read_to_string(path).unwrap(),
+            )
+        })
+        .collect()
+}
 
 /// A small deterministic generator (SplitMix64).
 struct Rng(u64);
@@ -268,16 +335,8 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
 }
 
 fn scenario_texts() -> Vec<(String, String)> {
-    let mut texts: Vec<(String, String)> = common::scenario_paths()
-        .iter()
-        .map(|path| {
-            (
-                common::relative_name(path),
-                std::fs::read_to_string(path).unwrap(),
-            )
-        })
-        .collect();
-    let explore = common::root().join("scenarios").join("explore");
+    let mut texts = scenario_files();
+    let explore = root().join("scenarios").join("explore");
     let mut explore_paths: Vec<_> = std::fs::read_dir(&explore)
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -316,7 +375,7 @@ fn try_scenario(name: &str, bytes: &[u8], explore_at: &Path) -> Option<String> {
     let text = String::from_utf8_lossy(bytes).into_owned();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         std::fs::write(explore_at, bytes).unwrap();
-        let _ = lamport_ledger::explore::load(explore_at);
+        let _ = crate::explore::load(explore_at);
         let Ok(mut scenario) = parse_scenario(&text, name) else {
             return;
         };
@@ -324,10 +383,10 @@ fn try_scenario(name: &str, bytes: &[u8], explore_at: &Path) -> Option<String> {
             return;
         }
         for seed in 0..3 {
-            let _ = lamport_ledger::hunt::swarm::draw(&scenario, seed);
+            let _ = crate::hunt::swarm::draw(&scenario, seed);
         }
         scenario.limits.max_events = scenario.limits.max_events.min(3000);
-        let _ = common::run_with(&scenario, RunOptions::default());
+        let _ = run_with(&scenario, RunOptions::default());
     }));
     outcome.err().map(panic_text)
 }
@@ -386,7 +445,7 @@ fn trace_texts() -> Vec<(String, String)> {
                 return None;
             }
             scenario.limits.max_events = scenario.limits.max_events.min(400);
-            let (_, _, trace) = common::run(&scenario);
+            let (_, trace) = run_with(&scenario, RunOptions::default());
             Some((name, String::from_utf8(trace).unwrap()))
         })
         .collect()
@@ -484,8 +543,10 @@ fn mutated_traces_never_panic() {
 
 /// The trace of `scenarios/NAME` as `run --trace` writes it.
 fn trace_of(name: &str) -> String {
-    let scenario = common::load(&common::root().join("scenarios").join(name));
-    String::from_utf8(common::run(&scenario).2).unwrap()
+    let path = format!("scenarios/{name}");
+    let text = std::fs::read_to_string(root().join(&path)).unwrap();
+    let scenario = parse_scenario(&text, &path).unwrap_or_else(|error| panic!("{error}"));
+    String::from_utf8(run_with(&scenario, RunOptions::default()).1).unwrap()
 }
 
 /// Regression (found by `mutated_traces_never_panic`): a committed block that names client 0
@@ -552,7 +613,7 @@ fn trace_declaring(clients: u32) -> String {
     )
 }
 
-fn read_error(result: Result<impl Sized, lamport_ledger::trace::read::ReadError>) -> String {
+fn read_error(result: Result<impl Sized, ReadError>) -> String {
     match result {
         Ok(_) => panic!("expected an error"),
         Err(error) => error.to_string(),
