@@ -55,7 +55,7 @@ fn null_loop_1000_transfers(bencher: Bencher) {
         .bench(|| null_loop::run(&scenario));
 }
 
-/// One block hash by the SPEC rule (preimage and SHA-256).
+/// One block hash by the rule of docs/spec.md section 2 (preimage and SHA-256).
 #[divan::bench]
 fn block_hash(bencher: Bencher) {
     bencher.bench(|| Block::new(41, GENESIS_PREV, 1_234_567, 3, 1, 7));

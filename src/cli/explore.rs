@@ -69,7 +69,7 @@ pub(super) struct ExploreArgs {
     /// --max-memory: for jobs that must prove the absence of violations, not sample.
     #[arg(long)]
     require_complete: bool,
-    /// Write the path to the (first) violation as a JSON Lines trace (SPEC section 3); `-`
+    /// Write the path to the (first) violation as a JSON Lines trace (docs/spec.md section 3); `-`
     /// writes it on standard output and the report on standard error.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,

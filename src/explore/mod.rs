@@ -11,8 +11,9 @@
 //!   in `region`s of memory that grow in place.
 //! - `system`: the model of N real [`crate::protocol::Client`] state machines and the
 //!   network (FIFO or bag links, bounded loss, duplication and crashes), checked against the
-//!   safety invariants of SPEC section 4 in every state and for deadlock.
-//! - `replay`: a path found turns into a SPEC trace, checked by the simulator's checker.
+//!   safety invariants of docs/spec.md section 4 in every state and for deadlock.
+//! - `replay`: a path found turns into a trace (docs/spec.md section 3), checked by the simulator's
+//! checker.
 //! - `settings`: what to explore, from a scenario file or an exploration file.
 //! - `tla`: a port of the TLA+ spec `LamportMutex.tla`, to cross-check the search against
 //!   TLC's published counts.

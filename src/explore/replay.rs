@@ -1,4 +1,4 @@
-//! Turns a path found by the search into a trace (SPEC section 3): the path is replayed on
+//! Turns a path found by the search into a trace (docs/spec.md section 3): the path is replayed on
 //! fresh [`Client`]s through the simulator's [`Driver`], so every output becomes an [`Event`]
 //! as in the simulator, and every event goes through the online [`Checker`], whose findings
 //! become `violation` events.

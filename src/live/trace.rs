@@ -1,5 +1,5 @@
-//! One node's trace (SPEC section 3): the header with a `live` object, the node's events with
-//! `t` in microseconds since the node started, and, when the node exits, the summary with the
+//! One node's trace (docs/spec.md section 3): the header with a `live` object, the node's
+//! events with `t` in microseconds since the node started, and, when the node exits, the summary with the
 //! digest. Lines reach the file before any message that follows them leaves the node, so a
 //! node that is killed leaves a trace that ends at a line boundary (or in the middle of its
 //! last line) and never misses a send its peers saw.

@@ -1,6 +1,6 @@
 //! A block and its hash: one committed transfer, hash-chained to the block before it.
 //!
-//! The block hash is fixed by SPEC section 2: lowercase hex SHA-256 of
+//! The block hash is fixed by docs/spec.md section 2: lowercase hex SHA-256 of
 //! `{index}|{prev}|{ts}|{from}|{to}|{amount}`.
 
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -31,7 +31,8 @@ pub struct Block {
     to: ClientId,
     amount: Amount,
     hash: Hash,
-    /// Whether `hash` is the SPEC hash of the other fields; unknown until first asked.
+    /// Whether `hash` is the hash of docs/spec.md section 2 of the other fields; unknown until
+    /// first asked.
     spec_hash_ok: HashCheck,
 }
 
@@ -82,7 +83,7 @@ impl std::fmt::Debug for HashCheck {
 }
 
 impl Block {
-    /// A block whose hash is computed from its fields by the SPEC rule.
+    /// A block whose hash is computed from its fields by the rule of docs/spec.md section 2.
     pub fn new(
         index: u64,
         prev: Hash,
@@ -161,7 +162,7 @@ impl Block {
         self.hash
     }
 
-    /// The hash that the SPEC rule gives for this block's fields.
+    /// The hash that the rule of docs/spec.md section 2 gives for this block's fields.
     pub fn recomputed_hash(&self) -> Hash {
         block_hash(
             self.index,
@@ -173,7 +174,8 @@ impl Block {
         )
     }
 
-    /// Its hash is the SPEC hash of its fields (computed on the first call only).
+    /// Its hash is the hash of docs/spec.md section 2 of its fields (computed on the first call
+    /// only).
     #[inline]
     pub fn spec_hash_ok(&self) -> bool {
         self.spec_hash_ok
@@ -334,7 +336,7 @@ pub fn unchained_block_hash(
 /// How a ledger computes and verifies block hashes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum HashRule {
-    /// SPEC section 2.
+    /// docs/spec.md section 2.
     #[default]
     Chained,
     /// The `unchained-hash` mutation.

@@ -1,7 +1,7 @@
 //! The client state machine: commands and messages in, outputs into an [`Outbox`].
 //!
-//! It follows SPEC section 1. Choices the SPEC leaves open, documented in
-//! `docs/protocol.md`:
+//! It follows docs/spec.md section 1. Choices the contract (docs/spec.md) leaves open,
+//! documented in `docs/protocol.md`:
 //! - a REPLY is part of the receive step that handles the REQUEST: it carries the clock value
 //!   of that step and does not raise the clock again;
 //! - the messages of one broadcast (REQUEST, RELEASE) share the clock of the step that sent

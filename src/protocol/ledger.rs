@@ -295,7 +295,7 @@ mod tests {
         assert_ne!(
             first.hash_value(),
             first.recomputed_hash(),
-            "the SPEC hash differs"
+            "the hash of docs/spec.md section 2 differs"
         );
         // A buggy receiver accepts what a buggy sender made.
         let mut receiver = Ledger::with_rule([10, 10], HashRule::Unchained);

@@ -4,7 +4,7 @@
 /// Which mutual exclusion protocol the clients run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Variant {
-    /// Lamport 1978 with the paper's entry rule 5(ii) (SPEC section 1).
+    /// Lamport 1978 with the paper's entry rule 5(ii) (docs/spec.md section 1).
     #[default]
     Lamport,
     /// Lamport's queue, but enter once N-1 REPLY messages have been counted, as most

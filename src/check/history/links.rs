@@ -3,9 +3,9 @@
 //! in a dense table for few clients and a hash map beyond.
 
 use super::{DENSE_CLIENTS, LINK_LOG_LEN, Moment, MsgRecord, NONE};
-use rustc_hash::FxHashMap as FastMap;
 use crate::protocol::{ClientId, Timestamp};
 use crate::trace::DropReason;
+use rustc_hash::FxHashMap as FastMap;
 
 pub(super) const MSG_TYPES: [&str; 5] = ["request", "reply", "release", "update", "updated"];
 const _PACKED_IS_A_CACHE_LINE: () = assert!(std::mem::size_of::<Packed>() == 64);

@@ -23,8 +23,8 @@ use std::time::Instant;
 use breadth_first::Run;
 pub(crate) use successors::Successors;
 
-/// A broken property: a stable name (an invariant of SPEC section 4, or the TLA+ spec's) and
-/// a sentence.
+/// A broken property: a stable name (an invariant of docs/spec.md section 4, or the TLA+ spec's)
+/// and a sentence.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
     pub name: &'static str,

@@ -123,9 +123,9 @@ pub(super) struct Shared {
     pub(super) orders: Vec<MessageOrder>,
     pub(super) blocks: Vec<Arc<Block>>,
     pub(super) block_numbers: FxHashMap<Block, u32>,
-    /// Per block number: whether its hash recomputes by the SPEC rule. Worked out once, when
-    /// the block is interned: a block sits in many ledgers, and SHA-256 over every block of
-    /// every new client state's ledger would cost a tenth of the search's time.
+    /// Per block number: whether its hash recomputes by the rule of docs/spec.md section 2. Worked
+    /// out once, when the block is interned: a block sits in many ledgers, and SHA-256 over every
+    /// block of every new client state's ledger would cost a tenth of the search's time.
     pub(super) block_hash_ok: Vec<bool>,
     /// Ledgers as chains: (the ledger without its last block, that block) -> number. Number 0
     /// is the empty ledger.
@@ -219,7 +219,7 @@ pub(super) fn intern_block(shared: &mut Shared, block: &Arc<Block>) -> u32 {
     number
 }
 
-/// The per-client invariants: `chain_integrity` of its ledger (SPEC section 2's hash,
+/// The per-client invariants: `chain_integrity` of its ledger (docs/spec.md section 2's hash,
 /// whatever rule the client itself uses), `conservation` of its table, and `no_overdraft`
 /// along its ledger.
 pub(super) fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -> ClientInfo {
@@ -261,7 +261,8 @@ pub(super) fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -
             ))
         } else if !shared.block_hash_ok[number as usize] {
             Some(format!(
-                "block {index}'s hash {} does not recompute by the SPEC rule (it should be {})",
+                "block {index}'s hash {} does not recompute by the rule of docs/spec.md section 2 \
+                 (it should be {})",
                 short(&block.hash_value()),
                 short(&block.recomputed_hash())
             ))

@@ -1,4 +1,4 @@
-//! Unit tests of the `Client` state machine (SPEC section 1, rules 1-6), driven by hand.
+//! Unit tests of the `Client` state machine (docs/spec.md section 1, rules 1-6), driven by hand.
 //!
 //! Single-client tests feed hand-made messages to one client. The multi-client tests use a
 //! tiny in-test network, [`Net`], that moves `OutputKind::Send` messages between clients in an
