@@ -5,10 +5,7 @@
 
 use divan::Bencher;
 use divan::counter::ItemsCount;
-use lamport_ledger::bench::{generated, null_loop};
-use lamport_ledger::explore::SearchOptions;
-use lamport_ledger::explore::TlaConfig;
-use lamport_ledger::explore::explore_tla;
+use lamport_ledger::benchmarks::{explore_tla_states, generated, null_loop};
 use lamport_ledger::protocol::{Block, GENESIS_PREV};
 use lamport_ledger::runner::run_scenario;
 use lamport_ledger::sim::{RunOptions, simulate};
@@ -49,10 +46,10 @@ fn sweep_seed_with_digest(bencher: Bencher) {
 #[divan::bench]
 fn null_loop_1000_transfers(bencher: Bencher) {
     let scenario = generated(3, 1000, 0);
-    let (events, _) = null_loop::run(&scenario);
+    let (events, _) = null_loop(&scenario);
     bencher
         .counter(ItemsCount::new(events))
-        .bench(|| null_loop::run(&scenario));
+        .bench(|| null_loop(&scenario));
 }
 
 /// One block hash by the rule of docs/spec.md section 2 (preimage and SHA-256).
@@ -64,14 +61,5 @@ fn block_hash(bencher: Bencher) {
 /// The TLA+ port for N = 2, maxClock = 5: the explorer's search and state store.
 #[divan::bench(sample_count = 20)]
 fn explore_tla_n2_clock5(bencher: Bencher) {
-    let config = TlaConfig {
-        processes: 2,
-        max_clock: 5,
-        bag: false,
-    };
-    bencher.bench(|| {
-        explore_tla(config, &SearchOptions::default())
-            .stats()
-            .distinct
-    });
+    bencher.bench(|| explore_tla_states(2, 5, false));
 }

@@ -41,6 +41,8 @@
 #[warn(missing_docs)]
 pub mod base;
 #[warn(missing_docs)]
+pub mod benchmarks;
+#[warn(missing_docs)]
 pub mod check;
 pub mod protocol;
 #[warn(missing_docs)]
@@ -54,19 +56,13 @@ pub mod sim;
 #[warn(missing_docs)]
 pub mod trace;
 
-// Public for the integration tests and benchmarks that drive their internals; not part of
-// the documented library.
-#[doc(hidden)]
-pub mod bench;
-#[doc(hidden)]
-pub mod explore;
-#[doc(hidden)]
-pub mod live;
-
+pub(crate) mod bench;
 pub(crate) mod cli;
 pub(crate) mod drive;
+pub(crate) mod explore;
 pub(crate) mod hunt;
 pub(crate) mod json_message;
+pub(crate) mod live;
 pub(crate) mod wording;
 
 #[cfg(test)]

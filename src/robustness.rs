@@ -375,7 +375,7 @@ fn try_scenario(name: &str, bytes: &[u8], explore_at: &Path) -> Option<String> {
     let text = String::from_utf8_lossy(bytes).into_owned();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         std::fs::write(explore_at, bytes).unwrap();
-        let _ = crate::explore::load(explore_at);
+        let _ = crate::explore::settings::load(explore_at);
         let Ok(mut scenario) = parse_scenario(&text, name) else {
             return;
         };

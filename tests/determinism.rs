@@ -67,7 +67,7 @@ fn the_digest_is_the_sha256_of_every_line_before_the_summary() {
 /// must still be the SHA-256 of every byte before the summary.
 #[test]
 fn a_long_trace_has_the_sha256_of_its_bytes_as_its_digest() {
-    let scenario = lamport_ledger::bench::generated(3, 1_000, 11);
+    let scenario = lamport_ledger::benchmarks::generated(3, 1_000, 11);
     let (report, _, trace) = common::run(&scenario);
     assert!(
         trace.len() > 2 << 20,
@@ -92,7 +92,7 @@ fn forgetting_unreachable_blocks_changes_no_trace() {
         .iter()
         .map(|path| common::load(path))
         .collect();
-    scenarios.push(lamport_ledger::bench::generated(3, 3_000, 5));
+    scenarios.push(lamport_ledger::benchmarks::generated(3, 3_000, 5));
     scenarios.push(duplicating_and_reordering(400));
     for mut scenario in scenarios {
         for seed in scenario.seed..scenario.seed + 3 {
@@ -135,7 +135,7 @@ fn duplicating_and_reordering(transfers: u64) -> lamport_ledger::scenario::Scena
 #[test]
 fn a_long_run_holds_few_blocks_but_the_whole_chain_length() {
     use lamport_ledger::sim::{RunOptions, simulate};
-    let scenario = lamport_ledger::bench::generated(3, 5_000, 3);
+    let scenario = lamport_ledger::benchmarks::generated(3, 5_000, 3);
     let result = simulate(&scenario, RunOptions::default(), &mut []).unwrap();
     assert!(result.committed > 4_000, "{} commits", result.committed);
     for client in &result.clients {

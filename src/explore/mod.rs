@@ -1,8 +1,8 @@
 //! Exhaustive exploration: every reachable state of a small configuration, and the shortest
 //! path to any violation (see `docs/explore.md`).
 //!
-//! The public surface: [`load`] what to explore from a scenario or exploration file, then
-//! [`explore_system`] it, or [`explore_tla`] the port of the TLA+ spec `LamportMutex.tla`;
+//! The entry points: `settings::load` what to explore from a scenario or exploration file,
+//! then [`explore_system`] it, or [`explore_tla`] the port of the TLA+ spec `LamportMutex.tla`;
 //! both take [`SearchOptions`] and give the [`Stats`] and the violations found.
 //!
 //! Inside (crate-private):
@@ -12,8 +12,8 @@
 //! - `system`: the model of N real [`crate::protocol::Client`] state machines and the
 //!   network (FIFO or bag links, bounded loss, duplication and crashes), checked against the
 //!   safety invariants of docs/spec.md section 4 in every state and for deadlock.
-//! - `replay`: a path found turns into a trace (docs/spec.md section 3), checked by the simulator's
-//! checker.
+//! - `replay`: a path found turns into a trace (docs/spec.md section 3), checked by the
+//!   simulator's checker.
 //! - `settings`: what to explore, from a scenario file or an exploration file.
 //! - `tla`: a port of the TLA+ spec `LamportMutex.tla`, to cross-check the search against
 //!   TLC's published counts.
@@ -35,8 +35,8 @@ mod table;
 mod tests;
 pub(crate) mod tla;
 
-pub use search::{Finding, Order, SearchOptions, Stats, Stop};
-pub use settings::{ExploreSetup, SetupError, load};
+pub use search::{Order, SearchOptions, Stats};
+pub use settings::ExploreSetup;
 pub use tla::TlaConfig;
 
 use search::{SearchResult, search};
@@ -49,36 +49,11 @@ pub struct SystemExploration {
     pub(crate) result: SearchResult<SystemStep>,
 }
 
-/// Explores the clients of `setup` (see [`load`]) as `options` say.
-///
-/// ```
-/// use lamport_ledger::explore::{SearchOptions, Stop, explore_system, load};
-///
-/// let setup = load("scenarios/explore/reorder-2-fifo.json".as_ref()).unwrap();
-/// let exploration = explore_system(&setup, &SearchOptions::default());
-/// assert_eq!(exploration.stats().stop, Stop::Exhausted);
-/// assert_eq!(exploration.violations().count(), 0);
-/// ```
+/// Explores the clients of `setup` (see `settings::load`) as `options` say.
 pub fn explore_system(setup: &ExploreSetup, options: &SearchOptions) -> SystemExploration {
     let model = SystemModel::new(setup.system.clone());
     let result = search(&model, options);
     SystemExploration { model, result }
-}
-
-impl SystemExploration {
-    /// The search's counts, depth and why it ended.
-    pub fn stats(&self) -> &Stats {
-        &self.result.stats
-    }
-
-    /// Each violation found, in the order found, with the number of steps of the path to it
-    /// (a shortest one, breadth-first).
-    pub fn violations(&self) -> impl Iterator<Item = (&Finding, usize)> {
-        self.result
-            .found
-            .iter()
-            .map(|found| (&found.finding, found.path.len()))
-    }
 }
 
 /// The exploration of the port of the TLA+ spec `LamportMutex.tla`.
@@ -88,15 +63,6 @@ pub struct TlaExploration {
 }
 
 /// Explores the port of `LamportMutex.tla` with these constants.
-///
-/// ```
-/// use lamport_ledger::explore::{SearchOptions, TlaConfig, explore_tla};
-///
-/// let config = TlaConfig { processes: 2, max_clock: 3, bag: false };
-/// let exploration = explore_tla(config, &SearchOptions::default());
-/// assert!(exploration.stats().distinct > 0);
-/// assert_eq!(exploration.violations().count(), 0);
-/// ```
 pub fn explore_tla(config: TlaConfig, options: &SearchOptions) -> TlaExploration {
     let model = LamportMutex::new(config);
     let result = search(&model, options);
@@ -104,19 +70,6 @@ pub fn explore_tla(config: TlaConfig, options: &SearchOptions) -> TlaExploration
 }
 
 impl TlaExploration {
-    /// The search's counts, depth and why it ended.
-    pub fn stats(&self) -> &Stats {
-        &self.result.stats
-    }
-
-    /// Each violation found, in the order found, with the number of steps of the path to it.
-    pub fn violations(&self) -> impl Iterator<Item = (&Finding, usize)> {
-        self.result
-            .found
-            .iter()
-            .map(|found| (&found.finding, found.path.len()))
-    }
-
     /// TLC's "states generated": the initial state and every successor computed.
     pub fn generated(&self) -> u64 {
         self.result.stats.transitions + 1

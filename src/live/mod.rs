@@ -26,6 +26,6 @@ pub mod storage;
 mod trace;
 pub mod wire;
 
-pub use cluster::{Cluster, ClusterError, KEY_ENV, default_cluster, load_cluster, parse_cluster};
-pub use merge::{MergeError, MergeReport, merge_traces};
-pub use node::{NodeError, NodeOptions, WAIT_REPORT_EVERY, run_node};
+pub use cluster::{KEY_ENV, default_cluster, load_cluster};
+pub use merge::merge_traces;
+pub use node::{NodeOptions, run_node};

@@ -11,7 +11,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -37,7 +37,6 @@ struct Meta {
 /// The open data directory.
 #[derive(Debug)]
 pub struct Storage {
-    dir: PathBuf,
     ledger_file: File,
     /// Blocks on disk.
     stored: u64,
@@ -51,8 +50,6 @@ pub struct Opened {
     pub blocks: Vec<Arc<Block>>,
     /// A note for the user when a torn last line was cut off.
     pub repaired: Option<String>,
-    /// The directory was made just now.
-    pub created: bool,
 }
 
 impl Storage {
@@ -152,18 +149,12 @@ impl Storage {
         }
         Ok(Opened {
             storage: Storage {
-                dir: dir.to_path_buf(),
                 ledger_file,
                 stored: blocks.len() as u64,
             },
             blocks,
             repaired,
-            created,
         })
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// Appends the blocks of `ledger` past what is stored and syncs them to disk.
@@ -234,8 +225,9 @@ mod tests {
     #[test]
     fn blocks_survive_a_reopen_and_a_torn_line_is_cut() {
         let dir = tempfile::tempdir().unwrap();
+        assert!(!dir.path().join(META_FILE).exists(), "a new directory");
         let opened = Storage::open(dir.path(), 1, &[10, 10]).unwrap();
-        assert!(opened.created && opened.blocks.is_empty());
+        assert!(dir.path().join(META_FILE).exists() && opened.blocks.is_empty());
         let mut storage = opened.storage;
         let mut ledger = Ledger::new(vec![10, 10]);
         ledger.commit(1, 1, 2, 3).unwrap();

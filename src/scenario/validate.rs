@@ -3,7 +3,7 @@
 //!
 //! Three stages, each stopping at the first problem:
 //!
-//! 1. serde_json reads the text into [`ScenarioFile`] through `serde_path_to_error`, which
+//! 1. serde_json reads the text into [`ScenarioFile`](super::ScenarioFile) through `serde_path_to_error`, which
 //!    records the path of the value being read. Syntax errors, wrong types, missing and unknown
 //!    fields and unknown names come from here, at serde_json's line and column, reworded into a
 //!    sentence a student understands.

@@ -2,7 +2,7 @@
 //! keyed by (time, insertion sequence), integer microseconds, seeded `ChaCha8Rng` streams, a
 //! network model, and a loop bounded by `limits.max_events` and `limits.max_time_us`.
 //!
-//! It drives the pure [`crate::protocol::Client`]s through the shared [`Driver`], which turns
+//! It drives the pure [`crate::protocol::Client`]s through the shared driver (`crate::drive`), which turns
 //! their outputs into trace [`Event`]s for the online [`Checker`] and the caller's sinks. It
 //! keeps no trace in memory.
 

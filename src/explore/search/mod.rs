@@ -1,5 +1,5 @@
 //! The search itself, the same for every model: breadth-first (shortest counterexamples) or
-//! depth-first, over canonical state encodings kept in a [`StateStore`].
+//! depth-first, over canonical state encodings kept in a [`StateStore`](super::store::StateStore).
 //!
 //! A [`Model`] gives the initial state and makes [`Expander`]s; an expander lists the
 //! successors of a state and checks the invariants of a state seen for the first time. The

@@ -35,7 +35,7 @@ pub(super) struct SharedEffect {
 impl SharedEffect {
     /// The next client state in the top 32 bits, where the sends start (27 bits), how many
     /// (4 bits), whether the step broke the clock condition (1 bit): the layout of
-    /// [`EffectTable`]'s slots.
+    /// [`EffectTable`](super::step_table::EffectTable)'s slots.
     pub(super) fn pack(self) -> u64 {
         assert!(
             self.sends_start < 1 << 27 && self.sends_len < 16,
@@ -67,8 +67,9 @@ pub(super) struct SharedEffects {
 /// One shard of the remembered client steps.
 #[derive(Default)]
 pub(super) struct EffectShard {
-    /// [`EffectTable::key`] -> [`SharedEffect::pack`]: 16 bytes an entry, both packed, since
-    /// these tables double as they grow and every byte of an entry is a fresh page to fill.
+    /// [`EffectTable::key`](super::step_table::EffectTable::key) -> [`SharedEffect::pack`]:
+    /// 16 bytes an entry, both packed, since these tables double as they grow and every byte
+    /// of an entry is a fresh page to fill.
     pub(super) steps: FxHashMap<u64, u64>,
     /// The sends of every step, back to back.
     pub(super) sends: Vec<(u8, u32)>,

@@ -69,8 +69,9 @@ pub(super) struct Global {
     pub(super) local_ends: [u32; MAX_CLIENTS],
     pub(super) link_bytes: [u32; MAX_LINKS + 1],
     /// Where each link's messages start (after its count), and where its first message ends
-    /// (its messages' start when it has none): [`SystemExpander::emit`] copies a link's
-    /// messages as bytes, without the first one when it is delivered.
+    /// (its messages' start when it has none):
+    /// [`SystemExpander::emit`](super::expander::SystemExpander::emit) copies a link's messages
+    /// as bytes, without the first one when it is delivered.
     pub(super) bodies: [u32; MAX_LINKS],
     pub(super) head_ends: [u32; MAX_LINKS],
     /// Each link's first message (0 when it has none).

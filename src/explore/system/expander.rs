@@ -21,7 +21,8 @@ pub struct SystemExpander {
     pub(super) sends: Vec<(u8, u32)>,
     pub(super) problems: Vec<Finding>,
     /// One word per client state, all that a check needs but to word a finding: [`INSIDE`],
-    /// [`PROBLEM`], [`HAS_WORK`] and the ledger number from [`LEDGER_SHIFT`] on (a copy of
+    /// [`PROBLEM`](super::intern::PROBLEM), [`HAS_WORK`](super::intern::HAS_WORK) and the ledger
+    /// number from [`LEDGER_SHIFT`](super::intern::LEDGER_SHIFT) on (a copy of
     /// `Shared::summaries`, read without a lock). A finding is worded from `Shared`: a copy
     /// per expander of everything a finding needs would be 60 MB of fresh pages each on the
     /// default scenario.
@@ -37,7 +38,7 @@ pub struct SystemExpander {
     /// Every link FIFO: client steps take [`Self::emit_step`].
     pub(super) all_fifo: bool,
     /// A fault is possible: the encodings have the status bytes and the loss and duplication
-    /// counts (see [`fixed_bytes`]).
+    /// counts (see [`fixed_bytes`](super::encoding::fixed_bytes)).
     pub(super) faults: bool,
     /// Every link FIFO and no faults: states are decoded without their messages but the
     /// first of each link.
