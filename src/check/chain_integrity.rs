@@ -3,7 +3,7 @@
 
 use super::{Invariant, Violation};
 use crate::protocol::ledger::short_hex;
-use crate::protocol::{Block, GENESIS_PREV, Hash};
+use crate::protocol::{Block, ClientId, GENESIS_PREV, Hash};
 use crate::trace::{Event, EventKind, Kept};
 
 /// Each client's ledger length and head hash, replayed from commit and apply events.
@@ -29,17 +29,29 @@ impl ChainIntegrity {
     #[inline]
     pub fn observe(&mut self, event: &Event) -> Option<Violation> {
         let node = event.node?;
-        let head = self.heads.get_mut((node as usize).checked_sub(1)?)?;
-        let block = match &event.kind {
-            EventKind::Commit { block } | EventKind::Apply { block } => block,
+        match &event.kind {
+            EventKind::Commit { block } => self.observe_block(node, block, true),
+            EventKind::Apply { block } => self.observe_block(node, block, false),
             EventKind::Restart {
                 kept: Kept::Nothing,
             } => {
-                *head = (0, GENESIS_PREV);
-                return None;
+                *self.heads.get_mut((node as usize).checked_sub(1)?)? = (0, GENESIS_PREV);
+                None
             }
-            _ => return None,
-        };
+            _ => None,
+        }
+    }
+
+    /// A block `node` committed (`committed`) or appended: what [`Self::observe`] checks of
+    /// a `commit` or `apply` event.
+    #[inline]
+    pub fn observe_block(
+        &mut self,
+        node: ClientId,
+        block: &Block,
+        committed: bool,
+    ) -> Option<Violation> {
+        let head = self.heads.get_mut((node as usize).checked_sub(1)?)?;
         // Follow the client's own chain even past a problem, so one bad block is reported once.
         // The trace reader bounds indexes to 2^63-1; saturating keeps the check safe without it.
         let length = block.index().saturating_add(1);
@@ -50,7 +62,7 @@ impl ChainIntegrity {
             return None;
         }
         let before = std::mem::replace(head, (length, block.hash_value()));
-        broken_link(node, &event.kind, block, before)
+        broken_link(node, committed, block, before)
     }
 }
 
@@ -64,25 +76,23 @@ fn extends(block: &Block, (length, head): &(u64, Hash)) -> bool {
 /// The violation for a block that does not extend `head` (see [`problem_with`]).
 #[cold]
 #[inline(never)]
-fn broken_link(node: u32, kind: &EventKind, block: &Block, head: (u64, Hash)) -> Option<Violation> {
+fn broken_link(
+    node: ClientId,
+    committed: bool,
+    block: &Block,
+    head: (u64, Hash),
+) -> Option<Violation> {
     problem_with(block, head).map(|problem| {
         Violation::new(
             Invariant::ChainIntegrity,
             Some(node),
             format!(
                 "client {node} {} block {}: {problem}",
-                verb(kind),
+                if committed { "committed" } else { "appended" },
                 block.index()
             ),
         )
     })
-}
-
-fn verb(kind: &EventKind) -> &'static str {
-    match kind {
-        EventKind::Commit { .. } => "committed",
-        _ => "appended",
-    }
 }
 
 /// What is wrong with `block` as the successor of `(length, head)`, if anything. Whether the

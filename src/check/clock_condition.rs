@@ -29,13 +29,28 @@ impl ClockCondition {
             EventKind::Deliver { from, msg, msg_id } => {
                 self.observe_deliver(node, event.clock, *from, *msg_id, msg)
             }
-            kind => {
-                let previous = self.record(node, event.clock)?;
-                // A restart starts a new incarnation whose clock may start over.
-                (event.clock < previous && !matches!(kind, EventKind::Restart { .. }))
-                    .then(|| went_back(node, previous, event.clock, kind.name()))
-            }
+            kind => self.observe_step(
+                node,
+                event.clock,
+                kind.name(),
+                matches!(kind, EventKind::Restart { .. }),
+            ),
         }
+    }
+
+    /// A client's own step (an event of kind `kind_name`, not a message's) at clock `clock`:
+    /// what [`Self::observe`] checks of it. A restart starts a new incarnation whose clock
+    /// may start over.
+    #[inline]
+    pub fn observe_step(
+        &mut self,
+        node: ClientId,
+        clock: u64,
+        kind_name: &'static str,
+        restart: bool,
+    ) -> Option<Violation> {
+        let previous = self.record(node, clock)?;
+        (clock < previous && !restart).then(|| went_back(node, previous, clock, kind_name))
     }
 
     /// The `send` event of message `msg_id` from `node` to `to`, at clock `clock`: what

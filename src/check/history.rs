@@ -316,6 +316,23 @@ impl History {
         self.learn_inline(event, route);
     }
 
+    /// What [`Self::observe_step`] learns of a `commit` event by `node`, numbered `seq` at
+    /// `t_us`, without the event; an `apply` teaches it nothing.
+    #[inline]
+    pub fn observe_commit(&mut self, node: ClientId, seq: u64, t_us: u64) {
+        let slot = (node as usize).checked_sub(1);
+        if let Some(slot) = slot.filter(|&slot| slot < self.clients.len()) {
+            self.committed(slot, Moment { seq, t_us });
+        }
+    }
+
+    #[inline]
+    fn committed(&mut self, slot: usize, at: Moment) {
+        if let PhaseSeen::Inside { committed, .. } = &mut self.clients[slot].phase {
+            *committed = Some(at);
+        }
+    }
+
     #[inline(never)]
     fn learn(&mut self, event: &Event, route: Option<(ClientId, ClientId)>) {
         self.learn_inline(event, route);
@@ -400,11 +417,7 @@ impl History {
                     committed: None,
                 };
             }
-            EventKind::Commit { .. } => {
-                if let PhaseSeen::Inside { committed, .. } = &mut self.clients[slot].phase {
-                    *committed = Some(at);
-                }
-            }
+            EventKind::Commit { .. } => self.committed(slot, at),
             EventKind::Exit { .. } => {
                 let client = &mut self.clients[slot];
                 client.phase = PhaseSeen::Idle;

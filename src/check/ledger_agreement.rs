@@ -61,17 +61,25 @@ impl LedgerAgreement {
     #[inline]
     pub fn observe(&mut self, event: &Event) -> Option<Violation> {
         let node = event.node?;
-        let length = self.lengths.get_mut((node as usize).checked_sub(1)?)?;
-        let block = match &event.kind {
-            EventKind::Commit { block } | EventKind::Apply { block } => block,
+        match &event.kind {
+            EventKind::Commit { block } | EventKind::Apply { block } => {
+                self.observe_block(node, block)
+            }
             EventKind::Restart {
                 kept: Kept::Nothing,
             } => {
-                *length = 0;
-                return None;
+                *self.lengths.get_mut((node as usize).checked_sub(1)?)? = 0;
+                None
             }
-            _ => return None,
-        };
+            _ => None,
+        }
+    }
+
+    /// A block `node` committed or appended: what [`Self::observe`] checks of a `commit` or
+    /// `apply` event.
+    #[inline]
+    pub fn observe_block(&mut self, node: ClientId, block: &Block) -> Option<Violation> {
+        let length = self.lengths.get_mut((node as usize).checked_sub(1)?)?;
         *length = block.index().saturating_add(1);
         // Below `first_kept` only if a ledger shrank despite `forget_agreed_blocks`: the
         // block cannot be compared any more.

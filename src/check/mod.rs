@@ -36,7 +36,7 @@ use liveness::waiters_from_history;
 use mutual_exclusion::MutualExclusion;
 use no_overdraft::NoOverdraft;
 
-use crate::protocol::{Amount, ClientId, Hash, Message, Timestamp};
+use crate::protocol::{Amount, Block, ClientId, Hash, Message, Timestamp};
 use crate::trace::{Event, EventKind};
 
 /// A broken invariant: its stable name, the client it was seen at, the clients involved, and
@@ -172,6 +172,23 @@ fn note(found: &mut Vec<Violation>, violation: Option<Violation>) {
     }
 }
 
+/// A `commit` (`committed`) or `apply` event by its parts, for [`Checker::observe_block`].
+#[derive(Clone, Copy, Debug)]
+pub struct BlockStep<'a> {
+    /// The client whose ledger took the block.
+    pub node: ClientId,
+    /// The event's number in the trace.
+    pub seq: u64,
+    /// The event's time.
+    pub t_us: u64,
+    /// The client's clock at the event.
+    pub clock: Timestamp,
+    /// The block committed or appended.
+    pub block: &'a Block,
+    /// A commit (else an apply).
+    pub committed: bool,
+}
+
 /// All event-driven checks together.
 #[derive(Clone, Debug)]
 pub struct Checker {
@@ -303,6 +320,38 @@ impl Checker {
             self.clock_condition
                 .observe_deliver(node, clock, from, msg_id, msg),
         );
+    }
+
+    /// What [`Self::observe`] does with a `commit` or `apply` event, without the event (whose
+    /// counted reference to the block would cost two atomic operations); only while
+    /// [`Self::watches_messages`] is false. The same checks in the same order: the clock,
+    /// the history, then chain_integrity, no_overdraft and ledger_agreement.
+    #[inline]
+    pub fn observe_block(&mut self, step: BlockStep<'_>, found: &mut Vec<Violation>) {
+        debug_assert!(!self.watches_messages());
+        let BlockStep {
+            node,
+            seq,
+            t_us,
+            clock,
+            block,
+            committed,
+        } = step;
+        let kind_name = if committed { "commit" } else { "apply" };
+        note(
+            found,
+            self.clock_condition
+                .observe_step(node, clock, kind_name, false),
+        );
+        if committed {
+            self.history.observe_commit(node, seq, t_us);
+        }
+        note(
+            found,
+            self.chain_integrity.observe_block(node, block, committed),
+        );
+        note(found, self.no_overdraft.observe_block(Some(node), block));
+        note(found, self.ledger_agreement.observe_block(node, block));
     }
 
     /// The history's part and the checks of a client's step (not a message's fate). Inline in
@@ -498,6 +547,60 @@ mod tests {
                 "transfer"
             ],
             "every kind but violation comes up in the runs"
+        );
+    }
+
+    #[test]
+    fn a_block_observed_by_its_parts_is_checked_as_its_event() {
+        let runs = [
+            ("default", include_str!("../../scenarios/default.json")),
+            ("reorder-2", include_str!("../../scenarios/reorder-2.json")),
+            (
+                "unchained-hash",
+                include_str!("../../scenarios/mutation-unchained-hash.json"),
+            ),
+            (
+                "crash-nothing",
+                include_str!("../../scenarios/crash-restart-nothing.json"),
+            ),
+        ];
+        let mut findings = 0;
+        for (name, text) in runs {
+            let (balances, events) = events_of(name, text);
+            // As the simulator checks a run for its verdict: no message logs.
+            let mut checker = Checker::new(&balances).without_message_logs();
+            assert!(!checker.watches_messages());
+            for event in &events {
+                let (block, committed) = match &event.kind {
+                    EventKind::Violation { .. } => continue,
+                    EventKind::Commit { block } => (block, true),
+                    EventKind::Apply { block } => (block, false),
+                    _ => {
+                        checker.observe(event, &mut Vec::new());
+                        continue;
+                    }
+                };
+                let mut by_parts = checker.clone();
+                let (mut found, mut found_by_parts) = (Vec::new(), Vec::new());
+                checker.observe(event, &mut found);
+                let step = BlockStep {
+                    node: event.node.unwrap(),
+                    seq: event.seq,
+                    t_us: event.t_us,
+                    clock: event.clock,
+                    block,
+                    committed,
+                };
+                by_parts.observe_block(step, &mut found_by_parts);
+                let at = format!("{name}, event {}", event.seq);
+                assert_eq!(found_by_parts, found, "{at}");
+                assert_eq!(format!("{by_parts:?}"), format!("{checker:?}"), "{at}");
+                findings += found.len();
+            }
+        }
+        assert!(
+            findings >= 2,
+            "the runs reveal violations at blocks: {findings}"
         );
     }
 

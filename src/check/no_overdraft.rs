@@ -4,7 +4,7 @@
 //! per client: a client whose ledger differs is `ledger_agreement`'s to report).
 
 use super::{Invariant, Violation};
-use crate::protocol::{Amount, Block};
+use crate::protocol::{Amount, Block, ClientId};
 use crate::trace::{Event, EventKind};
 
 #[derive(Clone, Debug)]
@@ -28,6 +28,13 @@ impl NoOverdraft {
         let (EventKind::Commit { block } | EventKind::Apply { block }) = &event.kind else {
             return None;
         };
+        self.observe_block(event.node, block)
+    }
+
+    /// A block that `node` committed or appended: what [`Self::observe`] checks of a `commit`
+    /// or `apply` event.
+    #[inline]
+    pub fn observe_block(&mut self, node: Option<ClientId>, block: &Block) -> Option<Violation> {
         if block.index() != self.replayed {
             return None;
         }
@@ -45,7 +52,7 @@ impl NoOverdraft {
         if balance < block.amount() {
             self.balances[from] = 0;
             self.balances[to] = self.balances[to].saturating_add(balance);
-            return Some(overdraft(event, block, balance));
+            return Some(overdraft(node, block, balance));
         }
         self.balances[from] -= block.amount();
         self.balances[to] = self.balances[to].saturating_add(block.amount());
@@ -56,7 +63,7 @@ impl NoOverdraft {
 /// The violation for `block`, which pays more than the payer's `balance`.
 #[cold]
 #[inline(never)]
-fn overdraft(event: &Event, block: &Block, balance: Amount) -> Violation {
+fn overdraft(node: Option<ClientId>, block: &Block, balance: Amount) -> Violation {
     let before = match block.index() {
         0 => "before any block".to_string(),
         1 => "after the block before it".to_string(),
@@ -64,7 +71,7 @@ fn overdraft(event: &Event, block: &Block, balance: Amount) -> Violation {
     };
     let violation = Violation::new(
         Invariant::NoOverdraft,
-        event.node,
+        node,
         format!(
             "block {} has client {} pay {} but {before} client {} had only {balance}",
             block.index(),
@@ -74,7 +81,7 @@ fn overdraft(event: &Event, block: &Block, balance: Amount) -> Violation {
         ),
     );
     let mut involved = vec![block.from()];
-    involved.extend(event.node.filter(|&node| node != block.from()));
+    involved.extend(node.filter(|&node| node != block.from()));
     violation.with_clients(&involved)
 }
 

@@ -14,7 +14,7 @@ use std::io;
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
-use crate::check::{Checker, Violation, Waiter};
+use crate::check::{BlockStep, Checker, Violation, Waiter};
 use crate::protocol::{Client, ClientId, Message, Outbox, Output, OutputKind, Timer, Timestamp};
 use crate::trace::{Event, EventKind};
 
@@ -35,9 +35,11 @@ pub trait Host<W: Watch = Checker> {
     /// Every event, in order, once the checker has seen it.
     fn event(&mut self, event: &Event) -> io::Result<()>;
 
-    /// Whether [`Self::event`] must see `send` and `deliver` events. When it need not and the
-    /// checker looks only at their clocks, the driver checks them without building them.
-    fn wants_message_events(&self) -> bool {
+    /// Whether [`Self::event`] must see the `send`, `deliver`, `commit` and `apply` events.
+    /// When it need not and the checker needs no message log, the driver checks them
+    /// without building them: two events in three are a message's, and a block event would
+    /// count a reference to its block.
+    fn wants_events(&self) -> bool {
         true
     }
 
@@ -102,9 +104,9 @@ pub struct Driver<W: Watch = Checker> {
     counts: Counts,
     stop_at_first_violation: bool,
     stopped: bool,
-    /// Whether `send` and `deliver` events go to the checker without being built
-    /// ([`Host::wants_message_events`]).
-    bare_messages: bool,
+    /// Whether `send`, `deliver`, `commit` and `apply` events go to the checker without being
+    /// built ([`Host::wants_events`]).
+    bare_events: bool,
 }
 
 impl<W: Watch> Driver<W> {
@@ -120,14 +122,14 @@ impl<W: Watch> Driver<W> {
             counts: Counts::default(),
             stop_at_first_violation,
             stopped: false,
-            bare_messages: false,
+            bare_events: false,
         }
     }
 
-    /// Asks `host` once whether it reads message events; asked again after the checker
+    /// Asks `host` once whether it reads every event; asked again after the checker
     /// changes. The answer is kept: the hot path reads one flag.
     pub fn attach(&mut self, host: &impl Host<W>) {
-        self.bare_messages = !host.wants_message_events() && !self.checker.watches_messages();
+        self.bare_events = !host.wants_events() && !self.checker.watches_messages();
     }
 
     /// The time the next events happen at, in microseconds.
@@ -187,7 +189,7 @@ impl<W: Watch> Driver<W> {
         outbox: &mut Outbox,
     ) -> io::Result<()> {
         let mut outputs = outbox.drain();
-        if self.bare_messages
+        if self.bare_events
             && let Some((msg_id, msg)) = delivered.take()
         {
             // A delivery's first output is its receive, always: handled here, it skips the
@@ -223,7 +225,7 @@ impl<W: Watch> Driver<W> {
         let kind = match output.kind {
             OutputKind::Received { from } => {
                 let (msg_id, msg) = delivered.take().expect("a delivery produces one Received");
-                if self.bare_messages {
+                if self.bare_events {
                     self.bare_deliver(node, clock, from, msg_id, msg);
                     return self.report_found(host, clients);
                 }
@@ -241,12 +243,10 @@ impl<W: Watch> Driver<W> {
             }
             OutputKind::Committed { index } => {
                 self.counts.committed += 1;
-                let block = Arc::clone(clients.client(node).output_block(index));
-                return self.block_event(host, clients, node, clock, EventKind::Commit { block });
+                return self.block_event(host, clients, node, clock, index, true);
             }
             OutputKind::Applied { index } => {
-                let block = Arc::clone(clients.client(node).output_block(index));
-                return self.block_event(host, clients, node, clock, EventKind::Apply { block });
+                return self.block_event(host, clients, node, clock, index, false);
             }
             OutputKind::Aborted {
                 ts,
@@ -288,18 +288,39 @@ impl<W: Watch> Driver<W> {
         clients: &C,
         node: ClientId,
         clock: Timestamp,
-        kind: EventKind,
+        index: u64,
+        committed: bool,
     ) -> io::Result<()> {
-        let event = self.next_event(Some(node), clock, kind);
-        self.checker.observe(&event, &mut self.found);
-        let written = host.event(&event);
-        // Only the block to free: dropped as itself rather than through the drop of a whole
-        // event, which goes out of line through every kind's glue.
-        match event.kind {
-            EventKind::Commit { block } | EventKind::Apply { block } => drop(block),
-            _ => unreachable!("a block event is a commit or an apply"),
+        let block = clients.client(node).output_block(index);
+        if self.bare_events {
+            let step = BlockStep {
+                node,
+                seq: self.next_seq,
+                t_us: self.now_us,
+                clock,
+                block,
+                committed,
+            };
+            self.next_seq += 1;
+            self.checker.observe_block(step, &mut self.found);
+        } else {
+            let block = Arc::clone(block);
+            let kind = if committed {
+                EventKind::Commit { block }
+            } else {
+                EventKind::Apply { block }
+            };
+            let event = self.next_event(Some(node), clock, kind);
+            self.checker.observe(&event, &mut self.found);
+            let written = host.event(&event);
+            // Only the block to free: dropped as itself rather than through the drop of a
+            // whole event, which goes out of line through every kind's glue.
+            match event.kind {
+                EventKind::Commit { block } | EventKind::Apply { block } => drop(block),
+                _ => unreachable!("a block event is a commit or an apply"),
+            }
+            written?;
         }
-        written?;
         let total = clients.client(node).ledger().table().total();
         self.found
             .extend(self.checker.observe_table_total(node, total));
@@ -318,7 +339,7 @@ impl<W: Watch> Driver<W> {
     ) -> io::Result<u64> {
         let msg_id = host.msg_id(self.counts.messages_sent);
         self.counts.messages_sent += 1;
-        if self.bare_messages {
+        if self.bare_events {
             let found = &mut self.found;
             self.checker
                 .observe_send(from, clock, to, msg_id, msg, found);

@@ -1,6 +1,6 @@
 //! What a driver feeds its events to: the online checker, or nothing.
 
-use crate::check::{Checker, Violation};
+use crate::check::{BlockStep, Checker, Violation};
 use crate::protocol::{ClientId, Message, Timestamp};
 use crate::trace::Event;
 
@@ -35,6 +35,9 @@ pub trait Watch {
         msg: &Message,
         found: &mut Vec<Violation>,
     );
+
+    /// A `commit` or `apply` event, not built; only while [`Self::watches_messages`] is false.
+    fn observe_block(&mut self, step: BlockStep<'_>, found: &mut Vec<Violation>);
 
     /// A client's balance table, by its sum, after a block changed it.
     fn observe_table_total(&mut self, node: ClientId, total: u128) -> Option<Violation>;
@@ -78,6 +81,11 @@ impl Watch for Checker {
     }
 
     #[inline(always)]
+    fn observe_block(&mut self, step: BlockStep<'_>, found: &mut Vec<Violation>) {
+        Checker::observe_block(self, step, found);
+    }
+
+    #[inline(always)]
     fn observe_table_total(&mut self, node: ClientId, total: u128) -> Option<Violation> {
         Checker::observe_table_total(self, node, total)
     }
@@ -90,7 +98,7 @@ pub struct Unchecked;
 impl Watch for Unchecked {
     fn observe(&mut self, _event: &Event, _found: &mut Vec<Violation>) {}
 
-    /// Messages are always built: there is nothing to check them without building them.
+    /// Events are always built: there is nothing to check them without building them.
     fn watches_messages(&self) -> bool {
         true
     }
@@ -116,6 +124,8 @@ impl Watch for Unchecked {
         _found: &mut Vec<Violation>,
     ) {
     }
+
+    fn observe_block(&mut self, _step: BlockStep<'_>, _found: &mut Vec<Violation>) {}
 
     fn observe_table_total(&mut self, _node: ClientId, _total: u128) -> Option<Violation> {
         None

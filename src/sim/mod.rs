@@ -268,9 +268,9 @@ impl Host for World<'_, '_, '_> {
         self.sinks.iter_mut().try_for_each(|sink| sink.event(event))
     }
 
-    /// A run with no sinks (a run for its verdict) need not build its `send` and `deliver`
-    /// events, two in three of all events.
-    fn wants_message_events(&self) -> bool {
+    /// A run with no sinks (a run for its verdict) need not build its message and block
+    /// events.
+    fn wants_events(&self) -> bool {
         !self.sinks.is_empty()
     }
 
