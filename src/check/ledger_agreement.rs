@@ -9,7 +9,7 @@
 
 use super::{Invariant, Violation};
 use crate::protocol::ledger::short_hex;
-use crate::protocol::{Block, ClientId, Hash};
+use crate::protocol::{Block, ClientId, Hash, client_at};
 use crate::trace::{Event, EventKind, Kept};
 use crate::wording::count;
 
@@ -113,7 +113,7 @@ impl LedgerAgreement {
             .iter()
             .enumerate()
             .find(|&(_, &length)| length != longest)?;
-        let node = slot as ClientId + 1;
+        let node = client_at(slot);
         Some(Violation::new(
             Invariant::LedgerAgreement,
             Some(node),

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use super::history::{History, Moment, MsgRecord, PhaseSeen, drop_words, format_time};
 use super::{Invariant, Violation};
-use crate::protocol::{ClientId, Timestamp};
+use crate::protocol::{ClientId, Timestamp, client_at};
 use crate::trace::{Event, EventKind};
 
 /// How many duplicated deliveries an explanation lists at most.
@@ -78,7 +78,7 @@ impl MutualExclusion {
             .inside
             .iter()
             .enumerate()
-            .map(|(slot, state)| (slot as ClientId + 1, state))
+            .map(|(slot, state)| (client_at(slot), state))
             .find_map(|(other, state)| {
                 state.filter(|_| other != node).map(|state| (other, state))
             })?;

@@ -22,8 +22,8 @@ use std::io::BufRead;
 
 use super::history::format_time;
 use super::{Checker, Invariant, Violation};
-use crate::protocol::Amount;
 use crate::protocol::ledger::short_hex;
+use crate::protocol::{Amount, ClientIndex, client_at};
 use crate::trace::read::{ClaimedViolation, ReadError, TraceHeader, TraceReader, TraceSummary};
 use crate::trace::{Event, EventKind, Kept};
 use crate::wording::count;
@@ -210,7 +210,7 @@ pub fn check_trace<R: BufRead>(
             t_us: end_t,
         };
         for (slot, table) in summary.final_balances.iter().enumerate() {
-            findings.extend(checker.check_table(slot as u32 + 1, table).map(at_end));
+            findings.extend(checker.check_table(client_at(slot), table).map(at_end));
         }
         check_summary(&checker, &tables, &summary, findings.is_empty())?;
         let end = summary.end.as_deref();
@@ -300,9 +300,9 @@ impl Tables {
                 let valid = |id: u32| (1..=table.len()).contains(&(id as usize));
                 if valid(block.from()) && valid(block.to()) {
                     // An overdraft is no_overdraft's to report; the table stays at zero.
-                    let paid = table[block.from() as usize - 1].min(block.amount());
-                    table[block.from() as usize - 1] -= paid;
-                    table[block.to() as usize - 1] += paid;
+                    let paid = table[block.from().index()].min(block.amount());
+                    table[block.from().index()] -= paid;
+                    table[block.to().index()] += paid;
                 }
             }
             EventKind::Restart {

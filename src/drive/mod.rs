@@ -15,7 +15,9 @@ use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
 use crate::check::{Checker, Violation, Waiter};
-use crate::protocol::{Client, ClientId, Message, Outbox, Output, OutputKind, Timer, Timestamp};
+use crate::protocol::{
+    Client, ClientId, ClientIndex, Message, Outbox, Output, OutputKind, Timer, Timestamp,
+};
 use crate::trace::{Event, EventKind};
 
 pub use summary::{Counts, summary};
@@ -77,7 +79,7 @@ pub trait Clients {
 impl Clients for [Client] {
     #[inline(always)]
     fn client(&self, id: ClientId) -> &Client {
-        &self[id as usize - 1]
+        &self[id.index()]
     }
 }
 
@@ -451,7 +453,7 @@ impl Driver<Checker> {
         let waiters: Vec<Waiter> = clients
             .iter()
             // A client that is down when the run ends is not waiting: it is gone.
-            .filter(|client| !down[client.id() as usize - 1])
+            .filter(|client| !down[client.id().index()])
             .filter_map(Waiter::of)
             .collect();
         let liveness = checker.liveness_violations(&waiters, why_ended);

@@ -15,7 +15,9 @@ use super::system::{StepKind, SystemConfig, SystemModel, SystemStep};
 use crate::check::Checker;
 use crate::drive::{self, Driver, Host};
 use crate::protocol::ledger::{short_hex, to_hex};
-use crate::protocol::{Client, ClientId, Command, Message, Outbox, Timer, Timestamp};
+use crate::protocol::{
+    Client, ClientId, ClientIndex, Command, Message, Outbox, Timer, Timestamp, client_at,
+};
 use crate::scenario::Scenario;
 use crate::trace::{DropReason, Event, EventKind, EventSink, Kept, TraceEncoder, TraceOutput};
 
@@ -169,7 +171,7 @@ pub fn write_trace(
 impl Replay<'_> {
     fn step(&mut self, step: SystemStep) -> io::Result<()> {
         let client = usize::from(step.client);
-        let node = step.client as ClientId + 1;
+        let node = client_at(client);
         match step.kind {
             StepKind::Start => {}
             StepKind::Issue => {
@@ -190,18 +192,18 @@ impl Replay<'_> {
             StepKind::Deliver => {
                 let (from, to) = self.host.model.links()[usize::from(step.link)];
                 let (msg_id, msg) = self.host.take(step);
-                if self.down[to as usize - 1] {
-                    let clock = self.clients[to as usize - 1].clock();
+                if self.down[to.index()] {
+                    let clock = self.clients[to.index()].clock();
                     let reason = DropReason::Crashed;
                     return self.emit(Some(to), clock, EventKind::Drop { msg_id, reason });
                 }
-                self.clients[to as usize - 1].handle_message(from, &msg, &mut self.outbox);
+                self.clients[to.index()].handle_message(from, &msg, &mut self.outbox);
                 self.emit_outputs(to, Some((msg_id, &msg)))?;
             }
             StepKind::Lose => {
                 let (from, _) = self.host.model.links()[usize::from(step.link)];
                 let (msg_id, _) = self.host.take(step);
-                let clock = self.clients[from as usize - 1].clock();
+                let clock = self.clients[from.index()].clock();
                 let reason = DropReason::Loss;
                 self.emit(Some(from), clock, EventKind::Drop { msg_id, reason })?;
             }
@@ -212,7 +214,7 @@ impl Replay<'_> {
                 let copy = link[index].clone();
                 let msg_id = copy.0;
                 link.insert(index + 1, copy);
-                let clock = self.clients[from as usize - 1].clock();
+                let clock = self.clients[from.index()].clock();
                 self.emit(Some(from), clock, EventKind::Duplicate { msg_id })?;
             }
             StepKind::Crash => {

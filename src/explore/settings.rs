@@ -28,7 +28,7 @@ use serde::Deserialize;
 use super::system::{CrashRule, LinkRule, PlannedTransfer, SystemConfig};
 use crate::check::Invariant;
 use crate::json_message::serde_message;
-use crate::protocol::Command;
+use crate::protocol::{ClientIndex, Command};
 use crate::scenario::{
     Expect, ExpectedOutcome, Keep, MAX_SCENARIO_BYTES, Scenario, TRACE_NOT_SCENARIO, is_trace,
     parse_scenario, read_bounded,
@@ -250,7 +250,7 @@ pub fn from_scenario(
                         scenario.source
                     )));
                 }
-                transfers[item.client as usize - 1].push(PlannedTransfer { to, amount });
+                transfers[item.client.index()].push(PlannedTransfer { to, amount });
             }
             Command::ReadBalance { .. } => reads += 1,
         }
@@ -342,7 +342,7 @@ pub fn from_scenario(
     let mut by_time = scenario.faults.crashes.clone();
     by_time.sort_by_key(|crash| crash.at_us);
     for crash in by_time {
-        crashes[crash.client as usize - 1].push(CrashRule {
+        crashes[crash.client.index()].push(CrashRule {
             keep_ledger: crash.keep == Keep::Ledger,
             restarts: crash.restart_us.is_some(),
         });

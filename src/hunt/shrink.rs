@@ -24,7 +24,7 @@ use std::io;
 use std::ops::Range;
 
 use crate::check::Invariant;
-use crate::protocol::ClientId;
+use crate::protocol::{ClientId, ClientIndex};
 use crate::scenario::{
     BalanceReadSpec, Expect, ExpectedOutcome, LatencySpec, PinnedMessage, Scenario, ScheduleSpec,
     TransferSpec,
@@ -336,7 +336,7 @@ fn without_client(scenario: &Scenario, gone: ClientId) -> Scenario {
     let keeps = |id: ClientId| id != gone;
     let mut s = scenario.clone();
     s.clients -= 1;
-    s.initial_balances.remove(gone as usize - 1);
+    s.initial_balances.remove(gone.index());
     // A transfer *to* the client that goes is kept, paying someone else instead: who is paid
     // does not matter to the mutex, and the payer may be one of the two clients that collide.
     s.transfers = s

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::json_message::serde_message;
-use crate::protocol::{Amount, ClientId, Variant};
+use crate::protocol::{Amount, ClientId, ClientIndex, Variant};
 use crate::scenario::locate::{self, Path as JsonPath};
 use crate::scenario::{BoundedReadError, read_bounded};
 
@@ -323,7 +323,7 @@ fn checked_nodes(listed: &[NodeFile], at: &Located) -> Result<Vec<NodeSpec>, Clu
                 ),
             ));
         }
-        let slot = &mut slots[node.id as usize - 1];
+        let slot = &mut slots[node.id.index()];
         if slot.is_some() {
             return Err(at.bad(
                 node_field(place, "id"),

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::drive::{self, Driver, Unchecked};
 use crate::protocol::ledger::to_hex;
-use crate::protocol::{Amount, ClientId, GENESIS_PREV, Hash};
+use crate::protocol::{Amount, ClientId, ClientIndex, GENESIS_PREV, Hash};
 use crate::trace::encode::Summary;
 use crate::trace::{Event, Header, encode_event};
 
@@ -150,7 +150,7 @@ pub fn node_summary(
     table: Vec<Amount>,
     head: Hash,
 ) -> Summary {
-    let own = node as usize - 1;
+    let own = node.index();
     let clients = initial_balances.len();
     let final_balances = (0..clients)
         .map(|slot| {

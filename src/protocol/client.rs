@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use super::mutex::{PeerTimestamps, PeerWatermarks};
 use super::{
-    Amount, Block, ClientId, HashRule, LamportClock, Ledger, Message, Mutation, Mutations, Outbox,
-    OutputKind, RequestId, RequestQueue, Timer, Timestamp, Variant,
+    Amount, Block, ClientId, ClientIndex, HashRule, LamportClock, Ledger, Message, Mutation,
+    Mutations, Outbox, OutputKind, RequestId, RequestQueue, Timer, Timestamp, Variant,
 };
 
 /// What a client needs to know about its setting.
@@ -130,14 +130,14 @@ impl PeerTally {
 
     fn record(&mut self, peer: ClientId) {
         self.messages += 1;
-        if let Some(heard) = self.heard_from.get_mut(peer as usize - 1) {
+        if let Some(heard) = self.heard_from.get_mut(peer.index()) {
             *heard = true;
         }
     }
 
     fn missing(&self, own_id: ClientId) -> Vec<ClientId> {
         (1..=self.heard_from.len() as ClientId)
-            .filter(|&peer| peer != own_id && !self.heard_from[peer as usize - 1])
+            .filter(|&peer| peer != own_id && !self.heard_from[peer.index()])
             .collect()
     }
 }

@@ -14,8 +14,8 @@ use std::collections::{BTreeSet, VecDeque};
 
 use crate::protocol::ledger::short_hex;
 use crate::protocol::{
-    Amount, Block, ClientId, GENESIS_PREV, Hash, Message, Mutation, Mutations, RequestId,
-    Timestamp, Variant,
+    Amount, Block, ClientId, ClientIndex, GENESIS_PREV, Hash, Message, Mutation, Mutations,
+    RequestId, Timestamp, Variant,
 };
 use crate::trace::{Direction, Event, EventKind, Kept};
 use crate::wording::count;
@@ -369,7 +369,7 @@ impl Replay {
                 }
                 let missing: Vec<ClientId> = client
                     .peers()
-                    .filter(|&peer| !client.acked[peer as usize - 1])
+                    .filter(|&peer| !client.acked[peer.index()])
                     .collect();
                 (!missing.is_empty()).then(|| {
                     format!(
@@ -425,7 +425,7 @@ impl Replay {
             Variant::RicartAgrawala => {
                 let missing: Vec<ClientId> = client
                     .peers()
-                    .filter(|&peer| !client.replied[peer as usize - 1])
+                    .filter(|&peer| !client.replied[peer.index()])
                     .collect();
                 if !missing.is_empty() {
                     reasons.push(format!("no REPLY yet from {}", client_list(&missing)));

@@ -12,7 +12,7 @@ use rand::{Rng, RngExt};
 use rand_chacha::ChaCha8Rng;
 use rustc_hash::FxHashMap as FastMap;
 
-use crate::protocol::ClientId;
+use crate::protocol::{ClientId, ClientIndex};
 use crate::scenario::{LatencySpec, NetworkSpec, PinnedMessage, Ratio, ScheduleSpec};
 use crate::trace::DropReason;
 
@@ -77,7 +77,7 @@ struct Cut {
 
 impl Cut {
     fn separates(&self, from: ClientId, to: ClientId) -> bool {
-        let group = |id: ClientId| self.group_of.get(id as usize - 1).copied().flatten();
+        let group = |id: ClientId| self.group_of.get(id.index()).copied().flatten();
         match (group(from), group(to)) {
             (Some(a), Some(b)) if self.one_way => a == 0 && b == 1,
             (Some(a), Some(b)) => a != b,
@@ -155,7 +155,7 @@ impl Network {
         let mut group_of = vec![None; clients as usize];
         for (group, members) in groups.iter().enumerate() {
             for &member in members {
-                group_of[member as usize - 1] = Some(group);
+                group_of[member.index()] = Some(group);
             }
         }
         self.cuts.push(Cut {
@@ -305,7 +305,7 @@ impl LatestDelivery {
     fn raise(&mut self, from: ClientId, to: ClientId, arrival_us: u64) -> u64 {
         let latest = match self {
             LatestDelivery::Dense { clients, at_us } => {
-                &mut at_us[(from as usize - 1) * *clients + (to as usize - 1)]
+                &mut at_us[from.index() * *clients + to.index()]
             }
             LatestDelivery::Sparse(map) => Self::sparse_entry(map, from, to),
         };

@@ -3,7 +3,7 @@
 //! in a dense table for few clients and a hash map beyond.
 
 use super::{DENSE_CLIENTS, LINK_LOG_LEN, Moment, MsgRecord, NONE};
-use crate::protocol::{ClientId, Timestamp};
+use crate::protocol::{ClientId, ClientIndex, Timestamp};
 use crate::trace::DropReason;
 use rustc_hash::FxHashMap as FastMap;
 
@@ -165,8 +165,7 @@ impl Links {
 
     pub(super) fn dense_slot(clients: u32, from: ClientId, to: ClientId) -> Option<usize> {
         let valid = |id: ClientId| (1..=clients).contains(&id);
-        (valid(from) && valid(to))
-            .then(|| (from as usize - 1) * clients as usize + (to as usize - 1))
+        (valid(from) && valid(to)).then(|| from.index() * clients as usize + to.index())
     }
 
     pub(super) fn get(&self, from: ClientId, to: ClientId) -> Option<&Link> {

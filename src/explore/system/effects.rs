@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap;
 
 use crate::check::Invariant;
 use crate::explore::search::Finding;
-use crate::protocol::{Client, Command, Message, Outbox, OutputKind, Timer};
+use crate::protocol::{Client, ClientIndex, Command, Message, Outbox, OutputKind, Timer};
 
 /// A client step just run, its client state and messages interned.
 #[derive(Clone, Debug)]
@@ -183,7 +183,7 @@ pub(super) fn run_step(
     let argument = key.input & ((1 << 28) - 1);
     match kind {
         INPUT_ISSUE => {
-            let transfer = inner.config.transfers[id as usize - 1][argument as usize];
+            let transfer = inner.config.transfers[id.index()][argument as usize];
             let command = Command::Transfer {
                 to: transfer.to,
                 amount: transfer.amount,

@@ -12,6 +12,7 @@ use super::intern::{INSIDE, MessageOrder};
 use super::step_table::{Effect, EffectTable};
 use super::{Inner, MAX_CLIENTS, StepKind, SystemModel, SystemStep};
 use crate::explore::search::{Expander, Finding, Model, Successors};
+use crate::protocol::ClientIndex;
 
 /// Expands global states; keeps its own copy of the remembered client steps so that the hot
 /// path takes no lock.
@@ -207,7 +208,7 @@ impl SystemExpander {
         msg: u32,
     ) {
         let (from, to) = self.inner.links[link];
-        let receiver = to as usize - 1;
+        let receiver = to.index();
         let step = SystemStep {
             kind: StepKind::Deliver,
             client: receiver as u8,
@@ -324,7 +325,7 @@ impl Model for SystemModel {
                 let n = self.inner.config.clients as usize;
                 let mut index = vec![u8::MAX; n * n];
                 for (at, &(from, to)) in self.inner.links.iter().enumerate() {
-                    index[(from as usize - 1) * n + (to as usize - 1)] = at as u8;
+                    index[from.index() * n + to.index()] = at as u8;
                 }
                 index
             },
@@ -351,7 +352,7 @@ impl Expander for SystemExpander {
             if self.current.count(link) > 0 {
                 let msg = self.current.heads[link];
                 let (from, to) = self.inner.links[link];
-                let local = self.current.locals[to as usize - 1];
+                let local = self.current.locals[to.index()];
                 self.effects.prefetch(local, INPUT_DELIVER | from, msg);
             }
         }

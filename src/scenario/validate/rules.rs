@@ -8,7 +8,7 @@ use super::locate::{self, Path};
 use super::network::{check_network, check_schedule};
 use super::workload::{check_faults, check_swarm, check_workload};
 use super::{MAX_BALANCE, MAX_CLIENTS, MAX_DELAY_US, MAX_EVENTS, MAX_TIME_US, ONE_HOUR, Problem};
-use crate::protocol::{Amount, ClientId};
+use crate::protocol::{Amount, ClientId, ClientIndex};
 use crate::scenario::{
     DEFAULT_BALANCE, Expect, ExpectedOutcome, Limits, Scenario, ScenarioFile, WorkloadSpec,
 };
@@ -172,7 +172,7 @@ pub(super) fn initial_balances(file: &ScenarioFile, text: &str) -> Result<Vec<Am
                 between("a balance", 0, MAX_BALANCE, balance),
             ));
         }
-        balances[id as usize - 1] = balance;
+        balances[id.index()] = balance;
     }
     if !total_fits(&balances) {
         let message = format!("the initial balances add up to more than {}", u64::MAX / 2);

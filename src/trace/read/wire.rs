@@ -13,7 +13,7 @@ use serde_json::error::Category;
 use super::ReadError;
 use crate::json_message::bare_message;
 use crate::protocol::ledger::from_hex;
-use crate::protocol::{Amount, ClientId, Hash};
+use crate::protocol::{Amount, ClientId, ClientIndex, Hash};
 
 /// Parses one line, turning serde's error into a located sentence.
 pub(super) fn parse<'de, T: Deserialize<'de>>(
@@ -73,7 +73,7 @@ pub(super) fn by_id<T>(
                     ),
                 )
             })?;
-        slots[slot as usize - 1] = Some(value);
+        slots[slot.index()] = Some(value);
     }
     slots
         .into_iter()
