@@ -9,7 +9,7 @@ use lamport_ledger::bench::{generated, null_loop};
 use lamport_ledger::explore::SearchOptions;
 use lamport_ledger::explore::TlaConfig;
 use lamport_ledger::explore::explore_tla;
-use lamport_ledger::protocol::{Block, GENESIS_PREV};
+use lamport_ledger::protocol::{Block, ClientId, GENESIS_PREV};
 use lamport_ledger::runner::run_scenario;
 use lamport_ledger::sim::{RunOptions, simulate};
 
@@ -58,7 +58,16 @@ fn null_loop_1000_transfers(bencher: Bencher) {
 /// One block hash by the rule of docs/spec.md section 2 (preimage and SHA-256).
 #[divan::bench]
 fn block_hash(bencher: Bencher) {
-    bencher.bench(|| Block::new(41, GENESIS_PREV, 1_234_567, 3, 1, 7));
+    bencher.bench(|| {
+        Block::new(
+            41,
+            GENESIS_PREV,
+            1_234_567,
+            ClientId::new(3),
+            ClientId::new(1),
+            7,
+        )
+    });
 }
 
 /// The TLA+ port for N = 2, maxClock = 5: the explorer's search and state store.

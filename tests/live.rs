@@ -11,6 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use lamport_ledger::live::wire::{self, Hello, WIRE_VERSION};
+use lamport_ledger::protocol::ClientId;
 
 const BIN: &str = env!("CARGO_BIN_EXE_lamport-ledger");
 /// The longest any single wait may take.
@@ -524,8 +525,8 @@ fn hello(from: u32, to: u32, cluster: &str) -> Vec<u8> {
     wire::body_bytes(&Hello {
         version: WIRE_VERSION,
         cluster: cluster.into(),
-        from,
-        to,
+        from: ClientId::new(from),
+        to: ClientId::new(to),
         incarnation: 7,
         nonce: "ab".repeat(32),
     })

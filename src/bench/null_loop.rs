@@ -4,7 +4,7 @@
 //! serves its own transfers one at a time and "enters" once it has a reply from every peer,
 //! without any mutual exclusion, so the message pattern per transfer is the real one.
 
-use crate::protocol::{ClientId, ClientIndex};
+use crate::protocol::ClientId;
 use crate::scenario::Scenario;
 use crate::sim::network::Network;
 use crate::sim::rng::{Stream, stream_rng};
@@ -40,7 +40,7 @@ pub fn run(scenario: &Scenario) -> (u64, u64) {
     if let Some(item) = workload.next_item() {
         queue.push(item.at_us, Step::Command(item.client));
     }
-    let peers = |me: ClientId| (1..=clients).filter(move |&peer| peer != me);
+    let peers = |me: ClientId| ClientId::all(clients).filter(move |&peer| peer != me);
     while let Some((now_us, step)) = queue.pop() {
         match step {
             Step::Command(client) => {

@@ -3,7 +3,7 @@
 
 use super::{Invariant, Violation};
 use crate::protocol::ledger::short_hex;
-use crate::protocol::{Block, GENESIS_PREV, Hash};
+use crate::protocol::{Block, ClientId, GENESIS_PREV, Hash};
 use crate::trace::{Event, EventKind, Kept};
 
 /// Each client's ledger length and head hash, replayed from commit and apply events.
@@ -29,7 +29,7 @@ impl ChainIntegrity {
     #[inline]
     pub fn observe(&mut self, event: &Event) -> Option<Violation> {
         let node = event.node?;
-        let head = self.heads.get_mut((node as usize).checked_sub(1)?)?;
+        let head = self.heads.get_mut(node.checked_index()?)?;
         let block = match &event.kind {
             EventKind::Commit { block } | EventKind::Apply { block } => block,
             EventKind::Restart {
@@ -64,7 +64,12 @@ fn extends(block: &Block, (length, head): &(u64, Hash)) -> bool {
 /// The violation for a block that does not extend `head` (see [`problem_with`]).
 #[cold]
 #[inline(never)]
-fn broken_link(node: u32, kind: &EventKind, block: &Block, head: (u64, Hash)) -> Option<Violation> {
+fn broken_link(
+    node: ClientId,
+    kind: &EventKind,
+    block: &Block,
+    head: (u64, Hash),
+) -> Option<Violation> {
     problem_with(block, head).map(|problem| {
         Violation::new(
             Invariant::ChainIntegrity,
@@ -135,27 +140,42 @@ mod tests {
     #[test]
     fn a_linked_chain_passes() {
         let mut check = ChainIntegrity::new(2);
-        let first = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
-        let second = Block::new(1, first.hash_value(), 2, 1, 2, 3);
-        assert_eq!(check.observe(&commit(1, first)), None);
-        assert_eq!(check.observe(&commit(1, second)), None);
+        let first = Block::new(0, GENESIS_PREV, 1, ClientId::new(1), ClientId::new(2), 3);
+        let second = Block::new(
+            1,
+            first.hash_value(),
+            2,
+            ClientId::new(1),
+            ClientId::new(2),
+            3,
+        );
+        assert_eq!(check.observe(&commit(ClientId::new(1), first)), None);
+        assert_eq!(check.observe(&commit(ClientId::new(1), second)), None);
     }
 
     #[test]
     fn tampered_hash_and_broken_link_are_caught() {
         let mut check = ChainIntegrity::new(2);
         // Block 0 paying 4 with the hash of the same block paying 3.
-        let honest = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
-        let tampered = Block::with_hash(0, GENESIS_PREV, 1, 1, 2, 4, honest.hash_value());
-        let violation = check.observe(&commit(1, tampered)).unwrap();
+        let honest = Block::new(0, GENESIS_PREV, 1, ClientId::new(1), ClientId::new(2), 3);
+        let tampered = Block::with_hash(
+            0,
+            GENESIS_PREV,
+            1,
+            ClientId::new(1),
+            ClientId::new(2),
+            4,
+            honest.hash_value(),
+        );
+        let violation = check.observe(&commit(ClientId::new(1), tampered)).unwrap();
         assert!(
             violation.detail.contains("does not recompute"),
             "{}",
             violation.detail
         );
 
-        let unlinked = Block::new(0, [9; 32], 1, 1, 2, 3);
-        let violation = check.observe(&commit(2, unlinked)).unwrap();
+        let unlinked = Block::new(0, [9; 32], 1, ClientId::new(1), ClientId::new(2), 3);
+        let violation = check.observe(&commit(ClientId::new(2), unlinked)).unwrap();
         assert!(
             violation.detail.contains("is not the head"),
             "{}",
@@ -166,8 +186,15 @@ mod tests {
     #[test]
     fn the_largest_index_is_reported_not_overflowed() {
         let mut check = ChainIntegrity::new(1);
-        let last = Block::new(u64::MAX, GENESIS_PREV, 1, 1, 1, 1);
-        let violation = check.observe(&commit(1, last)).unwrap();
+        let last = Block::new(
+            u64::MAX,
+            GENESIS_PREV,
+            1,
+            ClientId::new(1),
+            ClientId::new(1),
+            1,
+        );
+        let violation = check.observe(&commit(ClientId::new(1), last)).unwrap();
         assert_eq!(violation.invariant, Invariant::ChainIntegrity);
     }
 }

@@ -238,7 +238,7 @@ impl History {
 
     /// Client `id`, if it exists.
     pub fn client(&self, id: ClientId) -> Option<&ClientSeen> {
-        self.clients.get((id as usize).checked_sub(1)?)
+        self.clients.get(id.checked_index()?)
     }
 
     /// The partition in place that cuts `from -> to`, if any.
@@ -365,8 +365,8 @@ impl History {
         let Some(node) = event.node else {
             return;
         };
-        let Some(slot) = (node as usize)
-            .checked_sub(1)
+        let Some(slot) = node
+            .checked_index()
             .filter(|&slot| slot < self.clients.len())
         else {
             return;
@@ -423,7 +423,7 @@ impl History {
                 client.current = None;
                 client.pending.clear();
                 // It forgot everything it had heard from its peers.
-                for peer in 1..=self.clients.len() as ClientId {
+                for peer in (0..self.clients.len()).map(ClientId::from_index) {
                     if let Some(link) = self.links.get_mut(peer, node) {
                         link.forget();
                     }
@@ -438,7 +438,7 @@ impl History {
     /// so the search is cheap overall.
     fn find_route(&self, node: Option<ClientId>, msg_id: u64) -> Option<(ClientId, ClientId)> {
         let node = node?;
-        (1..=self.clients()).find_map(|peer| {
+        ClientId::all(self.clients()).find_map(|peer| {
             [(node, peer), (peer, node)]
                 .into_iter()
                 .find(|&(from, to)| {

@@ -9,7 +9,7 @@
 
 use super::{Invariant, Violation};
 use crate::protocol::ledger::short_hex;
-use crate::protocol::{Block, ClientId, Hash, client_at};
+use crate::protocol::{Block, ClientId, Hash};
 use crate::trace::{Event, EventKind, Kept};
 use crate::wording::count;
 
@@ -61,7 +61,7 @@ impl LedgerAgreement {
     #[inline]
     pub fn observe(&mut self, event: &Event) -> Option<Violation> {
         let node = event.node?;
-        let length = self.lengths.get_mut((node as usize).checked_sub(1)?)?;
+        let length = self.lengths.get_mut(node.checked_index()?)?;
         let block = match &event.kind {
             EventKind::Commit { block } | EventKind::Apply { block } => block,
             EventKind::Restart {
@@ -113,7 +113,7 @@ impl LedgerAgreement {
             .iter()
             .enumerate()
             .find(|&(_, &length)| length != longest)?;
-        let node = client_at(slot);
+        let node = ClientId::from_index(slot);
         Some(Violation::new(
             Invariant::LedgerAgreement,
             Some(node),
@@ -170,10 +170,10 @@ mod tests {
     #[test]
     fn prefixes_agree_and_equal_lengths_are_quiescent() {
         let mut check = LedgerAgreement::new(2);
-        let first = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
-        assert_eq!(check.observe(&apply(1, &first)), None);
+        let first = Block::new(0, GENESIS_PREV, 1, ClientId::new(1), ClientId::new(2), 3);
+        assert_eq!(check.observe(&apply(ClientId::new(1), &first)), None);
         assert!(check.at_quiescence().is_some());
-        assert_eq!(check.observe(&apply(2, &first)), None);
+        assert_eq!(check.observe(&apply(ClientId::new(2), &first)), None);
         assert_eq!(check.at_quiescence(), None);
     }
 
@@ -182,7 +182,14 @@ mod tests {
         let mut prev = GENESIS_PREV;
         (0..len)
             .map(|index| {
-                let block = Block::new(index, prev, index + 1, 1, 2, 1);
+                let block = Block::new(
+                    index,
+                    prev,
+                    index + 1,
+                    ClientId::new(1),
+                    ClientId::new(2),
+                    1,
+                );
                 prev = block.hash_value();
                 block
             })
@@ -196,9 +203,12 @@ mod tests {
         check.forget_agreed_blocks();
         // Client 2 lags 10 blocks behind client 1 the whole time.
         for (index, block) in blocks.iter().enumerate() {
-            assert_eq!(check.observe(&apply(1, block)), None);
+            assert_eq!(check.observe(&apply(ClientId::new(1), block)), None);
             if index >= 10 {
-                assert_eq!(check.observe(&apply(2, &blocks[index - 10])), None);
+                assert_eq!(
+                    check.observe(&apply(ClientId::new(2), &blocks[index - 10])),
+                    None
+                );
             }
         }
         assert!(check.first_kept > 0, "blocks held by both were forgotten");
@@ -208,8 +218,15 @@ mod tests {
         );
         assert!(check.canonical.len() <= 2 * FORGET_EVERY_BLOCKS);
         let lagging = blocks.len() - 10;
-        let fork = Block::new(lagging as u64, blocks[lagging - 1].hash_value(), 7, 2, 1, 1);
-        let violation = check.observe(&apply(2, &fork)).unwrap();
+        let fork = Block::new(
+            lagging as u64,
+            blocks[lagging - 1].hash_value(),
+            7,
+            ClientId::new(2),
+            ClientId::new(1),
+            1,
+        );
+        let violation = check.observe(&apply(ClientId::new(2), &fork)).unwrap();
         assert!(
             violation.detail.contains(&format!("block {lagging} ")),
             "{}",
@@ -217,7 +234,7 @@ mod tests {
         );
         assert!(check.at_quiescence().is_some(), "client 2 is behind");
         for block in &blocks[lagging + 1..] {
-            check.observe(&apply(2, block));
+            check.observe(&apply(ClientId::new(2), block));
         }
         assert_eq!(check.at_quiescence(), None);
     }
@@ -226,7 +243,7 @@ mod tests {
     fn without_forgetting_the_whole_chain_is_kept() {
         let mut check = LedgerAgreement::new(1);
         for block in &chain(3 * FORGET_EVERY_BLOCKS as u64) {
-            check.observe(&apply(1, block));
+            check.observe(&apply(ClientId::new(1), block));
         }
         assert_eq!(check.first_kept, 0);
         assert_eq!(check.canonical.len(), 3 * FORGET_EVERY_BLOCKS);
@@ -235,10 +252,10 @@ mod tests {
     #[test]
     fn a_fork_is_caught() {
         let mut check = LedgerAgreement::new(2);
-        let mine = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
-        let theirs = Block::new(0, GENESIS_PREV, 1, 2, 1, 3);
-        assert_eq!(check.observe(&apply(1, &mine)), None);
-        let violation = check.observe(&apply(2, &theirs)).unwrap();
+        let mine = Block::new(0, GENESIS_PREV, 1, ClientId::new(1), ClientId::new(2), 3);
+        let theirs = Block::new(0, GENESIS_PREV, 1, ClientId::new(2), ClientId::new(1), 3);
+        assert_eq!(check.observe(&apply(ClientId::new(1), &mine)), None);
+        let violation = check.observe(&apply(ClientId::new(2), &theirs)).unwrap();
         assert!(violation.detail.contains("forked"), "{}", violation.detail);
     }
 }

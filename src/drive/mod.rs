@@ -15,9 +15,7 @@ use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
 use crate::check::{Checker, Violation, Waiter};
-use crate::protocol::{
-    Client, ClientId, ClientIndex, Message, Outbox, Output, OutputKind, Timer, Timestamp,
-};
+use crate::protocol::{Client, ClientId, Message, Outbox, Output, OutputKind, Timer, Timestamp};
 use crate::trace::{Event, EventKind};
 
 pub use summary::{Counts, summary};

@@ -15,9 +15,7 @@ use super::system::{StepKind, SystemConfig, SystemModel, SystemStep};
 use crate::check::Checker;
 use crate::drive::{self, Driver, Host};
 use crate::protocol::ledger::{short_hex, to_hex};
-use crate::protocol::{
-    Client, ClientId, ClientIndex, Command, Message, Outbox, Timer, Timestamp, client_at,
-};
+use crate::protocol::{Client, ClientId, Command, Message, Outbox, Timer, Timestamp};
 use crate::scenario::Scenario;
 use crate::trace::{DropReason, Event, EventKind, EventSink, Kept, TraceEncoder, TraceOutput};
 
@@ -171,7 +169,7 @@ pub fn write_trace(
 impl Replay<'_> {
     fn step(&mut self, step: SystemStep) -> io::Result<()> {
         let client = usize::from(step.client);
-        let node = client_at(client);
+        let node = ClientId::from_index(client);
         match step.kind {
             StepKind::Start => {}
             StepKind::Issue => {
@@ -336,7 +334,7 @@ fn message_words(msg: &Message) -> String {
 }
 
 fn describe_event(event: &Event) -> String {
-    let node = event.node.unwrap_or(0);
+    let node = event.node.unwrap_or(ClientId::new(0));
     match &event.kind {
         EventKind::Send { msg_id, to, msg } => {
             format!("sends {} to c{to} [m{msg_id}]", message_words(msg))

@@ -28,7 +28,7 @@ use serde::Deserialize;
 use super::system::{CrashRule, LinkRule, PlannedTransfer, SystemConfig};
 use crate::check::Invariant;
 use crate::json_message::serde_message;
-use crate::protocol::{ClientIndex, Command};
+use crate::protocol::Command;
 use crate::scenario::{
     Expect, ExpectedOutcome, Keep, MAX_SCENARIO_BYTES, Scenario, TRACE_NOT_SCENARIO, is_trace,
     parse_scenario, read_bounded,
@@ -290,7 +290,7 @@ pub fn from_scenario(
             let link = network
                 .links
                 .iter()
-                .find(|link| link.from == from && link.to == to);
+                .find(|link| link.from.get() == from && link.to.get() == to);
             let fifo = link.and_then(|link| link.fifo).unwrap_or(network.fifo);
             let drop_ratio = link
                 .and_then(|link| link.drop_ratio)

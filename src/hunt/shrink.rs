@@ -24,7 +24,7 @@ use std::io;
 use std::ops::Range;
 
 use crate::check::Invariant;
-use crate::protocol::{ClientId, ClientIndex};
+use crate::protocol::ClientId;
 use crate::scenario::{
     BalanceReadSpec, Expect, ExpectedOutcome, LatencySpec, PinnedMessage, Scenario, ScheduleSpec,
     TransferSpec,
@@ -204,7 +204,7 @@ fn pinned(scenario: &Scenario, run: &Recording, invariant: Invariant) -> Scenari
 fn candidates(scenario: &Scenario) -> Vec<(Scenario, u64)> {
     let mut out = Vec::new();
     if scenario.clients > 1 {
-        for client in (1..=scenario.clients).rev() {
+        for client in ClientId::all(scenario.clients).rev() {
             out.push(without_client(scenario, client));
         }
     }
@@ -332,7 +332,13 @@ fn without_transfers(scenario: &Scenario, removed: Range<usize>, gap: Gap) -> Sc
 /// `scenario` without client `gone`: what it does goes, transfers to it pay another client,
 /// and ids above it move down.
 fn without_client(scenario: &Scenario, gone: ClientId) -> Scenario {
-    let renumber = |id: ClientId| if id > gone { id - 1 } else { id };
+    let renumber = |id: ClientId| {
+        if id > gone {
+            ClientId::new(id.get() - 1)
+        } else {
+            id
+        }
+    };
     let keeps = |id: ClientId| id != gone;
     let mut s = scenario.clone();
     s.clients -= 1;
@@ -347,10 +353,10 @@ fn without_client(scenario: &Scenario, gone: ClientId) -> Scenario {
             let from = renumber(t.from);
             let to = if keeps(t.to) {
                 renumber(t.to)
-            } else if from == 1 {
-                2
+            } else if from == ClientId::new(1) {
+                ClientId::new(2)
             } else {
-                1
+                ClientId::new(1)
             };
             TransferSpec { from, to, ..*t }
         })

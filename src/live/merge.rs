@@ -37,7 +37,7 @@ use serde::Serialize;
 
 use super::trace::{LineWriter, header_line, live_header};
 use crate::protocol::ledger::to_hex;
-use crate::protocol::{Amount, ClientId, ClientIndex, Ledger, client_at};
+use crate::protocol::{Amount, ClientId, Ledger};
 use crate::trace::encode::{IdMap, Summary};
 use crate::trace::{DropReason, Event, EventKind, Kept};
 use lives::{Cluster, Life, read_life};
@@ -298,10 +298,10 @@ fn interleave(streams: Vec<Vec<Item>>, epoch_us: u64) -> Result<(Vec<Event>, u64
             if let EventKind::Deliver { msg_id, from, .. } = &item.event.kind
                 && copies.get(msg_id).copied().unwrap_or(0) <= 0
             {
-                blocked.get_or_insert((client_at(slot), *msg_id, *from));
+                blocked.get_or_insert((ClientId::from_index(slot), *msg_id, *from));
                 continue;
             }
-            let key = (item.at_us, client_at(slot), slot);
+            let key = (item.at_us, ClientId::from_index(slot), slot);
             if best.is_none_or(|b| (key.0, key.1) < (b.0, b.1)) {
                 best = Some(key);
             }

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::drive::{self, Driver, Unchecked};
 use crate::protocol::ledger::to_hex;
-use crate::protocol::{Amount, ClientId, ClientIndex, GENESIS_PREV, Hash};
+use crate::protocol::{Amount, ClientId, GENESIS_PREV, Hash};
 use crate::trace::encode::Summary;
 use crate::trace::{Event, Header, encode_event};
 

@@ -19,7 +19,7 @@ pub mod variant;
 
 pub use client::{Client, ClientConfig, Command, CommandError, Phase, WaitReason};
 pub use clock::LamportClock;
-pub use id::{ClientId, ClientIndex, client_at};
+pub use id::ClientId;
 pub use ledger::{Block, BlockRejection, GENESIS_PREV, Hash, HashRule, Ledger};
 pub use message::Message;
 pub use mutex::RequestQueue;

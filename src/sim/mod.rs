@@ -16,9 +16,7 @@ use std::sync::Arc;
 
 use crate::check::Checker;
 use crate::drive::{Driver, Host};
-use crate::protocol::{
-    Amount, Client, ClientConfig, ClientId, ClientIndex, Message, Outbox, Timer, Timestamp,
-};
+use crate::protocol::{Amount, Client, ClientConfig, ClientId, Message, Outbox, Timer, Timestamp};
 use crate::scenario::{FaultsSpec, Keep, Scenario};
 use crate::trace::{Direction, DropReason, Event, EventKind, EventSink, Kept};
 
@@ -381,7 +379,7 @@ impl<'s, 'a, 'k> Simulator<'s, 'a, 'k> {
         sinks: &'a mut [&'k mut dyn EventSink],
     ) -> Self {
         let initial_balances: Arc<[Amount]> = scenario.initial_balances.clone().into();
-        let clients = (1..=scenario.clients)
+        let clients = ClientId::all(scenario.clients)
             .map(|id| {
                 let config = ClientConfig {
                     id,

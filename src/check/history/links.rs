@@ -3,7 +3,7 @@
 //! in a dense table for few clients and a hash map beyond.
 
 use super::{DENSE_CLIENTS, LINK_LOG_LEN, Moment, MsgRecord, NONE};
-use crate::protocol::{ClientId, ClientIndex, Timestamp};
+use crate::protocol::{ClientId, Timestamp};
 use crate::trace::DropReason;
 use rustc_hash::FxHashMap as FastMap;
 
@@ -164,7 +164,7 @@ impl Links {
     }
 
     pub(super) fn dense_slot(clients: u32, from: ClientId, to: ClientId) -> Option<usize> {
-        let valid = |id: ClientId| (1..=clients).contains(&id);
+        let valid = |id: ClientId| id.is_among(clients);
         (valid(from) && valid(to)).then(|| from.index() * clients as usize + to.index())
     }
 

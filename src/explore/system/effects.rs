@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap;
 
 use crate::check::Invariant;
 use crate::explore::search::Finding;
-use crate::protocol::{Client, ClientIndex, Command, Message, Outbox, OutputKind, Timer};
+use crate::protocol::{Client, ClientId, Command, Message, Outbox, OutputKind, Timer};
 
 /// A client step just run, its client state and messages interned.
 #[derive(Clone, Debug)]
@@ -193,7 +193,7 @@ pub(super) fn run_step(
         }
         INPUT_DELIVER => {
             let msg = delivered.as_ref().expect("a delivery has its message");
-            client.handle_message(argument, msg, &mut outbox);
+            client.handle_message(ClientId::new(argument), msg, &mut outbox);
         }
         INPUT_TIMER => client.handle_timer(Timer::LeaveCriticalSection, &mut outbox),
         _ => client.restart(argument == 1),
@@ -233,7 +233,7 @@ pub(super) fn run_step(
                         output.clock
                     ));
                 }
-                sends.push(((*to - 1) as u8, msg.clone()));
+                sends.push((to.index() as u8, msg.clone()));
             }
             _ => {}
         }

@@ -12,7 +12,6 @@ use super::intern::{INSIDE, MessageOrder};
 use super::step_table::{Effect, EffectTable};
 use super::{Inner, MAX_CLIENTS, StepKind, SystemModel, SystemStep};
 use crate::explore::search::{Expander, Finding, Model, Successors};
-use crate::protocol::ClientIndex;
 
 /// Expands global states; keeps its own copy of the remembered client steps so that the hot
 /// path takes no lock.
@@ -225,7 +224,7 @@ impl SystemExpander {
             return;
         }
         let local = self.current.locals[receiver];
-        let effect = self.effect(local, INPUT_DELIVER | from, msg);
+        let effect = self.effect(local, INPUT_DELIVER | from.get(), msg);
         if self.all_fifo {
             self.emit_step(state, out, step, receiver, effect, false, link);
             return;
@@ -353,7 +352,8 @@ impl Expander for SystemExpander {
                 let msg = self.current.heads[link];
                 let (from, to) = self.inner.links[link];
                 let local = self.current.locals[to.index()];
-                self.effects.prefetch(local, INPUT_DELIVER | from, msg);
+                self.effects
+                    .prefetch(local, INPUT_DELIVER | from.get(), msg);
             }
         }
         let step = |kind, client: usize| SystemStep {
@@ -436,7 +436,7 @@ impl Expander for SystemExpander {
                 for &pos in &positions {
                     let step = SystemStep {
                         kind: StepKind::Lose,
-                        client: (from - 1) as u8,
+                        client: from.index() as u8,
                         link: link as u8,
                         pos: pos as u8,
                         msg: self.current.link(link)[pos],
@@ -460,7 +460,7 @@ impl Expander for SystemExpander {
                 for &pos in &positions {
                     let step = SystemStep {
                         kind: StepKind::Duplicate,
-                        client: (from - 1) as u8,
+                        client: from.index() as u8,
                         link: link as u8,
                         pos: pos as u8,
                         msg: self.current.link(link)[pos],

@@ -4,7 +4,6 @@
 use std::collections::VecDeque;
 
 use super::*;
-use crate::protocol::{ClientIndex, client_at};
 
 pub(super) struct InFlight {
     pub(super) from: ClientId,
@@ -46,7 +45,8 @@ impl Net {
     pub(super) fn new(balances: &[Amount]) -> Self {
         let n = balances.len();
         Net {
-            clients: (1..=n as ClientId)
+            clients: (0..n)
+                .map(ClientId::from_index)
                 .map(|id| new_client(id, balances))
                 .collect(),
             in_flight: Vec::new(),
@@ -169,7 +169,7 @@ impl Net {
         steps.extend(self.timers.iter().map(|&id| Step::Fire(id)));
         for (index, cmds) in self.commands.iter().enumerate() {
             if !cmds.is_empty() {
-                steps.push(Step::Issue(client_at(index)));
+                steps.push(Step::Issue(ClientId::from_index(index)));
             }
         }
         steps
@@ -209,7 +209,7 @@ impl Net {
     /// table summing to `total`.
     pub(super) fn assert_agreement(&self, total: u128) {
         assert!(self.in_flight.is_empty() && self.timers.is_empty());
-        let reference = self.client(1).ledger();
+        let reference = self.client(ClientId::new(1)).ledger();
         for client in &self.clients {
             assert_eq!(
                 client.phase(),

@@ -8,7 +8,7 @@ use super::locate::{self, Path};
 use super::network::{check_network, check_schedule};
 use super::workload::{check_faults, check_swarm, check_workload};
 use super::{MAX_BALANCE, MAX_CLIENTS, MAX_DELAY_US, MAX_EVENTS, MAX_TIME_US, ONE_HOUR, Problem};
-use crate::protocol::{Amount, ClientId, ClientIndex};
+use crate::protocol::{Amount, ClientId};
 use crate::scenario::{
     DEFAULT_BALANCE, Expect, ExpectedOutcome, Limits, Scenario, ScenarioFile, WorkloadSpec,
 };
@@ -112,7 +112,7 @@ pub(super) fn at_most(what: &str, high: impl fmt::Display, found: u64) -> String
 
 /// Checks that `id` names a client.
 pub(super) fn check_id(path: Path, what: &str, id: ClientId, clients: u32) -> Check {
-    if (1..=clients).contains(&id) {
+    if id.is_among(clients) {
         return Ok(());
     }
     let message = format!("{what} must be a client id between 1 and {clients}, not {id}");
@@ -159,7 +159,7 @@ pub(super) fn initial_balances(file: &ScenarioFile, text: &str) -> Result<Vec<Am
             );
             return Err(Problem::key(path, message));
         };
-        if !(1..=clients).contains(&id) {
+        if !id.is_among(clients) {
             let message = format!("there is no client {id}: the clients are 1 to {clients}");
             return Err(Problem::key(path, message));
         }
@@ -186,7 +186,9 @@ pub(super) fn parse_id(key: &str) -> Option<ClientId> {
     let canonical = !key.is_empty()
         && key.bytes().all(|b| b.is_ascii_digit())
         && (key == "0" || !key.starts_with('0'));
-    canonical.then(|| key.parse().ok()).flatten()
+    canonical
+        .then(|| key.parse().ok().map(ClientId::new))
+        .flatten()
 }
 
 /// The total money must stay far from overflow: at most `u64::MAX / 2`. (With the per-balance
