@@ -196,7 +196,7 @@ impl ClientState {
 /// Client `id`'s index in the per-client lists; for id 0, which a block in an edited trace
 /// can name, an index no list has (so a lookup finds nothing rather than underflowing).
 fn slot(id: ClientId) -> usize {
-    (id.get() as usize).wrapping_sub(1)
+    id.checked_index().unwrap_or(usize::MAX)
 }
 
 /// `(3,1)`: a request as `(timestamp,client)`.

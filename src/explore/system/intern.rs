@@ -277,9 +277,9 @@ pub(super) fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -
             });
         }
         prev = block.hash_value();
-        let (from, to) = (block.from().get() as usize, block.to().get() as usize);
-        if (1..=balances.len()).contains(&from) && (1..=balances.len()).contains(&to) {
-            let balance = balances[from - 1];
+        let (from, to) = (block.from(), block.to());
+        if from.is_among(balances.len() as u32) && to.is_among(balances.len() as u32) {
+            let balance = balances[from.index()];
             if balance < block.amount() {
                 problem.get_or_insert(Finding {
                     name: Invariant::NoOverdraft.name(),
@@ -292,8 +292,8 @@ pub(super) fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -
                 });
             }
             let paid = balance.min(block.amount());
-            balances[from - 1] -= paid;
-            balances[to - 1] += paid;
+            balances[from.index()] -= paid;
+            balances[to.index()] += paid;
         }
     }
     let total = client.ledger().table().total();
