@@ -1,8 +1,8 @@
 //! Client ids and the table slots they name.
 //!
 //! Users see clients numbered from 1 to N (as in the original three-terminal program); tables
-//! with one entry per client hold them in slots 0 to N - 1. [`ClientId::index`] and
-//! [`ClientId::from_index`] are the only places that translate between the two.
+//! with one entry per client hold them in slots 0 to N - 1. [`ClientId`]'s methods are the only
+//! place that translates between the two.
 
 use std::fmt;
 use std::num::ParseIntError;
@@ -38,7 +38,8 @@ impl ClientId {
         self.0
     }
 
-    /// The 0-based slot of this id in a table with one entry per client.
+    /// The 0-based slot of this id in a table with one entry per client. Id 0 has no slot: an id
+    /// not yet validated goes through [`ClientId::checked_index`].
     #[inline(always)]
     pub const fn index(self) -> usize {
         self.0 as usize - 1
