@@ -6,7 +6,7 @@
 use divan::Bencher;
 use divan::counter::ItemsCount;
 use lamport_ledger::benchmarks::{explore_tla_states, generated, null_loop};
-use lamport_ledger::protocol::{Block, GENESIS_PREV};
+use lamport_ledger::protocol::{Block, ClientId, GENESIS_PREV};
 use lamport_ledger::runner::run_scenario;
 use lamport_ledger::sim::{RunOptions, simulate};
 
@@ -55,7 +55,16 @@ fn null_loop_1000_transfers(bencher: Bencher) {
 /// One block hash by the rule of docs/spec.md section 2 (preimage and SHA-256).
 #[divan::bench]
 fn block_hash(bencher: Bencher) {
-    bencher.bench(|| Block::new(41, GENESIS_PREV, 1_234_567, 3, 1, 7));
+    bencher.bench(|| {
+        Block::new(
+            41,
+            GENESIS_PREV,
+            1_234_567,
+            ClientId::new(3),
+            ClientId::new(1),
+            7,
+        )
+    });
 }
 
 /// The TLA+ port for N = 2, maxClock = 5: the explorer's search and state store.

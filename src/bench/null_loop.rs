@@ -40,7 +40,7 @@ pub fn run(scenario: &Scenario) -> (u64, u64) {
     if let Some(item) = workload.next_item() {
         queue.push(item.at_us, Step::Command(item.client));
     }
-    let peers = |me: ClientId| (1..=clients).filter(move |&peer| peer != me);
+    let peers = |me: ClientId| ClientId::all(clients).filter(move |&peer| peer != me);
     while let Some((now_us, step)) = queue.pop() {
         match step {
             Step::Command(client) => {
@@ -48,7 +48,7 @@ pub fn run(scenario: &Scenario) -> (u64, u64) {
                 if let Some(item) = workload.next_item() {
                     queue.push(item.at_us, Step::Command(item.client));
                 }
-                let slot = &mut state[client as usize - 1];
+                let slot = &mut state[client.index()];
                 slot.queued += 1;
                 if !slot.busy {
                     events += start(
@@ -70,7 +70,7 @@ pub fn run(scenario: &Scenario) -> (u64, u64) {
             }
             Step::Reply { to } => {
                 events += 1; // deliver
-                let slot = &mut state[to as usize - 1];
+                let slot = &mut state[to.index()];
                 slot.replies += 1;
                 if slot.replies + 1 == clients {
                     events += 2; // enter, commit
@@ -85,7 +85,7 @@ pub fn run(scenario: &Scenario) -> (u64, u64) {
                     events += 1; // send
                     queue.push(network.delivery_time(client, peer, now_us), Step::Release);
                 }
-                let slot = &mut state[client as usize - 1];
+                let slot = &mut state[client.index()];
                 slot.busy = false;
                 if slot.queued > 0 {
                     events += start(

@@ -35,7 +35,7 @@ impl ChainIntegrity {
             EventKind::Restart {
                 kept: Kept::Nothing,
             } => {
-                *self.heads.get_mut((node as usize).checked_sub(1)?)? = (0, GENESIS_PREV);
+                *self.heads.get_mut(node.checked_index()?)? = (0, GENESIS_PREV);
                 None
             }
             _ => None,
@@ -51,7 +51,7 @@ impl ChainIntegrity {
         block: &Block,
         committed: bool,
     ) -> Option<Violation> {
-        let head = self.heads.get_mut((node as usize).checked_sub(1)?)?;
+        let head = self.heads.get_mut(node.checked_index()?)?;
         // Follow the client's own chain even past a problem, so one bad block is reported once.
         // The trace reader bounds indexes to 2^63-1; saturating keeps the check safe without it.
         let length = block.index().saturating_add(1);
@@ -145,27 +145,42 @@ mod tests {
     #[test]
     fn a_linked_chain_passes() {
         let mut check = ChainIntegrity::new(2);
-        let first = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
-        let second = Block::new(1, first.hash_value(), 2, 1, 2, 3);
-        assert_eq!(check.observe(&commit(1, first)), None);
-        assert_eq!(check.observe(&commit(1, second)), None);
+        let first = Block::new(0, GENESIS_PREV, 1, ClientId::new(1), ClientId::new(2), 3);
+        let second = Block::new(
+            1,
+            first.hash_value(),
+            2,
+            ClientId::new(1),
+            ClientId::new(2),
+            3,
+        );
+        assert_eq!(check.observe(&commit(ClientId::new(1), first)), None);
+        assert_eq!(check.observe(&commit(ClientId::new(1), second)), None);
     }
 
     #[test]
     fn tampered_hash_and_broken_link_are_caught() {
         let mut check = ChainIntegrity::new(2);
         // Block 0 paying 4 with the hash of the same block paying 3.
-        let honest = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
-        let tampered = Block::with_hash(0, GENESIS_PREV, 1, 1, 2, 4, honest.hash_value());
-        let violation = check.observe(&commit(1, tampered)).unwrap();
+        let honest = Block::new(0, GENESIS_PREV, 1, ClientId::new(1), ClientId::new(2), 3);
+        let tampered = Block::with_hash(
+            0,
+            GENESIS_PREV,
+            1,
+            ClientId::new(1),
+            ClientId::new(2),
+            4,
+            honest.hash_value(),
+        );
+        let violation = check.observe(&commit(ClientId::new(1), tampered)).unwrap();
         assert!(
             violation.detail.contains("does not recompute"),
             "{}",
             violation.detail
         );
 
-        let unlinked = Block::new(0, [9; 32], 1, 1, 2, 3);
-        let violation = check.observe(&commit(2, unlinked)).unwrap();
+        let unlinked = Block::new(0, [9; 32], 1, ClientId::new(1), ClientId::new(2), 3);
+        let violation = check.observe(&commit(ClientId::new(2), unlinked)).unwrap();
         assert!(
             violation.detail.contains("is not the head"),
             "{}",
@@ -176,8 +191,15 @@ mod tests {
     #[test]
     fn the_largest_index_is_reported_not_overflowed() {
         let mut check = ChainIntegrity::new(1);
-        let last = Block::new(u64::MAX, GENESIS_PREV, 1, 1, 1, 1);
-        let violation = check.observe(&commit(1, last)).unwrap();
+        let last = Block::new(
+            u64::MAX,
+            GENESIS_PREV,
+            1,
+            ClientId::new(1),
+            ClientId::new(1),
+            1,
+        );
+        let violation = check.observe(&commit(ClientId::new(1), last)).unwrap();
         assert_eq!(violation.invariant, Invariant::ChainIntegrity);
     }
 }

@@ -94,7 +94,7 @@ impl ClockCondition {
     /// outside the run (nothing is checked then).
     #[inline]
     fn record(&mut self, node: ClientId, clock: u64) -> Option<u64> {
-        let last = self.last_clock.get_mut((node as usize).checked_sub(1)?)?;
+        let last = self.last_clock.get_mut(node.checked_index()?)?;
         Some(std::mem::replace(last, clock))
     }
 }
@@ -162,7 +162,7 @@ mod tests {
         Event {
             seq: 0,
             t_us: 0,
-            node: Some(1),
+            node: Some(ClientId::new(1)),
             clock,
             kind,
         }
@@ -176,7 +176,7 @@ mod tests {
                 clock,
                 EventKind::Deliver {
                     msg_id: 0,
-                    from: 2,
+                    from: ClientId::new(2),
                     msg: Message::Request { ts: 5 },
                 },
             )
@@ -191,7 +191,7 @@ mod tests {
         let mut check = ClockCondition::new(2);
         let send = |ts| EventKind::Send {
             msg_id: 4,
-            to: 2,
+            to: ClientId::new(2),
             msg: Message::Reply { ts },
         };
         assert_eq!(check.observe(&event(3, send(3))), None);

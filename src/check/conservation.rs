@@ -53,8 +53,8 @@ mod tests {
     #[test]
     fn money_that_appears_or_vanishes_is_caught() {
         let check = Conservation::new(&[10, 10, 10]);
-        assert_eq!(check.check(1, &[3, 17, 10]), None);
-        let violation = check.check(2, &[3, 10, 10]).unwrap();
+        assert_eq!(check.check(ClientId::new(1), &[3, 17, 10]), None);
+        let violation = check.check(ClientId::new(2), &[3, 10, 10]).unwrap();
         assert!(
             violation.detail.contains("sums to 23"),
             "{}",

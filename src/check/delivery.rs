@@ -331,7 +331,7 @@ impl DeliveryMatching {
 }
 
 fn reused_id(event: &Event, msg_id: u64, earlier: Option<u64>) -> Violation {
-    let node = event.node.unwrap_or(0);
+    let node = event.node.unwrap_or(ClientId::new(0));
     let earlier = earlier.map_or_else(
         || "an earlier send".to_string(),
         |seq| format!("event {seq}"),
@@ -376,10 +376,10 @@ mod tests {
     fn send(seq: u64, msg_id: u64) -> Event {
         event(
             seq,
-            1,
+            ClientId::new(1),
             EventKind::Send {
                 msg_id,
-                to: 2,
+                to: ClientId::new(2),
                 msg: Message::Reply { ts: 1 },
             },
         )
@@ -388,10 +388,10 @@ mod tests {
     fn deliver(seq: u64, msg_id: u64, ts: u64) -> Event {
         event(
             seq,
-            2,
+            ClientId::new(2),
             EventKind::Deliver {
                 msg_id,
-                from: 1,
+                from: ClientId::new(1),
                 msg: Message::Reply { ts },
             },
         )
@@ -426,7 +426,7 @@ mod tests {
         let found = run(&[send(0, 0), deliver(1, 0, 1), deliver(2, 0, 1)]);
         assert_eq!(found.len(), 1);
         assert!(found[0].detail.contains("more receives than sends"));
-        let duplicate = event(1, 1, EventKind::Duplicate { msg_id: 0 });
+        let duplicate = event(1, ClientId::new(1), EventKind::Duplicate { msg_id: 0 });
         assert_eq!(
             run(&[send(0, 0), duplicate, deliver(2, 0, 1), deliver(3, 0, 1)]),
             vec![]
@@ -437,7 +437,7 @@ mod tests {
     fn a_dropped_message_cannot_arrive() {
         let drop = event(
             1,
-            1,
+            ClientId::new(1),
             EventKind::Drop {
                 msg_id: 0,
                 reason: crate::trace::DropReason::Loss,
@@ -479,7 +479,10 @@ mod tests {
             "{}",
             matching.messages.kept()
         );
-        assert_eq!(matching.oldest_in_flight(), Some((997, 1, 2, 2 * 997 - 3)));
+        assert_eq!(
+            matching.oldest_in_flight(),
+            Some((997, ClientId::new(1), ClientId::new(2), 2 * 997 - 3))
+        );
         // Far-off ids go to the map and still match.
         matching.observe(&send(seq, u64::MAX - 1), &history, &mut found);
         matching.observe(&deliver(seq + 1, u64::MAX - 1, 1), &history, &mut found);

@@ -238,7 +238,7 @@ impl History {
 
     /// Client `id`, if it exists.
     pub fn client(&self, id: ClientId) -> Option<&ClientSeen> {
-        self.clients.get((id as usize).checked_sub(1)?)
+        self.clients.get(id.checked_index()?)
     }
 
     /// The partition in place that cuts `from -> to`, if any.
@@ -320,7 +320,7 @@ impl History {
     /// `t_us`, without the event; an `apply` teaches it nothing.
     #[inline]
     pub fn observe_commit(&mut self, node: ClientId, seq: u64, t_us: u64) {
-        let slot = (node as usize).checked_sub(1);
+        let slot = node.checked_index();
         if let Some(slot) = slot.filter(|&slot| slot < self.clients.len()) {
             self.committed(slot, Moment { seq, t_us });
         }
@@ -382,8 +382,8 @@ impl History {
         let Some(node) = event.node else {
             return;
         };
-        let Some(slot) = (node as usize)
-            .checked_sub(1)
+        let Some(slot) = node
+            .checked_index()
             .filter(|&slot| slot < self.clients.len())
         else {
             return;
@@ -436,7 +436,7 @@ impl History {
                 client.current = None;
                 client.pending.clear();
                 // It forgot everything it had heard from its peers.
-                for peer in 1..=self.clients.len() as ClientId {
+                for peer in (0..self.clients.len()).map(ClientId::from_index) {
                     if let Some(link) = self.links.get_mut(peer, node) {
                         link.forget();
                     }
@@ -451,7 +451,7 @@ impl History {
     /// so the search is cheap overall.
     fn find_route(&self, node: Option<ClientId>, msg_id: u64) -> Option<(ClientId, ClientId)> {
         let node = node?;
-        (1..=self.clients()).find_map(|peer| {
+        ClientId::all(self.clients()).find_map(|peer| {
             [(node, peer), (peer, node)]
                 .into_iter()
                 .find(|&(from, to)| {

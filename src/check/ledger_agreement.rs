@@ -68,7 +68,7 @@ impl LedgerAgreement {
             EventKind::Restart {
                 kept: Kept::Nothing,
             } => {
-                *self.lengths.get_mut((node as usize).checked_sub(1)?)? = 0;
+                *self.lengths.get_mut(node.checked_index()?)? = 0;
                 None
             }
             _ => None,
@@ -79,7 +79,7 @@ impl LedgerAgreement {
     /// `apply` event.
     #[inline]
     pub fn observe_block(&mut self, node: ClientId, block: &Block) -> Option<Violation> {
-        let length = self.lengths.get_mut((node as usize).checked_sub(1)?)?;
+        let length = self.lengths.get_mut(node.checked_index()?)?;
         *length = block.index().saturating_add(1);
         // Below `first_kept` only if a ledger shrank despite `forget_agreed_blocks`: the
         // block cannot be compared any more.
@@ -121,7 +121,7 @@ impl LedgerAgreement {
             .iter()
             .enumerate()
             .find(|&(_, &length)| length != longest)?;
-        let node = slot as ClientId + 1;
+        let node = ClientId::from_index(slot);
         Some(Violation::new(
             Invariant::LedgerAgreement,
             Some(node),
@@ -178,10 +178,10 @@ mod tests {
     #[test]
     fn prefixes_agree_and_equal_lengths_are_quiescent() {
         let mut check = LedgerAgreement::new(2);
-        let first = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
-        assert_eq!(check.observe(&apply(1, &first)), None);
+        let first = Block::new(0, GENESIS_PREV, 1, ClientId::new(1), ClientId::new(2), 3);
+        assert_eq!(check.observe(&apply(ClientId::new(1), &first)), None);
         assert!(check.at_quiescence().is_some());
-        assert_eq!(check.observe(&apply(2, &first)), None);
+        assert_eq!(check.observe(&apply(ClientId::new(2), &first)), None);
         assert_eq!(check.at_quiescence(), None);
     }
 
@@ -190,7 +190,14 @@ mod tests {
         let mut prev = GENESIS_PREV;
         (0..len)
             .map(|index| {
-                let block = Block::new(index, prev, index + 1, 1, 2, 1);
+                let block = Block::new(
+                    index,
+                    prev,
+                    index + 1,
+                    ClientId::new(1),
+                    ClientId::new(2),
+                    1,
+                );
                 prev = block.hash_value();
                 block
             })
@@ -204,9 +211,12 @@ mod tests {
         check.forget_agreed_blocks();
         // Client 2 lags 10 blocks behind client 1 the whole time.
         for (index, block) in blocks.iter().enumerate() {
-            assert_eq!(check.observe(&apply(1, block)), None);
+            assert_eq!(check.observe(&apply(ClientId::new(1), block)), None);
             if index >= 10 {
-                assert_eq!(check.observe(&apply(2, &blocks[index - 10])), None);
+                assert_eq!(
+                    check.observe(&apply(ClientId::new(2), &blocks[index - 10])),
+                    None
+                );
             }
         }
         assert!(check.first_kept > 0, "blocks held by both were forgotten");
@@ -216,8 +226,15 @@ mod tests {
         );
         assert!(check.canonical.len() <= 2 * FORGET_EVERY_BLOCKS);
         let lagging = blocks.len() - 10;
-        let fork = Block::new(lagging as u64, blocks[lagging - 1].hash_value(), 7, 2, 1, 1);
-        let violation = check.observe(&apply(2, &fork)).unwrap();
+        let fork = Block::new(
+            lagging as u64,
+            blocks[lagging - 1].hash_value(),
+            7,
+            ClientId::new(2),
+            ClientId::new(1),
+            1,
+        );
+        let violation = check.observe(&apply(ClientId::new(2), &fork)).unwrap();
         assert!(
             violation.detail.contains(&format!("block {lagging} ")),
             "{}",
@@ -225,7 +242,7 @@ mod tests {
         );
         assert!(check.at_quiescence().is_some(), "client 2 is behind");
         for block in &blocks[lagging + 1..] {
-            check.observe(&apply(2, block));
+            check.observe(&apply(ClientId::new(2), block));
         }
         assert_eq!(check.at_quiescence(), None);
     }
@@ -234,7 +251,7 @@ mod tests {
     fn without_forgetting_the_whole_chain_is_kept() {
         let mut check = LedgerAgreement::new(1);
         for block in &chain(3 * FORGET_EVERY_BLOCKS as u64) {
-            check.observe(&apply(1, block));
+            check.observe(&apply(ClientId::new(1), block));
         }
         assert_eq!(check.first_kept, 0);
         assert_eq!(check.canonical.len(), 3 * FORGET_EVERY_BLOCKS);
@@ -243,10 +260,10 @@ mod tests {
     #[test]
     fn a_fork_is_caught() {
         let mut check = LedgerAgreement::new(2);
-        let mine = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
-        let theirs = Block::new(0, GENESIS_PREV, 1, 2, 1, 3);
-        assert_eq!(check.observe(&apply(1, &mine)), None);
-        let violation = check.observe(&apply(2, &theirs)).unwrap();
+        let mine = Block::new(0, GENESIS_PREV, 1, ClientId::new(1), ClientId::new(2), 3);
+        let theirs = Block::new(0, GENESIS_PREV, 1, ClientId::new(2), ClientId::new(1), 3);
+        assert_eq!(check.observe(&apply(ClientId::new(1), &mine)), None);
+        let violation = check.observe(&apply(ClientId::new(2), &theirs)).unwrap();
         assert!(violation.detail.contains("forked"), "{}", violation.detail);
     }
 }

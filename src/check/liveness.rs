@@ -78,9 +78,9 @@ pub fn waiters_from_history(history: &History, protocol: &str) -> Vec<Waiter> {
     let counts_replies = matches!(protocol, "lamport-reply-count" | "ricart-agrawala");
     let uses_queue = protocol != "ricart-agrawala";
     let clients = history.clients();
-    let peers = |own: ClientId| (1..=clients).filter(move |&peer| peer != own);
+    let peers = |own: ClientId| ClientId::all(clients).filter(move |&peer| peer != own);
     let mut waiters = Vec::new();
-    for node in 1..=clients {
+    for node in ClientId::all(clients) {
         let Some(client) = history.client(node) else {
             continue;
         };
@@ -480,19 +480,22 @@ mod tests {
     #[test]
     fn says_who_waits_for_whom() {
         let waiter = Waiter {
-            node: 2,
-            current: Some((1, 3)),
+            node: ClientId::new(2),
+            current: Some((ClientId::new(1), 3)),
             reason: Some(WaitReason {
-                request: (3, 2),
-                queued_behind: Some((2, 1)),
-                silent_peers: vec![(1, 2)],
+                request: (3, ClientId::new(2)),
+                queued_behind: Some((2, ClientId::new(1))),
+                silent_peers: vec![(ClientId::new(1), 2)],
                 ..WaitReason::default()
             }),
             queued: 1,
         };
         let violations = explained(&[waiter], "at limits.max_time_us", None);
         assert_eq!(violations.len(), 1);
-        assert_eq!(violations[0].clients, vec![2, 1]);
+        assert_eq!(
+            violations[0].clients,
+            vec![ClientId::new(2), ClientId::new(1)]
+        );
         assert_eq!(
             violations[0].detail,
             "the run ended at limits.max_time_us but client 2's transfer of 3 to client 1 never \
@@ -502,7 +505,10 @@ mod tests {
         );
     }
 
-    fn replay(events: &[(Option<ClientId>, EventKind)], routes: &[Option<(u32, u32)>]) -> History {
+    fn replay(
+        events: &[(Option<ClientId>, EventKind)],
+        routes: &[Option<(ClientId, ClientId)>],
+    ) -> History {
         let mut history = History::new(2);
         history.track_receivers();
         for (seq, (node, kind)) in events.iter().enumerate() {
@@ -522,51 +528,64 @@ mod tests {
     #[test]
     fn a_lost_reply_is_named_from_the_events() {
         let events = [
-            (Some(1), EventKind::Transfer { to: 2, amount: 4 }),
-            (Some(1), EventKind::Request { ts: 1 }),
             (
-                Some(1),
+                Some(ClientId::new(1)),
+                EventKind::Transfer {
+                    to: ClientId::new(2),
+                    amount: 4,
+                },
+            ),
+            (Some(ClientId::new(1)), EventKind::Request { ts: 1 }),
+            (
+                Some(ClientId::new(1)),
                 EventKind::Send {
                     msg_id: 0,
-                    to: 2,
+                    to: ClientId::new(2),
                     msg: Message::Request { ts: 1 },
                 },
             ),
             (
-                Some(2),
+                Some(ClientId::new(2)),
                 EventKind::Deliver {
                     msg_id: 0,
-                    from: 1,
+                    from: ClientId::new(1),
                     msg: Message::Request { ts: 1 },
                 },
             ),
             (
-                Some(2),
+                Some(ClientId::new(2)),
                 EventKind::Send {
                     msg_id: 1,
-                    to: 1,
+                    to: ClientId::new(1),
                     msg: Message::Reply { ts: 2 },
                 },
             ),
             (
-                Some(2),
+                Some(ClientId::new(2)),
                 EventKind::Drop {
                     msg_id: 1,
                     reason: DropReason::Loss,
                 },
             ),
         ];
-        let routes = [None, None, None, None, None, Some((2, 1))];
+        let routes = [
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some((ClientId::new(2), ClientId::new(1))),
+        ];
         let history = replay(&events, &routes);
         let waiters = waiters_from_history(&history, "lamport");
         assert_eq!(
             waiters,
             vec![Waiter {
-                node: 1,
-                current: Some((2, 4)),
+                node: ClientId::new(1),
+                current: Some((ClientId::new(2), 4)),
                 reason: Some(WaitReason {
-                    request: (1, 1),
-                    silent_peers: vec![(2, 0)],
+                    request: (1, ClientId::new(1)),
+                    silent_peers: vec![(ClientId::new(2), 0)],
                     ..WaitReason::default()
                 }),
                 queued: 0,
@@ -585,9 +604,15 @@ mod tests {
     #[test]
     fn a_crashed_peer_is_named() {
         let events = [
-            (Some(2), EventKind::Crash),
-            (Some(1), EventKind::Transfer { to: 2, amount: 4 }),
-            (Some(1), EventKind::Request { ts: 1 }),
+            (Some(ClientId::new(2)), EventKind::Crash),
+            (
+                Some(ClientId::new(1)),
+                EventKind::Transfer {
+                    to: ClientId::new(2),
+                    amount: 4,
+                },
+            ),
+            (Some(ClientId::new(1)), EventKind::Request { ts: 1 }),
         ];
         let history = replay(&events, &[]);
         let waiters = waiters_from_history(&history, "lamport");

@@ -626,12 +626,19 @@ mod tests {
     fn every_violation_found_at_the_end_says_so_first() {
         let mut checker = Checker::for_trace(&[10, 10]);
         let mut found = Vec::new();
-        let block = crate::protocol::Block::new(0, crate::protocol::GENESIS_PREV, 1, 1, 2, 3);
+        let block = crate::protocol::Block::new(
+            0,
+            crate::protocol::GENESIS_PREV,
+            1,
+            ClientId::new(1),
+            ClientId::new(2),
+            3,
+        );
         checker.observe(
             &Event {
                 seq: 0,
                 t_us: 0,
-                node: Some(1),
+                node: Some(ClientId::new(1)),
                 clock: 1,
                 kind: EventKind::Commit {
                     block: std::sync::Arc::new(block),
@@ -642,8 +649,8 @@ mod tests {
         let at_end = checker.at_quiescence().expect("client 2 has no block");
         assert!(found_at_end(&at_end.detail), "{}", at_end.detail);
         let waiter = Waiter {
-            node: 1,
-            current: Some((2, 3)),
+            node: ClientId::new(1),
+            current: Some((ClientId::new(2), 3)),
             reason: None,
             queued: 0,
         };

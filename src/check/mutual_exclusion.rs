@@ -38,8 +38,8 @@ impl MutualExclusion {
     #[inline]
     pub fn observe(&mut self, event: &Event, history: &History) -> Option<Violation> {
         let node = event.node?;
-        let slot = (node as usize)
-            .checked_sub(1)
+        let slot = node
+            .checked_index()
             .filter(|&slot| slot < self.inside.len())?;
         match event.kind {
             EventKind::Enter { ts } => {
@@ -78,7 +78,7 @@ impl MutualExclusion {
             .inside
             .iter()
             .enumerate()
-            .map(|(slot, state)| (slot as ClientId + 1, state))
+            .map(|(slot, state)| (ClientId::from_index(slot), state))
             .find_map(|(other, state)| {
                 state.filter(|_| other != node).map(|state| (other, state))
             })?;
@@ -257,7 +257,7 @@ fn duplicates_before_entry(history: &History, late: Side, msg_type: &str) -> Vec
         _ => 0,
     };
     let mut found = Vec::new();
-    for peer in (1..=history.clients()).filter(|&peer| peer != late.id) {
+    for peer in ClientId::all(history.clients()).filter(|&peer| peer != late.id) {
         for record in history.messages(peer, late.id) {
             let twice = record.deliveries >= 2
                 && record.msg_type == msg_type
@@ -338,10 +338,15 @@ mod tests {
     #[test]
     fn overlapping_intervals_are_a_violation() {
         let mut run = Run::new(3);
-        assert_eq!(run.at(0, 1, EventKind::Enter { ts: 1 }), None);
-        let violation = run.at(10, 2, EventKind::Enter { ts: 1 }).unwrap();
+        assert_eq!(
+            run.at(0, ClientId::new(1), EventKind::Enter { ts: 1 }),
+            None
+        );
+        let violation = run
+            .at(10, ClientId::new(2), EventKind::Enter { ts: 1 })
+            .unwrap();
         assert_eq!(violation.invariant, Invariant::MutualExclusion);
-        assert_eq!(violation.clients, vec![2, 1]);
+        assert_eq!(violation.clients, vec![ClientId::new(2), ClientId::new(1)]);
         assert!(
             violation.detail.contains("client 1 was still inside"),
             "{}",
@@ -352,29 +357,91 @@ mod tests {
     #[test]
     fn back_to_back_intervals_are_fine_and_a_crash_leaves() {
         let mut run = Run::new(2);
-        assert_eq!(run.at(0, 1, EventKind::Enter { ts: 1 }), None);
-        assert_eq!(run.at(1, 1, EventKind::Exit { ts: 1 }), None);
-        assert_eq!(run.at(2, 2, EventKind::Enter { ts: 1 }), None);
-        assert_eq!(run.at(3, 2, EventKind::Crash), None);
-        assert_eq!(run.at(4, 1, EventKind::Enter { ts: 5 }), None);
+        assert_eq!(
+            run.at(0, ClientId::new(1), EventKind::Enter { ts: 1 }),
+            None
+        );
+        assert_eq!(run.at(1, ClientId::new(1), EventKind::Exit { ts: 1 }), None);
+        assert_eq!(
+            run.at(2, ClientId::new(2), EventKind::Enter { ts: 1 }),
+            None
+        );
+        assert_eq!(run.at(3, ClientId::new(2), EventKind::Crash), None);
+        assert_eq!(
+            run.at(4, ClientId::new(1), EventKind::Enter { ts: 5 }),
+            None
+        );
     }
 
     /// The reordering schedule of scenarios/reorder-2.json, by hand.
     #[test]
     fn an_overtaking_reply_is_named() {
         let mut run = Run::new(2);
-        run.at(0, 1, EventKind::Request { ts: 1 });
-        run.send(0, 1, 2, 0, Message::Request { ts: 1 });
-        run.at(0, 2, EventKind::Request { ts: 1 });
-        run.send(0, 2, 1, 1, Message::Request { ts: 1 });
-        run.deliver(1072, 2, 1, 1, Message::Request { ts: 1 });
-        run.send(1072, 1, 2, 2, Message::Reply { ts: 2 });
-        run.deliver(7845, 1, 2, 2, Message::Reply { ts: 2 });
-        assert_eq!(run.at(7845, 2, EventKind::Enter { ts: 1 }), None);
-        run.deliver(8937, 1, 2, 0, Message::Request { ts: 1 });
-        run.send(8937, 2, 1, 3, Message::Reply { ts: 4 });
-        run.deliver(14162, 2, 1, 3, Message::Reply { ts: 4 });
-        let violation = run.at(14162, 1, EventKind::Enter { ts: 1 }).unwrap();
+        run.at(0, ClientId::new(1), EventKind::Request { ts: 1 });
+        run.send(
+            0,
+            ClientId::new(1),
+            ClientId::new(2),
+            0,
+            Message::Request { ts: 1 },
+        );
+        run.at(0, ClientId::new(2), EventKind::Request { ts: 1 });
+        run.send(
+            0,
+            ClientId::new(2),
+            ClientId::new(1),
+            1,
+            Message::Request { ts: 1 },
+        );
+        run.deliver(
+            1072,
+            ClientId::new(2),
+            ClientId::new(1),
+            1,
+            Message::Request { ts: 1 },
+        );
+        run.send(
+            1072,
+            ClientId::new(1),
+            ClientId::new(2),
+            2,
+            Message::Reply { ts: 2 },
+        );
+        run.deliver(
+            7845,
+            ClientId::new(1),
+            ClientId::new(2),
+            2,
+            Message::Reply { ts: 2 },
+        );
+        assert_eq!(
+            run.at(7845, ClientId::new(2), EventKind::Enter { ts: 1 }),
+            None
+        );
+        run.deliver(
+            8937,
+            ClientId::new(1),
+            ClientId::new(2),
+            0,
+            Message::Request { ts: 1 },
+        );
+        run.send(
+            8937,
+            ClientId::new(2),
+            ClientId::new(1),
+            3,
+            Message::Reply { ts: 4 },
+        );
+        run.deliver(
+            14162,
+            ClientId::new(2),
+            ClientId::new(1),
+            3,
+            Message::Reply { ts: 4 },
+        );
+        let violation = run
+            .at(14162, ClientId::new(1), EventKind::Enter { ts: 1 })
+            .unwrap();
         assert_eq!(
             violation.detail,
             "client 1 entered the critical section with request (1,1) at t=14.162ms while \
@@ -389,14 +456,26 @@ mod tests {
     #[test]
     fn equal_timestamps_and_duplicates_are_named_when_the_request_had_arrived() {
         let mut run = Run::new(3);
-        run.at(0, 1, EventKind::Request { ts: 1 });
-        run.send(0, 1, 2, 0, Message::Request { ts: 1 });
-        run.at(0, 2, EventKind::Request { ts: 1 });
-        run.deliver(10, 1, 2, 0, Message::Request { ts: 1 });
+        run.at(0, ClientId::new(1), EventKind::Request { ts: 1 });
+        run.send(
+            0,
+            ClientId::new(1),
+            ClientId::new(2),
+            0,
+            Message::Request { ts: 1 },
+        );
+        run.at(0, ClientId::new(2), EventKind::Request { ts: 1 });
+        run.deliver(
+            10,
+            ClientId::new(1),
+            ClientId::new(2),
+            0,
+            Message::Request { ts: 1 },
+        );
         run.send(
             20,
-            3,
-            2,
+            ClientId::new(3),
+            ClientId::new(2),
             5,
             Message::Release {
                 ts: 3,
@@ -406,8 +485,8 @@ mod tests {
         );
         run.deliver(
             30,
-            3,
-            2,
+            ClientId::new(3),
+            ClientId::new(2),
             5,
             Message::Release {
                 ts: 3,
@@ -417,8 +496,8 @@ mod tests {
         );
         run.deliver(
             31,
-            3,
-            2,
+            ClientId::new(3),
+            ClientId::new(2),
             5,
             Message::Release {
                 ts: 3,
@@ -426,8 +505,13 @@ mod tests {
                 block: None,
             },
         );
-        assert_eq!(run.at(40, 1, EventKind::Enter { ts: 1 }), None);
-        let violation = run.at(50, 2, EventKind::Enter { ts: 1 }).unwrap();
+        assert_eq!(
+            run.at(40, ClientId::new(1), EventKind::Enter { ts: 1 }),
+            None
+        );
+        let violation = run
+            .at(50, ClientId::new(2), EventKind::Enter { ts: 1 })
+            .unwrap();
         assert!(
             violation
                 .detail
@@ -448,8 +532,14 @@ mod tests {
     #[test]
     fn a_lost_request_is_named() {
         let mut run = Run::new(2);
-        run.at(0, 1, EventKind::Request { ts: 1 });
-        run.send(0, 1, 2, 0, Message::Request { ts: 1 });
+        run.at(0, ClientId::new(1), EventKind::Request { ts: 1 });
+        run.send(
+            0,
+            ClientId::new(1),
+            ClientId::new(2),
+            0,
+            Message::Request { ts: 1 },
+        );
         let drop = EventKind::Drop {
             msg_id: 0,
             reason: crate::trace::DropReason::Loss,
@@ -457,14 +547,20 @@ mod tests {
         let event = Event {
             seq: 99,
             t_us: 0,
-            node: Some(1),
+            node: Some(ClientId::new(1)),
             clock: 1,
             kind: drop,
         };
-        run.history.observe(&event, Some((1, 2)));
-        run.at(1, 2, EventKind::Request { ts: 2 });
-        assert_eq!(run.at(2, 2, EventKind::Enter { ts: 2 }), None);
-        let violation = run.at(3, 1, EventKind::Enter { ts: 1 }).unwrap();
+        run.history
+            .observe(&event, Some((ClientId::new(1), ClientId::new(2))));
+        run.at(1, ClientId::new(2), EventKind::Request { ts: 2 });
+        assert_eq!(
+            run.at(2, ClientId::new(2), EventKind::Enter { ts: 2 }),
+            None
+        );
+        let violation = run
+            .at(3, ClientId::new(1), EventKind::Enter { ts: 1 })
+            .unwrap();
         assert!(
             violation.detail.contains(
                 "client 1's earlier REQUEST (m0, sent at t=0.000ms) to client 2 was lost by the \

@@ -39,11 +39,13 @@ impl NoOverdraft {
             return None;
         }
         self.replayed += 1;
-        let from = (block.from() as usize)
-            .checked_sub(1)
+        let from = block
+            .from()
+            .checked_index()
             .filter(|&slot| slot < self.balances.len())?;
-        let to = (block.to() as usize)
-            .checked_sub(1)
+        let to = block
+            .to()
+            .checked_index()
             .filter(|&slot| slot < self.balances.len())?;
         // Money only moves, so no balance exceeds the initial total, which the scenario
         // validator and the trace reader keep within `Amount`; saturating keeps this check
@@ -90,7 +92,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::protocol::{Block, GENESIS_PREV};
+    use crate::protocol::{Block, ClientId, GENESIS_PREV};
 
     fn commit(block: &Block) -> Event {
         Event {
@@ -107,9 +109,16 @@ mod tests {
     #[test]
     fn spending_the_whole_balance_is_fine_but_not_more() {
         let mut check = NoOverdraft::new(&[10, 10]);
-        let first = Block::new(0, GENESIS_PREV, 1, 1, 2, 10);
+        let first = Block::new(0, GENESIS_PREV, 1, ClientId::new(1), ClientId::new(2), 10);
         assert_eq!(check.observe(&commit(&first)), None);
-        let second = Block::new(1, first.hash_value(), 2, 1, 2, 1);
+        let second = Block::new(
+            1,
+            first.hash_value(),
+            2,
+            ClientId::new(1),
+            ClientId::new(2),
+            1,
+        );
         let violation = check.observe(&commit(&second)).unwrap();
         assert_eq!(violation.invariant, Invariant::NoOverdraft);
         assert!(
@@ -124,7 +133,7 @@ mod tests {
         // Not reachable through the validator (initial totals fit an `Amount`), but the
         // check must stay safe on its own.
         let mut check = NoOverdraft::new(&[Amount::MAX, 5]);
-        let block = Block::new(0, GENESIS_PREV, 1, 2, 1, 5);
+        let block = Block::new(0, GENESIS_PREV, 1, ClientId::new(2), ClientId::new(1), 5);
         assert_eq!(check.observe(&commit(&block)), None);
     }
 }

@@ -22,8 +22,8 @@ use std::io::BufRead;
 
 use super::history::format_time;
 use super::{Checker, Invariant, Violation};
-use crate::protocol::Amount;
 use crate::protocol::ledger::short_hex;
+use crate::protocol::{Amount, ClientId};
 use crate::trace::read::{ClaimedViolation, ReadError, TraceHeader, TraceReader, TraceSummary};
 use crate::trace::{Event, EventKind, Kept};
 use crate::wording::count;
@@ -210,7 +210,11 @@ pub fn check_trace<R: BufRead>(
             t_us: end_t,
         };
         for (slot, table) in summary.final_balances.iter().enumerate() {
-            findings.extend(checker.check_table(slot as u32 + 1, table).map(at_end));
+            findings.extend(
+                checker
+                    .check_table(ClientId::from_index(slot), table)
+                    .map(at_end),
+            );
         }
         check_summary(&checker, &tables, &summary, findings.is_empty())?;
         let end = summary.end.as_deref();
@@ -289,7 +293,7 @@ impl Tables {
     fn observe(&mut self, event: &Event) {
         let Some(slot) = event
             .node
-            .and_then(|node| (node as usize).checked_sub(1))
+            .and_then(|node| node.checked_index())
             .filter(|&slot| slot < self.tables.len())
         else {
             return;
@@ -297,12 +301,13 @@ impl Tables {
         match &event.kind {
             EventKind::Commit { block } | EventKind::Apply { block } => {
                 let table = self.tables[slot].get_or_insert_with(|| self.initial.clone());
-                let valid = |id: u32| (1..=table.len()).contains(&(id as usize));
+                let valid =
+                    |id: ClientId| id.checked_index().is_some_and(|slot| slot < table.len());
                 if valid(block.from()) && valid(block.to()) {
                     // An overdraft is no_overdraft's to report; the table stays at zero.
-                    let paid = table[block.from() as usize - 1].min(block.amount());
-                    table[block.from() as usize - 1] -= paid;
-                    table[block.to() as usize - 1] += paid;
+                    let paid = table[block.from().index()].min(block.amount());
+                    table[block.from().index()] -= paid;
+                    table[block.to().index()] += paid;
                 }
             }
             EventKind::Restart {

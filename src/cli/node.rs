@@ -17,7 +17,7 @@ use crate::wording::count;
 #[derive(Debug, Args)]
 pub(super) struct NodeArgs {
     /// This node's id (1 to N).
-    id: ClientId,
+    id: u32,
     /// The cluster file (JSON, see docs/live.md); without it, nodes 1-3 on 127.0.0.1:7301-7303
     /// with 10 each.
     #[arg(long, value_name = "FILE")]
@@ -60,7 +60,7 @@ pub(super) fn node_command(args: &NodeArgs) -> Result<u8, CliError> {
     }
     .map_err(|error| CliError::Usage(error.0))?;
     live::run_node(NodeOptions {
-        id: args.id,
+        id: ClientId::new(args.id),
         cluster,
         data_dir: args.data_dir.clone(),
         trace: args.trace.clone(),

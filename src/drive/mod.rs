@@ -79,7 +79,7 @@ pub trait Clients {
 impl Clients for [Client] {
     #[inline(always)]
     fn client(&self, id: ClientId) -> &Client {
-        &self[id as usize - 1]
+        &self[id.index()]
     }
 }
 
@@ -472,7 +472,7 @@ impl Driver<Checker> {
         let waiters: Vec<Waiter> = clients
             .iter()
             // A client that is down when the run ends is not waiting: it is gone.
-            .filter(|client| !down[client.id() as usize - 1])
+            .filter(|client| !down[client.id().index()])
             .filter_map(Waiter::of)
             .collect();
         let liveness = checker.liveness_violations(&waiters, why_ended);

@@ -35,7 +35,7 @@ impl<W: Watch> Host<W> for Kept {
 }
 
 fn two_clients() -> Vec<Client> {
-    (1..=2)
+    ClientId::all(2)
         .map(|id| {
             let config = ClientConfig {
                 id,
@@ -55,19 +55,28 @@ fn pay_and_enter<W: Watch>(driver: &mut Driver<W>) -> (Kept, Vec<Client>) {
     let mut outbox = Outbox::new();
     driver.attach(&host);
     driver.set_now(5);
-    let command = Command::Transfer { to: 2, amount: 3 };
+    let command = Command::Transfer {
+        to: ClientId::new(2),
+        amount: 3,
+    };
     clients[0].handle_command(command, &mut outbox).unwrap();
-    driver
-        .outputs(&mut host, clients.as_slice(), 1, None, &mut outbox)
-        .unwrap();
-    driver.set_now(9);
-    let reply = Message::Reply { ts: 2 };
-    clients[0].handle_message(2, &reply, &mut outbox);
     driver
         .outputs(
             &mut host,
             clients.as_slice(),
-            1,
+            ClientId::new(1),
+            None,
+            &mut outbox,
+        )
+        .unwrap();
+    driver.set_now(9);
+    let reply = Message::Reply { ts: 2 };
+    clients[0].handle_message(ClientId::new(2), &reply, &mut outbox);
+    driver
+        .outputs(
+            &mut host,
+            clients.as_slice(),
+            ClientId::new(1),
             Some((7, &reply)),
             &mut outbox,
         )
@@ -88,7 +97,11 @@ fn every_output_becomes_its_event_in_order() {
     assert_eq!(seqs, [0, 1, 2, 3, 4, 5]);
     let times: Vec<u64> = host.events.iter().map(|event| event.t_us).collect();
     assert_eq!(times, [5, 5, 5, 9, 9, 9]);
-    assert!(host.events.iter().all(|event| event.node == Some(1)));
+    assert!(
+        host.events
+            .iter()
+            .all(|event| event.node == Some(ClientId::new(1)))
+    );
     let EventKind::Commit { block } = &host.events[5].kind else {
         panic!("the last event is the commit");
     };
@@ -96,7 +109,10 @@ fn every_output_becomes_its_event_in_order() {
     let [(from, to, msg_id, msg)] = &host.carried[..] else {
         panic!("one message carried: {:?}", host.carried);
     };
-    assert_eq!((*from, *to, *msg_id), (1, 2, 0));
+    assert_eq!(
+        (*from, *to, *msg_id),
+        (ClientId::new(1), ClientId::new(2), 0)
+    );
     assert_eq!(*msg, Message::Request { ts: 1 });
     assert_eq!(host.timers.len(), 1);
     assert_eq!(

@@ -169,7 +169,7 @@ pub fn write_trace(
 impl Replay<'_> {
     fn step(&mut self, step: SystemStep) -> io::Result<()> {
         let client = usize::from(step.client);
-        let node = step.client as ClientId + 1;
+        let node = ClientId::from_index(client);
         match step.kind {
             StepKind::Start => {}
             StepKind::Issue => {
@@ -190,18 +190,18 @@ impl Replay<'_> {
             StepKind::Deliver => {
                 let (from, to) = self.host.model.links()[usize::from(step.link)];
                 let (msg_id, msg) = self.host.take(step);
-                if self.down[to as usize - 1] {
-                    let clock = self.clients[to as usize - 1].clock();
+                if self.down[to.index()] {
+                    let clock = self.clients[to.index()].clock();
                     let reason = DropReason::Crashed;
                     return self.emit(Some(to), clock, EventKind::Drop { msg_id, reason });
                 }
-                self.clients[to as usize - 1].handle_message(from, &msg, &mut self.outbox);
+                self.clients[to.index()].handle_message(from, &msg, &mut self.outbox);
                 self.emit_outputs(to, Some((msg_id, &msg)))?;
             }
             StepKind::Lose => {
                 let (from, _) = self.host.model.links()[usize::from(step.link)];
                 let (msg_id, _) = self.host.take(step);
-                let clock = self.clients[from as usize - 1].clock();
+                let clock = self.clients[from.index()].clock();
                 let reason = DropReason::Loss;
                 self.emit(Some(from), clock, EventKind::Drop { msg_id, reason })?;
             }
@@ -212,7 +212,7 @@ impl Replay<'_> {
                 let copy = link[index].clone();
                 let msg_id = copy.0;
                 link.insert(index + 1, copy);
-                let clock = self.clients[from as usize - 1].clock();
+                let clock = self.clients[from.index()].clock();
                 self.emit(Some(from), clock, EventKind::Duplicate { msg_id })?;
             }
             StepKind::Crash => {
@@ -334,7 +334,7 @@ fn message_words(msg: &Message) -> String {
 }
 
 fn describe_event(event: &Event) -> String {
-    let node = event.node.unwrap_or(0);
+    let node = event.node.unwrap_or(ClientId::new(0));
     match &event.kind {
         EventKind::Send { msg_id, to, msg } => {
             format!("sends {} to c{to} [m{msg_id}]", message_words(msg))

@@ -250,7 +250,7 @@ pub fn from_scenario(
                         scenario.source
                     )));
                 }
-                transfers[item.client as usize - 1].push(PlannedTransfer { to, amount });
+                transfers[item.client.index()].push(PlannedTransfer { to, amount });
             }
             Command::ReadBalance { .. } => reads += 1,
         }
@@ -290,7 +290,7 @@ pub fn from_scenario(
             let link = network
                 .links
                 .iter()
-                .find(|link| link.from == from && link.to == to);
+                .find(|link| link.from.get() == from && link.to.get() == to);
             let fifo = link.and_then(|link| link.fifo).unwrap_or(network.fifo);
             let drop_ratio = link
                 .and_then(|link| link.drop_ratio)
@@ -342,7 +342,7 @@ pub fn from_scenario(
     let mut by_time = scenario.faults.crashes.clone();
     by_time.sort_by_key(|crash| crash.at_us);
     for crash in by_time {
-        crashes[crash.client as usize - 1].push(CrashRule {
+        crashes[crash.client.index()].push(CrashRule {
             keep_ledger: crash.keep == Keep::Ledger,
             restarts: crash.restart_us.is_some(),
         });

@@ -204,7 +204,7 @@ fn pinned(scenario: &Scenario, run: &Recording, invariant: Invariant) -> Scenari
 fn candidates(scenario: &Scenario) -> Vec<(Scenario, u64)> {
     let mut out = Vec::new();
     if scenario.clients > 1 {
-        for client in (1..=scenario.clients).rev() {
+        for client in ClientId::all(scenario.clients).rev() {
             out.push(without_client(scenario, client));
         }
     }
@@ -332,11 +332,17 @@ fn without_transfers(scenario: &Scenario, removed: Range<usize>, gap: Gap) -> Sc
 /// `scenario` without client `gone`: what it does goes, transfers to it pay another client,
 /// and ids above it move down.
 fn without_client(scenario: &Scenario, gone: ClientId) -> Scenario {
-    let renumber = |id: ClientId| if id > gone { id - 1 } else { id };
+    let renumber = |id: ClientId| {
+        if id > gone {
+            ClientId::new(id.get() - 1)
+        } else {
+            id
+        }
+    };
     let keeps = |id: ClientId| id != gone;
     let mut s = scenario.clone();
     s.clients -= 1;
-    s.initial_balances.remove(gone as usize - 1);
+    s.initial_balances.remove(gone.index());
     // A transfer *to* the client that goes is kept, paying someone else instead: who is paid
     // does not matter to the mutex, and the payer may be one of the two clients that collide.
     s.transfers = s
@@ -347,10 +353,10 @@ fn without_client(scenario: &Scenario, gone: ClientId) -> Scenario {
             let from = renumber(t.from);
             let to = if keeps(t.to) {
                 renumber(t.to)
-            } else if from == 1 {
-                2
+            } else if from == ClientId::new(1) {
+                ClientId::new(2)
             } else {
-                1
+                ClientId::new(1)
             };
             TransferSpec { from, to, ..*t }
         })

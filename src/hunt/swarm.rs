@@ -148,9 +148,9 @@ fn draw_partitions(
             let heal_us = at_us + rng.random_range(1..=horizon_us);
             // Every client on a random side; client 1 and one other fixed so no side is empty.
             let other = rng.random_range(2..=clients);
-            let mut groups = vec![vec![1], vec![other]];
+            let mut groups = vec![vec![ClientId::new(1)], vec![ClientId::new(other)]];
             for id in (2..=clients).filter(|&id| id != other) {
-                groups[rng.random_range(0..2usize)].push(id);
+                groups[rng.random_range(0..2usize)].push(ClientId::new(id));
             }
             groups.iter_mut().for_each(|group| group.sort_unstable());
             PartitionSpec {
@@ -171,7 +171,7 @@ fn draw_crashes(
     rng: &mut ChaCha8Rng,
 ) -> Vec<CrashSpec> {
     let count = rng.random_range(0..=bounds.crashes_max).min(clients);
-    let mut candidates: Vec<ClientId> = (1..=clients).collect();
+    let mut candidates: Vec<ClientId> = ClientId::all(clients).collect();
     (0..count)
         .map(|_| {
             let client = candidates.remove(rng.random_range(0..candidates.len()));

@@ -70,9 +70,7 @@ impl Cluster {
     }
 
     pub fn node(&self, id: ClientId) -> Option<&NodeSpec> {
-        (id as usize)
-            .checked_sub(1)
-            .and_then(|slot| self.nodes.get(slot))
+        id.checked_index().and_then(|slot| self.nodes.get(slot))
     }
 
     /// Initial balances, index `id - 1`.
@@ -82,7 +80,7 @@ impl Cluster {
 
     /// The peers of `id`, in id order.
     pub fn peers(&self, id: ClientId) -> impl Iterator<Item = ClientId> + '_ {
-        (1..=self.clients()).filter(move |&peer| peer != id)
+        ClientId::all(self.clients()).filter(move |&peer| peer != id)
     }
 }
 
@@ -96,7 +94,7 @@ pub struct ClusterError(pub String);
 pub fn default_cluster(env_key: Option<String>) -> Result<Cluster, ClusterError> {
     let nodes = (1..=3u16)
         .map(|id| NodeSpec {
-            id: u32::from(id),
+            id: ClientId::new(u32::from(id)),
             address: SocketAddr::from(([127, 0, 0, 1], DEFAULT_FIRST_PORT + id - 1)),
             balance: DEFAULT_BALANCE,
         })
@@ -323,7 +321,7 @@ fn checked_nodes(listed: &[NodeFile], at: &Located) -> Result<Vec<NodeSpec>, Clu
                 ),
             ));
         }
-        let slot = &mut slots[node.id as usize - 1];
+        let slot = &mut slots[ClientId::new(node.id).index()];
         if slot.is_some() {
             return Err(at.bad(
                 node_field(place, "id"),
@@ -334,7 +332,7 @@ fn checked_nodes(listed: &[NodeFile], at: &Located) -> Result<Vec<NodeSpec>, Clu
             ));
         }
         *slot = Some(NodeSpec {
-            id: node.id,
+            id: ClientId::new(node.id),
             address,
             balance: node.balance.unwrap_or(DEFAULT_BALANCE),
         });
@@ -343,7 +341,10 @@ fn checked_nodes(listed: &[NodeFile], at: &Located) -> Result<Vec<NodeSpec>, Clu
     let nodes: Vec<NodeSpec> = slots.into_iter().flatten().collect();
     for (slot, node) in nodes.iter().enumerate() {
         if let Some(other) = nodes[..slot].iter().find(|n| n.address == node.address) {
-            let place = listed.iter().position(|n| n.id == node.id).unwrap_or(0);
+            let place = listed
+                .iter()
+                .position(|n| n.id == node.id.get())
+                .unwrap_or(0);
             return Err(at.bad(
                 node_field(place, "address"),
                 format!(

@@ -236,7 +236,7 @@ fn node_streams(lives: &[Life], clients: u32, report: &mut MergeReport) -> Vec<V
     let mut streams: Vec<Vec<Item>> = (0..clients).map(|_| Vec::new()).collect();
     for (place, life) in lives.iter().enumerate() {
         let node = life.live.node;
-        let slot = node as usize - 1;
+        let slot = node.index();
         report.lives[slot] += 1;
         let stream = &mut streams[slot];
         if !stream.is_empty() || lives[..place].iter().any(|l| l.live.node == node) {
@@ -298,10 +298,10 @@ fn interleave(streams: Vec<Vec<Item>>, epoch_us: u64) -> Result<(Vec<Event>, u64
             if let EventKind::Deliver { msg_id, from, .. } = &item.event.kind
                 && copies.get(msg_id).copied().unwrap_or(0) <= 0
             {
-                blocked.get_or_insert((slot as ClientId + 1, *msg_id, *from));
+                blocked.get_or_insert((ClientId::from_index(slot), *msg_id, *from));
                 continue;
             }
-            let key = (item.at_us, slot as ClientId + 1, slot);
+            let key = (item.at_us, ClientId::from_index(slot), slot);
             if best.is_none_or(|b| (key.0, key.1) < (b.0, b.1)) {
                 best = Some(key);
             }
@@ -451,7 +451,7 @@ fn write_merged(
         .map_err(write_error)?;
     for (seq, event) in events.iter_mut().enumerate() {
         event.seq = seq as u64;
-        let slot = event.node.map(|node| node as usize - 1);
+        let slot = event.node.map(|node| node.index());
         match (&event.kind, slot) {
             (EventKind::Commit { block } | EventKind::Apply { block }, Some(slot)) => {
                 if matches!(event.kind, EventKind::Commit { .. }) {

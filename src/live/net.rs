@@ -203,7 +203,7 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 /// of the cluster. Returns the peer's nonce.
 fn check_hello(hello: &Hello, config: &NetConfig) -> Result<Vec<u8>, Refusal> {
     let clients = config.cluster.clients();
-    if !(1..=clients).contains(&hello.from) {
+    if !hello.from.is_among(clients) {
         return Err(format!(
             "dropped a hello from unknown id {}: the cluster has nodes 1 to {clients}",
             hello.from
@@ -426,7 +426,7 @@ fn parse_session_frame(body: &[u8], peer: ClientId, clients: u32) -> Result<Sess
             purpose,
             msg,
         } => {
-            if msg_id >> wire::MSG_ID_NODE_SHIFT != u64::from(peer) {
+            if msg_id >> wire::MSG_ID_NODE_SHIFT != u64::from(peer.get()) {
                 return Err(format!(
                     "message id {msg_id} does not carry node {peer}'s id in its high bits"
                 ));

@@ -136,7 +136,10 @@ mod tests {
     fn the_original_commands_parse() {
         assert_eq!(
             parse_command("  transfer 2   3 "),
-            Ok(UserCommand::Transfer { to: 2, amount: 3 })
+            Ok(UserCommand::Transfer {
+                to: ClientId::new(2),
+                amount: 3
+            })
         );
         assert_eq!(
             parse_command("balance"),
@@ -144,7 +147,9 @@ mod tests {
         );
         assert_eq!(
             parse_command("balance 3"),
-            Ok(UserCommand::Balance { of: Some(3) })
+            Ok(UserCommand::Balance {
+                of: Some(ClientId::new(3))
+            })
         );
         assert_eq!(
             parse_command("print balance table"),
@@ -190,16 +195,24 @@ mod tests {
     #[test]
     fn tables_show_every_node_and_the_chain() {
         let mut ledger = Ledger::new(vec![10, 10, 10]);
-        ledger.commit(1, 1, 2, 3).unwrap();
-        let table = balance_table(1, &ledger);
+        ledger
+            .commit(1, ClientId::new(1), ClientId::new(2), 3)
+            .unwrap();
+        let table = balance_table(ClientId::new(1), &ledger);
         assert!(
             table.contains("node 1: 7\n  node 2: 13\n  node 3: 10\n  total: 30"),
             "{table}"
         );
-        let chain = blockchain(1, &ledger);
+        let chain = blockchain(ClientId::new(1), &ledger);
         assert!(chain.contains("block 0: node 1 pays 3 to node 2, request (1,1), prev 00000000"));
         assert!(chain.starts_with("blockchain of node 1: 1 block, head 4ee7f3f9"));
-        assert_eq!(name_nodes(&[2, 3]), "nodes 2 and 3");
-        assert_eq!(name_nodes(&[1, 2, 3]), "nodes 1, 2 and 3");
+        assert_eq!(
+            name_nodes(&[ClientId::new(2), ClientId::new(3)]),
+            "nodes 2 and 3"
+        );
+        assert_eq!(
+            name_nodes(&[ClientId::new(1), ClientId::new(2), ClientId::new(3)]),
+            "nodes 1, 2 and 3"
+        );
     }
 }

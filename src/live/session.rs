@@ -291,7 +291,7 @@ mod tests {
 
     #[test]
     fn frames_wait_for_a_session_then_go_out_in_order() {
-        let (mut a, mut b) = (Link::new(2), Link::new(1));
+        let (mut a, mut b) = (Link::new(ClientId::new(2)), Link::new(ClientId::new(1)));
         a.push(10, request(1), None);
         assert!(a.take_sendable(false).is_empty(), "no connection yet");
         let (sa, sb) = connect(&mut a, 100, &mut b, 200);
@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn a_broken_connection_resumes_without_loss_or_duplicates() {
-        let (mut a, mut b) = (Link::new(2), Link::new(1));
+        let (mut a, mut b) = (Link::new(ClientId::new(2)), Link::new(ClientId::new(1)));
         connect(&mut a, 100, &mut b, 200);
         for id in 0..4 {
             a.push(id, request(id + 1), None);
@@ -331,7 +331,7 @@ mod tests {
 
     #[test]
     fn a_restarted_peer_gets_only_what_was_never_handed_out() {
-        let (mut a, mut b) = (Link::new(2), Link::new(1));
+        let (mut a, mut b) = (Link::new(ClientId::new(2)), Link::new(ClientId::new(1)));
         connect(&mut a, 100, &mut b, 200);
         a.push(0, request(1), None);
         let handed = a.take_sendable(false);
@@ -339,7 +339,7 @@ mod tests {
         a.connection_lost();
         a.push(1, request(2), None);
         // b restarts: a new incarnation that knows nothing.
-        let mut b = Link::new(1);
+        let mut b = Link::new(ClientId::new(1));
         let (sa, _) = connect(&mut a, 100, &mut b, 201);
         assert!(sa.reset_out);
         assert_eq!(
@@ -354,7 +354,7 @@ mod tests {
 
     #[test]
     fn acknowledgements_are_owed_until_sent() {
-        let (mut a, mut b) = (Link::new(2), Link::new(1));
+        let (mut a, mut b) = (Link::new(ClientId::new(2)), Link::new(ClientId::new(1)));
         connect(&mut a, 1, &mut b, 2);
         a.push(0, request(1), None);
         deliver(&mut b, &a.take_sendable(false));

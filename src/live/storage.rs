@@ -226,19 +226,23 @@ mod tests {
     fn blocks_survive_a_reopen_and_a_torn_line_is_cut() {
         let dir = tempfile::tempdir().unwrap();
         assert!(!dir.path().join(META_FILE).exists(), "a new directory");
-        let opened = Storage::open(dir.path(), 1, &[10, 10]).unwrap();
+        let opened = Storage::open(dir.path(), ClientId::new(1), &[10, 10]).unwrap();
         assert!(dir.path().join(META_FILE).exists() && opened.blocks.is_empty());
         let mut storage = opened.storage;
         let mut ledger = Ledger::new(vec![10, 10]);
-        ledger.commit(1, 1, 2, 3).unwrap();
-        ledger.commit(4, 2, 1, 5).unwrap();
+        ledger
+            .commit(1, ClientId::new(1), ClientId::new(2), 3)
+            .unwrap();
+        ledger
+            .commit(4, ClientId::new(2), ClientId::new(1), 5)
+            .unwrap();
         storage.append_from(&ledger).unwrap();
         storage.append_from(&ledger).unwrap();
         drop(storage);
         let path = dir.path().join(LEDGER_FILE);
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(b"{\"index\":2,\"pr").unwrap();
-        let opened = Storage::open(dir.path(), 1, &[10, 10]).unwrap();
+        let opened = Storage::open(dir.path(), ClientId::new(1), &[10, 10]).unwrap();
         assert_eq!(opened.blocks.len(), 2);
         assert_eq!(opened.blocks[1].hash_value(), ledger.head_hash());
         assert!(
@@ -253,21 +257,31 @@ mod tests {
     #[test]
     fn a_changed_block_and_a_foreign_directory_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let mut storage = Storage::open(dir.path(), 1, &[10, 10]).unwrap().storage;
+        let mut storage = Storage::open(dir.path(), ClientId::new(1), &[10, 10])
+            .unwrap()
+            .storage;
         let mut ledger = Ledger::new(vec![10, 10]);
-        ledger.commit(1, 1, 2, 3).unwrap();
+        ledger
+            .commit(1, ClientId::new(1), ClientId::new(2), 3)
+            .unwrap();
         storage.append_from(&ledger).unwrap();
         drop(storage);
-        let other = Storage::open(dir.path(), 2, &[10, 10]).unwrap_err().0;
+        let other = Storage::open(dir.path(), ClientId::new(2), &[10, 10])
+            .unwrap_err()
+            .0;
         assert!(other.contains("belongs to node 1, not node 2"), "{other}");
-        let cluster = Storage::open(dir.path(), 1, &[10, 9]).unwrap_err().0;
+        let cluster = Storage::open(dir.path(), ClientId::new(1), &[10, 9])
+            .unwrap_err()
+            .0;
         assert!(cluster.contains("was made for a cluster"), "{cluster}");
         let path = dir.path().join(LEDGER_FILE);
         let text = fs::read_to_string(&path)
             .unwrap()
             .replace("\"amount\":3", "\"amount\":4");
         fs::write(&path, text).unwrap();
-        let error = Storage::open(dir.path(), 1, &[10, 10]).unwrap_err().0;
+        let error = Storage::open(dir.path(), ClientId::new(1), &[10, 10])
+            .unwrap_err()
+            .0;
         assert!(
             error.contains("ledger.jsonl:1: block 0 does not verify"),
             "{error}"

@@ -150,7 +150,7 @@ pub fn node_summary(
     table: Vec<Amount>,
     head: Hash,
 ) -> Summary {
-    let own = node as usize - 1;
+    let own = node.index();
     let clients = initial_balances.len();
     let final_balances = (0..clients)
         .map(|slot| {

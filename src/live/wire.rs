@@ -276,7 +276,7 @@ impl WireBlock {
             )
         })?;
         for (field, id) in [("from", self.from), ("to", self.to)] {
-            if !(1..=clients).contains(&id) {
+            if !id.is_among(clients) {
                 return Err(format!(
                     "block {} has `{field}` {id}, but the clients are 1 to {clients}",
                     self.index
@@ -419,7 +419,14 @@ mod tests {
 
     #[test]
     fn messages_round_trip_and_bad_blocks_are_malformed() {
-        let block = Arc::new(Block::new(0, GENESIS_PREV, 1, 1, 2, 3));
+        let block = Arc::new(Block::new(
+            0,
+            GENESIS_PREV,
+            1,
+            ClientId::new(1),
+            ClientId::new(2),
+            3,
+        ));
         let msg = Message::Release {
             ts: 5,
             request_ts: 1,
@@ -449,7 +456,14 @@ mod tests {
             serde_json::to_string(&WireMessage::from_message(&Message::Release {
                 ts: 5,
                 request_ts: 1,
-                block: Some(Arc::new(Block::new(0, GENESIS_PREV, 1, 1, 2, 3))),
+                block: Some(Arc::new(Block::new(
+                    0,
+                    GENESIS_PREV,
+                    1,
+                    ClientId::new(1),
+                    ClientId::new(2),
+                    3,
+                ))),
             }))
             .unwrap()
             .replace("\"index\":0", &format!("\"index\":{huge}")),

@@ -78,7 +78,7 @@ impl BalanceTable {
 
     /// Balances in id order, starting with client 1.
     pub fn iter(&self) -> impl Iterator<Item = Amount> + '_ {
-        (1..=self.initial.len() as ClientId).map(|id| self.get(id))
+        (0..self.initial.len()).map(|slot| self.get(ClientId::from_index(slot)))
     }
 
     /// Balances in id order, starting with client 1.
@@ -92,7 +92,7 @@ impl BalanceTable {
     }
 
     fn slot(&self, id: ClientId) -> Option<usize> {
-        let slot = (id as usize).checked_sub(1)?;
+        let slot = id.checked_index()?;
         (slot < self.initial.len()).then_some(slot)
     }
 
@@ -163,17 +163,28 @@ mod tests {
     fn both_forms_of_the_balance_table_give_the_same_balances() {
         for clients in [3, DENSE_TABLE_CLIENTS, DENSE_TABLE_CLIENTS + 1] {
             let mut table = BalanceTable::new(vec![10; clients]);
-            let last = clients as ClientId;
+            let last = ClientId::from_index(clients - 1);
             let pay = |from, to, amount| Block::new(0, GENESIS_PREV, 1, from, to, amount);
-            table.apply(&pay(1, last, 4)).unwrap();
-            table.apply(&pay(last, 2, 1)).unwrap();
-            assert_eq!((table.get(1), table.get(2), table.get(last)), (6, 11, 13));
-            assert_eq!(table.get(last + 1), 0, "outside the table");
+            table.apply(&pay(ClientId::new(1), last, 4)).unwrap();
+            table.apply(&pay(last, ClientId::new(2), 1)).unwrap();
+            assert_eq!(
+                (
+                    table.get(ClientId::new(1)),
+                    table.get(ClientId::new(2)),
+                    table.get(last)
+                ),
+                (6, 11, 13)
+            );
+            assert_eq!(
+                table.get(ClientId::new(last.get() + 1)),
+                0,
+                "outside the table"
+            );
             assert_eq!(table.total(), 10 * clients as u128);
             assert_eq!(table.iter().filter(|&balance| balance != 10).count(), 3);
             // Back to the initial balances: equal, as a value, to a fresh table.
-            table.apply(&pay(last, 1, 4)).unwrap();
-            table.apply(&pay(2, last, 1)).unwrap();
+            table.apply(&pay(last, ClientId::new(1), 4)).unwrap();
+            table.apply(&pay(ClientId::new(2), last, 1)).unwrap();
             assert_eq!(
                 table,
                 BalanceTable::new(vec![10; clients]),
@@ -185,10 +196,12 @@ mod tests {
     #[test]
     fn unknown_client_is_rejected() {
         let mut table = BalanceTable::new([10, 10]);
-        let block = Block::new(0, GENESIS_PREV, 1, 1, 3, 3);
+        let block = Block::new(0, GENESIS_PREV, 1, ClientId::new(1), ClientId::new(3), 3);
         assert_eq!(
             table.apply(&block),
-            Err(BlockRejection::UnknownClient { id: 3 })
+            Err(BlockRejection::UnknownClient {
+                id: ClientId::new(3)
+            })
         );
         assert_eq!(table.to_vec(), [10, 10]);
     }

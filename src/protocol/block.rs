@@ -252,7 +252,7 @@ impl Preimage {
             preimage.push(b"|");
             preimage.push(&hex_digits(prev));
         }
-        for number in [ts, u64::from(from), u64::from(to), amount] {
+        for number in [ts, u64::from(from.get()), u64::from(to.get()), amount] {
             preimage.push(b"|");
             preimage.push_decimal(number);
         }
@@ -464,9 +464,12 @@ mod tests {
 
     #[test]
     fn first_block_hash_is_sha256_of_the_literal_preimage() {
-        let block = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
+        let block = Block::new(0, GENESIS_PREV, 1, ClientId::new(1), ClientId::new(2), 3);
         let literal = format!("0|{ZEROS}|1|1|2|3");
-        assert_eq!(block_preimage(0, &GENESIS_PREV, 1, 1, 2, 3), literal);
+        assert_eq!(
+            block_preimage(0, &GENESIS_PREV, 1, ClientId::new(1), ClientId::new(2), 3),
+            literal
+        );
         assert_eq!(to_hex(&block.hash), sha256_hex(&literal));
         // Pinned so that a change of hashing library or formatting is caught:
         // printf '%s' '0|000…000|1|1|2|3' | sha256sum
@@ -492,7 +495,14 @@ mod tests {
             u64::MAX,
         ];
         for number in numbers {
-            let preimage = Preimage::new(number, None, number, 7, 12, number);
+            let preimage = Preimage::new(
+                number,
+                None,
+                number,
+                ClientId::new(7),
+                ClientId::new(12),
+                number,
+            );
             let text = String::from_utf8(preimage.as_bytes().to_vec()).unwrap();
             assert_eq!(text, format!("{number}|{number}|7|12|{number}"));
         }
@@ -500,8 +510,8 @@ mod tests {
             u64::MAX,
             &[0xab; 32],
             u64::MAX,
-            u32::MAX,
-            u32::MAX,
+            ClientId::new(u32::MAX),
+            ClientId::new(u32::MAX),
             u64::MAX,
         );
         assert_eq!(longest.len(), 3 * 20 + 2 * 10 + 64 + 5);
@@ -521,7 +531,7 @@ mod tests {
 
     #[test]
     fn hex_round_trips() {
-        let hash = Block::new(0, GENESIS_PREV, 1, 1, 2, 3).hash;
+        let hash = Block::new(0, GENESIS_PREV, 1, ClientId::new(1), ClientId::new(2), 3).hash;
         assert_eq!(from_hex(&to_hex(&hash)), Some(hash));
         assert_eq!(from_hex(ZEROS), Some(GENESIS_PREV));
         assert_eq!(from_hex("abc"), None);

@@ -35,7 +35,7 @@ pub struct ClientConfig {
 impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
-            id: 1,
+            id: ClientId::new(1),
             clients: 1,
             cs_us: 1000,
             variant: Variant::Lamport,
@@ -130,14 +130,15 @@ impl PeerTally {
 
     fn record(&mut self, peer: ClientId) {
         self.messages += 1;
-        if let Some(heard) = self.heard_from.get_mut(peer as usize - 1) {
+        if let Some(heard) = self.heard_from.get_mut(peer.index()) {
             *heard = true;
         }
     }
 
     fn missing(&self, own_id: ClientId) -> Vec<ClientId> {
-        (1..=self.heard_from.len() as ClientId)
-            .filter(|&peer| peer != own_id && !self.heard_from[peer as usize - 1])
+        (0..self.heard_from.len())
+            .map(ClientId::from_index)
+            .filter(|&peer| peer != own_id && !self.heard_from[peer.index()])
             .collect()
     }
 }
@@ -285,7 +286,7 @@ impl Client {
     /// Checks a command without changing anything.
     pub fn validate(&self, command: &Command) -> Result<(), CommandError> {
         let known = |id: ClientId| {
-            if (1..=self.clients).contains(&id) {
+            if id.is_among(self.clients) {
                 Ok(())
             } else {
                 Err(CommandError::UnknownClient {
@@ -709,12 +710,12 @@ impl Client {
     /// RELEASE's block is counted once fewer up and down (atomic operations, which show).
     fn broadcast(&self, msg: Message, out: &mut Outbox) {
         let clock = msg.ts();
-        let last = if self.id == self.clients {
+        let last = if self.id.get() == self.clients {
             self.clients - 1
         } else {
             self.clients
         };
-        for peer in (1..last).filter(|&peer| peer != self.id) {
+        for peer in (1..last).map(ClientId::new).filter(|&peer| peer != self.id) {
             out.push(
                 clock,
                 OutputKind::Send {
@@ -724,7 +725,13 @@ impl Client {
             );
         }
         if last >= 1 {
-            out.push(clock, OutputKind::Send { to: last, msg });
+            out.push(
+                clock,
+                OutputKind::Send {
+                    to: ClientId::new(last),
+                    msg,
+                },
+            );
         }
     }
 }

@@ -206,8 +206,12 @@ mod tests {
     #[test]
     fn second_block_hash_chains_the_first() {
         let mut ledger = Ledger::new([10, 10]);
-        let first = ledger.commit(1, 1, 2, 3).unwrap();
-        let second = ledger.commit(4, 2, 1, 5).unwrap();
+        let first = ledger
+            .commit(1, ClientId::new(1), ClientId::new(2), 3)
+            .unwrap();
+        let second = ledger
+            .commit(4, ClientId::new(2), ClientId::new(1), 5)
+            .unwrap();
         let literal = format!("1|{}|4|2|1|5", to_hex(&first.hash_value()));
         assert_eq!(to_hex(&second.hash_value()), sha256_hex(&literal));
         assert_eq!(second.prev(), first.hash_value());
@@ -218,9 +222,9 @@ mod tests {
     fn commit_beyond_the_balance_is_refused_and_changes_nothing() {
         let mut ledger = Ledger::new([10, 10]);
         assert_eq!(
-            ledger.commit(1, 1, 2, 11),
+            ledger.commit(1, ClientId::new(1), ClientId::new(2), 11),
             Err(BlockRejection::Overdraft {
-                from: 1,
+                from: ClientId::new(1),
                 balance: 10,
                 amount: 11
             })
@@ -233,7 +237,9 @@ mod tests {
     fn append_accepts_a_block_that_extends_the_chain() {
         let mut sender = Ledger::new([10, 10, 10]);
         let mut receiver = Ledger::new([10, 10, 10]);
-        let block = sender.commit(1, 1, 3, 4).unwrap();
+        let block = sender
+            .commit(1, ClientId::new(1), ClientId::new(3), 4)
+            .unwrap();
         receiver.append(block).unwrap();
         assert_eq!(receiver, sender);
         assert_eq!(receiver.table().total(), 30);
@@ -242,7 +248,7 @@ mod tests {
     #[test]
     fn append_rejects_wrong_index_prev_and_hash_without_changing_anything() {
         let mut receiver = Ledger::new([10, 10]);
-        let good = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
+        let good = Block::new(0, GENESIS_PREV, 1, ClientId::new(1), ClientId::new(2), 3);
 
         let (prev, ts, hash) = (good.prev(), good.ts(), good.hash_value());
         let skipped = Block::with_hash(1, prev, ts, good.from(), good.to(), good.amount(), hash);
@@ -254,7 +260,7 @@ mod tests {
             })
         ));
 
-        let unlinked = Block::new(0, [7; 32], 1, 1, 2, 3);
+        let unlinked = Block::new(0, [7; 32], 1, ClientId::new(1), ClientId::new(2), 3);
         assert!(matches!(
             receiver.append(Arc::new(unlinked)),
             Err(BlockRejection::WrongPrev { .. })
@@ -275,11 +281,11 @@ mod tests {
     #[test]
     fn append_rejects_an_overdraft_in_the_own_table() {
         let mut receiver = Ledger::new([2, 10]);
-        let block = Block::new(0, GENESIS_PREV, 1, 1, 2, 3);
+        let block = Block::new(0, GENESIS_PREV, 1, ClientId::new(1), ClientId::new(2), 3);
         assert_eq!(
             receiver.append(Arc::new(block)),
             Err(BlockRejection::Overdraft {
-                from: 1,
+                from: ClientId::new(1),
                 balance: 2,
                 amount: 3
             })
@@ -290,7 +296,9 @@ mod tests {
     #[test]
     fn the_unchained_rule_leaves_prev_out_of_the_hash() {
         let mut buggy = Ledger::with_rule([10, 10], HashRule::Unchained);
-        let first = buggy.commit(1, 1, 2, 3).unwrap();
+        let first = buggy
+            .commit(1, ClientId::new(1), ClientId::new(2), 3)
+            .unwrap();
         assert_eq!(to_hex(&first.hash_value()), sha256_hex("0|1|1|2|3"));
         assert_ne!(
             first.hash_value(),
@@ -306,7 +314,9 @@ mod tests {
     fn a_ledger_that_forgot_old_blocks_keeps_its_length_head_and_balances() {
         let mut ledger = Ledger::new([10, 10]);
         for ts in 1..=4 {
-            ledger.commit(ts, 1, 2, 1).unwrap();
+            ledger
+                .commit(ts, ClientId::new(1), ClientId::new(2), 1)
+                .unwrap();
         }
         let (head, table) = (ledger.head_hash(), ledger.table().to_vec());
         let third = Arc::clone(ledger.block(2).unwrap());
@@ -326,7 +336,9 @@ mod tests {
         assert!(ledger.blocks().is_empty());
         assert_eq!((ledger.len(), ledger.head_hash()), (4, head));
         // The chain goes on from the remembered head.
-        let next = ledger.commit(5, 2, 1, 1).unwrap();
+        let next = ledger
+            .commit(5, ClientId::new(2), ClientId::new(1), 1)
+            .unwrap();
         assert_eq!((next.index(), next.prev()), (4, head));
         let mut receiver = Ledger::new([10, 10]);
         receiver.forget_before(0);
@@ -339,11 +351,17 @@ mod tests {
         let mut receiver = Ledger::new([10, 10]);
         for ts in 1..=3 {
             receiver
-                .append(sender.commit(ts, 1, 2, 2).unwrap())
+                .append(
+                    sender
+                        .commit(ts, ClientId::new(1), ClientId::new(2), 2)
+                        .unwrap(),
+                )
                 .unwrap();
         }
         receiver.forget_before(3);
-        let next = sender.commit(4, 2, 1, 5).unwrap();
+        let next = sender
+            .commit(4, ClientId::new(2), ClientId::new(1), 5)
+            .unwrap();
         receiver.append(next).unwrap();
         assert_eq!(receiver.head_hash(), sender.head_hash());
         assert_eq!(receiver.table().to_vec(), sender.table().to_vec());

@@ -10,6 +10,7 @@ pub mod balance;
 pub mod block;
 pub mod client;
 pub mod clock;
+pub mod id;
 pub mod ledger;
 pub mod message;
 pub mod mutex;
@@ -18,14 +19,13 @@ pub mod variant;
 
 pub use client::{Client, ClientConfig, Command, CommandError, Phase, WaitReason};
 pub use clock::LamportClock;
+pub use id::ClientId;
 pub use ledger::{Block, BlockRejection, GENESIS_PREV, Hash, HashRule, Ledger};
 pub use message::Message;
 pub use mutex::RequestQueue;
 pub use output::{Outbox, Output, OutputKind, Timer};
 pub use variant::{Mutation, Mutations, Variant};
 
-/// Client ids run from 1 to N, as in the original three-terminal program.
-pub type ClientId = u32;
 /// A Lamport timestamp (a clock value).
 pub type Timestamp = u64;
 /// Money, in whole units.

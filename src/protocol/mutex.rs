@@ -89,7 +89,7 @@ impl PeerTimestamps {
 
     /// The value of client `id` (0 for an id outside).
     pub fn get(&self, id: ClientId) -> Timestamp {
-        let Some(slot) = (id as usize).checked_sub(1) else {
+        let Some(slot) = id.checked_index() else {
             return 0;
         };
         match self {
@@ -101,7 +101,7 @@ impl PeerTimestamps {
     /// Sets client `id`'s value; ignored for an id outside.
     #[inline]
     pub fn set(&mut self, id: ClientId, value: Timestamp) {
-        let Some(slot) = (id as usize).checked_sub(1) else {
+        let Some(slot) = id.checked_index() else {
             return;
         };
         match self {
@@ -158,7 +158,11 @@ impl PeerWatermarks {
     /// Records a message with timestamp `ts` from `peer`.
     pub fn observe(&mut self, peer: ClientId, ts: Timestamp) {
         let seen = self.largest_seen(peer);
-        if ts > seen && (1..=self.largest_seen.len()).contains(&(peer as usize)) {
+        if ts > seen
+            && peer
+                .checked_index()
+                .is_some_and(|slot| slot < self.largest_seen.len())
+        {
             let was_past = seen > self.threshold;
             self.largest_seen.set(peer, ts);
             if !was_past && ts > self.threshold && peer != self.own_id {
@@ -193,7 +197,9 @@ impl PeerWatermarks {
     }
 
     fn peers(&self) -> impl Iterator<Item = ClientId> + '_ {
-        (1..=self.largest_seen.len() as ClientId).filter(move |&peer| peer != self.own_id)
+        (0..self.largest_seen.len())
+            .map(ClientId::from_index)
+            .filter(move |&peer| peer != self.own_id)
     }
 }
 
@@ -204,30 +210,37 @@ mod tests {
     #[test]
     fn queue_orders_by_timestamp_then_client_id() {
         let mut queue = RequestQueue::new();
-        queue.insert((3, 1));
-        queue.insert((2, 3));
-        queue.insert((2, 2));
-        assert_eq!(queue.head(), Some((2, 2)));
+        queue.insert((3, ClientId::new(1)));
+        queue.insert((2, ClientId::new(3)));
+        queue.insert((2, ClientId::new(2)));
+        assert_eq!(queue.head(), Some((2, ClientId::new(2))));
         assert_eq!(
             queue.iter().collect::<Vec<_>>(),
-            vec![(2, 2), (2, 3), (3, 1)]
+            vec![
+                (2, ClientId::new(2)),
+                (2, ClientId::new(3)),
+                (3, ClientId::new(1))
+            ]
         );
-        assert!(queue.remove((2, 2)));
-        assert!(!queue.remove((2, 2)));
-        assert_eq!(queue.pop_head(), Some((2, 3)));
+        assert!(queue.remove((2, ClientId::new(2))));
+        assert!(!queue.remove((2, ClientId::new(2))));
+        assert_eq!(queue.pop_head(), Some((2, ClientId::new(3))));
         assert_eq!(queue.len(), 1);
     }
 
     #[test]
     fn entry_needs_a_strictly_later_timestamp_from_every_peer() {
-        let mut marks = PeerWatermarks::new(1, 3);
+        let mut marks = PeerWatermarks::new(ClientId::new(1), 3);
         assert!(!marks.all_peers_later_than(4));
-        marks.observe(2, 5);
+        marks.observe(ClientId::new(2), 5);
         assert!(!marks.all_peers_later_than(4));
-        marks.observe(3, 4); // equal is not later
+        marks.observe(ClientId::new(3), 4); // equal is not later
         assert!(!marks.all_peers_later_than(4));
-        assert_eq!(marks.peers_not_later_than(4).collect::<Vec<_>>(), vec![3]);
-        marks.observe(3, 6);
+        assert_eq!(
+            marks.peers_not_later_than(4).collect::<Vec<_>>(),
+            vec![ClientId::new(3)]
+        );
+        marks.observe(ClientId::new(3), 6);
         assert!(marks.all_peers_later_than(4));
         // A later own request raises the bar again.
         assert!(!marks.all_peers_later_than(5));
@@ -236,16 +249,16 @@ mod tests {
 
     #[test]
     fn a_single_client_has_no_peers_to_wait_for() {
-        let mut marks = PeerWatermarks::new(1, 1);
+        let mut marks = PeerWatermarks::new(ClientId::new(1), 1);
         assert!(marks.all_peers_later_than(1));
     }
 
     #[test]
     fn watermarks_never_go_down() {
-        let mut marks = PeerWatermarks::new(2, 2);
-        marks.observe(1, 9);
-        marks.observe(1, 3);
-        assert_eq!(marks.largest_seen(1), 9);
+        let mut marks = PeerWatermarks::new(ClientId::new(2), 2);
+        marks.observe(ClientId::new(1), 9);
+        marks.observe(ClientId::new(1), 3);
+        assert_eq!(marks.largest_seen(ClientId::new(1)), 9);
     }
 }
 
@@ -256,18 +269,22 @@ mod peer_timestamp_tests {
     #[test]
     fn values_past_32_bits_widen_the_storage_and_keep_every_value() {
         let mut values = PeerTimestamps::new(3);
-        values.set(1, 7);
-        values.set(2, u64::from(u32::MAX));
+        values.set(ClientId::new(1), 7);
+        values.set(ClientId::new(2), u64::from(u32::MAX));
         assert!(matches!(values, PeerTimestamps::Narrow(_)));
-        values.set(3, u64::from(u32::MAX) + 5);
+        values.set(ClientId::new(3), u64::from(u32::MAX) + 5);
         assert!(matches!(values, PeerTimestamps::Wide(_)));
         assert_eq!(
-            [values.get(1), values.get(2), values.get(3)],
+            [
+                values.get(ClientId::new(1)),
+                values.get(ClientId::new(2)),
+                values.get(ClientId::new(3))
+            ],
             [7, u64::from(u32::MAX), u64::from(u32::MAX) + 5]
         );
-        values.set(0, 9);
-        values.set(4, 9);
-        assert_eq!(values.get(0), 0);
-        assert_eq!(values.get(4), 0);
+        values.set(ClientId::new(0), 9);
+        values.set(ClientId::new(4), 9);
+        assert_eq!(values.get(ClientId::new(0)), 0);
+        assert_eq!(values.get(ClientId::new(4)), 0);
     }
 }

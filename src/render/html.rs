@@ -206,7 +206,7 @@ pub fn write_html(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
         events.push((
             event.seq,
             event.t_us,
-            event.node.unwrap_or(0),
+            event.node.map_or(0, ClientId::get),
             event.clock,
             event.kind.name(),
             short_label(event),
@@ -214,9 +214,7 @@ pub fn write_html(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
         ));
         replay.apply(event);
         if let Some(node) = event.node
-            && let Some(list) = (node as usize)
-                .checked_sub(1)
-                .and_then(|slot| views.get_mut(slot))
+            && let Some(list) = node.checked_index().and_then(|slot| views.get_mut(slot))
         {
             for (changes, value) in list.iter_mut().zip(view_of(&replay, node)) {
                 changes.record(row as i64, &value);
@@ -241,8 +239,8 @@ pub fn write_html(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
             .iter()
             .map(|arrow| {
                 (
-                    arrow.from,
-                    arrow.to,
+                    arrow.from.get(),
+                    arrow.to.get(),
                     arrow.msg_type,
                     row_or_open(arrow.start),
                     if arrow.fate == Fate::Beyond {
@@ -260,7 +258,7 @@ pub fn write_html(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
             .iter()
             .map(|span| {
                 (
-                    span.lane,
+                    span.lane.get(),
                     row_or_open(span.start),
                     row_or_open(span.end),
                     span.overlap,
@@ -271,7 +269,13 @@ pub fn write_html(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
         downs: diagram
             .downs
             .iter()
-            .map(|span| (span.lane, row_or_open(span.start), row_or_open(span.end)))
+            .map(|span| {
+                (
+                    span.lane.get(),
+                    row_or_open(span.start),
+                    row_or_open(span.end),
+                )
+            })
             .collect(),
         cuts: diagram
             .cuts

@@ -10,6 +10,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use crate::protocol::ClientId;
 use crate::trace::EventKind;
 
 use super::Capture;
@@ -50,7 +51,7 @@ pub fn write_mermaid(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
         clients => format!("c1,c{clients}"),
     };
     for event in &capture.events {
-        let node = event.node.unwrap_or(0);
+        let node = event.node.unwrap_or(ClientId::new(0));
         let at = format_time(event.t_us);
         let line = match &event.kind {
             EventKind::Deliver { msg_id, from, msg } => Some(format!(
@@ -124,7 +125,7 @@ fn clean(text: &str) -> String {
 }
 
 /// `(c1,c2) | (c3)`.
-fn groups_text(groups: &[Vec<u32>]) -> String {
+fn groups_text(groups: &[Vec<ClientId>]) -> String {
     groups
         .iter()
         .map(|group| {

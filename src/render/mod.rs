@@ -117,7 +117,7 @@ impl TraceInfo {
 
     /// The client ids in order.
     pub fn client_ids(&self) -> impl Iterator<Item = ClientId> + use<> {
-        1..=self.clients()
+        ClientId::all(self.clients())
     }
 
     /// `scenario "default", seed 1: 3 clients, protocol lamport` and the mutations, if any.

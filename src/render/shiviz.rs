@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use crate::protocol::ClientId;
 use crate::trace::EventKind;
 
 use super::Capture;
@@ -44,7 +45,7 @@ pub fn write_shiviz(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
     // The sender's vector clock at each send inside the window, by msg_id.
     let mut sent: BTreeMap<u64, VectorClock> = BTreeMap::new();
     for event in &capture.events {
-        let host = event.node.unwrap_or(0);
+        let host = event.node.map_or(0, ClientId::get);
         let mut clock = clocks.remove(&host).unwrap_or_default();
         *clock.entry(host).or_insert(0) += 1;
         if let EventKind::Deliver { msg_id, .. } = &event.kind

@@ -136,7 +136,9 @@ impl ClientState {
 
     /// The peers of this client, in id order.
     pub fn peers(&self) -> impl Iterator<Item = ClientId> + '_ {
-        (1..=self.balances.len() as ClientId).filter(move |&peer| peer != self.id)
+        (0..self.balances.len())
+            .map(ClientId::from_index)
+            .filter(move |&peer| peer != self.id)
     }
 
     /// The largest timestamp received from `peer`.
@@ -194,7 +196,7 @@ impl ClientState {
 /// Client `id`'s index in the per-client lists; for id 0, which a block in an edited trace
 /// can name, an index no list has (so a lookup finds nothing rather than underflowing).
 fn slot(id: ClientId) -> usize {
-    (id as usize).wrapping_sub(1)
+    id.checked_index().unwrap_or(usize::MAX)
 }
 
 /// `(3,1)`: a request as `(timestamp,client)`.
@@ -240,14 +242,11 @@ impl Replay {
 
     /// Client `id`, if there is one.
     pub fn client(&self, id: ClientId) -> Option<&ClientState> {
-        (id as usize)
-            .checked_sub(1)
-            .and_then(|slot| self.clients.get(slot))
+        id.checked_index().and_then(|slot| self.clients.get(slot))
     }
 
     fn client_mut(&mut self, id: ClientId) -> Option<&mut ClientState> {
-        (id as usize)
-            .checked_sub(1)
+        id.checked_index()
             .and_then(|slot| self.clients.get_mut(slot))
     }
 
@@ -369,7 +368,7 @@ impl Replay {
                 }
                 let missing: Vec<ClientId> = client
                     .peers()
-                    .filter(|&peer| !client.acked[peer as usize - 1])
+                    .filter(|&peer| !client.acked[peer.index()])
                     .collect();
                 (!missing.is_empty()).then(|| {
                     format!(
@@ -425,7 +424,7 @@ impl Replay {
             Variant::RicartAgrawala => {
                 let missing: Vec<ClientId> = client
                     .peers()
-                    .filter(|&peer| !client.replied[peer as usize - 1])
+                    .filter(|&peer| !client.replied[peer.index()])
                     .collect();
                 if !missing.is_empty() {
                     reasons.push(format!("no REPLY yet from {}", client_list(&missing)));
@@ -588,7 +587,7 @@ fn deliver(
     from: ClientId,
     msg: &Message,
 ) {
-    let Some(slot) = (from as usize).checked_sub(1) else {
+    let Some(slot) = from.checked_index() else {
         return;
     };
     if slot >= client.largest_seen.len() {

@@ -69,12 +69,12 @@ pub(crate) fn arrow_tip(x1: i64, y1: i64, x2: i64, y2: i64) -> (i64, i64) {
 
 /// The x of a client's lane.
 pub(crate) fn lane_x(id: ClientId) -> i64 {
-    LANE0 + (i64::from(id) - 1) * LANE_W
+    LANE0 + (i64::from(id.get()) - 1) * LANE_W
 }
 
 /// The width of a diagram of `lanes` clients (at least the legend's).
 pub(crate) fn diagram_width(lanes: u32) -> i64 {
-    (lane_x(lanes.max(1)) + RIGHT).max(MIN_WIDTH)
+    (lane_x(ClientId::new(lanes.max(1))) + RIGHT).max(MIN_WIDTH)
 }
 
 /// The legend's width.
@@ -87,7 +87,7 @@ pub(crate) fn row_y(row: usize) -> i64 {
 
 /// A few words for the label next to an event's mark.
 pub(crate) fn short_label(event: &Event) -> String {
-    let node = event.node.unwrap_or(0);
+    let node = event.node.unwrap_or(ClientId::new(0));
     match &event.kind {
         EventKind::Send { msg_id, to, msg } => {
             format!(
@@ -270,7 +270,7 @@ pub fn write_svg(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
             "<rect class=\"cut\" x=\"{}\" y=\"{y1}\" width=\"{}\" height=\"{}\"><title>partition \
              {}</title></rect>",
             LANE0 - 30,
-            lane_x(lanes) - LANE0 + 60,
+            lane_x(ClientId::new(lanes)) - LANE0 + 60,
             (y2 - y1).max(1),
             escape_xml(&cut.label)
         );
@@ -445,8 +445,8 @@ fn write_event(
                 "<line class=\"net\" x1=\"{}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\"/><text \
                  class=\"lbl\" x=\"{}\" y=\"{}\">{label}</text>",
                 LANE0 - 30,
-                lane_x(lanes) + 30,
-                lane_x(lanes) + 36,
+                lane_x(ClientId::new(lanes)) + 30,
+                lane_x(ClientId::new(lanes)) + 36,
                 y + 4
             );
         }

@@ -155,7 +155,7 @@ fn describe_latency(latency: &LatencySpec) -> String {
 
 /// One event in words.
 pub fn describe(event: &Event, variant: Variant) -> String {
-    let node = event.node.unwrap_or(0);
+    let node = event.node.unwrap_or(ClientId::new(0));
     match &event.kind {
         EventKind::Send { msg_id, to, msg } => {
             format!("sends {} to c{to}  [m{msg_id}]", describe_message(msg))
@@ -451,7 +451,7 @@ pub fn write_explained(capture: &Capture, out: &mut dyn Write) -> io::Result<()>
         let last_regular = replay.last_regular;
         replay.apply(event);
         if let Some(node) = event.node
-            && let Some(slot) = (node as usize).checked_sub(1)
+            && let Some(slot) = node.checked_index()
             && slot < last_wait.len()
         {
             match &event.kind {

@@ -317,7 +317,7 @@ impl Host for World<'_, '_, '_> {
 
     #[inline]
     fn set_timer(&mut self, node: ClientId, after_us: u64, timer: Timer) {
-        let incarnation = self.incarnations[node as usize - 1];
+        let incarnation = self.incarnations[node.index()];
         self.queue.push(
             self.now_us.saturating_add(after_us),
             Pending::Timer {
@@ -379,7 +379,7 @@ impl<'s, 'a, 'k> Simulator<'s, 'a, 'k> {
         sinks: &'a mut [&'k mut dyn EventSink],
     ) -> Self {
         let initial_balances: Arc<[Amount]> = scenario.initial_balances.clone().into();
-        let clients = (1..=scenario.clients)
+        let clients = ClientId::all(scenario.clients)
             .map(|id| {
                 let config = ClientConfig {
                     id,
@@ -519,21 +519,21 @@ impl<'s, 'a, 'k> Simulator<'s, 'a, 'k> {
                 msg,
             } => {
                 self.world.network.delivered(from, to, self.world.now_us);
-                if self.down[to as usize - 1] {
-                    let clock = self.clients[to as usize - 1].clock();
+                if self.down[to.index()] {
+                    let clock = self.clients[to.index()].clock();
                     let reason = DropReason::Crashed;
                     return self.emit(Some(to), clock, EventKind::Drop { msg_id, reason });
                 }
-                self.clients[to as usize - 1].handle_message(from, &msg, outbox);
+                self.clients[to.index()].handle_message(from, &msg, outbox);
                 self.emit_outputs(to, Some((msg_id, &msg)), outbox)
             }
             Pending::Work(item) => {
                 self.schedule_next_work();
                 // A command typed into a crashed client's terminal is lost.
-                if self.down[item.client as usize - 1] {
+                if self.down[item.client.index()] {
                     return Ok(());
                 }
-                let client = &mut self.clients[item.client as usize - 1];
+                let client = &mut self.clients[item.client.index()];
                 // Scenario validation makes every workload command valid; a refused one would
                 // change nothing and emit nothing, so there is nothing to trace.
                 let _ = client.handle_command(item.command, outbox);
@@ -544,10 +544,10 @@ impl<'s, 'a, 'k> Simulator<'s, 'a, 'k> {
                 incarnation,
                 timer,
             } => {
-                if self.world.incarnations[client as usize - 1] != incarnation {
+                if self.world.incarnations[client.index()] != incarnation {
                     return Ok(());
                 }
-                self.clients[client as usize - 1].handle_timer(timer, outbox);
+                self.clients[client.index()].handle_timer(timer, outbox);
                 self.emit_outputs(client, None, outbox)
             }
             Pending::Fault(fault) => self.apply_fault(fault),
@@ -614,7 +614,7 @@ impl<'s, 'a, 'k> Simulator<'s, 'a, 'k> {
             }
             Fault::Crash(id) => {
                 let node = self.faults.crashes[id].client;
-                let slot = node as usize - 1;
+                let slot = node.index();
                 self.down[slot] = true;
                 // Timers armed before the crash must not fire into the next incarnation.
                 self.world.incarnations[slot] += 1;
@@ -623,7 +623,7 @@ impl<'s, 'a, 'k> Simulator<'s, 'a, 'k> {
             }
             Fault::Restart(id) => {
                 let crash = self.faults.crashes[id];
-                let slot = crash.client as usize - 1;
+                let slot = crash.client.index();
                 let keep_ledger = crash.keep == Keep::Ledger;
                 self.clients[slot].restart(keep_ledger);
                 self.down[slot] = false;

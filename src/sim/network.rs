@@ -77,7 +77,7 @@ struct Cut {
 
 impl Cut {
     fn separates(&self, from: ClientId, to: ClientId) -> bool {
-        let group = |id: ClientId| self.group_of.get(id as usize - 1).copied().flatten();
+        let group = |id: ClientId| self.group_of.get(id.index()).copied().flatten();
         match (group(from), group(to)) {
             (Some(a), Some(b)) if self.one_way => a == 0 && b == 1,
             (Some(a), Some(b)) => a != b,
@@ -155,7 +155,7 @@ impl Network {
         let mut group_of = vec![None; clients as usize];
         for (group, members) in groups.iter().enumerate() {
             for &member in members {
-                group_of[member as usize - 1] = Some(group);
+                group_of[member.index()] = Some(group);
             }
         }
         self.cuts.push(Cut {
@@ -305,7 +305,7 @@ impl LatestDelivery {
     fn raise(&mut self, from: ClientId, to: ClientId, arrival_us: u64) -> u64 {
         let latest = match self {
             LatestDelivery::Dense { clients, at_us } => {
-                &mut at_us[(from as usize - 1) * *clients + (to as usize - 1)]
+                &mut at_us[from.index() * *clients + to.index()]
             }
             LatestDelivery::Sparse(map) => Self::sparse_entry(map, from, to),
         };
@@ -366,7 +366,7 @@ mod tests {
         let mut net = lossy((1, 4), (1, 10));
         let (mut lost, mut duplicated) = (0, 0);
         for _ in 0..40_000 {
-            match net.route(1, 2, 0) {
+            match net.route(ClientId::new(1), ClientId::new(2), 0) {
                 Route::Lost(reason) => {
                     assert_eq!(reason, DropReason::Loss);
                     lost += 1;
@@ -391,27 +391,61 @@ mod tests {
                 }
             )
         };
-        assert!((0..1000).all(|_| always_once(never.route(1, 2, 0))));
+        assert!((0..1000).all(|_| always_once(never.route(ClientId::new(1), ClientId::new(2), 0))));
     }
 
     #[test]
     fn partitions_cut_between_groups_and_heal() {
         let mut net = lossy((0, 1), (0, 1));
-        net.cut(0, 4, &[vec![1, 2], vec![3]], false);
-        assert_eq!(net.route(1, 3, 0), Route::Lost(DropReason::Partition));
-        assert_eq!(net.route(3, 2, 0), Route::Lost(DropReason::Partition));
-        assert!(matches!(net.route(1, 2, 0), Route::Deliver { .. }));
+        net.cut(
+            0,
+            4,
+            &[
+                vec![ClientId::new(1), ClientId::new(2)],
+                vec![ClientId::new(3)],
+            ],
+            false,
+        );
+        assert_eq!(
+            net.route(ClientId::new(1), ClientId::new(3), 0),
+            Route::Lost(DropReason::Partition)
+        );
+        assert_eq!(
+            net.route(ClientId::new(3), ClientId::new(2), 0),
+            Route::Lost(DropReason::Partition)
+        );
+        assert!(matches!(
+            net.route(ClientId::new(1), ClientId::new(2), 0),
+            Route::Deliver { .. }
+        ));
         assert!(
-            matches!(net.route(4, 3, 0), Route::Deliver { .. }),
+            matches!(
+                net.route(ClientId::new(4), ClientId::new(3), 0),
+                Route::Deliver { .. }
+            ),
             "client 4 is in no group"
         );
         net.heal(0);
-        assert!(matches!(net.route(1, 3, 0), Route::Deliver { .. }));
+        assert!(matches!(
+            net.route(ClientId::new(1), ClientId::new(3), 0),
+            Route::Deliver { .. }
+        ));
 
-        net.cut(1, 4, &[vec![1], vec![2]], true);
-        assert_eq!(net.route(1, 2, 0), Route::Lost(DropReason::Partition));
+        net.cut(
+            1,
+            4,
+            &[vec![ClientId::new(1)], vec![ClientId::new(2)]],
+            true,
+        );
+        assert_eq!(
+            net.route(ClientId::new(1), ClientId::new(2), 0),
+            Route::Lost(DropReason::Partition)
+        );
         assert!(
-            matches!(net.route(2, 1, 0), Route::Deliver { .. }),
+            matches!(
+                net.route(ClientId::new(2), ClientId::new(1), 0),
+                Route::Deliver { .. }
+            ),
             "one way only"
         );
     }
@@ -452,12 +486,14 @@ mod tests {
             max_us: 10_000,
         };
         let mut fifo = network(spec, true, vec![]);
-        let arrivals: Vec<u64> = (0..200).map(|i| fifo.delivery_time(1, 2, i * 10)).collect();
+        let arrivals: Vec<u64> = (0..200)
+            .map(|i| fifo.delivery_time(ClientId::new(1), ClientId::new(2), i * 10))
+            .collect();
         assert!(arrivals.windows(2).all(|pair| pair[0] <= pair[1]));
 
         let mut unordered = network(spec, false, vec![]);
         let arrivals: Vec<u64> = (0..200)
-            .map(|i| unordered.delivery_time(1, 2, i * 10))
+            .map(|i| unordered.delivery_time(ClientId::new(1), ClientId::new(2), i * 10))
             .collect();
         assert!(arrivals.windows(2).any(|pair| pair[0] > pair[1]));
     }
@@ -465,15 +501,21 @@ mod tests {
     #[test]
     fn a_link_override_applies_to_its_direction_only() {
         let slow = LinkSpec {
-            from: 1,
-            to: 2,
+            from: ClientId::new(1),
+            to: ClientId::new(2),
             latency: Some(LatencySpec::Constant { us: 9000 }),
             fifo: None,
             drop_ratio: None,
             duplicate_ratio: None,
         };
         let mut net = network(LatencySpec::Constant { us: 100 }, true, vec![slow]);
-        assert_eq!(net.delivery_time(1, 2, 0), 9000);
-        assert_eq!(net.delivery_time(2, 1, 0), 100);
+        assert_eq!(
+            net.delivery_time(ClientId::new(1), ClientId::new(2), 0),
+            9000
+        );
+        assert_eq!(
+            net.delivery_time(ClientId::new(2), ClientId::new(1), 0),
+            100
+        );
     }
 }

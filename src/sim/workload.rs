@@ -95,7 +95,7 @@ struct Generator {
 
 impl Generator {
     fn new(spec: &GeneratedSpec, clients: u32, rng: ChaCha8Rng) -> Self {
-        let everyone: Vec<ClientId> = (1..=clients).collect();
+        let everyone: Vec<ClientId> = ClientId::all(clients).collect();
         let payers = spec.payers.clone().unwrap_or_else(|| everyone.clone());
         let payees = spec.payees.clone().unwrap_or(everyone);
         let payees_of = payers

@@ -201,7 +201,7 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
     json.int(event.t_us);
     json.raw(b",\"node\":");
     match event.node {
-        Some(node) => json.int(node),
+        Some(node) => json.int(node.get()),
         None => json.raw(b"null"),
     }
     json.raw(b",\"clock\":");
@@ -212,18 +212,18 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
     match &event.kind {
         EventKind::Send { msg_id, to, msg } => {
             json.field("msg_id", *msg_id);
-            json.field("to", *to);
+            json.field("to", to.get());
             json.raw(b",\"msg\":");
             json.message(msg);
         }
         EventKind::Deliver { msg_id, from, msg } => {
             json.field("msg_id", *msg_id);
-            json.field("from", *from);
+            json.field("from", from.get());
             json.raw(b",\"msg\":");
             json.message(msg);
         }
         EventKind::Transfer { to, amount } => {
-            json.field("to", *to);
+            json.field("to", to.get());
             json.field("amount", *amount);
         }
         EventKind::Request { ts } | EventKind::Enter { ts } | EventKind::Exit { ts } => {
@@ -247,14 +247,14 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
             block,
             reason,
         } => {
-            json.field("from", *from);
+            json.field("from", from.get());
             json.raw(b",\"block\":");
             json.block(block);
             json.raw(b",\"reason\":");
             json.string(reason);
         }
         EventKind::Balance { of, value } => {
-            json.field("of", *of);
+            json.field("of", of.get());
             json.field("value", *value);
         }
         EventKind::Violation { invariant, detail } => {
@@ -287,7 +287,7 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
                     if place > 0 {
                         json.raw(b",");
                     }
-                    json.int(*member);
+                    json.int(member.get());
                 }
                 json.raw(b"]");
             }
@@ -355,8 +355,8 @@ impl Json<'_> {
         self.raw(b",\"hash\":");
         self.hex(&block.hash_value());
         self.field("ts", block.ts());
-        self.field("from", block.from());
-        self.field("to", block.to());
+        self.field("from", block.from().get());
+        self.field("to", block.to().get());
         self.field("amount", block.amount());
         self.raw(b"}");
     }
@@ -368,13 +368,13 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::protocol::GENESIS_PREV;
+    use crate::protocol::{ClientId, GENESIS_PREV};
 
     fn encoded(kind: EventKind) -> serde_json::Value {
         let event = Event {
             seq: 4,
             t_us: 1500,
-            node: Some(2),
+            node: Some(ClientId::new(2)),
             clock: 7,
             kind,
         };
@@ -388,11 +388,11 @@ mod tests {
         let event = Event {
             seq: 0,
             t_us: 0,
-            node: Some(1),
+            node: Some(ClientId::new(1)),
             clock: 1,
             kind: EventKind::Send {
                 msg_id: 0,
-                to: 2,
+                to: ClientId::new(2),
                 msg: Message::Request { ts: 1 },
             },
         };
@@ -406,10 +406,17 @@ mod tests {
 
     #[test]
     fn release_with_block_and_violation_detail_are_valid_json() {
-        let block = Arc::new(Block::new(0, GENESIS_PREV, 1, 1, 2, 3));
+        let block = Arc::new(Block::new(
+            0,
+            GENESIS_PREV,
+            1,
+            ClientId::new(1),
+            ClientId::new(2),
+            3,
+        ));
         let value = encoded(EventKind::Deliver {
             msg_id: 9,
-            from: 1,
+            from: ClientId::new(1),
             msg: Message::Release {
                 ts: 5,
                 request_ts: 1,
@@ -447,7 +454,7 @@ mod tests {
         let event = Event {
             seq: 0,
             t_us: 0,
-            node: Some(1),
+            node: Some(ClientId::new(1)),
             clock: 1,
             kind: EventKind::Request { ts: 1 },
         };

@@ -276,7 +276,10 @@ mod tests {
     fn the_kinds_forgotten_unfreed_hold_only_copy_fields() {
         fn copy<T: Copy>(_: &T) {}
         let plain = [
-            EventKind::Transfer { to: 2, amount: 3 },
+            EventKind::Transfer {
+                to: ClientId::new(2),
+                amount: 3,
+            },
             EventKind::Request { ts: 1 },
             EventKind::Enter { ts: 1 },
             EventKind::Exit { ts: 1 },
@@ -285,7 +288,10 @@ mod tests {
                 amount: 3,
                 balance: 2,
             },
-            EventKind::Balance { of: 1, value: 10 },
+            EventKind::Balance {
+                of: ClientId::new(1),
+                value: 10,
+            },
             EventKind::Drop {
                 msg_id: 0,
                 reason: DropReason::Loss,
@@ -329,7 +335,14 @@ mod tests {
                 other => panic!("{other:?} is listed as plain but not matched here"),
             }
         }
-        let block = Arc::new(Block::new(0, GENESIS_PREV, 1, 1, 2, 3));
+        let block = Arc::new(Block::new(
+            0,
+            GENESIS_PREV,
+            1,
+            ClientId::new(1),
+            ClientId::new(2),
+            3,
+        ));
         let release = Message::Release {
             ts: 2,
             request_ts: 1,
@@ -338,12 +351,12 @@ mod tests {
         let holding = [
             EventKind::Send {
                 msg_id: 0,
-                to: 2,
+                to: ClientId::new(2),
                 msg: release.clone(),
             },
             EventKind::Deliver {
                 msg_id: 0,
-                from: 1,
+                from: ClientId::new(1),
                 msg: release,
             },
             EventKind::Commit {
@@ -353,7 +366,7 @@ mod tests {
                 block: Arc::clone(&block),
             },
             EventKind::Reject {
-                from: 1,
+                from: ClientId::new(1),
                 block,
                 reason: "a gap".into(),
             },
@@ -362,11 +375,11 @@ mod tests {
                 detail: "stuck".into(),
             },
             EventKind::Partition {
-                groups: vec![vec![1], vec![2]],
+                groups: vec![vec![ClientId::new(1)], vec![ClientId::new(2)]],
                 direction: Direction::Both,
             },
             EventKind::Heal {
-                groups: vec![vec![1], vec![2]],
+                groups: vec![vec![ClientId::new(1)], vec![ClientId::new(2)]],
                 direction: Direction::Both,
             },
         ];

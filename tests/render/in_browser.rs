@@ -46,7 +46,7 @@ fn expected_cells(capture: &Capture, step: usize) -> BTreeMap<(u32, String), Str
     let mut cells = BTreeMap::new();
     for id in capture.info.client_ids() {
         for (field, value) in html::state_fields(&replay, id) {
-            cells.insert((id, field.to_string()), value);
+            cells.insert((id.get(), field.to_string()), value);
         }
     }
     cells

@@ -164,9 +164,8 @@ impl Links {
     }
 
     pub(super) fn dense_slot(clients: u32, from: ClientId, to: ClientId) -> Option<usize> {
-        let valid = |id: ClientId| (1..=clients).contains(&id);
-        (valid(from) && valid(to))
-            .then(|| (from as usize - 1) * clients as usize + (to as usize - 1))
+        let valid = |id: ClientId| id.is_among(clients);
+        (valid(from) && valid(to)).then(|| from.index() * clients as usize + to.index())
     }
 
     pub(super) fn get(&self, from: ClientId, to: ClientId) -> Option<&Link> {

@@ -55,9 +55,9 @@ impl SystemConfig {
     /// The directed links in encoding order.
     pub fn link_list(&self) -> Vec<(ClientId, ClientId)> {
         let n = self.clients;
-        (1..=n)
+        ClientId::all(n)
             .flat_map(|from| {
-                (1..=n)
+                ClientId::all(n)
                     .filter(move |&to| to != from)
                     .map(move |to| (from, to))
             })
@@ -65,13 +65,13 @@ impl SystemConfig {
     }
 
     pub fn rule(&self, from: ClientId, to: ClientId) -> LinkRule {
-        self.links[((from - 1) * self.clients + (to - 1)) as usize]
+        self.links[from.index() * self.clients as usize + to.index()]
     }
 
     /// The clients in their initial state.
     pub fn initial_clients(&self) -> Vec<Client> {
         let balances: Arc<[Amount]> = self.initial_balances.clone().into();
-        (1..=self.clients)
+        ClientId::all(self.clients)
             .map(|id| {
                 let config = ClientConfig {
                     id,

@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap;
 
 use crate::check::Invariant;
 use crate::explore::search::Finding;
-use crate::protocol::{Client, Command, Message, Outbox, OutputKind, Timer};
+use crate::protocol::{Client, ClientId, Command, Message, Outbox, OutputKind, Timer};
 
 /// A client step just run, its client state and messages interned.
 #[derive(Clone, Debug)]
@@ -184,7 +184,7 @@ pub(super) fn run_step(
     let argument = key.input & ((1 << 28) - 1);
     match kind {
         INPUT_ISSUE => {
-            let transfer = inner.config.transfers[id as usize - 1][argument as usize];
+            let transfer = inner.config.transfers[id.index()][argument as usize];
             let command = Command::Transfer {
                 to: transfer.to,
                 amount: transfer.amount,
@@ -194,7 +194,7 @@ pub(super) fn run_step(
         }
         INPUT_DELIVER => {
             let msg = delivered.as_ref().expect("a delivery has its message");
-            client.handle_message(argument, msg, &mut outbox);
+            client.handle_message(ClientId::new(argument), msg, &mut outbox);
         }
         INPUT_TIMER => client.handle_timer(Timer::LeaveCriticalSection, &mut outbox),
         _ => client.restart(argument == 1),
@@ -234,7 +234,7 @@ pub(super) fn run_step(
                         output.clock
                     ));
                 }
-                sends.push(((*to - 1) as u8, msg.clone()));
+                sends.push((to.index() as u8, msg.clone()));
             }
             _ => {}
         }

@@ -208,7 +208,7 @@ impl SystemExpander {
         msg: u32,
     ) {
         let (from, to) = self.inner.links[link];
-        let receiver = to as usize - 1;
+        let receiver = to.index();
         let step = SystemStep {
             kind: StepKind::Deliver,
             client: receiver as u8,
@@ -225,7 +225,7 @@ impl SystemExpander {
             return;
         }
         let local = self.current.locals[receiver];
-        let effect = self.effect(local, INPUT_DELIVER | from, msg);
+        let effect = self.effect(local, INPUT_DELIVER | from.get(), msg);
         if self.all_fifo {
             self.emit_step(state, out, step, receiver, effect, false, link);
             return;
@@ -325,7 +325,7 @@ impl Model for SystemModel {
                 let n = self.inner.config.clients as usize;
                 let mut index = vec![u8::MAX; n * n];
                 for (at, &(from, to)) in self.inner.links.iter().enumerate() {
-                    index[(from as usize - 1) * n + (to as usize - 1)] = at as u8;
+                    index[from.index() * n + to.index()] = at as u8;
                 }
                 index
             },
@@ -352,8 +352,9 @@ impl Expander for SystemExpander {
             if self.current.count(link) > 0 {
                 let msg = self.current.heads[link];
                 let (from, to) = self.inner.links[link];
-                let local = self.current.locals[to as usize - 1];
-                self.effects.prefetch(local, INPUT_DELIVER | from, msg);
+                let local = self.current.locals[to.index()];
+                self.effects
+                    .prefetch(local, INPUT_DELIVER | from.get(), msg);
             }
         }
         let step = |kind, client: usize| SystemStep {
@@ -436,7 +437,7 @@ impl Expander for SystemExpander {
                 for &pos in &positions {
                     let step = SystemStep {
                         kind: StepKind::Lose,
-                        client: (from - 1) as u8,
+                        client: from.index() as u8,
                         link: link as u8,
                         pos: pos as u8,
                         msg: self.current.link(link)[pos],
@@ -460,7 +461,7 @@ impl Expander for SystemExpander {
                 for &pos in &positions {
                     let step = SystemStep {
                         kind: StepKind::Duplicate,
-                        client: (from - 1) as u8,
+                        client: from.index() as u8,
                         link: link as u8,
                         pos: pos as u8,
                         msg: self.current.link(link)[pos],

@@ -141,7 +141,7 @@ pub(super) struct Shared {
 /// which walks every block of the ledger.
 pub(super) fn client_hash(client: &Client, clients: u32) -> u64 {
     let mut hasher = FxHasher::default();
-    hasher.write_u32(client.id());
+    hasher.write_u32(client.id().get());
     hasher.write_u64(client.clock());
     match client.phase() {
         Phase::Idle => hasher.write_u8(0),
@@ -150,13 +150,13 @@ pub(super) fn client_hash(client: &Client, clients: u32) -> u64 {
     }
     hasher.write_usize(client.queue().len());
     for (ts, id) in client.queue().iter() {
-        hasher.write_u64(ts << 8 ^ u64::from(id));
+        hasher.write_u64(ts << 8 ^ u64::from(id.get()));
     }
     hasher.write_u64(client.ledger().len());
     hasher.write(&client.ledger().head_hash()[..8]);
     hasher.write_usize(client.pending().len());
     hasher.write_usize(client.held_back().len());
-    for peer in 1..=clients {
+    for peer in ClientId::all(clients) {
         hasher.write_u64(client.largest_seen(peer));
     }
     hasher.finish()
@@ -277,9 +277,9 @@ pub(super) fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -
             });
         }
         prev = block.hash_value();
-        let (from, to) = (block.from() as usize, block.to() as usize);
-        if (1..=balances.len()).contains(&from) && (1..=balances.len()).contains(&to) {
-            let balance = balances[from - 1];
+        let (from, to) = (block.from(), block.to());
+        if from.is_among(balances.len() as u32) && to.is_among(balances.len() as u32) {
+            let balance = balances[from.index()];
             if balance < block.amount() {
                 problem.get_or_insert(Finding {
                     name: Invariant::NoOverdraft.name(),
@@ -292,8 +292,8 @@ pub(super) fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -
                 });
             }
             let paid = balance.min(block.amount());
-            balances[from - 1] -= paid;
-            balances[to - 1] += paid;
+            balances[from.index()] -= paid;
+            balances[to.index()] += paid;
         }
     }
     let total = client.ledger().table().total();

@@ -12,8 +12,8 @@ use crate::explore::search::{SearchOptions, Stop};
 use crate::explore::settings::{self, Overrides};
 use crate::explore::system::{CrashRule, LinkRule, PlannedTransfer, SystemConfig};
 use crate::protocol::{
-    Amount, Client, ClientConfig, Command as ClientCommand, Message, Mutations, Outbox, OutputKind,
-    Phase, Timer, Variant,
+    Amount, Client, ClientConfig, ClientId, Command as ClientCommand, Message, Mutations, Outbox,
+    OutputKind, Phase, Timer, Variant,
 };
 
 /// A message with `Hash` and `Ord` (by content), for sets of states and sorted bags.
@@ -37,8 +37,8 @@ impl Msg {
         let block = self.0.block().map(|b| {
             (
                 b.index(),
-                b.from(),
-                b.to(),
+                b.from().get(),
+                b.to().get(),
                 b.amount(),
                 b.ts(),
                 b.hash_value(),
@@ -88,7 +88,7 @@ pub(super) struct NaiveResult {
 
 fn naive_clients(config: &SystemConfig) -> Vec<Client> {
     let balances: Arc<[Amount]> = config.initial_balances.clone().into();
-    (1..=config.clients)
+    ClientId::all(config.clients)
         .map(|id| {
             let client_config = ClientConfig {
                 id,
@@ -117,7 +117,7 @@ fn naive_step(
     let mut changed = state.clients[client] != before;
     for output in outbox.drain() {
         if let OutputKind::Send { to, msg } = output.kind {
-            let link = client * n + (to as usize - 1);
+            let link = client * n + to.index();
             state.links[link].push(Msg(msg));
             if !config.links[link].fifo {
                 state.links[link].sort();
@@ -186,7 +186,7 @@ fn naive_successors(config: &SystemConfig, state: &NaiveState) -> Vec<NaiveState
                 let Msg(msg) = s.links[link].remove(p);
                 if !s.down[to] {
                     naive_step(config, &mut s, to, |client, out| {
-                        client.handle_message(from as u32 + 1, &msg, out)
+                        client.handle_message(ClientId::from_index(from), &msg, out)
                     });
                 }
                 next.push(s);
@@ -296,7 +296,10 @@ fn config(
     let n = clients as usize;
     let mut planned = vec![Vec::new(); n];
     for &(from, to, amount) in transfers {
-        planned[from as usize - 1].push(PlannedTransfer { to, amount });
+        planned[ClientId::new(from).index()].push(PlannedTransfer {
+            to: ClientId::new(to),
+            amount,
+        });
     }
     let links = (0..n * n)
         .map(|_| LinkRule {

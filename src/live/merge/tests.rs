@@ -72,52 +72,57 @@ fn runs_are_joined_by_crash_and_restart_and_lost_messages_dropped() {
     let path = |name: &str| dir.path().join(name);
     write_life(
         &path("n1.jsonl"),
-        1,
+        ClientId::new(1),
         EPOCH,
         vec![
-            event(0, 1, 1, EventKind::Request { ts: 1 }),
+            event(0, ClientId::new(1), 1, EventKind::Request { ts: 1 }),
             event(
                 1,
-                1,
+                ClientId::new(1),
                 1,
                 EventKind::Send {
                     msg_id: A,
-                    to: 2,
+                    to: ClientId::new(2),
                     msg: request(),
                 },
             ),
             event(
                 2,
-                1,
+                ClientId::new(1),
                 1,
                 EventKind::Send {
                     msg_id: B,
-                    to: 2,
+                    to: ClientId::new(2),
                     msg: Message::Reply { ts: 1 },
                 },
             ),
             // Sent again to node 2's second run.
-            event(5000, 1, 1, EventKind::Duplicate { msg_id: A }),
+            event(
+                5000,
+                ClientId::new(1),
+                1,
+                EventKind::Duplicate { msg_id: A },
+            ),
         ],
         true,
     );
     let deliver = EventKind::Deliver {
         msg_id: A,
-        from: 1,
+        from: ClientId::new(1),
         msg: request(),
     };
     write_life(
         &path("n2-a.jsonl"),
-        2,
+        ClientId::new(2),
         EPOCH + 10,
-        vec![event(5, 2, 2, deliver.clone())],
+        vec![event(5, ClientId::new(2), 2, deliver.clone())],
         false,
     );
     write_life(
         &path("n2-b.jsonl"),
-        2,
+        ClientId::new(2),
         EPOCH + 3000,
-        vec![event(100, 2, 2, deliver)],
+        vec![event(100, ClientId::new(2), 2, deliver)],
         true,
     );
 
@@ -148,15 +153,15 @@ fn runs_are_joined_by_crash_and_restart_and_lost_messages_dropped() {
     assert_eq!(
         shape,
         vec![
-            (Some(1), "request", None),
-            (Some(1), "send", Some(0)),
-            (Some(1), "duplicate", Some(0)),
-            (Some(1), "send", Some(1)),
-            (Some(2), "deliver", Some(0)),
-            (Some(2), "crash", None),
-            (Some(2), "drop", Some(1)),
-            (Some(2), "restart", None),
-            (Some(2), "deliver", Some(0)),
+            (Some(ClientId::new(1)), "request", None),
+            (Some(ClientId::new(1)), "send", Some(0)),
+            (Some(ClientId::new(1)), "duplicate", Some(0)),
+            (Some(ClientId::new(1)), "send", Some(1)),
+            (Some(ClientId::new(2)), "deliver", Some(0)),
+            (Some(ClientId::new(2)), "crash", None),
+            (Some(ClientId::new(2)), "drop", Some(1)),
+            (Some(ClientId::new(2)), "restart", None),
+            (Some(ClientId::new(2)), "deliver", Some(0)),
         ]
     );
     // The second delivery waited for the re-send at 5000us; t never goes back.
@@ -169,14 +174,14 @@ fn a_delivery_nobody_sent_names_the_missing_trace() {
     let dir = tempfile::tempdir().unwrap();
     let deliver = EventKind::Deliver {
         msg_id: A,
-        from: 1,
+        from: ClientId::new(1),
         msg: request(),
     };
     write_life(
         &dir.path().join("n2.jsonl"),
-        2,
+        ClientId::new(2),
         EPOCH,
-        vec![event(5, 2, 2, deliver)],
+        vec![event(5, ClientId::new(2), 2, deliver)],
         true,
     );
     let error = merge_traces(&[dir.path().to_path_buf()], &mut Vec::new()).unwrap_err();

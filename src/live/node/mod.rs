@@ -313,7 +313,7 @@ fn run_node_with(
         driver: Driver::new(Unchecked, false),
         host: NodeHost::new(
             trace,
-            (u64::from(id) << MSG_ID_NODE_SHIFT) | (life_tag << 32),
+            (u64::from(id.get()) << MSG_ID_NODE_SHIFT) | (life_tag << 32),
             started,
         ),
         storage,

@@ -127,10 +127,10 @@ fn committed_block(client: &Client, outputs: &[Output]) -> Arc<Block> {
 /// Client 1 of `balances.len()` clients, inside the critical section for `transfer(to,
 /// amount)` with request ts 1 (every peer has replied with ts 2).
 fn client_one_inside(balances: &[Amount], to: ClientId, amount: Amount) -> (Client, Vec<Output>) {
-    let mut client = new_client(1, balances);
+    let mut client = new_client(ClientId::new(1), balances);
     command(&mut client, transfer(to, amount));
     let mut last = Vec::new();
-    for peer in 2..=balances.len() as ClientId {
+    for peer in (1..balances.len()).map(ClientId::from_index) {
         last = receive(&mut client, peer, reply(2));
     }
     assert!(entered(&last), "client 1 should have entered: {last:?}");

@@ -45,7 +45,8 @@ impl Net {
     pub(super) fn new(balances: &[Amount]) -> Self {
         let n = balances.len();
         Net {
-            clients: (1..=n as ClientId)
+            clients: (0..n)
+                .map(ClientId::from_index)
                 .map(|id| new_client(id, balances))
                 .collect(),
             in_flight: Vec::new(),
@@ -58,7 +59,7 @@ impl Net {
     }
 
     pub(super) fn client(&self, id: ClientId) -> &Client {
-        &self.clients[id as usize - 1]
+        &self.clients[id.index()]
     }
 
     pub(super) fn inside(&self) -> Vec<ClientId> {
@@ -89,7 +90,7 @@ impl Net {
                 _ => {}
             }
         }
-        self.log[id as usize - 1].extend(outputs.iter().cloned());
+        self.log[id.index()].extend(outputs.iter().cloned());
         let inside = self.inside();
         assert!(
             inside.len() <= 1,
@@ -99,7 +100,7 @@ impl Net {
     }
 
     pub(super) fn command(&mut self, id: ClientId, cmd: Command) -> Vec<Output> {
-        let outputs = command(&mut self.clients[id as usize - 1], cmd);
+        let outputs = command(&mut self.clients[id.index()], cmd);
         self.take(id, outputs)
     }
 
@@ -111,7 +112,7 @@ impl Net {
             .position(|m| m.from == from && m.to == to)
             .unwrap_or_else(|| panic!("no message in flight from {from} to {to}"));
         let InFlight { msg, .. } = self.in_flight.remove(index);
-        let outputs = receive(&mut self.clients[to as usize - 1], from, msg.clone());
+        let outputs = receive(&mut self.clients[to.index()], from, msg.clone());
         self.receipts.push(Receipt {
             to,
             from,
@@ -129,7 +130,7 @@ impl Net {
             .position(|&t| t == id)
             .expect("an armed timer");
         self.timers.remove(index);
-        let outputs = leave(&mut self.clients[id as usize - 1]);
+        let outputs = leave(&mut self.clients[id.index()]);
         self.take(id, outputs)
     }
 
@@ -142,7 +143,7 @@ impl Net {
                 self.fire(id);
             }
             Step::Issue(id) => {
-                let cmd = self.commands[id as usize - 1]
+                let cmd = self.commands[id.index()]
                     .pop_front()
                     .expect("a command to issue");
                 self.command(id, cmd);
@@ -168,7 +169,7 @@ impl Net {
         steps.extend(self.timers.iter().map(|&id| Step::Fire(id)));
         for (index, cmds) in self.commands.iter().enumerate() {
             if !cmds.is_empty() {
-                steps.push(Step::Issue(index as ClientId + 1));
+                steps.push(Step::Issue(ClientId::from_index(index)));
             }
         }
         steps
@@ -208,7 +209,7 @@ impl Net {
     /// table summing to `total`.
     pub(super) fn assert_agreement(&self, total: u128) {
         assert!(self.in_flight.is_empty() && self.timers.is_empty());
-        let reference = self.client(1).ledger();
+        let reference = self.client(ClientId::new(1)).ledger();
         for client in &self.clients {
             assert_eq!(
                 client.phase(),

@@ -8,18 +8,22 @@ use super::*;
 #[test]
 fn three_clients_two_concurrent_transfers_fifo_run_agree() {
     let mut net = Net::new(&[10, 10, 10]);
-    net.command(1, transfer(2, 3));
-    net.command(3, transfer(1, 4));
+    net.command(ClientId::new(1), transfer(ClientId::new(2), 3));
+    net.command(ClientId::new(3), transfer(ClientId::new(1), 4));
     // `take` asserts after every single step that at most one client is inside.
     net.run_fifo();
 
-    assert_eq!(net.entries, vec![1, 3], "both entered, in (ts, id) order");
+    assert_eq!(
+        net.entries,
+        vec![ClientId::new(1), ClientId::new(3)],
+        "both entered, in (ts, id) order"
+    );
     assert_eq!(net.count(|k| matches!(k, OutputKind::Committed { .. })), 2);
     assert_eq!(net.count(|k| matches!(k, OutputKind::Applied { .. })), 4);
     assert_eq!(net.count(|k| matches!(k, OutputKind::Rejected { .. })), 0);
     net.assert_agreement(30);
-    let head = net.client(1).ledger().head_hash();
-    for id in 1..=3 {
+    let head = net.client(ClientId::new(1)).ledger().head_hash();
+    for id in ClientId::all(3) {
         let client = net.client(id);
         assert_eq!(client.ledger().len(), 2);
         assert_eq!(client.ledger().head_hash(), head);
@@ -32,9 +36,9 @@ fn three_clients_two_concurrent_transfers_fifo_run_agree() {
 /// schedules with FIFO channels and timers firing at any moment.
 fn random_run(seed: u64) -> Net {
     let mut net = Net::new(&[10, 10, 10]);
-    net.commands[0].extend([transfer(2, 3), transfer(3, 8)]);
-    net.commands[1].push_back(transfer(3, 5));
-    net.commands[2].push_back(transfer(1, 4));
+    net.commands[0].extend([transfer(ClientId::new(2), 3), transfer(ClientId::new(3), 8)]);
+    net.commands[1].push_back(transfer(ClientId::new(3), 5));
+    net.commands[2].push_back(transfer(ClientId::new(1), 4));
     net.run_random(seed);
     net
 }
@@ -76,7 +80,7 @@ fn random_fifo_schedules_agree_on_the_ledger() {
         net.assert_agreement(30);
         let committed = net.count(|k| matches!(k, OutputKind::Committed { .. }));
         assert_eq!(
-            net.client(1).ledger().len() as usize,
+            net.client(ClientId::new(1)).ledger().len() as usize,
             committed,
             "seed {seed}"
         );
@@ -89,23 +93,23 @@ fn random_fifo_schedules_agree_on_the_ledger() {
 #[test]
 fn a_block_that_overtakes_an_earlier_one_is_not_lost() {
     let mut net = Net::new(&[10, 10, 10]);
-    net.command(1, transfer(3, 3));
-    net.command(2, transfer(3, 4));
+    net.command(ClientId::new(1), transfer(ClientId::new(3), 3));
+    net.command(ClientId::new(2), transfer(ClientId::new(3), 4));
     // Every REQUEST and REPLY: client 1 enters, client 2 waits behind (1, 1).
     while let Some(m) = net.in_flight.first() {
         let (from, to) = (m.from, m.to);
         net.deliver(from, to);
     }
-    assert_eq!(net.inside(), vec![1]);
-    net.fire(1); // RELEASE with block 0 to clients 2 and 3
-    let outputs = net.deliver(1, 2);
+    assert_eq!(net.inside(), vec![ClientId::new(1)]);
+    net.fire(ClientId::new(1)); // RELEASE with block 0 to clients 2 and 3
+    let outputs = net.deliver(ClientId::new(1), ClientId::new(2));
     assert!(entered(&outputs), "client 2 enters on client 1's RELEASE");
     assert_eq!(committed_block(&net.clients[1], &outputs).index(), 1);
-    net.fire(2); // RELEASE with block 1 to clients 1 and 3
-    net.deliver(2, 1);
+    net.fire(ClientId::new(2)); // RELEASE with block 1 to clients 1 and 3
+    net.deliver(ClientId::new(2), ClientId::new(1));
     // Client 3 gets block 1 first (channel 2->3), then block 0 (channel 1->3): both FIFO.
-    let overtaking = net.deliver(2, 3);
-    let late = net.deliver(1, 3);
+    let overtaking = net.deliver(ClientId::new(2), ClientId::new(3));
+    let late = net.deliver(ClientId::new(1), ClientId::new(3));
     assert!(net.in_flight.is_empty());
     assert!(
         !overtaking
@@ -115,7 +119,7 @@ fn a_block_that_overtakes_an_earlier_one_is_not_lost() {
         "client 3 rejected a block: {overtaking:?} {late:?}"
     );
     net.assert_agreement(30);
-    assert_eq!(net.client(3).ledger().len(), 2);
+    assert_eq!(net.client(ClientId::new(3)).ledger().len(), 2);
 }
 
 // ----------------------------------------------------------------------------------------
@@ -162,21 +166,28 @@ fn assert_clock_properties(net: &Net, what: &str) {
 #[test]
 fn clocks_never_decrease_and_every_receive_is_later_than_its_send() {
     let mut net = Net::new(&[10, 10, 10]);
-    net.command(1, transfer(2, 3));
-    net.command(3, transfer(1, 4));
-    net.command(1, transfer(3, 2));
+    net.command(ClientId::new(1), transfer(ClientId::new(2), 3));
+    net.command(ClientId::new(3), transfer(ClientId::new(1), 4));
+    net.command(ClientId::new(1), transfer(ClientId::new(3), 2));
     net.run_fifo();
     assert_clock_properties(&net, "fifo");
 
     for seed in 0..100 {
         let mut net = Net::new(&[10, 10, 10]);
         net.commands[0].extend([
-            transfer(2, 3),
-            Command::ReadBalance { of: 2 },
-            transfer(3, 1),
+            transfer(ClientId::new(2), 3),
+            Command::ReadBalance {
+                of: ClientId::new(2),
+            },
+            transfer(ClientId::new(3), 1),
         ]);
-        net.commands[1].extend([Command::ReadBalance { of: 1 }, transfer(3, 5)]);
-        net.commands[2].push_back(transfer(1, 4));
+        net.commands[1].extend([
+            Command::ReadBalance {
+                of: ClientId::new(1),
+            },
+            transfer(ClientId::new(3), 5),
+        ]);
+        net.commands[2].push_back(transfer(ClientId::new(1), 4));
         net.run_random(seed);
         assert_clock_properties(&net, &format!("seed {seed}"));
     }

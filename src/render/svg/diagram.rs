@@ -149,7 +149,7 @@ impl Builder {
     }
 
     fn event(&mut self, row: usize, event: &Event) {
-        let node = event.node.unwrap_or(0);
+        let node = event.node.unwrap_or(ClientId::new(0));
         match &event.kind {
             EventKind::Send { msg_id, to, msg } => {
                 self.sends.insert(
@@ -258,7 +258,7 @@ impl Builder {
     fn open_cut(&mut self, row: Option<usize>, label: String) {
         self.open_cuts.push(self.diagram.cuts.len());
         self.diagram.cuts.push(Span {
-            lane: 0,
+            lane: ClientId::new(0),
             start: row,
             end: None,
             overlap: false,

@@ -112,7 +112,7 @@ pub(super) fn at_most(what: &str, high: impl fmt::Display, found: u64) -> String
 
 /// Checks that `id` names a client.
 pub(super) fn check_id(path: Path, what: &str, id: ClientId, clients: u32) -> Check {
-    if (1..=clients).contains(&id) {
+    if id.is_among(clients) {
         return Ok(());
     }
     let message = format!("{what} must be a client id between 1 and {clients}, not {id}");
@@ -159,7 +159,7 @@ pub(super) fn initial_balances(file: &ScenarioFile, text: &str) -> Result<Vec<Am
             );
             return Err(Problem::key(path, message));
         };
-        if !(1..=clients).contains(&id) {
+        if !id.is_among(clients) {
             let message = format!("there is no client {id}: the clients are 1 to {clients}");
             return Err(Problem::key(path, message));
         }
@@ -172,7 +172,7 @@ pub(super) fn initial_balances(file: &ScenarioFile, text: &str) -> Result<Vec<Am
                 between("a balance", 0, MAX_BALANCE, balance),
             ));
         }
-        balances[id as usize - 1] = balance;
+        balances[id.index()] = balance;
     }
     if !total_fits(&balances) {
         let message = format!("the initial balances add up to more than {}", u64::MAX / 2);
@@ -186,7 +186,9 @@ pub(super) fn parse_id(key: &str) -> Option<ClientId> {
     let canonical = !key.is_empty()
         && key.bytes().all(|b| b.is_ascii_digit())
         && (key == "0" || !key.starts_with('0'));
-    canonical.then(|| key.parse().ok()).flatten()
+    canonical
+        .then(|| key.parse().ok().map(ClientId::new))
+        .flatten()
 }
 
 /// The total money must stay far from overflow: at most `u64::MAX / 2`. (With the per-balance

@@ -235,7 +235,7 @@ pub(super) fn check_workload(
     // Every payer needs a payee other than itself; only a single distinct payee can fail that.
     let payees: BTreeSet<ClientId> = match &generated.payees {
         Some(payees) => payees.iter().copied().collect(),
-        None => (1..=clients).collect(),
+        None => ClientId::all(clients).collect(),
     };
     let mut only = payees.iter();
     if let (Some(&only_payee), None) = (only.next(), only.next()) {

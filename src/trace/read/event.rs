@@ -272,7 +272,7 @@ struct EventFields<'a> {
     wire: &'a WireLine<'a>,
     line_no: u64,
     kind_name: &'a str,
-    clients: ClientId,
+    clients: u32,
     node: Option<ClientId>,
 }
 
@@ -283,7 +283,7 @@ impl EventFields<'_> {
 
     /// `id`, if it is one of the trace's clients; `field` names it in the error.
     fn client(&self, id: ClientId, field: &str) -> Result<ClientId, ReadError> {
-        if (1..=self.clients).contains(&id) {
+        if id.is_among(self.clients) {
             Ok(id)
         } else {
             Err(self.err(format!(
@@ -425,5 +425,5 @@ fn block_from(wire: WireBlock) -> Block {
 }
 
 fn empty_block() -> Block {
-    Block::new(0, [0; 32], 0, 0, 0, 0)
+    Block::new(0, [0; 32], 0, ClientId::new(0), ClientId::new(0), 0)
 }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::protocol::Message;
+use crate::protocol::{ClientId, Message};
 use crate::trace::EventKind;
 
 const HEADER: &str = r#"{"type":"header","format":"lamport-ledger-trace","version":1,"clients":2,"initial_balances":{"1":10,"2":10}}"#;
@@ -51,7 +51,7 @@ fn a_well_formed_trace_reads_with_unknown_fields_ignored() {
         events[1].kind,
         EventKind::Deliver {
             msg_id: 0,
-            from: 1,
+            from: ClientId::new(1),
             msg: Message::Request { ts: 1 }
         }
     );

@@ -60,10 +60,11 @@ pub(super) fn by_id<T>(
 ) -> Result<Vec<T>, ReadError> {
     let mut slots: Vec<Option<T>> = (0..clients).map(|_| None).collect();
     for (key, value) in map {
-        let slot = key
+        let id = key
             .parse::<u32>()
             .ok()
-            .filter(|id| (1..=clients).contains(id))
+            .map(ClientId::new)
+            .filter(|id| id.is_among(clients))
             .ok_or_else(|| {
                 ReadError::at(
                     line_no,
@@ -73,7 +74,7 @@ pub(super) fn by_id<T>(
                     ),
                 )
             })?;
-        slots[slot as usize - 1] = Some(value);
+        slots[id.index()] = Some(value);
     }
     slots
         .into_iter()

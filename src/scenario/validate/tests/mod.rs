@@ -7,6 +7,7 @@ use super::parse::names_of;
 use super::rules::total_fits;
 use super::*;
 use crate::base::Invariant;
+use crate::protocol::ClientId;
 use crate::scenario::{
     BalanceReadSpec, DEFAULT_BALANCE, DEFAULT_SCENARIO_JSON, DEFAULT_SCENARIO_SOURCE, Expect,
     ExpectedOutcome, GeneratedSpec, LatencySpec, Limits, LinkSpec, NetworkSpec, ProtocolVariant,
@@ -119,8 +120,8 @@ fn a_valid_file_parses_into_the_expected_scenario() {
             fifo: false,
             links: vec![
                 LinkSpec {
-                    from: 1,
-                    to: 2,
+                    from: ClientId::new(1),
+                    to: ClientId::new(2),
                     latency: Some(LatencySpec::Constant { us: 50 }),
                     fifo: None,
                     drop_ratio: None,
@@ -128,8 +129,8 @@ fn a_valid_file_parses_into_the_expected_scenario() {
                 },
                 // Links are directed: 2 -> 1 is not a duplicate of 1 -> 2.
                 LinkSpec {
-                    from: 2,
-                    to: 1,
+                    from: ClientId::new(2),
+                    to: ClientId::new(1),
                     latency: None,
                     fifo: Some(true),
                     drop_ratio: None,
@@ -140,12 +141,15 @@ fn a_valid_file_parses_into_the_expected_scenario() {
         },
         // Sorted by time; file order among equal times.
         transfers: vec![
-            transfer(100, 2, 3, 2),
-            transfer(100, 1, 3, 4),
-            transfer(900, 1, 2, 1),
-            transfer(900, 3, 1, 3),
+            transfer(100, ClientId::new(2), ClientId::new(3), 2),
+            transfer(100, ClientId::new(1), ClientId::new(3), 4),
+            transfer(900, ClientId::new(1), ClientId::new(2), 1),
+            transfer(900, ClientId::new(3), ClientId::new(1), 3),
         ],
-        balance_reads: vec![read(10, 2, 1), read(50, 1, 2)],
+        balance_reads: vec![
+            read(10, ClientId::new(2), ClientId::new(1)),
+            read(50, ClientId::new(1), ClientId::new(2)),
+        ],
         generated: Some(GeneratedSpec {
             count: 10,
             start_us: 5,
@@ -155,8 +159,8 @@ fn a_valid_file_parses_into_the_expected_scenario() {
             },
             amount_min: 1,
             amount_max: 2,
-            payers: Some(vec![1, 2]),
-            payees: Some(vec![2, 3]),
+            payers: Some(vec![ClientId::new(1), ClientId::new(2)]),
+            payees: Some(vec![ClientId::new(2), ClientId::new(3)]),
         }),
         faults: Default::default(),
         schedule: Default::default(),
