@@ -103,16 +103,7 @@ fn summary(result: &RunResult) -> Summary {
         aborted: result.aborted,
         messages_sent: result.messages_sent,
     };
-    let (balances, heads) = result
-        .clients
-        .iter()
-        .map(|client| {
-            (
-                client.ledger().table().to_vec(),
-                client.ledger().head_hash(),
-            )
-        })
-        .unzip::<_, _, Vec<_>, Vec<_>>();
+    let (balances, heads) = drive::tables_and_heads(&result.clients);
     drive::summary(
         result.end.name(),
         result.end_us,

@@ -18,7 +18,7 @@ use crate::check::{BlockStep, Checker, Violation, Waiter};
 use crate::protocol::{Client, ClientId, Message, Outbox, Output, OutputKind, Timer, Timestamp};
 use crate::trace::{Event, EventKind};
 
-pub use summary::{Counts, summary};
+pub use summary::{Counts, summary, tables_and_heads};
 pub use watch::{Unchecked, Watch};
 
 /// A violation and where in the trace it was reported.

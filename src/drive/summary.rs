@@ -2,7 +2,7 @@
 
 use super::RecordedViolation;
 use crate::protocol::ledger::to_hex;
-use crate::protocol::{Amount, Hash};
+use crate::protocol::{Amount, Client, Hash};
 use crate::trace::Summary;
 use crate::trace::encode::{IdMap, SummaryViolation};
 
@@ -13,6 +13,19 @@ pub struct Counts {
     pub committed: u64,
     pub aborted: u64,
     pub messages_sent: u64,
+}
+
+/// Each client's final balance table and head hash, in id order, as [`summary`] takes them.
+pub fn tables_and_heads(clients: &[Client]) -> (Vec<Vec<Amount>>, Vec<Hash>) {
+    clients
+        .iter()
+        .map(|client| {
+            (
+                client.ledger().table().to_vec(),
+                client.ledger().head_hash(),
+            )
+        })
+        .unzip()
 }
 
 /// The summary of a run that ended (`end`) at `end_us`, with each client's final balance

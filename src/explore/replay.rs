@@ -143,16 +143,7 @@ pub fn write_trace(
         // The explorer saw something the checker did not: the path stops mid-run.
         "explored"
     };
-    let (balances, heads) = replay
-        .clients
-        .iter()
-        .map(|client| {
-            (
-                client.ledger().table().to_vec(),
-                client.ledger().head_hash(),
-            )
-        })
-        .unzip::<_, _, Vec<_>, Vec<_>>();
+    let (balances, heads) = drive::tables_and_heads(&replay.clients);
     let counts = replay.driver.counts();
     let now_us = replay.driver.now_us();
     let violations = replay.driver.into_violations();
