@@ -13,9 +13,7 @@
 //! table is as full and as quick to search as one rebuilt in order; a look-up finds the same
 //! entries.
 //!
-//! Not hashbrown's `HashTable` for these two: it grows into a new allocation (the old and the
-//! new table held at once), its size would change the store's reported `store_bytes`, and it
-//! offers no way to prefetch a slot or to have other threads fill in a doubling's pages ahead.
+//! Not hashbrown's `HashTable`: as the store's table, 1.5-1.9x the time on the complete default run.
 
 use super::region::Region;
 
