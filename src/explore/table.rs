@@ -13,7 +13,8 @@
 //! table is as full and as quick to search as one rebuilt in order; a look-up finds the same
 //! entries.
 //!
-//! Not hashbrown's `HashTable`: as the store's table, 1.5-1.9x the time on the complete default run.
+//! Not hashbrown's `HashTable`: as the store's table it took 1.5-1.9x the time of this one on
+//! the complete default run.
 
 use super::region::Region;
 
