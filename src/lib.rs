@@ -7,8 +7,7 @@
 //! ([`render`]). [`runner`] does one run end to end and hands back a [`report::RunReport`]:
 //! the verdict, the trace digest, the summary and the clients' final state. [`base`] holds the
 //! names all of them share (invariant names, the trace format). The rules, the trace format
-//! and the scenario keys are in docs/spec.md, which the documentation cites as "SPEC section
-//! N".
+//! and the scenario keys are in docs/spec.md, which the documentation cites by section.
 //!
 //! The same scenario and seed give the same run on every machine, event for event: the
 //! digest of its trace identifies it.
