@@ -21,7 +21,7 @@ use crate::protocol::{ClientId, Command};
 use crate::runner::header;
 use crate::scenario::{
     BalanceReadSpec, CrashSpec, Expect, ExpectedOutcome, FaultsSpec, Limits, PinnedMessage,
-    Scenario, ScheduleSpec, TransferSpec, WorkloadSpec, parse_scenario,
+    ScheduleSpec, TransferSpec, WorkloadSpec, parse_scenario,
 };
 use crate::trace::{Event, EventSink, TraceEncoder, TraceOutput};
 
@@ -29,7 +29,6 @@ use crate::trace::{Event, EventSink, TraceEncoder, TraceOutput};
 pub struct Exported {
     /// The scenario file's text (pretty JSON).
     pub scenario_json: String,
-    pub scenario: Scenario,
     /// The trace `run` writes for it, byte for byte.
     pub trace: Vec<u8>,
     pub digest_hex: String,
@@ -97,6 +96,7 @@ pub fn export(session: &Session) -> io::Result<Exported> {
         },
     });
     let scenario_json = serde_json::to_string_pretty(&file).map_err(io::Error::other)? + "\n";
+    // Parsed back: the file is valid, and the trace's header is the one `run` writes.
     let scenario = parse_scenario(&scenario_json, "played.json")
         .map_err(|error| io::Error::other(format!("the exported scenario is invalid: {error}")))?;
     let bytes = Arc::new(Mutex::new(Vec::new()));
@@ -121,7 +121,6 @@ pub fn export(session: &Session) -> io::Result<Exported> {
     let trace = std::mem::take(&mut *bytes.lock().unwrap_or_else(|e| e.into_inner()));
     Ok(Exported {
         scenario_json,
-        scenario,
         trace,
         digest_hex: to_hex(&digest),
         violated,
@@ -184,7 +183,11 @@ fn scenario_file(
     };
     file.swarm = None;
     file.cs_us = played.timing.cs_us;
-    let events: u64 = played.steps.iter().map(|step| step.events.len() as u64).sum();
+    let events: u64 = played
+        .steps
+        .iter()
+        .map(|step| step.events.len() as u64)
+        .sum();
     file.limits = Limits {
         max_events: scenario.limits.max_events.max(events + 1),
         max_time_us: if pending || max_time_us > 1 {

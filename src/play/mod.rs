@@ -92,6 +92,7 @@ impl Session {
     }
 
     /// A session after `moves`, each checked as if the student made it.
+    #[cfg(test)]
     pub fn with_moves(scenario: &Scenario, moves: &[Move]) -> Result<Self, PlayError> {
         let mut session = Session::new(scenario)?;
         for mv in moves {

@@ -61,12 +61,19 @@ use crate::sim::RunOptions;
 /// Exports `session` and checks that `run` writes exactly the exported trace.
 fn assert_run_replays(session: &Session, context: &str) -> export::Exported {
     let exported = export(session).unwrap();
-    let (trace, digest) = run_trace(&exported.scenario);
+    let scenario = parse_scenario(&exported.scenario_json, "played.json").unwrap();
+    let (trace, digest) = run_trace(&scenario);
     if trace != exported.trace {
         let ours = String::from_utf8_lossy(&exported.trace);
         let theirs = String::from_utf8_lossy(&trace);
         for (line, (a, b)) in ours.lines().zip(theirs.lines()).enumerate() {
-            assert_eq!(a, b, "{context}: line {} differs; moves {:?}", line + 1, session.moves());
+            assert_eq!(
+                a,
+                b,
+                "{context}: line {} differs; moves {:?}",
+                line + 1,
+                session.moves()
+            );
         }
         assert_eq!(ours.lines().count(), theirs.lines().count(), "{context}");
     }
@@ -78,10 +85,16 @@ fn assert_run_replays(session: &Session, context: &str) -> export::Exported {
 fn delivering_the_reply_before_the_request_breaks_mutual_exclusion_in_reorder_2() {
     let session = Session::with_moves(&scenario("reorder-2.json"), &reorder_2_moves()).unwrap();
     assert!(session.played().world.stopped());
-    assert!(session.choices().is_empty(), "a violation stops the session");
+    assert!(
+        session.choices().is_empty(),
+        "a violation stops the session"
+    );
     let last = &session.played().steps.last().unwrap().events;
     let kinds: Vec<&str> = last.iter().map(|event| event.kind.name()).collect();
-    assert!(kinds.contains(&"enter") && kinds.contains(&"violation"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"enter") && kinds.contains(&"violation"),
+        "{kinds:?}"
+    );
     let exported = assert_run_replays(&session, "reorder-2");
     assert_eq!(exported.violated, Some(Invariant::MutualExclusion));
     let view = view::view(&session, false);
@@ -90,10 +103,12 @@ fn delivering_the_reply_before_the_request_breaks_mutual_exclusion_in_reorder_2(
     assert_eq!(violation.step, 6);
     assert!(view.challenge.done);
     // The explanation of c2's entry names what it cannot know.
-    let session = Session::with_moves(&scenario("reorder-2.json"), &reorder_2_moves()[..4]).unwrap();
+    let session =
+        Session::with_moves(&scenario("reorder-2.json"), &reorder_2_moves()[..4]).unwrap();
     let view = view::view(&session, false);
     assert!(
-        view.explained.contains("the earlier request (1,1) is not in its queue"),
+        view.explained
+            .contains("the earlier request (1,1) is not in its queue"),
         "{}",
         view.explained
     );
@@ -104,7 +119,12 @@ fn a_fifo_link_refuses_to_deliver_a_later_message_first() {
     let mut session = Session::new(&scenario("default.json")).unwrap();
     session.make(Move::Issue { client: c(1) }).unwrap();
     // c1's REQUESTs m0 (to c2) and m1 (to c3) are on different links: both may arrive.
-    assert!(session.choices().iter().all(|choice| choice.blocked.is_none()));
+    assert!(
+        session
+            .choices()
+            .iter()
+            .all(|choice| choice.blocked.is_none())
+    );
     let error = session.make(Move::Deliver { msg_id: 7 }).unwrap_err();
     assert!(error.to_string().contains("not possible"), "{error}");
 }
@@ -131,8 +151,16 @@ fn undo_goes_back_and_a_different_move_branches() {
         &[moves[0], moves[1], moves[2], Move::Deliver { msg_id: 0 }],
     )
     .unwrap();
-    let a: Vec<String> = session.played().events().map(|e| format!("{e:?}")).collect();
-    let b: Vec<String> = branched.played().events().map(|e| format!("{e:?}")).collect();
+    let a: Vec<String> = session
+        .played()
+        .events()
+        .map(|e| format!("{e:?}"))
+        .collect();
+    let b: Vec<String> = branched
+        .played()
+        .events()
+        .map(|e| format!("{e:?}"))
+        .collect();
     assert_eq!(a, b, "a branch is the same as playing it from the start");
     assert!(full.len() > a.len());
     assert_run_replays(&session, "branched");
@@ -180,7 +208,10 @@ fn random_paths_with_faults_export_to_scenarios_run_replays_exactly() {
     }
     // The paths do what they are meant to: faults and violations among them.
     eprintln!("{moves} moves, {faults} faults, {violated} violations");
-    assert!(faults > 30 && violated > 5 && moves > 500, "{moves} {faults} {violated}");
+    assert!(
+        faults > 30 && violated > 5 && moves > 500,
+        "{moves} {faults} {violated}"
+    );
 }
 
 #[test]
@@ -215,14 +246,21 @@ fn the_challenge_hint_finds_the_next_move_towards_two_clients_inside() {
     for mv in &path {
         done.make(*mv).unwrap();
     }
-    assert!(challenge::reached(&done.played().events().cloned().collect::<Vec<_>>()));
+    assert!(challenge::reached(
+        &done.played().events().cloned().collect::<Vec<_>>()
+    ));
     let info = view::trace_info(&session);
     let hints = challenge::challenge(&session, &info, true).hints;
     let last = hints.last().unwrap();
-    assert!(last.contains("4 more moves can do it. Next: deliver m"), "{hints:?}");
+    assert!(
+        last.contains("4 more moves can do it. Next: deliver m"),
+        "{hints:?}"
+    );
     assert!(last.contains("ENTERS"), "{last}");
     assert!(
-        hints.iter().any(|hint| hint.starts_with("c1 waits") || hint.starts_with("c2 waits")),
+        hints
+            .iter()
+            .any(|hint| hint.starts_with("c1 waits") || hint.starts_with("c2 waits")),
         "{hints:?}"
     );
 }

@@ -32,7 +32,12 @@ impl Timing {
 /// The timing of `shapes`, given the timers armed (`open` says which timers are still to
 /// fire in their client's current incarnation) and the scenario's `cs_us`. `None` when no
 /// single `cs_us` fits, which only critical sections that overlap could cause.
-pub fn solve(shapes: &[StepShape], timers: &[ArmedTimer], open: &[bool], cs_us: u64) -> Option<Timing> {
+pub fn solve(
+    shapes: &[StepShape],
+    timers: &[ArmedTimer],
+    open: &[bool],
+    cs_us: u64,
+) -> Option<Timing> {
     let mut cs_us = cs_us.max(1);
     for _ in 0..MAX_RAISES {
         let times = times_for(shapes, timers, cs_us);

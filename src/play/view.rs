@@ -117,13 +117,7 @@ fn steps(session: &Session, info: &TraceInfo) -> Vec<StepView> {
             events: step
                 .events
                 .iter()
-                .map(|event| {
-                    format!(
-                        "#{} {}",
-                        event.seq,
-                        text::describe(event, info.variant)
-                    )
-                })
+                .map(|event| format!("#{} {}", event.seq, text::describe(event, info.variant)))
                 .collect(),
             fault: step.mv.is_fault(),
         })
@@ -208,7 +202,10 @@ fn explained(info: &TraceInfo, before: &[Event], last: &[Event]) -> String {
         .iter()
         .rposition(|line| line.starts_with("state after"))
         .unwrap_or(lines.len());
-    lines[start..end.max(start)].join("\n").trim_end().to_string()
+    lines[start..end.max(start)]
+        .join("\n")
+        .trim_end()
+        .to_string()
 }
 
 /// The first violation on the path, where it happened.

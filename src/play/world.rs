@@ -275,10 +275,6 @@ impl World {
         }
     }
 
-    pub fn setup(&self) -> &Setup {
-        &self.setup
-    }
-
     pub fn clients(&self) -> &[Client] {
         &self.clients
     }
@@ -366,16 +362,29 @@ impl World {
             let sent = self.sent_record(copy.msg_id);
             let untouched = sent.is_some_and(|sent| sent.fate.is_none());
             if self.setup.may_lose && untouched {
-                choices.push(Choice::fault(Move::Drop { msg_id: copy.msg_id }, copy));
+                choices.push(Choice::fault(
+                    Move::Drop {
+                        msg_id: copy.msg_id,
+                    },
+                    copy,
+                ));
             }
             if self.setup.may_duplicate && untouched {
-                choices.push(Choice::fault(Move::Duplicate { msg_id: copy.msg_id }, copy));
+                choices.push(Choice::fault(
+                    Move::Duplicate {
+                        msg_id: copy.msg_id,
+                    },
+                    copy,
+                ));
             }
         }
         for id in ClientId::all(self.setup.scenario.clients) {
             let slot = id.index();
             if self.down[slot] {
-                if self.crash_rule(id).is_some_and(|rule| rule.restart_us.is_some()) {
+                if self
+                    .crash_rule(id)
+                    .is_some_and(|rule| rule.restart_us.is_some())
+                {
                     choices.push(Choice::restart(id, self.crash_rule(id).map(|r| r.keep)));
                 }
                 continue;
@@ -451,7 +460,9 @@ impl World {
                 }
             }
             Move::Leave { client } => {
-                let timer = self.live_timer(client).expect("a client leaves on its timer");
+                let timer = self
+                    .live_timer(client)
+                    .expect("a client leaves on its timer");
                 self.timers[timer].fired_step = Some(step);
                 shape.fired = Some(timer);
                 let timer = Timer::LeaveCriticalSection;
