@@ -3,27 +3,20 @@
 //! a search over the moves from here, the move to make next and why the entry it leads to
 //! happens (the "why" under that entry in the explained timeline).
 
-use std::collections::{BTreeSet, VecDeque};
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::world::{Setup, World};
-use super::{Move, Session};
+use super::Session;
+use super::search::{Found, MAX_DEPTH, MAX_STATES, search};
+use super::world::World;
 use crate::base::Invariant;
 use crate::render::state::Replay;
-use crate::render::text::describe_message;
 use crate::render::{Capture, TraceInfo, Window};
 use crate::trace::{Event, EventKind};
 
 /// The challenge's goal, in words.
 pub const GOAL: &str = "make two clients enter the critical section at once";
-
-/// The most distinct states the search visits, and the most moves it looks ahead: enough
-/// for the two- and three-client scenarios a class plays, quick on larger ones.
-const MAX_STATES: usize = 20_000;
-const MAX_DEPTH: usize = 14;
 
 /// Where the challenge stands.
 #[derive(Clone, Debug, Serialize)]
@@ -85,16 +78,24 @@ fn wait_reasons(info: &TraceInfo, events: &[Event]) -> Vec<String> {
 /// that completes it.
 fn next_move_hint(session: &Session, info: &TraceInfo) -> String {
     let setup = &session.setup;
-    let Some(path) = search(setup, session.moves()) else {
-        return format!(
-            "No sequence of up to {MAX_DEPTH} ordinary moves from here makes two clients enter \
-             at once{}. Undo, or try another scenario: on FIFO links Lamport's rules hold.",
-            if session.played().world.stopped() {
-                " (a violation already stopped this path)"
-            } else {
-                ""
-            }
-        );
+    let path = match search(setup, &session.played().world) {
+        Found::Way(path) => path,
+        Found::NoneNear if session.played().world.stopped() => {
+            return "A violation stopped this path: undo, or go back to an earlier step."
+                .to_string();
+        }
+        Found::NoneNear => {
+            return format!(
+                "No way within {MAX_DEPTH} moves from here (without faults): undo, or go back. \
+                 With every link FIFO, Lamport's rules keep one client inside at a time."
+            );
+        }
+        Found::TooMany => {
+            return format!(
+                "The search gave up after {MAX_STATES} states; play on and ask again nearer \
+                 the goal."
+            );
+        }
     };
     let mut world = World::new(Arc::clone(setup), Default::default());
     let mut events = Vec::new();
@@ -160,49 +161,4 @@ fn entry_explanations(info: &TraceInfo, events: &[Event], start: usize) -> Vec<S
 /// The words of a timeline line after its `seq`, time, client and clock columns.
 fn after_clock(line: &str) -> &str {
     line.find("ENTERS").map_or(line, |at| &line[at..])
-}
-
-/// A shortest list of ordinary moves after `moves` that reaches a mutual exclusion
-/// violation, breadth first over distinct states.
-pub fn search(setup: &Arc<Setup>, moves: &[Move]) -> Option<Vec<Move>> {
-    let mut seen = BTreeSet::new();
-    let mut queue: VecDeque<Vec<Move>> = VecDeque::from([Vec::new()]);
-    while let Some(path) = queue.pop_front() {
-        let mut world = World::new(Arc::clone(setup), Default::default());
-        let mut events = Vec::new();
-        for mv in moves.iter().chain(&path) {
-            events.extend(world.step(*mv, 0).ok()?.0);
-        }
-        if !path.is_empty() && reached(&events) {
-            return Some(path);
-        }
-        if path.len() >= MAX_DEPTH || world.stopped() || !seen.insert(fingerprint(&world)) {
-            continue;
-        }
-        if seen.len() > MAX_STATES {
-            return None;
-        }
-        for choice in world.choices() {
-            if choice.fault || choice.blocked.is_some() {
-                continue;
-            }
-            let mut next = path.clone();
-            next.push(choice.mv);
-            queue.push_back(next);
-        }
-    }
-    None
-}
-
-/// What makes two states the same for the search: the clients, the messages in flight (not
-/// their ids) and the commands given.
-fn fingerprint(world: &World) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    world.clients().hash(&mut hasher);
-    for copy in world.in_flight() {
-        (copy.from, copy.to, describe_message(&copy.msg)).hash(&mut hasher);
-    }
-    world.issued().hash(&mut hasher);
-    world.down().hash(&mut hasher);
-    hasher.finish()
 }

@@ -50,8 +50,8 @@ pub fn export(session: &Session) -> io::Result<Exported> {
     let timing = played.timing.clone();
     let max_time_us = timing.last_us().max(1);
     let world = &played.world;
-    let pending = !world.in_flight().is_empty() || timer_after(session, &played, max_time_us);
-    let file = scenario_file(session, &played, max_time_us, pending);
+    let pending = !world.in_flight().is_empty() || timer_after(&played, max_time_us);
+    let file = scenario_file(session, &played, max_time_us);
     let ending = if played.world.stopped() {
         let end_us = played.world.driver().now_us();
         Ending {
@@ -129,8 +129,7 @@ pub fn export(session: &Session) -> io::Result<Exported> {
 
 /// Whether a timer armed on the path fires after `max_time_us` in the exported run (one of a
 /// client still inside, or one a crash cancelled, which the simulator still pops).
-fn timer_after(session: &Session, played: &super::Played, max_time_us: u64) -> bool {
-    let _ = session;
+fn timer_after(played: &super::Played, max_time_us: u64) -> bool {
     let times = &played.timing.times;
     played.world.timers().iter().any(|timer| {
         timer.fired_step.is_none()
@@ -143,7 +142,6 @@ fn scenario_file(
     session: &Session,
     played: &super::Played,
     max_time_us: u64,
-    pending: bool,
 ) -> crate::scenario::ScenarioFile {
     let setup: &Setup = &session.setup;
     let scenario = &setup.scenario;
@@ -190,11 +188,7 @@ fn scenario_file(
         .sum();
     file.limits = Limits {
         max_events: scenario.limits.max_events.max(events + 1),
-        max_time_us: if pending || max_time_us > 1 {
-            max_time_us
-        } else {
-            scenario.limits.max_time_us
-        },
+        max_time_us,
     };
     file
 }

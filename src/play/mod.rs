@@ -13,6 +13,7 @@
 pub mod challenge;
 pub mod export;
 pub mod moves;
+pub mod search;
 pub mod server;
 pub mod timing;
 pub mod view;

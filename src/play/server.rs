@@ -4,8 +4,8 @@
 //!
 //! - `GET /`: the page; `GET /api/view[?hints=1]`: the [`super::view::View`] as JSON;
 //! - `POST /api/move` (a [`Move`] as JSON), `/api/undo`, `/api/redo`, `/api/back?to=K`,
-//!   `/api/auto?n=N`: change the session and answer with the new view (a refused move is
-//!   status 400 with `{"error": sentence}`);
+//!   `/api/auto?n=N`: change the session and answer with the new view, with hints when the
+//!   query has `hints=1` (a refused move is status 400 with `{"error": sentence}`);
 //! - `GET /export/scenario.json`, `GET /export/trace.jsonl`: the path exported.
 
 use std::io;
@@ -62,9 +62,10 @@ impl PlayServer {
         let url = request.url().to_string();
         let (path, query) = url.split_once('?').unwrap_or((&url, ""));
         let post = *request.method() == Method::Post;
+        let hints = query.split('&').any(|pair| pair == "hints=1");
         let answer = match (post, path) {
             (false, "/") => Answer::page(),
-            (false, "/api/view") => Answer::view(&self.session, query.contains("hints=1")),
+            (false, "/api/view") => Answer::view(&self.session, hints),
             (false, "/export/scenario.json") => match export(&self.session) {
                 Ok(mut exported) => {
                     let file = std::mem::take(&mut exported.scenario_json);
@@ -80,17 +81,17 @@ impl PlayServer {
                 Err(error) => Answer::error(500, &error.to_string()),
             },
             (true, "/api/move") => match read_move(&mut request) {
-                Ok(mv) => self.change(|session| session.make(mv)),
+                Ok(mv) => self.change(hints, |session| session.make(mv)),
                 Err(message) => Answer::error(400, &message),
             },
-            (true, "/api/undo") => self.change(Session::undo),
-            (true, "/api/redo") => self.change(Session::redo),
+            (true, "/api/undo") => self.change(hints, Session::undo),
+            (true, "/api/redo") => self.change(hints, Session::redo),
             (true, "/api/back") => match number(query, "to") {
-                Some(to) => self.change(|session| session.go_back(to as usize)),
+                Some(to) => self.change(hints, |session| session.go_back(to as usize)),
                 None => Answer::error(400, "back needs ?to=STEP"),
             },
             (true, "/api/auto") => match number(query, "n") {
-                Some(count) => self.change(|session| session.auto(count).map(|_| ())),
+                Some(count) => self.change(hints, |session| session.auto(count).map(|_| ())),
                 None => Answer::error(400, "auto needs ?n=STEPS"),
             },
             _ => Answer::error(404, &format!("no such page: {path}")),
@@ -98,9 +99,15 @@ impl PlayServer {
         answer.send(request)
     }
 
-    fn change(&mut self, action: impl FnOnce(&mut Session) -> Result<(), PlayError>) -> Answer {
+    /// Changes the session and answers with the new view (with the challenge's hints when
+    /// the page shows them).
+    fn change(
+        &mut self,
+        hints: bool,
+        action: impl FnOnce(&mut Session) -> Result<(), PlayError>,
+    ) -> Answer {
         match action(&mut self.session) {
-            Ok(()) => Answer::view(&self.session, false),
+            Ok(()) => Answer::view(&self.session, hints),
             Err(error) => Answer::error(400, &error.to_string()),
         }
     }

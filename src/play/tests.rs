@@ -240,7 +240,9 @@ fn the_seed_chooses_the_same_steps_every_time() {
 fn the_challenge_hint_finds_the_next_move_towards_two_clients_inside() {
     let scenario = scenario("reorder-2.json");
     let session = Session::with_moves(&scenario, &reorder_2_moves()[..2]).unwrap();
-    let path = challenge::search(&session.setup, session.moves()).expect("a way exists");
+    let search::Found::Way(path) = search::search(&session.setup, &session.played().world) else {
+        panic!("a way exists");
+    };
     assert_eq!(path.len(), 4, "{path:?}");
     let mut done = Session::with_moves(&scenario, session.moves()).unwrap();
     for mv in &path {
@@ -258,9 +260,96 @@ fn the_challenge_hint_finds_the_next_move_towards_two_clients_inside() {
     );
     assert!(last.contains("ENTERS"), "{last}");
     assert!(
+        last.contains("the earlier request (1,1) is not in its queue"),
+        "{last}"
+    );
+    assert!(
         hints
             .iter()
             .any(|hint| hint.starts_with("c1 waits") || hint.starts_with("c2 waits")),
+        "{hints:?}"
+    );
+}
+
+#[test]
+fn the_faults_a_scenario_allows_are_offered_and_no_others() {
+    let kinds = |file: &str, moves: u64| {
+        let mut session = Session::new(&scenario(file)).unwrap();
+        session.auto(moves).unwrap();
+        let mut kinds: Vec<&str> = session
+            .choices()
+            .iter()
+            .filter(|choice| choice.fault)
+            .map(|choice| match choice.mv {
+                Move::Drop { .. } => "drop",
+                Move::Duplicate { .. } => "duplicate",
+                Move::Crash { .. } => "crash",
+                Move::Restart { .. } => "restart",
+                _ => unreachable!("only faults are marked"),
+            })
+            .collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        kinds
+    };
+    assert!(kinds("reorder-2.json", 2).is_empty());
+    assert_eq!(kinds("duplication-lamport.json", 2), ["duplicate"]);
+    assert_eq!(kinds("loss-lamport.json", 2), ["drop"]);
+    assert_eq!(kinds("crash-restart-ledger.json", 2), ["crash"]);
+    // A crashed client is offered its restart, and its messages are lost on arrival.
+    let mut session = Session::new(&scenario("crash-restart-ledger.json")).unwrap();
+    let crash = session
+        .choices()
+        .into_iter()
+        .find(|choice| matches!(choice.mv, Move::Crash { .. }))
+        .unwrap();
+    session.make(crash.mv).unwrap();
+    let Move::Crash { client } = crash.mv else {
+        unreachable!()
+    };
+    assert!(
+        session
+            .choices()
+            .iter()
+            .any(|choice| choice.mv == Move::Restart { client })
+    );
+    assert!(
+        !session
+            .choices()
+            .iter()
+            .any(|choice| choice.mv == Move::Issue { client })
+    );
+    assert_run_replays(&session, "crashed");
+}
+
+#[test]
+fn a_hint_on_a_larger_scenario_says_how_far_the_search_looked() {
+    for file in ["default.json", "contention-5.json"] {
+        let mut session = Session::new(&scenario(file)).unwrap();
+        session.auto(6).unwrap();
+        let info = view::trace_info(&session);
+        let hints = challenge::challenge(&session, &info, true).hints;
+        let last = hints.last().unwrap();
+        assert!(
+            last.contains("gave up after 5000 states") || last.contains("No way within"),
+            "{file}: {last}"
+        );
+    }
+}
+
+#[test]
+fn with_fifo_links_the_search_finds_no_way_to_two_clients_inside() {
+    let mut fifo = scenario("reorder-2.json");
+    fifo.network.fifo = true;
+    let session = Session::with_moves(&fifo, &reorder_2_moves()[..2]).unwrap();
+    assert!(matches!(
+        search::search(&session.setup, &session.played().world),
+        search::Found::NoneNear
+    ));
+    let info = view::trace_info(&session);
+    let hints = challenge::challenge(&session, &info, true).hints;
+    assert!(
+        hints.last().unwrap().starts_with("No way within 14 moves"),
         "{hints:?}"
     );
 }

@@ -314,6 +314,11 @@ impl World {
         self.driver.stopped()
     }
 
+    /// Whether `client` has a critical-section timer still to fire.
+    pub fn has_live_timer(&self, client: ClientId) -> bool {
+        self.live_timer(client).is_some()
+    }
+
     /// The timer `client` armed in its current incarnation and that has not fired.
     fn live_timer(&self, client: ClientId) -> Option<usize> {
         self.timers.iter().position(|timer| {
