@@ -73,10 +73,15 @@ impl Drop for Played {
 
 /// A plain HTTP/1.0 request; returns the status line, the headers and the body.
 fn http(address: &str, method: &str, path: &str) -> (String, String) {
+    http_with(address, method, path, "")
+}
+
+fn http_with(address: &str, method: &str, path: &str, body: &str) -> (String, String) {
     let mut stream = TcpStream::connect(address).unwrap();
     write!(
         stream,
-        "{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Length: 0\r\n\r\n"
+        "{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut answer = String::new();
@@ -192,12 +197,39 @@ fn play_reaches_the_reorder_2_violation_by_clicks_undoes_by_key_and_exports_it()
 }
 
 #[test]
-fn play_refuses_bad_input_in_one_sentence() {
+fn play_offers_the_faults_the_scenario_allows_and_refuses_bad_input_in_one_sentence() {
     let output = common::lamport_ledger(&["play", "scenarios/no-such.json", "--port", "0"]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    let played = Played::start("scenarios/default.json");
+    let played = Played::start("scenarios/duplication-lamport.json");
+    let (_, view) = http(&played.address(), "GET", "/api/view");
+    let view: serde_json::Value = serde_json::from_str(&view).unwrap();
+    let first = view["choices"][0]["move"].to_string();
+    assert!(first.contains("issue"), "{first}");
+    let (head, view) = http_with(&played.address(), "POST", "/api/move", &first);
+    assert!(head.contains(" 200 "), "{head}");
+    let view: serde_json::Value = serde_json::from_str(&view).unwrap();
+    let faults: Vec<&str> = view["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|choice| choice["fault"] == true)
+        .map(|choice| choice["move"]["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        !faults.is_empty() && faults.iter().all(|kind| *kind == "duplicate"),
+        "{faults:?}"
+    );
+    // A move that is not possible now is refused in one sentence.
+    let (head, body) = http_with(
+        &played.address(),
+        "POST",
+        "/api/move",
+        r#"{"kind":"deliver","msg_id":99}"#,
+    );
+    assert!(head.contains(" 400 "), "{head}");
+    assert!(body.contains("not possible now"), "{body}");
     let (head, body) = http(&played.address(), "POST", "/api/move");
     assert!(head.contains(" 400 "), "{head}");
     assert!(body.contains("not a move"), "{body}");
