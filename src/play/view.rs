@@ -100,7 +100,10 @@ pub fn view(session: &Session, hints: bool) -> View {
         clients: info.clients(),
         fields: FIELDS.to_vec(),
         state: state(&info, before, &events),
-        explained: explained(&info, before, &events[before.len()..]),
+        explained: match played.steps.last() {
+            Some(last) if last.events.is_empty() => step_text(last),
+            _ => explained(&info, before, &events[before.len()..]),
+        },
         violation: violation(session),
         challenge: challenge::challenge(session, &info, hints),
     }
