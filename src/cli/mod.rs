@@ -8,6 +8,7 @@ mod diff;
 mod explore;
 mod files;
 mod node;
+mod play;
 mod render;
 mod replay;
 mod run;
@@ -75,6 +76,8 @@ enum Command {
     Node(node::NodeArgs),
     /// Merge the trace files of a live cluster's nodes into one trace for check and render.
     Merge(node::MergeArgs),
+    /// Be the network on a local web page: choose every delivery, undo, branch, export.
+    Play(play::PlayArgs),
 }
 
 /// A failure that is the user's to fix: reported as one sentence, exit code 2.
@@ -115,6 +118,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Some(Command::Explore(args)) => explore::explore_command(&args),
         Some(Command::Node(args)) => node::node_command(&args),
         Some(Command::Merge(args)) => node::merge_command(&args),
+        Some(Command::Play(args)) => play::play_command(&args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
