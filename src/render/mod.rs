@@ -14,6 +14,7 @@
 //! time, from the simulator in process (`run --render`) or from a trace file (`render`): the
 //! events before the window are replayed and dropped, the ones after it only counted.
 
+pub mod explain;
 pub mod html;
 pub mod mermaid;
 pub mod shiviz;
