@@ -202,7 +202,7 @@ fn from_and_to_select_a_window_with_the_state_before_it() {
     let document = roxmltree::Document::parse(&svg).unwrap();
     let from_above = document
         .descendants()
-        .filter(|node| node.has_attribute("data-msg") && node.attribute("y1") == Some("84"))
+        .filter(|node| node.has_attribute("data-msg") && svg_diagram::points(node)[0].1 == 84.0)
         .count();
     let sent_before = capture
         .events
