@@ -11,6 +11,8 @@ mod common;
 mod html_structure;
 mod in_browser;
 mod mermaid_diagram;
+mod page_features;
+mod page_structure;
 mod shiviz_log;
 mod svg_diagram;
 mod text_timeline;

@@ -304,6 +304,7 @@ function main() {
     // The arrowheads are the markers defined in the legend's SVG above.
     view.innerHTML = out.join('');
     document.body.setAttribute('data-drawn', a + '-' + b);
+    document.body.setAttribute('data-view-x', diagram.scrollLeft + ',' + diagram.clientWidth);
     document.body.setAttribute('data-draw-ms', (performance.now() - drawStarted).toFixed(1));
   }
 
