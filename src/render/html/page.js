@@ -41,7 +41,8 @@ function main() {
   // Lane names, sticky above the diagram.
   var lanes = '<span class="col" style="left:10px">seq</span><span class="col" style="left:' + (LANE0 - 90) + 'px">time</span>';
   for (var c = 1; c <= N; c++) lanes += '<span style="left:' + laneX(c) + 'px">c' + c + '</span>';
-  document.getElementById('lanes').innerHTML = lanes;
+  var lanesHead = document.getElementById('lanes');
+  lanesHead.innerHTML = lanes;
   document.getElementById('lanes').style.width = width + 'px';
 
   // Per client: the rows of its events (for the clock, and program order).
@@ -210,7 +211,6 @@ function main() {
     var ev = E[r], y = rowY(r), node = ev[2], kind = ev[4], mark = cone ? cone[r] : 0;
     var cls = 'ev k-' + kind + (cone && !mark ? ' dim' : '');
     var out = '<g class="' + cls + '" data-row="' + r + '" data-seq="' + ev[0] + '"' + (mark ? ' data-cone="' + ['', 'past', 'future', 'sel', 'pair'][mark] + '"' : '') + '><title>' + esc('#' + ev[0] + ' t=' + timeText(ev[1]) + (node ? ' c' + node : '') + ' clock ' + ev[3] + ': ' + ev[6]) + '</title>';
-    out += '<text class="seq" x="10" y="' + (y + 4) + '">#' + ev[0] + '</text><text class="time" x="' + (LANE0 - 40) + '" y="' + (y + 4) + '">' + timeText(ev[1]) + '</text>';
     if (!node) {
       out += '<line class="net" x1="' + (LANE0 - 30) + '" y1="' + y + '" x2="' + (laneX(N) + 30) + '" y2="' + y + '"/>';
       out += '<text class="lbl" x="' + (laneX(N) + 36) + '" y="' + (y + 4) + '">' + esc(ev[5]) + '</text></g>';
@@ -297,7 +297,15 @@ function main() {
       sectionsIn(a, b, function (x) { if (openStart(x[1]) >= limit) return; var s = shownSpanY(x[1], x[2]); out.push('<rect class="cs' + (overlapsShown(x) ? ' overlap' : '') + '" data-lane="' + x[0] + '" x="' + (laneX(x[0]) - 10) + '" y="' + s[0] + '" width="20" height="' + s[1] + '"><title>c' + x[0] + ' in the critical section with request ' + esc(x[4]) + '</title></rect>'); });
       arrowsIn(a, b, function (x) { if (openStart(x[3]) < limit) out.push(arrowSvg(x)); });
       for (var r = a; r <= b; r++) out.push(eventSvg(r));
+      // The seq and time columns stay at the left edge when the lanes scroll sideways.
+      var sx = diagram.scrollLeft;
+      if (sx > 0) out.push('<rect class="columns" x="' + sx + '" y="' + y0 + '" width="' + (LANE0 - 30) + '" height="' + (y1 - y0) + '"/>');
+      for (r = a; r <= b; r++) {
+        var y = rowY(r);
+        out.push('<text class="seq" x="' + (sx + 10) + '" y="' + (y + 4) + '">#' + E[r][0] + '</text><text class="time" x="' + (sx + LANE0 - 40) + '" y="' + (y + 4) + '">' + timeText(E[r][1]) + '</text>');
+      }
     }
+    lanesHead.querySelectorAll('.col').forEach(function (col, k) { col.style.left = (diagram.scrollLeft + (k ? LANE0 - 90 : 10)) + 'px'; });
     view.setAttribute('viewBox', '0 ' + y0 + ' ' + width + ' ' + (y1 - y0));
     view.setAttribute('height', y1 - y0);
     view.style.top = y0 + 'px';
