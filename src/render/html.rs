@@ -2,22 +2,25 @@
 //! diagram and a step-through view of the run.
 //!
 //! Everything the page shows is computed here, in Rust, and embedded as one JSON block; the
-//! script only looks things up and draws:
+//! script (`html/page.js`) only looks things up and draws:
 //!
 //! - the events (seq, time, client, Lamport clock, kind, a short label, the sentence of the
-//!   text timeline), the message arrows, critical sections, crashes and partitions, as the
-//!   SVG renderer lays them out (`svg::Diagram`);
-//! - every client's state, rebuilt from the events by [`Replay`]: one record per client per
-//!   change (status, what it waits for, request queue, largest timestamp seen per peer, balance
-//!   table, ledger head, pending transfers). A client's state only changes at its own events,
-//!   so the state at any step is, per client, the last record before it (a binary search) and
-//!   the clock of its last event.
+//!   text timeline) and, for the events that have any, the explanations the text view prints
+//!   under them ([`Explainer`]); the message arrows (with each message's timestamp, for the
+//!   list of messages in flight), critical sections, crashes and partitions, as the SVG
+//!   renderer lays them out (`svg::Diagram`);
+//! - every client's state, rebuilt from the events by [`Replay`](super::state::Replay): one
+//!   record per client per change of a field of the state table (`html/view.rs`). A
+//!   client's state only changes at its own events, so the state at any step is, per client,
+//!   the last record before it (a binary search) and the clock of its last event.
 //!
-//! The diagram is drawn for the rows on screen only, so a page of 100,000 events scrolls and
-//! steps as quickly as one of 100. The page honours `#step=N` (N events done) and `#seq=S`
-//! (up to and including event S) in its address, then plays the key presses of
-//! `&keys=e,c,ArrowRight,…`; it writes any script error into `<pre id="errors">` and marks
-//! `<body data-ready="yes">` when its script finished, which the browser test reads.
+//! The script draws only the events done so far (all of them on request), and only the rows
+//! on screen, so a page of 100,000 events scrolls and steps as quickly as one of 100. Its
+//! happens-before view walks the drawn links: each client's own order and each message from
+//! send to delivery. The page honours `#step=N` (N events done) and `#seq=S` (up to and
+//! including event S) in its address, then plays the actions of `&keys=e,c,click:ID,
+//! event:SEQ,type:TEXT,…`; it writes any script error into `<pre id="errors">` and marks
+//! `<body data-ready="yes">` when its script finished, which the browser tests read.
 
 use std::io::{self, Write};
 
