@@ -402,9 +402,6 @@ pub(crate) fn write_legend(svg: &mut String, legend: &Legend, x: i64, y: i64) {
     if legend.section {
         square("cs", "critical section", 120);
     }
-    if legend.overlap {
-        square("cs overlap", "overlap", 80);
-    }
     if legend.crashed {
         square("down", "crashed", 85);
     }
@@ -420,10 +417,23 @@ pub(crate) fn write_legend(svg: &mut String, legend: &Legend, x: i64, y: i64) {
         );
         x += 75;
     }
-    let _ = writeln!(
+    let _ = write!(
         svg,
         "<text class=\"legend\" x=\"{x}\" y=\"{y}\">left of each mark: its Lamport clock</text>"
     );
+    // Last, so that the page can hide it until an overlap is shown without leaving a gap.
+    if legend.overlap {
+        let x = x + 230;
+        let _ = write!(
+            svg,
+            "<g class=\"legend-overlap\"><rect class=\"cs overlap\" x=\"{x}\" y=\"{}\" \
+             width=\"14\" height=\"14\"/><text class=\"legend\" x=\"{}\" \
+             y=\"{y}\">overlap</text></g>",
+            y - 11,
+            x + 18
+        );
+    }
+    svg.push('\n');
 }
 
 /// The top and bottom y of a span, open ends at the window's edges.

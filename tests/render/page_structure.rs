@@ -71,15 +71,13 @@ fn page_header_names_events_by_their_numbers() {
     );
 }
 
-/// The words of a legend: the text of the header's legend bar, or of the SVG's first line.
-fn legend_words(drawing: &str, start: &str) -> String {
+/// The words of a legend: the text from `start` to `end` without its tags.
+fn legend_words(drawing: &str, start: &str, end: &str) -> String {
     let from = drawing.find(start).expect("a legend");
     let rest = &drawing[from..];
-    let end = rest
-        .find("left of each mark")
-        .expect("the legend's last words");
+    let to = rest.find(end).expect("the legend's end");
     let tags = regex::Regex::new(r"<[^>]*>").unwrap();
-    tags.replace_all(&rest[..end], " ").to_string()
+    tags.replace_all(&rest[..to], " ").to_string()
 }
 
 #[test]
@@ -103,8 +101,8 @@ fn the_legend_lists_only_what_the_run_has() {
         let page = rendered(RenderFormat::Html, &capture);
         let svg = rendered(RenderFormat::Svg, &capture);
         for legend in [
-            legend_words(&page, "<svg class=\"legendbar\""),
-            legend_words(&svg, "<text class=\"title\""),
+            legend_words(&page, "<svg class=\"legendbar\"", "</svg>"),
+            legend_words(&svg, "<text class=\"title\"", "<text class=\"seq\""),
         ] {
             let words: Vec<&str> = legend.split_whitespace().collect();
             let joined = words.join(" ");
