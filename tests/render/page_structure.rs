@@ -118,3 +118,40 @@ fn the_legend_lists_only_what_the_run_has() {
         }
     }
 }
+
+#[test]
+fn client_lists_name_runs_of_ids_as_ranges() {
+    use lamport_ledger::protocol::ClientId;
+    use lamport_ledger::render::state::client_ranges;
+    let ids = |list: &[u32]| list.iter().map(|&id| ClientId::new(id)).collect::<Vec<_>>();
+    assert_eq!(client_ranges(&ids(&[2])), "c2");
+    assert_eq!(client_ranges(&ids(&[2, 3])), "c2, c3");
+    assert_eq!(client_ranges(&ids(&[2, 3, 4, 5, 7])), "c2–c5, c7");
+    assert_eq!(
+        client_ranges(&ids(&[1, 3, 4, 5, 6, 9, 10])),
+        "c1, c3–c6, c9, c10"
+    );
+    assert_eq!(client_ranges(&[]), "");
+}
+
+/// With more than four clients, the page's per-client lists name the entries that differ
+/// from the common value and then the others; with four or fewer, every entry.
+#[test]
+fn long_per_client_lists_are_compact_on_the_page() {
+    let (_, capture, _) = run_captured(&scenario("contention-8.json"), Window::new(None, Some(0)));
+    let fields = html::state_fields(&capture.start, lamport_ledger::protocol::ClientId::new(3));
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(field, _)| *field == name)
+            .unwrap()
+            .1
+            .clone()
+    };
+    assert_eq!(field("table"), "others=10");
+    assert_eq!(field("seen"), "others: 0");
+    let (_, capture, _) = run_captured(&scenario("default.json"), Window::new(None, Some(0)));
+    let fields = html::state_fields(&capture.start, lamport_ledger::protocol::ClientId::new(1));
+    assert!(fields.contains(&("table", "c1=10 c2=10 c3=10".to_string())));
+    assert!(fields.contains(&("seen", "c2: 0, c3: 0".to_string())));
+}
