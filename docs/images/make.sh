@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Remakes the pictures of docs/teaching.md with the tool itself and headless Chromium.
-# Usage: docs/images/make.sh   (CHROMIUM=/path/to/chromium to use another browser)
+# Usage: docs/images/make.sh   (CHROMIUM=/path/to/chromium to use another browser,
+#        LAMPORT_LEDGER=/path/to/lamport-ledger to use a binary already built)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 chromium=${CHROMIUM:-chromium}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-lamport_ledger() { cargo run --release --quiet -- "$@"; }
+lamport_ledger() {
+  if [ -n "${LAMPORT_LEDGER:-}" ]; then "$LAMPORT_LEDGER" "$@"; else cargo run --release --quiet -- "$@"; fi
+}
 
 # shot URL PNG WIDTH,HEIGHT: a screenshot of a page or an SVG, as a browser window shows it.
 shot() {
@@ -21,13 +24,20 @@ shot() {
 lamport_ledger run --trace "$work/default.jsonl" --render html -o "$work/default.html" >/dev/null
 lamport_ledger render "$work/default.jsonl" --format svg -o "$work/default.svg"
 shot "file://$work/default.svg" docs/images/default-svg.png 1100,1330
-shot "file://$work/default.html#step=33" docs/images/default-html.png 1400,860
+shot "file://$work/default.html#seq=32" docs/images/default-html.png 1400,860
 
 # reorder-2: a REPLY overtakes a REQUEST and both clients enter.
 lamport_ledger run scenarios/reorder-2.json --trace "$work/reorder-2.jsonl" \
   --render html -o "$work/reorder-2.html" >/dev/null
 lamport_ledger render "$work/reorder-2.jsonl" --format svg -o "$work/reorder-2.svg"
 shot "file://$work/reorder-2.svg" docs/images/reorder-2-svg.png 1100,540
-shot "file://$work/reorder-2.html#step=16" docs/images/reorder-2-html.png 1400,760
+shot "file://$work/reorder-2.html#seq=9" docs/images/reorder-2-html.png 1400,760
+# The same page with the whole run shown and a concurrent pair found (key p).
+shot "file://$work/reorder-2.html#seq=9&keys=r,p" docs/images/reorder-2-causal.png 1400,760
+
+# contention-8: eight clients; the page follows the current event to lane c7.
+lamport_ledger run scenarios/contention-8.json --trace "$work/contention-8.jsonl" \
+  --render html -o "$work/contention-8.html" >/dev/null
+shot "file://$work/contention-8.html#seq=39" docs/images/contention-8-html.png 1400,860
 
 ls -l docs/images/*.png

@@ -1,7 +1,8 @@
 //! Renderers: turn trace events and run reports into something a person reads. One file per
 //! output format:
 //!
-//! - [`text`]: the timeline, and with [`text::write_explained`] the reason for every decision;
+//! - [`text`]: the timeline, and with [`text::write_explained`] the reason for every decision
+//!   (in words by [`explain`], which the page shows too);
 //! - [`svg`]: a space-time diagram, one lane per client;
 //! - [`html`]: one self-contained page with the diagram and a step-through view;
 //! - [`shiviz`]: a log with vector clocks that ShiViz loads as is;
@@ -14,6 +15,7 @@
 //! time, from the simulator in process (`run --render`) or from a trace file (`render`): the
 //! events before the window are replayed and dropped, the ones after it only counted.
 
+pub mod explain;
 pub mod html;
 pub mod mermaid;
 pub mod shiviz;

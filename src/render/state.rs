@@ -381,6 +381,62 @@ impl Replay {
         }
     }
 
+    /// [`wait_reason`](Self::wait_reason) in a few words for a table cell: peers in the same
+    /// situation are named together, runs of ids as ranges (`c2–c8`), so that sixteen
+    /// clients still fit on a line or two.
+    pub fn wait_summary(&self, id: ClientId) -> Option<String> {
+        let client = self.client(id)?;
+        let Phase::Waiting { ts } = client.phase else {
+            return self
+                .wait_reason(id)
+                .map(|reason| reason.trim_start_matches("waits: ").to_string());
+        };
+        if !client.up {
+            return None;
+        }
+        let mut reasons = Vec::new();
+        if self.variant.uses_queue()
+            && let Some(&head) = client.queue.first()
+            && !self.heads_queue(client, ts)
+        {
+            reasons.push(format!("behind {} in its queue", request_text(head)));
+        }
+        match self.variant {
+            Variant::Lamport | Variant::UpdateAck => {
+                // The latest timestamp from each of them is in the table's next columns.
+                let silent: Vec<ClientId> = client
+                    .peers()
+                    .filter(|&peer| client.seen(peer) <= ts)
+                    .collect();
+                if !silent.is_empty() {
+                    reasons.push(format!(
+                        "needs a timestamp > {ts} from {}",
+                        client_ranges(&silent)
+                    ));
+                }
+            }
+            Variant::LamportReplyCount => {
+                let needed = client.balances.len() as u32 - 1;
+                if client.replies < needed {
+                    reasons.push(format!("{} of {needed} REPLY messages", client.replies));
+                }
+            }
+            Variant::RicartAgrawala => {
+                let missing: Vec<ClientId> = client
+                    .peers()
+                    .filter(|&peer| !client.replied[peer.index()])
+                    .collect();
+                if !missing.is_empty() {
+                    reasons.push(format!("a REPLY from {}", client_ranges(&missing)));
+                }
+            }
+        }
+        if reasons.is_empty() {
+            return Some(format!("nothing: {} may enter now", request_text((ts, id))));
+        }
+        Some(reasons.join("; "))
+    }
+
     fn waiting_for(&self, client: &ClientState, ts: Timestamp) -> String {
         let own = (ts, client.id);
         let mut reasons = Vec::new();
@@ -647,4 +703,26 @@ pub fn client_list(ids: &[ClientId]) -> String {
         .map(|id| format!("c{id}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `c2–c5, c7`: ids in order, runs of three or more as ranges.
+pub fn client_ranges(ids: &[ClientId]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut run_start = 0;
+    for index in 0..ids.len() {
+        let run_ends = ids
+            .get(index + 1)
+            .is_none_or(|next| next.get() != ids[index].get() + 1);
+        if !run_ends {
+            continue;
+        }
+        let (first, last) = (ids[run_start], ids[index]);
+        match index - run_start {
+            0 => parts.push(format!("c{first}")),
+            1 => parts.push(format!("c{first}, c{last}")),
+            _ => parts.push(format!("c{first}–c{last}")),
+        }
+        run_start = index + 1;
+    }
+    parts.join(", ")
 }

@@ -245,7 +245,7 @@ pub fn write_svg(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
         escape_xml(&info.headline()),
         escape_xml(&capture.range_text())
     );
-    write_legend(&mut svg, 10, 42);
+    write_legend(&mut svg, &Legend::of(&diagram), 10, 42);
     let _ = writeln!(
         svg,
         "<text class=\"seq\" x=\"10\" y=\"{}\">seq</text><text class=\"time\" x=\"{}\" \
@@ -335,9 +335,44 @@ pub fn write_svg(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
     out.write_all(svg.as_bytes())
 }
 
-pub(crate) fn write_legend(svg: &mut String, x: i64, y: i64) {
+/// What the legend lists: only what the drawing has.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Legend {
+    /// The message types that have an arrow, in [`MESSAGE_TYPES`] order.
+    pub messages: Vec<&'static str>,
+    /// A critical section is shaded.
+    pub section: bool,
+    /// Two critical sections overlap.
+    pub overlap: bool,
+    /// A message is lost.
+    pub lost: bool,
+    /// A client is down for a while.
+    pub crashed: bool,
+}
+
+impl Legend {
+    /// The legend of `diagram`.
+    pub(crate) fn of(diagram: &Diagram) -> Self {
+        Legend {
+            messages: MESSAGE_TYPES
+                .into_iter()
+                .filter(|&kind| diagram.arrows.iter().any(|arrow| arrow.msg_type == kind))
+                .collect(),
+            section: !diagram.sections.is_empty(),
+            overlap: diagram.sections.iter().any(|section| section.overlap),
+            lost: diagram
+                .arrows
+                .iter()
+                .any(|arrow| matches!(arrow.fate, Fate::LostOnTheWay | Fate::LostAtReceiver)),
+            crashed: !diagram.downs.is_empty(),
+        }
+    }
+}
+
+/// Writes `legend` in one line starting at `(x, y)`.
+pub(crate) fn write_legend(svg: &mut String, legend: &Legend, x: i64, y: i64) {
     let mut x = x;
-    for msg_type in MESSAGE_TYPES {
+    for msg_type in &legend.messages {
         let _ = write!(
             svg,
             "<line class=\"msg m-{msg_type}\" x1=\"{x}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" \
@@ -351,31 +386,54 @@ pub(crate) fn write_legend(svg: &mut String, x: i64, y: i64) {
         );
         x += 40 + 9 * msg_type.len() as i64;
     }
-    let _ = writeln!(
+    // Each square is a group of its own: the page shows its overlap item only once an
+    // overlap is on screen.
+    let mut square = |class: &str, text: &str, width: i64| {
+        let _ = write!(
+            svg,
+            "<g class=\"legend-{}\"><rect class=\"{class}\" x=\"{x}\" y=\"{}\" width=\"14\" \
+             height=\"14\"/><text class=\"legend\" x=\"{}\" y=\"{y}\">{text}</text></g>",
+            class.rsplit(' ').next().unwrap_or(class),
+            y - 11,
+            x + 18
+        );
+        x += width;
+    };
+    if legend.section {
+        square("cs", "critical section", 120);
+    }
+    if legend.crashed {
+        square("down", "crashed", 85);
+    }
+    if legend.lost {
+        let _ = write!(
+            svg,
+            "<line class=\"msg m-request lost\" x1=\"{x}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" \
+             marker-end=\"url(#h-x)\"/><text class=\"legend\" x=\"{}\" y=\"{y}\">lost</text>",
+            y - 4,
+            x + 26,
+            y - 4,
+            x + 38
+        );
+        x += 75;
+    }
+    let _ = write!(
         svg,
-        "<rect class=\"cs\" x=\"{x}\" y=\"{}\" width=\"14\" height=\"14\"/><text class=\"legend\" \
-         x=\"{}\" y=\"{y}\">critical section</text><rect class=\"cs overlap\" x=\"{}\" y=\"{}\" \
-         width=\"14\" height=\"14\"/><text class=\"legend\" x=\"{}\" y=\"{y}\">overlap</text>\
-         <line class=\"msg m-request lost\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" \
-         marker-end=\"url(#h-x)\"/><text class=\"legend\" x=\"{}\" y=\"{y}\">lost</text>\
-         <rect class=\"down\" x=\"{}\" y=\"{}\" width=\"14\" height=\"14\"/><text \
-         class=\"legend\" x=\"{}\" y=\"{y}\">crashed</text><text class=\"legend\" x=\"{}\" \
-         y=\"{y}\">left of each mark: its Lamport clock</text>",
-        y - 11,
-        x + 18,
-        x + 120,
-        y - 11,
-        x + 138,
-        x + 200,
-        y - 4,
-        x + 226,
-        y - 4,
-        x + 238,
-        x + 275,
-        y - 11,
-        x + 293,
-        x + 360
+        "<text class=\"legend\" x=\"{x}\" y=\"{y}\">left of each mark: its Lamport clock</text>"
     );
+    // Last, so that the page can hide it until an overlap is shown without leaving a gap.
+    if legend.overlap {
+        let x = x + 230;
+        let _ = write!(
+            svg,
+            "<g class=\"legend-overlap\"><rect class=\"cs overlap\" x=\"{x}\" y=\"{}\" \
+             width=\"14\" height=\"14\"/><text class=\"legend\" x=\"{}\" \
+             y=\"{y}\">overlap</text></g>",
+            y - 11,
+            x + 18
+        );
+    }
+    svg.push('\n');
 }
 
 /// The top and bottom y of a span, open ends at the window's edges.
@@ -389,20 +447,52 @@ fn write_arrow(svg: &mut String, arrow: &Arrow, bottom: i64) {
     let (x1, x2) = (lane_x(arrow.from), lane_x(arrow.to));
     let y1 = arrow.start.map_or(TOP, row_y);
     let (x2, y2, class, head) = match (arrow.fate, arrow.end) {
-        (Fate::Delivered, Some(row)) => {
-            let (x2, y2) = arrow_tip(x1, y1, x2, row_y(row));
-            (x2, y2, "", arrow.msg_type)
-        }
+        (Fate::Delivered, Some(row)) => (x2, row_y(row), "", arrow.msg_type),
         (Fate::LostOnTheWay, Some(row)) => (x1 + (x2 - x1) * 2 / 5, row_y(row), " lost", "x"),
         (Fate::LostAtReceiver, Some(row)) => (x2, row_y(row), " lost", "x"),
         _ => (x2, bottom, " beyond", arrow.msg_type),
     };
-    let _ = writeln!(
+    let at_mark = arrow.fate == Fate::Delivered && arrow.end.is_some();
+    let points = arrow_points((x1, y1), arrow.start.is_some(), (x2, y2), at_mark);
+    let _ = write!(
         svg,
-        "<line class=\"msg m-{}{class}\" data-msg=\"{}\" x1=\"{x1}\" y1=\"{y1}\" x2=\"{x2}\" \
-         y2=\"{y2}\" marker-end=\"url(#h-{head})\"/>",
+        "<polyline class=\"msg m-{}{class}\" data-msg=\"{}\" points=\"",
         arrow.msg_type, arrow.msg_id
     );
+    for (rank, (x, y)) in points.iter().enumerate() {
+        let _ = write!(svg, "{}{x},{y}", if rank == 0 { "" } else { " " });
+    }
+    let _ = writeln!(svg, "\" marker-end=\"url(#h-{head})\"/>");
+}
+
+/// How far a message's line runs diagonally, below the sender's row and above the
+/// receiver's, before and after its straight middle: the text of a row lies within 8 pixels
+/// of its middle, so the line passes under the sender's labels and above the receiver's
+/// instead of through them.
+pub(crate) const KINK: i64 = 10;
+
+/// The corners of a message's line from `from` to `to`: it leaves a mark (`leaves_mark`)
+/// down and sideways for [`KINK`] pixels, and arrives at one (`at_mark`) from [`KINK`]
+/// pixels above, stopping [`TIP_GAP`] short of it; an open end is a plain point.
+pub(crate) fn arrow_points(
+    from: (i64, i64),
+    leaves_mark: bool,
+    to: (i64, i64),
+    at_mark: bool,
+) -> Vec<(i64, i64)> {
+    let toward = (to.0 - from.0).signum();
+    let mut points = vec![from];
+    if leaves_mark {
+        points.push((from.0 + toward * KINK, from.1 + KINK));
+    }
+    if at_mark {
+        let corner = (to.0 - toward * KINK, to.1 - KINK);
+        points.push(corner);
+        points.push(arrow_tip(corner.0, corner.1, to.0, to.1));
+    } else {
+        points.push(to);
+    }
+    points
 }
 
 fn write_event(

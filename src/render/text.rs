@@ -12,6 +12,7 @@ use crate::trace::{Direction, DropReason, Event, EventKind, EventSink, Kept};
 use crate::wording::count;
 
 use super::Capture;
+use super::explain::{Explainer, table_text};
 use super::state::Replay;
 
 /// Writes a line per event to `out`.
@@ -442,46 +443,16 @@ pub fn write_explained(capture: &Capture, out: &mut dyn Write) -> io::Result<()>
     }
     writeln!(out)?;
     writeln!(out, "{}", column_heads())?;
-    let mut replay = capture.start.clone();
-    // The last wait reason printed per client, so an unchanged reason is not repeated.
-    let mut last_wait: Vec<Option<String>> = vec![None; replay.clients.len()];
+    let mut explainer = Explainer::new(&capture.start);
     let events = &capture.events;
-    for (index, event) in events.iter().enumerate() {
-        let mut notes = notes_before(&replay, event);
-        let last_regular = replay.last_regular;
-        replay.apply(event);
-        if let Some(node) = event.node
-            && let Some(slot) = node.checked_index()
-            && slot < last_wait.len()
-        {
-            match &event.kind {
-                EventKind::Enter { .. } | EventKind::Exit { .. } | EventKind::Restart { .. } => {
-                    last_wait[slot] = None;
-                }
-                EventKind::Request { .. }
-                | EventKind::Deliver { .. }
-                | EventKind::Commit { .. } => {
-                    if !decides_in_step(events, index, node)
-                        && let Some(reason) = replay.wait_reason(node)
-                        && last_wait[slot].as_ref() != Some(&reason)
-                    {
-                        notes.push(reason.clone());
-                        last_wait[slot] = Some(reason);
-                    }
-                }
-                _ => {}
-            }
-            if let EventKind::Commit { .. } = &event.kind
-                && let Some(client) = replay.client(node)
-            {
-                notes.push(format!(
-                    "its table now: {}; ledger {}",
-                    table_text(&client.balances),
-                    replay.ledger_text(node)
-                ));
-            }
-        }
-        writeln!(out, "{}", timeline_line(event, info.variant, last_regular))?;
+    for index in 0..events.len() {
+        let last_regular = explainer.replay().last_regular;
+        let notes = explainer.explain(events, index);
+        writeln!(
+            out,
+            "{}",
+            timeline_line(&events[index], info.variant, last_regular)
+        )?;
         for note in notes {
             writeln!(out, "{:EXPLANATION_INDENT$}{note}", "")?;
         }
@@ -491,7 +462,7 @@ pub fn write_explained(capture: &Capture, out: &mut dyn Write) -> io::Result<()>
         Some(last) => writeln!(out, "state after event {}:", last.seq)?,
         None => writeln!(out, "state:")?,
     }
-    write_states(out, &replay)?;
+    write_states(out, explainer.replay())?;
     match &capture.summary {
         Some(summary) => write_summary_verdict(out, summary),
         None => Ok(()),
@@ -557,122 +528,6 @@ fn write_summary_verdict(out: &mut dyn Write, summary: &TraceSummary) -> io::Res
 /// " at t=14.162ms" for a claimed violation without a `seq`, with what the summary gives.
 fn claimed_at(t_us: Option<u64>) -> String {
     t_us.map_or_else(String::new, |t_us| format!(" at t={}", format_time(t_us)))
-}
-
-/// Explanations that need the state just before the event.
-fn notes_before(replay: &Replay, event: &Event) -> Vec<String> {
-    let Some(node) = event.node else {
-        return Vec::new();
-    };
-    match &event.kind {
-        EventKind::Enter { ts } => vec![format!("why: {}", replay.entry_reason(node, *ts))],
-        EventKind::Abort { amount, .. } => {
-            vec![format!("why: {}", replay.abort_reason(node, *amount))]
-        }
-        EventKind::Balance { of, value } => replay
-            .stale_read_note(node, *of, *value)
-            .into_iter()
-            .collect(),
-        EventKind::Deliver { from, msg, .. } => msg
-            .block()
-            .and_then(|block| held_back_note(replay, node, *from, block))
-            .into_iter()
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// A block that arrives ahead of a gap in the receiver's ledger waits, with no event of its
-/// own, until the blocks before it are in (docs/protocol.md); say so at its delivery.
-fn held_back_note(
-    replay: &Replay,
-    node: ClientId,
-    from: ClientId,
-    block: &Block,
-) -> Option<String> {
-    let client = replay.client(node)?;
-    let length = client.ledger_len;
-    let index = block.index();
-    if index <= length {
-        return None;
-    }
-    let blocks = |first: u64, last: u64| {
-        if first == last {
-            format!("block {first}")
-        } else {
-            format!("blocks {first} to {last}")
-        }
-    };
-    let has = format!(
-        "holds c{from}'s block {index} back: its ledger has {}",
-        count(length, "block")
-    );
-    // Blocks it held before a restart that kept nothing: their RELEASEs were delivered
-    // before, and no peer sends a block twice.
-    let lost_end = client.lost_below.min(index);
-    if lost_end > length {
-        let lost = blocks(length, lost_end - 1);
-        let (verb, pronoun) = if lost_end - 1 == length {
-            ("was", "it")
-        } else {
-            ("were", "them")
-        };
-        let rest = if lost_end < index {
-            format!(
-                "; {} (on other links) may still come, but",
-                blocks(lost_end, index - 1)
-            )
-        } else {
-            ", so".to_string()
-        };
-        return Some(format!(
-            "{has} since it restarted with nothing; {lost} {verb} lost in that restart and no \
-             peer sends {pronoun} again{rest} block {index} waits for blocks that will not come"
-        ));
-    }
-    Some(format!(
-        "{has}, and {} (on other links) must be appended first",
-        blocks(length, index - 1)
-    ))
-}
-
-/// Does the step that `events[index]` belongs to go on to an enter or an exit of `node`? A
-/// step is the run of events of one client at one time that one input produced: it ends at the
-/// next input (a delivery, a command, a crash or restart) or at another client's event.
-fn decides_in_step(events: &[Event], index: usize, node: ClientId) -> bool {
-    let t_us = events[index].t_us;
-    for event in &events[index + 1..] {
-        if matches!(event.kind, EventKind::Violation { .. }) {
-            continue;
-        }
-        if event.node != Some(node) || event.t_us != t_us {
-            return false;
-        }
-        match event.kind {
-            EventKind::Enter { .. } | EventKind::Exit { .. } => return true,
-            EventKind::Deliver { .. }
-            | EventKind::Transfer { .. }
-            | EventKind::Balance { .. }
-            | EventKind::Crash
-            | EventKind::Restart { .. } => return false,
-            _ => {}
-        }
-    }
-    false
-}
-
-/// `c1=3 c2=17 c3=10`, the first [`LISTED_CLIENTS`] of them.
-fn table_text(table: &[u64]) -> String {
-    let mut text: Vec<String> = table
-        .iter()
-        .take(LISTED_CLIENTS)
-        .enumerate()
-        .map(|(slot, balance)| format!("c{}={balance}", slot + 1))
-        .collect();
-    if table.len() > LISTED_CLIENTS {
-        text.push(format!("… ({} more)", table.len() - LISTED_CLIENTS));
-    }
-    text.join(" ")
 }
 
 /// One line per client: phase, clock, queue, largest timestamps seen, table, ledger.

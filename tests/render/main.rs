@@ -11,6 +11,8 @@ mod common;
 mod html_structure;
 mod in_browser;
 mod mermaid_diagram;
+mod page_features;
+mod page_structure;
 mod shiviz_log;
 mod svg_diagram;
 mod text_timeline;
@@ -202,7 +204,7 @@ fn from_and_to_select_a_window_with_the_state_before_it() {
     let document = roxmltree::Document::parse(&svg).unwrap();
     let from_above = document
         .descendants()
-        .filter(|node| node.has_attribute("data-msg") && node.attribute("y1") == Some("84"))
+        .filter(|node| node.has_attribute("data-msg") && svg_diagram::points(node)[0].1 == 84.0)
         .count();
     let sent_before = capture
         .events

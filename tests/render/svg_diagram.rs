@@ -8,6 +8,18 @@ fn classes<'a>(node: &roxmltree::Node<'a, 'a>) -> Vec<&'a str> {
         .unwrap_or_default()
 }
 
+/// The corners of a message's `<polyline>`.
+pub(super) fn points(node: &roxmltree::Node) -> Vec<(f64, f64)> {
+    node.attribute("points")
+        .expect("a message line has points")
+        .split_whitespace()
+        .map(|pair| {
+            let (x, y) = pair.split_once(',').expect("x,y");
+            (x.parse().unwrap(), y.parse().unwrap())
+        })
+        .collect()
+}
+
 pub(super) fn check_svg(svg: &str, capture: &Capture, context: &str) {
     let document = roxmltree::Document::parse(svg)
         .unwrap_or_else(|error| panic!("{context}: the SVG is not XML: {error}"));
@@ -50,7 +62,7 @@ pub(super) fn check_svg(svg: &str, capture: &Capture, context: &str) {
     // Message lines: one per delivery, one (lost) per loss of a message sent in the window.
     let lines: Vec<_> = document
         .descendants()
-        .filter(|node| node.tag_name().name() == "line" && node.has_attribute("data-msg"))
+        .filter(|node| node.tag_name().name() == "polyline" && node.has_attribute("data-msg"))
         .collect();
     let delivered_lines = lines
         .iter()
@@ -169,12 +181,10 @@ fn svg_arrowheads_stay_clear_of_the_clock_labels() {
                 .find(|node| node.attribute("id") == Some(head_id))
                 .unwrap();
             let scale = number(&marker, "markerWidth") / 10.0 * stroke;
-            let (x1, y1, x2, y2) = (
-                number(&line, "x1"),
-                number(&line, "y1"),
-                number(&line, "x2"),
-                number(&line, "y2"),
-            );
+            // The head sits on the last segment.
+            let line_points = points(&line);
+            let last = line_points.len() - 1;
+            let ((x1, y1), (x2, y2)) = (line_points[last - 1], line_points[last]);
             let length = ((x2 - x1).powi(2) + (y2 - y1).powi(2)).sqrt();
             let (ux, uy) = ((x2 - x1) / length, (y2 - y1) / length);
             let back = number(&marker, "refX") - 10.0;
@@ -220,12 +230,88 @@ fn svg_marks_the_overlapping_critical_sections_of_the_reordering_violation() {
             .descendants()
             .find(|node| node.attribute("data-msg") == Some(id))
             .map(|node| {
-                let number = |name| node.attribute(name).unwrap().parse::<i64>().unwrap();
-                (number("y1"), number("y2"))
+                let corners = points(&node);
+                (corners[0].1, corners[corners.len() - 1].1)
             })
             .unwrap()
     };
     let (request_sent, request_delivered) = arrow("0");
     let (reply_sent, reply_delivered) = arrow("2");
     assert!(request_sent < reply_sent && request_delivered > reply_delivered);
+}
+
+/// A message's line runs under the labels of the event that sends it and above those of the
+/// event that receives it, never through them (the clock left of the mark, the words right
+/// of it; a label is a box of 6 pixels per character for the clock's 10-pixel monospace font
+/// and 7 for the 11-pixel words).
+#[test]
+fn svg_arrows_do_not_cross_the_labels_of_their_own_events() {
+    for file in VARIED {
+        let (_, capture, _) = run_captured(&scenario(file), Window::all());
+        let svg = rendered(RenderFormat::Svg, &capture);
+        let document = roxmltree::Document::parse(&svg).unwrap();
+        let number = |node: &roxmltree::Node, name: &str| -> f64 {
+            node.attribute(name).unwrap().parse().unwrap()
+        };
+        // The label boxes of each event, by seq.
+        let boxes_of = |seq: u64| -> Vec<(f64, f64, f64, f64, String)> {
+            let group = document
+                .descendants()
+                .find(|node| {
+                    classes(node).contains(&"ev")
+                        && node.attribute("data-seq") == Some(seq.to_string().as_str())
+                })
+                .expect("every event is drawn");
+            group
+                .children()
+                .filter(|node| node.tag_name().name() == "text")
+                .filter_map(|node| {
+                    let (x, y) = (number(&node, "x"), number(&node, "y"));
+                    let text = node.text().unwrap_or_default().to_string();
+                    let chars = text.chars().count() as f64;
+                    if classes(&node).contains(&"clk") {
+                        Some((x - 6.0 * chars - 1.0, y - 8.0, x, y + 1.0, text))
+                    } else if classes(&node).contains(&"lbl") {
+                        Some((x, y - 8.0, x + 7.0 * chars, y + 1.0, text))
+                    } else {
+                        None
+                    }
+                })
+                .collect()
+        };
+        let mut ends: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+        for event in &capture.events {
+            match &event.kind {
+                EventKind::Send { msg_id, .. } | EventKind::Deliver { msg_id, .. } => {
+                    ends.entry(*msg_id).or_default().push(event.seq);
+                }
+                _ => {}
+            }
+        }
+        let mut checked = 0;
+        for line in document.descendants().filter(|node| {
+            node.tag_name().name() == "polyline"
+                && classes(node).contains(&"msg")
+                && !classes(node).contains(&"beyond")
+        }) {
+            let msg: u64 = line.attribute("data-msg").unwrap().parse().unwrap();
+            let boxes: Vec<_> = ends[&msg].iter().flat_map(|&seq| boxes_of(seq)).collect();
+            for pair in points(&line).windows(2) {
+                let ((x1, y1), (x2, y2)) = (pair[0], pair[1]);
+                let steps = ((x2 - x1).abs().max((y2 - y1).abs()) * 2.0).ceil().max(1.0);
+                for k in 0..=steps as usize {
+                    let f = k as f64 / steps;
+                    let (x, y) = (x1 + (x2 - x1) * f, y1 + (y2 - y1) * f);
+                    for (l, t, r, b, text) in &boxes {
+                        assert!(
+                            x <= *l || x >= *r || y <= *t || y >= *b,
+                            "{file}: the line of m{msg} crosses the label {text:?} at ({x}, {y})"
+                        );
+                    }
+                }
+            }
+            checked += 1;
+        }
+        assert!(checked > 0, "{file}");
+    }
 }

@@ -41,6 +41,8 @@ pub(crate) struct Arrow {
     pub to: ClientId,
     /// `request`, `reply`, … as in the trace.
     pub msg_type: &'static str,
+    /// The message's Lamport timestamp.
+    pub ts: u64,
     /// The send's row; `None` when it was sent before the window.
     pub start: Option<usize>,
     /// The delivery's (or loss's) row; `None` when that lies after the window.
@@ -104,6 +106,7 @@ struct OpenSend {
     from: ClientId,
     to: ClientId,
     msg_type: &'static str,
+    ts: u64,
     resolved: bool,
 }
 
@@ -115,6 +118,7 @@ impl OpenSend {
             from: self.from,
             to: self.to,
             msg_type: self.msg_type,
+            ts: self.ts,
             start: Some(self.row),
             end,
             fate,
@@ -159,6 +163,7 @@ impl Builder {
                         from: node,
                         to: *to,
                         msg_type: msg.type_name(),
+                        ts: msg.ts(),
                         resolved: false,
                     },
                 );
@@ -173,6 +178,7 @@ impl Builder {
                     from: *from,
                     to: node,
                     msg_type: msg.type_name(),
+                    ts: msg.ts(),
                     start,
                     end: Some(row),
                     fate: Fate::Delivered,
