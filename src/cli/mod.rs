@@ -8,6 +8,7 @@ mod diff;
 mod explore;
 mod files;
 mod node;
+mod program;
 mod render;
 mod replay;
 mod run;
@@ -91,6 +92,9 @@ pub enum CliError {
 
 /// Parses `args` (including the program name) and runs the command.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let args: Vec<OsString> = args.into_iter().collect();
+    // The commands printed for the user to type start the way this process was started.
+    let program = program::Program::of_this_process(args.first().map(OsString::as_os_str));
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) if error.use_stderr() => {
@@ -103,12 +107,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
     };
     let outcome = match cli.command {
-        None => run::run_command(&run::RunArgs::default()),
-        Some(Command::Run(args)) => run::run_command(&args),
-        Some(Command::Sweep(args)) => sweep::sweep_command(&args),
-        Some(Command::Replay(args)) => replay::replay_command(&args),
+        None => run::run_command(&run::RunArgs::default(), &program),
+        Some(Command::Run(args)) => run::run_command(&args, &program),
+        Some(Command::Sweep(args)) => sweep::sweep_command(&args, &program),
+        Some(Command::Replay(args)) => replay::replay_command(&args, &program),
         Some(Command::Diff(args)) => diff::diff_command(&args),
-        Some(Command::Shrink(args)) => shrink::shrink_command(&args),
+        Some(Command::Shrink(args)) => shrink::shrink_command(&args, &program),
         Some(Command::Bench(args)) => bench::bench_command(&args),
         Some(Command::Check(args)) => check::check_command(&args),
         Some(Command::Render(args)) => render::render_command(&args),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 
 use super::files::{is_standard_stream, read_text, refuse_input_as_output, report_writer};
+use super::program::Program;
 use super::render::RunRendering;
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
 use crate::render::RenderFormat;
@@ -56,7 +57,7 @@ pub(super) enum Format {
     Jsonl,
 }
 
-pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
+pub(super) fn run_command(args: &RunArgs, program: &Program) -> Result<u8, CliError> {
     if args.swarm && args.scenario.is_none() {
         return Err(CliError::Usage(
             "--swarm needs a scenario file with a `swarm` section (e.g. \
@@ -73,7 +74,7 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
         stop_at_first_violation: !args.keep_going,
         ..RunOptions::default()
     };
-    let mut rerun = rerun_command(args.scenario.as_deref(), scenario.seed);
+    let mut rerun = rerun_command(program, args.scenario.as_deref(), scenario.seed);
     if args.swarm {
         rerun.push_str(" --swarm");
     }
@@ -212,15 +213,15 @@ pub(crate) fn load_scenario(path: Option<&Path>) -> Result<Scenario, CliError> {
     Ok(parse_scenario(&text, &shown)?)
 }
 
-/// The command that reruns this run exactly.
-pub(crate) fn rerun_command(scenario: Option<&Path>, seed: u64) -> String {
-    match scenario {
+/// The command that reruns this run exactly, started as `program` was.
+pub(crate) fn rerun_command(program: &Program, scenario: Option<&Path>, seed: u64) -> String {
+    program.command(&match scenario {
         Some(path) => format!(
-            "lamport-ledger run {} --seed {seed}",
+            "run {} --seed {seed}",
             shell_quote(&path.display().to_string())
         ),
-        None => format!("lamport-ledger run --seed {seed}"),
-    }
+        None => format!("run --seed {seed}"),
+    })
 }
 
 pub(crate) fn shell_quote(text: &str) -> String {

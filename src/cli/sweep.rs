@@ -11,6 +11,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::files::{refuse_input_as_output, report_writer};
+use super::program::Program;
 use super::run::{load_scenario, shell_quote, stdout_error};
 use super::{CliError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, PendingFile};
 use crate::hunt::sweep::{EXAMPLES_PER_GROUP, SweepError, quiet_panics};
@@ -47,7 +48,7 @@ pub(super) struct SweepArgs {
     swarm: bool,
 }
 
-pub(super) fn sweep_command(args: &SweepArgs) -> Result<u8, CliError> {
+pub(super) fn sweep_command(args: &SweepArgs, program: &Program) -> Result<u8, CliError> {
     let scenario = load_scenario(Some(&args.scenario))?;
     if args.swarm && scenario.swarm.is_none() {
         return Err(CliError::Usage(format!(
@@ -125,6 +126,7 @@ pub(super) fn sweep_command(args: &SweepArgs) -> Result<u8, CliError> {
     }
     let report = SweepReport {
         what: &what,
+        program,
         scenario_path: &args.scenario,
         expected: expected_text(&config.scenario),
         tally: &tally,
@@ -267,6 +269,8 @@ fn rate(runs: u64, elapsed: Duration) -> u64 {
 /// The closing report on standard output (standard error when the records go there).
 struct SweepReport<'a> {
     what: &'a str,
+    /// How the printed replay commands start.
+    program: &'a Program,
     scenario_path: &'a Path,
     expected: String,
     tally: &'a Tally,
@@ -314,7 +318,7 @@ impl SweepReport<'_> {
                 if group.count == 1 { "" } else { "s" }
             )?;
             for record in &group.examples {
-                write_example(out, &scenario, record)?;
+                write_example(out, self.program, &scenario, record)?;
             }
             let more = group.count - group.examples.len() as u64;
             if more > 0 {
@@ -343,7 +347,12 @@ fn kind_label(kind: FailureKind) -> String {
     }
 }
 
-fn write_example(out: &mut dyn Write, scenario: &str, record: &RunRecord) -> io::Result<()> {
+fn write_example(
+    out: &mut dyn Write,
+    program: &Program,
+    scenario: &str,
+    record: &RunRecord,
+) -> io::Result<()> {
     let seed = record.seed;
     if record.nondeterministic() {
         writeln!(
@@ -364,16 +373,11 @@ fn write_example(out: &mut dyn Write, scenario: &str, record: &RunRecord) -> io:
     } else {
         ""
     };
-    match &record.digest {
-        Some(digest) => writeln!(
-            out,
-            "    lamport-ledger replay {scenario} --seed {seed}{swarm} --expect-digest {digest}"
-        ),
-        None => writeln!(
-            out,
-            "    lamport-ledger replay {scenario} --seed {seed}{swarm}"
-        ),
-    }
+    let replay = match &record.digest {
+        Some(digest) => format!("replay {scenario} --seed {seed}{swarm} --expect-digest {digest}"),
+        None => format!("replay {scenario} --seed {seed}{swarm}"),
+    };
+    writeln!(out, "    {}", program.command(&replay))
 }
 
 #[cfg(test)]
@@ -402,6 +406,7 @@ mod tests {
         tally.add(records);
         let report = SweepReport {
             what: "x",
+            program: &Program::default(),
             scenario_path: Path::new("scenarios/my scenario.json"),
             expected: "ok: no violation".into(),
             tally: &tally,
