@@ -633,3 +633,41 @@ fn replay_against_a_long_trace_compares_every_line() {
     assert_eq!(other.status.code(), Some(1), "{}", stdout(&other));
     assert!(stdout(&other).contains("first difference: event seq "));
 }
+
+/// The number of lines that name the sweep (`sweep:     SCENARIO ("name"), seeds …`), however
+/// they are spaced.
+fn headers(text: &str) -> usize {
+    text.lines()
+        .filter(|line| line.starts_with("sweep:") && line.contains(REORDER))
+        .count()
+}
+
+#[test]
+fn the_sweep_is_named_once_on_one_stream_and_on_each_of_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.txt");
+    let file = fs::File::create(&log).unwrap();
+    // Standard output and standard error into one file, as `2>&1` or a CI log does.
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
+        .args(["sweep", REORDER, "--seeds", "0..20"])
+        .current_dir(common::root())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+    let text = fs::read_to_string(&log).unwrap();
+    assert_eq!(headers(&text), 1, "{text}");
+    assert!(text.starts_with("sweep:     "), "{text}");
+    assert!(text.contains("\nexpected:  "), "{text}");
+
+    // The report on standard error, the records on standard output.
+    let output = lamport_ledger(&["sweep", REORDER, "--seeds", "0..20", "--out", "-"]);
+    assert_eq!(headers(&stderr(&output)), 1, "{}", stderr(&output));
+    assert_eq!(stdout(&output).lines().count(), 20);
+
+    // Two streams: each names the sweep, so the report on its own is complete.
+    let output = lamport_ledger(&["sweep", REORDER, "--seeds", "0..20"]);
+    assert_eq!(headers(&stdout(&output)), 1, "{}", stdout(&output));
+    assert_eq!(headers(&stderr(&output)), 1, "{}", stderr(&output));
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::files::{refuse_input_as_output, report_writer};
+use super::files::{is_standard_stream, refuse_input_as_output, report_writer};
 use super::program::Program;
 use super::run::{load_scenario, shell_quote, stdout_error};
 use super::{CliError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, PendingFile};
@@ -72,7 +72,10 @@ pub(super) fn sweep_command(args: &SweepArgs, program: &Program) -> Result<u8, C
         jobs,
         args.check_determinism,
     );
-    eprintln!("sweep: {what}");
+    // The opening line, so a long sweep says what it runs before its report.
+    eprintln!("{HEADER_LABEL}{what}");
+    let report_on_stderr = args.out.as_deref().is_some_and(is_standard_stream);
+    let header_shown = report_on_stderr || stdout_is_stderr();
 
     let config = SweepConfig {
         scenario,
@@ -125,7 +128,7 @@ pub(super) fn sweep_command(args: &SweepArgs, program: &Program) -> Result<u8, C
         file.commit()?;
     }
     let report = SweepReport {
-        what: &what,
+        what: (!header_shown).then_some(what.as_str()),
         program,
         scenario_path: &args.scenario,
         expected: expected_text(&config.scenario),
@@ -169,6 +172,31 @@ fn describe_sweep(
             ""
         }
     )
+}
+
+/// The label of the line that names the sweep, aligned with the report's other labels.
+const HEADER_LABEL: &str = "sweep:     ";
+
+/// Standard output and standard error are one file (a terminal, `2>&1`, one log): the report
+/// on standard output then follows the opening line on the same stream.
+#[cfg(unix)]
+fn stdout_is_stderr() -> bool {
+    use std::fs::File;
+    use std::os::fd::{AsFd, BorrowedFd};
+    use std::os::unix::fs::MetadataExt;
+
+    let identity = |fd: BorrowedFd| {
+        let file = File::from(fd.try_clone_to_owned().ok()?);
+        let metadata = file.metadata().ok()?;
+        Some((metadata.dev(), metadata.ino()))
+    };
+    let out = identity(io::stdout().as_fd());
+    out.is_some() && out == identity(io::stderr().as_fd())
+}
+
+#[cfg(not(unix))]
+fn stdout_is_stderr() -> bool {
+    false
 }
 
 /// What the scenario's `expect` asks of every run.
@@ -268,7 +296,9 @@ fn rate(runs: u64, elapsed: Duration) -> u64 {
 
 /// The closing report on standard output (standard error when the records go there).
 struct SweepReport<'a> {
-    what: &'a str,
+    /// What was swept, for the report's first line; `None` when the opening line already said
+    /// it on the same stream.
+    what: Option<&'a str>,
     /// How the printed replay commands start.
     program: &'a Program,
     scenario_path: &'a Path,
@@ -282,7 +312,9 @@ struct SweepReport<'a> {
 impl SweepReport<'_> {
     fn write(&self, out: &mut dyn Write) -> io::Result<()> {
         let tally = self.tally;
-        writeln!(out, "sweep:     {}", self.what)?;
+        if let Some(what) = self.what {
+            writeln!(out, "{HEADER_LABEL}{what}")?;
+        }
         writeln!(out, "expected:  {}", self.expected)?;
         writeln!(
             out,
@@ -405,7 +437,7 @@ mod tests {
         let mut tally = Tally::default();
         tally.add(records);
         let report = SweepReport {
-            what: "x",
+            what: Some("x"),
             program: &Program::default(),
             scenario_path: Path::new("scenarios/my scenario.json"),
             expected: "ok: no violation".into(),
