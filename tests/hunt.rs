@@ -671,3 +671,35 @@ fn the_sweep_is_named_once_on_one_stream_and_on_each_of_two() {
     assert_eq!(headers(&stdout(&output)), 1, "{}", stdout(&output));
     assert_eq!(headers(&stderr(&output)), 1, "{}", stderr(&output));
 }
+
+#[test]
+fn more_jobs_than_seeds_or_cores_start_no_more_threads_than_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (_, one) = sweep(
+        dir.path(),
+        "one.jsonl",
+        &[REORDER, "--seeds", "0..10", "--jobs", "1"],
+    );
+    for jobs in ["5000", "10000", "65535"] {
+        let started = std::time::Instant::now();
+        let (output, many) = sweep(
+            dir.path(),
+            "many.jsonl",
+            &[REORDER, "--seeds", "0..10", "--jobs", jobs],
+        );
+        // Thousands of threads took seconds to start (minutes at 10,000): a few at most now.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "--jobs {jobs} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert_eq!(many, one, "--jobs {jobs}");
+        let threads = 10.min(4 * cores);
+        let header = format!(
+            "10 runs on {threads} threads (not {jobs}: no more than one per run and 4 per core)"
+        );
+        assert!(stdout(&output).contains(&header), "{}", stdout(&output));
+    }
+}

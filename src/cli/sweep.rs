@@ -14,9 +14,10 @@ use super::files::{is_standard_stream, refuse_input_as_output, report_writer};
 use super::program::Program;
 use super::run::{load_scenario, shell_quote, stdout_error};
 use super::{CliError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, PendingFile};
-use crate::hunt::sweep::{EXAMPLES_PER_GROUP, SweepError, quiet_panics};
+use crate::hunt::sweep::{EXAMPLES_PER_GROUP, SweepError, WORKERS_PER_CORE_MAX, quiet_panics};
 use crate::hunt::{
-    Digests, FailureKind, Progress, RunRecord, SeedRange, SeedSet, Shard, SweepConfig, Tally, sweep,
+    Digests, FailureKind, Progress, RunRecord, SeedRange, SeedSet, Shard, SweepConfig, Tally,
+    sweep, worker_threads,
 };
 use crate::scenario::{ExpectedOutcome, Scenario};
 use crate::wording::count;
@@ -58,10 +59,12 @@ pub(super) fn sweep_command(args: &SweepArgs, program: &Program) -> Result<u8, C
     }
     let shard = args.shard.unwrap_or(Shard::WHOLE);
     let seeds = SeedSet::new(args.seeds, shard);
-    let jobs = match args.jobs {
-        None | Some(0) => thread::available_parallelism().map_or(1, |n| n.get()),
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    let requested = match args.jobs {
+        None | Some(0) => cores,
         Some(jobs) => usize::from(jobs),
     };
+    let jobs = worker_threads(requested, seeds.len(), cores);
     refuse_input_as_output(args.out.as_deref(), "--out", &[Some(&args.scenario)])?;
     let out_file = args.out.as_deref().map(PendingFile::create).transpose()?;
     let mut out = out_file.as_ref().map(PendingFile::writer).transpose()?;
@@ -69,7 +72,10 @@ pub(super) fn sweep_command(args: &SweepArgs, program: &Program) -> Result<u8, C
         &args.scenario,
         &scenario,
         seeds,
-        jobs,
+        Threads {
+            used: jobs,
+            asked: args.jobs.filter(|&asked| asked > 0).map(usize::from),
+        },
         args.check_determinism,
     );
     // The opening line, so a long sweep says what it runs before its report.
@@ -146,11 +152,31 @@ pub(super) fn sweep_command(args: &SweepArgs, program: &Program) -> Result<u8, C
     })
 }
 
+/// The worker threads of a sweep: those it uses, and those a `--jobs` other than 0 asked for.
+struct Threads {
+    used: usize,
+    asked: Option<usize>,
+}
+
+impl Threads {
+    /// `on 8 threads`, and why when `--jobs` asked for more.
+    fn describe(&self) -> String {
+        let used = count(self.used, "thread");
+        match self.asked {
+            Some(asked) if asked > self.used => format!(
+                "on {used} (not {asked}: no more than one per run and {WORKERS_PER_CORE_MAX} per \
+                 core)"
+            ),
+            _ => format!("on {used}"),
+        }
+    }
+}
+
 fn describe_sweep(
     path: &Path,
     scenario: &Scenario,
     seeds: SeedSet,
-    jobs: usize,
+    threads: Threads,
     check_determinism: bool,
 ) -> String {
     let shard = if seeds.shard == Shard::WHOLE {
@@ -160,12 +186,12 @@ fn describe_sweep(
     };
     let runs = seeds.len();
     format!(
-        "{} (\"{}\"), seeds {}{shard}: {runs} run{} on {jobs} thread{}{}",
+        "{} (\"{}\"), seeds {}{shard}: {} {}{}",
         path.display(),
         scenario.name,
         seeds.range,
-        if runs == 1 { "" } else { "s" },
-        if jobs == 1 { "" } else { "s" },
+        count(runs, "run"),
+        threads.describe(),
         if check_determinism {
             ", each seed twice to check determinism"
         } else {
