@@ -145,6 +145,59 @@ fn with_expect_ok_the_failing_seeds_are_the_violating_ones_grouped_by_invariant(
 }
 
 #[test]
+fn expect_on_the_command_line_judges_in_place_of_the_scenario_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let seeds = [REORDER, "--seeds", "0..200"];
+    let (_, original) = sweep(dir.path(), "original.jsonl", &seeds);
+    let violating = seeds_where(&original, true);
+    let quiet = seeds_where(&original, false);
+
+    // The seeds that violate, listed without editing the file.
+    let (output, lines) = sweep(
+        dir.path(),
+        "ok.jsonl",
+        &[&seeds[..], &["--expect", "ok"]].concat(),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(seeds_where(&lines, false), violating);
+    let text = stdout(&output);
+    assert!(
+        text.contains("\nexpected:  ok: no violation (from --expect)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("\n  mutual_exclusion: {} runs\n", violating.len())),
+        "{text}"
+    );
+    let first = violating[0];
+    assert!(
+        text.contains(&format!(
+            " replay {REORDER} --seed {first} --expect-digest "
+        )),
+        "{text}"
+    );
+
+    // A file with no expect judged as the original is.
+    let copy = reorder_copy(dir.path(), None);
+    for expect in ["mutual_exclusion", "violation"] {
+        let (output, lines) = sweep(
+            dir.path(),
+            "copy.jsonl",
+            &[path_str(&copy), "--seeds", "0..200", "--expect", expect],
+        );
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert_eq!(seeds_where(&lines, false), quiet, "--expect {expect}");
+    }
+    // An invariant the runs never violate: every run fails.
+    let (_, lines) = sweep(
+        dir.path(),
+        "liveness.jsonl",
+        &[&seeds[..], &["--expect", "liveness"]].concat(),
+    );
+    assert!(seeds_where(&lines, true).is_empty());
+}
+
+#[test]
 fn a_sweep_with_no_failing_seed_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let (_, lines) = sweep(dir.path(), "all.jsonl", &[REORDER, "--seeds", "0..40"]);
@@ -491,6 +544,14 @@ fn bad_seeds_shards_and_jobs_exit_2() {
         assert!(message.starts_with("error: invalid value"), "{message}");
         assert!(output.stdout.is_empty());
     }
+    let output = lamport_ledger(&["sweep", REORDER, "--seeds", "0..3", "--expect", "mutex"]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains("\"mutex\" is not ok, violation or an invariant (mutual_exclusion, "),
+        "{message}"
+    );
+    assert_eq!(message.lines().count(), 1, "{message}");
     let output = lamport_ledger(&["sweep", "no-such-file.json", "--seeds", "0..3"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("no-such-file.json"));

@@ -14,12 +14,13 @@ use super::files::{is_standard_stream, refuse_input_as_output, report_writer};
 use super::program::Program;
 use super::run::{load_scenario, shell_quote, stdout_error};
 use super::{CliError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, PendingFile};
+use crate::check::Invariant;
 use crate::hunt::sweep::{EXAMPLES_PER_GROUP, SweepError, WORKERS_PER_CORE_MAX, quiet_panics};
 use crate::hunt::{
     Digests, FailureKind, Progress, RunRecord, SeedRange, SeedSet, Shard, SweepConfig, Tally,
     sweep, worker_threads,
 };
-use crate::scenario::{ExpectedOutcome, Scenario};
+use crate::scenario::{Expect, ExpectedOutcome, Scenario};
 use crate::wording::count;
 
 #[derive(Debug, Args)]
@@ -47,10 +48,38 @@ pub(super) struct SweepArgs {
     /// bounds; the drawn configuration is printed with every failure.
     #[arg(long)]
     swarm: bool,
+    /// Judge every run by this instead of the scenario's `expect`: `ok` (the seeds that
+    /// violate an invariant fail, and are listed), `violation` (of any invariant), or the
+    /// name of the invariant that must be violated.
+    #[arg(long, value_name = "ok|violation|INVARIANT", value_parser = parse_expect)]
+    expect: Option<Expect>,
+}
+
+/// `--expect`: `ok`, `violation` or an invariant's name (docs/spec.md section 4).
+fn parse_expect(text: &str) -> Result<Expect, String> {
+    let outcome = |outcome, invariant| Expect { outcome, invariant };
+    match text {
+        "ok" => return Ok(outcome(ExpectedOutcome::Ok, None)),
+        "violation" => return Ok(outcome(ExpectedOutcome::Violation, None)),
+        _ => {}
+    }
+    match Invariant::ALL
+        .into_iter()
+        .find(|invariant| invariant.name() == text)
+    {
+        Some(invariant) => Ok(outcome(ExpectedOutcome::Violation, Some(invariant))),
+        None => Err(format!(
+            "\"{text}\" is not ok, violation or an invariant ({})",
+            Invariant::ALL.map(Invariant::name).join(", ")
+        )),
+    }
 }
 
 pub(super) fn sweep_command(args: &SweepArgs, program: &Program) -> Result<u8, CliError> {
-    let scenario = load_scenario(Some(&args.scenario))?;
+    let mut scenario = load_scenario(Some(&args.scenario))?;
+    if let Some(expect) = args.expect {
+        scenario.expect = Some(expect);
+    }
     if args.swarm && scenario.swarm.is_none() {
         return Err(CliError::Usage(format!(
             "{}: --swarm needs a `swarm` section with the bounds to draw from",
@@ -137,7 +166,7 @@ pub(super) fn sweep_command(args: &SweepArgs, program: &Program) -> Result<u8, C
         what: (!header_shown).then_some(what.as_str()),
         program,
         scenario_path: &args.scenario,
-        expected: expected_text(&config.scenario),
+        expected: expected_text(&config.scenario, args.expect.is_some()),
         tally: &tally,
         elapsed,
         out: out_shown,
@@ -225,8 +254,17 @@ fn stdout_is_stderr() -> bool {
     false
 }
 
-/// What the scenario's `expect` asks of every run.
-fn expected_text(scenario: &Scenario) -> String {
+/// What the scenario's `expect`, or `--expect` in its place, asks of every run.
+fn expected_text(scenario: &Scenario, from_flag: bool) -> String {
+    let wanted = wanted_text(scenario);
+    if from_flag {
+        format!("{wanted} (from --expect)")
+    } else {
+        wanted
+    }
+}
+
+fn wanted_text(scenario: &Scenario) -> String {
     match scenario.expect {
         None => "no violation (the scenario has no expect)".to_string(),
         Some(expect) => match (expect.outcome, expect.invariant) {
@@ -441,7 +479,6 @@ fn write_example(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::Invariant;
     use crate::hunt::sweep::Outcome;
 
     fn record(seed: u64, passed: bool) -> RunRecord {
