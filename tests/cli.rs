@@ -51,7 +51,9 @@ fn no_arguments_runs_the_default_scenario_and_ends_with_verdict_seed_digest_and_
     let output = lamport_ledger_as(&INSTALLED, &root(), &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = stdout(&output);
-    let last: Vec<&str> = text.lines().rev().take(4).collect();
+    // The verdict block, before the next steps.
+    let (verdict, _) = text.split_once("\n\nnext:").expect("next steps follow");
+    let last: Vec<&str> = verdict.lines().rev().take(4).collect();
     assert!(last[3].starts_with("ledgers:"), "{text}");
     assert_eq!(last[2], "seed:      1");
     assert!(
@@ -631,5 +633,68 @@ fn printed_commands_start_the_way_the_binary_was_started() {
     assert!(
         files.windows(2).all(|pair| pair[0] == pair[1]),
         "the trace and the shrunk scenario do not depend on how the binary was started"
+    );
+}
+
+/// The default run is what `cargo run --release` shows a newcomer: it ends by saying what to
+/// try next, in commands that work where the user is.
+#[test]
+fn the_default_run_ends_with_next_steps_that_work() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(root().join("scenarios"), dir.path().join("scenarios")).unwrap();
+    let output = lamport_ledger_as(&INSTALLED, dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    let (_, next) = text
+        .split_once("\nrerun:     lamport-ledger run --seed 1\n\nnext:")
+        .unwrap();
+    let commands: Vec<&str> = next
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("lamport-ledger ") && !line.ends_with("every command"))
+        .collect();
+    assert_eq!(commands.len(), 3, "{next}");
+    for (command, what) in commands.iter().zip(["run", "sweep", "explore"]) {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        assert_eq!(words[1], what, "{command}");
+        let ran = lamport_ledger_as(&INSTALLED, dir.path(), &words[1..]);
+        assert!(
+            matches!(ran.status.code(), Some(0 | 1)),
+            "`{command}` exited with {:?}: {}",
+            ran.status.code(),
+            stderr(&ran)
+        );
+    }
+    assert!(dir.path().join("reorder-2.html").exists());
+    assert!(text.ends_with("\n           lamport-ledger --help lists every command\n"));
+
+    // Started by `cargo run --release`: the commands are cargo's, and installing is one step.
+    let by_cargo = StartedAs {
+        argv0: "target/release/lamport-ledger",
+        by_cargo: true,
+    };
+    let text = stdout(&lamport_ledger_as(&by_cargo, dir.path(), &[]));
+    assert!(
+        text.contains(
+            "\nnext:      cargo run --release -- run scenarios/reorder-2.json --render html -o \
+             reorder-2.html\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("\n           cargo install --path . puts lamport-ledger on your PATH\n"),
+        "{text}"
+    );
+
+    // A scenario named on the command line is past the first contact.
+    let named = stdout(&lamport_ledger_as(
+        &INSTALLED,
+        dir.path(),
+        &["run", "scenarios/default.json"],
+    ));
+    assert!(!named.contains("next:"), "{named}");
+    assert!(
+        named.lines().last().unwrap().starts_with("rerun:"),
+        "{named}"
     );
 }

@@ -42,7 +42,7 @@ pub const EXIT_BROKEN_PIPE: u8 = 141;
     about = "Simulate, check and teach Lamport's mutual exclusion on a replicated ledger.",
     long_about = "Simulate, check and teach Lamport's mutual exclusion on a replicated ledger.\n\n\
                   With no command, runs the built-in default scenario (three clients with 10 each) \
-                  and prints its timeline and verdict.\n\n\
+                  and prints its timeline, its verdict and what to try next.\n\n\
                   Exit codes: 0 every invariant held (or the scenario's expect matched), \
                   1 a violation (or a mismatch), 2 bad input or usage."
 )]

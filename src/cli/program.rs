@@ -72,6 +72,11 @@ impl Program {
         }
     }
 
+    /// Started by cargo, so not on the `PATH` unless the user installs it.
+    pub(crate) fn by_cargo(&self) -> bool {
+        self.by_cargo
+    }
+
     /// `rest` (a subcommand and its arguments, already quoted) as a command the user can type.
     pub(crate) fn command(&self, rest: &str) -> String {
         format!("{} {rest}", self.words)
@@ -116,6 +121,7 @@ mod tests {
             words("target/optimized/lamport-ledger", true),
             "cargo run --profile optimized -- run --seed 1"
         );
+        assert!(Program::from_parts(Some(OsStr::new("target/release/x")), true).by_cargo());
     }
 
     #[test]
@@ -126,6 +132,7 @@ mod tests {
             "target/release/lamport-ledger run --seed 1"
         );
         assert_eq!(words("./my ledger", false), "'./my ledger' run --seed 1");
+        assert!(!Program::from_parts(Some(OsStr::new("lamport-ledger")), true).by_cargo());
     }
 
     #[test]
