@@ -4,6 +4,7 @@ mod common;
 
 use common::{lamport_ledger, lamport_ledger_with_input, root};
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -17,12 +18,42 @@ fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
+/// How a user starts the binary: the program name the shell passes (`lamport-ledger` when it
+/// found it on the `PATH`, or the path typed) and whether cargo started it (`cargo run` sets
+/// `CARGO` and `CARGO_PKG_NAME`; a test run under cargo inherits them, so they are set or
+/// removed here explicitly).
+struct StartedAs<'a> {
+    argv0: &'a str,
+    by_cargo: bool,
+}
+
+/// Found on the `PATH`, as after `cargo install --path .`.
+const INSTALLED: StartedAs = StartedAs {
+    argv0: "lamport-ledger",
+    by_cargo: false,
+};
+
+fn lamport_ledger_as(started: &StartedAs, dir: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lamport-ledger"));
+    command.arg0(started.argv0).args(args).current_dir(dir);
+    if started.by_cargo {
+        command
+            .env("CARGO", "cargo")
+            .env("CARGO_PKG_NAME", "lamport-ledger");
+    } else {
+        command.env_remove("CARGO").env_remove("CARGO_PKG_NAME");
+    }
+    command.output().expect("the binary runs")
+}
+
 #[test]
 fn no_arguments_runs_the_default_scenario_and_ends_with_verdict_seed_digest_and_rerun() {
-    let output = lamport_ledger(&[]);
+    let output = lamport_ledger_as(&INSTALLED, &root(), &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = stdout(&output);
-    let last: Vec<&str> = text.lines().rev().take(4).collect();
+    // The verdict block, before the next steps.
+    let (verdict, _) = text.split_once("\n\nnext:").expect("next steps follow");
+    let last: Vec<&str> = verdict.lines().rev().take(4).collect();
     assert!(last[3].starts_with("ledgers:"), "{text}");
     assert_eq!(last[2], "seed:      1");
     assert!(
@@ -37,12 +68,11 @@ fn no_arguments_runs_the_default_scenario_and_ends_with_verdict_seed_digest_and_
 
 #[test]
 fn the_rerun_command_reproduces_the_digest() {
-    let first = stdout(&lamport_ledger(&[
-        "run",
-        "scenarios/contention-5.json",
-        "--seed",
-        "9",
-    ]));
+    let first = stdout(&lamport_ledger_as(
+        &INSTALLED,
+        &root(),
+        &["run", "scenarios/contention-5.json", "--seed", "9"],
+    ));
     let rerun_line = first.lines().last().unwrap();
     let rerun: Vec<&str> = rerun_line
         .trim_start_matches("rerun:")
@@ -143,7 +173,7 @@ fn trace_file_follows_the_spec_format() {
 
 #[test]
 fn jsonl_format_prints_the_trace_on_stdout_and_the_verdict_on_stderr() {
-    let output = lamport_ledger(&["run", "--format", "jsonl"]);
+    let output = lamport_ledger_as(&INSTALLED, &root(), &["run", "--format", "jsonl"]);
     assert_eq!(output.status.code(), Some(0));
     for line in stdout(&output).lines() {
         let _: serde_json::Value = serde_json::from_str(line).expect("every stdout line is JSON");
@@ -506,7 +536,8 @@ fn sweep_jobs_0_is_one_per_core_and_output_has_the_usual_names() {
     let args = ["sweep", "scenarios/reorder-2.json", "--seeds", "0..8"];
     let all_cores = lamport_ledger(&[&args[..], &["--jobs", "0", "-o", records]].concat());
     assert_eq!(all_cores.status.code(), Some(1), "{}", stderr(&all_cores));
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // One per core, but no more than the 8 seeds.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     assert!(
         stdout(&all_cores).contains(&format!("on {threads} thread")),
         "{}",
@@ -542,4 +573,128 @@ fn explore_and_run_judge_an_expected_second_invariant_alike() {
         "{report}"
     );
     assert!(report.contains("ledger_agreement (from the scenario): matched"));
+}
+
+/// Every command printed for the user to type (the `rerun:` of run and replay, the replay
+/// lines of sweep, the rerun of shrink) starts the way the binary was started, so that it
+/// works where the user is; nothing the run computes or writes to a file depends on it.
+#[test]
+fn printed_commands_start_the_way_the_binary_was_started() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(root().join("scenarios"), dir.path().join("scenarios")).unwrap();
+    let started = |argv0, by_cargo| StartedAs { argv0, by_cargo };
+    let ways = [
+        (
+            started("target/release/lamport-ledger", true),
+            "cargo run --release --",
+        ),
+        (
+            started("/home/me/ledger/target/debug/lamport-ledger", true),
+            "cargo run --",
+        ),
+        (
+            started("target/optimized/lamport-ledger", true),
+            "cargo run --profile optimized --",
+        ),
+        (
+            started("target/release/lamport-ledger", false),
+            "target/release/lamport-ledger",
+        ),
+        (started("lamport-ledger", true), "lamport-ledger"),
+    ];
+    let scenario = "scenarios/reorder-2.json";
+    let mut files = Vec::new();
+    for (started, words) in &ways {
+        let run = lamport_ledger_as(
+            started,
+            dir.path(),
+            &["run", scenario, "--trace", "t.jsonl"],
+        );
+        assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+        let rerun = format!("\nrerun:     {words} run {scenario} --seed 7\n");
+        assert!(stdout(&run).contains(&rerun), "{}", stdout(&run));
+
+        let replay = lamport_ledger_as(started, dir.path(), &["replay", scenario, "--seed", "7"]);
+        assert!(stdout(&replay).contains(&rerun), "{}", stdout(&replay));
+
+        let sweep = lamport_ledger_as(started, dir.path(), &["sweep", scenario, "--seeds", "0..3"]);
+        let replay_line = format!("\n    {words} replay {scenario} --seed 0 --expect-digest ");
+        assert!(stdout(&sweep).contains(&replay_line), "{}", stdout(&sweep));
+
+        let shrink = lamport_ledger_as(started, dir.path(), &["shrink", scenario, "-o", "m.json"]);
+        assert_eq!(shrink.status.code(), Some(0), "{}", stderr(&shrink));
+        let shrunk = format!("wrote m.json; rerun with: {words} run m.json\n");
+        assert!(stderr(&shrink).contains(&shrunk), "{}", stderr(&shrink));
+
+        let trace = std::fs::read(dir.path().join("t.jsonl")).unwrap();
+        let minimal = std::fs::read(dir.path().join("m.json")).unwrap();
+        files.push((trace, minimal));
+    }
+    assert!(
+        files.windows(2).all(|pair| pair[0] == pair[1]),
+        "the trace and the shrunk scenario do not depend on how the binary was started"
+    );
+}
+
+/// The default run is what `cargo run --release` shows a newcomer: it ends by saying what to
+/// try next, in commands that work where the user is.
+#[test]
+fn the_default_run_ends_with_next_steps_that_work() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(root().join("scenarios"), dir.path().join("scenarios")).unwrap();
+    let output = lamport_ledger_as(&INSTALLED, dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    let (_, next) = text
+        .split_once("\nrerun:     lamport-ledger run --seed 1\n\nnext:")
+        .unwrap();
+    let commands: Vec<&str> = next
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("lamport-ledger ") && !line.ends_with("every command"))
+        .collect();
+    assert_eq!(commands.len(), 3, "{next}");
+    for (command, what) in commands.iter().zip(["run", "sweep", "explore"]) {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        assert_eq!(words[1], what, "{command}");
+        let ran = lamport_ledger_as(&INSTALLED, dir.path(), &words[1..]);
+        assert!(
+            matches!(ran.status.code(), Some(0 | 1)),
+            "`{command}` exited with {:?}: {}",
+            ran.status.code(),
+            stderr(&ran)
+        );
+    }
+    assert!(dir.path().join("reorder-2.html").exists());
+    assert!(text.ends_with("\n           lamport-ledger --help lists every command\n"));
+
+    // Started by `cargo run --release`: the commands are cargo's, and installing is one step.
+    let by_cargo = StartedAs {
+        argv0: "target/release/lamport-ledger",
+        by_cargo: true,
+    };
+    let text = stdout(&lamport_ledger_as(&by_cargo, dir.path(), &[]));
+    assert!(
+        text.contains(
+            "\nnext:      cargo run --release -- run scenarios/reorder-2.json --render html -o \
+             reorder-2.html\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("\n           cargo install --path . puts lamport-ledger on your PATH\n"),
+        "{text}"
+    );
+
+    // A scenario named on the command line is past the first contact.
+    let named = stdout(&lamport_ledger_as(
+        &INSTALLED,
+        dir.path(),
+        &["run", "scenarios/default.json"],
+    ));
+    assert!(!named.contains("next:"), "{named}");
+    assert!(
+        named.lines().last().unwrap().starts_with("rerun:"),
+        "{named}"
+    );
 }

@@ -109,11 +109,13 @@ fn a_sweep_of_reorder_2_finds_failing_and_passing_seeds_and_exits_1() {
         )),
         "{text}"
     );
+    // How the replay command starts depends on how the binary was started (tests/cli.rs
+    // checks each way); the rest does not.
     let first = failing[0];
     let digest = run_digest(REORDER, first);
     assert!(
         text.contains(&format!(
-            "lamport-ledger replay {REORDER} --seed {first} --expect-digest {digest}"
+            " replay {REORDER} --seed {first} --expect-digest {digest}\n"
         )),
         "{text}"
     );
@@ -140,6 +142,59 @@ fn with_expect_ok_the_failing_seeds_are_the_violating_ones_grouped_by_invariant(
         let text = stdout(&output);
         assert!(text.contains("\n  mutual_exclusion: "), "{text}");
     }
+}
+
+#[test]
+fn expect_on_the_command_line_judges_in_place_of_the_scenario_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let seeds = [REORDER, "--seeds", "0..200"];
+    let (_, original) = sweep(dir.path(), "original.jsonl", &seeds);
+    let violating = seeds_where(&original, true);
+    let quiet = seeds_where(&original, false);
+
+    // The seeds that violate, listed without editing the file.
+    let (output, lines) = sweep(
+        dir.path(),
+        "ok.jsonl",
+        &[&seeds[..], &["--expect", "ok"]].concat(),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(seeds_where(&lines, false), violating);
+    let text = stdout(&output);
+    assert!(
+        text.contains("\nexpected:  ok: no violation (from --expect)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("\n  mutual_exclusion: {} runs\n", violating.len())),
+        "{text}"
+    );
+    let first = violating[0];
+    assert!(
+        text.contains(&format!(
+            " replay {REORDER} --seed {first} --expect-digest "
+        )),
+        "{text}"
+    );
+
+    // A file with no expect judged as the original is.
+    let copy = reorder_copy(dir.path(), None);
+    for expect in ["mutual_exclusion", "violation"] {
+        let (output, lines) = sweep(
+            dir.path(),
+            "copy.jsonl",
+            &[path_str(&copy), "--seeds", "0..200", "--expect", expect],
+        );
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert_eq!(seeds_where(&lines, false), quiet, "--expect {expect}");
+    }
+    // An invariant the runs never violate: every run fails.
+    let (_, lines) = sweep(
+        dir.path(),
+        "liveness.jsonl",
+        &[&seeds[..], &["--expect", "liveness"]].concat(),
+    );
+    assert!(seeds_where(&lines, true).is_empty());
 }
 
 #[test]
@@ -489,6 +544,14 @@ fn bad_seeds_shards_and_jobs_exit_2() {
         assert!(message.starts_with("error: invalid value"), "{message}");
         assert!(output.stdout.is_empty());
     }
+    let output = lamport_ledger(&["sweep", REORDER, "--seeds", "0..3", "--expect", "mutex"]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains("\"mutex\" is not ok, violation or an invariant (mutual_exclusion, "),
+        "{message}"
+    );
+    assert_eq!(message.lines().count(), 1, "{message}");
     let output = lamport_ledger(&["sweep", "no-such-file.json", "--seeds", "0..3"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("no-such-file.json"));
@@ -630,4 +693,74 @@ fn replay_against_a_long_trace_compares_every_line() {
     ]);
     assert_eq!(other.status.code(), Some(1), "{}", stdout(&other));
     assert!(stdout(&other).contains("first difference: event seq "));
+}
+
+/// The number of lines that name the sweep (`sweep:     SCENARIO ("name"), seeds …`), however
+/// they are spaced.
+fn headers(text: &str) -> usize {
+    text.lines()
+        .filter(|line| line.starts_with("sweep:") && line.contains(REORDER))
+        .count()
+}
+
+#[test]
+fn the_sweep_is_named_once_on_one_stream_and_on_each_of_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.txt");
+    let file = fs::File::create(&log).unwrap();
+    // Standard output and standard error into one file, as `2>&1` or a CI log does.
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
+        .args(["sweep", REORDER, "--seeds", "0..20"])
+        .current_dir(common::root())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+    let text = fs::read_to_string(&log).unwrap();
+    assert_eq!(headers(&text), 1, "{text}");
+    assert!(text.starts_with("sweep:     "), "{text}");
+    assert!(text.contains("\nexpected:  "), "{text}");
+
+    // The report on standard error, the records on standard output.
+    let output = lamport_ledger(&["sweep", REORDER, "--seeds", "0..20", "--out", "-"]);
+    assert_eq!(headers(&stderr(&output)), 1, "{}", stderr(&output));
+    assert_eq!(stdout(&output).lines().count(), 20);
+
+    // Two streams: each names the sweep, so the report on its own is complete.
+    let output = lamport_ledger(&["sweep", REORDER, "--seeds", "0..20"]);
+    assert_eq!(headers(&stdout(&output)), 1, "{}", stdout(&output));
+    assert_eq!(headers(&stderr(&output)), 1, "{}", stderr(&output));
+}
+
+#[test]
+fn more_jobs_than_seeds_or_cores_start_no_more_threads_than_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (_, one) = sweep(
+        dir.path(),
+        "one.jsonl",
+        &[REORDER, "--seeds", "0..10", "--jobs", "1"],
+    );
+    for jobs in ["5000", "10000", "65535"] {
+        let started = std::time::Instant::now();
+        let (output, many) = sweep(
+            dir.path(),
+            "many.jsonl",
+            &[REORDER, "--seeds", "0..10", "--jobs", jobs],
+        );
+        // Thousands of threads took seconds to start (minutes at 10,000): a few at most now.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "--jobs {jobs} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert_eq!(many, one, "--jobs {jobs}");
+        let threads = 10.min(4 * cores);
+        let header = format!(
+            "10 runs on {threads} threads (not {jobs}: no more than one per run and 4 per core)"
+        );
+        assert!(stdout(&output).contains(&header), "{}", stdout(&output));
+    }
 }

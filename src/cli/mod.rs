@@ -9,6 +9,7 @@ mod explore;
 mod files;
 mod node;
 mod play;
+mod program;
 mod render;
 mod replay;
 mod run;
@@ -42,7 +43,7 @@ pub const EXIT_BROKEN_PIPE: u8 = 141;
     about = "Simulate, check and teach Lamport's mutual exclusion on a replicated ledger.",
     long_about = "Simulate, check and teach Lamport's mutual exclusion on a replicated ledger.\n\n\
                   With no command, runs the built-in default scenario (three clients with 10 each) \
-                  and prints its timeline and verdict.\n\n\
+                  and prints its timeline, its verdict and what to try next.\n\n\
                   Exit codes: 0 every invariant held (or the scenario's expect matched), \
                   1 a violation (or a mismatch), 2 bad input or usage."
 )]
@@ -94,6 +95,9 @@ pub enum CliError {
 
 /// Parses `args` (including the program name) and runs the command.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let args: Vec<OsString> = args.into_iter().collect();
+    // The commands printed for the user to type start the way this process was started.
+    let program = program::Program::of_this_process(args.first().map(OsString::as_os_str));
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) if error.use_stderr() => {
@@ -106,12 +110,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
     };
     let outcome = match cli.command {
-        None => run::run_command(&run::RunArgs::default()),
-        Some(Command::Run(args)) => run::run_command(&args),
-        Some(Command::Sweep(args)) => sweep::sweep_command(&args),
-        Some(Command::Replay(args)) => replay::replay_command(&args),
+        None => run::run_command(&run::RunArgs::default(), &program),
+        Some(Command::Run(args)) => run::run_command(&args, &program),
+        Some(Command::Sweep(args)) => sweep::sweep_command(&args, &program),
+        Some(Command::Replay(args)) => replay::replay_command(&args, &program),
         Some(Command::Diff(args)) => diff::diff_command(&args),
-        Some(Command::Shrink(args)) => shrink::shrink_command(&args),
+        Some(Command::Shrink(args)) => shrink::shrink_command(&args, &program),
         Some(Command::Bench(args)) => bench::bench_command(&args),
         Some(Command::Check(args)) => check::check_command(&args),
         Some(Command::Render(args)) => render::render_command(&args),

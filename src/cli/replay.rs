@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::files::{open_input, refuse_input_as_output, report_writer, shown_input};
+use super::program::Program;
 use super::run::{load_scenario, rerun_command, seeded, stdout_error};
 use super::{CliError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, PendingFile};
 use crate::hunt::{LiveComparer, write_report};
@@ -54,7 +55,7 @@ fn parse_digest(text: &str) -> Result<String, String> {
 /// The name the new run goes by in the comparison.
 const THIS_RUN: &str = "this run";
 
-pub(super) fn replay_command(args: &ReplayArgs) -> Result<u8, CliError> {
+pub(super) fn replay_command(args: &ReplayArgs, program: &Program) -> Result<u8, CliError> {
     let scenario = seeded(
         load_scenario(Some(&args.scenario))?,
         Some(args.seed),
@@ -81,7 +82,7 @@ pub(super) fn replay_command(args: &ReplayArgs) -> Result<u8, CliError> {
     if let Some(comparer) = &comparer {
         outputs.push(comparer.writer());
     }
-    let mut rerun = rerun_command(Some(&args.scenario), scenario.seed);
+    let mut rerun = rerun_command(program, Some(&args.scenario), scenario.seed);
     if args.swarm {
         rerun.push_str(" --swarm");
     }

@@ -1,11 +1,12 @@
 //! `lamport-ledger run`: one scenario, its timeline (or JSONL trace) and its verdict.
 
-use std::io::{self, BufWriter};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
 use super::files::{is_standard_stream, read_text, refuse_input_as_output, report_writer};
+use super::program::Program;
 use super::render::RunRendering;
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
 use crate::render::RenderFormat;
@@ -56,7 +57,7 @@ pub(super) enum Format {
     Jsonl,
 }
 
-pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
+pub(super) fn run_command(args: &RunArgs, program: &Program) -> Result<u8, CliError> {
     if args.swarm && args.scenario.is_none() {
         return Err(CliError::Usage(
             "--swarm needs a scenario file with a `swarm` section (e.g. \
@@ -73,7 +74,7 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
         stop_at_first_violation: !args.keep_going,
         ..RunOptions::default()
     };
-    let mut rerun = rerun_command(args.scenario.as_deref(), scenario.seed);
+    let mut rerun = rerun_command(program, args.scenario.as_deref(), scenario.seed);
     if args.swarm {
         rerun.push_str(" --swarm");
     }
@@ -105,9 +106,16 @@ pub(super) fn run_command(args: &RunArgs) -> Result<u8, CliError> {
                 .collect::<Result<_, _>>()?;
             // With `-o -` the drawing has standard output; the timeline goes to standard error.
             let out = report_writer(args.output.as_deref());
-            run_with_timeline(&scenario, options, outputs, out, &rerun, &mut watchers)
-                .map_err(|source| io_error(trace_file.as_ref(), source))?
-                .0
+            let (report, mut out) =
+                run_with_timeline(&scenario, options, outputs, out, &rerun, &mut watchers)
+                    .map_err(|source| io_error(trace_file.as_ref(), source))?;
+            // The built-in default is what a newcomer runs first: say where to go from it.
+            if args.scenario.is_none() && args.output.is_none() {
+                write_next_steps(&mut out, program)
+                    .and_then(|()| out.flush())
+                    .map_err(stdout_error)?;
+            }
+            report
         }
         Format::Jsonl => {
             let mut outputs: Vec<TraceOutput> = vec![Box::new(BufWriter::new(io::stdout()))];
@@ -212,15 +220,56 @@ pub(crate) fn load_scenario(path: Option<&Path>) -> Result<Scenario, CliError> {
     Ok(parse_scenario(&text, &shown)?)
 }
 
-/// The command that reruns this run exactly.
-pub(crate) fn rerun_command(scenario: Option<&Path>, seed: u64) -> String {
-    match scenario {
+/// The scenario the next steps lead to: two clients in the critical section at once.
+const NEXT_SCENARIO: &str = "scenarios/reorder-2.json";
+
+/// What to try after the default scenario, each command with what it shows, started as this
+/// program was.
+fn write_next_steps(out: &mut dyn Write, program: &Program) -> io::Result<()> {
+    let steps = [
+        (
+            format!("run {NEXT_SCENARIO} --render html -o reorder-2.html"),
+            "both clients enter the critical section, and the timeline says why; \
+             reorder-2.html steps through it in a browser",
+        ),
+        (
+            format!("sweep {NEXT_SCENARIO} --seeds 0..1000 --expect ok"),
+            "which of a thousand seeds break mutual exclusion there, each with its replay command",
+        ),
+        (
+            format!("explore {NEXT_SCENARIO}"),
+            "every interleaving of it, and the shortest that breaks mutual exclusion",
+        ),
+    ];
+    writeln!(out)?;
+    for (rank, (command, shows)) in steps.iter().enumerate() {
+        let label = if rank == 0 { "next:" } else { "" };
+        writeln!(out, "{label:<11}{}", program.command(command))?;
+        writeln!(out, "             {shows}")?;
+    }
+    writeln!(
+        out,
+        "           {} lists every command",
+        program.command("--help")
+    )?;
+    if program.by_cargo() {
+        writeln!(
+            out,
+            "           cargo install --path . puts lamport-ledger on your PATH"
+        )?;
+    }
+    Ok(())
+}
+
+/// The command that reruns this run exactly, started as `program` was.
+pub(crate) fn rerun_command(program: &Program, scenario: Option<&Path>, seed: u64) -> String {
+    program.command(&match scenario {
         Some(path) => format!(
-            "lamport-ledger run {} --seed {seed}",
+            "run {} --seed {seed}",
             shell_quote(&path.display().to_string())
         ),
-        None => format!("lamport-ledger run --seed {seed}"),
-    }
+        None => format!("run --seed {seed}"),
+    })
 }
 
 pub(crate) fn shell_quote(text: &str) -> String {

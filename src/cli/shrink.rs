@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::files::{is_standard_stream, refuse_input_as_output};
+use super::program::Program;
 use super::run::{load_scenario, seeded, shell_quote, stdout_error};
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
 use crate::hunt::{ShrinkError, shrink};
@@ -27,7 +28,7 @@ pub(super) struct ShrinkArgs {
     swarm: bool,
 }
 
-pub(super) fn shrink_command(args: &ShrinkArgs) -> Result<u8, CliError> {
+pub(super) fn shrink_command(args: &ShrinkArgs, program: &Program) -> Result<u8, CliError> {
     let scenario = seeded(load_scenario(Some(&args.scenario))?, args.seed, args.swarm)?;
     // Opened before the search, so that a bad `-o` is reported before minutes of work.
     refuse_input_as_output(args.output.as_deref(), "-o", &[Some(&args.scenario)])?;
@@ -57,6 +58,8 @@ pub(super) fn shrink_command(args: &ShrinkArgs) -> Result<u8, CliError> {
     };
     let mut minimal = shrunk.scenario.clone();
     minimal.name = format!("{}-shrunk", scenario.name);
+    // The file names the installed program whoever started this one: what a file says must
+    // not depend on the environment it was written in.
     minimal.description = format!(
         "Shrunk by `lamport-ledger shrink {} --seed {}{}` from a run that violated {}. Every \
          message is pinned in `schedule`, so the run does not depend on random draws.",
@@ -81,9 +84,9 @@ pub(super) fn shrink_command(args: &ShrinkArgs) -> Result<u8, CliError> {
         Some((path, file)) => {
             write_file(path, file, &json)?;
             eprintln!(
-                "wrote {}; rerun with: lamport-ledger run {}",
+                "wrote {}; rerun with: {}",
                 path.display(),
-                shell_quote(&path.display().to_string())
+                program.command(&format!("run {}", shell_quote(&path.display().to_string())))
             );
         }
         None => {

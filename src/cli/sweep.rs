@@ -10,14 +10,17 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::files::{refuse_input_as_output, report_writer};
+use super::files::{is_standard_stream, refuse_input_as_output, report_writer};
+use super::program::Program;
 use super::run::{load_scenario, shell_quote, stdout_error};
 use super::{CliError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, PendingFile};
-use crate::hunt::sweep::{EXAMPLES_PER_GROUP, SweepError, quiet_panics};
+use crate::check::Invariant;
+use crate::hunt::sweep::{EXAMPLES_PER_GROUP, SweepError, WORKERS_PER_CORE_MAX, quiet_panics};
 use crate::hunt::{
-    Digests, FailureKind, Progress, RunRecord, SeedRange, SeedSet, Shard, SweepConfig, Tally, sweep,
+    Digests, FailureKind, Progress, RunRecord, SeedRange, SeedSet, Shard, SweepConfig, Tally,
+    sweep, worker_threads,
 };
-use crate::scenario::{ExpectedOutcome, Scenario};
+use crate::scenario::{Expect, ExpectedOutcome, Scenario};
 use crate::wording::count;
 
 #[derive(Debug, Args)]
@@ -45,10 +48,38 @@ pub(super) struct SweepArgs {
     /// bounds; the drawn configuration is printed with every failure.
     #[arg(long)]
     swarm: bool,
+    /// Judge every run by this instead of the scenario's `expect`: `ok` (the seeds that
+    /// violate an invariant fail, and are listed), `violation` (of any invariant), or the
+    /// name of the invariant that must be violated.
+    #[arg(long, value_name = "ok|violation|INVARIANT", value_parser = parse_expect)]
+    expect: Option<Expect>,
 }
 
-pub(super) fn sweep_command(args: &SweepArgs) -> Result<u8, CliError> {
-    let scenario = load_scenario(Some(&args.scenario))?;
+/// `--expect`: `ok`, `violation` or an invariant's name (docs/spec.md section 4).
+fn parse_expect(text: &str) -> Result<Expect, String> {
+    let outcome = |outcome, invariant| Expect { outcome, invariant };
+    match text {
+        "ok" => return Ok(outcome(ExpectedOutcome::Ok, None)),
+        "violation" => return Ok(outcome(ExpectedOutcome::Violation, None)),
+        _ => {}
+    }
+    match Invariant::ALL
+        .into_iter()
+        .find(|invariant| invariant.name() == text)
+    {
+        Some(invariant) => Ok(outcome(ExpectedOutcome::Violation, Some(invariant))),
+        None => Err(format!(
+            "\"{text}\" is not ok, violation or an invariant ({})",
+            Invariant::ALL.map(Invariant::name).join(", ")
+        )),
+    }
+}
+
+pub(super) fn sweep_command(args: &SweepArgs, program: &Program) -> Result<u8, CliError> {
+    let mut scenario = load_scenario(Some(&args.scenario))?;
+    if let Some(expect) = args.expect {
+        scenario.expect = Some(expect);
+    }
     if args.swarm && scenario.swarm.is_none() {
         return Err(CliError::Usage(format!(
             "{}: --swarm needs a `swarm` section with the bounds to draw from",
@@ -57,10 +88,12 @@ pub(super) fn sweep_command(args: &SweepArgs) -> Result<u8, CliError> {
     }
     let shard = args.shard.unwrap_or(Shard::WHOLE);
     let seeds = SeedSet::new(args.seeds, shard);
-    let jobs = match args.jobs {
-        None | Some(0) => thread::available_parallelism().map_or(1, |n| n.get()),
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    let requested = match args.jobs {
+        None | Some(0) => cores,
         Some(jobs) => usize::from(jobs),
     };
+    let jobs = worker_threads(requested, seeds.len(), cores);
     refuse_input_as_output(args.out.as_deref(), "--out", &[Some(&args.scenario)])?;
     let out_file = args.out.as_deref().map(PendingFile::create).transpose()?;
     let mut out = out_file.as_ref().map(PendingFile::writer).transpose()?;
@@ -68,10 +101,16 @@ pub(super) fn sweep_command(args: &SweepArgs) -> Result<u8, CliError> {
         &args.scenario,
         &scenario,
         seeds,
-        jobs,
+        Threads {
+            used: jobs,
+            asked: args.jobs.filter(|&asked| asked > 0).map(usize::from),
+        },
         args.check_determinism,
     );
-    eprintln!("sweep: {what}");
+    // The opening line, so a long sweep says what it runs before its report.
+    eprintln!("{HEADER_LABEL}{what}");
+    let report_on_stderr = args.out.as_deref().is_some_and(is_standard_stream);
+    let header_shown = report_on_stderr || stdout_is_stderr();
 
     let config = SweepConfig {
         scenario,
@@ -124,9 +163,10 @@ pub(super) fn sweep_command(args: &SweepArgs) -> Result<u8, CliError> {
         file.commit()?;
     }
     let report = SweepReport {
-        what: &what,
+        what: (!header_shown).then_some(what.as_str()),
+        program,
         scenario_path: &args.scenario,
-        expected: expected_text(&config.scenario),
+        expected: expected_text(&config.scenario, args.expect.is_some()),
         tally: &tally,
         elapsed,
         out: out_shown,
@@ -141,11 +181,31 @@ pub(super) fn sweep_command(args: &SweepArgs) -> Result<u8, CliError> {
     })
 }
 
+/// The worker threads of a sweep: those it uses, and those a `--jobs` other than 0 asked for.
+struct Threads {
+    used: usize,
+    asked: Option<usize>,
+}
+
+impl Threads {
+    /// `on 8 threads`, and why when `--jobs` asked for more.
+    fn describe(&self) -> String {
+        let used = count(self.used, "thread");
+        match self.asked {
+            Some(asked) if asked > self.used => format!(
+                "on {used} (not {asked}: no more than one per run and {WORKERS_PER_CORE_MAX} per \
+                 core)"
+            ),
+            _ => format!("on {used}"),
+        }
+    }
+}
+
 fn describe_sweep(
     path: &Path,
     scenario: &Scenario,
     seeds: SeedSet,
-    jobs: usize,
+    threads: Threads,
     check_determinism: bool,
 ) -> String {
     let shard = if seeds.shard == Shard::WHOLE {
@@ -155,12 +215,12 @@ fn describe_sweep(
     };
     let runs = seeds.len();
     format!(
-        "{} (\"{}\"), seeds {}{shard}: {runs} run{} on {jobs} thread{}{}",
+        "{} (\"{}\"), seeds {}{shard}: {} {}{}",
         path.display(),
         scenario.name,
         seeds.range,
-        if runs == 1 { "" } else { "s" },
-        if jobs == 1 { "" } else { "s" },
+        count(runs, "run"),
+        threads.describe(),
         if check_determinism {
             ", each seed twice to check determinism"
         } else {
@@ -169,8 +229,42 @@ fn describe_sweep(
     )
 }
 
-/// What the scenario's `expect` asks of every run.
-fn expected_text(scenario: &Scenario) -> String {
+/// The label of the line that names the sweep, aligned with the report's other labels.
+const HEADER_LABEL: &str = "sweep:     ";
+
+/// Standard output and standard error are one file (a terminal, `2>&1`, one log): the report
+/// on standard output then follows the opening line on the same stream.
+#[cfg(unix)]
+fn stdout_is_stderr() -> bool {
+    use std::fs::File;
+    use std::os::fd::{AsFd, BorrowedFd};
+    use std::os::unix::fs::MetadataExt;
+
+    let identity = |fd: BorrowedFd| {
+        let file = File::from(fd.try_clone_to_owned().ok()?);
+        let metadata = file.metadata().ok()?;
+        Some((metadata.dev(), metadata.ino()))
+    };
+    let out = identity(io::stdout().as_fd());
+    out.is_some() && out == identity(io::stderr().as_fd())
+}
+
+#[cfg(not(unix))]
+fn stdout_is_stderr() -> bool {
+    false
+}
+
+/// What the scenario's `expect`, or `--expect` in its place, asks of every run.
+fn expected_text(scenario: &Scenario, from_flag: bool) -> String {
+    let wanted = wanted_text(scenario);
+    if from_flag {
+        format!("{wanted} (from --expect)")
+    } else {
+        wanted
+    }
+}
+
+fn wanted_text(scenario: &Scenario) -> String {
     match scenario.expect {
         None => "no violation (the scenario has no expect)".to_string(),
         Some(expect) => match (expect.outcome, expect.invariant) {
@@ -266,7 +360,11 @@ fn rate(runs: u64, elapsed: Duration) -> u64 {
 
 /// The closing report on standard output (standard error when the records go there).
 struct SweepReport<'a> {
-    what: &'a str,
+    /// What was swept, for the report's first line; `None` when the opening line already said
+    /// it on the same stream.
+    what: Option<&'a str>,
+    /// How the printed replay commands start.
+    program: &'a Program,
     scenario_path: &'a Path,
     expected: String,
     tally: &'a Tally,
@@ -278,7 +376,9 @@ struct SweepReport<'a> {
 impl SweepReport<'_> {
     fn write(&self, out: &mut dyn Write) -> io::Result<()> {
         let tally = self.tally;
-        writeln!(out, "sweep:     {}", self.what)?;
+        if let Some(what) = self.what {
+            writeln!(out, "{HEADER_LABEL}{what}")?;
+        }
         writeln!(out, "expected:  {}", self.expected)?;
         writeln!(
             out,
@@ -314,7 +414,7 @@ impl SweepReport<'_> {
                 if group.count == 1 { "" } else { "s" }
             )?;
             for record in &group.examples {
-                write_example(out, &scenario, record)?;
+                write_example(out, self.program, &scenario, record)?;
             }
             let more = group.count - group.examples.len() as u64;
             if more > 0 {
@@ -343,7 +443,12 @@ fn kind_label(kind: FailureKind) -> String {
     }
 }
 
-fn write_example(out: &mut dyn Write, scenario: &str, record: &RunRecord) -> io::Result<()> {
+fn write_example(
+    out: &mut dyn Write,
+    program: &Program,
+    scenario: &str,
+    record: &RunRecord,
+) -> io::Result<()> {
     let seed = record.seed;
     if record.nondeterministic() {
         writeln!(
@@ -364,22 +469,16 @@ fn write_example(out: &mut dyn Write, scenario: &str, record: &RunRecord) -> io:
     } else {
         ""
     };
-    match &record.digest {
-        Some(digest) => writeln!(
-            out,
-            "    lamport-ledger replay {scenario} --seed {seed}{swarm} --expect-digest {digest}"
-        ),
-        None => writeln!(
-            out,
-            "    lamport-ledger replay {scenario} --seed {seed}{swarm}"
-        ),
-    }
+    let replay = match &record.digest {
+        Some(digest) => format!("replay {scenario} --seed {seed}{swarm} --expect-digest {digest}"),
+        None => format!("replay {scenario} --seed {seed}{swarm}"),
+    };
+    writeln!(out, "    {}", program.command(&replay))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::Invariant;
     use crate::hunt::sweep::Outcome;
 
     fn record(seed: u64, passed: bool) -> RunRecord {
@@ -401,7 +500,8 @@ mod tests {
         let mut tally = Tally::default();
         tally.add(records);
         let report = SweepReport {
-            what: "x",
+            what: Some("x"),
+            program: &Program::default(),
             scenario_path: Path::new("scenarios/my scenario.json"),
             expected: "ok: no violation".into(),
             tally: &tally,

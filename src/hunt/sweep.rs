@@ -155,6 +155,22 @@ pub enum SweepError {
     Io(#[from] io::Error),
 }
 
+/// Workers beyond this many per core only take turns on the cores: every run is
+/// single-threaded and computes without waiting. The margin over one per core covers a
+/// machine that reports fewer cores than it lends.
+pub const WORKERS_PER_CORE_MAX: usize = 4;
+
+/// The worker threads a sweep of `runs` runs uses when `requested` are asked for on a machine
+/// with `cores` cores: at least one, no more than the runs (a worker without a run costs its
+/// start and nothing else) and no more than [`WORKERS_PER_CORE_MAX`] per core. A pool of
+/// thousands of threads takes seconds to start and to hand out work, which is what a
+/// `--jobs` far above the seeds or the cores would cost.
+pub fn worker_threads(requested: usize, runs: u64, cores: usize) -> usize {
+    let per_run = usize::try_from(runs).unwrap_or(usize::MAX);
+    let per_core = cores.max(1).saturating_mul(WORKERS_PER_CORE_MAX);
+    requested.min(per_run).min(per_core).max(1)
+}
+
 /// Runs per chunk and per worker: chunks are small enough to keep memory flat and to write
 /// results as they come, large enough that the wait at each chunk's end is negligible.
 const RUNS_PER_JOB_PER_CHUNK: usize = 256;
@@ -166,13 +182,17 @@ pub fn sweep(
     progress: &Progress,
     mut sink: impl FnMut(&[RunRecord]) -> io::Result<()>,
 ) -> Result<(), SweepError> {
-    let jobs = config.jobs.max(1);
+    let total = config.seeds.len();
+    // Threads without a run to do would only slow the pool's start.
+    let jobs = config
+        .jobs
+        .min(usize::try_from(total).unwrap_or(usize::MAX))
+        .max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .thread_name(|i| format!("sweep-{i}"))
         .build()
         .map_err(|source| SweepError::Pool { jobs, source })?;
-    let total = config.seeds.len();
     let chunk = (jobs * RUNS_PER_JOB_PER_CHUNK) as u64;
     let mut start = 0;
     while start < total {
@@ -460,6 +480,22 @@ mod tests {
             all.iter().filter(|r| !r.passed).count() as u64
         );
         all
+    }
+
+    #[test]
+    fn workers_are_bounded_by_the_runs_and_the_cores() {
+        assert_eq!(worker_threads(5000, 10, 2), 8);
+        assert_eq!(worker_threads(5000, 10, 64), 10);
+        assert_eq!(worker_threads(3, 10, 2), 3);
+        assert_eq!(worker_threads(2, 0, 2), 1);
+        assert_eq!(worker_threads(0, 10, 2), 1);
+        assert_eq!(worker_threads(usize::MAX, u64::MAX, usize::MAX), usize::MAX);
+    }
+
+    #[test]
+    fn a_pool_larger_than_the_runs_is_not_started() {
+        let few = records(1, "0..3", false);
+        assert_eq!(records(60_000, "0..3", false), few);
     }
 
     #[test]
