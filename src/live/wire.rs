@@ -18,11 +18,15 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use super::guard::clip;
 use crate::protocol::ledger::{from_hex, to_hex};
 use crate::protocol::{Amount, Block, ClientId, Message, Timestamp};
 
 /// The largest frame accepted (length field: body plus MAC), 1 MiB.
 pub const MAX_FRAME_BYTES: u32 = 1 << 20;
+/// The largest handshake frame accepted (`hello`, `ready`): a hello with the longest cluster
+/// name, every character escaped, is under 1 KiB.
+pub const MAX_HANDSHAKE_FRAME_BYTES: u32 = 4096;
 /// The size of the MAC at the end of every frame.
 pub const MAC_BYTES: usize = 32;
 /// The version of the wire format, checked in the handshake.
@@ -61,10 +65,8 @@ pub enum FrameError {
     Closed,
     #[error("{0}")]
     Io(#[from] io::Error),
-    #[error(
-        "oversized frame: its length field says {length} bytes, the limit is {MAX_FRAME_BYTES}"
-    )]
-    Oversized { length: u32 },
+    #[error("oversized frame: its length field says {length} bytes, the limit is {limit}")]
+    Oversized { length: u32, limit: u32 },
     #[error("malformed frame: its length field says {length} bytes, too short for the MAC")]
     TooShort { length: u32 },
     #[error("unauthenticated frame: its HMAC does not match the cluster key")]
@@ -83,6 +85,16 @@ impl FrameError {
 /// Reads one frame and checks its length and MAC; returns the body. Never reads more than
 /// `MAX_FRAME_BYTES` past the length field.
 pub fn read_frame(input: &mut impl Read, key: &[u8]) -> Result<Vec<u8>, FrameError> {
+    read_frame_up_to(input, key, MAX_FRAME_BYTES)
+}
+
+/// [`read_frame`] for frames of at most `limit` bytes (length field): a longer one is refused
+/// before anything past its length is read.
+pub fn read_frame_up_to(
+    input: &mut impl Read,
+    key: &[u8],
+    limit: u32,
+) -> Result<Vec<u8>, FrameError> {
     let mut length_bytes = [0u8; 4];
     if let Err(error) = input.read_exact(&mut length_bytes) {
         return Err(match error.kind() {
@@ -91,8 +103,8 @@ pub fn read_frame(input: &mut impl Read, key: &[u8]) -> Result<Vec<u8>, FrameErr
         });
     }
     let length = u32::from_be_bytes(length_bytes);
-    if length > MAX_FRAME_BYTES {
-        return Err(FrameError::Oversized { length });
+    if length > limit {
+        return Err(FrameError::Oversized { length, limit });
     }
     if (length as usize) < MAC_BYTES {
         return Err(FrameError::TooShort { length });
@@ -361,9 +373,10 @@ fn counted(what: &str, value: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses a JSON body into `T`, as a malformed-frame error on failure.
+/// Parses a JSON body into `T`, as a malformed-frame error on failure. The error quotes what
+/// the peer sent only escaped and cut short.
 pub fn parse_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, FrameError> {
-    serde_json::from_slice(body).map_err(|error| FrameError::Malformed(error.to_string()))
+    serde_json::from_slice(body).map_err(|error| FrameError::Malformed(clip(&error.to_string())))
 }
 
 /// Serialises a body (these types always serialise).
@@ -407,6 +420,11 @@ mod tests {
             Err(FrameError::Oversized { .. })
         ));
         let short = 3u32.to_be_bytes();
+        let hello_sized = (MAX_HANDSHAKE_FRAME_BYTES + 1).to_be_bytes();
+        assert!(matches!(
+            read_frame_up_to(&mut hello_sized.as_slice(), KEY, MAX_HANDSHAKE_FRAME_BYTES),
+            Err(FrameError::Oversized { limit, .. }) if limit == MAX_HANDSHAKE_FRAME_BYTES
+        ));
         assert!(matches!(
             read_frame(&mut short.as_slice(), KEY),
             Err(FrameError::TooShort { length: 3 })

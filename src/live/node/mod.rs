@@ -28,6 +28,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use step::NodeHost;
 
 use super::cluster::{Cluster, KeySource, NodeSpec};
+use super::guard::LogLimit;
 use super::input::{Connection, Input};
 use super::net::{self, NetConfig};
 use super::prompt::name_nodes;
@@ -341,6 +342,7 @@ fn run_node_with(
         incarnation,
         inputs: inputs.clone(),
         log,
+        log_limit: LogLimit::new(),
     });
     let bound = net::start(net_config, listener)
         .map_err(|error| usage(format!("cannot start the network threads: {error}")))?;
