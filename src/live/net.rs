@@ -300,14 +300,10 @@ fn dial_handshake(
     let mut timed = Deadline::handshake(stream);
     let own_nonce = nonce();
     let key = &config.cluster.key;
-    wire::write_frame(
-        &mut timed,
-        key,
-        &body_bytes(&hello(config, peer, &own_nonce)),
-    )
-    .map_err(|e| format!("cannot send hello: {e}"))?;
+    wire::write_frame(&mut timed, key, &hello(config, peer, &own_nonce).to_body())
+        .map_err(|e| format!("cannot send hello: {e}"))?;
     let body = read_handshake(&mut timed, key).map_err(|e| refusal(e, "the handshake"))?;
-    let theirs: Hello = parse_body(&body).map_err(|e| refusal(e, "the handshake"))?;
+    let theirs = Hello::parse(&body).map_err(|e| refusal(e, "the handshake"))?;
     let their_nonce = check_hello(&theirs, config)?;
     if theirs.from != peer {
         return Err(format!(
@@ -328,7 +324,7 @@ fn accept_handshake(
     let mut timed = Deadline::handshake(stream);
     let key = &config.cluster.key;
     let body = read_handshake(&mut timed, key).map_err(|e| refusal(e, "the handshake"))?;
-    let theirs: Hello = parse_body(&body).map_err(|e| refusal(e, "the handshake"))?;
+    let theirs = Hello::parse(&body).map_err(|e| refusal(e, "the handshake"))?;
     let their_nonce = check_hello(&theirs, config)?;
     if theirs.from >= config.me {
         return Err(format!(
@@ -341,7 +337,7 @@ fn accept_handshake(
     wire::write_frame(
         &mut timed,
         key,
-        &body_bytes(&hello(config, theirs.from, &own_nonce)),
+        &hello(config, theirs.from, &own_nonce).to_body(),
     )
     .map_err(|e| format!("cannot send hello: {e}"))?;
     let keys = wire::connection_keys(key, &their_nonce, &own_nonce, false);

@@ -128,9 +128,8 @@ pub fn write_frame(output: &mut impl Write, key: &[u8], body: &[u8]) -> io::Resu
     output.write_all(&encode_frame(key, body))
 }
 
-/// The first frame each side sends, authenticated with the cluster key.
+/// The first frame each side sends, authenticated with the cluster key: `{"type":"hello",…}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename = "hello")]
 pub struct Hello {
     pub version: u32,
     pub cluster: String,
@@ -140,6 +139,27 @@ pub struct Hello {
     pub incarnation: u64,
     /// 32 fresh random bytes in hex, for the connection's keys.
     pub nonce: String,
+}
+
+/// A handshake frame's body. Only a `hello` is one: a tag on the struct itself would be
+/// written but not checked when read, and a body of another kind, or of none, would pass.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum HandshakeBody {
+    Hello(Hello),
+}
+
+impl Hello {
+    /// The frame body, `{"type":"hello",…}`.
+    pub fn to_body(&self) -> Vec<u8> {
+        body_bytes(&HandshakeBody::Hello(self.clone()))
+    }
+
+    /// Parses a frame body that must be a hello.
+    pub fn parse(body: &[u8]) -> Result<Hello, FrameError> {
+        let HandshakeBody::Hello(hello) = parse_body(body)?;
+        Ok(hello)
+    }
 }
 
 /// The keys of one connection, one per direction.
@@ -494,6 +514,30 @@ mod tests {
         let top = format!(r#"{{"type":"reply","ts":{MAX_COUNTED}}}"#);
         let wire: WireMessage = serde_json::from_str(&top).unwrap();
         assert!(wire.to_message(3).is_ok());
+    }
+
+    #[test]
+    fn a_hello_is_tagged_and_only_a_hello_tag_passes() {
+        let hello = Hello {
+            version: WIRE_VERSION,
+            cluster: "c".into(),
+            from: ClientId::new(1),
+            to: ClientId::new(2),
+            incarnation: 7,
+            nonce: "ab".repeat(32),
+        };
+        let body = hello.to_body();
+        assert!(body.starts_with(br#"{"type":"hello","version":1,"cluster":"c","from":1"#));
+        assert_eq!(Hello::parse(&body).unwrap(), hello);
+        let text = String::from_utf8(body).unwrap();
+        for other in [
+            text.replace(r#""type":"hello","#, ""),
+            text.replace(r#""hello""#, r#""Hello""#),
+            text.replace(r#""hello""#, r#""ready""#),
+        ] {
+            let refused = Hello::parse(other.as_bytes()).unwrap_err();
+            assert!(matches!(refused, FrameError::Malformed(_)), "{other}");
+        }
     }
 
     #[test]
