@@ -10,6 +10,7 @@ use clap::Args;
 
 use super::files::{is_standard_stream, refuse_input_as_output};
 use super::{CliError, EXIT_OK, PendingFile};
+use crate::live::merge::MergeError;
 use crate::live::{self, KEY_ENV, NodeOptions};
 use crate::protocol::ClientId;
 use crate::wording::count;
@@ -85,8 +86,17 @@ pub(super) fn merge_command(args: &MergeArgs) -> Result<u8, CliError> {
         Some(file) => file.writer()?,
         None => Box::new(io::BufWriter::new(io::stdout().lock())),
     };
-    let report =
-        live::merge_traces(&args.traces, &mut output).map_err(|error| CliError::Usage(error.0))?;
+    let report = live::merge_traces(&args.traces, &mut output).map_err(|error| match error {
+        // An I/O error, so that a reader that went away (`merge … | head`) ends the command
+        // quietly, as it does every other command.
+        MergeError::Write(source) => CliError::Io {
+            path: pending
+                .as_ref()
+                .map_or_else(|| "standard output".into(), PendingFile::shown),
+            source,
+        },
+        MergeError::Input(sentence) => CliError::Usage(sentence),
+    })?;
     drop(output);
     if let Some(file) = pending {
         file.commit()?;

@@ -44,10 +44,17 @@ use lives::{Cluster, Life, read_life};
 
 pub use lives::expand;
 
-/// Traces that cannot be merged, in one sentence.
+/// Why a merge failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct MergeError(pub String);
+pub enum MergeError {
+    /// Traces that cannot be merged, in one sentence.
+    #[error("{0}")]
+    Input(String),
+    /// The merged trace could not be written: kept whole, so that the caller can tell a reader
+    /// that went away (`merge … | head`) from a real failure.
+    #[error("cannot write the merged trace: {0}")]
+    Write(#[source] std::io::Error),
+}
 
 /// What was merged.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -308,7 +315,7 @@ fn interleave(streams: Vec<Vec<Item>>, epoch_us: u64) -> Result<(Vec<Event>, u64
         }
         let Some((at_us, _, slot)) = best else {
             if let Some((node, msg_id, from)) = blocked {
-                return Err(MergeError(format!(
+                return Err(MergeError::Input(format!(
                     "node {node}'s trace delivers message {msg_id} from node {from}, which none \
                      of the traces sends: merge needs the traces of every node and every run of \
                      it"
@@ -336,7 +343,7 @@ fn renumber(
     match &mut event.kind {
         EventKind::Send { msg_id, .. } => {
             if copies.insert(*msg_id, 1).is_some() {
-                return Err(MergeError(format!(
+                return Err(MergeError::Input(format!(
                     "message id {msg_id} is sent twice (by node {node:?}): are two traces of the \
                      same run given, or do two nodes share an id?"
                 )));
@@ -437,8 +444,7 @@ fn write_merged(
         .map(|_| Ledger::new(initial.clone()))
         .collect();
     let (mut committed, mut aborted, mut sent) = (0u64, 0u64, 0u64);
-    let write_error =
-        |error: std::io::Error| MergeError(format!("cannot write the merged trace: {error}"));
+    let write_error = MergeError::Write;
     let merged_header = live_header(
         &cluster.name,
         initial.clone(),

@@ -5,6 +5,7 @@
 //! - [`wire`]: length-prefixed frames authenticated with HMAC-SHA256, and their JSON bodies;
 //! - `input`: what the input threads hand the node loop;
 //! - `net`: listener, dialers, handshake, one reader and one writer thread per connection;
+//! - `guard`: the handshake's slots and deadline, and limits on what peers make the node log;
 //! - `session`: numbered frames and acknowledgements per peer, resumed or reset on reconnect;
 //! - [`storage`]: the data directory, an fsynced ledger verified on start;
 //! - `trace`: the node's own trace (docs/spec.md section 3); [`merge`]: all nodes' traces as one;
@@ -16,6 +17,7 @@
 //! text.
 
 pub mod cluster;
+mod guard;
 mod input;
 pub mod merge;
 mod net;

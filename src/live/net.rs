@@ -9,28 +9,26 @@
 //! Anything wrong with a frame (length over the limit, a MAC that does not match, a body that
 //! does not parse, an id not in the cluster, a hello from the wrong direction) is logged on
 //! standard error and closes that connection. Bad frames never reach the node loop, so they
-//! cannot change its state.
+//! cannot change its state. A handshake has one deadline and a limited number of slots, and
+//! what peers make the node log is limited ([`super::guard`]).
 
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::cluster::Cluster;
+use super::guard::{self, Deadline, Handshakes, LogLimit, MAX_HANDSHAKES, clip, quote};
 use super::input::{Connection, Input, SessionFrame};
 use super::wire::{
-    self, ConnectionKeys, FrameError, Hello, SessionBody, WIRE_VERSION, body_bytes, parse_body,
-    read_frame,
+    self, ConnectionKeys, FrameError, Hello, MAX_HANDSHAKE_FRAME_BYTES, SessionBody, WIRE_VERSION,
+    body_bytes, parse_body, read_frame, read_frame_up_to,
 };
 use crate::protocol::ClientId;
 
-/// How long a handshake may take before the connection is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Unauthenticated connections handled at once; more are closed at once.
-const MAX_HANDSHAKES: usize = 16;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -45,12 +43,27 @@ pub struct NetConfig {
     pub inputs: Sender<Input>,
     /// Where log lines go (standard error, or a buffer in tests).
     pub log: Arc<Mutex<dyn Write + Send>>,
+    /// Peers cause these log lines: how many may be written.
+    pub log_limit: LogLimit,
 }
 
 impl NetConfig {
+    /// Writes a log line, cut to a bounded length, unless too many were written just now
+    /// (the next one written says how many were not).
     pub fn log(&self, line: &str) {
+        let Some(held_back) = self.log_limit.admit(Instant::now()) else {
+            return;
+        };
         if let Ok(mut log) = self.log.lock() {
-            let _ = writeln!(log, "node {}: {line}", self.me);
+            if held_back > 0 {
+                let _ = writeln!(
+                    log,
+                    "node {}: {}",
+                    self.me,
+                    guard::held_back_note(held_back)
+                );
+            }
+            let _ = writeln!(log, "node {}: {}", self.me, guard::log_line(line));
             let _ = log.flush();
         }
     }
@@ -83,7 +96,7 @@ pub fn start(config: Arc<NetConfig>, listener: TcpListener) -> io::Result<Socket
 }
 
 fn accept_loop(listener: TcpListener, config: Arc<NetConfig>) {
-    let handshakes = Arc::new(AtomicUsize::new(0));
+    let handshakes = Handshakes::new();
     for stream in listener.incoming() {
         let stream = match stream {
             Ok(stream) => stream,
@@ -96,34 +109,42 @@ fn accept_loop(listener: TcpListener, config: Arc<NetConfig>) {
         let remote = stream
             .peer_addr()
             .map_or_else(|_| "an unknown address".into(), |a| a.to_string());
-        if handshakes.fetch_add(1, Ordering::SeqCst) >= MAX_HANDSHAKES {
-            handshakes.fetch_sub(1, Ordering::SeqCst);
+        let (slot, eviction) = match handshakes.admit(&stream, &remote) {
+            Ok(admitted) => admitted,
+            Err(error) => {
+                config.log(&format!("cannot use a connection from {remote}: {error}"));
+                continue;
+            }
+        };
+        if let Some(evicted) = eviction {
             config.log(&format!(
-                "refused a connection from {remote}: {MAX_HANDSHAKES} handshakes already in \
-                 progress"
+                "closed the handshake of {} after {} ms to make room for a connection from \
+                 {remote}: {MAX_HANDSHAKES} handshakes were in progress",
+                evicted.remote,
+                evicted.age.as_millis()
             ));
-            let _ = stream.shutdown(Shutdown::Both);
-            continue;
         }
         let shared = Arc::clone(&config);
-        let counter = Arc::clone(&handshakes);
         let spawned = thread::Builder::new()
             .name("inbound".into())
             .spawn(move || {
                 let accepted = accept_handshake(&stream, &shared);
-                counter.fetch_sub(1, Ordering::SeqCst);
+                let evicted = slot.was_evicted();
+                drop(slot);
                 match accepted {
                     Ok((peer, incarnation, keys)) => {
                         run_connection(stream, peer, incarnation, keys, &shared);
                     }
                     Err(why) => {
-                        shared.log(&format!("{why} (from {remote}); closed the connection"));
+                        // An evicted handshake was logged when it was pushed out.
+                        if !evicted {
+                            shared.log(&format!("{why} (from {remote}); closed the connection"));
+                        }
                         let _ = stream.shutdown(Shutdown::Both);
                     }
                 }
             });
         if spawned.is_err() {
-            handshakes.fetch_sub(1, Ordering::SeqCst);
             config.log("cannot start a thread for an incoming connection");
         }
     }
@@ -217,8 +238,10 @@ fn check_hello(hello: &Hello, config: &NetConfig) -> Result<Vec<u8>, Refusal> {
     }
     if hello.cluster != config.cluster.name {
         return Err(format!(
-            "dropped a hello from node {}: it is in cluster {:?}, this node in {:?}",
-            hello.from, hello.cluster, config.cluster.name
+            "dropped a hello from node {}: it is in cluster {}, this node in {:?}",
+            hello.from,
+            quote(&hello.cluster),
+            config.cluster.name
         ));
     }
     if hello.to != config.me {
@@ -238,10 +261,12 @@ fn check_hello(hello: &Hello, config: &NetConfig) -> Result<Vec<u8>, Refusal> {
 
 /// Names a frame problem for the log ("dropped an oversized frame: …").
 fn refusal(error: FrameError, during: &str) -> Refusal {
-    if error.is_bad_frame() {
-        format!("dropped a frame during {during}: {error}")
-    } else {
-        format!("the connection ended during {during}: {error}")
+    match error {
+        FrameError::Io(error) if error.kind() == io::ErrorKind::TimedOut => {
+            format!("gave up {during}: {error}")
+        }
+        error if error.is_bad_frame() => format!("dropped a frame during {during}: {error}"),
+        error => format!("the connection ended during {during}: {error}"),
     }
 }
 
@@ -250,16 +275,16 @@ fn read_body(stream: &TcpStream, key: &[u8]) -> Result<Vec<u8>, FrameError> {
     read_frame(&mut reader, key)
 }
 
-fn write_body(stream: &TcpStream, key: &[u8], body: &[u8]) -> io::Result<()> {
-    let mut writer = stream;
-    wire::write_frame(&mut writer, key, body)
+/// Reads a handshake frame: small, and by the handshake's deadline.
+fn read_handshake(stream: &mut Deadline, key: &[u8]) -> Result<Vec<u8>, FrameError> {
+    read_frame_up_to(stream, key, MAX_HANDSHAKE_FRAME_BYTES)
 }
 
 /// Both sides prove they derived the connection keys.
-fn exchange_ready(stream: &TcpStream, keys: &ConnectionKeys) -> Result<(), Refusal> {
-    write_body(stream, &keys.send, &body_bytes(&SessionBody::Ready))
+fn exchange_ready(stream: &mut Deadline, keys: &ConnectionKeys) -> Result<(), Refusal> {
+    wire::write_frame(stream, &keys.send, &body_bytes(&SessionBody::Ready))
         .map_err(|e| format!("cannot send ready: {e}"))?;
-    let body = read_body(stream, &keys.receive).map_err(|e| refusal(e, "the handshake"))?;
+    let body = read_handshake(stream, &keys.receive).map_err(|e| refusal(e, "the handshake"))?;
     match parse_body::<SessionBody>(&body) {
         Ok(SessionBody::Ready) => Ok(()),
         Ok(_) => Err("dropped a malformed frame: expected ready".into()),
@@ -272,15 +297,13 @@ fn dial_handshake(
     peer: ClientId,
     config: &NetConfig,
 ) -> Result<(u64, ConnectionKeys), Refusal> {
-    stream
-        .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
-        .map_err(|e| e.to_string())?;
+    let mut timed = Deadline::handshake(stream);
     let own_nonce = nonce();
     let key = &config.cluster.key;
-    write_body(stream, key, &body_bytes(&hello(config, peer, &own_nonce)))
+    wire::write_frame(&mut timed, key, &hello(config, peer, &own_nonce).to_body())
         .map_err(|e| format!("cannot send hello: {e}"))?;
-    let body = read_body(stream, key).map_err(|e| refusal(e, "the handshake"))?;
-    let theirs: Hello = parse_body(&body).map_err(|e| refusal(e, "the handshake"))?;
+    let body = read_handshake(&mut timed, key).map_err(|e| refusal(e, "the handshake"))?;
+    let theirs = Hello::parse(&body).map_err(|e| refusal(e, "the handshake"))?;
     let their_nonce = check_hello(&theirs, config)?;
     if theirs.from != peer {
         return Err(format!(
@@ -289,7 +312,7 @@ fn dial_handshake(
         ));
     }
     let keys = wire::connection_keys(key, &own_nonce, &their_nonce, true);
-    exchange_ready(stream, &keys)?;
+    exchange_ready(&mut timed, &keys)?;
     stream.set_read_timeout(None).map_err(|e| e.to_string())?;
     Ok((theirs.incarnation, keys))
 }
@@ -298,12 +321,10 @@ fn accept_handshake(
     stream: &TcpStream,
     config: &NetConfig,
 ) -> Result<(ClientId, u64, ConnectionKeys), Refusal> {
-    stream
-        .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
-        .map_err(|e| e.to_string())?;
+    let mut timed = Deadline::handshake(stream);
     let key = &config.cluster.key;
-    let body = read_body(stream, key).map_err(|e| refusal(e, "the handshake"))?;
-    let theirs: Hello = parse_body(&body).map_err(|e| refusal(e, "the handshake"))?;
+    let body = read_handshake(&mut timed, key).map_err(|e| refusal(e, "the handshake"))?;
+    let theirs = Hello::parse(&body).map_err(|e| refusal(e, "the handshake"))?;
     let their_nonce = check_hello(&theirs, config)?;
     if theirs.from >= config.me {
         return Err(format!(
@@ -313,14 +334,14 @@ fn accept_handshake(
         ));
     }
     let own_nonce = nonce();
-    write_body(
-        stream,
+    wire::write_frame(
+        &mut timed,
         key,
-        &body_bytes(&hello(config, theirs.from, &own_nonce)),
+        &hello(config, theirs.from, &own_nonce).to_body(),
     )
     .map_err(|e| format!("cannot send hello: {e}"))?;
     let keys = wire::connection_keys(key, &their_nonce, &own_nonce, false);
-    exchange_ready(stream, &keys)?;
+    exchange_ready(&mut timed, &keys)?;
     stream.set_read_timeout(None).map_err(|e| e.to_string())?;
     Ok((theirs.from, theirs.incarnation, keys))
 }
@@ -388,7 +409,7 @@ fn run_connection(
                 }
             }
             Err(why) => {
-                let why = format!("dropped a malformed frame from node {peer}: {why}");
+                let why = format!("dropped a malformed frame from node {peer}: {}", clip(&why));
                 config.log(&format!("{why}; closed the connection"));
                 break why;
             }

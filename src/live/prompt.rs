@@ -1,6 +1,8 @@
 //! The commands of the original three-terminal program, parsed from one line, and the text the
 //! node prints for its tables. Pure: no I/O.
 
+use std::time::Duration;
+
 use crate::protocol::ledger::{short_hex, to_hex};
 use crate::protocol::{Amount, ClientId, Ledger};
 use crate::wording::count;
@@ -8,9 +10,15 @@ use crate::wording::count;
 /// One line typed at the prompt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UserCommand {
+    /// `transfer <to> <amount>`, or the original program's `transfer <from> <to> <amount>`.
     Transfer {
+        from: Option<ClientId>,
         to: ClientId,
         amount: Amount,
+    },
+    /// `wait <seconds>`: a script's pause before its next command.
+    Wait {
+        pause: Duration,
     },
     /// `balance` (the own one) or `balance <id>`.
     Balance {
@@ -24,9 +32,14 @@ pub enum UserCommand {
     Nothing,
 }
 
+/// The longest `wait`.
+pub const MAX_WAIT: Duration = Duration::from_secs(3600);
+
 pub const HELP: &str = "\
 commands:
-  transfer <to> <amount>   move <amount> of this node's money to node <to> (takes the mutex)
+  transfer <to> <amount>   move <amount> of this node's money to node <to> (takes the mutex);
+                           transfer <from> <to> <amount> also works, with this node as <from>
+  wait <seconds>           in a script of commands, pause before the next one
   balance [<id>]           read this node's table (no mutex, no messages; it may be stale)
   print balance table      every balance in this node's table
   print blockchain         this node's ledger, block by block
@@ -39,12 +52,24 @@ pub fn parse_command(line: &str) -> Result<UserCommand, String> {
     match words.as_slice() {
         [] => Ok(UserCommand::Nothing),
         ["transfer", to, amount] => Ok(UserCommand::Transfer {
+            from: None,
             to: parse_id(to, "transfer")?,
             amount: parse_amount(amount)?,
         }),
-        ["transfer", ..] => {
-            Err("cannot transfer: the command is transfer <to> <amount>, e.g. transfer 2 3".into())
-        }
+        ["transfer", from, to, amount] => Ok(UserCommand::Transfer {
+            from: Some(parse_id(from, "transfer")?),
+            to: parse_id(to, "transfer")?,
+            amount: parse_amount(amount)?,
+        }),
+        ["transfer", ..] => Err(
+            "cannot transfer: the command is transfer <to> <amount> (or \
+                                 transfer <from> <to> <amount>), e.g. transfer 2 3"
+                .into(),
+        ),
+        ["wait", seconds] => Ok(UserCommand::Wait {
+            pause: parse_seconds(seconds)?,
+        }),
+        ["wait", ..] => Err("cannot wait: the command is wait <seconds>, e.g. wait 2".into()),
         ["balance"] => Ok(UserCommand::Balance { of: None }),
         ["balance", id] => Ok(UserCommand::Balance {
             of: Some(parse_id(id, "read a balance")?),
@@ -64,6 +89,20 @@ fn parse_id(word: &str, doing: &str) -> Result<ClientId, String> {
     word.parse().map_err(|_| {
         format!("cannot {doing}: {word:?} is not a node id (node ids are whole numbers from 1)")
     })
+}
+
+/// A pause of at most [`MAX_WAIT`], in seconds (`2`, `0.5`).
+fn parse_seconds(word: &str) -> Result<Duration, String> {
+    let seconds: f64 = word.parse().map_err(|_| {
+        format!("cannot wait: {word:?} is not a number of seconds (e.g. wait 2, or wait 0.5)")
+    })?;
+    if !(0.0..=MAX_WAIT.as_secs_f64()).contains(&seconds) {
+        return Err(format!(
+            "cannot wait: {word} seconds is outside 0 to {} (one hour)",
+            MAX_WAIT.as_secs()
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 fn parse_amount(word: &str) -> Result<Amount, String> {
@@ -137,8 +176,29 @@ mod tests {
         assert_eq!(
             parse_command("  transfer 2   3 "),
             Ok(UserCommand::Transfer {
+                from: None,
                 to: ClientId::new(2),
                 amount: 3
+            })
+        );
+        assert_eq!(
+            parse_command("transfer 1 2 3"),
+            Ok(UserCommand::Transfer {
+                from: Some(ClientId::new(1)),
+                to: ClientId::new(2),
+                amount: 3
+            })
+        );
+        assert_eq!(
+            parse_command("wait 2"),
+            Ok(UserCommand::Wait {
+                pause: Duration::from_secs(2)
+            })
+        );
+        assert_eq!(
+            parse_command("wait 0.25"),
+            Ok(UserCommand::Wait {
+                pause: Duration::from_millis(250)
             })
         );
         assert_eq!(
@@ -185,6 +245,27 @@ mod tests {
                 .unwrap_err()
                 .contains("transfer <to> <amount>")
         );
+        assert!(
+            parse_command("transfer 1 2 3 4")
+                .unwrap_err()
+                .contains("transfer <from> <to> <amount>")
+        );
+        assert!(
+            parse_command("transfer x 2 3")
+                .unwrap_err()
+                .contains("\"x\" is not a node id")
+        );
+        for (line, answer) in [
+            ("wait", "wait <seconds>"),
+            ("wait 1 2", "wait <seconds>"),
+            ("wait soon", "\"soon\" is not a number of seconds"),
+            ("wait -1", "outside 0 to 3600"),
+            ("wait 4000", "outside 0 to 3600"),
+            ("wait NaN", "outside 0 to 3600"),
+        ] {
+            let refused = parse_command(line).unwrap_err();
+            assert!(refused.contains(answer), "{line}: {refused}");
+        }
         assert!(
             parse_command("withdraw 3")
                 .unwrap_err()

@@ -18,11 +18,15 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use super::guard::clip;
 use crate::protocol::ledger::{from_hex, to_hex};
 use crate::protocol::{Amount, Block, ClientId, Message, Timestamp};
 
 /// The largest frame accepted (length field: body plus MAC), 1 MiB.
 pub const MAX_FRAME_BYTES: u32 = 1 << 20;
+/// The largest handshake frame accepted (`hello`, `ready`): a hello with the longest cluster
+/// name, every character escaped, is under 1 KiB.
+pub const MAX_HANDSHAKE_FRAME_BYTES: u32 = 4096;
 /// The size of the MAC at the end of every frame.
 pub const MAC_BYTES: usize = 32;
 /// The version of the wire format, checked in the handshake.
@@ -61,10 +65,8 @@ pub enum FrameError {
     Closed,
     #[error("{0}")]
     Io(#[from] io::Error),
-    #[error(
-        "oversized frame: its length field says {length} bytes, the limit is {MAX_FRAME_BYTES}"
-    )]
-    Oversized { length: u32 },
+    #[error("oversized frame: its length field says {length} bytes, the limit is {limit}")]
+    Oversized { length: u32, limit: u32 },
     #[error("malformed frame: its length field says {length} bytes, too short for the MAC")]
     TooShort { length: u32 },
     #[error("unauthenticated frame: its HMAC does not match the cluster key")]
@@ -83,6 +85,16 @@ impl FrameError {
 /// Reads one frame and checks its length and MAC; returns the body. Never reads more than
 /// `MAX_FRAME_BYTES` past the length field.
 pub fn read_frame(input: &mut impl Read, key: &[u8]) -> Result<Vec<u8>, FrameError> {
+    read_frame_up_to(input, key, MAX_FRAME_BYTES)
+}
+
+/// [`read_frame`] for frames of at most `limit` bytes (length field): a longer one is refused
+/// before anything past its length is read.
+pub fn read_frame_up_to(
+    input: &mut impl Read,
+    key: &[u8],
+    limit: u32,
+) -> Result<Vec<u8>, FrameError> {
     let mut length_bytes = [0u8; 4];
     if let Err(error) = input.read_exact(&mut length_bytes) {
         return Err(match error.kind() {
@@ -91,8 +103,8 @@ pub fn read_frame(input: &mut impl Read, key: &[u8]) -> Result<Vec<u8>, FrameErr
         });
     }
     let length = u32::from_be_bytes(length_bytes);
-    if length > MAX_FRAME_BYTES {
-        return Err(FrameError::Oversized { length });
+    if length > limit {
+        return Err(FrameError::Oversized { length, limit });
     }
     if (length as usize) < MAC_BYTES {
         return Err(FrameError::TooShort { length });
@@ -116,9 +128,8 @@ pub fn write_frame(output: &mut impl Write, key: &[u8], body: &[u8]) -> io::Resu
     output.write_all(&encode_frame(key, body))
 }
 
-/// The first frame each side sends, authenticated with the cluster key.
+/// The first frame each side sends, authenticated with the cluster key: `{"type":"hello",…}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename = "hello")]
 pub struct Hello {
     pub version: u32,
     pub cluster: String,
@@ -128,6 +139,27 @@ pub struct Hello {
     pub incarnation: u64,
     /// 32 fresh random bytes in hex, for the connection's keys.
     pub nonce: String,
+}
+
+/// A handshake frame's body. Only a `hello` is one: a tag on the struct itself would be
+/// written but not checked when read, and a body of another kind, or of none, would pass.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum HandshakeBody {
+    Hello(Hello),
+}
+
+impl Hello {
+    /// The frame body, `{"type":"hello",…}`.
+    pub fn to_body(&self) -> Vec<u8> {
+        body_bytes(&HandshakeBody::Hello(self.clone()))
+    }
+
+    /// Parses a frame body that must be a hello.
+    pub fn parse(body: &[u8]) -> Result<Hello, FrameError> {
+        let HandshakeBody::Hello(hello) = parse_body(body)?;
+        Ok(hello)
+    }
 }
 
 /// The keys of one connection, one per direction.
@@ -361,9 +393,10 @@ fn counted(what: &str, value: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses a JSON body into `T`, as a malformed-frame error on failure.
+/// Parses a JSON body into `T`, as a malformed-frame error on failure. The error quotes what
+/// the peer sent only escaped and cut short.
 pub fn parse_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, FrameError> {
-    serde_json::from_slice(body).map_err(|error| FrameError::Malformed(error.to_string()))
+    serde_json::from_slice(body).map_err(|error| FrameError::Malformed(clip(&error.to_string())))
 }
 
 /// Serialises a body (these types always serialise).
@@ -407,6 +440,11 @@ mod tests {
             Err(FrameError::Oversized { .. })
         ));
         let short = 3u32.to_be_bytes();
+        let hello_sized = (MAX_HANDSHAKE_FRAME_BYTES + 1).to_be_bytes();
+        assert!(matches!(
+            read_frame_up_to(&mut hello_sized.as_slice(), KEY, MAX_HANDSHAKE_FRAME_BYTES),
+            Err(FrameError::Oversized { limit, .. }) if limit == MAX_HANDSHAKE_FRAME_BYTES
+        ));
         assert!(matches!(
             read_frame(&mut short.as_slice(), KEY),
             Err(FrameError::TooShort { length: 3 })
@@ -476,6 +514,30 @@ mod tests {
         let top = format!(r#"{{"type":"reply","ts":{MAX_COUNTED}}}"#);
         let wire: WireMessage = serde_json::from_str(&top).unwrap();
         assert!(wire.to_message(3).is_ok());
+    }
+
+    #[test]
+    fn a_hello_is_tagged_and_only_a_hello_tag_passes() {
+        let hello = Hello {
+            version: WIRE_VERSION,
+            cluster: "c".into(),
+            from: ClientId::new(1),
+            to: ClientId::new(2),
+            incarnation: 7,
+            nonce: "ab".repeat(32),
+        };
+        let body = hello.to_body();
+        assert!(body.starts_with(br#"{"type":"hello","version":1,"cluster":"c","from":1"#));
+        assert_eq!(Hello::parse(&body).unwrap(), hello);
+        let text = String::from_utf8(body).unwrap();
+        for other in [
+            text.replace(r#""type":"hello","#, ""),
+            text.replace(r#""hello""#, r#""Hello""#),
+            text.replace(r#""hello""#, r#""ready""#),
+        ] {
+            let refused = Hello::parse(other.as_bytes()).unwrap_err();
+            assert!(matches!(refused, FrameError::Malformed(_)), "{other}");
+        }
     }
 
     #[test]

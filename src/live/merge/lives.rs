@@ -39,7 +39,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, MergeError> {
     for path in paths {
         if path.is_dir() {
             let entries = fs::read_dir(path).map_err(|error| {
-                MergeError(format!(
+                MergeError::Input(format!(
                     "{}: cannot list the directory: {error}",
                     path.display()
                 ))
@@ -56,7 +56,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, MergeError> {
         }
     }
     if files.is_empty() {
-        return Err(MergeError(
+        return Err(MergeError::Input(
             "no trace files to merge (a directory is searched for *.jsonl files)".into(),
         ));
     }
@@ -66,7 +66,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, MergeError> {
 pub(super) fn read_life(path: &Path) -> Result<Option<Life>, MergeError> {
     let shown = path.display().to_string();
     let bytes = fs::read(path)
-        .map_err(|error| MergeError(format!("{shown}: cannot read the trace: {error}")))?;
+        .map_err(|error| MergeError::Input(format!("{shown}: cannot read the trace: {error}")))?;
     let complete_len = bytes
         .iter()
         .rposition(|&b| b == b'\n')
@@ -82,19 +82,20 @@ pub(super) fn read_life(path: &Path) -> Result<Option<Life>, MergeError> {
         .ok()
         .and_then(|header| header.live)
         .ok_or_else(|| {
-            MergeError(format!(
+            MergeError::Input(format!(
                 "{shown}:1: the header has no `live` object, so this is not the trace of a \
                  node: merge takes the files written by `lamport-ledger node --trace`"
             ))
         })?;
-    let mut reader = TraceReader::new(text).map_err(|error| MergeError(error.in_file(&shown)))?;
+    let mut reader =
+        TraceReader::new(text).map_err(|error| MergeError::Input(error.in_file(&shown)))?;
     let header = reader.header().clone();
     let mut events = Vec::new();
     let complete = loop {
         match reader.next_event() {
             Ok(Some(event)) => {
                 if event.node != Some(live.node) {
-                    return Err(MergeError(format!(
+                    return Err(MergeError::Input(format!(
                         "{shown}: event {} happens at node {:?}, but the trace is node {}'s",
                         event.seq, event.node, live.node
                     )));
@@ -104,7 +105,7 @@ pub(super) fn read_life(path: &Path) -> Result<Option<Life>, MergeError> {
             Ok(None) => break true,
             // Stopped without a summary: keep every complete event line.
             Err(error) if error.line() == Some(lines + 1) => break false,
-            Err(error) => return Err(MergeError(error.in_file(&shown))),
+            Err(error) => return Err(MergeError::Input(error.in_file(&shown))),
         }
     };
     Ok(Some(Life {
@@ -127,7 +128,7 @@ impl Cluster {
     /// The cluster of the first life, once every other life is checked to share it.
     pub(super) fn of(lives: &[Life]) -> Result<Self, MergeError> {
         let Some(first) = lives.first() else {
-            return Err(MergeError(
+            return Err(MergeError::Input(
                 "none of the trace files has a complete header line".into(),
             ));
         };
@@ -139,7 +140,7 @@ impl Cluster {
                 && life.header.cs_us == header.cs_us
                 && life.live.cluster == first.live.cluster;
             if !same {
-                return Err(MergeError(format!(
+                return Err(MergeError::Input(format!(
                     "{} and {} come from different clusters (name, nodes, balances, protocol or \
                      critical section differ)",
                     first.shown, life.shown
@@ -150,7 +151,7 @@ impl Cluster {
             .into_iter()
             .find(|variant| variant.name() == header.protocol)
             .ok_or_else(|| {
-                MergeError(format!(
+                MergeError::Input(format!(
                     "{}: protocol {:?} is not one the live nodes run",
                     first.shown, header.protocol
                 ))

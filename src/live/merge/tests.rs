@@ -184,9 +184,11 @@ fn a_delivery_nobody_sent_names_the_missing_trace() {
         vec![event(5, ClientId::new(2), 2, deliver)],
         true,
     );
-    let error = merge_traces(&[dir.path().to_path_buf()], &mut Vec::new()).unwrap_err();
+    let error = merge_traces(&[dir.path().to_path_buf()], &mut Vec::new())
+        .unwrap_err()
+        .to_string();
     assert!(
-        error.0.contains("node 2's trace delivers message") && error.0.contains("every node"),
+        error.contains("node 2's trace delivers message") && error.contains("every node"),
         "{error}"
     );
 }

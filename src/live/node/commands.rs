@@ -1,6 +1,7 @@
 //! The commands a user types at the node's prompt.
 
 use std::io;
+use std::time::{Duration, Instant};
 
 use super::super::prompt::{self, UserCommand};
 use super::{Node, Note};
@@ -8,6 +9,48 @@ use crate::protocol::{Command, Phase};
 use crate::wording::count;
 
 impl Node {
+    /// A line from standard input: run now, or after the script's pause.
+    pub(super) fn line(&mut self, line: String) -> io::Result<()> {
+        if self.paused_until.is_some() {
+            self.after_pause.push_back(line);
+            return Ok(());
+        }
+        self.command(&line)?;
+        if !self.exit {
+            self.prompt();
+        }
+        Ok(())
+    }
+
+    /// Ends the script's pause once it is over, and runs the lines that came in meanwhile
+    /// (until one of them pauses again).
+    pub(super) fn resume_script(&mut self, now: Instant) -> io::Result<()> {
+        if self.paused_until.is_some_and(|until| until <= now) {
+            self.paused_until = None;
+        }
+        while self.paused_until.is_none()
+            && !self.exit
+            && let Some(line) = self.after_pause.pop_front()
+        {
+            self.command(&line)?;
+            if !self.exit {
+                self.prompt();
+            }
+        }
+        Ok(())
+    }
+
+    fn pause(&mut self, pause: Duration) {
+        if self.interactive {
+            self.console.say(
+                "wait pauses a script of commands (from a pipe or a file); at the prompt, type \
+                 the next command when you are ready",
+            );
+        } else {
+            self.paused_until = Some(Instant::now() + pause);
+        }
+    }
+
     pub(super) fn command(&mut self, line: &str) -> io::Result<()> {
         let command = match prompt::parse_command(line) {
             Ok(command) => command,
@@ -19,6 +62,7 @@ impl Node {
         match command {
             UserCommand::Nothing => {}
             UserCommand::Help => self.console.say(prompt::HELP),
+            UserCommand::Wait { pause } => self.pause(pause),
             UserCommand::Exit => {
                 self.say_unfinished();
                 self.exit = true;
@@ -44,7 +88,16 @@ impl Node {
                     .expect("the command was validated");
                 self.after_step(None)?;
             }
-            UserCommand::Transfer { to, amount } => {
+            UserCommand::Transfer { from, to, amount } => {
+                if let Some(from) = from.filter(|&from| from != self.id) {
+                    self.console.say(&format!(
+                        "cannot transfer from node {from} at node {}: a node moves only its own \
+                         money, so type it at node {from} (the original program let any client \
+                         debit any account)",
+                        self.id
+                    ));
+                    return Ok(());
+                }
                 let command = Command::Transfer { to, amount };
                 if let Err(error) = self.client.validate(&command) {
                     self.console.say(&format!("cannot transfer: {error}"));

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use step::NodeHost;
 
 use super::cluster::{Cluster, KeySource, NodeSpec};
+use super::guard::LogLimit;
 use super::input::{Connection, Input};
 use super::net::{self, NetConfig};
 use super::prompt::name_nodes;
@@ -180,6 +181,9 @@ struct Node {
     next_transfer: u64,
     console: Console,
     interactive: bool,
+    /// A script's `wait`: lines that come in before this moment run after it.
+    paused_until: Option<Instant>,
+    after_pause: VecDeque<String>,
     exit: bool,
     /// When the last round of heartbeats went out.
     last_heartbeat: Option<Instant>,
@@ -327,6 +331,8 @@ fn run_node_with(
         next_transfer: 1,
         console,
         interactive: io::stdin().is_terminal(),
+        paused_until: None,
+        after_pause: VecDeque::new(),
         exit: false,
         last_heartbeat: None,
     };
@@ -341,6 +347,7 @@ fn run_node_with(
         incarnation,
         inputs: inputs.clone(),
         log,
+        log_limit: LogLimit::new(),
     });
     let bound = net::start(net_config, listener)
         .map_err(|error| usage(format!("cannot start the network threads: {error}")))?;
@@ -466,10 +473,10 @@ impl Node {
         let mut next_tick = Instant::now() + TICK;
         while !self.exit {
             let now = Instant::now();
-            let deadline = match self.cs_timer {
-                Some((at, _)) => at.min(next_tick),
-                None => next_tick,
-            };
+            let deadline = [self.cs_timer.map(|(at, _)| at), self.paused_until]
+                .into_iter()
+                .flatten()
+                .fold(next_tick, Instant::min);
             match inputs.recv_timeout(deadline.saturating_duration_since(now)) {
                 Ok(input) => self.input(input)?,
                 Err(RecvTimeoutError::Timeout) => {}
@@ -487,18 +494,14 @@ impl Node {
                 next_tick = now + TICK;
                 self.tick(now);
             }
+            self.resume_script(now)?;
         }
         self.finish()
     }
 
     fn input(&mut self, input: Input) -> io::Result<()> {
         match input {
-            Input::Line(line) => {
-                self.command(&line)?;
-                if !self.exit {
-                    self.prompt();
-                }
-            }
+            Input::Line(line) => self.line(line)?,
             Input::Interrupted => {
                 self.console.say(
                     "interrupted: stopping as `exit` does (a second Ctrl-C stops at once, \
