@@ -439,3 +439,66 @@ fn an_output_that_is_an_input_is_refused() {
     assert_eq!(fs::read(&scenario).unwrap(), original);
     assert_eq!(fs::read(&trace).unwrap(), trace_bytes);
 }
+
+/// A file of 190 bytes that asks 10,000 clients to pay at once: the run would need more than
+/// 10 GiB. It is refused before it starts, naming the file, the field and the setting.
+#[test]
+fn a_scenario_too_large_for_the_memory_budget_is_refused_before_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("everyone-pays.json");
+    let text = r#"{"name": "everyone-pays", "clients": 10000, "workload": {"generated": {"count": 10000, "gap": {"kind": "constant", "us": 0}, "amount_min": 1, "amount_max": 1}}}"#;
+    assert!(text.len() <= 190);
+    fs::write(&path, text).unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let message = refused(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--trace",
+            trace.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(
+        message.contains("everyone-pays.json:1:57: workload: "),
+        "{message}"
+    );
+    assert!(message.contains("raise limits.max_memory_mib"), "{message}");
+    // Raised far enough, the same workload passes the estimate (it is not run here).
+    let raised = text.replace(
+        "\"clients\": 10000,",
+        "\"clients\": 10000, \"limits\": {\"max_memory_mib\": 1048576},",
+    );
+    assert!(::lamport_ledger::parse_scenario(&raised, "raised.json").is_ok());
+}
+
+/// A swarm draw is not estimated when the file is read (its base is small), so the run's
+/// budget of queued events stops it: exit 2, one sentence, no trace left behind.
+#[test]
+fn a_run_that_outgrows_its_memory_budget_stops_with_one_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("swarm-big.json");
+    let text = r#"{"name": "swarm-big", "clients": 2, "swarm": {"clients": [1000, 1000], "transfers": [1000, 1000]}, "limits": {"max_memory_mib": 17}}"#;
+    fs::write(&path, text).unwrap();
+    let before = listing(dir.path());
+    let trace = dir.path().join("t.jsonl");
+    let output = lamport_ledger(&[
+        "run",
+        path.to_str().unwrap(),
+        "--swarm",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    let message = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.starts_with(&format!(
+            "lamport-ledger: {}: limits.max_memory_mib: the run stopped at ",
+            path.display()
+        )),
+        "{message}"
+    );
+    assert!(message.contains("raise limits.max_memory_mib"), "{message}");
+    assert_eq!(listing(dir.path()), before, "the trace was left behind");
+}

@@ -5,6 +5,7 @@
 //! [`Scenario`] is the validated form the simulator runs, with defaults filled in and every
 //! cross-field rule checked.
 
+mod memory;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::base::Invariant;
 use crate::protocol::{self, Amount, ClientId, Mutations, Variant};
 
+pub use memory::{DEFAULT_MAX_MEMORY_MIB, MAX_MEMORY_MIB, MemoryBudgetExceeded, MemoryEstimate};
 /// Finds where a value sits in a JSON text by its path, for errors that name line and column.
 pub(crate) use validate::locate;
 pub use validate::{MAX_CLIENTS, ScenarioError, parse_scenario};
@@ -594,6 +596,14 @@ pub struct Limits {
     /// A run stops before an event later than this, in microseconds.
     #[serde(default = "default_max_time_us")]
     pub max_time_us: u64,
+    /// The memory a run may use, in MiB: a file whose run is estimated to need more is
+    /// refused, and a run whose queued events outgrow it stops. Not written when it is the
+    /// default, so traces and shrunk files of scenarios that leave it alone do not mention it.
+    #[serde(
+        default = "default_max_memory_mib",
+        skip_serializing_if = "is_default_max_memory_mib"
+    )]
+    pub max_memory_mib: u64,
 }
 
 impl Default for Limits {
@@ -601,8 +611,17 @@ impl Default for Limits {
         Limits {
             max_events: default_max_events(),
             max_time_us: default_max_time_us(),
+            max_memory_mib: DEFAULT_MAX_MEMORY_MIB,
         }
     }
+}
+
+fn default_max_memory_mib() -> u64 {
+    DEFAULT_MAX_MEMORY_MIB
+}
+
+fn is_default_max_memory_mib(mib: &u64) -> bool {
+    *mib == DEFAULT_MAX_MEMORY_MIB
 }
 
 fn default_max_events() -> u64 {
