@@ -502,3 +502,46 @@ fn a_run_that_outgrows_its_memory_budget_stops_with_one_sentence() {
     assert!(message.contains("raise limits.max_memory_mib"), "{message}");
     assert_eq!(listing(dir.path()), before, "the trace was left behind");
 }
+
+/// Bytes that are not text are refused where they are, as FILE:LINE:COLUMN, in a scenario
+/// and in a cluster file alike; `-0` is named as written.
+#[test]
+fn bytes_that_are_not_text_and_minus_zero_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        fs::write(&path, bytes).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let latin1 = write(
+        "latin1.json",
+        b"{\"name\": \"n\",\n \"description\": \"caf\xE9\", \"clients\": 2}",
+    );
+    let message = refused(&["run", &latin1], dir.path());
+    assert!(
+        message.starts_with(&format!(
+            "lamport-ledger: {latin1}:2:21: the byte 0xE9 here is not UTF-8"
+        )),
+        "{message}"
+    );
+    let zeros = write("zeros.json", &[0; 100_000]);
+    let message = refused(&["run", &zeros], dir.path());
+    assert!(
+        message.starts_with(&format!(
+            "lamport-ledger: {zeros}:1:1: the file holds a NUL byte"
+        )),
+        "{message}"
+    );
+    let cluster = write("cluster.json", b"{\n  \"nodes\": [], \"name\": \"\xFF\"}");
+    let message = refused(&["node", "--cluster", &cluster, "1"], dir.path());
+    assert!(
+        message.starts_with(&format!("lamport-ledger: {cluster}:2:25: the byte 0xFF")),
+        "{message}"
+    );
+    let minus_zero = write(
+        "minus-zero.json",
+        br#"{"name": "n", "clients": 2, "workload": {"transfers": [{"at_us": 0, "from": 1, "to": 2, "amount": -0}]}}"#,
+    );
+    let message = refused(&["run", &minus_zero], dir.path());
+    assert!(message.ends_with(", found -0\n"), "{message}");
+}
