@@ -88,6 +88,8 @@ impl fmt::Display for ScenarioError {
         if field.is_empty() {
             write!(f, "{source_name}:{line}:{column}: {message}")
         } else {
+            // A field's path holds the file's keys, which may hold anything.
+            let field = crate::json_message::shown(field);
             write!(f, "{source_name}:{line}:{column}: {field}: {message}")
         }
     }

@@ -8,6 +8,7 @@ use super::locate::{self, Path};
 use super::network::{check_network, check_schedule};
 use super::workload::{check_faults, check_swarm, check_workload};
 use super::{MAX_BALANCE, MAX_CLIENTS, MAX_DELAY_US, MAX_EVENTS, MAX_TIME_US, ONE_HOUR, Problem};
+use crate::json_message::shown;
 use crate::protocol::{Amount, ClientId};
 use crate::scenario::MAX_MEMORY_MIB;
 use crate::scenario::memory::human_bytes;
@@ -205,13 +206,17 @@ pub(super) fn initial_balances(file: &ScenarioFile, text: &str) -> Result<Vec<Am
     for key in &keys {
         let path = base.at(key.as_str());
         if !seen.insert(key.as_str()) {
-            let message = format!("client {key} is given twice; give each client one balance");
+            let message = format!(
+                "client {} is given twice; give each client one balance",
+                shown(key)
+            );
             return Err(Problem::key(path, message));
         }
         let Some(id) = parse_id(key) else {
             let message = format!(
-                "\"{key}\" is not a client id: the keys here are client ids written in decimal \
-                 without leading zeros, from 1 to {clients}"
+                "\"{}\" is not a client id: the keys here are client ids written in decimal \
+                 without leading zeros, from 1 to {clients}",
+                shown(key)
             );
             return Err(Problem::key(path, message));
         };
