@@ -201,6 +201,8 @@ pub(crate) fn human_bytes(bytes: u64) -> String {
     const GIB: u64 = 1 << 30;
     if bytes >= GIB {
         format!("{}.{} GiB", bytes / GIB, bytes % GIB * 10 / GIB)
+    } else if bytes < MIB {
+        "less than 1 MiB".to_string()
     } else {
         format!("{} MiB", bytes.div_ceil(MIB))
     }
@@ -250,6 +252,7 @@ mod tests {
     #[test]
     fn sizes_read_as_people_write_them() {
         assert_eq!(human_bytes(3 << 20), "3 MiB");
+        assert_eq!(human_bytes(576), "less than 1 MiB");
         assert_eq!(human_bytes((5 << 30) + (1 << 29)), "5.5 GiB");
     }
 }
