@@ -73,10 +73,38 @@ fn backticked(list: &str) -> Vec<String> {
         .collect()
 }
 
+/// The longest name or string from a file that a message repeats, in characters.
+const SHOWN_CHARS: usize = 80;
+
+/// A name or string from a file as a one-line message may repeat it: control characters and
+/// the invisible ones that reorder or hide text escaped (`\n`, `\u{202e}`), and cut at
+/// [`SHOWN_CHARS`] characters with an ellipsis, so that a file cannot make a message span
+/// lines, hide its own text or run to a megabyte.
+pub(crate) fn shown(text: &str) -> String {
+    let invisible = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}' | '\u{feff}')
+    };
+    let mut out = String::new();
+    for (count, c) in text.chars().enumerate() {
+        if count == SHOWN_CHARS {
+            out.push('…');
+            break;
+        }
+        if invisible(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// "unknown {what} `name`", then the closest allowed name if it is close, then `intro` and
 /// every allowed name.
 pub(crate) fn unknown_name(what: &str, name: &str, allowed: &[String], intro: &str) -> String {
-    let mut message = format!("unknown {what} `{name}`");
+    let mut message = format!("unknown {what} `{}`", shown(name));
     // Close: a typo or two (fewer for short names), or a cut-off name ("lat" for "latency").
     let distance = |a: &String| {
         let d = strsim::levenshtein(a, name);
@@ -199,6 +227,8 @@ mod tests {
         assert!(!hint("x").contains("did you mean"));
         assert!(!hint("of").contains("did you mean"));
         assert!(hint("of").ends_with("allowed: `latency`, `fifo`, `links`, `us`, `to`"));
+        assert!(hint("a\nb\u{202e}").starts_with("unknown field `a\\nb\\u{202e}`"));
+        assert_eq!(shown(&"é".repeat(100)), format!("{}…", "é".repeat(80)));
     }
 
     #[test]

@@ -439,3 +439,109 @@ fn an_output_that_is_an_input_is_refused() {
     assert_eq!(fs::read(&scenario).unwrap(), original);
     assert_eq!(fs::read(&trace).unwrap(), trace_bytes);
 }
+
+/// A file of 190 bytes that asks 10,000 clients to pay at once: the run would need more than
+/// 10 GiB. It is refused before it starts, naming the file, the field and the setting.
+#[test]
+fn a_scenario_too_large_for_the_memory_budget_is_refused_before_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("everyone-pays.json");
+    let text = r#"{"name": "everyone-pays", "clients": 10000, "workload": {"generated": {"count": 10000, "gap": {"kind": "constant", "us": 0}, "amount_min": 1, "amount_max": 1}}}"#;
+    assert!(text.len() <= 190);
+    fs::write(&path, text).unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let message = refused(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--trace",
+            trace.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(
+        message.contains("everyone-pays.json:1:57: workload: "),
+        "{message}"
+    );
+    assert!(message.contains("raise limits.max_memory_mib"), "{message}");
+    // Raised far enough, the same workload passes the estimate (it is not run here).
+    let raised = text.replace(
+        "\"clients\": 10000,",
+        "\"clients\": 10000, \"limits\": {\"max_memory_mib\": 1048576},",
+    );
+    assert!(::lamport_ledger::parse_scenario(&raised, "raised.json").is_ok());
+}
+
+/// A swarm draw is not estimated when the file is read (its base is small), so the run's
+/// budget of queued events stops it: exit 2, one sentence, no trace left behind.
+#[test]
+fn a_run_that_outgrows_its_memory_budget_stops_with_one_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("swarm-big.json");
+    let text = r#"{"name": "swarm-big", "clients": 2, "swarm": {"clients": [1000, 1000], "transfers": [1000, 1000]}, "limits": {"max_memory_mib": 17}}"#;
+    fs::write(&path, text).unwrap();
+    let before = listing(dir.path());
+    let trace = dir.path().join("t.jsonl");
+    let output = lamport_ledger(&[
+        "run",
+        path.to_str().unwrap(),
+        "--swarm",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    let message = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.starts_with(&format!(
+            "lamport-ledger: {}: limits.max_memory_mib: the run stopped at ",
+            path.display()
+        )),
+        "{message}"
+    );
+    assert!(message.contains("raise limits.max_memory_mib"), "{message}");
+    assert_eq!(listing(dir.path()), before, "the trace was left behind");
+}
+
+/// Bytes that are not text are refused where they are, as FILE:LINE:COLUMN, in a scenario
+/// and in a cluster file alike; `-0` is named as written.
+#[test]
+fn bytes_that_are_not_text_and_minus_zero_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        fs::write(&path, bytes).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let latin1 = write(
+        "latin1.json",
+        b"{\"name\": \"n\",\n \"description\": \"caf\xE9\", \"clients\": 2}",
+    );
+    let message = refused(&["run", &latin1], dir.path());
+    assert!(
+        message.starts_with(&format!(
+            "lamport-ledger: {latin1}:2:21: the byte 0xE9 here is not UTF-8"
+        )),
+        "{message}"
+    );
+    let zeros = write("zeros.json", &[0; 100_000]);
+    let message = refused(&["run", &zeros], dir.path());
+    assert!(
+        message.starts_with(&format!(
+            "lamport-ledger: {zeros}:1:1: the file holds a NUL byte"
+        )),
+        "{message}"
+    );
+    let cluster = write("cluster.json", b"{\n  \"nodes\": [], \"name\": \"\xFF\"}");
+    let message = refused(&["node", "--cluster", &cluster, "1"], dir.path());
+    assert!(
+        message.starts_with(&format!("lamport-ledger: {cluster}:2:25: the byte 0xFF")),
+        "{message}"
+    );
+    let minus_zero = write(
+        "minus-zero.json",
+        br#"{"name": "n", "clients": 2, "workload": {"transfers": [{"at_us": 0, "from": 1, "to": 2, "amount": -0}]}}"#,
+    );
+    let message = refused(&["run", &minus_zero], dir.path());
+    assert!(message.ends_with(", found -0\n"), "{message}");
+}

@@ -208,10 +208,11 @@ pub fn read_text(path: &Path, limit: u64) -> Result<String, CliError> {
             path: path.display().to_string(),
             source,
         },
-        too_large => CliError::Usage(format!(
-            "{}: {too_large} (use workload.generated for long workloads)",
-            path.display()
+        too_large @ BoundedReadError::TooLarge { .. } => CliError::Usage(format!(
+            "{} (use workload.generated for long workloads)",
+            too_large.located(&path.display().to_string())
         )),
+        not_text => CliError::Usage(not_text.located(&path.display().to_string())),
     })
 }
 

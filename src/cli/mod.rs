@@ -22,7 +22,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::scenario::ScenarioError;
+use crate::scenario::{MemoryBudgetExceeded, ScenarioError};
 
 pub use files::PendingFile;
 
@@ -130,6 +130,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         // the pending output files were removed on the way out.
         Err(CliError::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
             ExitCode::from(EXIT_BROKEN_PIPE)
+        }
+        // A run over its memory budget names its scenario, not the output it was writing.
+        Err(CliError::Io { source, .. }) if MemoryBudgetExceeded::within(&source).is_some() => {
+            eprintln!("lamport-ledger: {source}");
+            ExitCode::from(EXIT_USAGE)
         }
         Err(error) => {
             eprintln!("lamport-ledger: {error}");

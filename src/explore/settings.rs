@@ -201,7 +201,7 @@ fn value_position(text: &str, key: &str) -> (usize, usize) {
 }
 
 fn read(path: &Path, shown: &str) -> Result<String, SetupError> {
-    read_bounded(path, MAX_SCENARIO_BYTES).map_err(|error| SetupError(format!("{shown}: {error}")))
+    read_bounded(path, MAX_SCENARIO_BYTES).map_err(|error| SetupError(error.located(shown)))
 }
 
 fn located(shown: &str, error: &serde_json::Error, field: &str) -> SetupError {

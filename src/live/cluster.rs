@@ -140,7 +140,7 @@ pub fn load_cluster(path: &Path, env_key: Option<String>) -> Result<Cluster, Clu
         BoundedReadError::Io(error) => {
             ClusterError(format!("{shown}: cannot read the cluster file: {error}"))
         }
-        too_large => ClusterError(format!("{shown}: {too_large}")),
+        too_large => ClusterError(too_large.located(&shown)),
     })?;
     parse_cluster(&text, &shown, env_key)
 }

@@ -5,6 +5,7 @@
 //! [`Scenario`] is the validated form the simulator runs, with defaults filled in and every
 //! cross-field rule checked.
 
+mod memory;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::base::Invariant;
 use crate::protocol::{self, Amount, ClientId, Mutations, Variant};
 
+pub use memory::{DEFAULT_MAX_MEMORY_MIB, MAX_MEMORY_MIB, MemoryBudgetExceeded, MemoryEstimate};
 /// Finds where a value sits in a JSON text by its path, for errors that name line and column.
 pub(crate) use validate::locate;
 pub use validate::{MAX_CLIENTS, ScenarioError, parse_scenario};
@@ -35,11 +37,38 @@ pub(crate) enum BoundedReadError {
         /// The most bytes read.
         limit: u64,
     },
+    /// Not UTF-8 text, or a NUL byte, which no JSON text holds: refused where it was found,
+    /// without reading the rest.
+    #[error("{line}:{column}: {what}")]
+    NotText {
+        /// 1-based line of the offending byte.
+        line: usize,
+        /// 1-based column, in characters.
+        column: usize,
+        /// What was found there.
+        what: String,
+    },
 }
+
+impl BoundedReadError {
+    /// The error as a sentence about the file `shown`: `FILE:LINE:COLUMN: ...` for a byte
+    /// that is not text, `FILE: ...` otherwise.
+    pub(crate) fn located(&self, shown: &str) -> String {
+        match self {
+            BoundedReadError::NotText { .. } => format!("{shown}:{self}"),
+            _ => format!("{shown}: {self}"),
+        }
+    }
+}
+
+/// How much of a file is read at a time: a file that is not text is refused after the first
+/// piece that shows it, not after reading a gigabyte of NUL bytes.
+const READ_PIECE_BYTES: usize = 1 << 16;
 
 /// Reads a text file of at most `limit` bytes. A regular file's size is known up front; a
 /// device such as `/dev/zero`, or a pipe, is read only up to the limit, so neither fills the
-/// memory.
+/// memory. The bytes are checked piece by piece as they come: invalid UTF-8 or a NUL byte
+/// stops the reading there, with its line and column.
 pub(crate) fn read_bounded(path: &std::path::Path, limit: u64) -> Result<String, BoundedReadError> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(BoundedReadError::Io)?;
@@ -47,19 +76,90 @@ pub(crate) fn read_bounded(path: &std::path::Path, limit: u64) -> Result<String,
     if known > limit {
         return Err(BoundedReadError::TooLarge { limit });
     }
-    let mut bytes = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(BoundedReadError::Io)?;
-    if bytes.len() as u64 > limit {
-        return Err(BoundedReadError::TooLarge { limit });
+    let mut reader = file.take(limit + 1);
+    let mut bytes = Vec::with_capacity(usize::try_from(known).unwrap_or(0));
+    // Bytes before this offset are known to be text.
+    let mut text_up_to = 0;
+    loop {
+        let before = bytes.len();
+        let read = (&mut reader)
+            .take(READ_PIECE_BYTES as u64)
+            .read_to_end(&mut bytes)
+            .map_err(BoundedReadError::Io)?;
+        if bytes.len() as u64 > limit {
+            return Err(BoundedReadError::TooLarge { limit });
+        }
+        let end_of_file = read == 0;
+        text_up_to = check_text(&bytes, text_up_to, before, end_of_file)?;
+        if end_of_file {
+            break;
+        }
     }
-    String::from_utf8(bytes).map_err(|_| {
-        BoundedReadError::Io(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "stream did not contain valid UTF-8",
-        ))
+    // Every byte was checked above, so this only moves the buffer into a String.
+    String::from_utf8(bytes).map_err(|error| {
+        let bad = error.utf8_error().valid_up_to() + 1;
+        not_utf8(&error.as_bytes()[..bad.min(error.as_bytes().len())])
     })
+}
+
+/// Checks `bytes[from..]` for a NUL byte among the bytes read last (`fresh..`) and for invalid
+/// UTF-8; returns how far the bytes are known to be text (a character cut at the end of the
+/// bytes read so far is left for the next piece, unless the file ends there).
+fn check_text(
+    bytes: &[u8],
+    from: usize,
+    fresh: usize,
+    end_of_file: bool,
+) -> Result<usize, BoundedReadError> {
+    if let Some(at) = bytes[fresh..].iter().position(|&byte| byte == 0) {
+        let (line, column) = text_position(&bytes[..fresh + at]);
+        return Err(BoundedReadError::NotText {
+            line,
+            column,
+            what: "the file holds a NUL byte here, so it is not a text file (a JSON file is \
+                   UTF-8 text)"
+                .to_string(),
+        });
+    }
+    match std::str::from_utf8(&bytes[from..]) {
+        Ok(_) => Ok(bytes.len()),
+        Err(error) if error.error_len().is_none() && !end_of_file => Ok(from + error.valid_up_to()),
+        Err(error) => Err(not_utf8(&bytes[..from + error.valid_up_to() + 1])),
+    }
+}
+
+/// The error for the byte that ends `through`, the first that is not UTF-8.
+fn not_utf8(through: &[u8]) -> BoundedReadError {
+    let (before, byte) = match through.split_last() {
+        Some((&byte, before)) => (before, byte),
+        None => (through, 0),
+    };
+    let (line, column) = text_position(before);
+    BoundedReadError::NotText {
+        line,
+        column,
+        what: format!(
+            "the byte 0x{byte:02X} here is not UTF-8 text; save the file as UTF-8 (editors \
+             offer it under \"encoding\")"
+        ),
+    }
+}
+
+/// The 1-based line and character column just after `before`, which is valid UTF-8 up to
+/// its end (a cut character counts as one). A leading byte-order mark is not counted, as
+/// editors hide it.
+fn text_position(before: &[u8]) -> (usize, usize) {
+    let before = before.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(before);
+    let line_start = before
+        .iter()
+        .rposition(|&byte| byte == b'\n')
+        .map_or(0, |at| at + 1);
+    let line = before.iter().filter(|&&byte| byte == b'\n').count() + 1;
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
 }
 
 /// The built-in default scenario: the original program's setting.
@@ -594,6 +694,14 @@ pub struct Limits {
     /// A run stops before an event later than this, in microseconds.
     #[serde(default = "default_max_time_us")]
     pub max_time_us: u64,
+    /// The memory a run may use, in MiB: a file whose run is estimated to need more is
+    /// refused, and a run whose queued events outgrow it stops. Not written when it is the
+    /// default, so traces and shrunk files of scenarios that leave it alone do not mention it.
+    #[serde(
+        default = "default_max_memory_mib",
+        skip_serializing_if = "is_default_max_memory_mib"
+    )]
+    pub max_memory_mib: u64,
 }
 
 impl Default for Limits {
@@ -601,8 +709,17 @@ impl Default for Limits {
         Limits {
             max_events: default_max_events(),
             max_time_us: default_max_time_us(),
+            max_memory_mib: DEFAULT_MAX_MEMORY_MIB,
         }
     }
+}
+
+fn default_max_memory_mib() -> u64 {
+    DEFAULT_MAX_MEMORY_MIB
+}
+
+fn is_default_max_memory_mib(mib: &u64) -> bool {
+    *mib == DEFAULT_MAX_MEMORY_MIB
 }
 
 fn default_max_events() -> u64 {
@@ -737,5 +854,55 @@ mod tests {
             read_bounded(&dir.path().join("missing.json"), 10),
             Err(BoundedReadError::Io(_))
         ));
+    }
+
+    fn not_text(bytes: &[u8]) -> (usize, usize, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        std::fs::write(&path, bytes).unwrap();
+        match read_bounded(&path, 1 << 30) {
+            Err(BoundedReadError::NotText { line, column, what }) => (line, column, what),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_text_are_located() {
+        let (line, column, what) = not_text(b"{\n  \"name\": \"\xC3\xA9t\xE9\"}");
+        assert_eq!((line, column), (2, 14));
+        assert!(what.contains("0xE9"), "{what}");
+        // A byte-order mark is not counted; a character cut by the end of the file is an error.
+        assert_eq!(not_text(b"\xEF\xBB\xBF{\xFF").0..=1, 1..=1);
+        assert_eq!(not_text(b"\xEF\xBB\xBF{\xFF").1, 2);
+        assert_eq!(not_text(b"{\"a\": \"\xC3").1, 8);
+        // A character cut between two pieces read is whole, not an error.
+        let mut long = vec![b' '; READ_PIECE_BYTES - 1];
+        long.extend_from_slice("{\"name\": \"é\"}".as_bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("long.json");
+        std::fs::write(&path, &long).unwrap();
+        assert!(read_bounded(&path, 1 << 30).is_ok());
+    }
+
+    #[test]
+    fn a_gigabyte_of_nul_bytes_is_refused_at_its_first_piece() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zeros.json");
+        // Sparse: a gigabyte of NUL bytes that takes no disk.
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(1_000_000_000).unwrap();
+        let started = std::time::Instant::now();
+        match read_bounded(&path, MAX_SCENARIO_BYTES) {
+            Err(BoundedReadError::NotText { line, column, what }) => {
+                assert_eq!((line, column), (1, 1));
+                assert!(what.contains("NUL"), "{what}");
+            }
+            other => panic!("{:?}", other.map(|text| text.len())),
+        }
+        assert!(started.elapsed().as_secs() < 5, "read too much");
+        let located = read_bounded(&path, MAX_SCENARIO_BYTES)
+            .unwrap_err()
+            .located("zeros.json");
+        assert!(located.starts_with("zeros.json:1:1: the file holds a NUL byte"));
     }
 }

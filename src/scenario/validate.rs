@@ -88,6 +88,8 @@ impl fmt::Display for ScenarioError {
         if field.is_empty() {
             write!(f, "{source_name}:{line}:{column}: {message}")
         } else {
+            // A field's path holds the file's keys, which may hold anything.
+            let field = crate::json_message::shown(field);
             write!(f, "{source_name}:{line}:{column}: {field}: {message}")
         }
     }
@@ -129,11 +131,21 @@ fn parse_with(
 pub(crate) const TRACE_NOT_SCENARIO: &str = "this is a JSON Lines trace (as `run --trace` writes), not \
                                       a scenario file: `check`, `render` and `diff` read traces";
 
-/// Whether `text` starts with a trace's header line.
+/// Whether `text` starts with a trace's header line. The line is read for two fields only,
+/// every other value skipped unbuilt: a scenario written on one line may hold ten million
+/// transfers, whose tree of JSON values would take many times the file's size.
 pub(crate) fn is_trace(text: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct HeaderProbe<'a> {
+        #[serde(rename = "type", borrow)]
+        line_type: Option<&'a str>,
+        #[serde(borrow)]
+        format: Option<&'a str>,
+    }
     let first = text.lines().next().unwrap_or("");
-    serde_json::from_str::<serde_json::Value>(first)
-        .is_ok_and(|line| line["type"] == "header" && line["format"] == crate::base::TRACE_FORMAT)
+    serde_json::from_str::<HeaderProbe>(first).is_ok_and(|line| {
+        line.line_type == Some("header") && line.format == Some(crate::base::TRACE_FORMAT)
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

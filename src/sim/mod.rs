@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::check::Checker;
 use crate::drive::{Driver, Host};
 use crate::protocol::{Amount, Client, ClientConfig, ClientId, Message, Outbox, Timer, Timestamp};
-use crate::scenario::{FaultsSpec, Keep, Scenario};
+use crate::scenario::{FaultsSpec, Keep, MemoryBudgetExceeded, Scenario};
 use crate::trace::{Direction, DropReason, Event, EventKind, EventSink, Kept};
 
 pub use crate::drive::RecordedViolation;
@@ -238,9 +238,11 @@ struct Simulator<'s, 'a, 'k> {
     faults: FaultsSpec,
     /// Index `id - 1`: the client is crashed.
     down: Vec<bool>,
-    workload: Workload,
+    workload: Workload<'s>,
     max_events: u64,
     max_time_us: u64,
+    /// The most events the run may hold queued (`limits.max_memory_mib`).
+    max_queued_events: usize,
     /// Commits between two passes that forget unreachable blocks (`u64::MAX`: never).
     forget_blocks_every: u64,
     /// The commit count at which to forget unreachable blocks next.
@@ -420,6 +422,7 @@ impl<'s, 'a, 'k> Simulator<'s, 'a, 'k> {
             workload: Workload::new(scenario, stream_rng(scenario.seed, Stream::Workload)),
             max_events: scenario.limits.max_events,
             max_time_us: scenario.limits.max_time_us,
+            max_queued_events: scenario.max_queued_events(),
             forget_blocks_every: forget_blocks_every(scenario, options),
             forget_at_commits: forget_blocks_every(scenario, options),
             end: None,
@@ -493,6 +496,9 @@ impl<'s, 'a, 'k> Simulator<'s, 'a, 'k> {
             debug_assert!(at_us >= self.world.now_us, "simulated time went backwards");
             self.set_now(at_us);
             self.dispatch(pending, &mut outbox)?;
+            if self.world.queue.len() > self.max_queued_events {
+                return Err(self.over_memory_budget());
+            }
             if self.driver.stopped() {
                 self.end = Some(EndReason::Violation);
             }
@@ -501,6 +507,16 @@ impl<'s, 'a, 'k> Simulator<'s, 'a, 'k> {
             }
         }
         Ok(())
+    }
+
+    #[cold]
+    fn over_memory_budget(&self) -> io::Error {
+        io::Error::other(MemoryBudgetExceeded {
+            source: self.world.scenario.source.clone(),
+            queued_events: self.world.queue.len(),
+            at_us: self.world.now_us,
+            max_memory_mib: self.world.scenario.limits.max_memory_mib,
+        })
     }
 
     #[inline]

@@ -20,20 +20,21 @@ pub struct WorkItem {
 /// Yields the scenario's commands in time order, lazily, so a run of a million generated
 /// transfers never holds them all in memory. Among equal times: explicit transfers, then
 /// balance reads, then generated transfers.
-pub struct Workload {
-    transfers: Vec<TransferSpec>,
+pub struct Workload<'s> {
+    /// The scenario's lists, lent: a run of ten million explicit transfers does not copy them.
+    transfers: &'s [TransferSpec],
     next_transfer: usize,
-    reads: Vec<BalanceReadSpec>,
+    reads: &'s [BalanceReadSpec],
     next_read: usize,
     generator: Option<Generator>,
 }
 
-impl Workload {
-    pub fn new(scenario: &Scenario, rng: ChaCha8Rng) -> Self {
+impl<'s> Workload<'s> {
+    pub fn new(scenario: &'s Scenario, rng: ChaCha8Rng) -> Self {
         Workload {
-            transfers: scenario.transfers.clone(),
+            transfers: &scenario.transfers,
             next_transfer: 0,
-            reads: scenario.balance_reads.clone(),
+            reads: &scenario.balance_reads,
             next_read: 0,
             generator: scenario
                 .generated

@@ -206,12 +206,33 @@ fn data_problem(text: &str, path: Path, place: Place, raw: &str) -> Problem {
             message,
         };
     }
-    let message = type_message(raw, scenario_type_words).unwrap_or_else(|| raw.to_string());
+    let raw = number_as_written(text, &path, raw).unwrap_or_else(|| raw.to_string());
+    let message = type_message(&raw, scenario_type_words).unwrap_or_else(|| raw.to_string());
     Problem {
         path,
         place,
         message,
     }
+}
+
+/// serde's message about a number with the number as the file writes it: serde_json reads
+/// `-0` as the float -0.0 and would report "found -0.0"; `1E3` it reports as 1000.0.
+fn number_as_written(text: &str, path: &Path, raw: &str) -> Option<String> {
+    let rest = raw
+        .strip_prefix("invalid type: floating point `")
+        .or_else(|| raw.strip_prefix("invalid value: floating point `"))?;
+    let (_, expected) = rest.split_once("`, expected ")?;
+    let at = locate::find_value(text, path)?;
+    let literal: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E'))
+        .collect();
+    if literal.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "invalid type: floating point `{literal}`, expected {expected}"
+    ))
 }
 
 const RATIO: &str = "a list of two whole numbers [numerator, denominator]";

@@ -8,7 +8,10 @@ use super::locate::{self, Path};
 use super::network::{check_network, check_schedule};
 use super::workload::{check_faults, check_swarm, check_workload};
 use super::{MAX_BALANCE, MAX_CLIENTS, MAX_DELAY_US, MAX_EVENTS, MAX_TIME_US, ONE_HOUR, Problem};
+use crate::json_message::shown;
 use crate::protocol::{Amount, ClientId};
+use crate::scenario::MAX_MEMORY_MIB;
+use crate::scenario::memory::human_bytes;
 use crate::scenario::{
     DEFAULT_BALANCE, Expect, ExpectedOutcome, Limits, Scenario, ScenarioFile, WorkloadSpec,
 };
@@ -75,7 +78,7 @@ pub(super) fn validate(
     // Stable sorts: file order among equal times.
     transfers.sort_by_key(|t| t.at_us);
     balance_reads.sort_by_key(|r| r.at_us);
-    Ok(Scenario {
+    let scenario = Scenario {
         source: source_name.to_string(),
         name: file.name,
         description: file.description,
@@ -94,7 +97,9 @@ pub(super) fn validate(
         mutations: file.mutations,
         expect: file.expect,
         limits: file.limits,
-    })
+    };
+    check_memory(&scenario)?;
+    Ok(scenario)
 }
 
 pub(super) fn between(
@@ -129,7 +134,59 @@ pub(super) fn check_limits(limits: &Limits) -> Check {
         let message = between("max_time_us", 1, MAX_TIME_US, limits.max_time_us);
         return Err(Problem::value(path.at("max_time_us"), message));
     }
+    if !(1..=MAX_MEMORY_MIB).contains(&limits.max_memory_mib) {
+        let message = between("max_memory_mib", 1, MAX_MEMORY_MIB, limits.max_memory_mib);
+        return Err(Problem::value(path.at("max_memory_mib"), message));
+    }
     Ok(())
+}
+
+/// Refuses a scenario whose run is estimated to need more memory than its budget, naming
+/// what makes it large: the clients alone, or the workload that keeps many of them busy.
+pub(super) fn check_memory(scenario: &Scenario) -> Check {
+    let estimate = scenario.memory_estimate();
+    let budget_mib = scenario.limits.max_memory_mib;
+    if estimate.total_bytes() <= scenario.memory_budget_bytes() {
+        return Ok(());
+    }
+    let clients = scenario.clients;
+    let over = format!(
+        "more than limits.max_memory_mib allows ({budget_mib} MiB); raise limits.max_memory_mib \
+         to run it"
+    );
+    let root = Path::root();
+    if estimate.fixed_bytes > scenario.memory_budget_bytes() {
+        let message = format!(
+            "{clients} clients need about {} for their tables alone (it grows with the square \
+             of the number of clients), {over}",
+            human_bytes(estimate.fixed_bytes)
+        );
+        return Err(Problem::value(root.at("clients"), message));
+    }
+    let mut parts = vec![format!(
+        "{} of client state",
+        human_bytes(estimate.fixed_bytes)
+    )];
+    if estimate.messages_bytes > 0 {
+        parts.push(format!(
+            "{} for up to {} messages in flight when {} payers ask for the mutex at once",
+            human_bytes(estimate.messages_bytes),
+            estimate.messages_in_flight,
+            estimate.concurrent_payers
+        ));
+    }
+    if estimate.blocks_bytes > 0 {
+        parts.push(format!(
+            "{} for ledger blocks that a crash keeps to the end",
+            human_bytes(estimate.blocks_bytes)
+        ));
+    }
+    let message = format!(
+        "this workload among {clients} clients needs about {} ({}), {over}",
+        human_bytes(estimate.total_bytes()),
+        parts.join(", ")
+    );
+    Err(Problem::value(root.at("workload"), message))
 }
 
 /// The initial balances as a vector indexed `id - 1`, checked in file order.
@@ -149,13 +206,17 @@ pub(super) fn initial_balances(file: &ScenarioFile, text: &str) -> Result<Vec<Am
     for key in &keys {
         let path = base.at(key.as_str());
         if !seen.insert(key.as_str()) {
-            let message = format!("client {key} is given twice; give each client one balance");
+            let message = format!(
+                "client {} is given twice; give each client one balance",
+                shown(key)
+            );
             return Err(Problem::key(path, message));
         }
         let Some(id) = parse_id(key) else {
             let message = format!(
-                "\"{key}\" is not a client id: the keys here are client ids written in decimal \
-                 without leading zeros, from 1 to {clients}"
+                "\"{}\" is not a client id: the keys here are client ids written in decimal \
+                 without leading zeros, from 1 to {clients}",
+                shown(key)
             );
             return Err(Problem::key(path, message));
         };

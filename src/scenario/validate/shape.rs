@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use super::locate::{Path, Seg, Shape};
 use super::{LATENCY_KINDS, ONE_HOUR, Place, Problem, locate};
+use crate::json_message::shown;
 
 /// One step of a schema pattern: a named key or any index.
 #[derive(Clone, Copy)]
@@ -110,7 +111,7 @@ pub(super) fn diagnose_latency(text: &str, path: Path) -> Option<Problem> {
     let mut seen = BTreeSet::new();
     for member in &members {
         if !seen.insert(member.key.as_str()) {
-            let message = format!("the field `{}` is given twice", member.key);
+            let message = format!("the field `{}` is given twice", shown(&member.key));
             return Some(Problem::key(path.at(member.key.as_str()), message));
         }
     }
@@ -128,7 +129,10 @@ pub(super) fn diagnose_latency(text: &str, path: Path) -> Option<Problem> {
         "uniform" => &["min_us", "max_us"],
         "exponential" => &["min_us", "mean_us"],
         _ => {
-            let message = format!("unknown latency kind \"{kind}\"; the kinds are {LATENCY_KINDS}");
+            let message = format!(
+                "unknown latency kind \"{}\"; the kinds are {LATENCY_KINDS}",
+                shown(kind)
+            );
             return Some(Problem::value(kind_path, message));
         }
     };
@@ -142,7 +146,7 @@ pub(super) fn diagnose_latency(text: &str, path: Path) -> Option<Problem> {
         if !fields.contains(&member.key.as_str()) {
             let message = format!(
                 "unknown field `{}`: a {kind} latency takes `kind` and {takes}",
-                member.key
+                shown(&member.key)
             );
             return Some(Problem::key(member_path, message));
         }

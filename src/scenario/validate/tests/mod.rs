@@ -175,6 +175,7 @@ fn a_valid_file_parses_into_the_expected_scenario() {
         limits: Limits {
             max_events: 1000,
             max_time_us: 100_000,
+            ..Limits::default()
         },
     };
     assert_eq!(parse_scenario(FULL, "t.json").unwrap(), expected);

@@ -141,6 +141,56 @@ fn max_events_between_1_and_10_to_the_10() {
 }
 
 #[test]
+fn max_memory_between_1_mib_and_1_tib() {
+    let text = LIMITS.replace("{\"max_events\": 5, ", "{\"max_memory_mib\": 0, ");
+    assert_error(
+        &text,
+        "limits.max_memory_mib",
+        4,
+        32,
+        "max_memory_mib must be between 1 and 1048576, not 0",
+    );
+}
+
+#[test]
+fn a_run_estimated_over_the_memory_budget_is_refused() {
+    let everyone_pays = r#"{"name": "n", "clients": 10000, "workload": {"generated": {"count": 10000,
+        "gap": {"kind": "constant", "us": 0}, "amount_min": 1, "amount_max": 1}}}"#;
+    assert_error(
+        everyone_pays,
+        "workload",
+        1,
+        45,
+        "needs about 11.3 GiB (2.4 GiB of client state, 8.9 GiB for up to 99990000 messages in \
+         flight when 10000 payers ask for the mutex at once), more than limits.max_memory_mib \
+         allows (4096 MiB); raise limits.max_memory_mib to run it",
+    );
+    let idle = r#"{"name": "n", "clients": 10000, "limits": {"max_memory_mib": 1024}}"#;
+    assert_error(
+        idle,
+        "clients",
+        1,
+        26,
+        "10000 clients need about 2.4 GiB for their tables alone",
+    );
+    let raised = everyone_pays.replace(
+        "\"clients\": 10000,",
+        "\"clients\": 10000, \"limits\": {\"max_memory_mib\": 12000},",
+    );
+    assert!(parse_scenario(&raised, "t.json").is_ok());
+    let crashed = r#"{"name": "n", "clients": 3, "workload": {"generated": {"count": 100000000,
+        "gap": {"kind": "constant", "us": 0}, "amount_min": 1, "amount_max": 1}},
+        "faults": {"crashes": [{"client": 3, "at_us": 5}]}, "limits": {"max_memory_mib": 1024}}"#;
+    assert_error(
+        crashed,
+        "workload",
+        1,
+        41,
+        "ledger blocks that a crash keeps",
+    );
+}
+
+#[test]
 fn max_time_at_least_1() {
     let text = LIMITS.replace("\"max_time_us\": 7", "\"max_time_us\": 0");
     assert_error(
