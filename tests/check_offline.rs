@@ -612,21 +612,33 @@ fn violation_events_are_claims_not_facts() {
     // A trace that claims a violation the events do not show: the checker finds none and
     // says they disagree.
     let events = [
-        ev(0, 1, 1, "request", json!({"ts": 1})),
+        ev(0, 1, 0, "balance", json!({"of": 1, "value": 10})),
         ev(
             0,
             1,
-            1,
+            0,
             "violation",
             json!({"invariant": "mutual_exclusion", "detail": "made up"}),
         ),
     ];
-    let mut trace = hand_made(2, &events, "violation");
-    let mut summary = summary_of(&trace);
-    summary["violations"] = json!([{"invariant": "mutual_exclusion", "seq": 1, "t": 0,
-        "detail": "made up"}]);
-    let body_end = trace.trim_end().rfind('\n').unwrap() + 1;
-    trace = format!("{}{summary}\n", &trace[..body_end]);
+    let claimed = |end: &str| {
+        with_summary(&hand_made(2, &events, end), |summary| {
+            summary["violations"] = json!([{"invariant": "mutual_exclusion", "seq": 1, "t": 0,
+                "detail": "made up"}]);
+        })
+    };
+    // Nor is the summary's word that the run stopped at it.
+    let error = check_trace(claimed("violation").as_bytes(), OfflineOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(
+            "line 4: the summary says the run stopped at a violation, but the checker finds no \
+             safety violation in the events"
+        ),
+        "{error}"
+    );
+    let trace = claimed("quiescent");
     let report = report(trace.as_bytes(), false);
     assert!(report.passed());
     assert!(!report.agrees());
@@ -636,4 +648,100 @@ fn violation_events_are_claims_not_facts() {
          the checker finds none: they DISAGREE"
     );
     assert_eq!(report.claims[0].invariant, Invariant::MutualExclusion);
+}
+
+/// The trace with its summary line changed by `edit` (the digest does not cover the summary).
+fn with_summary(trace: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let body_end = trace.trim_end().rfind('\n').unwrap() + 1;
+    let mut summary = summary_of(trace);
+    edit(&mut summary);
+    format!("{}{summary}\n", &trace[..body_end])
+}
+
+#[test]
+fn a_summary_whose_end_the_events_contradict_is_inconsistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace_path = traced_run(
+        dir.path(),
+        &common::root().join("scenarios/partition-heal.json"),
+    );
+    let trace = std::fs::read_to_string(&trace_path).unwrap();
+    assert_eq!(summary_of(&trace)["end"], "quiescent");
+    assert_eq!(check(&trace_path, &[]).status.code(), Some(1));
+    let last_t = trace.lines().rev().nth(1).map(|line| {
+        serde_json::from_str::<Value>(line).unwrap()["t"]
+            .as_u64()
+            .unwrap()
+    });
+    let summary_line = trace.lines().count();
+    let cases: [(&str, Box<dyn Fn(&mut Value)>, &str); 6] = [
+        (
+            "violation.jsonl",
+            Box::new(|s| s["end"] = "violation".into()),
+            "the summary says the run stopped at a violation, but the checker finds no safety \
+             violation in the events",
+        ),
+        (
+            "banana.jsonl",
+            Box::new(|s| s["end"] = "banana".into()),
+            "the summary's `end` is \"banana\", but a run ends quiescent, violation, max_events, \
+             max_time, stopped or explored",
+        ),
+        (
+            "end-zero.jsonl",
+            Box::new(|s| s["end_us"] = 0.into()),
+            "(`end_us` 0), before its last event",
+        ),
+        (
+            "past-limit.jsonl",
+            Box::new(|s| s["end_us"] = 3_600_000_001u64.into()),
+            "after the header's limits.max_time_us (3600000000us)",
+        ),
+        (
+            "max-events.jsonl",
+            Box::new(|s| s["end"] = "max_events".into()),
+            "fewer than the header's limits.max_events",
+        ),
+        (
+            "stopped.jsonl",
+            Box::new(|s| s["end"] = "stopped".into()),
+            "which only the traces of live nodes say",
+        ),
+    ];
+    for (name, edit, expected) in cases {
+        let output = check_written(dir.path(), name, &with_summary(&trace, edit), 2);
+        assert!(
+            stderr(&output).contains(&format!("{name}:{summary_line}: ")),
+            "{name}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(expected),
+            "{name}: {}",
+            stderr(&output)
+        );
+    }
+    // The run's real end time, and any time after it, stay accepted.
+    let later = with_summary(&trace, |s| s["end_us"] = (last_t.unwrap() + 5).into());
+    check_written(dir.path(), "later.jsonl", &later, 1);
+}
+
+#[test]
+fn a_run_that_stopped_at_a_violation_must_end_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace_path = traced_run(dir.path(), &common::root().join("scenarios/reorder-2.json"));
+    let trace = std::fs::read_to_string(&trace_path).unwrap();
+    assert_eq!(summary_of(&trace)["end"], "violation");
+    let end_us = summary_of(&trace)["end_us"].as_u64().unwrap();
+    let output = check_written(
+        dir.path(),
+        "early.jsonl",
+        &with_summary(&trace, |s| s["end_us"] = (end_us + 1).into()),
+        2,
+    );
+    assert!(
+        stderr(&output).contains("but the step that revealed it happened at t="),
+        "{}",
+        stderr(&output)
+    );
 }

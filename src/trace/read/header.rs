@@ -78,5 +78,6 @@ pub(super) fn header_from(wire: WireHeader) -> Result<TraceHeader, ReadError> {
         cs_us: wire.cs_us,
         max_events: wire.limits.as_ref().and_then(|limits| limits.max_events),
         max_time_us: wire.limits.as_ref().and_then(|limits| limits.max_time_us),
+        live: wire.live.is_some(),
     })
 }

@@ -139,6 +139,8 @@ pub struct TraceHeader {
     pub max_events: Option<u64>,
     /// The run's `limits.max_time_us`, when the header says.
     pub max_time_us: Option<u64>,
+    /// The header has a `live` object: the trace is a live node's, or a merge of them.
+    pub live: bool,
 }
 
 /// A violation as the summary lists it (a claim of the trace's author, not a fact).
@@ -217,6 +219,7 @@ impl<R: BufRead> TraceReader<R> {
                 cs_us: None,
                 max_events: None,
                 max_time_us: None,
+                live: false,
             },
             next_seq: 0,
             last_t: 0,
@@ -257,6 +260,11 @@ impl<R: BufRead> TraceReader<R> {
     /// The summary, once [`Self::next_event`] has returned `None`.
     pub fn summary(&self) -> Option<&TraceSummary> {
         self.summary.as_ref()
+    }
+
+    /// The 1-based number of the line read last (the event [`Self::next_event`] returned).
+    pub fn line_number(&self) -> u64 {
+        self.line_no
     }
 
     /// How many event lines were read so far (skipped ones included).

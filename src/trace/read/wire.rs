@@ -179,6 +179,8 @@ pub(super) struct WireHeader {
     pub(super) mutations: Option<Vec<String>>,
     pub(super) cs_us: Option<u64>,
     pub(super) limits: Option<WireLimits>,
+    /// Only whether it is there matters: a live node's trace has it.
+    pub(super) live: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]

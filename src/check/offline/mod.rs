@@ -16,6 +16,8 @@
 //! The whole file is always read, so that a truncated or edited trace is reported as such
 //! (exit code 2) and never as a violation.
 
+mod end;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::BufRead;
@@ -25,8 +27,11 @@ use super::{Checker, Invariant, Violation};
 use crate::protocol::ledger::short_hex;
 use crate::protocol::{Amount, ClientId};
 use crate::trace::read::{ClaimedViolation, ReadError, TraceHeader, TraceReader, TraceSummary};
-use crate::trace::{Event, EventKind, Kept};
+use crate::trace::{DropReason, Event, EventKind, Kept};
 use crate::wording::count;
+use end::{EndFacts, check_end};
+
+pub use end::END_WORDS;
 
 /// How to check.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -179,8 +184,16 @@ pub fn check_trace<R: BufRead>(
     let mut checked = 0u64;
     let mut last_t = 0u64;
     let mut tables = Tables::new(&header.initial_balances);
+    let mut first_safety_violation = None;
+    let mut next_step_after_violation = None;
     while let Some(event) = reader.next_event()? {
         last_t = event.t_us;
+        if first_safety_violation.is_some()
+            && next_step_after_violation.is_none()
+            && starts_a_step(&event)
+        {
+            next_step_after_violation = Some(event.seq);
+        }
         if stopped_at.is_some() || matches!(event.kind, EventKind::Violation { .. }) {
             continue;
         }
@@ -188,8 +201,11 @@ pub fn check_trace<R: BufRead>(
         tables.observe(&event);
         checker.observe(&event, &mut found);
         for violation in found.drain(..) {
-            if violation.invariant.is_safety() && !options.keep_going {
-                stopped_at = Some(event.seq);
+            if violation.invariant.is_safety() {
+                first_safety_violation.get_or_insert(event.seq);
+                if !options.keep_going {
+                    stopped_at = Some(event.seq);
+                }
             }
             findings.push(Finding {
                 violation,
@@ -202,6 +218,14 @@ pub fn check_trace<R: BufRead>(
         .summary()
         .cloned()
         .expect("next_event returns None only after the summary");
+    let facts = EndFacts {
+        events: reader.events_read(),
+        last_t_us: last_t,
+        first_safety_violation,
+        next_step_after_violation,
+        in_flight: checker.oldest_in_flight().is_some(),
+    };
+    check_end(&header, &summary, &facts)?;
     if stopped_at.is_none() {
         let end_t = summary.end_us.unwrap_or(last_t).max(last_t);
         let at_end = |violation| Finding {
@@ -265,6 +289,22 @@ pub fn check_trace<R: BufRead>(
         findings,
         stopped_at,
     })
+}
+
+/// Whether `event` begins a step of the run of its own (an input to a client, or a fault),
+/// rather than continuing the step before it.
+fn starts_a_step(event: &Event) -> bool {
+    match &event.kind {
+        EventKind::Transfer { .. }
+        | EventKind::Balance { .. }
+        | EventKind::Deliver { .. }
+        | EventKind::Crash
+        | EventKind::Restart { .. }
+        | EventKind::Partition { .. }
+        | EventKind::Heal { .. } => true,
+        EventKind::Drop { reason, .. } => *reason == DropReason::Crashed,
+        _ => false,
+    }
 }
 
 /// Each client's own balance table, replayed from its commit, apply and restart events as
