@@ -137,7 +137,14 @@ fn every_scenario_trace_checks_as_its_run_ended() {
 }
 
 fn report(trace: &[u8], keep_going: bool) -> OfflineReport {
-    check_trace(trace, OfflineOptions { keep_going }).unwrap_or_else(|error| panic!("{error}"))
+    check_trace(
+        trace,
+        OfflineOptions {
+            keep_going,
+            ..OfflineOptions::default()
+        },
+    )
+    .unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// The simulator and the offline check share one checker: every safety violation the run
@@ -280,7 +287,18 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 /// Writes `text` to `name` in `dir`, checks it, and asserts the exit code (showing both
 /// streams when it differs).
 fn check_written(dir: &Path, name: &str, text: &str, expected_code: i32) -> Output {
-    let output = check(&write(dir, name, text), &[]);
+    check_written_with(dir, name, text, &[], expected_code)
+}
+
+/// As [`check_written`], with extra arguments to `check`.
+fn check_written_with(
+    dir: &Path,
+    name: &str,
+    text: &str,
+    extra: &[&str],
+    expected_code: i32,
+) -> Output {
+    let output = check(&write(dir, name, text), extra);
     assert_eq!(
         output.status.code(),
         Some(expected_code),
@@ -310,13 +328,34 @@ fn two_overlapping_critical_sections_are_a_mutual_exclusion_violation() {
         ev(40, 2, 2, "exit", json!({"ts": 1})),
     ];
     let dir = tempfile::tempdir().unwrap();
+    // No step of the protocol enters without its request being granted ...
     let output = check_written(
         dir.path(),
         "overlap.jsonl",
         &hand_made(2, &events, "quiescent"),
+        2,
+    );
+    assert!(
+        stderr(&output).contains(
+            "overlap.jsonl:2: event 0 (client 1's request with timestamp 1 at clock 1) does not \
+             follow from the events before it: it is no input"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    // ... but the invariants alone judge the intervals.
+    let output = check_written_with(
+        dir.path(),
+        "overlap.jsonl",
+        &hand_made(2, &events, "quiescent"),
+        &["--invariants-only"],
         1,
     );
     let text = stdout(&output);
+    assert!(
+        text.contains("replay:    skipped (--invariants-only)"),
+        "{text}"
+    );
     assert!(
         text.contains(
             "VIOLATION of mutual_exclusion at event 3 (t=0.020ms), clients 2 and 1: client 2 \
@@ -332,10 +371,11 @@ fn two_overlapping_critical_sections_are_a_mutual_exclusion_violation() {
     apart.swap(3, 4);
     apart[3]["t"] = 20.into();
     apart[4]["t"] = 30.into();
-    check_written(
+    check_written_with(
         dir.path(),
         "apart.jsonl",
         &hand_made(2, &apart, "quiescent"),
+        &["--invariants-only"],
         0,
     );
 }
@@ -401,6 +441,14 @@ fn a_transfer_that_never_finishes_is_a_liveness_violation_with_its_cause() {
         ev(9, 1, 3, "enter", json!({"ts": 1})),
         ev(9, 1, 3, "commit", json!({"block": block})),
         ev(20, 1, 4, "exit", json!({"ts": 1})),
+        ev(
+            20,
+            1,
+            4,
+            "send",
+            json!({"msg_id": 2, "to": 2, "msg": {"type": "release", "ts": 4, "request_ts": 1,
+                "block": block}}),
+        ),
     ];
     let mut trace = hand_made(2, &finished, "max_time");
     // The commit moved 3 from client 1 to client 2 in client 1's table, and changed its head.
@@ -492,8 +540,34 @@ fn a_changed_amount_in_a_commit_is_caught_by_the_hash_even_with_a_new_digest() {
         "{}",
         stderr(&output)
     );
-    // ... and with a recomputed digest, the block hash gives it away.
-    let output = check_written(dir.path(), "new-digest.jsonl", &redigest(&tampered), 1);
+    // ... and with a recomputed digest, the replay gives it away: the client's step commits
+    // the block of its transfer, not this one ...
+    let seq = event["seq"].as_u64().unwrap();
+    let output = check_written(dir.path(), "new-digest.jsonl", &redigest(&tampered), 2);
+    assert!(
+        stderr(&output).contains(&format!(
+            "new-digest.jsonl:{}: event {seq} (client 1's commit of block 0 (1 pays {} to 2",
+            seq + 2,
+            amount - 1
+        )),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains(&format!(
+            "produces client 1's commit of block 0 (1 pays {amount} to 2"
+        )),
+        "{}",
+        stderr(&output)
+    );
+    // ... and so does the block hash, to the invariants alone.
+    let output = check_written_with(
+        dir.path(),
+        "new-digest.jsonl",
+        &redigest(&tampered),
+        &["--invariants-only"],
+        1,
+    );
     assert_eq!(first_reported(&output).as_deref(), Some("chain_integrity"));
     assert!(
         stdout(&output).contains(&format!("at event {}", event["seq"].as_u64().unwrap())),
@@ -674,7 +748,8 @@ fn a_summary_whose_end_the_events_contradict_is_inconsistent() {
             .unwrap()
     });
     let summary_line = trace.lines().count();
-    let cases: [(&str, Box<dyn Fn(&mut Value)>, &str); 6] = [
+    type SummaryEdit = Box<dyn Fn(&mut Value)>;
+    let cases: [(&str, SummaryEdit, &str); 6] = [
         (
             "violation.jsonl",
             Box::new(|s| s["end"] = "violation".into()),
@@ -741,6 +816,160 @@ fn a_run_that_stopped_at_a_violation_must_end_there() {
     );
     assert!(
         stderr(&output).contains("but the step that revealed it happened at t="),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// The trace with its event lines replaced by `edit`'s (renumbered from 0), and a summary
+/// whose counts and digest fit them: what anyone can forge without the simulator.
+fn forged(trace: &str, edit: impl FnOnce(&mut Vec<Value>)) -> String {
+    let mut lines = trace.lines();
+    let header = lines.next().unwrap();
+    let mut events: Vec<Value> = lines
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let mut summary = events.pop().unwrap();
+    edit(&mut events);
+    let mut text = format!("{header}\n");
+    for (seq, event) in events.iter_mut().enumerate() {
+        event["seq"] = seq.into();
+        text.push_str(&format!("{event}\n"));
+    }
+    let count = |kind: &str| events.iter().filter(|e| e["kind"] == kind).count();
+    summary["events"] = events.len().into();
+    summary["committed"] = count("commit").into();
+    summary["aborted"] = count("abort").into();
+    summary["messages_sent"] = count("send").into();
+    summary["digest"] = hex(&Sha256::digest(text.as_bytes())).into();
+    format!("{text}{summary}\n")
+}
+
+/// The position in `events` of the first event of `kind` at `node`.
+fn first_of(events: &[Value], node: u64, kind: &str) -> usize {
+    events
+        .iter()
+        .position(|e| e["node"] == node && e["kind"] == kind)
+        .unwrap()
+}
+
+#[test]
+fn events_that_do_not_follow_from_the_ones_before_them_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace_path = traced_run(dir.path(), &common::root().join("scenarios/default.json"));
+    let trace = std::fs::read_to_string(&trace_path).unwrap();
+    assert_eq!(check(&trace_path, &[]).status.code(), Some(0));
+    // The forger's tool alone changes nothing that matters.
+    check_written(dir.path(), "same.jsonl", &forged(&trace, |_| {}), 0);
+    type Edit = Box<dyn Fn(&mut Vec<Value>)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "no-enter.jsonl",
+            Box::new(|events| {
+                events.remove(first_of(events, 1, "enter"));
+            }),
+            "(client 1's commit of block 0 (1 pays 7 to 2 under request 1, hash",
+        ),
+        (
+            "payee.jsonl",
+            Box::new(|events| {
+                let at = first_of(events, 1, "transfer");
+                events[at]["to"] = 3.into();
+                events[at]["amount"] = 2.into();
+            }),
+            "(client 1's commit of block 0 (1 pays 7 to 2 under request 1, hash f6433d6d…) at \
+             clock 5) does not follow from the events before it: the step of client 1 that \
+             began at event 28 produces client 1's commit of block 0 (1 pays 2 to 3 under \
+             request 1,",
+        ),
+        (
+            "request-ts.jsonl",
+            Box::new(|events| {
+                let at = first_of(events, 1, "request");
+                events[at]["ts"] = 7.into();
+            }),
+            "client 1's request with timestamp 7 at clock 1) does not follow from the events \
+             before it: the step of client 1 that began at event 0 produces client 1's request \
+             with timestamp 1 at clock 1 next",
+        ),
+        (
+            "exit-twice.jsonl",
+            Box::new(|events| {
+                let at = first_of(events, 1, "exit");
+                let exit = events[at].clone();
+                events.insert(at + 1, exit);
+            }),
+            "client 1's exit from the critical section of request 1 at clock",
+        ),
+        (
+            "commit-outside.jsonl",
+            Box::new(|events| {
+                let mut commit = events[first_of(events, 1, "commit")].clone();
+                commit["t"] = 0.into();
+                events.insert(1, commit);
+            }),
+            "the step of client 1 that began at event 0 produces client 1's request with \
+             timestamp 1 at clock 1 next",
+        ),
+    ];
+    for (name, edit, expected) in cases {
+        let output = check_written(dir.path(), name, &forged(&trace, edit), 2);
+        let error = stderr(&output);
+        assert!(
+            error.contains(expected) && error.contains("does not follow"),
+            "{name}: {error}"
+        );
+    }
+
+    // A protocol nobody knows.
+    let unknown = trace.replacen("\"protocol\":\"lamport\"", "\"protocol\":\"paxos\"", 1);
+    let output = check_written(dir.path(), "paxos.jsonl", &forged(&unknown, |_| {}), 2);
+    assert!(
+        stderr(&output).contains(
+            "paxos.jsonl:1: the header's `protocol` is \"paxos\", which is none of the \
+             protocols: \"lamport\", \"lamport-reply-count\", \"ricart-agrawala\", \
+             \"update-ack\""
+        ),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_quiescent_trace_cannot_leave_a_timer_unfired_or_a_step_unfinished() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace_path = traced_run(dir.path(), &common::root().join("scenarios/default.json"));
+    let trace = std::fs::read_to_string(&trace_path).unwrap();
+    // The last critical section never ends: its exit and RELEASEs are gone.
+    let cut = forged(&trace, |events| {
+        let last_exit = events.iter().rposition(|e| e["kind"] == "exit").unwrap();
+        let node = events[last_exit]["node"].clone();
+        let mut at = last_exit;
+        while at < events.len() {
+            if events[at]["node"] == node {
+                events.remove(at);
+            } else {
+                at += 1;
+            }
+        }
+    });
+    let output = check_written(dir.path(), "unfired.jsonl", &cut, 2);
+    assert!(
+        stderr(&output).contains(
+            "the summary says the run ended quiescent, but client 3's critical-section timer \
+             has not fired, and firing it produces client 3's exit"
+        ) || stderr(&output).contains("critical-section timer has not fired"),
+        "{}",
+        stderr(&output)
+    );
+    // A step cut after its first event.
+    let half = forged(&trace, |events| {
+        let last_exit = events.iter().rposition(|e| e["kind"] == "exit").unwrap();
+        events.truncate(last_exit + 1);
+    });
+    let output = check_written(dir.path(), "half.jsonl", &half, 2);
+    assert!(
+        stderr(&output).contains("the trace ends in the middle of client"),
         "{}",
         stderr(&output)
     );

@@ -79,5 +79,12 @@ pub(super) fn header_from(wire: WireHeader) -> Result<TraceHeader, ReadError> {
         max_events: wire.limits.as_ref().and_then(|limits| limits.max_events),
         max_time_us: wire.limits.as_ref().and_then(|limits| limits.max_time_us),
         live: wire.live.is_some(),
+        restarts_from_nothing: wire.faults.and_then(|faults| faults.crashes).is_some_and(
+            |crashes| {
+                crashes
+                    .iter()
+                    .any(|crash| crash.keep.as_deref() != Some("ledger"))
+            },
+        ),
     })
 }

@@ -141,6 +141,8 @@ pub struct TraceHeader {
     pub max_time_us: Option<u64>,
     /// The header has a `live` object: the trace is a live node's, or a merge of them.
     pub live: bool,
+    /// The header's `faults` list a crash that does not keep the ledger.
+    pub restarts_from_nothing: bool,
 }
 
 /// A violation as the summary lists it (a claim of the trace's author, not a fact).
@@ -220,6 +222,7 @@ impl<R: BufRead> TraceReader<R> {
                 max_events: None,
                 max_time_us: None,
                 live: false,
+                restarts_from_nothing: false,
             },
             next_seq: 0,
             last_t: 0,

@@ -181,6 +181,18 @@ pub(super) struct WireHeader {
     pub(super) limits: Option<WireLimits>,
     /// Only whether it is there matters: a live node's trace has it.
     pub(super) live: Option<serde::de::IgnoredAny>,
+    pub(super) faults: Option<WireFaults>,
+}
+
+/// The header's `faults`: only what each crash keeps is read.
+#[derive(Deserialize)]
+pub(super) struct WireFaults {
+    pub(super) crashes: Option<Vec<WireCrash>>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct WireCrash {
+    pub(super) keep: Option<String>,
 }
 
 #[derive(Deserialize)]
