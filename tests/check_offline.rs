@@ -974,3 +974,38 @@ fn a_quiescent_trace_cannot_leave_a_timer_unfired_or_a_step_unfinished() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_crash_the_header_does_not_schedule_is_rejected() {
+    // A client that crashes at the end is not waiting: a forged crash would excuse the
+    // transfer partition-heal leaves unfinished.
+    let dir = tempfile::tempdir().unwrap();
+    let trace_path = traced_run(
+        dir.path(),
+        &common::root().join("scenarios/partition-heal.json"),
+    );
+    let trace = std::fs::read_to_string(&trace_path).unwrap();
+    let crashed = forged(&trace, |events| {
+        let last = events.len() - 1;
+        assert_eq!(events[last]["kind"], "violation");
+        let clock = events
+            .iter()
+            .rev()
+            .find(|e| e["node"] == 1 && e["kind"] != "violation")
+            .unwrap()["clock"]
+            .clone();
+        events[last] = json!({"type": "event", "seq": last, "t": events[last]["t"],
+            "node": 1, "clock": clock, "kind": "crash"});
+    });
+    let crashed = with_summary(&crashed, |summary| summary["violations"] = json!([]));
+    let output = check_written(dir.path(), "crashed.jsonl", &crashed, 2);
+    assert!(
+        stderr(&output).contains("client 1's crash at clock")
+            && stderr(&output).contains(
+                "cannot happen: the header's `faults` let client 1 crash 0 times, and this would \
+                 be one more"
+            ),
+        "{}",
+        stderr(&output)
+    );
+}

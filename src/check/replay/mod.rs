@@ -26,7 +26,7 @@ use crate::protocol::{
     Amount, Client, ClientConfig, ClientId, Command, Message, Mutation, Mutations, Outbox, Timer,
     Variant,
 };
-use crate::trace::read::TraceHeader;
+use crate::trace::read::{DeclaredCrash, TraceHeader};
 use crate::trace::{DropReason, Event, EventKind, Kept};
 use expect::{Expected, describe, describe_expected, matches, state, step_events};
 
@@ -90,6 +90,8 @@ struct Node {
     /// Nothing has happened at it since it started (a live node restores its data directory
     /// then).
     fresh: bool,
+    /// Its crashes so far.
+    crashes: usize,
 }
 
 /// The replay of a whole trace, event by event.
@@ -97,6 +99,8 @@ pub struct Replay {
     config: ClientConfig,
     initial_balances: Arc<[Amount]>,
     live: bool,
+    /// The crashes the header schedules, when it is a simulator's.
+    declared_crashes: Option<Vec<DeclaredCrash>>,
     /// Index `id - 1`; made at the client's first event.
     nodes: Vec<Option<Box<Node>>>,
     outbox: Outbox,
@@ -127,7 +131,7 @@ impl Replay {
         // A restart that keeps nothing starts a ledger over, whose blocks then meet the old
         // ones: forgetting is only safe when the header rules that out, as the simulator's is.
         let simulated = header.max_events.is_some() && !header.live;
-        let forgetting = (simulated && !header.restarts_from_nothing).then(|| Forgetting {
+        let forgetting = (simulated && !header.restarts_from_nothing()).then(|| Forgetting {
             carried: BTreeMap::new(),
             in_flight: BTreeMap::new(),
             commits: 0,
@@ -137,6 +141,7 @@ impl Replay {
             config,
             initial_balances: header.initial_balances.clone().into(),
             live: header.live,
+            declared_crashes: header.crashes.clone(),
             nodes: (0..header.clients).map(|_| None).collect(),
             outbox: Outbox::new(),
             forgetting,
@@ -197,6 +202,11 @@ impl Replay {
         }
         let outbox = &mut self.outbox;
         let node = self.nodes[id.index()].as_mut().expect("made above");
+        if matches!(event.kind, EventKind::Crash | EventKind::Restart { .. })
+            && let Some(declared) = &self.declared_crashes
+        {
+            scheduled(declared, id, event, node)?;
+        }
         match &event.kind {
             EventKind::Crash => return node.crash(id, event, live).map(|()| true),
             EventKind::Restart { kept } => {
@@ -327,6 +337,7 @@ impl Replay {
                 step_began: 0,
                 last_clock: 0,
                 fresh: true,
+                crashes: 0,
             })
         })
     }
@@ -443,6 +454,48 @@ impl Replay {
     }
 }
 
+/// A crash or restart of a simulated run must be one its header schedules: the `n`th crash
+/// of a client is its `n`th in the header's `faults`, and a restart follows only a crash that
+/// restarts, keeping what that crash keeps.
+fn scheduled(
+    declared: &[DeclaredCrash],
+    id: ClientId,
+    event: &Event,
+    node: &Node,
+) -> Result<(), String> {
+    let mut of_client = declared.iter().filter(|crash| crash.client == id);
+    let what = describe(id, event.clock, &event.kind);
+    match event.kind {
+        EventKind::Crash => match of_client.nth(node.crashes) {
+            Some(_) => Ok(()),
+            None => Err(format!(
+                "event {} ({what}) cannot happen: the header's `faults` let client {id} crash \
+                 {}, and this would be one more",
+                event.seq,
+                crate::wording::count(declared.iter().filter(|c| c.client == id).count(), "time")
+            )),
+        },
+        EventKind::Restart { kept } => {
+            let crash = node.crashes.checked_sub(1).and_then(|n| of_client.nth(n));
+            match crash {
+                Some(crash) if crash.restarts && crash.keep == kept => Ok(()),
+                Some(crash) if crash.restarts => Err(format!(
+                    "event {} ({what}) cannot happen: the header's `faults` restart client \
+                     {id} keeping {}",
+                    event.seq,
+                    crash.keep.name()
+                )),
+                _ => Err(format!(
+                    "event {} ({what}) cannot happen: the header's `faults` schedule no restart \
+                     of client {id} after this crash",
+                    event.seq
+                )),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
 impl Node {
     /// A command: the client must accept it (the writer traces only accepted ones).
     fn command(
@@ -482,6 +535,7 @@ impl Node {
             ));
         }
         self.down_since = Some(event.seq);
+        self.crashes += 1;
         self.timer_armed = false;
         Ok(())
     }

@@ -184,7 +184,7 @@ pub(super) struct WireHeader {
     pub(super) faults: Option<WireFaults>,
 }
 
-/// The header's `faults`: only what each crash keeps is read.
+/// The header's `faults`: only the crashes are read.
 #[derive(Deserialize)]
 pub(super) struct WireFaults {
     pub(super) crashes: Option<Vec<WireCrash>>,
@@ -192,6 +192,9 @@ pub(super) struct WireFaults {
 
 #[derive(Deserialize)]
 pub(super) struct WireCrash {
+    pub(super) client: Option<u64>,
+    pub(super) at_us: Option<u64>,
+    pub(super) restart_us: Option<u64>,
     pub(super) keep: Option<String>,
 }
 
