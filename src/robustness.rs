@@ -491,7 +491,13 @@ fn try_trace(original: &str, bytes: &[u8], rng: &mut Rng) -> Option<String> {
     };
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let keep_going = bytes.len().is_multiple_of(2);
-        let _ = check_trace(Cursor::new(bytes), OfflineOptions { keep_going });
+        let _ = check_trace(
+            Cursor::new(bytes),
+            OfflineOptions {
+                keep_going,
+                ..OfflineOptions::default()
+            },
+        );
         if let Ok(capture) = read_capture(Cursor::new(bytes), window) {
             for format in [
                 RenderFormat::Text,
@@ -710,7 +716,10 @@ fn balances_near_the_top_of_u64_do_not_overflow_the_check() {
     for keep_going in [false, true] {
         let message = read_error(check_trace(
             Cursor::new(&over),
-            OfflineOptions { keep_going },
+            OfflineOptions {
+                keep_going,
+                ..OfflineOptions::default()
+            },
         ));
         assert_eq!(
             message,
@@ -727,7 +736,10 @@ fn balances_near_the_top_of_u64_do_not_overflow_the_check() {
     for keep_going in [false, true] {
         let message = read_error(check_trace(
             Cursor::new(&top),
-            OfflineOptions { keep_going },
+            OfflineOptions {
+                keep_going,
+                ..OfflineOptions::default()
+            },
         ));
         assert!(message.contains("digest"), "{message}");
     }

@@ -137,7 +137,14 @@ fn every_scenario_trace_checks_as_its_run_ended() {
 }
 
 fn report(trace: &[u8], keep_going: bool) -> OfflineReport {
-    check_trace(trace, OfflineOptions { keep_going }).unwrap_or_else(|error| panic!("{error}"))
+    check_trace(
+        trace,
+        OfflineOptions {
+            keep_going,
+            ..OfflineOptions::default()
+        },
+    )
+    .unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// The simulator and the offline check share one checker: every safety violation the run
@@ -280,7 +287,18 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 /// Writes `text` to `name` in `dir`, checks it, and asserts the exit code (showing both
 /// streams when it differs).
 fn check_written(dir: &Path, name: &str, text: &str, expected_code: i32) -> Output {
-    let output = check(&write(dir, name, text), &[]);
+    check_written_with(dir, name, text, &[], expected_code)
+}
+
+/// As [`check_written`], with extra arguments to `check`.
+fn check_written_with(
+    dir: &Path,
+    name: &str,
+    text: &str,
+    extra: &[&str],
+    expected_code: i32,
+) -> Output {
+    let output = check(&write(dir, name, text), extra);
     assert_eq!(
         output.status.code(),
         Some(expected_code),
@@ -310,13 +328,34 @@ fn two_overlapping_critical_sections_are_a_mutual_exclusion_violation() {
         ev(40, 2, 2, "exit", json!({"ts": 1})),
     ];
     let dir = tempfile::tempdir().unwrap();
+    // No step of the protocol enters without its request being granted ...
     let output = check_written(
         dir.path(),
         "overlap.jsonl",
         &hand_made(2, &events, "quiescent"),
+        2,
+    );
+    assert!(
+        stderr(&output).contains(
+            "overlap.jsonl:2: event 0 (client 1's request with timestamp 1 at clock 1) does not \
+             follow from the events before it: it is no input"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    // ... but the invariants alone judge the intervals.
+    let output = check_written_with(
+        dir.path(),
+        "overlap.jsonl",
+        &hand_made(2, &events, "quiescent"),
+        &["--invariants-only"],
         1,
     );
     let text = stdout(&output);
+    assert!(
+        text.contains("replay:    skipped (--invariants-only)"),
+        "{text}"
+    );
     assert!(
         text.contains(
             "VIOLATION of mutual_exclusion at event 3 (t=0.020ms), clients 2 and 1: client 2 \
@@ -332,10 +371,11 @@ fn two_overlapping_critical_sections_are_a_mutual_exclusion_violation() {
     apart.swap(3, 4);
     apart[3]["t"] = 20.into();
     apart[4]["t"] = 30.into();
-    check_written(
+    check_written_with(
         dir.path(),
         "apart.jsonl",
         &hand_made(2, &apart, "quiescent"),
+        &["--invariants-only"],
         0,
     );
 }
@@ -401,6 +441,14 @@ fn a_transfer_that_never_finishes_is_a_liveness_violation_with_its_cause() {
         ev(9, 1, 3, "enter", json!({"ts": 1})),
         ev(9, 1, 3, "commit", json!({"block": block})),
         ev(20, 1, 4, "exit", json!({"ts": 1})),
+        ev(
+            20,
+            1,
+            4,
+            "send",
+            json!({"msg_id": 2, "to": 2, "msg": {"type": "release", "ts": 4, "request_ts": 1,
+                "block": block}}),
+        ),
     ];
     let mut trace = hand_made(2, &finished, "max_time");
     // The commit moved 3 from client 1 to client 2 in client 1's table, and changed its head.
@@ -492,8 +540,34 @@ fn a_changed_amount_in_a_commit_is_caught_by_the_hash_even_with_a_new_digest() {
         "{}",
         stderr(&output)
     );
-    // ... and with a recomputed digest, the block hash gives it away.
-    let output = check_written(dir.path(), "new-digest.jsonl", &redigest(&tampered), 1);
+    // ... and with a recomputed digest, the replay gives it away: the client's step commits
+    // the block of its transfer, not this one ...
+    let seq = event["seq"].as_u64().unwrap();
+    let output = check_written(dir.path(), "new-digest.jsonl", &redigest(&tampered), 2);
+    assert!(
+        stderr(&output).contains(&format!(
+            "new-digest.jsonl:{}: event {seq} (client 1's commit of block 0 (1 pays {} to 2",
+            seq + 2,
+            amount - 1
+        )),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains(&format!(
+            "produces client 1's commit of block 0 (1 pays {amount} to 2"
+        )),
+        "{}",
+        stderr(&output)
+    );
+    // ... and so does the block hash, to the invariants alone.
+    let output = check_written_with(
+        dir.path(),
+        "new-digest.jsonl",
+        &redigest(&tampered),
+        &["--invariants-only"],
+        1,
+    );
     assert_eq!(first_reported(&output).as_deref(), Some("chain_integrity"));
     assert!(
         stdout(&output).contains(&format!("at event {}", event["seq"].as_u64().unwrap())),
@@ -612,21 +686,33 @@ fn violation_events_are_claims_not_facts() {
     // A trace that claims a violation the events do not show: the checker finds none and
     // says they disagree.
     let events = [
-        ev(0, 1, 1, "request", json!({"ts": 1})),
+        ev(0, 1, 0, "balance", json!({"of": 1, "value": 10})),
         ev(
             0,
             1,
-            1,
+            0,
             "violation",
             json!({"invariant": "mutual_exclusion", "detail": "made up"}),
         ),
     ];
-    let mut trace = hand_made(2, &events, "violation");
-    let mut summary = summary_of(&trace);
-    summary["violations"] = json!([{"invariant": "mutual_exclusion", "seq": 1, "t": 0,
-        "detail": "made up"}]);
-    let body_end = trace.trim_end().rfind('\n').unwrap() + 1;
-    trace = format!("{}{summary}\n", &trace[..body_end]);
+    let claimed = |end: &str| {
+        with_summary(&hand_made(2, &events, end), |summary| {
+            summary["violations"] = json!([{"invariant": "mutual_exclusion", "seq": 1, "t": 0,
+                "detail": "made up"}]);
+        })
+    };
+    // Nor is the summary's word that the run stopped at it.
+    let error = check_trace(claimed("violation").as_bytes(), OfflineOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(
+            "line 4: the summary says the run stopped at a violation, but the checker finds no \
+             safety violation in the events"
+        ),
+        "{error}"
+    );
+    let trace = claimed("quiescent");
     let report = report(trace.as_bytes(), false);
     assert!(report.passed());
     assert!(!report.agrees());
@@ -636,4 +722,12 @@ fn violation_events_are_claims_not_facts() {
          the checker finds none: they DISAGREE"
     );
     assert_eq!(report.claims[0].invariant, Invariant::MutualExclusion);
+}
+
+/// The trace with its summary line changed by `edit` (the digest does not cover the summary).
+fn with_summary(trace: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let body_end = trace.trim_end().rfind('\n').unwrap() + 1;
+    let mut summary = summary_of(trace);
+    edit(&mut summary);
+    format!("{}{summary}\n", &trace[..body_end])
 }

@@ -23,6 +23,7 @@ mod liveness;
 mod mutual_exclusion;
 mod no_overdraft;
 pub mod offline;
+pub mod replay;
 
 pub use crate::base::Invariant;
 use chain_integrity::ChainIntegrity;

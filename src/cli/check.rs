@@ -22,6 +22,10 @@ pub(super) struct CheckArgs {
     /// Report every violation instead of stopping at the first safety violation.
     #[arg(long)]
     keep_going: bool,
+    /// Check the invariants only, without holding every event to the protocol's state
+    /// machine: for traces of another implementation of the protocol (docs/checking.md).
+    #[arg(long)]
+    invariants_only: bool,
 }
 
 pub(super) fn check_command(args: &CheckArgs) -> Result<u8, CliError> {
@@ -29,6 +33,7 @@ pub(super) fn check_command(args: &CheckArgs) -> Result<u8, CliError> {
     let input = open_input(&args.trace)?;
     let options = OfflineOptions {
         keep_going: args.keep_going,
+        invariants_only: args.invariants_only,
     };
     let report = check_trace(input, options).map_err(|error| match error {
         ReadError::Io(source) => CliError::Io {
@@ -71,6 +76,13 @@ pub(crate) fn write_report(
         about.push(format!("seed {seed}"));
     }
     writeln!(out, "trace:     {shown} ({})", about.join(", "))?;
+    if report.invariants_only {
+        writeln!(
+            out,
+            "replay:    skipped (--invariants-only): the events were not held to the \
+             protocol's state machine"
+        )?;
+    }
     for finding in &report.findings {
         writeln!(out, "{}", describe(finding))?;
     }

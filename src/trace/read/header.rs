@@ -1,9 +1,11 @@
 //! The header line: the trace's format and version, its clients and their balances.
 
-use super::wire::{WireHeader, by_id};
-use super::{MAX_TRACE_CLIENTS, ReadError, TraceHeader};
+use super::wire::{WireCrash, WireHeader, by_id};
+use super::{DeclaredCrash, MAX_TRACE_CLIENTS, ReadError, TraceHeader};
 use crate::base::{TRACE_FORMAT, TRACE_VERSION};
 use crate::protocol::Amount;
+use crate::protocol::ClientId;
+use crate::trace::Kept;
 
 pub(super) fn header_from(wire: WireHeader) -> Result<TraceHeader, ReadError> {
     let err = |message: String| ReadError::at(1, message);
@@ -68,6 +70,13 @@ pub(super) fn header_from(wire: WireHeader) -> Result<TraceHeader, ReadError> {
             Amount::MAX
         )));
     }
+    // A simulator's header (it has `limits`) lists every crash of the run under `faults`.
+    let simulated = wire.limits.is_some() && wire.live.is_none();
+    let crashes = match wire.faults.and_then(|faults| faults.crashes) {
+        _ if !simulated => None,
+        None => Some(Vec::new()),
+        Some(listed) => Some(declared_crashes(listed, clients)?),
+    };
     Ok(TraceHeader {
         scenario: wire.scenario,
         seed: wire.seed,
@@ -78,5 +87,46 @@ pub(super) fn header_from(wire: WireHeader) -> Result<TraceHeader, ReadError> {
         cs_us: wire.cs_us,
         max_events: wire.limits.as_ref().and_then(|limits| limits.max_events),
         max_time_us: wire.limits.as_ref().and_then(|limits| limits.max_time_us),
+        live: wire.live.is_some(),
+        crashes,
     })
+}
+
+/// The header's crashes, each client's in the order of their times.
+fn declared_crashes(listed: Vec<WireCrash>, clients: u32) -> Result<Vec<DeclaredCrash>, ReadError> {
+    let mut crashes = Vec::with_capacity(listed.len());
+    for crash in listed {
+        let client = crash
+            .client
+            .filter(|&id| (1..=u64::from(clients)).contains(&id))
+            .ok_or_else(|| {
+                ReadError::at(
+                    1,
+                    format!(
+                        "a crash under the header's `faults` names no client of 1 to {clients}"
+                    ),
+                )
+            })?;
+        let keep = match crash.keep.as_deref() {
+            None | Some("ledger") => Kept::Ledger,
+            Some("nothing") => Kept::Nothing,
+            Some(other) => {
+                return Err(ReadError::at(
+                    1,
+                    format!(
+                        "a crash under the header's `faults` keeps {other:?}, but a crash keeps \
+                         \"ledger\" or \"nothing\""
+                    ),
+                ));
+            }
+        };
+        crashes.push(DeclaredCrash {
+            client: ClientId::new(client as u32),
+            at_us: crash.at_us.unwrap_or(0),
+            restarts: crash.restart_us.is_some(),
+            keep,
+        });
+    }
+    crashes.sort_by_key(|crash| crash.at_us);
+    Ok(crashes)
 }

@@ -32,9 +32,9 @@ use std::io::{self, BufRead, Read};
 
 use sha2::{Digest, Sha256};
 
-use super::Event;
+use super::{Event, Kept};
 use crate::base::Invariant;
-use crate::protocol::{Amount, Hash};
+use crate::protocol::{Amount, ClientId, Hash};
 use header::header_from;
 use wire::{WireHeader, WireLine, WireSummary, parse};
 
@@ -139,6 +139,33 @@ pub struct TraceHeader {
     pub max_events: Option<u64>,
     /// The run's `limits.max_time_us`, when the header says.
     pub max_time_us: Option<u64>,
+    /// The header has a `live` object: the trace is a live node's, or a merge of them.
+    pub live: bool,
+    /// A simulated run's crashes, as its header's `faults` list them (in time order);
+    /// `None` for a header of another source, which need not list them.
+    pub crashes: Option<Vec<DeclaredCrash>>,
+}
+
+/// A crash the header's `faults` schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeclaredCrash {
+    /// The client that crashes.
+    pub client: ClientId,
+    /// When, in microseconds (the explorer crashes a client whenever it chooses).
+    pub at_us: u64,
+    /// It is followed by a restart.
+    pub restarts: bool,
+    /// What the restart keeps.
+    pub keep: Kept,
+}
+
+impl TraceHeader {
+    /// Whether some restart of the run may keep nothing (unknown counts as yes).
+    pub fn restarts_from_nothing(&self) -> bool {
+        self.crashes
+            .as_ref()
+            .is_none_or(|crashes| crashes.iter().any(|crash| crash.keep == Kept::Nothing))
+    }
 }
 
 /// A violation as the summary lists it (a claim of the trace's author, not a fact).
@@ -217,6 +244,8 @@ impl<R: BufRead> TraceReader<R> {
                 cs_us: None,
                 max_events: None,
                 max_time_us: None,
+                live: false,
+                crashes: None,
             },
             next_seq: 0,
             last_t: 0,
@@ -257,6 +286,11 @@ impl<R: BufRead> TraceReader<R> {
     /// The summary, once [`Self::next_event`] has returned `None`.
     pub fn summary(&self) -> Option<&TraceSummary> {
         self.summary.as_ref()
+    }
+
+    /// The 1-based number of the line read last (the event [`Self::next_event`] returned).
+    pub fn line_number(&self) -> u64 {
+        self.line_no
     }
 
     /// How many event lines were read so far (skipped ones included).

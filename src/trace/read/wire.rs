@@ -179,6 +179,23 @@ pub(super) struct WireHeader {
     pub(super) mutations: Option<Vec<String>>,
     pub(super) cs_us: Option<u64>,
     pub(super) limits: Option<WireLimits>,
+    /// Only whether it is there matters: a live node's trace has it.
+    pub(super) live: Option<serde::de::IgnoredAny>,
+    pub(super) faults: Option<WireFaults>,
+}
+
+/// The header's `faults`: only the crashes are read.
+#[derive(Deserialize)]
+pub(super) struct WireFaults {
+    pub(super) crashes: Option<Vec<WireCrash>>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct WireCrash {
+    pub(super) client: Option<u64>,
+    pub(super) at_us: Option<u64>,
+    pub(super) restart_us: Option<u64>,
+    pub(super) keep: Option<String>,
 }
 
 #[derive(Deserialize)]

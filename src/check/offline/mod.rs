@@ -16,23 +16,32 @@
 //! The whole file is always read, so that a truncated or edited trace is reported as such
 //! (exit code 2) and never as a violation.
 
+mod end;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::BufRead;
 
 use super::history::format_time;
+use super::replay::{Replay, protocol_of};
 use super::{Checker, Invariant, Violation};
 use crate::protocol::ledger::short_hex;
 use crate::protocol::{Amount, ClientId};
 use crate::trace::read::{ClaimedViolation, ReadError, TraceHeader, TraceReader, TraceSummary};
-use crate::trace::{Event, EventKind, Kept};
+use crate::trace::{DropReason, Event, EventKind, Kept};
 use crate::wording::count;
+use end::{EndFacts, check_end};
+
+pub use end::END_WORDS;
 
 /// How to check.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OfflineOptions {
     /// Report every violation instead of stopping at the first safety violation.
     pub keep_going: bool,
+    /// Check the invariants only, without holding the events to the protocol's state
+    /// machine (for traces of another implementation of the protocol).
+    pub invariants_only: bool,
 }
 
 /// A violation the checker found, and where.
@@ -65,6 +74,8 @@ pub struct OfflineReport {
     pub claims: Vec<ClaimedViolation>,
     /// The `seq` of the event at which the check stopped (first safety violation).
     pub stopped_at: Option<u64>,
+    /// The events were not replayed through the protocol ([`OfflineOptions::invariants_only`]).
+    pub invariants_only: bool,
 }
 
 impl OfflineReport {
@@ -172,6 +183,16 @@ pub fn check_trace<R: BufRead>(
 ) -> Result<OfflineReport, ReadError> {
     let mut reader = TraceReader::new(input)?;
     let header = reader.header().clone();
+    let invalid = |line: u64, message: String| ReadError::Invalid {
+        line,
+        column: None,
+        message,
+    };
+    protocol_of(&header).map_err(|message| invalid(1, message))?;
+    let mut replay = match options.invariants_only {
+        true => None,
+        false => Some(Replay::new(&header).map_err(|message| invalid(1, message))?),
+    };
     let mut checker = Checker::for_trace(&header.initial_balances);
     let mut findings: Vec<Finding> = Vec::new();
     let mut found: Vec<Violation> = Vec::new();
@@ -179,8 +200,30 @@ pub fn check_trace<R: BufRead>(
     let mut checked = 0u64;
     let mut last_t = 0u64;
     let mut tables = Tables::new(&header.initial_balances);
+    let mut not_replayable = None;
+    let mut first_safety_violation = None;
+    let mut next_step_after_violation = None;
     while let Some(event) = reader.next_event()? {
         last_t = event.t_us;
+        let began_a_step = match &mut replay {
+            Some(replayed) => match replayed.observe(&event) {
+                Ok(began) => began,
+                Err(message) => {
+                    // Reported once the rest of the file has been read: an edit made without
+                    // a new digest is reported as that.
+                    not_replayable.get_or_insert(invalid(reader.line_number(), message));
+                    replay = None;
+                    true
+                }
+            },
+            None => starts_a_step(&event),
+        };
+        if not_replayable.is_some() {
+            continue;
+        }
+        if first_safety_violation.is_some() && next_step_after_violation.is_none() && began_a_step {
+            next_step_after_violation = Some(event.seq);
+        }
         if stopped_at.is_some() || matches!(event.kind, EventKind::Violation { .. }) {
             continue;
         }
@@ -188,8 +231,11 @@ pub fn check_trace<R: BufRead>(
         tables.observe(&event);
         checker.observe(&event, &mut found);
         for violation in found.drain(..) {
-            if violation.invariant.is_safety() && !options.keep_going {
-                stopped_at = Some(event.seq);
+            if violation.invariant.is_safety() {
+                first_safety_violation.get_or_insert(event.seq);
+                if !options.keep_going {
+                    stopped_at = Some(event.seq);
+                }
             }
             findings.push(Finding {
                 violation,
@@ -202,6 +248,23 @@ pub fn check_trace<R: BufRead>(
         .summary()
         .cloned()
         .expect("next_event returns None only after the summary");
+    let facts = EndFacts {
+        events: reader.events_read(),
+        last_t_us: last_t,
+        first_safety_violation,
+        next_step_after_violation,
+        in_flight: checker.oldest_in_flight().is_some(),
+    };
+    if let Some(error) = not_replayable {
+        return Err(error);
+    }
+    if let Some(replay) = &mut replay {
+        let quiescent = summary.end.as_deref() == Some("quiescent");
+        replay
+            .finish(quiescent)
+            .map_err(|message| invalid(summary.line, message))?;
+    }
+    check_end(&header, &summary, &facts)?;
     if stopped_at.is_none() {
         let end_t = summary.end_us.unwrap_or(last_t).max(last_t);
         let at_end = |violation| Finding {
@@ -264,7 +327,25 @@ pub fn check_trace<R: BufRead>(
         summary,
         findings,
         stopped_at,
+        invariants_only: options.invariants_only,
     })
+}
+
+/// Whether `event` begins a step of the run of its own (an input to a client, or a fault),
+/// rather than continuing the step before it, as far as the event alone tells (a timer's
+/// step needs the replay to be told apart).
+fn starts_a_step(event: &Event) -> bool {
+    match &event.kind {
+        EventKind::Transfer { .. }
+        | EventKind::Balance { .. }
+        | EventKind::Deliver { .. }
+        | EventKind::Crash
+        | EventKind::Restart { .. }
+        | EventKind::Partition { .. }
+        | EventKind::Heal { .. } => true,
+        EventKind::Drop { reason, .. } => *reason == DropReason::Crashed,
+        _ => false,
+    }
 }
 
 /// Each client's own balance table, replayed from its commit, apply and restart events as
@@ -376,7 +457,13 @@ mod tests {
     use super::*;
 
     fn check(text: &str, keep_going: bool) -> Result<OfflineReport, ReadError> {
-        check_trace(text.as_bytes(), OfflineOptions { keep_going })
+        check_trace(
+            text.as_bytes(),
+            OfflineOptions {
+                keep_going,
+                ..OfflineOptions::default()
+            },
+        )
     }
 
     fn simulated(name: &str) -> Vec<u8> {

@@ -1,0 +1,737 @@
+//! Holding every event of a trace to the protocol: each client's inputs, as the trace
+//! records them, go through the same state machine the simulator drives
+//! ([`crate::protocol::Client`], with the header's protocol and mutations), and every event
+//! must be one the client's step produces, in order, with the same fields and clock.
+//!
+//! The inputs are the events that start a step: a command (`transfer`, `balance`), a
+//! delivery, a crash and a restart. A client's critical-section timer is the one input
+//! without an event of its own: it fires when the next event of that client is none of
+//! those and no step of it is under way (it only ever ends the critical section, so firing
+//! it there is the same as firing it at its time). Every other event of a client must be
+//! the next output of its step under way. Network events (`drop`, `duplicate`,
+//! `partition`, `heal`) and `violation` claims are no client's step.
+//!
+//! A live node's trace (the header has a `live` object) may also hold what the node's
+//! session does outside the state machine: the `apply` events of the blocks it restores
+//! from its data directory when it starts, and the UPDATE (catch-up) and UPDATED (sync)
+//! messages it sends to a peer that connects; and a node killed in the middle of a step
+//! leaves the rest of that step out.
+
+mod expect;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use crate::protocol::{
+    Amount, Client, ClientConfig, ClientId, Command, Message, Mutation, Mutations, Outbox, Timer,
+    Variant,
+};
+use crate::trace::read::{DeclaredCrash, TraceHeader};
+use crate::trace::{DropReason, Event, EventKind, Kept};
+use expect::{Expected, describe, describe_expected, matches, state, step_events};
+
+/// Commits between two passes that forget the blocks no message can bring back, as the
+/// simulator does, so that a long trace replays in flat memory.
+const FORGET_BLOCKS_EVERY: u64 = 1024;
+
+/// The largest message timestamp a delivery may carry. Every clock then stays below it plus
+/// the number of events, far from overflowing, however the messages are forged.
+const MAX_TIMESTAMP: u64 = i64::MAX as u64;
+
+/// The protocol a header names, or why it names none this checker knows.
+pub fn protocol_of(header: &TraceHeader) -> Result<(Variant, Mutations), String> {
+    let variant = Variant::ALL
+        .into_iter()
+        .find(|variant| variant.name() == header.protocol)
+        .ok_or_else(|| {
+            format!(
+                "the header's `protocol` is {:?}, which is none of the protocols: {}",
+                header.protocol,
+                names(Variant::ALL.map(Variant::name))
+            )
+        })?;
+    let mut mutations = Mutations::none();
+    for name in &header.mutations {
+        let mutation = Mutation::ALL
+            .into_iter()
+            .find(|mutation| mutation.name() == name)
+            .ok_or_else(|| {
+                format!(
+                    "the header's `mutations` list {name:?}, which is none of the mutations: {}",
+                    names(Mutation::ALL.map(Mutation::name))
+                )
+            })?;
+        mutations = mutations.with(mutation);
+    }
+    Ok((variant, mutations))
+}
+
+fn names<const N: usize>(names: [&str; N]) -> String {
+    names
+        .iter()
+        .map(|name| format!("{name:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One client as the replay sees it.
+struct Node {
+    client: Client,
+    /// The `seq` of the crash it is down since.
+    down_since: Option<u64>,
+    /// Its critical-section timer is armed and has not fired.
+    timer_armed: bool,
+    /// The events its step under way must still produce, in order.
+    step: VecDeque<Expected>,
+    /// The `seq` of the event that began its last step.
+    step_began: u64,
+    /// The clock of its last event.
+    last_clock: u64,
+    /// Nothing has happened at it since it started (a live node restores its data directory
+    /// then).
+    fresh: bool,
+    /// Its crashes so far.
+    crashes: usize,
+}
+
+/// The replay of a whole trace, event by event.
+pub struct Replay {
+    config: ClientConfig,
+    initial_balances: Arc<[Amount]>,
+    live: bool,
+    /// The crashes the header schedules, when it is a simulator's.
+    declared_crashes: Option<Vec<DeclaredCrash>>,
+    /// Index `id - 1`; made at the client's first event.
+    nodes: Vec<Option<Box<Node>>>,
+    outbox: Outbox,
+    forgetting: Option<Forgetting>,
+}
+
+/// What forgetting unreachable blocks needs to know: the blocks in flight.
+struct Forgetting {
+    /// Message id -> (block index, copies in flight), for messages that carry a block.
+    carried: BTreeMap<u64, (u64, u64)>,
+    /// Block index -> copies in flight.
+    in_flight: BTreeMap<u64, u64>,
+    commits: u64,
+    forget_at: u64,
+}
+
+impl Replay {
+    /// A replay of a trace with this header; an error if it names no protocol known here.
+    pub fn new(header: &TraceHeader) -> Result<Replay, String> {
+        let (variant, mutations) = protocol_of(header)?;
+        let config = ClientConfig {
+            id: ClientId::new(1),
+            clients: header.clients,
+            cs_us: header.cs_us.unwrap_or(1000),
+            variant,
+            mutations,
+        };
+        // A restart that keeps nothing starts a ledger over, whose blocks then meet the old
+        // ones: forgetting is only safe when the header rules that out, as the simulator's is.
+        let simulated = header.max_events.is_some() && !header.live;
+        let forgetting = (simulated && !header.restarts_from_nothing()).then(|| Forgetting {
+            carried: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
+            commits: 0,
+            forget_at: FORGET_BLOCKS_EVERY,
+        });
+        Ok(Replay {
+            config,
+            initial_balances: header.initial_balances.clone().into(),
+            live: header.live,
+            declared_crashes: header.crashes.clone(),
+            nodes: (0..header.clients).map(|_| None).collect(),
+            outbox: Outbox::new(),
+            forgetting,
+        })
+    }
+
+    /// Holds one event to the protocol. `Ok(true)` if it began a step of the run of its own
+    /// (an input to a client, or a fault), `Ok(false)` if it continued one (or is a claim);
+    /// an error says why the event cannot follow from the ones before it.
+    pub fn observe(&mut self, event: &Event) -> Result<bool, String> {
+        match &event.kind {
+            EventKind::Violation { .. } => return Ok(false),
+            EventKind::Partition { .. } | EventKind::Heal { .. } => return Ok(true),
+            EventKind::Duplicate { msg_id } => {
+                self.copies(*msg_id, true);
+                return Ok(false);
+            }
+            EventKind::Drop { msg_id, reason } => {
+                self.copies(*msg_id, false);
+                return Ok(*reason == DropReason::Crashed);
+            }
+            _ => {}
+        }
+        let Some(id) = event.node.filter(|id| id.is_among(self.config.clients)) else {
+            return Err(format!(
+                "a `{}` event happens at a client, but its `node` names none",
+                event.kind.name()
+            ));
+        };
+        let began = self.step_of(id, event)?;
+        let node = self.nodes[id.index()].as_mut().expect("made by step_of");
+        node.last_clock = event.clock;
+        self.after(event);
+        Ok(began)
+    }
+
+    /// Holds `event` at client `id` to its step under way, or to the step it begins.
+    fn step_of(&mut self, id: ClientId, event: &Event) -> Result<bool, String> {
+        let live = self.live;
+        let node = self.node(id);
+        if let Some(next) = node.step.front() {
+            if matches(next, event) {
+                node.step.pop_front();
+                return Ok(false);
+            }
+            if !(live && event.kind == EventKind::Crash) {
+                return Err(format!(
+                    "event {} ({}) does not follow from the events before it: the step of \
+                     client {id} that began at event {} produces {} next",
+                    event.seq,
+                    describe(id, event.clock, &event.kind),
+                    node.step_began,
+                    describe_expected(id, next)
+                ));
+            }
+            // A live node killed in the middle of a step: the rest of it never happened.
+            node.step.clear();
+        }
+        let outbox = &mut self.outbox;
+        let node = self.nodes[id.index()].as_mut().expect("made above");
+        if matches!(event.kind, EventKind::Crash | EventKind::Restart { .. })
+            && let Some(declared) = &self.declared_crashes
+        {
+            scheduled(declared, id, event, node)?;
+        }
+        match &event.kind {
+            EventKind::Crash => return node.crash(id, event, live).map(|()| true),
+            EventKind::Restart { kept } => {
+                if *kept == Kept::Nothing {
+                    // The header did not say: forgetting blocks is no longer safe.
+                    self.forgetting = None;
+                }
+                return node.restart(id, event, *kept).map(|()| true);
+            }
+            _ => {}
+        }
+        if let Some(crashed) = node.down_since {
+            return Err(format!(
+                "event {} ({}) cannot happen: client {id} is down (it crashed at event \
+                 {crashed} and has not restarted)",
+                event.seq,
+                describe(id, event.clock, &event.kind)
+            ));
+        }
+        let fresh = std::mem::replace(&mut node.fresh, false);
+        let mut delivered = None;
+        let mut only_applied = false;
+        let input = match &event.kind {
+            EventKind::Transfer { to, amount } => {
+                let command = Command::Transfer {
+                    to: *to,
+                    amount: *amount,
+                };
+                node.command(id, event, command, outbox)?;
+                "the transfer command"
+            }
+            EventKind::Balance { of, .. } => {
+                node.command(id, event, Command::ReadBalance { of: *of }, outbox)?;
+                "the balance command"
+            }
+            EventKind::Deliver { msg_id, from, msg } => {
+                if msg.ts() > MAX_TIMESTAMP {
+                    return Err(format!(
+                        "event {} ({}) cannot happen: the message's timestamp {} is past \
+                         {MAX_TIMESTAMP}, which no clock reaches (clocks count events)",
+                        event.seq,
+                        describe(id, event.clock, &event.kind),
+                        msg.ts()
+                    ));
+                }
+                if *from == id {
+                    return Err(format!(
+                        "event {} ({}) cannot happen: a client sends no message to itself",
+                        event.seq,
+                        describe(id, event.clock, &event.kind)
+                    ));
+                }
+                node.client.handle_message(*from, msg, outbox);
+                delivered = Some((*msg_id, msg));
+                "the delivery"
+            }
+            EventKind::Send { to, msg, .. } if live => {
+                node.session_send(id, event, *to, msg)?;
+                return Ok(true);
+            }
+            EventKind::Apply { block } if live && fresh => {
+                node.fresh = true;
+                // As the node restores a block: an UPDATE from a peer the block names.
+                let from = if block.from() == id {
+                    block.to()
+                } else {
+                    block.from()
+                };
+                let msg = Message::Update {
+                    ts: 0,
+                    block: Arc::clone(block),
+                };
+                node.client.handle_message(from, &msg, outbox);
+                only_applied = true;
+                "the restore of a block from the node's data directory"
+            }
+            _ if node.timer_armed => {
+                node.timer_armed = false;
+                node.client
+                    .handle_timer(Timer::LeaveCriticalSection, outbox);
+                "the critical-section timer, the one input without an event of its own"
+            }
+            _ => {
+                return Err(format!(
+                    "event {} ({}) does not follow from the events before it: it is no input \
+                     (a command, a delivery, a crash or a restart), client {id} has no step \
+                     under way that produces it and no timer armed; client {id} is {}",
+                    event.seq,
+                    describe(id, event.clock, &event.kind),
+                    state(&node.client)
+                ));
+            }
+        };
+        let produced = step_events(&node.client, delivered, outbox, only_applied);
+        node.timer_armed |= produced.armed_timer;
+        node.step = produced.events;
+        node.step_began = event.seq;
+        match node.step.pop_front() {
+            Some(first) if matches(&first, event) => Ok(true),
+            Some(first) => Err(format!(
+                "event {} ({}) does not follow from the events before it: client {id}, then \
+                 {}, answers {input} with {} first",
+                event.seq,
+                describe(id, event.clock, &event.kind),
+                state(&node.client),
+                describe_expected(id, &first)
+            )),
+            None => Err(format!(
+                "event {} ({}) does not follow from the events before it: client {id} answers \
+                 {input} with no event at all; it is now {}",
+                event.seq,
+                describe(id, event.clock, &event.kind),
+                state(&node.client)
+            )),
+        }
+    }
+
+    /// Client `id`, made at its first event.
+    fn node(&mut self, id: ClientId) -> &mut Node {
+        let config = ClientConfig { id, ..self.config };
+        let initial = &self.initial_balances;
+        self.nodes[id.index()].get_or_insert_with(|| {
+            Box::new(Node {
+                client: Client::new(&config, Arc::clone(initial)),
+                down_since: None,
+                timer_armed: false,
+                step: VecDeque::new(),
+                step_began: 0,
+                last_clock: 0,
+                fresh: true,
+                crashes: 0,
+            })
+        })
+    }
+
+    /// Keeps count of the blocks in flight and forgets the unreachable ones now and then.
+    fn after(&mut self, event: &Event) {
+        let Some(forgetting) = &mut self.forgetting else {
+            return;
+        };
+        match &event.kind {
+            EventKind::Send { msg_id, msg, .. } => {
+                if let Some(block) = msg.block() {
+                    forgetting.carried.insert(*msg_id, (block.index(), 1));
+                    *forgetting.in_flight.entry(block.index()).or_insert(0) += 1;
+                }
+            }
+            EventKind::Deliver { msg_id, .. } => self.copies(*msg_id, false),
+            EventKind::Commit { .. } => {
+                forgetting.commits += 1;
+                if forgetting.commits >= forgetting.forget_at {
+                    forgetting.forget_at = forgetting.commits + FORGET_BLOCKS_EVERY;
+                    self.forget_unreachable_blocks();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// One copy of message `msg_id` more (a duplicate) or less (a delivery or a drop).
+    fn copies(&mut self, msg_id: u64, more: bool) {
+        let Some(forgetting) = &mut self.forgetting else {
+            return;
+        };
+        let Some((index, copies)) = forgetting.carried.get_mut(&msg_id) else {
+            return;
+        };
+        let index = *index;
+        if more {
+            *copies += 1;
+            *forgetting.in_flight.entry(index).or_insert(0) += 1;
+            return;
+        }
+        *copies = copies.saturating_sub(1);
+        if *copies == 0 {
+            forgetting.carried.remove(&msg_id);
+        }
+        if let Some(count) = forgetting.in_flight.get_mut(&index) {
+            *count -= 1;
+            if *count == 0 {
+                forgetting.in_flight.remove(&index);
+            }
+        }
+    }
+
+    /// Every client forgets the blocks below the shortest ledger, below every block held
+    /// back and below every block in flight: a client looks an old block up only when one
+    /// with that index reaches it, so none of its later steps changes.
+    fn forget_unreachable_blocks(&mut self) {
+        let Some(forgetting) = &self.forgetting else {
+            return;
+        };
+        let mut reachable_from = forgetting.in_flight.keys().next().copied();
+        for node in &self.nodes {
+            let Some(node) = node else {
+                return;
+            };
+            let lowest = node
+                .client
+                .held_back()
+                .map(|block| block.index())
+                .chain([node.client.ledger().len()])
+                .min();
+            reachable_from = reachable_from.min(lowest).or(lowest);
+        }
+        let Some(reachable_from) = reachable_from else {
+            return;
+        };
+        for node in self.nodes.iter_mut().flatten() {
+            node.client.forget_blocks_before(reachable_from);
+        }
+    }
+
+    /// The checks after the last event. `quiescent`: the run ended with nothing left to
+    /// happen, so no timer may still be due to end a critical section.
+    pub fn finish(&mut self, quiescent: bool) -> Result<(), String> {
+        let live = self.live;
+        for (slot, node) in self.nodes.iter_mut().enumerate() {
+            let Some(node) = node else { continue };
+            let id = ClientId::from_index(slot);
+            if let Some(next) = node.step.front()
+                && !live
+            {
+                return Err(format!(
+                    "the trace ends in the middle of client {id}'s step that began at event {}: \
+                     it still produces {}",
+                    node.step_began,
+                    describe_expected(id, next)
+                ));
+            }
+            if quiescent && !live && node.timer_armed && node.down_since.is_none() {
+                node.client
+                    .handle_timer(Timer::LeaveCriticalSection, &mut self.outbox);
+                let produced = step_events(&node.client, None, &mut self.outbox, false);
+                if let Some(first) = produced.events.front() {
+                    return Err(format!(
+                        "the summary says the run ended quiescent, but client {id}'s \
+                         critical-section timer has not fired, and firing it produces {}",
+                        describe_expected(id, first)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A crash or restart of a simulated run must be one its header schedules: the `n`th crash
+/// of a client is its `n`th in the header's `faults`, and a restart follows only a crash that
+/// restarts, keeping what that crash keeps.
+fn scheduled(
+    declared: &[DeclaredCrash],
+    id: ClientId,
+    event: &Event,
+    node: &Node,
+) -> Result<(), String> {
+    let mut of_client = declared.iter().filter(|crash| crash.client == id);
+    let what = describe(id, event.clock, &event.kind);
+    match event.kind {
+        EventKind::Crash => match of_client.nth(node.crashes) {
+            Some(_) => Ok(()),
+            None => Err(format!(
+                "event {} ({what}) cannot happen: the header's `faults` let client {id} crash \
+                 {}, and this would be one more",
+                event.seq,
+                crate::wording::count(declared.iter().filter(|c| c.client == id).count(), "time")
+            )),
+        },
+        EventKind::Restart { kept } => {
+            let crash = node.crashes.checked_sub(1).and_then(|n| of_client.nth(n));
+            match crash {
+                Some(crash) if crash.restarts && crash.keep == kept => Ok(()),
+                Some(crash) if crash.restarts => Err(format!(
+                    "event {} ({what}) cannot happen: the header's `faults` restart client \
+                     {id} keeping {}",
+                    event.seq,
+                    crash.keep.name()
+                )),
+                _ => Err(format!(
+                    "event {} ({what}) cannot happen: the header's `faults` schedule no restart \
+                     of client {id} after this crash",
+                    event.seq
+                )),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+impl Node {
+    /// A command: the client must accept it (the writer traces only accepted ones).
+    fn command(
+        &mut self,
+        id: ClientId,
+        event: &Event,
+        command: Command,
+        outbox: &mut Outbox,
+    ) -> Result<(), String> {
+        self.client
+            .handle_command(command, outbox)
+            .map_err(|error| {
+                format!(
+                    "event {} ({}) cannot happen: client {id} refuses the command before \
+                     anything changes: {error}",
+                    event.seq,
+                    describe(id, event.clock, &event.kind)
+                )
+            })
+    }
+
+    fn crash(&mut self, id: ClientId, event: &Event, live: bool) -> Result<(), String> {
+        if let Some(crashed) = self.down_since {
+            return Err(format!(
+                "event {}: client {id} crashes, but it is down already (it crashed at event \
+                 {crashed} and has not restarted)",
+                event.seq
+            ));
+        }
+        // A live node cut in the middle of a step leaves the clock of its last event.
+        let clock = self.client.clock();
+        let cut_clock = live.then_some(self.last_clock);
+        if event.clock != clock && Some(event.clock) != cut_clock {
+            return Err(format!(
+                "event {}: client {id} crashes with clock {}, but its clock is {clock}",
+                event.seq, event.clock
+            ));
+        }
+        self.down_since = Some(event.seq);
+        self.crashes += 1;
+        self.timer_armed = false;
+        Ok(())
+    }
+
+    fn restart(&mut self, id: ClientId, event: &Event, kept: Kept) -> Result<(), String> {
+        if self.down_since.is_none() {
+            return Err(format!(
+                "event {}: client {id} restarts, but it is up: a restart follows a crash",
+                event.seq
+            ));
+        }
+        self.client.restart(kept == Kept::Ledger);
+        self.down_since = None;
+        self.fresh = true;
+        let clock = self.client.clock();
+        if event.clock != clock {
+            return Err(format!(
+                "event {}: client {id} restarts with clock {}, but a restart starts a new clock \
+                 at {clock}",
+                event.seq, event.clock
+            ));
+        }
+        Ok(())
+    }
+
+    /// A live node's session sends a peer a block of the own ledger it lacks (UPDATE) or the
+    /// end of a catch-up (UPDATED), stamped with the own clock, which it does not change.
+    fn session_send(
+        &mut self,
+        id: ClientId,
+        event: &Event,
+        to: ClientId,
+        msg: &Message,
+    ) -> Result<(), String> {
+        let clock = self.client.clock();
+        let own_block = match msg {
+            Message::Update { block, .. } => self
+                .client
+                .ledger()
+                .block(block.index())
+                .is_some_and(|own| own == block),
+            Message::Updated { .. } => true,
+            _ => false,
+        };
+        if to == id || msg.ts() != clock || event.clock != clock || !own_block {
+            return Err(format!(
+                "event {} ({}) does not follow from the events before it: no step of client \
+                 {id} is under way, and a live node's session only sends a peer an UPDATE with \
+                 a block of its own ledger, or an UPDATED, stamped with its clock ({clock})",
+                event.seq,
+                describe(id, event.clock, &event.kind)
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Block, GENESIS_PREV};
+
+    fn header(live: bool) -> TraceHeader {
+        TraceHeader {
+            scenario: None,
+            seed: None,
+            clients: 2,
+            initial_balances: vec![10, 10],
+            protocol: "lamport".into(),
+            mutations: Vec::new(),
+            cs_us: None,
+            max_events: None,
+            max_time_us: None,
+            live,
+            crashes: None,
+        }
+    }
+
+    fn at(seq: u64, node: u32, clock: u64, kind: EventKind) -> Event {
+        Event {
+            seq,
+            t_us: seq,
+            node: Some(ClientId::new(node)),
+            clock,
+            kind,
+        }
+    }
+
+    fn replay(live: bool, events: &[Event]) -> Result<(), String> {
+        let mut replay = Replay::new(&header(live))?;
+        for event in events {
+            replay.observe(event)?;
+        }
+        replay.finish(false)
+    }
+
+    #[test]
+    fn a_live_node_may_restore_blocks_and_send_them_to_a_peer_that_connects() {
+        let block = Arc::new(Block::new(
+            0,
+            GENESIS_PREV,
+            1,
+            ClientId::new(1),
+            ClientId::new(2),
+            3,
+        ));
+        let events = [
+            // Restored from the data directory: an UPDATE from the payee, at clock 1.
+            at(
+                0,
+                1,
+                1,
+                EventKind::Apply {
+                    block: block.clone(),
+                },
+            ),
+            at(
+                1,
+                1,
+                1,
+                EventKind::Send {
+                    msg_id: 0,
+                    to: ClientId::new(2),
+                    msg: Message::Update {
+                        ts: 1,
+                        block: block.clone(),
+                    },
+                },
+            ),
+            at(
+                2,
+                1,
+                1,
+                EventKind::Send {
+                    msg_id: 1,
+                    to: ClientId::new(2),
+                    msg: Message::Updated { ts: 1 },
+                },
+            ),
+        ];
+        replay(true, &events).unwrap();
+        let error = replay(false, &events).unwrap_err();
+        assert!(error.contains("it is no input"), "{error}");
+        // A session sends no REQUEST of its own.
+        let request = at(
+            1,
+            1,
+            1,
+            EventKind::Send {
+                msg_id: 0,
+                to: ClientId::new(2),
+                msg: Message::Request { ts: 1 },
+            },
+        );
+        let error = replay(true, &[events[0].clone(), request]).unwrap_err();
+        assert!(
+            error.contains("a live node's session only sends"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_live_node_killed_in_a_step_leaves_the_rest_of_it_out() {
+        let events = [
+            at(
+                0,
+                1,
+                0,
+                EventKind::Transfer {
+                    to: ClientId::new(2),
+                    amount: 3,
+                },
+            ),
+            at(1, 1, 1, EventKind::Request { ts: 1 }),
+            at(2, 1, 1, EventKind::Crash),
+            at(
+                3,
+                1,
+                0,
+                EventKind::Restart {
+                    kept: Kept::Nothing,
+                },
+            ),
+        ];
+        replay(true, &events).unwrap();
+        let error = replay(false, &events).unwrap_err();
+        assert!(
+            error.contains("produces client 1's send of REQUEST(ts 1) to client 2 at clock 1 next"),
+            "{error}"
+        );
+        // Cut without a crash, the step is unfinished only in a simulated trace.
+        replay(true, &events[..2]).unwrap();
+        let error = replay(false, &events[..2]).unwrap_err();
+        assert!(
+            error.contains("the trace ends in the middle of client 1's step"),
+            "{error}"
+        );
+    }
+}
