@@ -189,6 +189,7 @@ fn scenario_file(
     file.limits = Limits {
         max_events: scenario.limits.max_events.max(events + 1),
         max_time_us,
+        max_memory_mib: scenario.limits.max_memory_mib,
     };
     file
 }
