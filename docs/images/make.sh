@@ -12,10 +12,12 @@ lamport_ledger() {
   if [ -n "${LAMPORT_LEDGER:-}" ]; then "$LAMPORT_LEDGER" "$@"; else cargo run --release --quiet -- "$@"; fi
 }
 
-# shot URL PNG WIDTH,HEIGHT: a screenshot of a page or an SVG, as a browser window shows it.
+# shot URL PNG WIDTH,HEIGHT: a screenshot of a page or an SVG, as a browser window shows it
+# once its scripts have settled (the play page asks its server for every move).
 shot() {
   "$chromium" --headless --no-sandbox --disable-gpu --disable-background-networking \
     --disable-component-update --disable-sync --no-first-run --hide-scrollbars \
+    --virtual-time-budget=5000 \
     --user-data-dir="$(mktemp -d "$work/profile.XXXX")" \
     --window-size="$3" --screenshot="$2" "$1" 2>/dev/null
 }
@@ -39,5 +41,14 @@ shot "file://$work/reorder-2.html#seq=9&keys=r,p" docs/images/reorder-2-causal.p
 lamport_ledger run scenarios/contention-8.json --trace "$work/contention-8.jsonl" \
   --render html -o "$work/contention-8.html" >/dev/null
 shot "file://$work/contention-8.html#seq=39" docs/images/contention-8-html.png 1400,860
+
+# play: the student is the network; four moves into reorder-2 with the hint shown (key h).
+lamport_ledger play scenarios/reorder-2.json --port 0 >"$work/play.out" &
+play_pid=$!
+until grep -q '^play: http' "$work/play.out" 2>/dev/null; do sleep 0.2; done
+play_url=$(sed -n 's/^play: \(http[^ ]*\).*/\1/p' "$work/play.out")
+shot "${play_url}#do=click:m-issue-c1,click:m-issue-c2,click:m-deliver-1,click:m-deliver-2,key:h" \
+  docs/images/play.png 1400,1000
+kill -INT "$play_pid"; wait "$play_pid" || true
 
 ls -l docs/images/*.png

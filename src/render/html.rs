@@ -144,7 +144,7 @@ pub fn write_html(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
     }
     let data = PageData {
         title: info.headline(),
-        range: page_range_text(capture),
+        range: capture.range_text(),
         description: info.description.as_deref(),
         clients: info.clients(),
         geometry: Geometry {
@@ -227,7 +227,7 @@ pub fn write_html(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
     write!(
         page,
         "<header>\n<h1>{title}</h1>\n<p class=\"range\">{}</p>\n",
-        escape_xml(&page_range_text(capture))
+        escape_xml(&capture.range_text())
     )?;
     if let Some(description) = &info.description {
         writeln!(
@@ -258,26 +258,6 @@ fn legend_svg(legend: &Legend) -> String {
     let mut svg = String::new();
     svg::write_legend(&mut svg, legend, 10, 42);
     svg
-}
-
-/// `18 events, #0 to #17`, or for a window `21 events, #10 to #30, of the run's 75`: the
-/// event numbers the diagram and the event box use.
-fn page_range_text(capture: &Capture) -> String {
-    let shown = capture.events.len() as u64;
-    let total = capture.before + shown + capture.after;
-    let events = crate::wording::count(shown, "event");
-    match (capture.events.first(), capture.events.last()) {
-        (Some(first), Some(last)) if shown == total => {
-            format!("{events}, #{} to #{}", first.seq, last.seq)
-        }
-        (Some(first), Some(last)) => {
-            format!(
-                "{events}, #{} to #{}, of the run's {total}",
-                first.seq, last.seq
-            )
-        }
-        _ => format!("no events of the run's {total}"),
-    }
 }
 
 /// Writes JSON so that it can sit inside a `<script>` element: every `<` (which JSON only has

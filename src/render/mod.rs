@@ -248,14 +248,23 @@ impl Capture {
         self.after == 0
     }
 
-    /// `events 12..=40 of 57` (or `no events`), for titles.
+    /// `18 events, #0 to #17`, or for a window `21 events, #10 to #30, of the run's 75`: the
+    /// event numbers the diagrams and the page's event box use, for titles.
     pub fn range_text(&self) -> String {
-        let total = self.before + self.events.len() as u64 + self.after;
+        let shown = self.events.len() as u64;
+        let total = self.before + shown + self.after;
+        let events = crate::wording::count(shown, "event");
         match (self.events.first(), self.events.last()) {
-            (Some(first), Some(last)) => {
-                format!("events {}..={} of {total}", first.seq, last.seq)
+            (Some(first), Some(last)) if shown == total => {
+                format!("{events}, #{} to #{}", first.seq, last.seq)
             }
-            _ => format!("no events of {total}"),
+            (Some(first), Some(last)) => {
+                format!(
+                    "{events}, #{} to #{}, of the run's {total}",
+                    first.seq, last.seq
+                )
+            }
+            _ => format!("no events of the run's {total}"),
         }
     }
 }

@@ -222,5 +222,5 @@ fn the_pictures_of_the_teaching_guide_exist_and_stay_small() {
         );
         pictures += 1;
     }
-    assert_eq!(pictures, 6, "the guide shows six pictures");
+    assert_eq!(pictures, 7, "the guide shows seven pictures");
 }
