@@ -224,6 +224,7 @@ impl Network {
     }
 
     /// The pin of the message being sent now on `from` -> `to`, if any.
+    #[inline(always)]
     fn next_pin(&mut self, from: ClientId, to: ClientId) -> Option<PinnedMessage> {
         if self.pins.is_empty() {
             return None;
@@ -260,6 +261,7 @@ impl Network {
     /// A message on `from` -> `to` scheduled for `at_us` arrived. If it was the last one
     /// scheduled on its link, the link's FIFO bookkeeping is dropped: a later send arrives
     /// after now anyway. So the map holds only links with messages in flight, not all N².
+    #[inline(always)]
     pub fn delivered(&mut self, from: ClientId, to: ClientId, at_us: u64) {
         self.last_delivery_us.forget_up_to(from, to, at_us);
     }
