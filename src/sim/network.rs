@@ -329,6 +329,7 @@ impl LatestDelivery {
     /// A message scheduled for `at_us` arrived now: a link whose latest delivery is no later
     /// has nothing in flight, and a later send arrives after now anyway, so a sparse table
     /// drops the link. (A dense one keeps the value: it can no longer delay anything.)
+    #[inline(always)]
     fn forget_up_to(&mut self, from: ClientId, to: ClientId, at_us: u64) {
         if let LatestDelivery::Sparse(map) = self
             && let Entry::Occupied(entry) = map.entry((from, to))
