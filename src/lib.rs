@@ -62,6 +62,7 @@ pub(crate) mod explore;
 pub(crate) mod hunt;
 pub(crate) mod json_message;
 pub(crate) mod live;
+pub(crate) mod node;
 pub(crate) mod play;
 pub(crate) mod wording;
 

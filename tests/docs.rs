@@ -2,7 +2,8 @@
 //! run them with the built binary, so a doc that no longer tells the truth fails `cargo test`.
 //!
 //! - Every `lamport-ledger` command of a `console` or `sh` block runs, in the block's order, in
-//!   one temporary folder per doc file (with `scenarios/`, `tests/` and `benches/` linked in),
+//!   one temporary folder per doc file (with `scenarios/`, `tests/`, `benches/` and
+//!   `examples/` linked in),
 //!   so a file one command writes is there for the next. `cargo run --release --` and
 //!   `target/release/lamport-ledger` count as `lamport-ledger`. It must exit as the doc says
 //!   (an `echo $?` line of a console block, or a comment `# exit N`), and never with 2 (bad
@@ -225,7 +226,7 @@ fn skip_reason(command: &str) -> Option<&'static str> {
 /// A folder for one doc's commands, with the crate's input folders linked in.
 fn workdir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for folder in ["scenarios", "tests", "benches"] {
+    for folder in ["scenarios", "tests", "benches", "examples"] {
         std::os::unix::fs::symlink(root().join(folder), dir.path().join(folder)).unwrap();
     }
     let bin = dir.path().join(".bin");

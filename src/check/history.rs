@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 
 use crate::protocol::{Amount, ClientId, Message, Timestamp};
 use crate::trace::{Direction, DropReason, Event, EventKind};
-use links::{DROP_REASONS, LinkLog, Links, Packed};
+use links::{DROP_REASONS, LinkLog, Links, Packed, foreign_type};
 
 /// How many messages each directed link remembers.
 pub const LINK_LOG_LEN: usize = 8;
@@ -498,6 +498,7 @@ impl History {
             Message::Release { .. } => 2,
             Message::Update { .. } => 3,
             Message::Updated { .. } => 4,
+            Message::Foreign(foreign) => foreign_type(foreign.kind),
         };
         log.push(
             msg_id,
@@ -551,7 +552,7 @@ impl History {
             }
             Message::Reply { .. } => link.last_reply = at.seq,
             Message::Updated { .. } => link.last_updated = at.seq,
-            Message::Update { .. } => {}
+            Message::Update { .. } | Message::Foreign(_) => {}
         }
     }
 }

@@ -12,8 +12,11 @@ use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
 use crate::render::RenderFormat;
 use crate::render::text::write_verdict;
 use crate::runner::{RunReport, run_scenario, run_with_timeline};
-use crate::scenario::{MAX_SCENARIO_BYTES, Scenario, default_scenario, parse_scenario};
-use crate::sim::RunOptions;
+use crate::scenario::{
+    DEFAULT_STEP_TIMEOUT_MS, MAX_SCENARIO_BYTES, NodeProgram, Scenario, default_scenario,
+    parse_scenario,
+};
+use crate::sim::{RunOptions, node_failure};
 use crate::trace::TraceOutput;
 
 #[derive(Debug, Default, Args)]
@@ -46,6 +49,10 @@ pub(super) struct RunArgs {
     /// timeline then goes to standard error.
     #[arg(short = 'o', long, value_name = "FILE", requires = "render")]
     output: Option<PathBuf>,
+    /// Play every client with this program, one process each, over JSON Lines on its
+    /// standard input and output (docs/nodes.md); run by `sh -c`.
+    #[arg(long, value_name = "CMD")]
+    node_cmd: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -70,6 +77,7 @@ pub(super) fn run_command(args: &RunArgs, program: &Program) -> Result<u8, CliEr
         args.seed,
         args.swarm,
     )?;
+    let scenario = with_node_cmd(scenario, args.node_cmd.as_deref())?;
     let options = RunOptions {
         stop_at_first_violation: !args.keep_going,
         ..RunOptions::default()
@@ -80,6 +88,9 @@ pub(super) fn run_command(args: &RunArgs, program: &Program) -> Result<u8, CliEr
     }
     if args.keep_going {
         rerun.push_str(" --keep-going");
+    }
+    if let Some(cmd) = &args.node_cmd {
+        rerun.push_str(&format!(" --node-cmd {}", shell_quoted(cmd)));
     }
     refuse_shared_outputs(args)?;
     // `--trace -` is the trace on standard output: what `--format jsonl` prints.
@@ -282,6 +293,9 @@ pub(crate) fn shell_quote(text: &str) -> String {
 }
 
 pub(crate) fn stdout_error(source: io::Error) -> CliError {
+    if let Some(sentence) = node_failure(&source) {
+        return CliError::Usage(sentence.to_string());
+    }
     CliError::Io {
         path: "standard output".into(),
         source,
@@ -290,7 +304,53 @@ pub(crate) fn stdout_error(source: io::Error) -> CliError {
 
 /// A failed write of the run: to the trace file when there is one (the timeline and the
 /// JSONL on standard output rarely fail).
+/// The scenario played by the program `cmd`, if given (`--node-cmd`), with the scenario's
+/// step deadline or the default.
+pub(crate) fn with_node_cmd(scenario: Scenario, cmd: Option<&str>) -> Result<Scenario, CliError> {
+    let Some(cmd) = cmd else {
+        return Ok(scenario);
+    };
+    let step_timeout_ms = scenario
+        .node
+        .as_ref()
+        .map_or(DEFAULT_STEP_TIMEOUT_MS, |node| node.step_timeout_ms);
+    let node = NodeProgram {
+        cmd: cmd.to_string(),
+        step_timeout_ms,
+    };
+    if cmd.trim().is_empty() {
+        return Err(CliError::Usage(
+            "--node-cmd needs a command, such as \"python3 examples/python/lamport_client.py\""
+                .into(),
+        ));
+    }
+    if !scenario.mutations.is_empty() {
+        return Err(CliError::Usage(format!(
+            "{}: --node-cmd plays every client with a program, and `mutations` change only the \
+             built-in client: remove them",
+            scenario.source
+        )));
+    }
+    Ok(Scenario {
+        node: Some(node),
+        ..scenario
+    })
+}
+
+/// `text` quoted for a POSIX shell when it needs to be.
+fn shell_quoted(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
 fn io_error(trace_file: Option<&PendingFile>, source: io::Error) -> CliError {
+    if let Some(sentence) = node_failure(&source) {
+        return CliError::Usage(sentence.to_string());
+    }
     let path = trace_file.map_or_else(|| "standard output".to_string(), PendingFile::shown);
     CliError::Io { path, source }
 }

@@ -2,7 +2,7 @@
 
 use super::RecordedViolation;
 use crate::protocol::ledger::to_hex;
-use crate::protocol::{Amount, Client, Hash};
+use crate::protocol::{Amount, Hash, Node};
 use crate::trace::Summary;
 use crate::trace::encode::{IdMap, SummaryViolation};
 
@@ -16,7 +16,7 @@ pub struct Counts {
 }
 
 /// Each client's final balance table and head hash, in id order, as [`summary`] takes them.
-pub fn tables_and_heads(clients: &[Client]) -> (Vec<Vec<Amount>>, Vec<Hash>) {
+pub fn tables_and_heads<N: Node>(clients: &[N]) -> (Vec<Vec<Amount>>, Vec<Hash>) {
     clients
         .iter()
         .map(|client| {

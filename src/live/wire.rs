@@ -346,6 +346,7 @@ impl WireMessage {
                 block: WireBlock::from_block(block),
             },
             Message::Updated { ts } => WireMessage::Updated { ts: *ts },
+            Message::Foreign(_) => unreachable!("a live node sends its built-in client's messages"),
         }
     }
 

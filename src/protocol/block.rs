@@ -411,6 +411,8 @@ pub enum BlockRejection {
     },
     /// It names a client outside `1..=N`.
     UnknownClient { id: ClientId },
+    /// A node in another program refused it, for the reason it gave.
+    Reported(Box<str>),
 }
 
 impl std::fmt::Display for BlockRejection {
@@ -443,6 +445,7 @@ impl std::fmt::Display for BlockRejection {
                 "client {from} would pay {amount} with a balance of {balance}"
             ),
             BlockRejection::UnknownClient { id } => write!(f, "block names unknown client {id}"),
+            BlockRejection::Reported(reason) => f.write_str(reason),
         }
     }
 }

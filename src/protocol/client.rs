@@ -202,6 +202,15 @@ impl Client {
         }
     }
 
+    /// A client holding `ledger`, as [`Client::restart`] with the ledger kept leaves it: a
+    /// driver reports the final ledger of a node of another kind this way.
+    pub fn with_ledger(config: &ClientConfig, ledger: Ledger) -> Self {
+        let initial_balances = Arc::clone(ledger.table().initial());
+        let mut client = Client::new(config, initial_balances);
+        client.ledger = ledger;
+        client
+    }
+
     /// The settings this client was made with.
     pub fn config(&self) -> ClientConfig {
         ClientConfig {
@@ -239,6 +248,11 @@ impl Client {
 
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    /// The own ledger, keeping nothing else.
+    pub fn into_ledger(self) -> Ledger {
+        self.ledger
     }
 
     /// The block an [`OutputKind::Committed`] or [`OutputKind::Applied`] output names, read
@@ -383,6 +397,8 @@ impl Client {
                     self.leave_if_done(out);
                 }
             }
+            // Another program's message means nothing to the built-in client.
+            Message::Foreign(_) => {}
         }
         self.try_enter(out);
     }

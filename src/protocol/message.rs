@@ -1,4 +1,5 @@
-//! The three messages of Lamport's mutual exclusion.
+//! The three messages of Lamport's mutual exclusion, the variants' two more, and the
+//! messages of a node in another program, carried as they are.
 
 use std::sync::Arc;
 
@@ -23,6 +24,21 @@ pub enum Message {
     Update { ts: Timestamp, block: Arc<Block> },
     /// Acknowledges an UPDATE (the `update-ack` variant).
     Updated { ts: Timestamp },
+    /// A message of a node in another program: its own JSON object, opaque but for its
+    /// timestamp. Shared, never copied per receiver.
+    Foreign(Arc<ForeignMessage>),
+}
+
+/// A message a node in another program sent: a JSON object with at least `type` (a string)
+/// and `ts` (the sender's clock at the send). The simulator reads those two fields and
+/// carries the rest as it came.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ForeignMessage {
+    pub ts: Timestamp,
+    /// The object's `type`, shared between every message of that type.
+    pub kind: &'static str,
+    /// The whole object as compact JSON text, `type` and `ts` included.
+    pub json: Box<str>,
 }
 
 impl Message {
@@ -34,11 +50,12 @@ impl Message {
             | Message::Release { ts, .. }
             | Message::Update { ts, .. }
             | Message::Updated { ts } => *ts,
+            Message::Foreign(foreign) => foreign.ts,
         }
     }
 
     /// The message type as it appears in traces: `request`, `reply`, `release`, `update`,
-    /// `updated`.
+    /// `updated`, or a foreign message's own `type`.
     pub fn type_name(&self) -> &'static str {
         match self {
             Message::Request { .. } => "request",
@@ -46,6 +63,7 @@ impl Message {
             Message::Release { .. } => "release",
             Message::Update { .. } => "update",
             Message::Updated { .. } => "updated",
+            Message::Foreign(foreign) => foreign.kind,
         }
     }
 }

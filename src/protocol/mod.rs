@@ -4,7 +4,8 @@
 //! Nothing under this module knows about simulated time, the network, random numbers or I/O:
 //! inputs arrive through `Client::handle_*` methods and every effect (a message to send, a
 //! timer to arm, an event worth tracing) is pushed into an [`Outbox`]. The simulator, the
-//! exhaustive explorer and the TCP node all drive this same type.
+//! exhaustive explorer and the TCP node all drive this same type, through the [`Node`]
+//! boundary that a client in another program implements too.
 
 pub mod balance;
 pub mod block;
@@ -14,15 +15,17 @@ pub mod id;
 pub mod ledger;
 pub mod message;
 pub mod mutex;
+pub mod node;
 pub mod output;
 pub mod variant;
 
-pub use client::{Client, ClientConfig, Command, CommandError, Phase, WaitReason};
+pub use client::{Client, ClientConfig, Command, CommandError, Phase, Transfer, WaitReason};
 pub use clock::LamportClock;
 pub use id::ClientId;
 pub use ledger::{Block, BlockRejection, GENESIS_PREV, Hash, HashRule, Ledger};
-pub use message::Message;
+pub use message::{ForeignMessage, Message};
 pub use mutex::RequestQueue;
+pub use node::Node;
 pub use output::{Outbox, Output, OutputKind, Timer};
 pub use variant::{Mutation, Mutations, Variant};
 

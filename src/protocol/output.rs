@@ -76,7 +76,7 @@ impl Outbox {
     /// first, to keep it across the call that may grow the vector, and copies it over whole,
     /// padding and all: the copy reads back stores of other widths and stalls the CPU.
     #[inline]
-    pub(super) fn push(&mut self, clock: Timestamp, kind: OutputKind) {
+    pub fn push(&mut self, clock: Timestamp, kind: OutputKind) {
         if self.outputs.len() < self.outputs.capacity() {
             self.outputs.push(Output { clock, kind });
         } else {

@@ -672,7 +672,7 @@ fn deliver(
             }
             client.served[slot] = client.served[slot].max(*request_ts);
         }
-        Message::Update { .. } => {}
+        Message::Update { .. } | Message::Foreign(_) => {}
         Message::Updated { .. } => {
             if variant == Variant::UpdateAck && matches!(client.phase, Phase::Inside { .. }) {
                 client.acks += 1;

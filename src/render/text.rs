@@ -242,6 +242,7 @@ pub(crate) fn describe_message(msg: &Message) -> String {
         Message::Reply { ts } => format!("REPLY(ts {ts})"),
         Message::Update { ts, block } => format!("UPDATE(ts {ts}, block {})", block.index()),
         Message::Updated { ts } => format!("UPDATED(ts {ts})"),
+        Message::Foreign(foreign) => format!("{}(ts {})", foreign.kind.to_uppercase(), foreign.ts),
         Message::Release {
             ts,
             request_ts,

@@ -224,6 +224,27 @@ pub struct ScenarioFile {
     /// Bounds that make the run finish.
     #[serde(default)]
     pub limits: Limits,
+    /// Every client played by a program of its own, over JSON Lines (docs/nodes.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<NodeProgram>,
+}
+
+/// The program that plays every client (docs/nodes.md): one process per client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeProgram {
+    /// The command, run by `sh -c` once per client.
+    pub cmd: String,
+    /// How long one step may take in real time, in milliseconds.
+    #[serde(default = "default_step_timeout_ms")]
+    pub step_timeout_ms: u64,
+}
+
+/// A node's per-step deadline unless the scenario says otherwise: generous for a slow start.
+pub const DEFAULT_STEP_TIMEOUT_MS: u64 = 10_000;
+
+fn default_step_timeout_ms() -> u64 {
+    DEFAULT_STEP_TIMEOUT_MS
 }
 
 /// The balance of a client that `initial_balances` does not mention.
@@ -773,6 +794,8 @@ pub struct Scenario {
     pub expect: Option<Expect>,
     /// Bounds that make the run finish.
     pub limits: Limits,
+    /// The program playing every client, if not the built-in client.
+    pub node: Option<NodeProgram>,
 }
 
 impl Scenario {
@@ -805,6 +828,7 @@ impl Scenario {
             mutations: self.mutations.clone(),
             expect: self.expect,
             limits: self.limits,
+            node: self.node.clone(),
         }
     }
 

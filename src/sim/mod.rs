@@ -2,9 +2,11 @@
 //! keyed by (time, insertion sequence), integer microseconds, seeded `ChaCha8Rng` streams, a
 //! network model, and a loop bounded by `limits.max_events` and `limits.max_time_us`.
 //!
-//! It drives the pure [`crate::protocol::Client`]s through the shared driver (`crate::drive`), which turns
-//! their outputs into trace [`Event`]s for the online [`Checker`] and the caller's sinks. It
-//! keeps no trace in memory.
+//! It drives [`Node`]s (the pure [`crate::protocol::Client`]s, or another implementation)
+//! through the shared driver (`crate::drive`), which turns their outputs into trace
+//! [`Event`]s for the online [`Checker`] and the caller's sinks. It keeps no trace in memory.
+//! The loop is generic over the node type, so the built-in clients' path is compiled for
+//! them alone.
 
 pub mod network;
 mod queue;
@@ -13,11 +15,15 @@ mod workload;
 
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::check::Checker;
 use crate::drive::{Driver, Host};
-use crate::protocol::{Amount, Client, ClientConfig, ClientId, Message, Outbox, Timer, Timestamp};
-use crate::scenario::{FaultsSpec, Keep, MemoryBudgetExceeded, Scenario};
+use crate::node::{NodeSpec, ProcessNode};
+use crate::protocol::{
+    Amount, Client, ClientConfig, ClientId, Message, Node, Outbox, Timer, Timestamp,
+};
+use crate::scenario::{FaultsSpec, Keep, MemoryBudgetExceeded, NodeProgram, Scenario};
 use crate::trace::{Direction, DropReason, Event, EventKind, EventSink, Kept};
 
 pub use crate::drive::RecordedViolation;
@@ -95,7 +101,7 @@ impl RunOptions {
 }
 
 /// What a finished run leaves behind.
-pub struct RunResult {
+pub struct RunResult<N = Client> {
     pub events: u64,
     pub end: EndReason,
     /// Simulated time of the last event processed.
@@ -105,7 +111,23 @@ pub struct RunResult {
     pub messages_sent: u64,
     pub violations: Vec<RecordedViolation>,
     /// The clients in their final state.
-    pub clients: Vec<Client>,
+    pub clients: Vec<N>,
+}
+
+impl<N> RunResult<N> {
+    /// The same result with each client turned into another type.
+    pub fn map_clients<M>(self, into: impl FnMut(N) -> M) -> RunResult<M> {
+        RunResult {
+            events: self.events,
+            end: self.end,
+            end_us: self.end_us,
+            committed: self.committed,
+            aborted: self.aborted,
+            messages_sent: self.messages_sent,
+            violations: self.violations,
+            clients: self.clients.into_iter().map(into).collect(),
+        }
+    }
 }
 
 enum Pending {
@@ -170,20 +192,112 @@ impl std::fmt::Display for ReplayReachedViolation {
 
 impl std::error::Error for ReplayReachedViolation {}
 
+/// The error of a run whose node failed: its sentence, as the error's message.
+#[cold]
+fn node_failed(sentence: String) -> io::Error {
+    io::Error::other(NodeFailed(sentence))
+}
+
+/// A node failed (it exited, hung or broke the wire protocol): one sentence naming the
+/// client, the step and the offending line.
+#[derive(Debug)]
+pub struct NodeFailed(pub String);
+
+impl std::fmt::Display for NodeFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NodeFailed {}
+
+/// The sentence of a run's error if a node failed.
+pub fn node_failure(error: &io::Error) -> Option<&str> {
+    let failed = error.get_ref()?.downcast_ref::<NodeFailed>()?;
+    Some(&failed.0)
+}
+
 /// Runs a scenario to its end, handing every event to `sinks` as it happens.
 pub fn simulate(
     scenario: &Scenario,
     options: RunOptions,
     sinks: &mut [&mut dyn EventSink],
 ) -> io::Result<RunResult> {
-    let explaining = if options.explain_with_messages {
-        Explaining::Lazily
-    } else {
-        Explaining::VerdictOnly
+    if let Some(program) = &scenario.node {
+        return simulate_programs(scenario, options, sinks, program);
+    }
+    let clients = builtin_clients(scenario);
+    simulate_nodes(scenario, options, sinks, clients)
+}
+
+/// Runs a scenario whose clients are played by a program (docs/nodes.md), one process per
+/// client. The result holds, for each client, a built-in client holding the node's final
+/// ledger.
+fn simulate_programs(
+    scenario: &Scenario,
+    options: RunOptions,
+    sinks: &mut [&mut dyn EventSink],
+    program: &NodeProgram,
+) -> io::Result<RunResult> {
+    let spec = NodeSpec {
+        cmd: program.cmd.clone(),
+        step_timeout: Duration::from_millis(program.step_timeout_ms),
     };
-    let mut simulator = Simulator::new(scenario, options, explaining, sinks);
+    let initial_balances: Arc<[Amount]> = scenario.initial_balances.clone().into();
+    let nodes = ClientId::all(scenario.clients)
+        .map(|id| {
+            let config = client_config(scenario, id);
+            ProcessNode::start(&spec, config, Arc::clone(&initial_balances)).map_err(node_failed)
+        })
+        .collect::<io::Result<Vec<_>>>()?;
+    let mut result = simulate_nodes(scenario, options, sinks, nodes)?;
+    result.clients.iter_mut().for_each(ProcessNode::close_input);
+    let mut ids = ClientId::all(scenario.clients);
+    Ok(result.map_clients(|node| {
+        let id = ids.next().expect("one node per client");
+        Client::with_ledger(&client_config(scenario, id), node.into_ledger())
+    }))
+}
+
+/// Runs a scenario with the given nodes (index `id - 1` is client `id`), as [`simulate`]
+/// does with the built-in clients. Nodes that cannot be replayed in-process keep the message
+/// logs from the start when the violations are to be explained with messages.
+pub fn simulate_nodes<N: Node>(
+    scenario: &Scenario,
+    options: RunOptions,
+    sinks: &mut [&mut dyn EventSink],
+    clients: Vec<N>,
+) -> io::Result<RunResult<N>> {
+    let explaining = match (options.explain_with_messages, N::replayable()) {
+        (false, _) => Explaining::VerdictOnly,
+        (true, true) => Explaining::Lazily,
+        (true, false) => Explaining::WithMessages,
+    };
+    let mut simulator = Simulator::new(scenario, options, explaining, sinks, clients);
     simulator.run()?;
     simulator.finish()
+}
+
+/// The built-in clients of a scenario, in id order.
+pub fn builtin_clients(scenario: &Scenario) -> Vec<Client> {
+    let initial_balances: Arc<[Amount]> = scenario.initial_balances.clone().into();
+    ClientId::all(scenario.clients)
+        .map(|id| {
+            // One shared copy of the initial balances for every client's table.
+            Client::new(&client_config(scenario, id), Arc::clone(&initial_balances))
+        })
+        .collect()
+}
+
+/// Client `id`'s settings in a run of `scenario`.
+pub fn client_config(scenario: &Scenario, id: ClientId) -> ClientConfig {
+    ClientConfig {
+        id,
+        clients: scenario.clients,
+        cs_us: scenario.cs_us,
+        variant: scenario.protocol.to_protocol(),
+        mutations: scenario.mutation_set(),
+    }
 }
 
 /// Every how many commits the run forgets unreachable blocks: never if some client restarts
@@ -230,10 +344,10 @@ fn blocks_to_reserve(scenario: &Scenario) -> usize {
 }
 
 /// A run in progress: the driver, the clients, and the world around them.
-struct Simulator<'s, 'a, 'k> {
+struct Simulator<'s, 'a, 'k, N: Node> {
     /// Numbers, checks and counts the events; see [`crate::drive`].
     driver: Driver,
-    clients: Vec<Client>,
+    clients: Vec<N>,
     world: World<'s, 'a, 'k>,
     faults: FaultsSpec,
     /// Index `id - 1`: the client is crashed.
@@ -277,8 +391,9 @@ impl Host for World<'_, '_, '_> {
     }
 
     /// The network's verdict on a sent message: lost (a `drop` event), delivered once, or
-    /// delivered twice (a `duplicate` event).
-    #[inline]
+    /// delivered twice (a `duplicate` event). Inlined into the loop of every node type: two
+    /// events in three are a message's.
+    #[inline(always)]
     fn carry(
         &mut self,
         driver: &mut Driver,
@@ -352,7 +467,8 @@ fn explain_with_messages(
     options: RunOptions,
     driver: &mut Driver,
 ) -> io::Result<()> {
-    let mut replay = Simulator::new(scenario, options, Explaining::Replay, &mut []);
+    let clients = builtin_clients(scenario);
+    let mut replay = Simulator::new(scenario, options, Explaining::Replay, &mut [], clients);
     let stopped = match replay.run().and_then(|()| replay.judge_end()) {
         Err(error)
             if error
@@ -373,29 +489,18 @@ fn explain_with_messages(
     Ok(())
 }
 
-impl<'s, 'a, 'k> Simulator<'s, 'a, 'k> {
+impl<'s, 'a, 'k, N: Node> Simulator<'s, 'a, 'k, N> {
     fn new(
         scenario: &'s Scenario,
         options: RunOptions,
         explaining: Explaining,
         sinks: &'a mut [&'k mut dyn EventSink],
+        mut clients: Vec<N>,
     ) -> Self {
-        let initial_balances: Arc<[Amount]> = scenario.initial_balances.clone().into();
-        let clients = ClientId::all(scenario.clients)
-            .map(|id| {
-                let config = ClientConfig {
-                    id,
-                    clients: scenario.clients,
-                    cs_us: scenario.cs_us,
-                    variant: scenario.protocol.to_protocol(),
-                    mutations: scenario.mutation_set(),
-                };
-                // One shared copy of the initial balances for every client's table.
-                let mut client = Client::new(&config, Arc::clone(&initial_balances));
-                client.reserve_blocks(blocks_to_reserve(scenario));
-                client
-            })
-            .collect();
+        debug_assert_eq!(clients.len(), scenario.clients as usize);
+        for client in &mut clients {
+            client.reserve_blocks(blocks_to_reserve(scenario));
+        }
         let clients_len = scenario.clients as usize;
         let checker = checker_for(scenario, options, explaining);
         let network = {
@@ -541,6 +646,7 @@ impl<'s, 'a, 'k> Simulator<'s, 'a, 'k> {
                     return self.emit(Some(to), clock, EventKind::Drop { msg_id, reason });
                 }
                 self.clients[to.index()].handle_message(from, &msg, outbox);
+                self.check_node(to)?;
                 self.emit_outputs(to, Some((msg_id, &msg)), outbox)
             }
             Pending::Work(item) => {
@@ -553,6 +659,7 @@ impl<'s, 'a, 'k> Simulator<'s, 'a, 'k> {
                 // Scenario validation makes every workload command valid; a refused one would
                 // change nothing and emit nothing, so there is nothing to trace.
                 let _ = client.handle_command(item.command, outbox);
+                self.check_node(item.client)?;
                 self.emit_outputs(item.client, None, outbox)
             }
             Pending::Timer {
@@ -564,9 +671,20 @@ impl<'s, 'a, 'k> Simulator<'s, 'a, 'k> {
                     return Ok(());
                 }
                 self.clients[client.index()].handle_timer(timer, outbox);
+                self.check_node(client)?;
                 self.emit_outputs(client, None, outbox)
             }
             Pending::Fault(fault) => self.apply_fault(fault),
+        }
+    }
+
+    /// Ends the run with the node's failure, if its last step failed (a node in another
+    /// program that exited or broke the wire protocol). The built-in clients never fail.
+    #[inline(always)]
+    fn check_node(&mut self, node: ClientId) -> io::Result<()> {
+        match self.clients[node.index()].take_failure() {
+            None => Ok(()),
+            Some(sentence) => Err(node_failed(sentence)),
         }
     }
 
@@ -642,6 +760,7 @@ impl<'s, 'a, 'k> Simulator<'s, 'a, 'k> {
                 let slot = crash.client.index();
                 let keep_ledger = crash.keep == Keep::Ledger;
                 self.clients[slot].restart(keep_ledger);
+                self.check_node(crash.client)?;
                 self.down[slot] = false;
                 let kept = if keep_ledger {
                     Kept::Ledger
@@ -655,7 +774,7 @@ impl<'s, 'a, 'k> Simulator<'s, 'a, 'k> {
     }
 
     /// End-of-run checks: ledgers equal at quiescence, and liveness.
-    fn finish(mut self) -> io::Result<RunResult> {
+    fn finish(mut self) -> io::Result<RunResult<N>> {
         let end = self.end.unwrap_or(EndReason::Quiescent);
         if end != EndReason::Violation {
             self.judge_end()?;

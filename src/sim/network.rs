@@ -172,6 +172,8 @@ impl Network {
 
     /// What happens to a message sent now on `from` -> `to`: a partition in force loses it;
     /// otherwise the loss ratio, the latency and the duplication ratio decide, in that order.
+    /// Inlined into the simulator's loop of every node type: every message takes it.
+    #[inline(always)]
     pub fn route(&mut self, from: ClientId, to: ClientId, now_us: u64) -> Route {
         let pin = self.next_pin(from, to);
         if self.cuts.iter().any(|cut| cut.separates(from, to)) {
@@ -222,6 +224,7 @@ impl Network {
     }
 
     /// The pin of the message being sent now on `from` -> `to`, if any.
+    #[inline(always)]
     fn next_pin(&mut self, from: ClientId, to: ClientId) -> Option<PinnedMessage> {
         if self.pins.is_empty() {
             return None;
@@ -258,6 +261,7 @@ impl Network {
     /// A message on `from` -> `to` scheduled for `at_us` arrived. If it was the last one
     /// scheduled on its link, the link's FIFO bookkeeping is dropped: a later send arrives
     /// after now anyway. So the map holds only links with messages in flight, not all N².
+    #[inline(always)]
     pub fn delivered(&mut self, from: ClientId, to: ClientId, at_us: u64) {
         self.last_delivery_us.forget_up_to(from, to, at_us);
     }
@@ -325,6 +329,7 @@ impl LatestDelivery {
     /// A message scheduled for `at_us` arrived now: a link whose latest delivery is no later
     /// has nothing in flight, and a later send arrives after now anyway, so a sparse table
     /// drops the link. (A dense one keeps the value: it can no longer delay anything.)
+    #[inline(always)]
     fn forget_up_to(&mut self, from: ClientId, to: ClientId, at_us: u64) {
         if let LatestDelivery::Sparse(map) = self
             && let Entry::Occupied(entry) = map.entry((from, to))

@@ -333,6 +333,11 @@ impl Json<'_> {
     }
 
     fn message(&mut self, msg: &Message) {
+        if let Message::Foreign(foreign) = msg {
+            // The node's own object, as it came: its `type` and `ts` are among its fields.
+            self.raw(foreign.json.as_bytes());
+            return;
+        }
         self.raw(b"{\"type\":\"");
         self.raw(msg.type_name().as_bytes());
         self.raw(b"\"");

@@ -7,7 +7,19 @@ use crate::protocol::{ClientId, Timestamp};
 use crate::trace::DropReason;
 use rustc_hash::FxHashMap as FastMap;
 
-pub(super) const MSG_TYPES: [&str; 5] = ["request", "reply", "release", "update", "updated"];
+/// The message types by their packed number; the last stands for a foreign node's other types.
+pub(super) const MSG_TYPES: [&str; 6] = [
+    "request", "reply", "release", "update", "updated", "message",
+];
+
+/// A foreign message's packed type: the built-in type of that name, or "message".
+pub(super) fn foreign_type(kind: &str) -> u8 {
+    let other = MSG_TYPES.len() - 1;
+    MSG_TYPES[..other]
+        .iter()
+        .position(|name| *name == kind)
+        .unwrap_or(other) as u8
+}
 const _PACKED_IS_A_CACHE_LINE: () = assert!(std::mem::size_of::<Packed>() == 64);
 pub(super) const DROP_REASONS: [DropReason; 3] =
     [DropReason::Loss, DropReason::Partition, DropReason::Crashed];

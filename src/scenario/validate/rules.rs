@@ -13,7 +13,8 @@ use crate::protocol::{Amount, ClientId};
 use crate::scenario::MAX_MEMORY_MIB;
 use crate::scenario::memory::human_bytes;
 use crate::scenario::{
-    DEFAULT_BALANCE, Expect, ExpectedOutcome, Limits, Scenario, ScenarioFile, WorkloadSpec,
+    DEFAULT_BALANCE, Expect, ExpectedOutcome, Limits, Mutation, NodeProgram, Scenario,
+    ScenarioFile, WorkloadSpec,
 };
 
 pub(super) type Check = Result<(), Problem>;
@@ -70,6 +71,9 @@ pub(super) fn validate(
         return Err(Problem::value(root.at("expect").at("invariant"), message));
     }
 
+    if let Some(node) = &file.node {
+        check_node(node, clients, &file.mutations)?;
+    }
     let WorkloadSpec {
         mut transfers,
         mut balance_reads,
@@ -97,6 +101,7 @@ pub(super) fn validate(
         mutations: file.mutations,
         expect: file.expect,
         limits: file.limits,
+        node: file.node,
     };
     check_memory(&scenario)?;
     Ok(scenario)
@@ -122,6 +127,37 @@ pub(super) fn check_id(path: Path, what: &str, id: ClientId, clients: u32) -> Ch
     }
     let message = format!("{what} must be a client id between 1 and {clients}, not {id}");
     Err(Problem::value(path, message))
+}
+
+/// The most clients a scenario played by programs may have: one process each.
+pub(crate) const MAX_NODE_PROCESSES: u32 = 64;
+
+/// A node program: a command, a deadline within reason, few enough processes, and no
+/// mutation (those change the built-in client; a program has its own bugs).
+fn check_node(node: &NodeProgram, clients: u32, mutations: &[Mutation]) -> Check {
+    let path = Path::root().at("node");
+    if node.cmd.trim().is_empty() {
+        let message = "the node command must not be empty: give the program to run, such as \
+                       \"python3 examples/python/lamport_client.py\"";
+        return Err(Problem::value(path.at("cmd"), message));
+    }
+    if !(1..=3_600_000).contains(&node.step_timeout_ms) {
+        let message = between("step_timeout_ms", 1, 3_600_000, node.step_timeout_ms);
+        return Err(Problem::value(path.at("step_timeout_ms"), message));
+    }
+    if clients > MAX_NODE_PROCESSES {
+        let message = format!(
+            "a scenario played by a node program has at most {MAX_NODE_PROCESSES} clients (one \
+             process each), not {clients}"
+        );
+        return Err(Problem::value(Path::root().at("clients"), message));
+    }
+    if !mutations.is_empty() {
+        let message = "mutations change the built-in client; a node program has none: remove \
+                       `mutations` or `node`";
+        return Err(Problem::value(Path::root().at("mutations"), message));
+    }
+    Ok(())
 }
 
 pub(super) fn check_limits(limits: &Limits) -> Check {

@@ -177,6 +177,7 @@ fn a_valid_file_parses_into_the_expected_scenario() {
             max_time_us: 100_000,
             ..Limits::default()
         },
+        node: None,
     };
     assert_eq!(parse_scenario(FULL, "t.json").unwrap(), expected);
 }

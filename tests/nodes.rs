@@ -1,0 +1,190 @@
+//! Process nodes (docs/nodes.md): the Python example client plays every client of a scenario
+//! over JSON Lines, and nodes that break the wire protocol end the run with one sentence.
+
+mod common;
+
+use common::lamport_ledger;
+
+const PYTHON_CLIENT: &str = "python3 examples/python/lamport_client.py";
+
+fn digest(stdout: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stdout);
+    let summary = text.lines().last().expect("a summary line");
+    let at = summary.find("\"digest\":\"").expect("a digest") + 10;
+    summary[at..at + 64].to_string()
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// On FIFO links without faults the example client does what the built-in client does, step
+/// for step and byte for byte: its messages are written in the trace's own field order.
+#[test]
+fn the_python_client_gives_the_built_in_clients_trace() {
+    for scenario in [
+        "scenarios/default.json",
+        "scenarios/reorder-2.json",
+        "scenarios/contention-5.json",
+    ] {
+        let builtin = lamport_ledger(&["run", scenario, "--format", "jsonl"]);
+        let python = lamport_ledger(&[
+            "run",
+            scenario,
+            "--format",
+            "jsonl",
+            "--node-cmd",
+            PYTHON_CLIENT,
+        ]);
+        assert_eq!(
+            python.status.code(),
+            builtin.status.code(),
+            "{scenario}: {}",
+            stderr(&python)
+        );
+        assert_eq!(
+            digest(&python.stdout),
+            digest(&builtin.stdout),
+            "{scenario}"
+        );
+    }
+}
+
+#[test]
+fn the_python_client_passes_the_default_scenario_and_says_how_to_rerun() {
+    let output = lamport_ledger(&["run", "--node-cmd", PYTHON_CLIENT]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(text.contains("every invariant held"), "{text}");
+    assert!(
+        text.contains("--node-cmd 'python3 examples/python/lamport_client.py'"),
+        "{text}"
+    );
+}
+
+/// Clients 1 and 2 request with the same timestamp at time 0: both count as first, both
+/// enter, and their ledgers fork.
+#[test]
+fn the_classic_tiebreak_bug_is_caught() {
+    let output = lamport_ledger(&[
+        "run",
+        "--format",
+        "jsonl",
+        "--node-cmd",
+        "python3 examples/python/lamport_client.py --bug tiebreak",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("\"invariant\":\"ledger_agreement\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_scenario_names_its_node_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("python.json");
+    let mut scenario: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("scenarios/default.json")).unwrap(),
+    )
+    .unwrap();
+    let cmd = format!(
+        "python3 {}",
+        common::root()
+            .join("examples/python/lamport_client.py")
+            .display()
+    );
+    scenario["node"] = serde_json::json!({"cmd": cmd, "step_timeout_ms": 20000});
+    std::fs::write(&path, scenario.to_string()).unwrap();
+    let output = lamport_ledger(&["run", path.to_str().unwrap(), "--format", "jsonl"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let builtin = lamport_ledger(&["run", "--format", "jsonl"]);
+    assert_eq!(digest(&output.stdout), digest(&builtin.stdout));
+}
+
+#[test]
+fn mutations_do_not_go_with_a_node_program() {
+    let output = lamport_ledger(&[
+        "run",
+        "scenarios/mutation-tiebreak-timestamp-only.json",
+        "--node-cmd",
+        PYTHON_CLIENT,
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let error = stderr(&output);
+    assert!(error.contains("mutations"), "{error}");
+    assert_eq!(error.lines().count(), 1, "{error}");
+}
+
+/// Runs the default scenario with `bad_node.py MODE` and returns its one-line error.
+fn bad_node_error(mode: &str, extra: &[&str]) -> String {
+    let cmd = format!("python3 tests/fixtures/nodes/bad_node.py {mode}");
+    let mut args = vec!["run"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--node-cmd", &cmd]);
+    let output = lamport_ledger(&args);
+    let error = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{mode}: {error}");
+    assert_eq!(error.lines().count(), 1, "{mode}: one sentence: {error}");
+    assert!(
+        error.starts_with("lamport-ledger: client "),
+        "{mode}: {error}"
+    );
+    assert!(error.contains("at step 1 (a command)"), "{mode}: {error}");
+    error
+}
+
+#[test]
+fn a_node_that_exits_is_named_with_its_step() {
+    let error = bad_node_error("exit", &[]);
+    assert!(error.contains("exited (exit status: 3)"), "{error}");
+}
+
+#[test]
+fn a_node_that_writes_no_json_is_quoted() {
+    let error = bad_node_error("malformed", &[]);
+    assert!(
+        error.contains("wrote a line that is not JSON") && error.ends_with("transfer accepted!\n"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_node_that_sends_to_an_unknown_client_is_refused() {
+    let error = bad_node_error("unknown-client", &[]);
+    assert!(error.contains("names client 9"), "{error}");
+}
+
+#[test]
+fn a_node_that_commits_a_block_with_a_wrong_hash_is_refused() {
+    let error = bad_node_error("wrong-hash", &[]);
+    assert!(error.contains("does not recompute"), "{error}");
+}
+
+#[test]
+fn a_node_that_hangs_meets_the_step_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hang.json");
+    let mut scenario: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("scenarios/default.json")).unwrap(),
+    )
+    .unwrap();
+    scenario["node"] = serde_json::json!({"cmd": "unused", "step_timeout_ms": 2000});
+    std::fs::write(&path, scenario.to_string()).unwrap();
+    let started = std::time::Instant::now();
+    let error = bad_node_error("hang", &[path.to_str().unwrap()]);
+    assert!(error.contains("no done line within 2000 ms"), "{error}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
+#[test]
+fn a_node_program_that_cannot_start_is_one_sentence() {
+    let output = lamport_ledger(&["run", "--node-cmd", "exit 0"]);
+    let error = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{error}");
+    assert!(
+        error.contains("client 1's node, at step 0 (init)"),
+        "{error}"
+    );
+}
