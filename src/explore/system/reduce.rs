@@ -44,8 +44,6 @@ struct Owner {
     invisible: bool,
     /// An enabled step lacks [`Progress`].
     stalls: bool,
-    /// Down for good: it never takes a step that sends.
-    silent: bool,
 }
 
 impl Owner {
@@ -63,6 +61,18 @@ impl SystemExpander {
     pub(super) fn reduction_mask(&mut self) -> u32 {
         let n = self.current.n;
         let every = (1u32 << n) - 1;
+        // The closures need only the link counts and who is down for good: when every one
+        // holds every client, no client step need be looked up.
+        let silent = (0..n)
+            .filter(|&client| self.silent(client))
+            .fold(0u32, |mask, client| mask | 1 << client);
+        let mut closures = [every; MAX_CLIENTS];
+        for (seed, closure) in closures.iter_mut().enumerate().take(n) {
+            *closure = self.closure(seed, silent);
+        }
+        if closures[..n].iter().all(|&closure| closure == every) {
+            return every;
+        }
         let mut owners = [Owner::default(); MAX_CLIENTS];
         for (client, owner) in owners.iter_mut().enumerate().take(n) {
             *owner = self.owner(client);
@@ -70,11 +80,8 @@ impl SystemExpander {
         let total: u32 = owners[..n].iter().map(|owner| owner.steps).sum();
         let mut best: Option<(u32, u32)> = None;
         for seed in 0..n {
-            if !owners[seed].protocol {
-                continue;
-            }
-            let mask = self.closure(seed, &owners);
-            if mask == every {
+            let mask = closures[seed];
+            if !owners[seed].protocol || mask == every {
                 continue;
             }
             let chosen = owners[..n]
@@ -97,7 +104,7 @@ impl SystemExpander {
 
     /// The smallest set of clients holding `seed` and closed under the two rules of the
     /// module's comment.
-    fn closure(&self, seed: usize, owners: &[Owner; MAX_CLIENTS]) -> u32 {
+    fn closure(&self, seed: usize, silent: u32) -> u32 {
         let n = self.current.n;
         let config = &self.inner.config;
         let losses_left = self.current.losses < config.max_losses;
@@ -109,8 +116,8 @@ impl SystemExpander {
                 if mask & (1 << receiver) == 0 {
                     continue;
                 }
-                for (sender, owner) in owners.iter().enumerate().take(n) {
-                    if sender == receiver || mask & (1 << sender) != 0 || owner.silent {
+                for sender in 0..n {
+                    if sender == receiver || (mask | silent) & (1 << sender) != 0 {
                         continue;
                     }
                     // What the sender sends next is received before the receiver's steps
@@ -134,6 +141,15 @@ impl SystemExpander {
         }
     }
 
+    /// Down for good: it never takes a step that sends.
+    fn silent(&self, client: usize) -> bool {
+        if !self.current.down(client) {
+            return false;
+        }
+        let used = self.current.crashes_used(client);
+        !self.inner.config.crashes[client][used - 1].restarts
+    }
+
     /// The enabled steps owned by `client`, summed up.
     fn owner(&mut self, client: usize) -> Owner {
         let mut owner = Owner::default();
@@ -145,7 +161,6 @@ impl SystemExpander {
         let duplicates_left = self.current.duplicates < self.inner.config.max_duplicates;
         if down {
             let crash = self.inner.config.crashes[client][used - 1];
-            owner.silent = !crash.restarts;
             if crash.restarts {
                 let keep = u32::from(crash.keep_ledger);
                 let effect = self.effect(local, INPUT_RESTART | keep, 0);
