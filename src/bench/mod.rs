@@ -23,7 +23,7 @@ pub struct Case {
 }
 
 /// The cases in the order `bench` runs them.
-pub const CASES: [Case; 8] = [
+pub const CASES: [Case; 9] = [
     Case {
         name: "n3-1m",
         what: "3 clients, 1,000,000 transfers, ledger and online checks on, trace off",
@@ -51,6 +51,10 @@ pub const CASES: [Case; 8] = [
     Case {
         name: "sweep-n5-all",
         what: "10,000 seeds of 5 clients x 100 transfers, all cores",
+    },
+    Case {
+        name: "explore-default",
+        what: "explore scenarios/default.json, partial-order reduction, one thread (events: states)",
     },
     Case {
         name: "null-loop",
@@ -87,6 +91,7 @@ pub fn run_case(name: &str, scale: u64) -> io::Result<Option<Measurement>> {
         "n4096" => single(&generated(4096, (20 / scale).max(1), 0), false)?,
         "sweep-n5-1" => sweep(10_000 / scale, 1),
         "sweep-n5-all" => sweep(10_000 / scale, rayon::current_num_threads()),
+        "explore-default" => explore_default(scale)?,
         "null-loop" => {
             let scenario = generated(3, 1_000_000 / scale, 0);
             let (events, transfers) = null_loop::run(&scenario);
@@ -108,6 +113,32 @@ pub fn run_case(name: &str, scale: u64) -> io::Result<Option<Measurement>> {
         threads,
     }))
 }
+
+/// `scenarios/default.json` explored to the end with partial-order reduction on one thread
+/// (with `scale` above 1, stopped after 1/`scale` of its states): one run, its distinct states
+/// as the events, its transitions as the transfers.
+fn explore_default(scale: u64) -> io::Result<(u64, u64, u64, usize)> {
+    let text = include_str!("../../scenarios/default.json");
+    let scenario = parse_scenario(text, "scenarios/default.json").map_err(io::Error::other)?;
+    let setup = crate::explore::settings::from_scenario(
+        "scenarios/default.json".into(),
+        scenario,
+        &crate::explore::settings::Overrides::default(),
+    )
+    .map_err(|error| io::Error::other(error.0))?;
+    let options = crate::explore::SearchOptions {
+        reduce: true,
+        max_states: (scale > 1).then_some(EXPLORE_DEFAULT_STATES / scale),
+        ..crate::explore::SearchOptions::default()
+    };
+    let stats = crate::explore::explore_system(&setup, &options)
+        .result
+        .stats;
+    Ok((1, stats.distinct, stats.transitions, 1))
+}
+
+/// About the distinct states of `explore-default`, to scale it down for a quick run.
+const EXPLORE_DEFAULT_STATES: u64 = 20_000_000;
 
 /// A scenario with `clients` clients and `transfers` generated transfers arriving about as
 /// fast as the mutex serves them, on reliable FIFO links.

@@ -5,10 +5,15 @@
 //! Exit codes: 0 no violation (or the expectation matched), 1 a violation or deadlock (or a
 //! mismatch), 2 bad input or usage.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::files::{is_standard_stream, refuse_input_as_output, report_writer};
 use super::run::stdout_error;
@@ -19,8 +24,8 @@ use crate::explore::report::{self, TraceNote, cut_short};
 use crate::explore::settings::{self, Channels, Overrides, describe_expect, meets};
 use crate::explore::tla::{MAX_CLOCK, MAX_PROCESSES};
 use crate::explore::{
-    Order, SearchOptions, Stats, TlaConfig, default_memory_budget, explore_system, explore_tla,
-    peak_rss_kib,
+    Order, SearchOptions, SearchProgress, Stats, TlaConfig, default_memory_budget,
+    explore_system_with_progress, explore_tla_with_progress, peak_rss_kib,
 };
 
 #[derive(Debug, Args)]
@@ -62,6 +67,10 @@ pub(super) struct ExploreArgs {
     /// Threads for breadth-first search (0: one per core). Results do not depend on it.
     #[arg(long, value_name = "J", default_value_t = 1)]
     jobs: usize,
+    /// Explore every interleaving: no partial-order reduction (see docs/explore.md). The
+    /// verdict is the same either way; the reduction visits fewer states.
+    #[arg(long)]
+    no_reduce: bool,
     /// Go on after a violation and report the shortest path to each invariant broken.
     #[arg(long)]
     keep_going: bool,
@@ -121,6 +130,7 @@ pub(super) fn explore_command(args: &ExploreArgs) -> Result<u8, CliError> {
         jobs,
         keep_going: args.keep_going,
         wanted: None,
+        reduce: !args.no_reduce,
     };
     let mut out = report_writer(args.trace.as_deref());
     let code = match args.model {
@@ -163,7 +173,8 @@ fn tla_command(
         max_clock,
         bag: args.bag,
     };
-    let exploration = explore_tla(config, options);
+    let exploration =
+        with_progress(|progress| explore_tla_with_progress(config, options, progress));
     let peak = peak_rss_kib();
     let code = if exploration.result.found.is_empty() {
         EXIT_OK
@@ -227,7 +238,8 @@ fn scenario_command(
         }),
         ..*options
     };
-    let exploration = explore_system(&setup, options);
+    let exploration =
+        with_progress(|progress| explore_system_with_progress(&setup, options, progress));
     let peak = peak_rss_kib();
     let found: Vec<Invariant> = exploration
         .result
@@ -333,4 +345,48 @@ fn invariant_named(name: &str) -> Option<Invariant> {
     Invariant::ALL
         .into_iter()
         .find(|invariant| invariant.name() == name)
+}
+
+/// How often the progress line is refreshed.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// Runs `search` with a progress line on standard error when it is a terminal (states,
+/// transitions, depth, states per second; cleared at the end); otherwise nothing extra.
+fn with_progress<R>(search: impl FnOnce(Option<&SearchProgress>) -> R) -> R {
+    if !std::io::stderr().is_terminal() {
+        return search(None);
+    }
+    let progress = SearchProgress::default();
+    let (stop, stopped) = mpsc::channel::<()>();
+    thread::scope(|scope| {
+        let shown = &progress;
+        scope.spawn(move || show_progress(shown, &stopped));
+        let result = search(Some(&progress));
+        drop(stop);
+        result
+    })
+}
+
+fn show_progress(progress: &SearchProgress, stopped: &mpsc::Receiver<()>) {
+    let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template("{elapsed_precise} {spinner} explore: {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    spinner.set_style(style);
+    let started = Instant::now();
+    loop {
+        let states = progress.states.load(Ordering::Relaxed);
+        let micros = started.elapsed().as_micros().max(1);
+        spinner.set_message(format!(
+            "{states} states, {} transitions, depth {}, {} states/s",
+            progress.transitions.load(Ordering::Relaxed),
+            progress.depth.load(Ordering::Relaxed),
+            u128::from(states) * 1_000_000 / micros
+        ));
+        spinner.tick();
+        match stopped.recv_timeout(PROGRESS_EVERY) {
+            Err(RecvTimeoutError::Timeout) => {}
+            _ => break,
+        }
+    }
+    spinner.finish_and_clear();
 }

@@ -35,25 +35,115 @@ mod table;
 mod tests;
 pub(crate) mod tla;
 
-pub use search::{Order, SearchOptions, Stats};
+pub use search::{Order, SearchOptions, SearchProgress, Stats};
 pub use settings::ExploreSetup;
 pub use tla::TlaConfig;
 
-use search::{SearchResult, search};
+use search::{SearchResult, Stop, search};
 use system::{SystemModel, SystemStep};
 use tla::{LamportMutex, TlaStep};
 
 /// The exploration of a scenario's clients: the counts and every violation found.
 pub struct SystemExploration {
     pub(crate) model: SystemModel,
+    /// The search's counts, and its findings: with reduction, replaced by those of
+    /// [`Self::shortest`]'s search when that one is conclusive.
     pub(crate) result: SearchResult<SystemStep>,
+    /// Whether the search used partial-order reduction.
+    pub(crate) reduced: bool,
+    /// After a breadth-first search with reduction found something: the full search
+    /// bounded to its depth, for the shortest paths.
+    pub(crate) shortest: Option<ShortestCheck>,
 }
+
+/// The full search (no reduction) that follows a reduced one which found something: bounded
+/// to the depth of the reduced search's findings, so that its findings are the shortest.
+pub struct ShortestCheck {
+    pub stats: Stats,
+    /// The depth it was bounded to: the reduced search's longest path to a finding.
+    pub depth_bound: u32,
+    /// The reduced search's findings: (name, steps of its path).
+    pub reduced_paths: Vec<(&'static str, usize)>,
+    /// It explored every state within the bound (or stopped at the finding it looked for):
+    /// its findings, now the exploration's, are the shortest.
+    pub conclusive: bool,
+}
+
+/// States the full search that looks for the shortest path may store, at least; more if
+/// the reduced search stored more (see [`SHORTEST_CHECK_FACTOR`]).
+pub const SHORTEST_CHECK_STATES: u64 = 1 << 20;
+/// The full search that looks for the shortest path may store this many times the states
+/// of the reduced search.
+pub const SHORTEST_CHECK_FACTOR: u64 = 8;
 
 /// Explores the clients of `setup` (see `settings::load`) as `options` say.
 pub fn explore_system(setup: &ExploreSetup, options: &SearchOptions) -> SystemExploration {
-    let model = SystemModel::new(setup.system.clone());
-    let result = search(&model, options);
-    SystemExploration { model, result }
+    explore_system_with_progress(setup, options, None)
+}
+
+/// [`explore_system`], noting how far each search has come in `progress`.
+pub fn explore_system_with_progress(
+    setup: &ExploreSetup,
+    options: &SearchOptions,
+    progress: Option<&SearchProgress>,
+) -> SystemExploration {
+    let model = SystemModel::new(setup.system.clone()).reducing(options.reduce);
+    let mut result = search(&model, options, progress);
+    let shortest =
+        (options.reduce && options.order == Order::BreadthFirst && !result.found.is_empty())
+            .then(|| shortest_check(&model, options, &mut result, progress));
+    SystemExploration {
+        model,
+        result,
+        reduced: options.reduce,
+        shortest,
+    }
+}
+
+/// Searches `model` again without reduction, to the depth of the findings in `result`; when
+/// that search is conclusive its findings (the shortest paths, and the first one the same
+/// as a search without reduction reports) replace those in `result`.
+fn shortest_check(
+    model: &SystemModel,
+    options: &SearchOptions,
+    result: &mut SearchResult<SystemStep>,
+    progress: Option<&SearchProgress>,
+) -> ShortestCheck {
+    let reduced_paths: Vec<(&'static str, usize)> = result
+        .found
+        .iter()
+        .map(|found| (found.finding.name, found.path.len()))
+        .collect();
+    let deepest = reduced_paths
+        .iter()
+        .map(|&(_, steps)| steps)
+        .max()
+        .unwrap_or(0) as u32;
+    let budget = (result.stats.distinct * SHORTEST_CHECK_FACTOR).max(SHORTEST_CHECK_STATES);
+    let full_options = SearchOptions {
+        reduce: false,
+        max_depth: Some(options.max_depth.map_or(deepest, |max| max.min(deepest))),
+        max_states: Some(options.max_states.map_or(budget, |max| max.min(budget))),
+        ..*options
+    };
+    let depth_bound = full_options.max_depth.unwrap_or(deepest);
+    let full = search(&model.reducing(false), &full_options, progress);
+    // Within the bound lie the reduced search's paths: a search that explored it all, or
+    // stopped at the finding it looks for (the first, or the wanted one), is conclusive.
+    let conclusive = match full.stats.stop {
+        Stop::Finding => true,
+        Stop::Exhausted | Stop::MaxDepth => !full.found.is_empty(),
+        Stop::MaxStates | Stop::MaxMemory => false,
+    };
+    if conclusive {
+        result.found = full.found;
+    }
+    ShortestCheck {
+        stats: full.stats,
+        depth_bound,
+        reduced_paths,
+        conclusive,
+    }
 }
 
 /// The exploration of the port of the TLA+ spec `LamportMutex.tla`.
@@ -64,8 +154,17 @@ pub struct TlaExploration {
 
 /// Explores the port of `LamportMutex.tla` with these constants.
 pub fn explore_tla(config: TlaConfig, options: &SearchOptions) -> TlaExploration {
+    explore_tla_with_progress(config, options, None)
+}
+
+/// [`explore_tla`], noting how far the search has come in `progress`.
+pub fn explore_tla_with_progress(
+    config: TlaConfig,
+    options: &SearchOptions,
+    progress: Option<&SearchProgress>,
+) -> TlaExploration {
     let model = LamportMutex::new(config);
-    let result = search(&model, options);
+    let result = search(&model, options, progress);
     TlaExploration { model, result }
 }
 

@@ -13,12 +13,17 @@ pub(crate) use tla::{write_tla_json, write_tla_text};
 use super::search::{Order, Stats, Stop};
 use crate::wording::count;
 
-pub(super) fn write_search_line(out: &mut dyn Write, stats: &Stats) -> io::Result<()> {
+/// The search line; `reduction` says whether partial-order reduction ran, or why not.
+pub(super) fn write_search_line(
+    out: &mut dyn Write,
+    stats: &Stats,
+    reduction: &str,
+) -> io::Result<()> {
     writeln!(
         out,
-        "search:    {}, {}; symmetry reduction: none (client ids break ties between \
-         requests, so no two clients are interchangeable); states told apart by their full \
-         encoding",
+        "search:    {}, {}; partial-order reduction: {reduction}; symmetry reduction: none \
+         (client ids break ties between requests, so no two clients are interchangeable); \
+         states told apart by their full encoding",
         match stats.order {
             Order::BreadthFirst => "breadth-first",
             Order::DepthFirst => "depth-first",

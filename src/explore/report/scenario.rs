@@ -7,11 +7,11 @@ use super::{
     completeness, path_kind, stats_json, write_nothing_found, write_search_line, write_speed,
 };
 use crate::check::revealing_events;
-use crate::explore::SystemExploration;
 use crate::explore::replay::{Replayed, ReplayedViolation, describe_step};
 use crate::explore::search::Stop;
 use crate::explore::settings::{ExpectFrom, ExploreSetup};
 use crate::explore::system::{LinkRule, SystemConfig};
+use crate::explore::{ShortestCheck, SystemExploration};
 use crate::wording::count;
 
 /// Where the trace of the first violation went, for the report's `trace:` line.
@@ -46,6 +46,21 @@ pub(crate) fn write_scenario_json(
     value["client_states"] = interned.client_states.into();
     value["messages"] = interned.messages.into();
     value["client_steps_run"] = interned.client_steps.into();
+    value["reduction"] = exploration.reduced.into();
+    if let Some(check) = &exploration.shortest {
+        value["shortest_check"] = serde_json::json!({
+            "distinct": check.stats.distinct,
+            "transitions": check.stats.transitions,
+            "depth_bound": check.depth_bound,
+            "seconds": check.stats.seconds,
+            "conclusive": check.conclusive,
+            "reduced_steps": check
+                .reduced_paths
+                .iter()
+                .map(|(name, steps)| serde_json::json!({"invariant": name, "steps": steps}))
+                .collect::<Vec<_>>(),
+        });
+    }
     value["violations"] = exploration
         .result
         .found
@@ -121,7 +136,12 @@ pub(crate) fn write_scenario_text(
          chain_integrity, conservation, no_overdraft; clock_condition on every step; \
          deadlock (liveness) and equal ledgers where no step is possible"
     )?;
-    write_search_line(out, stats)?;
+    let reduction = if exploration.reduced {
+        "on (stubborn sets, see docs/explore.md; --no-reduce explores every interleaving)"
+    } else {
+        "off (--no-reduce: every interleaving)"
+    };
+    write_search_line(out, stats, reduction)?;
     let interned = exploration.model.interned();
     writeln!(
         out,
@@ -140,6 +160,9 @@ pub(crate) fn write_scenario_text(
         completeness(stats)
     )?;
     write_speed(out, stats, peak)?;
+    if let Some(check) = &exploration.shortest {
+        write_shortest(out, check, exploration)?;
+    }
     match exploration.result.found.first() {
         None => write_nothing_found(out, stats, " in any reachable state")?,
         Some(found) => {
@@ -148,7 +171,12 @@ pub(crate) fn write_scenario_text(
                 "verdict:   VIOLATION of {} after {} ({}): {}",
                 found.finding.name,
                 count(found.path.len(), "step"),
-                path_kind(stats),
+                match &exploration.shortest {
+                    Some(check) if !check.conclusive => {
+                        "found with reduction: not known to be the shortest"
+                    }
+                    _ => path_kind(stats),
+                },
                 found.finding.detail
             )?;
             if let Some(replayed) = replayed {
@@ -228,6 +256,60 @@ pub(crate) fn write_scenario_text(
         )?;
     }
     Ok(())
+}
+
+/// The full search that followed a reduced one which found something: how many states it
+/// visited, and whether the paths shown are the shortest.
+fn write_shortest(
+    out: &mut dyn Write,
+    check: &ShortestCheck,
+    exploration: &SystemExploration,
+) -> io::Result<()> {
+    let bound = check.depth_bound;
+    let full = format!(
+        "a full search (no reduction) to depth {bound}: {} distinct, {}, {:.6} s",
+        check.stats.distinct,
+        count(check.stats.transitions, "transition"),
+        check.stats.seconds
+    );
+    if !check.conclusive {
+        return writeln!(
+            out,
+            "shortest:  not known: {full}, stopped at its bound of states before it found \
+             as much; the paths shown are the reduced search's (lamport-ledger explore \
+             --no-reduce finds the shortest)"
+        );
+    }
+    let shorter: Vec<String> = exploration
+        .result
+        .found
+        .iter()
+        .filter_map(|found| {
+            let (_, reduced) = check
+                .reduced_paths
+                .iter()
+                .find(|(name, _)| *name == found.finding.name)?;
+            (found.path.len() < *reduced).then(|| {
+                format!(
+                    "{} in {} (the reduced search's path took {reduced})",
+                    found.finding.name,
+                    count(found.path.len(), "step")
+                )
+            })
+        })
+        .collect();
+    if shorter.is_empty() {
+        writeln!(
+            out,
+            "shortest:  {full}; it finds no shorter path: the paths shown are shortest"
+        )
+    } else {
+        writeln!(
+            out,
+            "shortest:  {full}; shorter paths found, shown here: {}",
+            shorter.join(", ")
+        )
+    }
 }
 
 fn describe_network(system: &SystemConfig) -> String {

@@ -32,7 +32,11 @@ pub(crate) fn write_tla_text(
         "checks:    invariants Mutex and BoundedNetwork (TypeOK holds by construction), \
          deadlock; state constraint ClockConstraint"
     )?;
-    write_search_line(out, stats)?;
+    write_search_line(
+        out,
+        stats,
+        "none (it applies to scenarios; the port keeps TLC's counts)",
+    )?;
     writeln!(
         out,
         "states:    {} distinct, {} generated (TLC's count: the initial state and every \
@@ -94,6 +98,7 @@ pub(crate) fn write_tla_json(
     let config = exploration.model.config();
     let stats = &exploration.result.stats;
     let mut value = stats_json(stats, peak);
+    value["reduction"] = false.into();
     value["model"] = "tlaplus-lamport-mutex".into();
     value["clients"] = config.processes.into();
     value["max_clock"] = config.max_clock.into();

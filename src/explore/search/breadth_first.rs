@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Barrier, Mutex, RwLock};
 
 use super::successors::{Known, PREFETCH_AHEAD, Successors, steps_to};
-use super::{BATCH_PER_JOB, CHUNK, Expander, Finding, Found, Model, Order, SearchOptions, Stop};
+use super::{
+    BATCH_PER_JOB, CHUNK, Expander, Finding, Found, Model, Order, SearchOptions, SearchProgress,
+    Stop,
+};
 use crate::explore::hash::hash_bytes;
 use crate::explore::store::{Inserted, MAX_STATES, NO_PARENT, StateStore};
 
@@ -24,6 +27,8 @@ pub(super) struct Run<'o, M: Model> {
     pub(super) expanding: Vec<Mutex<Successors<M::Step>>>,
     /// The buffers of the batch expanded before it, waiting for their merge.
     pub(super) merging: Vec<Mutex<Successors<M::Step>>>,
+    /// Where to note how far the search has come.
+    pub(super) progress: Option<&'o SearchProgress>,
 }
 
 /// What the merge counts and finds.
@@ -237,6 +242,7 @@ impl<'o, M: Model> Run<'o, M> {
             sources: Sources::default(),
             expanding: Vec::new(),
             merging: Vec::new(),
+            progress: None,
         }
     }
 
@@ -288,6 +294,7 @@ impl<'o, M: Model> Run<'o, M> {
             if let Flow::Stop(stop) = self.merge_and_expand(pending, next) {
                 return stop;
             }
+            self.note_progress();
             pending = next;
             match next {
                 Some((_, end)) => next_start = end,
@@ -442,6 +449,13 @@ impl<'o, M: Model> Run<'o, M> {
             }
             flow
         })
+    }
+
+    pub(super) fn note_progress(&self) {
+        if let Some(progress) = self.progress {
+            let tally = &self.tally;
+            progress.note(self.store.len(), tally.transitions, tally.source_depth);
+        }
     }
 
     /// At the depth bound: were any successors left unexplored?

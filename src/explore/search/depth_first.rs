@@ -4,6 +4,9 @@ use super::breadth_first::{Flow, Run};
 use super::successors::Successors;
 use super::{Expander, Model, Stop};
 
+/// How often (in states) depth-first search notes its progress.
+const PROGRESS_EVERY: u32 = 1 << 12;
+
 impl<M: Model> Run<'_, M> {
     /// Depth-first search: a stack of (state, depth); successors pushed in reverse so that the
     /// first successor is explored first.
@@ -16,6 +19,9 @@ impl<M: Model> Run<'_, M> {
         let mut output = Successors::new();
         while let Some((id, depth)) = stack.pop() {
             self.tally.source_depth = depth;
+            if id % PROGRESS_EVERY == 0 {
+                self.note_progress();
+            }
             self.scratch.clear();
             self.scratch.extend_from_slice(self.store.get(id));
             output.clear();

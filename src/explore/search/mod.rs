@@ -18,6 +18,7 @@ mod breadth_first;
 mod depth_first;
 mod successors;
 
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Instant;
 
 use breadth_first::Run;
@@ -86,6 +87,9 @@ pub struct SearchOptions {
     /// invariant). Findings of other names are kept and the search goes on until this one, so
     /// it is judged as `run` judges an expectation; `None` stops at the first finding.
     pub wanted: Option<&'static str>,
+    /// Partial-order reduction, where the model has one (a scenario's clients; not the
+    /// TLA+ port, whose counts are TLC's).
+    pub reduce: bool,
 }
 
 impl Default for SearchOptions {
@@ -98,6 +102,7 @@ impl Default for SearchOptions {
             jobs: 1,
             keep_going: false,
             wanted: None,
+            reduce: false,
         }
     }
 }
@@ -160,9 +165,33 @@ const BATCH_PER_JOB: usize = 1 << 13;
 /// buffer, claimed by whichever thread is free. One thread expands a batch in one chunk.
 const CHUNK: usize = 1 << 10;
 
-/// Explores `model`.
-pub fn search<M: Model>(model: &M, options: &SearchOptions) -> SearchResult<M::Step> {
+/// How far a search has come, for a display on another thread: written after each batch
+/// (breadth-first) or every few thousand states (depth-first).
+#[derive(Debug, Default)]
+pub struct SearchProgress {
+    /// Distinct states stored.
+    pub states: AtomicU64,
+    pub transitions: AtomicU64,
+    /// The depth being expanded.
+    pub depth: AtomicU32,
+}
+
+impl SearchProgress {
+    pub(super) fn note(&self, states: usize, transitions: u64, depth: u32) {
+        self.states.store(states as u64, Ordering::Relaxed);
+        self.transitions.store(transitions, Ordering::Relaxed);
+        self.depth.store(depth, Ordering::Relaxed);
+    }
+}
+
+/// Explores `model`, noting how far it has come in `progress`.
+pub fn search<M: Model>(
+    model: &M,
+    options: &SearchOptions,
+    progress: Option<&SearchProgress>,
+) -> SearchResult<M::Step> {
     let mut run = Run::new(model, options);
+    run.progress = progress;
     let started = Instant::now();
     let stop = match options.order {
         Order::BreadthFirst => run.breadth_first(model),

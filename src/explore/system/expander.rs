@@ -53,6 +53,11 @@ pub struct SystemExpander {
     /// `(from - 1) * N + (to - 1)` -> link index.
     pub(super) link_index: Vec<u8>,
     pub(super) positions: Vec<usize>,
+    /// Partial-order reduction on (see [`reduce`](super::reduce)).
+    pub(super) reduce: bool,
+    /// A bit per client with a lossy (duplicating) link to it.
+    pub(super) lossy_receivers: u32,
+    pub(super) duplicating_receivers: u32,
 }
 
 impl SystemExpander {
@@ -321,6 +326,9 @@ impl Model for SystemModel {
             ledger_parents: Vec::new(),
             ledger_lengths: Vec::new(),
             positions: Vec::new(),
+            reduce: self.reduce,
+            lossy_receivers: self.receivers(|rule| rule.lossy),
+            duplicating_receivers: self.receivers(|rule| rule.duplicating),
             link_index: {
                 let n = self.inner.config.clients as usize;
                 let mut index = vec![u8::MAX; n * n];
@@ -362,10 +370,18 @@ impl Expander for SystemExpander {
             client: client as u8,
             ..SystemStep::default()
         };
+        // The clients whose steps are taken: a bit each.
+        let mask = if self.reduce {
+            self.reduction_mask()
+        } else {
+            u32::MAX
+        };
+        let owned = |client: usize| mask & (1 << client) != 0;
         // Issue the next transfer.
         for client in 0..n {
             let issued = usize::from(self.current.issued[client]);
-            if self.current.down(client) || issued >= self.transfer_counts[client] {
+            if !owned(client) || self.current.down(client) || issued >= self.transfer_counts[client]
+            {
                 continue;
             }
             let effect = self.effect(self.current.locals[client], INPUT_ISSUE | issued as u32, 0);
@@ -382,7 +398,7 @@ impl Expander for SystemExpander {
         }
         // Leave the critical section.
         for client in 0..n {
-            if self.current.down(client) {
+            if !owned(client) || self.current.down(client) {
                 continue;
             }
             let local = self.current.locals[client];
@@ -398,6 +414,9 @@ impl Expander for SystemExpander {
         }
         // Deliver.
         for link in 0..links {
+            if !owned(self.inner.links[link].1.index()) {
+                continue;
+            }
             if self.fifo[link] {
                 // Only the oldest message of a FIFO link is in reach.
                 if self.current.count(link) > 0 {
@@ -415,7 +434,10 @@ impl Expander for SystemExpander {
         // Restart.
         for client in 0..n {
             let used = self.current.crashes_used(client);
-            if !self.current.down(client) || !self.inner.config.crashes[client][used - 1].restarts {
+            if !owned(client)
+                || !self.current.down(client)
+                || !self.inner.config.crashes[client][used - 1].restarts
+            {
                 continue;
             }
             let keep = u32::from(self.inner.config.crashes[client][used - 1].keep_ledger);
@@ -430,7 +452,7 @@ impl Expander for SystemExpander {
         if self.current.losses < self.inner.config.max_losses {
             for link in 0..links {
                 let (from, to) = self.inner.links[link];
-                if !self.inner.config.rule(from, to).lossy {
+                if !owned(to.index()) || !self.inner.config.rule(from, to).lossy {
                     continue;
                 }
                 self.candidates(link, true, &mut positions);
@@ -454,7 +476,7 @@ impl Expander for SystemExpander {
         if self.current.duplicates < self.inner.config.max_duplicates {
             for link in 0..links {
                 let (from, to) = self.inner.links[link];
-                if !self.inner.config.rule(from, to).duplicating {
+                if !owned(to.index()) || !self.inner.config.rule(from, to).duplicating {
                     continue;
                 }
                 self.candidates(link, true, &mut positions);
@@ -477,7 +499,7 @@ impl Expander for SystemExpander {
         }
         for client in 0..n {
             let used = self.current.crashes_used(client);
-            if self.current.down(client) || used >= self.crash_counts[client] {
+            if !owned(client) || self.current.down(client) || used >= self.crash_counts[client] {
                 continue;
             }
             let edit = Edit {

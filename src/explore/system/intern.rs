@@ -89,18 +89,30 @@ pub(super) struct ClientInfo {
     pub(super) ledger_number: u32,
     /// A broken invariant of its own ledger or table.
     pub(super) problem: Option<Finding>,
+    /// Its Lamport clock (the partial-order reduction's progress measure).
+    pub(super) clock: u64,
 }
 
 pub(super) const INSIDE: u64 = 1;
 pub(super) const PROBLEM: u64 = 2;
 pub(super) const HAS_WORK: u64 = 4;
 pub(super) const LEDGER_SHIFT: u32 = 32;
+/// The clock sits in bits 3 to 31 of a summary; [`CLOCK_UNKNOWN`] stands for every clock too
+/// large for them.
+pub(super) const CLOCK_SHIFT: u32 = 3;
+pub(super) const CLOCK_UNKNOWN: u64 = (1 << (LEDGER_SHIFT - CLOCK_SHIFT)) - 1;
+
+/// The clock of a summary word ([`CLOCK_UNKNOWN`] if it does not fit).
+pub(super) fn summary_clock(summary: u64) -> u64 {
+    (summary >> CLOCK_SHIFT) & CLOCK_UNKNOWN
+}
 
 impl ClientInfo {
     pub(super) fn summary(&self) -> u64 {
         u64::from(self.inside)
             | if self.problem.is_some() { PROBLEM } else { 0 }
             | if self.has_work { HAS_WORK } else { 0 }
+            | self.clock.min(CLOCK_UNKNOWN) << CLOCK_SHIFT
             | u64::from(self.ledger_number) << LEDGER_SHIFT
     }
 }
@@ -312,6 +324,7 @@ pub(super) fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -
         has_work: *client.phase() != Phase::Idle || client.pending().len() > 0,
         ledger_number,
         problem,
+        clock: client.clock(),
     }
 }
 

@@ -35,6 +35,7 @@ mod emit;
 mod encoding;
 mod expander;
 mod intern;
+mod reduce;
 mod step_table;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -43,6 +44,8 @@ use crate::protocol::{ClientId, Message};
 
 pub(crate) use config::{CrashRule, LinkRule, PlannedTransfer, SystemConfig};
 use effects::SharedEffects;
+#[cfg(test)]
+pub(crate) use expander::SystemExpander;
 use intern::{Shared, intern_client};
 
 /// Counts of what the search met (see [`SystemModel::interned`]).
@@ -101,6 +104,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct SystemModel {
     inner: Arc<Inner>,
+    /// Expand states with partial-order reduction (see [`reduce`]).
+    reduce: bool,
 }
 
 impl SystemModel {
@@ -126,7 +131,26 @@ impl SystemModel {
         inner.initial_locals = locals;
         SystemModel {
             inner: Arc::new(inner),
+            reduce: false,
         }
+    }
+
+    /// The same model (sharing what was interned), expanded with partial-order reduction
+    /// or without.
+    pub fn reducing(&self, reduce: bool) -> Self {
+        SystemModel {
+            inner: Arc::clone(&self.inner),
+            reduce,
+        }
+    }
+
+    /// A bit per client with a link to it that `pick` selects.
+    fn receivers(&self, pick: impl Fn(LinkRule) -> bool) -> u32 {
+        self.inner
+            .links
+            .iter()
+            .filter(|&&(from, to)| pick(self.inner.config.rule(from, to)))
+            .fold(0, |mask, &(_, to)| mask | 1 << to.index())
     }
 
     pub fn config(&self) -> &SystemConfig {

@@ -6,6 +6,7 @@
 
 mod entry;
 mod naive_system;
+mod reduction;
 mod scenarios;
 mod tla;
 
