@@ -256,32 +256,15 @@ impl<W: Watch> Driver<W> {
             OutputKind::Applied { index } => {
                 return self.block_event(host, clients, node, clock, index, false);
             }
-            OutputKind::Aborted {
-                ts,
-                amount,
-                balance,
-            } => {
-                self.counts.aborted += 1;
-                EventKind::Abort {
-                    ts,
-                    amount,
-                    balance,
+            plain => {
+                if matches!(plain, OutputKind::Aborted { .. }) {
+                    self.counts.aborted += 1;
+                }
+                match EventKind::of_output(plain) {
+                    Ok(kind) => kind,
+                    Err(_) => unreachable!("the other outputs are matched above"),
                 }
             }
-            OutputKind::TransferQueued { to, amount } => EventKind::Transfer { to, amount },
-            OutputKind::Requested { ts } => EventKind::Request { ts },
-            OutputKind::Entered { ts } => EventKind::Enter { ts },
-            OutputKind::Exited { ts } => EventKind::Exit { ts },
-            OutputKind::Rejected {
-                from,
-                block,
-                reason,
-            } => EventKind::Reject {
-                from,
-                block,
-                reason: reason.to_string(),
-            },
-            OutputKind::BalanceRead { of, value } => EventKind::Balance { of, value },
         };
         self.emit(host, Some(node), clock, kind)?;
         self.report_found(host, clients)

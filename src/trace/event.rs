@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::base::Invariant;
-use crate::protocol::{Amount, Block, ClientId, Message, Timestamp};
+use crate::protocol::{Amount, Block, ClientId, Message, OutputKind, Timestamp};
 
 /// One line of the trace between header and summary.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -202,6 +202,45 @@ impl Direction {
 }
 
 impl EventKind {
+    /// The event of a client output that carries everything its event needs. The output comes
+    /// back as the error when its event needs more than the output (a delivery or a send: the
+    /// writer's message ids; a commit or an apply: the block in the client's ledger) or when it
+    /// has no event (a timer). The driver and the offline checker's replay both map outputs
+    /// here. By value, so the hot path moves the fields and drops nothing.
+    #[inline(always)]
+    pub fn of_output(output: OutputKind) -> Result<EventKind, OutputKind> {
+        Ok(match output {
+            OutputKind::TransferQueued { to, amount } => EventKind::Transfer { to, amount },
+            OutputKind::Requested { ts } => EventKind::Request { ts },
+            OutputKind::Entered { ts } => EventKind::Enter { ts },
+            OutputKind::Exited { ts } => EventKind::Exit { ts },
+            OutputKind::Aborted {
+                ts,
+                amount,
+                balance,
+            } => EventKind::Abort {
+                ts,
+                amount,
+                balance,
+            },
+            OutputKind::Rejected {
+                from,
+                block,
+                reason,
+            } => EventKind::Reject {
+                from,
+                block,
+                reason: reason.to_string(),
+            },
+            OutputKind::BalanceRead { of, value } => EventKind::Balance { of, value },
+            other @ (OutputKind::Received { .. }
+            | OutputKind::Send { .. }
+            | OutputKind::SetTimer { .. }
+            | OutputKind::Committed { .. }
+            | OutputKind::Applied { .. }) => return Err(other),
+        })
+    }
+
     /// A message sent, delivered, lost or copied (not a step of a client's own).
     pub fn is_about_a_message(&self) -> bool {
         matches!(

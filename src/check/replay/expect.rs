@@ -1,9 +1,11 @@
 //! A client step's outputs as the events they become in a trace, how a trace event is
 //! compared with them, and how both are named in a rejection.
 //!
-//! The mapping is the one `crate::drive` applies when it writes a run's events (this module
-//! sits below the driver, which imports the checker, so it cannot call it); the tests that
-//! check every scenario's trace offline fail if the two ever differ.
+//! The outputs that carry their whole event map through [`EventKind::of_output`], as in
+//! `crate::drive`; the others (deliveries, sends, blocks, timers) are mapped here as the
+//! driver maps them (this module sits below the driver, which imports the checker, so it
+//! cannot call it), and the tests that check every scenario's trace offline fail if the two
+//! ever differ.
 
 use std::collections::VecDeque;
 
@@ -63,29 +65,10 @@ pub fn step_events(
             OutputKind::Applied { index } => EventKind::Apply {
                 block: client.output_block(index).clone(),
             },
-            OutputKind::Aborted {
-                ts,
-                amount,
-                balance,
-            } => EventKind::Abort {
-                ts,
-                amount,
-                balance,
+            plain => match EventKind::of_output(plain) {
+                Ok(kind) => kind,
+                Err(_) => unreachable!("the other outputs are matched above"),
             },
-            OutputKind::TransferQueued { to, amount } => EventKind::Transfer { to, amount },
-            OutputKind::Requested { ts } => EventKind::Request { ts },
-            OutputKind::Entered { ts } => EventKind::Enter { ts },
-            OutputKind::Exited { ts } => EventKind::Exit { ts },
-            OutputKind::Rejected {
-                from,
-                block,
-                reason,
-            } => EventKind::Reject {
-                from,
-                block,
-                reason: reason.to_string(),
-            },
-            OutputKind::BalanceRead { of, value } => EventKind::Balance { of, value },
         };
         if only_applied && !matches!(kind, EventKind::Apply { .. }) {
             continue;
