@@ -5,6 +5,7 @@
 //! Exit codes: 0 no violation (or the expectation matched), 1 a violation or deadlock (or a
 //! mismatch), 2 bad input or usage.
 
+use super::program::Program;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -99,7 +100,7 @@ pub(super) enum Format {
     Json,
 }
 
-pub(super) fn explore_command(args: &ExploreArgs) -> Result<u8, CliError> {
+pub(super) fn explore_command(args: &ExploreArgs, program: &Program) -> Result<u8, CliError> {
     let jobs = match args.jobs {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         jobs => jobs,
@@ -135,7 +136,7 @@ pub(super) fn explore_command(args: &ExploreArgs) -> Result<u8, CliError> {
     let mut out = report_writer(args.trace.as_deref());
     let code = match args.model {
         Some(BuiltinModel::TlaplusLamportMutex) => tla_command(args, &options, &mut out)?,
-        None => scenario_command(args, &options, &mut out)?,
+        None => scenario_command(args, &options, program, &mut out)?,
     };
     out.flush().map_err(stdout_error)?;
     Ok(code)
@@ -198,6 +199,7 @@ fn tla_command(
 fn scenario_command(
     args: &ExploreArgs,
     options: &SearchOptions,
+    program: &Program,
     out: &mut dyn Write,
 ) -> Result<u8, CliError> {
     if args.clients.is_some() || args.max_clock.is_some() {
@@ -284,7 +286,10 @@ fn scenario_command(
     let trace_note = match args.trace.as_deref() {
         None => TraceNote::None,
         Some(path) if is_standard_stream(path) => TraceNote::StandardOutput,
-        Some(path) => TraceNote::File(path),
+        Some(path) => TraceNote::File {
+            path,
+            program: program.words(),
+        },
     };
     match args.format {
         Format::Json => {

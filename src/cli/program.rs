@@ -78,6 +78,11 @@ impl Program {
     }
 
     /// `rest` (a subcommand and its arguments, already quoted) as a command the user can type.
+    /// The words alone: `lamport-ledger`, `cargo run --release --` or the path as typed.
+    pub(crate) fn words(&self) -> &str {
+        &self.words
+    }
+
     pub(crate) fn command(&self, rest: &str) -> String {
         format!("{} {rest}", self.words)
     }

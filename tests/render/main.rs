@@ -231,7 +231,10 @@ fn from_and_to_select_a_window_with_the_state_before_it() {
         "window",
     );
     let text = rendered(RenderFormat::Text, &capture);
-    assert!(text.contains("21 events, #10 to #30, of the run's 75"), "{text}");
+    assert!(
+        text.contains("21 events, #10 to #30, of the run's 75"),
+        "{text}"
+    );
     assert!(
         text.contains("state before the first event shown:"),
         "{text}"

@@ -21,8 +21,9 @@ pub(crate) enum TraceNote<'a> {
     None,
     /// On standard output (the report is then on standard error).
     StandardOutput,
-    /// Into this file.
-    File(&'a Path),
+    /// Into this file; `program` is how the user starts this program again (`lamport-ledger`,
+    /// `cargo run --release --`), for the commands that read the trace.
+    File { path: &'a Path, program: &'a str },
 }
 
 /// What the search was expected to find, said in words; whether it did; where the
@@ -214,12 +215,12 @@ pub(crate) fn write_scenario_text(
                         "trace:     on standard output ({} events, digest {})",
                         replayed.events, replayed.digest_hex
                     )?,
-                    TraceNote::File(path) => {
+                    TraceNote::File { path, program } => {
                         let shown = path.display();
                         writeln!(
                             out,
-                            "trace:     {shown} ({} events, digest {}): lamport-ledger check \
-                             {shown}; lamport-ledger render {shown} --format html -o path.html",
+                            "trace:     {shown} ({} events, digest {}): {program} check \
+                             {shown}; {program} render {shown} --format html -o path.html",
                             replayed.events, replayed.digest_hex
                         )?;
                     }
