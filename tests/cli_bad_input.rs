@@ -503,6 +503,42 @@ fn a_run_that_outgrows_its_memory_budget_stops_with_one_sentence() {
     assert_eq!(listing(dir.path()), before, "the trace was left behind");
 }
 
+/// In a sweep the same stop is not a seed's failure (nor a panic) but a setting to raise: the
+/// sweep stops with the sentence, exit 2, and leaves no records file behind.
+#[test]
+fn a_sweep_whose_runs_outgrow_their_budget_stops_with_one_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("swarm-big.json");
+    let text = r#"{"name": "swarm-big", "clients": 2, "swarm": {"clients": [1000, 1000], "transfers": [1000, 1000]}, "limits": {"max_memory_mib": 17}}"#;
+    fs::write(&path, text).unwrap();
+    let before = listing(dir.path());
+    let records = dir.path().join("seeds.jsonl");
+    let output = lamport_ledger(&[
+        "sweep",
+        path.to_str().unwrap(),
+        "--swarm",
+        "--seeds",
+        "0..2",
+        "--out",
+        records.to_str().unwrap(),
+    ]);
+    let message = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    let last = message.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("lamport-ledger: ")
+            && last.contains("limits.max_memory_mib: the run stopped at ")
+            && last.contains("raise limits.max_memory_mib"),
+        "{message}"
+    );
+    assert!(!message.contains("panic"), "{message}");
+    assert_eq!(
+        listing(dir.path()),
+        before,
+        "the records file was left behind"
+    );
+}
+
 /// Bytes that are not text are refused where they are, as FILE:LINE:COLUMN, in a scenario
 /// and in a cluster file alike; `-0` is named as written.
 #[test]

@@ -150,6 +150,7 @@ pub(super) fn sweep_command(args: &SweepArgs, program: &Program) -> Result<u8, C
     match outcome {
         Ok(()) => {}
         Err(SweepError::Io(source)) => return Err(out_error(source)),
+        Err(SweepError::OverBudget(sentence)) => return Err(CliError::Usage(sentence)),
         Err(error @ SweepError::Pool { .. }) => {
             eprintln!("lamport-ledger: {error}");
             return Ok(EXIT_USAGE);
@@ -493,6 +494,7 @@ mod tests {
             rerun_digest: None,
             panic: None,
             drawn: None,
+            over_budget: None,
         }
     }
 

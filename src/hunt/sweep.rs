@@ -20,7 +20,7 @@ use super::seeds::SeedSet;
 use super::swarm;
 use crate::check::Invariant;
 use crate::runner::{RunReport, passed, run_scenario};
-use crate::scenario::Scenario;
+use crate::scenario::{MemoryBudgetExceeded, Scenario};
 use crate::sim::{RunOptions, RunResult, simulate};
 
 /// What one run showed, as written to a line of `sweep --out` (docs/hunting.md).
@@ -49,6 +49,10 @@ pub struct RunRecord {
     /// With `--swarm`: the configuration the seed drew, in one line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drawn: Option<String>,
+    /// The run outgrew the scenario's memory budget: the sentence that says so. Not a result
+    /// of the seed but a setting to raise, so the sweep stops with it (see [`sweep`]).
+    #[serde(skip)]
+    pub over_budget: Option<String>,
 }
 
 impl RunRecord {
@@ -153,6 +157,10 @@ pub enum SweepError {
     },
     #[error(transparent)]
     Io(#[from] io::Error),
+    /// A run outgrew `limits.max_memory_mib`: the sentence that names the scenario and the
+    /// setting to raise.
+    #[error("{0}")]
+    OverBudget(String),
 }
 
 /// Workers beyond this many per core only take turns on the cores: every run is
@@ -225,6 +233,9 @@ pub fn sweep(
                 )
                 .collect()
         });
+        if let Some(sentence) = records.iter().find_map(|record| record.over_budget.clone()) {
+            return Err(SweepError::OverBudget(sentence));
+        }
         sink(&records)?;
         start = end;
     }
@@ -256,7 +267,8 @@ pub enum RunMode {
 }
 
 /// Runs `scenario` with `seed` as `mode` says and records the result. A panic in the
-/// simulator is caught and recorded as a failed run.
+/// simulator is caught and recorded as a failed run; a run over its memory budget is recorded
+/// with [`RunRecord::over_budget`].
 pub fn run_seed(scenario: &mut Scenario, seed: u64, mode: RunMode) -> RunRecord {
     scenario.seed = seed;
     if mode == RunMode::VerdictFirst
@@ -266,7 +278,7 @@ pub fn run_seed(scenario: &mut Scenario, seed: u64, mode: RunMode) -> RunRecord 
     }
     let first = match run_catching(scenario) {
         Ok(report) => report,
-        Err(message) => return panicked(seed, message),
+        Err(no_report) => return no_report.record(seed),
     };
     let mut record = record_of(&first);
     if mode == RunMode::Twice {
@@ -275,11 +287,12 @@ pub fn run_seed(scenario: &mut Scenario, seed: u64, mode: RunMode) -> RunRecord 
                 record.passed &= second.digest_hex == first.digest_hex;
                 record.rerun_digest = Some(second.digest_hex);
             }
-            Err(message) => {
+            Err(NoReport::Panic(message)) => {
                 record.passed = false;
                 record.outcome = Outcome::Panic;
                 record.panic = Some(format!("on the second run: {message}"));
             }
+            Err(no_report @ NoReport::OverBudget(_)) => return no_report.record(seed),
         }
     }
     record
@@ -329,6 +342,7 @@ fn record_of_result(seed: u64, result: &RunResult, passed: bool) -> RunRecord {
         rerun_digest: None,
         panic: None,
         drawn: None,
+        over_budget: None,
     }
 }
 
@@ -344,10 +358,32 @@ fn panicked(seed: u64, message: String) -> RunRecord {
         rerun_digest: None,
         panic: Some(message),
         drawn: None,
+        over_budget: None,
     }
 }
 
-fn run_catching(scenario: &Scenario) -> Result<RunReport, String> {
+/// Why a run gave no report.
+enum NoReport {
+    /// The simulator panicked (or failed to write where nothing is written): a bug.
+    Panic(String),
+    /// The run outgrew its memory budget.
+    OverBudget(String),
+}
+
+impl NoReport {
+    fn record(self, seed: u64) -> RunRecord {
+        match self {
+            NoReport::Panic(message) => panicked(seed, message),
+            NoReport::OverBudget(sentence) => RunRecord {
+                panic: None,
+                over_budget: Some(sentence),
+                ..panicked(seed, String::new())
+            },
+        }
+    }
+}
+
+fn run_catching(scenario: &Scenario) -> Result<RunReport, NoReport> {
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
         run_scenario(scenario, RunOptions::default(), Vec::new(), &mut [])
     }));
@@ -355,8 +391,13 @@ fn run_catching(scenario: &Scenario) -> Result<RunReport, String> {
         Ok(Ok(report)) => Ok(report),
         // With no trace outputs nothing is written, so no I/O error can occur; report one as a
         // failure of the run rather than stopping the sweep.
-        Ok(Err(error)) => Err(format!("I/O error with no output: {error}")),
-        Err(payload) => Err(panic_message(payload.as_ref())),
+        Ok(Err(error)) if MemoryBudgetExceeded::within(&error).is_some() => {
+            Err(NoReport::OverBudget(error.to_string()))
+        }
+        Ok(Err(error)) => Err(NoReport::Panic(format!(
+            "I/O error with no output: {error}"
+        ))),
+        Err(payload) => Err(NoReport::Panic(panic_message(payload.as_ref()))),
     }
 }
 
