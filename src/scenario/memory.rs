@@ -121,7 +121,7 @@ impl Scenario {
     }
 
     /// The most events the run may hold queued: what the budget leaves after the memory that
-    /// does not depend on the queue, at [`QUEUED_EVENT_BYTES`] each. A scenario whose estimate
+    /// does not depend on the queue, at `QUEUED_EVENT_BYTES` each. A scenario whose estimate
     /// fits its budget may hold at least the messages in flight the estimate counts.
     pub fn max_queued_events(&self) -> usize {
         let estimate = self.memory_estimate();
