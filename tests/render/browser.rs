@@ -51,7 +51,7 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
 }
 
 /// The flags that keep Chromium quiet and offline in a sandboxless container.
-fn base_command(browser: &Path, profile: &Path) -> Command {
+pub fn base_command(browser: &Path, profile: &Path) -> Command {
     let mut command = Command::new(browser);
     command.args([
         "--headless",
