@@ -188,3 +188,120 @@ fn a_node_program_that_cannot_start_is_one_sentence() {
         "{error}"
     );
 }
+
+/// `--node-cmd` on `sweep`, `replay` and `shrink`: the same program, and every printed
+/// command repeats it.
+#[test]
+fn sweep_replay_and_shrink_take_the_node_program() {
+    let buggy = "python3 examples/python/lamport_client.py --bug tiebreak";
+    let sweep = lamport_ledger(&[
+        "sweep",
+        "scenarios/default.json",
+        "--seeds",
+        "1..2",
+        "--node-cmd",
+        buggy,
+    ]);
+    let text = String::from_utf8_lossy(&sweep.stdout);
+    assert_eq!(sweep.status.code(), Some(1), "{text}{}", stderr(&sweep));
+    assert!(text.contains("ledger_agreement: 1 run"), "{text}");
+    let replay_line = text
+        .lines()
+        .find(|line| line.contains(" replay "))
+        .expect("a replay command");
+    assert!(
+        replay_line.contains(&format!("--node-cmd '{buggy}'")),
+        "{replay_line}"
+    );
+    let digest = replay_line.rsplit(' ').next().unwrap();
+
+    let replay = lamport_ledger(&[
+        "replay",
+        "scenarios/default.json",
+        "--seed",
+        "1",
+        "--node-cmd",
+        buggy,
+        "--expect-digest",
+        digest,
+    ]);
+    // The same run again: the digest matches, which is what replay is asked.
+    assert_eq!(replay.status.code(), Some(0), "{}", stderr(&replay));
+    let text = String::from_utf8_lossy(&replay.stdout);
+    assert!(text.contains("VIOLATION of ledger_agreement"), "{text}");
+    assert!(text.contains("digest matches"), "{text}");
+    assert!(text.contains(&format!("--node-cmd '{buggy}'")), "{text}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let minimal = dir.path().join("minimal.json");
+    let shrink = lamport_ledger(&[
+        "shrink",
+        "scenarios/default.json",
+        "--seed",
+        "1",
+        "--node-cmd",
+        buggy,
+        "--max-runs",
+        "20",
+        "-o",
+        minimal.to_str().unwrap(),
+    ]);
+    assert_eq!(shrink.status.code(), Some(0), "{}", stderr(&shrink));
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&minimal).unwrap()).unwrap();
+    assert_eq!(file["node"]["cmd"], buggy, "{file}");
+    assert_eq!(file["clients"], 2, "{file}");
+    let rerun = lamport_ledger(&["run", minimal.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&rerun.stdout);
+    assert!(
+        text.contains("VIOLATION of ledger_agreement") && text.contains("(matched)"),
+        "{text}"
+    );
+}
+
+/// A program that breaks the wire protocol: `sweep` counts the seed as failed with the
+/// program's sentence; `replay` and `shrink` end with that sentence and exit code 2.
+#[test]
+fn a_bad_node_under_sweep_replay_and_shrink() {
+    let bad = "python3 tests/fixtures/nodes/bad_node.py malformed";
+    let sweep = lamport_ledger(&[
+        "sweep",
+        "scenarios/default.json",
+        "--seeds",
+        "0..1",
+        "--node-cmd",
+        bad,
+    ]);
+    let text = String::from_utf8_lossy(&sweep.stdout);
+    assert_eq!(sweep.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("seed 0 failed: the node program failed: client 1's node"),
+        "{text}"
+    );
+    for args in [
+        &[
+            "replay",
+            "scenarios/default.json",
+            "--seed",
+            "1",
+            "--node-cmd",
+            bad,
+        ][..],
+        &[
+            "shrink",
+            "scenarios/default.json",
+            "--seed",
+            "1",
+            "--node-cmd",
+            bad,
+        ],
+    ] {
+        let output = lamport_ledger(args);
+        let error = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {error}");
+        assert!(
+            error.starts_with("lamport-ledger: client 1's node, at step 1 (a command)"),
+            "{args:?}: {error}"
+        );
+    }
+}

@@ -89,9 +89,7 @@ pub(super) fn run_command(args: &RunArgs, program: &Program) -> Result<u8, CliEr
     if args.keep_going {
         rerun.push_str(" --keep-going");
     }
-    if let Some(cmd) = &args.node_cmd {
-        rerun.push_str(&format!(" --node-cmd {}", shell_quoted(cmd)));
-    }
+    rerun.push_str(&node_cmd_flag(args.node_cmd.as_deref()));
     refuse_shared_outputs(args)?;
     // `--trace -` is the trace on standard output: what `--format jsonl` prints.
     let trace_to_stdout = args.trace.as_deref().is_some_and(is_standard_stream);
@@ -302,8 +300,6 @@ pub(crate) fn stdout_error(source: io::Error) -> CliError {
     }
 }
 
-/// A failed write of the run: to the trace file when there is one (the timeline and the
-/// JSONL on standard output rarely fail).
 /// The scenario played by the program `cmd`, if given (`--node-cmd`), with the scenario's
 /// step deadline or the default.
 pub(crate) fn with_node_cmd(scenario: Scenario, cmd: Option<&str>) -> Result<Scenario, CliError> {
@@ -337,6 +333,13 @@ pub(crate) fn with_node_cmd(scenario: Scenario, cmd: Option<&str>) -> Result<Sce
     })
 }
 
+/// ` --node-cmd CMD` for a printed command when the program was given on the command line.
+pub(crate) fn node_cmd_flag(cmd: Option<&str>) -> String {
+    cmd.map_or_else(String::new, |cmd| {
+        format!(" --node-cmd {}", shell_quoted(cmd))
+    })
+}
+
 /// `text` quoted for a POSIX shell when it needs to be.
 fn shell_quoted(text: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+".contains(c);
@@ -347,6 +350,8 @@ fn shell_quoted(text: &str) -> String {
     }
 }
 
+/// A failed write of the run: to the trace file when there is one (the timeline and the
+/// JSONL on standard output rarely fail).
 fn io_error(trace_file: Option<&PendingFile>, source: io::Error) -> CliError {
     if let Some(sentence) = node_failure(&source) {
         return CliError::Usage(sentence.to_string());

@@ -14,7 +14,7 @@ pub mod sweep;
 
 pub use diff::{LiveComparer, diff_readers, write_report};
 pub use seeds::{SeedRange, SeedSet, Shard};
-pub use shrink::{ShrinkError, shrink};
+pub use shrink::{ShrinkError, shrink, shrink_within};
 pub use sweep::{
     Digests, FailureKind, Progress, RunRecord, SweepConfig, Tally, sweep, worker_threads,
 };

@@ -84,9 +84,19 @@ pub enum ShrinkError {
 /// At most this many candidate runs, so a shrink always ends.
 pub const MAX_ATTEMPTS: u64 = 20_000;
 
-/// Shrinks the failing run of `scenario` (with its seed).
+/// At most this many candidate runs when a program plays the clients: each run starts a
+/// process per client, so a run costs milliseconds where a built-in one costs microseconds.
+pub const NODE_MAX_ATTEMPTS: u64 = 100;
+
+/// Shrinks the failing run of `scenario` (with its seed), within [`MAX_ATTEMPTS`] runs, or
+/// [`NODE_MAX_ATTEMPTS`] when a program plays the clients.
 pub fn shrink(scenario: &Scenario) -> Result<Shrunk, ShrinkError> {
-    shrink_within(scenario, MAX_ATTEMPTS)
+    let budget = if scenario.node.is_some() {
+        NODE_MAX_ATTEMPTS
+    } else {
+        MAX_ATTEMPTS
+    };
+    shrink_within(scenario, budget)
 }
 
 /// Shrinks the failing run of `scenario` in at most about `max_attempts` candidate runs (a

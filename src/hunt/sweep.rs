@@ -21,7 +21,7 @@ use super::swarm;
 use crate::check::Invariant;
 use crate::runner::{RunReport, passed, run_scenario};
 use crate::scenario::Scenario;
-use crate::sim::{RunOptions, RunResult, simulate};
+use crate::sim::{RunOptions, RunResult, node_failure, simulate};
 
 /// What one run showed, as written to a line of `sweep --out` (docs/hunting.md).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -347,15 +347,22 @@ fn panicked(seed: u64, message: String) -> RunRecord {
     }
 }
 
+/// How the record of a run starts whose node program broke the wire protocol.
+pub const NODE_FAILED: &str = "the node program failed: ";
+
 fn run_catching(scenario: &Scenario) -> Result<RunReport, String> {
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
         run_scenario(scenario, RunOptions::default(), Vec::new(), &mut [])
     }));
     match outcome {
         Ok(Ok(report)) => Ok(report),
-        // With no trace outputs nothing is written, so no I/O error can occur; report one as a
-        // failure of the run rather than stopping the sweep.
-        Ok(Err(error)) => Err(format!("I/O error with no output: {error}")),
+        // With no trace outputs nothing is written, so the only error is a node program that
+        // broke the wire protocol; report it (or any other) as a failure of the run rather
+        // than stopping the sweep.
+        Ok(Err(error)) => Err(match node_failure(&error) {
+            Some(sentence) => format!("{NODE_FAILED}{sentence}"),
+            None => format!("I/O error with no output: {error}"),
+        }),
         Err(payload) => Err(panic_message(payload.as_ref())),
     }
 }
