@@ -188,3 +188,232 @@ fn a_node_program_that_cannot_start_is_one_sentence() {
         "{error}"
     );
 }
+
+/// `--node-cmd` on `sweep`, `replay` and `shrink`: the same program, and every printed
+/// command repeats it.
+#[test]
+fn sweep_replay_and_shrink_take_the_node_program() {
+    let buggy = "python3 examples/python/lamport_client.py --bug tiebreak";
+    let sweep = lamport_ledger(&[
+        "sweep",
+        "scenarios/default.json",
+        "--seeds",
+        "1..2",
+        "--node-cmd",
+        buggy,
+    ]);
+    let text = String::from_utf8_lossy(&sweep.stdout);
+    assert_eq!(sweep.status.code(), Some(1), "{text}{}", stderr(&sweep));
+    assert!(text.contains("ledger_agreement: 1 run"), "{text}");
+    let replay_line = text
+        .lines()
+        .find(|line| line.contains(" replay "))
+        .expect("a replay command");
+    assert!(
+        replay_line.contains(&format!("--node-cmd '{buggy}'")),
+        "{replay_line}"
+    );
+    let digest = replay_line.rsplit(' ').next().unwrap();
+
+    let replay = lamport_ledger(&[
+        "replay",
+        "scenarios/default.json",
+        "--seed",
+        "1",
+        "--node-cmd",
+        buggy,
+        "--expect-digest",
+        digest,
+    ]);
+    // The same run again: the digest matches, which is what replay is asked.
+    assert_eq!(replay.status.code(), Some(0), "{}", stderr(&replay));
+    let text = String::from_utf8_lossy(&replay.stdout);
+    assert!(text.contains("VIOLATION of ledger_agreement"), "{text}");
+    assert!(text.contains("digest matches"), "{text}");
+    assert!(text.contains(&format!("--node-cmd '{buggy}'")), "{text}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let minimal = dir.path().join("minimal.json");
+    let shrink = lamport_ledger(&[
+        "shrink",
+        "scenarios/default.json",
+        "--seed",
+        "1",
+        "--node-cmd",
+        buggy,
+        "--max-runs",
+        "20",
+        "-o",
+        minimal.to_str().unwrap(),
+    ]);
+    assert_eq!(shrink.status.code(), Some(0), "{}", stderr(&shrink));
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&minimal).unwrap()).unwrap();
+    assert_eq!(file["node"]["cmd"], buggy, "{file}");
+    assert_eq!(file["clients"], 2, "{file}");
+    let rerun = lamport_ledger(&["run", minimal.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&rerun.stdout);
+    assert!(
+        text.contains("VIOLATION of ledger_agreement") && text.contains("(matched)"),
+        "{text}"
+    );
+}
+
+/// A program that breaks the wire protocol: `sweep` counts the seed as failed with the
+/// program's sentence; `replay` and `shrink` end with that sentence and exit code 2.
+#[test]
+fn a_bad_node_under_sweep_replay_and_shrink() {
+    let bad = "python3 tests/fixtures/nodes/bad_node.py malformed";
+    let sweep = lamport_ledger(&[
+        "sweep",
+        "scenarios/default.json",
+        "--seeds",
+        "0..1",
+        "--node-cmd",
+        bad,
+    ]);
+    let text = String::from_utf8_lossy(&sweep.stdout);
+    assert_eq!(sweep.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("seed 0 failed: the node program failed: client 1's node"),
+        "{text}"
+    );
+    for args in [
+        &[
+            "replay",
+            "scenarios/default.json",
+            "--seed",
+            "1",
+            "--node-cmd",
+            bad,
+        ][..],
+        &[
+            "shrink",
+            "scenarios/default.json",
+            "--seed",
+            "1",
+            "--node-cmd",
+            bad,
+        ],
+    ] {
+        let output = lamport_ledger(args);
+        let error = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {error}");
+        assert!(
+            error.starts_with("lamport-ledger: client 1's node, at step 1 (a command)"),
+            "{args:?}: {error}"
+        );
+    }
+}
+
+/// The node processes `pid` has started, from /proc.
+#[cfg(target_os = "linux")]
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut children = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return children;
+    };
+    for task in tasks.flatten() {
+        let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        children.extend(
+            text.split_whitespace()
+                .filter_map(|id| id.parse::<u32>().ok()),
+        );
+    }
+    children
+}
+
+/// Ctrl-C sent to lamport-ledger alone (not to its process group, as a terminal would) kills
+/// and reaps every node: a node that sleeps through its step does not outlive the run. With
+/// `--trace` the interrupt handler is the one that removes the pending file; without, the
+/// node layer's own.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_interrupt_kills_and_reaps_every_node() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hang.json");
+    let mut scenario: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("scenarios/default.json")).unwrap(),
+    )
+    .unwrap();
+    scenario["node"] = serde_json::json!({"cmd": "unused", "step_timeout_ms": 60000});
+    std::fs::write(&path, scenario.to_string()).unwrap();
+    let trace = dir.path().join("trace.jsonl");
+    let with_trace = ["--trace", trace.to_str().unwrap()];
+    for extra in [&[][..], &with_trace[..]] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
+            .args(["run", path.to_str().unwrap()])
+            .args(extra)
+            .args([
+                "--node-cmd",
+                "python3 tests/fixtures/nodes/bad_node.py hang",
+            ])
+            .current_dir(common::root())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let nodes = loop {
+            let nodes = children_of(child.id());
+            if nodes.len() == 3 || started.elapsed() > Duration::from_secs(30) {
+                break nodes;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(nodes.len(), 3, "{extra:?}: three node processes");
+        // Client 1's node is inside its 30 s sleep once the run waits on it.
+        std::thread::sleep(Duration::from_millis(500));
+        let pid = libc::pid_t::try_from(child.id()).unwrap();
+        // SAFETY: kill takes plain integers; `pid` is our own unreaped child.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "{extra:?}");
+        assert!(started.elapsed() < Duration::from_secs(25), "{extra:?}");
+        for node in nodes {
+            let gone = Instant::now();
+            while std::path::Path::new(&format!("/proc/{node}")).exists() {
+                assert!(
+                    gone.elapsed() < Duration::from_secs(5),
+                    "{extra:?}: node process {node} outlived the interrupt"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        assert!(!trace.exists(), "an interrupted run leaves no trace file");
+    }
+}
+
+/// A run whose node fails keeps its trace file up to the failure, and a run played by a
+/// program writes the same trace file as the trace it prints.
+#[test]
+fn the_trace_up_to_a_node_failure_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace.jsonl");
+    let error = bad_node_error("malformed", &["--trace", trace.to_str().unwrap()]);
+    assert!(
+        error.ends_with(&format!("(the trace up to it is in {})\n", trace.display())),
+        "{error}"
+    );
+    let kept = std::fs::read_to_string(&trace).unwrap();
+    assert!(kept.starts_with("{\"type\":\"header\""), "{kept}");
+
+    let whole = lamport_ledger(&[
+        "run",
+        "scenarios/reorder-2.json",
+        "--trace",
+        trace.to_str().unwrap(),
+        "--node-cmd",
+        PYTHON_CLIENT,
+    ]);
+    assert_eq!(whole.status.code(), Some(0), "{}", stderr(&whole));
+    let printed = lamport_ledger(&[
+        "run",
+        "scenarios/reorder-2.json",
+        "--format",
+        "jsonl",
+        "--node-cmd",
+        PYTHON_CLIENT,
+    ]);
+    assert_eq!(std::fs::read(&trace).unwrap(), printed.stdout);
+}

@@ -179,6 +179,7 @@ fn remove_on_interrupt(partial: &Path) {
     HANDLER.call_once(|| {
         // Another handler already installed (a test process, say) keeps its own behaviour.
         let _ = ctrlc::set_handler(|| {
+            crate::node::stop_all();
             let pending = PENDING.lock().unwrap_or_else(PoisonError::into_inner);
             for partial in pending.iter() {
                 let _ = fs::remove_file(partial);

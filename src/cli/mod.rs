@@ -15,6 +15,7 @@ mod replay;
 mod run;
 mod shrink;
 mod sweep;
+mod test_node;
 
 use std::ffi::OsString;
 use std::io;
@@ -79,6 +80,9 @@ enum Command {
     Merge(node::MergeArgs),
     /// Be the network on a local web page: choose every delivery, undo, branch, export.
     Play(play::PlayArgs),
+    /// Test a client program (--node-cmd): conformance, determinism, safety and liveness on
+    /// FIFO-reliable links, then what breaks without each assumption.
+    TestNode(test_node::TestNodeArgs),
 }
 
 /// A failure that is the user's to fix: reported as one sentence, exit code 2.
@@ -123,6 +127,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Some(Command::Node(args)) => node::node_command(&args),
         Some(Command::Merge(args)) => node::merge_command(&args),
         Some(Command::Play(args)) => play::play_command(&args),
+        Some(Command::TestNode(args)) => test_node::test_node_command(&args, &program),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

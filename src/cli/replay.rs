@@ -9,11 +9,13 @@ use clap::Args;
 
 use super::files::{open_input, refuse_input_as_output, report_writer, shown_input};
 use super::program::Program;
-use super::run::{load_scenario, rerun_command, seeded, stdout_error};
+use super::run::{
+    load_scenario, node_cmd_flag, rerun_command, seeded, stdout_error, with_node_cmd,
+};
 use super::{CliError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, PendingFile};
 use crate::hunt::{LiveComparer, write_report};
 use crate::runner::run_with_timeline;
-use crate::sim::RunOptions;
+use crate::sim::{RunOptions, node_failure};
 use crate::trace::TraceOutput;
 
 #[derive(Debug, Args)]
@@ -40,6 +42,9 @@ pub(super) struct ReplayArgs {
     /// Rerun the configuration this seed draws from the scenario's `swarm` bounds.
     #[arg(long)]
     swarm: bool,
+    /// Play every client with this program, one process each (docs/nodes.md), as for `run`.
+    #[arg(long, value_name = "CMD")]
+    node_cmd: Option<String>,
 }
 
 fn parse_digest(text: &str) -> Result<String, String> {
@@ -61,6 +66,7 @@ pub(super) fn replay_command(args: &ReplayArgs, program: &Program) -> Result<u8,
         Some(args.seed),
         args.swarm,
     )?;
+    let scenario = with_node_cmd(scenario, args.node_cmd.as_deref())?;
     let old_name = args.against.as_deref().map(shown_input);
     let comparer = match (&args.against, &old_name) {
         (Some(path), Some(name)) => Some(LiveComparer::new(
@@ -86,6 +92,7 @@ pub(super) fn replay_command(args: &ReplayArgs, program: &Program) -> Result<u8,
     if args.swarm {
         rerun.push_str(" --swarm");
     }
+    rerun.push_str(&node_cmd_flag(args.node_cmd.as_deref()));
     let out = report_writer(args.trace.as_deref());
     let (report, mut out) = run_with_timeline(
         &scenario,
@@ -95,11 +102,14 @@ pub(super) fn replay_command(args: &ReplayArgs, program: &Program) -> Result<u8,
         &rerun,
         &mut [],
     )
-    .map_err(|source| CliError::Io {
-        path: trace_file
-            .as_ref()
-            .map_or_else(|| "standard output".to_string(), PendingFile::shown),
-        source,
+    .map_err(|source| match node_failure(&source) {
+        Some(sentence) => CliError::Usage(sentence.to_string()),
+        None => CliError::Io {
+            path: trace_file
+                .as_ref()
+                .map_or_else(|| "standard output".to_string(), PendingFile::shown),
+            source,
+        },
     })?;
     // Finish the comparison before the new trace is renamed into place: --trace may name the
     // very file --against reads.

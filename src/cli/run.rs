@@ -89,9 +89,7 @@ pub(super) fn run_command(args: &RunArgs, program: &Program) -> Result<u8, CliEr
     if args.keep_going {
         rerun.push_str(" --keep-going");
     }
-    if let Some(cmd) = &args.node_cmd {
-        rerun.push_str(&format!(" --node-cmd {}", shell_quoted(cmd)));
-    }
+    rerun.push_str(&node_cmd_flag(args.node_cmd.as_deref()));
     refuse_shared_outputs(args)?;
     // `--trace -` is the trace on standard output: what `--format jsonl` prints.
     let trace_to_stdout = args.trace.as_deref().is_some_and(is_standard_stream);
@@ -100,26 +98,36 @@ pub(super) fn run_command(args: &RunArgs, program: &Program) -> Result<u8, CliEr
     } else {
         args.format
     };
-    let trace_file = args
+    let mut trace_file = args
         .trace
         .as_deref()
         .filter(|_| !trace_to_stdout)
         .map(PendingFile::create)
         .transpose()?;
     let mut rendering = RunRendering::new(args.render, args.output.as_deref(), &scenario)?;
+    // A run played by programs writes its trace file as it goes, so that the trace up to a
+    // node's failure is kept; the encoder gets the file only for built-in runs.
+    let mut tee = match (&trace_file, &scenario.node) {
+        (Some(file), Some(_)) => Some(TraceTee::start(file.writer()?, &scenario)?),
+        _ => None,
+    };
+    let encoder_file = trace_file.as_ref().filter(|_| tee.is_none());
     let mut watchers: Vec<&mut dyn crate::trace::EventSink> =
         rendering.iter_mut().map(RunRendering::watcher).collect();
+    if let Some(tee) = tee.as_mut() {
+        watchers.push(tee);
+    }
     let report = match format {
         Format::Text => {
-            let outputs = trace_file
+            let outputs = encoder_file
                 .iter()
-                .map(PendingFile::writer)
+                .map(|file| file.writer())
                 .collect::<Result<_, _>>()?;
             // With `-o -` the drawing has standard output; the timeline goes to standard error.
             let out = report_writer(args.output.as_deref());
             let (report, mut out) =
                 run_with_timeline(&scenario, options, outputs, out, &rerun, &mut watchers)
-                    .map_err(|source| io_error(trace_file.as_ref(), source))?;
+                    .map_err(|source| run_failed(&mut trace_file, source))?;
             // The built-in default is what a newcomer runs first: say where to go from it.
             if args.scenario.is_none() && args.output.is_none() {
                 write_next_steps(&mut out, program)
@@ -130,16 +138,20 @@ pub(super) fn run_command(args: &RunArgs, program: &Program) -> Result<u8, CliEr
         }
         Format::Jsonl => {
             let mut outputs: Vec<TraceOutput> = vec![Box::new(BufWriter::new(io::stdout()))];
-            if let Some(file) = &trace_file {
+            if let Some(file) = encoder_file {
                 outputs.push(file.writer()?);
             }
             let report = run_scenario(&scenario, options, outputs, &mut watchers)
-                .map_err(|source| io_error(trace_file.as_ref(), source))?;
+                .map_err(|source| run_failed(&mut trace_file, source))?;
             write_verdict(&mut io::stderr().lock(), &report, &rerun).map_err(stdout_error)?;
             report
         }
     };
     drop(watchers);
+    if let Some(tee) = tee {
+        tee.finish(&report.summary)
+            .map_err(|source| io_error(trace_file.as_ref(), source))?;
+    }
     // Every output is complete before any is renamed into place: a run that fails leaves no
     // file behind.
     let drawing = rendering.map(RunRendering::finish).transpose()?;
@@ -302,8 +314,6 @@ pub(crate) fn stdout_error(source: io::Error) -> CliError {
     }
 }
 
-/// A failed write of the run: to the trace file when there is one (the timeline and the
-/// JSONL on standard output rarely fail).
 /// The scenario played by the program `cmd`, if given (`--node-cmd`), with the scenario's
 /// step deadline or the default.
 pub(crate) fn with_node_cmd(scenario: Scenario, cmd: Option<&str>) -> Result<Scenario, CliError> {
@@ -337,6 +347,13 @@ pub(crate) fn with_node_cmd(scenario: Scenario, cmd: Option<&str>) -> Result<Sce
     })
 }
 
+/// ` --node-cmd CMD` for a printed command when the program was given on the command line.
+pub(crate) fn node_cmd_flag(cmd: Option<&str>) -> String {
+    cmd.map_or_else(String::new, |cmd| {
+        format!(" --node-cmd {}", shell_quoted(cmd))
+    })
+}
+
 /// `text` quoted for a POSIX shell when it needs to be.
 fn shell_quoted(text: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+".contains(c);
@@ -347,6 +364,64 @@ fn shell_quoted(text: &str) -> String {
     }
 }
 
+/// The trace file of a run played by programs, written line by line as the run goes (a
+/// program's run is slow, so the writes cost little), byte for byte what the encoder writes.
+struct TraceTee {
+    out: TraceOutput,
+    line: Vec<u8>,
+}
+
+impl TraceTee {
+    fn start(out: TraceOutput, scenario: &Scenario) -> Result<TraceTee, CliError> {
+        let mut tee = TraceTee {
+            out,
+            line: Vec::with_capacity(512),
+        };
+        serde_json::to_writer(&mut tee.line, &crate::runner::header(scenario))
+            .expect("a header serialises");
+        tee.end_line().map_err(stdout_error)?;
+        Ok(tee)
+    }
+
+    fn end_line(&mut self) -> io::Result<()> {
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)?;
+        self.line.clear();
+        self.out.flush()
+    }
+
+    /// Writes the summary line, digest included, as the encoder computed it.
+    fn finish(mut self, summary: &crate::trace::Summary) -> io::Result<()> {
+        serde_json::to_writer(&mut self.line, summary)?;
+        self.end_line()
+    }
+}
+
+impl crate::trace::EventSink for TraceTee {
+    fn event(&mut self, event: &crate::trace::Event) -> io::Result<()> {
+        crate::trace::encode_event(event, &mut self.line);
+        self.end_line()
+    }
+}
+
+/// A run that ended in an error: a node that broke the wire protocol (its sentence; the trace
+/// up to that point is kept, for it shows what led there), or a failed write.
+fn run_failed(trace_file: &mut Option<PendingFile>, source: io::Error) -> CliError {
+    let Some(sentence) = node_failure(&source) else {
+        return io_error(trace_file.as_ref(), source);
+    };
+    let Some(file) = trace_file.take() else {
+        return CliError::Usage(sentence.to_string());
+    };
+    let shown = file.shown();
+    match file.commit() {
+        Ok(()) => CliError::Usage(format!("{sentence} (the trace up to it is in {shown})")),
+        Err(_) => CliError::Usage(sentence.to_string()),
+    }
+}
+
+/// A failed write of the run: to the trace file when there is one (the timeline and the
+/// JSONL on standard output rarely fail).
 fn io_error(trace_file: Option<&PendingFile>, source: io::Error) -> CliError {
     if let Some(sentence) = node_failure(&source) {
         return CliError::Usage(sentence.to_string());

@@ -8,9 +8,10 @@ use clap::Args;
 
 use super::files::{is_standard_stream, refuse_input_as_output};
 use super::program::Program;
-use super::run::{load_scenario, seeded, shell_quote, stdout_error};
+use super::run::{load_scenario, node_cmd_flag, seeded, shell_quote, stdout_error, with_node_cmd};
 use super::{CliError, EXIT_OK, EXIT_VIOLATION, PendingFile};
-use crate::hunt::{ShrinkError, shrink};
+use crate::hunt::{ShrinkError, shrink, shrink_within};
+use crate::sim::node_failure;
 use crate::wording::count;
 
 #[derive(Debug, Args)]
@@ -26,10 +27,19 @@ pub(super) struct ShrinkArgs {
     /// Shrink the configuration this seed draws from the scenario's `swarm` bounds.
     #[arg(long)]
     swarm: bool,
+    /// Play every client with this program, one process each (docs/nodes.md), as for `run`;
+    /// the minimal scenario names it in its `node` key.
+    #[arg(long, value_name = "CMD")]
+    node_cmd: Option<String>,
+    /// The most runs the search may take (default 20,000; 100 when a program plays the
+    /// clients, whose runs each start a process per client).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_runs: Option<u64>,
 }
 
 pub(super) fn shrink_command(args: &ShrinkArgs, program: &Program) -> Result<u8, CliError> {
     let scenario = seeded(load_scenario(Some(&args.scenario))?, args.seed, args.swarm)?;
+    let scenario = with_node_cmd(scenario, args.node_cmd.as_deref())?;
     // Opened before the search, so that a bad `-o` is reported before minutes of work.
     refuse_input_as_output(args.output.as_deref(), "-o", &[Some(&args.scenario)])?;
     let output = args
@@ -38,7 +48,10 @@ pub(super) fn shrink_command(args: &ShrinkArgs, program: &Program) -> Result<u8,
         .filter(|path| !is_standard_stream(path))
         .map(|path| PendingFile::create(path).map(|file| (path, file)))
         .transpose()?;
-    let shrunk = match shrink(&scenario) {
+    let shrunk = match args
+        .max_runs
+        .map_or_else(|| shrink(&scenario), |runs| shrink_within(&scenario, runs))
+    {
         Ok(shrunk) => shrunk,
         Err(ShrinkError::NoFailure { .. }) => {
             eprintln!(
@@ -47,6 +60,11 @@ pub(super) fn shrink_command(args: &ShrinkArgs, program: &Program) -> Result<u8,
                 args.scenario.display()
             );
             return Ok(EXIT_VIOLATION);
+        }
+        Err(ShrinkError::Io(source)) if node_failure(&source).is_some() => {
+            return Err(CliError::Usage(
+                node_failure(&source).unwrap_or_default().to_string(),
+            ));
         }
         Err(ShrinkError::Io(source)) => {
             return Err(CliError::Io {
@@ -61,11 +79,12 @@ pub(super) fn shrink_command(args: &ShrinkArgs, program: &Program) -> Result<u8,
     // The file names the installed program whoever started this one: what a file says must
     // not depend on the environment it was written in.
     minimal.description = format!(
-        "Shrunk by `lamport-ledger shrink {} --seed {}{}` from a run that violated {}. Every \
+        "Shrunk by `lamport-ledger shrink {} --seed {}{}{}` from a run that violated {}. Every \
          message is pinned in `schedule`, so the run does not depend on random draws.",
         shell_quote(&args.scenario.display().to_string()),
         scenario.seed,
         if args.swarm { " --swarm" } else { "" },
+        node_cmd_flag(args.node_cmd.as_deref()),
         shrunk.invariant
     );
     let json =

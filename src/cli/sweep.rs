@@ -12,9 +12,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::files::{is_standard_stream, refuse_input_as_output, report_writer};
 use super::program::Program;
-use super::run::{load_scenario, shell_quote, stdout_error};
+use super::run::{load_scenario, node_cmd_flag, shell_quote, stdout_error, with_node_cmd};
 use super::{CliError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, PendingFile};
 use crate::check::Invariant;
+use crate::hunt::sweep::NODE_FAILED;
 use crate::hunt::sweep::{EXAMPLES_PER_GROUP, SweepError, WORKERS_PER_CORE_MAX, quiet_panics};
 use crate::hunt::{
     Digests, FailureKind, Progress, RunRecord, SeedRange, SeedSet, Shard, SweepConfig, Tally,
@@ -53,6 +54,9 @@ pub(super) struct SweepArgs {
     /// name of the invariant that must be violated.
     #[arg(long, value_name = "ok|violation|INVARIANT", value_parser = parse_expect)]
     expect: Option<Expect>,
+    /// Play every client with this program, one process each (docs/nodes.md), as for `run`.
+    #[arg(long, value_name = "CMD")]
+    node_cmd: Option<String>,
 }
 
 /// `--expect`: `ok`, `violation` or an invariant's name (docs/spec.md section 4).
@@ -76,7 +80,10 @@ fn parse_expect(text: &str) -> Result<Expect, String> {
 }
 
 pub(super) fn sweep_command(args: &SweepArgs, program: &Program) -> Result<u8, CliError> {
-    let mut scenario = load_scenario(Some(&args.scenario))?;
+    let mut scenario = with_node_cmd(
+        load_scenario(Some(&args.scenario))?,
+        args.node_cmd.as_deref(),
+    )?;
     if let Some(expect) = args.expect {
         scenario.expect = Some(expect);
     }
@@ -171,6 +178,8 @@ pub(super) fn sweep_command(args: &SweepArgs, program: &Program) -> Result<u8, C
         tally: &tally,
         elapsed,
         out: out_shown,
+        node_cmd: args.node_cmd.as_deref(),
+        played_by_program: config.scenario.node.is_some(),
     };
     let mut report_out = report_writer(args.out.as_deref());
     report.write(&mut report_out).map_err(stdout_error)?;
@@ -372,6 +381,10 @@ struct SweepReport<'a> {
     elapsed: Duration,
     /// Where `--out` wrote the records, as shown to the user.
     out: Option<String>,
+    /// `--node-cmd`, repeated in the printed replay commands.
+    node_cmd: Option<&'a str>,
+    /// Whether a program plays the clients: a failed run may then be the program's.
+    played_by_program: bool,
 }
 
 impl SweepReport<'_> {
@@ -410,12 +423,12 @@ impl SweepReport<'_> {
             writeln!(
                 out,
                 "  {}: {} run{}",
-                kind_label(*kind),
+                kind_label(*kind, self.played_by_program),
                 group.count,
                 if group.count == 1 { "" } else { "s" }
             )?;
             for record in &group.examples {
-                write_example(out, self.program, &scenario, record)?;
+                write_example(out, self.program, &scenario, self.node_cmd, record)?;
             }
             let more = group.count - group.examples.len() as u64;
             if more > 0 {
@@ -433,10 +446,14 @@ impl SweepReport<'_> {
     }
 }
 
-fn kind_label(kind: FailureKind) -> String {
+fn kind_label(kind: FailureKind, played_by_program: bool) -> String {
     match kind {
         FailureKind::Nondeterministic => {
             "NOT deterministic (two runs of the same seed gave different digests)".to_string()
+        }
+        FailureKind::Panic if played_by_program => {
+            "failed run (the node program broke the wire protocol, or the simulator crashed)"
+                .to_string()
         }
         FailureKind::Panic => "panic (the simulator crashed: a bug in lamport-ledger)".to_string(),
         FailureKind::Violated(invariant) => invariant.name().to_string(),
@@ -448,6 +465,7 @@ fn write_example(
     out: &mut dyn Write,
     program: &Program,
     scenario: &str,
+    node_cmd: Option<&str>,
     record: &RunRecord,
 ) -> io::Result<()> {
     let seed = record.seed;
@@ -460,7 +478,13 @@ fn write_example(
         )?;
     }
     if let Some(message) = &record.panic {
-        writeln!(out, "    seed {seed} panicked: {message}")?;
+        // With a program playing the clients, a failed run is most likely the program's.
+        let verb = if node_cmd.is_some() || message.starts_with(NODE_FAILED) {
+            "failed"
+        } else {
+            "panicked"
+        };
+        writeln!(out, "    seed {seed} {verb}: {message}")?;
     }
     if let Some(drawn) = &record.drawn {
         writeln!(out, "    seed {seed} drew: {drawn}")?;
@@ -470,9 +494,12 @@ fn write_example(
     } else {
         ""
     };
+    let node = node_cmd_flag(node_cmd);
     let replay = match &record.digest {
-        Some(digest) => format!("replay {scenario} --seed {seed}{swarm} --expect-digest {digest}"),
-        None => format!("replay {scenario} --seed {seed}{swarm}"),
+        Some(digest) => {
+            format!("replay {scenario} --seed {seed}{swarm}{node} --expect-digest {digest}")
+        }
+        None => format!("replay {scenario} --seed {seed}{swarm}{node}"),
     };
     writeln!(out, "    {}", program.command(&replay))
 }
@@ -509,6 +536,8 @@ mod tests {
             tally: &tally,
             elapsed: Duration::from_secs(1),
             out: None,
+            node_cmd: None,
+            played_by_program: false,
         };
         let mut text = Vec::new();
         report.write(&mut text).unwrap();

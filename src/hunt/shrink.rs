@@ -31,6 +31,7 @@ use crate::scenario::{
 };
 use crate::sim::{EndReason, RunOptions, simulate};
 use crate::trace::{DropReason, Event, EventKind, EventSink};
+use crate::wording::count;
 
 /// How big a scenario's run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,8 +46,11 @@ impl std::fmt::Display for Size {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} clients, {} transfers, {} messages, {} events",
-            self.clients, self.transfers, self.messages, self.events
+            "{}, {}, {}, {}",
+            count(self.clients, "client"),
+            count(self.transfers, "transfer"),
+            count(self.messages, "message"),
+            count(self.events, "event")
         )
     }
 }
@@ -78,10 +82,28 @@ pub enum ShrinkError {
 }
 
 /// At most this many candidate runs, so a shrink always ends.
-const MAX_ATTEMPTS: u64 = 20_000;
+pub const MAX_ATTEMPTS: u64 = 20_000;
 
-/// Shrinks the failing run of `scenario` (with its seed).
+/// At most this many candidate runs when a program plays the clients: each run starts a
+/// process per client, so a run costs milliseconds where a built-in one costs microseconds.
+pub const NODE_MAX_ATTEMPTS: u64 = 100;
+
+/// Shrinks the failing run of `scenario` (with its seed), within [`MAX_ATTEMPTS`] runs, or
+/// [`NODE_MAX_ATTEMPTS`] when a program plays the clients.
 pub fn shrink(scenario: &Scenario) -> Result<Shrunk, ShrinkError> {
+    let budget = if scenario.node.is_some() {
+        NODE_MAX_ATTEMPTS
+    } else {
+        MAX_ATTEMPTS
+    };
+    shrink_within(scenario, budget)
+}
+
+/// Shrinks the failing run of `scenario` in at most about `max_attempts` candidate runs (a
+/// few more for the final pinning): a run of a program started per client costs far more
+/// than a built-in one, so `test-node` spends a budget. The result fails as the original
+/// did whatever the budget, only less small.
+pub fn shrink_within(scenario: &Scenario, max_attempts: u64) -> Result<Shrunk, ShrinkError> {
     let original = record(scenario)?;
     let Some((invariant, _)) = original.first_violation else {
         return Err(ShrinkError::NoFailure {
@@ -102,17 +124,21 @@ pub fn shrink(scenario: &Scenario) -> Result<Shrunk, ShrinkError> {
     loop {
         let mut progressed = false;
         for (candidate, reseeds) in candidates(&best) {
-            if attempts >= MAX_ATTEMPTS {
+            if attempts >= max_attempts {
                 break;
             }
-            if let Some((kept, run)) = still_fails(candidate, invariant, reseeds, &mut attempts)? {
+            let budget = Budget {
+                reseeds,
+                max_attempts,
+            };
+            if let Some((kept, run)) = still_fails(candidate, invariant, budget, &mut attempts)? {
                 best = pinned(&kept, &run, invariant);
                 best_run = run;
                 progressed = true;
                 break;
             }
         }
-        if !progressed || attempts >= MAX_ATTEMPTS {
+        if !progressed || attempts >= max_attempts {
             break;
         }
     }
@@ -138,6 +164,13 @@ const RESEEDS: u64 = 64;
 /// section 2,258 us, requests 4,483 us apart) 10 of 20,000 seeds fail, the first being 676.
 const SPREAD_RESEEDS: u64 = 1024;
 
+/// How many fresh seeds one candidate gets, within the whole shrink's attempts.
+#[derive(Clone, Copy)]
+struct Budget {
+    reseeds: u64,
+    max_attempts: u64,
+}
+
 /// Does `candidate` still fail with `invariant`? First with the pins it inherited; when the
 /// reduction moved the failure away (removing a client changes every timing that waited for
 /// it), with its pins dropped and a few fresh seeds, so the smaller setting can find its own
@@ -145,7 +178,7 @@ const SPREAD_RESEEDS: u64 = 1024;
 fn still_fails(
     candidate: Scenario,
     invariant: Invariant,
-    reseeds: u64,
+    budget: Budget,
     attempts: &mut u64,
 ) -> Result<Option<(Scenario, Recording)>, ShrinkError> {
     *attempts += 1;
@@ -153,7 +186,10 @@ fn still_fails(
     if run.first_violation.map(|(found, _)| found) == Some(invariant) {
         return Ok(Some((candidate, run)));
     }
-    for seed in 0..reseeds {
+    for seed in 0..budget.reseeds {
+        if *attempts >= budget.max_attempts {
+            break;
+        }
         *attempts += 1;
         let reseeded = Scenario {
             seed,

@@ -21,7 +21,7 @@ use super::swarm;
 use crate::check::Invariant;
 use crate::runner::{RunReport, passed, run_scenario};
 use crate::scenario::{MemoryBudgetExceeded, Scenario};
-use crate::sim::{RunOptions, RunResult, simulate};
+use crate::sim::{RunOptions, RunResult, node_failure, simulate};
 
 /// What one run showed, as written to a line of `sweep --out` (docs/hunting.md).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -362,9 +362,13 @@ fn panicked(seed: u64, message: String) -> RunRecord {
     }
 }
 
+/// How the record of a run starts whose node program broke the wire protocol.
+pub const NODE_FAILED: &str = "the node program failed: ";
+
 /// Why a run gave no report.
 enum NoReport {
-    /// The simulator panicked (or failed to write where nothing is written): a bug.
+    /// The simulator panicked, or a node program broke the wire protocol (the message starts
+    /// with [`NODE_FAILED`]).
     Panic(String),
     /// The run outgrew its memory budget.
     OverBudget(String),
@@ -389,14 +393,16 @@ fn run_catching(scenario: &Scenario) -> Result<RunReport, NoReport> {
     }));
     match outcome {
         Ok(Ok(report)) => Ok(report),
-        // With no trace outputs nothing is written, so no I/O error can occur; report one as a
-        // failure of the run rather than stopping the sweep.
+        // With no trace outputs nothing is written, so the errors are a run over its memory
+        // budget (which stops the sweep) and a node program that broke the wire protocol;
+        // report that (or any other) as a failure of the run rather than stopping the sweep.
         Ok(Err(error)) if MemoryBudgetExceeded::within(&error).is_some() => {
             Err(NoReport::OverBudget(error.to_string()))
         }
-        Ok(Err(error)) => Err(NoReport::Panic(format!(
-            "I/O error with no output: {error}"
-        ))),
+        Ok(Err(error)) => Err(NoReport::Panic(match node_failure(&error) {
+            Some(sentence) => format!("{NODE_FAILED}{sentence}"),
+            None => format!("I/O error with no output: {error}"),
+        })),
         Err(payload) => Err(NoReport::Panic(panic_message(payload.as_ref()))),
     }
 }

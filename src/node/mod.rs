@@ -19,6 +19,7 @@ use crate::protocol::{
     Amount, Block, BlockRejection, ClientConfig, ClientId, Command, CommandError, Ledger, Message,
     Node, Outbox, OutputKind, Timer, Timestamp, Transfer,
 };
+pub use process::stop_all;
 use process::{Process, ReadFailure};
 use wire::{Effect, Init, Line};
 

@@ -5,6 +5,7 @@
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
+use std::sync::{Mutex, Once, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,7 @@ impl Process {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()?;
+        register(child.id());
         let stdin = child.stdin.take().map(BufWriter::new);
         let stdout = child
             .stdout
@@ -114,6 +116,7 @@ impl Process {
 
     /// Closes the node's input, gives it a moment to exit, kills it if it does not, and reaps it.
     pub fn stop(&mut self) {
+        forget(self.child.id());
         self.close_input();
         let until = Instant::now() + EXIT_GRACE;
         while Instant::now() < until {
@@ -124,6 +127,52 @@ impl Process {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The node processes started and not yet reaped, by process id.
+static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Notes a started process, and on the first one makes Ctrl-C (SIGINT, SIGTERM, SIGHUP) kill
+/// and reap every node before the program exits with 130: an interrupt sent to this process
+/// alone, not to its process group, must not leave the nodes running.
+fn register(pid: u32) {
+    static HANDLER: Once = Once::new();
+    HANDLER.call_once(|| {
+        // A handler already installed (the one removing pending files) calls stop_all itself.
+        let _ = ctrlc::set_handler(|| {
+            stop_all();
+            std::process::exit(130);
+        });
+    });
+    RUNNING
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(pid);
+}
+
+fn forget(pid: u32) {
+    let mut running = RUNNING.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(at) = running.iter().position(|&known| known == pid) {
+        running.swap_remove(at);
+    }
+}
+
+/// Kills and reaps every node process still running: for an interrupt, which ends this
+/// program without running destructors.
+pub fn stop_all() {
+    let running = std::mem::take(&mut *RUNNING.lock().unwrap_or_else(PoisonError::into_inner));
+    for pid in running {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            continue;
+        };
+        // SAFETY: kill and waitpid take plain integers and a null status pointer, which
+        // waitpid accepts; `pid` is a child of this process that has not been reaped (it is
+        // removed from RUNNING before its Child is waited for), so no other process is hit.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
     }
 }
 
