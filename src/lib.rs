@@ -36,6 +36,11 @@
 //! happens (a timeline, a drawing), pass [`trace::EventSink`]s as watchers;
 //! [`runner::run_with_timeline`] prints what the `run` command prints. The command line
 //! itself is [`run_cli`].
+//!
+//! A client of your own plugs in by implementing [`protocol::Node`] (the built-in
+//! [`protocol::Client`] is one); [`sim::simulate_nodes`] runs such clients under the same
+//! simulator and checks. A client in another language runs as a child process instead
+//! (`--node-cmd`, docs/nodes.md).
 
 #[warn(missing_docs)]
 pub mod base;
