@@ -41,7 +41,7 @@ pub trait Node {
     /// The own ledger, for the end of a run.
     fn into_ledger(self) -> Ledger;
 
-    /// The block an `Committed` or `Applied` output of the last step names.
+    /// The block a `Committed` or `Applied` output of the last step names.
     fn output_block(&self, index: u64) -> &Arc<Block> {
         self.ledger()
             .block(index)
