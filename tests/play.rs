@@ -6,70 +6,13 @@
 mod browser;
 #[path = "common/mod.rs"]
 mod common;
+#[path = "common/played.rs"]
+mod played;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
+
+use played::Played;
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-
-/// A `play` server this test started, stopped (by its own id) when dropped.
-struct Played {
-    child: Child,
-    url: String,
-}
-
-impl Played {
-    fn start(scenario: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
-            .args(["play", scenario, "--port", "0"])
-            .current_dir(common::root())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("play starts");
-        let mut first = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let url = first
-            .split_whitespace()
-            .find(|word| word.starts_with("http://127.0.0.1:"))
-            .unwrap_or_else(|| panic!("no address in {first:?}"))
-            .to_string();
-        Played { child, url }
-    }
-
-    fn address(&self) -> String {
-        self.url
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_string()
-    }
-
-    /// Ctrl-C: the server stops, exits 0 and closes its socket.
-    fn interrupt(mut self) {
-        let id = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-INT", &id])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "play after Ctrl-C: {status:?}");
-        assert!(
-            TcpStream::connect(self.address()).is_err(),
-            "nothing listens after Ctrl-C"
-        );
-    }
-}
-
-impl Drop for Played {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A plain HTTP/1.0 request; returns the status line, the headers and the body.
 fn http(address: &str, method: &str, path: &str) -> (String, String) {
@@ -116,7 +59,7 @@ fn play_reaches_the_reorder_2_violation_by_clicks_undoes_by_key_and_exports_it()
     let Some(chromium) = browser::chromium("play_in_chromium") else {
         return;
     };
-    let played = Played::start("scenarios/reorder-2.json");
+    let played = Played::start(&common::root(), "scenarios/reorder-2.json");
     // Both clients request; c1's REPLY m2 overtakes its REQUEST m0 and c2 enters.
     let dom = drive(
         &chromium,
@@ -202,7 +145,7 @@ fn play_offers_the_faults_the_scenario_allows_and_refuses_bad_input_in_one_sente
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    let played = Played::start("scenarios/duplication-lamport.json");
+    let played = Played::start(&common::root(), "scenarios/duplication-lamport.json");
     let (_, view) = http(&played.address(), "GET", "/api/view");
     let view: serde_json::Value = serde_json::from_str(&view).unwrap();
     let first = view["choices"][0]["move"].to_string();

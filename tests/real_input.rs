@@ -8,12 +8,14 @@
 mod browser;
 #[path = "real_input/cdp.rs"]
 mod cdp;
+#[path = "common/played.rs"]
+mod played;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use cdp::Browser;
+use played::Played;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -122,55 +124,6 @@ fn the_rendered_page_follows_real_keys_and_clicks() {
     );
 }
 
-/// `lamport-ledger play` as a child; killed and reaped when dropped.
-struct Played {
-    child: Child,
-    url: String,
-}
-
-impl Played {
-    fn start(scenario: &str) -> Played {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
-            .args(["play", scenario, "--port", "0"])
-            .current_dir(root())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("play starts");
-        let mut first = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let url = first
-            .strip_prefix("play: ")
-            .and_then(|rest| rest.split_whitespace().next())
-            .filter(|url| url.starts_with("http://127.0.0.1:"))
-            .map(str::to_string);
-        let Some(url) = url else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("no address in {first:?}");
-        };
-        Played { child, url }
-    }
-
-    /// Ctrl-C ends the server with exit code 0.
-    fn interrupt(mut self) {
-        let id = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-INT", &id]).status().unwrap();
-        assert!(sent.success());
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "play after Ctrl-C: {status:?}");
-    }
-}
-
-impl Drop for Played {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Clicks the move `id` once it is offered and waits for the server's next view.
 fn take_move(page: &mut Browser, id: &str, step_after: usize) {
     page.wait_until(
@@ -189,7 +142,7 @@ fn play_reaches_the_violation_by_real_clicks_and_undoes_it_by_a_real_key() {
     let Some(chromium) = browser::chromium("play_reaches_the_violation_by_real_clicks") else {
         return;
     };
-    let played = Played::start("scenarios/reorder-2.json");
+    let played = Played::start(root(), "scenarios/reorder-2.json");
     let mut page = Browser::start(&chromium, (1400, 1000));
     page.navigate(&played.url);
     page.wait_until(
