@@ -256,7 +256,8 @@ fn check_hello(hello: &Hello, config: &NetConfig) -> Result<Vec<u8>, Refusal> {
             }
         };
         return Err(format!(
-            "dropped a hello from node {}: it runs {} and this node runs {}, and a cluster runs              one or the other (their messages differ)",
+            "dropped a hello from node {}: it runs {} and this node runs {}, and a cluster runs \
+             one or the other (their messages differ)",
             hello.from,
             client(hello.program),
             client(own_program)
