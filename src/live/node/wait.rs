@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::super::prompt::name_nodes;
 use super::super::wire::SessionBody;
-use super::{HEARTBEAT_EVERY, LiveClient, Node, Note, SILENCE_LIMIT, WAIT_REPORT_EVERY};
+use super::{Current, HEARTBEAT_EVERY, LiveClient, Node, Note, SILENCE_LIMIT, WAIT_REPORT_EVERY};
 use crate::protocol::ClientId;
 
 impl<C: LiveClient> Node<C> {
@@ -36,7 +36,7 @@ impl<C: LiveClient> Node<C> {
     pub(super) fn wait_description(&self) -> Option<String> {
         let current = self.current.as_ref()?;
         let Some(reason) = self.client.wait_reason() else {
-            return Some(self.unexplained_wait());
+            return Some(self.unexplained_wait(current));
         };
         let not_connected = |peer: ClientId| {
             if self.connected_now(peer) {
@@ -102,10 +102,7 @@ impl<C: LiveClient> Node<C> {
 
     /// A wait the client cannot explain (a program does not say what it waits for): the
     /// request, and the peers not connected, any of which it may wait for.
-    fn unexplained_wait(&self) -> String {
-        let Some(current) = &self.current else {
-            return String::new();
-        };
+    fn unexplained_wait(&self, current: &Current) -> String {
         let down: Vec<ClientId> = self
             .cluster
             .peers(self.id)
