@@ -546,3 +546,66 @@ fn write_loop(stream: TcpStream, key: &[u8], bodies: Receiver<Vec<u8>>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Message;
+
+    const PEER: ClientId = ClientId::new(2);
+    const MSG_ID: u64 = 2 << wire::MSG_ID_NODE_SHIFT;
+
+    fn parsed(body: &[u8], program: bool) -> Result<SessionFrame, String> {
+        parse_session_frame(body, PEER, 3, program)
+    }
+
+    #[test]
+    fn a_program_node_takes_foreign_frames_byte_for_byte_and_refuses_built_in_ones() {
+        let json = r#"{"type":"request", "ts":4,"z":{}}"#;
+        let body = wire::foreign_body(1, 0, MSG_ID, json);
+        let Ok(SessionFrame::Msg {
+            seq: 1,
+            msg: Message::Foreign(foreign),
+            ..
+        }) = parsed(&body, true)
+        else {
+            panic!("not a foreign message");
+        };
+        assert_eq!(&*foreign.json, json);
+        assert_eq!(
+            parsed(&body, false).unwrap_err(),
+            "a client program's message, but this node runs the built-in client"
+        );
+        let built_in = body_bytes(&SessionBody::Msg {
+            seq: 1,
+            ack: 0,
+            msg_id: MSG_ID,
+            purpose: None,
+            msg: wire::WireMessage::Request { ts: 4 },
+        });
+        assert!(parsed(&built_in, false).is_ok());
+        assert_eq!(
+            parsed(&built_in, true).unwrap_err(),
+            "a built-in message, but this node runs a client program"
+        );
+        let wrong_id = wire::foreign_body(1, 0, 1 << wire::MSG_ID_NODE_SHIFT, json);
+        assert!(parsed(&wrong_id, true).unwrap_err().contains("node 2's id"));
+        let no_ts = wire::foreign_body(1, 0, MSG_ID, r#"{"type":"request"}"#);
+        assert_eq!(
+            parsed(&no_ts, true).unwrap_err(),
+            "its message has no \"ts\""
+        );
+        let huge = wire::foreign_body(
+            1,
+            0,
+            MSG_ID,
+            &format!(r#"{{"type":"x","ts":{}}}"#, u64::MAX),
+        );
+        assert!(
+            parsed(&huge, true)
+                .unwrap_err()
+                .contains("more than any count")
+        );
+        assert!(parsed(&body_bytes(&SessionBody::Ack { ack: 3 }), true).is_ok());
+    }
+}
