@@ -1,6 +1,6 @@
 //! The node loop: one thread owns the client and everything that changes state. Lines from
 //! standard input and frames from the network threads arrive as [`Input`]s on one channel;
-//! the critical-section timer is a deadline the loop waits for. After every input the loop
+//! the timers the client arms are deadlines the loop waits for. After every input the loop
 //! does, in this order: append new blocks to the data directory and sync them, write the
 //! step's trace lines and hand them to the operating system, then queue the step's messages.
 //! So nothing a peer hears about is missing from the disk or the trace.
