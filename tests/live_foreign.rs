@@ -79,6 +79,31 @@ fn assert_gone(pids: &[u32]) {
     }
 }
 
+/// Waits until a trace of node `node` in `traces` has a line with every one of `parts`.
+fn wait_for_trace_line(traces: &Path, node: u32, parts: &[&str]) {
+    let deadline = Instant::now() + DEADLINE;
+    let prefix = format!("node-{node}-");
+    loop {
+        for entry in std::fs::read_dir(traces).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with(&prefix)
+                && std::fs::read_to_string(&path)
+                    .unwrap()
+                    .lines()
+                    .any(|line| parts.iter().all(|part| line.contains(part)))
+            {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no trace of node {node} shows {parts:?}"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The raw `msg` object of an event line (the rest of the line after `"msg":`, without the
 /// closing brace of the event).
 fn raw_msg(line: &str) -> Option<(&str, &str)> {
@@ -190,6 +215,57 @@ fn three_program_nodes_transfer_over_tcp_and_their_merged_trace_checks() {
     );
     let commits: usize = (1..=3).map(|node| count(&kinds, "commit", node)).sum();
     assert_eq!(commits, 4);
+}
+
+#[test]
+fn a_restarted_program_node_gets_the_outstanding_request_again() {
+    let (tmp, traces) = workspace();
+    let root = tmp.path();
+    let cluster = write_cluster(root, &free_ports(3), 10_000);
+    let data = |id: u32| root.join(format!("data-{id}"));
+    let start = |id: u32| program_node(id, &cluster, Some(&data(id)), &traces, CLIENT);
+    let mut n1 = start(1);
+    let n2 = start(2);
+    let n3 = start(3);
+    all_ready([&n1, &n2, &n3]);
+
+    // Node 1's REQUEST reaches node 3 while node 2 is away, so the transfer waits.
+    assert!(n2.exit().success());
+    n1.send("transfer 3 1");
+    n1.expect(&[
+        "transfer #1 (1 to node 3) waits with request",
+        "not connected: node 2",
+    ]);
+    wait_for_trace_line(
+        &traces,
+        3,
+        &["\"kind\":\"deliver\"", "\"type\":\"request\""],
+    );
+
+    // Node 3 is killed and restarts: its new run must get the REQUEST again, or it could
+    // enter while node 1 holds the mutex.
+    n3.kill();
+    let n3 = start(3);
+    n1.expect(&["connected to node 3 (it restarted)"]);
+    let n2 = start(2);
+    n1.expect(&["transfer #1 (1 to node 3): committed block 0"]);
+    n3.expect(&["applied block 0 from node 1"]);
+    n2.expect(&["applied block 0 from node 1"]);
+    for node in [n1, n2, n3] {
+        assert!(node.exit().success());
+    }
+
+    let merged = root.join("merged.jsonl").display().to_string();
+    let (code, _, merge_err) = run_bin(&["merge", &traces.display().to_string(), "-o", &merged]);
+    assert_eq!(code, 0, "{merge_err}");
+    let (code, out, err) = run_bin(&["check", "--invariants-only", &merged]);
+    assert_eq!(code, 0, "{out}{err}");
+    let kinds = kinds(&std::fs::read_to_string(&merged).unwrap());
+    assert_eq!(
+        count(&kinds, "duplicate", 1),
+        1,
+        "node 1's REQUEST, sent again"
+    );
 }
 
 /// A program that rewrites the Python client's messages with spaces, another key order and a
