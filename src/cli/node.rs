@@ -5,6 +5,7 @@
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 
@@ -12,7 +13,9 @@ use super::files::{is_standard_stream, refuse_input_as_output};
 use super::{CliError, EXIT_OK, PendingFile};
 use crate::live::merge::MergeError;
 use crate::live::{self, KEY_ENV, NodeOptions};
+use crate::node::NodeSpec as ProgramSpec;
 use crate::protocol::ClientId;
+use crate::scenario::DEFAULT_STEP_TIMEOUT_MS;
 use crate::wording::count;
 
 #[derive(Debug, Args)]
@@ -34,6 +37,11 @@ pub(super) struct NodeArgs {
     /// anything but loopback).
     #[arg(long, value_name = "ADDR")]
     bind: Option<SocketAddr>,
+    /// Play the client with this program (run by `sh -c`), driven in lockstep over JSON Lines
+    /// as in the simulator (docs/nodes.md); overrides the cluster file's `node.cmd`. Every
+    /// node of the cluster must run a program.
+    #[arg(long, value_name = "CMD")]
+    node_cmd: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -55,11 +63,14 @@ pub(super) fn node_command(args: &NodeArgs) -> Result<u8, CliError> {
         ));
     }
     let env_key = std::env::var(KEY_ENV).ok();
-    let cluster = match &args.cluster {
+    let mut cluster = match &args.cluster {
         Some(path) => live::load_cluster(path, env_key),
         None => live::default_cluster(env_key),
     }
     .map_err(|error| CliError::Usage(error.0))?;
+    if let Some(cmd) = &args.node_cmd {
+        cluster.program = Some(program_spec(cmd, cluster.program.take())?);
+    }
     live::run_node(NodeOptions {
         id: ClientId::new(args.id),
         cluster,
@@ -68,6 +79,25 @@ pub(super) fn node_command(args: &NodeArgs) -> Result<u8, CliError> {
         bind: args.bind,
     })
     .map_err(|error| CliError::Usage(error.0))
+}
+
+/// `--node-cmd CMD` over the cluster file's `node` key: its command, the key's step deadline
+/// or the default one.
+fn program_spec(cmd: &str, from_file: Option<ProgramSpec>) -> Result<ProgramSpec, CliError> {
+    if cmd.trim().is_empty() {
+        return Err(CliError::Usage(
+            "--node-cmd needs a command, such as \"python3 examples/python/lamport_client.py\""
+                .into(),
+        ));
+    }
+    let step_timeout = from_file
+        .map_or(Duration::from_millis(DEFAULT_STEP_TIMEOUT_MS), |program| {
+            program.step_timeout
+        });
+    Ok(ProgramSpec {
+        cmd: cmd.to_string(),
+        step_timeout,
+    })
 }
 
 pub(super) fn merge_command(args: &MergeArgs) -> Result<u8, CliError> {

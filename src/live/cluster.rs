@@ -4,13 +4,15 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::json_message::serde_message;
+use crate::node::NodeSpec as ProgramSpec;
 use crate::protocol::{Amount, ClientId, Variant};
 use crate::scenario::locate::{self, Path as JsonPath};
-use crate::scenario::{BoundedReadError, read_bounded};
+use crate::scenario::{BoundedReadError, NodeProgram, read_bounded};
 
 /// The environment variable that holds the cluster key; it overrides the cluster file's `key`.
 pub const KEY_ENV: &str = "LAMPORT_LEDGER_KEY";
@@ -62,6 +64,9 @@ pub struct Cluster {
     pub variant: Variant,
     pub key: Vec<u8>,
     pub key_source: KeySource,
+    /// The program that plays every node's client (`node` in the file, or `--node-cmd`);
+    /// `None` for the built-in client.
+    pub program: Option<ProgramSpec>,
 }
 
 impl Cluster {
@@ -110,6 +115,7 @@ pub fn default_cluster(env_key: Option<String>) -> Result<Cluster, ClusterError>
         variant: Variant::Lamport,
         key,
         key_source,
+        program: None,
     })
 }
 
@@ -120,6 +126,7 @@ struct ClusterFile {
     key: Option<String>,
     protocol: Option<String>,
     cs_us: Option<u64>,
+    node: Option<NodeProgram>,
     nodes: Vec<NodeFile>,
 }
 
@@ -208,6 +215,10 @@ pub fn parse_cluster(
             "\"name\" must have 1 to 100 characters (it is checked when nodes meet)".into(),
         ));
     }
+    let program = file
+        .node
+        .map(|program| checked_program(program, &at))
+        .transpose()?;
     Ok(Cluster {
         name,
         nodes,
@@ -215,6 +226,36 @@ pub fn parse_cluster(
         variant,
         key,
         key_source,
+        program,
+    })
+}
+
+/// The longest per-step deadline of a client program, in milliseconds: one hour.
+const MAX_STEP_TIMEOUT_MS: u64 = 3_600_000;
+
+/// The file's `node` key: a command, and a per-step deadline of 1 ms to one hour.
+fn checked_program(program: NodeProgram, at: &Located) -> Result<ProgramSpec, ClusterError> {
+    if program.cmd.trim().is_empty() {
+        return Err(at.bad(
+            JsonPath::root().at("node").at("cmd"),
+            "\"node.cmd\" is empty: it names the program that plays every client, such as \
+             \"python3 examples/python/lamport_client.py\""
+                .into(),
+        ));
+    }
+    if !(1..=MAX_STEP_TIMEOUT_MS).contains(&program.step_timeout_ms) {
+        return Err(at.bad(
+            JsonPath::root().at("node").at("step_timeout_ms"),
+            format!(
+                "\"node.step_timeout_ms\" is {}, but a step's deadline is 1 to \
+                 {MAX_STEP_TIMEOUT_MS} milliseconds",
+                program.step_timeout_ms
+            ),
+        ));
+    }
+    Ok(ProgramSpec {
+        cmd: program.cmd,
+        step_timeout: Duration::from_millis(program.step_timeout_ms),
     })
 }
 
@@ -406,6 +447,34 @@ mod tests {
         let env = parse_cluster(GOOD, "c.json", Some("another key, long enough".into())).unwrap();
         assert_eq!(env.key, b"another key, long enough");
         assert_eq!(env.key_source, KeySource::Environment);
+        assert_eq!(cluster.program, None);
+    }
+
+    #[test]
+    fn the_node_key_names_the_program_and_its_step_deadline() {
+        let with = |node: &str| GOOD.replace("\"cs_us\": 20000,", &format!("\"node\": {node},"));
+        let cluster = parse_cluster(&with(r#"{"cmd": "python3 c.py"}"#), "c.json", None).unwrap();
+        let program = cluster.program.unwrap();
+        assert_eq!(program.cmd, "python3 c.py");
+        assert_eq!(program.step_timeout, Duration::from_secs(10));
+        let timed = parse_cluster(
+            &with(r#"{"cmd": "c", "step_timeout_ms": 250}"#),
+            "c.json",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            timed.program.unwrap().step_timeout,
+            Duration::from_millis(250)
+        );
+        assert!(error(&with(r#"{"cmd": " "}"#)).contains("\"node.cmd\" is empty"));
+        let zero = error(&with(r#"{"cmd": "c", "step_timeout_ms": 0}"#));
+        assert!(zero.starts_with("c.json:5:"), "{zero}");
+        assert!(
+            zero.contains("is 0, but a step's deadline is 1 to 3600000"),
+            "{zero}"
+        );
+        assert!(error(&with(r#"{"command": "c"}"#)).contains("unknown field `command`"));
     }
 
     #[test]

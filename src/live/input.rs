@@ -51,7 +51,13 @@ impl Connection {
 
     /// Queues a frame body for the writer thread; `false` if the connection is gone.
     pub fn send(&self, body: &SessionBody) -> bool {
-        self.writer.send(body_bytes(body)).is_ok()
+        self.send_body(body_bytes(body))
+    }
+
+    /// Queues a frame body already written (a foreign message's); `false` if the connection
+    /// is gone.
+    pub fn send_body(&self, body: Vec<u8>) -> bool {
+        self.writer.send(body).is_ok()
     }
 
     pub fn close(&self) {
@@ -60,7 +66,8 @@ impl Connection {
 }
 
 /// A frame of an established session, checked: message ids carry the sender's node id, and
-/// blocks name clients of the cluster.
+/// blocks name clients of the cluster. A message of a client program is a
+/// [`Message::Foreign`].
 #[derive(Clone, Debug)]
 pub enum SessionFrame {
     Resume(Resume),

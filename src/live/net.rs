@@ -27,6 +27,7 @@ use super::wire::{
     self, ConnectionKeys, FrameError, Hello, MAX_HANDSHAKE_FRAME_BYTES, SessionBody, WIRE_VERSION,
     body_bytes, parse_body, read_frame, read_frame_up_to,
 };
+use crate::node::live::read_foreign_message;
 use crate::protocol::ClientId;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -203,6 +204,7 @@ fn hello(config: &NetConfig, to: ClientId, nonce: &[u8; 32]) -> Hello {
         to,
         incarnation: config.incarnation,
         nonce: hex(nonce),
+        program: config.cluster.program.is_some(),
     }
 }
 
@@ -242,6 +244,23 @@ fn check_hello(hello: &Hello, config: &NetConfig) -> Result<Vec<u8>, Refusal> {
             hello.from,
             quote(&hello.cluster),
             config.cluster.name
+        ));
+    }
+    let own_program = config.cluster.program.is_some();
+    if hello.program != own_program {
+        let client = |program: bool| {
+            if program {
+                "a client program (--node-cmd)"
+            } else {
+                "the built-in client"
+            }
+        };
+        return Err(format!(
+            "dropped a hello from node {}: it runs {} and this node runs {}, and a cluster runs \
+             one or the other (their messages differ)",
+            hello.from,
+            client(hello.program),
+            client(own_program)
         ));
     }
     if hello.to != config.me {
@@ -384,6 +403,7 @@ fn run_connection(
         return;
     }
     let clients = config.cluster.clients();
+    let program = config.cluster.program.is_some();
     let reason = loop {
         let body = match read_body(&stream, &keys.receive) {
             Ok(body) => body,
@@ -394,7 +414,7 @@ fn run_connection(
             }
             Err(error) => break error.to_string(),
         };
-        match parse_session_frame(&body, peer, clients) {
+        match parse_session_frame(&body, peer, clients, program) {
             Ok(frame) => {
                 if config
                     .inputs
@@ -423,8 +443,26 @@ fn run_connection(
     });
 }
 
-fn parse_session_frame(body: &[u8], peer: ClientId, clients: u32) -> Result<SessionFrame, String> {
-    let body: SessionBody = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+/// A session frame, checked. `program` says the node's client is a program: its messages
+/// come in foreign frames, and built-in messages are refused (and the other way round).
+fn parse_session_frame(
+    body: &[u8],
+    peer: ClientId,
+    clients: u32,
+    program: bool,
+) -> Result<SessionFrame, String> {
+    if program && wire::is_foreign_body(body) {
+        return parse_foreign_frame(body, peer);
+    }
+    let body: SessionBody = match serde_json::from_slice(body) {
+        Ok(body) => body,
+        Err(_) if wire::is_foreign_body(body) => {
+            return Err(
+                "a client program's message, but this node runs the built-in client".into(),
+            );
+        }
+        Err(error) => return Err(error.to_string()),
+    };
     Ok(match body {
         SessionBody::Ready => return Err("a second ready".into()),
         SessionBody::Resume {
@@ -440,28 +478,55 @@ fn parse_session_frame(body: &[u8], peer: ClientId, clients: u32) -> Result<Sess
             ledger_len,
             needs_sync,
         }),
+        SessionBody::Msg { .. } if program => {
+            return Err("a built-in message, but this node runs a client program".into());
+        }
         SessionBody::Msg {
             seq,
             ack,
             msg_id,
             purpose,
             msg,
-        } => {
-            if msg_id >> wire::MSG_ID_NODE_SHIFT != u64::from(peer.get()) {
-                return Err(format!(
-                    "message id {msg_id} does not carry node {peer}'s id in its high bits"
-                ));
-            }
-            SessionFrame::Msg {
-                seq,
-                ack,
-                msg_id,
-                purpose,
-                msg: msg.to_message(clients)?,
-            }
-        }
+        } => SessionFrame::Msg {
+            seq,
+            ack,
+            msg_id: checked_msg_id(msg_id, peer)?,
+            purpose,
+            msg: msg.to_message(clients)?,
+        },
         SessionBody::Ack { ack } => SessionFrame::Ack(ack),
     })
+}
+
+/// A foreign message's frame: the program's object, checked as a node's `send` line's `msg`
+/// is (docs/nodes.md) and kept byte for byte.
+fn parse_foreign_frame(body: &[u8], peer: ClientId) -> Result<SessionFrame, String> {
+    let body = wire::parse_foreign_body(body).map_err(|error| error.to_string())?;
+    let msg = read_foreign_message(body.msg.get()).map_err(|what| format!("its message {what}"))?;
+    if msg.ts() > wire::MAX_COUNTED {
+        return Err(format!(
+            "its message's `ts` is {}, more than any count of events reaches ({})",
+            msg.ts(),
+            wire::MAX_COUNTED
+        ));
+    }
+    Ok(SessionFrame::Msg {
+        seq: body.seq,
+        ack: body.ack,
+        msg_id: checked_msg_id(body.msg_id, peer)?,
+        purpose: None,
+        msg,
+    })
+}
+
+/// A message id must carry its sender's node id in its high bits.
+fn checked_msg_id(msg_id: u64, peer: ClientId) -> Result<u64, String> {
+    if msg_id >> wire::MSG_ID_NODE_SHIFT != u64::from(peer.get()) {
+        return Err(format!(
+            "message id {msg_id} does not carry node {peer}'s id in its high bits"
+        ));
+    }
+    Ok(msg_id)
 }
 
 fn write_loop(stream: TcpStream, key: &[u8], bodies: Receiver<Vec<u8>>) {
@@ -479,5 +544,68 @@ fn write_loop(stream: TcpStream, key: &[u8], bodies: Receiver<Vec<u8>>) {
             let _ = stream.shutdown(Shutdown::Both);
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Message;
+
+    const PEER: ClientId = ClientId::new(2);
+    const MSG_ID: u64 = 2 << wire::MSG_ID_NODE_SHIFT;
+
+    fn parsed(body: &[u8], program: bool) -> Result<SessionFrame, String> {
+        parse_session_frame(body, PEER, 3, program)
+    }
+
+    #[test]
+    fn a_program_node_takes_foreign_frames_byte_for_byte_and_refuses_built_in_ones() {
+        let json = r#"{"type":"request", "ts":4,"z":{}}"#;
+        let body = wire::foreign_body(1, 0, MSG_ID, json);
+        let Ok(SessionFrame::Msg {
+            seq: 1,
+            msg: Message::Foreign(foreign),
+            ..
+        }) = parsed(&body, true)
+        else {
+            panic!("not a foreign message");
+        };
+        assert_eq!(&*foreign.json, json);
+        assert_eq!(
+            parsed(&body, false).unwrap_err(),
+            "a client program's message, but this node runs the built-in client"
+        );
+        let built_in = body_bytes(&SessionBody::Msg {
+            seq: 1,
+            ack: 0,
+            msg_id: MSG_ID,
+            purpose: None,
+            msg: wire::WireMessage::Request { ts: 4 },
+        });
+        assert!(parsed(&built_in, false).is_ok());
+        assert_eq!(
+            parsed(&built_in, true).unwrap_err(),
+            "a built-in message, but this node runs a client program"
+        );
+        let wrong_id = wire::foreign_body(1, 0, 1 << wire::MSG_ID_NODE_SHIFT, json);
+        assert!(parsed(&wrong_id, true).unwrap_err().contains("node 2's id"));
+        let no_ts = wire::foreign_body(1, 0, MSG_ID, r#"{"type":"request"}"#);
+        assert_eq!(
+            parsed(&no_ts, true).unwrap_err(),
+            "its message has no \"ts\""
+        );
+        let huge = wire::foreign_body(
+            1,
+            0,
+            MSG_ID,
+            &format!(r#"{{"type":"x","ts":{}}}"#, u64::MAX),
+        );
+        assert!(
+            parsed(&huge, true)
+                .unwrap_err()
+                .contains("more than any count")
+        );
+        assert!(parsed(&body_bytes(&SessionBody::Ack { ack: 3 }), true).is_ok());
     }
 }

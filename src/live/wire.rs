@@ -11,11 +11,13 @@
 //! them with a key for each direction of the connection, derived from the cluster key and both
 //! sides' fresh nonces, so a frame recorded on one connection is worthless on any other.
 
+use std::borrow::Cow;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use sha2::Sha256;
 
 use super::guard::clip;
@@ -139,6 +141,14 @@ pub struct Hello {
     pub incarnation: u64,
     /// 32 fresh random bytes in hex, for the connection's keys.
     pub nonce: String,
+    /// The sender's client is a program (`--node-cmd`); left out for the built-in client. A
+    /// cluster runs one or the other: their messages differ.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub program: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 /// A handshake frame's body. Only a `hello` is one: a tag on the struct itself would be
@@ -346,7 +356,9 @@ impl WireMessage {
                 block: WireBlock::from_block(block),
             },
             Message::Updated { ts } => WireMessage::Updated { ts: *ts },
-            Message::Foreign(_) => unreachable!("a live node sends its built-in client's messages"),
+            Message::Foreign(_) => {
+                unreachable!("a program's message travels in a foreign frame (foreign_body)")
+            }
         }
     }
 
@@ -378,6 +390,55 @@ impl WireMessage {
         }
         Ok(msg)
     }
+}
+
+/// A message of a client played by a program (`--node-cmd`), in a frame of its own kind so that
+/// `msg` is the program's object byte for byte:
+/// `{"type":"foreign","seq":…,"ack":…,"msg_id":…,"msg":{…}}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForeignBody<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    pub seq: u64,
+    /// The last sequence number the sender received from the receiver.
+    pub ack: u64,
+    pub msg_id: u64,
+    #[serde(borrow)]
+    pub msg: &'a RawValue,
+}
+
+/// The `type` of a foreign message's frame.
+const FOREIGN: &str = "foreign";
+
+/// The body of a foreign message's frame; `json` is the program's object as it wrote it.
+pub fn foreign_body(seq: u64, ack: u64, msg_id: u64, json: &str) -> Vec<u8> {
+    format!(
+        "{{\"type\":\"{FOREIGN}\",\"seq\":{seq},\"ack\":{ack},\"msg_id\":{msg_id},\"msg\":{json}}}"
+    )
+    .into_bytes()
+}
+
+/// Whether a body is a foreign message's frame (whatever else is wrong with it).
+pub fn is_foreign_body(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Kind<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Cow<'a, str>,
+    }
+    serde_json::from_slice::<Kind<'_>>(body).is_ok_and(|body| body.kind == FOREIGN)
+}
+
+/// Parses a foreign message's frame.
+pub fn parse_foreign_body(body: &[u8]) -> Result<ForeignBody<'_>, FrameError> {
+    let parsed: ForeignBody<'_> = parse_body(body)?;
+    if parsed.kind != FOREIGN {
+        return Err(FrameError::Malformed(format!(
+            "a frame of type {} where a foreign message was expected",
+            clip(&parsed.kind)
+        )));
+    }
+    Ok(parsed)
 }
 
 /// The largest clock value or block index a peer may send. Clocks and indexes count events
@@ -526,11 +587,20 @@ mod tests {
             to: ClientId::new(2),
             incarnation: 7,
             nonce: "ab".repeat(32),
+            program: false,
         };
         let body = hello.to_body();
         assert!(body.starts_with(br#"{"type":"hello","version":1,"cluster":"c","from":1"#));
         assert_eq!(Hello::parse(&body).unwrap(), hello);
+        let program = Hello {
+            program: true,
+            ..hello.clone()
+        };
+        let program_body = program.to_body();
+        assert!(program_body.ends_with(br#","program":true}"#));
+        assert_eq!(Hello::parse(&program_body).unwrap(), program);
         let text = String::from_utf8(body).unwrap();
+        assert!(!text.contains("program"), "{text}");
         for other in [
             text.replace(r#""type":"hello","#, ""),
             text.replace(r#""hello""#, r#""Hello""#),
@@ -539,6 +609,26 @@ mod tests {
             let refused = Hello::parse(other.as_bytes()).unwrap_err();
             assert!(matches!(refused, FrameError::Malformed(_)), "{other}");
         }
+    }
+
+    #[test]
+    fn a_foreign_message_round_trips_byte_for_byte() {
+        let json = r#"{ "ts":3,"type":"request", "x":[1.50,"\u00e9"] }"#;
+        let body = foreign_body(4, 2, 9, json);
+        assert!(is_foreign_body(&body));
+        let parsed = parse_foreign_body(&body).unwrap();
+        assert_eq!((parsed.seq, parsed.ack, parsed.msg_id), (4, 2, 9));
+        assert_eq!(parsed.msg.get(), json);
+        let frame = encode_frame(KEY, &body);
+        let read = read_frame(&mut frame.as_slice(), KEY).unwrap();
+        assert_eq!(parse_foreign_body(&read).unwrap().msg.get(), json);
+        let built_in = body_bytes(&SessionBody::Ack { ack: 1 });
+        assert!(!is_foreign_body(&built_in));
+        assert!(parse_foreign_body(&built_in).is_err());
+        let extra = String::from_utf8(body)
+            .unwrap()
+            .replace("\"seq\"", "\"extra\":1,\"seq\"");
+        assert!(parse_foreign_body(extra.as_bytes()).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! checks and the summary read it; a block that does not extend it by the hash rule of
 //! docs/spec.md is the node's failure), and follows its transfers for the liveness check.
 
+pub mod live;
 mod process;
 pub mod wire;
 

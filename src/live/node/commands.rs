@@ -4,11 +4,11 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use super::super::prompt::{self, UserCommand};
-use super::{Node, Note};
-use crate::protocol::{Command, Phase};
+use super::{LiveClient, Node, Note};
+use crate::protocol::Command;
 use crate::wording::count;
 
-impl Node {
+impl<C: LiveClient> Node<C> {
     /// A line from standard input: run now, or after the script's pause.
     pub(super) fn line(&mut self, line: String) -> io::Result<()> {
         if self.paused_until.is_some() {
@@ -153,9 +153,10 @@ impl Node {
     pub(super) fn say_unfinished(&mut self) {
         // Only a transfer whose REQUEST went out leaves anything behind at the peers.
         if let Some(current) = &self.current {
-            let state = match self.client.phase() {
-                Phase::Inside { .. } => "inside the critical section",
-                _ => "waiting for the mutex",
+            let state = if current.entered {
+                "inside the critical section"
+            } else {
+                "waiting for the mutex"
             };
             self.console.say(&format!(
                 "exiting with {} ({state}) not finished: its request stays in the peers' \

@@ -1,15 +1,20 @@
-//! The node loop: one thread owns the [`Client`] and everything that changes state. Lines from
+//! The node loop: one thread owns the client and everything that changes state. Lines from
 //! standard input and frames from the network threads arrive as [`Input`]s on one channel;
-//! the critical-section timer is a deadline the loop waits for. After every input the loop
+//! the timers the client arms are deadlines the loop waits for. After every input the loop
 //! does, in this order: append new blocks to the data directory and sync them, write the
 //! step's trace lines and hand them to the operating system, then queue the step's messages.
 //! So nothing a peer hears about is missing from the disk or the trace.
 //!
-//! Here: start-up and the loop. `commands` handles what the user types; `step` hands a
-//! client step to the shared driver and says its events on the console; `peers` handles
-//! connections and sessions; `wait` says what a waiting transfer waits for and does the
-//! loop's periodic work.
+//! The client is the built-in [`Client`] or a program of one's own (`--node-cmd`, a
+//! [`ProcessNode`] driven in lockstep as in the simulator): the loop is generic over
+//! [`LiveClient`].
+//!
+//! Here: start-up and the loop. `client` says what the loop needs of a client; `commands`
+//! handles what the user types; `step` hands a client step to the shared driver and says its
+//! events on the console; `peers` handles connections and sessions; `wait` says what a
+//! waiting transfer waits for and does the loop's periodic work.
 
+mod client;
 mod commands;
 mod peers;
 mod step;
@@ -25,6 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use client::LiveClient;
 use step::NodeHost;
 
 use super::cluster::{Cluster, KeySource, NodeSpec};
@@ -37,9 +43,10 @@ use super::storage::Storage;
 use super::trace::{LiveHeader, NodeTrace, live_header, node_summary};
 use super::wire::{MSG_ID_NODE_SHIFT, Purpose};
 use crate::drive::{Driver, Unchecked};
+use crate::node::ProcessNode;
 use crate::protocol::ledger::short_hex;
 use crate::protocol::{
-    Amount, Client, ClientConfig, ClientId, Message, Mutations, Outbox, Timer, Timestamp,
+    Amount, Block, Client, ClientConfig, ClientId, Message, Mutations, Outbox, Timer, Timestamp,
 };
 use crate::wording::count;
 
@@ -97,6 +104,8 @@ impl Note {
 struct Current {
     note: Note,
     ts: Timestamp,
+    /// The client entered the critical section for it.
+    entered: bool,
     requested_at: Instant,
     last_report: Option<Instant>,
 }
@@ -110,12 +119,13 @@ struct Delivered<'a> {
     purpose: Option<Purpose>,
 }
 
-/// The REQUEST messages of the outstanding request, by peer: sent again to a peer that comes
-/// back as a new incarnation.
+/// The REQUEST messages of the outstanding request (a message of type `request` carrying the
+/// request's timestamp, the built-in client's or a program's), by peer: sent again to a peer
+/// that comes back as a new incarnation.
 #[derive(Clone, Debug)]
 struct Outstanding {
     ts: Timestamp,
-    msg_ids: BTreeMap<ClientId, u64>,
+    sent: BTreeMap<ClientId, (u64, Message)>,
 }
 
 /// A connection as the loop sees it.
@@ -151,10 +161,10 @@ impl Console {
     }
 }
 
-struct Node {
+struct Node<C: LiveClient> {
     id: ClientId,
     cluster: Cluster,
-    client: Client,
+    client: C,
     outbox: Outbox,
     links: BTreeMap<ClientId, Link>,
     conns: BTreeMap<ClientId, Conn>,
@@ -169,7 +179,8 @@ struct Node {
     /// The trace file and what the driver hands back during a step.
     host: NodeHost,
     storage: Option<Storage>,
-    cs_timer: Option<(Instant, Timer)>,
+    /// The timers the client armed, by deadline (in the order armed for equal deadlines).
+    timers: Vec<(Instant, Timer)>,
     /// Transfers typed before the node heard from every peer.
     held: VecDeque<Note>,
     /// Transfers handed to the client and not yet requested.
@@ -187,6 +198,9 @@ struct Node {
     exit: bool,
     /// When the last round of heartbeats went out.
     last_heartbeat: Option<Instant>,
+    /// Why the client program failed (it exited, hung or broke the wire protocol): the node
+    /// stops with this sentence.
+    failure: Option<String>,
 }
 
 /// Runs node `options.id` until the user types `exit`. Returns the exit code.
@@ -205,6 +219,8 @@ fn watch_interrupts(inputs: mpsc::Sender<Input>, console: &Console) {
         if signals.fetch_add(1, Ordering::SeqCst) == 0 {
             let _ = inputs.send(Input::Interrupted);
         } else {
+            // A client program must not outlive the node.
+            crate::node::stop_all();
             std::process::exit(130);
         }
     });
@@ -256,16 +272,15 @@ fn run_node_with(
             "cannot listen on {bind}: {error} (is node {id} already running?)"
         ))
     })?;
-    let started = Instant::now();
-    let epoch_unix_us = micros_since_epoch();
-    let incarnation: u64 = rand::random();
-    let life_tag: u64 = rand::random::<u64>() & 0xF_FFFF;
     let initial = cluster.initial_balances();
     let console = Console {
         out,
         log: Arc::clone(&log),
         id,
     };
+    let (inputs, receiver) = mpsc::channel();
+    // Before a client program starts, so that Ctrl-C is this node's to handle.
+    watch_interrupts(inputs.clone(), &console);
 
     let mut restored = Vec::new();
     let storage = match &data_dir {
@@ -279,19 +294,6 @@ fn run_node_with(
         }
         None => None,
     };
-    let trace = match &trace {
-        Some(path) => {
-            let live = LiveHeader {
-                node: id,
-                cluster: cluster.name.clone(),
-                incarnation,
-                epoch_unix_us,
-            };
-            Some(create_trace(path, &cluster, &live)?)
-        }
-        None => None,
-    };
-
     let config = ClientConfig {
         id,
         clients: cluster.clients(),
@@ -299,76 +301,160 @@ fn run_node_with(
         variant: cluster.variant,
         mutations: Mutations::none(),
     };
-    let client = Client::new(&config, initial.clone());
-    let links = cluster
-        .peers(id)
-        .map(|peer| (peer, Link::new(peer)))
-        .collect();
-    let mut node = Node {
+    let program = cluster.program.clone();
+    let start = Start {
         id,
-        cluster: cluster.clone(),
-        client,
-        outbox: Outbox::new(),
-        links,
-        conns: BTreeMap::new(),
-        peer_incarnations: BTreeMap::new(),
-        earlier_runs_up_to: BTreeMap::new(),
-        incarnation,
-        driver: Driver::new(Unchecked, false),
-        host: NodeHost::new(
-            trace,
-            (u64::from(id.get()) << MSG_ID_NODE_SHIFT) | (life_tag << 32),
-            started,
-        ),
+        cluster,
+        data_dir,
+        trace,
+        listener,
         storage,
-        cs_timer: None,
-        held: VecDeque::new(),
-        accepted: VecDeque::new(),
-        current: None,
-        outstanding: None,
-        joined: false,
-        held_reported: None,
-        next_transfer: 1,
+        restored,
         console,
-        interactive: io::stdin().is_terminal(),
-        paused_until: None,
-        after_pause: VecDeque::new(),
-        exit: false,
-        last_heartbeat: None,
-    };
-    let restored_note = node
-        .restore(&restored, data_dir.as_deref())
-        .map_err(|e| usage(format!("cannot write the trace: {e}")))?;
-
-    let (inputs, receiver) = mpsc::channel();
-    let net_config = Arc::new(NetConfig {
-        me: id,
-        cluster: cluster.clone(),
-        incarnation,
-        inputs: inputs.clone(),
+        inputs,
+        receiver,
         log,
-        log_limit: LogLimit::new(),
-    });
-    let bound = net::start(net_config, listener)
-        .map_err(|error| usage(format!("cannot start the network threads: {error}")))?;
-    node.banner(bound);
-    if let Some(text) = restored_note {
-        node.console.say(&text);
+    };
+    match program {
+        None => start.serve(Client::new(&config, initial)),
+        Some(program) => {
+            let client =
+                ProcessNode::start_with_ledger(&program, config, initial.into(), &start.restored)
+                    .map_err(usage)?;
+            start.serve(client)
+        }
     }
-    node.prompt();
-    {
-        let inputs = inputs.clone();
-        thread::Builder::new()
-            .name("stdin".into())
-            .spawn(move || read_stdin(&inputs))
-            .map_err(|e| usage(format!("cannot start the input thread: {e}")))?;
+}
+
+/// What a node has when its client is about to run: the listener, the data directory's
+/// ledger, the console and the loop's channel.
+struct Start {
+    id: ClientId,
+    cluster: Cluster,
+    data_dir: Option<PathBuf>,
+    trace: Option<PathBuf>,
+    listener: std::net::TcpListener,
+    storage: Option<Storage>,
+    restored: Vec<Arc<Block>>,
+    console: Console,
+    inputs: mpsc::Sender<Input>,
+    receiver: mpsc::Receiver<Input>,
+    log: Arc<Mutex<dyn Write + Send>>,
+}
+
+impl Start {
+    /// Runs the node with `client` until the user types `exit` or the client fails.
+    fn serve<C: LiveClient>(self, client: C) -> Result<u8, NodeError> {
+        let Start {
+            id,
+            cluster,
+            data_dir,
+            trace,
+            listener,
+            storage,
+            restored,
+            console,
+            inputs,
+            receiver,
+            log,
+        } = self;
+        let usage = |text: String| NodeError(text);
+        let started = Instant::now();
+        let epoch_unix_us = micros_since_epoch();
+        let incarnation: u64 = rand::random();
+        let life_tag: u64 = rand::random::<u64>() & 0xF_FFFF;
+        let trace_file = match &trace {
+            Some(path) => {
+                let live = LiveHeader {
+                    node: id,
+                    cluster: cluster.name.clone(),
+                    incarnation,
+                    epoch_unix_us,
+                };
+                Some(create_trace(path, &cluster, &live)?)
+            }
+            None => None,
+        };
+        let links = cluster
+            .peers(id)
+            .map(|peer| (peer, Link::new(peer)))
+            .collect();
+        let mut node = Node {
+            id,
+            cluster: cluster.clone(),
+            client,
+            outbox: Outbox::new(),
+            links,
+            conns: BTreeMap::new(),
+            peer_incarnations: BTreeMap::new(),
+            earlier_runs_up_to: BTreeMap::new(),
+            incarnation,
+            driver: Driver::new(Unchecked, false),
+            host: NodeHost::new(
+                trace_file,
+                (u64::from(id.get()) << MSG_ID_NODE_SHIFT) | (life_tag << 32),
+                started,
+            ),
+            storage,
+            timers: Vec::new(),
+            held: VecDeque::new(),
+            accepted: VecDeque::new(),
+            current: None,
+            outstanding: None,
+            joined: false,
+            held_reported: None,
+            next_transfer: 1,
+            console,
+            interactive: io::stdin().is_terminal(),
+            paused_until: None,
+            after_pause: VecDeque::new(),
+            exit: false,
+            last_heartbeat: None,
+            failure: None,
+        };
+        let restored_note = node
+            .restore(&restored, data_dir.as_deref())
+            .map_err(|e| usage(format!("cannot write the trace: {e}")))?;
+
+        let net_config = Arc::new(NetConfig {
+            me: id,
+            cluster: cluster.clone(),
+            incarnation,
+            inputs: inputs.clone(),
+            log,
+            log_limit: LogLimit::new(),
+        });
+        let bound = net::start(net_config, listener)
+            .map_err(|error| usage(format!("cannot start the network threads: {error}")))?;
+        node.banner(bound);
+        if let Some(text) = restored_note {
+            node.console.say(&text);
+        }
+        node.prompt();
+        {
+            let inputs = inputs.clone();
+            thread::Builder::new()
+                .name("stdin".into())
+                .spawn(move || read_stdin(&inputs))
+                .map_err(|e| usage(format!("cannot start the input thread: {e}")))?;
+        }
+        // The loop owns a sender, so the channel never closes under it.
+        let _keep = inputs;
+        node.run(&receiver)
+            .map_err(|e| NodeError(format!("node {id} stopped: {e}")))?;
+        match node.failure.take() {
+            None => Ok(0),
+            Some(sentence) => {
+                let kept = trace
+                    .map(|path| {
+                        let path = trace_path(&path, id, epoch_unix_us);
+                        format!(" (its trace up to the failure is in {})", path.display())
+                    })
+                    .unwrap_or_default();
+                Err(NodeError(format!("{sentence}; node {id} stopped{kept}")))
+            }
+        }
     }
-    watch_interrupts(inputs.clone(), &node.console);
-    // The loop owns a sender, so the channel never closes under it.
-    let _keep = inputs;
-    node.run(&receiver)
-        .map_err(|e| NodeError(format!("node {id} stopped: {e}")))?;
-    Ok(0)
 }
 
 /// Where the node listens: `--bind`, else its own address if that is a loopback one.
@@ -434,7 +520,7 @@ fn read_stdin(inputs: &mpsc::Sender<Input>) {
     }
 }
 
-impl Node {
+impl<C: LiveClient> Node<C> {
     fn banner(&mut self, bound: SocketAddr) {
         let peers: Vec<String> = self
             .cluster
@@ -447,13 +533,16 @@ impl Node {
             KeySource::ClusterFile => "the cluster file's key",
             KeySource::BuiltIn => "the built-in key (set LAMPORT_LEDGER_KEY for your own)",
         };
+        let client = match &self.cluster.program {
+            None => format!("protocol {}", self.cluster.variant.name()),
+            Some(program) => format!("client program {:?}", program.cmd),
+        };
         self.console.say(&format!(
-            "node {} of cluster {:?}: listening on {bound}; peers {}; protocol {}, critical \
+            "node {} of cluster {:?}: listening on {bound}; peers {}; {client}, critical \
              section {} ms; frames authenticated with {key}",
             self.id,
             self.cluster.name,
             peers.join(", "),
-            self.cluster.variant.name(),
             self.cluster.cs_us / 1000
         ));
         self.console.say(&format!(
@@ -473,7 +562,7 @@ impl Node {
         let mut next_tick = Instant::now() + TICK;
         while !self.exit {
             let now = Instant::now();
-            let deadline = [self.cs_timer.map(|(at, _)| at), self.paused_until]
+            let deadline = [self.timers.first().map(|&(at, _)| at), self.paused_until]
                 .into_iter()
                 .flatten()
                 .fold(next_tick, Instant::min);
@@ -483,10 +572,10 @@ impl Node {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             let now = Instant::now();
-            if let Some((at, timer)) = self.cs_timer
+            while let Some(&(at, timer)) = self.timers.first()
                 && at <= now
             {
-                self.cs_timer = None;
+                self.timers.remove(0);
                 self.client.handle_timer(timer, &mut self.outbox);
                 self.after_step(None)?;
             }
@@ -538,6 +627,11 @@ impl Node {
     fn finish(&mut self) -> io::Result<()> {
         for conn in self.conns.values() {
             conn.connection.close();
+        }
+        if self.failure.is_some() {
+            // The trace stays as it is, up to the failure and without a summary, as a killed
+            // node's does.
+            return self.host.flush();
         }
         if let Some(trace) = self.host.trace.take() {
             let ledger = self.client.ledger();

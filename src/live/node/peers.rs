@@ -7,13 +7,13 @@ use std::time::Instant;
 
 use super::super::input::{Connection, SessionFrame};
 use super::super::session::{Incoming, Resume};
-use super::super::wire::{Purpose, SessionBody, WireMessage};
-use super::{Conn, Delivered, Node, SILENCE_LIMIT};
+use super::super::wire::{Purpose, SessionBody, WireMessage, foreign_body};
+use super::{Conn, Delivered, LiveClient, Node, SILENCE_LIMIT};
 use crate::protocol::{ClientId, Message};
 use crate::trace::EventKind;
 use crate::wording::count;
 
-impl Node {
+impl<C: LiveClient> Node<C> {
     /// Writes the link's frames that are ready to go on its connection.
     pub(super) fn send_ready_frames(&mut self, peer: ClientId, all: bool) {
         let (Some(link), Some(conn)) = (self.links.get_mut(&peer), self.conns.get(&peer)) else {
@@ -23,14 +23,21 @@ impl Node {
             return;
         }
         for (seq, frame) in link.take_sendable(all) {
-            let body = SessionBody::Msg {
-                seq,
-                ack: link.ack_to_send(),
-                msg_id: frame.msg_id,
-                purpose: frame.purpose,
-                msg: WireMessage::from_message(&frame.msg),
+            let ack = link.ack_to_send();
+            let sent = match &frame.msg {
+                Message::Foreign(foreign) => {
+                    conn.connection
+                        .send_body(foreign_body(seq, ack, frame.msg_id, &foreign.json))
+                }
+                msg => conn.connection.send(&SessionBody::Msg {
+                    seq,
+                    ack,
+                    msg_id: frame.msg_id,
+                    purpose: frame.purpose,
+                    msg: WireMessage::from_message(msg),
+                }),
             };
-            if !conn.connection.send(&body) {
+            if !sent {
                 break;
             }
         }
@@ -204,17 +211,17 @@ impl Node {
         let clock = self.client.clock();
         if start.reset_out
             && let Some(outstanding) = &self.outstanding
-            && let Some(&msg_id) = outstanding.msg_ids.get(&peer)
-            && !link.waiting(msg_id)
+            && let Some((msg_id, msg)) = outstanding.sent.get(&peer)
+            && !link.waiting(*msg_id)
         {
             // The peer never got this incarnation's REQUEST, or lost it with its restart.
-            let msg = Message::Request { ts: outstanding.ts };
-            link.push_front(msg_id, msg);
+            let msg_id = *msg_id;
+            link.push_front(msg_id, msg.clone());
             self.trace_event(clock, EventKind::Duplicate { msg_id })?;
         }
         let mut catch_up = Vec::new();
         let own_len = self.client.ledger().len();
-        if start.reset_out && theirs.ledger_len < own_len {
+        if C::SESSION_MESSAGES && start.reset_out && theirs.ledger_len < own_len {
             catch_up = self.client.ledger().blocks_from(theirs.ledger_len).to_vec();
         }
         for block in &catch_up {
@@ -224,7 +231,7 @@ impl Node {
             };
             self.send_for_session(peer, clock, msg, Purpose::CatchUp)?;
         }
-        if theirs.needs_sync {
+        if C::SESSION_MESSAGES && theirs.needs_sync {
             self.send_for_session(peer, clock, Message::Updated { ts: clock }, Purpose::Sync)?;
         }
         self.host.flush()?;
@@ -240,6 +247,13 @@ impl Node {
             ));
         }
         self.console.say(&text);
+        if !C::SESSION_MESSAGES {
+            // No sync comes from a program's peer: its session is the word from it.
+            if let Some(link) = self.links.get_mut(&peer) {
+                link.synced = true;
+            }
+            self.join_if_synced()?;
+        }
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::super::trace::NodeTrace;
 use super::super::wire::Purpose;
-use super::{Current, Delivered, Node, Outstanding};
+use super::{Current, Delivered, LiveClient, Node, Outstanding};
 use crate::drive::{Driver, Host, Unchecked};
 use crate::protocol::ledger::short_hex;
 use crate::protocol::{Block, ClientId, Message, OutputKind, Timer, Timestamp};
@@ -27,7 +27,7 @@ pub(super) struct NodeHost {
     /// The events of the current step.
     events: Vec<Event>,
     sends: Vec<(ClientId, u64, Message)>,
-    timer: Option<(u64, Timer)>,
+    timers: Vec<(u64, Timer)>,
 }
 
 impl NodeHost {
@@ -38,7 +38,7 @@ impl NodeHost {
             started,
             events: Vec::new(),
             sends: Vec::new(),
-            timer: None,
+            timers: Vec::new(),
         }
     }
 
@@ -78,11 +78,11 @@ impl Host<Unchecked> for NodeHost {
     }
 
     fn set_timer(&mut self, _node: ClientId, after_us: u64, timer: Timer) {
-        self.timer = Some((after_us, timer));
+        self.timers.push((after_us, timer));
     }
 }
 
-impl Node {
+impl<C: LiveClient> Node<C> {
     /// Sets the driver's clock to the time since the node started (never backwards).
     pub(super) fn stamp(&mut self) {
         let elapsed = self.host.started.elapsed().as_micros();
@@ -90,9 +90,8 @@ impl Node {
         self.driver.set_now(t_us.max(self.driver.now_us()));
     }
 
-    /// Replays the blocks found in the data directory into the client (as UPDATEs from a
-    /// peer named in the block; they change nothing but the ledger and the clock), traced as
-    /// `apply` events.
+    /// Hands the blocks found in the data directory to the client
+    /// ([`LiveClient::restore_block`]), traced as `apply` events.
     pub(super) fn restore(
         &mut self,
         blocks: &[Arc<Block>],
@@ -100,16 +99,7 @@ impl Node {
     ) -> io::Result<Option<String>> {
         self.stamp();
         for block in blocks {
-            let from = if block.from() == self.id {
-                block.to()
-            } else {
-                block.from()
-            };
-            let msg = Message::Update {
-                ts: 0,
-                block: Arc::clone(block),
-            };
-            self.client.handle_message(from, &msg, &mut self.outbox);
+            self.client.restore_block(block, &mut self.outbox);
             for output in self.outbox.drain() {
                 if let OutputKind::Applied { .. } = output.kind {
                     let (host, client) = (&mut self.host, &self.client);
@@ -170,6 +160,14 @@ impl Node {
     /// Handles the client's outputs after one input; see the module documentation for the
     /// order. `delivered` is the message that was handled, if any.
     pub(super) fn after_step(&mut self, delivered: Option<Delivered<'_>>) -> io::Result<()> {
+        if let Some(sentence) = self.client.take_failure() {
+            // A program that failed in this step: nothing of the step is traced or sent, as in
+            // the simulator, and the node stops.
+            self.outbox.drain();
+            self.failure = Some(sentence);
+            self.exit = true;
+            return Ok(());
+        }
         if let Some(storage) = &mut self.storage {
             storage.append_from(self.client.ledger())?;
         }
@@ -183,8 +181,11 @@ impl Node {
             &mut self.outbox,
         )?;
         self.host.flush()?;
-        if let Some((after_us, timer)) = self.host.timer.take() {
-            self.cs_timer = Some((Instant::now() + Duration::from_micros(after_us), timer));
+        let now = Instant::now();
+        for (after_us, timer) in self.host.timers.drain(..) {
+            let at = now + Duration::from_micros(after_us);
+            let place = self.timers.partition_point(|&(armed, _)| armed <= at);
+            self.timers.insert(place, (at, timer));
         }
         let events = std::mem::take(&mut self.host.events);
         for event in &events {
@@ -212,15 +213,11 @@ impl Node {
     /// transfer in hand. `delivered` is the message the step handled, if any.
     fn say_event(&mut self, event: &Event, delivered: Option<Delivered<'_>>) {
         match &event.kind {
-            EventKind::Send {
-                msg_id,
-                to,
-                msg: Message::Request { ts },
-            } => {
+            EventKind::Send { msg_id, to, msg } if msg.type_name() == "request" => {
                 if let Some(outstanding) = &mut self.outstanding
-                    && *ts == outstanding.ts
+                    && msg.ts() == outstanding.ts
                 {
-                    outstanding.msg_ids.insert(*to, *msg_id);
+                    outstanding.sent.insert(*to, (*msg_id, msg.clone()));
                 }
             }
             EventKind::Request { ts } => {
@@ -234,16 +231,22 @@ impl Node {
                     self.current = Some(Current {
                         note,
                         ts,
+                        entered: false,
                         requested_at: Instant::now(),
                         last_report: None,
                     });
                 }
                 self.outstanding = Some(Outstanding {
                     ts,
-                    msg_ids: Default::default(),
+                    sent: Default::default(),
                 });
             }
-            EventKind::Enter { .. } => self.say_current("entered the critical section"),
+            EventKind::Enter { .. } => {
+                if let Some(current) = &mut self.current {
+                    current.entered = true;
+                }
+                self.say_current("entered the critical section");
+            }
             EventKind::Commit { block } => {
                 let balance = self.client.ledger().balance(self.id);
                 self.say_current(&format!(

@@ -5,10 +5,10 @@ use std::time::Instant;
 
 use super::super::prompt::name_nodes;
 use super::super::wire::SessionBody;
-use super::{HEARTBEAT_EVERY, Node, Note, SILENCE_LIMIT, WAIT_REPORT_EVERY};
-use crate::protocol::{ClientId, Phase};
+use super::{Current, HEARTBEAT_EVERY, LiveClient, Node, Note, SILENCE_LIMIT, WAIT_REPORT_EVERY};
+use crate::protocol::ClientId;
 
-impl Node {
+impl<C: LiveClient> Node<C> {
     /// "node 3 (not connected)", "nodes 2 and 3 (3 not connected)".
     pub(super) fn describe_peers(&self, peers: &[ClientId]) -> String {
         let down: Vec<String> = peers
@@ -27,10 +27,17 @@ impl Node {
         text
     }
 
+    /// Whether the own transfer waits for the mutex (requested, not yet entered).
+    pub(super) fn waiting(&self) -> bool {
+        self.current.is_some_and(|current| !current.entered)
+    }
+
     /// Who the current transfer waits for, in one line.
     pub(super) fn wait_description(&self) -> Option<String> {
         let current = self.current.as_ref()?;
-        let reason = self.client.wait_reason()?;
+        let Some(reason) = self.client.wait_reason() else {
+            return Some(self.unexplained_wait(current));
+        };
         let not_connected = |peer: ClientId| {
             if self.connected_now(peer) {
                 ""
@@ -93,10 +100,30 @@ impl Node {
         ))
     }
 
-    /// The peers the current transfer waits for.
+    /// A wait the client cannot explain (a program does not say what it waits for): the
+    /// request, and the peers not connected, any of which it may wait for.
+    fn unexplained_wait(&self, current: &Current) -> String {
+        let down: Vec<ClientId> = self
+            .cluster
+            .peers(self.id)
+            .filter(|&peer| !self.connected_now(peer))
+            .collect();
+        let mut text = format!(
+            "{} waits with request ({},{}); the client program does not say for whom",
+            current.note.name(),
+            current.ts,
+            self.id
+        );
+        if !down.is_empty() {
+            text.push_str(&format!("; not connected: {}", name_nodes(&down)));
+        }
+        text
+    }
+
+    /// The peers the current transfer waits for: every peer when the client cannot say.
     pub(super) fn waited_peers(&self) -> Vec<ClientId> {
         let Some(reason) = self.client.wait_reason() else {
-            return Vec::new();
+            return self.cluster.peers(self.id).collect();
         };
         let mut peers: Vec<ClientId> = reason
             .queued_behind
@@ -119,7 +146,7 @@ impl Node {
             return;
         };
         if current.last_report.is_some()
-            || !matches!(self.client.phase(), Phase::Waiting { .. })
+            || !self.waiting()
             || self
                 .waited_peers()
                 .iter()
@@ -163,7 +190,7 @@ impl Node {
             }
         }
         if let Some(current) = self.current
-            && matches!(self.client.phase(), Phase::Waiting { .. })
+            && self.waiting()
         {
             let since = current.last_report.unwrap_or(current.requested_at);
             let due = now.duration_since(since) >= WAIT_REPORT_EVERY;

@@ -1,0 +1,97 @@
+//! What a live node (`lamport-ledger node --node-cmd CMD`, docs/live.md) needs of process
+//! nodes beyond what the simulator uses: a start with the ledger read from a data directory,
+//! and the reading of a message a peer's program sent, which reaches this node over TCP.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::wire::{self, Effect, Line};
+use super::{NodeSpec, ProcessNode};
+use crate::protocol::{Amount, Block, ClientConfig, Ledger, Message};
+
+impl ProcessNode {
+    /// Starts the program for client `config.id` and hands it its `init` line with `blocks`
+    /// as its ledger (a data directory's blocks, already verified by the caller).
+    pub fn start_with_ledger(
+        spec: &NodeSpec,
+        config: ClientConfig,
+        initial_balances: Arc<[Amount]>,
+        blocks: &[Arc<Block>],
+    ) -> Result<ProcessNode, String> {
+        let mut ledger = Ledger::new(Arc::clone(&initial_balances));
+        for block in blocks {
+            ledger.append(Arc::clone(block)).map_err(|reason| {
+                format!(
+                    "client {}'s ledger cannot hold block {}: {reason}",
+                    config.id,
+                    block.index()
+                )
+            })?;
+        }
+        let mut node = ProcessNode {
+            spec: spec.clone(),
+            config,
+            ledger,
+            initial_balances,
+            process: None,
+            clock: 0,
+            steps: 0,
+            current: None,
+            queued: VecDeque::new(),
+            failure: None,
+            lines: Vec::new(),
+        };
+        node.launch();
+        match node.failure.take() {
+            Some(failure) => Err(failure),
+            None => Ok(node),
+        }
+    }
+
+    /// How many clients the run has.
+    pub fn clients(&self) -> u32 {
+        self.config.clients
+    }
+}
+
+/// A message a peer's program sent, as the JSON text it wrote (`raw`), read by the rules of a
+/// node's `send` line (docs/nodes.md): an object with a string `type` and an integer `ts`,
+/// kept byte for byte. The error completes "the message …".
+pub fn read_foreign_message(raw: &str) -> Result<Message, String> {
+    // One rule for both ends: the message is checked as the `msg` of a send line would be.
+    let line = format!("{{\"type\":\"send\",\"clock\":0,\"to\":1,\"msg\":{raw}}}");
+    match wire::parse_line(&line, 1) {
+        Ok(Line::Effect {
+            effect: Effect::Send { msg, .. },
+            ..
+        }) => Ok(msg),
+        Ok(_) => Err("is not a message".into()),
+        Err(what) => Err(what
+            .strip_prefix("has a msg that ")
+            .map_or(what.clone(), str::to_string)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peer_message_is_kept_byte_for_byte_and_checked_as_a_send_is() {
+        let raw = r#"{ "ts": 7, "type":"request","note":"é\u00e9" }"#;
+        let Message::Foreign(foreign) = read_foreign_message(raw).unwrap() else {
+            panic!("not foreign");
+        };
+        assert_eq!(&*foreign.json, raw);
+        assert_eq!((foreign.ts, foreign.kind), (7, "request"));
+        assert_eq!(
+            read_foreign_message(r#"{"type":"x"}"#).unwrap_err(),
+            "has no \"ts\""
+        );
+        assert!(
+            read_foreign_message("[1]")
+                .unwrap_err()
+                .contains("not a JSON object")
+        );
+    }
+}
