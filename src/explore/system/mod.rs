@@ -35,18 +35,20 @@ mod emit;
 mod encoding;
 mod expander;
 mod intern;
+mod node;
 mod reduce;
 mod step_table;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::protocol::{ClientId, Message};
+use crate::protocol::{Client, ClientId, Message};
 
 pub(crate) use config::{CrashRule, LinkRule, PlannedTransfer, SystemConfig};
 use effects::SharedEffects;
 #[cfg(test)]
 pub(crate) use expander::SystemExpander;
 use intern::{Shared, intern_client};
+pub(crate) use node::{ExploredNode, Tracked};
 
 /// Counts of what the search met (see [`SystemModel::interned`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,25 +93,43 @@ pub struct SystemStep {
     pub msg: u32,
 }
 
-struct Inner {
+struct Inner<N> {
     config: SystemConfig,
     links: Vec<(ClientId, ClientId)>,
     initial_total: u128,
-    shared: Mutex<Shared>,
+    shared: Mutex<Shared<N>>,
     effects: SharedEffects,
     initial_locals: Vec<u32>,
 }
 
-/// The client system as a [`Model`](super::search::Model). Cloning shares the interned tables.
-#[derive(Clone)]
-pub struct SystemModel {
-    inner: Arc<Inner>,
+/// The client system as a [`Model`](super::search::Model), its clients of type `N` (by
+/// default the built-in [`Client`]). Cloning shares the interned tables.
+pub struct SystemModel<N = Client> {
+    inner: Arc<Inner<N>>,
     /// Expand states with partial-order reduction (see [`reduce`]).
     reduce: bool,
 }
 
+impl<N> Clone for SystemModel<N> {
+    fn clone(&self) -> Self {
+        SystemModel {
+            inner: Arc::clone(&self.inner),
+            reduce: self.reduce,
+        }
+    }
+}
+
 impl SystemModel {
+    /// The system of the built-in clients `config` describes.
     pub fn new(config: SystemConfig) -> Self {
+        let clients = config.initial_clients();
+        SystemModel::with_clients(config, clients)
+    }
+}
+
+impl<N: ExploredNode> SystemModel<N> {
+    /// The system of `clients` (in their initial state, in id order) as `config` describes.
+    pub fn with_clients(config: SystemConfig, clients: Vec<N>) -> Self {
         let initial_total = config.initial_balances.iter().map(|&b| u128::from(b)).sum();
         let links = config.link_list();
         let mut inner = Inner {
@@ -120,7 +140,6 @@ impl SystemModel {
             initial_locals: Vec::new(),
             config,
         };
-        let clients = inner.config.initial_clients();
         let locals = {
             let mut shared = inner.shared.lock().expect("not poisoned");
             clients
@@ -167,6 +186,16 @@ impl SystemModel {
         self.inner.lock().messages[number as usize].clone()
     }
 
+    /// The clients in their initial state, in id order.
+    pub fn initial_clients(&self) -> Vec<N> {
+        let shared = self.inner.lock();
+        self.inner
+            .initial_locals
+            .iter()
+            .map(|&local| N::clone(&shared.clients[local as usize]))
+            .collect()
+    }
+
     /// What the search met: distinct client states, distinct messages, and client steps
     /// run for real (each (client state, input) pair once).
     pub fn interned(&self) -> Interned {
@@ -180,8 +209,8 @@ impl SystemModel {
     }
 }
 
-impl Inner {
-    fn lock(&self) -> MutexGuard<'_, Shared> {
+impl<N> Inner<N> {
+    fn lock(&self) -> MutexGuard<'_, Shared<N>> {
         self.shared
             .lock()
             .expect("no thread panics while holding the tables")
