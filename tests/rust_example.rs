@@ -62,7 +62,7 @@ fn the_flaw_is_caught_by_both_with_a_replayed_path_the_checker_agrees_with() {
 }
 
 #[test]
-fn the_verdict_is_the_same_without_reduction() {
+fn the_verdict_is_the_same_without_reduction_and_on_two_threads() {
     let scenario = default_scenario();
     let full = ExploreOptions {
         reduce: false,
@@ -72,6 +72,15 @@ fn the_verdict_is_the_same_without_reduction() {
     let every = explore_nodes(&scenario, &full, make(Flaw::None)).unwrap();
     assert!(reduced.passed() && every.passed());
     assert!(every.states >= reduced.states);
+    let two_threads = ExploreOptions {
+        jobs: 2,
+        ..ExploreOptions::default()
+    };
+    let threaded = explore_nodes(&scenario, &two_threads, make(Flaw::None)).unwrap();
+    assert_eq!(
+        threaded, reduced,
+        "the results do not depend on the threads"
+    );
     let flawed = explore_nodes(&scenario, &full, make(Flaw::GrantsEveryRequest)).unwrap();
     assert_eq!(flawed.violations[0].invariant, "mutual_exclusion");
     assert_eq!(flawed.violations[0].steps.len(), 4);

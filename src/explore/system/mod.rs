@@ -1,5 +1,7 @@
-//! The explored system: N real [`Client`](crate::protocol::Client) state machines and the
-//! network between them.
+//! The explored system: N real client state machines and the network between them. The
+//! clients are the built-in [`Client`](crate::protocol::Client)s, or nodes of another
+//! implementation wrapped in [`Tracked`] (see [`node`](self::node) for what the explorer
+//! needs of a client).
 //!
 //! # Global states and their encoding
 //!
@@ -8,8 +10,9 @@
 //! messages have been lost and duplicated, and the messages in flight on every directed link
 //! (in order on a FIFO link; as a multiset, sorted by content, on a bag link).
 //!
-//! Clients and messages are *interned*: every distinct `Client` value (by its derived `Eq`, so
-//! every field of the real state machine counts; hashed by a few of its parts) and every
+//! Clients and messages are *interned*: every distinct client state (by its `Eq`: for the
+//! built-in `Client` the derived one, so every field of the real state machine counts; hashed
+//! by [`ExploredNode::state_hash`], for `Client` from a few of its parts) and every
 //! distinct `Message` gets a number the first time it appears. The encoding of a global state
 //! is then a short string of small integers (LEB128): about 20-40 bytes for three clients,
 //! whatever the ledgers hold. Two global states are equal exactly when their encodings are.
@@ -26,7 +29,7 @@
 //! real `handle_command` / `handle_message` / `handle_timer` / `restart` on a (client, input)
 //! pair is computed once and remembered: the next client state's number, the messages sent,
 //! and whether the clock condition held. Every client step of the search is a real call into
-//! `protocol::Client` the first time it is taken, and a table look-up afterwards.
+//! the client's state machine the first time it is taken, and a table look-up afterwards.
 
 mod check;
 mod config;
