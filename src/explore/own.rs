@@ -104,6 +104,10 @@ pub struct ExploreError(String);
 /// any point while it is inside. The scenario gives the clients, the balances, the
 /// transfers (their order per client, not their times), the links and the faults, as for
 /// `explore` (docs/explore.md).
+///
+/// # Panics
+///
+/// If a node sends a message to itself or to a client the scenario does not have.
 pub fn explore_nodes<N, F>(
     scenario: &Scenario,
     options: &ExploreOptions,

@@ -227,6 +227,13 @@ pub(super) fn run_step<N: ExploredNode>(
                 }
             }
             OutputKind::Send { to, msg } => {
+                // The built-in client never does this; a node of another implementation may.
+                assert!(
+                    *to != id && to.is_among(inner.config.clients),
+                    "client {id} sent {} to client {to}: a node sends only to another client \
+                     of the system",
+                    msg.type_name().to_uppercase()
+                );
                 if msg.ts() != output.clock && problem.is_none() {
                     problem = Some(format!(
                         "client {id} sent {} to client {to} with ts {} while its clock was {}",
