@@ -39,8 +39,10 @@
 //!
 //! A client of your own plugs in by implementing [`protocol::Node`] (the built-in
 //! [`protocol::Client`] is one); [`sim::simulate_nodes`] runs such clients under the same
-//! simulator and checks. A client in another language runs as a child process instead
-//! (`--node-cmd`, docs/nodes.md).
+//! simulator and checks, and [`explore_nodes`] explores every reachable state of them when
+//! their state can be cloned, compared and hashed (docs/nodes.md, "A client in Rust";
+//! `examples/central_server` is one). A client in another language runs as a child process
+//! instead (`--node-cmd`, docs/nodes.md).
 
 #[warn(missing_docs)]
 pub mod base;
@@ -74,6 +76,9 @@ pub(crate) mod wording;
 #[cfg(test)]
 mod robustness;
 
+pub use explore::{
+    ExploreError, ExploreOptions, ExploredViolation, NodeExploration, explore_nodes,
+};
 pub use report::RunReport;
 pub use runner::run_scenario;
 pub use scenario::{Scenario, ScenarioError, default_scenario, parse_scenario};

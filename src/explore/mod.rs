@@ -4,13 +4,15 @@
 //! The entry points: `settings::load` what to explore from a scenario or exploration file,
 //! then [`explore_system`] it, or [`explore_tla`] the port of the TLA+ spec `LamportMutex.tla`;
 //! both take [`SearchOptions`] and give the [`Stats`] and the violations found.
+//! [`explore_nodes`] explores clients of another implementation (any [`crate::protocol::Node`]
+//! that can be cloned, compared and hashed); the library re-exports it.
 //!
 //! Inside (crate-private):
 //! - `search`: breadth-first or depth-first search over canonical state encodings, the same
 //!   for every model; `store` keeps the states seen (exact: full encodings, no hash alone),
 //!   in `region`s of memory that grow in place.
-//! - `system`: the model of N real [`crate::protocol::Client`] state machines and the
-//!   network (FIFO or bag links, bounded loss, duplication and crashes), checked against the
+//! - `system`: the model of N real client state machines (the built-in
+//!   [`crate::protocol::Client`], or another node through `system::Tracked`) and the network (FIFO or bag links, bounded loss, duplication and crashes), checked against the
 //!   safety invariants of docs/spec.md section 4 in every state and for deadlock.
 //! - `replay`: a path found turns into a trace (docs/spec.md section 3), checked by the
 //!   simulator's checker.
@@ -23,6 +25,7 @@
 //! same input gives the same counts and the same counterexample on every run.
 
 mod hash;
+mod own;
 mod region;
 pub(crate) mod replay;
 pub(crate) mod report;
@@ -35,17 +38,20 @@ mod table;
 mod tests;
 pub(crate) mod tla;
 
+pub use own::{ExploreError, ExploreOptions, ExploredViolation, NodeExploration, explore_nodes};
 pub use search::{Order, SearchOptions, SearchProgress, Stats};
 pub use settings::ExploreSetup;
 pub use tla::TlaConfig;
 
+use crate::protocol::Client;
 use search::{SearchResult, Stop, search};
-use system::{SystemModel, SystemStep};
+use system::{ExploredNode, SystemModel, SystemStep};
 use tla::{LamportMutex, TlaStep};
 
-/// The exploration of a scenario's clients: the counts and every violation found.
-pub struct SystemExploration {
-    pub(crate) model: SystemModel,
+/// The exploration of a scenario's clients (by default the built-in ones): the counts and
+/// every violation found.
+pub struct SystemExploration<N = Client> {
+    pub(crate) model: SystemModel<N>,
     /// The search's counts, and its findings: with reduction, replaced by those of
     /// [`Self::shortest`]'s search when that one is conclusive.
     pub(crate) result: SearchResult<SystemStep>,
@@ -87,7 +93,17 @@ pub fn explore_system_with_progress(
     options: &SearchOptions,
     progress: Option<&SearchProgress>,
 ) -> SystemExploration {
-    let model = SystemModel::new(setup.system.clone()).reducing(options.reduce);
+    explore_model(SystemModel::new(setup.system.clone()), options, progress)
+}
+
+/// Explores `model` as `options` say: reduced or not, and after a reduced breadth-first
+/// search that found something, the full search for the shortest paths.
+pub(crate) fn explore_model<N: ExploredNode>(
+    model: SystemModel<N>,
+    options: &SearchOptions,
+    progress: Option<&SearchProgress>,
+) -> SystemExploration<N> {
+    let model = model.reducing(options.reduce);
     let mut result = search(&model, options, progress);
     let shortest =
         (options.reduce && options.order == Order::BreadthFirst && !result.found.is_empty())
@@ -103,8 +119,8 @@ pub fn explore_system_with_progress(
 /// Searches `model` again without reduction, to the depth of the findings in `result`; when
 /// that search is conclusive its findings (the shortest paths, and the first one the same
 /// as a search without reduction reports) replace those in `result`.
-fn shortest_check(
-    model: &SystemModel,
+fn shortest_check<N: ExploredNode>(
+    model: &SystemModel<N>,
     options: &SearchOptions,
     result: &mut SearchResult<SystemStep>,
     progress: Option<&SearchProgress>,

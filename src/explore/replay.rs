@@ -1,5 +1,5 @@
 //! Turns a path found by the search into a trace (docs/spec.md section 3): the path is replayed on
-//! fresh [`Client`]s through the simulator's [`Driver`], so every output becomes an [`Event`]
+//! fresh clients (the model's, in their initial state) through the simulator's [`Driver`], so every output becomes an [`Event`]
 //! as in the simulator, and every event goes through the online [`Checker`], whose findings
 //! become `violation` events.
 //! So the trace says what the checker sees, `lamport-ledger check` re-checks it offline, and
@@ -11,11 +11,11 @@
 use std::collections::VecDeque;
 use std::io;
 
-use super::system::{StepKind, SystemConfig, SystemModel, SystemStep};
+use super::system::{ExploredNode, StepKind, SystemConfig, SystemModel, SystemStep};
 use crate::check::Checker;
 use crate::drive::{self, Driver, Host};
 use crate::protocol::ledger::{short_hex, to_hex};
-use crate::protocol::{Client, ClientId, Command, Message, Outbox, Timer, Timestamp};
+use crate::protocol::{ClientId, Command, Message, Outbox, Timer, Timestamp};
 use crate::scenario::Scenario;
 use crate::trace::{DropReason, Event, EventKind, EventSink, Kept, TraceEncoder, TraceOutput};
 
@@ -34,11 +34,11 @@ pub struct Replayed {
     pub events: u64,
 }
 
-struct Replay<'a> {
+struct Replay<'a, N> {
     config: &'a SystemConfig,
-    clients: Vec<Client>,
+    clients: Vec<N>,
     driver: Driver,
-    host: ReplayHost<'a>,
+    host: ReplayHost<'a, N>,
     down: Vec<bool>,
     crashes_used: Vec<usize>,
     issued: Vec<usize>,
@@ -47,8 +47,8 @@ struct Replay<'a> {
 
 /// Where the replay's events go (the trace and the current step's list) and where its
 /// messages wait (the explored system's links).
-struct ReplayHost<'a> {
-    model: &'a SystemModel,
+struct ReplayHost<'a, N> {
+    model: &'a SystemModel<N>,
     config: &'a SystemConfig,
     encoder: TraceEncoder,
     /// Link index (in [`SystemModel::links`] order) -> (msg_id, message) in flight, in the
@@ -57,7 +57,7 @@ struct ReplayHost<'a> {
     step_events: Vec<Event>,
 }
 
-impl Host for ReplayHost<'_> {
+impl<N: ExploredNode> Host for ReplayHost<'_, N> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         self.encoder.event(event)?;
         self.step_events.push(event.clone());
@@ -85,8 +85,8 @@ impl Host for ReplayHost<'_> {
 /// Replays `path` and writes the trace to `outputs` (none: only the digest is computed).
 /// `stuck` says that the path ends in a state where no step is possible, so the end-of-run
 /// checks (`ledger_agreement` at quiescence, `liveness`) apply.
-pub fn write_trace(
-    model: &SystemModel,
+pub fn write_trace<N: ExploredNode>(
+    model: &SystemModel<N>,
     scenario: &Scenario,
     path: &[SystemStep],
     stuck: bool,
@@ -99,7 +99,7 @@ pub fn write_trace(
     encoder.header(&header)?;
     let mut replay = Replay {
         config,
-        clients: config.initial_clients(),
+        clients: model.initial_clients(),
         driver: Driver::new(Checker::new(&config.initial_balances), true),
         host: ReplayHost {
             model,
@@ -157,7 +157,7 @@ pub fn write_trace(
     })
 }
 
-impl Replay<'_> {
+impl<N: ExploredNode> Replay<'_, N> {
     fn step(&mut self, step: SystemStep) -> io::Result<()> {
         let client = usize::from(step.client);
         let node = ClientId::from_index(client);
@@ -252,7 +252,7 @@ impl Replay<'_> {
     }
 }
 
-impl ReplayHost<'_> {
+impl<N: ExploredNode> ReplayHost<'_, N> {
     /// Where the message a step names is on its link: at the step's position on a FIFO link
     /// (the explorer keeps FIFO links in this order), the first copy with the same content on
     /// a bag link.

@@ -8,12 +8,13 @@ use super::MAX_CLIENTS;
 use super::encoding::Head;
 use super::expander::SystemExpander;
 use super::intern::{HAS_WORK, INSIDE, LEDGER_SHIFT, PROBLEM};
+use super::node::ExploredNode;
 use crate::check::Invariant;
 use crate::explore::search::Finding;
-use crate::protocol::{ClientId, Phase, WaitReason};
+use crate::protocol::{ClientId, WaitReason};
 use crate::wording::count;
 
-impl SystemExpander {
+impl<N: ExploredNode> SystemExpander<N> {
     pub(super) fn describe_waiter(&self, local: u32) -> String {
         let shared = self.inner.lock();
         let client = &shared.clients[local as usize];
@@ -62,10 +63,7 @@ impl SystemExpander {
                 .map(|client| {
                     let state = &shared.clients[global.locals[client] as usize];
                     let id = state.id();
-                    let ts = match state.phase() {
-                        Phase::Inside { ts, .. } => *ts,
-                        _ => 0,
-                    };
+                    let ts = state.inside().unwrap_or(0);
                     format!("client {id} with request ({ts},{id})")
                 })
                 .collect();

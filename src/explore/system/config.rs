@@ -68,8 +68,17 @@ impl SystemConfig {
         self.links[from.index() * self.clients as usize + to.index()]
     }
 
-    /// The clients in their initial state.
+    /// The built-in clients in their initial state.
     pub fn initial_clients(&self) -> Vec<Client> {
+        self.initial_nodes(Client::new)
+    }
+
+    /// The clients `make` builds from each client's settings and one shared copy of the
+    /// initial balances, in id order.
+    pub fn initial_nodes<N>(
+        &self,
+        mut make: impl FnMut(&ClientConfig, Arc<[Amount]>) -> N,
+    ) -> Vec<N> {
         let balances: Arc<[Amount]> = self.initial_balances.clone().into();
         ClientId::all(self.clients)
             .map(|id| {
@@ -80,7 +89,7 @@ impl SystemConfig {
                     variant: self.variant,
                     mutations: self.mutations,
                 };
-                Client::new(&config, Arc::clone(&balances))
+                make(&config, Arc::clone(&balances))
             })
             .collect()
     }

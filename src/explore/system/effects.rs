@@ -5,11 +5,12 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::Inner;
 use super::intern::{Shared, intern_client, intern_message};
+use super::node::ExploredNode;
 use rustc_hash::FxHashMap;
 
 use crate::check::Invariant;
 use crate::explore::search::Finding;
-use crate::protocol::{Client, ClientId, Command, Message, Outbox, OutputKind, Timer};
+use crate::protocol::{ClientId, Command, Message, Outbox, OutputKind, Timer};
 
 /// A client step just run, its client state and messages interned.
 #[derive(Clone, Debug)]
@@ -162,8 +163,8 @@ pub(super) const INPUT_TIMER: u32 = 2 << 28;
 pub(super) const INPUT_RESTART: u32 = 3 << 28;
 
 /// A client step run for real, before its results are interned.
-pub(super) struct StepRun {
-    pub(super) client: Client,
+pub(super) struct StepRun<N> {
+    pub(super) client: N,
     pub(super) sends: Vec<(u8, Message)>,
     pub(super) problem: Option<String>,
 }
@@ -171,12 +172,12 @@ pub(super) struct StepRun {
 /// Runs one client step for real on `before` (client state `key.local`); `delivered` is
 /// message `key.msg` for a delivery. Takes no lock: the costly part of a new step (the state
 /// machine, its hashing and cloning) runs while other threads go on.
-pub(super) fn run_step(
-    inner: &Inner,
-    before: &Client,
+pub(super) fn run_step<N: ExploredNode>(
+    inner: &Inner<N>,
+    before: &N,
     delivered: Option<Message>,
     key: EffectKey,
-) -> StepRun {
+) -> StepRun<N> {
     let mut client = before.clone();
     let id = client.id();
     let mut outbox = Outbox::new();
@@ -226,6 +227,13 @@ pub(super) fn run_step(
                 }
             }
             OutputKind::Send { to, msg } => {
+                // The built-in client never does this; a node of another implementation may.
+                assert!(
+                    *to != id && to.is_among(inner.config.clients),
+                    "client {id} sent {} to client {to}: a node sends only to another client \
+                     of the system",
+                    msg.type_name().to_uppercase()
+                );
                 if msg.ts() != output.clock && problem.is_none() {
                     problem = Some(format!(
                         "client {id} sent {} to client {to} with ts {} while its clock was {}",
@@ -247,7 +255,11 @@ pub(super) fn run_step(
 }
 
 /// Interns what a step sent (in order) and the client state it left, and remembers the step.
-pub(super) fn intern_step(inner: &Inner, shared: &mut Shared, run: StepRun) -> InternedStep {
+pub(super) fn intern_step<N: ExploredNode>(
+    inner: &Inner<N>,
+    shared: &mut Shared<N>,
+    run: StepRun<N>,
+) -> InternedStep {
     let sends = run
         .sends
         .iter()

@@ -3,6 +3,7 @@
 use super::SystemStep;
 use super::encoding::{copy_bytes, issued_at, write_varint};
 use super::expander::SystemExpander;
+use super::node::ExploredNode;
 use super::step_table::Effect;
 use crate::explore::hash::hash_bytes;
 use crate::explore::search::Successors;
@@ -36,7 +37,7 @@ impl Edit {
     }
 }
 
-impl SystemExpander {
+impl<N: ExploredNode> SystemExpander<N> {
     /// [`Self::emit`] for the common case, every link FIFO: `client` takes a step with
     /// `effect` (its next local state, its sends appended to its links), having been asked
     /// for a transfer (`issued`) or having received the first message of link `removed`

@@ -9,14 +9,16 @@ use super::effects::{
 use super::emit::Edit;
 use super::encoding::{Global, Head, MAX_LINKS};
 use super::intern::{INSIDE, MessageOrder};
+use super::node::ExploredNode;
 use super::step_table::{Effect, EffectTable};
 use super::{Inner, MAX_CLIENTS, StepKind, SystemModel, SystemStep};
 use crate::explore::search::{Expander, Finding, Model, Successors};
+use crate::protocol::Client;
 
 /// Expands global states; keeps its own copy of the remembered client steps so that the hot
 /// path takes no lock.
-pub struct SystemExpander {
-    pub(super) inner: Arc<Inner>,
+pub struct SystemExpander<N = Client> {
+    pub(super) inner: Arc<Inner<N>>,
     pub(super) effects: EffectTable,
     pub(super) sends: Vec<(u8, u32)>,
     pub(super) problems: Vec<Finding>,
@@ -60,7 +62,7 @@ pub struct SystemExpander {
     pub(super) duplicating_receivers: u32,
 }
 
-impl SystemExpander {
+impl<N: ExploredNode> SystemExpander<N> {
     #[inline]
     pub(super) fn effect(&mut self, local: u32, input: u32, msg: u32) -> Effect {
         match self.effects.get(local, input, msg) {
@@ -273,9 +275,9 @@ impl SystemExpander {
     }
 }
 
-impl Model for SystemModel {
+impl<N: ExploredNode> Model for SystemModel<N> {
     type Step = SystemStep;
-    type Expander = SystemExpander;
+    type Expander = SystemExpander<N>;
 
     fn initial(&self, out: &mut Vec<u8>) {
         let mut global = Global {
@@ -288,7 +290,7 @@ impl Model for SystemModel {
         global.encode(out);
     }
 
-    fn expander(&self) -> SystemExpander {
+    fn expander(&self) -> SystemExpander<N> {
         SystemExpander {
             inner: Arc::clone(&self.inner),
             effects: EffectTable::new(),
@@ -341,7 +343,7 @@ impl Model for SystemModel {
     }
 }
 
-impl Expander for SystemExpander {
+impl<N: ExploredNode> Expander for SystemExpander<N> {
     type Step = SystemStep;
 
     fn expand(&mut self, state: &[u8], out: &mut Successors<SystemStep>) {

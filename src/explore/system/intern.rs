@@ -6,13 +6,14 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use super::Inner;
+use super::node::ExploredNode;
 use super::step_table::{MAX_CLIENT_STATES, MAX_MESSAGES};
 use crate::check::Invariant;
 use hashbrown::HashTable;
-use rustc_hash::{FxHashMap, FxHasher};
+use rustc_hash::FxHashMap;
 
 use crate::explore::search::Finding;
-use crate::protocol::{Amount, Block, Client, ClientId, GENESIS_PREV, Message, Phase, Timestamp};
+use crate::protocol::{Amount, Block, ClientId, GENESIS_PREV, Message, Timestamp};
 
 /// A message as a hash key (`Message` has `Eq` but no `Hash`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,10 +120,9 @@ impl ClientInfo {
 
 /// What every thread shares: the interned clients, messages and blocks, and the remembered
 /// client steps.
-#[derive(Default)]
-pub(super) struct Shared {
-    pub(super) clients: Vec<Arc<Client>>,
-    /// Client state numbers by [`client_hash`] (recomputed from `clients` when the table
+pub(super) struct Shared<N> {
+    pub(super) clients: Vec<Arc<N>>,
+    /// Client state numbers by [`ExploredNode::state_hash`] (recomputed from `clients` when the table
     /// grows: 4 bytes an entry).
     pub(super) client_numbers: HashTable<u32>,
     /// Per client state: its summary word (see `SystemExpander::summaries`): 8 bytes for
@@ -147,35 +147,32 @@ pub(super) struct Shared {
     pub(super) ledger_lengths: Vec<u32>,
 }
 
-/// A hash of a client's state from a few of its parts. Equal clients (the derived `Eq`: every
-/// field) have equal parts, so equal hashes; the interner compares whole clients to tell
-/// apart the rare different clients with equal parts. Much cheaper than the derived `Hash`,
-/// which walks every block of the ledger.
-pub(super) fn client_hash(client: &Client, clients: u32) -> u64 {
-    let mut hasher = FxHasher::default();
-    hasher.write_u32(client.id().get());
-    hasher.write_u64(client.clock());
-    match client.phase() {
-        Phase::Idle => hasher.write_u8(0),
-        Phase::Waiting { ts, .. } => hasher.write_u64(ts << 2 | 1),
-        Phase::Inside { ts, .. } => hasher.write_u64(ts << 2 | 2),
+impl<N> Default for Shared<N> {
+    fn default() -> Self {
+        Shared {
+            clients: Vec::new(),
+            client_numbers: HashTable::new(),
+            summaries: Vec::new(),
+            client_problems: FxHashMap::default(),
+            messages: Vec::new(),
+            message_numbers: FxHashMap::default(),
+            orders: Vec::new(),
+            blocks: Vec::new(),
+            block_numbers: FxHashMap::default(),
+            block_hash_ok: Vec::new(),
+            ledger_numbers: FxHashMap::default(),
+            ledger_parents: Vec::new(),
+            ledger_lengths: Vec::new(),
+        }
     }
-    hasher.write_usize(client.queue().len());
-    for (ts, id) in client.queue().iter() {
-        hasher.write_u64(ts << 8 ^ u64::from(id.get()));
-    }
-    hasher.write_u64(client.ledger().len());
-    hasher.write(&client.ledger().head_hash()[..8]);
-    hasher.write_usize(client.pending().len());
-    hasher.write_usize(client.held_back().len());
-    for peer in ClientId::all(clients) {
-        hasher.write_u64(client.largest_seen(peer));
-    }
-    hasher.finish()
 }
 
-pub(super) fn intern_client(inner: &Inner, shared: &mut Shared, client: Client) -> u32 {
-    let hash = client_hash(&client, inner.config.clients);
+pub(super) fn intern_client<N: ExploredNode>(
+    inner: &Inner<N>,
+    shared: &mut Shared<N>,
+    client: N,
+) -> u32 {
+    let hash = client.state_hash(inner.config.clients);
     let clients = &shared.clients;
     if let Some(&number) = shared
         .client_numbers
@@ -195,7 +192,7 @@ pub(super) fn intern_client(inner: &Inner, shared: &mut Shared, client: Client) 
     shared
         .client_numbers
         .insert_unique(hash, number, |&number| {
-            client_hash(&clients[number as usize], peers)
+            clients[number as usize].state_hash(peers)
         });
     shared.summaries.push(info.summary());
     if let Some(problem) = info.problem {
@@ -204,7 +201,7 @@ pub(super) fn intern_client(inner: &Inner, shared: &mut Shared, client: Client) 
     number
 }
 
-pub(super) fn intern_message(shared: &mut Shared, msg: &Message) -> u32 {
+pub(super) fn intern_message<N>(shared: &mut Shared<N>, msg: &Message) -> u32 {
     let key = MessageKey(msg.clone());
     if let Some(&number) = shared.message_numbers.get(&key) {
         return number;
@@ -220,7 +217,7 @@ pub(super) fn intern_message(shared: &mut Shared, msg: &Message) -> u32 {
     number
 }
 
-pub(super) fn intern_block(shared: &mut Shared, block: &Arc<Block>) -> u32 {
+pub(super) fn intern_block<N>(shared: &mut Shared<N>, block: &Arc<Block>) -> u32 {
     if let Some(&number) = shared.block_numbers.get(&**block) {
         return number;
     }
@@ -234,7 +231,11 @@ pub(super) fn intern_block(shared: &mut Shared, block: &Arc<Block>) -> u32 {
 /// The per-client invariants: `chain_integrity` of its ledger (docs/spec.md section 2's hash,
 /// whatever rule the client itself uses), `conservation` of its table, and `no_overdraft`
 /// along its ledger.
-pub(super) fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -> ClientInfo {
+pub(super) fn client_info<N: ExploredNode>(
+    inner: &Inner<N>,
+    shared: &mut Shared<N>,
+    client: &N,
+) -> ClientInfo {
     let id = client.id();
     let blocks = client.ledger().blocks();
     let ledger: Vec<u32> = blocks.iter().map(|b| intern_block(shared, b)).collect();
@@ -320,8 +321,8 @@ pub(super) fn client_info(inner: &Inner, shared: &mut Shared, client: &Client) -
         });
     }
     ClientInfo {
-        inside: matches!(client.phase(), Phase::Inside { .. }),
-        has_work: *client.phase() != Phase::Idle || client.pending().len() > 0,
+        inside: client.inside().is_some(),
+        has_work: client.has_work(),
         ledger_number,
         problem,
         clock: client.clock(),

@@ -1,5 +1,7 @@
-//! The explored system: N real [`Client`](crate::protocol::Client) state machines and the
-//! network between them.
+//! The explored system: N real client state machines and the network between them. The
+//! clients are the built-in [`Client`](crate::protocol::Client)s, or nodes of another
+//! implementation wrapped in [`Tracked`] (see [`node`](self::node) for what the explorer
+//! needs of a client).
 //!
 //! # Global states and their encoding
 //!
@@ -8,8 +10,9 @@
 //! messages have been lost and duplicated, and the messages in flight on every directed link
 //! (in order on a FIFO link; as a multiset, sorted by content, on a bag link).
 //!
-//! Clients and messages are *interned*: every distinct `Client` value (by its derived `Eq`, so
-//! every field of the real state machine counts; hashed by a few of its parts) and every
+//! Clients and messages are *interned*: every distinct client state (by its `Eq`: for the
+//! built-in `Client` the derived one, so every field of the real state machine counts; hashed
+//! by [`ExploredNode::state_hash`], for `Client` from a few of its parts) and every
 //! distinct `Message` gets a number the first time it appears. The encoding of a global state
 //! is then a short string of small integers (LEB128): about 20-40 bytes for three clients,
 //! whatever the ledgers hold. Two global states are equal exactly when their encodings are.
@@ -26,7 +29,7 @@
 //! real `handle_command` / `handle_message` / `handle_timer` / `restart` on a (client, input)
 //! pair is computed once and remembered: the next client state's number, the messages sent,
 //! and whether the clock condition held. Every client step of the search is a real call into
-//! `protocol::Client` the first time it is taken, and a table look-up afterwards.
+//! the client's state machine the first time it is taken, and a table look-up afterwards.
 
 mod check;
 mod config;
@@ -35,18 +38,20 @@ mod emit;
 mod encoding;
 mod expander;
 mod intern;
+mod node;
 mod reduce;
 mod step_table;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::protocol::{ClientId, Message};
+use crate::protocol::{Client, ClientId, Message};
 
 pub(crate) use config::{CrashRule, LinkRule, PlannedTransfer, SystemConfig};
 use effects::SharedEffects;
 #[cfg(test)]
 pub(crate) use expander::SystemExpander;
 use intern::{Shared, intern_client};
+pub(crate) use node::{ExploredNode, Tracked};
 
 /// Counts of what the search met (see [`SystemModel::interned`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,25 +96,43 @@ pub struct SystemStep {
     pub msg: u32,
 }
 
-struct Inner {
+struct Inner<N> {
     config: SystemConfig,
     links: Vec<(ClientId, ClientId)>,
     initial_total: u128,
-    shared: Mutex<Shared>,
+    shared: Mutex<Shared<N>>,
     effects: SharedEffects,
     initial_locals: Vec<u32>,
 }
 
-/// The client system as a [`Model`](super::search::Model). Cloning shares the interned tables.
-#[derive(Clone)]
-pub struct SystemModel {
-    inner: Arc<Inner>,
+/// The client system as a [`Model`](super::search::Model), its clients of type `N` (by
+/// default the built-in [`Client`]). Cloning shares the interned tables.
+pub struct SystemModel<N = Client> {
+    inner: Arc<Inner<N>>,
     /// Expand states with partial-order reduction (see [`reduce`]).
     reduce: bool,
 }
 
+impl<N> Clone for SystemModel<N> {
+    fn clone(&self) -> Self {
+        SystemModel {
+            inner: Arc::clone(&self.inner),
+            reduce: self.reduce,
+        }
+    }
+}
+
 impl SystemModel {
+    /// The system of the built-in clients `config` describes.
     pub fn new(config: SystemConfig) -> Self {
+        let clients = config.initial_clients();
+        SystemModel::with_clients(config, clients)
+    }
+}
+
+impl<N: ExploredNode> SystemModel<N> {
+    /// The system of `clients` (in their initial state, in id order) as `config` describes.
+    pub fn with_clients(config: SystemConfig, clients: Vec<N>) -> Self {
         let initial_total = config.initial_balances.iter().map(|&b| u128::from(b)).sum();
         let links = config.link_list();
         let mut inner = Inner {
@@ -120,7 +143,6 @@ impl SystemModel {
             initial_locals: Vec::new(),
             config,
         };
-        let clients = inner.config.initial_clients();
         let locals = {
             let mut shared = inner.shared.lock().expect("not poisoned");
             clients
@@ -167,6 +189,16 @@ impl SystemModel {
         self.inner.lock().messages[number as usize].clone()
     }
 
+    /// The clients in their initial state, in id order.
+    pub fn initial_clients(&self) -> Vec<N> {
+        let shared = self.inner.lock();
+        self.inner
+            .initial_locals
+            .iter()
+            .map(|&local| N::clone(&shared.clients[local as usize]))
+            .collect()
+    }
+
     /// What the search met: distinct client states, distinct messages, and client steps
     /// run for real (each (client state, input) pair once).
     pub fn interned(&self) -> Interned {
@@ -180,8 +212,8 @@ impl SystemModel {
     }
 }
 
-impl Inner {
-    fn lock(&self) -> MutexGuard<'_, Shared> {
+impl<N> Inner<N> {
+    fn lock(&self) -> MutexGuard<'_, Shared<N>> {
         self.shared
             .lock()
             .expect("no thread panics while holding the tables")

@@ -17,6 +17,7 @@ use super::MAX_CLIENTS;
 use super::effects::{INPUT_DELIVER, INPUT_ISSUE, INPUT_RESTART};
 use super::expander::SystemExpander;
 use super::intern::{CLOCK_UNKNOWN, INSIDE, LEDGER_SHIFT, summary_clock};
+use super::node::ExploredNode;
 use super::step_table::Effect;
 
 /// What the invariants compare between clients: whether a client is inside, and its ledger.
@@ -55,7 +56,7 @@ impl Owner {
     }
 }
 
-impl SystemExpander {
+impl<N: ExploredNode> SystemExpander<N> {
     /// The clients whose steps to take from the state in `self.current`, a bit each; every
     /// client when no smaller set qualifies.
     pub(super) fn reduction_mask(&mut self) -> u32 {

@@ -5,6 +5,7 @@
 //! tlaplus/Examples' manifest.json. The command line is tested in `tests/explore.rs`.
 
 mod entry;
+mod generic;
 mod naive_system;
 mod reduction;
 mod scenarios;
