@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 
 use crate::protocol::ledger::short_hex;
-use crate::protocol::{Client, Message, Outbox, OutputKind, Phase};
+use crate::protocol::{Client, Message, Node, Outbox, OutputKind, Phase};
 use crate::trace::{Event, EventKind};
 
 /// An event a step must still produce: its kind and the clock stamped on it.
@@ -31,8 +31,8 @@ pub struct StepEvents {
 /// `delivered` is the message the step handled (its id as the trace gives it); with
 /// `only_applied` every output but `apply` is left out (a live node's restore of its data
 /// directory, which traces only those).
-pub fn step_events(
-    client: &Client,
+pub fn step_events<N: Node>(
+    client: &N,
     delivered: Option<(u64, &Message)>,
     outbox: &mut Outbox,
     only_applied: bool,
