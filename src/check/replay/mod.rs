@@ -1,7 +1,10 @@
 //! Holding every event of a trace to the protocol: each client's inputs, as the trace
 //! records them, go through the same state machine the simulator drives
 //! ([`crate::protocol::Client`], with the header's protocol and mutations), and every event
-//! must be one the client's step produces, in order, with the same fields and clock.
+//! must be one the client's step produces, in order, with the same fields and clock. The
+//! replay is generic over the node boundary: with `check --node-cmd` the state machine is a
+//! process of the user's program per client ([`crate::node::ProcessNode`]), held to the trace
+//! the same way.
 //!
 //! The inputs are the events that start a step: a command (`transfer`, `balance`), a
 //! delivery, a crash and a restart. A client's critical-section timer is the one input
@@ -21,7 +24,6 @@ mod expect;
 mod nodes;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fmt;
 use std::sync::Arc;
 
 use crate::protocol::{
@@ -31,7 +33,7 @@ use crate::protocol::{
 use crate::trace::read::{DeclaredCrash, TraceHeader};
 use crate::trace::{DropReason, Event, EventKind, Kept};
 use expect::{Expected, describe, describe_expected, matches, step_events};
-pub use nodes::ReplayNode;
+pub use nodes::{Refusal, ReplayNode, StartNode};
 
 /// Commits between two passes that forget the blocks no message can bring back, as the
 /// simulator does, so that a long trace replays in flat memory.
@@ -76,35 +78,6 @@ fn names<const N: usize>(names: [&str; N]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
-
-/// Why the replay stops: an event that does not follow, or a node program that failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// The event cannot follow from the ones before it (the trace is not a run of the nodes).
-    NotFollowing(String),
-    /// A node program failed while the trace was held to it (it exited, hung, broke the wire
-    /// protocol): one sentence naming the client and the step.
-    NodeFailed(String),
-}
-
-impl From<String> for Refusal {
-    fn from(sentence: String) -> Self {
-        Refusal::NotFollowing(sentence)
-    }
-}
-
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Refusal::NotFollowing(sentence) | Refusal::NodeFailed(sentence) => {
-                f.write_str(sentence)
-            }
-        }
-    }
-}
-
-/// Starts client `config.id`'s node, holding the initial balances.
-pub type StartNode<N> = Box<dyn FnMut(ClientConfig, Arc<[Amount]>) -> Result<N, String>>;
 
 /// One client as the replay sees it.
 struct Replayed<N> {

@@ -1,10 +1,42 @@
-//! What the replay needs of a node besides the node boundary, for the built-in client and
-//! for a program's node.
+//! The nodes a replay holds a trace to: what it needs of one besides the node boundary (for
+//! the built-in client and for a program's node), how it starts one, and why it stops.
+
+use std::fmt;
+use std::sync::Arc;
 
 use crate::node::ProcessNode;
-use crate::protocol::{Client, Node};
+use crate::protocol::{Amount, Client, ClientConfig, Node};
 
 use super::expect::state;
+
+/// Why the replay stops: an event that does not follow, or a node program that failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The event cannot follow from the ones before it (the trace is not a run of the nodes).
+    NotFollowing(String),
+    /// A node program failed while the trace was held to it (it exited, hung, broke the wire
+    /// protocol): one sentence naming the client and the step.
+    NodeFailed(String),
+}
+
+impl From<String> for Refusal {
+    fn from(sentence: String) -> Self {
+        Refusal::NotFollowing(sentence)
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::NotFollowing(sentence) | Refusal::NodeFailed(sentence) => {
+                f.write_str(sentence)
+            }
+        }
+    }
+}
+
+/// Starts client `config.id`'s node, holding the initial balances.
+pub type StartNode<N> = Box<dyn FnMut(ClientConfig, Arc<[Amount]>) -> Result<N, String>>;
 
 /// A node the replay can hold a trace to.
 pub trait ReplayNode: Node {
