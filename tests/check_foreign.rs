@@ -328,4 +328,17 @@ fn every_drawing_shows_a_programs_own_messages() {
     assert!(!html.contains("heads its queue"));
     let mermaid = render("mermaid");
     assert!(mermaid.contains("ACK(ts 2)"), "{mermaid}");
+    // A message whose type no program may use is skipped, as by every other reader.
+    let odd = forged(&std::fs::read_to_string(trace).unwrap(), |events| {
+        for event in events.iter_mut() {
+            if event["msg"]["type"] == "ack" {
+                event["msg"]["type"] = "Not A Type".into();
+            }
+        }
+    });
+    let odd_path = dir.path().join("odd.jsonl");
+    std::fs::write(&odd_path, odd).unwrap();
+    let output = common::lamport_ledger(&["render", odd_path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert!(stdout(&output).contains("59 events, #0 to #74"));
 }

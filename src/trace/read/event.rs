@@ -3,10 +3,10 @@
 use std::io::BufRead;
 use std::sync::Arc;
 
-use super::wire::{WireBlock, WireLine, WireMessage};
-use super::{ClaimedViolation, Line, Messages, ReadError, TraceReader};
 use serde_json::value::RawValue;
 
+use super::wire::{WireBlock, WireLine, WireMessage};
+use super::{ClaimedViolation, Line, Messages, ReadError, TraceReader};
 use crate::base::Invariant;
 use crate::node::wire::message_from_json;
 use crate::protocol::{Block, ClientId, Message};
@@ -182,7 +182,9 @@ impl<R: BufRead> TraceReader<R> {
         let msg = match (self.messages, wire.msg.as_ref()) {
             (Messages::AsWritten, Some(_)) => Some(as_written(fields)?),
             (messages, Some(msg)) => match message(msg, fields.line_no)? {
-                None if messages == Messages::BuiltInAndForeign => Some(as_written(fields)?),
+                // A message no program could have sent (its type is not a program's) is
+                // skipped, as in the default reading.
+                None if messages == Messages::BuiltInAndForeign => as_written(fields).ok(),
                 known => known,
             },
             (_, None) => None,
