@@ -4,13 +4,18 @@
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
 use super::files::{open_input, shown_input};
 use super::{CliError, EXIT_OK, EXIT_VIOLATION};
 use crate::check::history::{format_time, name_clients};
-use crate::check::offline::{Finding, OfflineOptions, OfflineReport, check_trace};
+use crate::check::offline::{
+    CheckError, Finding, OfflineOptions, OfflineReport, check_program_trace, check_trace,
+};
+use crate::node::NodeSpec;
+use crate::scenario::DEFAULT_STEP_TIMEOUT_MS;
 use crate::trace::read::ReadError;
 use crate::wording::count;
 
@@ -26,6 +31,10 @@ pub(super) struct CheckArgs {
     /// machine: for traces of another implementation of the protocol (docs/checking.md).
     #[arg(long)]
     invariants_only: bool,
+    /// Hold every event to this program instead of the built-in client: each client's inputs
+    /// go to a process of it (docs/nodes.md), as in `run --node-cmd`; run by `sh -c`.
+    #[arg(long, value_name = "CMD", conflicts_with = "invariants_only")]
+    node_cmd: Option<String>,
 }
 
 pub(super) fn check_command(args: &CheckArgs) -> Result<u8, CliError> {
@@ -35,13 +44,18 @@ pub(super) fn check_command(args: &CheckArgs) -> Result<u8, CliError> {
         keep_going: args.keep_going,
         invariants_only: args.invariants_only,
     };
-    let report = check_trace(input, options).map_err(|error| match error {
-        ReadError::Io(source) => CliError::Io {
-            path: shown.clone(),
-            source,
-        },
-        invalid => CliError::Usage(invalid.in_file(&shown)),
-    })?;
+    let report = match &args.node_cmd {
+        None => check_trace(input, options).map_err(|error| read_error(error, &shown))?,
+        Some(cmd) => {
+            let spec = node_spec(cmd)?;
+            check_program_trace(input, options, &spec).map_err(|error| match error {
+                CheckError::Read(error) => read_error(error, &shown),
+                CheckError::NodeFailed { line, sentence } => CliError::Usage(format!(
+                    "{shown}:{line}: {sentence}, so the trace cannot be held to the program"
+                )),
+            })?
+        }
+    };
     let mut out = BufWriter::new(io::stdout().lock());
     write_report(&mut out, &shown, &report)
         .and_then(|()| out.flush())
@@ -56,6 +70,30 @@ pub(super) fn check_command(args: &CheckArgs) -> Result<u8, CliError> {
     })
 }
 
+/// The program `--node-cmd` names, with the default per-step deadline of a run.
+fn node_spec(cmd: &str) -> Result<NodeSpec, CliError> {
+    if cmd.trim().is_empty() {
+        return Err(CliError::Usage(
+            "--node-cmd needs a command, such as \"python3 examples/python/lamport_client.py\""
+                .into(),
+        ));
+    }
+    Ok(NodeSpec {
+        cmd: cmd.to_string(),
+        step_timeout: Duration::from_millis(DEFAULT_STEP_TIMEOUT_MS),
+    })
+}
+
+fn read_error(error: ReadError, shown: &str) -> CliError {
+    match error {
+        ReadError::Io(source) => CliError::Io {
+            path: shown.to_string(),
+            source,
+        },
+        invalid => CliError::Usage(invalid.in_file(shown)),
+    }
+}
+
 /// The report: what was checked, one line per violation, the trace's own claims, the verdict.
 pub(crate) fn write_report(
     out: &mut dyn Write,
@@ -68,14 +106,23 @@ pub(crate) fn write_report(
         about.push(format!("scenario {scenario:?}"));
     }
     about.push(format!("{} clients", header.clients));
-    about.push(format!("protocol {}", header.protocol));
-    if !header.mutations.is_empty() {
+    match &report.played_by {
+        None => about.push(format!("protocol {}", header.protocol)),
+        Some(cmd) => about.push(format!("played by the program {cmd:?}")),
+    }
+    if report.played_by.is_none() && !header.mutations.is_empty() {
         about.push(format!("mutations {}", header.mutations.join(", ")));
     }
     if let Some(seed) = header.seed {
         about.push(format!("seed {seed}"));
     }
     writeln!(out, "trace:     {shown} ({})", about.join(", "))?;
+    if let (Some(_), false) = (&report.played_by, report.invariants_only) {
+        writeln!(
+            out,
+            "replay:    every event held to the program, one process per client"
+        )?;
+    }
     if report.invariants_only {
         writeln!(
             out,

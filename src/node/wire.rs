@@ -199,6 +199,14 @@ fn raw_msg(text: &str) -> Result<&str, String> {
         .map_err(|error| format!("is not JSON ({error})"))
 }
 
+/// A message as its JSON text (`msg` of a send line or of a trace event), kept whole as a
+/// node's message; the error completes "the line has a msg that …" or "… is not JSON".
+pub fn message_from_json(raw: &str) -> Result<Message, String> {
+    let value: Value =
+        serde_json::from_str(raw).map_err(|error| format!("is not JSON ({error})"))?;
+    foreign_message(&value, raw)
+}
+
 /// A node's message: a JSON object with a string `type` and an integer `ts`, kept whole and
 /// as written (`raw`), so that a trace shows the node's own bytes.
 fn foreign_message(value: &Value, raw: &str) -> Result<Message, String> {

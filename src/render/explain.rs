@@ -8,6 +8,7 @@ use crate::protocol::{Block, ClientId};
 use crate::trace::{Event, EventKind};
 use crate::wording::count;
 
+use super::Rules;
 use super::state::Replay;
 
 /// How many clients' balances to list before summarising the rest.
@@ -84,7 +85,9 @@ fn notes_before(replay: &Replay, event: &Event) -> Vec<String> {
         return Vec::new();
     };
     match &event.kind {
-        EventKind::Enter { ts } => vec![format!("why: {}", replay.entry_reason(node, *ts))],
+        EventKind::Enter { ts } if replay.rules() != Rules::Program => {
+            vec![format!("why: {}", replay.entry_reason(node, *ts))]
+        }
         EventKind::Abort { amount, .. } => {
             vec![format!("why: {}", replay.abort_reason(node, *amount))]
         }

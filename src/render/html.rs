@@ -132,7 +132,7 @@ pub fn write_html(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
             event.clock,
             event.kind.name(),
             short_label(event),
-            describe_at(event, info.variant, last_regular),
+            describe_at(event, capture.rules(), last_regular),
         ));
         if let Some(node) = event.node
             && let Some(list) = node.checked_index().and_then(|slot| views.get_mut(slot))

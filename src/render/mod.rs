@@ -25,9 +25,9 @@ pub mod text;
 
 use std::io::{self, Write};
 
-use crate::protocol::{Amount, ClientId, Mutation, Mutations, Variant};
-use crate::trace::read::{ReadError, TraceHeader, TraceReader, TraceSummary};
-use crate::trace::{Event, EventSink, Header};
+use crate::protocol::{Amount, ClientId, Message, Mutation, Mutations, Variant};
+use crate::trace::read::{Messages, ReadError, TraceHeader, TraceReader, TraceSummary};
+use crate::trace::{Event, EventKind, EventSink, Header};
 
 use state::Replay;
 
@@ -141,6 +141,30 @@ impl TraceInfo {
     }
 }
 
+/// Whose rules the clients of a run follow, which decides what a drawing can explain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rules {
+    /// A built-in protocol's: why a client enters, what it waits for, what its queue holds.
+    Protocol(Variant),
+    /// A program's own (`run --node-cmd`, docs/nodes.md), whose messages are its own: only
+    /// what the events say is shown, not the reasons a built-in protocol would have.
+    Program,
+}
+
+/// Whether `event` carries a message of a node program ([`Message::Foreign`]).
+fn carries_programs_message(event: &Event) -> bool {
+    matches!(
+        &event.kind,
+        EventKind::Send {
+            msg: Message::Foreign(_),
+            ..
+        } | EventKind::Deliver {
+            msg: Message::Foreign(_),
+            ..
+        }
+    )
+}
+
 /// The output formats of `render` and `run --render`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum RenderFormat {
@@ -231,8 +255,12 @@ impl Capture {
         }
     }
 
-    /// Takes one event of the trace, in order.
+    /// Takes one event of the trace, in order. A message of a node program anywhere in the
+    /// run makes the whole drawing follow [`Rules::Program`].
     pub fn push(&mut self, event: &Event) {
+        if carries_programs_message(event) {
+            self.start.follow_program_rules();
+        }
         if self.window.is_before(event.seq) {
             self.start.apply(event);
             self.before += 1;
@@ -241,6 +269,11 @@ impl Capture {
         } else {
             self.events.push(event.clone());
         }
+    }
+
+    /// Whose rules the run follows.
+    pub fn rules(&self) -> Rules {
+        self.start.rules()
     }
 
     /// Does the window reach the end of the trace (nothing happened after it)?
@@ -303,6 +336,8 @@ pub fn read_capture(input: impl io::BufRead, window: Window) -> Result<Capture, 
             message,
         });
     }
+    // A program's messages are drawn too, not skipped: their type and timestamp are known.
+    reader.read_messages(Messages::BuiltInAndForeign);
     let mut capture = Capture::new(TraceInfo::from_trace_header(reader.header()), window);
     while let Some(event) = reader.next_event()? {
         capture.push(&event);

@@ -24,7 +24,7 @@ use crate::protocol::ClientId;
 use crate::trace::EventKind;
 
 use super::Capture;
-use super::text::{describe, format_time};
+use super::text::{describe_under, format_time};
 
 /// The first line of the log: how ShiViz parses every event line.
 pub const SHIVIZ_REGEX: &str = r"^(?<host>\S+) (?<clock>\{[^}]*\}) seq=(?<seq>\d+) t=(?<time>\S+) lamport=(?<lamport>\d+) kind=(?<kind>\S+) \| (?<event>.*)$";
@@ -37,7 +37,7 @@ type VectorClock = BTreeMap<u32, u64>;
 
 /// Writes the ShiViz log of `capture`.
 pub fn write_shiviz(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
-    let variant = capture.info.variant;
+    let rules = capture.rules();
     let mut text = String::with_capacity(64 + capture.events.len() * 140);
     text.push_str(SHIVIZ_REGEX);
     text.push_str("\n\n");
@@ -62,7 +62,7 @@ pub fn write_shiviz(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
         text.push_str(&host_name(host));
         text.push(' ');
         write_clock(&mut text, &clock);
-        let description = describe(event, variant).replace(['\n', '\r'], " ");
+        let description = describe_under(event, rules).replace(['\n', '\r'], " ");
         let _ = writeln!(
             text,
             " seq={} t={} lamport={} kind={} | {description}",

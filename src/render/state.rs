@@ -20,7 +20,7 @@ use crate::protocol::{
 use crate::trace::{Direction, Event, EventKind, Kept};
 use crate::wording::count;
 
-use super::TraceInfo;
+use super::{Rules, TraceInfo};
 
 /// Where a client stands with respect to the mutex.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,6 +208,9 @@ pub fn request_text((ts, id): RequestId) -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Replay {
     variant: Variant,
+    /// The clients follow a program's rules, not `variant`'s: nothing is explained from the
+    /// protocol's rules.
+    program_rules: bool,
     mutations: Mutations,
     initial_balances: Vec<Amount>,
     /// Index `id - 1`.
@@ -224,6 +227,7 @@ impl Replay {
     pub fn new(info: &TraceInfo) -> Self {
         Replay {
             variant: info.variant,
+            program_rules: false,
             mutations: info.mutations,
             initial_balances: info.initial_balances.clone(),
             clients: info
@@ -232,6 +236,19 @@ impl Replay {
                 .collect(),
             partitions: Vec::new(),
             last_regular: None,
+        }
+    }
+
+    /// From now on the clients are taken to follow a program's rules ([`Rules::Program`]).
+    pub fn follow_program_rules(&mut self) {
+        self.program_rules = true;
+    }
+
+    /// Whose rules the clients follow.
+    pub fn rules(&self) -> Rules {
+        match self.program_rules {
+            true => Rules::Program,
+            false => Rules::Protocol(self.variant),
         }
     }
 
@@ -356,7 +373,7 @@ impl Replay {
     /// waits for nothing.
     pub fn wait_reason(&self, id: ClientId) -> Option<String> {
         let client = self.client(id)?;
-        if !client.up {
+        if !client.up || self.program_rules {
             return None;
         }
         match client.phase {
@@ -386,6 +403,9 @@ impl Replay {
     /// clients still fit on a line or two.
     pub fn wait_summary(&self, id: ClientId) -> Option<String> {
         let client = self.client(id)?;
+        if self.program_rules {
+            return None;
+        }
         let Phase::Waiting { ts } = client.phase else {
             return self
                 .wait_reason(id)
@@ -600,9 +620,13 @@ impl Replay {
         let Some(client) = self.client(id) else {
             return String::new();
         };
+        // What a RELEASE carries is the built-in protocols' rule, not a program's.
+        let release = match self.program_rules {
+            false => "; nothing is committed and the RELEASE will carry no block",
+            true => "; nothing is committed",
+        };
         format!(
-            "its own table gives it {} (after {}), less than the {amount} it wants to pay; \
-             nothing is committed and the RELEASE will carry no block",
+            "its own table gives it {} (after {}), less than the {amount} it wants to pay{release}",
             client.own_balance(),
             count(client.ledger_len, "block")
         )

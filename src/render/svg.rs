@@ -326,7 +326,7 @@ pub fn write_svg(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
     }
     let mut last_regular = capture.start.last_regular;
     for (row, event) in capture.events.iter().enumerate() {
-        write_event(&mut svg, row, event, lanes, info.variant, last_regular);
+        write_event(&mut svg, row, event, lanes, capture.rules(), last_regular);
         if !matches!(event.kind, EventKind::Violation { .. }) {
             last_regular = Some(event.seq);
         }
@@ -500,7 +500,7 @@ fn write_event(
     row: usize,
     event: &Event,
     lanes: u32,
-    variant: crate::protocol::Variant,
+    rules: super::Rules,
     last_regular: Option<u64>,
 ) {
     let y = row_y(row);
@@ -513,7 +513,7 @@ fn write_event(
             .node
             .map_or_else(String::new, |node| format!("c{node} ")),
         event.clock,
-        describe_at(event, variant, last_regular)
+        describe_at(event, rules, last_regular)
     );
     let _ = write!(
         svg,

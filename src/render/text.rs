@@ -11,15 +11,15 @@ use crate::trace::read::TraceSummary;
 use crate::trace::{Direction, DropReason, Event, EventKind, EventSink, Kept};
 use crate::wording::count;
 
-use super::Capture;
 use super::explain::{Explainer, table_text};
 use super::state::Replay;
+use super::{Capture, Rules};
 
 /// Writes a line per event to `out`.
 pub struct TextTimeline<W: Write> {
     out: W,
-    /// The protocol of the run, which decides how an entry is explained.
-    variant: Variant,
+    /// Whose rules the run follows, which decides how a request and an entry are worded.
+    rules: Rules,
     /// The `seq` of the latest event that is not a violation event: the one that revealed
     /// the violations written after it.
     last_regular: Option<u64>,
@@ -30,7 +30,7 @@ impl<W: Write> TextTimeline<W> {
     pub fn new(out: W) -> Self {
         TextTimeline {
             out,
-            variant: Variant::Lamport,
+            rules: Rules::Protocol(Variant::Lamport),
             last_regular: None,
         }
     }
@@ -42,7 +42,10 @@ impl<W: Write> TextTimeline<W> {
 
     /// The lines before the first event: what is being run.
     pub fn write_intro(&mut self, scenario: &Scenario) -> io::Result<()> {
-        self.variant = scenario.protocol.to_protocol();
+        self.rules = match scenario.node {
+            Some(_) => Rules::Program,
+            None => Rules::Protocol(scenario.protocol.to_protocol()),
+        };
         writeln!(
             self.out,
             "scenario {:?}: {} clients, protocol {}, seed {}",
@@ -76,7 +79,7 @@ impl<W: Write> EventSink for TextTimeline<W> {
         writeln!(
             self.out,
             "{}",
-            timeline_line(event, self.variant, self.last_regular)
+            timeline_line(event, self.rules, self.last_regular)
         )?;
         if !matches!(event.kind, EventKind::Violation { .. }) {
             self.last_regular = Some(event.seq);
@@ -95,7 +98,7 @@ fn column_heads() -> String {
 
 /// One line of the timeline: `#seq`, time, client, clock, the event in words
 /// ([`describe_at`]).
-fn timeline_line(event: &Event, variant: Variant, last_regular: Option<u64>) -> String {
+fn timeline_line(event: &Event, rules: Rules, last_regular: Option<u64>) -> String {
     let node = event
         .node
         .map_or_else(|| "-".to_string(), |node| format!("c{node}"));
@@ -105,14 +108,14 @@ fn timeline_line(event: &Event, variant: Variant, last_regular: Option<u64>) -> 
         format_time(event.t_us),
         node,
         event.clock,
-        describe_at(event, variant, last_regular)
+        describe_at(event, rules, last_regular)
     )
 }
 
 /// One event in words ([`describe`]); a violation event also says which event revealed it:
 /// `last_regular`, the latest event before it that is not a violation event (unless it was
 /// found when the run ended, which its first words say).
-pub(crate) fn describe_at(event: &Event, variant: Variant, last_regular: Option<u64>) -> String {
+pub(crate) fn describe_at(event: &Event, rules: Rules, last_regular: Option<u64>) -> String {
     match &event.kind {
         EventKind::Violation { invariant, detail } => {
             // A violation found when the run ended says so in its first words.
@@ -124,7 +127,7 @@ pub(crate) fn describe_at(event: &Event, variant: Variant, last_regular: Option<
             };
             format!("VIOLATION of {invariant}{found}: {detail}")
         }
-        _ => describe(event, variant),
+        _ => describe_under(event, rules),
     }
 }
 
@@ -156,6 +159,11 @@ fn describe_latency(latency: &LatencySpec) -> String {
 
 /// One event in words.
 pub fn describe(event: &Event, variant: Variant) -> String {
+    describe_under(event, Rules::Protocol(variant))
+}
+
+/// One event in words, as the clients' `rules` let it be explained.
+pub fn describe_under(event: &Event, rules: Rules) -> String {
     let node = event.node.unwrap_or(ClientId::new(0));
     match &event.kind {
         EventKind::Send { msg_id, to, msg } => {
@@ -168,13 +176,19 @@ pub fn describe(event: &Event, variant: Variant) -> String {
             )
         }
         EventKind::Transfer { to, amount } => format!("is asked to pay {amount} to c{to}"),
-        EventKind::Request { ts } => {
-            format!("requests the mutex: request ({ts},{node}) joins its queue")
-        }
-        EventKind::Enter { ts } => format!(
-            "ENTERS the critical section: {}",
-            entry_reason(*ts, node, variant)
-        ),
+        EventKind::Request { ts } => match rules {
+            Rules::Protocol(_) => {
+                format!("requests the mutex: request ({ts},{node}) joins its queue")
+            }
+            Rules::Program => format!("requests the mutex with timestamp {ts}"),
+        },
+        EventKind::Enter { ts } => match rules {
+            Rules::Protocol(variant) => format!(
+                "ENTERS the critical section: {}",
+                entry_reason(*ts, node, variant)
+            ),
+            Rules::Program => format!("ENTERS the critical section (request {ts})"),
+        },
         EventKind::Exit { ts } => format!("leaves the critical section of request ({ts},{node})"),
         EventKind::Commit { block } => format!("COMMITS {}", describe_block(block)),
         EventKind::Abort {
@@ -452,7 +466,7 @@ pub fn write_explained(capture: &Capture, out: &mut dyn Write) -> io::Result<()>
         writeln!(
             out,
             "{}",
-            timeline_line(&events[index], info.variant, last_regular)
+            timeline_line(&events[index], capture.rules(), last_regular)
         )?;
         for note in notes {
             writeln!(out, "{:EXPLANATION_INDENT$}{note}", "")?;
@@ -539,13 +553,17 @@ fn write_states(out: &mut dyn Write, replay: &Replay) -> io::Result<()> {
             .take(LISTED_CLIENTS)
             .map(|peer| format!("c{peer}={}", client.seen(peer)))
             .collect();
+        // A program's queue, if it keeps one, is not in the trace.
+        let queue = match replay.rules() {
+            Rules::Protocol(_) => format!("; queue {}", client.queue_text()),
+            Rules::Program => String::new(),
+        };
         writeln!(
             out,
-            "  c{}: {}, clock {}; queue {}; latest seen {}; table {}; ledger {}",
+            "  c{}: {}, clock {}{queue}; latest seen {}; table {}; ledger {}",
             client.id,
             client.phase_text(),
             client.clock,
-            client.queue_text(),
             if seen.is_empty() {
                 "-".to_string()
             } else {

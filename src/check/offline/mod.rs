@@ -17,13 +17,14 @@
 //! (exit code 2) and never as a violation.
 
 mod end;
+mod program;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::BufRead;
 
 use super::history::format_time;
-use super::replay::{Replay, protocol_of};
+use super::replay::{Refusal, Replay, ReplayNode, protocol_of};
 use super::{Checker, Invariant, Violation};
 use crate::protocol::ledger::short_hex;
 use crate::protocol::{Amount, ClientId};
@@ -33,6 +34,7 @@ use crate::wording::count;
 use end::{EndFacts, check_end};
 
 pub use end::END_WORDS;
+pub use program::check_program_trace;
 
 /// How to check.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -76,6 +78,8 @@ pub struct OfflineReport {
     pub stopped_at: Option<u64>,
     /// The events were not replayed through the protocol ([`OfflineOptions::invariants_only`]).
     pub invariants_only: bool,
+    /// The command of the program the events were held to, when not the built-in client.
+    pub played_by: Option<String>,
 }
 
 impl OfflineReport {
@@ -175,24 +179,61 @@ fn list(items: Vec<String>) -> String {
     text
 }
 
-/// Reads and checks a whole trace. A trace that breaks the format is an `Err` (exit code 2);
-/// violations are in the report (exit code 1).
+/// Reads and checks a whole trace, replaying it through the built-in client. A trace that
+/// breaks the format is an `Err` (exit code 2); violations are in the report (exit code 1).
 pub fn check_trace<R: BufRead>(
     input: R,
     options: OfflineOptions,
 ) -> Result<OfflineReport, ReadError> {
-    let mut reader = TraceReader::new(input)?;
+    let reader = TraceReader::new(input)?;
     let header = reader.header().clone();
-    let invalid = |line: u64, message: String| ReadError::Invalid {
-        line,
-        column: None,
-        message,
-    };
     protocol_of(&header).map_err(|message| invalid(1, message))?;
-    let mut replay = match options.invariants_only {
+    let replay = match options.invariants_only {
         true => None,
         false => Some(Replay::new(&header).map_err(|message| invalid(1, message))?),
     };
+    check_events(reader, replay, options).map_err(|error| match error {
+        CheckError::Read(error) => error,
+        // The built-in client runs in this process and never fails.
+        CheckError::NodeFailed { line, sentence } => invalid(line, sentence),
+    })
+}
+
+/// Why a check has no verdict.
+#[derive(Debug)]
+pub enum CheckError {
+    /// The trace is malformed, truncated, edited, or not a run of the nodes it was held to.
+    Read(ReadError),
+    /// A node program failed while the trace was held to it.
+    NodeFailed {
+        /// The trace line whose input the program was handling.
+        line: u64,
+        /// One sentence naming the client and its step.
+        sentence: String,
+    },
+}
+
+impl From<ReadError> for CheckError {
+    fn from(error: ReadError) -> Self {
+        CheckError::Read(error)
+    }
+}
+
+fn invalid(line: u64, message: String) -> ReadError {
+    ReadError::Invalid {
+        line,
+        column: None,
+        message,
+    }
+}
+
+/// Checks the events of `reader`, holding them to `replay` when there is one.
+fn check_events<R: BufRead, N: ReplayNode>(
+    mut reader: TraceReader<R>,
+    mut replay: Option<Replay<N>>,
+    options: OfflineOptions,
+) -> Result<OfflineReport, CheckError> {
+    let header = reader.header().clone();
     let mut checker = Checker::for_trace(&header.initial_balances);
     let mut findings: Vec<Finding> = Vec::new();
     let mut found: Vec<Violation> = Vec::new();
@@ -208,10 +249,11 @@ pub fn check_trace<R: BufRead>(
         let began_a_step = match &mut replay {
             Some(replayed) => match replayed.observe(&event) {
                 Ok(began) => began,
-                Err(message) => {
+                Err(refusal) => {
                     // Reported once the rest of the file has been read: an edit made without
                     // a new digest is reported as that.
-                    not_replayable.get_or_insert(invalid(reader.line_number(), message));
+                    not_replayable.get_or_insert((reader.line_number(), refusal));
+                    // Programs are stopped and reaped now, not at the end of the file.
                     replay = None;
                     true
                 }
@@ -255,15 +297,16 @@ pub fn check_trace<R: BufRead>(
         next_step_after_violation,
         in_flight: checker.oldest_in_flight().is_some(),
     };
-    if let Some(error) = not_replayable {
-        return Err(error);
+    if let Some((line, refusal)) = not_replayable {
+        return Err(refused(line, refusal, reader.skipped()));
     }
     if let Some(replay) = &mut replay {
         let quiescent = summary.end.as_deref() == Some("quiescent");
         replay
             .finish(quiescent)
-            .map_err(|message| invalid(summary.line, message))?;
+            .map_err(|refusal| refused(summary.line, refusal, reader.skipped()))?;
     }
+    drop(replay);
     check_end(&header, &summary, &facts)?;
     if stopped_at.is_none() {
         let end_t = summary.end_us.unwrap_or(last_t).max(last_t);
@@ -283,7 +326,7 @@ pub fn check_trace<R: BufRead>(
         let end = summary.end.as_deref();
         if end == Some("quiescent") {
             if let Some((msg_id, from, to, sent)) = checker.oldest_in_flight() {
-                return Err(ReadError::Invalid {
+                return Err(CheckError::Read(ReadError::Invalid {
                     line: summary.line,
                     column: None,
                     message: format!(
@@ -291,7 +334,7 @@ pub fn check_trace<R: BufRead>(
                          client {from} to client {to} (sent at event {sent}) was never delivered \
                          or dropped"
                     ),
-                });
+                }));
             }
             findings.extend(checker.at_quiescence().map(at_end));
         }
@@ -319,6 +362,7 @@ pub fn check_trace<R: BufRead>(
         }
     }
     Ok(OfflineReport {
+        played_by: None,
         events: reader.events_read(),
         checked,
         skipped: reader.skipped().clone(),
@@ -329,6 +373,39 @@ pub fn check_trace<R: BufRead>(
         stopped_at,
         invariants_only: options.invariants_only,
     })
+}
+
+/// Why the replay refused the trace, at `line`. A trace with messages the built-in protocols
+/// do not have was written by a program of its own, which the refusal then says.
+fn refused(line: u64, refusal: Refusal, skipped: &BTreeMap<String, u64>) -> CheckError {
+    let sentence = match refusal {
+        Refusal::NodeFailed(sentence) => return CheckError::NodeFailed { line, sentence },
+        Refusal::NotFollowing(sentence) => sentence,
+    };
+    let foreign: Vec<&str> = skipped
+        .keys()
+        .filter_map(|kind| {
+            let rest = kind
+                .strip_prefix("send of a ")
+                .or_else(|| kind.strip_prefix("deliver of a "))?;
+            rest.strip_suffix(" message")
+        })
+        .collect();
+    if foreign.is_empty() {
+        return CheckError::Read(invalid(line, sentence));
+    }
+    let mut types = foreign;
+    types.dedup();
+    CheckError::Read(invalid(
+        line,
+        format!(
+            "the trace holds messages of types no built-in protocol has ({}), so a program of \
+             its own wrote it (`run --node-cmd`), and this is the first event the built-in \
+             client does not produce: hold the trace to that program with `check --node-cmd \
+             CMD`, or check the invariants alone with `check --invariants-only`",
+            types.join(", ")
+        ),
+    ))
 }
 
 /// Whether `event` begins a step of the run of its own (an input to a client, or a fault),

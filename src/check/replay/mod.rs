@@ -1,7 +1,10 @@
 //! Holding every event of a trace to the protocol: each client's inputs, as the trace
 //! records them, go through the same state machine the simulator drives
 //! ([`crate::protocol::Client`], with the header's protocol and mutations), and every event
-//! must be one the client's step produces, in order, with the same fields and clock.
+//! must be one the client's step produces, in order, with the same fields and clock. The
+//! replay is generic over the node boundary: with `check --node-cmd` the state machine is a
+//! process of the user's program per client ([`crate::node::ProcessNode`]), held to the trace
+//! the same way.
 //!
 //! The inputs are the events that start a step: a command (`transfer`, `balance`), a
 //! delivery, a crash and a restart. A client's critical-section timer is the one input
@@ -18,6 +21,7 @@
 //! leaves the rest of that step out.
 
 mod expect;
+mod nodes;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -28,7 +32,8 @@ use crate::protocol::{
 };
 use crate::trace::read::{DeclaredCrash, TraceHeader};
 use crate::trace::{DropReason, Event, EventKind, Kept};
-use expect::{Expected, describe, describe_expected, matches, state, step_events};
+use expect::{Expected, describe, describe_expected, matches, step_events};
+pub use nodes::{Refusal, ReplayNode, StartNode};
 
 /// Commits between two passes that forget the blocks no message can bring back, as the
 /// simulator does, so that a long trace replays in flat memory.
@@ -75,8 +80,8 @@ fn names<const N: usize>(names: [&str; N]) -> String {
 }
 
 /// One client as the replay sees it.
-struct Node {
-    client: Client,
+struct Replayed<N> {
+    client: N,
     /// The `seq` of the crash it is down since.
     down_since: Option<u64>,
     /// Its critical-section timer is armed and has not fired.
@@ -94,15 +99,18 @@ struct Node {
     crashes: usize,
 }
 
-/// The replay of a whole trace, event by event.
-pub struct Replay {
+/// The replay of a whole trace, event by event, through nodes of type `N`: the built-in
+/// [`Client`], or any other implementation of the node boundary (a program's, through
+/// [`crate::node::ProcessNode`]).
+pub struct Replay<N: ReplayNode = Client> {
     config: ClientConfig,
+    start: StartNode<N>,
     initial_balances: Arc<[Amount]>,
     live: bool,
     /// The crashes the header schedules, when it is a simulator's.
     declared_crashes: Option<Vec<DeclaredCrash>>,
     /// Index `id - 1`; made at the client's first event.
-    nodes: Vec<Option<Box<Node>>>,
+    nodes: Vec<Option<Box<Replayed<N>>>>,
     outbox: Outbox,
     forgetting: Option<Forgetting>,
 }
@@ -117,10 +125,26 @@ struct Forgetting {
     forget_at: u64,
 }
 
-impl Replay {
-    /// A replay of a trace with this header; an error if it names no protocol known here.
-    pub fn new(header: &TraceHeader) -> Result<Replay, String> {
+impl Replay<Client> {
+    /// A replay of a trace with this header through the built-in client, with the header's
+    /// protocol and mutations; an error if it names no protocol known here.
+    pub fn new(header: &TraceHeader) -> Result<Replay<Client>, String> {
         let (variant, mutations) = protocol_of(header)?;
+        let start: StartNode<Client> =
+            Box::new(|config, initial| Ok(Client::new(&config, initial)));
+        Ok(Replay::with_nodes(header, variant, mutations, start))
+    }
+}
+
+impl<N: ReplayNode> Replay<N> {
+    /// A replay of a trace with this header through the nodes `start` makes, each at its
+    /// client's first event.
+    pub fn with_nodes(
+        header: &TraceHeader,
+        variant: Variant,
+        mutations: Mutations,
+        start: StartNode<N>,
+    ) -> Replay<N> {
         let config = ClientConfig {
             id: ClientId::new(1),
             clients: header.clients,
@@ -131,27 +155,29 @@ impl Replay {
         // A restart that keeps nothing starts a ledger over, whose blocks then meet the old
         // ones: forgetting is only safe when the header rules that out, as the simulator's is.
         let simulated = header.max_events.is_some() && !header.live;
-        let forgetting = (simulated && !header.restarts_from_nothing()).then(|| Forgetting {
+        let forgets = simulated && N::FORGETS_BLOCKS && !header.restarts_from_nothing();
+        let forgetting = forgets.then(|| Forgetting {
             carried: BTreeMap::new(),
             in_flight: BTreeMap::new(),
             commits: 0,
             forget_at: FORGET_BLOCKS_EVERY,
         });
-        Ok(Replay {
+        Replay {
             config,
+            start,
             initial_balances: header.initial_balances.clone().into(),
             live: header.live,
             declared_crashes: header.crashes.clone(),
             nodes: (0..header.clients).map(|_| None).collect(),
             outbox: Outbox::new(),
             forgetting,
-        })
+        }
     }
 
     /// Holds one event to the protocol. `Ok(true)` if it began a step of the run of its own
     /// (an input to a client, or a fault), `Ok(false)` if it continued one (or is a claim);
     /// an error says why the event cannot follow from the ones before it.
-    pub fn observe(&mut self, event: &Event) -> Result<bool, String> {
+    pub fn observe(&mut self, event: &Event) -> Result<bool, Refusal> {
         match &event.kind {
             EventKind::Violation { .. } => return Ok(false),
             EventKind::Partition { .. } | EventKind::Heal { .. } => return Ok(true),
@@ -166,10 +192,10 @@ impl Replay {
             _ => {}
         }
         let Some(id) = event.node.filter(|id| id.is_among(self.config.clients)) else {
-            return Err(format!(
+            return Err(Refusal::NotFollowing(format!(
                 "a `{}` event happens at a client, but its `node` names none",
                 event.kind.name()
-            ));
+            )));
         };
         let began = self.step_of(id, event)?;
         let node = self.nodes[id.index()].as_mut().expect("made by step_of");
@@ -179,23 +205,23 @@ impl Replay {
     }
 
     /// Holds `event` at client `id` to its step under way, or to the step it begins.
-    fn step_of(&mut self, id: ClientId, event: &Event) -> Result<bool, String> {
+    fn step_of(&mut self, id: ClientId, event: &Event) -> Result<bool, Refusal> {
         let live = self.live;
-        let node = self.node(id);
+        let node = self.node(id)?;
         if let Some(next) = node.step.front() {
             if matches(next, event) {
                 node.step.pop_front();
                 return Ok(false);
             }
             if !(live && event.kind == EventKind::Crash) {
-                return Err(format!(
+                return Err(Refusal::NotFollowing(format!(
                     "event {} ({}) does not follow from the events before it: the step of \
                      client {id} that began at event {} produces {} next",
                     event.seq,
                     describe(id, event.clock, &event.kind),
                     node.step_began,
                     describe_expected(id, next)
-                ));
+                )));
             }
             // A live node killed in the middle of a step: the rest of it never happened.
             node.step.clear();
@@ -208,7 +234,7 @@ impl Replay {
             scheduled(declared, id, event, node)?;
         }
         match &event.kind {
-            EventKind::Crash => return node.crash(id, event, live).map(|()| true),
+            EventKind::Crash => return Ok(node.crash(id, event, live).map(|()| true)?),
             EventKind::Restart { kept } => {
                 if *kept == Kept::Nothing {
                     // The header did not say: forgetting blocks is no longer safe.
@@ -219,12 +245,12 @@ impl Replay {
             _ => {}
         }
         if let Some(crashed) = node.down_since {
-            return Err(format!(
+            return Err(Refusal::NotFollowing(format!(
                 "event {} ({}) cannot happen: client {id} is down (it crashed at event \
                  {crashed} and has not restarted)",
                 event.seq,
                 describe(id, event.clock, &event.kind)
-            ));
+            )));
         }
         let fresh = std::mem::replace(&mut node.fresh, false);
         let mut delivered = None;
@@ -244,20 +270,20 @@ impl Replay {
             }
             EventKind::Deliver { msg_id, from, msg } => {
                 if msg.ts() > MAX_TIMESTAMP {
-                    return Err(format!(
+                    return Err(Refusal::NotFollowing(format!(
                         "event {} ({}) cannot happen: the message's timestamp {} is past \
                          {MAX_TIMESTAMP}, which no clock reaches (clocks count events)",
                         event.seq,
                         describe(id, event.clock, &event.kind),
                         msg.ts()
-                    ));
+                    )));
                 }
                 if *from == id {
-                    return Err(format!(
+                    return Err(Refusal::NotFollowing(format!(
                         "event {} ({}) cannot happen: a client sends no message to itself",
                         event.seq,
                         describe(id, event.clock, &event.kind)
-                    ));
+                    )));
                 }
                 node.client.handle_message(*from, msg, outbox);
                 delivered = Some((*msg_id, msg));
@@ -290,47 +316,52 @@ impl Replay {
                 "the critical-section timer, the one input without an event of its own"
             }
             _ => {
-                return Err(format!(
+                return Err(Refusal::NotFollowing(format!(
                     "event {} ({}) does not follow from the events before it: it is no input \
                      (a command, a delivery, a crash or a restart), client {id} has no step \
                      under way that produces it and no timer armed; client {id} is {}",
                     event.seq,
                     describe(id, event.clock, &event.kind),
-                    state(&node.client)
-                ));
+                    node.client.standing()
+                )));
             }
         };
+        if let Some(failure) = node.client.take_failure() {
+            return Err(Refusal::NodeFailed(failure));
+        }
         let produced = step_events(&node.client, delivered, outbox, only_applied);
         node.timer_armed |= produced.armed_timer;
         node.step = produced.events;
         node.step_began = event.seq;
         match node.step.pop_front() {
             Some(first) if matches(&first, event) => Ok(true),
-            Some(first) => Err(format!(
+            Some(first) => Err(Refusal::NotFollowing(format!(
                 "event {} ({}) does not follow from the events before it: client {id}, then \
                  {}, answers {input} with {} first",
                 event.seq,
                 describe(id, event.clock, &event.kind),
-                state(&node.client),
+                node.client.standing(),
                 describe_expected(id, &first)
-            )),
-            None => Err(format!(
+            ))),
+            None => Err(Refusal::NotFollowing(format!(
                 "event {} ({}) does not follow from the events before it: client {id} answers \
                  {input} with no event at all; it is now {}",
                 event.seq,
                 describe(id, event.clock, &event.kind),
-                state(&node.client)
-            )),
+                node.client.standing()
+            ))),
         }
     }
 
     /// Client `id`, made at its first event.
-    fn node(&mut self, id: ClientId) -> &mut Node {
-        let config = ClientConfig { id, ..self.config };
-        let initial = &self.initial_balances;
-        self.nodes[id.index()].get_or_insert_with(|| {
-            Box::new(Node {
-                client: Client::new(&config, Arc::clone(initial)),
+    fn node(&mut self, id: ClientId) -> Result<&mut Replayed<N>, Refusal> {
+        let slot = &mut self.nodes[id.index()];
+        if slot.is_none() {
+            let config = ClientConfig { id, ..self.config };
+            let client = (self.start)(config, Arc::clone(&self.initial_balances))
+                .map_err(Refusal::NodeFailed)?;
+            *slot = Some(Box::new(Replayed {
+                client,
                 down_since: None,
                 timer_armed: false,
                 step: VecDeque::new(),
@@ -338,8 +369,9 @@ impl Replay {
                 last_clock: 0,
                 fresh: true,
                 crashes: 0,
-            })
-        })
+            }));
+        }
+        Ok(slot.as_mut().expect("made above"))
     }
 
     /// Keeps count of the blocks in flight and forgets the unreachable ones now and then.
@@ -404,12 +436,7 @@ impl Replay {
             let Some(node) = node else {
                 return;
             };
-            let lowest = node
-                .client
-                .held_back()
-                .map(|block| block.index())
-                .chain([node.client.ledger().len()])
-                .min();
+            let lowest = node.client.lowest_block_needed();
             reachable_from = reachable_from.min(lowest).or(lowest);
         }
         let Some(reachable_from) = reachable_from else {
@@ -422,7 +449,7 @@ impl Replay {
 
     /// The checks after the last event. `quiescent`: the run ended with nothing left to
     /// happen, so no timer may still be due to end a critical section.
-    pub fn finish(&mut self, quiescent: bool) -> Result<(), String> {
+    pub fn finish(&mut self, quiescent: bool) -> Result<(), Refusal> {
         let live = self.live;
         for (slot, node) in self.nodes.iter_mut().enumerate() {
             let Some(node) = node else { continue };
@@ -430,23 +457,26 @@ impl Replay {
             if let Some(next) = node.step.front()
                 && !live
             {
-                return Err(format!(
+                return Err(Refusal::NotFollowing(format!(
                     "the trace ends in the middle of client {id}'s step that began at event {}: \
                      it still produces {}",
                     node.step_began,
                     describe_expected(id, next)
-                ));
+                )));
             }
             if quiescent && !live && node.timer_armed && node.down_since.is_none() {
                 node.client
                     .handle_timer(Timer::LeaveCriticalSection, &mut self.outbox);
+                if let Some(failure) = node.client.take_failure() {
+                    return Err(Refusal::NodeFailed(failure));
+                }
                 let produced = step_events(&node.client, None, &mut self.outbox, false);
                 if let Some(first) = produced.events.front() {
-                    return Err(format!(
+                    return Err(Refusal::NotFollowing(format!(
                         "the summary says the run ended quiescent, but client {id}'s \
                          critical-section timer has not fired, and firing it produces {}",
                         describe_expected(id, first)
-                    ));
+                    )));
                 }
             }
         }
@@ -454,14 +484,24 @@ impl Replay {
     }
 }
 
+impl<N: ReplayNode> Drop for Replay<N> {
+    /// Tells every node the replay is over before any is reaped, so that programs exit side
+    /// by side rather than one after the other.
+    fn drop(&mut self) {
+        for node in self.nodes.iter_mut().flatten() {
+            node.client.close_input();
+        }
+    }
+}
+
 /// A crash or restart of a simulated run must be one its header schedules: the `n`th crash
 /// of a client is its `n`th in the header's `faults`, and a restart follows only a crash that
 /// restarts, keeping what that crash keeps.
-fn scheduled(
+fn scheduled<N>(
     declared: &[DeclaredCrash],
     id: ClientId,
     event: &Event,
-    node: &Node,
+    node: &Replayed<N>,
 ) -> Result<(), String> {
     let mut of_client = declared.iter().filter(|crash| crash.client == id);
     let what = describe(id, event.clock, &event.kind);
@@ -496,7 +536,7 @@ fn scheduled(
     }
 }
 
-impl Node {
+impl<N: ReplayNode> Replayed<N> {
     /// A command: the client must accept it (the writer traces only accepted ones).
     fn command(
         &mut self,
@@ -540,23 +580,26 @@ impl Node {
         Ok(())
     }
 
-    fn restart(&mut self, id: ClientId, event: &Event, kept: Kept) -> Result<(), String> {
+    fn restart(&mut self, id: ClientId, event: &Event, kept: Kept) -> Result<(), Refusal> {
         if self.down_since.is_none() {
-            return Err(format!(
+            return Err(Refusal::NotFollowing(format!(
                 "event {}: client {id} restarts, but it is up: a restart follows a crash",
                 event.seq
-            ));
+            )));
         }
         self.client.restart(kept == Kept::Ledger);
+        if let Some(failure) = self.client.take_failure() {
+            return Err(Refusal::NodeFailed(failure));
+        }
         self.down_since = None;
         self.fresh = true;
         let clock = self.client.clock();
         if event.clock != clock {
-            return Err(format!(
+            return Err(Refusal::NotFollowing(format!(
                 "event {}: client {id} restarts with clock {}, but a restart starts a new clock \
                  at {clock}",
                 event.seq, event.clock
-            ));
+            )));
         }
         Ok(())
     }
@@ -627,9 +670,11 @@ mod tests {
     fn replay(live: bool, events: &[Event]) -> Result<(), String> {
         let mut replay = Replay::new(&header(live))?;
         for event in events {
-            replay.observe(event)?;
+            replay
+                .observe(event)
+                .map_err(|refusal| refusal.to_string())?;
         }
-        replay.finish(false)
+        replay.finish(false).map_err(|refusal| refusal.to_string())
     }
 
     #[test]

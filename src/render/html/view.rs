@@ -1,6 +1,7 @@
 //! One client's state as the page's state table shows it, field by field.
 
 use crate::protocol::ClientId;
+use crate::render::Rules;
 use crate::render::state::{self, ClientState, Outcome, Phase, Replay};
 
 /// The fields of a client's state the page shows, besides the clock (which comes from the
@@ -45,7 +46,9 @@ pub(super) fn view_of(replay: &Replay, id: ClientId) -> [String; 7] {
             .iter()
             .map(|transfer| format!("pay {} to c{}", transfer.amount, transfer.to)),
     );
-    let queue = if replay.variant().uses_queue() {
+    let queue = if replay.rules() == Rules::Program {
+        "(the program's own: not in the trace)".to_string()
+    } else if replay.variant().uses_queue() {
         client.queue_text()
     } else if client.deferred.is_empty() {
         "(no queue in this protocol)".to_string()

@@ -3,14 +3,22 @@
 use std::io::BufRead;
 use std::sync::Arc;
 
+use serde_json::value::RawValue;
+
 use super::wire::{WireBlock, WireLine, WireMessage};
-use super::{ClaimedViolation, Line, ReadError, TraceReader};
+use super::{ClaimedViolation, Line, Messages, ReadError, TraceReader};
 use crate::base::Invariant;
+use crate::node::wire::message_from_json;
 use crate::protocol::{Block, ClientId, Message};
 use crate::trace::{Direction, DropReason, Event, EventKind, Kept};
 
 impl<R: BufRead> TraceReader<R> {
-    pub(super) fn event(&mut self, wire: WireLine, line_no: u64) -> Result<Line, ReadError> {
+    pub(super) fn event(
+        &mut self,
+        wire: WireLine,
+        bytes: &[u8],
+        line_no: u64,
+    ) -> Result<Line, ReadError> {
         let err = |message: String| ReadError::at(line_no, message);
         let seq = wire
             .seq
@@ -39,6 +47,7 @@ impl<R: BufRead> TraceReader<R> {
             .ok_or_else(|| err("the event has no `kind` field".into()))?;
         let mut fields = EventFields {
             wire: &wire,
+            bytes,
             line_no,
             kind_name,
             clients: self.header.clients,
@@ -170,12 +179,17 @@ impl<R: BufRead> TraceReader<R> {
         } else {
             fields.client(field!(fields, from), "from")?
         };
-        let msg = wire
-            .msg
-            .as_ref()
-            .map(|msg| message(msg, fields.line_no))
-            .transpose()?;
-        match msg.flatten() {
+        let msg = match (self.messages, wire.msg.as_ref()) {
+            (Messages::AsWritten, Some(_)) => Some(as_written(fields)?),
+            (messages, Some(msg)) => match message(msg, fields.line_no)? {
+                // A message no program could have sent (its type is not a program's) is
+                // skipped, as in the default reading.
+                None if messages == Messages::BuiltInAndForeign => as_written(fields).ok(),
+                known => known,
+            },
+            (_, None) => None,
+        };
+        match msg {
             Some(msg) if !self.skipped_messages.contains(&msg_id) => {
                 if sending {
                     self.sends += 1;
@@ -270,6 +284,8 @@ impl<R: BufRead> TraceReader<R> {
 /// event's kind, the trace's client count and the event's node (once checked).
 struct EventFields<'a> {
     wire: &'a WireLine<'a>,
+    /// The whole line, for a message read as written.
+    bytes: &'a [u8],
     line_no: u64,
     kind_name: &'a str,
     clients: u32,
@@ -374,6 +390,19 @@ fn partition_or_heal(fields: &EventFields) -> Result<EventKind, ReadError> {
     } else {
         EventKind::Heal { groups, direction }
     })
+}
+
+/// The event's message as a node program's, kept whole as the line holds it.
+fn as_written(fields: &EventFields) -> Result<Message, ReadError> {
+    #[derive(serde::Deserialize)]
+    struct WithMsg<'a> {
+        #[serde(borrow)]
+        msg: &'a RawValue,
+    }
+    let line: WithMsg = serde_json::from_slice(fields.bytes)
+        .map_err(|error| fields.err(format!("the `msg` cannot be read: {error}")))?;
+    message_from_json(line.msg.get())
+        .map_err(|error| fields.err(format!("the {} event {error}", fields.kind_name)))
 }
 
 /// `None` for a message type this reader does not know.

@@ -40,6 +40,20 @@ use wire::{WireHeader, WireLine, WireSummary, parse};
 
 pub use wire::MAX_BLOCK_INDEX;
 
+/// How the reader takes the message of a `send` or a `deliver`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Messages {
+    /// The built-in protocols' messages; a message of another type is skipped and counted.
+    #[default]
+    BuiltIn,
+    /// The built-in protocols' messages, and a message of another type as a node program's
+    /// (`Message::Foreign`, kept whole): for drawing a trace whatever wrote it.
+    BuiltInAndForeign,
+    /// Every message as a node program's, kept whole as written: for holding a trace to the
+    /// program that wrote it, which gets its messages back byte for byte.
+    AsWritten,
+}
+
 /// The longest line the reader accepts.
 pub const MAX_LINE_BYTES: usize = 256 << 20;
 /// The most clients a header may declare: as many as a scenario may have (a live cluster has
@@ -223,6 +237,7 @@ pub struct TraceReader<R> {
     claims: Vec<ClaimedViolation>,
     skipped: BTreeMap<String, u64>,
     skipped_messages: HashSet<u64>,
+    messages: Messages,
     summary: Option<TraceSummary>,
 }
 
@@ -255,6 +270,7 @@ impl<R: BufRead> TraceReader<R> {
             claims: Vec::new(),
             skipped: BTreeMap::new(),
             skipped_messages: HashSet::new(),
+            messages: Messages::BuiltIn,
             summary: None,
         };
         if !reader.read_line()? {
@@ -276,6 +292,11 @@ impl<R: BufRead> TraceReader<R> {
         reader.header = header_from(wire).map_err(not_a_header)?;
         reader.hasher.update(&reader.buffer);
         Ok(reader)
+    }
+
+    /// Reads the messages of the events from now on as `messages` says.
+    pub fn read_messages(&mut self, messages: Messages) {
+        self.messages = messages;
     }
 
     /// The header line, read when the reader was made.
@@ -375,7 +396,7 @@ impl<R: BufRead> TraceReader<R> {
         let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
         let wire: WireLine = parse(bytes, line_no)?;
         match wire.line_type.as_deref() {
-            Some("event") => self.event(wire, line_no),
+            Some("event") => self.event(wire, bytes, line_no),
             Some("summary") => {
                 let summary: WireSummary = parse(bytes, line_no)?;
                 self.finish(summary, line_no)?;
