@@ -58,6 +58,8 @@ pub struct SystemExpander {
     /// A bit per client with a lossy (duplicating) link to it.
     pub(super) lossy_receivers: u32,
     pub(super) duplicating_receivers: u32,
+    /// Counting [`ReductionFigures`](super::reduce::ReductionFigures), if asked to.
+    pub(super) figures: Option<super::reduce::FigureSink>,
 }
 
 impl SystemExpander {
@@ -329,6 +331,7 @@ impl Model for SystemModel {
             reduce: self.reduce,
             lossy_receivers: self.receivers(|rule| rule.lossy),
             duplicating_receivers: self.receivers(|rule| rule.duplicating),
+            figures: self.figure_sink(),
             link_index: {
                 let n = self.inner.config.clients as usize;
                 let mut index = vec![u8::MAX; n * n];
@@ -376,6 +379,9 @@ impl Expander for SystemExpander {
         } else {
             u32::MAX
         };
+        if self.figures.is_some() {
+            self.note_figures();
+        }
         let owned = |client: usize| mask & (1 << client) != 0;
         // Issue the next transfer.
         for client in 0..n {

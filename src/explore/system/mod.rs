@@ -47,6 +47,8 @@ use effects::SharedEffects;
 #[cfg(test)]
 pub(crate) use expander::SystemExpander;
 use intern::{Shared, intern_client};
+#[cfg(test)]
+pub(crate) use reduce::{BoundModel, ReductionFigures};
 
 /// Counts of what the search met (see [`SystemModel::interned`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +108,8 @@ pub struct SystemModel {
     inner: Arc<Inner>,
     /// Expand states with partial-order reduction (see [`reduce`]).
     reduce: bool,
+    /// Where the expanders add up their [`reduce::ReductionFigures`], if they count them.
+    figures: Option<Arc<Mutex<reduce::ReductionFigures>>>,
 }
 
 impl SystemModel {
@@ -132,6 +136,7 @@ impl SystemModel {
         SystemModel {
             inner: Arc::new(inner),
             reduce: false,
+            figures: None,
         }
     }
 
@@ -141,6 +146,7 @@ impl SystemModel {
         SystemModel {
             inner: Arc::clone(&self.inner),
             reduce,
+            figures: self.figures.clone(),
         }
     }
 
