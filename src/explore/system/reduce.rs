@@ -29,6 +29,41 @@ use super::step_table::Effect;
 /// What the invariants compare between clients: whether a client is inside, and its ledger.
 const OBSERVED: u64 = INSIDE | (u32::MAX as u64) << LEDGER_SHIFT;
 
+/// The rules of the closure, as masks: `pulls[i]`, the clients the link rule brings in for
+/// client `i`; `pushes[j]`, the clients it brings `j` in for; the groups that share a
+/// fault bound (a client of one brings in all).
+#[derive(Clone, Copy, Default)]
+struct ClosureRules {
+    pulls: [u32; MAX_CLIENTS],
+    pushes: [u32; MAX_CLIENTS],
+    bound_groups: [u32; 2],
+}
+
+impl ClosureRules {
+    /// The smallest set holding `start` closed under `edges` and the bound groups (which
+    /// are symmetric, so this is also the set of clients whose closure meets `start` when
+    /// `edges` are the [`Self::pushes`]).
+    fn reach(&self, start: u32, edges: &[u32; MAX_CLIENTS]) -> u32 {
+        let mut mask = start;
+        let mut frontier = start;
+        while frontier != 0 {
+            let mut grown = mask;
+            while frontier != 0 {
+                grown |= edges[frontier.trailing_zeros() as usize % MAX_CLIENTS];
+                frontier &= frontier - 1;
+            }
+            for group in self.bound_groups {
+                if grown & group != 0 {
+                    grown |= group;
+                }
+            }
+            frontier = grown & !mask;
+            mask = grown;
+        }
+        mask
+    }
+}
+
 /// The rule of the closure that brought a client in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Pull {
@@ -105,11 +140,7 @@ impl SystemExpander {
         let every = (1u32 << n) - 1;
         // The closures need only the link counts and who is down for good: when every one
         // holds every client, no client step need be looked up.
-        let silent = self.silent_clients();
-        let mut closures = [every; MAX_CLIENTS];
-        for (seed, closure) in closures.iter_mut().enumerate().take(n) {
-            *closure = self.closure(seed, silent, |_, _, _| {});
-        }
+        let closures = self.closures();
         if closures[..n].iter().all(|&closure| closure == every) {
             return (every, Why::ClosureAll);
         }
@@ -163,7 +194,53 @@ impl SystemExpander {
         }
     }
 
-    /// A bit per client that is down for good.
+    /// Every seed's [`Self::closure`] (the first `n` entries), from one mask per client of
+    /// the clients the link rule brings in for it: a few bit operations per seed.
+    pub(super) fn closures(&self) -> [u32; MAX_CLIENTS] {
+        let n = self.current.n;
+        let every = (1u32 << n) - 1;
+        let rules = self.closure_rules();
+        let mut closures = [every; MAX_CLIENTS];
+        // Most often every closure is every client: so it is when seed 0's is, and seed 0 is
+        // in every seed's (every client reaches it backwards).
+        if rules.reach(1, &rules.pulls) == every && rules.reach(1, &rules.pushes) == every {
+            return closures;
+        }
+        for (seed, closure) in closures.iter_mut().enumerate().take(n) {
+            *closure = rules.reach(1 << seed, &rules.pulls);
+        }
+        closures
+    }
+
+    /// The rules of [`Self::closure`] in the state in `self.current`, as masks.
+    fn closure_rules(&self) -> ClosureRules {
+        let n = self.current.n;
+        let config = &self.inner.config;
+        // Only a crash makes a client silent.
+        let silent = if self.faults {
+            self.silent_clients()
+        } else {
+            0
+        };
+        let mut rules = ClosureRules::default();
+        for (link, &(from, to)) in self.inner.links.iter().enumerate() {
+            let (from, to) = (from.index(), to.index());
+            if (!self.fifo[link] || self.current.count(link) == 0) && silent & (1 << from) == 0 {
+                rules.pulls[to] |= 1 << from;
+                rules.pushes[from] |= 1 << to;
+            }
+        }
+        debug_assert!(rules.pulls[n..].iter().all(|&pull| pull == 0));
+        if self.current.losses < config.max_losses {
+            rules.bound_groups[0] = self.lossy_receivers;
+        }
+        if self.current.duplicates < config.max_duplicates {
+            rules.bound_groups[1] = self.duplicating_receivers;
+        }
+        rules
+    }
+
+    /// A bit per client that is down for good.    /// A bit per client that is down for good.
     pub(super) fn silent_clients(&self) -> u32 {
         (0..self.current.n)
             .filter(|&client| self.silent(client))
@@ -171,7 +248,8 @@ impl SystemExpander {
     }
 
     /// The smallest set of clients holding `seed` and closed under the two rules of the
-    /// module's comment; `pulled(receiver, sender, rule)` hears of each client the first
+    /// module's comment, client by client (what [`Self::closures`] computes for every seed
+    /// at once; the figures check that both agree); `pulled(receiver, sender, rule)` hears of each client the first
     /// rule brings in, `pulled(client, client, rule)` of the fault bounds.
     pub(super) fn closure(
         &self,

@@ -394,6 +394,25 @@ fn the_figures_add_up_and_the_reduction_takes_no_fewer_steps_than_the_bound() {
     assert!(terminal < full.terminal, "{terminal}");
 }
 
+#[test]
+fn the_closures_of_the_search_are_those_computed_client_by_client() {
+    // Counting the figures compares them on every state (loss and duplication bounds, crashes
+    // for good, bags).
+    for clients in [2, 3] {
+        for fifo in [true, false] {
+            for fault in 0..6 {
+                let config = with_fault(
+                    small(clients, fifo, Variant::Lamport, Mutations::none()),
+                    fault,
+                );
+                let (states, figures) = figures(&generated_setup(config), true, 1);
+                // (and the states on the paths to findings, expanded again to list them)
+                assert!(figures.expanded >= states);
+            }
+        }
+    }
+}
+
 /// The figures of docs/explore.md ("How far it reaches, and why not further"), for the
 /// scenario or exploration file in `EXPLORE_FIGURES` (default: `scenarios/default.json`):
 /// `cargo test --release --lib explore::tests::reduction::figures_of -- --ignored --nocapture`.

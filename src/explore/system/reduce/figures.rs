@@ -271,6 +271,16 @@ impl SystemExpander {
         };
         let n = self.current.n;
         let every = (1u32 << n) - 1;
+        // The closures of the search, against the closures computed client by client.
+        let silent = self.silent_clients();
+        let closures = self.closures();
+        for (seed, &closure) in closures.iter().enumerate().take(n) {
+            assert_eq!(
+                closure,
+                self.closure(seed, silent, |_, _, _| {}),
+                "seed {seed}"
+            );
+        }
         // Without reduction: every step is taken, and `why` says what the reduction would do.
         let (chosen, why) = self.reduction_choice();
         let mask = if self.reduce { chosen } else { every };
