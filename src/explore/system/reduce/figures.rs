@@ -264,7 +264,7 @@ struct Enabled {
 }
 
 impl SystemExpander {
-    /// Counts the state in `self.current`, which is expanded with the clients of `mask`.
+    /// Counts the state in `self.current`, as the search expands it.
     pub(in crate::explore::system) fn note_figures(&mut self) {
         let Some(mut sink) = self.figures.take() else {
             return;
