@@ -63,6 +63,32 @@ impl<S: Copy> Successors<S> {
         self.marks.clear();
     }
 
+    /// Empties the buffer (for a model that filters another's successors).
+    #[cfg(test)]
+    pub fn clear_all(&mut self) {
+        self.clear();
+    }
+
+    /// Appends the successors of `other` that `keep` selects, with what their steps broke.
+    #[cfg(test)]
+    pub fn extend_from(&mut self, other: &Successors<S>, keep: impl Fn(&S) -> bool) {
+        for index in 0..other.items.len() {
+            let item = other.items[index];
+            if !keep(&item.step) {
+                continue;
+            }
+            self.bytes.extend_from_slice(other.item_bytes(index));
+            self.push(item.step, item.in_model);
+            for (_, finding) in other
+                .problems
+                .iter()
+                .filter(|(at, _)| *at as usize == index)
+            {
+                self.flag_last(finding.clone());
+            }
+        }
+    }
+
     /// The buffer to write the next successor's encoding into (append only).
     pub fn buffer(&mut self) -> &mut Vec<u8> {
         &mut self.bytes

@@ -60,6 +60,8 @@ pub struct SystemExpander<N = Client> {
     /// A bit per client with a lossy (duplicating) link to it.
     pub(super) lossy_receivers: u32,
     pub(super) duplicating_receivers: u32,
+    /// Counting [`ReductionFigures`](super::reduce::ReductionFigures), if asked to.
+    pub(super) figures: Option<super::reduce::FigureSink>,
 }
 
 impl<N: ExploredNode> SystemExpander<N> {
@@ -331,6 +333,7 @@ impl<N: ExploredNode> Model for SystemModel<N> {
             reduce: self.reduce,
             lossy_receivers: self.receivers(|rule| rule.lossy),
             duplicating_receivers: self.receivers(|rule| rule.duplicating),
+            figures: self.figure_sink(),
             link_index: {
                 let n = self.inner.config.clients as usize;
                 let mut index = vec![u8::MAX; n * n];
@@ -378,6 +381,9 @@ impl<N: ExploredNode> Expander for SystemExpander<N> {
         } else {
             u32::MAX
         };
+        if self.figures.is_some() {
+            self.note_figures();
+        }
         let owned = |client: usize| mask & (1 << client) != 0;
         // Issue the next transfer.
         for client in 0..n {

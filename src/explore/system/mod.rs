@@ -52,6 +52,8 @@ use effects::SharedEffects;
 pub(crate) use expander::SystemExpander;
 use intern::{Shared, intern_client};
 pub(crate) use node::{ExploredNode, Tracked};
+#[cfg(test)]
+pub(crate) use reduce::{BoundModel, ReductionFigures};
 
 /// Counts of what the search met (see [`SystemModel::interned`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,6 +113,8 @@ pub struct SystemModel<N = Client> {
     inner: Arc<Inner<N>>,
     /// Expand states with partial-order reduction (see [`reduce`]).
     reduce: bool,
+    /// Where the expanders add up their [`reduce::ReductionFigures`], if they count them.
+    figures: Option<Arc<Mutex<reduce::ReductionFigures>>>,
 }
 
 impl<N> Clone for SystemModel<N> {
@@ -118,6 +122,7 @@ impl<N> Clone for SystemModel<N> {
         SystemModel {
             inner: Arc::clone(&self.inner),
             reduce: self.reduce,
+            figures: self.figures.clone(),
         }
     }
 }
@@ -154,6 +159,7 @@ impl<N: ExploredNode> SystemModel<N> {
         SystemModel {
             inner: Arc::new(inner),
             reduce: false,
+            figures: None,
         }
     }
 
@@ -163,6 +169,7 @@ impl<N: ExploredNode> SystemModel<N> {
         SystemModel {
             inner: Arc::clone(&self.inner),
             reduce,
+            figures: self.figures.clone(),
         }
     }
 

@@ -13,6 +13,13 @@
 //! step that changes nothing the invariants compare between clients (inside, ledger) and
 //! every one of its steps makes progress (see [`Progress`]); otherwise every step is.
 
+mod figures;
+
+#[cfg(test)]
+pub(crate) use figures::BoundModel;
+pub(super) use figures::FigureSink;
+pub(crate) use figures::ReductionFigures;
+
 use super::MAX_CLIENTS;
 use super::effects::{INPUT_DELIVER, INPUT_ISSUE, INPUT_RESTART};
 use super::expander::SystemExpander;
@@ -22,6 +29,54 @@ use super::step_table::Effect;
 
 /// What the invariants compare between clients: whether a client is inside, and its ledger.
 const OBSERVED: u64 = INSIDE | (u32::MAX as u64) << LEDGER_SHIFT;
+
+/// The rules of the closure, as masks: `pulls[i]`, the clients the link rule brings in for
+/// client `i`; `pushes[j]`, the clients it brings `j` in for; the groups that share a
+/// fault bound (a client of one brings in all).
+#[derive(Clone, Copy, Default)]
+struct ClosureRules {
+    pulls: [u32; MAX_CLIENTS],
+    pushes: [u32; MAX_CLIENTS],
+    bound_groups: [u32; 2],
+}
+
+impl ClosureRules {
+    /// The smallest set holding `start` closed under `edges` and the bound groups (which
+    /// are symmetric, so this is also the set of clients whose closure meets `start` when
+    /// `edges` are the [`Self::pushes`]).
+    fn reach(&self, start: u32, edges: &[u32; MAX_CLIENTS]) -> u32 {
+        let mut mask = start;
+        let mut frontier = start;
+        while frontier != 0 {
+            let mut grown = mask;
+            while frontier != 0 {
+                grown |= edges[frontier.trailing_zeros() as usize % MAX_CLIENTS];
+                frontier &= frontier - 1;
+            }
+            for group in self.bound_groups {
+                if grown & group != 0 {
+                    grown |= group;
+                }
+            }
+            frontier = grown & !mask;
+            mask = grown;
+        }
+        mask
+    }
+}
+
+/// The rule of the closure that brought a client in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Pull {
+    /// The link from it to a client in the set is FIFO and empty.
+    EmptyLink,
+    /// The link from it to a client in the set is a bag.
+    Bag,
+    /// It shares the loss bound with a client in the set.
+    LossBound,
+    /// It shares the duplication bound with a client in the set.
+    DuplicationBound,
+}
 
 /// Whether a step makes progress: it raises a count that never falls (transfers asked for,
 /// crashes and restarts, losses, duplications), else its client's clock, else (the clock
@@ -56,23 +111,39 @@ impl Owner {
     }
 }
 
+/// Why a state is expanded as it is (see [`SystemExpander::reduction_choice`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Why {
+    /// A set of fewer clients qualified.
+    Reduced,
+    /// Every seed's closure holds every client.
+    ClosureAll,
+    /// The smallest closure short of every client has no step of the protocol to seed it.
+    NoProtocolSeed,
+    /// ... has only visible steps.
+    NoInvisible,
+    /// ... has a step without progress.
+    Stalls,
+    /// ... has no fewer steps than all the clients together.
+    NotFewer,
+}
+
 impl<N: ExploredNode> SystemExpander<N> {
     /// The clients whose steps to take from the state in `self.current`, a bit each; every
     /// client when no smaller set qualifies.
     pub(super) fn reduction_mask(&mut self) -> u32 {
+        self.reduction_choice().0
+    }
+
+    /// [`Self::reduction_mask`], and why.
+    pub(super) fn reduction_choice(&mut self) -> (u32, Why) {
         let n = self.current.n;
         let every = (1u32 << n) - 1;
         // The closures need only the link counts and who is down for good: when every one
         // holds every client, no client step need be looked up.
-        let silent = (0..n)
-            .filter(|&client| self.silent(client))
-            .fold(0u32, |mask, client| mask | 1 << client);
-        let mut closures = [every; MAX_CLIENTS];
-        for (seed, closure) in closures.iter_mut().enumerate().take(n) {
-            *closure = self.closure(seed, silent);
-        }
+        let closures = self.closures();
         if closures[..n].iter().all(|&closure| closure == every) {
-            return every;
+            return (every, Why::ClosureAll);
         }
         let mut owners = [Owner::default(); MAX_CLIENTS];
         for (client, owner) in owners.iter_mut().enumerate().take(n) {
@@ -80,9 +151,11 @@ impl<N: ExploredNode> SystemExpander<N> {
         }
         let total: u32 = owners[..n].iter().map(|owner| owner.steps).sum();
         let mut best: Option<(u32, u32)> = None;
+        // The smallest closure that does not qualify, and why.
+        let mut rejected: Option<(u32, Why)> = None;
         for seed in 0..n {
             let mask = closures[seed];
-            if !owners[seed].protocol || mask == every {
+            if mask == every {
                 continue;
             }
             let chosen = owners[..n]
@@ -96,16 +169,95 @@ impl<N: ExploredNode> SystemExpander<N> {
                 invisible |= owner.invisible;
                 stalls |= owner.stalls;
             }
-            if invisible && !stalls && steps < total && best.is_none_or(|(most, _)| steps < most) {
-                best = Some((steps, mask));
+            let why = if !owners[seed].protocol {
+                Why::NoProtocolSeed
+            } else if !invisible {
+                Why::NoInvisible
+            } else if stalls {
+                Why::Stalls
+            } else if steps >= total {
+                Why::NotFewer
+            } else {
+                Why::Reduced
+            };
+            if why == Why::Reduced {
+                if best.is_none_or(|(most, _)| steps < most) {
+                    best = Some((steps, mask));
+                }
+            } else if rejected.is_none_or(|(most, _)| steps < most) {
+                rejected = Some((steps, why));
             }
         }
-        best.map_or(every, |(_, mask)| mask)
+        match (best, rejected) {
+            (Some((_, mask)), _) => (mask, Why::Reduced),
+            (None, Some((_, why))) => (every, why),
+            (None, None) => (every, Why::ClosureAll),
+        }
+    }
+
+    /// Every seed's [`Self::closure`] (the first `n` entries), from one mask per client of
+    /// the clients the link rule brings in for it: a few bit operations per seed.
+    pub(super) fn closures(&self) -> [u32; MAX_CLIENTS] {
+        let n = self.current.n;
+        let every = (1u32 << n) - 1;
+        let rules = self.closure_rules();
+        let mut closures = [every; MAX_CLIENTS];
+        // Most often every closure is every client: so it is when seed 0's is, and seed 0 is
+        // in every seed's (every client reaches it backwards).
+        if rules.reach(1, &rules.pulls) == every && rules.reach(1, &rules.pushes) == every {
+            return closures;
+        }
+        for (seed, closure) in closures.iter_mut().enumerate().take(n) {
+            *closure = rules.reach(1 << seed, &rules.pulls);
+        }
+        closures
+    }
+
+    /// The rules of [`Self::closure`] in the state in `self.current`, as masks.
+    fn closure_rules(&self) -> ClosureRules {
+        let n = self.current.n;
+        let config = &self.inner.config;
+        // Only a crash makes a client silent.
+        let silent = if self.faults {
+            self.silent_clients()
+        } else {
+            0
+        };
+        let mut rules = ClosureRules::default();
+        for (link, &(from, to)) in self.inner.links.iter().enumerate() {
+            let (from, to) = (from.index(), to.index());
+            if (!self.fifo[link] || self.current.count(link) == 0) && silent & (1 << from) == 0 {
+                rules.pulls[to] |= 1 << from;
+                rules.pushes[from] |= 1 << to;
+            }
+        }
+        debug_assert!(rules.pulls[n..].iter().all(|&pull| pull == 0));
+        if self.current.losses < config.max_losses {
+            rules.bound_groups[0] = self.lossy_receivers;
+        }
+        if self.current.duplicates < config.max_duplicates {
+            rules.bound_groups[1] = self.duplicating_receivers;
+        }
+        rules
+    }
+
+    /// A bit per client that is down for good.    /// A bit per client that is down for good.
+    pub(super) fn silent_clients(&self) -> u32 {
+        (0..self.current.n)
+            .filter(|&client| self.silent(client))
+            .fold(0u32, |mask, client| mask | 1 << client)
     }
 
     /// The smallest set of clients holding `seed` and closed under the two rules of the
-    /// module's comment.
-    fn closure(&self, seed: usize, silent: u32) -> u32 {
+    /// module's comment, client by client (what [`Self::closures`] computes for every seed
+    /// at once; the figures check that both agree); `pulled(receiver, sender, rule)` hears of each client the first
+    /// rule brings in, `pulled(client, client, rule)` of the fault bounds.
+    pub(super) fn closure(
+        &self,
+        seed: usize,
+        silent: u32,
+        mut pulled: impl FnMut(usize, usize, Pull),
+    ) -> u32 {
         let n = self.current.n;
         let config = &self.inner.config;
         let losses_left = self.current.losses < config.max_losses;
@@ -125,15 +277,25 @@ impl<N: ExploredNode> SystemExpander<N> {
                     // now in reach when the link is empty, or a bag (any message may be
                     // delivered next).
                     let link = usize::from(self.link_index[sender * n + receiver]);
-                    if !self.fifo[link] || self.current.count(link) == 0 {
+                    if !self.fifo[link] {
                         mask |= 1 << sender;
+                        pulled(receiver, sender, Pull::Bag);
+                    } else if self.current.count(link) == 0 {
+                        mask |= 1 << sender;
+                        pulled(receiver, sender, Pull::EmptyLink);
                     }
                 }
             }
             if losses_left && mask & self.lossy_receivers != 0 {
+                if self.lossy_receivers & !mask != 0 {
+                    pulled(seed, seed, Pull::LossBound);
+                }
                 mask |= self.lossy_receivers;
             }
             if duplicates_left && mask & self.duplicating_receivers != 0 {
+                if self.duplicating_receivers & !mask != 0 {
+                    pulled(seed, seed, Pull::DuplicationBound);
+                }
                 mask |= self.duplicating_receivers;
             }
             if mask == before {

@@ -6,10 +6,12 @@
 use std::collections::BTreeSet;
 
 use super::root;
-use crate::explore::search::{Expander, Model, SearchOptions, Stop, Successors};
+use crate::explore::search::{Expander, Model, SearchOptions, Stop, Successors, search};
 use crate::explore::settings::{self, ExploreSetup, Overrides};
+use crate::explore::system::{
+    BoundModel, ReductionFigures, StepKind, SystemExpander, SystemModel, SystemStep,
+};
 use crate::explore::system::{CrashRule, LinkRule, PlannedTransfer, SystemConfig};
-use crate::explore::system::{StepKind, SystemExpander, SystemModel, SystemStep};
 use crate::explore::{SystemExploration, explore_system};
 use crate::protocol::{ClientId, Mutation, Mutations, Variant};
 
@@ -341,4 +343,110 @@ fn steps_taken_and_steps_left_out_are_independent() {
     let config = small(3, true, Variant::Lamport, Mutations::none());
     reduced += assert_independence("3 clients, lamport, FIFO", config);
     assert!(reduced > 100, "only {reduced} reduced states checked");
+}
+
+/// Searches `setup` breadth-first, counting the reduction's figures.
+fn figures(setup: &ExploreSetup, reduce: bool, jobs: usize) -> (u64, ReductionFigures) {
+    let model = SystemModel::new(setup.system.clone())
+        .reducing(reduce)
+        .with_figures();
+    let options = SearchOptions {
+        jobs,
+        ..options(reduce, true, None)
+    };
+    let result = search(&model, &options, None);
+    assert_eq!(result.stats.stop, Stop::Exhausted);
+    let figures = model.figures().expect("counted");
+    (result.stats.distinct, figures)
+}
+
+#[test]
+fn the_figures_add_up_and_the_reduction_takes_no_fewer_steps_than_the_bound() {
+    let setup = settings::load(&root().join("scenarios/explore/three-payers.json")).unwrap();
+    let (states, reduced) = figures(&setup, true, 2);
+    assert_eq!(reduced.expanded, states, "each state is expanded once");
+    assert_eq!(reduced.why.iter().sum::<u64>(), states);
+    assert!(reduced.why[0] > 0 && reduced.why[1] > 0, "{reduced:?}");
+    assert_eq!(reduced.bounded, states, "every link FIFO, no fault");
+    // The reduction's sets are persistent: none is below the bound.
+    assert_eq!(reduced.bound_above_taken, 0);
+    assert!(reduced.forced_full > 0 && reduced.with_race > 0);
+    assert!(reduced.bound_steps <= reduced.taken_steps);
+    assert!(reduced.taken_steps < reduced.enabled_steps);
+    let (full_states, full) = figures(&setup, false, 1);
+    assert_eq!(full.expanded, full_states);
+    assert_eq!(full.taken_steps, full.enabled_steps);
+    // Every state at rest is met with reduction too (with its ledgers).
+    assert_eq!(full.terminal_ledgers, reduced.terminal_ledgers);
+    assert_eq!(full.terminal, reduced.terminal);
+    assert!(full.observed.len() >= reduced.observed.len());
+    let text = reduced.render(3);
+    assert!(text.contains("every enabled step forced"), "{text}");
+    // The search with the bound's sets only runs, and visits fewer states.
+    let bound_model = BoundModel::new(SystemModel::new(setup.system.clone()));
+    let bound = search(&bound_model, &options(false, true, None), None);
+    assert_eq!(bound.stats.stop, Stop::Exhausted);
+    assert!(bound.stats.distinct < states);
+    // It is not a sound reduction: it misses states at rest.
+    let terminal = bound_model
+        .terminal
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(terminal < full.terminal, "{terminal}");
+}
+
+#[test]
+fn the_closures_of_the_search_are_those_computed_client_by_client() {
+    // Counting the figures compares them on every state (loss and duplication bounds, crashes
+    // for good, bags).
+    for clients in [2, 3] {
+        for fifo in [true, false] {
+            for fault in 0..6 {
+                let config = with_fault(
+                    small(clients, fifo, Variant::Lamport, Mutations::none()),
+                    fault,
+                );
+                let (states, figures) = figures(&generated_setup(config), true, 1);
+                // (and the states on the paths to findings, expanded again to list them)
+                assert!(figures.expanded >= states);
+            }
+        }
+    }
+}
+
+/// The figures of docs/explore.md ("How far it reaches, and why not further"), for the
+/// scenario or exploration file in `EXPLORE_FIGURES` (default: `scenarios/default.json`):
+/// `cargo test --release --lib explore::tests::reduction::figures_of -- --ignored --nocapture`.
+#[test]
+#[ignore = "minutes: run by hand for docs/explore.md's figures"]
+fn figures_of_the_reduction_and_of_the_full_search() {
+    let file = std::env::var("EXPLORE_FIGURES").unwrap_or("scenarios/default.json".into());
+    let setup = settings::load(&root().join(&file)).unwrap_or_else(|e| panic!("{e}"));
+    let clients = setup.system.clients as usize;
+    if setup.system.all_fifo() == Some(true) && !setup.system.any_faults() {
+        let started = std::time::Instant::now();
+        let model = BoundModel::new(SystemModel::new(setup.system.clone()));
+        let options = SearchOptions {
+            jobs: 2,
+            ..options(false, true, None)
+        };
+        let result = search(&model, &options, None);
+        println!(
+            "{file}, the persistent-set bound's sets only: {} states ({} with no step), {} transitions, {:?}, {:.1} s\n",
+            result.stats.distinct,
+            model.terminal.load(std::sync::atomic::Ordering::Relaxed),
+            result.stats.transitions,
+            result.stats.stop,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    for reduce in [true, false] {
+        let started = std::time::Instant::now();
+        let (states, figures) = figures(&setup, reduce, 2);
+        println!(
+            "{file}, {}: {states} states, {:.1} s\n{}",
+            if reduce { "reduced" } else { "--no-reduce" },
+            started.elapsed().as_secs_f64(),
+            figures.render(clients)
+        );
+    }
 }
