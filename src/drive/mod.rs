@@ -230,6 +230,10 @@ impl<W: Watch> Driver<W> {
         output: Output,
     ) -> io::Result<()> {
         let clock = output.clock;
+        // Matched in place, never dropped whole: the drop of an output goes out of line
+        // through every kind's glue, and only a send and a rejection hold anything to free
+        // (taken out whole below and in `EventKind::of_output`).
+        let output = ManuallyDrop::new(output);
         let kind = match output.kind {
             OutputKind::Received { from } => {
                 let (msg_id, msg) = delivered.take().expect("a delivery produces one Received");
@@ -240,7 +244,10 @@ impl<W: Watch> Driver<W> {
                 let msg = msg.clone();
                 EventKind::Deliver { msg_id, from, msg }
             }
-            OutputKind::Send { to, msg } => {
+            OutputKind::Send { to, .. } => {
+                let OutputKind::Send { msg, .. } = ManuallyDrop::into_inner(output).kind else {
+                    unreachable!("matched as a send")
+                };
                 let msg_id = self.record_send(host, node, clock, to, &msg)?;
                 host.carry(self, node, clock, to, msg_id, msg)?;
                 return self.report_found(host, clients);
@@ -256,11 +263,11 @@ impl<W: Watch> Driver<W> {
             OutputKind::Applied { index } => {
                 return self.block_event(host, clients, node, clock, index, false);
             }
-            plain => {
-                if matches!(plain, OutputKind::Aborted { .. }) {
+            _ => {
+                if matches!(output.kind, OutputKind::Aborted { .. }) {
                     self.counts.aborted += 1;
                 }
-                match EventKind::of_output(plain) {
+                match EventKind::of_output(ManuallyDrop::into_inner(output).kind) {
                     Ok(kind) => kind,
                     Err(_) => unreachable!("the other outputs are matched above"),
                 }
