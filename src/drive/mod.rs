@@ -230,12 +230,12 @@ impl<W: Watch> Driver<W> {
         output: Output,
     ) -> io::Result<()> {
         let clock = output.clock;
-        // Matched in place, never dropped whole: the drop of an output goes out of line
-        // through every kind's glue, and only a send and a rejection hold anything to free
-        // (taken out whole below and in `EventKind::of_output`).
-        let output = ManuallyDrop::new(output);
+        // An output whose kind holds nothing to free is forgotten, not dropped: the drop of an
+        // output goes out of line through every kind's glue. Only a send (its message, moved
+        // on) and a rejection (taken whole by `EventKind::of_output`) hold anything.
         let kind = match output.kind {
             OutputKind::Received { from } => {
+                std::mem::forget(output);
                 let (msg_id, msg) = delivered.take().expect("a delivery produces one Received");
                 if self.bare_events {
                     self.bare_deliver(node, clock, from, msg_id, msg);
@@ -244,30 +244,30 @@ impl<W: Watch> Driver<W> {
                 let msg = msg.clone();
                 EventKind::Deliver { msg_id, from, msg }
             }
-            OutputKind::Send { to, .. } => {
-                let OutputKind::Send { msg, .. } = ManuallyDrop::into_inner(output).kind else {
-                    unreachable!("matched as a send")
-                };
+            OutputKind::Send { to, msg } => {
                 let msg_id = self.record_send(host, node, clock, to, &msg)?;
                 host.carry(self, node, clock, to, msg_id, msg)?;
                 return self.report_found(host, clients);
             }
             OutputKind::SetTimer { after_us, timer } => {
+                std::mem::forget(output);
                 host.set_timer(node, after_us, timer);
                 return Ok(());
             }
             OutputKind::Committed { index } => {
+                std::mem::forget(output);
                 self.counts.committed += 1;
                 return self.block_event(host, clients, node, clock, index, true);
             }
             OutputKind::Applied { index } => {
+                std::mem::forget(output);
                 return self.block_event(host, clients, node, clock, index, false);
             }
-            _ => {
-                if matches!(output.kind, OutputKind::Aborted { .. }) {
+            plain => {
+                if matches!(plain, OutputKind::Aborted { .. }) {
                     self.counts.aborted += 1;
                 }
-                match EventKind::of_output(ManuallyDrop::into_inner(output).kind) {
+                match EventKind::of_output(plain) {
                     Ok(kind) => kind,
                     Err(_) => unreachable!("the other outputs are matched above"),
                 }

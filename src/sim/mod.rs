@@ -428,7 +428,8 @@ impl Host for World<'_, '_, '_> {
         }
     }
 
-    #[inline]
+    /// Inlined into the loop of every node type, as [`Self::carry`]: a timer per transfer.
+    #[inline(always)]
     fn set_timer(&mut self, node: ClientId, after_us: u64, timer: Timer) {
         let incarnation = self.incarnations[node.index()];
         self.queue.push(
