@@ -33,13 +33,17 @@ pub struct ProgramFigures {
 
 /// Why the case cannot run here, if it cannot: no `python3` on the path.
 pub fn missing_python() -> Option<String> {
-    let found = Command::new("python3")
+    missing("python3")
+}
+
+fn missing(interpreter: &str) -> Option<String> {
+    let found = Command::new(interpreter)
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|status| status.success());
-    (!found).then(|| "skipped: python3 is not on the PATH".to_string())
+    (!found).then(|| format!("skipped: {interpreter} is not on the PATH"))
 }
 
 /// `runs` runs of the default scenario played by the Python client, one after another.
@@ -108,4 +112,30 @@ fn builtin_seconds_per_run(scenario: &Scenario) -> io::Result<f64> {
         fastest = fastest.min(started.elapsed().as_secs_f64() / f64::from(BUILTIN_RUNS));
     }
     Ok(fastest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_interpreter_is_a_note() {
+        let note = missing("lamport-ledger-no-such-interpreter").expect("not found");
+        assert_eq!(
+            note,
+            "skipped: lamport-ledger-no-such-interpreter is not on the PATH"
+        );
+    }
+
+    #[test]
+    fn one_quick_run_counts_its_steps_and_their_time() {
+        if missing_python().is_some() {
+            return;
+        }
+        let figures = run(100).expect("the Python client runs the default scenario");
+        assert_eq!(figures.runs, 1);
+        assert_eq!(figures.transfers, 4);
+        assert!(figures.events > 0);
+        assert!(figures.step_us > 0.0 && figures.overhead_us < figures.step_us);
+    }
 }
