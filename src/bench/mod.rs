@@ -3,6 +3,7 @@
 //! docs/performance.md; no test ever asserts a time.
 
 pub mod null_loop;
+mod program;
 
 use std::io::{self, BufWriter};
 use std::time::Instant;
@@ -23,7 +24,7 @@ pub struct Case {
 }
 
 /// The cases in the order `bench` runs them.
-pub const CASES: [Case; 9] = [
+pub const CASES: [Case; 10] = [
     Case {
         name: "n3-1m",
         what: "3 clients, 1,000,000 transfers, ledger and online checks on, trace off",
@@ -57,6 +58,10 @@ pub const CASES: [Case; 9] = [
         what: "explore scenarios/default.json, partial-order reduction, one thread (events: states)",
     },
     Case {
+        name: "python-default",
+        what: "scenarios/default.json played by examples/python/lamport_client.py, 20 runs",
+    },
+    Case {
         name: "null-loop",
         what: "n3-1m's message pattern through the same event queue, no protocol: the ceiling",
     },
@@ -77,11 +82,24 @@ pub struct Measurement {
     /// /proc is not available.
     pub peak_rss_kib: Option<u64>,
     pub threads: usize,
+    /// A case of process nodes: the real time of one lockstep step (the write, the program's
+    /// work, the read), in microseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_us: Option<f64>,
+    /// `step_us` less the built-in client's time per step on the same run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overhead_us: Option<f64>,
+    /// Why the case measured nothing (a program it needs is missing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// `scale` divides every case's size (1 for the real suite; larger for a quick smoke run).
 pub fn run_case(name: &str, scale: u64) -> io::Result<Option<Measurement>> {
     let scale = scale.max(1);
+    if name == "python-default" {
+        return python_default(scale).map(Some);
+    }
     let started = Instant::now();
     let (runs, events, transfers, threads) = match name {
         "n3-1m" => single(&generated(3, 1_000_000 / scale, 0), false)?,
@@ -111,7 +129,46 @@ pub fn run_case(name: &str, scale: u64) -> io::Result<Option<Measurement>> {
         runs_per_s: runs as f64 / seconds,
         peak_rss_kib: peak_rss_kib(),
         threads,
+        step_us: None,
+        overhead_us: None,
+        note: None,
     }))
+}
+
+/// The Python example client on the default scenario, or a note when python3 is missing.
+fn python_default(scale: u64) -> io::Result<Measurement> {
+    let mut measurement = Measurement {
+        case: "python-default".to_string(),
+        runs: 0,
+        events: 0,
+        transfers: 0,
+        seconds: 0.0,
+        events_per_s: 0.0,
+        transfers_per_s: 0.0,
+        runs_per_s: 0.0,
+        peak_rss_kib: None,
+        threads: 1,
+        step_us: None,
+        overhead_us: None,
+        note: program::missing_python(),
+    };
+    if measurement.note.is_some() {
+        return Ok(measurement);
+    }
+    let started = Instant::now();
+    let figures = program::run(scale)?;
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    measurement.runs = figures.runs;
+    measurement.events = figures.events;
+    measurement.transfers = figures.transfers;
+    measurement.seconds = seconds;
+    measurement.events_per_s = figures.events as f64 / seconds;
+    measurement.transfers_per_s = figures.transfers as f64 / seconds;
+    measurement.runs_per_s = figures.runs as f64 / seconds;
+    measurement.peak_rss_kib = peak_rss_kib();
+    measurement.step_us = Some(figures.step_us);
+    measurement.overhead_us = Some(figures.overhead_us);
+    Ok(measurement)
 }
 
 /// `scenarios/default.json` explored to the end with partial-order reduction on one thread

@@ -133,6 +133,7 @@ fn print_null_loop_ratios(out: &mut dyn Write, measured: &[Measurement]) -> Resu
     let ratios: Vec<String> = measured
         .iter()
         .filter(|m| m.case != NULL_LOOP && m.threads == 1 && m.events_per_s > 0.0)
+        .filter(|m| m.step_us.is_none())
         .map(|m| format!("{} {:.1}x", m.case, ceiling.events_per_s / m.events_per_s))
         .collect();
     if !ratios.is_empty() {
@@ -179,6 +180,9 @@ fn from_value(value: serde_json::Value) -> Measurement {
         runs_per_s: number("runs_per_s"),
         peak_rss_kib: value["peak_rss_kib"].as_u64(),
         threads: integer("threads") as usize,
+        step_us: value["step_us"].as_f64(),
+        overhead_us: value["overhead_us"].as_f64(),
+        note: value["note"].as_str().map(str::to_string),
     }
 }
 
@@ -191,12 +195,24 @@ fn print_row(out: &mut dyn Write, m: &Measurement) -> Result<(), CliError> {
         || "n/a".to_string(),
         |kib| format!("{:.1}", kib as f64 / 1024.0),
     );
+    if let Some(note) = &m.note {
+        return writeln!(out, "{:<14} {note}", m.case).map_err(stdout_error);
+    }
     writeln!(
         out,
         "{:<14} {:>12.0} {:>12.0} {:>10.1} {:>9.2} {:>10}  {what}",
         m.case, m.events_per_s, m.transfers_per_s, m.runs_per_s, m.seconds, peak
     )
-    .map_err(stdout_error)
+    .map_err(stdout_error)?;
+    if let (Some(step_us), Some(overhead_us)) = (m.step_us, m.overhead_us) {
+        writeln!(
+            out,
+            "{:<14} lockstep: {step_us:.0} us per step, {overhead_us:.0} us more than the built-in client",
+            ""
+        )
+        .map_err(stdout_error)?;
+    }
+    Ok(())
 }
 
 fn io_error(source: std::io::Error) -> CliError {

@@ -230,8 +230,12 @@ impl<W: Watch> Driver<W> {
         output: Output,
     ) -> io::Result<()> {
         let clock = output.clock;
+        // An output whose kind holds nothing to free is forgotten, not dropped: the drop of an
+        // output goes out of line through every kind's glue. Only a send (its message, moved
+        // on) and a rejection (taken whole by `EventKind::of_output`) hold anything.
         let kind = match output.kind {
             OutputKind::Received { from } => {
+                std::mem::forget(output);
                 let (msg_id, msg) = delivered.take().expect("a delivery produces one Received");
                 if self.bare_events {
                     self.bare_deliver(node, clock, from, msg_id, msg);
@@ -246,14 +250,17 @@ impl<W: Watch> Driver<W> {
                 return self.report_found(host, clients);
             }
             OutputKind::SetTimer { after_us, timer } => {
+                std::mem::forget(output);
                 host.set_timer(node, after_us, timer);
                 return Ok(());
             }
             OutputKind::Committed { index } => {
+                std::mem::forget(output);
                 self.counts.committed += 1;
                 return self.block_event(host, clients, node, clock, index, true);
             }
             OutputKind::Applied { index } => {
+                std::mem::forget(output);
                 return self.block_event(host, clients, node, clock, index, false);
             }
             plain => {

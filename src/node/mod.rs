@@ -47,6 +47,9 @@ pub struct ProcessNode {
     ledger: Ledger,
     /// Inputs handed to the node so far (its steps, counted from 1; `init` is step 0).
     steps: u64,
+    /// Real time spent in the steps after `init`: writing the input and waiting for the
+    /// answer, the program's own work included.
+    stepping: Duration,
     current: Option<Transfer>,
     queued: VecDeque<Transfer>,
     failure: Option<String>,
@@ -56,12 +59,45 @@ pub struct ProcessNode {
 
 impl ProcessNode {
     /// Starts the program for client `config.id` and hands it its `init` line.
+    #[allow(
+        dead_code,
+        reason = "a node of its own (the live node) starts one client"
+    )]
     pub fn start(
         spec: &NodeSpec,
         config: ClientConfig,
         initial_balances: Arc<[Amount]>,
     ) -> Result<ProcessNode, String> {
-        let mut node = ProcessNode {
+        let mut nodes = Self::start_all(spec, [config], initial_balances)?;
+        Ok(nodes.pop().expect("one node per config"))
+    }
+
+    /// Starts the program once for each of `configs`, side by side: every process is started
+    /// and handed its `init` line before any answer is awaited, so that the programs' start-ups
+    /// (tens of milliseconds for an interpreter) overlap rather than add up.
+    pub fn start_all(
+        spec: &NodeSpec,
+        configs: impl IntoIterator<Item = ClientConfig>,
+        initial_balances: Arc<[Amount]>,
+    ) -> Result<Vec<ProcessNode>, String> {
+        let mut nodes: Vec<ProcessNode> = configs
+            .into_iter()
+            .map(|config| ProcessNode::new(spec, config, Arc::clone(&initial_balances)))
+            .collect();
+        for node in &mut nodes {
+            node.spawn_and_init();
+        }
+        for node in &mut nodes {
+            node.await_init();
+        }
+        match nodes.iter_mut().find_map(|node| node.failure.take()) {
+            Some(failure) => Err(failure),
+            None => Ok(nodes),
+        }
+    }
+
+    fn new(spec: &NodeSpec, config: ClientConfig, initial_balances: Arc<[Amount]>) -> Self {
+        ProcessNode {
             spec: spec.clone(),
             config,
             ledger: Ledger::new(Arc::clone(&initial_balances)),
@@ -69,20 +105,22 @@ impl ProcessNode {
             process: None,
             clock: 0,
             steps: 0,
+            stepping: Duration::ZERO,
             current: None,
             queued: VecDeque::new(),
             failure: None,
             lines: Vec::new(),
-        };
-        node.launch();
-        match node.failure.take() {
-            Some(failure) => Err(failure),
-            None => Ok(node),
         }
     }
 
     /// Starts the process and initializes it with the ledger held.
     fn launch(&mut self) {
+        self.spawn_and_init();
+        self.await_init();
+    }
+
+    /// Starts the process and writes its `init` line, with the ledger held.
+    fn spawn_and_init(&mut self) {
         let process = match Process::spawn(&self.spec.cmd) {
             Ok(process) => process,
             Err(error) => {
@@ -101,8 +139,13 @@ impl ProcessNode {
             cs_us: self.config.cs_us,
             ledger: self.ledger.blocks(),
         });
+        self.send(&line, "init");
+    }
+
+    /// Reads the answer to `init`: a `done` line and no effect.
+    fn await_init(&mut self) {
         let mut out = Outbox::new();
-        self.step(&line, "init", &mut out);
+        self.read_answer("init", None, &mut out);
         if !out.is_empty() && self.failure.is_none() {
             self.fail_at("init", "answered init with effects; init expects only done");
         }
@@ -141,12 +184,32 @@ impl ProcessNode {
     }
 
     fn step_with(&mut self, line: &str, input: &str, first: Option<OutputKind>, out: &mut Outbox) {
+        let started = Instant::now();
+        self.send(line, input);
+        self.read_answer(input, first, out);
+        self.stepping += started.elapsed();
+    }
+
+    /// The inputs handed to the node after its `init` (restarts included), and the real time
+    /// the steps took: each a write and the wait for its answer, the program's work included.
+    pub fn lockstep(&self) -> (u64, Duration) {
+        (self.steps, self.stepping)
+    }
+
+    /// Hands the node one input line.
+    fn send(&mut self, line: &str, input: &str) {
         let Some(process) = self.process.as_mut() else {
             return;
         };
         if let Err(error) = process.send(line) {
             let what = format!("could not take its input ({error}): it has exited");
             self.fail_at(input, &what);
+        }
+    }
+
+    /// Reads the node's answer to `input`, its effects up to `done`, as outputs after `first`.
+    fn read_answer(&mut self, input: &str, first: Option<OutputKind>, out: &mut Outbox) {
+        if self.process.is_none() {
             return;
         }
         let deadline = Instant::now() + self.spec.step_timeout;

@@ -1,18 +1,20 @@
-//! One child process and its pipes: a buffered writer on its standard input, and a thread that
-//! reads its standard output line by line, so that a read can wait with a deadline in real
-//! time (a node that hangs is reported, not waited for).
+//! One child process and its pipes: a buffered writer on its standard input, and its standard
+//! output read in the calling thread, a line at a time from a buffer that each read fills with
+//! whatever the node has written, waiting with `poll` up to a deadline in real time (a node that
+//! hangs is reported, not waited for). A step costs one write and, as a node writes its step's
+//! lines at once, one read: no thread stands between the simulator and the pipe.
 
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
+use std::io::{self, BufWriter, Read, Write};
+use std::os::fd::AsRawFd;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, Once, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// The longest line read from a node; a longer one is an error, not an unbounded allocation.
 const MAX_LINE_BYTES: usize = 1 << 20;
-/// Lines read ahead of the simulator: a node's step writes a few.
-const LINES_AHEAD: usize = 256;
+/// How much one read asks for: a step's lines, many times over.
+const READ_CHUNK_BYTES: usize = 1 << 16;
 /// How long a node may take to exit once its input is closed before it is killed.
 const EXIT_GRACE: Duration = Duration::from_millis(500);
 
@@ -31,7 +33,12 @@ pub enum ReadFailure {
 pub struct Process {
     child: Child,
     stdin: Option<BufWriter<ChildStdin>>,
-    lines: Receiver<Result<String, String>>,
+    stdout: ChildStdout,
+    /// Bytes read from the node and not yet handed out as lines, from `unread` on.
+    buffer: Vec<u8>,
+    unread: usize,
+    /// The node closed its output.
+    ended: bool,
 }
 
 impl Process {
@@ -51,28 +58,13 @@ impl Process {
             .stdout
             .take()
             .ok_or_else(|| io::Error::other("the node's standard output is not a pipe"))?;
-        let (sender, lines) = sync_channel(LINES_AHEAD);
-        thread::Builder::new()
-            .name("node-reader".into())
-            .spawn(move || {
-                let mut reader = BufReader::new(stdout);
-                loop {
-                    let line = read_line(&mut reader);
-                    let end = !matches!(line, Ok(Some(_)));
-                    let sent = match line {
-                        Ok(Some(line)) => sender.send(Ok(line)),
-                        Ok(None) => break,
-                        Err(error) => sender.send(Err(error)),
-                    };
-                    if sent.is_err() || end {
-                        break;
-                    }
-                }
-            })?;
         Ok(Process {
             child,
             stdin,
-            lines,
+            stdout,
+            buffer: Vec::with_capacity(READ_CHUNK_BYTES),
+            unread: 0,
+            ended: false,
         })
     }
 
@@ -86,14 +78,99 @@ impl Process {
         stdin.flush()
     }
 
-    /// The next line the node writes, waiting until `deadline` at most.
+    /// The next line the node writes, without its end, waiting until `deadline` at most.
     pub fn read(&mut self, deadline: Instant) -> Result<String, ReadFailure> {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        match self.lines.recv_timeout(wait) {
-            Ok(Ok(line)) => Ok(line),
-            Ok(Err(error)) => Err(ReadFailure::Bad(error)),
-            Err(RecvTimeoutError::Timeout) => Err(ReadFailure::TimedOut),
-            Err(RecvTimeoutError::Disconnected) => Err(ReadFailure::Ended(self.exit_status())),
+        loop {
+            if let Some(line) = self.buffered_line()? {
+                return Ok(line);
+            }
+            if self.ended {
+                return Err(ReadFailure::Ended(self.exit_status()));
+            }
+            self.fill(deadline)?;
+        }
+    }
+
+    /// The next complete line in the buffer, or at the end of the output the unterminated
+    /// rest, if any.
+    fn buffered_line(&mut self) -> Result<Option<String>, ReadFailure> {
+        let unread = &self.buffer[self.unread..];
+        let (line, consumed) = match unread.iter().position(|&byte| byte == b'\n') {
+            Some(end) => (&unread[..end], end + 1),
+            None if self.ended && !unread.is_empty() => (unread, unread.len()),
+            None if unread.len() > MAX_LINE_BYTES => {
+                return Err(ReadFailure::Bad(format!(
+                    "is longer than {MAX_LINE_BYTES} bytes"
+                )));
+            }
+            None => return Ok(None),
+        };
+        if line.len() > MAX_LINE_BYTES {
+            return Err(ReadFailure::Bad(format!(
+                "is longer than {MAX_LINE_BYTES} bytes"
+            )));
+        }
+        let line = std::str::from_utf8(line)
+            .map(str::to_string)
+            .map_err(|_| ReadFailure::Bad("is not UTF-8".to_string()))?;
+        self.unread += consumed;
+        Ok(Some(line))
+    }
+
+    /// Waits until the node has written something (or closed its output) and appends it to the
+    /// buffer, dropping the lines already handed out.
+    fn fill(&mut self, deadline: Instant) -> Result<(), ReadFailure> {
+        self.buffer.drain(..self.unread);
+        self.unread = 0;
+        self.wait_readable(deadline)?;
+        let filled = self.buffer.len();
+        self.buffer.resize(filled + READ_CHUNK_BYTES, 0);
+        let read = loop {
+            match self.stdout.read(&mut self.buffer[filled..]) {
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let read = read.map_err(|error| {
+            self.buffer.truncate(filled);
+            ReadFailure::Bad(format!("could not be read ({error})"))
+        })?;
+        self.buffer.truncate(filled + read);
+        self.ended = read == 0;
+        Ok(())
+    }
+
+    /// Waits until the node's output can be read without blocking, or `deadline` passes.
+    fn wait_readable(&self, deadline: Instant) -> Result<(), ReadFailure> {
+        let mut poll_fd = libc::pollfd {
+            fd: self.stdout.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ReadFailure::TimedOut);
+            }
+            // Rounded up, so that a wait never ends just before the deadline and spins.
+            let left_ms = left
+                .as_micros()
+                .div_ceil(1000)
+                .min(libc::c_int::MAX as u128);
+            // SAFETY: `poll_fd` is one valid, initialised pollfd that lives across the call,
+            // and the count passed is 1; the descriptor is the open read end of the pipe that
+            // `self.stdout` owns.
+            let ready = unsafe { libc::poll(&mut poll_fd, 1, left_ms as libc::c_int) };
+            match ready {
+                0 => continue,
+                ready if ready > 0 => return Ok(()),
+                _ => {
+                    let error = io::Error::last_os_error();
+                    if error.kind() != io::ErrorKind::Interrupted {
+                        return Err(ReadFailure::Bad(format!("could not be read ({error})")));
+                    }
+                }
+            }
         }
     }
 
@@ -180,23 +257,4 @@ impl Drop for Process {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// One line without its end, `None` at the end of the output.
-fn read_line<R: BufRead>(reader: &mut R) -> Result<Option<String>, String> {
-    let mut bytes = Vec::new();
-    let read = io::Read::take(reader, MAX_LINE_BYTES as u64 + 1)
-        .read_until(b'\n', &mut bytes)
-        .map_err(|error| format!("could not be read ({error})"))?;
-    if read == 0 {
-        return Ok(None);
-    }
-    if bytes.last() == Some(&b'\n') {
-        bytes.pop();
-    } else if bytes.len() > MAX_LINE_BYTES {
-        return Err(format!("is longer than {MAX_LINE_BYTES} bytes"));
-    }
-    String::from_utf8(bytes)
-        .map(Some)
-        .map_err(|_| "is not UTF-8".to_string())
 }

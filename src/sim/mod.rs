@@ -244,12 +244,8 @@ fn simulate_programs(
         step_timeout: Duration::from_millis(program.step_timeout_ms),
     };
     let initial_balances: Arc<[Amount]> = scenario.initial_balances.clone().into();
-    let nodes = ClientId::all(scenario.clients)
-        .map(|id| {
-            let config = client_config(scenario, id);
-            ProcessNode::start(&spec, config, Arc::clone(&initial_balances)).map_err(node_failed)
-        })
-        .collect::<io::Result<Vec<_>>>()?;
+    let configs = ClientId::all(scenario.clients).map(|id| client_config(scenario, id));
+    let nodes = ProcessNode::start_all(&spec, configs, initial_balances).map_err(node_failed)?;
     let mut result = simulate_nodes(scenario, options, sinks, nodes)?;
     result.clients.iter_mut().for_each(ProcessNode::close_input);
     let mut ids = ClientId::all(scenario.clients);
@@ -432,7 +428,8 @@ impl Host for World<'_, '_, '_> {
         }
     }
 
-    #[inline]
+    /// Inlined into the loop of every node type, as [`Self::carry`]: a timer per transfer.
+    #[inline(always)]
     fn set_timer(&mut self, node: ClientId, after_us: u64, timer: Timer) {
         let incarnation = self.incarnations[node.index()];
         self.queue.push(
