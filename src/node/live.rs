@@ -2,7 +2,6 @@
 //! nodes beyond what the simulator uses: a start with the ledger read from a data directory,
 //! and the reading of a message a peer's program sent, which reaches this node over TCP.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::wire::{self, Effect, Line};
@@ -28,19 +27,8 @@ impl ProcessNode {
                 )
             })?;
         }
-        let mut node = ProcessNode {
-            spec: spec.clone(),
-            config,
-            ledger,
-            initial_balances,
-            process: None,
-            clock: 0,
-            steps: 0,
-            current: None,
-            queued: VecDeque::new(),
-            failure: None,
-            lines: Vec::new(),
-        };
+        let mut node = ProcessNode::new(spec, config, initial_balances);
+        node.ledger = ledger;
         node.launch();
         match node.failure.take() {
             Some(failure) => Err(failure),
