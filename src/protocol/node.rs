@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use super::client::Transfer;
 use super::{
-    Block, Client, ClientId, Command, CommandError, Ledger, Message, Outbox, Phase, Timer,
-    Timestamp, WaitReason,
+    Amount, Block, Client, ClientConfig, ClientId, Command, CommandError, Ledger, Message, Outbox,
+    Phase, Timer, Timestamp, WaitReason,
 };
 
 /// One client as its driver sees it.
@@ -73,13 +73,16 @@ pub trait Node {
         None
     }
 
-    /// Whether two runs with the same inputs give the same outputs, so that a run can be
-    /// replayed in-process to explain a violation with the messages involved.
-    fn replayable() -> bool
+    /// The node for client `config.id` in its initial state, built afresh in-process, when
+    /// the node can be (`None`, the default, when it cannot: a program's process). With it the
+    /// simulator keeps no message logs and, at a violation, replays the run up to it with
+    /// fresh nodes to explain the violation with the messages involved; without it the
+    /// messages are logged from the start.
+    fn fresh(_config: &ClientConfig, _initial_balances: Arc<[Amount]>) -> Option<Self>
     where
         Self: Sized,
     {
-        false
+        None
     }
 }
 
@@ -151,7 +154,7 @@ impl Node for Client {
         Client::reserve_blocks(self, blocks);
     }
 
-    fn replayable() -> bool {
-        true
+    fn fresh(config: &ClientConfig, initial_balances: Arc<[Amount]>) -> Option<Self> {
+        Some(Client::new(config, initial_balances))
     }
 }

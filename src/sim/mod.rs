@@ -11,6 +11,8 @@
 pub mod network;
 mod queue;
 pub mod rng;
+#[cfg(test)]
+mod tests;
 mod workload;
 
 use std::io;
@@ -157,16 +159,17 @@ enum Fault {
 }
 
 /// How a run comes by the explanations of its violations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 enum Explaining {
     /// No message logs: explanations name no message.
     VerdictOnly,
     /// No message logs until a violation is found. Then the run so far is replayed
-    /// ([`Explaining::Replay`]) and the replay's checker, which kept the logs and is in the
-    /// same state otherwise, takes over and explains. Keeping the logs is a large share of a
+    /// ([`Explaining::Replay`]) with fresh nodes ([`Node::fresh`]), by the function held
+    /// here, and the replay's checker, which kept the logs and is in the same state
+    /// otherwise, takes over and explains. Keeping the logs is a large share of a
     /// many-client run's time; this way only a run that fails pays, about once more its
     /// length up to the violation.
-    Lazily,
+    Lazily(ExplainByReplay),
     /// Message logs from the start: a lazily explaining run after its replay.
     WithMessages,
     /// Message logs from the start, and stop at the first violation found, before reporting
@@ -179,6 +182,10 @@ impl Explaining {
         matches!(self, Explaining::WithMessages | Explaining::Replay)
     }
 }
+
+/// Replays a run up to the violations the driver just found and hands the driver the
+/// replay's explanations ([`explain_with_messages`] for the run's kind of node).
+type ExplainByReplay = fn(&Scenario, RunOptions, &mut Driver) -> io::Result<()>;
 
 /// The error a replay stops with when it reaches the violation it was made to explain.
 #[derive(Debug)]
@@ -264,14 +271,29 @@ pub fn simulate_nodes<N: Node>(
     sinks: &mut [&mut dyn EventSink],
     clients: Vec<N>,
 ) -> io::Result<RunResult<N>> {
-    let explaining = match (options.explain_with_messages, N::replayable()) {
-        (false, _) => Explaining::VerdictOnly,
-        (true, true) => Explaining::Lazily,
-        (true, false) => Explaining::WithMessages,
+    let explaining = if !options.explain_with_messages {
+        Explaining::VerdictOnly
+    } else if starts_afresh::<N>(scenario) {
+        Explaining::Lazily(explain_with_messages::<N>)
+    } else {
+        Explaining::WithMessages
     };
     let mut simulator = Simulator::new(scenario, options, explaining, sinks, clients);
     simulator.run()?;
     simulator.finish()
+}
+
+/// Whether nodes of type `N` can be built afresh in-process ([`Node::fresh`]), so that a
+/// run can be replayed to explain a violation.
+fn starts_afresh<N: Node>(scenario: &Scenario) -> bool {
+    let first = ClientId::all(scenario.clients).next();
+    first.is_some_and(|id| {
+        N::fresh(
+            &client_config(scenario, id),
+            scenario.initial_balances.clone().into(),
+        )
+        .is_some()
+    })
 }
 
 /// The built-in clients of a scenario, in id order.
@@ -445,9 +467,9 @@ impl Host for World<'_, '_, '_> {
     fn before_reporting(&mut self, driver: &mut Driver) -> io::Result<()> {
         match self.explaining {
             Explaining::Replay => Err(io::Error::other(ReplayReachedViolation)),
-            Explaining::Lazily => {
+            Explaining::Lazily(explain) => {
                 self.explaining = Explaining::WithMessages;
-                explain_with_messages(self.scenario, self.options, driver)
+                explain(self.scenario, self.options, driver)
             }
             Explaining::VerdictOnly | Explaining::WithMessages => Ok(()),
         }
@@ -456,15 +478,22 @@ impl Host for World<'_, '_, '_> {
 
 /// Replays the run so far with message logs, up to the violations `driver` just found, and
 /// gives `driver` the replay's checker and its explanations of them ([`Explaining::Lazily`]).
+/// Nodes that cannot be built afresh leave the violations explained without messages.
 /// The run is deterministic, so the replay finds the same violations at the same event; if
 /// it did not, the violations stay as found, explained without messages.
 #[cold]
-fn explain_with_messages(
+fn explain_with_messages<N: Node>(
     scenario: &Scenario,
     options: RunOptions,
     driver: &mut Driver,
 ) -> io::Result<()> {
-    let clients = builtin_clients(scenario);
+    let initial_balances: Arc<[Amount]> = scenario.initial_balances.clone().into();
+    let fresh = ClientId::all(scenario.clients)
+        .map(|id| N::fresh(&client_config(scenario, id), Arc::clone(&initial_balances)))
+        .collect::<Option<Vec<N>>>();
+    let Some(clients) = fresh else {
+        return Ok(());
+    };
     let mut replay = Simulator::new(scenario, options, Explaining::Replay, &mut [], clients);
     let stopped = match replay.run().and_then(|()| replay.judge_end()) {
         Err(error)

@@ -5,12 +5,13 @@
 //! critical section through the node's `Entered` and `Exited` outputs, as the checker does.
 
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use rustc_hash::FxHasher;
 
 use crate::protocol::{
-    Client, ClientId, Command, CommandError, Ledger, Message, Node, Outbox, OutputKind, Phase,
-    Timer, Timestamp, Transfer, WaitReason,
+    Amount, Client, ClientConfig, ClientId, Command, CommandError, Ledger, Message, Node, Outbox,
+    OutputKind, Phase, Timer, Timestamp, Transfer, WaitReason,
 };
 
 /// A client state the explorer can intern: compared by `Eq`, hashed by
@@ -177,7 +178,7 @@ impl<N: Node> Node for Tracked<N> {
         self.node.take_failure()
     }
 
-    fn replayable() -> bool {
-        N::replayable()
+    fn fresh(config: &ClientConfig, initial_balances: Arc<[Amount]>) -> Option<Self> {
+        N::fresh(config, initial_balances).map(Tracked::new)
     }
 }

@@ -25,8 +25,8 @@ use std::sync::{Arc, Mutex};
 use super::super::effects::{INPUT_DELIVER, INPUT_ISSUE, INPUT_TIMER};
 use super::super::expander::SystemExpander;
 use super::super::intern::{INSIDE, LEDGER_SHIFT};
-use super::super::step_table::Effect;
 use super::super::node::ExploredNode;
+use super::super::step_table::Effect;
 use super::super::{MAX_CLIENTS, SystemModel};
 use super::{Pull, Why};
 
