@@ -6,6 +6,7 @@
 
 use std::io::{self, BufWriter, Read, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, Once, PoisonError};
 use std::thread;
@@ -43,7 +44,10 @@ pub struct Process {
 
 impl Process {
     /// Starts `command` through `sh -c`, its standard error left to ours. The shell execs the
-    /// command, so that the process stopped is the program itself, not a shell around it.
+    /// command, so that the process stopped is the program itself, not a shell around it. The
+    /// program gets a process group of its own, so that a Ctrl-C typed at the terminal reaches
+    /// lamport-ledger alone, which then stops every node in order rather than have each die
+    /// mid-step.
     pub fn spawn(command: &str) -> io::Result<Process> {
         let mut child = Command::new("sh")
             .arg("-c")
@@ -51,6 +55,7 @@ impl Process {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
+            .process_group(0)
             .spawn()?;
         register(child.id());
         let stdin = child.stdin.take().map(BufWriter::new);
