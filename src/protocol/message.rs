@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Block, Timestamp};
+use super::{Block, ClientId, Timestamp};
 
 /// A protocol message. `ts` is always the sender's clock at the send event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,6 +69,22 @@ impl Message {
 }
 
 impl Message {
+    /// How client `own` restores `block` from its data directory on a restart: as an UPDATE
+    /// at timestamp 0 from the other party of the block's transfer, which changes nothing but
+    /// the ledger (and the clock, by at most one tick). Returns the sender and the message.
+    pub fn restoring(block: &Arc<Block>, own: ClientId) -> (ClientId, Message) {
+        let from = if block.from() == own {
+            block.to()
+        } else {
+            block.from()
+        };
+        let msg = Message::Update {
+            ts: 0,
+            block: Arc::clone(block),
+        };
+        (from, msg)
+    }
+
     /// The block the message carries, if any.
     pub fn block(&self) -> Option<&Arc<Block>> {
         match self {

@@ -296,15 +296,7 @@ impl<N: ReplayNode> Replay<N> {
             EventKind::Apply { block } if live && fresh => {
                 node.fresh = true;
                 // As the node restores a block: an UPDATE from a peer the block names.
-                let from = if block.from() == id {
-                    block.to()
-                } else {
-                    block.from()
-                };
-                let msg = Message::Update {
-                    ts: 0,
-                    block: Arc::clone(block),
-                };
+                let (from, msg) = Message::restoring(block, id);
                 node.client.handle_message(from, &msg, outbox);
                 only_applied = true;
                 "the restore of a block from the node's data directory"

@@ -42,15 +42,7 @@ impl LiveClient for Client {
     /// The block as an UPDATE from a peer named in it: it changes nothing but the ledger and
     /// the clock.
     fn restore_block(&mut self, block: &Arc<Block>, out: &mut Outbox) {
-        let from = if block.from() == self.id() {
-            block.to()
-        } else {
-            block.from()
-        };
-        let msg = Message::Update {
-            ts: 0,
-            block: Arc::clone(block),
-        };
+        let (from, msg) = Message::restoring(block, self.id());
         self.handle_message(from, &msg, out);
     }
 }
