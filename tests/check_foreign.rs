@@ -197,7 +197,7 @@ fn a_trace_with_messages_of_its_own_needs_the_program_or_invariants_only() {
     assert!(
         error.contains(
             "the trace holds messages of types no built-in protocol has (\"ack\"), so a program \
-             of its own wrote it (`run --node-cmd`)"
+             of its own wrote it (`--node-cmd`)"
         ),
         "{error}"
     );

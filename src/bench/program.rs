@@ -129,9 +129,6 @@ mod tests {
 
     #[test]
     fn one_quick_run_counts_its_steps_and_their_time() {
-        if missing_python().is_some() {
-            return;
-        }
         let figures = run(100).expect("the Python client runs the default scenario");
         assert_eq!(figures.runs, 1);
         assert_eq!(figures.transfers, 4);

@@ -24,7 +24,7 @@ pub struct ExploreOptions {
     pub max_states: Option<u64>,
     /// Do not expand states this many steps from the start; `None` (the default): no bound.
     pub max_depth: Option<u32>,
-    /// Threads for the search (default 1); the results do not depend on it.
+    /// Threads for the search (default 1; 0 counts as 1); the results do not depend on it.
     pub jobs: usize,
     /// Go on after the first violation, for the shortest path to each invariant broken.
     pub keep_going: bool,

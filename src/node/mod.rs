@@ -59,10 +59,6 @@ pub struct ProcessNode {
 
 impl ProcessNode {
     /// Starts the program for client `config.id` and hands it its `init` line.
-    #[allow(
-        dead_code,
-        reason = "a node of its own (the live node) starts one client"
-    )]
     pub fn start(
         spec: &NodeSpec,
         config: ClientConfig,

@@ -207,8 +207,22 @@ impl Process {
                 Ok(None) => thread::sleep(Duration::from_millis(2)),
             }
         }
-        let _ = self.child.kill();
+        kill_group(self.child.id());
         let _ = self.child.wait();
+    }
+}
+
+/// Kills the node and whatever it started: the program leads a process group of its own
+/// (see [`Process::spawn`]), so that the processes a command starts around or under the
+/// program go with it.
+fn kill_group(pid: u32) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    // SAFETY: kill takes plain integers; `-pid` names the process group the node leads, and
+    // the node is not yet reaped, so the group id cannot have passed to another process.
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
     }
 }
 
@@ -245,14 +259,14 @@ fn forget(pid: u32) {
 pub fn stop_all() {
     let running = std::mem::take(&mut *RUNNING.lock().unwrap_or_else(PoisonError::into_inner));
     for pid in running {
+        kill_group(pid);
         let Ok(pid) = libc::pid_t::try_from(pid) else {
             continue;
         };
-        // SAFETY: kill and waitpid take plain integers and a null status pointer, which
-        // waitpid accepts; `pid` is a child of this process that has not been reaped (it is
-        // removed from RUNNING before its Child is waited for), so no other process is hit.
+        // SAFETY: waitpid takes a plain integer and a null status pointer, which it accepts;
+        // `pid` is a child of this process that has not been reaped (it is removed from
+        // RUNNING before its Child is waited for), so no other process is reaped.
         unsafe {
-            libc::kill(pid, libc::SIGKILL);
             libc::waitpid(pid, std::ptr::null_mut(), 0);
         }
     }

@@ -19,7 +19,7 @@
 mod end;
 mod program;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::BufRead;
 
@@ -298,13 +298,13 @@ fn check_events<R: BufRead, N: ReplayNode>(
         in_flight: checker.oldest_in_flight().is_some(),
     };
     if let Some((line, refusal)) = not_replayable {
-        return Err(refused(line, refusal, reader.skipped()));
+        return Err(refused(line, refusal, reader.skipped(), header.live));
     }
     if let Some(replay) = &mut replay {
         let quiescent = summary.end.as_deref() == Some("quiescent");
         replay
             .finish(quiescent)
-            .map_err(|refusal| refused(summary.line, refusal, reader.skipped()))?;
+            .map_err(|refusal| refused(summary.line, refusal, reader.skipped(), header.live))?;
     }
     drop(replay);
     check_end(&header, &summary, &facts)?;
@@ -376,13 +376,14 @@ fn check_events<R: BufRead, N: ReplayNode>(
 }
 
 /// Why the replay refused the trace, at `line`. A trace with messages the built-in protocols
-/// do not have was written by a program of its own, which the refusal then says.
-fn refused(line: u64, refusal: Refusal, skipped: &BTreeMap<String, u64>) -> CheckError {
+/// do not have was written by a program of its own, which the refusal then says; `live`: the
+/// trace was merged from live nodes, which only `--invariants-only` checks.
+fn refused(line: u64, refusal: Refusal, skipped: &BTreeMap<String, u64>, live: bool) -> CheckError {
     let sentence = match refusal {
         Refusal::NodeFailed(sentence) => return CheckError::NodeFailed { line, sentence },
         Refusal::NotFollowing(sentence) => sentence,
     };
-    let foreign: Vec<&str> = skipped
+    let foreign: BTreeSet<&str> = skipped
         .keys()
         .filter_map(|kind| {
             let rest = kind
@@ -394,16 +395,20 @@ fn refused(line: u64, refusal: Refusal, skipped: &BTreeMap<String, u64>) -> Chec
     if foreign.is_empty() {
         return CheckError::Read(invalid(line, sentence));
     }
-    let mut types = foreign;
-    types.dedup();
+    let types = foreign.into_iter().collect::<Vec<_>>().join(", ");
+    let remedy = if live {
+        "check the invariants alone with `check --invariants-only` (a live cluster's trace \
+         cannot be held to a program)"
+    } else {
+        "hold the trace to that program with `check --node-cmd CMD`, or check the invariants \
+         alone with `check --invariants-only`"
+    };
     CheckError::Read(invalid(
         line,
         format!(
-            "the trace holds messages of types no built-in protocol has ({}), so a program of \
-             its own wrote it (`run --node-cmd`), and this is the first event the built-in \
-             client does not produce: hold the trace to that program with `check --node-cmd \
-             CMD`, or check the invariants alone with `check --invariants-only`",
-            types.join(", ")
+            "the trace holds messages of types no built-in protocol has ({types}), so a program \
+             of its own wrote it (`--node-cmd`), and this is the first event the built-in \
+             client does not produce: {remedy}"
         ),
     ))
 }

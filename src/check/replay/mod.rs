@@ -3,8 +3,7 @@
 //! ([`crate::protocol::Client`], with the header's protocol and mutations), and every event
 //! must be one the client's step produces, in order, with the same fields and clock. The
 //! replay is generic over the node boundary: with `check --node-cmd` the state machine is a
-//! process of the user's program per client ([`crate::node::ProcessNode`]), held to the trace
-//! the same way.
+//! process of the user's program per client, held to the trace the same way.
 //!
 //! The inputs are the events that start a step: a command (`transfer`, `balance`), a
 //! delivery, a crash and a restart. A client's critical-section timer is the one input
@@ -101,7 +100,7 @@ struct Replayed<N> {
 
 /// The replay of a whole trace, event by event, through nodes of type `N`: the built-in
 /// [`Client`], or any other implementation of the node boundary (a program's, through
-/// [`crate::node::ProcessNode`]).
+/// a process node, `--node-cmd`).
 pub struct Replay<N: ReplayNode = Client> {
     config: ClientConfig,
     start: StartNode<N>,
