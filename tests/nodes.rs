@@ -384,6 +384,69 @@ fn an_interrupt_kills_and_reaps_every_node() {
     }
 }
 
+/// Each node program leads a process group of its own, and an interrupt kills the whole
+/// group: what a node command starts beside the program (here a `sleep`) goes with it.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_interrupt_kills_what_a_node_command_started_too() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let helpers = dir.path().join("helpers");
+    let cmd = format!(
+        "sh -c 'sleep 300 & echo $! >> {}; exec python3 tests/fixtures/nodes/bad_node.py hang'",
+        helpers.display()
+    );
+    let path = dir.path().join("hang.json");
+    let mut scenario: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("scenarios/default.json")).unwrap(),
+    )
+    .unwrap();
+    scenario["node"] = serde_json::json!({"cmd": cmd, "step_timeout_ms": 60000});
+    std::fs::write(&path, scenario.to_string()).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))
+        .args(["run", path.to_str().unwrap()])
+        .current_dir(common::root())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let sleepers = loop {
+        let text = std::fs::read_to_string(&helpers).unwrap_or_default();
+        let pids: Vec<String> = text.lines().map(str::to_string).collect();
+        if pids.len() == 3 || started.elapsed() > Duration::from_secs(30) {
+            break pids;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(sleepers.len(), 3, "each node command started its sleep");
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill takes plain integers; `pid` is our own unreaped child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    for sleeper in sleepers {
+        let gone = Instant::now();
+        while runs(&sleeper) {
+            assert!(
+                gone.elapsed() < Duration::from_secs(5),
+                "the sleep {sleeper} a node command started outlived the interrupt"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Whether process `pid` exists and is not a zombie waiting for a parent to reap it.
+#[cfg(target_os = "linux")]
+fn runs(pid: &str) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses.
+    let state = stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next());
+    state != Some(Some('Z'))
+}
+
 /// A run whose node fails keeps its trace file up to the failure, and a run played by a
 /// program writes the same trace file as the trace it prints.
 #[test]
