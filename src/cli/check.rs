@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::files::{open_input, shown_input};
+use super::run::require_node_cmd;
 use super::{CliError, EXIT_OK, EXIT_VIOLATION};
 use crate::check::history::{format_time, name_clients};
 use crate::check::offline::{
@@ -72,12 +73,7 @@ pub(super) fn check_command(args: &CheckArgs) -> Result<u8, CliError> {
 
 /// The program `--node-cmd` names, with the default per-step deadline of a run.
 fn node_spec(cmd: &str) -> Result<NodeSpec, CliError> {
-    if cmd.trim().is_empty() {
-        return Err(CliError::Usage(
-            "--node-cmd needs a command, such as \"python3 examples/python/lamport_client.py\""
-                .into(),
-        ));
-    }
+    require_node_cmd(cmd)?;
     Ok(NodeSpec {
         cmd: cmd.to_string(),
         step_timeout: Duration::from_millis(DEFAULT_STEP_TIMEOUT_MS),

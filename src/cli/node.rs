@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::files::{is_standard_stream, refuse_input_as_output};
+use super::run::require_node_cmd;
 use super::{CliError, EXIT_OK, PendingFile};
 use crate::live::merge::MergeError;
 use crate::live::{self, KEY_ENV, NodeOptions};
@@ -84,12 +85,7 @@ pub(super) fn node_command(args: &NodeArgs) -> Result<u8, CliError> {
 /// `--node-cmd CMD` over the cluster file's `node` key: its command, the key's step deadline
 /// or the default one.
 fn program_spec(cmd: &str, from_file: Option<ProgramSpec>) -> Result<ProgramSpec, CliError> {
-    if cmd.trim().is_empty() {
-        return Err(CliError::Usage(
-            "--node-cmd needs a command, such as \"python3 examples/python/lamport_client.py\""
-                .into(),
-        ));
-    }
+    require_node_cmd(cmd)?;
     let step_timeout = from_file
         .map_or(Duration::from_millis(DEFAULT_STEP_TIMEOUT_MS), |program| {
             program.step_timeout

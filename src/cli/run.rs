@@ -314,6 +314,17 @@ pub(crate) fn stdout_error(source: io::Error) -> CliError {
     }
 }
 
+/// Refuses an empty `--node-cmd` with one sentence that shows what one looks like.
+pub(crate) fn require_node_cmd(cmd: &str) -> Result<(), CliError> {
+    if cmd.trim().is_empty() {
+        return Err(CliError::Usage(
+            "--node-cmd needs a command, such as \"python3 examples/python/lamport_client.py\""
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The scenario played by the program `cmd`, if given (`--node-cmd`), with the scenario's
 /// step deadline or the default.
 pub(crate) fn with_node_cmd(scenario: Scenario, cmd: Option<&str>) -> Result<Scenario, CliError> {
@@ -328,12 +339,7 @@ pub(crate) fn with_node_cmd(scenario: Scenario, cmd: Option<&str>) -> Result<Sce
         cmd: cmd.to_string(),
         step_timeout_ms,
     };
-    if cmd.trim().is_empty() {
-        return Err(CliError::Usage(
-            "--node-cmd needs a command, such as \"python3 examples/python/lamport_client.py\""
-                .into(),
-        ));
-    }
+    require_node_cmd(cmd)?;
     if !scenario.mutations.is_empty() {
         return Err(CliError::Usage(format!(
             "{}: --node-cmd plays every client with a program, and `mutations` change only the \

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
 use super::program::Program;
-use super::run::{shell_quote, stdout_error};
+use super::run::{require_node_cmd, shell_quote, stdout_error};
 use super::{CliError, EXIT_OK, EXIT_VIOLATION};
 use crate::hunt::SeedRange;
 use crate::hunt::battery::{
@@ -55,12 +55,7 @@ struct Written {
 }
 
 pub(super) fn test_node_command(args: &TestNodeArgs, program: &Program) -> Result<u8, CliError> {
-    if args.node_cmd.trim().is_empty() {
-        return Err(CliError::Usage(
-            "--node-cmd needs a command, such as \"python3 examples/python/lamport_client.py\""
-                .into(),
-        ));
-    }
+    require_node_cmd(&args.node_cmd)?;
     let battery = Battery {
         node: NodeProgram {
             cmd: args.node_cmd.clone(),
