@@ -294,6 +294,36 @@ fn a_program_that_fails_during_the_check_ends_it_with_one_sentence_and_no_proces
     }
 }
 
+/// `--step-timeout-ms` bounds each step of the program: one that sleeps through its step
+/// ends the check at the deadline with one sentence, not at the default 10 s.
+#[test]
+fn a_program_that_hangs_meets_the_step_deadline_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = traced(dir.path(), "python.jsonl", PYTHON_CLIENT);
+    let started = Instant::now();
+    let output = check(
+        &trace,
+        &[
+            "--node-cmd",
+            "python3 tests/fixtures/nodes/bad_node.py hang",
+            "--step-timeout-ms",
+            "300",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", both(&output));
+    let error = stderr(&output);
+    assert_eq!(error.lines().count(), 1, "{error}");
+    assert!(error.contains("within 300 ms"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(8), "{error}");
+    let output = check(&trace, &["--step-timeout-ms", "300"]);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "needs --node-cmd: {}",
+        both(&output)
+    );
+}
+
 #[test]
 fn every_drawing_shows_a_programs_own_messages() {
     let dir = tempfile::tempdir().unwrap();

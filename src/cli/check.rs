@@ -36,6 +36,12 @@ pub(super) struct CheckArgs {
     /// go to a process of it (docs/nodes.md), as in `run --node-cmd`; run by `sh -c`.
     #[arg(long, value_name = "CMD", conflicts_with = "invariants_only")]
     node_cmd: Option<String>,
+    /// With `--node-cmd`: how long one step of the program may take in real time, in
+    /// milliseconds.
+    #[arg(long, default_value_t = DEFAULT_STEP_TIMEOUT_MS, value_name = "MS",
+          requires = "node_cmd",
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    step_timeout_ms: u64,
 }
 
 pub(super) fn check_command(args: &CheckArgs) -> Result<u8, CliError> {
@@ -48,7 +54,7 @@ pub(super) fn check_command(args: &CheckArgs) -> Result<u8, CliError> {
     let report = match &args.node_cmd {
         None => check_trace(input, options).map_err(|error| read_error(error, &shown))?,
         Some(cmd) => {
-            let spec = node_spec(cmd)?;
+            let spec = node_spec(cmd, args.step_timeout_ms)?;
             check_program_trace(input, options, &spec).map_err(|error| match error {
                 CheckError::Read(error) => read_error(error, &shown),
                 CheckError::NodeFailed { line, sentence } => CliError::Usage(format!(
@@ -71,12 +77,12 @@ pub(super) fn check_command(args: &CheckArgs) -> Result<u8, CliError> {
     })
 }
 
-/// The program `--node-cmd` names, with the default per-step deadline of a run.
-fn node_spec(cmd: &str) -> Result<NodeSpec, CliError> {
+/// The program `--node-cmd` names, with its per-step deadline.
+fn node_spec(cmd: &str, step_timeout_ms: u64) -> Result<NodeSpec, CliError> {
     require_node_cmd(cmd)?;
     Ok(NodeSpec {
         cmd: cmd.to_string(),
-        step_timeout: Duration::from_millis(DEFAULT_STEP_TIMEOUT_MS),
+        step_timeout: Duration::from_millis(step_timeout_ms),
     })
 }
 
