@@ -60,7 +60,8 @@ pub struct SystemExpander<N = Client> {
     /// A bit per client with a lossy (duplicating) link to it.
     pub(super) lossy_receivers: u32,
     pub(super) duplicating_receivers: u32,
-    /// Counting [`ReductionFigures`](super::reduce::ReductionFigures), if asked to.
+    /// Counting `ReductionFigures` (a test's), if asked to.
+    #[cfg(test)]
     pub(super) figures: Option<super::reduce::FigureSink>,
 }
 
@@ -333,6 +334,7 @@ impl<N: ExploredNode> Model for SystemModel<N> {
             reduce: self.reduce,
             lossy_receivers: self.receivers(|rule| rule.lossy),
             duplicating_receivers: self.receivers(|rule| rule.duplicating),
+            #[cfg(test)]
             figures: self.figure_sink(),
             link_index: {
                 let n = self.inner.config.clients as usize;
@@ -381,6 +383,7 @@ impl<N: ExploredNode> Expander for SystemExpander<N> {
         } else {
             u32::MAX
         };
+        #[cfg(test)]
         if self.figures.is_some() {
             self.note_figures();
         }

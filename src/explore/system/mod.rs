@@ -113,7 +113,8 @@ pub struct SystemModel<N = Client> {
     inner: Arc<Inner<N>>,
     /// Expand states with partial-order reduction (see [`reduce`]).
     reduce: bool,
-    /// Where the expanders add up their [`reduce::ReductionFigures`], if they count them.
+    /// Where the expanders add up their `ReductionFigures` (a test's), if they count them.
+    #[cfg(test)]
     figures: Option<Arc<Mutex<reduce::ReductionFigures>>>,
 }
 
@@ -122,6 +123,7 @@ impl<N> Clone for SystemModel<N> {
         SystemModel {
             inner: Arc::clone(&self.inner),
             reduce: self.reduce,
+            #[cfg(test)]
             figures: self.figures.clone(),
         }
     }
@@ -159,6 +161,7 @@ impl<N: ExploredNode> SystemModel<N> {
         SystemModel {
             inner: Arc::new(inner),
             reduce: false,
+            #[cfg(test)]
             figures: None,
         }
     }
@@ -169,6 +172,7 @@ impl<N: ExploredNode> SystemModel<N> {
         SystemModel {
             inner: Arc::clone(&self.inner),
             reduce,
+            #[cfg(test)]
             figures: self.figures.clone(),
         }
     }
