@@ -384,6 +384,20 @@ impl<W: Watch> Driver<W> {
         written
     }
 
+    /// One event that is not a client's output ([`Self::emit`]), then what the checker found
+    /// in it reported ([`Self::report_found`]): a crash, a restart, a fault, a drop.
+    pub fn emit_and_report<H: Host<W>, C: Clients + ?Sized>(
+        &mut self,
+        host: &mut H,
+        clients: &C,
+        node: Option<ClientId>,
+        clock: Timestamp,
+        kind: EventKind,
+    ) -> io::Result<()> {
+        self.emit(host, node, clock, kind)?;
+        self.report_found(host, clients)
+    }
+
     /// The next event, at the current time with the next sequence number.
     #[inline(always)]
     fn next_event(&mut self, node: Option<ClientId>, clock: Timestamp, kind: EventKind) -> Event {

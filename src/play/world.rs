@@ -553,8 +553,8 @@ impl World {
         clock: Timestamp,
         kind: EventKind,
     ) -> io::Result<()> {
-        self.driver.emit(&mut self.host, node, clock, kind)?;
+        let clients = self.clients.as_slice();
         self.driver
-            .report_found(&mut self.host, self.clients.as_slice())
+            .emit_and_report(&mut self.host, clients, node, clock, kind)
     }
 }

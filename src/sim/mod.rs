@@ -476,9 +476,9 @@ impl<'s, 'a, 'k, N: Node> Simulator<'s, 'a, 'k, N> {
         clock: Timestamp,
         kind: EventKind,
     ) -> io::Result<()> {
-        self.driver.emit(&mut self.world, node, clock, kind)?;
+        let clients = self.clients.as_slice();
         self.driver
-            .report_found(&mut self.world, self.clients.as_slice())
+            .emit_and_report(&mut self.world, clients, node, clock, kind)
     }
 
     /// Lets every client forget the blocks that no message can bring back to it: those
