@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::node::{NodeSpec, ProcessNode};
 use crate::protocol::{Amount, ClientId};
 use crate::scenario::{Scenario, parse_scenario};
-use crate::sim::{RunOptions, client_config, simulate, simulate_nodes};
+use crate::sim::{RunOptions, client_config, run_nodes, simulate};
 
 /// The client program, embedded so that the case runs from any folder.
 const CLIENT_PY: &str = include_str!("../../examples/python/lamport_client.py");
@@ -93,7 +93,7 @@ fn one_run(scenario: &Scenario, spec: &NodeSpec) -> io::Result<crate::sim::RunRe
     let configs = ClientId::all(scenario.clients).map(|id| client_config(scenario, id));
     let nodes =
         ProcessNode::start_all(spec, configs, initial_balances).map_err(io::Error::other)?;
-    let mut run = simulate_nodes(scenario, RunOptions::default(), &mut [], nodes)?;
+    let mut run = run_nodes(scenario, RunOptions::default(), &mut [], nodes)?;
     run.clients.iter_mut().for_each(ProcessNode::close_input);
     if !run.violations.is_empty() {
         return Err(io::Error::other("the Python client broke an invariant"));

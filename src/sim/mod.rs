@@ -8,6 +8,7 @@
 //! The loop is generic over the node type, so the built-in clients' path is compiled for
 //! them alone.
 
+mod checked;
 mod explain;
 pub mod network;
 mod queue;
@@ -34,6 +35,7 @@ pub use crate::drive::RecordedViolation;
 pub use queue::EventQueue;
 pub use workload::{WorkItem, Workload};
 
+use checked::Checked;
 use explain::{Explaining, ReplayReachedViolation, explain_with_messages, starts_afresh};
 use network::{Network, Route};
 use rng::{Stream, stream_rng};
@@ -195,7 +197,7 @@ pub fn simulate(
         return simulate_programs(scenario, options, sinks, program);
     }
     let clients = builtin_clients(scenario);
-    simulate_nodes(scenario, options, sinks, clients)
+    run_nodes(scenario, options, sinks, clients)
 }
 
 /// Runs a scenario whose clients are played by a program (docs/nodes.md), one process per
@@ -214,7 +216,7 @@ fn simulate_programs(
     let initial_balances: Arc<[Amount]> = scenario.initial_balances.clone().into();
     let configs = ClientId::all(scenario.clients).map(|id| client_config(scenario, id));
     let nodes = ProcessNode::start_all(&spec, configs, initial_balances).map_err(node_failed)?;
-    let mut result = simulate_nodes(scenario, options, sinks, nodes)?;
+    let mut result = run_nodes(scenario, options, sinks, nodes)?;
     result.clients.iter_mut().for_each(ProcessNode::close_input);
     let mut ids = ClientId::all(scenario.clients);
     Ok(result.map_clients(|node| {
@@ -226,7 +228,29 @@ fn simulate_programs(
 /// Runs a scenario with the given nodes (index `id - 1` is client `id`), as [`simulate`]
 /// does with the built-in clients. Nodes that cannot be replayed in-process keep the message
 /// logs from the start when the violations are to be explained with messages.
+///
+/// Every step's outputs are checked against the rules of docs/nodes.md ("A client in
+/// Rust"): a node that breaks one (a message to itself or to a client the scenario does not
+/// have, a delivery without its `Received` first, a commit naming a block its ledger does
+/// not hold) ends the run with an error whose message is one sentence naming the client, the
+/// step and the output ([`node_failure`] reads it).
 pub fn simulate_nodes<N: Node>(
+    scenario: &Scenario,
+    options: RunOptions,
+    sinks: &mut [&mut dyn EventSink],
+    clients: Vec<N>,
+) -> io::Result<RunResult<N>> {
+    let checked = clients
+        .into_iter()
+        .map(|node| Checked::new(node, scenario.clients))
+        .collect();
+    let result = run_nodes(scenario, options, sinks, checked)?;
+    Ok(result.map_clients(Checked::into_inner))
+}
+
+/// [`simulate_nodes`] for nodes whose outputs need no check: the built-in clients, and node
+/// programs (the wire reader checks their lines).
+pub(crate) fn run_nodes<N: Node>(
     scenario: &Scenario,
     options: RunOptions,
     sinks: &mut [&mut dyn EventSink],

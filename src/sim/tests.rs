@@ -97,3 +97,137 @@ fn a_violation_is_explained_by_replaying_the_runs_own_nodes() {
         "the explanation names the messages involved"
     );
 }
+
+/// What a [`Flawed`] node does wrong, once client 2 handles its first message.
+#[derive(Clone, Copy)]
+enum Flaw {
+    SendsToItself,
+    SendsToClient(u32),
+    NoReceivedFirst,
+    CommitsMissingBlock,
+}
+
+/// The built-in client with one flaw switched in by the test.
+struct Flawed {
+    client: Client,
+    flaw: Flaw,
+}
+
+impl Flawed {
+    fn flawed(&self, from: ClientId, msg: &Message, out: &mut Outbox) {
+        let clock = self.client.clock();
+        match self.flaw {
+            Flaw::SendsToItself => out.push(
+                clock,
+                crate::protocol::OutputKind::Send {
+                    to: self.client.id(),
+                    msg: msg.clone(),
+                },
+            ),
+            Flaw::SendsToClient(to) => out.push(
+                clock,
+                crate::protocol::OutputKind::Send {
+                    to: ClientId::new(to),
+                    msg: msg.clone(),
+                },
+            ),
+            Flaw::NoReceivedFirst => {
+                out.push(clock, crate::protocol::OutputKind::Requested { ts: clock });
+                out.push(clock, crate::protocol::OutputKind::Received { from });
+            }
+            Flaw::CommitsMissingBlock => {
+                out.push(clock, crate::protocol::OutputKind::Received { from });
+                out.push(clock, crate::protocol::OutputKind::Committed { index: 99 });
+            }
+        }
+    }
+}
+
+impl Node for Flawed {
+    fn id(&self) -> ClientId {
+        self.client.id()
+    }
+    fn clock(&self) -> Timestamp {
+        self.client.clock()
+    }
+    fn handle_command(&mut self, command: Command, out: &mut Outbox) -> Result<(), CommandError> {
+        Node::handle_command(&mut self.client, command, out)
+    }
+    fn handle_message(&mut self, from: ClientId, msg: &Message, out: &mut Outbox) {
+        match self.flaw {
+            _ if self.client.id() != ClientId::new(2) => {
+                Node::handle_message(&mut self.client, from, msg, out);
+            }
+            Flaw::SendsToItself | Flaw::SendsToClient(_) => {
+                Node::handle_message(&mut self.client, from, msg, out);
+                self.flawed(from, msg, out);
+            }
+            Flaw::NoReceivedFirst | Flaw::CommitsMissingBlock => self.flawed(from, msg, out),
+        }
+    }
+    fn handle_timer(&mut self, timer: Timer, out: &mut Outbox) {
+        Node::handle_timer(&mut self.client, timer, out);
+    }
+    fn restart(&mut self, keep_ledger: bool) {
+        Node::restart(&mut self.client, keep_ledger);
+    }
+    fn ledger(&self) -> &Ledger {
+        self.client.ledger()
+    }
+    fn into_ledger(self) -> Ledger {
+        self.client.into_ledger()
+    }
+    fn current_transfer(&self) -> Option<Transfer> {
+        Node::current_transfer(&self.client)
+    }
+    fn queued_transfers(&self) -> usize {
+        Node::queued_transfers(&self.client)
+    }
+}
+
+/// The error of a run of `scenarios/default.json` whose client 2 has `flaw`.
+fn failure_of(flaw: Flaw) -> String {
+    let scenario = scenario("scenarios/default.json");
+    let nodes = builtin_clients(&scenario)
+        .into_iter()
+        .map(|client| Flawed { client, flaw })
+        .collect();
+    let error = match simulate_nodes(&scenario, RunOptions::default(), &mut [], nodes) {
+        Ok(_) => panic!("a flawed node ends the run with an error"),
+        Err(error) => error,
+    };
+    super::node_failure(&error)
+        .expect("the error is the node's failure")
+        .to_string()
+}
+
+/// A node of the user's own that breaks a rule of the node boundary ends the run with one
+/// sentence naming the client, the step and the output, not with a panic in the driver.
+#[test]
+fn a_node_breaking_the_boundarys_rules_ends_the_run_with_one_sentence() {
+    let cases = [
+        (Flaw::SendsToItself, "sent a message to itself"),
+        (
+            Flaw::SendsToClient(9),
+            "sent a message to client 9, but the scenario has clients 1 to 3",
+        ),
+        (
+            Flaw::SendsToClient(0),
+            "sent a message to client 0, but the scenario has clients 1 to 3",
+        ),
+        (Flaw::NoReceivedFirst, "did not output Received first"),
+        (
+            Flaw::CommitsMissingBlock,
+            "named block 99, but its ledger holds 0 blocks",
+        ),
+    ];
+    for (flaw, broken) in cases {
+        let sentence = failure_of(flaw);
+        assert!(
+            sentence.starts_with("client 2, handling a message from client "),
+            "{sentence}"
+        );
+        assert!(sentence.contains(broken), "{sentence}");
+        assert_eq!(sentence.lines().count(), 1, "{sentence}");
+    }
+}
