@@ -5,11 +5,12 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::Inner;
 use super::intern::{Shared, intern_client, intern_message};
+use super::misstep::{self, Handled, MAX_SENDS};
 use super::node::ExploredNode;
 use rustc_hash::FxHashMap;
 
 use crate::check::Invariant;
-use crate::explore::search::Finding;
+use crate::explore::search::{Finding, NODE_ERROR};
 use crate::protocol::{ClientId, Command, Message, Outbox, OutputKind, Timer};
 
 /// A client step just run, its client state and messages interned.
@@ -29,13 +30,14 @@ pub(super) struct SharedEffect {
     pub(super) next: u32,
     pub(super) sends_start: u32,
     pub(super) sends_len: u32,
-    /// The clock condition broke (the finding is in the shard's `problems`).
+    /// The step broke the clock condition or is a node error (the finding is in the shard's
+    /// `problems`).
     pub(super) broke: bool,
 }
 
 impl SharedEffect {
     /// The next client state in the top 32 bits, where the sends start (27 bits), how many
-    /// (4 bits), whether the step broke the clock condition (1 bit): the layout of
+    /// (4 bits), whether the step has a finding (1 bit): the layout of
     /// [`EffectTable`](super::step_table::EffectTable)'s slots.
     pub(super) fn pack(self) -> u64 {
         assert!(
@@ -74,7 +76,7 @@ pub(super) struct EffectShard {
     pub(super) steps: FxHashMap<u64, u64>,
     /// The sends of every step, back to back.
     pub(super) sends: Vec<(u8, u32)>,
-    /// The findings of the steps that broke the clock condition, by key.
+    /// The findings of the steps that have one (rare), by key.
     pub(super) problems: FxHashMap<u64, Finding>,
 }
 
@@ -166,7 +168,11 @@ pub(super) const INPUT_RESTART: u32 = 3 << 28;
 pub(super) struct StepRun<N> {
     pub(super) client: N,
     pub(super) sends: Vec<(u8, Message)>,
+    /// The clock condition broke.
     pub(super) problem: Option<String>,
+    /// The step is one the explorer cannot follow (see [`misstep`]): its sentence. Its bad
+    /// sends are left out of `sends`.
+    pub(super) misstep: Option<String>,
 }
 
 /// Runs one client step for real on `before` (client state `key.local`); `delivered` is
@@ -180,32 +186,50 @@ pub(super) fn run_step<N: ExploredNode>(
 ) -> StepRun<N> {
     let mut client = before.clone();
     let id = client.id();
+    let clients = inner.config.clients;
     let mut outbox = Outbox::new();
     let kind = key.input & (3 << 28);
     let argument = key.input & ((1 << 28) - 1);
-    match kind {
+    let handled = match kind {
         INPUT_ISSUE => {
-            let transfer = inner.config.transfers[id.index()][argument as usize];
+            let number = argument as usize;
+            let transfer = inner.config.transfers[id.index()][number];
             let command = Command::Transfer {
                 to: transfer.to,
                 amount: transfer.amount,
             };
             // Scenario validation made every transfer valid; a refused one changes nothing.
             let _ = client.handle_command(command, &mut outbox);
+            Handled::Issue { number, transfer }
         }
         INPUT_DELIVER => {
             let msg = delivered.as_ref().expect("a delivery has its message");
-            client.handle_message(ClientId::new(argument), msg, &mut outbox);
+            let from = ClientId::new(argument);
+            client.handle_message(from, msg, &mut outbox);
+            Handled::Deliver { from, msg }
         }
-        INPUT_TIMER => client.handle_timer(Timer::LeaveCriticalSection, &mut outbox),
-        _ => client.restart(argument == 1),
-    }
+        INPUT_TIMER => {
+            client.handle_timer(Timer::LeaveCriticalSection, &mut outbox);
+            Handled::Timer
+        }
+        _ => {
+            let keep_ledger = argument == 1;
+            client.restart(keep_ledger);
+            Handled::Restart { keep_ledger }
+        }
+    };
+    let outputs = outbox.as_slice();
+    let mut misstep = if N::TRUSTED {
+        None
+    } else {
+        misstep::odd_output(before, &mut client, handled, outputs, clients)
+    };
     // The clock condition, as `check::ClockCondition` judges the events: a client's clock
     // never decreases, a receive is later than its send, a message carries the send's clock.
     let mut problem = None;
     let mut last = before.clock();
     let mut sends = Vec::new();
-    for output in outbox.as_slice() {
+    for output in outputs {
         if output.clock < last && problem.is_none() {
             problem = Some(format!(
                 "client {id}'s clock went back from {last} to {}",
@@ -215,7 +239,10 @@ pub(super) fn run_step<N: ExploredNode>(
         last = output.clock;
         match &output.kind {
             OutputKind::Received { from } => {
-                let msg = delivered.as_ref().expect("only a delivery receives");
+                // Only a delivery receives (else `misstep` says so).
+                let Some(msg) = delivered.as_ref() else {
+                    continue;
+                };
                 if output.clock <= msg.ts() && problem.is_none() {
                     problem = Some(format!(
                         "client {id} received {} (sent by client {from} at clock {}) with its \
@@ -227,13 +254,13 @@ pub(super) fn run_step<N: ExploredNode>(
                 }
             }
             OutputKind::Send { to, msg } => {
-                // The built-in client never does this; a node of another implementation may.
-                assert!(
-                    *to != id && to.is_among(inner.config.clients),
-                    "client {id} sent {} to client {to}: a node sends only to another client \
-                     of the system",
-                    msg.type_name().to_uppercase()
-                );
+                // The built-in client never sends amiss; a node of another implementation may.
+                let bad = misstep::bad_send(id, *to, msg, clients)
+                    .or_else(|| (sends.len() == MAX_SENDS).then(misstep::too_many_sends));
+                if let Some(what) = bad {
+                    misstep.get_or_insert(what);
+                    continue;
+                }
                 if msg.ts() != output.clock && problem.is_none() {
                     problem = Some(format!(
                         "client {id} sent {} to client {to} with ts {} while its clock was {}",
@@ -251,6 +278,7 @@ pub(super) fn run_step<N: ExploredNode>(
         client,
         sends,
         problem,
+        misstep: misstep.map(|what| misstep::sentence(id, handled, &what)),
     }
 }
 
@@ -269,10 +297,18 @@ pub(super) fn intern_step<N: ExploredNode>(
     InternedStep {
         next,
         sends,
-        problem: run.problem.map(|detail| Finding {
-            name: Invariant::ClockCondition.name(),
-            detail,
-            stuck: false,
-        }),
+        // A step the explorer cannot follow ends the search: it is the finding to report.
+        problem: match run.misstep {
+            Some(detail) => Some(Finding {
+                name: NODE_ERROR,
+                detail,
+                stuck: false,
+            }),
+            None => run.problem.map(|detail| Finding {
+                name: Invariant::ClockCondition.name(),
+                detail,
+                stuck: false,
+            }),
+        },
     }
 }

@@ -17,6 +17,10 @@ use crate::protocol::{
 /// A client state the explorer can intern: compared by `Eq`, hashed by
 /// [`Self::state_hash`], and shared between the search's threads.
 pub trait ExploredNode: Node + Clone + Eq + Send + Sync + 'static {
+    /// Its outputs need no checking beyond its sends: the built-in client's are well formed
+    /// by construction. Any other node's are checked step by step (see `misstep`).
+    const TRUSTED: bool = false;
+
     /// A hash of the whole state: equal states (by `Eq`) hash equal. `clients` is how many
     /// clients the system has.
     fn state_hash(&self, clients: u32) -> u64;
@@ -31,6 +35,8 @@ pub trait ExploredNode: Node + Clone + Eq + Send + Sync + 'static {
 }
 
 impl ExploredNode for Client {
+    const TRUSTED: bool = true;
+
     /// From a few of its parts: equal clients (the derived `Eq`: every field) have equal
     /// parts, so equal hashes; the interner compares whole clients to tell apart the rare
     /// different clients with equal parts. Much cheaper than the derived `Hash`, which walks
