@@ -5,7 +5,6 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::Inner;
 use super::intern::{Shared, intern_client, intern_message};
-use super::misstep::{self, Handled, MAX_SENDS};
 use super::node::ExploredNode;
 use rustc_hash::FxHashMap;
 
@@ -185,51 +184,72 @@ pub(super) fn run_step<N: ExploredNode>(
     key: EffectKey,
 ) -> StepRun<N> {
     let mut client = before.clone();
-    let id = client.id();
-    let clients = inner.config.clients;
     let mut outbox = Outbox::new();
+    take_input(inner, &mut client, delivered.as_ref(), key, &mut outbox);
+    // A step of a node of another implementation may be one the explorer cannot follow.
+    let misstep = client.misstep(
+        before,
+        key.input,
+        delivered.as_ref(),
+        &mut outbox,
+        &inner.config,
+    );
+    let (sends, problem) = judge(inner, before, delivered.as_ref(), &outbox);
+    StepRun {
+        client,
+        sends,
+        problem,
+        misstep,
+    }
+}
+
+/// Hands `client` the input of `key` (`delivered`: the message of a delivery). Inlined, as
+/// [`judge`]: with one call site each, `run_step` compiles as one function.
+#[inline(always)]
+fn take_input<N: ExploredNode>(
+    inner: &Inner<N>,
+    client: &mut N,
+    delivered: Option<&Message>,
+    key: EffectKey,
+    outbox: &mut Outbox,
+) {
+    let id = client.id();
     let kind = key.input & (3 << 28);
     let argument = key.input & ((1 << 28) - 1);
-    let handled = match kind {
+    match kind {
         INPUT_ISSUE => {
-            let number = argument as usize;
-            let transfer = inner.config.transfers[id.index()][number];
+            let transfer = inner.config.transfers[id.index()][argument as usize];
             let command = Command::Transfer {
                 to: transfer.to,
                 amount: transfer.amount,
             };
             // Scenario validation made every transfer valid; a refused one changes nothing.
-            let _ = client.handle_command(command, &mut outbox);
-            Handled::Issue { number, transfer }
+            let _ = client.handle_command(command, outbox);
         }
         INPUT_DELIVER => {
-            let msg = delivered.as_ref().expect("a delivery has its message");
-            let from = ClientId::new(argument);
-            client.handle_message(from, msg, &mut outbox);
-            Handled::Deliver { from, msg }
+            let msg = delivered.expect("a delivery has its message");
+            client.handle_message(ClientId::new(argument), msg, outbox);
         }
-        INPUT_TIMER => {
-            client.handle_timer(Timer::LeaveCriticalSection, &mut outbox);
-            Handled::Timer
-        }
-        _ => {
-            let keep_ledger = argument == 1;
-            client.restart(keep_ledger);
-            Handled::Restart { keep_ledger }
-        }
-    };
-    let outputs = outbox.as_slice();
-    let mut misstep = if N::TRUSTED {
-        None
-    } else {
-        misstep::odd_output(before, &mut client, handled, outputs, clients)
-    };
-    // The clock condition, as `check::ClockCondition` judges the events: a client's clock
-    // never decreases, a receive is later than its send, a message carries the send's clock.
+        INPUT_TIMER => client.handle_timer(Timer::LeaveCriticalSection, outbox),
+        _ => client.restart(argument == 1),
+    }
+}
+
+/// The sends of a step of `before` with `outbox`, and whether it broke the clock condition,
+/// as `check::ClockCondition` judges the events: a client's clock never decreases, a receive
+/// is later than its send, a message carries the send's clock.
+#[inline(always)]
+fn judge<N: ExploredNode>(
+    inner: &Inner<N>,
+    before: &N,
+    delivered: Option<&Message>,
+    outbox: &Outbox,
+) -> (Vec<(u8, Message)>, Option<String>) {
+    let id = before.id();
     let mut problem = None;
     let mut last = before.clock();
     let mut sends = Vec::new();
-    for output in outputs {
+    for output in outbox.as_slice() {
         if output.clock < last && problem.is_none() {
             problem = Some(format!(
                 "client {id}'s clock went back from {last} to {}",
@@ -239,10 +259,7 @@ pub(super) fn run_step<N: ExploredNode>(
         last = output.clock;
         match &output.kind {
             OutputKind::Received { from } => {
-                // Only a delivery receives (else `misstep` says so).
-                let Some(msg) = delivered.as_ref() else {
-                    continue;
-                };
+                let msg = delivered.expect("only a delivery receives");
                 if output.clock <= msg.ts() && problem.is_none() {
                     problem = Some(format!(
                         "client {id} received {} (sent by client {from} at clock {}) with its \
@@ -254,13 +271,14 @@ pub(super) fn run_step<N: ExploredNode>(
                 }
             }
             OutputKind::Send { to, msg } => {
-                // The built-in client never sends amiss; a node of another implementation may.
-                let bad = misstep::bad_send(id, *to, msg, clients)
-                    .or_else(|| (sends.len() == MAX_SENDS).then(misstep::too_many_sends));
-                if let Some(what) = bad {
-                    misstep.get_or_insert(what);
-                    continue;
-                }
+                // The built-in client never does this; `ExploredNode::misstep` takes such sends
+                // of another node out.
+                assert!(
+                    *to != id && to.is_among(inner.config.clients),
+                    "client {id} sent {} to client {to}: a node sends only to another client \
+                     of the system",
+                    msg.type_name().to_uppercase()
+                );
                 if msg.ts() != output.clock && problem.is_none() {
                     problem = Some(format!(
                         "client {id} sent {} to client {to} with ts {} while its clock was {}",
@@ -274,12 +292,7 @@ pub(super) fn run_step<N: ExploredNode>(
             _ => {}
         }
     }
-    StepRun {
-        client,
-        sends,
-        problem,
-        misstep: misstep.map(|what| misstep::sentence(id, handled, &what)),
-    }
+    (sends, problem)
 }
 
 /// Interns what a step sent (in order) and the client state it left, and remembers the step.

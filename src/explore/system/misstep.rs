@@ -6,16 +6,17 @@
 //! naming the client, what it was handling and the offending output. What an invariant judges
 //! (a block with a wrong hash, a clock that goes back) stays that invariant's finding.
 
-use super::config::PlannedTransfer;
+use super::config::{PlannedTransfer, SystemConfig};
+use super::effects::{INPUT_DELIVER, INPUT_ISSUE, INPUT_TIMER};
 use super::node::ExploredNode;
-use crate::protocol::{ClientId, Message, Output, OutputKind};
+use crate::protocol::{ClientId, Message, Outbox, Output, OutputKind};
 
 /// The most messages one client step may send: the step tables keep the count in 4 bits.
 pub(super) const MAX_SENDS: usize = 15;
 
 /// What a client step handled.
 #[derive(Clone, Copy)]
-pub(super) enum Handled<'a> {
+enum Step<'a> {
     /// Its transfer `number` (from 0) was issued.
     Issue {
         number: usize,
@@ -31,21 +32,40 @@ pub(super) enum Handled<'a> {
     },
 }
 
-impl Handled<'_> {
+impl<'a> Step<'a> {
+    /// The step of client `id` with input `input` (`delivered`: its message, for a delivery).
+    fn of(config: &SystemConfig, id: ClientId, input: u32, delivered: Option<&'a Message>) -> Self {
+        let argument = input & ((1 << 28) - 1);
+        match input & (3 << 28) {
+            INPUT_ISSUE => Step::Issue {
+                number: argument as usize,
+                transfer: config.transfers[id.index()][argument as usize],
+            },
+            INPUT_DELIVER => Step::Deliver {
+                from: ClientId::new(argument),
+                msg: delivered.expect("a delivery has its message"),
+            },
+            INPUT_TIMER => Step::Timer,
+            _ => Step::Restart {
+                keep_ledger: argument == 1,
+            },
+        }
+    }
+
     fn words(self) -> String {
         match self {
-            Handled::Issue { number, transfer } => format!(
+            Step::Issue { number, transfer } => format!(
                 "the issue of its transfer {} (pay {} to client {})",
                 number + 1,
                 transfer.amount,
                 transfer.to
             ),
-            Handled::Deliver { from, msg } => {
+            Step::Deliver { from, msg } => {
                 format!("the delivery of {} from client {from}", message_words(msg))
             }
-            Handled::Timer => "its LeaveCriticalSection timer".to_string(),
-            Handled::Restart { keep_ledger: true } => "a restart keeping its ledger".to_string(),
-            Handled::Restart { keep_ledger: false } => "a restart keeping nothing".to_string(),
+            Step::Timer => "its LeaveCriticalSection timer".to_string(),
+            Step::Restart { keep_ledger: true } => "a restart keeping its ledger".to_string(),
+            Step::Restart { keep_ledger: false } => "a restart keeping nothing".to_string(),
         }
     }
 }
@@ -54,43 +74,73 @@ fn message_words(msg: &Message) -> String {
     format!("{}(ts {})", msg.type_name().to_uppercase(), msg.ts())
 }
 
-/// The sentence of a node error: client `id`, handling `handled`, `what` (a clause such as
-/// "sent REPLY(ts 2) to itself").
-pub(super) fn sentence(id: ClientId, handled: Handled<'_>, what: &str) -> String {
-    format!("client {id}, handling {}, {what}", handled.words())
+/// The sentence of a node error: client `id`, in `step`, `what` (a clause such as "sent
+/// REPLY(ts 2) to itself").
+fn sentence(id: ClientId, step: Step<'_>, what: &str) -> String {
+    format!("client {id}, handling {}, {what}", step.words())
 }
 
-/// What is wrong with a send from `id` to `to` in a system of `clients`, if anything.
-pub(super) fn bad_send(id: ClientId, to: ClientId, msg: &Message, clients: u32) -> Option<String> {
+/// The clause for a send from `id` to `to` that the explorer cannot take: to itself, to a
+/// client the scenario does not have (it has `clients`), or past [`MAX_SENDS`] in one step.
+fn bad_send(id: ClientId, to: ClientId, msg: &Message, clients: u32) -> String {
     let sent = format!("sent {} to", message_words(msg));
     if to == id {
-        Some(format!(
-            "{sent} itself (client {to}): a node sends only to the other clients"
-        ))
+        format!("{sent} itself (client {to}): a node sends only to the other clients")
     } else if !to.is_among(clients) {
-        Some(format!("{sent} {}", unknown(to, clients)))
+        format!("{sent} {}", unknown(to, clients))
     } else {
-        None
+        format!(
+            "{sent} client {to}, past {MAX_SENDS} messages in one step (the most the explorer takes)"
+        )
     }
-}
-
-/// The clause for a send past [`MAX_SENDS`].
-pub(super) fn too_many_sends() -> String {
-    format!("sent more than {MAX_SENDS} messages in one step, more than the explorer takes")
 }
 
 fn unknown(id: ClientId, clients: u32) -> String {
     format!("client {id}, which the scenario does not have (its clients are 1 to {clients})")
 }
 
-/// The first output of a step of `before` (now `after`) that the explorer cannot follow, or
-/// the failure the node reports itself (`Node::take_failure`), as a clause of [`sentence`];
-/// sends are judged by [`bad_send`] in the same order. Only for nodes that are not
-/// [`ExploredNode::TRUSTED`].
-pub(super) fn odd_output<N: ExploredNode>(
+/// The sentence of what the explorer cannot follow in the step `input` of `before`, now
+/// `after` with `outbox` (`delivered`: the message of a delivery), if anything. Then the
+/// outputs the search cannot take (sends to itself, to an unknown client or past
+/// [`MAX_SENDS`], a receive without a delivery) are taken out of `outbox`: the search stops
+/// at this step, and the rest of the step is judged as any other.
+pub(super) fn check<N: ExploredNode>(
+    config: &SystemConfig,
     before: &N,
     after: &mut N,
-    handled: Handled<'_>,
+    input: u32,
+    delivered: Option<&Message>,
+    outbox: &mut Outbox,
+) -> Option<String> {
+    let id = before.id();
+    let clients = config.clients;
+    let step = Step::of(config, id, input, delivered);
+    let what = odd_output(before, after, step, outbox.as_slice(), clients)?;
+    let mut sends = 0;
+    let outputs: Vec<Output> = outbox.drain().collect();
+    for output in outputs {
+        let takes = match &output.kind {
+            OutputKind::Send { to, .. } => {
+                let takes = *to != id && to.is_among(clients) && sends < MAX_SENDS;
+                sends += usize::from(takes);
+                takes
+            }
+            OutputKind::Received { .. } => delivered.is_some(),
+            _ => true,
+        };
+        if takes {
+            outbox.push(output.clock, output.kind);
+        }
+    }
+    Some(sentence(id, step, &what))
+}
+
+/// The first output of a step of `before` (now `after`) that the explorer cannot follow, or
+/// the failure the node reports itself (`Node::take_failure`), as a clause of [`sentence`].
+fn odd_output<N: ExploredNode>(
+    before: &N,
+    after: &mut N,
+    step: Step<'_>,
     outputs: &[Output],
     clients: u32,
 ) -> Option<String> {
@@ -101,8 +151,8 @@ pub(super) fn odd_output<N: ExploredNode>(
     if after.id() != id {
         return Some(format!("changed its id to {}", after.id()));
     }
-    let delivered_from = match handled {
-        Handled::Deliver { from, .. } => Some(from),
+    let delivered_from = match step {
+        Step::Deliver { from, .. } => Some(from),
         _ => None,
     };
     if delivered_from.is_some()
@@ -119,6 +169,7 @@ pub(super) fn odd_output<N: ExploredNode>(
                 .to_string(),
         );
     }
+    let mut sends = 0;
     for (position, output) in outputs.iter().enumerate() {
         let what = match &output.kind {
             OutputKind::Received { from } => match delivered_from {
@@ -133,7 +184,11 @@ pub(super) fn odd_output<N: ExploredNode>(
                 )),
                 Some(_) => None,
             },
-            OutputKind::Send { to, msg } => bad_send(id, *to, msg, clients),
+            OutputKind::Send { to, msg } => {
+                sends += 1;
+                let bad = *to == id || !to.is_among(clients) || sends > MAX_SENDS;
+                bad.then(|| bad_send(id, *to, msg, clients))
+            }
             OutputKind::TransferQueued { to, .. } => named(*to, "TransferQueued", clients),
             OutputKind::Rejected { from, .. } => named(*from, "Rejected", clients),
             OutputKind::BalanceRead { of, .. } => named(*of, "BalanceRead", clients),

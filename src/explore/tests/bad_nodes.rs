@@ -30,6 +30,10 @@ enum Fault {
     ReadsUnknownBalance,
     /// Client 3's timer reports a failure of its own.
     Fails,
+    /// Client 1, issued its transfer, also sends 15 more REQUESTs to client 2.
+    SendsSeventeen,
+    /// Client 3 reports a REPLY as received from the other client than its sender.
+    ReceivesFromAnother,
 }
 
 /// The built-in client with a [`Fault`].
@@ -72,6 +76,13 @@ impl Node for BadNode {
                 },
             );
         }
+        if self.is(Fault::SendsSeventeen, 1) {
+            for _ in 0..15 {
+                let to = ClientId::new(2);
+                let msg = Message::Request { ts };
+                self.push(out, OutputKind::Send { to, msg });
+            }
+        }
         if self.is(Fault::ReadsUnknownBalance, 2) {
             let of = ClientId::new(9);
             self.push(out, OutputKind::BalanceRead { of, value: 0 });
@@ -81,10 +92,19 @@ impl Node for BadNode {
 
     fn handle_message(&mut self, from: ClientId, msg: &Message, out: &mut Outbox) {
         let reply = matches!(msg, Message::Reply { .. });
-        if reply && self.is(Fault::SkipsReceived, 3) {
+        let skips = self.is(Fault::SkipsReceived, 3);
+        if reply && (skips || self.is(Fault::ReceivesFromAnother, 3)) {
             let mut all = Outbox::new();
             self.client.handle_message(from, msg, &mut all);
-            for output in all.drain().skip(1) {
+            let mut outputs = all.drain();
+            let received = outputs
+                .next()
+                .expect("a delivery's first output is its receive");
+            if !skips {
+                let another = ClientId::new(3 - from.get());
+                out.push(received.clock, OutputKind::Received { from: another });
+            }
+            for output in outputs {
                 out.push(output.clock, output.kind);
             }
             return;
@@ -275,5 +295,30 @@ fn a_node_made_with_another_id_than_its_clients_is_an_error() {
     assert_eq!(
         error.to_string(),
         "the node made for client 1 says its id is 2"
+    );
+}
+
+#[test]
+fn a_node_that_sends_past_15_messages_in_a_step_is_an_error() {
+    let sentence = error_of(Fault::SendsSeventeen);
+    assert_contains(
+        &sentence,
+        &[
+            "client 1, handling the issue of its transfer 1 (pay 3 to client 2), ",
+            "sent REQUEST(ts 1) to client 2, past 15 messages in one step",
+        ],
+    );
+}
+
+#[test]
+fn a_node_that_receives_from_another_client_than_the_sender_is_an_error() {
+    let sentence = error_of(Fault::ReceivesFromAnother);
+    assert_contains(
+        &sentence,
+        &[
+            "client 3, handling the delivery of REPLY(ts ",
+            "output Received from client ",
+            " for a message from client ",
+        ],
     );
 }
