@@ -7,11 +7,11 @@ use std::io::{self, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::replay::{describe_step, write_trace};
-use super::search::{Order, SearchOptions, Stop};
+use super::search::{NODE_ERROR, Order, SearchOptions, Stop};
 use super::settings::{Channels, Overrides, from_scenario};
 use super::system::{SystemModel, Tracked};
 use super::{default_memory_budget, explore_model};
-use crate::protocol::{Amount, ClientConfig, Node};
+use crate::protocol::{Amount, ClientConfig, ClientId, Node};
 use crate::scenario::Scenario;
 
 /// How far [`explore_nodes`] searches, and over which channels.
@@ -87,7 +87,7 @@ pub struct ExploredViolation {
     pub checker_agrees: bool,
 }
 
-/// Why a scenario cannot be explored, in one sentence.
+/// Why a scenario cannot be explored, or why its nodes cannot be, in one sentence.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ExploreError(String);
@@ -105,9 +105,25 @@ pub struct ExploreError(String);
 /// transfers (their order per client, not their times), the links and the faults, as for
 /// `explore` (docs/explore.md).
 ///
+/// A node that takes a step the search cannot follow ends it with an [`ExploreError`]: one
+/// sentence naming the client, what it was handling (the delivery of which message from
+/// whom, the issue of which transfer, its timer) and the offending output. Such steps: a send
+/// to itself or to a client the scenario does not have, or more than 15 sends in one step;
+/// an output naming a client the scenario does not have; a `Received` output anywhere but
+/// first in a delivery, or from another client than the sender; a `Committed` or `Applied`
+/// output for a block its [`Node::ledger`] does not hold; a change of its id; a failure it
+/// reports through [`Node::take_failure`]. So is a node `make` builds with another id than
+/// its client's. The search meets the steps in a fixed order, so the error is the same
+/// whatever `jobs`: that of the first such step it meets (without
+/// [`ExploreOptions::keep_going`], a violation met before it ends the search as a violation).
+/// A node whose ledger breaks the hash chain, or whose clock goes back, breaks an invariant
+/// instead: a violation, as for the built-in clients.
+///
 /// # Panics
 ///
-/// If a node sends a message to itself or to a client the scenario does not have.
+/// Where the node's own code panics (its handlers, `Clone`, `Eq` or `Hash`), and where a
+/// search outgrows the explorer's tables (more than 2^26 distinct client states or 2^28
+/// distinct messages) before a bound stops it.
 pub fn explore_nodes<N, F>(
     scenario: &Scenario,
     options: &ExploreOptions,
@@ -124,6 +140,17 @@ where
     let setup = from_scenario(scenario.source.clone(), scenario.clone(), &overrides)
         .map_err(|error| ExploreError(error.0))?;
     let nodes = setup.system.initial_nodes(make);
+    if let Some((slot, node)) = nodes
+        .iter()
+        .enumerate()
+        .find(|(slot, node)| node.id() != ClientId::from_index(*slot))
+    {
+        return Err(ExploreError(format!(
+            "the node made for client {} says its id is {}",
+            ClientId::from_index(slot),
+            node.id()
+        )));
+    }
     let model = SystemModel::with_clients(
         setup.system.clone(),
         nodes.into_iter().map(Tracked::new).collect(),
@@ -139,6 +166,14 @@ where
         reduce: options.reduce,
     };
     let exploration = explore_model(model, &search_options, None);
+    if let Some(error) = exploration
+        .result
+        .found
+        .iter()
+        .find(|found| found.finding.name == NODE_ERROR)
+    {
+        return Err(ExploreError(error.finding.detail.clone()));
+    }
     let stats = exploration.result.stats;
     let mut violations = Vec::new();
     for found in &exploration.result.found {

@@ -7,8 +7,8 @@ use std::sync::{Barrier, Mutex, RwLock};
 
 use super::successors::{Known, PREFETCH_AHEAD, Successors, steps_to};
 use super::{
-    BATCH_PER_JOB, CHUNK, Expander, Finding, Found, Model, Order, SearchOptions, SearchProgress,
-    Stop,
+    BATCH_PER_JOB, CHUNK, Expander, Finding, Found, Model, NODE_ERROR, Order, SearchOptions,
+    SearchProgress, Stop,
 };
 use crate::explore::hash::hash_bytes;
 use crate::explore::store::{Inserted, MAX_STATES, NO_PARENT, StateStore};
@@ -113,7 +113,7 @@ impl Drop for Arrival<'_> {
 
 impl<S: Copy> Tally<'_, S> {
     /// Keeps `finding` if it is the first of its name; `path` makes its path (only then: it
-    /// expands a state per step).
+    /// expands a state per step). A [`NODE_ERROR`] always stops the search.
     pub(super) fn record(&mut self, finding: Finding, path: impl FnOnce() -> Vec<S>) -> Flow {
         let finding_name = finding.name;
         if self.found.iter().all(|f| f.finding.name != finding.name) {
@@ -124,7 +124,7 @@ impl<S: Copy> Tally<'_, S> {
             .options
             .wanted
             .is_none_or(|wanted| wanted == finding_name);
-        if self.options.keep_going || !looked_for {
+        if finding_name != NODE_ERROR && (self.options.keep_going || !looked_for) {
             Flow::Go
         } else {
             Flow::Stop(Stop::Finding)

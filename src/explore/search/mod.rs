@@ -6,6 +6,7 @@
 //! search numbers the states in the order it discovers them, checks each new state once, and
 //! stops at the first finding (or, with `keep_going`, records the first finding of each kind
 //! and goes on; or, when it looks for one finding, records the others and goes on until it).
+//! A [`NODE_ERROR`] stops it whatever the options.
 //!
 //! Breadth-first search expands one level at a time, in batches. With `jobs > 1` the states of
 //! a batch are expanded on several threads, in chunks, each into its own buffer; the buffers
@@ -34,6 +35,11 @@ pub struct Finding {
     /// everything has come to rest).
     pub stuck: bool,
 }
+
+/// The name of a finding that breaks no property: a client took a step the search cannot
+/// follow (a node of another implementation that sends to itself, say). It ends the search
+/// whatever the options say, since nothing past it means anything.
+pub const NODE_ERROR: &str = "node_error";
 
 /// A model to explore.
 pub trait Model: Sync {

@@ -9,7 +9,7 @@ use super::node::ExploredNode;
 use rustc_hash::FxHashMap;
 
 use crate::check::Invariant;
-use crate::explore::search::Finding;
+use crate::explore::search::{Finding, NODE_ERROR};
 use crate::protocol::{ClientId, Command, Message, Outbox, OutputKind, Timer};
 
 /// A client step just run, its client state and messages interned.
@@ -29,13 +29,14 @@ pub(super) struct SharedEffect {
     pub(super) next: u32,
     pub(super) sends_start: u32,
     pub(super) sends_len: u32,
-    /// The clock condition broke (the finding is in the shard's `problems`).
+    /// The step broke the clock condition or is a node error (the finding is in the shard's
+    /// `problems`).
     pub(super) broke: bool,
 }
 
 impl SharedEffect {
     /// The next client state in the top 32 bits, where the sends start (27 bits), how many
-    /// (4 bits), whether the step broke the clock condition (1 bit): the layout of
+    /// (4 bits), whether the step has a finding (1 bit): the layout of
     /// [`EffectTable`](super::step_table::EffectTable)'s slots.
     pub(super) fn pack(self) -> u64 {
         assert!(
@@ -74,7 +75,7 @@ pub(super) struct EffectShard {
     pub(super) steps: FxHashMap<u64, u64>,
     /// The sends of every step, back to back.
     pub(super) sends: Vec<(u8, u32)>,
-    /// The findings of the steps that broke the clock condition, by key.
+    /// The findings of the steps that have one (rare), by key.
     pub(super) problems: FxHashMap<u64, Finding>,
 }
 
@@ -166,7 +167,11 @@ pub(super) const INPUT_RESTART: u32 = 3 << 28;
 pub(super) struct StepRun<N> {
     pub(super) client: N,
     pub(super) sends: Vec<(u8, Message)>,
+    /// The clock condition broke.
     pub(super) problem: Option<String>,
+    /// The step is one the explorer cannot follow (see [`misstep`]): its sentence. Its bad
+    /// sends are left out of `sends`.
+    pub(super) misstep: Option<String>,
 }
 
 /// Runs one client step for real on `before` (client state `key.local`); `delivered` is
@@ -179,8 +184,36 @@ pub(super) fn run_step<N: ExploredNode>(
     key: EffectKey,
 ) -> StepRun<N> {
     let mut client = before.clone();
-    let id = client.id();
     let mut outbox = Outbox::new();
+    take_input(inner, &mut client, delivered.as_ref(), key, &mut outbox);
+    // A step of a node of another implementation may be one the explorer cannot follow.
+    let misstep = client.misstep(
+        before,
+        key.input,
+        delivered.as_ref(),
+        &mut outbox,
+        &inner.config,
+    );
+    let (sends, problem) = judge(inner, before, delivered.as_ref(), &outbox);
+    StepRun {
+        client,
+        sends,
+        problem,
+        misstep,
+    }
+}
+
+/// Hands `client` the input of `key` (`delivered`: the message of a delivery). Inlined, as
+/// [`judge`]: with one call site each, `run_step` compiles as one function.
+#[inline(always)]
+fn take_input<N: ExploredNode>(
+    inner: &Inner<N>,
+    client: &mut N,
+    delivered: Option<&Message>,
+    key: EffectKey,
+    outbox: &mut Outbox,
+) {
+    let id = client.id();
     let kind = key.input & (3 << 28);
     let argument = key.input & ((1 << 28) - 1);
     match kind {
@@ -191,17 +224,28 @@ pub(super) fn run_step<N: ExploredNode>(
                 amount: transfer.amount,
             };
             // Scenario validation made every transfer valid; a refused one changes nothing.
-            let _ = client.handle_command(command, &mut outbox);
+            let _ = client.handle_command(command, outbox);
         }
         INPUT_DELIVER => {
-            let msg = delivered.as_ref().expect("a delivery has its message");
-            client.handle_message(ClientId::new(argument), msg, &mut outbox);
+            let msg = delivered.expect("a delivery has its message");
+            client.handle_message(ClientId::new(argument), msg, outbox);
         }
-        INPUT_TIMER => client.handle_timer(Timer::LeaveCriticalSection, &mut outbox),
+        INPUT_TIMER => client.handle_timer(Timer::LeaveCriticalSection, outbox),
         _ => client.restart(argument == 1),
     }
-    // The clock condition, as `check::ClockCondition` judges the events: a client's clock
-    // never decreases, a receive is later than its send, a message carries the send's clock.
+}
+
+/// The sends of a step of `before` with `outbox`, and whether it broke the clock condition,
+/// as `check::ClockCondition` judges the events: a client's clock never decreases, a receive
+/// is later than its send, a message carries the send's clock.
+#[inline(always)]
+fn judge<N: ExploredNode>(
+    inner: &Inner<N>,
+    before: &N,
+    delivered: Option<&Message>,
+    outbox: &Outbox,
+) -> (Vec<(u8, Message)>, Option<String>) {
+    let id = before.id();
     let mut problem = None;
     let mut last = before.clock();
     let mut sends = Vec::new();
@@ -215,7 +259,7 @@ pub(super) fn run_step<N: ExploredNode>(
         last = output.clock;
         match &output.kind {
             OutputKind::Received { from } => {
-                let msg = delivered.as_ref().expect("only a delivery receives");
+                let msg = delivered.expect("only a delivery receives");
                 if output.clock <= msg.ts() && problem.is_none() {
                     problem = Some(format!(
                         "client {id} received {} (sent by client {from} at clock {}) with its \
@@ -227,7 +271,8 @@ pub(super) fn run_step<N: ExploredNode>(
                 }
             }
             OutputKind::Send { to, msg } => {
-                // The built-in client never does this; a node of another implementation may.
+                // The built-in client never does this; `ExploredNode::misstep` takes such sends
+                // of another node out.
                 assert!(
                     *to != id && to.is_among(inner.config.clients),
                     "client {id} sent {} to client {to}: a node sends only to another client \
@@ -247,11 +292,7 @@ pub(super) fn run_step<N: ExploredNode>(
             _ => {}
         }
     }
-    StepRun {
-        client,
-        sends,
-        problem,
-    }
+    (sends, problem)
 }
 
 /// Interns what a step sent (in order) and the client state it left, and remembers the step.
@@ -269,10 +310,18 @@ pub(super) fn intern_step<N: ExploredNode>(
     InternedStep {
         next,
         sends,
-        problem: run.problem.map(|detail| Finding {
-            name: Invariant::ClockCondition.name(),
-            detail,
-            stuck: false,
-        }),
+        // A step the explorer cannot follow ends the search: it is the finding to report.
+        problem: match run.misstep {
+            Some(detail) => Some(Finding {
+                name: NODE_ERROR,
+                detail,
+                stuck: false,
+            }),
+            None => run.problem.map(|detail| Finding {
+                name: Invariant::ClockCondition.name(),
+                detail,
+                stuck: false,
+            }),
+        },
     }
 }

@@ -274,7 +274,8 @@ impl<N: ExploredNode> SystemExpander<N> {
             return None;
         }
         let effect = self.effect(local, INPUT_TIMER, 0);
-        (effect.next != local || effect.sends_len > 0).then_some(effect)
+        // A timer that changes nothing is no step, unless it has a finding to report.
+        (effect.next != local || effect.sends_len > 0 || effect.problem != 0).then_some(effect)
     }
 }
 

@@ -38,6 +38,7 @@ mod emit;
 mod encoding;
 mod expander;
 mod intern;
+mod misstep;
 mod node;
 mod reduce;
 mod step_table;

@@ -1,13 +1,17 @@
 //! What the explorer needs from a client state beyond [`Node`]: a hash that agrees with its
-//! `Eq`, whether it is inside the critical section, and whether it has work left. The
-//! built-in [`Client`] answers from its own fields (the fast path); any other node that can
-//! be cloned, compared and hashed is explored as a [`Tracked`] node, which follows the
-//! critical section through the node's `Entered` and `Exited` outputs, as the checker does.
+//! `Eq`, whether it is inside the critical section, whether it has work left, and whether a
+//! step is one the explorer can follow (see `misstep`). The built-in [`Client`] answers from
+//! its own fields and is not checked (the fast path); any other node that can be cloned,
+//! compared and hashed is explored as a [`Tracked`] node, which follows the critical section
+//! through the node's `Entered` and `Exited` outputs, as the checker does.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use rustc_hash::FxHasher;
+
+use super::config::SystemConfig;
+use super::misstep;
 
 use crate::protocol::{
     Amount, Client, ClientConfig, ClientId, Command, CommandError, Ledger, Message, Node, Outbox,
@@ -28,9 +32,37 @@ pub trait ExploredNode: Node + Clone + Eq + Send + Sync + 'static {
     fn has_work(&self) -> bool {
         self.current_transfer().is_some() || self.queued_transfers() > 0
     }
+
+    /// The sentence of what the explorer cannot follow in the step from `before` to `self`
+    /// (the input `input` of the step tables; `delivered`: the message of a delivery) with
+    /// `outbox`, if anything; then the outputs the search cannot take are left out of
+    /// `outbox` (see `misstep`).
+    fn misstep(
+        &mut self,
+        before: &Self,
+        input: u32,
+        delivered: Option<&Message>,
+        outbox: &mut Outbox,
+        config: &SystemConfig,
+    ) -> Option<String> {
+        misstep::check(config, before, self, input, delivered, outbox)
+    }
 }
 
 impl ExploredNode for Client {
+    /// The built-in client's steps are well formed by construction: not checked.
+    #[inline(always)]
+    fn misstep(
+        &mut self,
+        _before: &Self,
+        _input: u32,
+        _delivered: Option<&Message>,
+        _outbox: &mut Outbox,
+        _config: &SystemConfig,
+    ) -> Option<String> {
+        None
+    }
+
     /// From a few of its parts: equal clients (the derived `Eq`: every field) have equal
     /// parts, so equal hashes; the interner compares whole clients to tell apart the rare
     /// different clients with equal parts. Much cheaper than the derived `Hash`, which walks

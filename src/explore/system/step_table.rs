@@ -12,7 +12,8 @@ pub(super) struct Effect {
     pub(super) next: u32,
     pub(super) sends_start: u32,
     pub(super) sends_len: u32,
-    /// 0: the clock condition held; otherwise 1 + index into `problems`.
+    /// 0: the step has no finding (the clock condition held, the step is no node error);
+    /// otherwise 1 + index into `problems`.
     pub(super) problem: u32,
 }
 
@@ -28,8 +29,8 @@ pub(super) struct Effect {
 ///
 /// Key: `(local + 1)` in the top 26 bits, the input kind and argument in 10, the message in
 /// 28. Step: the next client state in the top 32 bits, where its sends start (27 bits), how
-/// many (4 bits), and whether the clock condition broke (1 bit; the finding itself is kept on
-/// the side).
+/// many (4 bits), and whether the step has a finding (1 bit; the finding itself is kept on the
+/// side).
 pub(super) struct EffectTable {
     pub(super) slots: Region<[u64; 2]>,
     pub(super) bits: u32,

@@ -4,6 +4,7 @@
 //! that spec is also checked against the numbers TLC publishes for N = 3, maxClock = 6 in
 //! tlaplus/Examples' manifest.json. The command line is tested in `tests/explore.rs`.
 
+mod bad_nodes;
 mod entry;
 mod generic;
 mod naive_system;
