@@ -7,7 +7,11 @@
 //! its commits and applies built (the ledger checks and the summary read it), and, when it
 //! can, what it waits for.
 
+mod rules;
+
 use std::sync::Arc;
+
+pub use rules::{broken_rule, message_words};
 
 use super::client::Transfer;
 use super::{

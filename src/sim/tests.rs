@@ -206,25 +206,25 @@ fn failure_of(flaw: Flaw) -> String {
 #[test]
 fn a_node_breaking_the_boundarys_rules_ends_the_run_with_one_sentence() {
     let cases = [
-        (Flaw::SendsToItself, "sent a message to itself"),
+        (Flaw::SendsToItself, "to itself (client 2)"),
         (
             Flaw::SendsToClient(9),
-            "sent a message to client 9, but the scenario has clients 1 to 3",
+            "to client 9, which the scenario does not have (its clients are 1 to 3)",
         ),
         (
             Flaw::SendsToClient(0),
-            "sent a message to client 0, but the scenario has clients 1 to 3",
+            "to client 0, which the scenario does not have (its clients are 1 to 3)",
         ),
         (Flaw::NoReceivedFirst, "did not output Received first"),
         (
             Flaw::CommitsMissingBlock,
-            "named block 99, but its ledger holds 0 blocks",
+            "output Committed naming block 99, which its ledger does not hold",
         ),
     ];
     for (flaw, broken) in cases {
         let sentence = failure_of(flaw);
         assert!(
-            sentence.starts_with("client 2, handling a message from client "),
+            sentence.starts_with("client 2, handling the delivery of "),
             "{sentence}"
         );
         assert!(sentence.contains(broken), "{sentence}");

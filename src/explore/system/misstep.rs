@@ -9,6 +9,7 @@
 use super::config::{PlannedTransfer, SystemConfig};
 use super::effects::{INPUT_DELIVER, INPUT_ISSUE, INPUT_TIMER};
 use super::node::ExploredNode;
+use crate::protocol::node::{broken_rule, message_words};
 use crate::protocol::{ClientId, Message, Outbox, Output, OutputKind};
 
 /// The most messages one client step may send: the step tables keep the count in 4 bits.
@@ -70,33 +71,10 @@ impl<'a> Step<'a> {
     }
 }
 
-fn message_words(msg: &Message) -> String {
-    format!("{}(ts {})", msg.type_name().to_uppercase(), msg.ts())
-}
-
 /// The sentence of a node error: client `id`, in `step`, `what` (a clause such as "sent
 /// REPLY(ts 2) to itself").
 fn sentence(id: ClientId, step: Step<'_>, what: &str) -> String {
     format!("client {id}, handling {}, {what}", step.words())
-}
-
-/// The clause for a send from `id` to `to` that the explorer cannot take: to itself, to a
-/// client the scenario does not have (it has `clients`), or past [`MAX_SENDS`] in one step.
-fn bad_send(id: ClientId, to: ClientId, msg: &Message, clients: u32) -> String {
-    let sent = format!("sent {} to", message_words(msg));
-    if to == id {
-        format!("{sent} itself (client {to}): a node sends only to the other clients")
-    } else if !to.is_among(clients) {
-        format!("{sent} {}", unknown(to, clients))
-    } else {
-        format!(
-            "{sent} client {to}, past {MAX_SENDS} messages in one step (the most the explorer takes)"
-        )
-    }
-}
-
-fn unknown(id: ClientId, clients: u32) -> String {
-    format!("client {id}, which the scenario does not have (its clients are 1 to {clients})")
 }
 
 /// The sentence of what the explorer cannot follow in the step `input` of `before`, now
@@ -136,7 +114,8 @@ pub(super) fn check<N: ExploredNode>(
 }
 
 /// The first output of a step of `before` (now `after`) that the explorer cannot follow, or
-/// the failure the node reports itself (`Node::take_failure`), as a clause of [`sentence`].
+/// the failure the node reports itself (`Node::take_failure`), as a clause of [`sentence`]:
+/// a rule of the node boundary broken ([`broken_rule`]), or more sends than [`MAX_SENDS`].
 fn odd_output<N: ExploredNode>(
     before: &N,
     after: &mut N,
@@ -155,68 +134,16 @@ fn odd_output<N: ExploredNode>(
         Step::Deliver { from, .. } => Some(from),
         _ => None,
     };
-    if delivered_from.is_some()
-        && !matches!(
-            outputs.first(),
-            Some(Output {
-                kind: OutputKind::Received { .. },
-                ..
-            })
-        )
-    {
-        return Some(
-            "did not output Received first (the first output of a delivery is its receive)"
-                .to_string(),
-        );
+    if let Some(broken) = broken_rule(id, clients, delivered_from, outputs, after.ledger()) {
+        return Some(broken);
     }
-    let mut sends = 0;
-    for (position, output) in outputs.iter().enumerate() {
-        let what = match &output.kind {
-            OutputKind::Received { from } => match delivered_from {
-                None => Some(format!(
-                    "output Received (from client {from}) though no message was delivered"
-                )),
-                Some(_) if position > 0 => {
-                    Some("output Received twice (a delivery has one receive)".to_string())
-                }
-                Some(sender) if *from != sender => Some(format!(
-                    "output Received from client {from} for a message from client {sender}"
-                )),
-                Some(_) => None,
-            },
-            OutputKind::Send { to, msg } => {
-                sends += 1;
-                let bad = *to == id || !to.is_among(clients) || sends > MAX_SENDS;
-                bad.then(|| bad_send(id, *to, msg, clients))
-            }
-            OutputKind::TransferQueued { to, .. } => named(*to, "TransferQueued", clients),
-            OutputKind::Rejected { from, .. } => named(*from, "Rejected", clients),
-            OutputKind::BalanceRead { of, .. } => named(*of, "BalanceRead", clients),
-            OutputKind::Committed { index } => missing_block(after, *index, "Committed"),
-            OutputKind::Applied { index } => missing_block(after, *index, "Applied"),
-            _ => None,
-        };
-        if what.is_some() {
-            return what;
-        }
-    }
-    None
-}
-
-/// An output that names client `id`, if the scenario does not have it.
-fn named(id: ClientId, output: &str, clients: u32) -> Option<String> {
-    (!id.is_among(clients)).then(|| format!("output {output} naming {}", unknown(id, clients)))
-}
-
-/// An output that names block `index` of the node's ledger, if the ledger does not hold it
-/// (the trace reads the block from there).
-fn missing_block<N: ExploredNode>(after: &N, index: u64, output: &str) -> Option<String> {
-    let ledger = after.ledger();
-    ledger.block(index).is_none().then(|| {
-        format!(
-            "output {output} naming block {index}, which its ledger does not hold (its length \
-             is {})",
-            ledger.len()
-        )
-    })
+    let mut sends = outputs.iter().filter_map(|output| match &output.kind {
+        OutputKind::Send { to, msg } => Some((*to, msg)),
+        _ => None,
+    });
+    let (to, msg) = sends.nth(MAX_SENDS)?;
+    Some(format!(
+        "sent {} to client {to}, past {MAX_SENDS} messages in one step (the most the explorer takes)",
+        message_words(msg)
+    ))
 }
