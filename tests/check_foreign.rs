@@ -377,27 +377,10 @@ fn every_drawing_shows_a_programs_own_messages() {
     assert!(stdout(&output).contains("59 events, #0 to #74"));
 }
 
-/// Live node `id` of the cluster at `cluster`, its client the Python example, tracing into
-/// `traces`.
+/// Live node `id` of the cluster at `cluster`, its client the Python example, with its data
+/// directory, tracing into `traces`.
 fn live_program_node(id: u32, cluster: &Path, data_dir: &Path, traces: &Path) -> live_common::Node {
-    let (cluster, data_dir, traces) = (
-        cluster.display().to_string(),
-        data_dir.display().to_string(),
-        traces.display().to_string(),
-    );
-    live_common::Node::start(
-        id,
-        &[
-            "--cluster",
-            &cluster,
-            "--trace",
-            &traces,
-            "--data-dir",
-            &data_dir,
-            "--node-cmd",
-            PYTHON_CLIENT,
-        ],
-    )
+    live_common::program_node(id, cluster, Some(data_dir), traces, PYTHON_CLIENT)
 }
 
 /// The merged trace of a live cluster of two Python program nodes, made once for every test
@@ -574,4 +557,55 @@ fn a_restore_at_another_clock_than_the_programs_is_rejected() {
         ),
         "{error}"
     );
+}
+
+#[test]
+fn a_live_trace_where_a_killed_node_gets_a_request_again_passes() {
+    let (tmp, traces) = live_common::workspace();
+    let root = tmp.path();
+    let cluster = live_common::write_cluster(root, &live_common::free_ports(3), 10_000);
+    let data = |id: u32| root.join(format!("data-{id}"));
+    let start = |id: u32| live_program_node(id, &cluster, &data(id), &traces);
+    let mut n1 = start(1);
+    let n2 = start(2);
+    let n3 = start(3);
+    live_common::all_ready([&n1, &n2, &n3]);
+
+    // Node 1's REQUEST reaches node 3 while node 2 is away; node 3 is killed and its next
+    // run gets the REQUEST again.
+    assert!(n2.exit().success());
+    n1.send("transfer 3 1");
+    n1.expect(&["transfer #1 (1 to node 3) waits with request"]);
+    live_common::wait_for_trace_line(
+        &traces,
+        3,
+        &["\"kind\":\"deliver\"", "\"type\":\"request\""],
+    );
+    n3.kill();
+    let n3 = start(3);
+    n1.expect(&["connected to node 3 (it restarted)"]);
+    let n2 = start(2);
+    n1.expect(&["transfer #1 (1 to node 3): committed block 0"]);
+    n3.expect(&["applied block 0 from node 1"]);
+    n2.expect(&["applied block 0 from node 1"]);
+    for node in [n1, n2, n3] {
+        assert!(node.exit().success());
+    }
+
+    let merged = root.join("merged.jsonl");
+    let (code, _, merge_err) = live_common::run_bin(&[
+        "merge",
+        &traces.display().to_string(),
+        "-o",
+        &merged.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{merge_err}");
+    let kinds = live_common::kinds(&std::fs::read_to_string(&merged).unwrap());
+    assert_eq!(
+        live_common::count(&kinds, "duplicate", 1),
+        1,
+        "the REQUEST sent again"
+    );
+    let output = check(&merged, &["--node-cmd", PYTHON_CLIENT]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
 }
