@@ -213,8 +213,10 @@ impl<N: ReplayNode> Replay<N> {
     /// Holds `event` at client `id` to its step under way, or to the step it begins.
     fn step_of(&mut self, id: ClientId, event: &Event) -> Result<bool, Refusal> {
         let live = self.live;
-        self.node(id)?;
-        self.start_restored(id, Some(event))?;
+        if N::RESTORES_AT_START {
+            self.node(id)?;
+            self.start_restored(id, Some(event))?;
+        }
         let node = self.node(id)?;
         if let Some(next) = node.step.front() {
             if matches(next, event) {
@@ -484,8 +486,10 @@ impl<N: ReplayNode> Replay<N> {
     /// The checks after the last event. `quiescent`: the run ended with nothing left to
     /// happen, so no timer may still be due to end a critical section.
     pub fn finish(&mut self, quiescent: bool) -> Result<(), Refusal> {
-        for slot in 0..self.nodes.len() {
-            self.start_restored(ClientId::from_index(slot), None)?;
+        if N::RESTORES_AT_START {
+            for slot in 0..self.nodes.len() {
+                self.start_restored(ClientId::from_index(slot), None)?;
+            }
         }
         let live = self.live;
         for (slot, node) in self.nodes.iter_mut().enumerate() {
