@@ -557,6 +557,22 @@ fn a_restore_at_another_clock_than_the_programs_is_rejected() {
         ),
         "{error}"
     );
+    // A restart that keeps the ledger leaves nothing to restore.
+    let edited = forged(live_trace(), |events| {
+        events[restart]["kept"] = "ledger".into();
+    });
+    let trace = write_trace(dir.path(), "kept.jsonl", &edited);
+    let output = check(&trace, &["--node-cmd", PYTHON_CLIENT]);
+    assert_eq!(output.status.code(), Some(2), "{}", both(&output));
+    let error = stderr(&output);
+    assert!(
+        error.contains(&format!(
+            "kept.jsonl:{}: event {} (client 2's apply of block 0",
+            restart + 3,
+            restart + 1
+        )) && error.contains("client 2 started with 2 blocks already"),
+        "{error}"
+    );
 }
 
 #[test]

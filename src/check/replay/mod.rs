@@ -306,7 +306,15 @@ impl<N: ReplayNode> Replay<N> {
             }
             EventKind::Apply { block } if live && fresh && N::RESTORES_AT_START => {
                 node.fresh = true;
-                restore_block(&mut node.restoring, id, event, block, initial_balances)?;
+                let held = node.client.ledger().len();
+                restore_block(
+                    &mut node.restoring,
+                    id,
+                    event,
+                    block,
+                    initial_balances,
+                    held,
+                )?;
                 return Ok(true);
             }
             EventKind::Apply { block } if live && fresh => {

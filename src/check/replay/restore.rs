@@ -46,14 +46,24 @@ impl Restoring {
 }
 
 /// Adds the block of `event` (an `apply` at client `id`, which has done nothing else since it
-/// started) to the restore under way at `restoring`, or begins one.
+/// started, holding `held` blocks) to the restore under way at `restoring`, or begins one.
 pub(super) fn restore_block(
     restoring: &mut Option<Restoring>,
     id: ClientId,
     event: &Event,
     block: &Arc<Block>,
     initial_balances: &Arc<[Amount]>,
+    held: u64,
 ) -> Result<(), String> {
+    if restoring.is_none() && held > 0 {
+        return Err(format!(
+            "event {} ({}) cannot happen: a live node restores its data directory when it starts \
+             from nothing, and client {id} started with {} already",
+            event.seq,
+            describe(id, event.clock, &event.kind),
+            crate::wording::count(held, "block")
+        ));
+    }
     let restore = restoring.get_or_insert_with(|| Restoring {
         ledger: Ledger::new(Arc::clone(initial_balances)),
         clock: event.clock,
@@ -108,7 +118,10 @@ mod tests {
         let second = Arc::new(Block::new(1, first.hash_value(), 2, two, one, 4));
         let mut restoring = None;
         let mut restore =
-            |event: &Event, block| restore_block(&mut restoring, two, event, block, &initial);
+            |event: &Event, block| restore_block(&mut restoring, two, event, block, &initial, 0);
+        let error =
+            restore_block(&mut None, two, &apply(0, 0, &first), &first, &initial, 1).unwrap_err();
+        assert!(error.contains("started with 1 block already"), "{error}");
         restore(&apply(0, 0, &first), &first).unwrap();
         let error = restore(&apply(1, 5, &second), &second).unwrap_err();
         assert!(
