@@ -3,11 +3,15 @@
 //! for the built-in client; without it, a trace with messages no built-in protocol has is
 //! refused with a sentence naming the way out; a program that fails during the check ends it
 //! with one sentence and no process left behind; every drawing shows a program's messages.
+//! A live cluster of program nodes (`node --node-cmd`) is held to its program the same way,
+//! restarts from a data directory included.
 
 mod common;
+mod live_common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -371,4 +375,253 @@ fn every_drawing_shows_a_programs_own_messages() {
     let output = common::lamport_ledger(&["render", odd_path.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", both(&output));
     assert!(stdout(&output).contains("59 events, #0 to #74"));
+}
+
+/// Live node `id` of the cluster at `cluster`, its client the Python example, with its data
+/// directory, tracing into `traces`.
+fn live_program_node(id: u32, cluster: &Path, data_dir: &Path, traces: &Path) -> live_common::Node {
+    live_common::program_node(id, cluster, Some(data_dir), traces, PYTHON_CLIENT)
+}
+
+/// The merged trace of a live cluster of two Python program nodes, made once for every test
+/// here. Both first transfers are typed before the nodes meet (node 1 is frozen while node 2
+/// starts), so both clients request the mutex with timestamp 1, a tie their ids break; then
+/// node 2 stops, restarts from its data directory with its 2 blocks, and each node transfers
+/// once more.
+fn live_trace() -> &'static str {
+    static TRACE: OnceLock<String> = OnceLock::new();
+    TRACE.get_or_init(run_live_cluster)
+}
+
+fn run_live_cluster() -> String {
+    let (tmp, traces) = live_common::workspace();
+    let root = tmp.path();
+    let cluster = live_common::write_cluster(root, &live_common::free_ports(2), 10_000);
+    let data = |id: u32| root.join(format!("data-{id}"));
+    let start = |id: u32| live_program_node(id, &cluster, &data(id), &traces);
+
+    let mut n1 = start(1);
+    n1.expect(&["waiting to hear from node 2"]);
+    n1.send("transfer 2 3");
+    n1.expect(&["transfer #1 (3 to node 2): accepted; it waits"]);
+    // Frozen, node 1 does not dial node 2 before node 2 holds its transfer too.
+    n1.signal("STOP");
+    let mut n2 = start(2);
+    n2.expect(&["waiting to hear from node 1"]);
+    n2.send("transfer 1 4");
+    n2.expect(&["transfer #1 (4 to node 1): accepted; it waits"]);
+    n1.signal("CONT");
+    n1.expect(&["transfer #1 (3 to node 2): released the mutex"]);
+    n2.expect(&["transfer #1 (4 to node 1): released the mutex"]);
+    n1.chain(2);
+    n2.chain(2);
+
+    assert!(n2.exit().success());
+    let mut n2 = start(2);
+    n2.expect(&["restored 2 blocks from"]);
+    n2.expect(&["ready: heard from every peer"]);
+    n1.send("transfer 2 2");
+    n2.expect(&["applied block 2 from node 1"]);
+    n2.send("transfer 1 1");
+    n1.expect(&["applied block 3 from node 2"]);
+    n1.chain(4);
+    n2.chain(4);
+    assert!(n1.exit().success());
+    assert!(n2.exit().success());
+
+    let merged = root.join("merged.jsonl");
+    let (code, _, merge_err) = live_common::run_bin(&[
+        "merge",
+        &traces.display().to_string(),
+        "-o",
+        &merged.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{merge_err}");
+    assert!(merge_err.contains("node 2 (2 runs)"), "{merge_err}");
+    std::fs::read_to_string(&merged).unwrap()
+}
+
+/// The live trace's events (without the header and summary lines).
+fn live_events() -> Vec<Value> {
+    let lines: Vec<&str> = live_trace().lines().collect();
+    lines[1..lines.len() - 1]
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+fn write_trace(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_live_program_clusters_trace_with_a_restart_passes_when_held_to_the_program() {
+    let events = live_events();
+    let requests: Vec<&Value> = events.iter().filter(|e| e["kind"] == "request").collect();
+    assert!(
+        requests[0]["ts"] == 1 && requests[1]["ts"] == 1,
+        "the first two requests tie: {requests:?}"
+    );
+    let restart = find(&events, |e| e["kind"] == "restart" && e["node"] == 2);
+    assert!(
+        events[restart + 1]["kind"] == "apply" && events[restart + 2]["kind"] == "apply",
+        "node 2 restores its 2 blocks as it starts again"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let trace = write_trace(dir.path(), "merged.jsonl", live_trace());
+    let output = check(&trace, &["--node-cmd", PYTHON_CLIENT]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("replay:    every event held to the program"),
+        "{text}"
+    );
+    assert!(text.contains("OK, every invariant holds"), "{text}");
+}
+
+#[test]
+fn a_live_trace_held_to_the_flawed_client_is_rejected_where_it_differs() {
+    let events = live_events();
+    // The flawed client takes the tie at timestamp 1 for its own turn: node 2 enters as soon
+    // as node 1's REPLY tells it no earlier request can come, which the trace does not show.
+    let reply = find(&events, |e| {
+        e["kind"] == "deliver" && e["node"] == 2 && e["msg"]["type"] == "reply"
+    });
+    let next = reply + 1 + find(&events[reply + 1..], |e| e["node"] == 2);
+    let dir = tempfile::tempdir().unwrap();
+    let trace = write_trace(dir.path(), "merged.jsonl", live_trace());
+    let buggy = format!("{PYTHON_CLIENT} --bug tiebreak");
+    let output = check(&trace, &["--node-cmd", &buggy]);
+    assert_eq!(output.status.code(), Some(2), "{}", both(&output));
+    let error = stderr(&output);
+    assert!(
+        error.contains(&format!("merged.jsonl:{}: event {next} (", next + 2)),
+        "line {}: {error}",
+        next + 2
+    );
+    assert!(
+        error.contains(&format!(
+            "the step of client 2 that began at event {reply} produces client 2's entry into \
+             the critical section for request 1"
+        )),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_forged_amount_in_a_live_trace_is_rejected_at_the_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = live_events();
+    let commit = find(&events, |e| e["kind"] == "commit" && e["node"] == 1);
+    let edited = forged(live_trace(), |events| {
+        let at = find(events, |e| e["kind"] == "transfer" && e["node"] == 1);
+        events[at]["amount"] = 2.into();
+    });
+    let trace = write_trace(dir.path(), "amount.jsonl", &edited);
+    let output = check(&trace, &["--node-cmd", PYTHON_CLIENT]);
+    assert_eq!(output.status.code(), Some(2), "{}", both(&output));
+    let error = stderr(&output);
+    assert!(
+        error.contains(&format!(
+            "amount.jsonl:{}: event {commit} (client 1's commit of block 0 (1 pays 3 to 2",
+            commit + 2
+        )),
+        "{error}"
+    );
+    assert!(error.contains("1 pays 2 to 2"), "{error}");
+}
+
+#[test]
+fn a_restore_at_another_clock_than_the_programs_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = live_events();
+    let restart = find(&events, |e| e["kind"] == "restart" && e["node"] == 2);
+    let edited = forged(live_trace(), |events| {
+        for event in &mut events[restart + 1..restart + 3] {
+            event["clock"] = 7.into();
+        }
+    });
+    let trace = write_trace(dir.path(), "restore.jsonl", &edited);
+    let output = check(&trace, &["--node-cmd", PYTHON_CLIENT]);
+    assert_eq!(output.status.code(), Some(2), "{}", both(&output));
+    let error = stderr(&output);
+    assert!(
+        error.contains(&format!(
+            "event {} (client 2's apply of block 0",
+            restart + 1
+        )) && error.contains(
+            "client 2's program, started with the 2 blocks restored from the data directory in \
+             its init line, reports clock 0"
+        ),
+        "{error}"
+    );
+    // A restart that keeps the ledger leaves nothing to restore.
+    let edited = forged(live_trace(), |events| {
+        events[restart]["kept"] = "ledger".into();
+    });
+    let trace = write_trace(dir.path(), "kept.jsonl", &edited);
+    let output = check(&trace, &["--node-cmd", PYTHON_CLIENT]);
+    assert_eq!(output.status.code(), Some(2), "{}", both(&output));
+    let error = stderr(&output);
+    assert!(
+        error.contains(&format!(
+            "kept.jsonl:{}: event {} (client 2's apply of block 0",
+            restart + 3,
+            restart + 1
+        )) && error.contains("client 2 started with 2 blocks already"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_live_trace_where_a_killed_node_gets_a_request_again_passes() {
+    let (tmp, traces) = live_common::workspace();
+    let root = tmp.path();
+    let cluster = live_common::write_cluster(root, &live_common::free_ports(3), 10_000);
+    let data = |id: u32| root.join(format!("data-{id}"));
+    let start = |id: u32| live_program_node(id, &cluster, &data(id), &traces);
+    let mut n1 = start(1);
+    let n2 = start(2);
+    let n3 = start(3);
+    live_common::all_ready([&n1, &n2, &n3]);
+
+    // Node 1's REQUEST reaches node 3 while node 2 is away; node 3 is killed and its next
+    // run gets the REQUEST again.
+    assert!(n2.exit().success());
+    n1.send("transfer 3 1");
+    n1.expect(&["transfer #1 (1 to node 3) waits with request"]);
+    live_common::wait_for_trace_line(
+        &traces,
+        3,
+        &["\"kind\":\"deliver\"", "\"type\":\"request\""],
+    );
+    n3.kill();
+    let n3 = start(3);
+    n1.expect(&["connected to node 3 (it restarted)"]);
+    let n2 = start(2);
+    n1.expect(&["transfer #1 (1 to node 3): committed block 0"]);
+    n3.expect(&["applied block 0 from node 1"]);
+    n2.expect(&["applied block 0 from node 1"]);
+    for node in [n1, n2, n3] {
+        assert!(node.exit().success());
+    }
+
+    let merged = root.join("merged.jsonl");
+    let (code, _, merge_err) = live_common::run_bin(&[
+        "merge",
+        &traces.display().to_string(),
+        "-o",
+        &merged.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{merge_err}");
+    let kinds = live_common::kinds(&std::fs::read_to_string(&merged).unwrap());
+    assert_eq!(
+        live_common::count(&kinds, "duplicate", 1),
+        1,
+        "the REQUEST sent again"
+    );
+    let output = check(&merged, &["--node-cmd", PYTHON_CLIENT]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
 }

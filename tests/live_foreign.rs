@@ -15,30 +15,6 @@ use live_common::*;
 
 const CLIENT: &str = "python3 examples/python/lamport_client.py";
 
-/// A node of the cluster at `cluster` whose client is `cmd`, tracing into `traces`.
-fn program_node(
-    id: u32,
-    cluster: &Path,
-    data_dir: Option<&Path>,
-    traces: &Path,
-    cmd: &str,
-) -> Node {
-    let mut args = vec![
-        "--cluster".to_string(),
-        cluster.display().to_string(),
-        "--trace".into(),
-        traces.display().to_string(),
-        "--node-cmd".into(),
-        cmd.into(),
-    ];
-    if let Some(dir) = data_dir {
-        args.push("--data-dir".into());
-        args.push(dir.display().to_string());
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Node::start(id, &args)
-}
-
 /// The process ids of `node`'s children (its client program), waiting until it has one.
 fn children(node: &Node) -> Vec<u32> {
     let deadline = Instant::now() + DEADLINE;
@@ -74,31 +50,6 @@ fn assert_gone(pids: &[u32]) {
         assert!(
             Instant::now() < deadline,
             "client programs {pids:?} outlived their node"
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Waits until a trace of node `node` in `traces` has a line with every one of `parts`.
-fn wait_for_trace_line(traces: &Path, node: u32, parts: &[&str]) {
-    let deadline = Instant::now() + DEADLINE;
-    let prefix = format!("node-{node}-");
-    loop {
-        for entry in std::fs::read_dir(traces).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if name.starts_with(&prefix)
-                && std::fs::read_to_string(&path)
-                    .unwrap()
-                    .lines()
-                    .any(|line| parts.iter().all(|part| line.contains(part)))
-            {
-                return;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no trace of node {node} shows {parts:?}"
         );
         thread::sleep(Duration::from_millis(20));
     }

@@ -298,13 +298,13 @@ fn check_events<R: BufRead, N: ReplayNode>(
         in_flight: checker.oldest_in_flight().is_some(),
     };
     if let Some((line, refusal)) = not_replayable {
-        return Err(refused(line, refusal, reader.skipped(), header.live));
+        return Err(refused(line, refusal, reader.skipped()));
     }
     if let Some(replay) = &mut replay {
         let quiescent = summary.end.as_deref() == Some("quiescent");
         replay
             .finish(quiescent)
-            .map_err(|refusal| refused(summary.line, refusal, reader.skipped(), header.live))?;
+            .map_err(|refusal| refused(summary.line, refusal, reader.skipped()))?;
     }
     drop(replay);
     check_end(&header, &summary, &facts)?;
@@ -376,9 +376,8 @@ fn check_events<R: BufRead, N: ReplayNode>(
 }
 
 /// Why the replay refused the trace, at `line`. A trace with messages the built-in protocols
-/// do not have was written by a program of its own, which the refusal then says; `live`: the
-/// trace was merged from live nodes, which only `--invariants-only` checks.
-fn refused(line: u64, refusal: Refusal, skipped: &BTreeMap<String, u64>, live: bool) -> CheckError {
+/// do not have was written by a program of its own, which the refusal then says.
+fn refused(line: u64, refusal: Refusal, skipped: &BTreeMap<String, u64>) -> CheckError {
     let sentence = match refusal {
         Refusal::NodeFailed(sentence) => return CheckError::NodeFailed { line, sentence },
         Refusal::NotFollowing(sentence) => sentence,
@@ -396,13 +395,8 @@ fn refused(line: u64, refusal: Refusal, skipped: &BTreeMap<String, u64>, live: b
         return CheckError::Read(invalid(line, sentence));
     }
     let types = foreign.into_iter().collect::<Vec<_>>().join(", ");
-    let remedy = if live {
-        "check the invariants alone with `check --invariants-only` (a live cluster's trace \
-         cannot be held to a program)"
-    } else {
-        "hold the trace to that program with `check --node-cmd CMD`, or check the invariants \
-         alone with `check --invariants-only`"
-    };
+    let remedy = "hold the trace to that program with `check --node-cmd CMD`, or check the \
+                  invariants alone with `check --invariants-only`";
     CheckError::Read(invalid(
         line,
         format!(

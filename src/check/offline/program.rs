@@ -5,7 +5,7 @@
 
 use std::io::BufRead;
 
-use super::{CheckError, OfflineOptions, OfflineReport, check_events, invalid};
+use super::{CheckError, OfflineOptions, OfflineReport, check_events};
 use crate::check::replay::{Replay, StartNode, protocol_of};
 use crate::node::{NodeSpec, ProcessNode};
 use crate::protocol::{Mutations, Variant};
@@ -22,22 +22,16 @@ pub fn check_program_trace<R: BufRead>(
 ) -> Result<OfflineReport, CheckError> {
     let mut reader = TraceReader::new(input)?;
     let header = reader.header().clone();
-    if header.live {
-        return Err(CheckError::Read(invalid(
-            1,
-            "the header has a `live` object: a live node's trace holds what its session does \
-             outside the node's steps, which --node-cmd does not replay; check it with \
-             --invariants-only"
-                .to_string(),
-        )));
-    }
     reader.read_messages(Messages::AsWritten);
     // The program is the protocol: the header's protocol only fills the node's settings.
     let (variant, _) = protocol_of(&header).unwrap_or((Variant::default(), Mutations::none()));
     let replay = (!options.invariants_only).then(|| {
         let spec = spec.clone();
         let start: StartNode<ProcessNode> =
-            Box::new(move |config, initial| ProcessNode::start(&spec, config, initial));
+            Box::new(move |config, initial, restored| match restored {
+                [] => ProcessNode::start(&spec, config, initial),
+                _ => ProcessNode::start_with_ledger(&spec, config, initial, restored),
+            });
         Replay::with_nodes(&header, variant, Mutations::none(), start)
     });
     let mut report = check_events(reader, replay, options)?;

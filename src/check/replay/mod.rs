@@ -17,10 +17,12 @@
 //! session does outside the state machine: the `apply` events of the blocks it restores
 //! from its data directory when it starts, and the UPDATE (catch-up) and UPDATED (sync)
 //! messages it sends to a peer that connects; and a node killed in the middle of a step
-//! leaves the rest of that step out.
+//! leaves the rest of that step out. A program's live node (`node --node-cmd`) sends no
+//! session messages, and hands the restored blocks to its program in `init` (`restore`).
 
 mod expect;
 mod nodes;
+mod restore;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -33,6 +35,7 @@ use crate::trace::read::{DeclaredCrash, TraceHeader};
 use crate::trace::{DropReason, Event, EventKind, Kept};
 use expect::{Expected, describe, describe_expected, matches, step_events};
 pub use nodes::{Refusal, ReplayNode, StartNode};
+use restore::{Restoring, restore_block};
 
 /// Commits between two passes that forget the blocks no message can bring back, as the
 /// simulator does, so that a long trace replays in flat memory.
@@ -96,6 +99,9 @@ struct Replayed<N> {
     fresh: bool,
     /// Its crashes so far.
     crashes: usize,
+    /// The blocks it restored since it started, while it has done nothing else; only for a
+    /// node that [restores at start](ReplayNode::RESTORES_AT_START).
+    restoring: Option<Restoring>,
 }
 
 /// The replay of a whole trace, event by event, through nodes of type `N`: the built-in
@@ -129,8 +135,9 @@ impl Replay<Client> {
     /// protocol and mutations; an error if it names no protocol known here.
     pub fn new(header: &TraceHeader) -> Result<Replay<Client>, String> {
         let (variant, mutations) = protocol_of(header)?;
+        // The built-in client restores blocks as messages, so it is always started empty.
         let start: StartNode<Client> =
-            Box::new(|config, initial| Ok(Client::new(&config, initial)));
+            Box::new(|config, initial, _restored| Ok(Client::new(&config, initial)));
         Ok(Replay::with_nodes(header, variant, mutations, start))
     }
 }
@@ -206,6 +213,10 @@ impl<N: ReplayNode> Replay<N> {
     /// Holds `event` at client `id` to its step under way, or to the step it begins.
     fn step_of(&mut self, id: ClientId, event: &Event) -> Result<bool, Refusal> {
         let live = self.live;
+        if N::RESTORES_AT_START {
+            self.node(id)?;
+            self.start_restored(id, Some(event))?;
+        }
         let node = self.node(id)?;
         if let Some(next) = node.step.front() {
             if matches(next, event) {
@@ -226,6 +237,7 @@ impl<N: ReplayNode> Replay<N> {
             node.step.clear();
         }
         let outbox = &mut self.outbox;
+        let initial_balances = &self.initial_balances;
         let node = self.nodes[id.index()].as_mut().expect("made above");
         if matches!(event.kind, EventKind::Crash | EventKind::Restart { .. })
             && let Some(declared) = &self.declared_crashes
@@ -292,6 +304,19 @@ impl<N: ReplayNode> Replay<N> {
                 node.session_send(id, event, *to, msg)?;
                 return Ok(true);
             }
+            EventKind::Apply { block } if live && fresh && N::RESTORES_AT_START => {
+                node.fresh = true;
+                let held = node.client.ledger().len();
+                restore_block(
+                    &mut node.restoring,
+                    id,
+                    event,
+                    block,
+                    initial_balances,
+                    held,
+                )?;
+                return Ok(true);
+            }
             EventKind::Apply { block } if live && fresh => {
                 node.fresh = true;
                 // As the node restores a block: an UPDATE from a peer the block names.
@@ -349,7 +374,7 @@ impl<N: ReplayNode> Replay<N> {
         let slot = &mut self.nodes[id.index()];
         if slot.is_none() {
             let config = ClientConfig { id, ..self.config };
-            let client = (self.start)(config, Arc::clone(&self.initial_balances))
+            let client = (self.start)(config, Arc::clone(&self.initial_balances), &[])
                 .map_err(Refusal::NodeFailed)?;
             *slot = Some(Box::new(Replayed {
                 client,
@@ -360,9 +385,37 @@ impl<N: ReplayNode> Replay<N> {
                 last_clock: 0,
                 fresh: true,
                 crashes: 0,
+                restoring: None,
             }));
         }
         Ok(slot.as_mut().expect("made above"))
+    }
+
+    /// Ends the restore of client `id` unless `next` (its next event; `None` at the end of
+    /// the trace) goes on with it: the node is started anew with the blocks restored, and the
+    /// clock it reports must be the one the restore's `apply` events carry.
+    fn start_restored(&mut self, id: ClientId, next: Option<&Event>) -> Result<(), Refusal> {
+        let Some(node) = self.nodes[id.index()].as_mut() else {
+            return Ok(());
+        };
+        let goes_on = next.is_some_and(|event| {
+            node.fresh && matches!(event.kind, EventKind::Apply { .. }) && node.down_since.is_none()
+        });
+        if goes_on {
+            return Ok(());
+        }
+        let Some(restoring) = node.restoring.take() else {
+            return Ok(());
+        };
+        let config = ClientConfig { id, ..self.config };
+        node.client = (self.start)(
+            config,
+            Arc::clone(&self.initial_balances),
+            restoring.blocks(),
+        )
+        .map_err(Refusal::NodeFailed)?;
+        restoring.check_clock(id, node.client.clock())?;
+        Ok(())
     }
 
     /// Keeps count of the blocks in flight and forgets the unreachable ones now and then.
@@ -441,6 +494,11 @@ impl<N: ReplayNode> Replay<N> {
     /// The checks after the last event. `quiescent`: the run ended with nothing left to
     /// happen, so no timer may still be due to end a critical section.
     pub fn finish(&mut self, quiescent: bool) -> Result<(), Refusal> {
+        if N::RESTORES_AT_START {
+            for slot in 0..self.nodes.len() {
+                self.start_restored(ClientId::from_index(slot), None)?;
+            }
+        }
         let live = self.live;
         for (slot, node) in self.nodes.iter_mut().enumerate() {
             let Some(node) = node else { continue };
@@ -628,146 +686,4 @@ impl<N: ReplayNode> Replayed<N> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::protocol::{Block, GENESIS_PREV};
-
-    fn header(live: bool) -> TraceHeader {
-        TraceHeader {
-            scenario: None,
-            seed: None,
-            clients: 2,
-            initial_balances: vec![10, 10],
-            protocol: "lamport".into(),
-            mutations: Vec::new(),
-            cs_us: None,
-            max_events: None,
-            max_time_us: None,
-            live,
-            crashes: None,
-        }
-    }
-
-    fn at(seq: u64, node: u32, clock: u64, kind: EventKind) -> Event {
-        Event {
-            seq,
-            t_us: seq,
-            node: Some(ClientId::new(node)),
-            clock,
-            kind,
-        }
-    }
-
-    fn replay(live: bool, events: &[Event]) -> Result<(), String> {
-        let mut replay = Replay::new(&header(live))?;
-        for event in events {
-            replay
-                .observe(event)
-                .map_err(|refusal| refusal.to_string())?;
-        }
-        replay.finish(false).map_err(|refusal| refusal.to_string())
-    }
-
-    #[test]
-    fn a_live_node_may_restore_blocks_and_send_them_to_a_peer_that_connects() {
-        let block = Arc::new(Block::new(
-            0,
-            GENESIS_PREV,
-            1,
-            ClientId::new(1),
-            ClientId::new(2),
-            3,
-        ));
-        let events = [
-            // Restored from the data directory: an UPDATE from the payee, at clock 1.
-            at(
-                0,
-                1,
-                1,
-                EventKind::Apply {
-                    block: block.clone(),
-                },
-            ),
-            at(
-                1,
-                1,
-                1,
-                EventKind::Send {
-                    msg_id: 0,
-                    to: ClientId::new(2),
-                    msg: Message::Update {
-                        ts: 1,
-                        block: block.clone(),
-                    },
-                },
-            ),
-            at(
-                2,
-                1,
-                1,
-                EventKind::Send {
-                    msg_id: 1,
-                    to: ClientId::new(2),
-                    msg: Message::Updated { ts: 1 },
-                },
-            ),
-        ];
-        replay(true, &events).unwrap();
-        let error = replay(false, &events).unwrap_err();
-        assert!(error.contains("it is no input"), "{error}");
-        // A session sends no REQUEST of its own.
-        let request = at(
-            1,
-            1,
-            1,
-            EventKind::Send {
-                msg_id: 0,
-                to: ClientId::new(2),
-                msg: Message::Request { ts: 1 },
-            },
-        );
-        let error = replay(true, &[events[0].clone(), request]).unwrap_err();
-        assert!(
-            error.contains("a live node's session only sends"),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn a_live_node_killed_in_a_step_leaves_the_rest_of_it_out() {
-        let events = [
-            at(
-                0,
-                1,
-                0,
-                EventKind::Transfer {
-                    to: ClientId::new(2),
-                    amount: 3,
-                },
-            ),
-            at(1, 1, 1, EventKind::Request { ts: 1 }),
-            at(2, 1, 1, EventKind::Crash),
-            at(
-                3,
-                1,
-                0,
-                EventKind::Restart {
-                    kept: Kept::Nothing,
-                },
-            ),
-        ];
-        replay(true, &events).unwrap();
-        let error = replay(false, &events).unwrap_err();
-        assert!(
-            error.contains("produces client 1's send of REQUEST(ts 1) to client 2 at clock 1 next"),
-            "{error}"
-        );
-        // Cut without a crash, the step is unfinished only in a simulated trace.
-        replay(true, &events[..2]).unwrap();
-        let error = replay(false, &events[..2]).unwrap_err();
-        assert!(
-            error.contains("the trace ends in the middle of client 1's step"),
-            "{error}"
-        );
-    }
-}
+mod tests;

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::node::ProcessNode;
-use crate::protocol::{Amount, Client, ClientConfig, Node};
+use crate::protocol::{Amount, Block, Client, ClientConfig, Node};
 
 use super::expect::state;
 
@@ -35,14 +35,22 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// Starts client `config.id`'s node, holding the initial balances.
-pub type StartNode<N> = Box<dyn FnMut(ClientConfig, Arc<[Amount]>) -> Result<N, String>>;
+/// Starts client `config.id`'s node, holding the initial balances and, when the node
+/// [restores at start](ReplayNode::RESTORES_AT_START), the blocks a live node restored from its
+/// data directory (else none).
+pub type StartNode<N> =
+    Box<dyn FnMut(ClientConfig, Arc<[Amount]>, &[Arc<Block>]) -> Result<N, String>>;
 
 /// A node the replay can hold a trace to.
 pub trait ReplayNode: Node {
     /// Whether the replay may make it forget the blocks no message can bring back
     /// ([`Node::forget_blocks_before`]), which keeps a long replay in flat memory.
     const FORGETS_BLOCKS: bool;
+
+    /// Whether a live node hands this node the blocks of its data directory when it starts it
+    /// (a program gets them in its `init` line), rather than one at a time as messages (the
+    /// built-in client's UPDATEs).
+    const RESTORES_AT_START: bool;
 
     /// Where the node stands, for a rejection: "idle (no request outstanding)", "waiting for
     /// the mutex with request (3,1)", …
@@ -61,6 +69,7 @@ pub trait ReplayNode: Node {
 
 impl ReplayNode for Client {
     const FORGETS_BLOCKS: bool = true;
+    const RESTORES_AT_START: bool = false;
 
     fn standing(&self) -> String {
         state(self)
@@ -77,6 +86,7 @@ impl ReplayNode for Client {
 impl ReplayNode for ProcessNode {
     /// A program keeps its whole ledger, and so does the mirror of it.
     const FORGETS_BLOCKS: bool = false;
+    const RESTORES_AT_START: bool = true;
 
     /// A program says nothing of its queue: only the transfers it works on are known.
     fn standing(&self) -> String {
