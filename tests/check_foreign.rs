@@ -64,13 +64,18 @@ fn ack_client(dir: &Path) -> String {
 
 /// The trace with its event lines changed by `edit` and the digest a forger recomputes.
 fn forged(trace: &str, edit: impl FnOnce(&mut Vec<Value>)) -> String {
+    forged_with_summary(trace, |events, _| edit(events))
+}
+
+/// [`forged`], where `edit` may change the summary's counts too.
+fn forged_with_summary(trace: &str, edit: impl FnOnce(&mut Vec<Value>, &mut Value)) -> String {
     let mut lines = trace.lines();
     let header = lines.next().unwrap();
     let mut events: Vec<Value> = lines
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
     let mut summary = events.pop().unwrap();
-    edit(&mut events);
+    edit(&mut events, &mut summary);
     let mut text = format!("{header}\n");
     for event in &events {
         text.push_str(&format!("{event}\n"));
@@ -575,53 +580,28 @@ fn a_restore_at_another_clock_than_the_programs_is_rejected() {
     );
 }
 
+/// A send outside any step of a program node is refused as what it is: a program's live
+/// session sends nothing of its own (the built-in client's catch-up UPDATEs do not apply).
 #[test]
-fn a_live_trace_where_a_killed_node_gets_a_request_again_passes() {
-    let (tmp, traces) = live_common::workspace();
-    let root = tmp.path();
-    let cluster = live_common::write_cluster(root, &live_common::free_ports(3), 10_000);
-    let data = |id: u32| root.join(format!("data-{id}"));
-    let start = |id: u32| live_program_node(id, &cluster, &data(id), &traces);
-    let mut n1 = start(1);
-    let n2 = start(2);
-    let n3 = start(3);
-    live_common::all_ready([&n1, &n2, &n3]);
-
-    // Node 1's REQUEST reaches node 3 while node 2 is away; node 3 is killed and its next
-    // run gets the REQUEST again.
-    assert!(n2.exit().success());
-    n1.send("transfer 3 1");
-    n1.expect(&["transfer #1 (1 to node 3) waits with request"]);
-    live_common::wait_for_trace_line(
-        &traces,
-        3,
-        &["\"kind\":\"deliver\"", "\"type\":\"request\""],
+fn a_send_outside_a_step_of_a_program_node_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let edited = forged_with_summary(live_trace(), |events, summary| {
+        summary["events"] = (events.len() + 1).into();
+        summary["messages_sent"] = (summary["messages_sent"].as_u64().unwrap() + 1).into();
+        let send = find(events, |e| e["kind"] == "send" && e["node"] == 2);
+        let mut copy = events[send].clone();
+        let last = events.last().unwrap().clone();
+        copy["seq"] = (last["seq"].as_u64().unwrap() + 1).into();
+        copy["t"] = last["t"].clone();
+        copy["msg_id"] = 1_000_000.into();
+        events.push(copy);
+    });
+    let trace = write_trace(dir.path(), "session.jsonl", &edited);
+    let output = check(&trace, &["--node-cmd", PYTHON_CLIENT]);
+    assert_eq!(output.status.code(), Some(2), "{}", both(&output));
+    let error = stderr(&output);
+    assert!(
+        error.contains("a program node's live session sends no message of its own"),
+        "{error}"
     );
-    n3.kill();
-    let n3 = start(3);
-    n1.expect(&["connected to node 3 (it restarted)"]);
-    let n2 = start(2);
-    n1.expect(&["transfer #1 (1 to node 3): committed block 0"]);
-    n3.expect(&["applied block 0 from node 1"]);
-    n2.expect(&["applied block 0 from node 1"]);
-    for node in [n1, n2, n3] {
-        assert!(node.exit().success());
-    }
-
-    let merged = root.join("merged.jsonl");
-    let (code, _, merge_err) = live_common::run_bin(&[
-        "merge",
-        &traces.display().to_string(),
-        "-o",
-        &merged.display().to_string(),
-    ]);
-    assert_eq!(code, 0, "{merge_err}");
-    let kinds = live_common::kinds(&std::fs::read_to_string(&merged).unwrap());
-    assert_eq!(
-        live_common::count(&kinds, "duplicate", 1),
-        1,
-        "the REQUEST sent again"
-    );
-    let output = check(&merged, &["--node-cmd", PYTHON_CLIENT]);
-    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
 }

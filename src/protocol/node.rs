@@ -11,7 +11,7 @@ mod rules;
 
 use std::sync::Arc;
 
-pub use rules::{broken_rule, message_words};
+pub use rules::{HandledStep, broken_rule, changed_id, may_send, message_words, node_error};
 
 use super::client::Transfer;
 use super::{

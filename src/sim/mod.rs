@@ -229,20 +229,24 @@ fn simulate_programs(
 /// does with the built-in clients. Nodes that cannot be replayed in-process keep the message
 /// logs from the start when the violations are to be explained with messages.
 ///
-/// Every step's outputs are checked against the rules of docs/nodes.md ("A client in
-/// Rust"): a node that breaks one (a message to itself or to a client the scenario does not
-/// have, a delivery without its `Received` first, a commit naming a block its ledger does
-/// not hold) ends the run with an error whose message is one sentence naming the client, the
-/// step and the output ([`node_failure`] reads it).
+/// The nodes must be one per client, each made for its client (its `id()`); every step's
+/// outputs are held to the rules of docs/nodes.md ("A client in Rust",
+/// [`broken_rule`](crate::protocol::node::broken_rule)). A node that breaks one, changes its
+/// id or reports a failure ([`Node::take_failure`]) ends the run with an error whose message
+/// is one sentence naming the client, the step and the output ([`node_failure`] reads it).
 pub fn simulate_nodes<N: Node>(
     scenario: &Scenario,
     options: RunOptions,
     sinks: &mut [&mut dyn EventSink],
     clients: Vec<N>,
 ) -> io::Result<RunResult<N>> {
+    if let Some(misfit) = checked::misfit(&clients, scenario.clients) {
+        return Err(node_failed(misfit));
+    }
     let checked = clients
         .into_iter()
-        .map(|node| Checked::new(node, scenario.clients))
+        .enumerate()
+        .map(|(slot, node)| Checked::new(node, ClientId::from_index(slot), scenario.clients))
         .collect();
     let result = run_nodes(scenario, options, sinks, checked)?;
     Ok(result.map_clients(Checked::into_inner))

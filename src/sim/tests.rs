@@ -105,6 +105,10 @@ enum Flaw {
     SendsToClient(u32),
     NoReceivedFirst,
     CommitsMissingBlock,
+    /// Sends a REQUEST to itself when it takes its first transfer.
+    RequestsFromItself,
+    /// Reports a failure of its own after its first delivery.
+    Fails,
 }
 
 /// The built-in client with one flaw switched in by the test.
@@ -139,6 +143,7 @@ impl Flawed {
                 out.push(clock, crate::protocol::OutputKind::Received { from });
                 out.push(clock, crate::protocol::OutputKind::Committed { index: 99 });
             }
+            Flaw::RequestsFromItself | Flaw::Fails => {}
         }
     }
 }
@@ -151,7 +156,18 @@ impl Node for Flawed {
         self.client.clock()
     }
     fn handle_command(&mut self, command: Command, out: &mut Outbox) -> Result<(), CommandError> {
-        Node::handle_command(&mut self.client, command, out)
+        let result = Node::handle_command(&mut self.client, command, out);
+        if matches!(self.flaw, Flaw::RequestsFromItself) && self.client.id() == ClientId::new(2) {
+            let ts = self.client.clock();
+            let to = self.client.id();
+            let msg = Message::Request { ts };
+            out.push(ts, crate::protocol::OutputKind::Send { to, msg });
+        }
+        result
+    }
+    fn take_failure(&mut self) -> Option<String> {
+        let failing = matches!(self.flaw, Flaw::Fails) && self.client.id() == ClientId::new(2);
+        failing.then(|| "its disk is full".to_string())
     }
     fn handle_message(&mut self, from: ClientId, msg: &Message, out: &mut Outbox) {
         match self.flaw {
@@ -161,6 +177,9 @@ impl Node for Flawed {
             Flaw::SendsToItself | Flaw::SendsToClient(_) => {
                 Node::handle_message(&mut self.client, from, msg, out);
                 self.flawed(from, msg, out);
+            }
+            Flaw::RequestsFromItself | Flaw::Fails => {
+                Node::handle_message(&mut self.client, from, msg, out);
             }
             Flaw::NoReceivedFirst | Flaw::CommitsMissingBlock => self.flawed(from, msg, out),
         }
@@ -205,29 +224,75 @@ fn failure_of(flaw: Flaw) -> String {
 /// sentence naming the client, the step and the output, not with a panic in the driver.
 #[test]
 fn a_node_breaking_the_boundarys_rules_ends_the_run_with_one_sentence() {
+    let delivery = "client 2, handling the delivery of ";
     let cases = [
-        (Flaw::SendsToItself, "to itself (client 2)"),
+        (Flaw::SendsToItself, delivery, "to itself (client 2)"),
         (
             Flaw::SendsToClient(9),
+            delivery,
             "to client 9, which the scenario does not have (its clients are 1 to 3)",
         ),
         (
             Flaw::SendsToClient(0),
+            delivery,
             "to client 0, which the scenario does not have (its clients are 1 to 3)",
         ),
-        (Flaw::NoReceivedFirst, "did not output Received first"),
+        (
+            Flaw::NoReceivedFirst,
+            delivery,
+            "did not output Received first",
+        ),
         (
             Flaw::CommitsMissingBlock,
+            delivery,
             "output Committed naming block 99, which its ledger does not hold",
         ),
+        (
+            Flaw::RequestsFromItself,
+            "client 2, handling the issue of its transfer 1 (pay 4 to client 3), ",
+            "sent REQUEST(ts 1) to itself (client 2)",
+        ),
+        (
+            Flaw::Fails,
+            "client 2, handling ",
+            "failed: its disk is full",
+        ),
     ];
-    for (flaw, broken) in cases {
+    for (flaw, step, broken) in cases {
         let sentence = failure_of(flaw);
+        assert!(sentence.starts_with(step), "{sentence}");
+        assert!(sentence.contains(broken), "{sentence}");
         assert!(
-            sentence.starts_with("client 2, handling the delivery of "),
+            sentence.ends_with("; see docs/nodes.md, \"A client in Rust\""),
             "{sentence}"
         );
-        assert!(sentence.contains(broken), "{sentence}");
         assert_eq!(sentence.lines().count(), 1, "{sentence}");
     }
+}
+
+/// Nodes that cannot play the scenario's clients are refused before the run, in one
+/// sentence: too few of them, or one made for another client than its place.
+#[test]
+fn nodes_that_do_not_fit_the_clients_are_refused_in_one_sentence() {
+    let scenario = scenario("scenarios/default.json");
+    let refusal = |nodes: Vec<Client>| {
+        let error = simulate_nodes(&scenario, RunOptions::default(), &mut [], nodes)
+            .err()
+            .expect("refused");
+        super::node_failure(&error)
+            .expect("one sentence")
+            .to_string()
+    };
+    let mut clients = builtin_clients(&scenario);
+    clients.pop();
+    assert_eq!(
+        refusal(clients),
+        "the run was given 2 nodes for the scenario's 3 clients"
+    );
+    let mut clients = builtin_clients(&scenario);
+    clients.swap(0, 1);
+    assert_eq!(
+        refusal(clients),
+        "the node made for client 1 says its id is 2"
+    );
 }

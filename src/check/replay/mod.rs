@@ -662,6 +662,15 @@ impl<N: ReplayNode> Replayed<N> {
         to: ClientId,
         msg: &Message,
     ) -> Result<(), String> {
+        if !N::SESSION_MESSAGES {
+            return Err(format!(
+                "event {} ({}) does not follow from the events before it: no step of client \
+                 {id} is under way, and a program node's live session sends no message of its \
+                 own",
+                event.seq,
+                describe(id, event.clock, &event.kind)
+            ));
+        }
         let clock = self.client.clock();
         let own_block = match msg {
             Message::Update { block, .. } => self

@@ -52,6 +52,11 @@ pub trait ReplayNode: Node {
     /// built-in client's UPDATEs).
     const RESTORES_AT_START: bool;
 
+    /// Whether a live node's session sends a peer messages of its own outside the node's
+    /// steps (the built-in client's catch-up: UPDATE and UPDATED); a program's session sends
+    /// none.
+    const SESSION_MESSAGES: bool;
+
     /// Where the node stands, for a rejection: "idle (no request outstanding)", "waiting for
     /// the mutex with request (3,1)", …
     fn standing(&self) -> String;
@@ -70,6 +75,7 @@ pub trait ReplayNode: Node {
 impl ReplayNode for Client {
     const FORGETS_BLOCKS: bool = true;
     const RESTORES_AT_START: bool = false;
+    const SESSION_MESSAGES: bool = true;
 
     fn standing(&self) -> String {
         state(self)
@@ -87,6 +93,7 @@ impl ReplayNode for ProcessNode {
     /// A program keeps its whole ledger, and so does the mirror of it.
     const FORGETS_BLOCKS: bool = false;
     const RESTORES_AT_START: bool = true;
+    const SESSION_MESSAGES: bool = false;
 
     /// A program says nothing of its queue: only the transfers it works on are known.
     fn standing(&self) -> String {

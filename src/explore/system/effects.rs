@@ -10,6 +10,7 @@ use rustc_hash::FxHashMap;
 
 use crate::check::Invariant;
 use crate::explore::search::{Finding, NODE_ERROR};
+use crate::protocol::node::may_send;
 use crate::protocol::{ClientId, Command, Message, Outbox, OutputKind, Timer};
 
 /// A client step just run, its client state and messages interned.
@@ -274,7 +275,7 @@ fn judge<N: ExploredNode>(
                 // The built-in client never does this; `ExploredNode::misstep` takes such sends
                 // of another node out.
                 assert!(
-                    *to != id && to.is_among(inner.config.clients),
+                    may_send(id, *to, inner.config.clients),
                     "client {id} sent {} to client {to}: a node sends only to another client \
                      of the system",
                     msg.type_name().to_uppercase()

@@ -6,75 +6,43 @@
 //! naming the client, what it was handling and the offending output. What an invariant judges
 //! (a block with a wrong hash, a clock that goes back) stays that invariant's finding.
 
-use super::config::{PlannedTransfer, SystemConfig};
+use super::config::SystemConfig;
 use super::effects::{INPUT_DELIVER, INPUT_ISSUE, INPUT_TIMER};
 use super::node::ExploredNode;
-use crate::protocol::node::{broken_rule, message_words};
+use crate::protocol::node::{
+    HandledStep, broken_rule, changed_id, may_send, message_words, node_error,
+};
 use crate::protocol::{ClientId, Message, Outbox, Output, OutputKind};
 
 /// The most messages one client step may send: the step tables keep the count in 4 bits.
 pub(super) const MAX_SENDS: usize = 15;
 
-/// What a client step handled.
-#[derive(Clone, Copy)]
-enum Step<'a> {
-    /// Its transfer `number` (from 0) was issued.
-    Issue {
-        number: usize,
-        transfer: PlannedTransfer,
-    },
-    Deliver {
-        from: ClientId,
-        msg: &'a Message,
-    },
-    Timer,
-    Restart {
-        keep_ledger: bool,
-    },
-}
-
-impl<'a> Step<'a> {
-    /// The step of client `id` with input `input` (`delivered`: its message, for a delivery).
-    fn of(config: &SystemConfig, id: ClientId, input: u32, delivered: Option<&'a Message>) -> Self {
-        let argument = input & ((1 << 28) - 1);
-        match input & (3 << 28) {
-            INPUT_ISSUE => Step::Issue {
-                number: argument as usize,
-                transfer: config.transfers[id.index()][argument as usize],
-            },
-            INPUT_DELIVER => Step::Deliver {
-                from: ClientId::new(argument),
-                msg: delivered.expect("a delivery has its message"),
-            },
-            INPUT_TIMER => Step::Timer,
-            _ => Step::Restart {
-                keep_ledger: argument == 1,
-            },
-        }
-    }
-
-    fn words(self) -> String {
-        match self {
-            Step::Issue { number, transfer } => format!(
-                "the issue of its transfer {} (pay {} to client {})",
-                number + 1,
-                transfer.amount,
-                transfer.to
-            ),
-            Step::Deliver { from, msg } => {
-                format!("the delivery of {} from client {from}", message_words(msg))
+/// The step of client `id` with input `input` (`delivered`: its message, for a delivery).
+fn handled<'a>(
+    config: &SystemConfig,
+    id: ClientId,
+    input: u32,
+    delivered: Option<&'a Message>,
+) -> HandledStep<'a> {
+    let argument = input & ((1 << 28) - 1);
+    match input & (3 << 28) {
+        INPUT_ISSUE => {
+            let transfer = config.transfers[id.index()][argument as usize];
+            HandledStep::Transfer {
+                number: argument as usize + 1,
+                to: transfer.to,
+                amount: transfer.amount,
             }
-            Step::Timer => "its LeaveCriticalSection timer".to_string(),
-            Step::Restart { keep_ledger: true } => "a restart keeping its ledger".to_string(),
-            Step::Restart { keep_ledger: false } => "a restart keeping nothing".to_string(),
         }
+        INPUT_DELIVER => HandledStep::Delivery {
+            from: ClientId::new(argument),
+            msg: delivered.expect("a delivery has its message"),
+        },
+        INPUT_TIMER => HandledStep::Timer,
+        _ => HandledStep::Restart {
+            keep_ledger: argument == 1,
+        },
     }
-}
-
-/// The sentence of a node error: client `id`, in `step`, `what` (a clause such as "sent
-/// REPLY(ts 2) to itself").
-fn sentence(id: ClientId, step: Step<'_>, what: &str) -> String {
-    format!("client {id}, handling {}, {what}", step.words())
 }
 
 /// The sentence of what the explorer cannot follow in the step `input` of `before`, now
@@ -92,14 +60,14 @@ pub(super) fn check<N: ExploredNode>(
 ) -> Option<String> {
     let id = before.id();
     let clients = config.clients;
-    let step = Step::of(config, id, input, delivered);
+    let step = handled(config, id, input, delivered);
     let what = odd_output(before, after, step, outbox.as_slice(), clients)?;
     let mut sends = 0;
     let outputs: Vec<Output> = outbox.drain().collect();
     for output in outputs {
         let takes = match &output.kind {
             OutputKind::Send { to, .. } => {
-                let takes = *to != id && to.is_among(clients) && sends < MAX_SENDS;
+                let takes = may_send(id, *to, clients) && sends < MAX_SENDS;
                 sends += usize::from(takes);
                 takes
             }
@@ -110,16 +78,16 @@ pub(super) fn check<N: ExploredNode>(
             outbox.push(output.clock, output.kind);
         }
     }
-    Some(sentence(id, step, &what))
+    Some(node_error(id, step, &what))
 }
 
 /// The first output of a step of `before` (now `after`) that the explorer cannot follow, or
-/// the failure the node reports itself (`Node::take_failure`), as a clause of [`sentence`]:
+/// the failure the node reports itself (`Node::take_failure`), as a clause of [`node_error`]:
 /// a rule of the node boundary broken ([`broken_rule`]), or more sends than [`MAX_SENDS`].
 fn odd_output<N: ExploredNode>(
     before: &N,
     after: &mut N,
-    step: Step<'_>,
+    step: HandledStep<'_>,
     outputs: &[Output],
     clients: u32,
 ) -> Option<String> {
@@ -127,13 +95,10 @@ fn odd_output<N: ExploredNode>(
     if let Some(failure) = after.take_failure() {
         return Some(format!("failed: {failure}"));
     }
-    if after.id() != id {
-        return Some(format!("changed its id to {}", after.id()));
+    if let Some(changed) = changed_id(id, after.id()) {
+        return Some(changed);
     }
-    let delivered_from = match step {
-        Step::Deliver { from, .. } => Some(from),
-        _ => None,
-    };
+    let delivered_from = step.delivered_from();
     if let Some(broken) = broken_rule(id, clients, delivered_from, outputs, after.ledger()) {
         return Some(broken);
     }

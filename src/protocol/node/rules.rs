@@ -2,7 +2,84 @@
 //! Rust"): the simulator and the explorer hold a node of the library user's own to them, so
 //! that a node that breaks one is reported in one sentence rather than failing the driver.
 
-use crate::protocol::{ClientId, Ledger, Message, Output, OutputKind};
+use std::fmt;
+
+use crate::protocol::{Amount, ClientId, Ledger, Message, Output, OutputKind};
+
+/// The step a node was taking when it broke a rule, as a sentence names it.
+#[derive(Clone, Copy)]
+pub enum HandledStep<'m> {
+    /// The issue of the client's transfer `number` (from 1): pay `amount` to `to`.
+    Transfer {
+        number: usize,
+        to: ClientId,
+        amount: Amount,
+    },
+    /// A command to read client `of`'s balance.
+    BalanceRead {
+        of: ClientId,
+    },
+    Delivery {
+        from: ClientId,
+        msg: &'m Message,
+    },
+    Timer,
+    Restart {
+        keep_ledger: bool,
+    },
+}
+
+impl HandledStep<'_> {
+    /// The sender, when the step is a delivery.
+    pub fn delivered_from(self) -> Option<ClientId> {
+        match self {
+            HandledStep::Delivery { from, .. } => Some(from),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for HandledStep<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandledStep::Transfer { number, to, amount } => write!(
+                f,
+                "the issue of its transfer {number} (pay {amount} to client {to})"
+            ),
+            HandledStep::BalanceRead { of } => {
+                write!(f, "the command to read client {of}'s balance")
+            }
+            HandledStep::Delivery { from, msg } => {
+                write!(
+                    f,
+                    "the delivery of {} from client {from}",
+                    message_words(msg)
+                )
+            }
+            HandledStep::Timer => f.write_str("its LeaveCriticalSection timer"),
+            HandledStep::Restart { keep_ledger: true } => {
+                f.write_str("a restart keeping its ledger")
+            }
+            HandledStep::Restart { keep_ledger: false } => f.write_str("a restart keeping nothing"),
+        }
+    }
+}
+
+/// The sentence of a node that broke a rule (or failed) in `step`: `clause` completes
+/// "client C, handling S, …".
+pub fn node_error(id: ClientId, step: HandledStep<'_>, clause: &str) -> String {
+    format!("client {id}, handling {step}, {clause}; see docs/nodes.md, \"A client in Rust\"")
+}
+
+/// The clause of a step after which the node's id is not the one it was made with.
+pub fn changed_id(made: ClientId, now: ClientId) -> Option<String> {
+    (now != made).then(|| format!("changed its id to {now}"))
+}
+
+/// Whether a message from `id` may go to `to`: another client of the scenario's `clients`.
+pub fn may_send(id: ClientId, to: ClientId, clients: u32) -> bool {
+    to != id && to.is_among(clients)
+}
 
 /// The first rule the outputs of one step of client `id` break, as a clause that completes
 /// "client C, handling S, …", or `None`. `clients`: the scenario's number of clients;
