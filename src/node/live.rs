@@ -17,23 +17,42 @@ impl ProcessNode {
         initial_balances: Arc<[Amount]>,
         blocks: &[Arc<Block>],
     ) -> Result<ProcessNode, String> {
-        let mut ledger = Ledger::new(Arc::clone(&initial_balances));
-        for block in blocks {
-            ledger.append(Arc::clone(block)).map_err(|reason| {
-                format!(
-                    "client {}'s ledger cannot hold block {}: {reason}",
-                    config.id,
-                    block.index()
-                )
-            })?;
-        }
         let mut node = ProcessNode::new(spec, config, initial_balances);
-        node.ledger = ledger;
+        node.ledger = node.ledger_of(blocks)?;
         node.launch();
         match node.failure.take() {
             Some(failure) => Err(failure),
             None => Ok(node),
         }
+    }
+
+    /// Starts the program again, as a live node does when it starts in a data directory
+    /// holding `blocks`: the process is stopped and started anew with them in its `init`
+    /// line. The node's steps go on being counted from where they were.
+    pub fn restart_with_ledger(&mut self, blocks: &[Arc<Block>]) -> Result<(), String> {
+        let ledger = self.ledger_of(blocks)?;
+        self.stop_for_restart();
+        self.ledger = ledger;
+        self.launch();
+        match self.failure.take() {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        }
+    }
+
+    /// `blocks` as a ledger of this client's, each checked as it is appended.
+    fn ledger_of(&self, blocks: &[Arc<Block>]) -> Result<Ledger, String> {
+        let mut ledger = Ledger::new(Arc::clone(&self.initial_balances));
+        for block in blocks {
+            ledger.append(Arc::clone(block)).map_err(|reason| {
+                format!(
+                    "client {}'s ledger cannot hold block {}: {reason}",
+                    self.config.id,
+                    block.index()
+                )
+            })?;
+        }
+        Ok(ledger)
     }
 
     /// How many clients the run has.

@@ -109,6 +109,16 @@ impl ProcessNode {
         }
     }
 
+    /// Stops the process and forgets what it held but its ledger, before a restart.
+    fn stop_for_restart(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.stop();
+        }
+        self.clock = 0;
+        self.current = None;
+        self.queued.clear();
+    }
+
     /// Starts the process and initializes it with the ledger held.
     fn launch(&mut self) {
         self.spawn_and_init();
@@ -373,15 +383,10 @@ impl Node for ProcessNode {
     }
 
     fn restart(&mut self, keep_ledger: bool) {
-        if let Some(mut process) = self.process.take() {
-            process.stop();
-        }
+        self.stop_for_restart();
         if !keep_ledger {
             self.ledger = Ledger::new(Arc::clone(&self.initial_balances));
         }
-        self.clock = 0;
-        self.current = None;
-        self.queued.clear();
         self.steps += 1;
         self.launch();
     }

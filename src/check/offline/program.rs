@@ -28,10 +28,7 @@ pub fn check_program_trace<R: BufRead>(
     let replay = (!options.invariants_only).then(|| {
         let spec = spec.clone();
         let start: StartNode<ProcessNode> =
-            Box::new(move |config, initial, restored| match restored {
-                [] => ProcessNode::start(&spec, config, initial),
-                _ => ProcessNode::start_with_ledger(&spec, config, initial, restored),
-            });
+            Box::new(move |config, initial| ProcessNode::start(&spec, config, initial));
         Replay::with_nodes(&header, variant, Mutations::none(), start)
     });
     let mut report = check_events(reader, replay, options)?;

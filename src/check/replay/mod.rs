@@ -137,7 +137,7 @@ impl Replay<Client> {
         let (variant, mutations) = protocol_of(header)?;
         // The built-in client restores blocks as messages, so it is always started empty.
         let start: StartNode<Client> =
-            Box::new(|config, initial, _restored| Ok(Client::new(&config, initial)));
+            Box::new(|config, initial| Ok(Client::new(&config, initial)));
         Ok(Replay::with_nodes(header, variant, mutations, start))
     }
 }
@@ -374,7 +374,7 @@ impl<N: ReplayNode> Replay<N> {
         let slot = &mut self.nodes[id.index()];
         if slot.is_none() {
             let config = ClientConfig { id, ..self.config };
-            let client = (self.start)(config, Arc::clone(&self.initial_balances), &[])
+            let client = (self.start)(config, Arc::clone(&self.initial_balances))
                 .map_err(Refusal::NodeFailed)?;
             *slot = Some(Box::new(Replayed {
                 client,
@@ -407,13 +407,9 @@ impl<N: ReplayNode> Replay<N> {
         let Some(restoring) = node.restoring.take() else {
             return Ok(());
         };
-        let config = ClientConfig { id, ..self.config };
-        node.client = (self.start)(
-            config,
-            Arc::clone(&self.initial_balances),
-            restoring.blocks(),
-        )
-        .map_err(Refusal::NodeFailed)?;
+        node.client
+            .restore(restoring.blocks())
+            .map_err(Refusal::NodeFailed)?;
         restoring.check_clock(id, node.client.clock())?;
         Ok(())
     }

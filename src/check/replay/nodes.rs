@@ -35,11 +35,8 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// Starts client `config.id`'s node, holding the initial balances and, when the node
-/// [restores at start](ReplayNode::RESTORES_AT_START), the blocks a live node restored from its
-/// data directory (else none).
-pub type StartNode<N> =
-    Box<dyn FnMut(ClientConfig, Arc<[Amount]>, &[Arc<Block>]) -> Result<N, String>>;
+/// Starts client `config.id`'s node, holding the initial balances.
+pub type StartNode<N> = Box<dyn FnMut(ClientConfig, Arc<[Amount]>) -> Result<N, String>>;
 
 /// A node the replay can hold a trace to.
 pub trait ReplayNode: Node {
@@ -70,6 +67,10 @@ pub trait ReplayNode: Node {
     /// The replay is over: a node in another program is told so, to exit side by side with
     /// the others before it is reaped.
     fn close_input(&mut self) {}
+
+    /// Starts the node again holding `blocks`, the restore a live node makes of its data
+    /// directory when it starts; only asked when [`Self::RESTORES_AT_START`].
+    fn restore(&mut self, blocks: &[Arc<Block>]) -> Result<(), String>;
 }
 
 impl ReplayNode for Client {
@@ -79,6 +80,10 @@ impl ReplayNode for Client {
 
     fn standing(&self) -> String {
         state(self)
+    }
+
+    fn restore(&mut self, _blocks: &[Arc<Block>]) -> Result<(), String> {
+        unreachable!("the built-in client restores its blocks one UPDATE at a time")
     }
 
     fn lowest_block_needed(&self) -> Option<u64> {
@@ -117,5 +122,9 @@ impl ReplayNode for ProcessNode {
 
     fn close_input(&mut self) {
         ProcessNode::close_input(self);
+    }
+
+    fn restore(&mut self, blocks: &[Arc<Block>]) -> Result<(), String> {
+        self.restart_with_ledger(blocks)
     }
 }
