@@ -15,7 +15,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+
+use common::{check, forged};
 
 const PYTHON_CLIENT: &str = "python3 examples/python/lamport_client.py";
 
@@ -40,12 +41,6 @@ fn traced(dir: &Path, name: &str, cmd: &str) -> PathBuf {
     trace
 }
 
-fn check(trace: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["check", trace.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    common::lamport_ledger(&args)
-}
-
 /// The example client with REPLY renamed ACK and given a field of its own: a protocol with a
 /// message type no built-in protocol has. Returns the command that runs it.
 fn ack_client(dir: &Path) -> String {
@@ -60,32 +55,6 @@ fn ack_client(dir: &Path) -> String {
     let path = dir.join("ack_client.py");
     std::fs::write(&path, source.replace(reply, ack)).unwrap();
     format!("python3 {}", path.display())
-}
-
-/// The trace with its event lines changed by `edit` and the digest a forger recomputes.
-fn forged(trace: &str, edit: impl FnOnce(&mut Vec<Value>)) -> String {
-    forged_with_summary(trace, |events, _| edit(events))
-}
-
-/// [`forged`], where `edit` may change the summary's counts too.
-fn forged_with_summary(trace: &str, edit: impl FnOnce(&mut Vec<Value>, &mut Value)) -> String {
-    let mut lines = trace.lines();
-    let header = lines.next().unwrap();
-    let mut events: Vec<Value> = lines
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
-    let mut summary = events.pop().unwrap();
-    edit(&mut events, &mut summary);
-    let mut text = format!("{header}\n");
-    for event in &events {
-        text.push_str(&format!("{event}\n"));
-    }
-    let digest: String = Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    summary["digest"] = digest.into();
-    format!("{text}{summary}\n")
 }
 
 /// The 1-based line of the first event matching `pick`, and its position among the events.
@@ -585,9 +554,7 @@ fn a_restore_at_another_clock_than_the_programs_is_rejected() {
 #[test]
 fn a_send_outside_a_step_of_a_program_node_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let edited = forged_with_summary(live_trace(), |events, summary| {
-        summary["events"] = (events.len() + 1).into();
-        summary["messages_sent"] = (summary["messages_sent"].as_u64().unwrap() + 1).into();
+    let edited = forged(live_trace(), |events| {
         let send = find(events, |e| e["kind"] == "send" && e["node"] == 2);
         let mut copy = events[send].clone();
         let last = events.last().unwrap().clone();

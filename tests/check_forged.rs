@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+
+use common::{check, forged};
 
 fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
@@ -30,18 +31,8 @@ fn traced_run(dir: &Path, scenario: &Path) -> PathBuf {
     trace
 }
 
-fn check(path: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["check", path.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    common::lamport_ledger(&args)
-}
-
 fn summary_of(trace: &str) -> Value {
     serde_json::from_str(trace.trim_end().lines().last().unwrap()).unwrap()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Writes `text` to `name` in `dir`, checks it, and asserts the exit code (showing both
@@ -155,30 +146,6 @@ fn a_run_that_stopped_at_a_violation_must_end_there() {
         "{}",
         stderr(&output)
     );
-}
-
-/// The trace with its event lines replaced by `edit`'s (renumbered from 0), and a summary
-/// whose counts and digest fit them: what anyone can forge without the simulator.
-fn forged(trace: &str, edit: impl FnOnce(&mut Vec<Value>)) -> String {
-    let mut lines = trace.lines();
-    let header = lines.next().unwrap();
-    let mut events: Vec<Value> = lines
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
-    let mut summary = events.pop().unwrap();
-    edit(&mut events);
-    let mut text = format!("{header}\n");
-    for (seq, event) in events.iter_mut().enumerate() {
-        event["seq"] = seq.into();
-        text.push_str(&format!("{event}\n"));
-    }
-    let count = |kind: &str| events.iter().filter(|e| e["kind"] == kind).count();
-    summary["events"] = events.len().into();
-    summary["committed"] = count("commit").into();
-    summary["aborted"] = count("abort").into();
-    summary["messages_sent"] = count("send").into();
-    summary["digest"] = hex(&Sha256::digest(text.as_bytes())).into();
-    format!("{text}{summary}\n")
 }
 
 /// The position in `events` of the first event of `kind` at `node`.

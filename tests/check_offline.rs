@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::lamport_ledger;
+use common::{check, lamport_ledger};
 
 use std::collections::BTreeSet;
 use std::io::BufReader;
@@ -48,12 +48,6 @@ fn traced_run(dir: &Path, scenario: &Path) -> PathBuf {
         scenario.display()
     );
     trace
-}
-
-fn check(path: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["check", path.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    lamport_ledger(&args)
 }
 
 /// The invariant of the first "VIOLATION of …" line of `check`'s output.

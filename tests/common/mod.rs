@@ -122,3 +122,39 @@ pub fn run_with(scenario: &Scenario, options: RunOptions) -> (RunReport, String,
         trace.bytes(),
     )
 }
+
+/// `lamport-ledger check PATH EXTRA…`.
+pub fn check(path: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["check", path.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    lamport_ledger(&args)
+}
+
+/// The trace with its event lines replaced by `edit`'s (renumbered from 0), and a summary
+/// whose counts and digest fit them: what anyone can forge without the simulator.
+pub fn forged(trace: &str, edit: impl FnOnce(&mut Vec<serde_json::Value>)) -> String {
+    use sha2::{Digest, Sha256};
+    let mut lines = trace.lines();
+    let header = lines.next().unwrap();
+    let mut events: Vec<serde_json::Value> = lines
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let mut summary = events.pop().unwrap();
+    edit(&mut events);
+    let mut text = format!("{header}\n");
+    for (seq, event) in events.iter_mut().enumerate() {
+        event["seq"] = seq.into();
+        text.push_str(&format!("{event}\n"));
+    }
+    let count = |kind: &str| events.iter().filter(|e| e["kind"] == kind).count();
+    summary["events"] = events.len().into();
+    summary["committed"] = count("commit").into();
+    summary["aborted"] = count("abort").into();
+    summary["messages_sent"] = count("send").into();
+    let digest: String = Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    summary["digest"] = digest.into();
+    format!("{text}{summary}\n")
+}
