@@ -7,6 +7,8 @@
 //! its commits and applies built (the ledger checks and the summary read it), and, when it
 //! can, what it waits for.
 
+#[cfg(test)]
+pub(crate) mod bad_node;
 mod rules;
 
 use std::sync::Arc;

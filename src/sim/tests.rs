@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::{RunOptions, builtin_clients, simulate, simulate_nodes};
+use crate::protocol::node::bad_node::{BadNode, Fault};
 use crate::protocol::{
     Amount, Client, ClientConfig, ClientId, Command, CommandError, Ledger, Message, Mutation, Node,
     Outbox, Timer, Timestamp, Transfer,
@@ -98,121 +99,16 @@ fn a_violation_is_explained_by_replaying_the_runs_own_nodes() {
     );
 }
 
-/// What a [`Flawed`] node does wrong, once client 2 handles its first message.
-#[derive(Clone, Copy)]
-enum Flaw {
-    SendsToItself,
-    SendsToClient(u32),
-    NoReceivedFirst,
-    CommitsMissingBlock,
-    /// Sends a REQUEST to itself when it takes its first transfer.
-    RequestsFromItself,
-    /// Reports a failure of its own after its first delivery.
-    Fails,
-}
-
-/// The built-in client with one flaw switched in by the test.
-struct Flawed {
-    client: Client,
-    flaw: Flaw,
-}
-
-impl Flawed {
-    fn flawed(&self, from: ClientId, msg: &Message, out: &mut Outbox) {
-        let clock = self.client.clock();
-        match self.flaw {
-            Flaw::SendsToItself => out.push(
-                clock,
-                crate::protocol::OutputKind::Send {
-                    to: self.client.id(),
-                    msg: msg.clone(),
-                },
-            ),
-            Flaw::SendsToClient(to) => out.push(
-                clock,
-                crate::protocol::OutputKind::Send {
-                    to: ClientId::new(to),
-                    msg: msg.clone(),
-                },
-            ),
-            Flaw::NoReceivedFirst => {
-                out.push(clock, crate::protocol::OutputKind::Requested { ts: clock });
-                out.push(clock, crate::protocol::OutputKind::Received { from });
-            }
-            Flaw::CommitsMissingBlock => {
-                out.push(clock, crate::protocol::OutputKind::Received { from });
-                out.push(clock, crate::protocol::OutputKind::Committed { index: 99 });
-            }
-            Flaw::RequestsFromItself | Flaw::Fails => {}
-        }
-    }
-}
-
-impl Node for Flawed {
-    fn id(&self) -> ClientId {
-        self.client.id()
-    }
-    fn clock(&self) -> Timestamp {
-        self.client.clock()
-    }
-    fn handle_command(&mut self, command: Command, out: &mut Outbox) -> Result<(), CommandError> {
-        let result = Node::handle_command(&mut self.client, command, out);
-        if matches!(self.flaw, Flaw::RequestsFromItself) && self.client.id() == ClientId::new(2) {
-            let ts = self.client.clock();
-            let to = self.client.id();
-            let msg = Message::Request { ts };
-            out.push(ts, crate::protocol::OutputKind::Send { to, msg });
-        }
-        result
-    }
-    fn take_failure(&mut self) -> Option<String> {
-        let failing = matches!(self.flaw, Flaw::Fails) && self.client.id() == ClientId::new(2);
-        failing.then(|| "its disk is full".to_string())
-    }
-    fn handle_message(&mut self, from: ClientId, msg: &Message, out: &mut Outbox) {
-        match self.flaw {
-            _ if self.client.id() != ClientId::new(2) => {
-                Node::handle_message(&mut self.client, from, msg, out);
-            }
-            Flaw::SendsToItself | Flaw::SendsToClient(_) => {
-                Node::handle_message(&mut self.client, from, msg, out);
-                self.flawed(from, msg, out);
-            }
-            Flaw::RequestsFromItself | Flaw::Fails => {
-                Node::handle_message(&mut self.client, from, msg, out);
-            }
-            Flaw::NoReceivedFirst | Flaw::CommitsMissingBlock => self.flawed(from, msg, out),
-        }
-    }
-    fn handle_timer(&mut self, timer: Timer, out: &mut Outbox) {
-        Node::handle_timer(&mut self.client, timer, out);
-    }
-    fn restart(&mut self, keep_ledger: bool) {
-        Node::restart(&mut self.client, keep_ledger);
-    }
-    fn ledger(&self) -> &Ledger {
-        self.client.ledger()
-    }
-    fn into_ledger(self) -> Ledger {
-        self.client.into_ledger()
-    }
-    fn current_transfer(&self) -> Option<Transfer> {
-        Node::current_transfer(&self.client)
-    }
-    fn queued_transfers(&self) -> usize {
-        Node::queued_transfers(&self.client)
-    }
-}
-
-/// The error of a run of `scenarios/default.json` whose client 2 has `flaw`.
-fn failure_of(flaw: Flaw) -> String {
+/// The error of a run of `scenarios/default.json` whose nodes have `fault`.
+fn failure_of(fault: Fault) -> String {
     let scenario = scenario("scenarios/default.json");
+    let balances: Arc<[Amount]> = scenario.initial_balances.clone().into();
     let nodes = builtin_clients(&scenario)
-        .into_iter()
-        .map(|client| Flawed { client, flaw })
+        .iter()
+        .map(|client| BadNode::new(&client.config(), Arc::clone(&balances), fault))
         .collect();
     let error = match simulate_nodes(&scenario, RunOptions::default(), &mut [], nodes) {
-        Ok(_) => panic!("a flawed node ends the run with an error"),
+        Ok(_) => panic!("a node with {fault:?} ends the run with an error"),
         Err(error) => error,
     };
     super::node_failure(&error)
@@ -224,44 +120,75 @@ fn failure_of(flaw: Flaw) -> String {
 /// sentence naming the client, the step and the output, not with a panic in the driver.
 #[test]
 fn a_node_breaking_the_boundarys_rules_ends_the_run_with_one_sentence() {
-    let delivery = "client 2, handling the delivery of ";
+    let unknown = |id: u32| {
+        format!(") to client {id}, which the scenario does not have (its clients are 1 to 3)")
+    };
     let cases = [
-        (Flaw::SendsToItself, delivery, "to itself (client 2)"),
         (
-            Flaw::SendsToClient(9),
-            delivery,
-            "to client 9, which the scenario does not have (its clients are 1 to 3)",
+            Fault::SendsToItself,
+            vec![
+                "client 2, handling the issue of its transfer 1 (pay 4 to client 3), ".to_string(),
+                "sent REQUEST(ts 1) to itself (client 2)".to_string(),
+            ],
         ),
         (
-            Flaw::SendsToClient(0),
-            delivery,
-            "to client 0, which the scenario does not have (its clients are 1 to 3)",
+            Fault::SendsToClient(9),
+            vec![
+                "client 1, handling the delivery of REQUEST(ts ".to_string(),
+                unknown(9),
+            ],
         ),
         (
-            Flaw::NoReceivedFirst,
-            delivery,
-            "did not output Received first",
+            Fault::SendsToClient(0),
+            vec![
+                "client 1, handling the delivery of REQUEST(ts ".to_string(),
+                unknown(0),
+            ],
         ),
         (
-            Flaw::CommitsMissingBlock,
-            delivery,
-            "output Committed naming block 99, which its ledger does not hold",
+            Fault::SkipsReceived,
+            vec![
+                "client 3, handling the delivery of REPLY(ts ".to_string(),
+                "did not output Received first".to_string(),
+            ],
         ),
         (
-            Flaw::RequestsFromItself,
-            "client 2, handling the issue of its transfer 1 (pay 4 to client 3), ",
-            "sent REQUEST(ts 1) to itself (client 2)",
+            Fault::ReceivesTwice,
+            vec!["output Received twice".to_string()],
         ),
         (
-            Flaw::Fails,
-            "client 2, handling ",
-            "failed: its disk is full",
+            Fault::ReceivesFromAnother,
+            vec![" for a message from client ".to_string()],
+        ),
+        (
+            Fault::CommitsMissingBlock,
+            vec![
+                "client 1, handling its LeaveCriticalSection timer, ".to_string(),
+                "output Committed naming block 99, which its ledger does not hold".to_string(),
+            ],
+        ),
+        (
+            Fault::ReadsUnknownBalance,
+            vec![
+                "output BalanceRead naming client 9, which the scenario does not have".to_string(),
+            ],
+        ),
+        (
+            Fault::Fails,
+            vec![
+                "client 3, handling its LeaveCriticalSection timer, failed: its disk is full"
+                    .to_string(),
+            ],
         ),
     ];
-    for (flaw, step, broken) in cases {
-        let sentence = failure_of(flaw);
-        assert!(sentence.starts_with(step), "{sentence}");
-        assert!(sentence.contains(broken), "{sentence}");
+    for (fault, parts) in cases {
+        let sentence = failure_of(fault);
+        for part in &parts {
+            assert!(
+                sentence.contains(part.as_str()),
+                "{fault:?}: {part:?} is not in {sentence:?}"
+            );
+        }
         assert!(
             sentence.ends_with("; see docs/nodes.md, \"A client in Rust\""),
             "{sentence}"
