@@ -19,7 +19,6 @@ use lamport_ledger::sim::RunOptions;
 use lamport_ledger::trace::EventKind;
 use lamport_ledger::trace::read::TraceReader;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
@@ -67,12 +66,8 @@ fn redigest(trace: &str) -> String {
     let body_end = trace.trim_end().rfind('\n').unwrap() + 1;
     let body = &trace[..body_end];
     let mut summary = summary_of(trace);
-    summary["digest"] = Value::from(hex(&Sha256::digest(body.as_bytes())));
+    summary["digest"] = Value::from(common::digest_hex(body));
     format!("{body}{summary}\n")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[test]
@@ -266,7 +261,7 @@ fn hand_made(clients: u32, events: &[Value], end: &str) -> String {
     let summary = json!({
         "type": "summary", "events": events.len(), "committed": count("commit"),
         "aborted": count("abort"), "end": end, "violations": [],
-        "final_balances": tables, "heads": heads, "digest": hex(&Sha256::digest(text.as_bytes()))
+        "final_balances": tables, "heads": heads, "digest": common::digest_hex(&text)
     });
     text.push_str(&format!("{summary}\n"));
     text

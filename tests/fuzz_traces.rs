@@ -25,7 +25,6 @@ use lamport_ledger::trace::read::ReadError;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 /// Scenarios whose traces cover every protocol, crashes of both kinds, partitions, loss,
 /// duplication, reordering, a mutation, and runs that pass and fail.
@@ -96,11 +95,7 @@ impl Parts {
         summary["aborted"] = count("abort").into();
         summary["messages_sent"] = count("send").into();
         summary["violations"] = violations.into();
-        let digest: String = Sha256::digest(text.as_bytes())
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
-        summary["digest"] = digest.into();
+        summary["digest"] = common::digest_hex(&text).into();
         format!("{text}{summary}\n")
     }
 }

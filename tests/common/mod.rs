@@ -133,7 +133,6 @@ pub fn check(path: &Path, extra: &[&str]) -> std::process::Output {
 /// The trace with its event lines replaced by `edit`'s (renumbered from 0), and a summary
 /// whose counts and digest fit them: what anyone can forge without the simulator.
 pub fn forged(trace: &str, edit: impl FnOnce(&mut Vec<serde_json::Value>)) -> String {
-    use sha2::{Digest, Sha256};
     let mut lines = trace.lines();
     let header = lines.next().unwrap();
     let mut events: Vec<serde_json::Value> = lines
@@ -151,10 +150,15 @@ pub fn forged(trace: &str, edit: impl FnOnce(&mut Vec<serde_json::Value>)) -> St
     summary["committed"] = count("commit").into();
     summary["aborted"] = count("abort").into();
     summary["messages_sent"] = count("send").into();
-    let digest: String = Sha256::digest(text.as_bytes())
+    summary["digest"] = digest_hex(&text).into();
+    format!("{text}{summary}\n")
+}
+
+/// The SHA-256 of `text` in lowercase hex: a trace's digest of the lines before its summary.
+pub fn digest_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
         .iter()
         .map(|byte| format!("{byte:02x}"))
-        .collect();
-    summary["digest"] = digest.into();
-    format!("{text}{summary}\n")
+        .collect()
 }
