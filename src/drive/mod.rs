@@ -184,33 +184,52 @@ impl<W: Watch> Driver<W> {
     /// Turns the outputs of `node`'s last step into events, in order: sends go to
     /// [`Host::carry`], timers to [`Host::set_timer`], and what the checker finds after each
     /// output is reported. `delivered` is the message the step handled.
+    ///
+    /// The outputs are read in place, field by field, and cleared after. Moved out one by one,
+    /// each would be copied whole in wide loads that the CPU cannot forward from the client's
+    /// narrower stores of the same step, and its fields read back from the copy would wait
+    /// again.
     #[inline]
     pub fn outputs<H: Host<W>, C: Clients + ?Sized>(
         &mut self,
         host: &mut H,
         clients: &C,
         node: ClientId,
-        mut delivered: Delivered<'_>,
+        delivered: Delivered<'_>,
         outbox: &mut Outbox,
     ) -> io::Result<()> {
-        let mut outputs = outbox.drain();
+        let result = self.outputs_in_place(host, clients, node, delivered, outbox.as_mut_slice());
+        outbox.clear();
+        result
+    }
+
+    #[inline(always)]
+    fn outputs_in_place<H: Host<W>, C: Clients + ?Sized>(
+        &mut self,
+        host: &mut H,
+        clients: &C,
+        node: ClientId,
+        mut delivered: Delivered<'_>,
+        mut outputs: &mut [Output],
+    ) -> io::Result<()> {
         if self.bare_events
             && let Some((msg_id, msg)) = delivered.take()
         {
             // A delivery's first output is its receive, always: handled here, it skips the
             // jump on the output's kind below, which the outputs' varying order mispredicts.
-            // Read in place and never dropped: a Received holds nothing to free, and the drop
-            // of an output goes out of line through every kind's glue.
-            let first = ManuallyDrop::new(outputs.next());
-            let Some(Output {
-                clock,
-                kind: OutputKind::Received { from },
-            }) = *first
+            let Some((
+                &mut Output {
+                    clock,
+                    kind: OutputKind::Received { from },
+                },
+                rest,
+            )) = outputs.split_first_mut()
             else {
                 unreachable!("a delivery's first output is its Received");
             };
             self.bare_deliver(node, clock, from, msg_id, msg);
             self.report_found(host, clients)?;
+            outputs = rest;
         }
         for output in outputs {
             self.output(host, clients, node, &mut delivered, output)?;
@@ -220,6 +239,7 @@ impl<W: Watch> Driver<W> {
 
     /// One output of `node`'s last step: its event (if it has one), what follows from it, and
     /// the report of what the checker found. The one place where an output becomes an event.
+    /// A send's message moves on to the network, leaving a stand-in that holds nothing.
     #[inline(always)]
     pub fn output<H: Host<W>, C: Clients + ?Sized>(
         &mut self,
@@ -227,15 +247,11 @@ impl<W: Watch> Driver<W> {
         clients: &C,
         node: ClientId,
         delivered: &mut Delivered<'_>,
-        output: Output,
+        output: &mut Output,
     ) -> io::Result<()> {
         let clock = output.clock;
-        // An output whose kind holds nothing to free is forgotten, not dropped: the drop of an
-        // output goes out of line through every kind's glue. Only a send (its message, moved
-        // on) and a rejection (taken whole by `EventKind::of_output`) hold anything.
-        let kind = match output.kind {
-            OutputKind::Received { from } => {
-                std::mem::forget(output);
+        let kind = match &mut output.kind {
+            &mut OutputKind::Received { from } => {
                 let (msg_id, msg) = delivered.take().expect("a delivery produces one Received");
                 if self.bare_events {
                     self.bare_deliver(node, clock, from, msg_id, msg);
@@ -245,32 +261,29 @@ impl<W: Watch> Driver<W> {
                 EventKind::Deliver { msg_id, from, msg }
             }
             OutputKind::Send { to, msg } => {
-                let msg_id = self.record_send(host, node, clock, to, &msg)?;
+                let to = *to;
+                // Checked where the client wrote it, before it moves.
+                let msg_id = self.record_send(host, node, clock, to, msg)?;
+                let msg = std::mem::replace(msg, Message::Reply { ts: 0 });
                 host.carry(self, node, clock, to, msg_id, msg)?;
                 return self.report_found(host, clients);
             }
-            OutputKind::SetTimer { after_us, timer } => {
-                std::mem::forget(output);
+            &mut OutputKind::SetTimer { after_us, timer } => {
                 host.set_timer(node, after_us, timer);
                 return Ok(());
             }
-            OutputKind::Committed { index } => {
-                std::mem::forget(output);
+            &mut OutputKind::Committed { index } => {
                 self.counts.committed += 1;
                 return self.block_event(host, clients, node, clock, index, true);
             }
-            OutputKind::Applied { index } => {
-                std::mem::forget(output);
+            &mut OutputKind::Applied { index } => {
                 return self.block_event(host, clients, node, clock, index, false);
             }
             plain => {
                 if matches!(plain, OutputKind::Aborted { .. }) {
                     self.counts.aborted += 1;
                 }
-                match EventKind::of_output(plain) {
-                    Ok(kind) => kind,
-                    Err(_) => unreachable!("the other outputs are matched above"),
-                }
+                EventKind::of_output(plain).expect("the other outputs are matched above")
             }
         };
         self.emit(host, Some(node), clock, kind)?;

@@ -94,6 +94,15 @@ impl Outbox {
         self.outputs.drain(..)
     }
 
+    /// The outputs, for a driver that reads them in place and then [`Self::clear`]s them.
+    pub fn as_mut_slice(&mut self) -> &mut [Output] {
+        &mut self.outputs
+    }
+
+    pub fn clear(&mut self) {
+        self.outputs.clear();
+    }
+
     pub fn as_slice(&self) -> &[Output] {
         &self.outputs
     }

@@ -1,6 +1,5 @@
 //! One trace event, in memory.
 
-use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
 use crate::base::Invariant;
@@ -203,16 +202,13 @@ impl Direction {
 }
 
 impl EventKind {
-    /// The event of a client output that carries everything its event needs. The output comes
-    /// back as the error when its event needs more than the output (a delivery or a send: the
-    /// writer's message ids; a commit or an apply: the block in the client's ledger) or when it
-    /// has no event (a timer). The driver and the offline checker's replay both map outputs
-    /// here. By value, and forgotten rather than dropped where it holds nothing to free (all
-    /// but a rejection): the drop of an output goes out of line through every kind's glue.
+    /// The event of a client output that carries everything its event needs; `None` when its
+    /// event needs more than the output (a delivery or a send: the writer's message ids; a
+    /// commit or an apply: the block in the client's ledger) or when it has no event (a
+    /// timer). The driver and the offline checker's replay both map outputs here.
     #[inline(always)]
-    pub fn of_output(output: OutputKind) -> Result<EventKind, OutputKind> {
-        let output = ManuallyDrop::new(output);
-        Ok(match *output {
+    pub fn of_output(output: &OutputKind) -> Option<EventKind> {
+        Some(match *output {
             OutputKind::TransferQueued { to, amount } => EventKind::Transfer { to, amount },
             OutputKind::Requested { ts } => EventKind::Request { ts },
             OutputKind::Entered { ts } => EventKind::Enter { ts },
@@ -226,27 +222,21 @@ impl EventKind {
                 amount,
                 balance,
             },
-            OutputKind::Rejected { .. } => {
-                let OutputKind::Rejected {
-                    from,
-                    block,
-                    reason,
-                } = ManuallyDrop::into_inner(output)
-                else {
-                    unreachable!("matched as a rejection")
-                };
-                EventKind::Reject {
-                    from,
-                    block,
-                    reason: reason.to_string(),
-                }
-            }
+            OutputKind::Rejected {
+                from,
+                ref block,
+                ref reason,
+            } => EventKind::Reject {
+                from,
+                block: Arc::clone(block),
+                reason: reason.to_string(),
+            },
             OutputKind::BalanceRead { of, value } => EventKind::Balance { of, value },
             OutputKind::Received { .. }
             | OutputKind::Send { .. }
             | OutputKind::SetTimer { .. }
             | OutputKind::Committed { .. }
-            | OutputKind::Applied { .. } => return Err(ManuallyDrop::into_inner(output)),
+            | OutputKind::Applied { .. } => return None,
         })
     }
 

@@ -65,10 +65,7 @@ pub fn step_events<N: Node>(
             OutputKind::Applied { index } => EventKind::Apply {
                 block: client.output_block(index).clone(),
             },
-            plain => match EventKind::of_output(plain) {
-                Ok(kind) => kind,
-                Err(_) => unreachable!("the other outputs are matched above"),
-            },
+            plain => EventKind::of_output(&plain).expect("the other outputs are matched above"),
         };
         if only_applied && !matches!(kind, EventKind::Apply { .. }) {
             continue;

@@ -100,11 +100,11 @@ impl<C: LiveClient> Node<C> {
         self.stamp();
         for block in blocks {
             self.client.restore_block(block, &mut self.outbox);
-            for output in self.outbox.drain() {
+            for mut output in self.outbox.drain() {
                 if let OutputKind::Applied { .. } = output.kind {
                     let (host, client) = (&mut self.host, &self.client);
                     self.driver
-                        .output(host, client, self.id, &mut None, output)?;
+                        .output(host, client, self.id, &mut None, &mut output)?;
                 }
             }
         }
