@@ -146,6 +146,23 @@ impl ClientState {
         self.largest_seen.get(slot(peer)).copied().unwrap_or(0)
     }
 
+    /// The peers it has heard nothing later than `ts` from (Lamport's rule 5(ii)).
+    fn silent_since(&self, ts: Timestamp) -> Vec<ClientId> {
+        self.peers().filter(|&peer| self.seen(peer) <= ts).collect()
+    }
+
+    /// The peers whose REPLY it still lacks (Ricart-Agrawala).
+    fn without_reply(&self) -> Vec<ClientId> {
+        self.peers()
+            .filter(|&peer| !self.replied[peer.index()])
+            .collect()
+    }
+
+    /// How many REPLY messages a counting client needs: one from every peer.
+    fn replies_needed(&self) -> u32 {
+        self.balances.len() as u32 - 1
+    }
+
     /// The own balance.
     pub fn own_balance(&self) -> Amount {
         self.balance(self.id)
@@ -424,10 +441,7 @@ impl Replay {
         match self.variant {
             Variant::Lamport | Variant::UpdateAck => {
                 // The latest timestamp from each of them is in the table's next columns.
-                let silent: Vec<ClientId> = client
-                    .peers()
-                    .filter(|&peer| client.seen(peer) <= ts)
-                    .collect();
+                let silent = client.silent_since(ts);
                 if !silent.is_empty() {
                     reasons.push(format!(
                         "needs a timestamp > {ts} from {}",
@@ -436,16 +450,13 @@ impl Replay {
                 }
             }
             Variant::LamportReplyCount => {
-                let needed = client.balances.len() as u32 - 1;
+                let needed = client.replies_needed();
                 if client.replies < needed {
                     reasons.push(format!("{} of {needed} REPLY messages", client.replies));
                 }
             }
             Variant::RicartAgrawala => {
-                let missing: Vec<ClientId> = client
-                    .peers()
-                    .filter(|&peer| !client.replied[peer.index()])
-                    .collect();
+                let missing = client.without_reply();
                 if !missing.is_empty() {
                     reasons.push(format!("a REPLY from {}", client_ranges(&missing)));
                 }
@@ -473,8 +484,8 @@ impl Replay {
         match self.variant {
             Variant::Lamport | Variant::UpdateAck => {
                 let silent: Vec<String> = client
-                    .peers()
-                    .filter(|&peer| client.seen(peer) <= ts)
+                    .silent_since(ts)
+                    .into_iter()
                     .map(|peer| match client.seen(peer) {
                         0 => format!("c{peer} (nothing received yet)"),
                         seen => format!("c{peer} (latest {seen})"),
@@ -488,7 +499,7 @@ impl Replay {
                 }
             }
             Variant::LamportReplyCount => {
-                let needed = client.balances.len() as u32 - 1;
+                let needed = client.replies_needed();
                 if client.replies < needed {
                     reasons.push(format!(
                         "it has counted {} of the {} it needs",
@@ -498,10 +509,7 @@ impl Replay {
                 }
             }
             Variant::RicartAgrawala => {
-                let missing: Vec<ClientId> = client
-                    .peers()
-                    .filter(|&peer| !client.replied[peer.index()])
-                    .collect();
+                let missing = client.without_reply();
                 if !missing.is_empty() {
                     reasons.push(format!("no REPLY yet from {}", client_list(&missing)));
                 }
