@@ -16,17 +16,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::{check, forged};
+use common::{check, forged, stderr, stdout};
 
 const PYTHON_CLIENT: &str = "python3 examples/python/lamport_client.py";
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 fn both(output: &Output) -> String {
     format!("{}{}", stdout(output), stderr(output))

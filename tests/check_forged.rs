@@ -9,11 +9,7 @@ use std::process::Output;
 
 use serde_json::{Value, json};
 
-use common::{check, forged};
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
+use common::{check, forged, stderr};
 
 /// `run SCENARIO --trace DIR/NAME.jsonl`; returns the trace path.
 fn traced_run(dir: &Path, scenario: &Path) -> PathBuf {

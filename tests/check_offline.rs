@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{check, lamport_ledger};
+use common::{check, lamport_ledger, stderr, stdout};
 
 use std::collections::BTreeSet;
 use std::io::BufReader;
@@ -19,14 +19,6 @@ use lamport_ledger::sim::RunOptions;
 use lamport_ledger::trace::EventKind;
 use lamport_ledger::trace::read::TraceReader;
 use serde_json::{Value, json};
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
 
 /// `run SCENARIO --trace DIR/NAME.jsonl`; returns the trace path.
 fn traced_run(dir: &Path, scenario: &Path) -> PathBuf {

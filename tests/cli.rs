@@ -2,21 +2,13 @@
 
 mod common;
 
-use common::{lamport_ledger, lamport_ledger_with_input, root};
+use common::{lamport_ledger, lamport_ledger_with_input, root, stderr, stdout};
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
 use sha2::{Digest, Sha256};
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
 
 /// How a user starts the binary: the program name the shell passes (`lamport-ledger` when it
 /// found it on the `PATH`, or the path typed) and whether cargo started it (`cargo run` sets

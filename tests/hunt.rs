@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::lamport_ledger;
+use common::{lamport_ledger, stderr, stdout};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,14 +11,6 @@ use std::process::Output;
 use serde_json::Value;
 
 const REORDER: &str = "scenarios/reorder-2.json";
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("temporary paths are UTF-8")

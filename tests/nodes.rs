@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::lamport_ledger;
+use common::{lamport_ledger, stderr};
 
 const PYTHON_CLIENT: &str = "python3 examples/python/lamport_client.py";
 
@@ -12,10 +12,6 @@ fn digest(stdout: &[u8]) -> String {
     let summary = text.lines().last().expect("a summary line");
     let at = summary.find("\"digest\":\"").expect("a digest") + 10;
     summary[at..at + 64].to_string()
-}
-
-fn stderr(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// On FIFO links without faults the example client does what the built-in client does, step

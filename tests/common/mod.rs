@@ -10,6 +10,16 @@ use lamport_ledger::runner::{RunReport, run_with_timeline};
 use lamport_ledger::scenario::{Scenario, parse_scenario};
 use lamport_ledger::sim::RunOptions;
 
+/// What a finished command wrote on its standard output, which must be UTF-8.
+pub fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("standard output is UTF-8")
+}
+
+/// What a finished command wrote on its standard error, which must be UTF-8.
+pub fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("standard error is UTF-8")
+}
+
 /// Runs the built binary from the crate's top folder and waits for it.
 pub fn lamport_ledger(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_lamport-ledger"))

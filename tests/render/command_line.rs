@@ -1,10 +1,7 @@
 //! `render` and `run --render` on the command line: the same files, clean bad input.
 
 use super::*;
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use crate::common::stderr;
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("temporary paths are UTF-8")

@@ -26,7 +26,6 @@ use common::lamport_ledger;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Output;
 
 use lamport_ledger::protocol::Variant;
 use lamport_ledger::render::state::{Phase, Replay};
