@@ -24,7 +24,7 @@ use lamport_ledger::check::offline::{END_WORDS, OfflineOptions, OfflineReport, c
 use lamport_ledger::trace::read::ReadError;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Scenarios whose traces cover every protocol, crashes of both kinds, partitions, loss,
 /// duplication, reordering, a mutation, and runs that pass and fail.
@@ -77,26 +77,7 @@ impl Parts {
 
     /// The trace, renumbered, with the counts, violations and digest a forger recomputes.
     fn forge(&self) -> String {
-        let mut text = format!("{}\n", self.header);
-        let mut summary = self.summary.clone();
-        let mut violations = Vec::new();
-        for (seq, event) in self.events.iter().enumerate() {
-            let mut event = event.clone();
-            event["seq"] = seq.into();
-            if event["kind"] == "violation" {
-                violations.push(json!({"invariant": event["invariant"], "seq": seq,
-                    "t": event["t"], "detail": event["detail"]}));
-            }
-            text.push_str(&format!("{event}\n"));
-        }
-        let count = |kind: &str| self.events.iter().filter(|e| e["kind"] == kind).count();
-        summary["events"] = self.events.len().into();
-        summary["committed"] = count("commit").into();
-        summary["aborted"] = count("abort").into();
-        summary["messages_sent"] = count("send").into();
-        summary["violations"] = violations.into();
-        summary["digest"] = common::digest_hex(&text).into();
-        format!("{text}{summary}\n")
+        common::forge(&self.header, &self.events, &self.summary)
     }
 }
 

@@ -141,25 +141,41 @@ pub fn check(path: &Path, extra: &[&str]) -> std::process::Output {
 }
 
 /// The trace with its event lines replaced by `edit`'s (renumbered from 0), and a summary
-/// whose counts and digest fit them: what anyone can forge without the simulator.
+/// whose counts, violations and digest fit them: what anyone can forge without the simulator.
 pub fn forged(trace: &str, edit: impl FnOnce(&mut Vec<serde_json::Value>)) -> String {
     let mut lines = trace.lines();
     let header = lines.next().unwrap();
     let mut events: Vec<serde_json::Value> = lines
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    let mut summary = events.pop().unwrap();
+    let summary = events.pop().unwrap();
     edit(&mut events);
+    forge(header, &events, &summary)
+}
+
+/// A trace of `header`, `events` (renumbered from 0) and `summary` with its counts, its list
+/// of violations and its digest recomputed from the events.
+pub fn forge(header: &str, events: &[serde_json::Value], summary: &serde_json::Value) -> String {
     let mut text = format!("{header}\n");
-    for (seq, event) in events.iter_mut().enumerate() {
+    let mut violations = Vec::new();
+    for (seq, event) in events.iter().enumerate() {
+        let mut event = event.clone();
         event["seq"] = seq.into();
+        if event["kind"] == "violation" {
+            violations.push(
+                serde_json::json!({"invariant": event["invariant"], "seq": seq,
+                "t": event["t"], "detail": event["detail"]}),
+            );
+        }
         text.push_str(&format!("{event}\n"));
     }
     let count = |kind: &str| events.iter().filter(|e| e["kind"] == kind).count();
+    let mut summary = summary.clone();
     summary["events"] = events.len().into();
     summary["committed"] = count("commit").into();
     summary["aborted"] = count("abort").into();
     summary["messages_sent"] = count("send").into();
+    summary["violations"] = violations.into();
     summary["digest"] = digest_hex(&text).into();
     format!("{text}{summary}\n")
 }
