@@ -239,7 +239,8 @@ impl<W: Watch> Driver<W> {
 
     /// One output of `node`'s last step: its event (if it has one), what follows from it, and
     /// the report of what the checker found. The one place where an output becomes an event.
-    /// A send's message moves on to the network, leaving a stand-in that holds nothing.
+    /// A send's message moves on to the network and leaves a `Reply { ts: 0 }` in its place,
+    /// so the caller throws the output away afterwards ([`Self::outputs`] clears the outbox).
     #[inline(always)]
     pub fn output<H: Host<W>, C: Clients + ?Sized>(
         &mut self,
@@ -264,6 +265,7 @@ impl<W: Watch> Driver<W> {
                 let to = *to;
                 // Checked where the client wrote it, before it moves.
                 let msg_id = self.record_send(host, node, clock, to, msg)?;
+                // Any message holding nothing to free would do: the outbox is cleared next.
                 let msg = std::mem::replace(msg, Message::Reply { ts: 0 });
                 host.carry(self, node, clock, to, msg_id, msg)?;
                 return self.report_found(host, clients);

@@ -1,5 +1,5 @@
 //! What a client's step produces: its outputs, gathered in an [`Outbox`] that the driver
-//! drains after every input, and the timers it asks for.
+//! reads and empties after every input, and the timers it asks for.
 
 use std::sync::Arc;
 
@@ -59,7 +59,7 @@ pub enum OutputKind {
     SetTimer { after_us: u64, timer: Timer },
 }
 
-/// Where a client puts its outputs; the driver drains it after every input. Reused between
+/// Where a client puts its outputs; the driver reads and empties it after every input. Reused between
 /// inputs so the hot path does not allocate.
 #[derive(Debug, Default)]
 pub struct Outbox {
@@ -94,12 +94,14 @@ impl Outbox {
         self.outputs.drain(..)
     }
 
-    /// The outputs, for a driver that reads them in place and then [`Self::clear`]s them.
-    pub fn as_mut_slice(&mut self) -> &mut [Output] {
+    /// The outputs, for the driver, which reads them in place, may move a send's message out
+    /// (leaving a stand-in), and then [`Self::clear`]s them.
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [Output] {
         &mut self.outputs
     }
 
-    pub fn clear(&mut self) {
+    /// Throws the outputs away.
+    pub(crate) fn clear(&mut self) {
         self.outputs.clear();
     }
 

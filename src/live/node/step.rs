@@ -163,7 +163,7 @@ impl<C: LiveClient> Node<C> {
         if let Some(sentence) = self.client.take_failure() {
             // A program that failed in this step: nothing of the step is traced or sent, as in
             // the simulator, and the node stops.
-            self.outbox.drain();
+            self.outbox.clear();
             self.failure = Some(sentence);
             self.exit = true;
             return Ok(());
