@@ -146,8 +146,9 @@ impl ClientState {
         self.largest_seen.get(slot(peer)).copied().unwrap_or(0)
     }
 
-    /// The peers it has heard nothing later than `ts` from (Lamport's rule 5(ii)).
-    fn silent_since(&self, ts: Timestamp) -> Vec<ClientId> {
+    /// The peers it has received no timestamp later than `ts` from: Lamport's rule 5(ii)
+    /// waits for one from each.
+    fn not_heard_after(&self, ts: Timestamp) -> Vec<ClientId> {
         self.peers().filter(|&peer| self.seen(peer) <= ts).collect()
     }
 
@@ -441,7 +442,7 @@ impl Replay {
         match self.variant {
             Variant::Lamport | Variant::UpdateAck => {
                 // The latest timestamp from each of them is in the table's next columns.
-                let silent = client.silent_since(ts);
+                let silent = client.not_heard_after(ts);
                 if !silent.is_empty() {
                     reasons.push(format!(
                         "needs a timestamp > {ts} from {}",
@@ -484,7 +485,7 @@ impl Replay {
         match self.variant {
             Variant::Lamport | Variant::UpdateAck => {
                 let silent: Vec<String> = client
-                    .silent_since(ts)
+                    .not_heard_after(ts)
                     .into_iter()
                     .map(|peer| match client.seen(peer) {
                         0 => format!("c{peer} (nothing received yet)"),
