@@ -24,6 +24,18 @@ fn both(output: &Output) -> String {
     format!("{}{}", stdout(output), stderr(output))
 }
 
+/// Asserts that `check` passed with every event held to the program; its report.
+fn passed_held_to_the_program(output: &Output) -> String {
+    assert_eq!(output.status.code(), Some(0), "{}", both(output));
+    let text = stdout(output);
+    assert!(
+        text.contains("replay:    every event held to the program"),
+        "{text}"
+    );
+    assert!(text.contains("OK, every invariant holds"), "{text}");
+    text
+}
+
 /// `run --node-cmd CMD --trace DIR/NAME` on the default scenario; the trace's path.
 fn traced(dir: &Path, name: &str, cmd: &str) -> PathBuf {
     let trace = dir.join(name);
@@ -59,17 +71,11 @@ fn a_programs_trace_passes_when_held_to_the_same_program() {
     let dir = tempfile::tempdir().unwrap();
     let trace = traced(dir.path(), "python.jsonl", PYTHON_CLIENT);
     let output = check(&trace, &["--node-cmd", PYTHON_CLIENT]);
-    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
-    let text = stdout(&output);
+    let text = passed_held_to_the_program(&output);
     assert!(
         text.contains("played by the program \"python3 examples/python/lamport_client.py\""),
         "{text}"
     );
-    assert!(
-        text.contains("replay:    every event held to the program"),
-        "{text}"
-    );
-    assert!(text.contains("OK, every invariant holds"), "{text}");
 }
 
 #[test]
@@ -438,13 +444,7 @@ fn a_live_program_clusters_trace_with_a_restart_passes_when_held_to_the_program(
     let dir = tempfile::tempdir().unwrap();
     let trace = write_trace(dir.path(), "merged.jsonl", live_trace());
     let output = check(&trace, &["--node-cmd", PYTHON_CLIENT]);
-    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
-    let text = stdout(&output);
-    assert!(
-        text.contains("replay:    every event held to the program"),
-        "{text}"
-    );
-    assert!(text.contains("OK, every invariant holds"), "{text}");
+    passed_held_to_the_program(&output);
 }
 
 #[test]
