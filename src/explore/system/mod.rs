@@ -54,7 +54,7 @@ pub(crate) use expander::SystemExpander;
 use intern::{Shared, intern_client};
 pub(crate) use node::{ExploredNode, Tracked};
 #[cfg(test)]
-pub(crate) use reduce::{BoundModel, ReductionFigures};
+pub(crate) use reduce::{BoundModel, Reach, ReductionFigures, oracle_figures};
 
 /// Counts of what the search met (see [`SystemModel::interned`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -18,6 +18,9 @@
 // test); not part of the explorer itself.
 #[cfg(test)]
 mod figures;
+// What the reduction could do with the whole state graph in hand, for the same page.
+#[cfg(test)]
+mod oracle;
 
 #[cfg(test)]
 pub(crate) use figures::BoundModel;
@@ -25,6 +28,8 @@ pub(crate) use figures::BoundModel;
 pub(super) use figures::FigureSink;
 #[cfg(test)]
 pub(crate) use figures::ReductionFigures;
+#[cfg(test)]
+pub(crate) use oracle::{Reach, oracle_figures};
 
 use super::MAX_CLIENTS;
 use super::effects::{INPUT_DELIVER, INPUT_ISSUE, INPUT_RESTART};
@@ -248,7 +253,7 @@ impl<N: ExploredNode> SystemExpander<N> {
         rules
     }
 
-    /// A bit per client that is down for good.    /// A bit per client that is down for good.
+    /// A bit per client that is down for good.
     pub(super) fn silent_clients(&self) -> u32 {
         (0..self.current.n)
             .filter(|&client| self.silent(client))

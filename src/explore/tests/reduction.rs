@@ -9,7 +9,8 @@ use super::root;
 use crate::explore::search::{Expander, Model, SearchOptions, Stop, Successors, search};
 use crate::explore::settings::{self, ExploreSetup, Overrides};
 use crate::explore::system::{
-    BoundModel, ReductionFigures, StepKind, SystemExpander, SystemModel, SystemStep,
+    BoundModel, Reach, ReductionFigures, StepKind, SystemExpander, SystemModel, SystemStep,
+    oracle_figures,
 };
 use crate::explore::system::{CrashRule, LinkRule, PlannedTransfer, SystemConfig};
 use crate::explore::{SystemExploration, explore_system};
@@ -413,6 +414,53 @@ fn the_closures_of_the_search_are_those_computed_client_by_client() {
     }
 }
 
+/// What a search visits from `setup`, as a [`Reach`] (the states at rest are not counted).
+fn reach(setup: &ExploreSetup, reduce: bool) -> Reach {
+    let model = SystemModel::new(setup.system.clone()).reducing(reduce);
+    let result = search(&model, &options(reduce, true, None), None);
+    assert_eq!(result.stats.stop, Stop::Exhausted);
+    Reach {
+        states: result.stats.distinct,
+        transitions: result.stats.transitions,
+        at_rest: 0,
+    }
+}
+
+/// The reduction that knows the whole state graph (reduce/oracle.rs): its graph is the full
+/// search's, the search's own sets are persistent by it and, replayed on it, visit what the
+/// reduced search visits; and with the exact form of condition 2 (any message counting) it
+/// meets every state at rest, as a sound reduction must.
+#[test]
+fn a_reduction_that_knows_the_whole_graph_meets_every_state_at_rest() {
+    let configs = [
+        small(3, true, Variant::Lamport, Mutations::none()),
+        small(3, true, Variant::RicartAgrawala, Mutations::none()),
+        small(
+            3,
+            true,
+            Variant::Lamport,
+            Mutations::of(&[Mutation::ReleasePopsHead]),
+        ),
+    ];
+    for config in configs {
+        let setup = generated_setup(config);
+        let figures = oracle_figures(&SystemModel::new(setup.system.clone()));
+        let at_rest = |reach: Reach| Reach {
+            at_rest: 0,
+            ..reach
+        };
+        assert_eq!(at_rest(figures.full), reach(&setup, false));
+        assert_eq!(at_rest(figures.search), reach(&setup, true));
+        assert!(figures.full.at_rest > 0);
+        assert_eq!(figures.search.at_rest, figures.full.at_rest);
+        assert_eq!(figures.exact.at_rest, figures.full.at_rest, "{figures:?}");
+        assert!(figures.exact.states < figures.full.states, "{figures:?}");
+        assert!(figures.racing.states <= figures.exact.states, "{figures:?}");
+        assert_eq!(figures.exact_unobserved.at_rest, figures.full.at_rest);
+        assert!(figures.exact_unobserved.states <= figures.exact.states);
+    }
+}
+
 /// The figures of docs/explore.md ("How far it reaches, and why not further"), for the
 /// scenario or exploration file in `EXPLORE_FIGURES` (default: `scenarios/default.json`):
 /// `cargo test --release --lib explore::tests::reduction::figures_of -- --ignored --nocapture`.
@@ -447,6 +495,37 @@ fn figures_of_the_reduction_and_of_the_full_search() {
             if reduce { "reduced" } else { "--no-reduce" },
             started.elapsed().as_secs_f64(),
             figures.render(clients)
+        );
+    }
+}
+
+/// The figures of the reduction that knows the whole state graph, for docs/explore.md, for
+/// the scenario or exploration file in `EXPLORE_FIGURES` (default: `scenarios/default.json`;
+/// every link FIFO, no fault):
+/// `cargo test --release --lib explore::tests::reduction::figures_of_a_reduction -- --ignored --nocapture`.
+#[test]
+#[ignore = "minutes and gigabytes: run by hand for docs/explore.md's figures"]
+fn figures_of_a_reduction_that_knows_the_whole_graph() {
+    let file = std::env::var("EXPLORE_FIGURES").unwrap_or("scenarios/default.json".into());
+    let setup = settings::load(&root().join(&file)).unwrap_or_else(|e| panic!("{e}"));
+    let started = std::time::Instant::now();
+    let figures = oracle_figures(&SystemModel::new(setup.system.clone()));
+    println!("{file}, {:.1} s:", started.elapsed().as_secs_f64());
+    let full = figures.full.states as f64;
+    for (name, reach) in [
+        ("every step", figures.full),
+        ("the search's reduction", figures.search),
+        ("exact condition 2, any message", figures.exact),
+        ("exact condition 2, racing messages", figures.racing),
+        ("  the same, without condition 3", figures.exact_unobserved),
+        ("  racing, without condition 3", figures.racing_unobserved),
+    ] {
+        println!(
+            "  {name:<36} {:>11} states ({:.2}x fewer), {:>11} transitions, {:>9} at rest",
+            reach.states,
+            full / reach.states as f64,
+            reach.transitions,
+            reach.at_rest
         );
     }
 }

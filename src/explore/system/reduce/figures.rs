@@ -258,10 +258,10 @@ impl Drop for FigureSink {
 
 /// An enabled step, for the bound: its client and input.
 #[derive(Clone, Copy)]
-struct Enabled {
-    client: usize,
-    input: u32,
-    msg: u32,
+pub(super) struct Enabled {
+    pub(super) client: usize,
+    pub(super) input: u32,
+    pub(super) msg: u32,
 }
 
 impl<N: ExploredNode> SystemExpander<N> {
@@ -413,7 +413,7 @@ impl<N: ExploredNode> SystemExpander<N> {
     }
 
     /// The enabled steps of the state in `self.current` (every link FIFO, no fault).
-    fn enabled_steps(&mut self) -> Vec<Enabled> {
+    pub(super) fn enabled_steps(&mut self) -> Vec<Enabled> {
         let n = self.current.n;
         let mut steps = Vec::new();
         for client in 0..n {
@@ -447,7 +447,7 @@ impl<N: ExploredNode> SystemExpander<N> {
     }
 
     /// Whether `step` of `client` is enabled in client state `local`, and its effect.
-    fn step_from(&mut self, local: u32, step: Enabled) -> Option<Effect> {
+    pub(super) fn step_from(&mut self, local: u32, step: Enabled) -> Option<Effect> {
         if step.input == INPUT_TIMER {
             return self.timer_effect(local);
         }
@@ -456,7 +456,7 @@ impl<N: ExploredNode> SystemExpander<N> {
 
     /// Whether two steps of `client`, enabled in the current state, lead to the same client
     /// state and the same messages on each link out, in either order.
-    fn commute(&mut self, client: usize, first: Enabled, second: Enabled) -> bool {
+    pub(super) fn commute(&mut self, client: usize, first: Enabled, second: Enabled) -> bool {
         let local = self.current.locals[client];
         let one = self.in_order(local, first, second);
         let other = self.in_order(local, second, first);
@@ -480,9 +480,26 @@ impl<N: ExploredNode> SystemExpander<N> {
         Some((b.next, sent))
     }
 
-    fn sent(&self, effect: Effect) -> Vec<(u8, u32)> {
+    pub(super) fn sent(&self, effect: Effect) -> Vec<(u8, u32)> {
         let start = effect.sends_start as usize;
         self.sends[start..start + effect.sends_len as usize].to_vec()
+    }
+
+    /// Whether `step` (every link FIFO, no fault) is the enabled step `enabled`.
+    pub(super) fn is_step(&self, enabled: Enabled, step: &SystemStep) -> bool {
+        let kind = enabled.input & (3 << 28);
+        let client = usize::from(step.client);
+        match step.kind {
+            StepKind::Issue => kind == INPUT_ISSUE && enabled.client == client,
+            StepKind::Timer => enabled.input == INPUT_TIMER && enabled.client == client,
+            StepKind::Deliver => {
+                let n = self.current.n;
+                let sender = (enabled.input & 0xff) as usize;
+                kind == INPUT_DELIVER
+                    && self.link_index[(sender - 1) * n + enabled.client] == step.link
+            }
+            _ => false,
+        }
     }
 
     /// Whether `sender_step` of another client sends a message to `step`'s client on an
@@ -582,29 +599,12 @@ impl Expander for BoundExpander {
             self.terminal
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        let n = self.inner.current.n;
-        let link_index = &self.inner.link_index;
+        let inner = &self.inner;
         let taken = |step: &SystemStep| {
-            steps.iter().enumerate().any(|(index, enabled)| {
-                set & (1 << index) != 0
-                    && match step.kind {
-                        StepKind::Issue => {
-                            enabled.input & (3 << 28) == INPUT_ISSUE
-                                && enabled.client == usize::from(step.client)
-                        }
-                        StepKind::Timer => {
-                            enabled.input == INPUT_TIMER
-                                && enabled.client == usize::from(step.client)
-                        }
-                        StepKind::Deliver => {
-                            let sender = (enabled.input & 0xff) as usize;
-                            enabled.input & (3 << 28) == INPUT_DELIVER
-                                && usize::from(link_index[(sender - 1) * n + enabled.client])
-                                    == usize::from(step.link)
-                        }
-                        _ => false,
-                    }
-            })
+            steps
+                .iter()
+                .enumerate()
+                .any(|(index, &enabled)| set & (1 << index) != 0 && inner.is_step(enabled, step))
         };
         out.extend_from(&self.every, taken);
     }
