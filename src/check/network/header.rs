@@ -1,0 +1,221 @@
+//! What a simulated run's header says about its network: the links' loss, duplication and
+//! FIFO settings (`network`), the partitions and their heals (`faults.partitions`), and the
+//! pinned message fates (`schedule`). The header is read a second time for them, since the
+//! trace reader keeps only what every check needs.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::protocol::ClientId;
+use crate::scenario::{NetworkSpec, PartitionSpec, PinnedMessage, Ratio};
+use crate::trace::Direction;
+
+/// The header's fields that concern the network; every one may be left out.
+#[derive(Deserialize)]
+struct NetworkHeader {
+    network: Option<NetworkSpec>,
+    faults: Option<HeaderFaults>,
+    schedule: Option<HeaderSchedule>,
+}
+
+/// The header's `faults`: the crashes are the replay's to hold.
+#[derive(Deserialize)]
+struct HeaderFaults {
+    #[serde(default)]
+    partitions: Vec<PartitionSpec>,
+}
+
+#[derive(Deserialize)]
+struct HeaderSchedule {
+    #[serde(default)]
+    messages: Vec<PinnedMessage>,
+}
+
+/// What one directed link does to a message, as the simulator's network decides it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct LinkModel {
+    pub(super) fifo: bool,
+    pub(super) drop_ratio: Ratio,
+    pub(super) duplicate_ratio: Ratio,
+}
+
+/// The header's `network`, link by link.
+pub(super) struct Links {
+    default_link: LinkModel,
+    overrides: BTreeMap<(ClientId, ClientId), LinkModel>,
+}
+
+impl Links {
+    fn new(spec: &NetworkSpec) -> Self {
+        let default_link = LinkModel {
+            fifo: spec.fifo,
+            drop_ratio: spec.drop_ratio,
+            duplicate_ratio: spec.duplicate_ratio,
+        };
+        // Collected as the simulator collects them: a later override of a link wins.
+        let overrides = spec
+            .links
+            .iter()
+            .map(|link| {
+                let model = LinkModel {
+                    fifo: link.fifo.unwrap_or(default_link.fifo),
+                    drop_ratio: link.drop_ratio.unwrap_or(default_link.drop_ratio),
+                    duplicate_ratio: link.duplicate_ratio.unwrap_or(default_link.duplicate_ratio),
+                };
+                ((link.from, link.to), model)
+            })
+            .collect();
+        Links {
+            default_link,
+            overrides,
+        }
+    }
+
+    pub(super) fn link(&self, from: ClientId, to: ClientId) -> LinkModel {
+        self.overrides
+            .get(&(from, to))
+            .copied()
+            .unwrap_or(self.default_link)
+    }
+}
+
+/// A partition of the header's `faults`, as the simulator cuts the network with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Cut {
+    pub(super) groups: Vec<Vec<ClientId>>,
+    pub(super) direction: Direction,
+    pub(super) at_us: u64,
+    pub(super) heal_us: Option<u64>,
+}
+
+impl Cut {
+    fn new(spec: &PartitionSpec) -> Self {
+        Cut {
+            groups: spec.groups.clone(),
+            direction: if spec.one_way {
+                Direction::OneWay
+            } else {
+                Direction::Both
+            },
+            at_us: spec.at_us,
+            heal_us: spec.heal_us,
+        }
+    }
+
+    /// Does it stop messages from `from` to `to`? As the simulator decides: a client listed
+    /// in several groups belongs to the last, and a one-way partition cuts only the first
+    /// group's messages to the second.
+    pub(super) fn separates(&self, from: ClientId, to: ClientId) -> bool {
+        let group_of = |id: ClientId| self.groups.iter().rposition(|group| group.contains(&id));
+        match (group_of(from), group_of(to)) {
+            (Some(a), Some(b)) if self.direction == Direction::OneWay => a == 0 && b == 1,
+            (Some(a), Some(b)) => a != b,
+            _ => false,
+        }
+    }
+
+    /// "the partition {c1} | {c2,c3}" or "the one-way partition {c1} -/-> {c2}".
+    pub(super) fn describe(&self) -> String {
+        let names: Vec<String> = self
+            .groups
+            .iter()
+            .map(|group| {
+                let ids: Vec<String> = group.iter().map(|id| format!("c{id}")).collect();
+                format!("{{{}}}", ids.join(","))
+            })
+            .collect();
+        match self.direction {
+            Direction::Both => format!("the partition {}", names.join(" | ")),
+            Direction::OneWay => format!("the one-way partition {}", names.join(" -/-> ")),
+        }
+    }
+}
+
+/// A `partition` or `heal` event the header's `faults` schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct FaultDue {
+    /// Index into the header's partitions.
+    pub(super) cut: usize,
+    /// The partition begins (else it heals).
+    pub(super) begins: bool,
+    pub(super) at_us: u64,
+}
+
+/// Everything the header of a simulated run says about the network.
+pub(super) struct NetworkDeclared {
+    /// `None` when the header has no `network`: then loss, duplication and order are taken
+    /// on trust.
+    pub(super) links: Option<Links>,
+    pub(super) cuts: Vec<Cut>,
+    /// The partitions and heals in the order the simulator makes them: by time, and at equal
+    /// times in the order it schedules them (each partition, then its heal, in the header's
+    /// order).
+    pub(super) faults_due: Vec<FaultDue>,
+    /// Pinned fates by (from, to, nth message sent on that link).
+    pub(super) pins: BTreeMap<(ClientId, ClientId, u64), PinnedMessage>,
+}
+
+impl NetworkDeclared {
+    /// Reads the header line `first_line` (already accepted by the trace reader) for its
+    /// network; an error is a sentence about the field that is not a scenario's.
+    pub(super) fn read(first_line: &[u8]) -> Result<NetworkDeclared, String> {
+        let deserializer = &mut serde_json::Deserializer::from_slice(first_line);
+        let header: NetworkHeader =
+            serde_path_to_error::deserialize(deserializer).map_err(|error| {
+                format!(
+                    "the header's field `{}` is not what a scenario has there: {}",
+                    error.path(),
+                    error.inner()
+                )
+            })?;
+        let cuts: Vec<Cut> = header
+            .faults
+            .map(|faults| faults.partitions.iter().map(Cut::new).collect())
+            .unwrap_or_default();
+        let mut faults_due: Vec<FaultDue> = cuts
+            .iter()
+            .enumerate()
+            .flat_map(|(index, cut)| {
+                let begins = FaultDue {
+                    cut: index,
+                    begins: true,
+                    at_us: cut.at_us,
+                };
+                let heals = cut.heal_us.map(|at_us| FaultDue {
+                    cut: index,
+                    begins: false,
+                    at_us,
+                });
+                std::iter::once(begins).chain(heals)
+            })
+            .collect();
+        // Stable: equal times keep the order of scheduling.
+        faults_due.sort_by_key(|due| due.at_us);
+        let pins = header
+            .schedule
+            .map(|schedule| {
+                schedule
+                    .messages
+                    .into_iter()
+                    .map(|pin| ((pin.from, pin.to, pin.nth), pin))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(NetworkDeclared {
+            links: header.network.as_ref().map(Links::new),
+            cuts,
+            faults_due,
+            pins,
+        })
+    }
+}
+
+/// "0" or "[1, 4]".
+pub(super) fn ratio_words(ratio: Ratio) -> String {
+    if ratio.is_zero() {
+        "0".to_string()
+    } else {
+        format!("[{}, {}]", ratio.numerator, ratio.denominator)
+    }
+}
