@@ -530,7 +530,7 @@ impl NetworkCheck {
     fn describe(&self, event: &Event) -> String {
         let link = |msg_id: &u64| match self.messages.get(msg_id) {
             Some(sent) => format!(
-                "m{msg_id}, client {}'s message to client {}",
+                "m{msg_id} (client {}'s message to client {})",
                 sent.from, sent.to
             ),
             None => format!("m{msg_id}"),
