@@ -660,9 +660,9 @@ fn partitions_the_header_does_not_schedule_or_messages_that_cross_one_are_reject
         &unhealed,
         9,
         &[
-            "event 7 at t=",
-            "comes after t=20.000ms, when the header's `faults` heal the partition {c1} | \
-             {c2,c3}, but no `heal` event before it shows that",
+            "event 7 (client 2's transfer of 1 to client 3 at clock 0, at t=25.000ms) comes \
+             after t=20.000ms, when the header's `faults` heal the partition {c1} | {c2,c3}, \
+             but no `heal` event before it shows that",
         ],
     );
 

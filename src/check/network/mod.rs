@@ -143,7 +143,7 @@ impl NetworkCheck {
         }
         let just_sent = self.just_sent.take();
         if let Some(simulated) = &mut self.simulated {
-            simulated.faults_in_order(event)?;
+            simulated.faults_in_order(event, &self.messages)?;
         }
         match &event.kind {
             EventKind::Send { msg_id, to, .. } => {
@@ -528,36 +528,41 @@ impl NetworkCheck {
 
     /// The event, in words.
     fn describe(&self, event: &Event) -> String {
-        let link = |msg_id: &u64| match self.messages.get(msg_id) {
-            Some(sent) => format!(
-                "m{msg_id} (client {}'s message to client {})",
-                sent.from, sent.to
-            ),
-            None => format!("m{msg_id}"),
-        };
-        match &event.kind {
-            EventKind::Drop { msg_id, reason } => {
-                format!("the drop of {} for `{}`", link(msg_id), reason.name())
-            }
-            EventKind::Duplicate { msg_id } => format!("the duplicate of {}", link(msg_id)),
-            EventKind::Partition { groups, direction } | EventKind::Heal { groups, direction } => {
-                let cut = Cut {
-                    groups: groups.clone(),
-                    direction: *direction,
-                    at_us: event.t_us,
-                    heal_us: None,
-                };
-                let what = match event.kind {
-                    EventKind::Partition { .. } => cut.describe(),
-                    _ => format!("the heal of {}", cut.describe()),
-                };
-                format!("{what} at t={}", format_time(event.t_us))
-            }
-            kind => match event.node {
-                Some(node) => describe(node, event.clock, kind),
-                None => format!("a `{}` event", kind.name()),
-            },
+        describe_event(event, &self.messages)
+    }
+}
+
+/// The event, in words; `messages` names the links of the messages it drops or duplicates.
+fn describe_event(event: &Event, messages: &BTreeMap<u64, Sent>) -> String {
+    let link = |msg_id: &u64| match messages.get(msg_id) {
+        Some(sent) => format!(
+            "m{msg_id} (client {}'s message to client {})",
+            sent.from, sent.to
+        ),
+        None => format!("m{msg_id}"),
+    };
+    match &event.kind {
+        EventKind::Drop { msg_id, reason } => {
+            format!("the drop of {} for `{}`", link(msg_id), reason.name())
         }
+        EventKind::Duplicate { msg_id } => format!("the duplicate of {}", link(msg_id)),
+        EventKind::Partition { groups, direction } | EventKind::Heal { groups, direction } => {
+            let cut = Cut {
+                groups: groups.clone(),
+                direction: *direction,
+                at_us: event.t_us,
+                heal_us: None,
+            };
+            let what = match event.kind {
+                EventKind::Partition { .. } => cut.describe(),
+                _ => format!("the heal of {}", cut.describe()),
+            };
+            format!("{what} at t={}", format_time(event.t_us))
+        }
+        kind => match event.node {
+            Some(node) => describe(node, event.clock, kind),
+            None => format!("a `{}` event", kind.name()),
+        },
     }
 }
 
@@ -628,16 +633,21 @@ impl Simulated {
     }
 
     /// Partitions and heals come as the header schedules them, and none is skipped.
-    fn faults_in_order(&mut self, event: &Event) -> Result<(), String> {
+    fn faults_in_order(
+        &mut self,
+        event: &Event,
+        messages: &BTreeMap<u64, Sent>,
+    ) -> Result<(), String> {
         let (groups, direction, begins) = match &event.kind {
             EventKind::Partition { groups, direction } => (groups, *direction, true),
             EventKind::Heal { groups, direction } => (groups, *direction, false),
             _ => {
                 return match self.next_due() {
                     Some(due) if due.at_us <= event.t_us => Err(format!(
-                        "event {} at t={} comes after t={}, when the header's `faults` {}, but \
-                         no `{}` event before it shows that",
+                        "event {} ({}, at t={}) comes after t={}, when the header's `faults` {}, \
+                         but no `{}` event before it shows that",
                         event.seq,
+                        describe_event(event, messages),
                         format_time(event.t_us),
                         format_time(due.at_us),
                         self.fault_words(due),
@@ -647,21 +657,11 @@ impl Simulated {
                 };
             }
         };
-        let shown = Cut {
-            groups: groups.clone(),
-            direction,
-            at_us: event.t_us,
-            heal_us: None,
-        };
-        let what = match begins {
-            true => shown.describe(),
-            false => format!("the heal of {}", shown.describe()),
-        };
+        let what = describe_event(event, messages);
         let Some(due) = self.next_due() else {
             return Err(format!(
-                "event {} ({what} at t={}) cannot happen: the header's `faults` schedule {}",
+                "event {} ({what}) cannot happen: the header's `faults` schedule {}",
                 event.seq,
-                format_time(event.t_us),
                 match self.declared.faults_due.is_empty() {
                     true => "no partition",
                     false => "no further partition or heal",
@@ -672,9 +672,8 @@ impl Simulated {
         let expected = due.begins == begins && cut.groups == *groups && cut.direction == direction;
         if !expected || due.at_us != event.t_us {
             return Err(format!(
-                "event {} ({what} at t={}) cannot happen: the header's `faults` {} at t={} next",
+                "event {} ({what}) cannot happen: the header's `faults` {} at t={} next",
                 event.seq,
-                format_time(event.t_us),
                 self.fault_words(due),
                 format_time(due.at_us)
             ));
