@@ -742,3 +742,49 @@ fn an_explored_trace_holds_no_partition() {
         ],
     );
 }
+
+#[test]
+fn a_message_that_arrives_sooner_or_later_than_its_link_allows_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let default = std::fs::read_to_string(traced_run(
+        dir.path(),
+        &common::root().join("scenarios/default.json"),
+    ))
+    .unwrap();
+    let slow = with_header(&default, |h| {
+        h["network"]["latency"] = json!({"kind": "constant", "us": 999_999});
+    });
+    rejected_at(
+        dir.path(),
+        "slow.jsonl",
+        &forged(&slow, |_| {}),
+        15,
+        &[
+            "event 13 (client 3's delivery of REQUEST(ts 1) from client 1 at clock 2) cannot \
+             happen: m1 was sent at t=0.000ms (event 3), and the header's `network` delays a \
+             message from client 1 to client 3 by 999999us, so it arrives at t=999.999ms at \
+             the earliest",
+        ],
+    );
+    // reorder-2's links are not FIFO: client 1's REPLY (m2, sent at t=1.072ms) arrives at
+    // t=7.845ms, later than 1 to 2 ms allow.
+    let reorder = std::fs::read_to_string(traced_run(
+        dir.path(),
+        &common::root().join("scenarios/reorder-2.json"),
+    ))
+    .unwrap();
+    let fast = with_header(&reorder, |h| {
+        h["network"]["latency"] = json!({"kind": "uniform", "min_us": 1000, "max_us": 2000});
+    });
+    rejected_at(
+        dir.path(),
+        "fast.jsonl",
+        &forged(&fast, |_| {}),
+        10,
+        &[
+            "event 8 (client 2's delivery of REPLY(ts 2) from client 1 at clock 3) cannot \
+             happen: m2 was sent at t=1.072ms (event 7), and the header's `network` delays a \
+             message from client 1 to client 2 by 1000 to 2000us, so it arrives by t=3.072ms",
+        ],
+    );
+}

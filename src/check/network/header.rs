@@ -1,5 +1,5 @@
-//! What a simulated run's header says about its network: the links' loss, duplication and
-//! FIFO settings (`network`), the partitions and their heals (`faults.partitions`), and the
+//! What a simulated run's header says about its network: the links' latency, loss,
+//! duplication and FIFO settings (`network`), the partitions and their heals (`faults.partitions`), and the
 //! pinned message fates (`schedule`). The header is read a second time for them, since the
 //! trace reader keeps only what every check needs.
 
@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::protocol::ClientId;
-use crate::scenario::{NetworkSpec, PartitionSpec, PinnedMessage, Ratio};
+use crate::scenario::{LatencySpec, NetworkSpec, PartitionSpec, PinnedMessage, Ratio};
 use crate::trace::Direction;
 
 /// The header's fields that concern the network; every one may be left out.
@@ -38,6 +38,56 @@ pub(super) struct LinkModel {
     pub(super) fifo: bool,
     pub(super) drop_ratio: Ratio,
     pub(super) duplicate_ratio: Ratio,
+    pub(super) delay: DelayBounds,
+}
+
+/// The shortest and the longest time a message may take, in microseconds, before a FIFO
+/// link holds it back behind the message before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct DelayBounds {
+    pub(super) min_us: u64,
+    pub(super) max_us: u64,
+}
+
+/// How far an exponential delay's random part may reach, in multiples of its mean, as the
+/// simulator caps it.
+const EXPONENTIAL_CAP_MEANS: u64 = 64;
+
+impl DelayBounds {
+    /// The delays a latency draws.
+    pub(super) fn of(latency: &LatencySpec) -> Self {
+        let (min_us, max_us) = match *latency {
+            LatencySpec::Constant { us } => (us, us),
+            LatencySpec::Uniform { min_us, max_us } => (min_us.min(max_us), max_us.max(min_us)),
+            LatencySpec::Exponential { min_us, mean_us } => {
+                let extra_mean = mean_us.saturating_sub(min_us);
+                (
+                    min_us,
+                    min_us.saturating_add(extra_mean.saturating_mul(EXPONENTIAL_CAP_MEANS)),
+                )
+            }
+        };
+        DelayBounds { min_us, max_us }
+    }
+
+    /// The delays of a pinned message's copies.
+    pub(super) fn pinned(pin: &PinnedMessage) -> Self {
+        let first = pin.delay_us.unwrap_or(0);
+        let second = pin.duplicate_delay_us.unwrap_or(first);
+        DelayBounds {
+            min_us: first.min(second),
+            max_us: first.max(second),
+        }
+    }
+
+    /// "1000us" or "1000 to 5000us".
+    pub(super) fn words(self) -> String {
+        if self.min_us == self.max_us {
+            format!("{}us", self.min_us)
+        } else {
+            format!("{} to {}us", self.min_us, self.max_us)
+        }
+    }
 }
 
 /// The header's `network`, link by link.
@@ -52,6 +102,7 @@ impl Links {
             fifo: spec.fifo,
             drop_ratio: spec.drop_ratio,
             duplicate_ratio: spec.duplicate_ratio,
+            delay: DelayBounds::of(&spec.latency),
         };
         // Collected as the simulator collects them: a later override of a link wins.
         let overrides = spec
@@ -62,6 +113,10 @@ impl Links {
                     fifo: link.fifo.unwrap_or(default_link.fifo),
                     drop_ratio: link.drop_ratio.unwrap_or(default_link.drop_ratio),
                     duplicate_ratio: link.duplicate_ratio.unwrap_or(default_link.duplicate_ratio),
+                    delay: link
+                        .latency
+                        .as_ref()
+                        .map_or(default_link.delay, DelayBounds::of),
                 };
                 ((link.from, link.to), model)
             })

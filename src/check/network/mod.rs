@@ -10,6 +10,8 @@
 //! - a message that arrives at a client that is down is lost there (`drop` for `crashed`,
 //!   at the receiver);
 //! - on a FIFO link, messages arrive in the order they were sent;
+//! - a message arrives within its link's latency (or its pin's delays) after its send, or
+//!   on a FIFO link with the copy before it, which held it back;
 //! - the `partition` and `heal` events are the header's `faults.partitions`, at their times,
 //!   in the order the simulator makes them.
 //!
@@ -22,15 +24,16 @@
 mod header;
 #[cfg(test)]
 mod tests;
+mod words;
 
 use std::collections::{BTreeMap, VecDeque};
 
 use super::history::format_time;
-use super::replay::describe;
 use crate::protocol::ClientId;
 use crate::trace::read::TraceHeader;
 use crate::trace::{DropReason, Event, EventKind};
-use header::{Cut, FaultDue, LinkModel, NetworkDeclared, ratio_words};
+use header::{DelayBounds, FaultDue, LinkModel, NetworkDeclared, ratio_words};
+use words::{describe_event, node_words, untimely_words};
 
 /// What the explorer appends to the scenario's name in the header of the traces it writes.
 const EXPLORED_SUFFIX: &str = " (explored)";
@@ -64,8 +67,18 @@ struct Simulated {
     in_force: Vec<(usize, u64)>,
     /// Messages sent so far per link; kept only when the header pins fates.
     sent_on_link: BTreeMap<(ClientId, ClientId), u64>,
-    /// Per FIFO link, the messages in flight on it in the order they were sent.
-    fifo_queues: BTreeMap<(ClientId, ClientId), VecDeque<u64>>,
+    /// The FIFO links with messages in flight.
+    fifo_links: BTreeMap<(ClientId, ClientId), FifoLink>,
+}
+
+/// A FIFO link while messages are in flight on it.
+#[derive(Default)]
+struct FifoLink {
+    /// The messages in flight, in the order they were sent.
+    in_flight: VecDeque<u64>,
+    /// When the last copy arrived since the link had messages in flight: the simulator
+    /// holds the next message back until then, if its own delay is shorter.
+    last_arrival_us: Option<u64>,
 }
 
 /// A message sent, and what the network decided for it when it was sent.
@@ -73,6 +86,7 @@ struct Sent {
     from: ClientId,
     to: ClientId,
     seq: u64,
+    sent_us: u64,
     copies: u32,
     decided: Decided,
 }
@@ -88,6 +102,7 @@ enum Decided {
         nth: u64,
         lost: bool,
         duplicated: bool,
+        delay: DelayBounds,
     },
     /// The link's ratios draw it; `fifo` says whether it keeps its place on the link.
     Drawn(LinkModel),
@@ -117,7 +132,7 @@ impl NetworkCheck {
                 next_fault: 0,
                 in_force: Vec::new(),
                 sent_on_link: BTreeMap::new(),
-                fifo_queues: BTreeMap::new(),
+                fifo_links: BTreeMap::new(),
             })),
         };
         let clients = header.clients as usize;
@@ -148,7 +163,7 @@ impl NetworkCheck {
         match &event.kind {
             EventKind::Send { msg_id, to, .. } => {
                 if let Some(from) = event.node {
-                    self.sent(*msg_id, from, *to, event.seq);
+                    self.sent(*msg_id, from, *to, event);
                 }
             }
             EventKind::Drop { msg_id, reason } => {
@@ -226,7 +241,7 @@ impl NetworkCheck {
         }
     }
 
-    fn sent(&mut self, msg_id: u64, from: ClientId, to: ClientId, seq: u64) {
+    fn sent(&mut self, msg_id: u64, from: ClientId, to: ClientId, event: &Event) {
         let decided = match &mut self.simulated {
             Some(simulated) => simulated.decide(msg_id, from, to),
             None => Decided::OnTrust,
@@ -248,7 +263,8 @@ impl NetworkCheck {
             Sent {
                 from,
                 to,
-                seq,
+                seq: event.seq,
+                sent_us: event.t_us,
                 copies: 1,
                 decided,
             },
@@ -441,15 +457,18 @@ impl NetworkCheck {
     }
 
     /// A copy of `msg_id` arrives (delivered, or lost at a receiver that is down): on a FIFO
-    /// link, no message sent before it may still be on its way.
+    /// link, no message sent before it may still be on its way, and it arrives within its
+    /// link's (or its pin's) delays after its send.
     fn arrived(&mut self, event: &Event, msg_id: u64) -> Result<(), String> {
         let Some(sent) = self.messages.get(&msg_id) else {
             return Ok(());
         };
         let link = (sent.from, sent.to);
-        if let Some(simulated) = &self.simulated
-            && let Some(queue) = simulated.fifo_queues.get(&link)
-            && let Some(&first) = queue.front()
+        let fifo_link = self
+            .simulated
+            .as_ref()
+            .and_then(|simulated| simulated.fifo_links.get(&link));
+        if let Some(&first) = fifo_link.and_then(|fifo| fifo.in_flight.front())
             && first != msg_id
         {
             let earlier = &self.messages[&first];
@@ -463,6 +482,19 @@ impl NetworkCheck {
                 link.1,
                 earlier.seq
             ));
+        }
+        let held_until = fifo_link.and_then(|fifo| fifo.last_arrival_us);
+        if let Some(why) = untimely_words(msg_id, sent, event.t_us, held_until) {
+            return Err(format!(
+                "event {} ({}) cannot happen: {why}",
+                event.seq,
+                self.describe(event)
+            ));
+        }
+        if let Some(simulated) = &mut self.simulated
+            && let Some(fifo) = simulated.fifo_links.get_mut(&link)
+        {
+            fifo.last_arrival_us = Some(event.t_us);
         }
         self.use_copy(msg_id);
         Ok(())
@@ -480,8 +512,9 @@ impl NetworkCheck {
         let link = (sent.from, sent.to);
         self.messages.remove(&msg_id);
         if let Some(simulated) = &mut self.simulated
-            && let Some(queue) = simulated.fifo_queues.get_mut(&link)
+            && let Some(fifo) = simulated.fifo_links.get_mut(&link)
         {
+            let queue = &mut fifo.in_flight;
             // An arrival is the first of its link, a loss at the send the last.
             if queue.front() == Some(&msg_id) {
                 queue.pop_front();
@@ -491,7 +524,7 @@ impl NetworkCheck {
                 queue.remove(at);
             }
             if queue.is_empty() {
-                simulated.fifo_queues.remove(&link);
+                simulated.fifo_links.remove(&link);
             }
         }
     }
@@ -532,44 +565,6 @@ impl NetworkCheck {
     }
 }
 
-/// The event, in words; `messages` names the links of the messages it drops or duplicates.
-fn describe_event(event: &Event, messages: &BTreeMap<u64, Sent>) -> String {
-    let link = |msg_id: &u64| match messages.get(msg_id) {
-        Some(sent) => format!(
-            "m{msg_id} (client {}'s message to client {})",
-            sent.from, sent.to
-        ),
-        None => format!("m{msg_id}"),
-    };
-    match &event.kind {
-        EventKind::Drop { msg_id, reason } => {
-            format!("the drop of {} for `{}`", link(msg_id), reason.name())
-        }
-        EventKind::Duplicate { msg_id } => format!("the duplicate of {}", link(msg_id)),
-        EventKind::Partition { groups, direction } | EventKind::Heal { groups, direction } => {
-            let cut = Cut {
-                groups: groups.clone(),
-                direction: *direction,
-                at_us: event.t_us,
-                heal_us: None,
-            };
-            let what = match event.kind {
-                EventKind::Partition { .. } => cut.describe(),
-                _ => format!("the heal of {}", cut.describe()),
-            };
-            format!("{what} at t={}", format_time(event.t_us))
-        }
-        kind => match event.node {
-            Some(node) => describe(node, event.clock, kind),
-            None => format!("a `{}` event", kind.name()),
-        },
-    }
-}
-
-fn node_words(node: Option<ClientId>) -> String {
-    node.map_or("null".to_string(), |id| id.to_string())
-}
-
 impl Simulated {
     /// What decides the fate of a message sent now, as the simulator's network routes it:
     /// the pin counter moves for every message, then a partition wins over everything.
@@ -590,9 +585,10 @@ impl Simulated {
         };
         let link = links.link(from, to);
         if link.fifo {
-            self.fifo_queues
+            self.fifo_links
                 .entry((from, to))
                 .or_default()
+                .in_flight
                 .push_back(msg_id);
         }
         match pin {
@@ -693,5 +689,6 @@ fn pinned(nth: u64, pin: &crate::scenario::PinnedMessage) -> Decided {
         nth,
         lost: pin.delay_us.is_none(),
         duplicated: pin.delay_us.is_some() && pin.duplicate_delay_us.is_some(),
+        delay: DelayBounds::pinned(pin),
     }
 }

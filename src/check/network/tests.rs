@@ -79,3 +79,44 @@ fn a_header_network_no_scenario_has_is_one_sentence() {
         "{error}"
     );
 }
+
+#[test]
+fn delays_are_bounded_as_the_simulator_draws_them() {
+    use super::header::DelayBounds;
+    use crate::scenario::{LatencySpec, PinnedMessage};
+    let bounds = |latency| {
+        let DelayBounds { min_us, max_us } = DelayBounds::of(&latency);
+        (min_us, max_us)
+    };
+    assert_eq!(bounds(LatencySpec::Constant { us: 7 }), (7, 7));
+    assert_eq!(
+        bounds(LatencySpec::Uniform {
+            min_us: 10,
+            max_us: 20
+        }),
+        (10, 20)
+    );
+    // The exponential part is capped at 64 means.
+    assert_eq!(
+        bounds(LatencySpec::Exponential {
+            min_us: 100,
+            mean_us: 300
+        }),
+        (100, 100 + 64 * 200)
+    );
+    let pin = PinnedMessage {
+        from: ClientId::new(1),
+        to: ClientId::new(2),
+        nth: 0,
+        delay_us: Some(900),
+        drop: false,
+        duplicate_delay_us: Some(400),
+    };
+    assert_eq!(
+        DelayBounds::pinned(&pin),
+        DelayBounds {
+            min_us: 400,
+            max_us: 900
+        }
+    );
+}
