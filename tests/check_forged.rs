@@ -493,6 +493,19 @@ fn a_loss_or_duplicate_the_links_do_not_allow_is_rejected() {
         ],
     );
 
+    // The loss written at the receiver.
+    let at_receiver = forged(&loss, |events| {
+        let drop = first_of_kind(events, "drop");
+        events[drop]["node"] = 1.into();
+    });
+    rejected_at(
+        dir.path(),
+        "at-receiver.jsonl",
+        &at_receiver,
+        7,
+        &["a message is lost for `loss` at its sender, client 2, but the event's `node` is 1"],
+    );
+
     let duplicated = std::fs::read_to_string(traced_run(
         dir.path(),
         &common::root().join("scenarios/duplication-lamport.json"),
@@ -663,6 +676,21 @@ fn partitions_the_header_does_not_schedule_or_messages_that_cross_one_are_reject
             "event 7 (client 2's transfer of 1 to client 3 at clock 0, at t=25.000ms) comes \
              after t=20.000ms, when the header's `faults` heal the partition {c1} | {c2,c3}, \
              but no `heal` event before it shows that",
+        ],
+    );
+
+    // The run cut before the heal, yet said to have ended quiescent.
+    let cut_short = forged(&trace, |events| {
+        events.truncate(first_of_kind(events, "heal"));
+    });
+    rejected_at(
+        dir.path(),
+        "cut-short.jsonl",
+        &cut_short,
+        9,
+        &[
+            "the summary says the run ended quiescent, but the header's `faults` heal the \
+             partition {c1} | {c2,c3} at t=20.000ms, and the trace has no `heal` event for it",
         ],
     );
 

@@ -18,7 +18,8 @@
 //! The explorer's traces (`explore --trace`) carry their scenario's header, but the explorer
 //! chooses losses, duplications and orders within the bounds of its own settings, whenever it
 //! likes, and leaves partitions out; of them only what holds for every explored path is
-//! asked: no partitions, and a `crashed` drop at a receiver that is down. A live cluster's
+//! asked: no partitions, losses and duplicates at the sender, and a `crashed` drop at a
+//! receiver that is down. A live cluster's
 //! network is a real one, so its traces' network events are taken on trust.
 
 mod header;
@@ -361,6 +362,13 @@ impl NetworkCheck {
                 }
                 self.arrived(event, msg_id)
             }
+            _ if event.node != Some(sent.from) => refuse(format!(
+                "a message is lost for `{}` at its sender, client {}, but the event's `node` is \
+                 {}",
+                reason.name(),
+                sent.from,
+                node_words(event.node)
+            )),
             DropReason::Partition if self.simulated.is_none() => refuse(
                 "the header names an explored scenario, and the explorer leaves partitions out"
                     .to_string(),
@@ -424,6 +432,11 @@ impl NetworkCheck {
         };
         let (from, to) = (sent.from, sent.to);
         let why = match sent.decided {
+            _ if event.node != Some(from) => Some(format!(
+                "a message is duplicated at its sender, client {from}, but the event's `node` is \
+                 {}",
+                node_words(event.node)
+            )),
             Decided::OnTrust => None,
             _ if just_sent != Some(msg_id) => Some(format!(
                 "the network decides whether a message is duplicated when it is sent, so the \
