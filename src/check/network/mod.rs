@@ -1,5 +1,6 @@
-//! Holding a trace's network events (`drop`, `duplicate`, `partition`, `heal`) and the order
-//! of its deliveries to the network its header describes (docs/checking.md).
+//! Holding a trace's network events (`drop`, `duplicate`, `partition`, `heal`), and when and
+//! in which order its messages arrive, to the network its header describes
+//! (docs/checking.md).
 //!
 //! Only a simulated run's trace (its header has `limits` and no `live` object) is held, and
 //! only to what its header determines, as `src/sim/network.rs` decides a message's fate:
@@ -19,8 +20,8 @@
 //! chooses losses, duplications and orders within the bounds of its own settings, whenever it
 //! likes, and leaves partitions out; of them only what holds for every explored path is
 //! asked: no partitions, losses and duplicates at the sender, and a `crashed` drop at a
-//! receiver that is down. A live cluster's
-//! network is a real one, so its traces' network events are taken on trust.
+//! receiver that is down. A live cluster's network is a real one, so its traces' network
+//! events are taken on trust.
 
 mod header;
 #[cfg(test)]
@@ -105,7 +106,7 @@ enum Decided {
         duplicated: bool,
         delay: DelayBounds,
     },
-    /// The link's ratios draw it; `fifo` says whether it keeps its place on the link.
+    /// The link's ratios and latency draw it.
     Drawn(LinkModel),
     /// The header says nothing about the network (an explorer's trace, or no `network`).
     OnTrust,
