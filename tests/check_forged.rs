@@ -401,6 +401,25 @@ fn genuine_traces_of_every_network_fault_pass_the_network_check() {
         Some(0 | 1)
     ));
 
+    // A FIFO link holds client 1's REPLY (pinned to 0.1ms) behind its slower REQUEST.
+    let held = traced_inline(dir.path(), "held", held_scenario());
+    let events: Vec<Value> = held
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let reply = first_with(&events, "deliver", "from", 1);
+    assert_eq!(events[reply]["msg"]["type"], "request");
+    assert_eq!(events[reply + 1]["msg"]["type"], "reply");
+    assert_eq!(
+        events[reply + 1]["t"],
+        5000,
+        "held back until the REQUEST arrived"
+    );
+    assert!(matches!(
+        check(&dir.path().join("held.jsonl"), &[]).status.code(),
+        Some(0 | 1)
+    ));
+
     // The explorer duplicates whenever it likes, not right after the send: its traces are
     // held only to what every explored path keeps.
     let explored = dir.path().join("explored.jsonl");
@@ -436,6 +455,23 @@ fn crashed_scenario() -> Value {
         "network": {"latency": {"kind": "constant", "us": 1000}},
         "workload": {"transfers": [{"at_us": 0, "from": 1, "to": 2, "amount": 3}]},
         "faults": {"crashes": [{"client": 2, "at_us": 500, "restart_us": 5000}]}
+    })
+}
+
+/// Client 1's REQUEST to client 2 takes 5ms; its REPLY to client 2's REQUEST, sent at 1ms,
+/// is pinned to 0.1ms, and the FIFO link holds it back until the REQUEST has arrived.
+fn held_scenario() -> Value {
+    json!({
+        "name": "held", "clients": 2,
+        "network": {"latency": {"kind": "constant", "us": 1000}},
+        "workload": {"transfers": [
+            {"at_us": 0, "from": 1, "to": 2, "amount": 3},
+            {"at_us": 0, "from": 2, "to": 1, "amount": 2}
+        ]},
+        "schedule": {"messages": [
+            {"from": 1, "to": 2, "nth": 0, "delay_us": 5000},
+            {"from": 1, "to": 2, "nth": 1, "delay_us": 100}
+        ]}
     })
 }
 
