@@ -53,54 +53,55 @@ pub(super) fn untimely_words(
     t_us: u64,
     held_until_us: Option<u64>,
 ) -> Option<String> {
-    let (delay, whose) = match sent.decided {
-        Decided::Drawn(link) => (
-            link.delay,
-            format!(
-                "the header's `network` delays a message from client {} to client {} by {}",
-                sent.from,
-                sent.to,
-                link.delay.words()
-            ),
-        ),
-        Decided::Pinned { nth, delay, .. } => (
-            delay,
-            format!(
-                "the header's `schedule` pins its delay (message {nth} from client {} to client \
-                 {}) to {}",
-                sent.from,
-                sent.to,
-                delay.words()
-            ),
-        ),
+    let delay = match sent.decided {
+        Decided::Drawn(link) => link.delay,
+        Decided::Pinned { delay, .. } => delay,
         Decided::Cut(..) | Decided::OnTrust => return None,
     };
     let earliest_us = sent.sent_us.saturating_add(delay.min_us);
     let latest_us = sent.sent_us.saturating_add(delay.max_us);
+    let too_early = t_us < earliest_us;
+    let too_late = t_us > latest_us && held_until_us != Some(t_us);
+    // Every arrival comes here: the words are made only for one that breaks the rule.
+    if !too_early && !too_late {
+        return None;
+    }
+    let whose = match sent.decided {
+        Decided::Pinned { nth, .. } => format!(
+            "the header's `schedule` pins its delay (message {nth} from client {} to client {}) \
+             to {}",
+            sent.from,
+            sent.to,
+            delay.words()
+        ),
+        _ => format!(
+            "the header's `network` delays a message from client {} to client {} by {}",
+            sent.from,
+            sent.to,
+            delay.words()
+        ),
+    };
     let sent_words = format!(
         "m{msg_id} was sent at t={} (event {}), and {whose}",
         format_time(sent.sent_us),
         sent.seq
     );
-    if t_us < earliest_us {
-        return Some(format!(
+    Some(match held_until_us {
+        _ if too_early => format!(
             "{sent_words}, so it arrives at t={} at the earliest",
             format_time(earliest_us)
-        ));
-    }
-    match held_until_us {
-        Some(held_us) if t_us > latest_us && t_us != held_us => Some(format!(
+        ),
+        Some(held_us) => format!(
             "{sent_words}, so it arrives by t={}, or at t={} with the copy before it on this FIFO \
              link",
             format_time(latest_us),
             format_time(held_us)
-        )),
-        None if t_us > latest_us => Some(format!(
+        ),
+        None => format!(
             "{sent_words}, so it arrives by t={}",
             format_time(latest_us)
-        )),
-        _ => None,
-    }
+        ),
+    })
 }
 
 pub(super) fn node_words(node: Option<ClientId>) -> String {
