@@ -142,28 +142,57 @@ pub(super) struct Cut {
     pub(super) direction: Direction,
     pub(super) at_us: u64,
     pub(super) heal_us: Option<u64>,
+    /// Each client listed, by id, with its group: a lookup per message sent, in memory that
+    /// grows with the header's lists, not with the number of clients.
+    members: Vec<(ClientId, usize)>,
 }
 
 impl Cut {
-    fn new(spec: &PartitionSpec) -> Self {
+    pub(super) fn new(
+        groups: Vec<Vec<ClientId>>,
+        direction: Direction,
+        at_us: u64,
+        heal_us: Option<u64>,
+    ) -> Self {
+        let mut members: Vec<(ClientId, usize)> = groups
+            .iter()
+            .enumerate()
+            .flat_map(|(group, ids)| ids.iter().map(move |&id| (id, group)))
+            .collect();
+        // A client listed in several groups belongs to the last, as in the simulator: put
+        // the later listings first, and keep the first of each id.
+        members.reverse();
+        members.sort_by_key(|&(id, _)| id);
+        members.dedup_by_key(|&mut (id, _)| id);
         Cut {
-            groups: spec.groups.clone(),
-            direction: if spec.one_way {
-                Direction::OneWay
-            } else {
-                Direction::Both
-            },
-            at_us: spec.at_us,
-            heal_us: spec.heal_us,
+            groups,
+            direction,
+            at_us,
+            heal_us,
+            members,
         }
     }
 
-    /// Does it stop messages from `from` to `to`? As the simulator decides: a client listed
-    /// in several groups belongs to the last, and a one-way partition cuts only the first
-    /// group's messages to the second.
+    fn of(spec: &PartitionSpec) -> Self {
+        let direction = if spec.one_way {
+            Direction::OneWay
+        } else {
+            Direction::Both
+        };
+        Cut::new(spec.groups.clone(), direction, spec.at_us, spec.heal_us)
+    }
+
+    fn group_of(&self, id: ClientId) -> Option<usize> {
+        self.members
+            .binary_search_by_key(&id, |&(member, _)| member)
+            .ok()
+            .map(|at| self.members[at].1)
+    }
+
+    /// Does it stop messages from `from` to `to`? As the simulator decides: a one-way
+    /// partition cuts only the first group's messages to the second.
     pub(super) fn separates(&self, from: ClientId, to: ClientId) -> bool {
-        let group_of = |id: ClientId| self.groups.iter().rposition(|group| group.contains(&id));
-        match (group_of(from), group_of(to)) {
+        match (self.group_of(from), self.group_of(to)) {
             (Some(a), Some(b)) if self.direction == Direction::OneWay => a == 0 && b == 1,
             (Some(a), Some(b)) => a != b,
             _ => false,
@@ -172,18 +201,22 @@ impl Cut {
 
     /// "the partition {c1} | {c2,c3}" or "the one-way partition {c1} -/-> {c2}".
     pub(super) fn describe(&self) -> String {
-        let names: Vec<String> = self
-            .groups
-            .iter()
-            .map(|group| {
-                let ids: Vec<String> = group.iter().map(|id| format!("c{id}")).collect();
-                format!("{{{}}}", ids.join(","))
-            })
-            .collect();
-        match self.direction {
-            Direction::Both => format!("the partition {}", names.join(" | ")),
-            Direction::OneWay => format!("the one-way partition {}", names.join(" -/-> ")),
-        }
+        partition_words(&self.groups, self.direction)
+    }
+}
+
+/// "the partition {c1} | {c2,c3}" or "the one-way partition {c1} -/-> {c2}".
+pub(super) fn partition_words(groups: &[Vec<ClientId>], direction: Direction) -> String {
+    let names: Vec<String> = groups
+        .iter()
+        .map(|group| {
+            let ids: Vec<String> = group.iter().map(|id| format!("c{id}")).collect();
+            format!("{{{}}}", ids.join(","))
+        })
+        .collect();
+    match direction {
+        Direction::Both => format!("the partition {}", names.join(" | ")),
+        Direction::OneWay => format!("the one-way partition {}", names.join(" -/-> ")),
     }
 }
 
@@ -226,7 +259,7 @@ impl NetworkDeclared {
             })?;
         let cuts: Vec<Cut> = header
             .faults
-            .map(|faults| faults.partitions.iter().map(Cut::new).collect())
+            .map(|faults| faults.partitions.iter().map(Cut::of).collect())
             .unwrap_or_default();
         let mut faults_due: Vec<FaultDue> = cuts
             .iter()

@@ -10,12 +10,7 @@ fn ids(list: &[u32]) -> Vec<ClientId> {
 
 #[test]
 fn a_cut_separates_as_the_simulator_decides() {
-    let both = Cut {
-        groups: vec![ids(&[1, 2]), ids(&[3])],
-        direction: Direction::Both,
-        at_us: 0,
-        heal_us: None,
-    };
+    let both = Cut::new(vec![ids(&[1, 2]), ids(&[3])], Direction::Both, 0, None);
     let (c1, c2, c3, c4) = (
         ClientId::new(1),
         ClientId::new(2),
@@ -26,12 +21,12 @@ fn a_cut_separates_as_the_simulator_decides() {
     assert!(!both.separates(c1, c2), "same group");
     assert!(!both.separates(c4, c3), "client 4 is in no group");
     // One way: only the first group's messages to the second, not to a third group.
-    let one_way = Cut {
-        groups: vec![ids(&[1]), ids(&[2]), ids(&[3])],
-        direction: Direction::OneWay,
-        at_us: 0,
-        heal_us: None,
-    };
+    let one_way = Cut::new(
+        vec![ids(&[1]), ids(&[2]), ids(&[3])],
+        Direction::OneWay,
+        0,
+        None,
+    );
     assert!(one_way.separates(c1, c2));
     assert!(!one_way.separates(c2, c1) && !one_way.separates(c1, c3));
     assert_eq!(
@@ -39,6 +34,9 @@ fn a_cut_separates_as_the_simulator_decides() {
         "the one-way partition {c1} -/-> {c2} -/-> {c3}"
     );
     assert_eq!(both.describe(), "the partition {c1,c2} | {c3}");
+    // A client listed twice belongs to the last group that lists it.
+    let twice = Cut::new(vec![ids(&[1, 2]), ids(&[2, 3])], Direction::Both, 0, None);
+    assert!(twice.separates(c1, c2) && !twice.separates(c2, c3));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::header::Cut;
+use super::header::partition_words;
 use super::{Decided, Sent};
 use crate::check::history::format_time;
 use crate::check::replay::describe;
@@ -24,19 +24,16 @@ pub(super) fn describe_event(event: &Event, messages: &BTreeMap<u64, Sent>) -> S
             format!("the drop of {} for `{}`", link(msg_id), reason.name())
         }
         EventKind::Duplicate { msg_id } => format!("the duplicate of {}", link(msg_id)),
-        EventKind::Partition { groups, direction } | EventKind::Heal { groups, direction } => {
-            let cut = Cut {
-                groups: groups.clone(),
-                direction: *direction,
-                at_us: event.t_us,
-                heal_us: None,
-            };
-            let what = match event.kind {
-                EventKind::Partition { .. } => cut.describe(),
-                _ => format!("the heal of {}", cut.describe()),
-            };
-            format!("{what} at t={}", format_time(event.t_us))
-        }
+        EventKind::Partition { groups, direction } => format!(
+            "{} at t={}",
+            partition_words(groups, *direction),
+            format_time(event.t_us)
+        ),
+        EventKind::Heal { groups, direction } => format!(
+            "the heal of {} at t={}",
+            partition_words(groups, *direction),
+            format_time(event.t_us)
+        ),
         kind => match event.node {
             Some(node) => describe(node, event.clock, kind),
             None => format!("a `{}` event", kind.name()),
