@@ -21,6 +21,7 @@ pub(crate) mod history;
 mod ledger_agreement;
 mod liveness;
 mod mutual_exclusion;
+mod network;
 mod no_overdraft;
 pub mod offline;
 pub mod replay;

@@ -21,14 +21,17 @@ mod program;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::io::BufRead;
+use std::io::{BufRead, Chain, Cursor, Read};
 
 use super::history::format_time;
+use super::network::NetworkCheck;
 use super::replay::{Refusal, Replay, ReplayNode, protocol_of};
 use super::{Checker, Invariant, Violation};
 use crate::protocol::ledger::short_hex;
 use crate::protocol::{Amount, ClientId};
-use crate::trace::read::{ClaimedViolation, ReadError, TraceHeader, TraceReader, TraceSummary};
+use crate::trace::read::{
+    ClaimedViolation, MAX_LINE_BYTES, ReadError, TraceHeader, TraceReader, TraceSummary,
+};
 use crate::trace::{DropReason, Event, EventKind, Kept};
 use crate::wording::count;
 use end::{EndFacts, check_end};
@@ -185,6 +188,7 @@ pub fn check_trace<R: BufRead>(
     input: R,
     options: OfflineOptions,
 ) -> Result<OfflineReport, ReadError> {
+    let (first_line, input) = header_line(input)?;
     let reader = TraceReader::new(input)?;
     let header = reader.header().clone();
     protocol_of(&header).map_err(|message| invalid(1, message))?;
@@ -192,7 +196,8 @@ pub fn check_trace<R: BufRead>(
         true => None,
         false => Some(Replay::new(&header).map_err(|message| invalid(1, message))?),
     };
-    check_events(reader, replay, options).map_err(|error| match error {
+    let network = network_check(&header, &first_line, options)?;
+    check_events(reader, replay, network, options).map_err(|error| match error {
         CheckError::Read(error) => error,
         // The built-in client runs in this process and never fails.
         CheckError::NodeFailed { line, sentence } => invalid(line, sentence),
@@ -219,6 +224,32 @@ impl From<ReadError> for CheckError {
     }
 }
 
+/// The input of a trace whose first line was read ahead: that line, then the rest.
+type ReadAhead<R> = Chain<Cursor<Vec<u8>>, R>;
+
+/// The trace's first line, and the input to read the whole trace from (that line again
+/// included): the network check reads fields of the header the trace reader does not keep.
+fn header_line<R: BufRead>(mut input: R) -> Result<(Vec<u8>, ReadAhead<R>), ReadError> {
+    let mut first_line = Vec::new();
+    (&mut input)
+        .take(MAX_LINE_BYTES as u64 + 1)
+        .read_until(b'\n', &mut first_line)?;
+    Ok((first_line.clone(), Cursor::new(first_line).chain(input)))
+}
+
+/// The check of the network events, when the events are held to what can happen and the
+/// header is a simulated run's.
+fn network_check(
+    header: &TraceHeader,
+    first_line: &[u8],
+    options: OfflineOptions,
+) -> Result<Option<NetworkCheck>, ReadError> {
+    if options.invariants_only {
+        return Ok(None);
+    }
+    NetworkCheck::for_header(header, first_line).map_err(|message| invalid(1, message))
+}
+
 fn invalid(line: u64, message: String) -> ReadError {
     ReadError::Invalid {
         line,
@@ -231,6 +262,7 @@ fn invalid(line: u64, message: String) -> ReadError {
 fn check_events<R: BufRead, N: ReplayNode>(
     mut reader: TraceReader<R>,
     mut replay: Option<Replay<N>>,
+    mut network: Option<NetworkCheck>,
     options: OfflineOptions,
 ) -> Result<OfflineReport, CheckError> {
     let header = reader.header().clone();
@@ -244,8 +276,21 @@ fn check_events<R: BufRead, N: ReplayNode>(
     let mut not_replayable = None;
     let mut first_safety_violation = None;
     let mut next_step_after_violation = None;
+    let mut not_in_network = None;
     while let Some(event) = reader.next_event()? {
         last_t = event.t_us;
+        if not_replayable.is_none()
+            && let Some(checked) = &mut network
+            && let Err(sentence) = checked.observe(&event)
+        {
+            // Reported once the rest of the file has been read, as a replay's refusal. The
+            // sends of messages this reader skips are unknown to the network check, so it
+            // has no verdict then: the replay's refusal names the program that wrote them.
+            if !skips_messages(reader.skipped()) {
+                not_in_network = Some((reader.line_number(), sentence));
+            }
+            network = None;
+        }
         let began_a_step = match &mut replay {
             Some(replayed) => match replayed.observe(&event) {
                 Ok(began) => began,
@@ -297,8 +342,17 @@ fn check_events<R: BufRead, N: ReplayNode>(
         next_step_after_violation,
         in_flight: checker.oldest_in_flight().is_some(),
     };
-    if let Some((line, refusal)) = not_replayable {
-        return Err(refused(line, refusal, reader.skipped()));
+    match (not_replayable, not_in_network) {
+        (Some((line, refusal)), network_first) => {
+            return Err(match network_first {
+                Some((first, sentence)) if first < line => {
+                    CheckError::Read(invalid(first, sentence))
+                }
+                _ => refused(line, refusal, reader.skipped()),
+            });
+        }
+        (None, Some((line, sentence))) => return Err(CheckError::Read(invalid(line, sentence))),
+        (None, None) => {}
     }
     if let Some(replay) = &mut replay {
         let quiescent = summary.end.as_deref() == Some("quiescent");
@@ -307,6 +361,11 @@ fn check_events<R: BufRead, N: ReplayNode>(
             .map_err(|refusal| refused(summary.line, refusal, reader.skipped()))?;
     }
     drop(replay);
+    if let Some(network) = &network {
+        network
+            .finish(summary.end.as_deref(), header.max_time_us)
+            .map_err(|sentence| invalid(summary.line, sentence))?;
+    }
     check_end(&header, &summary, &facts)?;
     if stopped_at.is_none() {
         let end_t = summary.end_us.unwrap_or(last_t).max(last_t);
@@ -405,6 +464,11 @@ fn refused(line: u64, refusal: Refusal, skipped: &BTreeMap<String, u64>) -> Chec
              client does not produce: {remedy}"
         ),
     ))
+}
+
+/// Whether the reader skipped the send of a message of a type it does not know.
+fn skips_messages(skipped: &BTreeMap<String, u64>) -> bool {
+    skipped.keys().any(|kind| kind.starts_with("send of a "))
 }
 
 /// Whether `event` begins a step of the run of its own (an input to a client, or a fault),

@@ -5,7 +5,7 @@
 
 use std::io::BufRead;
 
-use super::{CheckError, OfflineOptions, OfflineReport, check_events};
+use super::{CheckError, OfflineOptions, OfflineReport, check_events, header_line, network_check};
 use crate::check::replay::{Replay, StartNode, protocol_of};
 use crate::node::{NodeSpec, ProcessNode};
 use crate::protocol::{Mutations, Variant};
@@ -20,6 +20,7 @@ pub fn check_program_trace<R: BufRead>(
     options: OfflineOptions,
     spec: &NodeSpec,
 ) -> Result<OfflineReport, CheckError> {
+    let (first_line, input) = header_line(input)?;
     let mut reader = TraceReader::new(input)?;
     let header = reader.header().clone();
     reader.read_messages(Messages::AsWritten);
@@ -31,7 +32,8 @@ pub fn check_program_trace<R: BufRead>(
             Box::new(move |config, initial| ProcessNode::start(&spec, config, initial));
         Replay::with_nodes(&header, variant, Mutations::none(), start)
     });
-    let mut report = check_events(reader, replay, options)?;
+    let network = network_check(&header, &first_line, options)?;
+    let mut report = check_events(reader, replay, network, options)?;
     report.played_by = Some(spec.cmd.clone());
     Ok(report)
 }

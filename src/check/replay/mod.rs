@@ -33,7 +33,8 @@ use crate::protocol::{
 };
 use crate::trace::read::{DeclaredCrash, TraceHeader};
 use crate::trace::{DropReason, Event, EventKind, Kept};
-use expect::{Expected, describe, describe_expected, matches, step_events};
+pub(crate) use expect::describe;
+use expect::{Expected, describe_expected, matches, step_events};
 pub use nodes::{Refusal, ReplayNode, StartNode};
 use restore::{Restoring, restore_block};
 

@@ -1,0 +1,120 @@
+//! Unit tests of the network check: the header's network read as the simulator reads it.
+
+use super::header::{Cut, NetworkDeclared};
+use crate::protocol::ClientId;
+use crate::trace::Direction;
+
+fn ids(list: &[u32]) -> Vec<ClientId> {
+    list.iter().map(|&id| ClientId::new(id)).collect()
+}
+
+#[test]
+fn a_cut_separates_as_the_simulator_decides() {
+    let both = Cut::new(vec![ids(&[1, 2]), ids(&[3])], Direction::Both, 0, None);
+    let (c1, c2, c3, c4) = (
+        ClientId::new(1),
+        ClientId::new(2),
+        ClientId::new(3),
+        ClientId::new(4),
+    );
+    assert!(both.separates(c1, c3) && both.separates(c3, c2));
+    assert!(!both.separates(c1, c2), "same group");
+    assert!(!both.separates(c4, c3), "client 4 is in no group");
+    // One way: only the first group's messages to the second, not to a third group.
+    let one_way = Cut::new(
+        vec![ids(&[1]), ids(&[2]), ids(&[3])],
+        Direction::OneWay,
+        0,
+        None,
+    );
+    assert!(one_way.separates(c1, c2));
+    assert!(!one_way.separates(c2, c1) && !one_way.separates(c1, c3));
+    assert_eq!(
+        one_way.describe(),
+        "the one-way partition {c1} -/-> {c2} -/-> {c3}"
+    );
+    assert_eq!(both.describe(), "the partition {c1,c2} | {c3}");
+    // A client listed twice belongs to the last group that lists it.
+    let twice = Cut::new(vec![ids(&[1, 2]), ids(&[2, 3])], Direction::Both, 0, None);
+    assert!(twice.separates(c1, c2) && !twice.separates(c2, c3));
+}
+
+#[test]
+fn partitions_and_heals_are_due_in_the_simulators_order() {
+    let header = br#"{"type":"header","faults":{"partitions":[
+        {"at_us":500,"heal_us":900,"groups":[[1],[2]]},
+        {"at_us":500,"groups":[[2],[3]],"one_way":true},
+        {"at_us":100,"heal_us":500,"groups":[[1],[3]]}]}}"#;
+    let declared = NetworkDeclared::read(header).unwrap();
+    let order: Vec<(usize, bool, u64)> = declared
+        .faults_due
+        .iter()
+        .map(|due| (due.cut, due.begins, due.at_us))
+        .collect();
+    // At equal times, the order of scheduling: each partition, then its heal.
+    assert_eq!(
+        order,
+        [
+            (2, true, 100),
+            (0, true, 500),
+            (1, true, 500),
+            (2, false, 500),
+            (0, false, 900)
+        ]
+    );
+    assert!(declared.links.is_none(), "no `network`: taken on trust");
+}
+
+#[test]
+fn a_header_network_no_scenario_has_is_one_sentence() {
+    let header = br#"{"type":"header","network":{"drop_ratio":"often"}}"#;
+    let error = NetworkDeclared::read(header).err().unwrap();
+    assert!(
+        error.starts_with(
+            "the header's field `network.drop_ratio` is not what a scenario has there: invalid \
+             type"
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn delays_are_bounded_as_the_simulator_draws_them() {
+    use super::header::DelayBounds;
+    use crate::scenario::{LatencySpec, PinnedMessage};
+    let bounds = |latency| {
+        let DelayBounds { min_us, max_us } = DelayBounds::of(&latency);
+        (min_us, max_us)
+    };
+    assert_eq!(bounds(LatencySpec::Constant { us: 7 }), (7, 7));
+    assert_eq!(
+        bounds(LatencySpec::Uniform {
+            min_us: 10,
+            max_us: 20
+        }),
+        (10, 20)
+    );
+    // The exponential part is capped at 64 means.
+    assert_eq!(
+        bounds(LatencySpec::Exponential {
+            min_us: 100,
+            mean_us: 300
+        }),
+        (100, 100 + 64 * 200)
+    );
+    let pin = PinnedMessage {
+        from: ClientId::new(1),
+        to: ClientId::new(2),
+        nth: 0,
+        delay_us: Some(900),
+        drop: false,
+        duplicate_delay_us: Some(400),
+    };
+    assert_eq!(
+        DelayBounds::pinned(&pin),
+        DelayBounds {
+            min_us: 400,
+            max_us: 900
+        }
+    );
+}
