@@ -463,7 +463,7 @@ fn a_reduction_that_knows_the_whole_graph_meets_every_state_at_rest() {
 
 /// The figures of docs/explore.md ("How far it reaches, and why not further"), for the
 /// scenario or exploration file in `EXPLORE_FIGURES` (default: `scenarios/default.json`):
-/// `cargo test --release --lib explore::tests::reduction::figures_of -- --ignored --nocapture`.
+/// `cargo test --release --lib explore::tests::reduction::figures_of_the_reduction -- --ignored --nocapture`.
 #[test]
 #[ignore = "minutes: run by hand for docs/explore.md's figures"]
 fn figures_of_the_reduction_and_of_the_full_search() {
