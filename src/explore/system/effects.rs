@@ -8,9 +8,10 @@ use super::intern::{Shared, intern_client, intern_message};
 use super::node::ExploredNode;
 use rustc_hash::FxHashMap;
 
+use super::config::SystemConfig;
 use crate::check::Invariant;
 use crate::explore::search::{Finding, NODE_ERROR};
-use crate::protocol::node::may_send;
+use crate::protocol::node::{HandledStep, may_send};
 use crate::protocol::{ClientId, Command, Message, Outbox, OutputKind, Timer};
 
 /// A client step just run, its client state and messages interned.
@@ -214,25 +215,45 @@ fn take_input<N: ExploredNode>(
     key: EffectKey,
     outbox: &mut Outbox,
 ) {
-    let id = client.id();
-    let kind = key.input & (3 << 28);
-    let argument = key.input & ((1 << 28) - 1);
-    match kind {
+    match decode_input(&inner.config, client.id(), key.input, delivered) {
+        HandledStep::Transfer { to, amount, .. } => {
+            // Scenario validation made every transfer valid; a refused one changes nothing.
+            let _ = client.handle_command(Command::Transfer { to, amount }, outbox);
+        }
+        HandledStep::BalanceRead { of } => {
+            let _ = client.handle_command(Command::ReadBalance { of }, outbox);
+        }
+        HandledStep::Delivery { from, msg } => client.handle_message(from, msg, outbox),
+        HandledStep::Timer => client.handle_timer(Timer::LeaveCriticalSection, outbox),
+        HandledStep::Restart { keep_ledger } => client.restart(keep_ledger),
+    }
+}
+
+/// The step of client `id` with input `input` (`delivered`: its message, for a delivery).
+pub(super) fn decode_input<'a>(
+    config: &SystemConfig,
+    id: ClientId,
+    input: u32,
+    delivered: Option<&'a Message>,
+) -> HandledStep<'a> {
+    let argument = input & ((1 << 28) - 1);
+    match input & (3 << 28) {
         INPUT_ISSUE => {
-            let transfer = inner.config.transfers[id.index()][argument as usize];
-            let command = Command::Transfer {
+            let transfer = config.transfers[id.index()][argument as usize];
+            HandledStep::Transfer {
+                number: argument as usize + 1,
                 to: transfer.to,
                 amount: transfer.amount,
-            };
-            // Scenario validation made every transfer valid; a refused one changes nothing.
-            let _ = client.handle_command(command, outbox);
+            }
         }
-        INPUT_DELIVER => {
-            let msg = delivered.expect("a delivery has its message");
-            client.handle_message(ClientId::new(argument), msg, outbox);
-        }
-        INPUT_TIMER => client.handle_timer(Timer::LeaveCriticalSection, outbox),
-        _ => client.restart(argument == 1),
+        INPUT_DELIVER => HandledStep::Delivery {
+            from: ClientId::new(argument),
+            msg: delivered.expect("a delivery has its message"),
+        },
+        INPUT_TIMER => HandledStep::Timer,
+        _ => HandledStep::Restart {
+            keep_ledger: argument == 1,
+        },
     }
 }
 

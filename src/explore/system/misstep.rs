@@ -7,43 +7,15 @@
 //! (a block with a wrong hash, a clock that goes back) stays that invariant's finding.
 
 use super::config::SystemConfig;
-use super::effects::{INPUT_DELIVER, INPUT_ISSUE, INPUT_TIMER};
+use super::effects::decode_input;
 use super::node::ExploredNode;
 use crate::protocol::node::{
     HandledStep, broken_rule, changed_id, may_send, message_words, node_error,
 };
-use crate::protocol::{ClientId, Message, Outbox, Output, OutputKind};
+use crate::protocol::{Message, Outbox, Output, OutputKind};
 
 /// The most messages one client step may send: the step tables keep the count in 4 bits.
 pub(super) const MAX_SENDS: usize = 15;
-
-/// The step of client `id` with input `input` (`delivered`: its message, for a delivery).
-fn handled<'a>(
-    config: &SystemConfig,
-    id: ClientId,
-    input: u32,
-    delivered: Option<&'a Message>,
-) -> HandledStep<'a> {
-    let argument = input & ((1 << 28) - 1);
-    match input & (3 << 28) {
-        INPUT_ISSUE => {
-            let transfer = config.transfers[id.index()][argument as usize];
-            HandledStep::Transfer {
-                number: argument as usize + 1,
-                to: transfer.to,
-                amount: transfer.amount,
-            }
-        }
-        INPUT_DELIVER => HandledStep::Delivery {
-            from: ClientId::new(argument),
-            msg: delivered.expect("a delivery has its message"),
-        },
-        INPUT_TIMER => HandledStep::Timer,
-        _ => HandledStep::Restart {
-            keep_ledger: argument == 1,
-        },
-    }
-}
 
 /// The sentence of what the explorer cannot follow in the step `input` of `before`, now
 /// `after` with `outbox` (`delivered`: the message of a delivery), if anything. Then the
@@ -60,7 +32,7 @@ pub(super) fn check<N: ExploredNode>(
 ) -> Option<String> {
     let id = before.id();
     let clients = config.clients;
-    let step = handled(config, id, input, delivered);
+    let step = decode_input(config, id, input, delivered);
     let what = odd_output(before, after, step, outbox.as_slice(), clients)?;
     let mut sends = 0;
     let outputs: Vec<Output> = outbox.drain().collect();
