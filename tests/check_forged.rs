@@ -401,6 +401,13 @@ fn genuine_traces_of_every_network_fault_pass_the_network_check() {
         Some(0 | 1)
     ));
 
+    // A run cut at limits.max_events just after a partition's heal, with another partition
+    // due at that same time: its closing violation carries that time.
+    let cut = traced_inline(dir.path(), "cut", cut_scenario());
+    assert!(cut.contains("\"end\":\"max_events\"") && cut.contains("\"heal\""));
+    assert_eq!(cut.matches("\"kind\":\"partition\"").count(), 1, "{cut}");
+    check_written(dir.path(), "cut-genuine.jsonl", &cut, 1);
+
     // A FIFO link holds client 1's REPLY (pinned to 0.1ms) behind its slower REQUEST.
     let held = traced_inline(dir.path(), "held", held_scenario());
     let events: Vec<Value> = held
@@ -455,6 +462,20 @@ fn crashed_scenario() -> Value {
         "network": {"latency": {"kind": "constant", "us": 1000}},
         "workload": {"transfers": [{"at_us": 0, "from": 1, "to": 2, "amount": 3}]},
         "faults": {"crashes": [{"client": 2, "at_us": 500, "restart_us": 5000}]}
+    })
+}
+
+/// Partitioned from 1ms to 2ms and again from 2ms, cut at five events.
+fn cut_scenario() -> Value {
+    json!({
+        "name": "cut", "clients": 2,
+        "network": {"latency": {"kind": "constant", "us": 5000}},
+        "faults": {"partitions": [
+            {"at_us": 1000, "heal_us": 2000, "groups": [[1], [2]]},
+            {"at_us": 2000, "groups": [[1], [2]]}
+        ]},
+        "workload": {"transfers": [{"at_us": 0, "from": 1, "to": 2, "amount": 1}]},
+        "limits": {"max_events": 5}
     })
 }
 
@@ -710,7 +731,7 @@ fn partitions_the_header_does_not_schedule_or_messages_that_cross_one_are_reject
         9,
         &[
             "event 7 (client 2's transfer of 1 to client 3 at clock 0, at t=25.000ms) comes \
-             after t=20.000ms, when the header's `faults` heal the partition {c1} | {c2,c3}, \
+             at or after t=20.000ms, when the header's `faults` heal the partition {c1} | {c2,c3}, \
              but no `heal` event before it shows that",
         ],
     );
