@@ -17,7 +17,9 @@ use crate::drive::{self, Driver, Host};
 use crate::protocol::ledger::{short_hex, to_hex};
 use crate::protocol::{ClientId, Command, Message, Outbox, Timer, Timestamp};
 use crate::scenario::Scenario;
-use crate::trace::{DropReason, Event, EventKind, EventSink, Kept, TraceEncoder, TraceOutput};
+use crate::trace::{
+    DropReason, EXPLORED_SUFFIX, Event, EventKind, EventSink, Kept, TraceEncoder, TraceOutput,
+};
 
 pub use crate::drive::RecordedViolation as ReplayedViolation;
 
@@ -95,7 +97,7 @@ pub fn write_trace<N: ExploredNode>(
     let config = model.config();
     let mut encoder = TraceEncoder::new(outputs);
     let mut header = crate::runner::header(scenario);
-    header.scenario = format!("{} (explored)", scenario.name);
+    header.scenario = format!("{}{EXPLORED_SUFFIX}", scenario.name);
     encoder.header(&header)?;
     let mut replay = Replay {
         config,

@@ -14,3 +14,7 @@ pub use event::{Direction, DropReason, Event, EventKind, EventSink, Kept};
 pub use writer::TraceOutput;
 
 pub use crate::base::{TRACE_FORMAT, TRACE_VERSION};
+
+/// What the explorer appends to the scenario's name in the header of the traces it writes,
+/// by which `check` tells them from a simulated run's (docs/spec.md, section 3).
+pub const EXPLORED_SUFFIX: &str = " (explored)";

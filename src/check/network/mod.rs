@@ -33,12 +33,9 @@ use std::collections::{BTreeMap, VecDeque};
 use super::history::format_time;
 use crate::protocol::ClientId;
 use crate::trace::read::TraceHeader;
-use crate::trace::{DropReason, Event, EventKind};
+use crate::trace::{DropReason, EXPLORED_SUFFIX, Event, EventKind};
 use header::{DelayBounds, FaultDue, LinkModel, NetworkDeclared, ratio_words};
 use words::{describe_event, node_words, untimely_words};
-
-/// What the explorer appends to the scenario's name in the header of the traces it writes.
-const EXPLORED_SUFFIX: &str = " (explored)";
 
 /// The network events of one trace, held to its header.
 pub(crate) struct NetworkCheck {
