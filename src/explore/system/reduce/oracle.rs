@@ -20,8 +20,9 @@
 //!   it is not followed, so the sets may be too small.
 //!
 //! Each reading then drives a breadth-first search over the graph that takes, in each state,
-//! the steps of the qualifying set with the fewest enabled steps, as the search's reduction
-//! chooses.
+//! the steps of the qualifying set with the fewest enabled steps (ties: the lowest mask), as
+//! the search's reduction chooses among its closures. Condition 1 is read as "a client of the
+//! set has a step of the protocol": without faults every enabled step is one.
 
 use std::hash::{BuildHasher, BuildHasherDefault};
 
@@ -101,13 +102,18 @@ pub(crate) struct OracleFigures {
 ///
 /// # Panics
 ///
-/// If the model has a bag link, a fault or a cycle of states, or if the sets of the search's
-/// own reduction are not persistent by the graph.
+/// If the model has more than four clients, a bag link, a fault or a cycle of states, or if
+/// the sets of the search's own reduction are not persistent by the graph.
 pub(crate) fn oracle_figures(model: &SystemModel) -> OracleFigures {
     let config = model.config();
     assert!(
         config.all_fifo() == Some(true) && !config.any_faults(),
         "the graph is built for FIFO links without faults"
+    );
+    // A bit per set of clients in a `u16`, four bits per client's sends in a byte.
+    assert!(
+        config.clients <= 4,
+        "the graph is built for four clients at most"
     );
     let graph = build(model);
     let order = children_first(&graph);
