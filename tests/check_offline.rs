@@ -712,3 +712,21 @@ fn with_summary(trace: &str, edit: impl FnOnce(&mut Value)) -> String {
     edit(&mut summary);
     format!("{}{summary}\n", &trace[..body_end])
 }
+
+/// A run that ends quiescent one event short of `limits.max_events` and then writes its
+/// closing violation: the limit does not count that violation, and neither does `check`.
+#[test]
+fn closing_violations_do_not_count_against_the_event_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(common::root().join("scenarios/loss-lamport.json"));
+    let mut scenario: Value = serde_json::from_str(&text.unwrap()).unwrap();
+    scenario["limits"] = json!({"max_events": 7});
+    let path = write(dir.path(), "loss-lamport-7.json", &scenario.to_string());
+    let trace = std::fs::read_to_string(traced_run(dir.path(), &path)).unwrap();
+    let summary = summary_of(&trace);
+    assert_eq!(summary["end"], "quiescent");
+    assert_eq!(summary["events"], 7);
+    // Exit 1: the trace's liveness violation, found again; not 2, a summary rejected.
+    let output = check_written(dir.path(), "genuine.jsonl", &trace, 1);
+    assert!(stdout(&output).contains("VIOLATION of liveness"));
+}

@@ -21,6 +21,9 @@ pub const END_WORDS: [&str; 6] = [
 pub struct EndFacts {
     /// Event lines in the trace.
     pub events: u64,
+    /// Of them, the `violation` events after the last event of another kind: the run's
+    /// closing checks, written once it has stopped (the limits do not count them).
+    pub closing_violations: u64,
     /// The time of the last event (0 without events).
     pub last_t_us: u64,
     /// The `seq` of the first event that revealed a safety violation, if any.
@@ -68,13 +71,14 @@ pub fn check_end(
     };
     match end {
         "quiescent" | "max_time" => {
+            let events_run = facts.events - facts.closing_violations;
             if let Some(limit) = header.max_events
-                && facts.events >= limit
+                && events_run >= limit
             {
                 return Err(inconsistent(format!(
-                    "the summary says the run ended {end}, but it has {} events, which reaches \
-                     the header's limits.max_events ({limit}): such a run ends max_events",
-                    facts.events
+                    "the summary says the run ended {end}, but it has {events_run} events before \
+                     its closing violations, which reaches the header's limits.max_events \
+                     ({limit}): such a run ends max_events"
                 )));
             }
             if end == "max_time"

@@ -277,8 +277,13 @@ fn check_events<R: BufRead, N: ReplayNode>(
     let mut first_safety_violation = None;
     let mut next_step_after_violation = None;
     let mut not_in_network = None;
+    let mut closing_violations = 0;
     while let Some(event) = reader.next_event()? {
         last_t = event.t_us;
+        closing_violations = match event.kind {
+            EventKind::Violation { .. } => closing_violations + 1,
+            _ => 0,
+        };
         if not_replayable.is_none()
             && let Some(checked) = &mut network
             && let Err(sentence) = checked.observe(&event)
@@ -337,6 +342,7 @@ fn check_events<R: BufRead, N: ReplayNode>(
         .expect("next_event returns None only after the summary");
     let facts = EndFacts {
         events: reader.events_read(),
+        closing_violations,
         last_t_us: last_t,
         first_safety_violation,
         next_step_after_violation,
