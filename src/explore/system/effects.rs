@@ -3,12 +3,12 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use super::Inner;
-use super::intern::{Shared, intern_client, intern_message};
-use super::node::ExploredNode;
 use rustc_hash::FxHashMap;
 
+use super::Inner;
 use super::config::SystemConfig;
+use super::intern::{Shared, intern_client, intern_message};
+use super::node::ExploredNode;
 use crate::check::Invariant;
 use crate::explore::search::{Finding, NODE_ERROR};
 use crate::protocol::node::{HandledStep, may_send};
