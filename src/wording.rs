@@ -20,6 +20,12 @@ pub fn count_as<N: Copy + std::fmt::Display + TryInto<u64>>(n: N, one: &str, man
     }
 }
 
+/// A group of clients as the views and sentences name it: `{c1,c2,c3}`.
+pub fn client_group<Id: std::fmt::Display>(ids: impl IntoIterator<Item = Id>) -> String {
+    let names: Vec<String> = ids.into_iter().map(|id| format!("c{id}")).collect();
+    format!("{{{}}}", names.join(","))
+}
+
 #[cfg(test)]
 mod tests {
     use super::{count, count_as};

@@ -9,7 +9,7 @@ use crate::report::RunReport;
 use crate::scenario::{LatencySpec, Scenario};
 use crate::trace::read::TraceSummary;
 use crate::trace::{Direction, DropReason, Event, EventKind, EventSink, Kept};
-use crate::wording::count;
+use crate::wording::{client_group, count};
 
 use super::explain::{Explainer, table_text};
 use super::state::Replay;
@@ -272,13 +272,7 @@ pub(crate) fn describe_message(msg: &Message) -> String {
 }
 
 fn describe_groups(groups: &[Vec<ClientId>], direction: Direction) -> String {
-    let names: Vec<String> = groups
-        .iter()
-        .map(|group| {
-            let ids: Vec<String> = group.iter().map(|id| format!("c{id}")).collect();
-            format!("{{{}}}", ids.join(","))
-        })
-        .collect();
+    let names: Vec<String> = groups.iter().map(client_group).collect();
     match direction {
         Direction::Both => names.join(" | "),
         Direction::OneWay => format!("{} -/-> {} (one way)", names[0], names[1..].join(", ")),

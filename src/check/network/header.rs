@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::protocol::ClientId;
 use crate::scenario::{LatencySpec, NetworkSpec, PartitionSpec, PinnedMessage, Ratio};
 use crate::trace::Direction;
+use crate::wording::client_group;
 
 /// The header's fields that concern the network; every one may be left out.
 #[derive(Deserialize)]
@@ -207,13 +208,7 @@ impl Cut {
 
 /// "the partition {c1} | {c2,c3}" or "the one-way partition {c1} -/-> {c2}".
 pub(super) fn partition_words(groups: &[Vec<ClientId>], direction: Direction) -> String {
-    let names: Vec<String> = groups
-        .iter()
-        .map(|group| {
-            let ids: Vec<String> = group.iter().map(|id| format!("c{id}")).collect();
-            format!("{{{}}}", ids.join(","))
-        })
-        .collect();
+    let names: Vec<String> = groups.iter().map(client_group).collect();
     match direction {
         Direction::Both => format!("the partition {}", names.join(" | ")),
         Direction::OneWay => format!("the one-way partition {}", names.join(" -/-> ")),
