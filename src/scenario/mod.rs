@@ -136,6 +136,46 @@ pub struct NetworkSpec {
     pub duplicate_ratio: Ratio,
 }
 
+/// One directed link's settings: its override's, each field it leaves out the network's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkSettings {
+    /// The delay of a message on the link.
+    pub latency: LatencySpec,
+    /// Whether messages on the link arrive in the order they were sent.
+    pub fifo: bool,
+    /// The share of the link's messages lost.
+    pub drop_ratio: Ratio,
+    /// The share of the link's messages delivered twice.
+    pub duplicate_ratio: Ratio,
+}
+
+impl NetworkSpec {
+    /// The settings of a link without an override.
+    pub fn default_link(&self) -> LinkSettings {
+        LinkSettings {
+            latency: self.latency,
+            fifo: self.fifo,
+            drop_ratio: self.drop_ratio,
+            duplicate_ratio: self.duplicate_ratio,
+        }
+    }
+
+    /// Each overridden link (`from`, `to`) with its settings, in the scenario's order: of
+    /// two overrides of one link, the later is the one that holds once collected.
+    pub fn link_overrides(&self) -> impl Iterator<Item = ((ClientId, ClientId), LinkSettings)> {
+        let network = self.default_link();
+        self.links.iter().map(move |link| {
+            let settings = LinkSettings {
+                latency: link.latency.unwrap_or(network.latency),
+                fifo: link.fifo.unwrap_or(network.fifo),
+                drop_ratio: link.drop_ratio.unwrap_or(network.drop_ratio),
+                duplicate_ratio: link.duplicate_ratio.unwrap_or(network.duplicate_ratio),
+            };
+            ((link.from, link.to), settings)
+        })
+    }
+}
+
 impl Default for NetworkSpec {
     fn default() -> Self {
         NetworkSpec {

@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use rustc_hash::FxHashMap as FastMap;
 
 use crate::protocol::ClientId;
-use crate::scenario::{LatencySpec, NetworkSpec, PinnedMessage, Ratio, ScheduleSpec};
+use crate::scenario::{LatencySpec, LinkSettings, NetworkSpec, PinnedMessage, Ratio, ScheduleSpec};
 use crate::trace::DropReason;
 
 use super::rng::uniform_inclusive;
@@ -45,14 +45,6 @@ fn exponential(min_us: u64, mean_us: u64, rng: &mut ChaCha8Rng) -> u64 {
     let extra = -libm::log1p(-unit) * extra_mean as f64;
     let capped = extra.min(EXPONENTIAL_CAP_MEANS * extra_mean as f64);
     min_us + capped as u64
-}
-
-#[derive(Clone, Copy, Debug)]
-struct LinkModel {
-    latency: LatencySpec,
-    fifo: bool,
-    drop_ratio: Ratio,
-    duplicate_ratio: Ratio,
 }
 
 /// What the network does with one message.
@@ -94,9 +86,9 @@ fn chance(ratio: Ratio, rng: &mut ChaCha8Rng) -> bool {
 
 /// The simulated network of one run.
 pub struct Network {
-    default_link: LinkModel,
+    default_link: LinkSettings,
     /// Directed (from, to) -> model, for the links the scenario overrides.
-    overrides: BTreeMap<(ClientId, ClientId), LinkModel>,
+    overrides: BTreeMap<(ClientId, ClientId), LinkSettings>,
     /// FIFO bookkeeping: the latest delivery time scheduled on each link.
     last_delivery_us: LatestDelivery,
     /// Partitions in force.
@@ -111,25 +103,8 @@ pub struct Network {
 impl Network {
     /// The network among clients `1..=clients`.
     pub fn new(spec: &NetworkSpec, clients: u32, rng: ChaCha8Rng) -> Self {
-        let default_link = LinkModel {
-            latency: spec.latency,
-            fifo: spec.fifo,
-            drop_ratio: spec.drop_ratio,
-            duplicate_ratio: spec.duplicate_ratio,
-        };
-        let overrides = spec
-            .links
-            .iter()
-            .map(|link| {
-                let model = LinkModel {
-                    latency: link.latency.unwrap_or(default_link.latency),
-                    fifo: link.fifo.unwrap_or(default_link.fifo),
-                    drop_ratio: link.drop_ratio.unwrap_or(default_link.drop_ratio),
-                    duplicate_ratio: link.duplicate_ratio.unwrap_or(default_link.duplicate_ratio),
-                };
-                ((link.from, link.to), model)
-            })
-            .collect();
+        let default_link = spec.default_link();
+        let overrides = spec.link_overrides().collect();
         Network {
             default_link,
             overrides,
@@ -205,7 +180,7 @@ impl Network {
     #[inline(always)]
     fn delivery_time_on(
         &mut self,
-        link: &LinkModel,
+        link: &LinkSettings,
         from: ClientId,
         to: ClientId,
         now_us: u64,
@@ -266,7 +241,7 @@ impl Network {
         self.last_delivery_us.forget_up_to(from, to, at_us);
     }
 
-    fn link(&self, from: ClientId, to: ClientId) -> &LinkModel {
+    fn link(&self, from: ClientId, to: ClientId) -> &LinkSettings {
         if self.overrides.is_empty() {
             return &self.default_link;
         }

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::protocol::ClientId;
-use crate::scenario::{LatencySpec, NetworkSpec, PartitionSpec, PinnedMessage, Ratio};
+use crate::scenario::{
+    LatencySpec, LinkSettings, NetworkSpec, PartitionSpec, PinnedMessage, Ratio,
+};
 use crate::trace::Direction;
 use crate::wording::client_group;
 
@@ -40,6 +42,17 @@ pub(super) struct LinkModel {
     pub(super) drop_ratio: Ratio,
     pub(super) duplicate_ratio: Ratio,
     pub(super) delay: DelayBounds,
+}
+
+impl LinkModel {
+    fn of(settings: LinkSettings) -> Self {
+        LinkModel {
+            fifo: settings.fifo,
+            drop_ratio: settings.drop_ratio,
+            duplicate_ratio: settings.duplicate_ratio,
+            delay: DelayBounds::of(&settings.latency),
+        }
+    }
 }
 
 /// The shortest and the longest time a message may take, in microseconds, before a FIFO
@@ -99,28 +112,10 @@ pub(super) struct Links {
 
 impl Links {
     fn new(spec: &NetworkSpec) -> Self {
-        let default_link = LinkModel {
-            fifo: spec.fifo,
-            drop_ratio: spec.drop_ratio,
-            duplicate_ratio: spec.duplicate_ratio,
-            delay: DelayBounds::of(&spec.latency),
-        };
-        // Collected as the simulator collects them: a later override of a link wins.
+        let default_link = LinkModel::of(spec.default_link());
         let overrides = spec
-            .links
-            .iter()
-            .map(|link| {
-                let model = LinkModel {
-                    fifo: link.fifo.unwrap_or(default_link.fifo),
-                    drop_ratio: link.drop_ratio.unwrap_or(default_link.drop_ratio),
-                    duplicate_ratio: link.duplicate_ratio.unwrap_or(default_link.duplicate_ratio),
-                    delay: link
-                        .latency
-                        .as_ref()
-                        .map_or(default_link.delay, DelayBounds::of),
-                };
-                ((link.from, link.to), model)
-            })
+            .link_overrides()
+            .map(|(link, settings)| (link, LinkModel::of(settings)))
             .collect();
         Links {
             default_link,
