@@ -120,6 +120,30 @@ fn exit_codes_follow_the_verdict() {
 }
 
 #[test]
+fn a_memory_budget_stops_the_store_within_it() {
+    let budget_mib = 4;
+    let (code, out, err) = lamport_ledger(&[
+        "explore",
+        "scenarios/explore/three-payers.json",
+        "--max-memory",
+        &budget_mib.to_string(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("a JSON report");
+    assert_eq!(report["stop"], "max_memory", "{out}");
+    assert_eq!(report["complete"], false, "{out}");
+    let store_bytes = report["store_bytes"].as_u64().expect("store_bytes");
+    let budget_bytes = budget_mib << 20;
+    // The store is filled up to its budget, not stopped at the table's last doubling.
+    assert!(
+        store_bytes <= budget_bytes && store_bytes > budget_bytes * 3 / 4,
+        "a store of {store_bytes} bytes for a budget of {budget_bytes}"
+    );
+}
+
+#[test]
 fn a_search_cut_short_says_so_on_its_verdict() {
     let verdict = |args: &[&str]| {
         let (code, out, err) = lamport_ledger(args);

@@ -184,6 +184,27 @@ impl<T: Copy + Zeroable> Region<T> {
         self.len += values.len();
     }
 
+    /// What [`Self::memory_bytes`] becomes once `more` elements are pushed.
+    pub fn memory_bytes_after_push(&self, more: usize) -> usize {
+        let needed = (self.len + more).saturating_mul(size_of::<T>());
+        if needed > self.accounted {
+            self.grown_to(needed)
+        } else {
+            self.accounted
+        }
+    }
+
+    /// The size growing by demand to `needed` bytes makes usable: about an eighth more than
+    /// now (below one huge page: twice as much), in whole pages or huge pages.
+    fn grown_to(&self, needed: usize) -> usize {
+        let grown = if self.accounted < HUGE {
+            self.accounted * 2
+        } else {
+            self.accounted + self.accounted / 8
+        };
+        step_up(needed.max(grown))
+    }
+
     /// Makes room for `more` elements past `len`: about an eighth more than now, in whole
     /// huge pages (below one huge page: twice as much, in whole pages).
     #[cold]
@@ -193,12 +214,7 @@ impl<T: Copy + Zeroable> Region<T> {
         let needed = (self.len + more)
             .checked_mul(size_of::<T>())
             .expect("a region's size fits in memory");
-        let grown = if self.accounted < HUGE {
-            self.accounted * 2
-        } else {
-            self.accounted + self.accounted / 8
-        };
-        let wanted = step_up(needed.max(grown));
+        let wanted = self.grown_to(needed);
         if wanted > self.committed {
             if wanted > self.reserved {
                 self.relocate(wanted, DEFAULT_RESERVE.max(wanted));

@@ -140,6 +140,14 @@ impl<S: Copy> Tally<'_, S> {
         store.len() as u64 >= limit
     }
 
+    /// Whether storing a new state of `encoding_bytes` bytes could take the store past
+    /// `max_memory`.
+    fn over_memory_budget(&self, store: &StateStore, encoding_bytes: usize) -> bool {
+        self.options
+            .max_memory
+            .is_some_and(|budget| store.memory_bytes_after_insert(encoding_bytes) > budget)
+    }
+
     /// Inserts the successors in `output`, whose states are numbered from `first_source` on,
     /// in order; `expander` checks the new ones not checked yet.
     /// The successors must be hashed ([`Successors::hash_items`]); the hashes are known ahead,
@@ -185,17 +193,15 @@ impl<S: Copy> Tally<'_, S> {
                 if self.full(store) {
                     return Flow::Stop(Stop::MaxStates);
                 }
-                if self
-                    .options
-                    .max_memory
-                    .is_some_and(|budget| store.memory_bytes() > budget / 2)
-                {
+                // Before looking at `known`: where the search stops must not depend on which
+                // successors other threads found stored already.
+                let bytes = output.item_bytes(index);
+                if self.over_memory_budget(store, bytes.len()) {
                     return Flow::Stop(Stop::MaxMemory);
                 }
                 if item.known == Known::Stored {
                     continue;
                 }
-                let bytes = output.item_bytes(index);
                 if let Inserted::New(id) = store.insert(bytes, item.hash, source) {
                     self.depth = self.depth.max(self.source_depth + 1);
                     let finding = if item.known == Known::Checked {
