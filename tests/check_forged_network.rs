@@ -1,313 +1,18 @@
-//! `lamport-ledger check` against a forger who can recompute the digest: a summary whose
-//! `end` or `end_us` the events contradict, and events that do not follow from the ones
-//! before them, are rejected (exit code 2) with the line and why (issue 23, items 1 and 2);
-//! so are a simulated run's network events its header's network does not allow.
+//! `lamport-ledger check` against a forger who can recompute the digest, on the network's
+//! events: genuine traces of every network fault pass, while a simulated run's losses,
+//! duplicates, partitions, heals and deliveries that its header's network, faults and
+//! schedule do not allow are rejected (exit code 2) with the line and why.
+//! `check_forged_clients.rs` holds the clients' events and the summary.
 
 mod common;
+mod forged_common;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use serde_json::{Value, json};
 
 use common::{check, forged, stderr};
-
-/// `run SCENARIO --trace DIR/NAME.jsonl`; returns the trace path.
-fn traced_run(dir: &Path, scenario: &Path) -> PathBuf {
-    let trace = dir.join(format!(
-        "{}.jsonl",
-        scenario.file_stem().unwrap().to_string_lossy()
-    ));
-    let output = common::lamport_ledger(&[
-        "run",
-        &scenario.display().to_string(),
-        "--trace",
-        &trace.display().to_string(),
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", scenario.display());
-    trace
-}
-
-fn summary_of(trace: &str) -> Value {
-    serde_json::from_str(trace.trim_end().lines().last().unwrap()).unwrap()
-}
-
-/// Writes `text` to `name` in `dir`, checks it, and asserts the exit code (showing both
-/// streams when it differs).
-fn check_written(dir: &Path, name: &str, text: &str, expected_code: i32) -> Output {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    let output = check(&path, &[]);
-    assert_eq!(
-        output.status.code(),
-        Some(expected_code),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        stderr(&output)
-    );
-    output
-}
-
-/// The trace with its summary line changed by `edit` (the digest does not cover the summary).
-fn with_summary(trace: &str, edit: impl FnOnce(&mut Value)) -> String {
-    let body_end = trace.trim_end().rfind('\n').unwrap() + 1;
-    let mut summary = summary_of(trace);
-    edit(&mut summary);
-    format!("{}{summary}\n", &trace[..body_end])
-}
-
-#[test]
-fn a_summary_whose_end_the_events_contradict_is_inconsistent() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace_path = traced_run(
-        dir.path(),
-        &common::root().join("scenarios/partition-heal.json"),
-    );
-    let trace = std::fs::read_to_string(&trace_path).unwrap();
-    assert_eq!(summary_of(&trace)["end"], "quiescent");
-    assert_eq!(check(&trace_path, &[]).status.code(), Some(1));
-    let last_t = trace.lines().rev().nth(1).map(|line| {
-        serde_json::from_str::<Value>(line).unwrap()["t"]
-            .as_u64()
-            .unwrap()
-    });
-    let summary_line = trace.lines().count();
-    type SummaryEdit = Box<dyn Fn(&mut Value)>;
-    let cases: [(&str, SummaryEdit, &str); 6] = [
-        (
-            "violation.jsonl",
-            Box::new(|s| s["end"] = "violation".into()),
-            "the summary says the run stopped at a violation, but the checker finds no safety \
-             violation in the events",
-        ),
-        (
-            "banana.jsonl",
-            Box::new(|s| s["end"] = "banana".into()),
-            "the summary's `end` is \"banana\", but a run ends quiescent, violation, max_events, \
-             max_time, stopped or explored",
-        ),
-        (
-            "end-zero.jsonl",
-            Box::new(|s| s["end_us"] = 0.into()),
-            "(`end_us` 0), before its last event",
-        ),
-        (
-            "past-limit.jsonl",
-            Box::new(|s| s["end_us"] = 3_600_000_001u64.into()),
-            "after the header's limits.max_time_us (3600000000us)",
-        ),
-        (
-            "max-events.jsonl",
-            Box::new(|s| s["end"] = "max_events".into()),
-            "fewer than the header's limits.max_events",
-        ),
-        (
-            "stopped.jsonl",
-            Box::new(|s| s["end"] = "stopped".into()),
-            "which only the traces of live nodes say",
-        ),
-    ];
-    for (name, edit, expected) in cases {
-        let output = check_written(dir.path(), name, &with_summary(&trace, edit), 2);
-        assert!(
-            stderr(&output).contains(&format!("{name}:{summary_line}: ")),
-            "{name}: {}",
-            stderr(&output)
-        );
-        assert!(
-            stderr(&output).contains(expected),
-            "{name}: {}",
-            stderr(&output)
-        );
-    }
-    // The run's real end time, and any time after it, stay accepted.
-    let later = with_summary(&trace, |s| s["end_us"] = (last_t.unwrap() + 5).into());
-    check_written(dir.path(), "later.jsonl", &later, 1);
-}
-
-#[test]
-fn a_run_that_stopped_at_a_violation_must_end_there() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace_path = traced_run(dir.path(), &common::root().join("scenarios/reorder-2.json"));
-    let trace = std::fs::read_to_string(&trace_path).unwrap();
-    assert_eq!(summary_of(&trace)["end"], "violation");
-    let end_us = summary_of(&trace)["end_us"].as_u64().unwrap();
-    let output = check_written(
-        dir.path(),
-        "early.jsonl",
-        &with_summary(&trace, |s| s["end_us"] = (end_us + 1).into()),
-        2,
-    );
-    assert!(
-        stderr(&output).contains("but the step that revealed it happened at t="),
-        "{}",
-        stderr(&output)
-    );
-}
-
-/// The position in `events` of the first event of `kind` at `node`.
-fn first_of(events: &[Value], node: u64, kind: &str) -> usize {
-    events
-        .iter()
-        .position(|e| e["node"] == node && e["kind"] == kind)
-        .unwrap()
-}
-
-#[test]
-fn events_that_do_not_follow_from_the_ones_before_them_are_rejected() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace_path = traced_run(dir.path(), &common::root().join("scenarios/default.json"));
-    let trace = std::fs::read_to_string(&trace_path).unwrap();
-    assert_eq!(check(&trace_path, &[]).status.code(), Some(0));
-    // The forger's tool alone changes nothing that matters.
-    check_written(dir.path(), "same.jsonl", &forged(&trace, |_| {}), 0);
-    type Edit = Box<dyn Fn(&mut Vec<Value>)>;
-    let cases: Vec<(&str, Edit, &str)> = vec![
-        (
-            "no-enter.jsonl",
-            Box::new(|events| {
-                events.remove(first_of(events, 1, "enter"));
-            }),
-            "(client 1's commit of block 0 (1 pays 7 to 2 under request 1, hash",
-        ),
-        (
-            "payee.jsonl",
-            Box::new(|events| {
-                let at = first_of(events, 1, "transfer");
-                events[at]["to"] = 3.into();
-                events[at]["amount"] = 2.into();
-            }),
-            "(client 1's commit of block 0 (1 pays 7 to 2 under request 1, hash f6433d6d…) at \
-             clock 5) does not follow from the events before it: the step of client 1 that \
-             began at event 28 produces client 1's commit of block 0 (1 pays 2 to 3 under \
-             request 1,",
-        ),
-        (
-            "request-ts.jsonl",
-            Box::new(|events| {
-                let at = first_of(events, 1, "request");
-                events[at]["ts"] = 7.into();
-            }),
-            "client 1's request with timestamp 7 at clock 1) does not follow from the events \
-             before it: the step of client 1 that began at event 0 produces client 1's request \
-             with timestamp 1 at clock 1 next",
-        ),
-        (
-            "exit-twice.jsonl",
-            Box::new(|events| {
-                let at = first_of(events, 1, "exit");
-                let exit = events[at].clone();
-                events.insert(at + 1, exit);
-            }),
-            "client 1's exit from the critical section of request 1 at clock",
-        ),
-        (
-            "commit-outside.jsonl",
-            Box::new(|events| {
-                let mut commit = events[first_of(events, 1, "commit")].clone();
-                commit["t"] = 0.into();
-                events.insert(1, commit);
-            }),
-            "the step of client 1 that began at event 0 produces client 1's request with \
-             timestamp 1 at clock 1 next",
-        ),
-    ];
-    for (name, edit, expected) in cases {
-        let output = check_written(dir.path(), name, &forged(&trace, edit), 2);
-        let error = stderr(&output);
-        assert!(
-            error.contains(expected) && error.contains("does not follow"),
-            "{name}: {error}"
-        );
-    }
-
-    // A protocol nobody knows.
-    let unknown = trace.replacen("\"protocol\":\"lamport\"", "\"protocol\":\"paxos\"", 1);
-    let output = check_written(dir.path(), "paxos.jsonl", &forged(&unknown, |_| {}), 2);
-    assert!(
-        stderr(&output).contains(
-            "paxos.jsonl:1: the header's `protocol` is \"paxos\", which is none of the \
-             protocols: \"lamport\", \"lamport-reply-count\", \"ricart-agrawala\", \
-             \"update-ack\""
-        ),
-        "{}",
-        stderr(&output)
-    );
-}
-
-#[test]
-fn a_quiescent_trace_cannot_leave_a_timer_unfired_or_a_step_unfinished() {
-    let dir = tempfile::tempdir().unwrap();
-    let trace_path = traced_run(dir.path(), &common::root().join("scenarios/default.json"));
-    let trace = std::fs::read_to_string(&trace_path).unwrap();
-    // The last critical section never ends: its exit and RELEASEs are gone.
-    let cut = forged(&trace, |events| {
-        let last_exit = events.iter().rposition(|e| e["kind"] == "exit").unwrap();
-        let node = events[last_exit]["node"].clone();
-        let mut at = last_exit;
-        while at < events.len() {
-            if events[at]["node"] == node {
-                events.remove(at);
-            } else {
-                at += 1;
-            }
-        }
-    });
-    let output = check_written(dir.path(), "unfired.jsonl", &cut, 2);
-    assert!(
-        stderr(&output).contains(
-            "the summary says the run ended quiescent, but client 3's critical-section timer \
-             has not fired, and firing it produces client 3's exit"
-        ) || stderr(&output).contains("critical-section timer has not fired"),
-        "{}",
-        stderr(&output)
-    );
-    // A step cut after its first event.
-    let half = forged(&trace, |events| {
-        let last_exit = events.iter().rposition(|e| e["kind"] == "exit").unwrap();
-        events.truncate(last_exit + 1);
-    });
-    let output = check_written(dir.path(), "half.jsonl", &half, 2);
-    assert!(
-        stderr(&output).contains("the trace ends in the middle of client"),
-        "{}",
-        stderr(&output)
-    );
-}
-
-#[test]
-fn a_crash_the_header_does_not_schedule_is_rejected() {
-    // A client that crashes at the end is not waiting: a forged crash would excuse the
-    // transfer partition-heal leaves unfinished.
-    let dir = tempfile::tempdir().unwrap();
-    let trace_path = traced_run(
-        dir.path(),
-        &common::root().join("scenarios/partition-heal.json"),
-    );
-    let trace = std::fs::read_to_string(&trace_path).unwrap();
-    let crashed = forged(&trace, |events| {
-        let last = events.len() - 1;
-        assert_eq!(events[last]["kind"], "violation");
-        let clock = events
-            .iter()
-            .rev()
-            .find(|e| e["node"] == 1 && e["kind"] != "violation")
-            .unwrap()["clock"]
-            .clone();
-        events[last] = json!({"type": "event", "seq": last, "t": events[last]["t"],
-            "node": 1, "clock": clock, "kind": "crash"});
-    });
-    let output = check_written(dir.path(), "crashed.jsonl", &crashed, 2);
-    assert!(
-        stderr(&output).contains("client 1's crash at clock")
-            && stderr(&output).contains(
-                "cannot happen: the header's `faults` let client 1 crash 0 times, and this would \
-                 be one more"
-            ),
-        "{}",
-        stderr(&output)
-    );
-}
+use forged_common::{check_written, first_with, trace_of, traced_run};
 
 /// The trace with its header changed by `edit`; [`forged`] then recomputes the digest.
 fn with_header(trace: &str, edit: impl FnOnce(&mut Value)) -> String {
@@ -315,15 +20,6 @@ fn with_header(trace: &str, edit: impl FnOnce(&mut Value)) -> String {
     let mut header: Value = serde_json::from_str(header).unwrap();
     edit(&mut header);
     format!("{header}\n{rest}")
-}
-
-/// The position in `events` of the first event of `kind` (any node) with `field` = `value`.
-fn first_with(events: &[Value], kind: &str, field: &str, value: impl Into<Value>) -> usize {
-    let value = value.into();
-    events
-        .iter()
-        .position(|e| e["kind"] == kind && e[field] == value)
-        .unwrap()
 }
 
 /// Checks the forged `text` as `name` and asserts a rejection at trace line `line` whose
@@ -359,6 +55,33 @@ fn traced_inline(dir: &Path, name: &str, scenario: Value) -> String {
     std::fs::read_to_string(trace).unwrap()
 }
 
+/// `explore scenarios/explore/NAME.json --trace DIR/explored.jsonl`; returns the trace path.
+fn traced_explore(dir: &Path, name: &str) -> PathBuf {
+    let trace = dir.join("explored.jsonl");
+    let output = common::lamport_ledger(&[
+        "explore",
+        &format!("scenarios/explore/{name}.json"),
+        "--trace",
+        &trace.display().to_string(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    trace
+}
+
+/// Every line of `trace`, header and summary included, so that an event's index is its seq
+/// plus one.
+fn parsed_lines(trace: &str) -> Vec<Value> {
+    trace
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// The position in `events` of the first event of `kind`.
+fn first_of_kind(events: &[Value], kind: &str) -> usize {
+    events.iter().position(|e| e["kind"] == kind).unwrap()
+}
+
 #[test]
 fn genuine_traces_of_every_network_fault_pass_the_network_check() {
     let dir = tempfile::tempdir().unwrap();
@@ -371,10 +94,7 @@ fn genuine_traces_of_every_network_fault_pass_the_network_check() {
         "reorder-2",
         "crash-restart-ledger",
     ] {
-        let path = traced_run(
-            dir.path(),
-            &common::root().join(format!("scenarios/{name}.json")),
-        );
+        let path = traced_run(dir.path(), name);
         let output = check(&path, &[]);
         assert!(
             matches!(output.status.code(), Some(0 | 1)),
@@ -410,10 +130,7 @@ fn genuine_traces_of_every_network_fault_pass_the_network_check() {
 
     // A FIFO link holds client 1's REPLY (pinned to 0.1ms) behind its slower REQUEST.
     let held = traced_inline(dir.path(), "held", held_scenario());
-    let events: Vec<Value> = held
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let events = parsed_lines(&held);
     let reply = first_with(&events, "deliver", "from", 1);
     assert_eq!(events[reply]["msg"]["type"], "request");
     assert_eq!(events[reply + 1]["msg"]["type"], "reply");
@@ -429,19 +146,9 @@ fn genuine_traces_of_every_network_fault_pass_the_network_check() {
 
     // The explorer duplicates whenever it likes, not right after the send: its traces are
     // held only to what every explored path keeps.
-    let explored = dir.path().join("explored.jsonl");
-    let output = common::lamport_ledger(&[
-        "explore",
-        "scenarios/explore/duplication-reply-count.json",
-        "--trace",
-        &explored.display().to_string(),
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let explored = traced_explore(dir.path(), "duplication-reply-count");
     let trace = std::fs::read_to_string(&explored).unwrap();
-    let events: Vec<Value> = trace
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let events = parsed_lines(&trace);
     let duplicate = first_of_kind(&events, "duplicate");
     let sent = events
         .iter()
@@ -449,10 +156,6 @@ fn genuine_traces_of_every_network_fault_pass_the_network_check() {
         .unwrap();
     assert!(sent + 1 < duplicate, "a later duplicate");
     assert_eq!(check(&explored, &[]).status.code(), Some(1));
-}
-
-fn first_of_kind(events: &[Value], kind: &str) -> usize {
-    events.iter().position(|e| e["kind"] == kind).unwrap()
 }
 
 /// Client 2 is down when client 1's REQUEST reaches it (t=1ms).
@@ -513,11 +216,7 @@ fn pinned_scenario() -> Value {
 #[test]
 fn a_loss_or_duplicate_the_links_do_not_allow_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    let loss = std::fs::read_to_string(traced_run(
-        dir.path(),
-        &common::root().join("scenarios/loss-lamport.json"),
-    ))
-    .unwrap();
+    let loss = trace_of(dir.path(), "loss-lamport");
     // The header's lossy link 2 -> 1 made lossless.
     let lossless = with_header(&loss, |h| h["network"]["links"] = json!([]));
     let lossless = forged(&lossless, |_| {});
@@ -563,11 +262,7 @@ fn a_loss_or_duplicate_the_links_do_not_allow_is_rejected() {
         &["a message is lost for `loss` at its sender, client 2, but the event's `node` is 1"],
     );
 
-    let duplicated = std::fs::read_to_string(traced_run(
-        dir.path(),
-        &common::root().join("scenarios/duplication-lamport.json"),
-    ))
-    .unwrap();
+    let duplicated = trace_of(dir.path(), "duplication-lamport");
     let once = with_header(&duplicated, |h| {
         h["network"]["links"][1]["duplicate_ratio"] = json!([0, 1]);
     });
@@ -608,11 +303,7 @@ fn a_loss_or_duplicate_the_links_do_not_allow_is_rejected() {
 #[test]
 fn a_drop_for_a_partition_or_a_crash_that_did_not_happen_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    let loss = std::fs::read_to_string(traced_run(
-        dir.path(),
-        &common::root().join("scenarios/loss-lamport.json"),
-    ))
-    .unwrap();
+    let loss = trace_of(dir.path(), "loss-lamport");
     let partition = forged(&loss, |events| {
         let drop = first_of_kind(events, "drop");
         events[drop]["reason"] = "partition".into();
@@ -666,10 +357,7 @@ fn a_drop_for_a_partition_or_a_crash_that_did_not_happen_is_rejected() {
         moved["clock"] = events[restart]["clock"].clone();
         events.insert(restart + 1, moved);
     });
-    let events: Vec<Value> = after_restart
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let events = parsed_lines(&after_restart);
     let drop = first_of_kind(&events, "drop");
     rejected_at(
         dir.path(),
@@ -686,11 +374,7 @@ fn a_drop_for_a_partition_or_a_crash_that_did_not_happen_is_rejected() {
 #[test]
 fn partitions_the_header_does_not_schedule_or_messages_that_cross_one_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    let trace = std::fs::read_to_string(traced_run(
-        dir.path(),
-        &common::root().join("scenarios/partition-heal.json"),
-    ))
-    .unwrap();
+    let trace = trace_of(dir.path(), "partition-heal");
     // Event 0 is the partition {c1} | {c2,c3} at t=0.5ms; events 4 and 6 drop client 1's
     // REQUESTs to it; event 7 heals it at t=20ms.
     let regrouped = forged(&trace, |events| {
@@ -752,11 +436,7 @@ fn partitions_the_header_does_not_schedule_or_messages_that_cross_one_are_reject
     );
 
     // A partition no fault of the header schedules.
-    let default = std::fs::read_to_string(traced_run(
-        dir.path(),
-        &common::root().join("scenarios/default.json"),
-    ))
-    .unwrap();
+    let default = trace_of(dir.path(), "default");
     let invented = forged(&default, |events| {
         events.insert(
             0,
@@ -779,11 +459,7 @@ fn partitions_the_header_does_not_schedule_or_messages_that_cross_one_are_reject
 #[test]
 fn an_overtaking_message_on_a_fifo_link_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    let trace = std::fs::read_to_string(traced_run(
-        dir.path(),
-        &common::root().join("scenarios/reorder-2.json"),
-    ))
-    .unwrap();
+    let trace = trace_of(dir.path(), "reorder-2");
     // Client 1's REPLY (m2) overtakes its REQUEST (m0): the run's links are not FIFO.
     let fifo = with_header(&trace, |h| h["network"]["fifo"] = true.into());
     rejected_at(
@@ -802,15 +478,7 @@ fn an_overtaking_message_on_a_fifo_link_is_rejected() {
 #[test]
 fn an_explored_trace_holds_no_partition() {
     let dir = tempfile::tempdir().unwrap();
-    let explored = dir.path().join("explored.jsonl");
-    let output = common::lamport_ledger(&[
-        "explore",
-        "scenarios/explore/loss-one-message.json",
-        "--trace",
-        &explored.display().to_string(),
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let trace = std::fs::read_to_string(&explored).unwrap();
+    let trace = std::fs::read_to_string(traced_explore(dir.path(), "loss-one-message")).unwrap();
     let to_partition = forged(&trace, |events| {
         let drop = first_of_kind(events, "drop");
         events[drop]["reason"] = "partition".into();
@@ -831,11 +499,7 @@ fn an_explored_trace_holds_no_partition() {
 #[test]
 fn a_message_that_arrives_sooner_or_later_than_its_link_allows_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    let default = std::fs::read_to_string(traced_run(
-        dir.path(),
-        &common::root().join("scenarios/default.json"),
-    ))
-    .unwrap();
+    let default = trace_of(dir.path(), "default");
     let slow = with_header(&default, |h| {
         h["network"]["latency"] = json!({"kind": "constant", "us": 999_999});
     });
@@ -853,11 +517,7 @@ fn a_message_that_arrives_sooner_or_later_than_its_link_allows_is_rejected() {
     );
     // reorder-2's links are not FIFO: client 1's REPLY (m2, sent at t=1.072ms) arrives at
     // t=7.845ms, later than 1 to 2 ms allow.
-    let reorder = std::fs::read_to_string(traced_run(
-        dir.path(),
-        &common::root().join("scenarios/reorder-2.json"),
-    ))
-    .unwrap();
+    let reorder = trace_of(dir.path(), "reorder-2");
     let fast = with_header(&reorder, |h| {
         h["network"]["latency"] = json!({"kind": "uniform", "min_us": 1000, "max_us": 2000});
     });
