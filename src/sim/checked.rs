@@ -106,6 +106,8 @@ impl<N: Node> NodeWrapper for Checked<N> {
         Checked::new(node, config.id, config.clients)
     }
 
+    // Inlined so that each step's call builds its `HandledStep` directly.
+    #[inline(always)]
     fn after_step(&mut self, step: WrappedStep<'_>, outputs: &[Output]) {
         let step = match step {
             WrappedStep::Command(command) => self.command_step(command),
