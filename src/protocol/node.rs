@@ -10,10 +10,12 @@
 #[cfg(test)]
 pub(crate) mod bad_node;
 mod rules;
+mod wrapper;
 
 use std::sync::Arc;
 
 pub use rules::{HandledStep, broken_rule, changed_id, may_send, message_words, node_error};
+pub(crate) use wrapper::{NodeWrapper, WrappedStep};
 
 use super::client::Transfer;
 use super::{

@@ -5,15 +5,13 @@
 //! of range, a block that is not there). The built-in clients and the node programs (whose
 //! lines the wire reader checks) do not need it.
 
-use std::sync::Arc;
-
-use crate::protocol::node::{HandledStep, broken_rule, changed_id, node_error};
-use crate::protocol::{
-    Amount, Block, ClientConfig, ClientId, Command, CommandError, Ledger, Message, Node, Outbox,
-    Output, Timer, Timestamp, Transfer, WaitReason,
+use crate::protocol::node::{
+    HandledStep, NodeWrapper, WrappedStep, broken_rule, changed_id, node_error,
 };
+use crate::protocol::{ClientConfig, ClientId, Command, Node, Output};
 
-/// A node whose outputs are checked after every step; see the module's comment.
+/// A node whose outputs are checked after every step; see the module's comment. It is a
+/// [`Node`] as a [`NodeWrapper`].
 pub(super) struct Checked<N> {
     node: N,
     /// The client the node was made for.
@@ -57,10 +55,6 @@ impl<N: Node> Checked<N> {
         }
     }
 
-    pub(super) fn into_inner(self) -> N {
-        self.node
-    }
-
     /// Checks the step's outputs; its first failure becomes the node's: one the node reports
     /// itself, a change of id, or a rule broken ([`broken_rule`]).
     fn check(&mut self, step: HandledStep<'_>, outputs: &[Output]) {
@@ -75,18 +69,6 @@ impl<N: Node> Checked<N> {
             }),
         };
         self.failure = clause.map(|clause| node_error(self.id, step, &clause));
-    }
-
-    /// Runs a step and checks what it added to the outbox.
-    fn step(
-        &mut self,
-        step: HandledStep<'_>,
-        out: &mut Outbox,
-        run: impl FnOnce(&mut N, &mut Outbox),
-    ) {
-        let first = out.as_slice().len();
-        run(&mut self.node, out);
-        self.check(step, &out.as_slice()[first..]);
     }
 
     /// The step a command is, for a sentence.
@@ -105,77 +87,39 @@ impl<N: Node> Checked<N> {
     }
 }
 
-impl<N: Node> Node for Checked<N> {
-    fn id(&self) -> ClientId {
-        self.node.id()
+impl<N: Node> NodeWrapper for Checked<N> {
+    type Inner = N;
+
+    fn inner(&self) -> &N {
+        &self.node
     }
 
-    fn clock(&self) -> Timestamp {
-        self.node.clock()
+    fn inner_mut(&mut self) -> &mut N {
+        &mut self.node
     }
 
-    fn handle_command(&mut self, command: Command, out: &mut Outbox) -> Result<(), CommandError> {
-        let mut result = Ok(());
-        let step = self.command_step(command);
-        self.step(step, out, |node, out| {
-            result = node.handle_command(command, out);
-        });
-        result
+    fn into_inner(self) -> N {
+        self.node
     }
 
-    fn handle_message(&mut self, from: ClientId, msg: &Message, out: &mut Outbox) {
-        let step = HandledStep::Delivery { from, msg };
-        self.step(step, out, |node, out| node.handle_message(from, msg, out));
+    fn wrap_fresh(node: N, config: &ClientConfig) -> Self {
+        Checked::new(node, config.id, config.clients)
     }
 
-    fn handle_timer(&mut self, timer: Timer, out: &mut Outbox) {
-        self.step(HandledStep::Timer, out, |node, out| {
-            node.handle_timer(timer, out);
-        });
+    // Inlined so that each step's call builds its `HandledStep` directly.
+    #[inline(always)]
+    fn after_step(&mut self, step: WrappedStep<'_>, outputs: &[Output]) {
+        let step = match step {
+            WrappedStep::Command(command) => self.command_step(command),
+            WrappedStep::Delivery { from, msg } => HandledStep::Delivery { from, msg },
+            WrappedStep::Timer => HandledStep::Timer,
+            WrappedStep::Restart { keep_ledger } => HandledStep::Restart { keep_ledger },
+        };
+        self.check(step, outputs);
     }
 
-    fn restart(&mut self, keep_ledger: bool) {
-        self.node.restart(keep_ledger);
-        self.check(HandledStep::Restart { keep_ledger }, &[]);
-    }
-
-    fn ledger(&self) -> &Ledger {
-        self.node.ledger()
-    }
-
-    fn into_ledger(self) -> Ledger {
-        self.node.into_ledger()
-    }
-
-    fn output_block(&self, index: u64) -> &Arc<Block> {
-        self.node.output_block(index)
-    }
-
-    fn current_transfer(&self) -> Option<Transfer> {
-        self.node.current_transfer()
-    }
-
-    fn queued_transfers(&self) -> usize {
-        self.node.queued_transfers()
-    }
-
-    fn wait_reason(&self) -> Option<WaitReason> {
-        self.node.wait_reason()
-    }
-
-    fn forget_blocks_before(&mut self, index: u64) {
-        self.node.forget_blocks_before(index);
-    }
-
-    fn reserve_blocks(&mut self, blocks: usize) {
-        self.node.reserve_blocks(blocks);
-    }
-
+    /// The first failure of a step, which [`Self::check`] took from the node or found.
     fn take_failure(&mut self) -> Option<String> {
         self.failure.take()
-    }
-
-    fn fresh(config: &ClientConfig, initial_balances: Arc<[Amount]>) -> Option<Self> {
-        N::fresh(config, initial_balances).map(|node| Checked::new(node, config.id, config.clients))
     }
 }

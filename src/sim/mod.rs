@@ -24,6 +24,7 @@ use std::time::Duration;
 use crate::check::Checker;
 use crate::drive::{Driver, Host};
 use crate::node::{NodeSpec, ProcessNode};
+use crate::protocol::node::NodeWrapper;
 use crate::protocol::{
     Amount, Client, ClientConfig, ClientId, Message, Node, Outbox, Timer, Timestamp,
 };

@@ -6,16 +6,15 @@
 //! through the node's `Entered` and `Exited` outputs, as the checker does.
 
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 
 use rustc_hash::FxHasher;
 
 use super::config::SystemConfig;
 use super::misstep;
 
+use crate::protocol::node::{NodeWrapper, WrappedStep};
 use crate::protocol::{
-    Amount, Client, ClientConfig, ClientId, Command, CommandError, Ledger, Message, Node, Outbox,
-    OutputKind, Phase, Timer, Timestamp, Transfer, WaitReason,
+    Client, ClientConfig, ClientId, Message, Node, Outbox, Output, OutputKind, Phase, Timestamp,
 };
 
 /// A client state the explorer can intern: compared by `Eq`, hashed by
@@ -105,7 +104,8 @@ impl ExploredNode for Client {
 /// A node of another implementation with the critical section it is in, as its outputs say:
 /// inside from an `Entered` output to the next `Exited` one, and out after a restart. The
 /// explorer's state of such a client is the pair, so two states of the node that the outputs
-/// leave on different sides of the critical section stay apart.
+/// leave on different sides of the critical section stay apart. It is a [`Node`] as a
+/// [`NodeWrapper`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Tracked<N> {
     pub node: N,
@@ -117,9 +117,9 @@ impl<N> Tracked<N> {
         Tracked { node, inside: None }
     }
 
-    /// Follows the critical section through the outputs from `from` on.
-    fn follow(&mut self, out: &Outbox, from: usize) {
-        for output in &out.as_slice()[from..] {
+    /// Follows the critical section through a step's outputs.
+    fn follow(&mut self, outputs: &[Output]) {
+        for output in outputs {
             match output.kind {
                 OutputKind::Entered { ts } => self.inside = Some(ts),
                 OutputKind::Exited { .. } => self.inside = None,
@@ -141,76 +141,29 @@ impl<N: Node + Clone + Eq + Hash + Send + Sync + 'static> ExploredNode for Track
     }
 }
 
-impl<N: Node> Node for Tracked<N> {
-    fn id(&self) -> ClientId {
-        self.node.id()
+impl<N: Node> NodeWrapper for Tracked<N> {
+    type Inner = N;
+
+    fn inner(&self) -> &N {
+        &self.node
     }
 
-    fn clock(&self) -> Timestamp {
-        self.node.clock()
+    fn inner_mut(&mut self) -> &mut N {
+        &mut self.node
     }
 
-    fn handle_command(&mut self, command: Command, out: &mut Outbox) -> Result<(), CommandError> {
-        let from = out.as_slice().len();
-        let result = self.node.handle_command(command, out);
-        self.follow(out, from);
-        result
+    fn into_inner(self) -> N {
+        self.node
     }
 
-    fn handle_message(&mut self, from: ClientId, msg: &Message, out: &mut Outbox) {
-        let start = out.as_slice().len();
-        self.node.handle_message(from, msg, out);
-        self.follow(out, start);
+    fn wrap_fresh(node: N, _config: &ClientConfig) -> Self {
+        Tracked::new(node)
     }
 
-    fn handle_timer(&mut self, timer: Timer, out: &mut Outbox) {
-        let from = out.as_slice().len();
-        self.node.handle_timer(timer, out);
-        self.follow(out, from);
-    }
-
-    fn restart(&mut self, keep_ledger: bool) {
-        self.node.restart(keep_ledger);
-        self.inside = None;
-    }
-
-    fn ledger(&self) -> &Ledger {
-        self.node.ledger()
-    }
-
-    fn into_ledger(self) -> Ledger {
-        self.node.into_ledger()
-    }
-
-    fn output_block(&self, index: u64) -> &std::sync::Arc<crate::protocol::Block> {
-        self.node.output_block(index)
-    }
-
-    fn current_transfer(&self) -> Option<Transfer> {
-        self.node.current_transfer()
-    }
-
-    fn queued_transfers(&self) -> usize {
-        self.node.queued_transfers()
-    }
-
-    fn wait_reason(&self) -> Option<WaitReason> {
-        self.node.wait_reason()
-    }
-
-    fn forget_blocks_before(&mut self, index: u64) {
-        self.node.forget_blocks_before(index);
-    }
-
-    fn reserve_blocks(&mut self, blocks: usize) {
-        self.node.reserve_blocks(blocks);
-    }
-
-    fn take_failure(&mut self) -> Option<String> {
-        self.node.take_failure()
-    }
-
-    fn fresh(config: &ClientConfig, initial_balances: Arc<[Amount]>) -> Option<Self> {
-        N::fresh(config, initial_balances).map(Tracked::new)
+    fn after_step(&mut self, step: WrappedStep<'_>, outputs: &[Output]) {
+        match step {
+            WrappedStep::Restart { .. } => self.inside = None,
+            _ => self.follow(outputs),
+        }
     }
 }
