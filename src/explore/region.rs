@@ -185,6 +185,7 @@ impl<T: Copy + Zeroable> Region<T> {
     }
 
     /// What [`Self::memory_bytes`] becomes once `more` elements are pushed.
+    #[inline]
     pub fn memory_bytes_after_push(&self, more: usize) -> usize {
         let needed = (self.len + more).saturating_mul(size_of::<T>());
         if needed > self.accounted {
@@ -194,8 +195,17 @@ impl<T: Copy + Zeroable> Region<T> {
         }
     }
 
+    /// At most what [`Self::memory_bytes`] becomes once `more` elements are pushed, in any
+    /// number of pushes: a growth comes only when the elements need more than the region
+    /// has, and at most doubles that, so none takes it past twice what they need in the end.
+    pub fn memory_bytes_bound_after_pushes(&self, more: usize) -> usize {
+        let needed = (self.len + more).saturating_mul(size_of::<T>());
+        self.accounted.max(step_up(needed.saturating_mul(2)))
+    }
+
     /// The size growing by demand to `needed` bytes makes usable: about an eighth more than
     /// now (below one huge page: twice as much), in whole pages or huge pages.
+    #[cold]
     fn grown_to(&self, needed: usize) -> usize {
         let grown = if self.accounted < HUGE {
             self.accounted * 2

@@ -161,6 +161,9 @@ impl<S: Copy> Tally<'_, S> {
     ) -> Flow {
         let mut problems = output.problems.iter().peekable();
         let mut checks = output.checks.iter().peekable();
+        let near_budget = self.options.max_memory.is_some_and(|budget| {
+            store.memory_bytes_bound_after(output.items.len(), output.bytes.len()) > budget
+        });
         let mut from = 0usize;
         for (offset, &mark) in output.marks.iter().enumerate() {
             let source = first_source + offset as u32;
@@ -195,13 +198,13 @@ impl<S: Copy> Tally<'_, S> {
                 }
                 // Before looking at `known`: where the search stops must not depend on which
                 // successors other threads found stored already.
-                let bytes = output.item_bytes(index);
-                if self.over_memory_budget(store, bytes.len()) {
+                if near_budget && self.over_memory_budget(store, output.item_bytes(index).len()) {
                     return Flow::Stop(Stop::MaxMemory);
                 }
                 if item.known == Known::Stored {
                     continue;
                 }
+                let bytes = output.item_bytes(index);
                 if let Inserted::New(id) = store.insert(bytes, item.hash, source) {
                     self.depth = self.depth.max(self.source_depth + 1);
                     let finding = if item.known == Known::Checked {
