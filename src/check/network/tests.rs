@@ -89,18 +89,23 @@ fn a_header_network_no_scenario_has_is_one_sentence() {
 fn delays_are_bounded_as_the_simulator_draws_them() {
     use super::header::DelayBounds;
     use crate::scenario::{LatencySpec, PinnedMessage};
-    let bounds = |latency| {
-        let DelayBounds { min_us, max_us } = DelayBounds::of(&latency);
-        (min_us, max_us)
-    };
-    // The latency's own bounds (scenario's rule, tested there): here the exponential's, its
-    // random part capped at 64 means.
-    assert_eq!(
-        bounds(LatencySpec::Exponential {
+    // A link's delays are its latency's own bounds (the scenario's rule, tested there).
+    let latencies = [
+        LatencySpec::Constant { us: 7 },
+        LatencySpec::default(),
+        LatencySpec::Exponential {
             min_us: 100,
-            mean_us: 300
-        }),
-        (100, 100 + 64 * 200)
+            mean_us: 300,
+        },
+    ];
+    for latency in latencies {
+        let (min_us, max_us) = (latency.shortest_us(), latency.longest_us());
+        assert_eq!(DelayBounds::of(&latency), DelayBounds { min_us, max_us });
+    }
+    assert_eq!(
+        DelayBounds::of(&latencies[2]).words(),
+        format!("100 to {}us", 100 + 64 * 200),
+        "the exponential part is capped at 64 means"
     );
     let pin = PinnedMessage {
         from: ClientId::new(1),
