@@ -6,6 +6,7 @@
 //! cross-field rule checked.
 
 mod memory;
+mod network;
 mod read;
 mod validate;
 
@@ -17,6 +18,7 @@ use crate::base::Invariant;
 use crate::protocol::{self, Amount, ClientId, Mutations, Variant};
 
 pub use memory::{DEFAULT_MAX_MEMORY_MIB, MAX_MEMORY_MIB, MemoryBudgetExceeded, MemoryEstimate};
+pub use network::{EXPONENTIAL_CAP_MEANS, LinkSettings, Partition};
 pub(crate) use read::{BoundedReadError, MAX_SCENARIO_BYTES, read_bounded};
 /// Finds where a value sits in a JSON text by its path, for errors that name line and column.
 pub(crate) use validate::locate;
@@ -134,46 +136,6 @@ pub struct NetworkSpec {
     /// The share of messages the network delivers twice, `[numerator, denominator]`.
     #[serde(default, skip_serializing_if = "Ratio::is_zero")]
     pub duplicate_ratio: Ratio,
-}
-
-/// One directed link's settings: its override's, each field it leaves out the network's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LinkSettings {
-    /// The delay of a message on the link.
-    pub latency: LatencySpec,
-    /// Whether messages on the link arrive in the order they were sent.
-    pub fifo: bool,
-    /// The share of the link's messages lost.
-    pub drop_ratio: Ratio,
-    /// The share of the link's messages delivered twice.
-    pub duplicate_ratio: Ratio,
-}
-
-impl NetworkSpec {
-    /// The settings of a link without an override.
-    pub fn default_link(&self) -> LinkSettings {
-        LinkSettings {
-            latency: self.latency,
-            fifo: self.fifo,
-            drop_ratio: self.drop_ratio,
-            duplicate_ratio: self.duplicate_ratio,
-        }
-    }
-
-    /// Each overridden link (`from`, `to`) with its settings, in the scenario's order: of
-    /// two overrides of one link, the later is the one that holds once collected.
-    pub fn link_overrides(&self) -> impl Iterator<Item = ((ClientId, ClientId), LinkSettings)> {
-        let network = self.default_link();
-        self.links.iter().map(move |link| {
-            let settings = LinkSettings {
-                latency: link.latency.unwrap_or(network.latency),
-                fifo: link.fifo.unwrap_or(network.fifo),
-                drop_ratio: link.drop_ratio.unwrap_or(network.drop_ratio),
-                duplicate_ratio: link.duplicate_ratio.unwrap_or(network.duplicate_ratio),
-            };
-            ((link.from, link.to), settings)
-        })
-    }
 }
 
 impl Default for NetworkSpec {

@@ -706,7 +706,7 @@ impl<'s, 'a, 'k, N: Node> Simulator<'s, 'a, 'k, N> {
                 };
                 let network = &mut self.world.network;
                 let kind = if matches!(fault, Fault::Partition(_)) {
-                    network.cut(id, self.clients.len() as u32, &groups, partition.one_way);
+                    network.cut(id, partition);
                     EventKind::Partition { groups, direction }
                 } else {
                     network.heal(id);

@@ -13,14 +13,13 @@ use rand_chacha::ChaCha8Rng;
 use rustc_hash::FxHashMap as FastMap;
 
 use crate::protocol::ClientId;
-use crate::scenario::{LatencySpec, LinkSettings, NetworkSpec, PinnedMessage, Ratio, ScheduleSpec};
+use crate::scenario::{
+    EXPONENTIAL_CAP_MEANS, LatencySpec, LinkSettings, NetworkSpec, Partition, PartitionSpec,
+    PinnedMessage, Ratio, ScheduleSpec,
+};
 use crate::trace::DropReason;
 
 use super::rng::uniform_inclusive;
-
-/// How long an exponential delay's random part may be, in multiples of its mean: keeps every
-/// delay finite and bounded (the tail beyond has probability e^-64).
-const EXPONENTIAL_CAP_MEANS: f64 = 64.0;
 
 /// Draws one delay in microseconds. Inline (every message sent comes here), the exponential's
 /// logarithm out of line.
@@ -43,7 +42,7 @@ fn exponential(min_us: u64, mean_us: u64, rng: &mut ChaCha8Rng) -> u64 {
     // pure-Rust port of musl's, so the result does not depend on the platform.
     let unit = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
     let extra = -libm::log1p(-unit) * extra_mean as f64;
-    let capped = extra.min(EXPONENTIAL_CAP_MEANS * extra_mean as f64);
+    let capped = extra.min(EXPONENTIAL_CAP_MEANS as f64 * extra_mean as f64);
     min_us + capped as u64
 }
 
@@ -59,23 +58,11 @@ pub enum Route {
     },
 }
 
-/// A partition in force: which group each client is in (`None`: in no group).
+/// A partition in force: the scenario's `faults.partitions` index, and what it separates.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Cut {
     id: usize,
-    group_of: Vec<Option<usize>>,
-    one_way: bool,
-}
-
-impl Cut {
-    fn separates(&self, from: ClientId, to: ClientId) -> bool {
-        let group = |id: ClientId| self.group_of.get(id.index()).copied().flatten();
-        match (group(from), group(to)) {
-            (Some(a), Some(b)) if self.one_way => a == 0 && b == 1,
-            (Some(a), Some(b)) => a != b,
-            _ => false,
-        }
-    }
+    partition: Partition,
 }
 
 /// `true` with probability `ratio`; draws nothing when the ratio is zero, so adding a zero
@@ -125,18 +112,11 @@ impl Network {
             .collect();
     }
 
-    /// Starts partition `id`: `groups` lists the clients of each side.
-    pub fn cut(&mut self, id: usize, clients: u32, groups: &[Vec<ClientId>], one_way: bool) {
-        let mut group_of = vec![None; clients as usize];
-        for (group, members) in groups.iter().enumerate() {
-            for &member in members {
-                group_of[member.index()] = Some(group);
-            }
-        }
+    /// Starts partition `id`, the scenario's `spec`.
+    pub fn cut(&mut self, id: usize, spec: &PartitionSpec) {
         self.cuts.push(Cut {
             id,
-            group_of,
-            one_way,
+            partition: Partition::of(spec),
         });
     }
 
@@ -151,7 +131,7 @@ impl Network {
     #[inline(always)]
     pub fn route(&mut self, from: ClientId, to: ClientId, now_us: u64) -> Route {
         let pin = self.next_pin(from, to);
-        if self.cuts.iter().any(|cut| cut.separates(from, to)) {
+        if !self.cuts.is_empty() && self.partitioned(from, to) {
             return Route::Lost(DropReason::Partition);
         }
         if let Some(pin) = pin {
@@ -169,6 +149,16 @@ impl Network {
             at_us,
             duplicate_at_us,
         }
+    }
+
+    /// Whether a partition in force stops messages on `from` -> `to`. Out of line: most runs
+    /// have no partition, and their route stays as small as the check for none.
+    #[cold]
+    #[inline(never)]
+    fn partitioned(&self, from: ClientId, to: ClientId) -> bool {
+        self.cuts
+            .iter()
+            .any(|cut| cut.partition.separates(from, to))
     }
 
     /// When a message sent now on `from` -> `to` arrives.
@@ -376,16 +366,17 @@ mod tests {
 
     #[test]
     fn partitions_cut_between_groups_and_heal() {
+        let partition = |groups: &[&[u32]], one_way| PartitionSpec {
+            at_us: 0,
+            heal_us: None,
+            groups: groups
+                .iter()
+                .map(|group| group.iter().map(|&id| ClientId::new(id)).collect())
+                .collect(),
+            one_way,
+        };
         let mut net = lossy((0, 1), (0, 1));
-        net.cut(
-            0,
-            4,
-            &[
-                vec![ClientId::new(1), ClientId::new(2)],
-                vec![ClientId::new(3)],
-            ],
-            false,
-        );
+        net.cut(0, &partition(&[&[1, 2], &[3]], false));
         assert_eq!(
             net.route(ClientId::new(1), ClientId::new(3), 0),
             Route::Lost(DropReason::Partition)
@@ -411,12 +402,7 @@ mod tests {
             Route::Deliver { .. }
         ));
 
-        net.cut(
-            1,
-            4,
-            &[vec![ClientId::new(1)], vec![ClientId::new(2)]],
-            true,
-        );
+        net.cut(1, &partition(&[&[1], &[2]], true));
         assert_eq!(
             net.route(ClientId::new(1), ClientId::new(2), 0),
             Route::Lost(DropReason::Partition)
@@ -440,6 +426,41 @@ mod tests {
         for _ in 0..1000 {
             let delay = sample_delay(&spec, &mut rng);
             assert!((100..=200).contains(&delay), "{delay}");
+        }
+    }
+
+    #[test]
+    fn every_delay_drawn_is_within_the_latencys_bounds() {
+        let mut rng = stream_rng(2, Stream::Network);
+        let latencies = [
+            LatencySpec::Constant { us: 70 },
+            LatencySpec::Uniform {
+                min_us: 0,
+                max_us: 3,
+            },
+            LatencySpec::Exponential {
+                min_us: 10,
+                mean_us: 11,
+            },
+            LatencySpec::Exponential {
+                min_us: 10,
+                mean_us: 10,
+            },
+        ];
+        for latency in latencies {
+            let bounds = latency.shortest_us()..=latency.longest_us();
+            let mut drawn: Vec<u64> = (0..5000)
+                .map(|_| sample_delay(&latency, &mut rng))
+                .collect();
+            assert!(
+                drawn.iter().all(|delay| bounds.contains(delay)),
+                "{latency:?}"
+            );
+            drawn.sort_unstable();
+            drawn.dedup();
+            if let LatencySpec::Uniform { .. } = latency {
+                assert_eq!(drawn, [0, 1, 2, 3], "both ends are drawn");
+            }
         }
     }
 

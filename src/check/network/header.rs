@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::protocol::ClientId;
 use crate::scenario::{
-    LatencySpec, LinkSettings, NetworkSpec, PartitionSpec, PinnedMessage, Ratio,
+    LatencySpec, LinkSettings, NetworkSpec, Partition, PartitionSpec, PinnedMessage, Ratio,
 };
 use crate::trace::Direction;
 use crate::wording::client_group;
@@ -63,25 +63,13 @@ pub(super) struct DelayBounds {
     pub(super) max_us: u64,
 }
 
-/// How far an exponential delay's random part may reach, in multiples of its mean, as the
-/// simulator caps it.
-const EXPONENTIAL_CAP_MEANS: u64 = 64;
-
 impl DelayBounds {
     /// The delays a latency draws.
     pub(super) fn of(latency: &LatencySpec) -> Self {
-        let (min_us, max_us) = match *latency {
-            LatencySpec::Constant { us } => (us, us),
-            LatencySpec::Uniform { min_us, max_us } => (min_us.min(max_us), max_us.max(min_us)),
-            LatencySpec::Exponential { min_us, mean_us } => {
-                let extra_mean = mean_us.saturating_sub(min_us);
-                (
-                    min_us,
-                    min_us.saturating_add(extra_mean.saturating_mul(EXPONENTIAL_CAP_MEANS)),
-                )
-            }
-        };
-        DelayBounds { min_us, max_us }
+        DelayBounds {
+            min_us: latency.shortest_us(),
+            max_us: latency.longest_us(),
+        }
     }
 
     /// The delays of a pinned message's copies.
@@ -138,9 +126,8 @@ pub(super) struct Cut {
     pub(super) direction: Direction,
     pub(super) at_us: u64,
     pub(super) heal_us: Option<u64>,
-    /// Each client listed, by id, with its group: a lookup per message sent, in memory that
-    /// grows with the header's lists, not with the number of clients.
-    members: Vec<(ClientId, usize)>,
+    /// The messages it stops, as the simulator decides.
+    pub(super) partition: Partition,
 }
 
 impl Cut {
@@ -150,22 +137,13 @@ impl Cut {
         at_us: u64,
         heal_us: Option<u64>,
     ) -> Self {
-        let mut members: Vec<(ClientId, usize)> = groups
-            .iter()
-            .enumerate()
-            .flat_map(|(group, ids)| ids.iter().map(move |&id| (id, group)))
-            .collect();
-        // A client listed in several groups belongs to the last, as in the simulator: put
-        // the later listings first, and keep the first of each id.
-        members.reverse();
-        members.sort_by_key(|&(id, _)| id);
-        members.dedup_by_key(|&mut (id, _)| id);
+        let partition = Partition::new(&groups, direction == Direction::OneWay);
         Cut {
             groups,
             direction,
             at_us,
             heal_us,
-            members,
+            partition,
         }
     }
 
@@ -176,23 +154,6 @@ impl Cut {
             Direction::Both
         };
         Cut::new(spec.groups.clone(), direction, spec.at_us, spec.heal_us)
-    }
-
-    fn group_of(&self, id: ClientId) -> Option<usize> {
-        self.members
-            .binary_search_by_key(&id, |&(member, _)| member)
-            .ok()
-            .map(|at| self.members[at].1)
-    }
-
-    /// Does it stop messages from `from` to `to`? As the simulator decides: a one-way
-    /// partition cuts only the first group's messages to the second.
-    pub(super) fn separates(&self, from: ClientId, to: ClientId) -> bool {
-        match (self.group_of(from), self.group_of(to)) {
-            (Some(a), Some(b)) if self.direction == Direction::OneWay => a == 0 && b == 1,
-            (Some(a), Some(b)) => a != b,
-            _ => false,
-        }
     }
 
     /// "the partition {c1} | {c2,c3}" or "the one-way partition {c1} -/-> {c2}".

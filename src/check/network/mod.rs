@@ -584,7 +584,7 @@ impl Simulated {
         if let Some(&(cut, since)) = self
             .in_force
             .iter()
-            .find(|(cut, _)| self.declared.cuts[*cut].separates(from, to))
+            .find(|(cut, _)| self.declared.cuts[*cut].partition.separates(from, to))
         {
             return Decided::Cut(cut, since);
         }

@@ -2,6 +2,7 @@
 
 use super::header::{Cut, NetworkDeclared};
 use crate::protocol::ClientId;
+use crate::scenario::Partition;
 use crate::trace::Direction;
 
 fn ids(list: &[u32]) -> Vec<ClientId> {
@@ -10,33 +11,31 @@ fn ids(list: &[u32]) -> Vec<ClientId> {
 
 #[test]
 fn a_cut_separates_as_the_simulator_decides() {
+    // Which messages a partition stops is the scenario's rule (scenario::Partition, tested
+    // there); a cut holds it with the header's groups and direction.
     let both = Cut::new(vec![ids(&[1, 2]), ids(&[3])], Direction::Both, 0, None);
-    let (c1, c2, c3, c4) = (
-        ClientId::new(1),
-        ClientId::new(2),
-        ClientId::new(3),
-        ClientId::new(4),
+    assert_eq!(
+        both.partition,
+        Partition::new(&[ids(&[1, 2]), ids(&[3])], false)
     );
-    assert!(both.separates(c1, c3) && both.separates(c3, c2));
-    assert!(!both.separates(c1, c2), "same group");
-    assert!(!both.separates(c4, c3), "client 4 is in no group");
-    // One way: only the first group's messages to the second, not to a third group.
+    let (c1, c2, c3) = (ClientId::new(1), ClientId::new(2), ClientId::new(3));
+    assert!(both.partition.separates(c3, c1) && !both.partition.separates(c1, c2));
     let one_way = Cut::new(
         vec![ids(&[1]), ids(&[2]), ids(&[3])],
         Direction::OneWay,
         0,
         None,
     );
-    assert!(one_way.separates(c1, c2));
-    assert!(!one_way.separates(c2, c1) && !one_way.separates(c1, c3));
+    assert_eq!(
+        one_way.partition,
+        Partition::new(&[ids(&[1]), ids(&[2]), ids(&[3])], true)
+    );
+    assert!(one_way.partition.separates(c1, c2) && !one_way.partition.separates(c2, c1));
     assert_eq!(
         one_way.describe(),
         "the one-way partition {c1} -/-> {c2} -/-> {c3}"
     );
     assert_eq!(both.describe(), "the partition {c1,c2} | {c3}");
-    // A client listed twice belongs to the last group that lists it.
-    let twice = Cut::new(vec![ids(&[1, 2]), ids(&[2, 3])], Direction::Both, 0, None);
-    assert!(twice.separates(c1, c2) && !twice.separates(c2, c3));
 }
 
 #[test]
@@ -46,6 +45,14 @@ fn partitions_and_heals_are_due_in_the_simulators_order() {
         {"at_us":500,"groups":[[2],[3]],"one_way":true},
         {"at_us":100,"heal_us":500,"groups":[[1],[3]]}]}}"#;
     let declared = NetworkDeclared::read(header).unwrap();
+    let one_way = &declared.cuts[1];
+    assert_eq!(
+        (one_way.direction, &one_way.partition),
+        (
+            Direction::OneWay,
+            &Partition::new(&[ids(&[2]), ids(&[3])], true)
+        )
+    );
     let order: Vec<(usize, bool, u64)> = declared
         .faults_due
         .iter()
@@ -82,25 +89,23 @@ fn a_header_network_no_scenario_has_is_one_sentence() {
 fn delays_are_bounded_as_the_simulator_draws_them() {
     use super::header::DelayBounds;
     use crate::scenario::{LatencySpec, PinnedMessage};
-    let bounds = |latency| {
-        let DelayBounds { min_us, max_us } = DelayBounds::of(&latency);
-        (min_us, max_us)
-    };
-    assert_eq!(bounds(LatencySpec::Constant { us: 7 }), (7, 7));
-    assert_eq!(
-        bounds(LatencySpec::Uniform {
-            min_us: 10,
-            max_us: 20
-        }),
-        (10, 20)
-    );
-    // The exponential part is capped at 64 means.
-    assert_eq!(
-        bounds(LatencySpec::Exponential {
+    // A link's delays are its latency's own bounds (the scenario's rule, tested there).
+    let latencies = [
+        LatencySpec::Constant { us: 7 },
+        LatencySpec::default(),
+        LatencySpec::Exponential {
             min_us: 100,
-            mean_us: 300
-        }),
-        (100, 100 + 64 * 200)
+            mean_us: 300,
+        },
+    ];
+    for latency in latencies {
+        let (min_us, max_us) = (latency.shortest_us(), latency.longest_us());
+        assert_eq!(DelayBounds::of(&latency), DelayBounds { min_us, max_us });
+    }
+    assert_eq!(
+        DelayBounds::of(&latencies[2]).words(),
+        format!("100 to {}us", 100 + 64 * 200),
+        "the exponential part is capped at 64 means"
     );
     let pin = PinnedMessage {
         from: ClientId::new(1),
