@@ -443,16 +443,17 @@ impl Expander for TlaExpander {
         }
     }
 
-    fn check(&mut self, state: &[u8]) -> Option<Finding> {
+    fn check(&mut self, state: &[u8]) -> Vec<Finding> {
         let model = &self.model;
         let n = model.n;
         let crit = state[model.crit_at];
+        let mut findings = Vec::new();
         if crit.count_ones() > 1 {
             let inside: Vec<String> = (0..n)
                 .filter(|p| crit & (1 << p) != 0)
                 .map(|p| (p + 1).to_string())
                 .collect();
-            return Some(Finding {
+            findings.push(Finding {
                 name: "Mutex",
                 detail: format!(
                     "processes {} are in the critical section at the same time",
@@ -463,20 +464,19 @@ impl Expander for TlaExpander {
         }
         let mut offsets = [0usize; 64];
         model.channel_offsets(state, &mut offsets);
-        for (from, to) in model.channels() {
+        let overfull = model.channels().find_map(|(from, to)| {
             let len = state[offsets[from * n + to]];
-            if len > 3 {
-                return Some(Finding {
-                    name: "BoundedNetwork",
-                    detail: format!(
-                        "the channel from process {} to process {} holds {len} messages",
-                        from + 1,
-                        to + 1
-                    ),
-                    stuck: false,
-                });
-            }
-        }
+            (len > 3).then(|| Finding {
+                name: "BoundedNetwork",
+                detail: format!(
+                    "the channel from process {} to process {} holds {len} messages",
+                    from + 1,
+                    to + 1
+                ),
+                stuck: false,
+            })
+        });
+        findings.extend(overfull);
         // TLC's deadlock check: no action enabled at all. A receive is always enabled while a
         // message is in flight (every message is a req, an ack or a rel).
         let in_flight = model.channels().any(|(f, t)| state[offsets[f * n + t]] > 0);
@@ -487,12 +487,12 @@ impl Expander for TlaExpander {
                     || self.may_enter(state, p)
             });
         if !any_enabled {
-            return Some(Finding {
+            findings.push(Finding {
                 name: "Deadlock",
                 detail: "no action of the spec is enabled".to_string(),
                 stuck: true,
             });
         }
-        None
+        findings
     }
 }

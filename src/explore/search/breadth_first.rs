@@ -207,18 +207,21 @@ impl<S: Copy> Tally<'_, S> {
                 let bytes = output.item_bytes(index);
                 if let Inserted::New(id) = store.insert(bytes, item.hash, source) {
                     self.depth = self.depth.max(self.source_depth + 1);
-                    let finding = if item.known == Known::Checked {
+                    if item.known == Known::Checked {
                         while checks.next_if(|(i, _)| (*i as usize) < index).is_some() {}
-                        checks
-                            .next_if(|(i, _)| *i as usize == index)
-                            .map(|(_, finding)| finding.clone())
+                        while let Some((_, finding)) = checks.next_if(|(i, _)| *i as usize == index)
+                        {
+                            let path = || steps_to(store, expander, id);
+                            if let Flow::Stop(stop) = self.record(finding.clone(), path) {
+                                return Flow::Stop(stop);
+                            }
+                        }
                     } else {
-                        expander.check(bytes)
-                    };
-                    if let Some(finding) = finding {
-                        let path = || steps_to(store, expander, id);
-                        if let Flow::Stop(stop) = self.record(finding, path) {
-                            return Flow::Stop(stop);
+                        for finding in expander.check(bytes) {
+                            let path = || steps_to(store, expander, id);
+                            if let Flow::Stop(stop) = self.record(finding, path) {
+                                return Flow::Stop(stop);
+                            }
                         }
                     }
                 }
@@ -261,10 +264,12 @@ impl<'o, M: Model> Run<'o, M> {
         model.initial(&mut initial);
         let hash = hash_bytes(&initial);
         self.store.insert(&initial, hash, NO_PARENT);
-        match self.expanders[0].check(&initial) {
-            Some(finding) => self.tally.record(finding, Vec::new),
-            None => Flow::Go,
+        for finding in self.expanders[0].check(&initial) {
+            if let Flow::Stop(stop) = self.tally.record(finding, Vec::new) {
+                return Flow::Stop(stop);
+            }
         }
+        Flow::Go
     }
 
     /// Breadth-first search, a level at a time and each level in batches. The merge of one

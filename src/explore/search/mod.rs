@@ -63,8 +63,9 @@ pub trait Expander {
     /// the state.
     fn expand(&mut self, state: &[u8], out: &mut Successors<Self::Step>);
 
-    /// The invariants of a state seen for the first time (including "no step is possible").
-    fn check(&mut self, state: &[u8]) -> Option<Finding>;
+    /// The invariants a state seen for the first time breaks (including "no step is
+    /// possible"), in a fixed order; empty when it breaks none.
+    fn check(&mut self, state: &[u8]) -> Vec<Finding>;
 }
 
 /// Breadth-first or depth-first.

@@ -192,9 +192,9 @@ impl<S: Copy> Successors<S> {
                 // The merge meets the first copy first, so it finds this one stored.
                 Known::Stored
             } else {
-                if let Some(finding) = expander.check(&self.bytes[range]) {
-                    self.checks.push((index as u32, finding));
-                }
+                let findings = expander.check(&self.bytes[range]);
+                self.checks
+                    .extend(findings.into_iter().map(|finding| (index as u32, finding)));
                 Known::Checked
             };
         }

@@ -25,68 +25,100 @@ impl<N: ExploredNode> SystemExpander<N> {
         }
     }
 
-    /// `global`'s messages are not decoded; `in_flight` says whether there are any.
-    pub(super) fn check_global(&mut self, global: &Head, in_flight: bool) -> Option<Finding> {
+    /// Every invariant `global` breaks, in a fixed order: mutual exclusion, each client's
+    /// own ledger and table, ledger agreement and, where no step is possible, deadlock and
+    /// equal ledgers. `global`'s messages are not decoded; `in_flight` says whether there
+    /// are any.
+    pub(super) fn check_global(&mut self, global: &Head, in_flight: bool) -> Vec<Finding> {
         let n = global.n;
         let mut summaries = [0; MAX_CLIENTS];
         for (summary, &local) in summaries.iter_mut().zip(global.locals()) {
             *summary = self.summary(local);
         }
-        // The common case, from one word per client: nothing is wrong and a message is in
-        // flight. Anything else takes the full check below.
-        if in_flight {
-            let mut inside = 0;
-            let mut suspect = false;
-            for (client, &summary) in summaries[..n].iter().enumerate() {
-                inside += usize::from(summary & INSIDE != 0 && !global.down(client));
-                suspect |= summary & PROBLEM != 0;
+        if in_flight && self.surely_fine(global, &summaries[..n]) {
+            return Vec::new();
+        }
+        let mut findings = Vec::new();
+        findings.extend(self.mutual_exclusion(global, &summaries[..n]));
+        findings.extend(self.client_problems(global, &summaries[..n]));
+        findings.extend(self.ledger_fork(&summaries[..n]));
+        if !in_flight && self.stuck(global) {
+            match self.deadlock(global, &summaries[..n]) {
+                Some(deadlock) => findings.push(deadlock),
+                None if findings.iter().all(|f| !is_ledger_agreement(f)) => {
+                    findings.extend(self.unequal_ledgers(&summaries[..n]));
+                }
+                None => {}
             }
-            for a in 0..n {
-                let first = summaries[a] >> LEDGER_SHIFT;
-                for &second in &summaries[a + 1..n] {
-                    let second = second >> LEDGER_SHIFT;
-                    if first != second {
-                        suspect |= !self.is_prefix(first as u32, second as u32);
-                    }
+        }
+        findings
+    }
+
+    /// The common case, from one word per client: a message is in flight (so the state is
+    /// not stuck), at most one client is inside, no client's own ledger is broken and every
+    /// two ledgers are prefixes of each other.
+    fn surely_fine(&self, global: &Head, summaries: &[u64]) -> bool {
+        let mut inside = 0;
+        let mut suspect = false;
+        for (client, &summary) in summaries.iter().enumerate() {
+            inside += usize::from(summary & INSIDE != 0 && !global.down(client));
+            suspect |= summary & PROBLEM != 0;
+        }
+        for (a, &first) in summaries.iter().enumerate() {
+            let first = first >> LEDGER_SHIFT;
+            for &second in &summaries[a + 1..] {
+                let second = second >> LEDGER_SHIFT;
+                if first != second {
+                    suspect |= !self.is_prefix(first as u32, second as u32);
                 }
             }
-            if inside < 2 && !suspect {
-                return None;
+        }
+        inside < 2 && !suspect
+    }
+
+    /// mutual_exclusion: two clients inside (a crashed client is not inside).
+    fn mutual_exclusion(&self, global: &Head, summaries: &[u64]) -> Option<Finding> {
+        let inside = |client: usize| !global.down(client) && summaries[client] & INSIDE != 0;
+        let n = summaries.len();
+        (0..n).filter(|&client| inside(client)).nth(1)?;
+        let shared = self.inner.lock();
+        let listed: Vec<String> = (0..n)
+            .filter(|&client| inside(client))
+            .map(|client| {
+                let state = &shared.clients[global.locals[client] as usize];
+                let id = state.id();
+                let ts = state.inside().unwrap_or(0);
+                format!("client {id} with request ({ts},{id})")
+            })
+            .collect();
+        Some(Finding {
+            name: Invariant::MutualExclusion.name(),
+            detail: format!(
+                "{} are inside the critical section at the same time",
+                listed.join(" and ")
+            ),
+            stuck: false,
+        })
+    }
+
+    /// What each client's own ledger and table break, client by client.
+    fn client_problems(&self, global: &Head, summaries: &[u64]) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        let flagged = (0..summaries.len()).filter(|&client| summaries[client] & PROBLEM != 0);
+        for client in flagged {
+            let shared = self.inner.lock();
+            if let Some(problems) = shared.client_problems.get(&global.locals[client]) {
+                findings.extend(problems.iter().cloned());
             }
         }
-        let inside = |client: usize| !global.down(client) && summaries[client] & INSIDE != 0;
-        // mutual_exclusion: two clients inside (a crashed client is not inside).
-        if (0..n).filter(|&client| inside(client)).nth(1).is_some() {
-            let shared = self.inner.lock();
-            let listed: Vec<String> = (0..n)
-                .filter(|&client| inside(client))
-                .map(|client| {
-                    let state = &shared.clients[global.locals[client] as usize];
-                    let id = state.id();
-                    let ts = state.inside().unwrap_or(0);
-                    format!("client {id} with request ({ts},{id})")
-                })
-                .collect();
-            return Some(Finding {
-                name: Invariant::MutualExclusion.name(),
-                detail: format!(
-                    "{} are inside the critical section at the same time",
-                    listed.join(" and ")
-                ),
-                stuck: false,
-            });
-        }
-        // Each client's own ledger and table.
-        if let Some(client) = (0..n).find(|&client| summaries[client] & PROBLEM != 0) {
-            return self
-                .inner
-                .lock()
-                .client_problems
-                .get(&global.locals[client])
-                .cloned();
-        }
-        // ledger_agreement: of every two ledgers, one is a prefix of the other.
+        findings
+    }
+
+    /// ledger_agreement: of every two ledgers, one is a prefix of the other (the first pair
+    /// that forks).
+    fn ledger_fork(&self, summaries: &[u64]) -> Option<Finding> {
         let ledger = |client: usize| (summaries[client] >> LEDGER_SHIFT) as u32;
+        let n = summaries.len();
         for a in 0..n {
             for b in a + 1..n {
                 if let Some(index) = self.fork(ledger(a), ledger(b)) {
@@ -103,63 +135,63 @@ impl<N: ExploredNode> SystemExpander<N> {
                 }
             }
         }
-        // Is any step of the protocol possible? (Faults do not count: a state that only a
-        // loss, duplication or crash could leave is stuck.)
-        if in_flight {
-            return None;
-        }
-        let inner = Arc::clone(&self.inner);
-        let config = &inner.config;
-        for client in 0..n {
-            let down = global.down(client);
-            if !down && usize::from(global.issued[client]) < config.transfers[client].len() {
-                return None;
-            }
-            let used = global.crashes_used(client);
-            if down && config.crashes[client][used - 1].restarts {
-                return None;
-            }
-            if !down && self.timer_effect(global.locals[client]).is_some() {
-                return None;
-            }
-        }
-        // Stuck: a client with work left is deadlocked.
-        let waiting: Vec<u32> = (0..n)
-            .filter(|&client| !global.down(client) && summaries[client] & HAS_WORK != 0)
-            .map(|client| global.locals[client])
-            .collect();
-        if !waiting.is_empty() {
-            let who: Vec<String> = waiting
-                .iter()
-                .map(|&local| self.describe_waiter(local))
-                .collect();
-            return Some(Finding {
-                name: Invariant::Liveness.name(),
-                detail: format!(
-                    "deadlock: no step is possible and nothing is in flight, but {}",
-                    who.join("; ")
-                ),
-                stuck: true,
-            });
-        }
-        // Quiescent: every ledger must be equal (they are prefixes of each other by now).
-        let length = |client: usize| self.ledger_lengths[ledger(client) as usize];
-        for client in 1..n {
-            if length(client) != length(0) {
-                return Some(Finding {
-                    name: Invariant::LedgerAgreement.name(),
-                    detail: format!(
-                        "nothing is left to happen, but client 1 holds {} and client {} holds {}",
-                        count(length(0), "block"),
-                        client + 1,
-                        length(client)
-                    ),
-                    stuck: true,
-                });
-            }
-        }
         None
     }
+
+    /// Whether no step of the protocol is possible, with no message in flight. (Faults do
+    /// not count: a state that only a loss, duplication or crash could leave is stuck.)
+    fn stuck(&mut self, global: &Head) -> bool {
+        let inner = Arc::clone(&self.inner);
+        let config = &inner.config;
+        (0..global.n).all(|client| {
+            if global.down(client) {
+                !config.crashes[client][global.crashes_used(client) - 1].restarts
+            } else {
+                usize::from(global.issued[client]) >= config.transfers[client].len()
+                    && self.timer_effect(global.locals[client]).is_none()
+            }
+        })
+    }
+
+    /// Stuck with a client that has work left: a deadlock.
+    fn deadlock(&self, global: &Head, summaries: &[u64]) -> Option<Finding> {
+        let who: Vec<String> = (0..global.n)
+            .filter(|&client| !global.down(client) && summaries[client] & HAS_WORK != 0)
+            .map(|client| self.describe_waiter(global.locals[client]))
+            .collect();
+        if who.is_empty() {
+            return None;
+        }
+        Some(Finding {
+            name: Invariant::Liveness.name(),
+            detail: format!(
+                "deadlock: no step is possible and nothing is in flight, but {}",
+                who.join("; ")
+            ),
+            stuck: true,
+        })
+    }
+
+    /// Quiescent: every ledger must be equal (they are prefixes of each other by now).
+    fn unequal_ledgers(&self, summaries: &[u64]) -> Option<Finding> {
+        let length =
+            |client: usize| self.ledger_lengths[(summaries[client] >> LEDGER_SHIFT) as usize];
+        let client = (1..summaries.len()).find(|&client| length(client) != length(0))?;
+        Some(Finding {
+            name: Invariant::LedgerAgreement.name(),
+            detail: format!(
+                "nothing is left to happen, but client 1 holds {} and client {} holds {}",
+                count(length(0), "block"),
+                client + 1,
+                length(client)
+            ),
+            stuck: true,
+        })
+    }
+}
+
+fn is_ledger_agreement(finding: &Finding) -> bool {
+    finding.name == Invariant::LedgerAgreement.name()
 }
 
 pub(super) fn describe_wait(id: ClientId, reason: &WaitReason) -> String {

@@ -523,7 +523,7 @@ impl<N: ExploredNode> Expander for SystemExpander<N> {
         self.positions = positions;
     }
 
-    fn check(&mut self, state: &[u8]) -> Option<Finding> {
+    fn check(&mut self, state: &[u8]) -> Vec<Finding> {
         let n = self.inner.config.clients as usize;
         let (head, in_flight) = Head::decode(state, n, self.inner.links.len(), self.faults);
         self.check_global(&head, in_flight)

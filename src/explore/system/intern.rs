@@ -88,8 +88,8 @@ pub(super) struct ClientInfo {
     pub(super) has_work: bool,
     /// The number of its ledger among the distinct ledgers met (a chain: see `Shared`).
     pub(super) ledger_number: u32,
-    /// A broken invariant of its own ledger or table.
-    pub(super) problem: Option<Finding>,
+    /// The invariants its own ledger and table break: the first finding of each.
+    pub(super) problems: Vec<Finding>,
     /// Its Lamport clock (the partial-order reduction's progress measure).
     pub(super) clock: u64,
 }
@@ -111,7 +111,7 @@ pub(super) fn summary_clock(summary: u64) -> u64 {
 impl ClientInfo {
     pub(super) fn summary(&self) -> u64 {
         u64::from(self.inside)
-            | if self.problem.is_some() { PROBLEM } else { 0 }
+            | if self.problems.is_empty() { 0 } else { PROBLEM }
             | if self.has_work { HAS_WORK } else { 0 }
             | self.clock.min(CLOCK_UNKNOWN) << CLOCK_SHIFT
             | u64::from(self.ledger_number) << LEDGER_SHIFT
@@ -129,7 +129,7 @@ pub(super) struct Shared<N> {
     /// each of the default scenario's 622,407 client states, not a whole `ClientInfo`.
     pub(super) summaries: Vec<u64>,
     /// Client state number -> what its own ledger or table breaks (rare).
-    pub(super) client_problems: FxHashMap<u32, Finding>,
+    pub(super) client_problems: FxHashMap<u32, Vec<Finding>>,
     pub(super) messages: Vec<Message>,
     pub(super) message_numbers: FxHashMap<MessageKey, u32>,
     pub(super) orders: Vec<MessageOrder>,
@@ -195,8 +195,8 @@ pub(super) fn intern_client<N: ExploredNode>(
             clients[number as usize].state_hash(peers)
         });
     shared.summaries.push(info.summary());
-    if let Some(problem) = info.problem {
-        shared.client_problems.insert(number, problem);
+    if !info.problems.is_empty() {
+        shared.client_problems.insert(number, info.problems);
     }
     number
 }
@@ -257,7 +257,7 @@ pub(super) fn client_info<N: ExploredNode>(
         }
         ledger_number = number;
     }
-    let mut problem = None;
+    let mut problems = Vec::new();
     let mut prev = GENESIS_PREV;
     let mut balances = inner.config.initial_balances.clone();
     for (index, (block, &number)) in blocks.iter().zip(ledger.iter()).enumerate() {
@@ -283,10 +283,8 @@ pub(super) fn client_info<N: ExploredNode>(
             None
         };
         if let Some(broken) = broken {
-            problem.get_or_insert(Finding {
-                name: Invariant::ChainIntegrity.name(),
-                detail: format!("client {id}'s ledger: {broken}"),
-                stuck: false,
+            note(&mut problems, Invariant::ChainIntegrity, || {
+                format!("client {id}'s ledger: {broken}")
             });
         }
         prev = block.hash_value();
@@ -294,14 +292,12 @@ pub(super) fn client_info<N: ExploredNode>(
         if from.is_among(balances.len() as u32) && to.is_among(balances.len() as u32) {
             let balance = balances[from.index()];
             if balance < block.amount() {
-                problem.get_or_insert(Finding {
-                    name: Invariant::NoOverdraft.name(),
-                    detail: format!(
+                note(&mut problems, Invariant::NoOverdraft, || {
+                    format!(
                         "client {id}'s ledger: block {index} has client {from} pay {} with a \
                          balance of {balance}",
                         block.amount()
-                    ),
-                    stuck: false,
+                    )
                 });
             }
             let paid = balance.min(block.amount());
@@ -311,21 +307,31 @@ pub(super) fn client_info<N: ExploredNode>(
     }
     let total = client.ledger().table().total();
     if total != inner.initial_total {
-        problem.get_or_insert(Finding {
-            name: Invariant::Conservation.name(),
-            detail: format!(
+        note(&mut problems, Invariant::Conservation, || {
+            format!(
                 "client {id}'s balance table sums to {total}, not the initial total {}",
                 inner.initial_total
-            ),
-            stuck: false,
+            )
         });
     }
     ClientInfo {
         inside: client.inside().is_some(),
         has_work: client.has_work(),
         ledger_number,
-        problem,
+        problems,
         clock: client.clock(),
+    }
+}
+
+/// Adds a finding of `invariant` to `problems` unless it has one already.
+fn note(problems: &mut Vec<Finding>, invariant: Invariant, detail: impl FnOnce() -> String) {
+    let name = invariant.name();
+    if problems.iter().all(|finding| finding.name != name) {
+        problems.push(Finding {
+            name,
+            detail: detail(),
+            stuck: false,
+        });
     }
 }
 

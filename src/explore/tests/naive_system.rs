@@ -84,6 +84,28 @@ pub(super) struct NaiveResult {
     depth: u32,
     /// The depth of the first state with two clients inside, if any.
     pub(super) first_two_inside: Option<u32>,
+    /// The depth of the first state where two ledgers fork (neither a prefix of the other).
+    first_fork: Option<u32>,
+}
+
+/// Whether two clients' ledgers fork, compared block by block.
+fn ledgers_fork(clients: &[Client]) -> bool {
+    let hashes: Vec<Vec<[u8; 32]>> = clients
+        .iter()
+        .map(|client| {
+            client
+                .ledger()
+                .blocks()
+                .iter()
+                .map(|b| b.hash_value())
+                .collect()
+        })
+        .collect();
+    hashes.iter().enumerate().any(|(a, first)| {
+        hashes[a + 1..]
+            .iter()
+            .any(|second| first.iter().zip(second).any(|(x, y)| x != y))
+    })
 }
 
 fn naive_clients(config: &SystemConfig) -> Vec<Client> {
@@ -266,6 +288,7 @@ pub(super) fn naive_explore(config: &SystemConfig) -> NaiveResult {
         transitions: 0,
         depth: 0,
         first_two_inside: None,
+        first_fork: None,
     };
     while let Some((state, depth)) = queue.pop_front() {
         let inside = (0..n)
@@ -273,6 +296,9 @@ pub(super) fn naive_explore(config: &SystemConfig) -> NaiveResult {
             .count();
         if inside > 1 && result.first_two_inside.is_none() {
             result.first_two_inside = Some(depth);
+        }
+        if result.first_fork.is_none() && ledgers_fork(&state.clients) {
+            result.first_fork = Some(depth);
         }
         for next in naive_successors(config, &state) {
             result.transitions += 1;
@@ -339,6 +365,20 @@ fn assert_same_counts(name: &str, config: &SystemConfig) {
         explorer_me, naive.first_two_inside,
         "{name}: depth of the first mutual exclusion violation"
     );
+    // The shortest path to each invariant, even where the state that ends it breaks another
+    // one first (both clients inside, each with its own block 0).
+    let explorer_fork = explored
+        .1
+        .iter()
+        .find(|(name, _)| *name == Invariant::LedgerAgreement.name())
+        .map(|(_, steps)| *steps as u32);
+    if let Some(fork) = naive.first_fork {
+        assert_eq!(
+            explorer_fork,
+            Some(fork),
+            "{name}: depth of the first ledger fork"
+        );
+    }
     assert!(
         naive.distinct > 10,
         "{name}: a configuration worth checking"

@@ -609,7 +609,7 @@ impl Expander for BoundExpander {
         out.extend_from(&self.every, taken);
     }
 
-    fn check(&mut self, state: &[u8]) -> Option<Finding> {
+    fn check(&mut self, state: &[u8]) -> Vec<Finding> {
         self.inner.check(state)
     }
 }
