@@ -10,21 +10,8 @@ mod forged_common;
 
 use serde_json::{Value, json};
 
-use common::{check, forged, stderr};
-use forged_common::{check_written, first_with, trace_of, traced_run};
-
-/// The summary, the last line of `trace`.
-fn summary_of(trace: &str) -> Value {
-    serde_json::from_str(trace.trim_end().lines().last().unwrap()).unwrap()
-}
-
-/// The trace with its summary line changed by `edit` (the digest does not cover the summary).
-fn with_summary(trace: &str, edit: impl FnOnce(&mut Value)) -> String {
-    let body_end = trace.trim_end().rfind('\n').unwrap() + 1;
-    let mut summary = summary_of(trace);
-    edit(&mut summary);
-    format!("{}{summary}\n", &trace[..body_end])
-}
+use common::{check, check_written, forged, stderr, summary_of, with_summary};
+use forged_common::{first_with, trace_of, traced_run};
 
 #[test]
 fn a_summary_whose_end_the_events_contradict_is_inconsistent() {

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use common::{check, forged, stderr};
-use forged_common::{check_written, first_with, trace_of, traced_run};
+use common::{check, check_written, forged, stderr};
+use forged_common::{first_with, trace_of, traced_run};
 
 /// The trace with its header changed by `edit`; [`forged`] then recomputes the digest.
 fn with_header(trace: &str, edit: impl FnOnce(&mut Value)) -> String {

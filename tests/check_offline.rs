@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::{check, lamport_ledger, stderr, stdout};
+use common::{
+    check, check_written, check_written_with, lamport_ledger, stderr, stdout, summary_of,
+    with_summary,
+};
 
 use std::collections::BTreeSet;
 use std::io::BufReader;
@@ -47,10 +50,6 @@ fn first_reported(output: &Output) -> Option<String> {
         .lines()
         .find_map(|line| line.strip_prefix("VIOLATION of "))
         .map(|rest| rest.split_whitespace().next().unwrap().to_string())
-}
-
-fn summary_of(trace: &str) -> Value {
-    serde_json::from_str(trace.trim_end().lines().last().unwrap()).unwrap()
 }
 
 /// Replaces the summary's digest with the SHA-256 of everything before the summary line.
@@ -257,37 +256,6 @@ fn hand_made(clients: u32, events: &[Value], end: &str) -> String {
     });
     text.push_str(&format!("{summary}\n"));
     text
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// Writes `text` to `name` in `dir`, checks it, and asserts the exit code (showing both
-/// streams when it differs).
-fn check_written(dir: &Path, name: &str, text: &str, expected_code: i32) -> Output {
-    check_written_with(dir, name, text, &[], expected_code)
-}
-
-/// As [`check_written`], with extra arguments to `check`.
-fn check_written_with(
-    dir: &Path,
-    name: &str,
-    text: &str,
-    extra: &[&str],
-    expected_code: i32,
-) -> Output {
-    let output = check(&write(dir, name, text), extra);
-    assert_eq!(
-        output.status.code(),
-        Some(expected_code),
-        "{}{}",
-        stdout(&output),
-        stderr(&output)
-    );
-    output
 }
 
 fn ev(t: u64, node: u32, clock: u64, kind: &str, fields: Value) -> Value {
@@ -705,14 +673,6 @@ fn violation_events_are_claims_not_facts() {
     assert_eq!(report.claims[0].invariant, Invariant::MutualExclusion);
 }
 
-/// The trace with its summary line changed by `edit` (the digest does not cover the summary).
-fn with_summary(trace: &str, edit: impl FnOnce(&mut Value)) -> String {
-    let body_end = trace.trim_end().rfind('\n').unwrap() + 1;
-    let mut summary = summary_of(trace);
-    edit(&mut summary);
-    format!("{}{summary}\n", &trace[..body_end])
-}
-
 /// A run that ends quiescent one event short of `limits.max_events` and then writes its
 /// closing violation: the limit does not count that violation, and neither does `check`.
 #[test]
@@ -721,7 +681,8 @@ fn closing_violations_do_not_count_against_the_event_limit() {
     let text = std::fs::read_to_string(common::root().join("scenarios/loss-lamport.json"));
     let mut scenario: Value = serde_json::from_str(&text.unwrap()).unwrap();
     scenario["limits"] = json!({"max_events": 7});
-    let path = write(dir.path(), "loss-lamport-7.json", &scenario.to_string());
+    let path = dir.path().join("loss-lamport-7.json");
+    std::fs::write(&path, scenario.to_string()).unwrap();
     let trace = std::fs::read_to_string(traced_run(dir.path(), &path)).unwrap();
     let summary = summary_of(&trace);
     assert_eq!(summary["end"], "quiescent");

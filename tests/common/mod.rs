@@ -140,6 +140,51 @@ pub fn check(path: &Path, extra: &[&str]) -> std::process::Output {
     lamport_ledger(&args)
 }
 
+/// Writes `text` to `name` in `dir`, checks it, and asserts the exit code (showing both
+/// streams when it differs).
+pub fn check_written(
+    dir: &Path,
+    name: &str,
+    text: &str,
+    expected_code: i32,
+) -> std::process::Output {
+    check_written_with(dir, name, text, &[], expected_code)
+}
+
+/// As [`check_written`], with extra arguments to `check`.
+pub fn check_written_with(
+    dir: &Path,
+    name: &str,
+    text: &str,
+    extra: &[&str],
+    expected_code: i32,
+) -> std::process::Output {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    let output = check(&path, extra);
+    assert_eq!(
+        output.status.code(),
+        Some(expected_code),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    output
+}
+
+/// The summary, the last line of `trace`.
+pub fn summary_of(trace: &str) -> serde_json::Value {
+    serde_json::from_str(trace.trim_end().lines().last().unwrap()).unwrap()
+}
+
+/// The trace with its summary line changed by `edit` (the digest does not cover the summary).
+pub fn with_summary(trace: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let body_end = trace.trim_end().rfind('\n').unwrap() + 1;
+    let mut summary = summary_of(trace);
+    edit(&mut summary);
+    format!("{}{summary}\n", &trace[..body_end])
+}
+
 /// The trace with its event lines replaced by `edit`'s (renumbered from 0), and a summary
 /// whose counts, violations and digest fit them: what anyone can forge without the simulator.
 pub fn forged(trace: &str, edit: impl FnOnce(&mut Vec<serde_json::Value>)) -> String {
