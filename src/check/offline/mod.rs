@@ -1,5 +1,6 @@
-//! Checking a trace file offline: the events go through the same [`Checker`] the simulator
-//! uses online, then the summary is checked against what the events show.
+//! Checking a trace file offline: the events go through the same
+//! [`Checker`](crate::check::Checker) the simulator uses online, then the summary is checked
+//! against what the events show.
 //!
 //! The trace's own `violation` events and the summary's `violations` are claims, not facts:
 //! the checker recomputes everything and then says whether its findings agree with them.
