@@ -229,8 +229,13 @@ impl StateStore {
     /// Makes room for about `states` more states of `bytes` bytes in all (and the slots the
     /// table's doubling adds, if they would need it), for [`Self::populate`] to fill in on
     /// other threads while this store is only read. Changes no answer and not
-    /// [`Self::memory_bytes`].
-    pub fn prepare(&mut self, states: usize, bytes: usize) {
+    /// [`Self::memory_bytes`]. Makes no room if that could take the store past `budget`
+    /// bytes: pages filled in ahead are in use whether or not the inserts come.
+    pub fn prepare(&mut self, states: usize, bytes: usize, budget: Option<usize>) {
+        if budget.is_some_and(|budget| self.memory_bytes_bound_after(states, bytes) > budget) {
+            self.ahead = Ahead::default();
+            return;
+        }
         self.bytes.commit_ahead(bytes);
         self.ends.commit_ahead(states);
         self.parents.commit_ahead(states);

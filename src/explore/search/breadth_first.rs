@@ -443,7 +443,8 @@ impl<'o, M: Model> Run<'o, M> {
                 // Room for twice what the last batch added, filled in while the threads sort
                 // out the next one.
                 let (states, bytes) = *last_batch;
-                store_now.prepare(2 * states + 1024, 2 * bytes + (64 << 10));
+                let budget = tally.options.max_memory;
+                store_now.prepare(2 * states + 1024, 2 * bytes + (64 << 10), budget);
             }
             drop(store_now);
             if next.is_some() {

@@ -83,8 +83,9 @@ pub struct SearchOptions {
     pub max_depth: Option<u32>,
     /// Stop once this many distinct states are stored.
     pub max_states: Option<u64>,
-    /// Stop before the state store could outgrow this many bytes: no state is stored that
-    /// would take it past them (with the growth of an array or the table it may need).
+    /// Stop before the state store could outgrow this many bytes: at the first successor
+    /// whose storing (with the growth of an array or the table it may need) would take the
+    /// store past them.
     pub max_memory: Option<usize>,
     /// Threads for breadth-first search.
     pub jobs: usize,
@@ -132,7 +133,7 @@ pub enum Stop {
     Finding,
     /// `max_states` distinct states were stored.
     MaxStates,
-    /// Storing the next new state would have taken the state store past `max_memory`.
+    /// Storing the next successor could have taken the state store past `max_memory`.
     MaxMemory,
     /// Every state within `max_depth` was explored, and some had successors beyond it.
     MaxDepth,
