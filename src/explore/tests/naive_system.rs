@@ -350,33 +350,41 @@ fn config(
 
 fn assert_same_counts(name: &str, config: &SystemConfig) {
     let naive = naive_explore(config);
-    let explored = explore_system_config(config, &keep_going());
-    let stats = &explored.0;
+    let (stats, found) = explore_system_config(config, &keep_going());
     assert_eq!(stats.stop, Stop::Exhausted, "{name}");
     assert_eq!(stats.distinct, naive.distinct, "{name}: distinct states");
     assert_eq!(stats.transitions, naive.transitions, "{name}: transitions");
     assert_eq!(stats.depth, naive.depth, "{name}: depth");
-    let explorer_me = explored
-        .1
-        .iter()
-        .find(|(name, _)| *name == Invariant::MutualExclusion.name())
-        .map(|(_, steps)| *steps as u32);
+    let explorer_me = steps_to(&found, Invariant::MutualExclusion).map(|(steps, _)| steps);
     assert_eq!(
         explorer_me, naive.first_two_inside,
         "{name}: depth of the first mutual exclusion violation"
     );
     // The shortest path to each invariant, even where the state that ends it breaks another
     // one first (both clients inside, each with its own block 0).
-    let explorer_fork = explored
-        .1
-        .iter()
-        .find(|(name, _)| *name == Invariant::LedgerAgreement.name())
-        .map(|(_, steps)| *steps as u32);
-    if let Some(fork) = naive.first_fork {
-        assert_eq!(
-            explorer_fork,
+    let explorer_agreement = steps_to(&found, Invariant::LedgerAgreement);
+    match naive.first_fork {
+        Some(fork) => assert_eq!(
+            explorer_agreement.map(|(steps, _)| steps),
             Some(fork),
             "{name}: depth of the first ledger fork"
+        ),
+        None => assert!(
+            explorer_agreement.is_none_or(|(_, at_rest)| at_rest),
+            "{name}: a fork where there is none"
+        ),
+    }
+    // A search for the expected invariant alone finds it as far away.
+    if let Some((steps, _)) = explorer_agreement {
+        let wanted = SearchOptions {
+            wanted: Some(Invariant::LedgerAgreement.name()),
+            ..SearchOptions::default()
+        };
+        let (_, found) = explore_system_config(config, &wanted);
+        assert_eq!(
+            steps_to(&found, Invariant::LedgerAgreement).map(|(steps, _)| steps),
+            Some(steps),
+            "{name}: the expected ledger_agreement"
         );
     }
     assert!(
@@ -385,11 +393,23 @@ fn assert_same_counts(name: &str, config: &SystemConfig) {
     );
 }
 
-/// (stats, [(finding name, path length)]).
+/// The path length to the finding of `invariant`, and whether it was found where no step is
+/// possible.
+fn steps_to(found: &[(&'static str, usize, bool)], invariant: Invariant) -> Option<(u32, bool)> {
+    found
+        .iter()
+        .find(|(name, _, _)| *name == invariant.name())
+        .map(|&(_, steps, stuck)| (steps as u32, stuck))
+}
+
+/// (stats, [(finding name, path length, found where no step is possible)]).
 fn explore_system_config(
     config: &SystemConfig,
     options: &SearchOptions,
-) -> (crate::explore::search::Stats, Vec<(&'static str, usize)>) {
+) -> (
+    crate::explore::search::Stats,
+    Vec<(&'static str, usize, bool)>,
+) {
     let scenario = crate::scenario::parse_scenario(
         &format!(r#"{{"name": "generated", "clients": {}}}"#, config.clients),
         "generated",
@@ -403,7 +423,7 @@ fn explore_system_config(
         .result
         .found
         .iter()
-        .map(|f| (f.finding.name, f.path.len()))
+        .map(|f| (f.finding.name, f.path.len(), f.finding.stuck))
         .collect();
     (exploration.result.stats, found)
 }
