@@ -2,8 +2,7 @@
 //! do and how the run ends: a summary whose `end` or `end_us` the events contradict, client
 //! events that do not follow from the ones before them, a trace that stops with a step or a
 //! timer unfinished, and a crash the header does not schedule are rejected (exit code 2) with
-//! the line and why (issue 23, items 1 and 2). `check_forged_network.rs` holds the network's
-//! events.
+//! the line and why. `check_forged_network.rs` holds the network's events.
 
 mod common;
 mod forged_common;
