@@ -8,6 +8,7 @@ use std::io::{self, BufWriter, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -79,12 +80,18 @@ impl Process {
             .stdin
             .as_mut()
             .ok_or_else(|| io::Error::from(io::ErrorKind::BrokenPipe))?;
-        stdin.write_all(line.as_bytes())?;
-        stdin.flush()
+        let sent = stdin
+            .write_all(line.as_bytes())
+            .and_then(|()| stdin.flush());
+        unless_stopping(sent)
     }
 
     /// The next line the node writes, without its end, waiting until `deadline` at most.
     pub fn read(&mut self, deadline: Instant) -> Result<String, ReadFailure> {
+        unless_stopping(self.read_line(deadline))
+    }
+
+    fn read_line(&mut self, deadline: Instant) -> Result<String, ReadFailure> {
         loop {
             if let Some(line) = self.buffered_line()? {
                 return Ok(line);
@@ -229,6 +236,21 @@ fn kill_group(pid: u32) {
 /// The node processes started and not yet reaped, by process id.
 static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
+/// Set once an interrupt stops every node ([`stop_all`]), just before the program exits.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// `result`, unless it failed while an interrupt stops the nodes: then the node's pipe broke
+/// because the handler killed it, and this thread waits for the handler to end the program
+/// with 130 rather than report a node failure (exit code 2) first.
+fn unless_stopping<T, E>(result: Result<T, E>) -> Result<T, E> {
+    if result.is_err() && STOPPING.load(Ordering::SeqCst) {
+        loop {
+            thread::park();
+        }
+    }
+    result
+}
+
 /// Notes a started process, and on the first one makes Ctrl-C (SIGINT, SIGTERM, SIGHUP) kill
 /// and reap every node before the program exits with 130: an interrupt sent to this process
 /// alone, not to its process group, must not leave the nodes running.
@@ -255,8 +277,9 @@ fn forget(pid: u32) {
 }
 
 /// Kills and reaps every node process still running: for an interrupt, which ends this
-/// program without running destructors.
+/// program without running destructors (every caller exits next).
 pub fn stop_all() {
+    STOPPING.store(true, Ordering::SeqCst);
     let running = std::mem::take(&mut *RUNNING.lock().unwrap_or_else(PoisonError::into_inner));
     for pid in running {
         kill_group(pid);
